@@ -1,0 +1,1 @@
+"""sparcc backends: one folder per target."""

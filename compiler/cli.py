@@ -1,0 +1,2 @@
+def main():
+    print("sparcc 0.1.0")

@@ -1,0 +1,82 @@
+"""
+`sparcc.jit`: compile on first call per input signature, then reuse.
+
+    fast = sparcc.jit(model, target="cpu")        # an nn.Module or a function
+    @sparcc.jit(target="cpu")
+    def f(x, y): ...
+
+The weights are captured when a signature is first compiled; call
+`fast.invalidate()` after changing the model's parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from sparcc.driver import TARGETS, CompiledProgram, compile_program
+from sparcc.errors import InputMismatchError, SparccError
+
+Signature = tuple[tuple[tuple[int, ...], torch.dtype], ...]
+
+
+class JitFunction:
+    def __init__(self, model: torch.nn.Module | Callable[..., Any], target: str):
+        if target not in TARGETS:
+            raise SparccError(f"target '{target}' is not available; choose one of: {', '.join(TARGETS)}")
+        self.model = model
+        self.target = target
+        self.cache: dict[Signature, CompiledProgram] = {}
+        self.compiles = 0
+        fn = model.forward if isinstance(model, torch.nn.Module) else model
+        self._arity = _arity(fn)
+        functools.update_wrapper(self, fn, updated=())
+
+    def signature(self, args: tuple[Any, ...]) -> Signature:
+        lo, hi = self._arity
+        if not lo <= len(args) <= hi:
+            want = str(lo) if lo == hi else f"{lo} to {hi}"
+            raise InputMismatchError(f"{self.__name__}: expected {want} tensor argument(s), got {len(args)}")
+        for i, a in enumerate(args):
+            if not isinstance(a, torch.Tensor):
+                raise InputMismatchError(
+                    f"{self.__name__}: argument {i} must be a torch.Tensor, got {type(a).__name__}"
+                )
+        return tuple((tuple(a.shape), a.dtype) for a in args)
+
+    def __call__(self, *args: Any) -> Any:
+        key = self.signature(args)
+        program = self.cache.get(key)
+        if program is None:
+            program = self.compile(*args)
+            self.cache[key] = program
+        return program(*args)
+
+    def compile(self, *args: torch.Tensor) -> CompiledProgram:
+        self.compiles += 1
+        return compile_program(self.model, args, self.target)
+
+    def invalidate(self) -> None:
+        self.cache.clear()
+
+
+def _arity(fn: Callable[..., Any]) -> tuple[int, int]:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return (0, 1 << 30)
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return (sum(p.default is p.empty for p in positional), 1 << 30)
+    return (sum(p.default is p.empty for p in positional), len(positional))
+
+
+def jit(model: Any = None, *, target: str = "cpu") -> Any:
+    """Compiles `model` (an nn.Module or a function of tensors) for `target`."""
+    if model is None:
+        return lambda m: JitFunction(m, target)
+    return JitFunction(model, target)

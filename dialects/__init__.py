@@ -1,0 +1,1 @@
+"""sparcc dialects: one file per dialect."""

@@ -1,0 +1,970 @@
+"""
+The `nn` dialect: tensor operations with PyTorch semantics.
+
+Every op works on statically shaped ranked tensors and means exactly what the
+ATen op of the same name means (broadcasting, dims, defaults). Model weights
+are never inlined: `nn.weight @name` refers to an entry of the weight store,
+whose data reaches compiled code as a buffer.
+
+Each op knows its result type (`infer_type`): builders compute it, and the
+verifier checks the declared one against it, so shape bugs surface at the op
+that has them.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Sequence
+from typing import ClassVar
+
+from xdsl.dialects.builtin import (
+    AnyFloat,
+    BoolAttr,
+    DenseArrayBase,
+    FloatAttr,
+    IntegerAttr,
+    IntegerType,
+    StringAttr,
+    SymbolRefAttr,
+    TensorType,
+    f64,
+    i64,
+)
+from xdsl.ir import Attribute, Dialect, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    ParsePropInAttrDict,
+    VarConstraint,
+    base,
+    irdl_op_definition,
+    operand_def,
+    opt_operand_def,
+    opt_prop_def,
+    prop_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+    AttrSizedOperandSegments,
+)
+from xdsl.traits import Pure
+from xdsl.utils.exceptions import VerifyException
+
+Shape = tuple[int, ...]
+
+
+# ----------------------------------------------------------------------------
+# helpers shared by the ops' shape rules
+# ----------------------------------------------------------------------------
+
+
+def shape_of(value: SSAValue | Attribute) -> Shape:
+    typ = value.type if isinstance(value, SSAValue) else value
+    assert isinstance(typ, TensorType)
+    return tuple(typ.get_shape())
+
+
+def tensor(shape: Sequence[int], element: Attribute) -> TensorType:
+    return TensorType(element, list(shape))
+
+
+def elem(value: SSAValue) -> Attribute:
+    typ = value.type
+    assert isinstance(typ, TensorType)
+    return typ.element_type
+
+
+def broadcast_shapes(a: Shape, b: Shape) -> Shape:
+    """PyTorch/numpy broadcasting of two static shapes."""
+    out: list[int] = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else 1
+        y = b[-i] if i <= len(b) else 1
+        if x != y and 1 not in (x, y):
+            raise VerifyException(f"shapes {list(a)} and {list(b)} do not broadcast")
+        out.append(max(x, y) if 1 in (x, y) else x)
+    return tuple(reversed(out))
+
+
+def normalize_dim(dim: int, rank: int) -> int:
+    if not -max(rank, 1) <= dim < max(rank, 1):
+        raise VerifyException(f"dim {dim} is out of range for rank {rank}")
+    return dim % max(rank, 1)
+
+
+def i64_array(values: Sequence[int]) -> DenseArrayBase:
+    return DenseArrayBase.from_list(i64, list(values))
+
+
+def ints(attr: DenseArrayBase) -> tuple[int, ...]:
+    return tuple(int(v) for v in attr.get_values())
+
+
+class NnOp(IRDLOperation, abc.ABC):
+    """Base: every nn op has one result whose type follows from its operands."""
+
+    irdl_options = (ParsePropInAttrDict(),)
+
+    @abc.abstractmethod
+    def infer_type(self) -> TensorType: ...
+
+    def verify_(self) -> None:
+        expected = self.infer_type()
+        got = self.results[0].type
+        if got != expected:
+            raise VerifyException(f"expected result type {expected}, got {got}")
+
+
+def _built(op: NnOp) -> NnOp:
+    """Gives a freshly built op (result type still a placeholder) its type.
+
+    Safe only because the op is not in any block yet and has no uses.
+    """
+    op.results[0]._type = op.infer_type()
+    return op
+
+
+_PLACEHOLDER = TensorType(f64, [])
+
+
+# ----------------------------------------------------------------------------
+# weights
+# ----------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class WeightOp(IRDLOperation):
+    """A model parameter or buffer, by name; its data lives in the weight store.
+
+    `perm`, when present, says the op yields the stored tensor permuted by it:
+    layout changes of constant weights are paid once, at load time.
+
+    %w = nn.weight @"fc1.weight" : tensor<2048x512xf32>
+    """
+
+    name = "nn.weight"
+    sym_name = prop_def(SymbolRefAttr)
+    perm = opt_prop_def(DenseArrayBase.constr(i64))
+    result = result_def(TensorType)
+    irdl_options = (ParsePropInAttrDict(),)
+    traits = traits_def(Pure())
+    assembly_format = "$sym_name attr-dict `:` type($result)"
+
+    def __init__(self, name: str, typ: TensorType, perm: Sequence[int] | None = None):
+        super().__init__(
+            properties={
+                "sym_name": SymbolRefAttr(name),
+                "perm": None if perm is None else i64_array(perm),
+            },
+            result_types=[typ],
+        )
+
+    def verify_(self) -> None:
+        if self.perm is not None:
+            rank = len(shape_of(self.result))
+            if sorted(ints(self.perm)) != list(range(rank)):
+                raise VerifyException(
+                    f"expected perm to permute {rank} dims, got {list(ints(self.perm))}"
+                )
+
+    @property
+    def weight_name(self) -> str:
+        return self.sym_name.string_value()
+
+
+# ----------------------------------------------------------------------------
+# elementwise
+# ----------------------------------------------------------------------------
+
+
+class UnaryOp(NnOp, abc.ABC):
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    result = result_def(T)
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($result)"
+
+    def __init__(self, input: SSAValue, properties: dict[str, Attribute] | None = None):
+        super().__init__(
+            operands=[input], result_types=[input.type], properties=properties or {}
+        )
+
+    def infer_type(self) -> TensorType:
+        return self.input.type
+
+
+@irdl_op_definition
+class NegOp(UnaryOp):
+    """%y = nn.neg %x : tensor<4xf32>"""
+
+    name = "nn.neg"
+
+
+@irdl_op_definition
+class ReluOp(UnaryOp):
+    """%y = nn.relu %x : tensor<4xf32>"""
+
+    name = "nn.relu"
+
+
+@irdl_op_definition
+class GeluOp(UnaryOp):
+    """%y = nn.gelu %x {approximate = "tanh"} : tensor<4xf32>"""
+
+    name = "nn.gelu"
+    approximate = prop_def(StringAttr, default_value=StringAttr("none"))
+
+    def verify_(self) -> None:
+        super().verify_()
+        if self.approximate.data not in ("none", "tanh"):
+            raise VerifyException(
+                f'expected approximate "none" or "tanh", got "{self.approximate.data}"'
+            )
+
+
+@irdl_op_definition
+class SiluOp(UnaryOp):
+    """%y = nn.silu %x : tensor<4xf32>"""
+
+    name = "nn.silu"
+
+
+@irdl_op_definition
+class SigmoidOp(UnaryOp):
+    """%y = nn.sigmoid %x : tensor<4xf32>"""
+
+    name = "nn.sigmoid"
+
+
+@irdl_op_definition
+class TanhOp(UnaryOp):
+    """%y = nn.tanh %x : tensor<4xf32>"""
+
+    name = "nn.tanh"
+
+
+@irdl_op_definition
+class ExpOp(UnaryOp):
+    """%y = nn.exp %x : tensor<4xf32>"""
+
+    name = "nn.exp"
+
+
+@irdl_op_definition
+class LogOp(UnaryOp):
+    """%y = nn.log %x : tensor<4xf32>"""
+
+    name = "nn.log"
+
+
+@irdl_op_definition
+class SqrtOp(UnaryOp):
+    """%y = nn.sqrt %x : tensor<4xf32>"""
+
+    name = "nn.sqrt"
+
+
+@irdl_op_definition
+class RsqrtOp(UnaryOp):
+    """%y = nn.rsqrt %x : tensor<4xf32>"""
+
+    name = "nn.rsqrt"
+
+
+class BinaryOp(NnOp, abc.ABC):
+    """Elementwise with PyTorch broadcasting."""
+
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)"
+    )
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue):
+        super().__init__(operands=[lhs, rhs], result_types=[_PLACEHOLDER])
+        _built(self)
+
+    def infer_type(self) -> TensorType:
+        if elem(self.lhs) != elem(self.rhs):
+            raise VerifyException(
+                f"expected operands of one element type, got {elem(self.lhs)} "
+                f"and {elem(self.rhs)}"
+            )
+        return tensor(broadcast_shapes(shape_of(self.lhs), shape_of(self.rhs)), elem(self.lhs))
+
+
+@irdl_op_definition
+class AddOp(BinaryOp):
+    """%z = nn.add %x, %y : tensor<4x8xf32>, tensor<8xf32> -> tensor<4x8xf32>"""
+
+    name = "nn.add"
+
+
+@irdl_op_definition
+class SubOp(BinaryOp):
+    """%z = nn.sub %x, %y : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>"""
+
+    name = "nn.sub"
+
+
+@irdl_op_definition
+class MulOp(BinaryOp):
+    """%z = nn.mul %x, %y : tensor<4xf32>, tensor<f32> -> tensor<4xf32>"""
+
+    name = "nn.mul"
+
+
+@irdl_op_definition
+class DivOp(BinaryOp):
+    """%z = nn.div %x, %y : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>"""
+
+    name = "nn.div"
+
+
+@irdl_op_definition
+class MaximumOp(BinaryOp):
+    """%z = nn.maximum %x, %y : tensor<4xf32>, tensor<f32> -> tensor<4xf32>"""
+
+    name = "nn.maximum"
+
+
+# ----------------------------------------------------------------------------
+# reductions and normalisations
+# ----------------------------------------------------------------------------
+
+
+class ReduceOp(NnOp, abc.ABC):
+    """Reduces `dims`; `keepdim` keeps them as size 1 (ATen semantics)."""
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    dims = prop_def(DenseArrayBase.constr(i64))
+    keepdim = prop_def(BoolAttr, default_value=BoolAttr.from_bool(False))
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, input: SSAValue, dims: Sequence[int], keepdim: bool = False):
+        super().__init__(
+            operands=[input],
+            result_types=[_PLACEHOLDER],
+            properties={
+                "dims": i64_array(dims),
+                "keepdim": BoolAttr.from_bool(keepdim),
+            },
+        )
+        _built(self)
+
+    def reduced_dims(self) -> tuple[int, ...]:
+        rank = len(shape_of(self.input))
+        return tuple(sorted({normalize_dim(d, rank) for d in ints(self.dims)}))
+
+    def infer_type(self) -> TensorType:
+        shape = shape_of(self.input)
+        red = self.reduced_dims()
+        keep = self.keepdim.value.data
+        out = [1 if i in red else s for i, s in enumerate(shape) if keep or i not in red]
+        return tensor(out, elem(self.input))
+
+
+@irdl_op_definition
+class SumOp(ReduceOp):
+    """%s = nn.sum %x {dims = array<i64: 1>} : tensor<4x8xf32> -> tensor<4xf32>"""
+
+    name = "nn.sum"
+
+
+@irdl_op_definition
+class MeanOp(ReduceOp):
+    """%m = nn.mean %x {dims = array<i64: 1>} : tensor<4x8xf32> -> tensor<4xf32>"""
+
+    name = "nn.mean"
+
+
+@irdl_op_definition
+class AmaxOp(ReduceOp):
+    """%m = nn.amax %x {dims = array<i64: 1>} : tensor<4x8xf32> -> tensor<4xf32>"""
+
+    name = "nn.amax"
+
+
+class DimOp(NnOp, abc.ABC):
+    """An op over one dim whose result has the input's type."""
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    dim = prop_def(IntegerAttr[IntegerType])
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, input: SSAValue, dim: int):
+        super().__init__(
+            operands=[input],
+            result_types=[input.type],
+            properties={"dim": IntegerAttr(dim, i64)},
+        )
+
+    def normalized_dim(self) -> int:
+        return normalize_dim(self.dim.value.data, len(shape_of(self.input)))
+
+    def infer_type(self) -> TensorType:
+        self.normalized_dim()
+        return self.input.type
+
+
+@irdl_op_definition
+class SoftmaxOp(DimOp):
+    """%y = nn.softmax %x {dim = 1 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>"""
+
+    name = "nn.softmax"
+
+
+@irdl_op_definition
+class LogSoftmaxOp(DimOp):
+    """%y = nn.log_softmax %x {dim = 1 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>"""
+
+    name = "nn.log_softmax"
+
+
+@irdl_op_definition
+class LayerNormOp(NnOp):
+    """Normalises the last `normalized_ndim` dims; weight and bias are optional.
+
+    %y = nn.layer_norm %x weight %w : tensor<8xf32> bias %b : tensor<8xf32>
+           {normalized_ndim = 1 : i64, eps = 1.0e-05 : f64} : tensor<2x8xf32>
+    """
+
+    name = "nn.layer_norm"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    weight = opt_operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    result = result_def(T)
+    normalized_ndim = prop_def(IntegerAttr[IntegerType])
+    eps = prop_def(FloatAttr[AnyFloat])
+    irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$input (`weight` $weight^ `:` type($weight))? (`bias` $bias^ `:` type($bias))? "
+        "attr-dict `:` type($input)"
+    )
+
+    def __init__(self, input, weight, bias, normalized_ndim: int, eps: float):
+        super().__init__(
+            operands=[input, [weight] if weight else [], [bias] if bias else []],
+            result_types=[input.type],
+            properties={
+                "normalized_ndim": IntegerAttr(normalized_ndim, i64),
+                "eps": FloatAttr(eps, f64),
+            },
+        )
+
+    def infer_type(self) -> TensorType:
+        shape = shape_of(self.input)
+        n = self.normalized_ndim.value.data
+        if not 1 <= n <= len(shape):
+            raise VerifyException(f"expected normalized_ndim in [1, {len(shape)}], got {n}")
+        for operand in (self.weight, self.bias):
+            if operand is not None and shape_of(operand) != shape[len(shape) - n :]:
+                raise VerifyException(
+                    f"expected affine parameters of shape {list(shape[-n:])}, "
+                    f"got {list(shape_of(operand))}"
+                )
+        return self.input.type
+
+
+@irdl_op_definition
+class BatchNormOp(NnOp):
+    """Inference-mode batch norm over dim 1 with running statistics.
+
+    %y = nn.batch_norm %x, %mean, %var, %w, %b {eps = 1.0e-05 : f64}
+           : (tensor<1x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>,
+              tensor<3xf32>) -> tensor<1x3x4x4xf32>
+    """
+
+    name = "nn.batch_norm"
+    input = operand_def(TensorType)
+    mean = operand_def(TensorType)
+    var = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    bias = operand_def(TensorType)
+    result = result_def(TensorType)
+    eps = prop_def(FloatAttr[AnyFloat])
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$input `,` $mean `,` $var `,` $weight `,` $bias attr-dict `:` "
+        "functional-type(operands, results)"
+    )
+
+    def __init__(self, input, mean, var, weight, bias, eps: float):
+        super().__init__(
+            operands=[input, mean, var, weight, bias],
+            result_types=[input.type],
+            properties={"eps": FloatAttr(eps, f64)},
+        )
+
+    def infer_type(self) -> TensorType:
+        shape = shape_of(self.input)
+        if len(shape) < 2:
+            raise VerifyException(f"expected an input of rank >= 2, got rank {len(shape)}")
+        for operand in (self.mean, self.var, self.weight, self.bias):
+            if shape_of(operand) != (shape[1],):
+                raise VerifyException(
+                    f"expected per-channel operands of shape [{shape[1]}], "
+                    f"got {list(shape_of(operand))}"
+                )
+        return self.input.type
+
+
+# ----------------------------------------------------------------------------
+# contractions
+# ----------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class LinearOp(NnOp):
+    """y = x @ weight^T + bias, over the last dim of x.
+
+    %y = nn.linear %x, %w, %b : (tensor<4x8xf32>, tensor<16x8xf32>, tensor<16xf32>)
+           -> tensor<4x16xf32>
+    """
+
+    name = "nn.linear"
+    input = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue, weight: SSAValue, bias: SSAValue | None = None):
+        super().__init__(
+            operands=[input, weight, [bias] if bias else []], result_types=[_PLACEHOLDER]
+        )
+        _built(self)
+
+    def infer_type(self) -> TensorType:
+        x, w = shape_of(self.input), shape_of(self.weight)
+        if len(w) != 2 or not x or x[-1] != w[1]:
+            raise VerifyException(
+                f"expected weight of shape [out, {x[-1] if x else '?'}], got {list(w)}"
+            )
+        if self.bias is not None and shape_of(self.bias) != (w[0],):
+            raise VerifyException(
+                f"expected bias of shape [{w[0]}], got {list(shape_of(self.bias))}"
+            )
+        return tensor((*x[:-1], w[0]), elem(self.input))
+
+
+@irdl_op_definition
+class MatmulOp(NnOp):
+    """Matrix product of [..., M, K] and [..., K, N] (batch dims broadcast).
+
+    %z = nn.matmul %x, %y : tensor<2x4x8xf32>, tensor<2x8x3xf32> -> tensor<2x4x3xf32>
+    """
+
+    name = "nn.matmul"
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)"
+    )
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue):
+        super().__init__(operands=[lhs, rhs], result_types=[_PLACEHOLDER])
+        _built(self)
+
+    def infer_type(self) -> TensorType:
+        a, b = shape_of(self.lhs), shape_of(self.rhs)
+        if len(a) < 2 or len(b) < 2:
+            raise VerifyException(f"expected operands of rank >= 2, got {list(a)} and {list(b)}")
+        if a[-1] != b[-2]:
+            raise VerifyException(
+                f"expected lhs columns ({a[-1]}) to equal rhs rows ({b[-2]})"
+            )
+        batch = broadcast_shapes(a[:-2], b[:-2])
+        return tensor((*batch, a[-2], b[-1]), elem(self.lhs))
+
+
+@irdl_op_definition
+class SdpaOp(NnOp):
+    """softmax(q @ k^T * scale + mask) @ v on [..., L, E] tensors.
+
+    %o = nn.sdpa %q, %k, %v {is_causal = true, scale = 0.125 : f64}
+           : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>)
+           -> tensor<1x2x4x8xf32>
+    """
+
+    name = "nn.sdpa"
+    query = operand_def(TensorType)
+    key = operand_def(TensorType)
+    value = operand_def(TensorType)
+    mask = opt_operand_def(TensorType)
+    result = result_def(TensorType)
+    is_causal = prop_def(BoolAttr, default_value=BoolAttr.from_bool(False))
+    scale = prop_def(FloatAttr[AnyFloat])
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$query `,` $key `,` $value (`,` `mask` $mask^)? attr-dict `:` "
+        "functional-type(operands, results)"
+    )
+
+    def __init__(self, q, k, v, mask, is_causal: bool, scale: float):
+        super().__init__(
+            operands=[q, k, v, [mask] if mask else []],
+            result_types=[_PLACEHOLDER],
+            properties={
+                "is_causal": BoolAttr.from_bool(is_causal),
+                "scale": FloatAttr(scale, f64),
+            },
+        )
+        _built(self)
+
+    def infer_type(self) -> TensorType:
+        q, k, v = shape_of(self.query), shape_of(self.key), shape_of(self.value)
+        if not (len(q) == len(k) == len(v) >= 2) or q[-1] != k[-1] or k[-2] != v[-2]:
+            raise VerifyException(
+                f"expected q [..., L, E], k [..., S, E], v [..., S, Ev], got "
+                f"{list(q)}, {list(k)}, {list(v)}"
+            )
+        if self.mask is not None:
+            broadcast_shapes((*q[:-1], k[-2]), shape_of(self.mask))
+        if self.is_causal.value.data and self.mask is not None:
+            raise VerifyException("expected either is_causal or a mask, not both")
+        return tensor((*q[:-1], v[-1]), elem(self.query))
+
+
+@irdl_op_definition
+class Conv2dOp(NnOp):
+    """2-d convolution, NCHW input, [F, C/groups, KH, KW] weight.
+
+    %y = nn.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>,
+           dilation = array<i64: 1, 1>, groups = 1 : i64}
+           : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+    """
+
+    name = "nn.conv2d"
+    input = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    result = result_def(TensorType)
+    stride = prop_def(DenseArrayBase.constr(i64))
+    padding = prop_def(DenseArrayBase.constr(i64))
+    dilation = prop_def(DenseArrayBase.constr(i64))
+    groups = prop_def(IntegerAttr[IntegerType])
+    traits = traits_def(Pure())
+    assembly_format = "$input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, x, w, b, stride, padding, dilation, groups: int):
+        super().__init__(
+            operands=[x, w, [b] if b else []],
+            result_types=[_PLACEHOLDER],
+            properties={
+                "stride": i64_array(stride),
+                "padding": i64_array(padding),
+                "dilation": i64_array(dilation),
+                "groups": IntegerAttr(groups, i64),
+            },
+        )
+        _built(self)
+
+    def infer_type(self) -> TensorType:
+        x, w = shape_of(self.input), shape_of(self.weight)
+        g = self.groups.value.data
+        if len(x) != 4 or len(w) != 4:
+            raise VerifyException(f"expected 4-d input and weight, got {list(x)} and {list(w)}")
+        if g < 1 or x[1] % g or w[0] % g or w[1] * g != x[1]:
+            raise VerifyException(
+                f"expected weight [F, C/groups, KH, KW] with C={x[1]}, groups={g}, got {list(w)}"
+            )
+        if self.bias is not None and shape_of(self.bias) != (w[0],):
+            raise VerifyException(f"expected bias of shape [{w[0]}]")
+        (sh, sw), (ph, pw), (dh, dw) = (ints(self.stride), ints(self.padding), ints(self.dilation))
+        oh = (x[2] + 2 * ph - dh * (w[2] - 1) - 1) // sh + 1
+        ow = (x[3] + 2 * pw - dw * (w[3] - 1) - 1) // sw + 1
+        if oh < 1 or ow < 1:
+            raise VerifyException(f"kernel {list(w[2:])} does not fit input {list(x[2:])}")
+        return tensor((x[0], w[0], oh, ow), elem(self.input))
+
+
+class Pool2dOp(NnOp, abc.ABC):
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    kernel = prop_def(DenseArrayBase.constr(i64))
+    stride = prop_def(DenseArrayBase.constr(i64))
+    padding = prop_def(DenseArrayBase.constr(i64))
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, x, kernel, stride, padding, extra: dict[str, Attribute] | None = None):
+        super().__init__(
+            operands=[x],
+            result_types=[_PLACEHOLDER],
+            properties={
+                "kernel": i64_array(kernel),
+                "stride": i64_array(stride),
+                "padding": i64_array(padding),
+                **(extra or {}),
+            },
+        )
+        _built(self)
+
+    def infer_type(self) -> TensorType:
+        x = shape_of(self.input)
+        if len(x) != 4:
+            raise VerifyException(f"expected a 4-d NCHW input, got {list(x)}")
+        (kh, kw), (sh, sw), (ph, pw) = ints(self.kernel), ints(self.stride), ints(self.padding)
+        if 2 * ph > kh or 2 * pw > kw:
+            raise VerifyException("expected padding at most half the kernel size")
+        oh, ow = (x[2] + 2 * ph - kh) // sh + 1, (x[3] + 2 * pw - kw) // sw + 1
+        if oh < 1 or ow < 1:
+            raise VerifyException(f"kernel {[kh, kw]} does not fit input {list(x[2:])}")
+        return tensor((x[0], x[1], oh, ow), elem(self.input))
+
+
+@irdl_op_definition
+class MaxPool2dOp(Pool2dOp):
+    """%y = nn.max_pool2d %x {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>,
+    padding = array<i64: 0, 0>} : tensor<1x3x8x8xf32> -> tensor<1x3x4x4xf32>"""
+
+    name = "nn.max_pool2d"
+
+
+@irdl_op_definition
+class AvgPool2dOp(Pool2dOp):
+    """As max_pool2d; `count_include_pad` as in PyTorch."""
+
+    name = "nn.avg_pool2d"
+    count_include_pad = prop_def(BoolAttr, default_value=BoolAttr.from_bool(True))
+
+
+# ----------------------------------------------------------------------------
+# data movement
+# ----------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class PermuteOp(NnOp):
+    """%y = nn.permute %x {perm = array<i64: 1, 0>} : tensor<4x8xf32> -> tensor<8x4xf32>"""
+
+    name = "nn.permute"
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    perm = prop_def(DenseArrayBase.constr(i64))
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, input: SSAValue, perm: Sequence[int]):
+        super().__init__(
+            operands=[input], result_types=[_PLACEHOLDER], properties={"perm": i64_array(perm)}
+        )
+        _built(self)
+
+    def infer_type(self) -> TensorType:
+        shape, perm = shape_of(self.input), ints(self.perm)
+        if sorted(perm) != list(range(len(shape))):
+            raise VerifyException(f"expected a permutation of {len(shape)} dims, got {list(perm)}")
+        return tensor([shape[p] for p in perm], elem(self.input))
+
+
+class ShapedOp(NnOp, abc.ABC):
+    """An op whose result shape is given by its result type."""
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, input: SSAValue, shape: Sequence[int]):
+        super().__init__(operands=[input], result_types=[tensor(shape, elem(input))])
+
+    def infer_type(self) -> TensorType:
+        self.check_shape(shape_of(self.input), shape_of(self.result))
+        return self.result.type  # type: ignore[return-value]
+
+    @abc.abstractmethod
+    def check_shape(self, src: Shape, dst: Shape) -> None: ...
+
+    def verify_(self) -> None:
+        if elem(self.input) != elem(self.result):
+            raise VerifyException("expected the same element type in and out")
+        super().verify_()
+
+
+@irdl_op_definition
+class ReshapeOp(ShapedOp):
+    """%y = nn.reshape %x : tensor<4x8xf32> -> tensor<32xf32>"""
+
+    name = "nn.reshape"
+
+    def check_shape(self, src: Shape, dst: Shape) -> None:
+        if math.prod(src) != math.prod(dst):
+            raise VerifyException(
+                f"expected {math.prod(src)} elements in the result, got {math.prod(dst)}"
+            )
+
+
+@irdl_op_definition
+class ExpandOp(ShapedOp):
+    """Broadcasts to the result shape.
+
+    %y = nn.expand %x : tensor<1x8xf32> -> tensor<4x8xf32>
+    """
+
+    name = "nn.expand"
+
+    def check_shape(self, src: Shape, dst: Shape) -> None:
+        if broadcast_shapes(src, dst) != dst:
+            raise VerifyException(f"cannot expand {list(src)} to {list(dst)}")
+
+
+@irdl_op_definition
+class ConcatOp(NnOp):
+    """%z = nn.concat %x, %y {dim = 0 : i64} : (tensor<1x4xf32>, tensor<2x4xf32>) -> tensor<3x4xf32>"""
+
+    name = "nn.concat"
+    inputs = var_operand_def(TensorType)
+    result = result_def(TensorType)
+    dim = prop_def(IntegerAttr[IntegerType])
+    traits = traits_def(Pure())
+    assembly_format = "$inputs attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, inputs: Sequence[SSAValue], dim: int):
+        super().__init__(
+            operands=[inputs], result_types=[_PLACEHOLDER], properties={"dim": IntegerAttr(dim, i64)}
+        )
+        _built(self)
+
+    def normalized_dim(self) -> int:
+        return normalize_dim(self.dim.value.data, len(shape_of(self.inputs[0])))
+
+    def infer_type(self) -> TensorType:
+        if not self.inputs:
+            raise VerifyException("expected at least one input")
+        d = self.normalized_dim()
+        first = shape_of(self.inputs[0])
+        for x in self.inputs:
+            s = shape_of(x)
+            if len(s) != len(first) or any(a != b for i, (a, b) in enumerate(zip(s, first)) if i != d):
+                raise VerifyException(
+                    f"expected inputs that agree except in dim {d}, got {list(first)} and {list(s)}"
+                )
+        total = sum(shape_of(x)[d] for x in self.inputs)
+        return tensor((*first[:d], total, *first[d + 1 :]), elem(self.inputs[0]))
+
+
+@irdl_op_definition
+class SliceOp(NnOp):
+    """Elements start, start+step, ... < end of one dim (bounds already clamped).
+
+    %y = nn.slice %x {dim = 1 : i64, start = 2 : i64, end = 6 : i64, step = 2 : i64}
+           : tensor<4x8xf32> -> tensor<4x2xf32>
+    """
+
+    name = "nn.slice"
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    dim = prop_def(IntegerAttr[IntegerType])
+    start = prop_def(IntegerAttr[IntegerType])
+    end = prop_def(IntegerAttr[IntegerType])
+    step = prop_def(IntegerAttr[IntegerType])
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, input: SSAValue, dim: int, start: int, end: int, step: int = 1):
+        super().__init__(
+            operands=[input],
+            result_types=[_PLACEHOLDER],
+            properties={
+                "dim": IntegerAttr(dim, i64),
+                "start": IntegerAttr(start, i64),
+                "end": IntegerAttr(end, i64),
+                "step": IntegerAttr(step, i64),
+            },
+        )
+        _built(self)
+
+    def infer_type(self) -> TensorType:
+        shape = shape_of(self.input)
+        d = normalize_dim(self.dim.value.data, len(shape))
+        start, end, step = (a.value.data for a in (self.start, self.end, self.step))
+        if step < 1 or not 0 <= start <= end <= shape[d]:
+            raise VerifyException(
+                f"expected 0 <= start <= end <= {shape[d]} and step >= 1, "
+                f"got start={start} end={end} step={step}"
+            )
+        n = (end - start + step - 1) // step
+        return tensor((*shape[:d], n, *shape[d + 1 :]), elem(self.input))
+
+
+@irdl_op_definition
+class EmbeddingOp(NnOp):
+    """Rows of `weight` picked by integer `indices`.
+
+    %y = nn.embedding %w, %i : (tensor<10x4xf32>, tensor<2x3xi64>) -> tensor<2x3x4xf32>
+    """
+
+    name = "nn.embedding"
+    weight = operand_def(TensorType)
+    indices = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$weight `,` $indices attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, weight: SSAValue, indices: SSAValue):
+        super().__init__(operands=[weight, indices], result_types=[_PLACEHOLDER])
+        _built(self)
+
+    def infer_type(self) -> TensorType:
+        w = shape_of(self.weight)
+        if len(w) != 2:
+            raise VerifyException(f"expected a 2-d weight, got {list(w)}")
+        if not isinstance(elem(self.indices), IntegerType):
+            raise VerifyException(f"expected integer indices, got {elem(self.indices)}")
+        return tensor((*shape_of(self.indices), w[1]), elem(self.weight))
+
+
+Nn = Dialect(
+    "nn",
+    [
+        WeightOp,
+        NegOp,
+        ReluOp,
+        GeluOp,
+        SiluOp,
+        SigmoidOp,
+        TanhOp,
+        ExpOp,
+        LogOp,
+        SqrtOp,
+        RsqrtOp,
+        AddOp,
+        SubOp,
+        MulOp,
+        DivOp,
+        MaximumOp,
+        SumOp,
+        MeanOp,
+        AmaxOp,
+        SoftmaxOp,
+        LogSoftmaxOp,
+        LayerNormOp,
+        BatchNormOp,
+        LinearOp,
+        MatmulOp,
+        SdpaOp,
+        Conv2dOp,
+        MaxPool2dOp,
+        AvgPool2dOp,
+        PermuteOp,
+        ReshapeOp,
+        ExpandOp,
+        ConcatOp,
+        SliceOp,
+        EmbeddingOp,
+    ],
+    [],
+)

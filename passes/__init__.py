@@ -1,0 +1,25 @@
+"""sparcc passes: one file per pass; `PASSES` maps each name to its class."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xdsl.passes import ModulePass
+
+
+def _convert_nn_to_linalg() -> type[ModulePass]:
+    from sparcc.passes.convert_nn_to_linalg import ConvertNnToLinalgPass
+
+    return ConvertNnToLinalgPass
+
+
+def _lower_entry_abi() -> type[ModulePass]:
+    from sparcc.passes.lower_entry_abi import LowerEntryAbiPass
+
+    return LowerEntryAbiPass
+
+
+PASSES: dict[str, Callable[[], type[ModulePass]]] = {
+    "convert-nn-to-linalg": _convert_nn_to_linalg,
+    "lower-entry-abi": _lower_entry_abi,
+}

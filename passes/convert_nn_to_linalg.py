@@ -1,0 +1,639 @@
+"""
+convert-nn-to-linalg: lowers the `nn` dialect to linalg, tensor, arith and math.
+
+Composite ops (linear, softmax, layer_norm, sdpa, batch_norm, ...) first expand
+into primitive `nn` ops; primitives become `linalg.generic`s (contractions
+too: upstream `linalg-specialize-generic-ops` turns them back into named
+matmuls for the CPU schedule) or tensor reshapes/slices. Broadcast operands
+have their unit dims collapsed away so that every indexing map stays a
+projected permutation, which keeps upstream elementwise fusion applicable.
+
+`nn.weight` is left in place: weights stay symbols until the ABI pass; a
+permutation of a weight folds into the weight (`perm`), so transposed
+weights are laid out once at load time instead of on every call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import arith, linalg, tensor
+from xdsl.dialects import math as mathd
+from xdsl.dialects.builtin import (
+    AffineMapAttr,
+    ArrayAttr,
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IndexType,
+    IntegerAttr,
+    ModuleOp,
+    TensorType,
+    f32,
+    i64,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.ir.affine import AffineExpr, AffineMap
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+
+from sparcc.dialects import nn
+from sparcc.dialects.nn import elem, ints, shape_of
+
+PAR = linalg.IteratorTypeAttr.parallel()
+RED = linalg.IteratorTypeAttr.reduction()
+
+
+# ----------------------------------------------------------------------------
+# building blocks
+# ----------------------------------------------------------------------------
+
+
+class Scalar:
+    """Appends scalar arith/math ops to a linalg body block."""
+
+    def __init__(self, block: Block):
+        self.block = block
+
+    def _add(self, op: Operation) -> SSAValue:
+        self.block.add_op(op)
+        return op.results[0]
+
+    def const(self, value: float, typ: Attribute = f32) -> SSAValue:
+        return self._add(arith.ConstantOp(FloatAttr(value, typ)))
+
+    def add(self, a, b):
+        return self._add(arith.AddfOp(a, b))
+
+    def sub(self, a, b):
+        return self._add(arith.SubfOp(a, b))
+
+    def mul(self, a, b):
+        return self._add(arith.MulfOp(a, b))
+
+    def div(self, a, b):
+        return self._add(arith.DivfOp(a, b))
+
+    def max(self, a, b):
+        return self._add(arith.MaximumfOp(a, b))
+
+    def neg(self, a):
+        return self._add(arith.NegfOp(a))
+
+    def exp(self, a):
+        return self._add(mathd.ExpOp(a))
+
+    def log(self, a):
+        return self._add(mathd.LogOp(a))
+
+    def tanh(self, a):
+        return self._add(mathd.TanhOp(a))
+
+    def erf(self, a):
+        return self._add(mathd.ErfOp(a))
+
+    def sqrt(self, a):
+        return self._add(mathd.SqrtOp(a))
+
+    def rsqrt(self, a):
+        return self._add(mathd.RsqrtOp(a))
+
+    def index(self, dim: int) -> SSAValue:
+        return self._add(linalg.IndexOp(dim))
+
+    def sigmoid(self, a):
+        one = self.const(1.0, a.type)
+        return self.div(one, self.add(one, self.exp(self.neg(a))))
+
+
+Body = Callable[[Scalar, Sequence[SSAValue]], SSAValue]
+
+
+def dims(n: int) -> list[AffineExpr]:
+    return [AffineExpr.dimension(i) for i in range(n)]
+
+
+def amap(num_dims: int, results: Sequence[AffineExpr]) -> AffineMapAttr:
+    return AffineMapAttr(AffineMap(num_dims, 0, tuple(results)))
+
+
+class Emitter:
+    """Collects the ops that replace one matched op."""
+
+    def __init__(self) -> None:
+        self.ops: list[Operation] = []
+
+    def add(self, op: Operation) -> SSAValue:
+        self.ops.append(op)
+        return op.results[0]
+
+    # -- tensors ------------------------------------------------------------
+
+    def empty(self, shape: Sequence[int], typ: Attribute) -> SSAValue:
+        return self.add(tensor.EmptyOp([], TensorType(typ, list(shape))))
+
+    def splat(self, value: float, typ: Attribute = f32) -> SSAValue:
+        """A rank-0 tensor constant (scalars only; weights never go inline)."""
+        t = TensorType(typ, [])
+        return self.add(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(t, [value])))
+
+    def filled(self, shape: Sequence[int], typ: Attribute, value: float) -> SSAValue:
+        scalar = self.add(arith.ConstantOp(FloatAttr(value, typ)))
+        return self.add(linalg.FillOp([scalar], [self.empty(shape, typ)]))
+
+    def reshape(self, value: SSAValue, shape: Sequence[int]) -> SSAValue:
+        """Any static reshape: collapse to 1-d (or 0-d), expand to the target."""
+        src = shape_of(value)
+        shape = tuple(shape)
+        if src == shape:
+            return value
+        typ = elem(value)
+        if len(src) > 1 or (len(src) == 1 and not shape):
+            group = [list(range(len(src)))] if shape else []
+            flat = [math.prod(src)] if shape else []
+            value = self.add(
+                tensor.CollapseShapeOp.build(
+                    operands=[value],
+                    result_types=[TensorType(typ, flat)],
+                    properties={"reassociation": _reassoc(group)},
+                )
+            )
+        if len(shape) > 1 or (len(shape) == 1 and not shape_of(value)):
+            group = [list(range(len(shape)))] if shape_of(value) else []
+            value = self.add(
+                tensor.ExpandShapeOp(
+                    value, [], _reassoc(group), list(shape), TensorType(typ, list(shape))
+                )
+            )
+        return value
+
+    def drop_unit_dims(self, value: SSAValue, keep: Sequence[int]) -> SSAValue:
+        shape = shape_of(value)
+        if list(keep) == list(range(len(shape))):
+            return value
+        return self.reshape(value, [shape[i] for i in keep])
+
+    # -- linalg ---------------------------------------------------------------
+
+    def generic(
+        self,
+        inputs: Sequence[SSAValue],
+        in_maps: Sequence[AffineMapAttr],
+        init: SSAValue,
+        out_map: AffineMapAttr,
+        iterators: Sequence[Attribute],
+        body: Body,
+    ) -> SSAValue:
+        block = Block(arg_types=[elem(v) for v in inputs] + [elem(init)])
+        scalar = Scalar(block)
+        result = body(scalar, block.args)
+        block.add_op(linalg.YieldOp(result))
+        return self.add(
+            linalg.GenericOp(
+                list(inputs),
+                [init],
+                Region(block),
+                [*in_maps, out_map],
+                list(iterators),
+                [init.type],
+            )
+        )
+
+    def elementwise(
+        self,
+        inputs: Sequence[SSAValue],
+        out_shape: Sequence[int],
+        body: Body,
+        out_type: Attribute | None = None,
+    ) -> SSAValue:
+        """A parallel generic over `out_shape`; inputs broadcast PyTorch-style."""
+        rank = len(out_shape)
+        operands, maps = [], []
+        for v in inputs:
+            shape = shape_of(v)
+            offset = rank - len(shape)
+            keep = [i for i, s in enumerate(shape) if not (s == 1 and out_shape[offset + i] != 1)]
+            operands.append(self.drop_unit_dims(v, keep))
+            maps.append(amap(rank, [AffineExpr.dimension(offset + i) for i in keep]))
+        init = self.empty(out_shape, out_type or elem(inputs[0]))
+        return self.generic(operands, maps, init, amap(rank, dims(rank)), [PAR] * rank, body)
+
+    def reduce(self, value: SSAValue, red: Sequence[int], init: float, body: Body) -> SSAValue:
+        shape = shape_of(value)
+        rank = len(shape)
+        kept = [i for i in range(rank) if i not in red]
+        out = self.filled([shape[i] for i in kept], elem(value), init)
+        return self.generic(
+            [value],
+            [amap(rank, dims(rank))],
+            out,
+            amap(rank, [AffineExpr.dimension(i) for i in kept]),
+            [RED if i in red else PAR for i in range(rank)],
+            body,
+        )
+
+    def matmul(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        """[B?, M, K] x [B?, K, N] as a contraction generic."""
+        batched = len(shape_of(a)) == 3
+        *batch, m, k = shape_of(a)
+        n = shape_of(b)[-1]
+        d = dims(4 if batched else 3)
+        bt = d[:1] if batched else []
+        mi, ni, ki = d[-3], d[-2], d[-1]
+        out = self.filled([*batch, m, n], elem(a), 0.0)
+        nd = len(d)
+        return self.generic(
+            [a, b],
+            [amap(nd, [*bt, mi, ki]), amap(nd, [*bt, ki, ni])],
+            out,
+            amap(nd, [*bt, mi, ni]),
+            [PAR] * (nd - 1) + [RED],
+            lambda s, x: s.add(x[2], s.mul(x[0], x[1])),
+        )
+
+    def pad(self, value: SSAValue, low: Sequence[int], high: Sequence[int], fill: float) -> SSAValue:
+        if not any(low) and not any(high):
+            return value
+        shape = shape_of(value)
+        out = [s + lo + hi for s, lo, hi in zip(shape, low, high)]
+        block = Block(arg_types=[IndexType()] * len(shape))
+        cst = arith.ConstantOp(FloatAttr(fill, elem(value)))
+        block.add_ops([cst, tensor.YieldOp(cst.result)])
+        return self.add(
+            tensor.PadOp(value, [], [], Region(block), list(low), list(high), TensorType(elem(value), out))
+        )
+
+
+def _reassoc(groups: Sequence[Sequence[int]]) -> ArrayAttr:
+    return ArrayAttr([ArrayAttr([IntegerAttr(i, i64) for i in g]) for g in groups])
+
+
+# ----------------------------------------------------------------------------
+# patterns: one per source op
+# ----------------------------------------------------------------------------
+
+
+class Lowering(RewritePattern):
+    """Replaces one nn op by what `emit` builds."""
+
+    op_type: type[Operation]
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, self.op_type):
+            return
+        e = Emitter()
+        result = self.emit(e, op)
+        if result is None:
+            return
+        rewriter.replace_op(op, e.ops, [result])
+
+    def emit(self, e: Emitter, op) -> SSAValue | None:
+        raise NotImplementedError
+
+
+def lowering(op_type: type[Operation]):
+    def wrap(fn: Callable[[Emitter, Operation], SSAValue | None]) -> type[Lowering]:
+        return type(f"Lower{op_type.__name__}", (Lowering,), {"op_type": op_type, "emit": staticmethod(fn)})
+
+    return wrap
+
+
+UNARY: dict[type[Operation], Body] = {
+    nn.NegOp: lambda s, x: s.neg(x[0]),
+    nn.ReluOp: lambda s, x: s.max(x[0], s.const(0.0, x[0].type)),
+    nn.SiluOp: lambda s, x: s.mul(x[0], s.sigmoid(x[0])),
+    nn.SigmoidOp: lambda s, x: s.sigmoid(x[0]),
+    nn.TanhOp: lambda s, x: s.tanh(x[0]),
+    nn.ExpOp: lambda s, x: s.exp(x[0]),
+    nn.LogOp: lambda s, x: s.log(x[0]),
+    nn.SqrtOp: lambda s, x: s.sqrt(x[0]),
+    nn.RsqrtOp: lambda s, x: s.rsqrt(x[0]),
+}
+
+BINARY: dict[type[Operation], Body] = {
+    nn.AddOp: lambda s, x: s.add(x[0], x[1]),
+    nn.SubOp: lambda s, x: s.sub(x[0], x[1]),
+    nn.MulOp: lambda s, x: s.mul(x[0], x[1]),
+    nn.DivOp: lambda s, x: s.div(x[0], x[1]),
+    nn.MaximumOp: lambda s, x: s.max(x[0], x[1]),
+}
+
+
+def _gelu(s: Scalar, x: Sequence[SSAValue], approximate: str) -> SSAValue:
+    v = x[0]
+    half = s.mul(s.const(0.5, v.type), v)
+    if approximate == "tanh":
+        cube = s.mul(s.mul(v, v), v)
+        inner = s.mul(s.const(math.sqrt(2 / math.pi), v.type), s.add(v, s.mul(s.const(0.044715, v.type), cube)))
+        return s.mul(half, s.add(s.const(1.0, v.type), s.tanh(inner)))
+    return s.mul(half, s.add(s.const(1.0, v.type), s.erf(s.mul(v, s.const(1 / math.sqrt(2), v.type)))))
+
+
+class LowerUnary(RewritePattern):
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if isinstance(op, nn.GeluOp):
+            approx = op.approximate.data
+            body: Body = lambda s, x: _gelu(s, x, approx)  # noqa: E731
+        elif type(op) in UNARY:
+            body = UNARY[type(op)]
+        elif type(op) in BINARY:
+            body = BINARY[type(op)]
+        else:
+            return
+        e = Emitter()
+        result = e.elementwise(list(op.operands), shape_of(op.results[0]), body)
+        rewriter.replace_op(op, e.ops, [result])
+
+
+@lowering(nn.SumOp)
+def _sum(e: Emitter, op: nn.SumOp):
+    r = e.reduce(op.input, op.reduced_dims(), 0.0, lambda s, x: s.add(x[0], x[1]))
+    return e.reshape(r, shape_of(op.result))
+
+
+@lowering(nn.AmaxOp)
+def _amax(e: Emitter, op: nn.AmaxOp):
+    r = e.reduce(op.input, op.reduced_dims(), -math.inf, lambda s, x: s.max(x[0], x[1]))
+    return e.reshape(r, shape_of(op.result))
+
+
+@lowering(nn.MeanOp)
+def _mean(e: Emitter, op: nn.MeanOp):
+    shape = shape_of(op.input)
+    n = math.prod(shape[d] for d in op.reduced_dims())
+    total = e.add(nn.SumOp(op.input, op.reduced_dims(), op.keepdim.value.data))
+    return e.add(nn.DivOp(total, e.splat(float(n), elem(op.input))))
+
+
+@lowering(nn.SoftmaxOp)
+def _softmax(e: Emitter, op: nn.SoftmaxOp):
+    d = op.normalized_dim()
+    shifted = e.add(nn.SubOp(op.input, e.add(nn.AmaxOp(op.input, [d], True))))
+    ex = e.add(nn.ExpOp(shifted))
+    return e.add(nn.DivOp(ex, e.add(nn.SumOp(ex, [d], True))))
+
+
+@lowering(nn.LogSoftmaxOp)
+def _log_softmax(e: Emitter, op: nn.LogSoftmaxOp):
+    d = op.normalized_dim()
+    shifted = e.add(nn.SubOp(op.input, e.add(nn.AmaxOp(op.input, [d], True))))
+    lse = e.add(nn.LogOp(e.add(nn.SumOp(e.add(nn.ExpOp(shifted)), [d], True))))
+    return e.add(nn.SubOp(shifted, lse))
+
+
+@lowering(nn.LayerNormOp)
+def _layer_norm(e: Emitter, op: nn.LayerNormOp):
+    rank = len(shape_of(op.input))
+    red = list(range(rank - op.normalized_ndim.value.data, rank))
+    centered = e.add(nn.SubOp(op.input, e.add(nn.MeanOp(op.input, red, True))))
+    var = e.add(nn.MeanOp(e.add(nn.MulOp(centered, centered)), red, True))
+    eps = e.splat(op.eps.value.data, elem(op.input))
+    y = e.add(nn.MulOp(centered, e.add(nn.RsqrtOp(e.add(nn.AddOp(var, eps))))))
+    if op.weight is not None:
+        y = e.add(nn.MulOp(y, op.weight))
+    if op.bias is not None:
+        y = e.add(nn.AddOp(y, op.bias))
+    return y
+
+
+@lowering(nn.BatchNormOp)
+def _batch_norm(e: Emitter, op: nn.BatchNormOp):
+    shape = shape_of(op.input)
+    per_channel = [shape[1]] + [1] * (len(shape) - 2)
+    eps = e.splat(op.eps.value.data, elem(op.input))
+    scale = e.add(nn.MulOp(op.weight, e.add(nn.RsqrtOp(e.add(nn.AddOp(op.var, eps))))))
+    shift = e.add(nn.SubOp(op.bias, e.add(nn.MulOp(op.mean, scale))))
+    y = e.add(nn.MulOp(op.input, e.reshape(scale, per_channel)))
+    return e.add(nn.AddOp(y, e.reshape(shift, per_channel)))
+
+
+@lowering(nn.LinearOp)
+def _linear(e: Emitter, op: nn.LinearOp):
+    wt = e.add(nn.PermuteOp(op.weight, [1, 0]))
+    y = e.add(nn.MatmulOp(op.input, wt))
+    return y if op.bias is None else e.add(nn.AddOp(y, op.bias))
+
+
+@lowering(nn.MatmulOp)
+def _matmul(e: Emitter, op: nn.MatmulOp):
+    a, b = shape_of(op.lhs), shape_of(op.rhs)
+    out = shape_of(op.result)
+    if len(b) == 2:  # fold all of lhs's leading dims into M
+        rows = math.prod(a[:-1])
+        y = e.matmul(e.reshape(op.lhs, [rows, a[-1]]), op.rhs)
+        return e.reshape(y, out)
+    batch = out[:-2]
+    nb = math.prod(batch)
+    lhs = e.reshape(_expand_to(e, op.lhs, (*batch, *a[-2:])), [nb, *a[-2:]])
+    rhs = e.reshape(_expand_to(e, op.rhs, (*batch, *b[-2:])), [nb, *b[-2:]])
+    return e.reshape(e.matmul(lhs, rhs), out)
+
+
+def _expand_to(e: Emitter, value: SSAValue, shape: Sequence[int]) -> SSAValue:
+    if shape_of(value) == tuple(shape):
+        return value
+    return e.elementwise([value], shape, lambda s, x: x[0])
+
+
+@lowering(nn.ExpandOp)
+def _expand(e: Emitter, op: nn.ExpandOp):
+    return _expand_to(e, op.input, shape_of(op.result))
+
+
+@lowering(nn.ReshapeOp)
+def _reshape(e: Emitter, op: nn.ReshapeOp):
+    return e.reshape(op.input, shape_of(op.result))
+
+
+@lowering(nn.PermuteOp)
+def _permute(e: Emitter, op: nn.PermuteOp):
+    perm = ints(op.perm)
+    src = op.input.owner
+    if isinstance(src, nn.WeightOp):  # lay the weight out once, at load time
+        base = ints(src.perm) if src.perm is not None else tuple(range(len(perm)))
+        return e.add(nn.WeightOp(src.weight_name, op.result.type, [base[p] for p in perm]))
+    rank = len(perm)
+    inv = [perm.index(j) for j in range(rank)]
+    init = e.empty(shape_of(op.result), elem(op.input))
+    return e.generic(
+        [op.input],
+        [amap(rank, [AffineExpr.dimension(inv[j]) for j in range(rank)])],
+        init,
+        amap(rank, dims(rank)),
+        [PAR] * rank,
+        lambda s, x: x[0],
+    )
+
+
+@lowering(nn.SliceOp)
+def _slice(e: Emitter, op: nn.SliceOp):
+    shape = shape_of(op.input)
+    d = nn.normalize_dim(op.dim.value.data, len(shape))
+    out = shape_of(op.result)
+    offsets = [0] * len(shape)
+    offsets[d] = op.start.value.data
+    strides = [1] * len(shape)
+    strides[d] = op.step.value.data
+    return e.add(tensor.ExtractSliceOp(op.input, offsets, list(out), strides, op.result.type))
+
+
+@lowering(nn.ConcatOp)
+def _concat(e: Emitter, op: nn.ConcatOp):
+    d = op.normalized_dim()
+    out = shape_of(op.result)
+    acc = e.empty(out, elem(op.result))
+    offset = 0
+    for x in op.inputs:
+        shape = shape_of(x)
+        offsets = [0] * len(out)
+        offsets[d] = offset
+        acc = e.add(tensor.InsertSliceOp.from_static_parameters(x, acc, offsets, list(shape)))
+        offset += shape[d]
+    return acc
+
+
+@lowering(nn.EmbeddingOp)
+def _embedding(e: Emitter, op: nn.EmbeddingOp):
+    out = shape_of(op.result)
+    rank = len(out)
+    weight = op.weight
+
+    def body(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        row = s._add(arith.IndexCastOp(x[0], IndexType()))
+        col = s.index(rank - 1)
+        return s._add(tensor.ExtractOp(weight, [row, col], elem(op.result)))
+
+    init = e.empty(out, elem(op.result))
+    return e.generic(
+        [op.indices], [amap(rank, dims(rank - 1))], init, amap(rank, dims(rank)), [PAR] * rank, body
+    )
+
+
+@lowering(nn.SdpaOp)
+def _sdpa(e: Emitter, op: nn.SdpaOp):
+    rank = len(shape_of(op.query))
+    perm = list(range(rank - 2)) + [rank - 1, rank - 2]
+    kt = e.add(nn.PermuteOp(op.key, perm))
+    scores = e.add(nn.MatmulOp(op.query, kt))
+    scores = e.add(nn.MulOp(scores, e.splat(op.scale.value.data, elem(op.query))))
+    if op.mask is not None:
+        scores = e.add(nn.AddOp(scores, op.mask))
+    if op.is_causal.value.data:
+        scores = _causal_mask(e, scores)
+    probs = e.add(nn.SoftmaxOp(scores, -1))
+    return e.add(nn.MatmulOp(probs, op.value))
+
+
+def _causal_mask(e: Emitter, scores: SSAValue) -> SSAValue:
+    """-inf where key index j > query index i (PyTorch's is_causal)."""
+    rank = len(shape_of(scores))
+
+    def body(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        i, j = s.index(rank - 2), s.index(rank - 1)
+        future = s._add(arith.CmpiOp(j, i, "ugt"))
+        return s._add(arith.SelectOp(future, s.const(-math.inf, x[0].type), x[0]))
+
+    return e.elementwise([scores], shape_of(scores), body)
+
+
+@lowering(nn.Conv2dOp)
+def _conv2d(e: Emitter, op: nn.Conv2dOp):
+    n, c, h, w = shape_of(op.input)
+    f, cg, kh, kw = shape_of(op.weight)
+    g = op.groups.value.data
+    fg = f // g
+    (sh, sw), (ph, pw), (dh, dw) = ints(op.stride), ints(op.padding), ints(op.dilation)
+    _, _, oh, ow = shape_of(op.result)
+    x = e.pad(op.input, [0, 0, ph, pw], [0, 0, ph, pw], 0.0)
+    hp, wp = h + 2 * ph, w + 2 * pw
+    x = e.reshape(x, [n, g, cg, hp, wp])
+    wt = e.reshape(op.weight, [g, fg, cg, kh, kw])
+    # loops: n g f oh ow | c kh kw
+    N, G, F, OH, OW, C, KH, KW = dims(8)
+    out = e.filled([n, g, fg, oh, ow], elem(op.input), 0.0)
+    y = e.generic(
+        [x, wt],
+        [
+            amap(8, [N, G, C, OH * sh + KH * dh, OW * sw + KW * dw]),
+            amap(8, [G, F, C, KH, KW]),
+        ],
+        out,
+        amap(8, [N, G, F, OH, OW]),
+        [PAR] * 5 + [RED] * 3,
+        lambda s, v: s.add(v[2], s.mul(v[0], v[1])),
+    )
+    y = e.reshape(y, [n, f, oh, ow])
+    if op.bias is not None:
+        y = e.add(nn.AddOp(y, e.reshape(op.bias, [f, 1, 1])))
+    return y
+
+
+def _pool(e: Emitter, op: nn.Pool2dOp, fill: float, init: float, body: Body) -> SSAValue:
+    (kh, kw), (sh, sw), (ph, pw) = ints(op.kernel), ints(op.stride), ints(op.padding)
+    n, c, oh, ow = shape_of(op.result)
+    x = e.pad(op.input, [0, 0, ph, pw], [0, 0, ph, pw], fill)
+    window = e.empty([kh, kw], elem(op.input))
+    N, C, OH, OW, KH, KW = dims(6)
+    out = e.filled([n, c, oh, ow], elem(op.input), init)
+    return e.generic(
+        [x, window],
+        [amap(6, [N, C, OH * sh + KH, OW * sw + KW]), amap(6, [KH, KW])],
+        out,
+        amap(6, [N, C, OH, OW]),
+        [PAR] * 4 + [RED] * 2,
+        body,
+    )
+
+
+@lowering(nn.MaxPool2dOp)
+def _max_pool(e: Emitter, op: nn.MaxPool2dOp):
+    return _pool(e, op, -math.inf, -math.inf, lambda s, x: s.max(x[2], x[0]))
+
+
+@lowering(nn.AvgPool2dOp)
+def _avg_pool(e: Emitter, op: nn.AvgPool2dOp):
+    total = _pool(e, op, 0.0, 0.0, lambda s, x: s.add(x[2], x[0]))
+    (kh, kw), (sh, sw), (ph, pw) = ints(op.kernel), ints(op.stride), ints(op.padding)
+    _, _, h, w = shape_of(op.input)
+    _, _, oh, ow = shape_of(op.result)
+    if op.count_include_pad.value.data or (ph == 0 and pw == 0):
+        return e.add(nn.DivOp(total, e.splat(float(kh * kw), elem(op.input))))
+    counts = [
+        float(_window(i, sh, ph, kh, h) * _window(j, sw, pw, kw, w)) for i in range(oh) for j in range(ow)
+    ]
+    typ = TensorType(elem(op.input), [oh, ow])
+    divisor = e.add(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(typ, counts)))
+    return e.add(nn.DivOp(total, divisor))
+
+
+def _window(i: int, stride: int, pad: int, k: int, size: int) -> int:
+    """How many of window i's taps fall inside the unpadded input."""
+    start = i * stride - pad
+    return min(start + k, size) - max(start, 0)
+
+
+PATTERNS: list[RewritePattern] = [
+    LowerUnary(),
+    *(
+        cls()
+        for cls in Lowering.__subclasses__()
+    ),
+]
+
+
+@dataclass(frozen=True)
+class ConvertNnToLinalgPass(ModulePass):
+    name = "convert-nn-to-linalg"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        PatternRewriteWalker(
+            GreedyRewritePatternApplier(PATTERNS), apply_recursively=True
+        ).rewrite_module(op)

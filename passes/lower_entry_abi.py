@@ -1,0 +1,100 @@
+"""
+lower-entry-abi: gives each public function the calling convention that
+compiled code exposes to the runtime.
+
+  func @f(%x: tensor<..>) -> tensor<..>        (uses nn.weight @w)
+becomes
+  func @f(%x: memref<..>, %w: memref<..>, %out: memref<..>)
+
+Inputs come first, then one buffer per distinct weight (name + layout), then
+one destination buffer per result; the function writes its results into the
+destinations (`bufferization.materialize_in_destination`) and returns
+nothing. Buffers are owned by the caller, so no allocation crosses the
+boundary and weights are bound once, never copied per call. The weight order
+is recorded in the `sparcc.weights` attribute as
+`[{name = "...", perm = array<i64: ...>}, ...]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import bufferization, func
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    MemRefType,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    UnitAttr,
+)
+from xdsl.ir import Attribute
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from sparcc.dialects import nn
+from sparcc.dialects.nn import i64_array, ints
+
+
+def _memref(typ: Attribute) -> MemRefType:
+    if not isinstance(typ, TensorType):
+        raise ValueError(f"expected tensor arguments and results, got {typ}")
+    return MemRefType(typ.element_type, typ.get_shape())
+
+
+def lower_function(f: func.FuncOp) -> None:
+    block = f.body.block
+    n_inputs = len(block.args)
+    start = InsertPoint.at_start(block)
+
+    # inputs: memref arguments read through a restrict tensor view
+    for arg in list(block.args):
+        to_tensor = bufferization.ToTensorOp(block.insert_arg(_memref(arg.type), arg.index), restrict=True)
+        Rewriter.insert_op(to_tensor, start)
+        arg.replace_all_uses_with(to_tensor.tensor)
+        block.erase_arg(arg)
+
+    # weights: one argument per distinct (name, layout)
+    weights: dict[tuple[str, tuple[int, ...] | None], int] = {}
+    entries: list[Attribute] = []
+    for op in [o for o in block.walk() if isinstance(o, nn.WeightOp)]:
+        perm = ints(op.perm) if op.perm is not None else None
+        key = (op.weight_name, perm)
+        if key not in weights:
+            weights[key] = len(block.args)
+            block.insert_arg(_memref(op.result.type), len(block.args))
+            entry: dict[str, Attribute] = {"name": StringAttr(op.weight_name)}
+            if perm is not None:
+                entry["perm"] = i64_array(perm)
+            entries.append(DictionaryAttr(entry))
+        view = bufferization.ToTensorOp(block.args[weights[key]], restrict=True)
+        Rewriter.replace_op(op, view)
+
+    # results: written into caller-owned destinations
+    ret = block.last_op
+    assert isinstance(ret, func.ReturnOp)
+    for value in ret.arguments:
+        dest = block.insert_arg(_memref(value.type), len(block.args))
+        store = bufferization.MaterializeInDestinationOp.build(
+            operands=[value, dest],
+            result_types=[[]],
+            properties={"restrict": UnitAttr(), "writable": UnitAttr()},
+        )
+        Rewriter.insert_op(store, InsertPoint.before(ret))
+    Rewriter.replace_op(ret, func.ReturnOp())
+
+    f.function_type = func.FunctionType.from_lists([a.type for a in block.args], [])
+    f.attributes["sparcc.weights"] = ArrayAttr(entries)
+    f.attributes["sparcc.num_inputs"] = i64_array([n_inputs])
+
+
+@dataclass(frozen=True)
+class LowerEntryAbiPass(ModulePass):
+    name = "lower-entry-abi"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for f in op.ops:
+            if isinstance(f, func.FuncOp) and not f.is_declaration:
+                lower_function(f)
