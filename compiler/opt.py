@@ -2,26 +2,101 @@
 
 Built on xDSL's driver, so it takes the same flags (-p, --split-input-file,
 --verify-diagnostics, --print-op-generic, ...). User mistakes (a file that
-does not parse, an unknown pass, IR that fails verification) end with one
-message and exit code 1, never a traceback.
+does not parse, an unknown pass, IR that fails verification, a pass that
+rejects its input) end with one message and exit code 1, never a traceback:
+
+    f.mlir:3:8: error: 'nn.add' op expected result type tensor<4xf32>, got ...
+
+Messages about IR carry the file:line:col of the op, which the parser
+records; ops that a pass created have none and are named by the pass.
+With --verify-diagnostics the same one-line message is printed and the next
+`// -----` chunk is processed. A failure that is a bug in sparcc itself is
+reported as an internal error; SPARCC_TRACEBACK=1 shows its traceback.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO
 
-from xdsl.utils.exceptions import DiagnosticException, ParseError
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation
+from xdsl.parser import Parser
+from xdsl.passes import ModulePass, PassPipeline
+from xdsl.utils.arg_spec import parse_pipeline
+from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from sparcc.dialects.nn import Nn
+from sparcc.errors import SparccError
 from sparcc.passes import PASSES
 
 DIALECTS = [Nn]
 
+Loc = tuple[str, int, int]
+
+# Exceptions that a pass raises to reject its input (rather than by a bug).
+USER_ERRORS = (DiagnosticException, SparccError, ValueError, NotImplementedError)
+
+
+class OptError(DiagnosticException):
+    """A user-facing sparcc-opt error; its text is the whole message."""
+
+
+class InternalError(Exception):
+    """A bug in sparcc or xDSL, met while running sparcc-opt."""
+
+
+def _format(loc: Loc | None, message: str) -> str:
+    if loc is None:
+        return f"sparcc-opt: error: {message}"
+    file, line, col = loc
+    return f"{file}:{line}:{col}: error: {message}"
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+class _LocatingParser(Parser):
+    """The MLIR parser, also recording where each op starts."""
+
+    def __init__(self, ctx, text: bytes, name: str, line_offset: int, locs: dict):
+        super().__init__(ctx, text, name)
+        self._line_offset = line_offset
+        self._locs = locs
+
+    def parse_operation(self) -> Operation:
+        span = self._current_token.span
+        op = super().parse_operation()
+        file, line, col = span.get_location()
+        self._locs[op] = (file, line + self._line_offset, col)
+        return op
+
+
+def _post_order(op: Operation) -> Iterator[Operation]:
+    for region in op.regions:
+        for block in region.blocks:
+            for child in block.ops:
+                yield from _post_order(child)
+    yield op
+
 
 class SparccOptMain(xDSLOptMain):
     version_format = "sparcc-opt (xDSL {xdsl_version})"
+
+    def __init__(self, description: str, args: Sequence[str] | None = None):
+        self.op_locs: dict[Operation, Loc] = {}
+        self._line_offset = 0
+        self._running: ModulePass | None = None
+        self._verifying_after: ModulePass | None = None
+        super().__init__(description, args)
+
+    # -- registration -------------------------------------------------------
 
     def register_all_dialects(self) -> None:
         super().register_all_dialects()
@@ -32,18 +107,164 @@ class SparccOptMain(xDSLOptMain):
         super().register_all_passes()
         self.available_passes.update(PASSES)
 
+    def register_all_frontends(self) -> None:
+        super().register_all_frontends()
+
+        def parse_mlir(io: IO[bytes]) -> ModuleOp:
+            parser = _LocatingParser(
+                self.ctx, io.read(), self.get_input_name(), self._line_offset, self.op_locs
+            )
+            return parser.parse_module(not self.args.no_implicit_module)
+
+        self.available_frontends["mlir"] = parse_mlir
+
+    # -- input --------------------------------------------------------------
+
+    def prepare_input(self):
+        name = self.args.input_file
+        if name is not None and not self.args.frontend:
+            ext = os.path.splitext(name)[1].lstrip(".")
+            if ext not in self.available_frontends:
+                raise OptError(
+                    _format(
+                        None,
+                        f"cannot read '{name}': unknown file extension '.{ext}' "
+                        f"(expected one of: {', '.join(self.available_frontends)}; "
+                        "or pass --frontend)",
+                    )
+                )
+        try:
+            return super().prepare_input()
+        except OSError as e:
+            raise OptError(_format(None, f"cannot open '{name}': {e.strerror}")) from None
+
+    def parse_chunk(self, chunk: IO[bytes], file_extension: str, start_offset: int = 0):
+        self._line_offset = start_offset
+        self.op_locs.clear()
+        try:
+            return super().parse_chunk(chunk, file_extension, start_offset)
+        except ParseError:
+            raise
+        except DiagnosticException as e:  # e.g. an attribute rejected while parsing
+            raise OptError(_format(None, f"{self.get_input_name()}: {_first_line(e)}")) from None
+
+    # -- pipeline -----------------------------------------------------------
+
+    def setup_pipeline(self) -> None:
+        try:
+            specs = list(parse_pipeline(self.args.passes))
+        except ArgSpecParseError as e:
+            # its text: a heading, "pass-pipeline:1:COL", the spec, a caret, the message
+            lines = [line for line in str(e).splitlines() if line.strip()]
+            col = lines[1].rsplit(":", 1)[-1] if len(lines) > 1 else "?"
+            raise OptError(
+                _format(
+                    None,
+                    f"cannot parse pass pipeline '{self.args.passes}' at column {col}: "
+                    f"{lines[-1].strip()}",
+                )
+            ) from None
+        for spec in specs:
+            if spec.name not in self.available_passes:
+                raise OptError(_format(None, self._unknown_pass(spec.name)))
+        try:
+            super().setup_pipeline()
+        except ValueError as e:
+            raise OptError(_format(None, f"bad pass options in '{self.args.passes}': {e}")) from None
+        self.pipeline = PassPipeline(self.pipeline.passes, self._tracking(self.pipeline.callback))
+
+    def _unknown_pass(self, name: str) -> str:
+        message = f"unknown pass '{name}'"
+        close = difflib.get_close_matches(name, list(self.available_passes), n=3, cutoff=0.8)
+        if close:
+            message += f" (did you mean {', '.join(repr(c) for c in close)}?)"
+        return message + f"; sparcc passes: {', '.join(PASSES)}; `sparcc-opt --help` lists all"
+
+    def _tracking(self, callback: Callable | None) -> Callable:
+        """Wraps the pipeline callback (which verifies) to record the stage."""
+
+        def track(previous: ModulePass | None, module: ModuleOp, following: ModulePass | None):
+            self._running, self._verifying_after = None, previous
+            if callback is not None:
+                callback(previous, module, following)
+            self._running = following
+
+        return track
+
+    def apply_passes(self, prog: ModuleOp) -> None:
+        self._running, self._verifying_after = None, None
+        try:
+            super().apply_passes(prog)
+        except OptError:
+            raise
+        except Exception as e:
+            if self._running is None:
+                raise self._verification_error(prog, e) from None
+            name = self._running.name
+            if isinstance(e, USER_ERRORS):
+                raise OptError(
+                    _format(None, f"pass '{name}' failed on {self.get_input_name()}: {_first_line(e)}")
+                ) from None
+            raise InternalError(
+                f"pass '{name}' crashed on {self.get_input_name()}: "
+                f"{type(e).__name__}: {_first_line(e)}"
+            ) from e
+
+    def _verification_error(self, prog: ModuleOp, error: Exception) -> OptError:
+        """Names the first op that fails to verify, with its location."""
+        after = self._verifying_after
+        suffix = "" if after is None else f" (after pass '{after.name}')"
+        for op in _post_order(prog):
+            try:
+                op.verify(verify_nested_ops=False)
+            except Exception as e:  # noqa: BLE001 - any failure names the op
+                loc = self.op_locs.get(op)
+                where = "" if loc is not None else f" in {self.get_input_name()}"
+                return OptError(_format(loc, f"'{op.name}' op {_first_line(e)}{where}{suffix}"))
+        return OptError(_format(None, f"{self.get_input_name()}: {_first_line(error)}{suffix}"))
+
+
+def _parse_error_message(e: ParseError) -> str:
+    loc = e.span.get_location()
+    msg = e.msg.strip()
+    if e.span.start >= len(e.span.input.content):
+        msg = "unexpected end of file" + (f" {msg}" if msg.startswith("in ") else f": {msg}")
+    elif msg.startswith("in "):
+        msg = f"unexpected '{e.span.text}' {msg}"
+    text = _format((loc.file, loc.line, loc.col), msg)
+    line = e.span.input.content[
+        e.span.input.get_start_of_line(e.span.start) : e.span.input.get_end_of_line(e.span.start)
+    ]
+    if isinstance(line, bytes):
+        line = line.decode("utf-8", "replace")
+    if line.strip():
+        col = loc.col - 1
+        text += f"\n{line.rstrip()}\n{' ' * col}^"
+    return text
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         SparccOptMain("sparcc-opt: run sparcc passes on MLIR", argv).run()
+    except OptError as e:
+        print(str(e), file=sys.stderr)
+        return 1
     except ParseError as e:
-        print(f"sparcc-opt: error: {e}", file=sys.stderr)
+        print(_parse_error_message(e), file=sys.stderr)
         return 1
+    except InternalError as e:
+        if os.environ.get("SPARCC_TRACEBACK"):
+            raise
+        print(
+            f"sparcc-opt: internal error: {e}\n"
+            "  this is a bug in sparcc; rerun with SPARCC_TRACEBACK=1 for the traceback",
+            file=sys.stderr,
+        )
+        return 2
     except DiagnosticException as e:
-        print(f"sparcc-opt: error: {e}", file=sys.stderr)
+        print(_format(None, _first_line(e)), file=sys.stderr)
         return 1
-    except FileNotFoundError as e:
-        print(f"sparcc-opt: error: no such file: {e.filename}", file=sys.stderr)
+    except BrokenPipeError:
         return 1
     return 0
 
