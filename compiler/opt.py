@@ -57,9 +57,9 @@ def _format(loc: Loc | None, message: str) -> str:
     return f"{file}:{line}:{col}: error: {message}"
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+def _one_line(e: BaseException) -> str:
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    return " ".join(lines) if lines else type(e).__name__
 
 
 class _LocatingParser(Parser):
@@ -146,7 +146,7 @@ class SparccOptMain(xDSLOptMain):
         except ParseError:
             raise
         except DiagnosticException as e:  # e.g. an attribute rejected while parsing
-            raise OptError(_format(None, f"{self.get_input_name()}: {_first_line(e)}")) from None
+            raise OptError(_format(None, f"{self.get_input_name()}: {_one_line(e)}")) from None
 
     # -- pipeline -----------------------------------------------------------
 
@@ -203,11 +203,11 @@ class SparccOptMain(xDSLOptMain):
             name = self._running.name
             if isinstance(e, USER_ERRORS):
                 raise OptError(
-                    _format(None, f"pass '{name}' failed on {self.get_input_name()}: {_first_line(e)}")
+                    _format(None, f"pass '{name}' failed on {self.get_input_name()}: {_one_line(e)}")
                 ) from None
             raise InternalError(
                 f"pass '{name}' crashed on {self.get_input_name()}: "
-                f"{type(e).__name__}: {_first_line(e)}"
+                f"{type(e).__name__}: {_one_line(e)}"
             ) from e
 
     def _verification_error(self, prog: ModuleOp, error: Exception) -> OptError:
@@ -220,8 +220,8 @@ class SparccOptMain(xDSLOptMain):
             except Exception as e:  # noqa: BLE001 - any failure names the op
                 loc = self.op_locs.get(op)
                 where = "" if loc is not None else f" in {self.get_input_name()}"
-                return OptError(_format(loc, f"'{op.name}' op {_first_line(e)}{where}{suffix}"))
-        return OptError(_format(None, f"{self.get_input_name()}: {_first_line(error)}{suffix}"))
+                return OptError(_format(loc, f"'{op.name}' op {_one_line(e)}{where}{suffix}"))
+        return OptError(_format(None, f"{self.get_input_name()}: {_one_line(error)}{suffix}"))
 
 
 def _parse_error_message(e: ParseError) -> str:
@@ -262,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     except DiagnosticException as e:
-        print(_format(None, _first_line(e)), file=sys.stderr)
+        print(_format(None, _one_line(e)), file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 1
