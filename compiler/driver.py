@@ -138,7 +138,8 @@ def compile_program(
             **pass_times,
             **{t.name: t.seconds for t in kernel.timings},
         },
-        "schedule": getattr(kernel, "schedule", []),
+        "schedule": [str(d) for d in kernel.decisions],
+        "fallbacks": [kernel.fallback] if kernel.fallback else [],
     }
     report["seconds"]["total"] = time.perf_counter() - start
     return CompiledProgram(

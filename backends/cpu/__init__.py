@@ -17,6 +17,7 @@ import ctypes
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ from sparcc.errors import PipelineError
 # Stage name -> upstream pass pipeline. Traps this order avoids are listed in
 # the README (development section).
 PREPARE = (
-    "canonicalize,linalg-fuse-elementwise-ops,linalg-specialize-generic-ops,"
+    "canonicalize,linalg-specialize-generic-ops,linalg-fuse-elementwise-ops,"
     "canonicalize,cse"
 )
 BUFFERIZE = (
@@ -40,9 +41,8 @@ BUFFERIZE = (
 TO_LLVM = (
     "convert-linalg-to-loops,fold-memref-alias-ops,"
     "convert-vector-to-scf{full-unroll=true},expand-strided-metadata,lower-affine,"
-    "convert-scf-to-cf,math-expand-ops,"
-    "convert-vector-to-llvm{enable-x86vector=true},finalize-memref-to-llvm,"
-    "convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,"
+    "convert-scf-to-cf,math-expand-ops,convert-math-to-llvm,convert-math-to-libm,"
+    "convert-vector-to-llvm,finalize-memref-to-llvm,convert-arith-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=true},convert-cf-to-llvm,"
     "convert-index-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts"
 )
@@ -62,7 +62,8 @@ class Kernel:
     context: ir.Context
     addresses: dict[str, int]
     timings: list[StageTiming] = field(default_factory=list)
-    llvm_ir: str | None = None
+    decisions: list = field(default_factory=list)  # schedule.Decision per scheduled op
+    fallback: str | None = None  # why the schedule was not applied, if it was not
 
     def function(self, name: str, num_args: int) -> ctypes._CFuncPtr:
         proto = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * num_args))
@@ -141,13 +142,37 @@ def compile_mlir(text: str, entry_points: Sequence[str], opt_level: int = 3) -> 
             folder = _reproducer("parse", "", text)
             raise PipelineError(f"upstream MLIR could not parse sparcc's IR: {e}", folder) from None
         _run(module, "prepare", PREPARE, timings)
-        script = schedule.annotate_and_build(module)
-        if script is not None:
-            _run(module, "schedule", schedule.interpreter_pipeline(script, module), timings)
         _run(module, "bufferize", BUFFERIZE, timings)
+        module, decisions, fallback = _schedule(module, timings)
         _run(module, "to-llvm", TO_LLVM, timings)
         start = time.perf_counter()
-        engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=[])
+        try:
+            engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=[])
+        except RuntimeError as e:
+            folder = _reproducer("llvm-jit", "", str(module))
+            raise PipelineError(f"LLVM could not compile the lowered module: {e}", folder) from None
         addresses = {name: lookup_plain(engine, name) for name in entry_points}
         timings.append(StageTiming("llvm-jit", time.perf_counter() - start))
-    return Kernel(engine, context, addresses, timings)
+    return Kernel(engine, context, addresses, timings, decisions=decisions, fallback=fallback)
+
+
+def _schedule(module: ir.Module, timings: list[StageTiming]):
+    """Tiles and vectorises; if the schedule fails, says so and keeps loops."""
+    before = str(module)
+    start = time.perf_counter()
+    script, decisions = schedule.build(module)
+    if script is None:
+        return module, decisions, None
+    try:
+        schedule.apply(module, script)
+    except ir.MLIRError as e:
+        folder = _reproducer("schedule", "transform-interpreter", str(module) + "\n" + script)
+        diag = "; ".join(str(d.message) for d in e.error_diagnostics) or str(e)
+        fallback = (
+            f"the CPU schedule failed ({diag}); this kernel runs as plain loops and will be slow. "
+            f"Reproducer: {folder}"
+        )
+        warnings.warn(f"sparcc: {fallback}", stacklevel=3)
+        return ir.Module.parse(before), [], fallback
+    timings.append(StageTiming("schedule", time.perf_counter() - start))
+    return module, decisions, None

@@ -1,20 +1,313 @@
 """
 CPU schedules: which linalg ops get tiled and vectorised, and how.
 
-`annotate_and_build(module)` tags each op it schedules and returns a
-transform-dialect script for them (or None when nothing needs one);
-`interpreter_pipeline` is the pass pipeline that applies and then erases it.
-Tile sizes come from `tile_sizes`, the one function the cost model replaces.
+Runs on the bufferized module (linalg on memrefs). `build(module)` tags each
+op it schedules with `sparcc.sched = N`, and returns a transform-dialect
+script that matches the ops by tag, plus one `Decision` per op for the
+compile report. `tile_sizes` is the one function that decides matmul tiles:
+the learned cost model replaces it.
+
+Matmuls (`linalg.matmul` / `linalg.batch_matmul`, after upstream
+specialisation of our contraction generics): split so that the main part is
+divisible by the register tile, cache-tile [mc, nc, kc] in loop order
+n, k, m, register-tile [mr, nr, 1] in order n, m, k, vectorise the
+mr x nr x 1 tile. Folding subviews into the transfers lets
+`hoist_redundant_vector_transfers` keep the accumulator tile in registers
+across the K loop (without the fold the hoist does nothing).
+
+Elementwise and reduction generics: every loop but the innermost is tiled
+to 1; the innermost is vectorised (masked where its extent does not divide).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from mlir import ir
 
+_A = "!transform.any_op"
+TAG = "sparcc.sched"
 
-def annotate_and_build(module: ir.Module) -> str | None:
-    return None
+
+@dataclass
+class Decision:
+    op: str
+    shape: tuple[int, ...]
+    tiles: dict[str, int] | list[int]
+
+    def __str__(self) -> str:
+        return f"{self.op} {list(self.shape)} tiles={self.tiles}"
 
 
-def interpreter_pipeline(script: str, module: ir.Module) -> str:
-    raise NotImplementedError
+# ----------------------------------------------------------------------------
+# tile sizes (the cost model's job)
+# ----------------------------------------------------------------------------
+
+
+def _largest_divisor_leq(n: int, cap: int, multiple_of: int = 1) -> int:
+    """Largest d <= cap with d | n and d % multiple_of == 0 (n if none)."""
+    best = None
+    d = multiple_of
+    while d <= min(n, cap):
+        if n % d == 0:
+            best = d
+        d += multiple_of
+    return best if best is not None else n
+
+
+def tile_sizes(m: int, n: int, k: int) -> dict[str, int]:
+    """Tiles for C[m,n] += A[m,k] @ B[k,n] (per batch for batch_matmul).
+
+    mr x nr is the register tile: mr*nr/16 zmm accumulators + nr/16 B vectors
+    + 1 broadcast must fit the 32 zmm registers. mc, nc, kc are cache tiles.
+    """
+    if n % 64 == 0:
+        mr, nr = 6, 64
+    elif n % 32 == 0:
+        mr, nr = 12, 32
+    elif n >= 16:
+        mr, nr = 14, 16
+    else:
+        mr, nr = 8, max(n, 1)
+    mr, nr = min(mr, m), min(nr, n)
+    kc = _largest_divisor_leq(k, 512)
+    if kc < 64 and k > 512:
+        kc = k
+    nc = _largest_divisor_leq(n - n % nr, 256, nr) if n >= nr else n
+    mmain = m - m % mr
+    mc = _largest_divisor_leq(mmain, 1024, mr) if mmain else m
+    return dict(mr=mr, nr=nr, mc=mc, nc=nc, kc=kc)
+
+
+# ----------------------------------------------------------------------------
+# script generation
+# ----------------------------------------------------------------------------
+
+
+class _Script:
+    def __init__(self) -> None:
+        self.n = 0
+        self.lines: list[str] = []
+
+    def v(self, prefix: str = "h") -> str:
+        self.n += 1
+        return f"%{prefix}{self.n}"
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " + line)
+
+    def match(self, tag: int) -> str:
+        h = self.v("op")
+        self.emit(
+            f"{h} = transform.structured.match attributes{{{TAG} = {tag} : i64}} in %root "
+            f": ({_A}) -> {_A}"
+        )
+        return h
+
+    def tile(self, h: str, sizes: list[int], interchange: list[int] | None = None) -> str:
+        loops = [self.v("l") for s in sizes if s != 0]
+        t = self.v("t")
+        inter = f" interchange = [{', '.join(map(str, interchange))}]" if interchange else ""
+        types = ", ".join([_A] * (1 + len(loops)))
+        self.emit(
+            f"{', '.join([t] + loops)} = transform.structured.tile_using_for {h} "
+            f"tile_sizes [{', '.join(map(str, sizes))}]{inter} : ({_A}) -> ({types})"
+        )
+        return t
+
+    def split(self, h: str, dim: int, at: int) -> tuple[str, str]:
+        s, a, b = self.v("s"), self.v("p"), self.v("p")
+        self.emit(f"{s} = transform.structured.split {h} after {at} {{dimension = {dim}}} : {_A}")
+        self.emit(f"{a}, {b} = transform.split_handle {s} : ({_A}) -> ({_A}, {_A})")
+        return a, b
+
+    def vectorize(self, h: str, sizes: list[int] | None = None) -> None:
+        vs = f" vector_sizes [{', '.join(map(str, sizes))}]" if sizes else ""
+        self.emit(f"transform.structured.vectorize {h}{vs} : {_A}")
+
+
+def _matmul_piece(s: _Script, h: str, m: int, n: int, k: int, ts: dict[str, int], batched: bool) -> None:
+    """`h` is a (batch_)matmul piece whose m, n are divisible by its tiles."""
+    mr = ts["mr"] if m % ts["mr"] == 0 else m
+    nr = ts["nr"] if n % ts["nr"] == 0 else n
+    mc = _largest_divisor_leq(m, ts["mc"], mr) if m % mr == 0 else m
+    nc = _largest_divisor_leq(n, ts["nc"], nr) if n % nr == 0 else n
+    kc = ts["kc"] if k % ts["kc"] == 0 else k
+    b, off = ([0], 1) if batched else ([], 0)
+    cache = b + [mc if mc < m else 0, nc if nc < n else 0, kc if kc < k else 0]
+    if any(cache):
+        h = s.tile(h, cache, b + [1 + off, 2 + off, off])
+    h = s.tile(h, b + [mr, nr, 1], b + [1 + off, off, 2 + off])
+    s.vectorize(h)
+
+
+def _matmul(s: _Script, h: str, shape: tuple[int, ...], batched: bool) -> dict[str, int]:
+    if batched:
+        _, m, n, k = shape
+        h = s.tile(h, [1, 0, 0, 0])
+    else:
+        m, n, k = shape
+    ts = tile_sizes(m, n, k)
+    off = 1 if batched else 0
+    pieces = [(h, m)]
+    mmain = m - m % ts["mr"]
+    if 0 < mmain < m:
+        a, b = s.split(h, off, mmain)
+        pieces = [(a, mmain), (b, m - mmain)]
+    for hm, mp in pieces:
+        nmain = n - n % ts["nr"]
+        npieces = [(hm, n)]
+        if 0 < nmain < n:
+            a, b = s.split(hm, off + 1, nmain)
+            npieces = [(a, nmain), (b, n - nmain)]
+        for hn, np_ in npieces:
+            _matmul_piece(s, hn, mp, np_, k, ts, batched)
+    return ts
+
+
+def _innermost(s: _Script, h: str, ranges: list[int], iterators: list[str]) -> list[int]:
+    """Tile all loops but the innermost to 1; vectorise the innermost."""
+    last = ranges[-1]
+    cap = 64 if iterators[-1] == "parallel" else 1024
+    width = last if last <= cap else (_largest_divisor_leq(last, cap, 16) if last % 16 == 0 else cap)
+    sizes = [1] * (len(ranges) - 1) + [width if width < last else 0]
+    if any(sizes):
+        h = s.tile(h, sizes)
+    vector = [1] * (len(ranges) - 1) + [width]
+    s.vectorize(h, vector if last % width else None)
+    return vector
+
+
+# ----------------------------------------------------------------------------
+# inspecting the payload
+# ----------------------------------------------------------------------------
+
+_VECTORIZABLE_BODY = ("arith.", "math.", "linalg.yield", "linalg.index")
+
+
+def _shape(value: ir.Value) -> list[int]:
+    return list(ir.ShapedType(value.type).shape)
+
+
+def _loop_ranges(op: ir.Operation) -> list[int] | None:
+    """Static loop extents of a generic whose maps are projected permutations."""
+    maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+    ranges: dict[int, int] = {}
+    for value, amap in zip(op.operands, maps):
+        shape = _shape(value)
+        for size, expr in zip(shape, amap.results):
+            expr = expr.maybe_downcast()
+            if not isinstance(expr, ir.AffineDimExpr):
+                return None
+            ranges[expr.position] = size
+    n = maps[0].n_dims
+    if len(ranges) != n:
+        return None
+    return [ranges[i] for i in range(n)]
+
+
+def _schedulable_generic(op: ir.Operation) -> tuple[list[int], list[str]] | None:
+    for inner in op.regions[0].blocks[0].operations:
+        if not inner.operation.name.startswith(_VECTORIZABLE_BODY):
+            return None
+    ranges = _loop_ranges(op)
+    if not ranges or 0 in ranges:
+        return None
+    iterators = [str(a).strip('"').split(".")[-1].strip("<>") for a in op.attributes["iterator_types"]]
+    iterators = ["reduction" if "reduction" in it else "parallel" for it in iterators]
+    return ranges, iterators
+
+
+def build(module: ir.Module) -> tuple[str | None, list[Decision]]:
+    """Tags the ops to schedule and returns (script, decisions)."""
+    s = _Script()
+    decisions: list[Decision] = []
+    ops: list[ir.Operation] = []
+
+    def visit(op: ir.Operation) -> ir.WalkResult:
+        if op.name in ("linalg.matmul", "linalg.batch_matmul", "linalg.generic", "linalg.fill"):
+            ops.append(op)
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    for tag, op in enumerate(ops):
+        name = op.name
+        if name in ("linalg.matmul", "linalg.batch_matmul"):
+            a, b = _shape(op.operands[0]), _shape(op.operands[1])
+            shape = (*a[:-1], b[-1], a[-1])
+            op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
+            ts = _matmul(s, s.match(tag), shape, name == "linalg.batch_matmul")
+            decisions.append(Decision(name, shape, ts))
+        elif name == "linalg.fill":
+            shape = tuple(_shape(op.operands[1]))
+            if not shape or 0 in shape:
+                continue
+            op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
+            vec = _innermost(s, s.match(tag), list(shape), ["parallel"] * len(shape))
+            decisions.append(Decision(name, shape, vec))
+        else:
+            found = _schedulable_generic(op)
+            if found is None:
+                continue
+            ranges, iterators = found
+            op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
+            vec = _innermost(s, s.match(tag), ranges, iterators)
+            decisions.append(Decision(name, tuple(ranges), vec))
+    if not decisions:
+        return None, decisions
+    return _wrap("\n".join(s.lines)), decisions
+
+
+def _wrap(body: str) -> str:
+    return f"""module attributes {{transform.with_named_sequence}} {{
+  transform.named_sequence @__transform_main(%root: {_A} {{transform.readonly}}) {{
+    %func = transform.structured.match ops{{["func.func"]}} in %root : ({_A}) -> {_A}
+{body}
+    transform.apply_patterns to %func {{
+      transform.apply_patterns.vector.reduction_to_contract
+      transform.apply_patterns.vector.transfer_permutation_patterns
+      transform.apply_patterns.vector.cast_away_vector_leading_one_dim
+      transform.apply_patterns.canonicalization
+    }} : {_A}
+    transform.apply_patterns to %func {{
+      transform.apply_patterns.memref.fold_memref_alias_ops
+    }} : {_A}
+    transform.apply_cse to %func : {_A}
+    %func2 = transform.structured.hoist_redundant_vector_transfers %func : ({_A}) -> {_A}
+    transform.apply_patterns to %func2 {{
+      transform.apply_patterns.vector.lower_contraction lowering_strategy = "outerproduct"
+      transform.apply_patterns.vector.lower_outerproduct
+      transform.apply_patterns.vector.lower_multi_reduction lowering_strategy = "innerreduction"
+      transform.apply_patterns.vector.lower_masked_transfers
+      transform.apply_patterns.vector.lower_masks
+      transform.apply_patterns.vector.transfer_permutation_patterns
+      transform.apply_patterns.vector.lower_transfer max_transfer_rank = 1
+      transform.apply_patterns.vector.lower_broadcast
+      transform.apply_patterns.vector.lower_transpose
+      transform.apply_patterns.vector.lower_shape_cast
+      transform.apply_patterns.vector.cast_away_vector_leading_one_dim
+      transform.apply_patterns.canonicalization
+    }} : {_A}
+    transform.yield
+  }}
+}}
+"""
+
+
+def apply(module: ir.Module, script: str) -> None:
+    """Runs `script` on `module` with the transform interpreter, then erases it."""
+    from mlir import passmanager
+
+    script_module = ir.Module.parse(script)
+    module.operation.attributes["transform.with_named_sequence"] = ir.UnitAttr.get()
+    for op in list(script_module.body.operations):
+        module.body.append(op.detach_from_parent())
+    try:
+        passmanager.PassManager.parse(
+            "builtin.module(transform-interpreter{entry-point=__transform_main},canonicalize,cse)"
+        ).run(module.operation)
+    finally:
+        for op in list(module.body.operations):
+            if op.operation.name == "transform.named_sequence":
+                op.operation.erase()
+        del module.operation.attributes["transform.with_named_sequence"]
