@@ -1,0 +1,403 @@
+// convert-nn-to-linalg: one function per behaviour of the lowering.
+// RUN: sparcc-opt %s -p convert-nn-to-linalg | filecheck %s
+// Every nn op but nn.weight is gone (only nn.weight prints without operands):
+// RUN: sparcc-opt %s -p convert-nn-to-linalg | filecheck %s --check-prefix=NONN
+// NONN-NOT: nn.{{[a-z_0-9]+}} %
+
+// CHECK-LABEL: func.func @unary_relu(
+// CHECK:         %[[INIT:.*]] = tensor.empty() : tensor<4x8xf32>
+// CHECK-NEXT:    %[[R:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<4x8xf32>) outs(%[[INIT]] : tensor<4x8xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[IN:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:      %[[MAX:.*]] = arith.maximumf %[[IN]], %[[ZERO]] : f32
+// CHECK-NEXT:      linalg.yield %[[MAX]] : f32
+// CHECK-NEXT:    } -> tensor<4x8xf32>
+// CHECK-NEXT:    func.return %[[R]] : tensor<4x8xf32>
+func.func @unary_relu(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %0 = nn.relu %x : tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}
+
+// CHECK-LABEL: func.func @unary_silu(
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+// CHECK-NEXT:    ^{{.*}}(%[[IN:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:      %[[NEG:.*]] = arith.negf %[[IN]] : f32
+// CHECK-NEXT:      %[[EXP:.*]] = math.exp %[[NEG]] : f32
+// CHECK-NEXT:      %[[DEN:.*]] = arith.addf %[[ONE]], %[[EXP]] : f32
+// CHECK-NEXT:      %[[SIG:.*]] = arith.divf %[[ONE]], %[[DEN]] : f32
+// CHECK-NEXT:      %[[Y:.*]] = arith.mulf %[[IN]], %[[SIG]] : f32
+// CHECK-NEXT:      linalg.yield %[[Y]] : f32
+func.func @unary_silu(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = nn.silu %x : tensor<4xf32>
+  func.return %0 : tensor<4xf32>
+}
+
+// CHECK-LABEL: func.func @gelu_erf(
+// CHECK:         linalg.generic
+// CHECK-SAME:      iterator_types = ["parallel"]
+// CHECK:           arith.constant 0.707106769 : f32
+// CHECK:           math.erf
+// CHECK-NOT:       math.tanh
+// CHECK:           linalg.yield
+func.func @gelu_erf(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = nn.gelu %x : tensor<4xf32>
+  func.return %0 : tensor<4xf32>
+}
+
+// CHECK-LABEL: func.func @gelu_tanh(
+// CHECK:         linalg.generic
+// CHECK-SAME:      iterator_types = ["parallel"]
+// CHECK:           arith.constant 0.797884583 : f32
+// CHECK:           arith.constant 4.471500e-02 : f32
+// CHECK:           math.tanh
+// CHECK-NOT:       math.erf
+// CHECK:           linalg.yield
+func.func @gelu_tanh(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = nn.gelu %x {approximate = "tanh"} : tensor<4xf32>
+  func.return %0 : tensor<4xf32>
+}
+
+// CHECK-LABEL: func.func @binary_broadcast(
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x, %y : tensor<4x8xf32>, tensor<8xf32>)
+// CHECK-NEXT:    ^{{.*}}(%[[A:.*]]: f32, %[[B:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[S:.*]] = arith.addf %[[A]], %[[B]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+func.func @binary_broadcast(%x: tensor<4x8xf32>, %y: tensor<8xf32>) -> tensor<4x8xf32> {
+  %0 = nn.add %x, %y : tensor<4x8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}
+
+// CHECK-LABEL: func.func @binary_unit_dim(
+// The size-1 dim of %y is collapsed away so that its map stays a projected permutation.
+// CHECK:         %[[Y:.*]] = tensor.collapse_shape %y {{\[\[}}0 : i64, 1 : i64]] : tensor<4x1xf32> into tensor<4xf32>
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x, %[[Y]] : tensor<4x8xf32>, tensor<4xf32>)
+// CHECK:           arith.mulf
+func.func @binary_unit_dim(%x: tensor<4x8xf32>, %y: tensor<4x1xf32>) -> tensor<4x8xf32> {
+  %0 = nn.mul %x, %y : tensor<4x8xf32>, tensor<4x1xf32> -> tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}
+
+// CHECK-LABEL: func.func @binary_scalar(
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> ()>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x, %s : tensor<4x8xf32>, tensor<f32>)
+// CHECK:           arith.maximumf
+func.func @binary_scalar(%x: tensor<4x8xf32>, %s: tensor<f32>) -> tensor<4x8xf32> {
+  %0 = nn.maximum %x, %s : tensor<4x8xf32>, tensor<f32> -> tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}
+
+// CHECK-LABEL: func.func @sum(
+// CHECK:         %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<4xf32>
+// CHECK-NEXT:    %[[ACC:.*]] = linalg.fill ins(%[[ZERO]] : f32) outs(%[[E]] : tensor<4xf32>) -> tensor<4xf32>
+// CHECK-NEXT:    %[[R:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]} ins(%x : tensor<4x8xf32>) outs(%[[ACC]] : tensor<4xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[IN:.*]]: f32, %[[OUT:.*]]: f32):
+// CHECK-NEXT:      %[[S:.*]] = arith.addf %[[IN]], %[[OUT]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK-NEXT:    } -> tensor<4xf32>
+// CHECK-NEXT:    func.return %[[R]] : tensor<4xf32>
+func.func @sum(%x: tensor<4x8xf32>) -> tensor<4xf32> {
+  %0 = nn.sum %x {dims = array<i64: 1>} : tensor<4x8xf32> -> tensor<4xf32>
+  func.return %0 : tensor<4xf32>
+}
+
+// CHECK-LABEL: func.func @mean_keepdim(
+// CHECK:         %[[SUM:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]}
+// CHECK:           arith.addf
+// CHECK:         %[[KEPT:.*]] = tensor.expand_shape %[[SUM]] {{\[\[}}0 : i64, 1 : i64]] output_shape [4, 1] : tensor<4xf32> into tensor<4x1xf32>
+// CHECK:         %[[N:.*]] = arith.constant dense<8.000000e+00> : tensor<f32>
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> ()>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%[[KEPT]], %[[N]] : tensor<4x1xf32>, tensor<f32>)
+// CHECK:           arith.divf
+func.func @mean_keepdim(%x: tensor<4x8xf32>) -> tensor<4x1xf32> {
+  %0 = nn.mean %x {dims = array<i64: -1>, keepdim = true} : tensor<4x8xf32> -> tensor<4x1xf32>
+  func.return %0 : tensor<4x1xf32>
+}
+
+// CHECK-LABEL: func.func @amax(
+// CHECK:         %[[NEGINF:.*]] = arith.constant 0xff800000 : f32
+// CHECK:         linalg.fill ins(%[[NEGINF]] : f32)
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>], iterator_types = ["reduction", "parallel"]}
+// CHECK:           arith.maximumf
+func.func @amax(%x: tensor<4x8xf32>) -> tensor<8xf32> {
+  %0 = nn.amax %x {dims = array<i64: 0>} : tensor<4x8xf32> -> tensor<8xf32>
+  func.return %0 : tensor<8xf32>
+}
+
+// CHECK-LABEL: func.func @softmax(
+// softmax(x) = exp(x - amax(x)) / sum(exp(x - amax(x))), all along dim 1.
+// CHECK:         arith.constant 0xff800000 : f32
+// CHECK:         %[[MAX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%x
+// CHECK:           arith.maximumf
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x,
+// CHECK:           arith.subf
+// CHECK:         %[[EXP:.*]] = linalg.generic
+// CHECK:           math.exp
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[EXP]]
+// CHECK:           arith.addf
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%[[EXP]],
+// CHECK:           arith.divf
+// CHECK-NOT:     nn.
+func.func @softmax(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %0 = nn.softmax %x {dim = 1 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}
+
+// CHECK-LABEL: func.func @layer_norm(
+// mean, centre, variance, rsqrt(var + eps), then the affine weight and bias over the last dim.
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%x
+// CHECK:           arith.addf
+// CHECK:         arith.constant dense<8.000000e+00> : tensor<f32>
+// CHECK:         arith.divf
+// CHECK:         %[[C:.*]] = linalg.generic {{.*}} ins(%x, %{{.*}} : tensor<4x8xf32>, tensor<4xf32>)
+// CHECK:           arith.subf
+// CHECK:         linalg.generic {{.*}} ins(%[[C]], %[[C]] : tensor<4x8xf32>, tensor<4x8xf32>)
+// CHECK:           arith.mulf
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]}
+// CHECK:         arith.constant dense<1.000000e-05> : tensor<f32>
+// CHECK:           arith.addf
+// CHECK:           math.rsqrt
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%{{.*}}, %w : tensor<4x8xf32>, tensor<8xf32>)
+// CHECK:           arith.mulf
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%{{.*}}, %b : tensor<4x8xf32>, tensor<8xf32>)
+// CHECK:           arith.addf
+// CHECK-NOT:     nn.
+func.func @layer_norm(%x: tensor<4x8xf32>, %w: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<4x8xf32> {
+  %0 = nn.layer_norm %x weight %w : tensor<8xf32> bias %b : tensor<8xf32> {normalized_ndim = 1 : i64, eps = 1.0e-05 : f64} : tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}
+
+// CHECK-LABEL: func.func @batch_norm(
+// scale = w * rsqrt(var + eps) and shift = b - mean * scale on [C]; then x * scale + shift over dim 1.
+// CHECK:         arith.constant dense<1.000000e-05> : tensor<f32>
+// CHECK:         linalg.generic {{.*}} ins(%v, %{{.*}} : tensor<3xf32>, tensor<f32>)
+// CHECK:           math.rsqrt
+// CHECK:         %[[SCALE:.*]] = linalg.generic {{.*}} ins(%w, %{{.*}} : tensor<3xf32>, tensor<3xf32>)
+// CHECK:           arith.mulf
+// CHECK:         linalg.generic {{.*}} ins(%m, %[[SCALE]] : tensor<3xf32>, tensor<3xf32>)
+// CHECK:           arith.mulf
+// CHECK:         linalg.generic {{.*}} ins(%b, %{{.*}} : tensor<3xf32>, tensor<3xf32>)
+// CHECK:           arith.subf
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d1)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x,
+// CHECK:           arith.mulf
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d1)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+// CHECK:           arith.addf
+func.func @batch_norm(%x: tensor<2x3x4x4xf32>, %m: tensor<3xf32>, %v: tensor<3xf32>, %w: tensor<3xf32>, %b: tensor<3xf32>) -> tensor<2x3x4x4xf32> {
+  %0 = nn.batch_norm %x, %m, %v, %w, %b {eps = 1.0e-05 : f64} : (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<2x3x4x4xf32>
+  func.return %0 : tensor<2x3x4x4xf32>
+}
+
+// CHECK-LABEL: func.func @linear_weight(
+// The transpose of a weight folds into the weight (laid out once, at load time).
+// CHECK-DAG:     %[[B:.*]] = nn.weight @fc.bias : tensor<16xf32>
+// CHECK-DAG:     %[[WT:.*]] = nn.weight @fc.weight {perm = array<i64: 1, 0>} : tensor<8x16xf32>
+// CHECK-NOT:     affine_map<(d0, d1) -> (d1, d0)>
+// CHECK:         %[[ACC:.*]] = linalg.fill
+// CHECK-NEXT:    %[[Y:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %[[WT]] : tensor<4x8xf32>, tensor<8x16xf32>) outs(%[[ACC]] : tensor<4x16xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[A:.*]]: f32, %[[W:.*]]: f32, %[[O:.*]]: f32):
+// CHECK-NEXT:      %[[P:.*]] = arith.mulf %[[A]], %[[W]] : f32
+// CHECK-NEXT:      %[[S:.*]] = arith.addf %[[O]], %[[P]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%[[Y]], %[[B]] : tensor<4x16xf32>, tensor<16xf32>)
+// CHECK:           arith.addf
+func.func @linear_weight(%x: tensor<4x8xf32>) -> tensor<4x16xf32> {
+  %w = nn.weight @fc.weight : tensor<16x8xf32>
+  %b = nn.weight @fc.bias : tensor<16xf32>
+  %0 = nn.linear %x, %w, %b : (tensor<4x8xf32>, tensor<16x8xf32>, tensor<16xf32>) -> tensor<4x16xf32>
+  func.return %0 : tensor<4x16xf32>
+}
+
+// CHECK-LABEL: func.func @linear_arg(
+// A weight that is not an nn.weight is transposed by a generic.
+// CHECK:         %[[WT:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%w : tensor<16x8xf32>)
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %[[WT]] : tensor<4x8xf32>, tensor<8x16xf32>)
+func.func @linear_arg(%x: tensor<4x8xf32>, %w: tensor<16x8xf32>) -> tensor<4x16xf32> {
+  %0 = nn.linear %x, %w : (tensor<4x8xf32>, tensor<16x8xf32>) -> tensor<4x16xf32>
+  func.return %0 : tensor<4x16xf32>
+}
+
+// CHECK-LABEL: func.func @matmul_2d(
+// CHECK:         %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK:         %[[ACC:.*]] = linalg.fill ins(%[[ZERO]] : f32) outs(%{{.*}} : tensor<4x3xf32>)
+// CHECK-NEXT:    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %y : tensor<4x8xf32>, tensor<8x3xf32>) outs(%[[ACC]] : tensor<4x3xf32>)
+// CHECK-NEXT:    ^{{.*}}(%[[A:.*]]: f32, %[[B:.*]]: f32, %[[O:.*]]: f32):
+// CHECK-NEXT:      %[[P:.*]] = arith.mulf %[[A]], %[[B]] : f32
+// CHECK-NEXT:      %[[S:.*]] = arith.addf %[[O]], %[[P]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+func.func @matmul_2d(%x: tensor<4x8xf32>, %y: tensor<8x3xf32>) -> tensor<4x3xf32> {
+  %0 = nn.matmul %x, %y : tensor<4x8xf32>, tensor<8x3xf32> -> tensor<4x3xf32>
+  func.return %0 : tensor<4x3xf32>
+}
+
+// CHECK-LABEL: func.func @matmul_batched(
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %y : tensor<2x4x8xf32>, tensor<2x8x3xf32>) outs(%{{.*}} : tensor<2x4x3xf32>)
+func.func @matmul_batched(%x: tensor<2x4x8xf32>, %y: tensor<2x8x3xf32>) -> tensor<2x4x3xf32> {
+  %0 = nn.matmul %x, %y : tensor<2x4x8xf32>, tensor<2x8x3xf32> -> tensor<2x4x3xf32>
+  func.return %0 : tensor<2x4x3xf32>
+}
+
+// CHECK-LABEL: func.func @matmul_fold_rows(
+// A 2-d rhs: the leading dims of lhs fold into M, one 2-d contraction.
+// CHECK:         tensor.expand_shape %{{.*}} output_shape [8, 8] : tensor<64xf32> into tensor<8x8xf32>
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %y : tensor<8x8xf32>, tensor<8x3xf32>)
+// CHECK:         tensor.expand_shape %{{.*}} output_shape [2, 4, 3] : tensor<24xf32> into tensor<2x4x3xf32>
+func.func @matmul_fold_rows(%x: tensor<2x4x8xf32>, %y: tensor<8x3xf32>) -> tensor<2x4x3xf32> {
+  %0 = nn.matmul %x, %y : tensor<2x4x8xf32>, tensor<8x3xf32> -> tensor<2x4x3xf32>
+  func.return %0 : tensor<2x4x3xf32>
+}
+
+// CHECK-LABEL: func.func @matmul_broadcast(
+// Batch dims broadcast: the unit batch dim of lhs is expanded, then a batched contraction.
+// CHECK:         %[[X:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d1, d2)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%{{.*}} : tensor<4x8xf32>) outs(%{{.*}} : tensor<3x4x8xf32>)
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[X]], %y : tensor<3x4x8xf32>, tensor<3x8x2xf32>)
+func.func @matmul_broadcast(%x: tensor<1x4x8xf32>, %y: tensor<3x8x2xf32>) -> tensor<3x4x2xf32> {
+  %0 = nn.matmul %x, %y : tensor<1x4x8xf32>, tensor<3x8x2xf32> -> tensor<3x4x2xf32>
+  func.return %0 : tensor<3x4x2xf32>
+}
+
+// CHECK-LABEL: func.func @permute(
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d1, d2, d0)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x : tensor<2x3x4xf32>) outs(%{{.*}} : tensor<4x2x3xf32>)
+// CHECK-NEXT:    ^{{.*}}(%[[IN:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      linalg.yield %[[IN]] : f32
+func.func @permute(%x: tensor<2x3x4xf32>) -> tensor<4x2x3xf32> {
+  %0 = nn.permute %x {perm = array<i64: 2, 0, 1>} : tensor<2x3x4xf32> -> tensor<4x2x3xf32>
+  func.return %0 : tensor<4x2x3xf32>
+}
+
+// CHECK-LABEL: func.func @permute_weight(
+// Permutations compose into the weight's perm: [1, 2, 0] then [1, 2, 0] is [2, 0, 1].
+// CHECK-NEXT:    %[[W:.*]] = nn.weight @w {perm = array<i64: 2, 0, 1>} : tensor<4x2x3xf32>
+// CHECK-NEXT:    func.return %[[W]] : tensor<4x2x3xf32>
+func.func @permute_weight() -> tensor<4x2x3xf32> {
+  %w = nn.weight @w {perm = array<i64: 1, 2, 0>} : tensor<3x4x2xf32>
+  %0 = nn.permute %w {perm = array<i64: 1, 2, 0>} : tensor<3x4x2xf32> -> tensor<4x2x3xf32>
+  func.return %0 : tensor<4x2x3xf32>
+}
+
+// CHECK-LABEL: func.func @reshape(
+// CHECK-NOT:     linalg.generic
+// CHECK:         tensor.collapse_shape %x {{\[\[}}0 : i64, 1 : i64]] : tensor<4x8xf32> into tensor<32xf32>
+// CHECK-NEXT:    tensor.expand_shape %{{.*}} {{\[\[}}0 : i64, 1 : i64]] output_shape [2, 16] : tensor<32xf32> into tensor<2x16xf32>
+func.func @reshape(%x: tensor<4x8xf32>) -> tensor<2x16xf32> {
+  %0 = nn.reshape %x : tensor<4x8xf32> -> tensor<2x16xf32>
+  func.return %0 : tensor<2x16xf32>
+}
+
+// CHECK-LABEL: func.func @expand(
+// CHECK:         %[[X:.*]] = tensor.collapse_shape %x {{\[\[}}0 : i64, 1 : i64]] : tensor<1x8xf32> into tensor<8xf32>
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%[[X]] : tensor<8xf32>) outs(%{{.*}} : tensor<4x8xf32>)
+func.func @expand(%x: tensor<1x8xf32>) -> tensor<4x8xf32> {
+  %0 = nn.expand %x : tensor<1x8xf32> -> tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}
+
+// CHECK-LABEL: func.func @slice(
+// CHECK-NEXT:    %[[S:.*]] = tensor.extract_slice %x[0, 2] [4, 2] [1, 2] : tensor<4x8xf32> to tensor<4x2xf32>
+// CHECK-NEXT:    func.return %[[S]]
+func.func @slice(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
+  %0 = nn.slice %x {dim = 1 : i64, start = 2 : i64, end = 6 : i64, step = 2 : i64} : tensor<4x8xf32> -> tensor<4x2xf32>
+  func.return %0 : tensor<4x2xf32>
+}
+
+// CHECK-LABEL: func.func @concat(
+// CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<4x10xf32>
+// CHECK-NEXT:    %[[A:.*]] = tensor.insert_slice %x into %[[E]][0, 0] [4, 8] [1, 1] : tensor<4x8xf32> into tensor<4x10xf32>
+// CHECK-NEXT:    %[[B:.*]] = tensor.insert_slice %y into %[[A]][0, 8] [4, 2] [1, 1] : tensor<4x2xf32> into tensor<4x10xf32>
+// CHECK-NEXT:    func.return %[[B]]
+func.func @concat(%x: tensor<4x8xf32>, %y: tensor<4x2xf32>) -> tensor<4x10xf32> {
+  %0 = nn.concat %x, %y {dim = -1 : i64} : (tensor<4x8xf32>, tensor<4x2xf32>) -> tensor<4x10xf32>
+  func.return %0 : tensor<4x10xf32>
+}
+
+// CHECK-LABEL: func.func @embedding(
+// CHECK:         %[[W:.*]] = nn.weight @emb.weight : tensor<10x4xf32>
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%i : tensor<2x3xi64>) outs(%{{.*}} : tensor<2x3x4xf32>)
+// CHECK-NEXT:    ^{{.*}}(%[[IDX:.*]]: i64, %{{.*}}: f32):
+// CHECK-NEXT:      %[[ROW:.*]] = arith.index_cast %[[IDX]] : i64 to index
+// CHECK-NEXT:      %[[COL:.*]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[V:.*]] = tensor.extract %[[W]][%[[ROW]], %[[COL]]] : tensor<10x4xf32>
+// CHECK-NEXT:      linalg.yield %[[V]] : f32
+func.func @embedding(%i: tensor<2x3xi64>) -> tensor<2x3x4xf32> {
+  %w = nn.weight @emb.weight : tensor<10x4xf32>
+  %0 = nn.embedding %w, %i : (tensor<10x4xf32>, tensor<2x3xi64>) -> tensor<2x3x4xf32>
+  func.return %0 : tensor<2x3x4xf32>
+}
+
+// CHECK-LABEL: func.func @sdpa_causal(
+// softmax(q @ k^T * scale, masked where key index > query index) @ v
+// CHECK:         %[[KT:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%k : tensor<2x4x8xf32>)
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%q, %[[KT]] : tensor<2x4x8xf32>, tensor<2x8x4xf32>)
+// CHECK:         arith.constant dense<1.250000e-01> : tensor<f32>
+// CHECK:           arith.mulf
+// CHECK:         linalg.generic
+// CHECK-NEXT:    ^{{.*}}(%[[S:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[I:.*]] = linalg.index 1 : index
+// CHECK-NEXT:      %[[J:.*]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[FUT:.*]] = arith.cmpi ugt, %[[J]], %[[I]] : index
+// CHECK-NEXT:      %[[NEGINF:.*]] = arith.constant 0xff800000 : f32
+// CHECK-NEXT:      %[[M:.*]] = arith.select %[[FUT]], %[[NEGINF]], %[[S]] : f32
+// CHECK-NEXT:      linalg.yield %[[M]] : f32
+// CHECK:           arith.maximumf
+// CHECK:           math.exp
+// CHECK:           arith.divf
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %v : tensor<2x4x4xf32>, tensor<2x4x8xf32>)
+// CHECK-NOT:     nn.
+func.func @sdpa_causal(%q: tensor<2x4x8xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x4x8xf32>) -> tensor<2x4x8xf32> {
+  %0 = nn.sdpa %q, %k, %v {is_causal = true, scale = 0.125 : f64} : (tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
+  func.return %0 : tensor<2x4x8xf32>
+}
+
+// CHECK-LABEL: func.func @conv2d(
+// Loops (n, g, f, oh, ow | c, kh, kw) over the padded input, stride 2.
+// CHECK:         %[[PAD:.*]] = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1]
+// CHECK:         } : tensor<1x3x8x8xf32> to tensor<1x3x10x10xf32>
+// CHECK:         %[[X:.*]] = tensor.expand_shape {{.*}} output_shape [1, 1, 3, 10, 10]
+// CHECK:         %[[W:.*]] = tensor.expand_shape {{.*}} output_shape [1, 4, 3, 3, 3]
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d5, ((d3 * 2) + d6), ((d4 * 2) + d7))>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d1, d2, d5, d6, d7)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2, d3, d4)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%[[X]], %[[W]] : tensor<1x1x3x10x10xf32>, tensor<1x4x3x3x3xf32>) outs(%{{.*}} : tensor<1x1x4x4x4xf32>)
+// CHECK-NEXT:    ^{{.*}}(%[[A:.*]]: f32, %[[B:.*]]: f32, %[[O:.*]]: f32):
+// CHECK-NEXT:      %[[P:.*]] = arith.mulf %[[A]], %[[B]] : f32
+// CHECK-NEXT:      %[[S:.*]] = arith.addf %[[O]], %[[P]] : f32
+// CHECK:         tensor.expand_shape {{.*}} output_shape [1, 4, 4, 4]
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d1)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>]
+// CHECK:           arith.addf
+func.func @conv2d(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<4xf32>) -> tensor<1x4x4x4xf32> {
+  %0 = nn.conv2d %x, %w, %b {stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>, tensor<4xf32>) -> tensor<1x4x4x4xf32>
+  func.return %0 : tensor<1x4x4x4xf32>
+}
+
+// CHECK-LABEL: func.func @conv2d_groups_dilation(
+// groups = 2 splits C and F; dilation 2 scales the kernel offsets; no padding, no bias.
+// CHECK-NOT:     tensor.pad
+// CHECK:         tensor.expand_shape {{.*}} output_shape [1, 2, 2, 8, 8]
+// CHECK:         tensor.expand_shape {{.*}} output_shape [2, 3, 2, 3, 3]
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d5, (d3 + (d6 * 2)), (d4 + (d7 * 2)))>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d1, d2, d5, d6, d7)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2, d3, d4)>]
+// CHECK-SAME:      outs(%{{.*}} : tensor<1x2x3x4x4xf32>)
+// CHECK:         tensor.expand_shape {{.*}} output_shape [1, 6, 4, 4]
+func.func @conv2d_groups_dilation(%x: tensor<1x4x8x8xf32>, %w: tensor<6x2x3x3xf32>) -> tensor<1x6x4x4xf32> {
+  %0 = nn.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 2, 2>, groups = 2 : i64} : (tensor<1x4x8x8xf32>, tensor<6x2x3x3xf32>) -> tensor<1x6x4x4xf32>
+  func.return %0 : tensor<1x6x4x4xf32>
+}
+
+// CHECK-LABEL: func.func @max_pool(
+// CHECK-DAG:     %[[WIN:.*]] = tensor.empty() : tensor<2x2xf32>
+// CHECK-DAG:     %[[NEGINF:.*]] = arith.constant 0xff800000 : f32
+// CHECK:         %[[ACC:.*]] = linalg.fill ins(%[[NEGINF]] : f32)
+// CHECK-NEXT:    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, ((d2 * 2) + d4), ((d3 * 2) + d5))>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%x, %[[WIN]] : tensor<1x3x8x8xf32>, tensor<2x2xf32>) outs(%[[ACC]] : tensor<1x3x4x4xf32>)
+// CHECK-NEXT:    ^{{.*}}(%[[IN:.*]]: f32, %{{.*}}: f32, %[[O:.*]]: f32):
+// CHECK-NEXT:      %[[M:.*]] = arith.maximumf %[[O]], %[[IN]] : f32
+func.func @max_pool(%x: tensor<1x3x8x8xf32>) -> tensor<1x3x4x4xf32> {
+  %0 = nn.max_pool2d %x {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0>} : tensor<1x3x8x8xf32> -> tensor<1x3x4x4xf32>
+  func.return %0 : tensor<1x3x4x4xf32>
+}
+
+// CHECK-LABEL: func.func @avg_pool_exclude_pad(
+// Without count_include_pad, each window divides by its number of real taps.
+// CHECK:         tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1]
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, ((d2 * 2) + d4), ((d3 * 2) + d5))>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]}
+// CHECK:           arith.addf
+// CHECK:         %[[N:.*]] = arith.constant dense<{{\[\[}}4.000000e+00, 6.000000e+00], [6.000000e+00, 9.000000e+00]]> : tensor<2x2xf32>
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>]{{.*}} ins(%{{.*}}, %[[N]] :
+// CHECK:           arith.divf
+func.func @avg_pool_exclude_pad(%x: tensor<1x3x4x4xf32>) -> tensor<1x3x2x2xf32> {
+  %0 = nn.avg_pool2d %x {kernel = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, count_include_pad = false} : tensor<1x3x4x4xf32> -> tensor<1x3x2x2xf32>
+  func.return %0 : tensor<1x3x2x2xf32>
+}
