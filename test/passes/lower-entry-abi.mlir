@@ -1,0 +1,80 @@
+// lower-entry-abi: inputs, then one buffer per distinct weight, then one
+// destination per result; results are written, nothing is returned.
+// RUN: sparcc-opt %s -p lower-entry-abi | filecheck %s
+// After the lowering, the ABI pass leaves no nn op at all:
+// RUN: sparcc-opt %s -p convert-nn-to-linalg,lower-entry-abi | filecheck %s --check-prefix=FULL
+
+// Inputs become memref arguments read through a restrict tensor view.
+// CHECK-LABEL: func.func @inputs(
+// CHECK-SAME:      %[[X:[^:]*]]: memref<4x8xf32>, %[[Y:[^:]*]]: memref<8xf32>, %[[OUT:[^:]*]]: memref<4x8xf32>)
+// CHECK-SAME:      attributes {sparcc.weights = [], sparcc.num_inputs = array<i64: 2>} {
+// CHECK-NEXT:    %[[XT:.*]] = bufferization.to_tensor %[[X]] restrict : memref<4x8xf32> to tensor<4x8xf32>
+// CHECK-NEXT:    %[[YT:.*]] = bufferization.to_tensor %[[Y]] restrict : memref<8xf32> to tensor<8xf32>
+// CHECK-NEXT:    %[[R:.*]] = nn.add %[[XT]], %[[YT]]
+// CHECK-NEXT:    bufferization.materialize_in_destination %[[R]] in restrict writable %[[OUT]] : (tensor<4x8xf32>, memref<4x8xf32>) -> ()
+// CHECK-NEXT:    func.return{{$}}
+// CHECK-NEXT:  }
+func.func @inputs(%x: tensor<4x8xf32>, %y: tensor<8xf32>) -> tensor<4x8xf32> {
+  %0 = nn.add %x, %y : tensor<4x8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}
+
+// Weights are deduplicated by (name, perm), in order of first use; the same
+// name with another layout is another buffer.
+// CHECK-LABEL: func.func @weights(
+// CHECK-SAME:      %[[X:[^:]*]]: memref<4x8xf32>, %[[W:[^:]*]]: memref<16x8xf32>, %[[WT:[^:]*]]: memref<8x16xf32>, %[[B:[^:]*]]: memref<16xf32>, %[[OUT:[^:]*]]: memref<4x16xf32>)
+// CHECK-SAME:      attributes {sparcc.weights = [{name = "fc.weight"}, {name = "fc.weight", perm = array<i64: 1, 0>}, {name = "fc.bias"}], sparcc.num_inputs = array<i64: 1>}
+// CHECK-NEXT:    bufferization.to_tensor %[[X]] restrict : memref<4x8xf32> to tensor<4x8xf32>
+// CHECK-NEXT:    bufferization.to_tensor %[[W]] restrict : memref<16x8xf32> to tensor<16x8xf32>
+// CHECK-NEXT:    bufferization.to_tensor %[[WT]] restrict : memref<8x16xf32> to tensor<8x16xf32>
+// CHECK-NEXT:    bufferization.to_tensor %[[W]] restrict : memref<16x8xf32> to tensor<16x8xf32>
+// CHECK-NEXT:    bufferization.to_tensor %[[B]] restrict : memref<16xf32> to tensor<16xf32>
+// CHECK-NOT:     nn.weight
+// CHECK:         bufferization.materialize_in_destination %{{.*}} in restrict writable %[[OUT]] : (tensor<4x16xf32>, memref<4x16xf32>) -> ()
+// CHECK-NEXT:    func.return{{$}}
+func.func @weights(%x: tensor<4x8xf32>) -> tensor<4x16xf32> {
+  %w = nn.weight @fc.weight : tensor<16x8xf32>
+  %wt = nn.weight @fc.weight {perm = array<i64: 1, 0>} : tensor<8x16xf32>
+  %w2 = nn.weight @fc.weight : tensor<16x8xf32>
+  %b = nn.weight @fc.bias : tensor<16xf32>
+  %0 = nn.matmul %x, %wt : tensor<4x8xf32>, tensor<8x16xf32> -> tensor<4x16xf32>
+  %1 = nn.linear %x, %w, %b : (tensor<4x8xf32>, tensor<16x8xf32>, tensor<16xf32>) -> tensor<4x16xf32>
+  %2 = nn.linear %x, %w2 : (tensor<4x8xf32>, tensor<16x8xf32>) -> tensor<4x16xf32>
+  %3 = nn.add %0, %1 : tensor<4x16xf32>, tensor<4x16xf32> -> tensor<4x16xf32>
+  %4 = nn.add %3, %2 : tensor<4x16xf32>, tensor<4x16xf32> -> tensor<4x16xf32>
+  func.return %4 : tensor<4x16xf32>
+}
+
+// Each result gets its own destination, in order; returning an input copies it.
+// CHECK-LABEL: func.func @results(
+// CHECK-SAME:      %[[X:[^:]*]]: memref<4xf32>, %[[OUT0:[^:]*]]: memref<4xf32>, %[[OUT1:[^:]*]]: memref<4xf32>)
+// CHECK-SAME:      sparcc.num_inputs = array<i64: 1>
+// CHECK-NEXT:    %[[XT:.*]] = bufferization.to_tensor %[[X]] restrict
+// CHECK-NEXT:    %[[R:.*]] = nn.relu %[[XT]]
+// CHECK-NEXT:    bufferization.materialize_in_destination %[[R]] in restrict writable %[[OUT0]]
+// CHECK-NEXT:    bufferization.materialize_in_destination %[[XT]] in restrict writable %[[OUT1]]
+// CHECK-NEXT:    func.return{{$}}
+func.func @results(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  %0 = nn.relu %x : tensor<4xf32>
+  func.return %0, %x : tensor<4xf32>, tensor<4xf32>
+}
+
+// A function without a body keeps its signature.
+// CHECK-LABEL: func.func private @declaration(tensor<4xf32>) -> tensor<4xf32>{{$}}
+func.func private @declaration(tensor<4xf32>) -> tensor<4xf32>
+
+// After convert-nn-to-linalg, the weight's transpose is a weight buffer of its own.
+// FULL-LABEL: func.func @linear(
+// FULL-SAME:      %[[X:[^:]*]]: memref<2x8xf32>, %[[B:[^:]*]]: memref<16xf32>, %[[WT:[^:]*]]: memref<8x16xf32>, %[[OUT:[^:]*]]: memref<2x16xf32>)
+// FULL-SAME:      sparcc.weights = [{name = "fc.bias"}, {name = "fc.weight", perm = array<i64: 1, 0>}]
+// FULL-NOT:      nn.
+// FULL:          linalg.generic
+// FULL-SAME:       iterator_types = ["parallel", "parallel", "reduction"]
+// FULL:          bufferization.materialize_in_destination %{{.*}} in restrict writable %[[OUT]]
+// FULL-NOT:      nn.
+func.func @linear(%x: tensor<2x8xf32>) -> tensor<2x16xf32> {
+  %w = nn.weight @fc.weight : tensor<16x8xf32>
+  %b = nn.weight @fc.bias : tensor<16xf32>
+  %0 = nn.linear %x, %w, %b : (tensor<2x8xf32>, tensor<16x8xf32>, tensor<16xf32>) -> tensor<2x16xf32>
+  func.return %0 : tensor<2x16xf32>
+}
