@@ -9,7 +9,7 @@ __all__ = ["SparccError", "UnsupportedOpError", "InputMismatchError", "PipelineE
 
 def __getattr__(name: str):
     if name == "jit":
-        from sparcc.jit import jit
+        from sparcc.jit_function import jit
 
         return jit
     raise AttributeError(f"module 'sparcc' has no attribute {name!r}")

@@ -19,7 +19,14 @@ def _lower_entry_abi() -> type[ModulePass]:
     return LowerEntryAbiPass
 
 
+def _approximate_math() -> type[ModulePass]:
+    from sparcc.passes.approximate_math import ApproximateMathPass
+
+    return ApproximateMathPass
+
+
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "convert-nn-to-linalg": _convert_nn_to_linalg,
     "lower-entry-abi": _lower_entry_abi,
+    "approximate-math": _approximate_math,
 }
