@@ -213,22 +213,24 @@ class SparccOptMain(xDSLOptMain):
     def _verification_error(self, prog: ModuleOp, error: Exception) -> OptError:
         """Names the first op that fails to verify, with its location."""
         after = self._verifying_after
-        suffix = "" if after is None else f" (after pass '{after.name}')"
+        stage = "" if after is None else f"after pass '{after.name}': "
         for op in _post_order(prog):
             try:
                 op.verify(verify_nested_ops=False)
             except Exception as e:  # noqa: BLE001 - any failure names the op
+                message = f"{stage}'{op.name}' op {_one_line(e)}"
                 loc = self.op_locs.get(op)
-                where = "" if loc is not None else f" in {self.get_input_name()}"
-                return OptError(_format(loc, f"'{op.name}' op {_one_line(e)}{where}{suffix}"))
-        return OptError(_format(None, f"{self.get_input_name()}: {_one_line(error)}{suffix}"))
+                if loc is None:
+                    return OptError(_format(None, f"{self.get_input_name()}: {message}"))
+                return OptError(_format(loc, message))
+        return OptError(_format(None, f"{self.get_input_name()}: {stage}{_one_line(error)}"))
 
 
 def _parse_error_message(e: ParseError) -> str:
     loc = e.span.get_location()
     msg = e.msg.strip()
-    if e.span.start >= len(e.span.input.content):
-        msg = "unexpected end of file" + (f" {msg}" if msg.startswith("in ") else f": {msg}")
+    if msg.startswith("in ") and e.span.start >= len(e.span.input.content):
+        msg = f"unexpected end of file {msg}"
     elif msg.startswith("in "):
         msg = f"unexpected '{e.span.text}' {msg}"
     text = _format((loc.file, loc.line, loc.col), msg)
