@@ -91,6 +91,12 @@ class _FunctionModule(torch.nn.Module):
 
 def export(model: torch.nn.Module | Callable[..., Any], args: Sequence[torch.Tensor]) -> ExportedProgram:
     module = model if isinstance(model, torch.nn.Module) else _FunctionModule(model)
+    if not isinstance(model, torch.nn.Module):
+        # torch.export records stack frames of `forward` methods only; a plain
+        # function must be registered so that errors can name the user's line.
+        anchor = getattr(torch.fx.proxy, "_register_stack_trace_anchor", None)
+        if anchor is not None:
+            anchor(model)
     try:
         with torch.no_grad():
             return torch.export.export(module, tuple(args), strict=False)
@@ -125,8 +131,8 @@ def user_location(node: torch.fx.Node) -> str:
             frames.append((path, rest.split(",")[0]))
     if not frames:
         return "<unknown location>"
-    torch_dir = os.path.dirname(torch.__file__)
-    mine = [f for f in frames if not f[0].startswith(torch_dir)]
+    library = (os.path.dirname(torch.__file__), os.path.dirname(__file__))
+    mine = [f for f in frames if not f[0].startswith(library)]
     path, line = (mine or frames)[-1]
     return f"{path}:{line}"
 
@@ -306,17 +312,18 @@ def _gelu(g: GraphImporter, x: SSAValue, approximate: str = "none") -> SSAValue:
 
 
 def _binary(op: type[nn.BinaryOp], reverse: bool = False) -> Handler:
+    """a op alpha*b; `reverse` (rsub) computes b op alpha*a. Either side may be a Python scalar."""
+
     def handler(g: GraphImporter, a: Any, b: Any, alpha: float = 1, rounding_mode: Any = None) -> SSAValue:
         if rounding_mode is not None:
             raise g.fail(f"rounding_mode={rounding_mode!r} is not supported")
-        if not isinstance(a, SSAValue):
-            a, b, reverse_now = b, a, not reverse
-        else:
-            reverse_now = reverse
-        b = g.operand(b, a)
+        if reverse:
+            a, b = b, a
+        like = a if isinstance(a, SSAValue) else b
+        a, b = g.operand(a, like), g.operand(b, like)
         if alpha != 1:
-            b = g.emit(nn.MulOp(b, g.scalar(alpha, a)))
-        return g.emit(op(b, a) if reverse_now else op(a, b))
+            b = g.emit(nn.MulOp(b, g.scalar(alpha, like)))
+        return g.emit(op(a, b))
 
     return handler
 
@@ -327,6 +334,11 @@ for _name, _op in [("add", nn.AddOp), ("sub", nn.SubOp), ("mul", nn.MulOp), ("di
 HANDLERS[aten.rsub.Scalar] = _binary(nn.SubOp, reverse=True)
 HANDLERS[aten.rsub.Tensor] = _binary(nn.SubOp, reverse=True)
 HANDLERS[aten.div.Tensor_mode] = _binary(nn.DivOp)
+
+
+@handles(aten.reciprocal.default)
+def _reciprocal(g: GraphImporter, x: SSAValue) -> SSAValue:
+    return g.emit(nn.DivOp(g.scalar(1.0, x), x))
 
 
 @handles(aten.linear.default)
@@ -350,6 +362,8 @@ def _addmm(g: GraphImporter, bias: SSAValue, a: SSAValue, b: SSAValue, beta: flo
     y = g.emit(nn.MatmulOp(a, b))
     if alpha != 1:
         y = g.emit(nn.MulOp(y, g.scalar(alpha, y)))
+    if beta == 0:  # PyTorch ignores the bias then, even inf/nan in it
+        return y
     if beta != 1:
         bias = g.emit(nn.MulOp(bias, g.scalar(beta, bias)))
     return g.emit(nn.AddOp(y, bias))
@@ -421,13 +435,13 @@ def _bn(g: GraphImporter, x, w, b, mean, var, eps) -> SSAValue:
 @handles(
     aten.view.default, aten.reshape.default, aten._unsafe_view.default, aten.flatten.using_ints,
     aten.unflatten.int, aten.unsqueeze.default, aten.squeeze.dim, aten.squeeze.dims,
-    aten.squeeze.default,
+    aten.squeeze.default, aten.view_as.default, aten.reshape_as.default,
 )
 def _reshape(g: GraphImporter, x: SSAValue, *_: Any) -> SSAValue:
     return g.emit(nn.ReshapeOp(x, g.meta_shape()))
 
 
-@handles(aten.expand.default)
+@handles(aten.expand.default, aten.expand_as.default)
 def _expand(g: GraphImporter, x: SSAValue, *_: Any, **__: Any) -> SSAValue:
     return g.emit(nn.ExpandOp(x, g.meta_shape()))
 
@@ -445,6 +459,11 @@ def _transpose(g: GraphImporter, x: SSAValue, a: int, b: int) -> SSAValue:
     a, b = a % max(rank, 1), b % max(rank, 1)
     perm[a], perm[b] = perm[b], perm[a]
     return g.emit(nn.PermuteOp(x, perm))
+
+
+@handles(aten.mT.default)
+def _mt(g: GraphImporter, x: SSAValue) -> SSAValue:
+    return _transpose(g, x, -2, -1)
 
 
 @handles(aten.t.default)
@@ -478,6 +497,14 @@ def _slice(g: GraphImporter, x: SSAValue, dim: int = 0, start=None, end=None, st
     return g.emit(nn.SliceOp(x, d, s, e, step))
 
 
+@handles(aten.narrow.default)
+def _narrow(g: GraphImporter, x: SSAValue, dim: int, start: int, length: int) -> SSAValue:
+    shape = nn.shape_of(x)
+    d = dim % len(shape)
+    start = start % shape[d] if start < 0 else start
+    return g.emit(nn.SliceOp(x, d, start, start + length, 1))
+
+
 @handles(aten.select.int)
 def _select(g: GraphImporter, x: SSAValue, dim: int, index: int) -> SSAValue:
     shape = nn.shape_of(x)
@@ -497,6 +524,20 @@ def _split(g: GraphImporter, x: SSAValue, sizes: int | Sequence[int], dim: int =
         out.append(g.emit(nn.SliceOp(x, d, start, start + size, 1)))
         start += size
     return out
+
+
+@handles(aten.chunk.default)
+def _chunk(g: GraphImporter, x: SSAValue, chunks: int, dim: int = 0) -> list[SSAValue]:
+    size = nn.shape_of(x)[dim % len(nn.shape_of(x))]
+    return _split(g, x, -(-size // chunks), dim)
+
+
+@handles(aten.unbind.int)
+def _unbind(g: GraphImporter, x: SSAValue, dim: int = 0) -> list[SSAValue]:
+    shape = nn.shape_of(x)
+    d = dim % len(shape)
+    rest = shape[:d] + shape[d + 1 :]
+    return [g.emit(nn.ReshapeOp(g.emit(nn.SliceOp(x, d, i, i + 1, 1)), rest)) for i in range(shape[d])]
 
 
 @handles(aten.embedding.default)
@@ -529,6 +570,17 @@ def _conv2d(g: GraphImporter, x, w, b=None, stride=1, padding=0, dilation=1, gro
     if len(nn.shape_of(x)) != 4:
         raise g.fail("only batched (4-d NCHW) conv2d inputs are supported")
     return g.emit(nn.Conv2dOp(x, w, b, _pair(stride), _pair(padding), _pair(dilation), groups))
+
+
+@handles(aten.conv2d.padding)
+def _conv2d_padding(g: GraphImporter, x, w, b=None, stride=1, padding="valid", dilation=1, groups=1) -> SSAValue:
+    if padding == "valid":
+        return _conv2d(g, x, w, b, stride, 0, dilation, groups)
+    # "same": total padding d*(k-1) per spatial dim, split evenly (PyTorch puts the odd one after)
+    totals = [d * (k - 1) for d, k in zip(_pair(dilation), nn.shape_of(w)[2:])]
+    if any(t % 2 for t in totals):
+        raise g.fail("padding='same' with an even effective kernel size (asymmetric padding) is not supported")
+    return _conv2d(g, x, w, b, stride, [t // 2 for t in totals], dilation, groups)
 
 
 @handles(aten.convolution.default)
