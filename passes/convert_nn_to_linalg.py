@@ -166,14 +166,28 @@ class Emitter:
                     properties={"reassociation": _reassoc(group)},
                 )
             )
-        if len(shape) > 1 or (len(shape) == 1 and not shape_of(value)):
-            group = [list(range(len(shape)))] if shape_of(value) else []
+        if not shape_of(value) and shape:  # 0-d -> [1, ..., 1]: a broadcast, not expand_shape
+            return self.elementwise([value], shape, lambda s, x: x[0])
+        if len(shape) > 1:
             value = self.add(
                 tensor.ExpandShapeOp(
-                    value, [], _reassoc(group), list(shape), TensorType(typ, list(shape))
+                    value, [], _reassoc([list(range(len(shape)))]), list(shape), TensorType(typ, list(shape))
                 )
             )
         return value
+
+    def insert(self, value: SSAValue, dest: SSAValue, offsets: Sequence[int]) -> SSAValue:
+        """`dest` with `value` written at `offsets`, copied by a linalg.copy into a slice.
+
+        A bare tensor.insert_slice of a non-contiguous region bufferizes to a
+        strided memref.copy, which lowers to a runtime-library call
+        (`memrefCopy`) that the CPU backend does not link; linalg.copy
+        becomes loops like every other linalg op.
+        """
+        sizes = list(shape_of(value))
+        window = self.add(tensor.ExtractSliceOp.from_static_parameters(dest, offsets, sizes))
+        copied = self.add(linalg.CopyOp([value], [window], [window.type]))
+        return self.add(tensor.InsertSliceOp.from_static_parameters(copied, dest, offsets, sizes))
 
     def drop_unit_dims(self, value: SSAValue, keep: Sequence[int]) -> SSAValue:
         shape = shape_of(value)
@@ -264,12 +278,7 @@ class Emitter:
             return value
         shape = shape_of(value)
         out = [s + lo + hi for s, lo, hi in zip(shape, low, high)]
-        block = Block(arg_types=[IndexType()] * len(shape))
-        cst = arith.ConstantOp(FloatAttr(fill, elem(value)))
-        block.add_ops([cst, tensor.YieldOp(cst.result)])
-        return self.add(
-            tensor.PadOp(value, [], [], Region(block), list(low), list(high), TensorType(elem(value), out))
-        )
+        return self.insert(value, self.filled(out, elem(value), fill), low)
 
 
 def _reassoc(groups: Sequence[Sequence[int]]) -> ArrayAttr:
@@ -482,7 +491,10 @@ def _slice(e: Emitter, op: nn.SliceOp):
     offsets[d] = op.start.value.data
     strides = [1] * len(shape)
     strides[d] = op.step.value.data
-    return e.add(tensor.ExtractSliceOp(op.input, offsets, list(out), strides, op.result.type))
+    view = e.add(tensor.ExtractSliceOp(op.input, offsets, list(out), strides, op.result.type))
+    # copied into a fresh tensor: a strided view that reaches a reshape or a
+    # result would bufferize to a strided memref.copy (see Emitter.insert)
+    return e.add(linalg.CopyOp([view], [e.empty(out, elem(op.input))], [op.result.type]))
 
 
 @lowering(nn.ConcatOp)
@@ -492,11 +504,10 @@ def _concat(e: Emitter, op: nn.ConcatOp):
     acc = e.empty(out, elem(op.result))
     offset = 0
     for x in op.inputs:
-        shape = shape_of(x)
         offsets = [0] * len(out)
         offsets[d] = offset
-        acc = e.add(tensor.InsertSliceOp.from_static_parameters(x, acc, offsets, list(shape)))
-        offset += shape[d]
+        acc = e.insert(x, acc, offsets)
+        offset += shape_of(x)[d]
     return acc
 
 
