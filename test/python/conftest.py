@@ -1,0 +1,56 @@
+"""Shared helpers for the differential tests: compile with sparcc.jit, run, compare with PyTorch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+
+import sparcc
+
+# float32 tolerances, unless a test states a looser one and says why.
+ATOL = 1e-4
+RTOL = 1e-4
+
+
+def _flat(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _flat(v)]
+    if isinstance(value, dict):
+        return [t for k in sorted(value) for t in _flat(value[k])]
+    raise TypeError(f"unexpected output {type(value).__name__}")
+
+
+def check(
+    fn: Callable[..., Any] | torch.nn.Module,
+    *args: torch.Tensor,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+) -> Any:
+    """Compiles `fn` with sparcc.jit, runs it on `args` and compares every output with PyTorch's."""
+    with torch.no_grad():
+        want = fn(*args)
+    got = sparcc.jit(fn)(*args)
+    assert type(got) is type(want), f"output structure: got {type(got).__name__}, want {type(want).__name__}"
+    got_flat, want_flat = _flat(got), _flat(want)
+    assert len(got_flat) == len(want_flat)
+    for i, (g, w) in enumerate(zip(got_flat, want_flat)):
+        assert g.shape == w.shape, f"output {i}: shape {list(g.shape)} != {list(w.shape)}"
+        assert g.dtype == w.dtype, f"output {i}: dtype {g.dtype} != {w.dtype}"
+        torch.testing.assert_close(g, w, atol=atol, rtol=rtol, msg=lambda m, i=i: f"output {i}: {m}")
+    return got
+
+
+@pytest.fixture
+def rng() -> torch.Generator:
+    """A seeded generator, so every random shape and value is reproducible."""
+    return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
