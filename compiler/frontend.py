@@ -134,7 +134,23 @@ def user_location(node: torch.fx.Node) -> str:
     library = (os.path.dirname(torch.__file__), os.path.dirname(__file__))
     mine = [f for f in frames if not f[0].startswith(library)]
     path, line = (mine or frames)[-1]
-    return f"{path}:{line}"
+    where = f"{path}:{line}"
+    modules = node.meta.get("nn_module_stack") or {}
+    if not mine and modules:  # inside a torch.nn layer: name the layer too
+        qualname, cls = list(modules.values())[-1]
+        cls = getattr(cls, "__name__", str(cls)).rsplit(".", 1)[-1]
+        where += f" (in {cls} '{qualname}')" if qualname else f" (in {cls})"
+    return where
+
+
+def training_mode_op(node: torch.fx.Node) -> str | None:
+    """The name of a training-only computation `node` performs, if any."""
+    args = dict(zip(("x", "p", "train"), node.args)) | node.kwargs
+    if node.target is aten.dropout.default and args.get("train") and args.get("p", 0.5) > 0:
+        return "dropout"
+    if node.target is aten.batch_norm.default and len(node.args) > 5 and node.args[5]:
+        return "batch_norm"
+    return None
 
 
 class GraphImporter:
@@ -187,6 +203,13 @@ class GraphImporter:
         arg_types = [tensor_type(s, f"input {i}") for i, s in enumerate(inputs)]
         self.block = Block(arg_types=arg_types)
 
+        for node in graph.nodes:  # a training-mode model fails here, before its other ops
+            if node.op == "call_function" and (what := training_mode_op(node)):
+                raise UnsupportedOpError(
+                    f"{what} in training mode at {user_location(node)}; "
+                    "call model.eval() before compiling"
+                )
+
         user_args = iter(self.block.args)
         outputs: list[TensorSpec] = []
         results: list[SSAValue] = []
@@ -197,7 +220,7 @@ class GraphImporter:
                 if spec.kind == InputKind.USER_INPUT:
                     self.values[node] = next(user_args)
                 else:
-                    self.values[node] = self.weight(spec.target, state[spec.target])
+                    self.values[node] = self.weight(node, spec.target, state[spec.target])
             elif node.op == "call_function":
                 self.values[node] = self.call(node)
             elif node.op == "output":
@@ -221,10 +244,20 @@ class GraphImporter:
             module, self.weights, inputs, outputs, self.program.call_spec.out_spec, self.ops
         )
 
-    def weight(self, name: str, data: torch.Tensor) -> SSAValue:
+    def weight(self, node: torch.fx.Node, name: str, data: torch.Tensor) -> SSAValue:
         data = data.detach()
         if data.dtype == torch.float64:
             data = data.float()
+        if data.dtype not in DTYPES and node.users:
+            user = next(iter(node.users))
+            hint = (
+                " (for attention masks, pass a float mask: 0 where allowed, -inf where masked)"
+                if data.dtype == torch.bool else ""
+            )
+            raise UnsupportedOpError(
+                f"constant '{name}' of dtype {data.dtype}, used by {user.target} at "
+                f"{user_location(user)}: sparcc compiles float32 tensors (and int64 indices){hint}"
+            )
         self.weights[name] = data
         return self.emit(nn.WeightOp(name, tensor_type(TensorSpec.of(data), f"weight '{name}'")))
 
@@ -283,11 +316,8 @@ handles(aten.contiguous.default, aten.clone.default, aten.alias.default, aten.de
         aten.lift_fresh_copy.default)(_identity)
 
 
-@handles(aten.dropout.default)
-def _dropout(g: GraphImporter, x: SSAValue, p: float = 0.5, train: bool = False) -> SSAValue:
-    if train and p > 0:
-        raise g.fail("dropout in training mode; call model.eval() before compiling")
-    return x
+# dropout is the identity in inference; training mode was rejected by `training_mode_op`
+handles(aten.dropout.default)(_identity)
 
 
 for _target, _op in [
@@ -413,8 +443,6 @@ def _native_layer_norm(g: GraphImporter, x, shape, w, b, eps) -> tuple:
 
 @handles(aten.batch_norm.default)
 def _batch_norm(g: GraphImporter, x, w, b, mean, var, training, momentum, eps, cudnn=True) -> SSAValue:
-    if training:
-        raise g.fail("batch_norm in training mode; call model.eval() before compiling")
     return _bn(g, x, w, b, mean, var, eps)
 
 
