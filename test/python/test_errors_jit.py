@@ -1,0 +1,286 @@
+"""
+User mistakes through sparcc.jit and compiled programs: each one is a
+sparcc.SparccError with one clear message (what, where, what was expected),
+never a Python traceback from inside sparcc, torch.export or MLIR.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+from torch import nn
+
+import sparcc
+from sparcc.driver import compile_program
+
+
+def _line_of(marker: str) -> int:
+    """The line of this file that contains `marker` (so tests survive edits above them)."""
+    lines = inspect.getsource(inspect.getmodule(_line_of)).splitlines()
+    return next(i + 1 for i, line in enumerate(lines) if marker in line and "_line_of" not in line)
+
+
+def _assert_clean(err: BaseException) -> str:
+    msg = str(err)
+    assert isinstance(err, sparcc.SparccError)
+    assert "Traceback" not in msg
+    assert msg.strip() and msg.splitlines()[0].strip()
+    return msg
+
+
+# ----------------------------------------------------------------------------
+# unsupported ops name the ATen op and the user's file:line
+# ----------------------------------------------------------------------------
+
+
+class CumsumModel(nn.Module):
+    def forward(self, x):
+        y = x * 2
+        return torch.cumsum(y, dim=0)  # <- unsupported: cumsum
+
+
+def test_unsupported_op_in_module_names_op_and_line():
+    with pytest.raises(sparcc.UnsupportedOpError) as info:
+        sparcc.jit(CumsumModel())(torch.randn(4))
+    msg = _assert_clean(info.value)
+    assert "aten.cumsum" in msg
+    assert f"{__file__}:{_line_of('# <- unsupported: cumsum')}" in msg
+
+
+def sort_fn(x):
+    values, _ = torch.sort(x, dim=-1)  # <- unsupported: sort
+    return values + 1
+
+
+def test_unsupported_op_in_function_names_op_and_line():
+    with pytest.raises(sparcc.UnsupportedOpError) as info:
+        sparcc.jit(sort_fn)(torch.randn(3, 5))
+    msg = _assert_clean(info.value)
+    assert "aten.sort" in msg
+    assert f"{__file__}:{_line_of('# <- unsupported: sort')}" in msg
+
+
+class Block(nn.Module):
+    def forward(self, x):
+        return torch.cumprod(x, dim=-1)  # <- unsupported: cumprod in a submodule
+
+
+class Outer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.block = Block()
+
+    def forward(self, x):
+        return self.block(self.lin(x))
+
+
+def test_unsupported_op_in_submodule_names_innermost_line():
+    with pytest.raises(sparcc.UnsupportedOpError) as info:
+        sparcc.jit(Outer().eval())(torch.randn(2, 4))
+    msg = _assert_clean(info.value)
+    assert "aten.cumprod" in msg
+    assert f"{__file__}:{_line_of('# <- unsupported: cumprod')}" in msg
+
+
+def test_unsupported_variant_of_supported_op():
+    def f(x):
+        return torch.div(x, 3.0, rounding_mode="floor")
+
+    with pytest.raises(sparcc.UnsupportedOpError) as info:
+        sparcc.jit(f)(torch.randn(3))
+    msg = _assert_clean(info.value)
+    assert "rounding_mode" in msg and "floor" in msg
+
+
+def test_sdpa_bool_mask_is_rejected_clearly():
+    mask = torch.ones(4, 4, dtype=torch.bool).tril()
+
+    def f(q):
+        return nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=mask)
+
+    with pytest.raises(sparcc.SparccError) as info:
+        sparcc.jit(f)(torch.randn(1, 4, 8))
+    msg = _assert_clean(info.value)
+    assert "mask" in msg
+
+
+def test_conv_same_padding_even_kernel_is_rejected_clearly():
+    w = torch.randn(2, 1, 2, 2)
+
+    def f(x):
+        return nn.functional.conv2d(x, w, padding="same")
+
+    with pytest.raises(sparcc.UnsupportedOpError) as info:
+        sparcc.jit(f)(torch.randn(1, 1, 5, 5))
+    assert "same" in _assert_clean(info.value)
+
+
+# ----------------------------------------------------------------------------
+# training-mode layers
+# ----------------------------------------------------------------------------
+
+
+def test_dropout_in_train_mode():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)).train()
+    with pytest.raises(sparcc.SparccError) as info:
+        sparcc.jit(model)(torch.randn(2, 4))
+    msg = _assert_clean(info.value)
+    assert "dropout" in msg.lower() and "eval()" in msg
+
+
+def test_dropout_in_eval_mode_is_identity():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)).eval()
+    x = torch.randn(2, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(sparcc.jit(model)(x), model(x), atol=1e-5, rtol=1e-5)
+
+
+def test_batch_norm_in_train_mode():
+    model = nn.BatchNorm1d(4).train()
+    with pytest.raises(sparcc.SparccError) as info:
+        sparcc.jit(model)(torch.randn(3, 4))
+    msg = _assert_clean(info.value)
+    assert "batch_norm" in msg and "eval()" in msg
+
+
+# ----------------------------------------------------------------------------
+# JIT call checks
+# ----------------------------------------------------------------------------
+
+
+def two_inputs(x, y):
+    return x + y
+
+
+def test_jit_wrong_number_of_args():
+    fast = sparcc.jit(two_inputs)
+    with pytest.raises(sparcc.InputMismatchError) as info:
+        fast(torch.randn(3))
+    msg = _assert_clean(info.value)
+    assert "two_inputs" in msg and "expected 2" in msg and "got 1" in msg
+    with pytest.raises(sparcc.InputMismatchError) as info:
+        fast(torch.randn(3), torch.randn(3), torch.randn(3))
+    assert "got 3" in _assert_clean(info.value)
+
+
+def test_jit_non_tensor_argument():
+    fast = sparcc.jit(two_inputs)
+    with pytest.raises(sparcc.InputMismatchError) as info:
+        fast(torch.randn(3), 2.0)
+    msg = _assert_clean(info.value)
+    assert "argument 1" in msg and "torch.Tensor" in msg and "float" in msg
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.int32, torch.float16])
+def test_jit_unsupported_dtype(dtype):
+    fast = sparcc.jit(nn.Linear(3, 2).eval())
+    with pytest.raises(sparcc.SparccError) as info:
+        fast(torch.ones(2, 3, dtype=dtype))
+    msg = _assert_clean(info.value)
+    assert str(dtype).removeprefix("torch.") in msg
+    assert "float32" in msg
+
+
+def test_jit_unknown_target():
+    with pytest.raises(sparcc.SparccError) as info:
+        sparcc.jit(two_inputs, target="gpu")
+    msg = _assert_clean(info.value)
+    assert "'gpu'" in msg and "cpu" in msg
+
+
+def test_jit_decorator_form_and_unknown_target():
+    @sparcc.jit(target="cpu")
+    def f(x):
+        return x * 2
+
+    x = torch.randn(5)
+    torch.testing.assert_close(f(x), x * 2)
+    with pytest.raises(sparcc.SparccError, match="choose one of: cpu"):
+        sparcc.jit(target="fpga")(two_inputs)
+
+
+def test_jit_non_tensor_output():
+    def f(x):
+        return x.shape[0]
+
+    with pytest.raises(sparcc.SparccError) as info:
+        sparcc.jit(f)(torch.randn(3))
+    assert "return" in _assert_clean(info.value)
+
+
+def test_jit_data_dependent_control_flow():
+    def f(x):
+        if x.sum() > 0:
+            return x + 1
+        return x - 1
+
+    with pytest.raises(sparcc.SparccError) as info:
+        sparcc.jit(f)(torch.randn(3))
+    msg = _assert_clean(info.value)
+    assert "torch.export" in msg
+
+
+# ----------------------------------------------------------------------------
+# compiled programs check every call against the signature they were built for
+# ----------------------------------------------------------------------------
+
+
+LINEAR = nn.Linear(4, 3).eval()
+
+
+@pytest.fixture(scope="module")
+def program():
+    return compile_program(LINEAR, [torch.randn(2, 4)])
+
+
+def test_program_runs(program):
+    x = torch.randn(2, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(program(x), LINEAR(x), atol=1e-5, rtol=1e-5)
+
+
+def test_program_wrong_shape(program):
+    with pytest.raises(sparcc.InputMismatchError) as info:
+        program(torch.randn(5, 4))
+    msg = _assert_clean(info.value)
+    assert "input 0" in msg and "[2, 4]" in msg and "[5, 4]" in msg
+
+
+def test_program_wrong_rank(program):
+    with pytest.raises(sparcc.InputMismatchError) as info:
+        program(torch.randn(2, 4, 1))
+    msg = _assert_clean(info.value)
+    assert "[2, 4]" in msg and "[2, 4, 1]" in msg
+
+
+def test_program_wrong_dtype(program):
+    with pytest.raises(sparcc.InputMismatchError) as info:
+        program(torch.randn(2, 4, dtype=torch.float64))
+    msg = _assert_clean(info.value)
+    assert "float32" in msg and "float64" in msg
+
+
+def test_program_wrong_arg_count_and_kind(program):
+    with pytest.raises(sparcc.InputMismatchError) as info:
+        program()
+    assert "expected 1 input" in _assert_clean(info.value)
+    with pytest.raises(sparcc.InputMismatchError) as info:
+        program([[1.0] * 4] * 2)
+    assert "torch.Tensor" in _assert_clean(info.value)
+
+
+def test_program_non_contiguous_input_is_accepted(program):
+    x = torch.randn(4, 2).t()
+    assert not x.is_contiguous()
+    with torch.no_grad():
+        torch.testing.assert_close(program(x), LINEAR(x), atol=1e-5, rtol=1e-5)
+
+
+def test_compile_program_unknown_target():
+    with pytest.raises(sparcc.SparccError) as info:
+        compile_program(nn.Linear(2, 2), [torch.randn(1, 2)], target="gpu")
+    msg = _assert_clean(info.value)
+    assert "'gpu'" in msg and "cpu" in msg
