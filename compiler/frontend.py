@@ -139,7 +139,8 @@ def user_location(node: torch.fx.Node) -> str:
     if not mine and modules:  # inside a torch.nn layer: name the layer too
         qualname, cls = list(modules.values())[-1]
         cls = getattr(cls, "__name__", str(cls)).rsplit(".", 1)[-1]
-        where += f" (in {cls} '{qualname}')" if qualname else f" (in {cls})"
+        if cls != _FunctionModule.__name__:
+            where += f" (in {cls} '{qualname}')" if qualname else f" (in {cls})"
     return where
 
 
@@ -350,6 +351,8 @@ def _binary(op: type[nn.BinaryOp], reverse: bool = False) -> Handler:
         if reverse:
             a, b = b, a
         like = a if isinstance(a, SSAValue) else b
+        if nn.elem(like) != f32:
+            raise g.fail(f"arithmetic on {nn.elem(like)} tensors is not supported; sparcc computes in float32")
         a, b = g.operand(a, like), g.operand(b, like)
         if alpha != 1:
             b = g.emit(nn.MulOp(b, g.scalar(alpha, like)))

@@ -118,6 +118,19 @@ def test_conv_same_padding_even_kernel_is_rejected_clearly():
     assert "same" in _assert_clean(info.value)
 
 
+def test_integer_arithmetic_is_rejected_clearly():
+    emb = nn.Embedding(5, 3)
+
+    def f(idx):
+        return emb(idx + 1)  # <- unsupported: int64 add
+
+    with pytest.raises(sparcc.UnsupportedOpError) as info:
+        sparcc.jit(f)(torch.tensor([0, 1]))
+    msg = _assert_clean(info.value)
+    assert "aten.add" in msg and "i64" in msg
+    assert f"{__file__}:{_line_of('# <- unsupported: int64 add')}" in msg
+
+
 # ----------------------------------------------------------------------------
 # training-mode layers
 # ----------------------------------------------------------------------------
