@@ -27,7 +27,7 @@ from sparcc.frontend import ImportedProgram, TensorSpec, import_module
 from sparcc.dialects.nn import ints
 
 TARGETS = ("cpu",)
-PIPELINE = ("convert-nn-to-linalg", "approximate-math", "lower-entry-abi")
+PIPELINE = ("convert-nn-to-linalg", "fuse-elementwise", "approximate-math", "lower-entry-abi")
 
 
 def run_passes(module: ModuleOp, names: Sequence[str]) -> dict[str, float]:

@@ -25,8 +25,15 @@ def _approximate_math() -> type[ModulePass]:
     return ApproximateMathPass
 
 
+def _fuse_elementwise() -> type[ModulePass]:
+    from sparcc.passes.fuse_elementwise import FuseElementwisePass
+
+    return FuseElementwisePass
+
+
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "convert-nn-to-linalg": _convert_nn_to_linalg,
     "lower-entry-abi": _lower_entry_abi,
     "approximate-math": _approximate_math,
+    "fuse-elementwise": _fuse_elementwise,
 }

@@ -30,8 +30,7 @@ from sparcc.errors import PipelineError
 # Stage name -> upstream pass pipeline. Traps this order avoids are listed in
 # the README (development section).
 PREPARE = (
-    "canonicalize,linalg-specialize-generic-ops,linalg-fuse-elementwise-ops,"
-    "canonicalize,cse"
+    "canonicalize,linalg-specialize-generic-ops,canonicalize,cse"
 )
 BUFFERIZE = (
     "one-shot-bufferize{bufferize-function-boundaries "
