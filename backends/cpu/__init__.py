@@ -38,7 +38,7 @@ BUFFERIZE = (
     "canonicalize,cse,buffer-deallocation-pipeline,convert-bufferization-to-memref"
 )
 TO_LLVM = (
-    "convert-linalg-to-loops,fold-memref-alias-ops,"
+    "func.func(buffer-loop-hoisting),canonicalize,cse,convert-linalg-to-loops,fold-memref-alias-ops,"
     "convert-vector-to-scf{full-unroll=true},expand-strided-metadata,lower-affine,"
     "convert-scf-to-cf,math-expand-ops,convert-math-to-llvm,convert-math-to-libm,"
     "convert-vector-to-llvm,finalize-memref-to-llvm,convert-arith-to-llvm,"

@@ -76,7 +76,7 @@ def tile_sizes(m: int, n: int, k: int) -> dict[str, int]:
     nc = _largest_divisor_leq(n - n % nr, 256, nr) if n >= nr else n
     mmain = m - m % mr
     mc = _largest_divisor_leq(mmain, 1024, mr) if mmain else m
-    return dict(mr=mr, nr=nr, mc=mc, nc=nc, kc=kc)
+    return dict(mr=mr, nr=nr, mc=mc, nc=nc, kc=kc, pack_min_m=16)
 
 
 # ----------------------------------------------------------------------------
@@ -127,17 +127,37 @@ class _Script:
 
 
 def _matmul_piece(s: _Script, h: str, m: int, n: int, k: int, ts: dict[str, int], batched: bool) -> None:
-    """`h` is a (batch_)matmul piece whose m, n are divisible by its tiles."""
+    """`h` is a (batch_)matmul piece whose m, n are divisible by its tiles.
+
+    Loops: n(nc) -> n(nr) -> k(kc) -> [pack the kc x nr panel of B into a
+    contiguous stack buffer] -> m(mr) -> k(1) -> vectorised mr x nr x 1
+    contraction, accumulators hoisted out of the k loop.
+    """
     mr = ts["mr"] if m % ts["mr"] == 0 else m
     nr = ts["nr"] if n % ts["nr"] == 0 else n
-    mc = _largest_divisor_leq(m, ts["mc"], mr) if m % mr == 0 else m
     nc = _largest_divisor_leq(n, ts["nc"], nr) if n % nr == 0 else n
     kc = ts["kc"] if k % ts["kc"] == 0 else k
     b, off = ([0], 1) if batched else ([], 0)
-    cache = b + [mc if mc < m else 0, nc if nc < n else 0, kc if kc < k else 0]
-    if any(cache):
-        h = s.tile(h, cache, b + [1 + off, 2 + off, off])
-    h = s.tile(h, b + [mr, nr, 1], b + [1 + off, off, 2 + off])
+    if nc < n:
+        h = s.tile(h, b + [0, nc, 0])
+    # n(nr) and k(kc) loops, always materialised so that the panel copy has a loop to live in
+    t, ln, lk = s.v("t"), s.v("l"), s.v("l")
+    s.emit(
+        f"{t}, {ln}, {lk} = transform.structured.tile_using_for {h} tile_sizes "
+        f"[{', '.join(map(str, b + [0, nr, kc]))}] : ({_A}) -> ({_A}, {_A}, {_A})"
+    )
+    h = t
+    if m >= ts["pack_min_m"]:
+        packed = s.v("pk")
+        s.emit(
+            f"{packed} = transform.structured.promote {h} "
+            f"{{operands_to_promote = [1], use_alloca}} : ({_A}) -> {_A}"
+        )
+        h = packed
+        copy = s.v("cp")
+        s.emit(f'{copy} = transform.structured.match ops{{["linalg.copy"]}} in {ln} : ({_A}) -> {_A}')
+        s.vectorize(s.tile(copy, [1] * (1 + off) + [0]))
+    h = s.tile(h, b + [mr, 0, 1])
     s.vectorize(h)
 
 
@@ -282,7 +302,6 @@ def _wrap(body: str) -> str:
       transform.apply_patterns.vector.lower_masks
       transform.apply_patterns.vector.transfer_permutation_patterns
       transform.apply_patterns.vector.lower_transfer max_transfer_rank = 1
-      transform.apply_patterns.vector.lower_broadcast
       transform.apply_patterns.vector.lower_transpose
       transform.apply_patterns.vector.lower_shape_cast
       transform.apply_patterns.vector.cast_away_vector_leading_one_dim
