@@ -30,7 +30,7 @@ from xdsl.dialects.builtin import (
     TensorType,
     UnitAttr,
 )
-from xdsl.ir import Attribute
+from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
@@ -47,30 +47,38 @@ def _memref(typ: Attribute) -> MemRefType:
 def lower_function(f: func.FuncOp) -> None:
     block = f.body.block
     n_inputs = len(block.args)
-    start = InsertPoint.at_start(block)
+    last_view: Operation | None = None  # the views open the body, in argument order
+
+    def add_view(view: Operation) -> None:
+        nonlocal last_view
+        where = InsertPoint.after(last_view) if last_view else InsertPoint.at_start(block)
+        Rewriter.insert_op(view, where)
+        last_view = view
 
     # inputs: memref arguments read through a restrict tensor view
     for arg in list(block.args):
         to_tensor = bufferization.ToTensorOp(block.insert_arg(_memref(arg.type), arg.index), restrict=True)
-        Rewriter.insert_op(to_tensor, start)
+        add_view(to_tensor)
         arg.replace_all_uses_with(to_tensor.tensor)
         block.erase_arg(arg)
 
-    # weights: one argument per distinct (name, layout)
-    weights: dict[tuple[str, tuple[int, ...] | None], int] = {}
+    # weights: one argument and one restrict view per distinct (name, layout)
+    views: dict[tuple[str, tuple[int, ...] | None], SSAValue] = {}
     entries: list[Attribute] = []
     for op in [o for o in block.walk() if isinstance(o, nn.WeightOp)]:
         perm = ints(op.perm) if op.perm is not None else None
         key = (op.weight_name, perm)
-        if key not in weights:
-            weights[key] = len(block.args)
-            block.insert_arg(_memref(op.result.type), len(block.args))
+        if key not in views:
+            arg = block.insert_arg(_memref(op.result.type), len(block.args))
+            view = bufferization.ToTensorOp(arg, restrict=True)
+            add_view(view)
+            views[key] = view.tensor
             entry: dict[str, Attribute] = {"name": StringAttr(op.weight_name)}
             if perm is not None:
                 entry["perm"] = i64_array(perm)
             entries.append(DictionaryAttr(entry))
-        view = bufferization.ToTensorOp(block.args[weights[key]], restrict=True)
-        Rewriter.replace_op(op, view)
+        op.result.replace_all_uses_with(views[key])
+        Rewriter.erase_op(op)
 
     # results: written into caller-owned destinations
     ret = block.last_op

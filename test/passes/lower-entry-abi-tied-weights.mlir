@@ -1,10 +1,9 @@
 // A weight used twice (tied weights, a layer called twice) must be viewed
 // through ONE `bufferization.to_tensor ... restrict`: `restrict` promises
 // that no other to_tensor reads the same buffer, and one-shot bufferize
-// relies on it. Today lower-entry-abi emits one restrict view per nn.weight
-// op, so after convert-nn-to-linalg (which folds each transpose into its own
-// nn.weight) the shared buffer gets two. Remove XFAIL once fixed.
-// XFAIL: *
+// relies on it. convert-nn-to-linalg folds each transpose into its own
+// nn.weight op, so the pass must deduplicate the views, not only the
+// arguments.
 // RUN: sparcc-opt %s -p convert-nn-to-linalg,lower-entry-abi | filecheck %s
 
 // CHECK-LABEL: func.func @tied(

@@ -19,17 +19,17 @@ func.func @inputs(%x: tensor<4x8xf32>, %y: tensor<8xf32>) -> tensor<4x8xf32> {
   func.return %0 : tensor<4x8xf32>
 }
 
-// Weights are deduplicated by (name, perm), in order of first use; the same
-// name with another layout is another buffer.
+// Weights are deduplicated by (name, perm), in order of first use, with one
+// restrict view each; the same name with another layout is another buffer.
 // CHECK-LABEL: func.func @weights(
 // CHECK-SAME:      %[[X:[^:]*]]: memref<4x8xf32>, %[[W:[^:]*]]: memref<16x8xf32>, %[[WT:[^:]*]]: memref<8x16xf32>, %[[B:[^:]*]]: memref<16xf32>, %[[OUT:[^:]*]]: memref<4x16xf32>)
 // CHECK-SAME:      attributes {sparcc.weights = [{name = "fc.weight"}, {name = "fc.weight", perm = array<i64: 1, 0>}, {name = "fc.bias"}], sparcc.num_inputs = array<i64: 1>}
 // CHECK-NEXT:    bufferization.to_tensor %[[X]] restrict : memref<4x8xf32> to tensor<4x8xf32>
 // CHECK-NEXT:    bufferization.to_tensor %[[W]] restrict : memref<16x8xf32> to tensor<16x8xf32>
 // CHECK-NEXT:    bufferization.to_tensor %[[WT]] restrict : memref<8x16xf32> to tensor<8x16xf32>
-// CHECK-NEXT:    bufferization.to_tensor %[[W]] restrict : memref<16x8xf32> to tensor<16x8xf32>
 // CHECK-NEXT:    bufferization.to_tensor %[[B]] restrict : memref<16xf32> to tensor<16xf32>
 // CHECK-NOT:     nn.weight
+// CHECK-NOT:     bufferization.to_tensor
 // CHECK:         bufferization.materialize_in_destination %{{.*}} in restrict writable %[[OUT]] : (tensor<4x16xf32>, memref<4x16xf32>) -> ()
 // CHECK-NEXT:    func.return{{$}}
 func.func @weights(%x: tensor<4x8xf32>) -> tensor<4x16xf32> {
