@@ -501,7 +501,10 @@ def _slice(e: Emitter, op: nn.SliceOp):
 def _concat(e: Emitter, op: nn.ConcatOp):
     d = op.normalized_dim()
     out = shape_of(op.result)
-    acc = e.empty(out, elem(op.result))
+    # a filled (not empty) destination: eliminate-empty-tensors would otherwise
+    # retarget the insert chain but not the slices taken from it, and the
+    # copies would land in a temporary
+    acc = e.filled(out, elem(op.result), 0.0)
     offset = 0
     for x in op.inputs:
         offsets = [0] * len(out)
