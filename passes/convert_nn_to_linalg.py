@@ -49,6 +49,7 @@ from sparcc.dialects import nn
 from sparcc.dialects.nn import elem, ints, shape_of
 
 PAR = linalg.IteratorTypeAttr.parallel()
+UNROLL_BATCH = 16  # batched matmuls up to this batch lower to 2-d matmuls
 RED = linalg.IteratorTypeAttr.reduction()
 
 
@@ -255,14 +256,40 @@ class Emitter:
         )
 
     def matmul(self, a: SSAValue, b: SSAValue) -> SSAValue:
-        """[B?, M, K] x [B?, K, N] as a contraction generic."""
+        """[B?, M, K] x [B?, K, N] as contraction generics.
+
+        Small batches become one 2-d matmul per batch entry: the CPU matmul
+        kernel keeps its accumulators in registers only without a batch dim.
+        """
         batched = len(shape_of(a)) == 3
+        if batched and shape_of(a)[0] <= UNROLL_BATCH:
+            nb, m, k = shape_of(a)
+            n = shape_of(b)[-1]
+            acc = self.empty([nb, m, n], elem(a))
+            for i in range(nb):
+                ai, bi, out = (
+                    self.add(tensor.ExtractSliceOp(v, [i, 0, 0], [1, *shape_of(v)[1:]], [1, 1, 1],
+                                                   TensorType(elem(v), list(shape_of(v)[1:]))))
+                    for v in (a, b, acc)
+                )
+                zero = self.add(arith.ConstantOp(FloatAttr(0.0, elem(a))))
+                out = self.add(linalg.FillOp([zero], [out]))
+                mm = self.contract(ai, bi, out)
+                acc = self.add(tensor.InsertSliceOp.from_static_parameters(mm, acc, [i, 0, 0], [1, m, n]))
+            return acc
         *batch, m, k = shape_of(a)
         n = shape_of(b)[-1]
+        return self.contract(a, b, self.filled([*batch, m, n], elem(a), 0.0))
+
+    def contract(self, a: SSAValue, b: SSAValue, out: SSAValue) -> SSAValue:
+        """out += a @ b on [B?, M, K] x [B?, K, N]: linalg.matmul when 2-d
+        (the CPU schedule's fast kernel), a contraction generic when batched."""
+        batched = len(shape_of(a)) == 3
+        if not batched:
+            return self.add(linalg.MatmulOp([a, b], [out]))
         d = dims(4 if batched else 3)
         bt = d[:1] if batched else []
         mi, ni, ki = d[-3], d[-2], d[-1]
-        out = self.filled([*batch, m, n], elem(a), 0.0)
         nd = len(d)
         return self.generic(
             [a, b],

@@ -29,9 +29,7 @@ from sparcc.errors import PipelineError
 
 # Stage name -> upstream pass pipeline. Traps this order avoids are listed in
 # the README (development section).
-PREPARE = (
-    "canonicalize,linalg-specialize-generic-ops,canonicalize,cse"
-)
+PREPARE = "canonicalize,cse,eliminate-empty-tensors"
 BUFFERIZE = (
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
@@ -41,7 +39,7 @@ TO_LLVM = (
     "func.func(buffer-loop-hoisting),canonicalize,cse,convert-linalg-to-loops,fold-memref-alias-ops,"
     "convert-vector-to-scf{full-unroll=true},expand-strided-metadata,lower-affine,"
     "convert-scf-to-cf,math-expand-ops,convert-math-to-llvm,convert-math-to-libm,"
-    "convert-vector-to-llvm,finalize-memref-to-llvm,convert-arith-to-llvm,"
+    "convert-vector-to-llvm{reassociate-fp-reductions=true},finalize-memref-to-llvm,convert-arith-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=true},convert-cf-to-llvm,"
     "convert-index-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts"
 )

@@ -240,7 +240,7 @@ def _schedulable_generic(op: ir.Operation) -> tuple[list[int], list[str]] | None
 
 def build(module: ir.Module) -> tuple[str | None, list[Decision]]:
     """Tags the ops to schedule and returns (script, decisions)."""
-    s = _Script()
+    s, ew = _Script(), _Script()  # matmuls, then elementwise (see _wrap)
     decisions: list[Decision] = []
     ops: list[ir.Operation] = []
 
@@ -263,7 +263,7 @@ def build(module: ir.Module) -> tuple[str | None, list[Decision]]:
             if not shape or 0 in shape:
                 continue
             op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
-            vec = _innermost(s, s.match(tag), list(shape), ["parallel"] * len(shape))
+            vec = _innermost(ew, ew.match(tag), list(shape), ["parallel"] * len(shape))
             decisions.append(Decision(name, shape, vec))
         else:
             found = _schedulable_generic(op)
@@ -271,21 +271,35 @@ def build(module: ir.Module) -> tuple[str | None, list[Decision]]:
                 continue
             ranges, iterators = found
             op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
-            vec = _innermost(s, s.match(tag), ranges, iterators)
+            vec = _innermost(ew, ew.match(tag), ranges, iterators)
             decisions.append(Decision(name, tuple(ranges), vec))
     if not decisions:
         return None, decisions
-    return _wrap("\n".join(s.lines)), decisions
+    return _wrap("\n".join(s.lines), "\n".join(_renumber(ew, s.n))), decisions
 
 
-def _wrap(body: str) -> str:
+def _renumber(script: _Script, offset: int) -> list[str]:
+    import re
+
+    return [re.sub(r"%([a-z]+)(\d+)", lambda m: f"%{m[1]}{int(m[2]) + offset}", line) for line in script.lines]
+
+
+def _wrap(matmuls: str, elementwise: str) -> str:
+    """Matmuls are vectorised and turned into contractions first; elementwise
+    ops are vectorised after that, so that a reduction of products (a
+    variance, say) stays a reduction instead of becoming a contraction that
+    the outer-product lowering would scalarise."""
     return f"""module attributes {{transform.with_named_sequence}} {{
   transform.named_sequence @__transform_main(%root: {_A} {{transform.readonly}}) {{
     %func = transform.structured.match ops{{["func.func"]}} in %root : ({_A}) -> {_A}
-{body}
+{matmuls}
     transform.apply_patterns to %func {{
       transform.apply_patterns.vector.reduction_to_contract
       transform.apply_patterns.vector.transfer_permutation_patterns
+      transform.apply_patterns.vector.cast_away_vector_leading_one_dim
+    }} : {_A}
+{elementwise}
+    transform.apply_patterns to %func {{
       transform.apply_patterns.vector.cast_away_vector_leading_one_dim
       transform.apply_patterns.canonicalization
     }} : {_A}
