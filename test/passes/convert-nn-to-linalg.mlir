@@ -192,11 +192,7 @@ func.func @batch_norm(%x: tensor<2x3x4x4xf32>, %m: tensor<3xf32>, %v: tensor<3xf
 // CHECK-DAG:     %[[WT:.*]] = nn.weight @fc.weight {perm = array<i64: 1, 0>} : tensor<8x16xf32>
 // CHECK-NOT:     affine_map<(d0, d1) -> (d1, d0)>
 // CHECK:         %[[ACC:.*]] = linalg.fill
-// CHECK-NEXT:    %[[Y:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %[[WT]] : tensor<4x8xf32>, tensor<8x16xf32>) outs(%[[ACC]] : tensor<4x16xf32>) {
-// CHECK-NEXT:    ^{{.*}}(%[[A:.*]]: f32, %[[W:.*]]: f32, %[[O:.*]]: f32):
-// CHECK-NEXT:      %[[P:.*]] = arith.mulf %[[A]], %[[W]] : f32
-// CHECK-NEXT:      %[[S:.*]] = arith.addf %[[O]], %[[P]] : f32
-// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK-NEXT:    %[[Y:.*]] = linalg.matmul ins(%x, %[[WT]] : tensor<4x8xf32>, tensor<8x16xf32>) outs(%[[ACC]] : tensor<4x16xf32>) -> tensor<4x16xf32>
 // CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%[[Y]], %[[B]] : tensor<4x16xf32>, tensor<16xf32>)
 // CHECK:           arith.addf
 func.func @linear_weight(%x: tensor<4x8xf32>) -> tensor<4x16xf32> {
@@ -209,46 +205,95 @@ func.func @linear_weight(%x: tensor<4x8xf32>) -> tensor<4x16xf32> {
 // CHECK-LABEL: func.func @linear_arg(
 // A weight that is not an nn.weight is transposed by a generic.
 // CHECK:         %[[WT:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%w : tensor<16x8xf32>)
-// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %[[WT]] : tensor<4x8xf32>, tensor<8x16xf32>)
+// CHECK:         %[[ACC:.*]] = linalg.fill
+// CHECK-NEXT:    %[[Y:.*]] = linalg.matmul ins(%x, %[[WT]] : tensor<4x8xf32>, tensor<8x16xf32>) outs(%[[ACC]] : tensor<4x16xf32>) -> tensor<4x16xf32>
+// CHECK-NEXT:    func.return %[[Y]] : tensor<4x16xf32>
 func.func @linear_arg(%x: tensor<4x8xf32>, %w: tensor<16x8xf32>) -> tensor<4x16xf32> {
   %0 = nn.linear %x, %w : (tensor<4x8xf32>, tensor<16x8xf32>) -> tensor<4x16xf32>
   func.return %0 : tensor<4x16xf32>
 }
 
+// A 2-d contraction is a named linalg.matmul (the CPU schedule's kernel) on a zero-filled accumulator.
 // CHECK-LABEL: func.func @matmul_2d(
-// CHECK:         %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
-// CHECK:         %[[ACC:.*]] = linalg.fill ins(%[[ZERO]] : f32) outs(%{{.*}} : tensor<4x3xf32>)
-// CHECK-NEXT:    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %y : tensor<4x8xf32>, tensor<8x3xf32>) outs(%[[ACC]] : tensor<4x3xf32>)
-// CHECK-NEXT:    ^{{.*}}(%[[A:.*]]: f32, %[[B:.*]]: f32, %[[O:.*]]: f32):
-// CHECK-NEXT:      %[[P:.*]] = arith.mulf %[[A]], %[[B]] : f32
-// CHECK-NEXT:      %[[S:.*]] = arith.addf %[[O]], %[[P]] : f32
-// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK-NEXT:    %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<4x3xf32>
+// CHECK-NEXT:    %[[ACC:.*]] = linalg.fill ins(%[[ZERO]] : f32) outs(%[[E]] : tensor<4x3xf32>) -> tensor<4x3xf32>
+// CHECK-NEXT:    %[[R:.*]] = linalg.matmul ins(%x, %y : tensor<4x8xf32>, tensor<8x3xf32>) outs(%[[ACC]] : tensor<4x3xf32>) -> tensor<4x3xf32>
+// CHECK-NEXT:    func.return %[[R]] : tensor<4x3xf32>
 func.func @matmul_2d(%x: tensor<4x8xf32>, %y: tensor<8x3xf32>) -> tensor<4x3xf32> {
   %0 = nn.matmul %x, %y : tensor<4x8xf32>, tensor<8x3xf32> -> tensor<4x3xf32>
   func.return %0 : tensor<4x3xf32>
 }
 
+// A small batch (<= UNROLL_BATCH) unrolls into one 2-d matmul per entry:
+// rank-reducing slices of both operands and of the result, a zero fill of the
+// result slice, and the product written back into the chained result.
 // CHECK-LABEL: func.func @matmul_batched(
-// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %y : tensor<2x4x8xf32>, tensor<2x8x3xf32>) outs(%{{.*}} : tensor<2x4x3xf32>)
+// CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<2x4x3xf32>
+// CHECK-NEXT:    %[[A0:.*]] = tensor.extract_slice %x[0, 0, 0] [1, 4, 8] [1, 1, 1] : tensor<2x4x8xf32> to tensor<4x8xf32>
+// CHECK-NEXT:    %[[B0:.*]] = tensor.extract_slice %y[0, 0, 0] [1, 8, 3] [1, 1, 1] : tensor<2x8x3xf32> to tensor<8x3xf32>
+// CHECK-NEXT:    %[[O0:.*]] = tensor.extract_slice %[[E]][0, 0, 0] [1, 4, 3] [1, 1, 1] : tensor<2x4x3xf32> to tensor<4x3xf32>
+// CHECK-NEXT:    %[[Z0:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    %[[F0:.*]] = linalg.fill ins(%[[Z0]] : f32) outs(%[[O0]] : tensor<4x3xf32>) -> tensor<4x3xf32>
+// CHECK-NEXT:    %[[M0:.*]] = linalg.matmul ins(%[[A0]], %[[B0]] : tensor<4x8xf32>, tensor<8x3xf32>) outs(%[[F0]] : tensor<4x3xf32>) -> tensor<4x3xf32>
+// CHECK-NEXT:    %[[R0:.*]] = tensor.insert_slice %[[M0]] into %[[E]][0, 0, 0] [1, 4, 3] [1, 1, 1] : tensor<4x3xf32> into tensor<2x4x3xf32>
+// CHECK-NEXT:    %[[A1:.*]] = tensor.extract_slice %x[1, 0, 0] [1, 4, 8] [1, 1, 1] : tensor<2x4x8xf32> to tensor<4x8xf32>
+// CHECK-NEXT:    %[[B1:.*]] = tensor.extract_slice %y[1, 0, 0] [1, 8, 3] [1, 1, 1] : tensor<2x8x3xf32> to tensor<8x3xf32>
+// CHECK-NEXT:    %[[O1:.*]] = tensor.extract_slice %[[R0]][1, 0, 0] [1, 4, 3] [1, 1, 1] : tensor<2x4x3xf32> to tensor<4x3xf32>
+// CHECK-NEXT:    %[[Z1:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    %[[F1:.*]] = linalg.fill ins(%[[Z1]] : f32) outs(%[[O1]] : tensor<4x3xf32>) -> tensor<4x3xf32>
+// CHECK-NEXT:    %[[M1:.*]] = linalg.matmul ins(%[[A1]], %[[B1]] : tensor<4x8xf32>, tensor<8x3xf32>) outs(%[[F1]] : tensor<4x3xf32>) -> tensor<4x3xf32>
+// CHECK-NEXT:    %[[R1:.*]] = tensor.insert_slice %[[M1]] into %[[R0]][1, 0, 0] [1, 4, 3] [1, 1, 1] : tensor<4x3xf32> into tensor<2x4x3xf32>
+// CHECK-NEXT:    func.return %[[R1]] : tensor<2x4x3xf32>
 func.func @matmul_batched(%x: tensor<2x4x8xf32>, %y: tensor<2x8x3xf32>) -> tensor<2x4x3xf32> {
   %0 = nn.matmul %x, %y : tensor<2x4x8xf32>, tensor<2x8x3xf32> -> tensor<2x4x3xf32>
   func.return %0 : tensor<2x4x3xf32>
 }
 
+// A batch above UNROLL_BATCH (16) stays one batched contraction generic.
+// CHECK-LABEL: func.func @matmul_batched_large(
+// CHECK-NEXT:    %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<17x4x3xf32>
+// CHECK-NEXT:    %[[ACC:.*]] = linalg.fill ins(%[[ZERO]] : f32) outs(%[[E]] : tensor<17x4x3xf32>) -> tensor<17x4x3xf32>
+// CHECK-NEXT:    %[[R:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %y : tensor<17x4x8xf32>, tensor<17x8x3xf32>) outs(%[[ACC]] : tensor<17x4x3xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[A:.*]]: f32, %[[B:.*]]: f32, %[[O:.*]]: f32):
+// CHECK-NEXT:      %[[P:.*]] = arith.mulf %[[A]], %[[B]] : f32
+// CHECK-NEXT:      %[[S:.*]] = arith.addf %[[O]], %[[P]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK-NEXT:    } -> tensor<17x4x3xf32>
+// CHECK-NEXT:    func.return %[[R]] : tensor<17x4x3xf32>
+func.func @matmul_batched_large(%x: tensor<17x4x8xf32>, %y: tensor<17x8x3xf32>) -> tensor<17x4x3xf32> {
+  %0 = nn.matmul %x, %y : tensor<17x4x8xf32>, tensor<17x8x3xf32> -> tensor<17x4x3xf32>
+  func.return %0 : tensor<17x4x3xf32>
+}
+
 // CHECK-LABEL: func.func @matmul_fold_rows(
-// A 2-d rhs: the leading dims of lhs fold into M, one 2-d contraction.
-// CHECK:         tensor.expand_shape %{{.*}} output_shape [8, 8] : tensor<64xf32> into tensor<8x8xf32>
-// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %y : tensor<8x8xf32>, tensor<8x3xf32>)
-// CHECK:         tensor.expand_shape %{{.*}} output_shape [2, 4, 3] : tensor<24xf32> into tensor<2x4x3xf32>
+// A 2-d rhs: the leading dims of lhs fold into M, one 2-d matmul.
+// CHECK:         %[[X:.*]] = tensor.expand_shape %{{.*}} output_shape [8, 8] : tensor<64xf32> into tensor<8x8xf32>
+// CHECK:         %[[Y:.*]] = linalg.matmul ins(%[[X]], %y : tensor<8x8xf32>, tensor<8x3xf32>) outs(%{{.*}} : tensor<8x3xf32>) -> tensor<8x3xf32>
+// CHECK-NEXT:    %[[F:.*]] = tensor.collapse_shape %[[Y]] {{\[\[}}0 : i64, 1 : i64]] : tensor<8x3xf32> into tensor<24xf32>
+// CHECK-NEXT:    %[[R:.*]] = tensor.expand_shape %[[F]] {{\[\[}}0 : i64, 1 : i64, 2 : i64]] output_shape [2, 4, 3] : tensor<24xf32> into tensor<2x4x3xf32>
+// CHECK-NEXT:    func.return %[[R]]
 func.func @matmul_fold_rows(%x: tensor<2x4x8xf32>, %y: tensor<8x3xf32>) -> tensor<2x4x3xf32> {
   %0 = nn.matmul %x, %y : tensor<2x4x8xf32>, tensor<8x3xf32> -> tensor<2x4x3xf32>
   func.return %0 : tensor<2x4x3xf32>
 }
 
 // CHECK-LABEL: func.func @matmul_broadcast(
-// Batch dims broadcast: the unit batch dim of lhs is expanded, then a batched contraction.
+// Batch dims broadcast: the unit batch dim of lhs is expanded, then one 2-d
+// matmul per batch entry on slices of the expanded lhs.
 // CHECK:         %[[X:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d1, d2)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%{{.*}} : tensor<4x8xf32>) outs(%{{.*}} : tensor<3x4x8xf32>)
-// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[X]], %y : tensor<3x4x8xf32>, tensor<3x8x2xf32>)
+// CHECK:         %[[A0:.*]] = tensor.extract_slice %[[X]][0, 0, 0] [1, 4, 8] [1, 1, 1] : tensor<3x4x8xf32> to tensor<4x8xf32>
+// CHECK-NEXT:    %[[B0:.*]] = tensor.extract_slice %y[0, 0, 0] [1, 8, 2] [1, 1, 1] : tensor<3x8x2xf32> to tensor<8x2xf32>
+// CHECK:         linalg.matmul ins(%[[A0]], %[[B0]] :
+// CHECK:         %[[A1:.*]] = tensor.extract_slice %[[X]][1, 0, 0]
+// CHECK-NEXT:    %[[B1:.*]] = tensor.extract_slice %y[1, 0, 0]
+// CHECK:         linalg.matmul ins(%[[A1]], %[[B1]] :
+// CHECK:         %[[A2:.*]] = tensor.extract_slice %[[X]][2, 0, 0]
+// CHECK-NEXT:    %[[B2:.*]] = tensor.extract_slice %y[2, 0, 0]
+// CHECK:         linalg.matmul ins(%[[A2]], %[[B2]] :
+// CHECK-NEXT:    %[[R:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[2, 0, 0] [1, 4, 2] [1, 1, 1] : tensor<4x2xf32> into tensor<3x4x2xf32>
+// CHECK-NEXT:    func.return %[[R]]
 func.func @matmul_broadcast(%x: tensor<1x4x8xf32>, %y: tensor<3x8x2xf32>) -> tensor<3x4x2xf32> {
   %0 = nn.matmul %x, %y : tensor<1x4x8xf32>, tensor<3x8x2xf32> -> tensor<3x4x2xf32>
   func.return %0 : tensor<3x4x2xf32>
@@ -290,18 +335,29 @@ func.func @expand(%x: tensor<1x8xf32>) -> tensor<4x8xf32> {
   func.return %0 : tensor<4x8xf32>
 }
 
+// The strided view is copied into a fresh tensor by a linalg.copy (a strided
+// view reaching a result would bufferize to a strided memref.copy).
 // CHECK-LABEL: func.func @slice(
 // CHECK-NEXT:    %[[S:.*]] = tensor.extract_slice %x[0, 2] [4, 2] [1, 2] : tensor<4x8xf32> to tensor<4x2xf32>
-// CHECK-NEXT:    func.return %[[S]]
+// CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<4x2xf32>
+// CHECK-NEXT:    %[[C:.*]] = linalg.copy ins(%[[S]] : tensor<4x2xf32>) outs(%[[E]] : tensor<4x2xf32>) -> tensor<4x2xf32>
+// CHECK-NEXT:    func.return %[[C]]
 func.func @slice(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
   %0 = nn.slice %x {dim = 1 : i64, start = 2 : i64, end = 6 : i64, step = 2 : i64} : tensor<4x8xf32> -> tensor<4x2xf32>
   func.return %0 : tensor<4x2xf32>
 }
 
+// Each input is linalg.copy'd into its slice of a zero-filled destination.
 // CHECK-LABEL: func.func @concat(
+// CHECK-NEXT:    %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
 // CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<4x10xf32>
-// CHECK-NEXT:    %[[A:.*]] = tensor.insert_slice %x into %[[E]][0, 0] [4, 8] [1, 1] : tensor<4x8xf32> into tensor<4x10xf32>
-// CHECK-NEXT:    %[[B:.*]] = tensor.insert_slice %y into %[[A]][0, 8] [4, 2] [1, 1] : tensor<4x2xf32> into tensor<4x10xf32>
+// CHECK-NEXT:    %[[D:.*]] = linalg.fill ins(%[[ZERO]] : f32) outs(%[[E]] : tensor<4x10xf32>) -> tensor<4x10xf32>
+// CHECK-NEXT:    %[[W0:.*]] = tensor.extract_slice %[[D]][0, 0] [4, 8] [1, 1] : tensor<4x10xf32> to tensor<4x8xf32>
+// CHECK-NEXT:    %[[C0:.*]] = linalg.copy ins(%x : tensor<4x8xf32>) outs(%[[W0]] : tensor<4x8xf32>) -> tensor<4x8xf32>
+// CHECK-NEXT:    %[[A:.*]] = tensor.insert_slice %[[C0]] into %[[D]][0, 0] [4, 8] [1, 1] : tensor<4x8xf32> into tensor<4x10xf32>
+// CHECK-NEXT:    %[[W1:.*]] = tensor.extract_slice %[[A]][0, 8] [4, 2] [1, 1] : tensor<4x10xf32> to tensor<4x2xf32>
+// CHECK-NEXT:    %[[C1:.*]] = linalg.copy ins(%y : tensor<4x2xf32>) outs(%[[W1]] : tensor<4x2xf32>) -> tensor<4x2xf32>
+// CHECK-NEXT:    %[[B:.*]] = tensor.insert_slice %[[C1]] into %[[A]][0, 8] [4, 2] [1, 1] : tensor<4x2xf32> into tensor<4x10xf32>
 // CHECK-NEXT:    func.return %[[B]]
 func.func @concat(%x: tensor<4x8xf32>, %y: tensor<4x2xf32>) -> tensor<4x10xf32> {
   %0 = nn.concat %x, %y {dim = -1 : i64} : (tensor<4x8xf32>, tensor<4x2xf32>) -> tensor<4x10xf32>
@@ -325,7 +381,12 @@ func.func @embedding(%i: tensor<2x3xi64>) -> tensor<2x3x4xf32> {
 // CHECK-LABEL: func.func @sdpa_causal(
 // softmax(q @ k^T * scale, masked where key index > query index) @ v
 // CHECK:         %[[KT:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%k : tensor<2x4x8xf32>)
-// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%q, %[[KT]] : tensor<2x4x8xf32>, tensor<2x8x4xf32>)
+// CHECK:         %[[Q0:.*]] = tensor.extract_slice %q[0, 0, 0] [1, 4, 8] [1, 1, 1] : tensor<2x4x8xf32> to tensor<4x8xf32>
+// CHECK-NEXT:    %[[K0:.*]] = tensor.extract_slice %[[KT]][0, 0, 0] [1, 8, 4] [1, 1, 1] : tensor<2x8x4xf32> to tensor<8x4xf32>
+// CHECK:         linalg.matmul ins(%[[Q0]], %[[K0]] : tensor<4x8xf32>, tensor<8x4xf32>)
+// CHECK:         %[[Q1:.*]] = tensor.extract_slice %q[1, 0, 0] [1, 4, 8] [1, 1, 1] : tensor<2x4x8xf32> to tensor<4x8xf32>
+// CHECK-NEXT:    %[[K1:.*]] = tensor.extract_slice %[[KT]][1, 0, 0] [1, 8, 4] [1, 1, 1] : tensor<2x8x4xf32> to tensor<8x4xf32>
+// CHECK:         linalg.matmul ins(%[[Q1]], %[[K1]] : tensor<4x8xf32>, tensor<8x4xf32>)
 // CHECK:         arith.constant dense<1.250000e-01> : tensor<f32>
 // CHECK:           arith.mulf
 // CHECK:         linalg.generic
@@ -338,8 +399,17 @@ func.func @embedding(%i: tensor<2x3xi64>) -> tensor<2x3x4xf32> {
 // CHECK-NEXT:      linalg.yield %[[M]] : f32
 // CHECK:           arith.maximumf
 // CHECK:           math.exp
-// CHECK:           arith.divf
-// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %v : tensor<2x4x4xf32>, tensor<2x4x8xf32>)
+// CHECK:         %[[P:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<2x4x4xf32>, tensor<2x4xf32>)
+// CHECK-NEXT:    ^{{.*}}(%[[EX:.*]]: f32, %[[SUM:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      arith.divf %[[EX]], %[[SUM]] : f32
+// CHECK:         %[[P0:.*]] = tensor.extract_slice %[[P]][0, 0, 0] [1, 4, 4] [1, 1, 1] : tensor<2x4x4xf32> to tensor<4x4xf32>
+// CHECK-NEXT:    %[[V0:.*]] = tensor.extract_slice %v[0, 0, 0] [1, 4, 8] [1, 1, 1] : tensor<2x4x8xf32> to tensor<4x8xf32>
+// CHECK:         linalg.matmul ins(%[[P0]], %[[V0]] : tensor<4x4xf32>, tensor<4x8xf32>)
+// CHECK:         %[[P1:.*]] = tensor.extract_slice %[[P]][1, 0, 0] [1, 4, 4] [1, 1, 1] : tensor<2x4x4xf32> to tensor<4x4xf32>
+// CHECK-NEXT:    %[[V1:.*]] = tensor.extract_slice %v[1, 0, 0] [1, 4, 8] [1, 1, 1] : tensor<2x4x8xf32> to tensor<4x8xf32>
+// CHECK:         linalg.matmul ins(%[[P1]], %[[V1]] : tensor<4x4xf32>, tensor<4x8xf32>)
+// CHECK-NEXT:    %[[R:.*]] = tensor.insert_slice %{{.*}}[1, 0, 0] [1, 4, 8] [1, 1, 1] : tensor<4x8xf32> into tensor<2x4x8xf32>
+// CHECK-NEXT:    func.return %[[R]]
 // CHECK-NOT:     nn.
 func.func @sdpa_causal(%q: tensor<2x4x8xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x4x8xf32>) -> tensor<2x4x8xf32> {
   %0 = nn.sdpa %q, %k, %v {is_causal = true, scale = 0.125 : f64} : (tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
@@ -347,10 +417,16 @@ func.func @sdpa_causal(%q: tensor<2x4x8xf32>, %k: tensor<2x4x8xf32>, %v: tensor<
 }
 
 // CHECK-LABEL: func.func @conv2d(
-// Loops (n, g, f, oh, ow | c, kh, kw) over the padded input, stride 2.
-// CHECK:         %[[PAD:.*]] = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1]
-// CHECK:         } : tensor<1x3x8x8xf32> to tensor<1x3x10x10xf32>
-// CHECK:         %[[X:.*]] = tensor.expand_shape {{.*}} output_shape [1, 1, 3, 10, 10]
+// Loops (n, g, f, oh, ow | c, kh, kw) over the padded input, stride 2. The
+// padding is a zero-filled tensor with the input linalg.copy'd into its interior.
+// CHECK-NEXT:    %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<1x3x10x10xf32>
+// CHECK-NEXT:    %[[FILL:.*]] = linalg.fill ins(%[[ZERO]] : f32) outs(%[[E]] : tensor<1x3x10x10xf32>) -> tensor<1x3x10x10xf32>
+// CHECK-NEXT:    %[[WIN:.*]] = tensor.extract_slice %[[FILL]][0, 0, 1, 1] [1, 3, 8, 8] [1, 1, 1, 1] : tensor<1x3x10x10xf32> to tensor<1x3x8x8xf32>
+// CHECK-NEXT:    %[[CP:.*]] = linalg.copy ins(%x : tensor<1x3x8x8xf32>) outs(%[[WIN]] : tensor<1x3x8x8xf32>) -> tensor<1x3x8x8xf32>
+// CHECK-NEXT:    %[[PAD:.*]] = tensor.insert_slice %[[CP]] into %[[FILL]][0, 0, 1, 1] [1, 3, 8, 8] [1, 1, 1, 1] : tensor<1x3x8x8xf32> into tensor<1x3x10x10xf32>
+// CHECK-NEXT:    %[[FLAT:.*]] = tensor.collapse_shape %[[PAD]]
+// CHECK-NEXT:    %[[X:.*]] = tensor.expand_shape %[[FLAT]] {{.*}} output_shape [1, 1, 3, 10, 10]
 // CHECK:         %[[W:.*]] = tensor.expand_shape {{.*}} output_shape [1, 4, 3, 3, 3]
 // CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d5, ((d3 * 2) + d6), ((d4 * 2) + d7))>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d1, d2, d5, d6, d7)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2, d3, d4)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%[[X]], %[[W]] : tensor<1x1x3x10x10xf32>, tensor<1x4x3x3x3xf32>) outs(%{{.*}} : tensor<1x1x4x4x4xf32>)
 // CHECK-NEXT:    ^{{.*}}(%[[A:.*]]: f32, %[[B:.*]]: f32, %[[O:.*]]: f32):
@@ -366,7 +442,7 @@ func.func @conv2d(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<4
 
 // CHECK-LABEL: func.func @conv2d_groups_dilation(
 // groups = 2 splits C and F; dilation 2 scales the kernel offsets; no padding, no bias.
-// CHECK-NOT:     tensor.pad
+// CHECK-NOT:     linalg.copy
 // CHECK:         tensor.expand_shape {{.*}} output_shape [1, 2, 2, 8, 8]
 // CHECK:         tensor.expand_shape {{.*}} output_shape [2, 3, 2, 3, 3]
 // CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d5, (d3 + (d6 * 2)), (d4 + (d7 * 2)))>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d1, d2, d5, d6, d7)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2, d3, d4)>]
@@ -391,13 +467,33 @@ func.func @max_pool(%x: tensor<1x3x8x8xf32>) -> tensor<1x3x4x4xf32> {
 
 // CHECK-LABEL: func.func @avg_pool_exclude_pad(
 // Without count_include_pad, each window divides by its number of real taps.
-// CHECK:         tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1]
-// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, ((d2 * 2) + d4), ((d3 * 2) + d5))>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]}
+// CHECK-NEXT:    %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<1x3x6x6xf32>
+// CHECK-NEXT:    %[[FILL:.*]] = linalg.fill ins(%[[ZERO]] : f32) outs(%[[E]] : tensor<1x3x6x6xf32>) -> tensor<1x3x6x6xf32>
+// CHECK-NEXT:    %[[WIN:.*]] = tensor.extract_slice %[[FILL]][0, 0, 1, 1] [1, 3, 4, 4] [1, 1, 1, 1] : tensor<1x3x6x6xf32> to tensor<1x3x4x4xf32>
+// CHECK-NEXT:    %[[CP:.*]] = linalg.copy ins(%x : tensor<1x3x4x4xf32>) outs(%[[WIN]] : tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32>
+// CHECK-NEXT:    %[[PAD:.*]] = tensor.insert_slice %[[CP]] into %[[FILL]][0, 0, 1, 1] [1, 3, 4, 4] [1, 1, 1, 1] : tensor<1x3x4x4xf32> into tensor<1x3x6x6xf32>
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, ((d2 * 2) + d4), ((d3 * 2) + d5))>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[PAD]], %{{.*}} : tensor<1x3x6x6xf32>, tensor<3x3xf32>)
 // CHECK:           arith.addf
 // CHECK:         %[[N:.*]] = arith.constant dense<{{\[\[}}4.000000e+00, 6.000000e+00], [6.000000e+00, 9.000000e+00]]> : tensor<2x2xf32>
 // CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>]{{.*}} ins(%{{.*}}, %[[N]] :
 // CHECK:           arith.divf
 func.func @avg_pool_exclude_pad(%x: tensor<1x3x4x4xf32>) -> tensor<1x3x2x2xf32> {
   %0 = nn.avg_pool2d %x {kernel = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, count_include_pad = false} : tensor<1x3x4x4xf32> -> tensor<1x3x2x2xf32>
+  func.return %0 : tensor<1x3x2x2xf32>
+}
+
+// max_pool's padding is filled with -inf, so a padded tap never wins.
+// CHECK-LABEL: func.func @max_pool_padded(
+// CHECK-NEXT:    %[[NEGINF:.*]] = arith.constant 0xff800000 : f32
+// CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<1x3x6x6xf32>
+// CHECK-NEXT:    %[[FILL:.*]] = linalg.fill ins(%[[NEGINF]] : f32) outs(%[[E]] : tensor<1x3x6x6xf32>) -> tensor<1x3x6x6xf32>
+// CHECK-NEXT:    %[[WIN:.*]] = tensor.extract_slice %[[FILL]][0, 0, 1, 1] [1, 3, 4, 4] [1, 1, 1, 1] : tensor<1x3x6x6xf32> to tensor<1x3x4x4xf32>
+// CHECK-NEXT:    %[[CP:.*]] = linalg.copy ins(%x : tensor<1x3x4x4xf32>) outs(%[[WIN]] : tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32>
+// CHECK-NEXT:    %[[PAD:.*]] = tensor.insert_slice %[[CP]] into %[[FILL]][0, 0, 1, 1] [1, 3, 4, 4] [1, 1, 1, 1] : tensor<1x3x4x4xf32> into tensor<1x3x6x6xf32>
+// CHECK:         linalg.generic {{.*}} ins(%[[PAD]], %{{.*}} : tensor<1x3x6x6xf32>, tensor<3x3xf32>)
+// CHECK:           arith.maximumf
+func.func @max_pool_padded(%x: tensor<1x3x4x4xf32>) -> tensor<1x3x2x2xf32> {
+  %0 = nn.max_pool2d %x {kernel = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>} : tensor<1x3x4x4xf32> -> tensor<1x3x2x2xf32>
   func.return %0 : tensor<1x3x2x2xf32>
 }

@@ -63,14 +63,20 @@ func.func @results(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
 // CHECK-LABEL: func.func private @declaration(tensor<4xf32>) -> tensor<4xf32>{{$}}
 func.func private @declaration(tensor<4xf32>) -> tensor<4xf32>
 
-// After convert-nn-to-linalg, the weight's transpose is a weight buffer of its own.
+// After convert-nn-to-linalg, the weight's transpose is a weight buffer of its
+// own, read by the linalg.matmul through its single restrict view.
 // FULL-LABEL: func.func @linear(
 // FULL-SAME:      %[[X:[^:]*]]: memref<2x8xf32>, %[[B:[^:]*]]: memref<16xf32>, %[[WT:[^:]*]]: memref<8x16xf32>, %[[OUT:[^:]*]]: memref<2x16xf32>)
 // FULL-SAME:      sparcc.weights = [{name = "fc.bias"}, {name = "fc.weight", perm = array<i64: 1, 0>}]
+// FULL-NEXT:     %[[XT:.*]] = bufferization.to_tensor %[[X]] restrict : memref<2x8xf32> to tensor<2x8xf32>
+// FULL-NEXT:     %[[BT:.*]] = bufferization.to_tensor %[[B]] restrict : memref<16xf32> to tensor<16xf32>
+// FULL-NEXT:     %[[WTT:.*]] = bufferization.to_tensor %[[WT]] restrict : memref<8x16xf32> to tensor<8x16xf32>
 // FULL-NOT:      nn.
-// FULL:          linalg.generic
-// FULL-SAME:       iterator_types = ["parallel", "parallel", "reduction"]
-// FULL:          bufferization.materialize_in_destination %{{.*}} in restrict writable %[[OUT]]
+// FULL-NOT:      bufferization.to_tensor
+// FULL:          %[[Y:.*]] = linalg.matmul ins(%[[XT]], %[[WTT]] : tensor<2x8xf32>, tensor<8x16xf32>)
+// FULL:          %[[R:.*]] = linalg.generic {{.*}} ins(%[[Y]], %[[BT]] : tensor<2x16xf32>, tensor<16xf32>)
+// FULL:            arith.addf
+// FULL:          bufferization.materialize_in_destination %[[R]] in restrict writable %[[OUT]]
 // FULL-NOT:      nn.
 func.func @linear(%x: tensor<2x8xf32>) -> tensor<2x16xf32> {
   %w = nn.weight @fc.weight : tensor<16x8xf32>

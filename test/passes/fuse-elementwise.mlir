@@ -1,0 +1,264 @@
+// fuse-elementwise: an all-parallel producer generic is computed inside its
+// only consumer when that consumer reads it through a permutation of all its
+// loops; one function per rule of passes/fuse_elementwise.py.
+// RUN: sparcc-opt %s -p fuse-elementwise | filecheck %s
+
+// A producer whose only user is an elementwise consumer is computed inline:
+// the consumer's other inputs come first, then the producer's; one body.
+// CHECK-LABEL: @elementwise(
+// CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<4x8xf32>
+// CHECK-NEXT:    %[[R:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%y, %x : tensor<4x8xf32>, tensor<4x8xf32>) outs(%[[E]] : tensor<4x8xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[Y:.*]]: f32, %[[X:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[EXP:.*]] = math.exp %[[X]] : f32
+// CHECK-NEXT:      %[[S:.*]] = arith.subf %[[Y]], %[[EXP]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK-NEXT:    } -> tensor<4x8xf32>
+// CHECK-NEXT:    func.return %[[R]] : tensor<4x8xf32>
+func.func @elementwise(%x: tensor<4x8xf32>, %y: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %e0 = tensor.empty() : tensor<4x8xf32>
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<4x8xf32>) outs(%e0 : tensor<4x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.exp %a : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8xf32>
+  %e1 = tensor.empty() : tensor<4x8xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%y, %0 : tensor<4x8xf32>, tensor<4x8xf32>) outs(%e1 : tensor<4x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.subf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8xf32>
+  func.return %1 : tensor<4x8xf32>
+}
+
+// The consumer reads the producer transposed: the producer's maps, the
+// broadcast one (d1) included, are composed with that read.
+// CHECK-LABEL: @broadcast_transposed(
+// CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<8x4xf32>
+// CHECK-NEXT:    %[[R:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x, %b : tensor<4x8xf32>, tensor<8xf32>) outs(%[[E]] : tensor<8x4xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[X:.*]]: f32, %[[B:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[S:.*]] = arith.addf %[[X]], %[[B]] : f32
+// CHECK-NEXT:      %[[T:.*]] = math.tanh %[[S]] : f32
+// CHECK-NEXT:      linalg.yield %[[T]] : f32
+// CHECK-NEXT:    } -> tensor<8x4xf32>
+// CHECK-NEXT:    func.return %[[R]] : tensor<8x4xf32>
+func.func @broadcast_transposed(%x: tensor<4x8xf32>, %b: tensor<8xf32>) -> tensor<8x4xf32> {
+  %e0 = tensor.empty() : tensor<4x8xf32>
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x, %b : tensor<4x8xf32>, tensor<8xf32>) outs(%e0 : tensor<4x8xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %r = arith.addf %p, %q : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8xf32>
+  %e1 = tensor.empty() : tensor<8x4xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%0 : tensor<4x8xf32>) outs(%e1 : tensor<8x4xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %r = math.tanh %p : f32
+    linalg.yield %r : f32
+  } -> tensor<8x4xf32>
+  func.return %1 : tensor<8x4xf32>
+}
+
+// A producer writing through a permuted output map: its input map is
+// composed with the inverse of that permutation.
+// CHECK-LABEL: @permuted_producer(
+// CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<4x8xf32>
+// CHECK-NEXT:    %[[R:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<8x4xf32>) outs(%[[E]] : tensor<4x8xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[X:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[EXP:.*]] = math.exp %[[X]] : f32
+// CHECK-NEXT:      %[[N:.*]] = arith.negf %[[EXP]] : f32
+// CHECK-NEXT:      linalg.yield %[[N]] : f32
+// CHECK-NEXT:    } -> tensor<4x8xf32>
+// CHECK-NEXT:    func.return %[[R]] : tensor<4x8xf32>
+func.func @permuted_producer(%x: tensor<8x4xf32>) -> tensor<4x8xf32> {
+  %e0 = tensor.empty() : tensor<4x8xf32>
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1, d0)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<8x4xf32>) outs(%e0 : tensor<4x8xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %r = math.exp %p : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8xf32>
+  %e1 = tensor.empty() : tensor<4x8xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%0 : tensor<4x8xf32>) outs(%e1 : tensor<4x8xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %r = arith.negf %p : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8xf32>
+  func.return %1 : tensor<4x8xf32>
+}
+
+// A producer with a second user (here the return) is not fused.
+// CHECK-LABEL: @two_users(
+// CHECK-NEXT:    %[[E0:.*]] = tensor.empty() : tensor<8xf32>
+// CHECK-NEXT:    %[[P:.*]] = linalg.generic {{.*}} ins(%x : tensor<8xf32>) outs(%[[E0]] : tensor<8xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[X:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[EXP:.*]] = math.exp %[[X]] : f32
+// CHECK-NEXT:      linalg.yield %[[EXP]] : f32
+// CHECK-NEXT:    } -> tensor<8xf32>
+// CHECK-NEXT:    %[[E1:.*]] = tensor.empty() : tensor<8xf32>
+// CHECK-NEXT:    %[[C:.*]] = linalg.generic {{.*}} ins(%[[P]] : tensor<8xf32>) outs(%[[E1]] : tensor<8xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[IN:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[N:.*]] = arith.negf %[[IN]] : f32
+// CHECK-NEXT:      linalg.yield %[[N]] : f32
+// CHECK-NEXT:    } -> tensor<8xf32>
+// CHECK-NEXT:    func.return %[[P]], %[[C]] : tensor<8xf32>, tensor<8xf32>
+func.func @two_users(%x: tensor<8xf32>) -> (tensor<8xf32>, tensor<8xf32>) {
+  %e0 = tensor.empty() : tensor<8xf32>
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x : tensor<8xf32>) outs(%e0 : tensor<8xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %r = math.exp %p : f32
+    linalg.yield %r : f32
+  } -> tensor<8xf32>
+  %e1 = tensor.empty() : tensor<8xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%0 : tensor<8xf32>) outs(%e1 : tensor<8xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %r = arith.negf %p : f32
+    linalg.yield %r : f32
+  } -> tensor<8xf32>
+  func.return %0, %1 : tensor<8xf32>, tensor<8xf32>
+}
+
+// A contraction reads its lhs through (d0, d2), not a permutation of all
+// its loops: fusing would recompute tanh once per output column.
+// CHECK-LABEL: @contraction(
+// CHECK-NEXT:    %[[E0:.*]] = tensor.empty() : tensor<4x8xf32>
+// CHECK-NEXT:    %[[P:.*]] = linalg.generic {{.*}} ins(%x : tensor<4x8xf32>) outs(%[[E0]] : tensor<4x8xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[X:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[T:.*]] = math.tanh %[[X]] : f32
+// CHECK-NEXT:      linalg.yield %[[T]] : f32
+// CHECK-NEXT:    } -> tensor<4x8xf32>
+// CHECK-NEXT:    %[[R:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[P]], %w : tensor<4x8xf32>, tensor<8x3xf32>) outs(%acc : tensor<4x3xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[A:.*]]: f32, %[[B:.*]]: f32, %[[O:.*]]: f32):
+// CHECK-NEXT:      %[[M:.*]] = arith.mulf %[[A]], %[[B]] : f32
+// CHECK-NEXT:      %[[S:.*]] = arith.addf %[[O]], %[[M]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK-NEXT:    } -> tensor<4x3xf32>
+// CHECK-NEXT:    func.return %[[R]] : tensor<4x3xf32>
+func.func @contraction(%x: tensor<4x8xf32>, %w: tensor<8x3xf32>, %acc: tensor<4x3xf32>) -> tensor<4x3xf32> {
+  %e0 = tensor.empty() : tensor<4x8xf32>
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<4x8xf32>) outs(%e0 : tensor<4x8xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %r = math.tanh %p : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%0, %w : tensor<4x8xf32>, tensor<8x3xf32>) outs(%acc : tensor<4x3xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<4x3xf32>
+  func.return %1 : tensor<4x3xf32>
+}
+
+// Nor does a producer of a named linalg.matmul (only generics are consumers).
+// CHECK-LABEL: @named_matmul(
+// CHECK-NEXT:    %[[E0:.*]] = tensor.empty() : tensor<4x8xf32>
+// CHECK-NEXT:    %[[P:.*]] = linalg.generic {{.*}} ins(%x : tensor<4x8xf32>) outs(%[[E0]] : tensor<4x8xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[X:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[T:.*]] = math.tanh %[[X]] : f32
+// CHECK-NEXT:      linalg.yield %[[T]] : f32
+// CHECK-NEXT:    } -> tensor<4x8xf32>
+// CHECK-NEXT:    %[[R:.*]] = linalg.matmul ins(%[[P]], %w : tensor<4x8xf32>, tensor<8x3xf32>) outs(%acc : tensor<4x3xf32>) -> tensor<4x3xf32>
+// CHECK-NEXT:    func.return %[[R]] : tensor<4x3xf32>
+func.func @named_matmul(%x: tensor<4x8xf32>, %w: tensor<8x3xf32>, %acc: tensor<4x3xf32>) -> tensor<4x3xf32> {
+  %e0 = tensor.empty() : tensor<4x8xf32>
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<4x8xf32>) outs(%e0 : tensor<4x8xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %r = math.tanh %p : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8xf32>
+  %1 = linalg.matmul ins(%0, %w : tensor<4x8xf32>, tensor<8x3xf32>) outs(%acc : tensor<4x3xf32>) -> tensor<4x3xf32>
+  func.return %1 : tensor<4x3xf32>
+}
+
+// A reduction that reads the producer through a permutation of all its
+// loops (exp -> sum) fuses: iterator types and output map are the consumer's.
+// CHECK-LABEL: @into_reduction(
+// CHECK-NEXT:    %[[R:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]} ins(%x : tensor<4x8xf32>) outs(%acc : tensor<4xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[X:.*]]: f32, %[[O:.*]]: f32):
+// CHECK-NEXT:      %[[EXP:.*]] = math.exp %[[X]] : f32
+// CHECK-NEXT:      %[[S:.*]] = arith.addf %[[EXP]], %[[O]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK-NEXT:    } -> tensor<4xf32>
+// CHECK-NEXT:    func.return %[[R]] : tensor<4xf32>
+func.func @into_reduction(%x: tensor<4x8xf32>, %acc: tensor<4xf32>) -> tensor<4xf32> {
+  %e0 = tensor.empty() : tensor<4x8xf32>
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<4x8xf32>) outs(%e0 : tensor<4x8xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %r = math.exp %p : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]} ins(%0 : tensor<4x8xf32>) outs(%acc : tensor<4xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %s = arith.addf %p, %o : f32
+    linalg.yield %s : f32
+  } -> tensor<4xf32>
+  func.return %1 : tensor<4xf32>
+}
+
+// neg -> exp -> sqrt: the fused generic fuses again, one loop nest remains.
+// CHECK-LABEL: @chain(
+// CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<8xf32>
+// CHECK-NEXT:    %[[R:.*]] = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x : tensor<8xf32>) outs(%[[E]] : tensor<8xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[X:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[N:.*]] = arith.negf %[[X]] : f32
+// CHECK-NEXT:      %[[EXP:.*]] = math.exp %[[N]] : f32
+// CHECK-NEXT:      %[[SQ:.*]] = math.sqrt %[[EXP]] : f32
+// CHECK-NEXT:      linalg.yield %[[SQ]] : f32
+// CHECK-NEXT:    } -> tensor<8xf32>
+// CHECK-NEXT:    func.return %[[R]] : tensor<8xf32>
+func.func @chain(%x: tensor<8xf32>) -> tensor<8xf32> {
+  %e0 = tensor.empty() : tensor<8xf32>
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x : tensor<8xf32>) outs(%e0 : tensor<8xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %r = arith.negf %p : f32
+    linalg.yield %r : f32
+  } -> tensor<8xf32>
+  %e1 = tensor.empty() : tensor<8xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%0 : tensor<8xf32>) outs(%e1 : tensor<8xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %r = math.exp %p : f32
+    linalg.yield %r : f32
+  } -> tensor<8xf32>
+  %e2 = tensor.empty() : tensor<8xf32>
+  %2 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%1 : tensor<8xf32>) outs(%e2 : tensor<8xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %r = math.sqrt %p : f32
+    linalg.yield %r : f32
+  } -> tensor<8xf32>
+  func.return %2 : tensor<8xf32>
+}
+
+// A producer that reads linalg.index (a causal mask) stays on its own: its
+// indices would change meaning in the consumer's loop space.
+// CHECK-LABEL: @index_producer(
+// CHECK-NEXT:    %[[E0:.*]] = tensor.empty() : tensor<4x4xf32>
+// CHECK-NEXT:    %[[P:.*]] = linalg.generic {{.*}} ins(%x : tensor<4x4xf32>) outs(%[[E0]] : tensor<4x4xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[X:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[I:.*]] = linalg.index 0 : index
+// CHECK-NEXT:      %[[J:.*]] = linalg.index 1 : index
+// CHECK:           linalg.yield
+// CHECK-NEXT:    } -> tensor<4x4xf32>
+// CHECK-NEXT:    %[[E1:.*]] = tensor.empty() : tensor<4x4xf32>
+// CHECK-NEXT:    %[[R:.*]] = linalg.generic {{.*}} ins(%[[P]] : tensor<4x4xf32>) outs(%[[E1]] : tensor<4x4xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[IN:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[EXP:.*]] = math.exp %[[IN]] : f32
+// CHECK-NEXT:      linalg.yield %[[EXP]] : f32
+// CHECK-NEXT:    } -> tensor<4x4xf32>
+// CHECK-NEXT:    func.return %[[R]] : tensor<4x4xf32>
+func.func @index_producer(%x: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  %e0 = tensor.empty() : tensor<4x4xf32>
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<4x4xf32>) outs(%e0 : tensor<4x4xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %i = linalg.index 0 : index
+    %j = linalg.index 1 : index
+    %c = arith.cmpi ugt, %j, %i : index
+    %z = arith.constant 0.000000e+00 : f32
+    %r = arith.select %c, %z, %p : f32
+    linalg.yield %r : f32
+  } -> tensor<4x4xf32>
+  %e1 = tensor.empty() : tensor<4x4xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%0 : tensor<4x4xf32>) outs(%e1 : tensor<4x4xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %r = math.exp %p : f32
+    linalg.yield %r : f32
+  } -> tensor<4x4xf32>
+  func.return %1 : tensor<4x4xf32>
+}
