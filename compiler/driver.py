@@ -58,6 +58,10 @@ class CompiledProgram:
 
     def __post_init__(self) -> None:
         self._weight_ptrs = [w.data_ptr() for w in self.weights]
+        self._expected = [(s.dtype, torch.Size(s.shape)) for s in self.inputs]
+        self._one_result = len(self.outputs) == 1 and (
+            self.output_tree is None or self.output_tree.is_leaf()
+        )
 
     def check(self, args: Sequence[Any]) -> list[torch.Tensor]:
         if len(args) != len(self.inputs):
@@ -81,16 +85,22 @@ class CompiledProgram:
         return out
 
     def __call__(self, *args: Any) -> Any:
-        inputs = self.check(args)
+        # fast path: the signature matches exactly; anything else gets check()'s messages
+        fast = len(args) == len(self._expected) and all(
+            isinstance(a, torch.Tensor) and (a.dtype, a.shape) == e and a.is_cpu and a.is_contiguous()
+            for a, e in zip(args, self._expected)
+        )
+        inputs = args if fast else self.check(args)
         results = [torch.empty(s.shape, dtype=s.dtype) for s in self.outputs]
-        with torch.no_grad():
-            self.fn(
-                *[a.data_ptr() for a in inputs],
-                *self._weight_ptrs,
-                *[r.data_ptr() for r in results],
-            )
+        self.fn(
+            *[a.data_ptr() for a in inputs],
+            *self._weight_ptrs,
+            *[r.data_ptr() for r in results],
+        )
+        if self._one_result:
+            return results[0]
         if self.output_tree is None:
-            return results[0] if len(results) == 1 else tuple(results)
+            return tuple(results)
         return pytree.tree_unflatten(results, self.output_tree)
 
 

@@ -5,7 +5,7 @@ subtract -> exp -> sum in softmax, run as one loop nest with no
 intermediate buffer.
 
 A producer P fuses into a consumer C when
-  - P is all-parallel, has one result, that result has C as its only user,
+  - P is all-parallel, has one result, and that result has exactly one use, in C,
     and P's output map is a permutation;
   - P's body reads no `linalg.index` and not its own output;
   - C reads P's result through a permutation of all of C's loops, so every
@@ -51,8 +51,8 @@ def _fusable_producer(op: Operation | None, consumer: linalg.GenericOp) -> linal
         return None
     if not _is_permutation(_maps(op)[-1]):
         return None
-    result = op.res[0]
-    if any(use.operation is not consumer for use in result.uses):
+    uses = list(op.res[0].uses)
+    if len(uses) != 1 or uses[0].operation is not consumer:  # read twice counts as two
         return None
     body = op.body.block
     if body.args[-1].uses or any(isinstance(o, linalg.IndexOp) for o in body.ops):
