@@ -210,17 +210,27 @@ def _shape(value: ir.Value) -> list[int]:
 
 
 def _loop_ranges(op: ir.Operation) -> list[int] | None:
-    """Static loop extents of a generic whose maps are projected permutations."""
+    """Static loop extents of a generic whose maps are projected permutations
+    and that reads and writes the innermost loop contiguously.
+
+    A transposed innermost access (a permute generic) is left to plain loops:
+    vectorising it makes the transform interpreter loop forever in the
+    transfer-permutation/transpose lowering patterns.
+    """
     maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+    n = maps[0].n_dims
     ranges: dict[int, int] = {}
     for value, amap in zip(op.operands, maps):
         shape = _shape(value)
+        positions = []
         for size, expr in zip(shape, amap.results):
             expr = expr.maybe_downcast()
             if not isinstance(expr, ir.AffineDimExpr):
                 return None
             ranges[expr.position] = size
-    n = maps[0].n_dims
+            positions.append(expr.position)
+        if n - 1 in positions[:-1]:
+            return None
     if len(ranges) != n:
         return None
     return [ranges[i] for i in range(n)]
