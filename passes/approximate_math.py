@@ -127,7 +127,7 @@ class ApproximateUnary(RewritePattern):
             return
         seq = _Seq()
         result = build(seq, op.operands[0])
-        rewriter.replace_op(op, seq.ops, [result])
+        rewriter.replace(op, seq.ops, [result])
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, linalg, tensor
+from xdsl.dialects import arith, tensor
+from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects import math as mathd
 from xdsl.dialects.builtin import (
     AffineMapAttr,
@@ -329,7 +330,7 @@ class Lowering(RewritePattern):
         result = self.emit(e, op)
         if result is None:
             return
-        rewriter.replace_op(op, e.ops, [result])
+        rewriter.replace(op, e.ops, [result])
 
     def emit(self, e: Emitter, op) -> SSAValue | None:
         raise NotImplementedError
@@ -386,7 +387,7 @@ class LowerUnary(RewritePattern):
             return
         e = Emitter()
         result = e.elementwise(list(op.operands), shape_of(op.results[0]), body)
-        rewriter.replace_op(op, e.ops, [result])
+        rewriter.replace(op, e.ops, [result])
 
 
 @lowering(nn.SumOp)

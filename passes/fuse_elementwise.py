@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import linalg
+from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.builtin import AffineMapAttr, ModuleOp
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.ir.affine import AffineMap
@@ -68,8 +68,8 @@ class FuseProducer(RewritePattern):
             producer = _fusable_producer(operand.owner, consumer)
             if producer is None or not _is_permutation(maps[i]):
                 continue
-            rewriter.replace_op(consumer, fuse(producer, consumer, i))
-            rewriter.erase_op(producer)
+            rewriter.replace(consumer, fuse(producer, consumer, i))
+            rewriter.erase(producer)
             return
 
 
