@@ -329,6 +329,8 @@ for _target, _op in [
     (aten.tanh.default, nn.TanhOp),
     (aten.exp.default, nn.ExpOp),
     (aten.log.default, nn.LogOp),
+    (aten.erf.default, nn.ErfOp),
+    (aten.special_erf.default, nn.ErfOp),
     (aten.sqrt.default, nn.SqrtOp),
     (aten.rsqrt.default, nn.RsqrtOp),
 ]:

@@ -251,6 +251,13 @@ class ExpOp(UnaryOp):
 
 
 @irdl_op_definition
+class ErfOp(UnaryOp):
+    """%y = nn.erf %x : tensor<4xf32>"""
+
+    name = "nn.erf"
+
+
+@irdl_op_definition
 class LogOp(UnaryOp):
     """%y = nn.log %x : tensor<4xf32>"""
 
@@ -938,6 +945,7 @@ Nn = Dialect(
         SigmoidOp,
         TanhOp,
         ExpOp,
+        ErfOp,
         LogOp,
         SqrtOp,
         RsqrtOp,

@@ -351,6 +351,7 @@ UNARY: dict[type[Operation], Body] = {
     nn.TanhOp: lambda s, x: s.tanh(x[0]),
     nn.ExpOp: lambda s, x: s.exp(x[0]),
     nn.LogOp: lambda s, x: s.log(x[0]),
+    nn.ErfOp: lambda s, x: s.erf(x[0]),
     nn.SqrtOp: lambda s, x: s.sqrt(x[0]),
     nn.RsqrtOp: lambda s, x: s.rsqrt(x[0]),
 }

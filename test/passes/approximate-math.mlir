@@ -68,7 +68,8 @@ func.func @exp(%x: f32) -> f32 {
 }
 
 // tanh: sign(x) (1 - e) / (1 + e) with e = exp(-2|x|) (the sequence above,
-// inlined), and x (1 - x^2/3) where |x| < 2^-9.
+// inlined), and its Maclaurin series (x times a polynomial in x^2, Horner)
+// where |x| < 0.25.
 // CHECK-LABEL: @tanh(
 // CHECK-NEXT:    %[[AX:.*]] = math.absf %x : f32
 // CHECK-NEXT:    %[[M2:.*]] = arith.constant -2.000000e+00 : f32
@@ -83,14 +84,15 @@ func.func @exp(%x: f32) -> f32 {
 // CHECK-NEXT:    %[[DEN:.*]] = arith.addf %[[ONE2]], %[[E]] : f32
 // CHECK-NEXT:    %[[Q:.*]] = arith.divf %[[NUM]], %[[DEN]] : f32
 // CHECK-NEXT:    %[[T:.*]] = math.copysign %[[Q]], %x : f32
-// CHECK-NEXT:    %[[ONE3:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    %[[QUARTER:.*]] = arith.constant 2.500000e-01 : f32
 // CHECK-NEXT:    %[[XX:.*]] = arith.mulf %x, %x : f32
-// CHECK-NEXT:    %[[THIRD:.*]] = arith.constant 0.333333343 : f32
-// CHECK-NEXT:    %[[XX3:.*]] = arith.mulf %[[XX]], %[[THIRD]] : f32
-// CHECK-NEXT:    %[[D:.*]] = arith.subf %[[ONE3]], %[[XX3]] : f32
-// CHECK-NEXT:    %[[SMALL:.*]] = arith.mulf %x, %[[D]] : f32
-// CHECK-NEXT:    %[[EPS:.*]] = arith.constant 0.001953125 : f32
-// CHECK-NEXT:    %[[ISSMALL:.*]] = arith.cmpf olt, %[[AX]], %[[EPS]] : f32
+// CHECK-NEXT:    arith.constant -0.00886323582 : f32
+// CHECK:         arith.constant -0.333333343 : f32
+// CHECK:         arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    arith.mulf
+// CHECK-NEXT:    %[[P:.*]] = arith.addf %{{.*}}, %{{.*}} : f32
+// CHECK-NEXT:    %[[SMALL:.*]] = arith.mulf %x, %[[P]] : f32
+// CHECK-NEXT:    %[[ISSMALL:.*]] = arith.cmpf olt, %[[AX]], %[[QUARTER]] : f32
 // CHECK-NEXT:    %[[R:.*]] = arith.select %[[ISSMALL]], %[[SMALL]], %[[T]] : f32
 // CHECK-NEXT:    func.return %[[R]] : f32
 // GONE-LABEL:  @tanh(
@@ -135,7 +137,15 @@ func.func @tanh(%x: f32) -> f32 {
 // CHECK-NEXT:    %[[ONE3:.*]] = arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    %[[PE:.*]] = arith.mulf %[[POLY]], %[[E]] : f32
 // CHECK-NEXT:    %[[Y:.*]] = arith.subf %[[ONE3]], %[[PE]] : f32
-// CHECK-NEXT:    %[[R:.*]] = math.copysign %[[Y]], %x : f32
+// CHECK-NEXT:    %[[BIG:.*]] = math.copysign %[[Y]], %x : f32
+// CHECK-NEXT:    %[[HALF:.*]] = arith.constant 5.000000e-01 : f32
+// CHECK-NEXT:    %[[XX2:.*]] = arith.mulf %x, %x : f32
+// CHECK-NEXT:    arith.constant 0.000120553326 : f32
+// CHECK:         arith.constant 1.12837923 : f32
+// CHECK:         %[[P:.*]] = arith.addf %{{.*}}, %{{.*}} : f32
+// CHECK-NEXT:    %[[SMALL:.*]] = arith.mulf %x, %[[P]] : f32
+// CHECK-NEXT:    %[[ISSMALL:.*]] = arith.cmpf olt, %[[AX]], %[[HALF]] : f32
+// CHECK-NEXT:    %[[R:.*]] = arith.select %[[ISSMALL]], %[[SMALL]], %[[BIG]] : f32
 // CHECK-NEXT:    func.return %[[R]] : f32
 // GONE-LABEL:  @erf(
 // GONE-NOT:      math.{{(exp|tanh|erf)}}
