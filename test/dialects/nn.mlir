@@ -53,7 +53,8 @@ func.func @weight_names() -> (tensor<2xbf16>, tensor<2x3x4xf32>) {
 // CHECK-NEXT:    %8 = nn.log %7 : tensor<4xf32>
 // CHECK-NEXT:    %9 = nn.sqrt %8 : tensor<4xf32>
 // CHECK-NEXT:    %10 = nn.rsqrt %9 : tensor<4xf32>
-// CHECK-NEXT:    func.return %10 : tensor<4xf32>
+// CHECK-NEXT:    %11 = nn.erf %10 : tensor<4xf32>
+// CHECK-NEXT:    func.return %11 : tensor<4xf32>
 func.func @unary(%x: tensor<4xf32>) -> tensor<4xf32> {
   %0 = nn.neg %x : tensor<4xf32>
   %1 = nn.relu %0 : tensor<4xf32>
@@ -66,7 +67,8 @@ func.func @unary(%x: tensor<4xf32>) -> tensor<4xf32> {
   %8 = nn.log %7 : tensor<4xf32>
   %9 = nn.sqrt %8 : tensor<4xf32>
   %10 = nn.rsqrt %9 : tensor<4xf32>
-  func.return %10 : tensor<4xf32>
+  %11 = nn.erf %10 : tensor<4xf32>
+  func.return %11 : tensor<4xf32>
 }
 
 // CHECK-LABEL: func.func @binary(

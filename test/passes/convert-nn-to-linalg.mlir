@@ -18,6 +18,24 @@ func.func @unary_relu(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   func.return %0 : tensor<4x8xf32>
 }
 
+// Unary ops whose body is one math op, each in its own generic.
+// CHECK-LABEL: func.func @unary_math(
+// CHECK:           math.exp
+// CHECK:           math.log
+// CHECK:           math.tanh
+// CHECK:           math.erf
+// CHECK:           math.sqrt
+// CHECK:           math.rsqrt
+func.func @unary_math(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = nn.exp %x : tensor<4xf32>
+  %1 = nn.log %0 : tensor<4xf32>
+  %2 = nn.tanh %1 : tensor<4xf32>
+  %3 = nn.erf %2 : tensor<4xf32>
+  %4 = nn.sqrt %3 : tensor<4xf32>
+  %5 = nn.rsqrt %4 : tensor<4xf32>
+  func.return %5 : tensor<4xf32>
+}
+
 // CHECK-LABEL: func.func @unary_silu(
 // CHECK:         linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
 // CHECK-NEXT:    ^{{.*}}(%[[IN:.*]]: f32, %{{.*}}: f32):
