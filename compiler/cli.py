@@ -1,2 +1,164 @@
-def main():
-    print("sparcc 0.1.0")
+"""The `sparcc` command.
+
+    sparcc run examples/mlp.py:make_model --example-input "randn(64,512)"
+    sparcc --version
+
+`run` imports FILE, calls FACTORY() for the model (an nn.Module or a
+function of tensors), compiles it for the example inputs, and prints the
+max abs error against PyTorch, the latency of both (one thread each) and
+the compile report. Inputs come from `--example-input` specs (repeatable:
+`randn(2,3)`, `rand(4)`, `zeros(1,8)`, `ones(3)`, `randint(0,10,(2,5))`,
+with an optional dtype, e.g. `randn(2,3,dtype=float32)`), or from an
+`example_inputs()` function in FILE.
+
+User mistakes end with one message and exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.util
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sparcc
+from sparcc.errors import SparccError
+
+_FACTORIES = ("randn", "rand", "zeros", "ones", "randint")
+_DTYPES = ("float32", "int64")
+
+
+def parse_input_spec(spec: str) -> Any:
+    """`randn(64,512)` -> a tensor; anything else is a SparccError naming the spec."""
+    import torch
+
+    def bad(why: str) -> SparccError:
+        return SparccError(f"--example-input '{spec}': {why}")
+
+    try:
+        node = ast.parse(spec.strip(), mode="eval").body
+    except SyntaxError:
+        raise bad("not of the form randn(2,3)") from None
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        raise bad("not of the form randn(2,3)")
+    if node.func.id not in _FACTORIES:
+        raise bad(f"unknown factory '{node.func.id}'; use one of {', '.join(_FACTORIES)}")
+    try:
+        args = [ast.literal_eval(a) for a in node.args]
+        kwargs = {k.arg: k.value for k in node.keywords}
+        dtype = kwargs.pop("dtype", None)
+        if kwargs:
+            raise bad(f"unexpected argument(s) {', '.join(map(str, kwargs))}")
+        if dtype is not None:
+            name = dtype.id if isinstance(dtype, ast.Name) else ast.literal_eval(dtype)
+            if name not in _DTYPES:
+                raise bad(f"dtype {name} is not supported; use {' or '.join(_DTYPES)}")
+            kw = {"dtype": getattr(torch, name)}
+        else:
+            kw = {}
+    except (ValueError, TypeError):
+        raise bad("sizes must be integer literals") from None
+    try:
+        return getattr(torch, node.func.id)(*args, **kw)
+    except (TypeError, RuntimeError) as e:
+        raise bad(str(e).splitlines()[0]) from None
+
+
+def load_factory(target: str) -> tuple[Callable[[], Any], Any]:
+    """FILE:FACTORY -> (factory, module)."""
+    path, sep, name = target.rpartition(":")
+    if not sep or not path or not name:
+        raise SparccError(f"'{target}': expected FILE.py:FACTORY, e.g. examples/mlp.py:make_model")
+    if not os.path.isfile(path):
+        raise SparccError(f"'{path}': no such file")
+    spec = importlib.util.spec_from_file_location("sparcc_user_model", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # the user's file: report it, don't crash
+        raise SparccError(f"'{path}' raised {type(e).__name__} on import: {e}") from None
+    factory = getattr(module, name, None)
+    if not callable(factory):
+        raise SparccError(f"'{path}' has no function '{name}'")
+    return factory, module
+
+
+def _median_ms(fn: Callable[..., Any], args: Sequence[Any], repeat: int) -> float:
+    for _ in range(3):
+        fn(*args)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def run(opts: argparse.Namespace) -> None:
+    import torch
+
+    factory, module = load_factory(opts.target)
+    if opts.example_input:
+        inputs = [parse_input_spec(s) for s in opts.example_input]
+    elif callable(getattr(module, "example_inputs", None)):
+        inputs = list(module.example_inputs())
+    else:
+        raise SparccError("no inputs: pass --example-input (e.g. \"randn(64,512)\") or define example_inputs()")
+    try:
+        model = factory()
+    except Exception as e:
+        raise SparccError(f"{opts.target}() raised {type(e).__name__}: {e}") from None
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+    torch.set_num_threads(1)
+    fast = sparcc.jit(model, target=opts.target_device)
+    start = time.perf_counter()
+    with torch.no_grad():
+        ours = fast(*inputs)
+        ref = model(*inputs)
+    compile_s = time.perf_counter() - start
+    outs = ours if isinstance(ours, (tuple, list)) else [ours]
+    refs = ref if isinstance(ref, (tuple, list)) else [ref]
+    err = max((o.float() - r.float()).abs().max().item() for o, r in zip(outs, refs))
+    with torch.no_grad():
+        ms, eager = _median_ms(fast, inputs, opts.repeat), _median_ms(model, inputs, opts.repeat)
+    program = next(iter(fast.cache.values()))
+    print(f"{opts.target}: {', '.join(str(tuple(x.shape)) for x in inputs)} on {opts.target_device}, 1 thread")
+    print(f"  compile time     {compile_s:9.2f} s")
+    print(f"  max abs error    {err:9.2e}  (vs PyTorch eager)")
+    print(f"  sparcc           {ms:9.3f} ms")
+    print(f"  PyTorch eager    {eager:9.3f} ms  ({eager / ms:.2f}x)")
+    if opts.report:
+        for kernel in program.report["schedule"]:
+            print(f"  kernel  {kernel}")
+        for fallback in program.report["fallbacks"]:
+            print(f"  fallback  {fallback}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sparcc", description="sparcc: compile PyTorch models")
+    parser.add_argument("--version", action="version", version=f"sparcc {sparcc.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="compile FILE:FACTORY, check it against PyTorch and time both")
+    p.add_argument("target", metavar="FILE:FACTORY")
+    p.add_argument("--example-input", action="append", metavar="SPEC", help='e.g. "randn(64,512)"; repeat per input')
+    p.add_argument("--target", dest="target_device", default="cpu", help="cpu (the only backend so far)")
+    p.add_argument("--repeat", type=int, default=20)
+    p.add_argument("--report", action="store_true", help="print the chosen tile sizes per kernel")
+    opts = parser.parse_args(argv)
+    try:
+        run(opts)
+    except SparccError as e:
+        print(f"sparcc: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

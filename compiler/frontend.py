@@ -12,6 +12,7 @@ owns the value map) -> one handler per ATen op in `HANDLERS`.
 
 from __future__ import annotations
 
+import logging
 import math
 import operator
 import os
@@ -97,15 +98,24 @@ def export(model: torch.nn.Module | Callable[..., Any], args: Sequence[torch.Ten
         anchor = getattr(torch.fx.proxy, "_register_stack_trace_anchor", None)
         if anchor is not None:
             anchor(model)
+    # torch logs the traceback of a failing shape check before raising it; the
+    # user gets the one-line reason below instead
+    quiet = logging.getLogger("torch._subclasses.fake_tensor")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
     try:
         with torch.no_grad():
             return torch.export.export(module, tuple(args), strict=False)
     except Exception as e:  # torch raises many types; the user needs the text
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        shapes = ", ".join(str(list(a.shape)) for a in args)
         raise SparccError(
-            f"torch.export could not capture the model: {first}\n"
-            "  sparcc needs a graph without data-dependent Python control flow."
+            f"torch.export could not capture the model for inputs {shapes}: {first}\n"
+            "  check the inputs' shapes and dtypes; sparcc also needs a graph without "
+            "data-dependent Python control flow."
         ) from None
+    finally:
+        quiet.setLevel(level)
 
 
 def import_module(model: torch.nn.Module | Callable[..., Any], args: Sequence[torch.Tensor]) -> ImportedProgram:
