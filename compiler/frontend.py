@@ -143,7 +143,10 @@ def user_location(node: torch.fx.Node) -> str:
         return "<unknown location>"
     library = (os.path.dirname(torch.__file__), os.path.dirname(__file__))
     mine = [f for f in frames if not f[0].startswith(library)]
-    path, line = (mine or frames)[-1]
+    outside_sparcc = [f for f in frames if not f[0].startswith(os.path.dirname(__file__))]
+    if not mine and not outside_sparcc:  # e.g. a torch builtin compiled directly
+        return "<the compiled function itself>"
+    path, line = (mine or outside_sparcc)[-1]
     where = f"{path}:{line}"
     modules = node.meta.get("nn_module_stack") or {}
     if not mine and modules:  # inside a torch.nn layer: name the layer too
