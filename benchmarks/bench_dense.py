@@ -8,7 +8,8 @@ nn.TransformerEncoderLayer(256, 4, 1024, batch_first, dropout=0) on
 
 sparcc's compiled code runs on one thread, so the ratio compares it with
 eager at torch.set_num_threads(1); eager at 2 threads is reported beside it.
-Latencies are medians over `--repeat` calls after warm-up.
+Latencies are medians over `--repeat` calls after warm-up; sparcc and eager
+(1 thread) calls alternate, so load changes during the run hit both.
 """
 
 from __future__ import annotations
@@ -50,16 +51,20 @@ def cases():
     yield "gemm_1024", gemm, (torch.randn(1024, 1024), torch.randn(1024, 1024))
 
 
-def median_ms(fn, args, repeat: int) -> float:
+def median_ms(fns, args, repeat: int) -> list[float]:
+    """Median latency of each of `fns`, called in turn (interleaved), so that a
+    change in machine load hits all of them alike."""
+    times: list[list[float]] = [[] for _ in fns]
     with torch.no_grad():
-        for _ in range(3):
-            fn(*args)
-        times = []
+        for fn in fns:
+            for _ in range(3):
+                fn(*args)
         for _ in range(repeat):
-            start = time.perf_counter()
-            fn(*args)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+            for fn, ts in zip(fns, times):
+                start = time.perf_counter()
+                fn(*args)
+                ts.append(time.perf_counter() - start)
+    return [statistics.median(ts) * 1e3 for ts in times]
 
 
 def main() -> None:
@@ -81,10 +86,9 @@ def main() -> None:
         compile_s = time.perf_counter() - start
         err = (out - ref).abs().max().item()
         torch.set_num_threads(1)
-        ours = median_ms(fast, args, opts.repeat)
-        eager1 = median_ms(model, args, opts.repeat)
+        ours, eager1 = median_ms([fast, model], args, opts.repeat)
         torch.set_num_threads(2)
-        eager2 = median_ms(model, args, opts.repeat)
+        (eager2,) = median_ms([model], args, opts.repeat)
         rows.append(
             {
                 "model": name,
