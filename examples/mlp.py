@@ -56,7 +56,7 @@ def main() -> None:
         ref = model(x)
         err = (y - ref).abs().max().item()
         ours, eager = median_ms(fast, x), median_ms(model, x)
-    print(f"MLP Linear(512,2048)-GELU-Linear(2048,512), batch 64, 1 thread")
+    print("MLP Linear(512,2048)-GELU-Linear(2048,512), batch 64, 1 thread")
     print(f"  compile time      {compile_s:8.2f} s")
     print(f"  max abs error     {err:8.2e}  (vs PyTorch eager)")
     print(f"  sparcc            {ours:8.3f} ms")

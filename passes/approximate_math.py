@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import arith
 from xdsl.dialects import math as mathd
-from xdsl.dialects.builtin import FloatAttr, IntegerAttr, ModuleOp, f32, i32
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, f32, i32
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -36,6 +36,8 @@ from xdsl.pattern_rewriter import (
     PatternRewriteWalker,
     RewritePattern,
 )
+
+from sparcc.passes.convert_nn_to_linalg import Scalar
 
 EXP_HI, EXP_LO = 88.72283935546875, -87.33654022216797
 LN2_HI, LN2_LO = 0.693359375, -2.12194440e-4
@@ -50,30 +52,11 @@ ERF_SERIES = tuple(
 )
 
 
-class _Seq:
-    """Builds a straight-line sequence of scalar f32 ops."""
-
-    def __init__(self) -> None:
-        self.ops: list[Operation] = []
-
-    def _add(self, op: Operation) -> SSAValue:
-        self.ops.append(op)
-        return op.results[0]
+class _Seq(Scalar):
+    """Scalar f32 sequences; exp, tanh and erf here are the approximations."""
 
     def c(self, v: float) -> SSAValue:
-        return self._add(arith.ConstantOp(FloatAttr(v, f32)))
-
-    def add(self, a, b):
-        return self._add(arith.AddfOp(a, b))
-
-    def sub(self, a, b):
-        return self._add(arith.SubfOp(a, b))
-
-    def mul(self, a, b):
-        return self._add(arith.MulfOp(a, b))
-
-    def div(self, a, b):
-        return self._add(arith.DivfOp(a, b))
+        return self.const(v, f32)
 
     def fma(self, a, b, c):  # a*b + c, left to LLVM to contract
         return self.add(self.mul(a, b), c)

@@ -43,7 +43,6 @@ from xdsl.pattern_rewriter import (
     PatternRewriter,
     PatternRewriteWalker,
     RewritePattern,
-    op_type_rewrite_pattern,
 )
 
 from sparcc.dialects import nn
@@ -60,13 +59,18 @@ RED = linalg.IteratorTypeAttr.reduction()
 
 
 class Scalar:
-    """Appends scalar arith/math ops to a linalg body block."""
+    """Builds scalar arith/math ops: appended to `block` (a linalg body) when
+    given, else collected in `ops` (to replace one op with a sequence)."""
 
-    def __init__(self, block: Block):
+    def __init__(self, block: Block | None = None):
         self.block = block
+        self.ops: list[Operation] = []
 
     def _add(self, op: Operation) -> SSAValue:
-        self.block.add_op(op)
+        if self.block is not None:
+            self.block.add_op(op)
+        else:
+            self.ops.append(op)
         return op.results[0]
 
     def const(self, value: float, typ: Attribute = f32) -> SSAValue:
