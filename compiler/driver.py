@@ -106,12 +106,23 @@ class CompiledProgram:
 def bind_weights(module: ModuleOp, store: dict[str, torch.Tensor]) -> list[torch.Tensor]:
     """The weight buffers in the order the entry function takes them."""
     entry = next(op for op in module.ops if isinstance(op, func.FuncOp))
+    first = ints(entry.attributes["sparcc.num_inputs"])[0]  # type: ignore[arg-type]
+    arg_types = entry.function_type.inputs.data
     buffers = []
-    for entry_attr in entry.attributes["sparcc.weights"].data:  # type: ignore[attr-defined]
+    for i, entry_attr in enumerate(entry.attributes["sparcc.weights"].data):  # type: ignore[attr-defined]
         fields = entry_attr.data
         data = store[fields["name"].data]
+        shape = list(arg_types[first + i].get_shape())
+        # nn.weight semantics: the stored tensor viewed row-major in the shape
+        # that `perm` maps onto the argument's shape, then permuted
         if "perm" in fields:
-            data = data.permute(*ints(fields["perm"]))
+            perm = ints(fields["perm"])
+            viewed = [0] * len(perm)
+            for j, p in enumerate(perm):
+                viewed[p] = shape[j]
+            data = data.reshape(viewed).permute(*perm)
+        else:
+            data = data.reshape(shape)
         buffers.append(data.contiguous().float() if data.is_floating_point() else data.contiguous())
     return buffers
 

@@ -136,8 +136,10 @@ _PLACEHOLDER = TensorType(f64, [])
 class WeightOp(IRDLOperation):
     """A model parameter or buffer, by name; its data lives in the weight store.
 
-    `perm`, when present, says the op yields the stored tensor permuted by it:
-    layout changes of constant weights are paid once, at load time.
+    The op yields the stored tensor viewed (row-major) in the shape that
+    `perm` maps onto the result type, then permuted by `perm` (identity when
+    absent): reshapes and transposes of constant weights fold into the op and
+    are paid once, at load time.
 
     %w = nn.weight @"fc1.weight" : tensor<2048x512xf32>
     """

@@ -492,7 +492,15 @@ def _expand(e: Emitter, op: nn.ExpandOp):
 
 @lowering(nn.ReshapeOp)
 def _reshape(e: Emitter, op: nn.ReshapeOp):
-    return e.reshape(op.input, shape_of(op.result))
+    return reshape_or_fold(e, op.input, shape_of(op.result))
+
+
+def reshape_or_fold(e: Emitter, value: SSAValue, shape: Sequence[int]) -> SSAValue:
+    """A reshape; of an unpermuted weight it is the weight in the new shape."""
+    src = value.owner
+    if isinstance(src, nn.WeightOp) and src.perm is None:
+        return e.add(nn.WeightOp(src.weight_name, TensorType(elem(value), list(shape))))
+    return e.reshape(value, shape)
 
 
 @lowering(nn.PermuteOp)
@@ -600,6 +608,8 @@ def _conv2d(e: Emitter, op: nn.Conv2dOp):
     (sh, sw), (ph, pw), (dh, dw) = ints(op.stride), ints(op.padding), ints(op.dilation)
     _, _, oh, ow = shape_of(op.result)
     x = e.pad(op.input, [0, 0, ph, pw], [0, 0, ph, pw], 0.0)
+    if g == 1:
+        return _conv2d_im2col(e, op, x)
     hp, wp = h + 2 * ph, w + 2 * pw
     x = e.reshape(x, [n, g, cg, hp, wp])
     wt = e.reshape(op.weight, [g, fg, cg, kh, kw])
@@ -618,6 +628,33 @@ def _conv2d(e: Emitter, op: nn.Conv2dOp):
         lambda s, v: s.add(v[2], s.mul(v[0], v[1])),
     )
     y = e.reshape(y, [n, f, oh, ow])
+    if op.bias is not None:
+        y = e.add(nn.AddOp(y, e.reshape(op.bias, [f, 1, 1])))
+    return y
+
+
+def _conv2d_im2col(e: Emitter, op: nn.Conv2dOp, x: SSAValue) -> SSAValue:
+    """Ungrouped conv2d as one matmul: the windows of the (padded) input are
+    gathered into [N*OH*OW, C*KH*KW] rows (im2col) and multiplied by the weight
+    laid out as [C*KH*KW, F] (at load time, when it is a model weight), so
+    convolutions run on the CPU's tiled, vectorised matmul kernel."""
+    n, c, _, _ = shape_of(op.input)
+    f, _, kh, kw = shape_of(op.weight)
+    (sh, sw), (dh, dw) = ints(op.stride), ints(op.dilation)
+    _, _, oh, ow = shape_of(op.result)
+    N, OH, OW, C, KH, KW = dims(6)
+    patches = e.generic(
+        [x],
+        [amap(6, [N, C, OH * sh + KH * dh, OW * sw + KW * dw])],
+        e.empty([n, oh, ow, c, kh, kw], elem(x)),
+        amap(6, dims(6)),
+        [PAR] * 6,
+        lambda s, v: v[0],
+    )
+    rows = e.reshape(patches, [n * oh * ow, c * kh * kw])
+    wmat = e.add(nn.PermuteOp(reshape_or_fold(e, op.weight, [f, c * kh * kw]), [1, 0]))
+    y = e.add(nn.MatmulOp(rows, wmat))
+    y = e.add(nn.PermuteOp(e.reshape(y, [n, oh, ow, f]), [0, 3, 1, 2]))
     if op.bias is not None:
         y = e.add(nn.AddOp(y, e.reshape(op.bias, [f, 1, 1])))
     return y

@@ -62,12 +62,15 @@ def lower_function(f: func.FuncOp) -> None:
         arg.replace_all_uses_with(to_tensor.tensor)
         block.erase_arg(arg)
 
-    # weights: one argument and one restrict view per distinct (name, layout)
-    views: dict[tuple[str, tuple[int, ...] | None], SSAValue] = {}
+    # weights: one argument and one restrict view per distinct (name, perm, shape)
+    views: dict[tuple[str, tuple[int, ...] | None, tuple[int, ...]], SSAValue] = {}
     entries: list[Attribute] = []
     for op in [o for o in block.walk() if isinstance(o, nn.WeightOp)]:
+        if not op.result.uses:  # a weight every use of which was folded away
+            Rewriter.erase_op(op)
+            continue
         perm = ints(op.perm) if op.perm is not None else None
-        key = (op.weight_name, perm)
+        key = (op.weight_name, perm, tuple(op.result.type.get_shape()))
         if key not in views:
             arg = block.insert_arg(_memref(op.result.type), len(block.args))
             view = bufferization.ToTensorOp(arg, restrict=True)

@@ -435,26 +435,38 @@ func.func @sdpa_causal(%q: tensor<2x4x8xf32>, %k: tensor<2x4x8xf32>, %v: tensor<
 }
 
 // CHECK-LABEL: func.func @conv2d(
-// Loops (n, g, f, oh, ow | c, kh, kw) over the padded input, stride 2. The
-// padding is a zero-filled tensor with the input linalg.copy'd into its interior.
+// Ungrouped: im2col over the padded input (stride 2), one linalg.matmul with
+// the weight as [C*KH*KW, F], then NHWF -> NCHW and the bias. The padding is a
+// zero-filled tensor with the input linalg.copy'd into its interior.
 // CHECK-NEXT:    %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
 // CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<1x3x10x10xf32>
 // CHECK-NEXT:    %[[FILL:.*]] = linalg.fill ins(%[[ZERO]] : f32) outs(%[[E]] : tensor<1x3x10x10xf32>) -> tensor<1x3x10x10xf32>
 // CHECK-NEXT:    %[[WIN:.*]] = tensor.extract_slice %[[FILL]][0, 0, 1, 1] [1, 3, 8, 8] [1, 1, 1, 1] : tensor<1x3x10x10xf32> to tensor<1x3x8x8xf32>
 // CHECK-NEXT:    %[[CP:.*]] = linalg.copy ins(%x : tensor<1x3x8x8xf32>) outs(%[[WIN]] : tensor<1x3x8x8xf32>) -> tensor<1x3x8x8xf32>
 // CHECK-NEXT:    %[[PAD:.*]] = tensor.insert_slice %[[CP]] into %[[FILL]][0, 0, 1, 1] [1, 3, 8, 8] [1, 1, 1, 1] : tensor<1x3x8x8xf32> into tensor<1x3x10x10xf32>
-// CHECK-NEXT:    %[[FLAT:.*]] = tensor.collapse_shape %[[PAD]]
-// CHECK-NEXT:    %[[X:.*]] = tensor.expand_shape %[[FLAT]] {{.*}} output_shape [1, 1, 3, 10, 10]
-// CHECK:         %[[W:.*]] = tensor.expand_shape {{.*}} output_shape [1, 4, 3, 3, 3]
-// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d5, ((d3 * 2) + d6), ((d4 * 2) + d7))>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d1, d2, d5, d6, d7)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2, d3, d4)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%[[X]], %[[W]] : tensor<1x1x3x10x10xf32>, tensor<1x4x3x3x3xf32>) outs(%{{.*}} : tensor<1x1x4x4x4xf32>)
-// CHECK-NEXT:    ^{{.*}}(%[[A:.*]]: f32, %[[B:.*]]: f32, %[[O:.*]]: f32):
-// CHECK-NEXT:      %[[P:.*]] = arith.mulf %[[A]], %[[B]] : f32
-// CHECK-NEXT:      %[[S:.*]] = arith.addf %[[O]], %[[P]] : f32
+// CHECK-NEXT:    %[[PE:.*]] = tensor.empty() : tensor<1x4x4x3x3x3xf32>
+// CHECK-NEXT:    %[[PATCHES:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d3, ((d1 * 2) + d4), ((d2 * 2) + d5))>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d4, d5)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%[[PAD]] : tensor<1x3x10x10xf32>) outs(%[[PE]] : tensor<1x4x4x3x3x3xf32>)
+// CHECK:         %[[ROWS:.*]] = tensor.expand_shape {{.*}} output_shape [16, 27] : tensor<432xf32> into tensor<16x27xf32>
+// CHECK:         %[[W2:.*]] = tensor.expand_shape {{.*}} output_shape [4, 27] : tensor<108xf32> into tensor<4x27xf32>
+// CHECK:         %[[WT:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>], {{.*}} ins(%[[W2]] : tensor<4x27xf32>)
+// CHECK:         %[[Y:.*]] = linalg.matmul ins(%[[ROWS]], %[[WT]] : tensor<16x27xf32>, tensor<27x4xf32>) outs(%{{.*}} : tensor<16x4xf32>)
 // CHECK:         tensor.expand_shape {{.*}} output_shape [1, 4, 4, 4]
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d2, d3, d1)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>]
 // CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d1)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>]
 // CHECK:           arith.addf
 func.func @conv2d(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<4xf32>) -> tensor<1x4x4x4xf32> {
   %0 = nn.conv2d %x, %w, %b {stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>, tensor<4xf32>) -> tensor<1x4x4x4xf32>
+  func.return %0 : tensor<1x4x4x4xf32>
+}
+
+// A conv weight that is a model weight folds the reshape and the transpose
+// into the weight itself (laid out once at load time): no copy per call.
+// CHECK-LABEL: func.func @conv2d_weight(
+// CHECK:         %[[W:.*]] = nn.weight @conv.weight {perm = array<i64: 1, 0>} : tensor<27x4xf32>
+// CHECK:         linalg.matmul ins(%{{.*}}, %[[W]] : tensor<16x27xf32>, tensor<27x4xf32>)
+func.func @conv2d_weight(%x: tensor<1x3x6x6xf32>) -> tensor<1x4x4x4xf32> {
+  %w = nn.weight @"conv.weight" : tensor<4x3x3x3xf32>
+  %0 = nn.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x3x6x6xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x4x4xf32>
   func.return %0 : tensor<1x4x4x4xf32>
 }
 

@@ -84,3 +84,14 @@ func.func @linear(%x: tensor<2x8xf32>) -> tensor<2x16xf32> {
   %0 = nn.linear %x, %w, %b : (tensor<2x8xf32>, tensor<16x8xf32>, tensor<16xf32>) -> tensor<2x16xf32>
   func.return %0 : tensor<2x16xf32>
 }
+
+// A weight whose every use was folded away (a conv weight after im2col, say)
+// gets no argument.
+// CHECK-LABEL: func.func @dead_weight(
+// CHECK-SAME:      %{{[^:]*}}: memref<4xf32>, %[[W:[^:]*]]: memref<2x2xf32>, %{{[^:]*}}: memref<2x2xf32>)
+// CHECK-SAME:      sparcc.weights = [{name = "w"}]
+func.func @dead_weight(%x: tensor<4xf32>) -> tensor<2x2xf32> {
+  %dead = nn.weight @w : tensor<4xf32>
+  %w = nn.weight @w : tensor<2x2xf32>
+  func.return %w : tensor<2x2xf32>
+}
