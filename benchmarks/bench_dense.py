@@ -4,7 +4,8 @@
 
 Models: MLP Linear(512,2048)-GELU-Linear(2048,512) at batch 64;
 nn.TransformerEncoderLayer(256, 4, 1024, batch_first, dropout=0) on
-(1,128,256); GEMM 1024^3 f32 (both operands are inputs).
+(1,128,256); GEMM 1024^3 f32 (both operands are inputs); a small CNN
+(conv-bn-relu-pool x2, linear) on (8,3,32,32).
 
 sparcc's compiled code runs on one thread, so the ratio compares it with
 eager at torch.set_num_threads(1); eager at 2 threads is reported beside it.
@@ -49,6 +50,12 @@ def cases():
     ).eval()
     yield "encoder_layer", enc, (torch.randn(1, 128, 256),)
     yield "gemm_1024", gemm, (torch.randn(1024, 1024), torch.randn(1024, 1024))
+    cnn = nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 8 * 8, 10),
+    ).eval()
+    yield "cnn", cnn, (torch.randn(8, 3, 32, 32),)
 
 
 def median_ms(fns, args, repeat: int) -> list[float]:
