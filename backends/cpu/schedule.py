@@ -248,6 +248,25 @@ def _schedulable_generic(op: ir.Operation) -> tuple[list[int], list[str]] | None
     return ranges, iterators
 
 
+_BATCH_MATMUL_MAPS = (
+    "(d0, d1, d2, d3) -> (d0, d1, d3)",
+    "(d0, d1, d2, d3) -> (d0, d3, d2)",
+    "(d0, d1, d2, d3) -> (d0, d1, d2)",
+)
+
+
+def _is_batch_matmul(op: ir.Operation) -> bool:
+    """A contraction generic that computes a batch_matmul (our lowering emits
+    these for batches too large to unroll; upstream has the named op, xDSL not)."""
+    if op.name != "linalg.generic" or len(op.operands) != 3:
+        return False
+    maps = [str(ir.AffineMapAttr(a).value) for a in op.attributes["indexing_maps"]]
+    if tuple(m.removeprefix("affine_map<").removesuffix(">") for m in maps) != _BATCH_MATMUL_MAPS:
+        return False
+    body = [o.operation.name for o in op.regions[0].blocks[0].operations]
+    return body == ["arith.mulf", "arith.addf", "linalg.yield"]
+
+
 def build(module: ir.Module) -> tuple[str | None, list[Decision]]:
     """Tags the ops to schedule and returns (script, decisions)."""
     s, ew = _Script(), _Script()  # matmuls, then elementwise (see _wrap)
@@ -261,7 +280,7 @@ def build(module: ir.Module) -> tuple[str | None, list[Decision]]:
 
     module.operation.walk(visit)
     for tag, op in enumerate(ops):
-        name = op.name
+        name = "linalg.batch_matmul" if _is_batch_matmul(op) else op.name
         if name in ("linalg.matmul", "linalg.batch_matmul"):
             a, b = _shape(op.operands[0]), _shape(op.operands[1])
             shape = (*a[:-1], b[-1], a[-1])
