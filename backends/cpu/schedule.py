@@ -60,6 +60,9 @@ def tile_sizes(m: int, n: int, k: int) -> dict[str, int]:
 
     mr x nr is the register tile: mr*nr/16 zmm accumulators + nr/16 B vectors
     + 1 broadcast must fit the 32 zmm registers. mc, nc, kc are cache tiles.
+    A kc x nr panel of B is packed into a contiguous buffer when it is reused
+    by at least pack_min_m rows and is deep (kc >= pack_min_k): measured here,
+    packing won on the MLP's K=512/2048 panels and lost on the encoder's K=256.
     """
     if n % 64 == 0:
         mr, nr = 6, 64
@@ -76,7 +79,7 @@ def tile_sizes(m: int, n: int, k: int) -> dict[str, int]:
     nc = _largest_divisor_leq(n - n % nr, 256, nr) if n >= nr else n
     mmain = m - m % mr
     mc = _largest_divisor_leq(mmain, 1024, mr) if mmain else m
-    return dict(mr=mr, nr=nr, mc=mc, nc=nc, kc=kc, pack_min_m=16)
+    return dict(mr=mr, nr=nr, mc=mc, nc=nc, kc=kc, pack_min_m=16, pack_min_k=512)
 
 
 # ----------------------------------------------------------------------------
@@ -147,7 +150,7 @@ def _matmul_piece(s: _Script, h: str, m: int, n: int, k: int, ts: dict[str, int]
         f"[{', '.join(map(str, b + [0, nr, kc]))}] : ({_A}) -> ({_A}, {_A}, {_A})"
     )
     h = t
-    if m >= ts["pack_min_m"]:
+    if m >= ts["pack_min_m"] and kc >= ts["pack_min_k"]:
         packed = s.v("pk")
         s.emit(
             f"{packed} = transform.structured.promote {h} "
