@@ -29,6 +29,13 @@ TARGETS = ("cpu",)
 PIPELINE = ("convert-nn-to-linalg", "fuse-elementwise", "approximate-math", "lower-entry-abi")
 
 
+def check_target(target: str) -> None:
+    if target not in TARGETS:
+        raise SparccError(
+            f"target '{target}' is not available; choose one of: {', '.join(TARGETS)}"
+        )
+
+
 def run_passes(module: ModuleOp, names: Sequence[str]) -> dict[str, float]:
     from sparcc.passes import PASSES
 
@@ -132,10 +139,7 @@ def compile_program(
     args: Sequence[torch.Tensor],
     target: str = "cpu",
 ) -> CompiledProgram:
-    if target not in TARGETS:
-        raise SparccError(
-            f"target '{target}' is not available; choose one of: {', '.join(TARGETS)}"
-        )
+    check_target(target)
     start = time.perf_counter()
     imported: ImportedProgram = import_module(model, args)
     import_time = time.perf_counter() - start

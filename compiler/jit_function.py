@@ -18,16 +18,15 @@ from typing import Any
 
 import torch
 
-from sparcc.driver import TARGETS, CompiledProgram, compile_program
-from sparcc.errors import InputMismatchError, SparccError
+from sparcc.driver import CompiledProgram, check_target, compile_program
+from sparcc.errors import InputMismatchError
 
 Signature = tuple[tuple[tuple[int, ...], torch.dtype], ...]
 
 
 class JitFunction:
     def __init__(self, model: torch.nn.Module | Callable[..., Any], target: str):
-        if target not in TARGETS:
-            raise SparccError(f"target '{target}' is not available; choose one of: {', '.join(TARGETS)}")
+        check_target(target)
         self.model = model
         self.target = target
         self.cache: dict[Signature, CompiledProgram] = {}
