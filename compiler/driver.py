@@ -10,9 +10,11 @@ keeps the IR of each stage for inspection (`program.ir[stage]`).
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,6 +23,7 @@ from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 
+from sparcc.backends.cpu import toolchain
 from sparcc.errors import InputMismatchError, SparccError
 from sparcc.frontend import ImportedProgram, TensorSpec, import_module
 from sparcc.dialects.nn import ints
@@ -110,20 +113,31 @@ class CompiledProgram:
         return pytree.tree_unflatten(results, self.output_tree)
 
 
-def bind_weights(module: ModuleOp, store: dict[str, torch.Tensor]) -> list[torch.Tensor]:
-    """The weight buffers in the order the entry function takes them."""
+def weight_abi(module: ModuleOp) -> list[dict[str, Any]]:
+    """The entry function's weight parameters, in order: the store name, the
+    `perm` (nn.weight semantics) and the parameter's shape."""
     entry = next(op for op in module.ops if isinstance(op, func.FuncOp))
     first = ints(entry.attributes["sparcc.num_inputs"])[0]  # type: ignore[arg-type]
     arg_types = entry.function_type.inputs.data
-    buffers = []
+    abi = []
     for i, entry_attr in enumerate(entry.attributes["sparcc.weights"].data):  # type: ignore[attr-defined]
         fields = entry_attr.data
-        data = store[fields["name"].data]
-        shape = list(arg_types[first + i].get_shape())
+        abi.append({
+            "name": fields["name"].data,
+            "perm": list(ints(fields["perm"])) if "perm" in fields else None,
+            "shape": list(arg_types[first + i].get_shape()),
+        })
+    return abi
+
+
+def bind_weights(abi: list[dict[str, Any]], store: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+    """The weight buffers in the order the entry function takes them."""
+    buffers = []
+    for w in abi:
+        data, shape, perm = store[w["name"]], w["shape"], w["perm"]
         # nn.weight semantics: the stored tensor viewed row-major in the shape
         # that `perm` maps onto the argument's shape, then permuted
-        if "perm" in fields:
-            perm = ints(fields["perm"])
+        if perm is not None:
             viewed = [0] * len(perm)
             for j, p in enumerate(perm):
                 viewed[p] = shape[j]
@@ -138,32 +152,64 @@ def compile_program(
     model: torch.nn.Module | Callable[..., Any],
     args: Sequence[torch.Tensor],
     target: str = "cpu",
+    threads: int | None = None,
+    use_cache: bool | None = None,
 ) -> CompiledProgram:
+    """Imports, compiles (or finds in the on-disk cache) and loads `model`.
+
+    threads: the team size the code is divided for (default
+    SPARCC_NUM_THREADS, else this process's CPUs). use_cache: default on
+    unless SPARCC_CACHE=0.
+    """
+    from sparcc import cache
+    from sparcc.backends import cpu
+
     check_target(target)
     start = time.perf_counter()
+    threads = cpu.default_threads() if threads is None else int(threads)
+    if threads < 1:
+        raise SparccError(f"threads={threads}: must be at least 1")
     imported: ImportedProgram = import_module(model, args)
     import_time = time.perf_counter() - start
     ir = {"nn": str(imported.module)}
-    pass_times = run_passes(imported.module, PIPELINE)
-    text = str(imported.module)
-    ir["linalg"] = text
-    weights = bind_weights(imported.module, imported.weights)
 
-    from sparcc.backends import cpu
+    def build(folder: Path) -> dict[str, Any]:
+        pass_times = run_passes(imported.module, PIPELINE)
+        text = str(imported.module)
+        (folder / "linalg.mlir").write_text(text)
+        lowered = cpu.lower(text, threads)
+        tool_times = toolchain.build_shared(lowered.llvm_ir, folder, "model")
+        return {
+            "weights": weight_abi(imported.module),
+            "schedule": [str(d) for d in lowered.decisions],
+            "fallbacks": [lowered.fallback] if lowered.fallback else [],
+            "seconds": {**pass_times, **{t.name: t.seconds for t in lowered.timings}, **tool_times},
+        }
 
-    kernel = cpu.compile_mlir(text, ["forward"])
+    if use_cache if use_cache is not None else cache.enabled():
+        options = {"target": target, "threads": threads, "pipeline": list(PIPELINE)}
+        folder, meta, hit = cache.get_or_build(cache.key(ir["nn"], options), build)
+        cached = "hit" if hit else "built"
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="sparcc-jit-"))
+        meta = build(folder)
+        cache.STATS["compiles"] += 1
+        cached = "off"
+    ir["linalg"] = (folder / "linalg.mlir").read_text()
+    path = folder / cache.LIBRARY
+    kernel = cpu.Kernel(cpu.load_library(path, threads), path, [], meta["schedule"], None)
+    weights = bind_weights(meta["weights"], imported.weights)
     n_args = len(imported.inputs) + len(weights) + len(imported.outputs)
     fn = kernel.function("forward", n_args)
     report = {
         "target": target,
+        "threads": threads,
+        "cache": cached,
+        "library": str(path),
         "ops": imported.ops,
-        "seconds": {
-            "import": import_time,
-            **pass_times,
-            **{t.name: t.seconds for t in kernel.timings},
-        },
-        "schedule": [str(d) for d in kernel.decisions],
-        "fallbacks": [kernel.fallback] if kernel.fallback else [],
+        "seconds": {"import": import_time, **(meta["seconds"] if cached != "hit" else {})},
+        "schedule": meta["schedule"],
+        "fallbacks": meta["fallbacks"],
     }
     report["seconds"]["total"] = time.perf_counter() - start
     return CompiledProgram(

@@ -45,6 +45,14 @@ def check(
     return got
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Compiled libraries go to a cache folder of this test session, not the user's."""
+    import os
+
+    os.environ["SPARCC_CACHE_DIR"] = str(tmp_path_factory.mktemp("sparcc-cache"))
+
+
 @pytest.fixture
 def rng() -> torch.Generator:
     """A seeded generator, so every random shape and value is reproducible."""
