@@ -18,15 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from sparcc.backends.cpu import toolchain
+from sparcc.dialects.nn import ints
+from sparcc.errors import InputMismatchError, SparccError
+from sparcc.frontend import ImportedProgram, TensorSpec, import_module
 from torch.utils import _pytree as pytree
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-
-from sparcc.backends.cpu import toolchain
-from sparcc.errors import InputMismatchError, SparccError
-from sparcc.frontend import ImportedProgram, TensorSpec, import_module
-from sparcc.dialects.nn import ints
 
 TARGETS = ("cpu",)
 PIPELINE = ("convert-nn-to-linalg", "fuse-elementwise", "approximate-math", "lower-entry-abi")

