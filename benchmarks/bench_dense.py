@@ -1,16 +1,24 @@
 """Dense CPU benchmark: sparcc vs PyTorch eager, side by side in one process.
 
-    python benchmarks/bench_dense.py [--json benchmarks/results/dense.json] [--repeat 50]
+    python benchmarks/bench_dense.py [--json benchmarks/results/dense.json] [--repeat 60]
 
 Models: MLP Linear(512,2048)-GELU-Linear(2048,512) at batch 64;
 nn.TransformerEncoderLayer(256, 4, 1024, batch_first, dropout=0) on
 (1,128,256); GEMM 1024^3 f32 (both operands are inputs); a small CNN
 (conv-bn-relu-pool x2, linear) on (8,3,32,32).
 
-sparcc's compiled code runs on one thread, so the ratio compares it with
-eager at torch.set_num_threads(1); eager at 2 threads is reported beside it.
-Latencies are medians over `--repeat` calls after warm-up; sparcc and eager
-(1 thread) calls alternate, so load changes during the run hit both.
+For each thread count T in --threads (default 1 2): sparcc compiled for T
+threads through sparcc.jit, the same model compiled ahead of time
+(sparcc compile's artifact, loaded with sparcc.load), and eager PyTorch at
+torch.set_num_threads(T). Ratios are eager time / sparcc time (>1: sparcc
+is faster).
+
+Latencies are medians over --repeat calls after warm-up. The contenders run
+in alternating blocks of --block calls (the first two of each block are not
+counted), so a change in machine load hits all of them alike, while each
+runtime's worker threads have stopped spinning before the other runs: with
+call-by-call alternation, PyTorch's idle OpenMP workers spin on the second
+core during sparcc's call and the reverse, which slows both.
 """
 
 from __future__ import annotations
@@ -58,26 +66,44 @@ def cases():
     yield "cnn", cnn, (torch.randn(8, 3, 32, 32),)
 
 
-def median_ms(fns, args, repeat: int) -> list[float]:
-    """Median latency of each of `fns`, called in turn (interleaved), so that a
-    change in machine load hits all of them alike."""
+def median_ms(fns, args, repeat: int, block: int = 12, settle: int = 2) -> list[float]:
+    """Median latency of each of `(fn, torch_threads)`, run in alternating
+    blocks of `block` calls whose first `settle` calls are not counted."""
     times: list[list[float]] = [[] for _ in fns]
+    counted = block - settle
     with torch.no_grad():
-        for fn in fns:
+        for fn, nt in fns:
+            torch.set_num_threads(nt)
             for _ in range(3):
                 fn(*args)
-        for _ in range(repeat):
-            for fn, ts in zip(fns, times):
-                start = time.perf_counter()
-                fn(*args)
-                ts.append(time.perf_counter() - start)
+        for _ in range(max(1, -(-repeat // counted))):
+            for (fn, nt), ts in zip(fns, times):
+                torch.set_num_threads(nt)
+                for i in range(block):
+                    start = time.perf_counter()
+                    fn(*args)
+                    if i >= settle:
+                        ts.append(time.perf_counter() - start)
     return [statistics.median(ts) * 1e3 for ts in times]
+
+
+def aot(model, args, threads: int, folder: str):
+    """The artifact `sparcc compile` would write, loaded with sparcc.load;
+    None if this sparcc has no AOT path."""
+    try:
+        from sparcc import artifact
+    except ImportError:
+        return None
+    artifact.compile(model, args, folder, threads=threads)
+    return artifact.load(folder)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default="benchmarks/results/dense.json")
-    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=60)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--artifacts", default="benchmarks/results/artifacts")
     parser.add_argument("--only", nargs="*", help="run only these cases")
     opts = parser.parse_args()
 
@@ -85,37 +111,40 @@ def main() -> None:
     for name, model, args in cases():
         if opts.only and name not in opts.only:
             continue
-        fast = sparcc.jit(model, target="cpu")
-        start = time.perf_counter()
         with torch.no_grad():
-            out = fast(*args)
             ref = model(*args)
-        compile_s = time.perf_counter() - start
-        err = (out - ref).abs().max().item()
-        torch.set_num_threads(1)
-        ours, eager1 = median_ms([fast, model], args, opts.repeat)
-        torch.set_num_threads(2)
-        (eager2,) = median_ms([model], args, opts.repeat)
-        rows.append(
-            {
+        for t in opts.threads:
+            start = time.perf_counter()
+            fast = sparcc.jit(model, target="cpu", threads=t, cache=False)
+            with torch.no_grad():
+                out = fast(*args)
+            compile_s = time.perf_counter() - start
+            err = (out - ref).abs().max().item()
+            contenders = [(fast, 1), (model, t)]
+            loaded = aot(model, args, t, os.path.join(opts.artifacts, f"{name}-{t}t"))
+            if loaded is not None:
+                with torch.no_grad():
+                    err = max(err, (loaded(*args) - ref).abs().max().item())
+                contenders.append((loaded, 1))
+            times = median_ms(contenders, args, opts.repeat)
+            row = {
                 "model": name,
-                "sparcc_ms": ours,
-                "sparcc_threads": 1,
-                "eager_1t_ms": eager1,
-                "eager_2t_ms": eager2,
-                "speed_vs_eager_1t": eager1 / ours,
-                "speed_vs_eager_2t": eager2 / ours,
+                "threads": t,
+                "sparcc_ms": times[0],
+                "eager_ms": times[1],
+                "aot_ms": times[2] if loaded is not None else None,
+                "eager_over_sparcc": times[1] / times[0],
                 "compile_s": compile_s,
                 "max_abs_err": err,
             }
-        )
-
-    print(f"{'model':<15}{'sparcc ms':>11}{'eager 1t':>10}{'eager 2t':>10}"
-          f"{'eager1t/sparcc':>16}{'compile s':>11}{'max err':>10}")
-    for r in rows:
-        print(f"{r['model']:<15}{r['sparcc_ms']:>11.3f}{r['eager_1t_ms']:>10.3f}"
-              f"{r['eager_2t_ms']:>10.3f}{r['speed_vs_eager_1t']:>15.2f}x"
-              f"{r['compile_s']:>11.2f}{r['max_abs_err']:>10.1e}")
+            rows.append(row)
+            print(
+                f"{name:<15}{t:>3}t  sparcc {row['sparcc_ms']:8.3f} ms  "
+                + (f"aot {row['aot_ms']:8.3f} ms  " if loaded is not None else "")
+                + f"eager {row['eager_ms']:8.3f} ms  eager/sparcc {row['eager_over_sparcc']:5.2f}x  "
+                f"compile {compile_s:5.2f} s  err {err:.1e}",
+                flush=True,
+            )
     os.makedirs(os.path.dirname(opts.json) or ".", exist_ok=True)
     with open(opts.json, "w") as f:
         json.dump(

@@ -253,7 +253,7 @@ def _matmul(
 
 def _innermost(
     s: _Script, h: str, ranges: list[int], iterators: list[str], threads: int = 1
-) -> list[int]:
+) -> list[int] | dict:
     """Tile all loops but the innermost to 1; vectorise the innermost. Large
     ops first split their outermost even parallel loop among the threads."""
     dim = parallel_dim(ranges, iterators, threads)
@@ -263,6 +263,11 @@ def _innermost(
         h = s.forall(h, sizes)
         ranges = list(ranges)
         ranges[dim] //= threads
+    vector = _vectorize_innermost(s, h, ranges, iterators)
+    return vector if dim is None else {"vector": vector, "split": dim, "threads": threads}
+
+
+def _vectorize_innermost(s: _Script, h: str, ranges: list[int], iterators: list[str]) -> list[int]:
     last = ranges[-1]
     cap = 64 if iterators[-1] == "parallel" else 1024
     width = last if last <= cap else (_largest_divisor_leq(last, cap, 16) if last % 16 == 0 else cap)
