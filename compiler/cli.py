@@ -1,12 +1,15 @@
 """The `sparcc` command.
 
     sparcc run examples/mlp.py:make_model --example-input "randn(64,512)"
+    sparcc compile examples/mlp.py:make_model --example-input "randn(64,512)" -o out/
     sparcc --version
 
 `run` imports FILE, calls FACTORY() for the model (an nn.Module or a
 function of tensors), compiles it for the example inputs, and prints the
 max abs error against PyTorch, the latency of both (one thread each) and
-the compile report. Inputs come from `--example-input` specs (repeatable:
+the compile report. `compile` writes an ahead-of-time artifact into a
+folder (sparcc.artifact), which `sparcc.load(folder)` or C code runs.
+Inputs come from `--example-input` specs (repeatable:
 `randn(2,3)`, `rand(4)`, `zeros(1,8)`, `ones(3)`, `randint(0,10,(2,5))`,
 with an optional dtype, e.g. `randn(2,3,dtype=float32)`), or from an
 `example_inputs()` function in FILE.
@@ -81,7 +84,7 @@ def load_factory(target: str) -> tuple[Callable[[], Any], Any]:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except Exception as e:  # the user's file: report it, don't crash
+    except Exception as e:  # noqa: BLE001 (the user's file: report it, don't crash)
         raise SparccError(f"'{path}' raised {type(e).__name__} on import: {e}") from None
     factory = getattr(module, name, None)
     if not callable(factory):
@@ -100,22 +103,36 @@ def _median_ms(fn: Callable[..., Any], args: Sequence[Any], repeat: int) -> floa
     return statistics.median(times) * 1e3
 
 
-def run(opts: argparse.Namespace) -> None:
+def model_and_inputs(target: str, specs: Sequence[str] | None) -> tuple[Any, list[Any]]:
+    """FILE:FACTORY and --example-input specs (or FILE's example_inputs())
+    -> the model (in eval mode) and its example inputs."""
     import torch
 
-    factory, module = load_factory(opts.target)
-    if opts.example_input:
-        inputs = [parse_input_spec(s) for s in opts.example_input]
+    factory, module = load_factory(target)
+    if specs:
+        inputs = [parse_input_spec(s) for s in specs]
     elif callable(getattr(module, "example_inputs", None)):
-        inputs = list(module.example_inputs())
+        try:
+            inputs = list(module.example_inputs())
+        except Exception as e:  # noqa: BLE001 (the user's code)
+            raise SparccError(f"{target.rpartition(':')[0]}: example_inputs() raised {type(e).__name__}: {e}") from None
     else:
         raise SparccError("no inputs: pass --example-input (e.g. \"randn(64,512)\") or define example_inputs()")
     try:
         model = factory()
-    except Exception as e:
-        raise SparccError(f"{opts.target}() raised {type(e).__name__}: {e}") from None
+    except Exception as e:  # noqa: BLE001 (the user's code)
+        raise SparccError(f"{target}() raised {type(e).__name__}: {e}") from None
     if isinstance(model, torch.nn.Module):
         model.eval()
+    return model, inputs
+
+
+def run(opts: argparse.Namespace) -> None:
+    import torch
+    from sparcc.driver import check_target
+
+    check_target(opts.target_device)
+    model, inputs = model_and_inputs(opts.target, opts.example_input)
     torch.set_num_threads(1)
     fast = sparcc.jit(model, target=opts.target_device)
     start = time.perf_counter()
@@ -141,6 +158,26 @@ def run(opts: argparse.Namespace) -> None:
             print(f"  fallback  {fallback}")
 
 
+def compile_artifact(opts: argparse.Namespace) -> None:
+    from sparcc import artifact
+    from sparcc.driver import check_target
+
+    check_target(opts.target_device)
+    if opts.threads is not None and opts.threads < 1:
+        raise SparccError(f"--threads {opts.threads}: must be at least 1")
+    model, inputs = model_and_inputs(opts.target, opts.example_input)
+    result = artifact.compile(
+        model, inputs, opts.output, target=opts.target_device, threads=opts.threads, name=opts.target
+    )
+    m = result.manifest
+    signature = ", ".join(f"{s['dtype']}{s['shape']}" for s in m["inputs"])
+    print(f"{opts.target}: {signature} -> {result.folder}/ ({m['target']}, {m['host_cpu']}, {m['threads']} thread(s))")
+    for name in (artifact.LIBRARY, m["runtime"], artifact.WEIGHTS, artifact.MANIFEST, artifact.HEADER, artifact.REPORT):
+        print(f"  {name:<22} {(result.folder / name).stat().st_size / 1024:10.1f} KiB")
+    for fallback in m["fallbacks"]:
+        print(f"  fallback  {fallback}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sparcc", description="sparcc: compile PyTorch models")
     parser.add_argument("--version", action="version", version=f"sparcc {sparcc.__version__}")
@@ -151,9 +188,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--target", dest="target_device", default="cpu", help="cpu (the only backend so far)")
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--report", action="store_true", help="print the chosen tile sizes per kernel")
+    p.set_defaults(action=run)
+    c = sub.add_parser("compile", help="compile FILE:FACTORY ahead of time into a folder (sparcc.load or C runs it)")
+    c.add_argument("target", metavar="FILE:FACTORY")
+    c.add_argument("--example-input", action="append", metavar="SPEC", help='e.g. "randn(64,512)"; repeat per input')
+    c.add_argument("--target", dest="target_device", default="cpu", help="cpu (the only backend so far)")
+    c.add_argument("-o", "--output", required=True, metavar="FOLDER", help="where the artifact goes")
+    c.add_argument("--threads", type=int, help="threads the code is divided for (default: this machine's CPUs)")
+    c.set_defaults(action=compile_artifact)
     opts = parser.parse_args(argv)
     try:
-        run(opts)
+        opts.action(opts)
     except SparccError as e:
         print(f"sparcc: error: {e}", file=sys.stderr)
         return 1
