@@ -6,7 +6,7 @@
 
 `run` imports FILE, calls FACTORY() for the model (an nn.Module or a
 function of tensors), compiles it for the example inputs, and prints the
-max abs error against PyTorch, the latency of both (one thread each) and
+max abs error against PyTorch, the latency of both (at --threads each) and
 the compile report. `compile` writes an ahead-of-time artifact into a
 folder (sparcc.artifact), which `sparcc.load(folder)` or C code runs.
 Inputs come from `--example-input` specs (repeatable:
@@ -132,9 +132,14 @@ def run(opts: argparse.Namespace) -> None:
     from sparcc.driver import check_target
 
     check_target(opts.target_device)
+    if opts.threads is not None and opts.threads < 1:
+        raise SparccError(f"--threads {opts.threads}: must be at least 1")
     model, inputs = model_and_inputs(opts.target, opts.example_input)
-    torch.set_num_threads(1)
-    fast = sparcc.jit(model, target=opts.target_device)
+    from sparcc.backends.cpu import default_threads
+
+    threads = opts.threads or default_threads()
+    torch.set_num_threads(threads)
+    fast = sparcc.jit(model, target=opts.target_device, threads=threads)
     start = time.perf_counter()
     with torch.no_grad():
         ours = fast(*inputs)
@@ -146,7 +151,7 @@ def run(opts: argparse.Namespace) -> None:
     with torch.no_grad():
         ms, eager = _median_ms(fast, inputs, opts.repeat), _median_ms(model, inputs, opts.repeat)
     program = next(iter(fast.cache.values()))
-    print(f"{opts.target}: {', '.join(str(tuple(x.shape)) for x in inputs)} on {opts.target_device}, 1 thread")
+    print(f"{opts.target}: {', '.join(str(tuple(x.shape)) for x in inputs)} on {opts.target_device}, {threads} thread(s)")
     print(f"  compile time     {compile_s:9.2f} s")
     print(f"  max abs error    {err:9.2e}  (vs PyTorch eager)")
     print(f"  sparcc           {ms:9.3f} ms")
@@ -188,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--target", dest="target_device", default="cpu", help="cpu (the only backend so far)")
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--report", action="store_true", help="print the chosen tile sizes per kernel")
+    p.add_argument("--threads", type=int, help="threads for sparcc and PyTorch (default: this machine's CPUs)")
     p.set_defaults(action=run)
     c = sub.add_parser("compile", help="compile FILE:FACTORY ahead of time into a folder (sparcc.load or C runs it)")
     c.add_argument("target", metavar="FILE:FACTORY")
