@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import math
 
+import ml_dtypes as md  # a test dependency (pyproject [test]): the bit-exact reference
 import numpy as np
 import pytest
 from sparcc.dialects import quant_formats as qf
-
-md = pytest.importorskip("ml_dtypes", reason="bit-exact references for FP8/FP4/E8M0 come from ml_dtypes")
 
 # Random bit patterns include signalling NaNs, which warn when widened.
 pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
