@@ -301,3 +301,41 @@ STATIC_INIT(sparcc_kmpc_for_static_init_8, int64_t, int64_t)
 STATIC_INIT(sparcc_kmpc_for_static_init_8u, uint64_t, int64_t)
 
 EXPORT void sparcc_kmpc_for_static_fini(void *loc, int32_t gtid) { (void)loc, (void)gtid; }
+
+/* ---------------------------------------------------------------------------
+ * Parallel loops for C kernels (ukernels.c): fn(ctx, begin, end) on disjoint,
+ * balanced slices of [0, n) over the team, through the same fork as the
+ * generated code.
+ * ------------------------------------------------------------------------ */
+typedef void (*range_fn_t)(void *ctx, int64_t begin, int64_t end);
+
+struct range_task {
+  range_fn_t fn;
+  void *ctx;
+  int64_t n;
+  int64_t grain;
+};
+
+static void range_microtask(int32_t *gtid, int32_t *btid, struct range_task *t) {
+  (void)gtid, (void)btid;
+  int64_t nth = tl_nth, tid = tl_tid;
+  int64_t blocks = (t->n + t->grain - 1) / t->grain;
+  int64_t per = blocks / nth, extra = blocks % nth;
+  int64_t first = tid * per + (tid < extra ? tid : extra);
+  int64_t count = per + (tid < extra ? 1 : 0);
+  int64_t begin = first * t->grain, end = (first + count) * t->grain;
+  if (end > t->n) end = t->n;
+  if (begin < end) t->fn(t->ctx, begin, end);
+}
+
+/* slices are multiples of `grain` (but the last); n < 2 * grain runs inline */
+EXPORT void sparcc_rt_parallel_for(int64_t n, int64_t grain, range_fn_t fn, void *ctx) {
+  if (grain < 1) grain = 1;
+  if (n <= 0) return;
+  if (n < 2 * grain || sparcc_rt_get_num_threads() == 1) {
+    fn(ctx, 0, n);
+    return;
+  }
+  struct range_task t = {fn, ctx, n, grain};
+  sparcc_kmpc_fork_call(NULL, 1, (microtask_t)range_microtask, &t);
+}

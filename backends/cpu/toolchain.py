@@ -26,7 +26,9 @@ from pathlib import Path
 from sparcc.errors import PipelineError, SparccError
 
 RUNTIME = "libsparcc_rt.so"
-_RUNTIME_SOURCE = Path(__file__).with_name("runtime.c")
+# the runtime library: the thread pool and the C micro-kernels (ukernels.c,
+# when present) that generated code calls
+_RUNTIME_SOURCES = [Path(__file__).with_name(n) for n in ("runtime.c", "ukernels.c")]
 TRIPLE = "x86_64-unknown-linux-gnu"
 
 # CPU features that the generated code may use and that a host must have to
@@ -107,8 +109,11 @@ def _run(cmd: list[str], stage: str, reproducer: Path | None = None) -> None:
 def runtime_library() -> Path:
     """Path of libsparcc_rt.so, built on first use (atomically: concurrent
     builders each write a private file and rename it into place)."""
-    source = _RUNTIME_SOURCE.read_bytes()
-    digest = hashlib.sha256(source + platform.machine().encode()).hexdigest()[:16]
+    sources = [p for p in _RUNTIME_SOURCES if p.exists()]
+    h = hashlib.sha256(platform.machine().encode() + host_cpu().encode())
+    for p in sources:
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    digest = h.hexdigest()[:16]
     folder = cache_root() / f"runtime-{digest}"
     lib = folder / RUNTIME
     if lib.exists():
@@ -118,8 +123,8 @@ def runtime_library() -> Path:
     os.close(fd)
     try:
         _run(
-            [gcc(), "-O2", "-shared", "-fPIC", "-pthread", f"-Wl,-soname,{RUNTIME}",
-             "-o", tmp, str(_RUNTIME_SOURCE)],
+            [gcc(), "-O3", "-march=native", "-shared", "-fPIC", "-pthread", f"-Wl,-soname,{RUNTIME}",
+             "-o", tmp, *map(str, sources), "-lm"],
             "building sparcc's runtime",
         )
         os.replace(tmp, lib)
