@@ -28,7 +28,6 @@ a hash of its header, which sparcc wrote for this model.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -44,6 +43,7 @@ from typing import Any
 import sparcc
 import torch
 from sparcc.backends.cpu import toolchain
+from sparcc.cache import sha256_file
 from sparcc.driver import (
     PIPELINE,
     CompiledProgram,
@@ -178,7 +178,7 @@ def _compile_into(folder: Path, model: Any, args: Sequence[torch.Tensor], target
     try:
         (folder / HEADER).write_text(_c_header(manifest))
         (folder / REPORT).write_text(report)
-        manifest["sha256"] = {f: _sha256(folder / f) for f in (LIBRARY, toolchain.RUNTIME, WEIGHTS)}
+        manifest["sha256"] = {f: sha256_file(folder / f) for f in (LIBRARY, toolchain.RUNTIME, WEIGHTS)}
         _write_atomic(folder / MANIFEST, json.dumps(manifest, indent=1).encode())  # last: marks it complete
     except OSError as e:
         raise SparccError(f"could not write the artifact into '{folder}': {e.strerror or e}") from None
@@ -266,14 +266,6 @@ def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fnv1a64(data: bytes) -> int:
@@ -545,7 +537,7 @@ def load(folder: str | os.PathLike[str], threads: int | None = None, verify: boo
         for name in (m["library"], m["runtime"], m["weights_file"]):
             if not (path / name).is_file():
                 raise SparccError(f"'{path}' is incomplete: {name} is missing; recompile it")
-            if verify and _sha256(path / name) != m["sha256"][name]:
+            if verify and sha256_file(path / name) != m["sha256"][name]:
                 raise SparccError(f"'{path / name}' is corrupt (its sha256 differs from the manifest's); recompile it")
         inputs = [_spec(s) for s in m["inputs"]]
         outputs = [_spec(s) for s in m["outputs"]]

@@ -81,7 +81,7 @@ def key(ir_text: str, options: dict[str, Any]) -> str:
     return h.hexdigest()[:32]
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -96,7 +96,7 @@ def _valid(entry: Path) -> dict[str, Any] | None:
         lib = entry / LIBRARY
         if not (entry / toolchain.RUNTIME).is_file():
             return None
-        if meta.get("sha256") != _sha256(lib):
+        if meta.get("sha256") != sha256_file(lib):
             return None
         return meta
     except (OSError, ValueError, AttributeError):
@@ -130,7 +130,7 @@ def get_or_build(k: str, build: Callable[[Path], dict[str, Any]]) -> tuple[Path,
     try:
         meta = build(tmp)
         STATS["compiles"] += 1
-        meta["sha256"] = _sha256(tmp / LIBRARY)
+        meta["sha256"] = sha256_file(tmp / LIBRARY)
         (tmp / ENTRY).write_text(json.dumps(meta, indent=1))
         for attempt in range(2):
             try:

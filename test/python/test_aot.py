@@ -25,25 +25,13 @@ import sparcc
 import torch
 from safetensors.torch import load_file
 from sparcc.artifact import FORMAT
+from test_models import SmallCNN
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_MODEL = ROOT / "examples" / "run_model.c"
 
 
-class SmallCNN(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, padding=1)
-        self.bn = nn.BatchNorm2d(8)
-        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False)
-        self.fc = nn.Linear(8 * 4 * 4, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.bn(self.conv(x)))
-        x = nn.functional.max_pool2d(x, 2)
-        x = nn.functional.avg_pool2d(torch.relu(self.conv2(x)), 2)
-        return self.fc(torch.flatten(x, 1))
 
 
 class Tagger(nn.Module):

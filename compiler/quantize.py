@@ -1,0 +1,120 @@
+"""
+Weight quantisation specs: which layers get which number format.
+
+    sparcc.jit(model, quant={"*.mlp.*": "nf4:g64", "lm_head": "int8:channel", "*": "sf4:g128"})
+    sparcc compile ... --quant "*.mlp.*=nf4:g64" --quant "*=sf4:g128"
+
+Keys are glob patterns (fnmatch) over layer names: the module path of a
+Linear's weight (`encoder.0.fc1` for `encoder.0.fc1.weight`). The first
+pattern that matches a layer, in the order given, picks its format; layers
+that no pattern matches stay float32. Values are format specs parsed by
+`sparcc.dialects.quant_formats.parse_format` ("nf4:g64", "int4:g128:asym",
+"mxfp4", ...). Only the weights of linear layers are quantised (activations
+stay float32): weight-only quantisation.
+
+sparcc quantises the weights itself (round to nearest, the format's scales)
+and reports, per layer, the mean squared error and the SQNR of the weights.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from sparcc.errors import SparccError
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    """An ordered list of (glob pattern, format spec)."""
+
+    rules: tuple[tuple[str, str], ...]
+
+    def format_for(self, layer: str) -> str | None:
+        for pattern, spec in self.rules:
+            if fnmatch.fnmatchcase(layer, pattern):
+                return spec
+        return None
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.rules)
+
+
+def parse_quant_spec(spec: Mapping[str, str] | str | QuantSpec | None, where: str = "quant") -> QuantSpec | None:
+    """A dict {pattern: format}, a JSON object, or "pattern=format[;...]";
+    each format is checked now, so a bad one fails before compiling."""
+    from sparcc.dialects.quant_formats import parse_format
+
+    if spec is None or isinstance(spec, QuantSpec):
+        return spec
+    if isinstance(spec, str):
+        text = spec.strip()
+        if text.startswith("{"):
+            try:
+                spec = json.loads(text)
+            except ValueError as e:
+                raise SparccError(f"{where}: not a JSON object of pattern -> format: {e}") from None
+        else:
+            rules = []
+            for part in filter(None, (p.strip() for p in text.split(";"))):
+                pattern, eq, fmt = part.partition("=")
+                if not eq or not pattern.strip() or not fmt.strip():
+                    raise SparccError(f"{where}: '{part}' is not of the form PATTERN=FORMAT, e.g. '*.fc1=nf4:g64'")
+                rules.append((pattern.strip(), fmt.strip()))
+            spec = dict(rules)
+    if not isinstance(spec, Mapping) or not spec:
+        raise SparccError(f"{where}: expected a mapping of layer-name patterns to formats, e.g. {{'*': 'nf4:g64'}}")
+    rules = []
+    for pattern, fmt in spec.items():
+        if not isinstance(pattern, str) or not isinstance(fmt, str):
+            raise SparccError(f"{where}: {pattern!r}: {fmt!r}: patterns and formats must be strings")
+        try:
+            canonical = parse_format(fmt).spec
+        except ValueError as e:
+            raise SparccError(f"{where}: layer pattern '{pattern}': {e}") from None
+        rules.append((pattern, canonical))
+    return QuantSpec(tuple(rules))
+
+
+def layer_of(weight_name: str) -> str:
+    """`encoder.0.fc1.weight` -> `encoder.0.fc1`."""
+    return weight_name[: -len(".weight")] if weight_name.endswith(".weight") else weight_name
+
+
+@dataclass
+class LayerReport:
+    layer: str
+    format: str
+    shape: tuple[int, ...]
+    mse: float
+    sqnr_db: float
+    bytes_f32: int
+    bytes_quantized: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer, "format": self.format, "shape": list(self.shape),
+            "mse": self.mse, "sqnr_db": self.sqnr_db,
+            "bytes_f32": self.bytes_f32, "bytes_quantized": self.bytes_quantized,
+        }
+
+
+def weight_error(w: np.ndarray, deq: np.ndarray) -> tuple[float, float]:
+    """(MSE, SQNR in dB) of a dequantised weight against the original."""
+    w64, d64 = w.astype(np.float64), deq.astype(np.float64)
+    noise = float(np.sum((w64 - d64) ** 2))
+    signal = float(np.sum(w64**2))
+    mse = noise / max(w.size, 1)
+    sqnr = math.inf if noise == 0 else (10 * math.log10(signal / noise) if signal > 0 else -math.inf)
+    return mse, sqnr
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to(torch.float32).contiguous().numpy()
