@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import IO
 
 from sparcc.dialects.nn import Nn
+from sparcc.dialects.quant import Quant
 from sparcc.errors import SparccError
 from sparcc.passes import PASSES
 from xdsl.dialects.builtin import ModuleOp
@@ -37,7 +38,7 @@ from xdsl.utils.arg_spec import parse_pipeline
 from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
-DIALECTS = [Nn]
+DIALECTS = [Nn, Quant]
 
 Loc = tuple[str, int, int]
 
