@@ -28,7 +28,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 
 TARGETS = ("cpu",)
-PIPELINE = ("convert-nn-to-linalg", "fuse-elementwise", "approximate-math", "lower-entry-abi")
+PIPELINE = ("lower-quant", "convert-nn-to-linalg", "fuse-elementwise", "approximate-math", "lower-entry-abi")
 
 
 def check_target(target: str) -> None:
@@ -115,7 +115,7 @@ class CompiledProgram:
 def weight_abi(module: ModuleOp) -> list[dict[str, Any]]:
     """The entry function's weight parameters, in order: the store name, the
     `perm` (nn.weight semantics) and the parameter's shape."""
-    entry = next(op for op in module.ops if isinstance(op, func.FuncOp))
+    entry = next(op for op in module.ops if isinstance(op, func.FuncOp) and not op.is_declaration)
     first = ints(entry.attributes["sparcc.num_inputs"])[0]  # type: ignore[arg-type]
     arg_types = entry.function_type.inputs.data
     abi = []
@@ -153,23 +153,28 @@ def compile_program(
     target: str = "cpu",
     threads: int | None = None,
     use_cache: bool | None = None,
+    quant: Any = None,
 ) -> CompiledProgram:
     """Imports, compiles (or finds in the on-disk cache) and loads `model`.
 
     threads: the team size the code is divided for (default
     SPARCC_NUM_THREADS, else this process's CPUs). use_cache: default on
-    unless SPARCC_CACHE=0.
+    unless SPARCC_CACHE=0. quant: a weight quantisation spec
+    (sparcc/quantize.py), e.g. {"*.fc1": "nf4:g64", "*": "int8:channel"}.
     """
     from sparcc import cache
     from sparcc.backends import cpu
+    from sparcc.quantize import apply_quant, parse_quant_spec
 
     check_target(target)
     start = time.perf_counter()
     threads = cpu.default_threads() if threads is None else int(threads)
     if threads < 1:
         raise SparccError(f"threads={threads}: must be at least 1")
+    spec = parse_quant_spec(quant)
     imported: ImportedProgram = import_module(model, args)
     import_time = time.perf_counter() - start
+    layers = apply_quant(imported, spec)
     ir = {"nn": str(imported.module)}
 
     def build(folder: Path) -> dict[str, Any]:
@@ -186,7 +191,7 @@ def compile_program(
         }
 
     if use_cache if use_cache is not None else cache.enabled():
-        options = {"target": target, "threads": threads, "pipeline": list(PIPELINE)}
+        options = {"target": target, "threads": threads, "pipeline": list(PIPELINE)}  # formats are in the IR
         folder, meta, hit = cache.get_or_build(cache.key(ir["nn"], options), build)
         cached = "hit" if hit else "built"
     else:
@@ -210,7 +215,25 @@ def compile_program(
         "schedule": meta["schedule"],
         "fallbacks": meta["fallbacks"],
     }
-    report["seconds"]["total"] = time.perf_counter() - start
-    return CompiledProgram(
+    program = CompiledProgram(
         imported.inputs, imported.outputs, imported.output_tree, fn, weights, kernel, ir, report
     )
+    if spec is not None:
+        report["quant"] = {"spec": spec.as_dict(), "layers": [r.as_dict() for r in layers],
+                           **_output_error(model, args, program)}
+    report["seconds"]["total"] = time.perf_counter() - start
+    return program
+
+
+def _output_error(model: Any, args: Sequence[torch.Tensor], program: CompiledProgram) -> dict[str, float]:
+    """How far the quantised program's outputs are from the float32 model's
+    on the example inputs: max abs error and relative L2 error."""
+    with torch.no_grad():
+        want = pytree.tree_leaves(model(*args))
+    got = pytree.tree_leaves(program(*args))
+    num = sum(float(torch.sum((g.double() - w.double()) ** 2)) for g, w in zip(got, want))
+    den = sum(float(torch.sum(w.double() ** 2)) for w in want)
+    return {
+        "output_max_abs_err": max(float((g - w).abs().max()) for g, w in zip(got, want)),
+        "output_rel_l2_err": (num / den) ** 0.5 if den > 0 else float(num > 0),
+    }

@@ -12,7 +12,8 @@ Compiled code is kept in the on-disk cache (sparcc/cache.py), so another
 process that compiles the same model for the same signature loads it
 instead of compiling (`cache=False` opts out; so does SPARCC_CACHE=0).
 `threads` (default SPARCC_NUM_THREADS, else all CPUs this process may use)
-is the number of threads large ops are divided among.
+is the number of threads large ops are divided among. `quant` quantises the
+weights of chosen linear layers (sparcc/quantize.py).
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ class JitFunction:
         target: str,
         threads: int | None = None,
         cache: bool | None = None,
+        quant: Any = None,
     ):
+        from sparcc.quantize import parse_quant_spec
+
         check_target(target)
+        self.quant = parse_quant_spec(quant)  # a bad spec fails here, not at the first call
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise InputMismatchError(f"threads={threads!r}: expected a whole number >= 1")
         self.model = model
@@ -72,7 +77,7 @@ class JitFunction:
 
     def compile(self, *args: torch.Tensor) -> CompiledProgram:
         self.compiles += 1
-        return compile_program(self.model, args, self.target, self.threads, self.use_cache)
+        return compile_program(self.model, args, self.target, self.threads, self.use_cache, self.quant)
 
     def invalidate(self) -> None:
         self.cache.clear()
@@ -89,8 +94,19 @@ def _arity(fn: Callable[..., Any]) -> tuple[int, int]:
     return (sum(p.default is p.empty for p in positional), len(positional))
 
 
-def jit(model: Any = None, *, target: str = "cpu", threads: int | None = None, cache: bool | None = None) -> Any:
-    """Compiles `model` (an nn.Module or a function of tensors) for `target`."""
+def jit(
+    model: Any = None,
+    *,
+    target: str = "cpu",
+    threads: int | None = None,
+    cache: bool | None = None,
+    quant: Any = None,
+) -> Any:
+    """Compiles `model` (an nn.Module or a function of tensors) for `target`.
+
+    quant: weight quantisation per layer, {glob: format}, e.g.
+    {"*.mlp.*": "nf4:g64", "*": "int8:channel"} (sparcc/quantize.py).
+    """
     if model is None:
-        return lambda m: JitFunction(m, target, threads, cache)
-    return JitFunction(model, target, threads, cache)
+        return lambda m: JitFunction(m, target, threads, cache, quant)
+    return JitFunction(model, target, threads, cache, quant)

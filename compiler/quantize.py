@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from sparcc.errors import SparccError
 
 
@@ -85,7 +84,7 @@ def parse_quant_spec(spec: Mapping[str, str] | str | QuantSpec | None, where: st
 
 def layer_of(weight_name: str) -> str:
     """`encoder.0.fc1.weight` -> `encoder.0.fc1`."""
-    return weight_name[: -len(".weight")] if weight_name.endswith(".weight") else weight_name
+    return weight_name.removesuffix(".weight")
 
 
 @dataclass
@@ -118,3 +117,52 @@ def weight_error(w: np.ndarray, deq: np.ndarray) -> tuple[float, float]:
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().to(torch.float32).contiguous().numpy()
+
+
+def apply_quant(imported: Any, spec: QuantSpec | None) -> list[LayerReport]:
+    """Rewrites the chosen linear layers of `imported` (an ImportedProgram)
+    to quantised ones and puts their storage into its weight store:
+    `<name>#codes`, `#scales`, `#zeros`, `#lut` (passes/lower_quant.py).
+    Returns one report per quantised weight."""
+    from sparcc.dialects import quant
+    from sparcc.dialects.quant_formats import dequantize
+    from sparcc.passes.lower_quant import weight_buffers
+    from sparcc.passes.quantize_weights import QuantizeWeightsPass
+    from xdsl.context import Context
+
+    if spec is None:
+        return []
+    rules = ";".join(f"{p}={f}" for p, f in spec.rules)
+    QuantizeWeightsPass(spec=rules).apply(Context(allow_unregistered=True), imported.module)
+    reports = []
+    seen: set[str] = set()
+    for op in imported.module.walk():
+        if not isinstance(op, quant.WeightOp):
+            continue
+        name = op.weight_name
+        typ = op.result.type
+        key = f"{name}@{typ.format.spec.data}"
+        if key in seen:
+            continue
+        seen.add(key)
+        w = to_numpy(imported.weights[name])
+        q = typ.format.format.quantize(w)
+        deq = dequantize(q).reshape(w.shape)
+        mse, sqnr = weight_error(w, deq)
+        arrays = {"codes": q.codes, "scales": q.scales, "zeros": q.zero_points}
+        for role, store, shape, _elem in weight_buffers(name, typ):
+            if role == "lut":
+                values = np.asarray(typ.format.format.element.values, np.float32)
+                table = np.zeros(shape[0], np.float32)
+                table[: values.size] = values
+                data = table
+            else:
+                data = np.ascontiguousarray(arrays[role])
+                if list(data.shape) != shape:
+                    raise SparccError(
+                        f"{name}: the {role} of format {typ.format.spec.data} have shape "
+                        f"{list(data.shape)}, the IR expects {shape}"
+                    )
+            imported.weights[store] = torch.from_numpy(data.copy())
+        reports.append(LayerReport(layer_of(name), q.spec, tuple(w.shape), mse, sqnr, w.size * 4, q.nbytes))
+    return reports

@@ -31,9 +31,23 @@ def _fuse_elementwise() -> type[ModulePass]:
     return FuseElementwisePass
 
 
+def _quantize_weights() -> type[ModulePass]:
+    from sparcc.passes.quantize_weights import QuantizeWeightsPass
+
+    return QuantizeWeightsPass
+
+
+def _lower_quant() -> type[ModulePass]:
+    from sparcc.passes.lower_quant import LowerQuantPass
+
+    return LowerQuantPass
+
+
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "convert-nn-to-linalg": _convert_nn_to_linalg,
     "lower-entry-abi": _lower_entry_abi,
     "approximate-math": _approximate_math,
     "fuse-elementwise": _fuse_elementwise,
+    "quantize-weights": _quantize_weights,
+    "lower-quant": _lower_quant,
 }

@@ -1,0 +1,232 @@
+"""
+lower-quant: quantised linear layers become calls to sparcc's fused
+dequantising kernels (backends/cpu/ukernels.c).
+
+  %w = quant.weight @"fc1.weight" : !quant.tensor<2048x512, #quant.format<"nf4:g64">>
+  %y = quant.linear %x, %w, %b : (tensor<64x512xf32>, ...) -> tensor<64x2048xf32>
+becomes
+  %codes  = nn.weight @"fc1.weight#codes"  : tensor<2048x256xi8>
+  %scales = nn.weight @"fc1.weight#scales" : tensor<2048x8xf32>
+  %lut    = nn.weight @"fc1.weight#lut"    : tensor<16xf32>
+  ... bufferization.to_buffer, memref.reinterpret_cast to memref<1xT> ...
+  func.call @sparcc_qlinear_lut4(x, codes, scales, zeros, lut, bias, y, M, N, K, group, flags)
+  %y = bufferization.to_tensor %out restrict writable
+
+The kernels never materialise the float32 weight: they unpack codes and
+look values up in registers. Every buffer crosses as a bare pointer: each
+memref is reinterpreted as memref<1xT> so that one declaration serves every
+call (the bare-pointer convention needs static shapes), and the call still
+uses the memref, so buffer deallocation keeps it alive until the call.
+
+The weight store must hold `<name>#codes`, `#scales`, `#zeros` (asym
+integers), `#lut` (the format's values, float32, 16 or 256 entries), laid
+out as `weight_buffers()` says; the driver fills them from the format's
+reference quantiser (`sparcc.dialects.quant_formats`).
+
+Kernels: lut4 (every format of at most 4 bits but mxfp4: the value of a
+code is lut[code]), mx4 (mxfp4: E2M1 values, E8M0 scale codes), lut8 (8-bit
+formats: int8, fp8). Per-tensor scales and formats without scales have no
+kernel and are rejected with a message saying so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sparcc.dialects import nn, quant
+from sparcc.errors import UnsupportedOpError
+from xdsl.context import Context
+from xdsl.dialects import arith, bufferization, func, memref, tensor
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DenseArrayBase,
+    IntegerAttr,
+    MemRefType,
+    ModuleOp,
+    TensorType,
+    UnitAttr,
+    f32,
+    i8,
+    i64,
+)
+from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+FLAG_ZEROS = 1
+FLAG_BIAS = 2
+
+# kernel -> operand roles after x (then bias, y, and the i64 sizes)
+KERNELS = {
+    "sparcc_qlinear_lut4": ("codes", "scales", "zeros", "lut"),
+    "sparcc_qlinear_mx4": ("codes", "scales", "lut"),
+    "sparcc_qlinear_lut8": ("codes", "scales", "zeros", "lut"),
+}
+SIZES = {"sparcc_qlinear_mx4": ("M", "N", "K", "flags")}
+DEFAULT_SIZES = ("M", "N", "K", "group", "flags")
+
+
+def kernel_for(fmt: quant.FormatAttr) -> str:
+    """The kernel that runs a linear layer in `fmt`, or UnsupportedOpError."""
+    f = fmt.format
+    if f.granularity not in ("group", "channel"):
+        raise UnsupportedOpError(
+            f"quant.linear: format '{f.spec}' has {f.granularity} scales; the CPU kernels take "
+            "per-channel or per-group scales (e.g. ':channel' or ':g64')"
+        )
+    if f.name == "mxfp4":
+        return "sparcc_qlinear_mx4"
+    if f.bits <= 4:
+        return "sparcc_qlinear_lut4"
+    if f.bits == 8:
+        return "sparcc_qlinear_lut8"
+    raise UnsupportedOpError(f"quant.linear: no CPU kernel for {f.bits}-bit format '{f.spec}'")
+
+
+def weight_buffers(name: str, typ: quant.QuantTensorType) -> list[tuple[str, str, list[int], Attribute]]:
+    """(role, store name, shape, element type) of each buffer a quantised
+    weight needs: its storage (codes, scales, zeros) and the value table."""
+    fmt = typ.format
+    out = [(b.role, f"{name}#{b.role}", list(b.shape), b.element_type) for b in fmt.storage(typ.get_shape())]
+    lut = 16 if fmt.bits <= 4 else 256
+    out.append(("lut", f"{name}#lut", [lut], f32))
+    return out
+
+
+def group_of(fmt: quant.FormatAttr, k: int) -> int:
+    return fmt.format.group if fmt.format.granularity == "group" else k
+
+
+@dataclass(frozen=True)
+class LowerQuantPass(ModulePass):
+    name = "lower-quant"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        declared: set[str] = set()
+        for linear in [o for o in op.walk() if isinstance(o, quant.LinearOp)]:
+            kernel = _lower_linear(linear)
+            if kernel not in declared:
+                declared.add(kernel)
+                _declare(op, kernel)
+        for weight in [o for o in op.walk() if isinstance(o, quant.WeightOp)]:
+            if not weight.result.uses:
+                Rewriter.erase_op(weight)
+        leftover = next((o for o in op.walk() if o.dialect_name() == "quant"), None)
+        if leftover is not None:
+            raise UnsupportedOpError(f"lower-quant: '{leftover.name}' has no CPU lowering yet")
+
+
+def _memref1(elem: Attribute) -> MemRefType:
+    return MemRefType(elem, [1])
+
+
+def _arg_types(kernel: str) -> list[Attribute]:
+    roles = KERNELS[kernel]
+    elems = {"codes": i8, "scales": i8 if kernel == "sparcc_qlinear_mx4" else f32, "zeros": f32, "lut": f32}
+    sizes = SIZES.get(kernel, DEFAULT_SIZES)
+    return [_memref1(f32), *(_memref1(elems[r]) for r in roles), _memref1(f32), _memref1(f32)] + [i64] * len(sizes)
+
+
+def _declare(module: ModuleOp, kernel: str) -> None:
+    decl = func.FuncOp.external(kernel, _arg_types(kernel), [])
+    block = module.body.block
+    if block.first_op is None:
+        block.add_op(decl)
+    else:
+        block.insert_op_before(decl, block.first_op)
+
+
+def _lower_linear(linear: quant.LinearOp) -> str:
+    wtype = linear.weight.type
+    assert isinstance(wtype, quant.QuantTensorType)
+    fmt = wtype.format
+    kernel = kernel_for(fmt)
+    source = linear.weight.owner
+    if not isinstance(source, quant.WeightOp):
+        raise UnsupportedOpError("quant.linear: the CPU kernels take a quant.weight from the weight store")
+    n, k = wtype.get_shape()
+    xtype = linear.input.type
+    assert isinstance(xtype, TensorType)
+    xshape = list(xtype.get_shape())
+    m = math.prod(xshape[:-1])
+    ops: list[Operation] = []
+
+    def add(o: Operation) -> Operation:
+        ops.append(o)
+        return o
+
+    # x as [M, K]
+    x: SSAValue = linear.input
+    if len(xshape) != 2:
+        flat = TensorType(f32, [m, k])
+        if len(xshape) == 1:
+            x = add(tensor.ExpandShapeOp(x, [], _reassoc([[0, 1]]), [m, k], flat)).results[0]
+        else:
+            groups = [list(range(len(xshape) - 1)), [len(xshape) - 1]]
+            x = add(_collapse(x, groups, flat)).results[0]
+
+    def pointer(value: SSAValue, shape: list[int], elem: Attribute) -> SSAValue:
+        buf = add(bufferization.ToBufferOp(
+            operands=[value], result_types=[MemRefType(elem, shape)], properties={"read_only": _unit()}))
+        return _flat(add, buf.results[0], elem)
+
+    args: dict[str, SSAValue] = {"x": pointer(x, [m, k], f32)}
+    buffers = {role: (store, shape, elem) for role, store, shape, elem in weight_buffers(source.weight_name, wtype)}
+    dummy = add(memref.AllocaOp.get(f32, shape=[1])).results[0]  # for absent operands
+    for role in KERNELS[kernel]:
+        if role not in buffers:
+            args[role] = dummy
+            continue
+        store, shape, elem = buffers[role]
+        w = add(nn.WeightOp(store, TensorType(elem, shape))).results[0]
+        args[role] = pointer(w, shape, elem)
+    flags = 0
+    if "zeros" in buffers:
+        flags |= FLAG_ZEROS
+    if linear.bias is not None:
+        flags |= FLAG_BIAS
+        args["bias"] = pointer(linear.bias, [n], f32)
+    else:
+        args["bias"] = dummy
+    out = add(memref.AllocOp.get(f32, alignment=64, shape=[m, n])).results[0]
+    args["y"] = _flat(add, out, f32)
+    consts = {"M": m, "N": n, "K": k, "group": group_of(fmt, k), "flags": flags}
+    sizes = [add(arith.ConstantOp(IntegerAttr(consts[s], i64))).results[0] for s in SIZES.get(kernel, DEFAULT_SIZES)]
+    operands = [args["x"], *(args[r] for r in KERNELS[kernel]), args["bias"], args["y"], *sizes]
+    add(func.CallOp(kernel, operands, []))
+    y = add(bufferization.ToTensorOp(out, restrict=True, writable=True)).results[0]
+    result_type = linear.result.type
+    if list(result_type.get_shape()) != [m, n]:  # type: ignore[attr-defined]
+        rshape = list(result_type.get_shape())  # type: ignore[attr-defined]
+        if len(rshape) == 1:
+            y = add(_collapse(y, [[0, 1]], result_type)).results[0]
+        else:
+            groups = [list(range(len(rshape) - 1)), [len(rshape) - 1]]
+            y = add(tensor.ExpandShapeOp(y, [], _reassoc(groups), rshape, result_type)).results[0]
+    Rewriter.insert_op(ops, InsertPoint.before(linear))
+    Rewriter.replace_op(linear, [], [y])
+    return kernel
+
+
+def _collapse(value: SSAValue, groups: list[list[int]], result_type: Attribute) -> Operation:
+    return tensor.CollapseShapeOp.build(
+        operands=[value], result_types=[result_type], properties={"reassociation": _reassoc(groups)}
+    )
+
+
+def _reassoc(groups: list[list[int]]) -> ArrayAttr:
+    return ArrayAttr([ArrayAttr([IntegerAttr(i, i64) for i in g]) for g in groups])
+
+
+def _unit() -> Attribute:
+    return UnitAttr()
+
+
+def _flat(add, buf: SSAValue, elem: Attribute) -> SSAValue:
+    """`buf` reinterpreted as memref<1xT> at offset 0 (a bare pointer at the call)."""
+    cast = memref.ReinterpretCastOp(buf, [], [], [], DenseArrayBase.from_list(i64, [0]),
+                                    DenseArrayBase.from_list(i64, [1]), DenseArrayBase.from_list(i64, [1]),
+                                    _memref1(elem))
+    return add(cast).results[0]
+

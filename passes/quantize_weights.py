@@ -1,0 +1,62 @@
+"""
+quantize-weights: puts the weights of chosen linear layers in a number format.
+
+  %w = nn.weight @"fc1.weight" : tensor<2048x512xf32>
+  %y = nn.linear %x, %w, %b : (...) -> tensor<64x2048xf32>
+becomes, for a spec that gives `fc1` the format nf4:g64,
+  %w = quant.weight @"fc1.weight" : !quant.tensor<2048x512, #quant.format<"nf4:g64">>
+  %y = quant.linear %x, %w, %b : (...) -> tensor<64x2048xf32>
+
+`spec` is an ordered list of layer-name globs and formats
+(sparcc/quantize.py: "fc1=nf4:g64;*=int8:channel" or a JSON object); a
+layer's name is its weight's name without `.weight`. Only `nn.linear`
+weights that come straight from `nn.weight` (no layout change) are
+quantised; a weight that is also used by another op stays float32 there.
+The pass changes the IR only: the weight store's values are quantised by
+the driver, which reads the formats back from the `quant.weight` ops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sparcc.dialects import nn, quant
+from sparcc.quantize import layer_of, parse_quant_spec
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+
+@dataclass(frozen=True)
+class QuantizeWeightsPass(ModulePass):
+    name = "quantize-weights"
+
+    spec: str = ""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if not self.spec:
+            return
+        rules = parse_quant_spec(self.spec, "quantize-weights{spec}")
+        assert rules is not None
+        made: dict[tuple[str, str], quant.WeightOp] = {}
+        for linear in [o for o in op.walk() if isinstance(o, nn.LinearOp)]:
+            source = linear.weight.owner
+            if not isinstance(source, nn.WeightOp) or source.perm is not None:
+                continue
+            name = source.sym_name.string_value()
+            fmt = rules.format_for(layer_of(name))
+            if fmt is None:
+                continue
+            shape = tuple(source.result.type.get_shape())  # type: ignore[attr-defined]
+            key = (name, fmt)
+            qweight = made.get(key)
+            if qweight is None:
+                qweight = quant.WeightOp(name, quant.QuantTensorType(shape, fmt))
+                Rewriter.insert_op(qweight, InsertPoint.after(source))
+                made[key] = qweight
+            replacement = quant.LinearOp(linear.input, qweight.result, linear.bias)
+            Rewriter.replace_op(linear, replacement)
+            if not source.result.uses:
+                Rewriter.erase_op(source)
+
