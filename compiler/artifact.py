@@ -61,8 +61,8 @@ ENTRY = "forward"
 MANIFEST, WEIGHTS, REPORT, HEADER = "manifest.json", "weights.safetensors", "report.txt", "model.h"
 LIBRARY = "libmodel.so"
 
-DTYPES = {"float32": torch.float32, "int64": torch.int64}
-_ST_DTYPES = {"float32": "F32", "int64": "I64"}
+DTYPES = {"float32": torch.float32, "int64": torch.int64, "uint8": torch.uint8}
+_ST_DTYPES = {"float32": "F32", "int64": "I64", "uint8": "U8"}  # uint8: quantised codes
 # /proc/cpuinfo flag -> name for gcc's __builtin_cpu_supports (the ones gcc >= 8 knows)
 _GCC_FEATURES = {
     "sse4_2": "sse4.2", "avx": "avx", "avx2": "avx2", "fma": "fma", "bmi2": "bmi2",
@@ -93,23 +93,26 @@ def compile(
     threads: int | None = None,
     progress: bool | None = None,
     name: str | None = None,
+    quant: Any = None,
 ) -> Artifact:
     """Compiles `model` for `args` into the folder `out` (created if needed).
 
     threads: the team size the code is divided for (default
     SPARCC_NUM_THREADS, else this process's CPUs). progress: a progress bar
     on stderr (default: when stderr is a terminal). name: what the report
-    calls the model."""
+    calls the model. quant: weight quantisation per layer (sparcc/quantize.py)."""
     from sparcc.backends import cpu
+    from sparcc.quantize import parse_quant_spec
 
     check_target(target)
     threads = cpu.default_threads() if threads is None else threads
     if not isinstance(threads, int) or threads < 1:
         raise SparccError(f"threads={threads!r}: expected a whole number >= 1")
+    spec = parse_quant_spec(quant)
     created = not os.path.lexists(out)
     folder = _prepare(Path(out))
     try:
-        return _compile_into(folder, model, args, target, threads, progress, name)
+        return _compile_into(folder, model, args, target, threads, progress, name, spec)
     except BaseException:
         if created:  # nothing of the user's is in it
             shutil.rmtree(folder, ignore_errors=True)
@@ -117,14 +120,16 @@ def compile(
 
 
 def _compile_into(folder: Path, model: Any, args: Sequence[torch.Tensor], target: str, threads: int,
-                  progress: bool | None, name: str | None) -> Artifact:
+                  progress: bool | None, name: str | None, spec: Any = None) -> Artifact:
     from sparcc.backends import cpu
+    from sparcc.quantize import apply_quant
 
     stages = _Stages(["import", "passes", "lower", "weights", "build"], progress)
     start = time.perf_counter()
     try:
         with stages("import", "importing the model (torch.export)"):
             imported = import_module(model, args)
+            layers = apply_quant(imported, spec)
         with stages("passes", "running sparcc's passes"):
             pass_times = run_passes(imported.module, PIPELINE)
         with stages("lower", "lowering with MLIR"):
@@ -165,6 +170,7 @@ def _compile_into(folder: Path, model: Any, args: Sequence[torch.Tensor], target
         "weights": weights,
         "schedule": [str(d) for d in lowered.decisions],
         "fallbacks": [lowered.fallback] if lowered.fallback else [],
+        "quant": [r.as_dict() for r in layers],
     }
     seconds = {
         "import": stages.seconds["import"],
@@ -318,6 +324,13 @@ def _report(name: str, m: dict[str, Any], ops: dict[str, int], seconds: dict[str
         "fallbacks",
         *(f"  {f}" for f in m["fallbacks"] or ["none"]),
     ]
+    if m.get("quant"):
+        lines += ["", "quantised weights (layer, format, shape, MSE, SQNR, bytes f32 -> stored)"]
+        lines += [
+            f"  {q['layer']:<24} {q['format']:<16} {q['shape']!s:<14} {q['mse']:.3e} {q['sqnr_db']:6.2f} dB "
+            f"{q['bytes_f32']} -> {q['bytes_quantized']}"
+            for q in m["quant"]
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -134,12 +134,13 @@ def run(opts: argparse.Namespace) -> None:
     check_target(opts.target_device)
     if opts.threads is not None and opts.threads < 1:
         raise SparccError(f"--threads {opts.threads}: must be at least 1")
+    spec = _quant_spec(opts.quant)
     model, inputs = model_and_inputs(opts.target, opts.example_input)
     from sparcc.backends.cpu import default_threads
 
     threads = opts.threads or default_threads()
     torch.set_num_threads(threads)
-    fast = sparcc.jit(model, target=opts.target_device, threads=threads)
+    fast = sparcc.jit(model, target=opts.target_device, threads=threads, quant=spec)
     start = time.perf_counter()
     with torch.no_grad():
         ours = fast(*inputs)
@@ -156,6 +157,9 @@ def run(opts: argparse.Namespace) -> None:
     print(f"  max abs error    {err:9.2e}  (vs PyTorch eager)")
     print(f"  sparcc           {ms:9.3f} ms")
     print(f"  PyTorch eager    {eager:9.3f} ms  ({eager / ms:.2f}x)")
+    if "quant" in program.report:
+        print("  (the error is the quantised model's against float32 PyTorch)")
+        _print_quant(program.report["quant"]["layers"])
     if opts.report:
         for kernel in program.report["schedule"]:
             print(f"  kernel  {kernel}")
@@ -170,9 +174,11 @@ def compile_artifact(opts: argparse.Namespace) -> None:
     check_target(opts.target_device)
     if opts.threads is not None and opts.threads < 1:
         raise SparccError(f"--threads {opts.threads}: must be at least 1")
+    spec = _quant_spec(opts.quant)
     model, inputs = model_and_inputs(opts.target, opts.example_input)
     result = artifact.compile(
-        model, inputs, opts.output, target=opts.target_device, threads=opts.threads, name=opts.target
+        model, inputs, opts.output, target=opts.target_device, threads=opts.threads, name=opts.target,
+        quant=spec,
     )
     m = result.manifest
     signature = ", ".join(f"{s['dtype']}{s['shape']}" for s in m["inputs"])
@@ -181,6 +187,23 @@ def compile_artifact(opts: argparse.Namespace) -> None:
         print(f"  {name:<22} {(result.folder / name).stat().st_size / 1024:10.1f} KiB")
     for fallback in m["fallbacks"]:
         print(f"  fallback  {fallback}")
+    _print_quant(m.get("quant") or [])
+
+
+def _quant_spec(parts: Sequence[str] | None) -> Any:
+    """--quant 'PATTERN=FORMAT' (repeatable, in priority order) or one JSON object."""
+    from sparcc.quantize import parse_quant_spec
+
+    if not parts:
+        return None
+    text = parts[0] if len(parts) == 1 and parts[0].strip().startswith("{") else ";".join(parts)
+    return parse_quant_spec(text, "--quant")
+
+
+def _print_quant(layers: Sequence[dict[str, Any]]) -> None:
+    for q in layers:
+        print(f"  quant  {q['layer']:<20} {q['format']:<14} SQNR {q['sqnr_db']:6.2f} dB  MSE {q['mse']:.2e}  "
+              f"{q['bytes_f32'] / 2**20:.2f} -> {q['bytes_quantized'] / 2**20:.2f} MiB")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -194,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--report", action="store_true", help="print the chosen tile sizes per kernel")
     p.add_argument("--threads", type=int, help="threads for sparcc and PyTorch (default: this machine's CPUs)")
+    p.add_argument("--quant", action="append", metavar="PATTERN=FORMAT",
+                   help="quantise matching linear layers' weights, e.g. '*.fc1=nf4:g64' (repeat; first match wins)")
     p.set_defaults(action=run)
     c = sub.add_parser("compile", help="compile FILE:FACTORY ahead of time into a folder (sparcc.load or C runs it)")
     c.add_argument("target", metavar="FILE:FACTORY")
@@ -201,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--target", dest="target_device", default="cpu", help="cpu (the only backend so far)")
     c.add_argument("-o", "--output", required=True, metavar="FOLDER", help="where the artifact goes")
     c.add_argument("--threads", type=int, help="threads the code is divided for (default: this machine's CPUs)")
+    c.add_argument("--quant", action="append", metavar="PATTERN=FORMAT",
+                   help="quantise matching linear layers' weights, e.g. '*.fc1=nf4:g64' (repeat; first match wins)")
     c.set_defaults(action=compile_artifact)
     opts = parser.parse_args(argv)
     try:

@@ -198,3 +198,45 @@ def test_compile_unsupported_op_from_the_shell(models, tmp_path):
     assert out.returncode == 1
     assert out.stderr.startswith(f"sparcc: error: unsupported operation aten.cumsum.default at {models}:{CUMSUM_LINE}")
     assert "Traceback" not in out.stderr and "Traceback" not in out.stdout
+
+
+def test_quantised_artifact_from_the_shell_matches_the_dequantised_reference(tmp_path):
+    import copy
+
+    import numpy as np
+    import sparcc as sparcc_pkg
+    from sparcc.dialects.quant_formats import dequantize, parse_format
+
+    out = sparcc("compile", f"{MLP}:make_model", "--quant", "fc1=nf4:g64", "--quant", "*=int8:channel",
+                 "-o", str(tmp_path / "q"))
+    assert out.returncode == 0, out.stderr
+    assert "fc1                  nf4:g64" in out.stdout and "int8:channel" in out.stdout
+    report = (tmp_path / "q" / "report.txt").read_text()
+    assert "quantised weights" in report and "fc2" in report
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        from mlp import make_model
+    finally:
+        sys.path.pop(0)
+    model = make_model()
+    ref = copy.deepcopy(model)
+    for layer, spec in (("fc1", "nf4:g64"), ("fc2", "int8:channel")):
+        w = getattr(ref, layer).weight.detach().numpy()
+        deq = dequantize(parse_format(spec).quantize(w)).reshape(w.shape)
+        getattr(ref, layer).weight.data = torch.from_numpy(deq.astype(np.float32))
+    x = torch.randn(64, 512)
+    with torch.no_grad():
+        want = ref(x)
+        got = sparcc_pkg.load(tmp_path / "q")(x)
+    torch.testing.assert_close(got, want, atol=2e-5 * float(want.abs().max()), rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "quant, message",
+    [("fc1=nf9", "--quant: layer pattern 'fc1': quant spec 'nf9': unknown format 'nf9'"),
+     ("fc1", "--quant: 'fc1' is not of the form PATTERN=FORMAT")],
+)
+def test_bad_quant_specs_get_one_message(quant, message):
+    out = sparcc("run", f"{MLP}:make_model", "--quant", quant)
+    assert out.returncode == 1 and message in out.stderr
+    assert "Traceback" not in out.stderr
