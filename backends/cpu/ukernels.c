@@ -1,0 +1,795 @@
+/*
+ * sparcc's C micro-kernels, built into libsparcc_rt.so beside runtime.c
+ * (gcc -O3 -march=native). AVX-512 F/BW/VL code; a portable scalar version
+ * of the same kernels is compiled where the host lacks them.
+ *
+ * Fused dequantising linear layers for the quant formats of
+ * dialects/quant_formats.py:
+ *
+ *     y[M, N] = x[M, K] @ W[N, K]^T (+ bias[N]),
+ *     W[n, k] = (lut[code[n, k]] - zero[n, k / group]) * scale[n, k / group]
+ *
+ * The weight matrix is never materialised. Each weight is computed in
+ * float32 as the reference decodes it: lut[code] - zero is exact for the
+ * integer formats (the only ones with zero points), and the product with the
+ * scale is one float32 rounding of an exact product, which is what the
+ * reference's float64 product rounded once to float32 gives. So the weights
+ * agree with `QuantFormat.dequantize` bit for bit (as long as the FPU does
+ * not flush subnormals: MXFP4 scales reach 2^-127). The dot products sum in
+ * another order than `x @ w.T` (16-lane partial sums, then a tree), so y
+ * agrees with the reference to float32 round-off, not bitwise. Each output
+ * is computed the same way whatever the thread count.
+ *
+ * Kernels (all buffers contiguous and row-major, sizes int64):
+ *   sparcc_qlinear_lut4: 4-bit codes, two per byte along each row (element 2i
+ *     in the low nibble of byte i; a row has ceil(K/2) bytes), a 16-entry
+ *     value table, float32 scales [N, ceil(K/group)], optional zero points.
+ *   sparcc_qlinear_mx4: the same with OCP MX E8M0 scale codes, group 32.
+ *   sparcc_qlinear_lut8: one code per byte through a 256-entry table; tables
+ *     that are exactly int8 or uint8 take a cvt path, any other table a
+ *     two-level vpermt2ps lookup.
+ * flags: bit 0 zero points given, bit 1 bias given. `group` < 1 or > K means
+ * one group per row (per channel); per-tensor scales are per-channel scales
+ * that happen to be equal (qlinear.py broadcasts them).
+ *
+ * How: codes are unpacked in registers and looked up with vpermps (a
+ * 16-entry table fits one zmm). When a chunk of 32 weights lies in one
+ * group, the table itself is scaled once per group ((lut - zero) * scale,
+ * 16 weights' worth of work), so a weight costs only its lookup and its FMA;
+ * groups of 8 or 16 take per-lane scale vectors instead. For 4-bit codes the
+ * 16-byte load of a 32-weight chunk widens (vpmovzxbd) into 16 dwords whose
+ * low nibble is element 2j and whose bits 4..7 are element 2j+1, so the
+ * kernels work in "kernel order": each 32-chunk of k holds its 16 even
+ * elements, then its 16 odd ones, and x is permuted the same way once per
+ * call instead of the weights once per chunk.
+ *
+ * M <= 4 (GEMV, memory-bound): per weight row, decode in registers and FMA
+ * into M rows of accumulators, up to 4 weight rows at once. M > 4 (GEMM): x
+ * is packed transposed [Kp][Mp] (16x16 register transposes); for each block
+ * of 4 weight rows x 128 k, the weights are dequantised once into a 2 KB
+ * stack buffer (codes of the next block prefetched), then a register tile of
+ * 4 weights (broadcast) x 64 rows of x (4 zmm) accumulates over every row of
+ * x, so each dequantised weight is used M times. Both split the output
+ * features N over sparcc's thread pool (sparcc_rt_parallel_for, slices of a
+ * multiple of 16 rows).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXPORT __attribute__((visibility("default")))
+#define INLINE static inline __attribute__((always_inline))
+
+typedef void (*range_fn_t)(void *ctx, int64_t begin, int64_t end);
+extern void sparcc_rt_parallel_for(int64_t n, int64_t grain, range_fn_t fn, void *ctx);
+
+enum { F_ZEROS = 1, F_BIAS = 2 };
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#include <immintrin.h>
+/* how a code becomes its value */
+enum { V_LUT16, V_INT8, V_UINT8, V_LUT256 };
+
+#define CH 32        /* k per chunk: 16 bytes of 4-bit codes, 32 bytes of 8-bit ones */
+#define GEMV_MAX_M 4 /* larger M takes the GEMM path */
+#define NR 4         /* GEMM: weight rows per register tile */
+#define KC 128       /* GEMM: k per dequantised block (multiple of CH) */
+#define NS 64        /* GEMM: weight rows per block of output (multiple of NR) */
+#define MB 64        /* GEMM: rows of x per register tile (4 zmm) */
+
+struct qop {
+  int vals;            /* V_*: how codes become values */
+  int lanes;           /* 0: every chunk lies in one group; 1: fast per-lane scales; 2: general ones */
+  int lg;              /* log2(group) for a power-of-two group, else -1 */
+  __m512i lidx;        /* lanes == 1: group of each lane, relative to the chunk's first */
+  const uint8_t *codes;
+  int64_t ldc;         /* bytes per row of codes */
+  const float *scales; /* [N, G] float32, or NULL with e8m0 */
+  const uint8_t *e8m0; /* [N, G] E8M0 codes (MXFP4) */
+  const float *zeros;  /* [N, G] or NULL */
+  const float *lut;
+  const float *bias;   /* [N] or NULL */
+  float *y;
+  const float *xp;     /* x in kernel order, zero-padded: [M][Kp] (GEMV) or [Kp][Mp] (GEMM) */
+  const float *x;      /* x as given, [M][K] (packing) */
+  int64_t M, Mp, N, K, Kp, group, G;
+};
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline __mmask16 first_lanes(int64_t n) {
+  return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+static inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+
+/* ---------------------------------------------------------------------------
+ * scales and zero points
+ * ------------------------------------------------------------------------ */
+
+/* OCP E8M0 scales: 2^(c - 127); 0xFF is NaN; code 0 is the subnormal 2^-127.
+ * A table, so a scale is one broadcast load. */
+static float e8m0_table[256];
+
+__attribute__((constructor)) static void init_e8m0_table(void) {
+  for (int c = 0; c < 256; c++) {
+    uint32_t bits = c == 255 ? 0x7FC00000u : c == 0 ? 0x00400000u : (uint32_t)c << 23;
+    memcpy(&e8m0_table[c], &bits, sizeof(float));
+  }
+}
+
+static inline const float *scale_ptr(const struct qop *q, int64_t n, int64_t g) {
+  return q->e8m0 ? &e8m0_table[q->e8m0[n * q->G + g]] : &q->scales[n * q->G + g];
+}
+
+static inline float scale_at(const struct qop *q, int64_t n, int64_t g) { return *scale_ptr(q, n, g); }
+
+/* the group of element k (a shift unless the group is unusual) */
+static inline int64_t group_of(const struct qop *q, int64_t k) {
+  return q->G == 1 ? 0 : q->lg >= 0 ? k >> q->lg : k / q->group;
+}
+
+static inline float zero_at(const struct qop *q, int64_t n, int64_t g) {
+  return q->zeros ? q->zeros[n * q->G + g] : 0.0f;
+}
+
+/* any group: lane by lane (out of line; no format makes such groups) */
+static __attribute__((noinline)) void lane_params_any(const struct qop *q, int64_t n, int64_t k0, int64_t stride,
+                                                      __m512 *sv, __m512 *zv) {
+  float s[16], z[16];
+  for (int j = 0; j < 16; j++) {
+    int64_t k = min64(k0 + stride * j, q->K - 1), g = group_of(q, k);
+    s[j] = scale_at(q, n, g);
+    z[j] = zero_at(q, n, g);
+  }
+  *sv = _mm512_loadu_ps(s);
+  *zv = _mm512_loadu_ps(z);
+}
+
+/* Scale and zero point of lanes k = k0 + stride * j (j < 16) of row n, for
+ * chunks that cross groups. Lanes at or past K get the last group's. */
+INLINE void lane_params(const struct qop *q, int64_t n, int64_t k0, int64_t stride, __m512 *sv, __m512 *zv) {
+  const int64_t G = q->G;
+  if (q->lanes == 1) { /* a power-of-two group dividing the chunk: lane groups are fixed */
+    const int64_t g0 = k0 >> q->lg, o = n * G + g0;
+    if (G - g0 >= 16) { /* plain loads: a masked load waits for earlier stores to retire */
+      *sv = _mm512_permutexvar_ps(q->lidx, _mm512_loadu_ps(q->scales + o));
+      *zv = q->zeros ? _mm512_permutexvar_ps(q->lidx, _mm512_loadu_ps(q->zeros + o)) : _mm512_setzero_ps();
+    } else {
+      const __mmask16 m = first_lanes(G - g0);
+      *sv = _mm512_permutexvar_ps(q->lidx, _mm512_maskz_loadu_ps(m, q->scales + o));
+      *zv = q->zeros ? _mm512_permutexvar_ps(q->lidx, _mm512_maskz_loadu_ps(m, q->zeros + o)) : _mm512_setzero_ps();
+    }
+    return;
+  }
+  lane_params_any(q, n, k0, stride, sv, zv);
+}
+
+/* the 16-entry table of one group: (lut - zero) * scale, exact per entry */
+INLINE __m512 scaled_lut(const struct qop *q, __m512 lut, int64_t n, int64_t g) {
+  __m512 s = _mm512_set1_ps(*scale_ptr(q, n, g));
+  if (!q->zeros) return _mm512_mul_ps(lut, s);
+  return _mm512_mul_ps(_mm512_sub_ps(lut, _mm512_set1_ps(q->zeros[n * q->G + g])), s);
+}
+
+/* ---------------------------------------------------------------------------
+ * decoding codes
+ * ------------------------------------------------------------------------ */
+
+/* 32 4-bit codes (16 bytes, the first `nbytes` of them read) as 16 dwords:
+ * bits 0..3 element 2j, bits 4..7 element 2j+1 */
+INLINE __m512i nibbles(const uint8_t *p, int64_t nbytes) {
+  __m128i b = nbytes >= 16 ? _mm_loadu_si128((const __m128i *)p) : _mm_maskz_loadu_epi8(first_lanes(nbytes), p);
+  return _mm512_cvtepu8_epi32(b);
+}
+
+/* t[i] for 16 indices 0..255: eight 32-entry vpermt2ps lookups, then a blend
+ * tree on index bits 5, 6, 7 */
+INLINE __m512 lookup256(__m512i i, const float *t) {
+  __m512 r[8];
+  for (int j = 0; j < 8; j++)
+    r[j] = _mm512_permutex2var_ps(_mm512_loadu_ps(t + 32 * j), i, _mm512_loadu_ps(t + 32 * j + 16));
+  __mmask16 b5 = _mm512_test_epi32_mask(i, _mm512_set1_epi32(32));
+  __mmask16 b6 = _mm512_test_epi32_mask(i, _mm512_set1_epi32(64));
+  __mmask16 b7 = _mm512_test_epi32_mask(i, _mm512_set1_epi32(128));
+  for (int j = 0; j < 4; j++) r[j] = _mm512_mask_blend_ps(b5, r[2 * j], r[2 * j + 1]);
+  for (int j = 0; j < 2; j++) r[j] = _mm512_mask_blend_ps(b6, r[2 * j], r[2 * j + 1]);
+  return _mm512_mask_blend_ps(b7, r[0], r[1]);
+}
+
+/* values of 16 8-bit codes (the first `n` bytes read; the others decode code 0) */
+INLINE __m512 values8(const uint8_t *p, int64_t n, const int vals, const float *t) {
+  __m128i b = n >= 16 ? _mm_loadu_si128((const __m128i *)p) : _mm_maskz_loadu_epi8(first_lanes(n), p);
+  if (vals == V_INT8) return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b));
+  __m512i i = _mm512_cvtepu8_epi32(b);
+  if (vals == V_UINT8) return _mm512_cvtepi32_ps(i);
+  return lookup256(i, t);
+}
+
+/* Chunk c (k = 32c .. 32c+31) of weight row n, dequantised, in kernel order;
+ * lanes at or past K are 0. */
+INLINE void dequant_chunk(const struct qop *q, int64_t n, int64_t c, const int vals, __m512 lut, __m512 *w0,
+                          __m512 *w1) {
+  const uint8_t *row = q->codes + n * q->ldc;
+  const int64_t k0 = c * CH, rem = min64(CH, q->K - k0);
+  if (vals == V_LUT16) {
+    __m512i i = nibbles(row + k0 / 2, (rem + 1) / 2), i1 = _mm512_srli_epi32(i, 4);
+    __mmask16 me = first_lanes((rem + 1) / 2), mo = first_lanes(rem / 2);
+    if (!q->lanes) {
+      __m512 t = scaled_lut(q, lut, n, group_of(q, k0));
+      *w0 = _mm512_maskz_permutexvar_ps(me, i, t);
+      *w1 = _mm512_maskz_permutexvar_ps(mo, i1, t);
+    } else {
+      __m512 s0, z0, s1, z1;
+      lane_params(q, n, k0, 2, &s0, &z0);
+      if (q->lanes == 1) s1 = s0, z1 = z0; /* an even group: element 2j+1 shares 2j's */
+      else lane_params(q, n, k0 + 1, 2, &s1, &z1);
+      *w0 = _mm512_maskz_mul_ps(me, _mm512_sub_ps(_mm512_permutexvar_ps(i, lut), z0), s0);
+      *w1 = _mm512_maskz_mul_ps(mo, _mm512_sub_ps(_mm512_permutexvar_ps(i1, lut), z1), s1);
+    }
+    return;
+  }
+  __m512 w[2];
+  for (int h = 0; h < 2; h++) {
+    const int64_t kh = k0 + 16 * h, nh = min64(16, q->K - kh);
+    w[h] = _mm512_setzero_ps();
+    if (nh > 0) {
+      __m512 v = values8(row + kh, nh, vals, q->lut), s, z;
+      if (!q->lanes) {
+        const int64_t g = group_of(q, kh);
+        s = _mm512_set1_ps(scale_at(q, n, g));
+        z = _mm512_set1_ps(zero_at(q, n, g));
+      } else {
+        lane_params(q, n, kh, 1, &s, &z);
+      }
+      w[h] = _mm512_maskz_mul_ps(first_lanes(nh), _mm512_sub_ps(v, z), s);
+    }
+  }
+  *w0 = w[0];
+  *w1 = w[1];
+}
+
+/* ---------------------------------------------------------------------------
+ * GEMV: M <= 4 rows of x, R weight rows at a time (4, 2, 2, 2 for M = 1, 2,
+ * 3, 4), decoded in registers. Weight rows past the slice repeat its last
+ * row and are not stored. The per-lane path computes M = 2..4 as 4 rows
+ * (x padded with zero rows).
+ * ------------------------------------------------------------------------ */
+
+INLINE void gemv_store(const struct qop *q, int64_t n, int64_t nvalid, const int MM, const int R,
+                       __m512 acc[4][4][2]) {
+  for (int m = 0; m < MM; m++)
+    for (int r = 0; r < R; r++) {
+      if (m >= q->M || r >= nvalid) continue;
+      float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[m][r][0], acc[m][r][1]));
+      if (q->bias) v += q->bias[n + r];
+      q->y[m * q->N + n + r] = v;
+    }
+}
+
+/* 4-bit codes, chunks within one group */
+INLINE void gemv_lut4(const struct qop *q, int64_t n, int64_t nvalid, const int MM, const int R) {
+  const int64_t K = q->K, Kp = q->Kp, G = q->G, group = q->group;
+  const uint8_t *row[4];
+  int64_t rn[4];
+  __m512 acc[4][4][2];
+  for (int r = 0; r < R; r++) {
+    rn[r] = n + min64(r, nvalid - 1);
+    row[r] = q->codes + rn[r] * q->ldc;
+  }
+  for (int m = 0; m < MM; m++)
+    for (int r = 0; r < R; r++) acc[m][r][0] = acc[m][r][1] = _mm512_setzero_ps();
+  const __m512 lut = _mm512_loadu_ps(q->lut);
+  /* full chunks, group by group (a group is whole chunks, or the whole row) */
+  const int64_t nfull = K / CH, cpg = G == 1 ? nfull : group / CH;
+  __m512 t[4];
+  int64_t c = 0;
+  for (int64_t g = 0; c < nfull; g++) {
+    for (int r = 0; r < R; r++) t[r] = scaled_lut(q, lut, rn[r], g);
+    for (const int64_t cend = min64(nfull, c + cpg); c < cend; c++) {
+      __m512 xe[4], xo[4];
+      for (int m = 0; m < MM; m++) {
+        xe[m] = _mm512_load_ps(q->xp + m * Kp + c * CH);
+        xo[m] = _mm512_load_ps(q->xp + m * Kp + c * CH + 16);
+      }
+      for (int r = 0; r < R; r++) {
+        __m512i i = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(row[r] + c * 16)));
+        __m512 we = _mm512_permutexvar_ps(i, t[r]);
+        __m512 wo = _mm512_permutexvar_ps(_mm512_srli_epi32(i, 4), t[r]);
+        for (int m = 0; m < MM; m++) {
+          acc[m][r][0] = _mm512_fmadd_ps(we, xe[m], acc[m][r][0]);
+          acc[m][r][1] = _mm512_fmadd_ps(wo, xo[m], acc[m][r][1]);
+        }
+      }
+    }
+  }
+  if (K % CH) { /* the short last chunk of the row, in the last group */
+    const int64_t rem = K - c * CH;
+    const __mmask16 me = first_lanes((rem + 1) / 2), mo = first_lanes(rem / 2);
+    for (int r = 0; r < R; r++) {
+      __m512 tl = scaled_lut(q, lut, rn[r], G - 1);
+      __m512i i = nibbles(row[r] + c * 16, (rem + 1) / 2);
+      __m512 we = _mm512_maskz_permutexvar_ps(me, i, tl);
+      __m512 wo = _mm512_maskz_permutexvar_ps(mo, _mm512_srli_epi32(i, 4), tl);
+      for (int m = 0; m < MM; m++) {
+        acc[m][r][0] = _mm512_fmadd_ps(we, _mm512_load_ps(q->xp + m * Kp + c * CH), acc[m][r][0]);
+        acc[m][r][1] = _mm512_fmadd_ps(wo, _mm512_load_ps(q->xp + m * Kp + c * CH + 16), acc[m][r][1]);
+      }
+    }
+  }
+  gemv_store(q, n, nvalid, MM, R, acc);
+}
+
+/* 8-bit codes, 16-steps within one group */
+INLINE void gemv_lut8(const struct qop *q, int64_t n, int64_t nvalid, const int MM, const int R, const int vals) {
+  const int64_t K = q->K, Kp = q->Kp, G = q->G, group = q->group;
+  const int zeros = q->zeros != NULL;
+  const uint8_t *row[4];
+  int64_t rn[4];
+  __m512 acc[4][4][2];
+  for (int r = 0; r < R; r++) {
+    rn[r] = n + min64(r, nvalid - 1);
+    row[r] = q->codes + rn[r] * q->ldc;
+  }
+  for (int m = 0; m < MM; m++)
+    for (int r = 0; r < R; r++) acc[m][r][0] = acc[m][r][1] = _mm512_setzero_ps();
+  /* full steps, group by group (a group is whole steps, or the whole row) */
+  const int64_t nfull = K / 16, spg = G == 1 ? nfull : group / 16;
+  __m512 s[4], z[4];
+  int64_t c = 0;
+  for (int64_t g = 0; c < nfull; g++) {
+    for (int r = 0; r < R; r++) {
+      s[r] = _mm512_set1_ps(q->scales[rn[r] * G + g]);
+      z[r] = _mm512_set1_ps(zero_at(q, rn[r], g));
+    }
+    for (const int64_t cend = min64(nfull, c + spg); c < cend; c++) {
+      __m512 x[4];
+      for (int m = 0; m < MM; m++) x[m] = _mm512_load_ps(q->xp + m * Kp + c * 16);
+      for (int r = 0; r < R; r++) {
+        __m512 v = values8(row[r] + c * 16, 16, vals, q->lut);
+        __m512 w = _mm512_mul_ps(zeros ? _mm512_sub_ps(v, z[r]) : v, s[r]);
+        for (int m = 0; m < MM; m++) acc[m][r][0] = _mm512_fmadd_ps(w, x[m], acc[m][r][0]);
+      }
+    }
+  }
+  if (K % 16) { /* the short last step of the row, in the last group */
+    const int64_t rem = K - c * 16;
+    for (int r = 0; r < R; r++) {
+      __m512 v = values8(row[r] + c * 16, rem, vals, q->lut);
+      __m512 w = _mm512_maskz_mul_ps(first_lanes(rem), _mm512_sub_ps(v, _mm512_set1_ps(zero_at(q, rn[r], G - 1))),
+                                     _mm512_set1_ps(q->scales[rn[r] * G + G - 1]));
+      for (int m = 0; m < MM; m++)
+        acc[m][r][1] = _mm512_fmadd_ps(w, _mm512_load_ps(q->xp + m * Kp + c * 16), acc[m][r][1]);
+    }
+  }
+  gemv_store(q, n, nvalid, MM, R, acc);
+}
+
+/* chunks that cross groups (groups of 8 or 16, or unusual ones): one weight
+ * row, dequantised chunk by chunk with per-lane scales */
+INLINE void gemv_lanes(const struct qop *q, int64_t n, const int MM, const int vals) {
+  const int64_t Kp = q->Kp;
+  const __m512 lut = vals == V_LUT16 ? _mm512_loadu_ps(q->lut) : _mm512_setzero_ps();
+  __m512 acc[4][4][2];
+  for (int m = 0; m < MM; m++) acc[m][0][0] = acc[m][0][1] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < Kp / CH; c++) {
+    __m512 w0, w1;
+    dequant_chunk(q, n, c, vals, lut, &w0, &w1);
+    for (int m = 0; m < MM; m++) {
+      acc[m][0][0] = _mm512_fmadd_ps(w0, _mm512_load_ps(q->xp + m * Kp + c * CH), acc[m][0][0]);
+      acc[m][0][1] = _mm512_fmadd_ps(w1, _mm512_load_ps(q->xp + m * Kp + c * CH + 16), acc[m][0][1]);
+    }
+  }
+  gemv_store(q, n, 1, MM, 1, acc);
+}
+
+static __attribute__((noinline)) void gemv_lanes_rows(const struct qop *q, int64_t n, int64_t count) {
+  for (int64_t i = n; i < n + count; i++) {
+    switch (q->vals * 2 + (q->M > 1)) {
+    case 2 * V_LUT16: gemv_lanes(q, i, 1, V_LUT16); break;
+    case 2 * V_LUT16 + 1: gemv_lanes(q, i, 4, V_LUT16); break;
+    case 2 * V_INT8: gemv_lanes(q, i, 1, V_INT8); break;
+    case 2 * V_INT8 + 1: gemv_lanes(q, i, 4, V_INT8); break;
+    case 2 * V_UINT8: gemv_lanes(q, i, 1, V_UINT8); break;
+    case 2 * V_UINT8 + 1: gemv_lanes(q, i, 4, V_UINT8); break;
+    case 2 * V_LUT256: gemv_lanes(q, i, 1, V_LUT256); break;
+    default: gemv_lanes(q, i, 4, V_LUT256);
+    }
+  }
+}
+
+INLINE void gemv_rows(const struct qop *q, int64_t n, int64_t nvalid, const int MM, const int R, const int vals) {
+  if (vals == V_LUT16) gemv_lut4(q, n, nvalid, MM, R);
+  else gemv_lut8(q, n, nvalid, MM, R, vals);
+}
+
+/* rows [begin, end): R rows at a time, as many accumulators as fit */
+INLINE void gemv_slice(const struct qop *q, int64_t begin, int64_t end, const int vals) {
+  if (q->lanes) {
+    gemv_lanes_rows(q, begin, end - begin);
+    return;
+  }
+  switch (q->M) {
+  case 1:
+    for (int64_t n = begin; n < end; n += 4) gemv_rows(q, n, min64(4, end - n), 1, 4, vals);
+    break;
+  case 2:
+    for (int64_t n = begin; n < end; n += 2) gemv_rows(q, n, min64(2, end - n), 2, 2, vals);
+    break;
+  case 3:
+    for (int64_t n = begin; n < end; n += 2) gemv_rows(q, n, min64(2, end - n), 3, 2, vals);
+    break;
+  default:
+    for (int64_t n = begin; n < end; n += 2) gemv_rows(q, n, min64(2, end - n), 4, 2, vals);
+  }
+}
+
+static void gemv_lut16_fn(void *ctx, int64_t b, int64_t e) { gemv_slice(ctx, b, e, V_LUT16); }
+static void gemv_int8_fn(void *ctx, int64_t b, int64_t e) { gemv_slice(ctx, b, e, V_INT8); }
+static void gemv_uint8_fn(void *ctx, int64_t b, int64_t e) { gemv_slice(ctx, b, e, V_UINT8); }
+static void gemv_lut256_fn(void *ctx, int64_t b, int64_t e) { gemv_slice(ctx, b, e, V_LUT256); }
+
+/* ---------------------------------------------------------------------------
+ * GEMM: M > 4
+ * ------------------------------------------------------------------------ */
+
+/* s[r][0..16*MV) += sum_k w[r][k] * xt[k][0..16*MV) for r < NR: a register
+ * tile of NR weight rows by 16*MV rows of x */
+INLINE void tile(const float *xt, int64_t ldx, const float *w, int64_t klen, float *s, int64_t lds, int first,
+                 const int MV) {
+  __m512 c[NR][4];
+  for (int r = 0; r < NR; r++)
+    for (int v = 0; v < MV; v++) c[r][v] = first ? _mm512_setzero_ps() : _mm512_load_ps(s + r * lds + 16 * v);
+  for (int64_t k = 0; k < klen; k++) {
+    __m512 x[4];
+    for (int v = 0; v < MV; v++) x[v] = _mm512_load_ps(xt + k * ldx + 16 * v);
+    for (int r = 0; r < NR; r++) {
+      __m512 b = _mm512_set1_ps(w[r * KC + k]);
+      for (int v = 0; v < MV; v++) c[r][v] = _mm512_fmadd_ps(b, x[v], c[r][v]);
+    }
+  }
+  for (int r = 0; r < NR; r++)
+    for (int v = 0; v < MV; v++) _mm512_store_ps(s + r * lds + 16 * v, c[r][v]);
+}
+
+/* Weight rows nb .. nb+nrows-1, k in [kb, kb+klen), dequantised into w[r][0..klen)
+ * in kernel order (rows from nrows to NR and k past K: zeros). */
+INLINE void dequant_block(const struct qop *q, int64_t nb, int64_t nrows, int64_t kb, int64_t klen, const int vals,
+                          __m512 lut, float *w) {
+  const int64_t K = q->K, G = q->G, step = vals == V_LUT16 ? CH : 16;
+  const int64_t s1 = (kb + klen) / step, sf = min64(s1, K / step);
+  for (int r = 0; r < NR; r++) {
+    float *wr = w + r * KC - kb; /* wr[k] for k in the block */
+    if (r >= nrows) {
+      memset(w + r * KC, 0, (size_t)klen * sizeof(float));
+      continue;
+    }
+    const int64_t n = nb + r;
+    const uint8_t *row = q->codes + n * q->ldc;
+    if (kb + KC < K) { /* this row's next block is read NS / NR blocks from now: fetch it */
+      const int64_t kn = kb + KC;
+      const uint8_t *next = row + (vals == V_LUT16 ? kn / 2 : kn);
+      for (int64_t b = 0; b < (vals == V_LUT16 ? KC / 2 : KC); b += 64) _mm_prefetch((const char *)next + b, _MM_HINT_T0);
+      _mm_prefetch((const char *)scale_ptr(q, n, group_of(q, kn)), _MM_HINT_T0);
+      if (q->zeros) _mm_prefetch((const char *)&q->zeros[n * G + group_of(q, kn)], _MM_HINT_T0);
+    }
+    if (q->lanes) {
+      for (int64_t k = kb; k < kb + klen; k += CH) {
+        __m512 w0, w1;
+        dequant_chunk(q, n, k / CH, vals, lut, &w0, &w1);
+        _mm512_store_ps(wr + k, w0);
+        _mm512_store_ps(wr + k + 16, w1);
+      }
+      continue;
+    }
+    /* full steps, group by group: the scale is a broadcast (or folded into the table) */
+    int64_t s = kb / step;
+    while (s < sf) {
+      const int64_t g = group_of(q, s * step), send = G == 1 ? sf : min64(sf, (g + 1) * q->group / step);
+      if (vals == V_LUT16) {
+        const __m512 t = scaled_lut(q, lut, n, g);
+        for (; s < send; s++) {
+          __m512i i = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(row + s * 16)));
+          _mm512_store_ps(wr + s * CH, _mm512_permutexvar_ps(i, t));
+          _mm512_store_ps(wr + s * CH + 16, _mm512_permutexvar_ps(_mm512_srli_epi32(i, 4), t));
+        }
+      } else {
+        const __m512 sv = _mm512_set1_ps(q->scales[n * G + g]);
+        const __m512 zv = _mm512_set1_ps(zero_at(q, n, g));
+        for (; s < send; s++) {
+          __m512 v = values8(row + s * 16, 16, vals, q->lut);
+          _mm512_store_ps(wr + s * 16, _mm512_mul_ps(q->zeros ? _mm512_sub_ps(v, zv) : v, sv));
+        }
+      }
+    }
+    /* the short last step of the row, and steps past K (zeros) */
+    for (; s < s1; s++) {
+      if (vals == V_LUT16) {
+        __m512 w0, w1;
+        dequant_chunk(q, n, s, vals, lut, &w0, &w1);
+        _mm512_store_ps(wr + s * CH, w0);
+        _mm512_store_ps(wr + s * CH + 16, w1);
+      } else {
+        const int64_t nh = K - s * 16;
+        __m512 v = _mm512_setzero_ps();
+        if (nh > 0)
+          v = _mm512_maskz_mul_ps(first_lanes(nh),
+                                  _mm512_sub_ps(values8(row + s * 16, nh, vals, q->lut),
+                                                _mm512_set1_ps(zero_at(q, n, G - 1))),
+                                  _mm512_set1_ps(q->scales[n * G + G - 1]));
+        _mm512_store_ps(wr + s * 16, v);
+      }
+    }
+  }
+}
+
+/* the register tile for 16 * mv rows of x (mv = 1..4), out of line: one copy for every kind of code */
+static __attribute__((noinline)) void tiles(const float *xt, int64_t ldx, const float *w, int64_t klen, float *s,
+                                            int first, int64_t mv) {
+  switch (mv) {
+  case 4: tile(xt, ldx, w, klen, s, ldx, first, 4); break;
+  case 3: tile(xt, ldx, w, klen, s, ldx, first, 3); break;
+  case 2: tile(xt, ldx, w, klen, s, ldx, first, 2); break;
+  default: tile(xt, ldx, w, klen, s, ldx, first, 1);
+  }
+}
+
+INLINE void gemm_slice(const struct qop *q, int64_t begin, int64_t end, const int vals) {
+  const int64_t Mp = q->Mp, Kp = q->Kp;
+  float *acc = aligned_alloc(64, (size_t)(NS * Mp) * sizeof(float)); /* [NS][Mp], y transposed */
+  float w[NR * KC] __attribute__((aligned(64)));
+  if (!acc) abort();
+  const __m512 lut = vals == V_LUT16 ? _mm512_loadu_ps(q->lut) : _mm512_setzero_ps();
+  for (int64_t n0 = begin; n0 < end; n0 += NS) {
+    const int64_t n1 = min64(end, n0 + NS);
+    for (int64_t kb = 0; kb < Kp; kb += KC) {
+      const int64_t klen = min64(KC, Kp - kb);
+      for (int64_t nb = n0; nb < n1; nb += NR) {
+        dequant_block(q, nb, n1 - nb, kb, klen, vals, lut, w);
+        for (int64_t m = 0; m < Mp; m += MB)
+          tiles(q->xp + kb * Mp + m, Mp, w, klen, acc + (nb - n0) * Mp + m, kb == 0, min64(MB, Mp - m) / 16);
+      }
+    }
+    for (int64_t n = n0; n < n1; n++) {
+      const float *s = acc + (n - n0) * Mp;
+      const float b = q->bias ? q->bias[n] : 0.0f;
+      if (q->bias)
+        for (int64_t m = 0; m < q->M; m++) q->y[m * q->N + n] = s[m] + b;
+      else
+        for (int64_t m = 0; m < q->M; m++) q->y[m * q->N + n] = s[m];
+    }
+  }
+  free(acc);
+}
+
+static void gemm_lut16_fn(void *ctx, int64_t b, int64_t e) { gemm_slice(ctx, b, e, V_LUT16); }
+static void gemm_int8_fn(void *ctx, int64_t b, int64_t e) { gemm_slice(ctx, b, e, V_INT8); }
+static void gemm_uint8_fn(void *ctx, int64_t b, int64_t e) { gemm_slice(ctx, b, e, V_UINT8); }
+static void gemm_lut256_fn(void *ctx, int64_t b, int64_t e) { gemm_slice(ctx, b, e, V_LUT256); }
+
+/* ---------------------------------------------------------------------------
+ * packing x into kernel order
+ * ------------------------------------------------------------------------ */
+
+/* position of element k in kernel order */
+static inline int64_t kernel_pos(int64_t k, int nibble_order) {
+  if (!nibble_order) return k;
+  int64_t j = k % CH;
+  return k - j + (j & 1) * 16 + j / 2;
+}
+
+/* r[i][j] -> r[j][i]: four rounds that swap the off-diagonal b x b blocks of
+ * each 2b x 2b block, b = 8, 4, 2, 1 (vpermt2ps; index tables built once) */
+static __m512i transpose_idx[4][2];
+
+__attribute__((constructor)) static void init_transpose_idx(void) {
+  for (int s = 0; s < 4; s++) {
+    int b = 8 >> s;
+    int32_t lo[16], hi[16];
+    for (int j = 0; j < 16; j++) {
+      lo[j] = (j & b) ? 16 + j - b : j; /* row i (bit b clear): r_i[j], or r_{i+b}[j-b] */
+      hi[j] = (j & b) ? 16 + j : j + b; /* row i+b: r_i[j+b], or r_{i+b}[j] */
+    }
+    memcpy(&transpose_idx[s][0], lo, sizeof lo);
+    memcpy(&transpose_idx[s][1], hi, sizeof hi);
+  }
+}
+
+INLINE void transpose16(__m512 r[16]) {
+  for (int s = 0; s < 4; s++) {
+    const int b = 8 >> s;
+    const __m512i lo = _mm512_load_si512(&transpose_idx[s][0]), hi = _mm512_load_si512(&transpose_idx[s][1]);
+    for (int i = 0; i < 16; i++) {
+      if (i & b) continue;
+      __m512 a = r[i], c = r[i + b];
+      r[i] = _mm512_permutex2var_ps(a, lo, c);
+      r[i + b] = _mm512_permutex2var_ps(a, hi, c);
+    }
+  }
+}
+
+/* GEMM: xt[kernel_pos(k)][m] = x[m][k] for the 32-chunks of k in [begin, end);
+ * zeros past M and past K */
+static void pack_xt_fn(void *ctx, int64_t begin, int64_t end) {
+  const struct qop *q = ctx;
+  float *xt = (float *)q->xp;
+  const int64_t M = q->M, K = q->K, Mp = q->Mp;
+  const int nib = q->vals == V_LUT16;
+  for (int64_t c = begin; c < end; c++)
+    for (int64_t h = 0; h < 2; h++) {
+      const int64_t k0 = c * CH + 16 * h;
+      const __mmask16 mk = first_lanes(K - k0);
+      for (int64_t m0 = 0; m0 < Mp; m0 += 16) {
+        __m512 r[16];
+        for (int i = 0; i < 16; i++)
+          r[i] = m0 + i < M ? _mm512_maskz_loadu_ps(mk, q->x + (m0 + i) * K + k0) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int j = 0; j < 16; j++) _mm512_store_ps(xt + kernel_pos(k0 + j, nib) * Mp + m0, r[j]);
+      }
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * entry points
+ * ------------------------------------------------------------------------ */
+
+/* the fast path a 256-entry table allows: exactly int8 or uint8 */
+static int table256(const float *t) {
+  int s = 1, u = 1;
+  for (int c = 0; c < 256; c++) {
+    float fs = (float)(int8_t)c, fu = (float)c;
+    s &= memcmp(&t[c], &fs, sizeof(float)) == 0;
+    u &= memcmp(&t[c], &fu, sizeof(float)) == 0;
+  }
+  return s ? V_INT8 : u ? V_UINT8 : V_LUT256;
+}
+
+static void qlinear(struct qop *q, const float *x) {
+  const int64_t M = q->M, N = q->N, K = q->K;
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t n = 0; n < N; n++) q->y[m * N + n] = q->bias ? q->bias[n] : 0.0f;
+    return;
+  }
+  if (q->group < 1 || q->group > K) q->group = K;
+  q->G = (K + q->group - 1) / q->group;
+  /* chunks: 32 weights of 4-bit codes (even/odd lanes), 16 of 8-bit ones */
+  const int nib = q->vals == V_LUT16;
+  const int64_t chunk = nib ? CH : 16, g = q->group;
+  q->lg = (g & (g - 1)) == 0 ? __builtin_ctzll((uint64_t)g) : -1;
+  q->lanes = 0;
+  if (q->G > 1 && g % chunk != 0) {
+    q->lanes = 2;
+    if (q->lg >= 0 && g < chunk && (g >= 2 || !nib)) { /* lane j holds element (2)j of the chunk */
+      q->lanes = 1;
+      __m512i j = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+      q->lidx = _mm512_srl_epi32(nib ? _mm512_add_epi32(j, j) : j, _mm_cvtsi32_si128(q->lg));
+    }
+  }
+  q->Kp = round_up(K, CH);
+  q->x = x;
+  static const range_fn_t gemv_fns[] = {gemv_lut16_fn, gemv_int8_fn, gemv_uint8_fn, gemv_lut256_fn};
+  static const range_fn_t gemm_fns[] = {gemm_lut16_fn, gemm_int8_fn, gemm_uint8_fn, gemm_lut256_fn};
+  if (M <= GEMV_MAX_M) {
+    const int64_t MM = q->lanes && M > 1 ? 4 : M; /* x rows the GEMV reads (zero rows past M) */
+    float *xp = aligned_alloc(64, (size_t)(MM * q->Kp) * sizeof(float));
+    if (!xp) abort();
+    memset(xp, 0, (size_t)(MM * q->Kp) * sizeof(float));
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t k = 0; k < K; k++) xp[m * q->Kp + kernel_pos(k, nib)] = x[m * K + k];
+    q->xp = xp;
+    /* at least ~64K weights per slice, so small layers do not pay for a fork */
+    int64_t grain = max64(16, round_up((1 << 16) / K, 16));
+    sparcc_rt_parallel_for(N, grain, gemv_fns[q->vals], q);
+    free(xp);
+  } else {
+    q->Mp = round_up(M, 16);
+    float *xt = aligned_alloc(64, (size_t)(q->Kp * q->Mp) * sizeof(float));
+    if (!xt) abort();
+    q->xp = xt;
+    sparcc_rt_parallel_for(q->Kp / CH, max64(1, 4096 / q->Mp), pack_xt_fn, q);
+    int64_t grain = max64(16, round_up((1 << 18) / (K * M) + 1, 16));
+    sparcc_rt_parallel_for(N, grain, gemm_fns[q->vals], q);
+    free(xt);
+  }
+}
+
+EXPORT void sparcc_qlinear_lut4(const float *x, const uint8_t *codes, const float *scales, const float *zeros,
+                                const float *lut16, const float *bias, float *y, int64_t M, int64_t N, int64_t K,
+                                int64_t group, int64_t flags) {
+  struct qop q = {.vals = V_LUT16, .codes = codes, .ldc = (K + 1) / 2, .scales = scales,
+                  .zeros = (flags & F_ZEROS) ? zeros : NULL, .lut = lut16,
+                  .bias = (flags & F_BIAS) ? bias : NULL, .y = y, .M = M, .N = N, .K = K, .group = group};
+  qlinear(&q, x);
+}
+
+EXPORT void sparcc_qlinear_mx4(const float *x, const uint8_t *codes, const uint8_t *e8m0, const float *lut16,
+                               const float *bias, float *y, int64_t M, int64_t N, int64_t K, int64_t flags) {
+  struct qop q = {.vals = V_LUT16, .codes = codes, .ldc = (K + 1) / 2, .e8m0 = e8m0, .lut = lut16,
+                  .bias = (flags & F_BIAS) ? bias : NULL, .y = y, .M = M, .N = N, .K = K, .group = 32};
+  qlinear(&q, x);
+}
+
+EXPORT void sparcc_qlinear_lut8(const float *x, const uint8_t *codes, const float *scales, const float *zeros,
+                                const float *lut256, const float *bias, float *y, int64_t M, int64_t N, int64_t K,
+                                int64_t group, int64_t flags) {
+  struct qop q = {.vals = table256(lut256), .codes = codes, .ldc = K, .scales = scales,
+                  .zeros = (flags & F_ZEROS) ? zeros : NULL, .lut = lut256,
+                  .bias = (flags & F_BIAS) ? bias : NULL, .y = y, .M = M, .N = N, .K = K, .group = group};
+  qlinear(&q, x);
+}
+
+#else /* no AVX-512: the same kernels, one weight at a time */
+
+/* E8M0 code -> 2^(c - 127) (0xFF: NaN; 0: the subnormal 2^-127) */
+static float e8m0_scalar(uint8_t c) {
+  uint32_t bits = c == 255 ? 0x7FC00000u : c == 0 ? 0x00400000u : (uint32_t)c << 23;
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+struct sop {
+  const float *x;
+  const uint8_t *codes, *e8m0;
+  const float *scales, *zeros, *lut, *bias;
+  float *y;
+  int64_t M, N, K, group, G, bits;
+};
+
+static void scalar_rows(void *ctx, int64_t begin, int64_t end) {
+  const struct sop *q = ctx;
+  const int64_t ldc = q->bits == 4 ? (q->K + 1) / 2 : q->K;
+  for (int64_t n = begin; n < end; n++)
+    for (int64_t m = 0; m < q->M; m++) {
+      float acc = 0.0f;
+      for (int64_t k = 0; k < q->K; k++) {
+        const uint8_t *row = q->codes + n * ldc;
+        int c = q->bits == 4 ? (row[k / 2] >> (4 * (k & 1))) & 0xF : row[k];
+        int64_t g = n * q->G + k / q->group;
+        float s = q->e8m0 ? e8m0_scalar(q->e8m0[g]) : q->scales[g];
+        float v = q->zeros ? q->lut[c] - q->zeros[g] : q->lut[c];
+        acc += q->x[m * q->K + k] * (v * s);
+      }
+      q->y[m * q->N + n] = q->bias ? acc + q->bias[n] : acc;
+    }
+}
+
+static void scalar_qlinear(struct sop *q) {
+  if (q->M <= 0 || q->N <= 0) return;
+  if (q->K <= 0) {
+    for (int64_t m = 0; m < q->M; m++)
+      for (int64_t n = 0; n < q->N; n++) q->y[m * q->N + n] = q->bias ? q->bias[n] : 0.0f;
+    return;
+  }
+  if (q->group < 1 || q->group > q->K) q->group = q->K;
+  q->G = (q->K + q->group - 1) / q->group;
+  sparcc_rt_parallel_for(q->N, 16, scalar_rows, q);
+}
+
+EXPORT void sparcc_qlinear_lut4(const float *x, const uint8_t *codes, const float *scales, const float *zeros,
+                                const float *lut16, const float *bias, float *y, int64_t M, int64_t N, int64_t K,
+                                int64_t group, int64_t flags) {
+  struct sop q = {.x = x, .codes = codes, .scales = scales, .zeros = (flags & F_ZEROS) ? zeros : NULL,
+                  .lut = lut16, .bias = (flags & F_BIAS) ? bias : NULL, .y = y, .M = M, .N = N, .K = K,
+                  .group = group, .bits = 4};
+  scalar_qlinear(&q);
+}
+
+EXPORT void sparcc_qlinear_mx4(const float *x, const uint8_t *codes, const uint8_t *e8m0, const float *lut16,
+                               const float *bias, float *y, int64_t M, int64_t N, int64_t K, int64_t flags) {
+  struct sop q = {.x = x, .codes = codes, .e8m0 = e8m0, .lut = lut16, .bias = (flags & F_BIAS) ? bias : NULL,
+                  .y = y, .M = M, .N = N, .K = K, .group = 32, .bits = 4};
+  scalar_qlinear(&q);
+}
+
+EXPORT void sparcc_qlinear_lut8(const float *x, const uint8_t *codes, const float *scales, const float *zeros,
+                                const float *lut256, const float *bias, float *y, int64_t M, int64_t N, int64_t K,
+                                int64_t group, int64_t flags) {
+  struct sop q = {.x = x, .codes = codes, .scales = scales, .zeros = (flags & F_ZEROS) ? zeros : NULL,
+                  .lut = lut256, .bias = (flags & F_BIAS) ? bias : NULL, .y = y, .M = M, .N = N, .K = K,
+                  .group = group, .bits = 8};
+  scalar_qlinear(&q);
+}
+
+#endif

@@ -1,0 +1,175 @@
+"""Quantized linear layers on the CPU: sparcc's fused dequantising kernels vs PyTorch, in one process.
+
+    python benchmarks/bench_quant.py [--json benchmarks/results/quant.json] [--repeat 40] [--threads 1 2]
+
+Shapes: a 4096x4096 weight times x of 1 row (GEMV: decode-time LLM layers,
+memory-bound) and of 64 rows (batch GEMM). Contenders, at each thread count T
+(torch.set_num_threads(T) and sparcc_rt_set_num_threads(T) alike):
+
+- eager f32: torch.nn.functional.linear on the float32 weight;
+- torch int4: PyTorch's own CPU weight-only int4 kernel
+  (aten._weight_int4pack_mm_for_cpu, weights packed by
+  aten._convert_weight_to_int4pack_for_cpu, group 128, the same int4 codes
+  and scales as sparcc's int4:g128), with float32 and with bfloat16
+  activations (bf16 in, bf16 out);
+- sparcc int8 (per channel), int4 (g128), NF4 (g64), MXFP4 (E8M0 scales,
+  g32): backends/cpu/qlinear.py's kernels, called through a ctypes function
+  prepared once with fixed buffers (qlinear.bind), so no conversion or
+  checking is timed.
+
+Latencies are medians over --repeat calls, contenders alternating in blocks
+of --block calls whose first two are not counted (see bench_dense.py); a
+contender slower than 0.2 s per call (PyTorch's int4 kernel with float32
+activations falls back to a slow path) is timed over 3 calls on its own.
+"speedup" is eager f32 time / contender time; "GB/s" is the weight bytes
+each contender reads (codes + scales (+ zero points); float32 weights for
+eager) per second. "err" is max |y - ref| / max |ref|, ref the float64
+product with the contender's own dequantised weights (eager: the float32
+weights), a check that every contender computes what it should.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+import sparcc
+import torch
+from sparcc.backends.cpu import qlinear as ql
+from sparcc.backends.cpu import set_num_threads
+from sparcc.dialects.quant_formats import parse_format
+
+N = K = 4096
+SPARCC_SPECS = ("int8:channel", "int4:g128", "nf4:g64", "mxfp4")
+TORCH_INT4_GROUP = 128
+
+
+def median_ms(fns, repeat: int, block: int, settle: int = 2, slow_s: float = 0.2) -> list[float]:
+    """Median latency of each zero-argument callable, run in alternating
+    blocks of `block` calls whose first `settle` calls are not counted. A
+    callable slower than `slow_s` per call is timed on its own, over 3 calls."""
+    times: list[list[float]] = [[] for _ in fns]
+    slow = []
+    with torch.no_grad():
+        for fn in fns:
+            start = time.perf_counter()
+            fn()
+            slow.append(time.perf_counter() - start > slow_s)
+            for _ in range(0 if slow[-1] else 2):
+                fn()
+        counted = block - settle
+        for _ in range(max(1, -(-repeat // counted))):
+            for fn, ts, is_slow in zip(fns, times, slow):
+                for i in range(0 if is_slow else block):
+                    start = time.perf_counter()
+                    fn()
+                    if i >= settle:
+                        ts.append(time.perf_counter() - start)
+        for fn, ts, is_slow in zip(fns, times, slow):
+            for _ in range(3 if is_slow else 0):
+                start = time.perf_counter()
+                fn()
+                ts.append(time.perf_counter() - start)
+    return [statistics.median(ts) * 1e3 for ts in times]
+
+
+def torch_int4(q, x: torch.Tensor, dtype: torch.dtype):
+    """PyTorch's CPU int4 kernel on sparcc's int4:g128 tensor q: w = (u - 8) * scale + 0, u = code + 8."""
+    codes = np.empty((N, K), np.uint8)
+    codes[:, 0::2] = q.codes & 0xF
+    codes[:, 1::2] = q.codes >> 4
+    signed = np.where(codes >= 8, codes.astype(np.int32) - 16, codes.astype(np.int32))
+    packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(torch.from_numpy(signed + 8), 2)
+    sz = torch.zeros(K // TORCH_INT4_GROUP, N, 2)
+    sz[..., 0] = torch.from_numpy(q.scales).T
+    sz = sz.to(dtype)
+    xd = x.to(dtype)
+
+    def run():
+        return torch.ops.aten._weight_int4pack_mm_for_cpu(xd, packed, TORCH_INT4_GROUP, sz)
+
+    nbytes = packed.numel() * packed.element_size() + sz.numel() * sz.element_size()
+    return run, nbytes
+
+
+def rel_err(y, ref: np.ndarray) -> float:
+    y = y.float().numpy() if isinstance(y, torch.Tensor) else y
+    return float(np.max(np.abs(y.astype(np.float64) - ref)) / np.max(np.abs(ref)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", default="benchmarks/results/quant.json")
+    parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--block", type=int, default=10)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 64], help="rows of x")
+    opts = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((N, K), dtype=np.float32)
+    wt = torch.from_numpy(w)
+    quantized = {spec: parse_format(spec).quantize(w) for spec in SPARCC_SPECS}
+    dequantized = {spec: parse_format(spec).dequantize(q).astype(np.float64) for spec, q in quantized.items()}
+    has_int4pack = hasattr(torch.ops.aten, "_weight_int4pack_mm_for_cpu")
+
+    rows = []
+    for m in opts.batch:
+        x = rng.standard_normal((m, K), dtype=np.float32)
+        xt = torch.from_numpy(x)
+        x64 = x.astype(np.float64)
+        # name -> (run, weight bytes, reference weights)
+        eager = (lambda xt=xt: torch.nn.functional.linear(xt, wt))
+        contenders = {"eager f32": (eager, w.nbytes, w.astype(np.float64))}
+        if has_int4pack:
+            for label, dt in (("torch int4 f32", torch.float32), ("torch int4 bf16", torch.bfloat16)):
+                run, nbytes = torch_int4(quantized["int4:g128"], xt, dt)
+                contenders[label] = (run, nbytes, dequantized["int4:g128"])
+        for spec, q in quantized.items():
+            run, y = ql.bind(x, q)
+            contenders[f"sparcc {spec}"] = ((lambda run=run, y=y: (run(), y)[1]), q.nbytes, dequantized[spec])
+        errs = {name: rel_err(run(), x64 @ ref.T) for name, (run, _, ref) in contenders.items()}
+        for t in opts.threads:
+            torch.set_num_threads(t)
+            set_num_threads(t)
+            names = list(contenders)
+            times = median_ms([contenders[n][0] for n in names], opts.repeat, opts.block)
+            base = times[0]
+            for name, ms in zip(names, times):
+                row = {
+                    "case": "gemv" if m == 1 else f"gemm_m{m}",
+                    "M": m, "N": N, "K": K, "threads": t, "contender": name,
+                    "median_ms": ms, "speedup_vs_eager_f32": base / ms,
+                    "weight_bytes": contenders[name][1], "weight_GBps": contenders[name][1] / ms / 1e6,
+                    "rel_err": errs[name],
+                }
+                rows.append(row)
+                print(
+                    f"M={m:<3} {t}t  {name:<22} {ms:8.3f} ms  speedup {row['speedup_vs_eager_f32']:5.2f}x  "
+                    f"{row['weight_GBps']:6.1f} GB/s  err {row['rel_err']:.1e}",
+                    flush=True,
+                )
+    os.makedirs(os.path.dirname(opts.json) or ".", exist_ok=True)
+    with open(opts.json, "w") as f:
+        json.dump(
+            {
+                "machine": platform.processor() or platform.machine(),
+                "cpus": os.cpu_count(),
+                "torch": torch.__version__,
+                "sparcc": sparcc.__version__,
+                "torch_int4pack": has_int4pack,
+                "results": rows,
+            },
+            f,
+            indent=2,
+        )
+    print(f"wrote {opts.json}")
+
+
+if __name__ == "__main__":
+    main()
