@@ -25,9 +25,10 @@
  *     in the low nibble of byte i; a row has ceil(K/2) bytes), a 16-entry
  *     value table, float32 scales [N, ceil(K/group)], optional zero points.
  *   sparcc_qlinear_mx4: the same with OCP MX E8M0 scale codes, group 32.
- *   sparcc_qlinear_lut8: one code per byte through a 256-entry table; tables
- *     that are exactly int8 or uint8 take a cvt path, any other table a
- *     two-level vpermt2ps lookup.
+ *   sparcc_qlinear_lut8: one code per byte through a 256-entry table. The
+ *     kernel recognises tables that are exactly int8 or uint8 (vpmovsx/zx and
+ *     cvt) and OCP E5M2 or E4M3FN (the half-precision converter, exact); any
+ *     other table takes a two-level vpermt2ps lookup.
  * flags: bit 0 zero points given, bit 1 bias given. `group` < 1 or > K means
  * one group per row (per channel); per-tensor scales are per-channel scales
  * that happen to be equal (qlinear.py broadcasts them).
@@ -67,8 +68,9 @@ enum { F_ZEROS = 1, F_BIAS = 2 };
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #include <immintrin.h>
-/* how a code becomes its value */
-enum { V_LUT16, V_INT8, V_UINT8, V_LUT256 };
+/* how a code becomes its value: a 16-entry table; a 256-entry table that is
+ * exactly int8, uint8, OCP E5M2 or E4M3FN (converted), or any other */
+enum { V_LUT16, V_INT8, V_UINT8, V_E5M2, V_E4M3, V_LUT256, V_KINDS };
 
 #define CH 32        /* k per chunk: 16 bytes of 4-bit codes, 32 bytes of 8-bit ones */
 #define GEMV_MAX_M 4 /* larger M takes the GEMM path */
@@ -196,10 +198,27 @@ INLINE __m512 lookup256(__m512i i, const float *t) {
   return _mm512_mask_blend_ps(b7, r[0], r[1]);
 }
 
+/* fp8 codes through the half-precision converter, exactly: an E5M2 code is
+ * the top byte of an IEEE half; an E4M3FN code's bits, put in a half's
+ * exponent and mantissa fields, mean its value * 2^-8 (subnormals too), and
+ * S.1111.111 is its NaN */
+INLINE __m512 fp8_values(__m128i b, const int vals) {
+  __m256i h = _mm256_slli_epi16(_mm256_cvtepu8_epi16(b), 8);
+  if (vals == V_E5M2) return _mm512_cvtph_ps(h);
+  const __m256i mag = _mm256_set1_epi16(0x7F00);
+  /* sign stays at bit 15, exponent and mantissa move down one bit */
+  __m256i e4 = _mm256_or_si256(_mm256_and_si256(h, _mm256_set1_epi16((short)0x8000)),
+                       _mm256_and_si256(_mm256_srli_epi16(h, 1), _mm256_set1_epi16(0x3F80)));
+  __mmask16 nan = _mm256_cmpeq_epi16_mask(_mm256_and_si256(h, mag), mag);
+  __m512 v = _mm512_mul_ps(_mm512_cvtph_ps(e4), _mm512_set1_ps(256.0f));
+  return _mm512_mask_mov_ps(v, nan, _mm512_set1_ps(__builtin_nanf("")));
+}
+
 /* values of 16 8-bit codes (the first `n` bytes read; the others decode code 0) */
 INLINE __m512 values8(const uint8_t *p, int64_t n, const int vals, const float *t) {
   __m128i b = n >= 16 ? _mm_loadu_si128((const __m128i *)p) : _mm_maskz_loadu_epi8(first_lanes(n), p);
   if (vals == V_INT8) return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b));
+  if (vals == V_E5M2 || vals == V_E4M3) return fp8_values(b, vals);
   __m512i i = _mm512_cvtepu8_epi32(b);
   if (vals == V_UINT8) return _mm512_cvtepi32_ps(i);
   return lookup256(i, t);
@@ -382,20 +401,22 @@ INLINE void gemv_lanes(const struct qop *q, int64_t n, const int MM, const int v
   gemv_store(q, n, 1, MM, 1, acc);
 }
 
-static __attribute__((noinline)) void gemv_lanes_rows(const struct qop *q, int64_t n, int64_t count) {
-  for (int64_t i = n; i < n + count; i++) {
-    switch (q->vals * 2 + (q->M > 1)) {
-    case 2 * V_LUT16: gemv_lanes(q, i, 1, V_LUT16); break;
-    case 2 * V_LUT16 + 1: gemv_lanes(q, i, 4, V_LUT16); break;
-    case 2 * V_INT8: gemv_lanes(q, i, 1, V_INT8); break;
-    case 2 * V_INT8 + 1: gemv_lanes(q, i, 4, V_INT8); break;
-    case 2 * V_UINT8: gemv_lanes(q, i, 1, V_UINT8); break;
-    case 2 * V_UINT8 + 1: gemv_lanes(q, i, 4, V_UINT8); break;
-    case 2 * V_LUT256: gemv_lanes(q, i, 1, V_LUT256); break;
-    default: gemv_lanes(q, i, 4, V_LUT256);
-    }
+#define LANES_FNS(V)                                                                                 \
+  static __attribute__((noinline)) void gemv_lanes_##V(const struct qop *q, int64_t n, int64_t count) { \
+    for (int64_t i = n; i < n + count; i++) {                                                          \
+      if (q->M == 1) gemv_lanes(q, i, 1, V);                                                          \
+      else gemv_lanes(q, i, 4, V);                                                                     \
+    }                                                                                                  \
   }
-}
+LANES_FNS(V_LUT16)
+LANES_FNS(V_INT8)
+LANES_FNS(V_UINT8)
+LANES_FNS(V_E5M2)
+LANES_FNS(V_E4M3)
+LANES_FNS(V_LUT256)
+static void (*const gemv_lanes_fns[V_KINDS])(const struct qop *, int64_t, int64_t) = {
+    gemv_lanes_V_LUT16, gemv_lanes_V_INT8, gemv_lanes_V_UINT8,
+    gemv_lanes_V_E5M2,  gemv_lanes_V_E4M3, gemv_lanes_V_LUT256};
 
 INLINE void gemv_rows(const struct qop *q, int64_t n, int64_t nvalid, const int MM, const int R, const int vals) {
   if (vals == V_LUT16) gemv_lut4(q, n, nvalid, MM, R);
@@ -405,7 +426,7 @@ INLINE void gemv_rows(const struct qop *q, int64_t n, int64_t nvalid, const int 
 /* rows [begin, end): R rows at a time, as many accumulators as fit */
 INLINE void gemv_slice(const struct qop *q, int64_t begin, int64_t end, const int vals) {
   if (q->lanes) {
-    gemv_lanes_rows(q, begin, end - begin);
+    gemv_lanes_fns[vals](q, begin, end - begin);
     return;
   }
   switch (q->M) {
@@ -426,6 +447,8 @@ INLINE void gemv_slice(const struct qop *q, int64_t begin, int64_t end, const in
 static void gemv_lut16_fn(void *ctx, int64_t b, int64_t e) { gemv_slice(ctx, b, e, V_LUT16); }
 static void gemv_int8_fn(void *ctx, int64_t b, int64_t e) { gemv_slice(ctx, b, e, V_INT8); }
 static void gemv_uint8_fn(void *ctx, int64_t b, int64_t e) { gemv_slice(ctx, b, e, V_UINT8); }
+static void gemv_e5m2_fn(void *ctx, int64_t b, int64_t e) { gemv_slice(ctx, b, e, V_E5M2); }
+static void gemv_e4m3_fn(void *ctx, int64_t b, int64_t e) { gemv_slice(ctx, b, e, V_E4M3); }
 static void gemv_lut256_fn(void *ctx, int64_t b, int64_t e) { gemv_slice(ctx, b, e, V_LUT256); }
 
 /* ---------------------------------------------------------------------------
@@ -564,6 +587,8 @@ INLINE void gemm_slice(const struct qop *q, int64_t begin, int64_t end, const in
 static void gemm_lut16_fn(void *ctx, int64_t b, int64_t e) { gemm_slice(ctx, b, e, V_LUT16); }
 static void gemm_int8_fn(void *ctx, int64_t b, int64_t e) { gemm_slice(ctx, b, e, V_INT8); }
 static void gemm_uint8_fn(void *ctx, int64_t b, int64_t e) { gemm_slice(ctx, b, e, V_UINT8); }
+static void gemm_e5m2_fn(void *ctx, int64_t b, int64_t e) { gemm_slice(ctx, b, e, V_E5M2); }
+static void gemm_e4m3_fn(void *ctx, int64_t b, int64_t e) { gemm_slice(ctx, b, e, V_E4M3); }
 static void gemm_lut256_fn(void *ctx, int64_t b, int64_t e) { gemm_slice(ctx, b, e, V_LUT256); }
 
 /* ---------------------------------------------------------------------------
@@ -632,15 +657,27 @@ static void pack_xt_fn(void *ctx, int64_t begin, int64_t end) {
  * entry points
  * ------------------------------------------------------------------------ */
 
-/* the fast path a 256-entry table allows: exactly int8 or uint8 */
+/* equal as float32 bit patterns, any NaN equal to any NaN */
+static int same_table(const float *a, const float *b, int n) {
+  for (int i = 0; i < n; i++)
+    if (memcmp(&a[i], &b[i], sizeof(float)) != 0 && !(a[i] != a[i] && b[i] != b[i])) return 0;
+  return 1;
+}
+
+/* the fast path a 256-entry table allows: exactly int8, uint8, E5M2 or E4M3FN */
 static int table256(const float *t) {
-  int s = 1, u = 1;
-  for (int c = 0; c < 256; c++) {
-    float fs = (float)(int8_t)c, fu = (float)c;
-    s &= memcmp(&t[c], &fs, sizeof(float)) == 0;
-    u &= memcmp(&t[c], &fu, sizeof(float)) == 0;
-  }
-  return s ? V_INT8 : u ? V_UINT8 : V_LUT256;
+  float cand[256];
+  for (int c = 0; c < 256; c++) cand[c] = (float)(int8_t)c;
+  if (same_table(t, cand, 256)) return V_INT8;
+  for (int c = 0; c < 256; c++) cand[c] = (float)c;
+  if (same_table(t, cand, 256)) return V_UINT8;
+  uint8_t codes[256];
+  for (int c = 0; c < 256; c++) codes[c] = (uint8_t)c;
+  for (int c = 0; c < 256; c += 16) _mm512_storeu_ps(cand + c, fp8_values(_mm_loadu_si128((const __m128i *)(codes + c)), V_E5M2));
+  if (same_table(t, cand, 256)) return V_E5M2;
+  for (int c = 0; c < 256; c += 16) _mm512_storeu_ps(cand + c, fp8_values(_mm_loadu_si128((const __m128i *)(codes + c)), V_E4M3));
+  if (same_table(t, cand, 256)) return V_E4M3;
+  return V_LUT256;
 }
 
 static void qlinear(struct qop *q, const float *x) {
@@ -668,8 +705,10 @@ static void qlinear(struct qop *q, const float *x) {
   }
   q->Kp = round_up(K, CH);
   q->x = x;
-  static const range_fn_t gemv_fns[] = {gemv_lut16_fn, gemv_int8_fn, gemv_uint8_fn, gemv_lut256_fn};
-  static const range_fn_t gemm_fns[] = {gemm_lut16_fn, gemm_int8_fn, gemm_uint8_fn, gemm_lut256_fn};
+  static const range_fn_t gemv_fns[V_KINDS] = {gemv_lut16_fn, gemv_int8_fn, gemv_uint8_fn,
+                                               gemv_e5m2_fn,  gemv_e4m3_fn, gemv_lut256_fn};
+  static const range_fn_t gemm_fns[V_KINDS] = {gemm_lut16_fn, gemm_int8_fn, gemm_uint8_fn,
+                                               gemm_e5m2_fn,  gemm_e4m3_fn, gemm_lut256_fn};
   if (M <= GEMV_MAX_M) {
     const int64_t MM = q->lanes && M > 1 ? 4 : M; /* x rows the GEMV reads (zero rows past M) */
     float *xp = aligned_alloc(64, (size_t)(MM * q->Kp) * sizeof(float));

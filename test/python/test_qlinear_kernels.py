@@ -146,16 +146,21 @@ def test_torch_inputs():
 
 
 def test_special_values_propagate_like_the_reference():
-    """Inf and NaN weights (E5M2 codes 0x7C, 0xFE) and an E8M0 NaN scale give y the reference's Inf/NaN."""
+    """Inf and NaN weights (E5M2 0x7C, 0xFC, 0xFE; E4M3 0x7F, 0xFF) and an E8M0 NaN scale give y the
+    reference's Inf/NaN."""
     q, _ = quantized("fp8_e5m2:g64", 8, 200)
     codes = q.codes.copy()
     codes[1, 7], codes[2, 150], codes[3, 199] = 0x7C, 0xFC, 0xFE  # +Inf, -Inf, NaN
     q = QuantizedTensor(q.spec, q.shape, codes, q.scales)
+    q4, _ = quantized("fp8_e4m3:channel", 8, 200)
+    codes = q4.codes.copy()
+    codes[2, 3], codes[5, 199] = 0x7F, 0xFF  # NaN, -NaN
+    q4 = QuantizedTensor(q4.spec, q4.shape, codes, q4.scales)
     mq, _ = quantized("mxfp4", 8, 200)
     e8m0 = mq.scales.copy()
     e8m0[4, 6] = 0xFF  # NaN scale for k = 192 .. 199 of row 4
     mq = QuantizedTensor(mq.spec, mq.shape, mq.codes, e8m0)
-    for t in (q, mq):
+    for t in (q, q4, mq):
         w = parse_format(t.spec).dequantize(t).astype(np.float64)
         for m in (1, 64):
             x, _ = data(m, 8, 200)
