@@ -49,6 +49,9 @@ SPARCC_SPECS = ("int8:channel", "int4:g128", "nf4:g64", "mxfp4")
 TORCH_INT4_GROUP = 128
 
 
+JIT_SPECS = ("int4:g128", "nf4:g64")  # also timed through sparcc.jit
+
+
 def median_ms(fns, repeat: int, block: int, settle: int = 2, slow_s: float = 0.2) -> list[float]:
     """Median latency of each zero-argument callable, run in alternating
     blocks of `block` calls whose first `settle` calls are not counted. A
@@ -133,6 +136,15 @@ def main() -> None:
         for spec, q in quantized.items():
             run, y = ql.bind(x, q)
             contenders[f"sparcc {spec}"] = ((lambda run=run, y=y: (run(), y)[1]), q.nbytes, dequantized[spec])
+        # the compiler's path: nn.Linear through sparcc.jit(quant=...), same kernel plus the call
+        linear = torch.nn.Linear(K, N, bias=False)
+        linear.weight.data = wt
+        for spec in JIT_SPECS:
+            fast = sparcc.jit(linear, quant={"*": spec}, threads=max(opts.threads))
+            with torch.no_grad():
+                fast(xt)
+            contenders[f"sparcc jit {spec}"] = (
+                (lambda fast=fast, xt=xt: fast(xt).numpy()), quantized[spec].nbytes, dequantized[spec])
         errs = {name: rel_err(run(), x64 @ ref.T) for name, (run, _, ref) in contenders.items()}
         for t in opts.threads:
             torch.set_num_threads(t)
