@@ -124,6 +124,7 @@ def apply_quant(imported: Any, spec: QuantSpec | None) -> list[LayerReport]:
     to quantised ones and puts their storage into its weight store:
     `<name>#codes`, `#scales`, `#zeros`, `#lut` (passes/lower_quant.py).
     Returns one report per quantised weight."""
+    from sparcc.backends.cpu.qlinear import kernel_operands
     from sparcc.dialects import quant
     from sparcc.dialects.quant_formats import dequantize
     from sparcc.passes.lower_quant import weight_buffers
@@ -149,20 +150,14 @@ def apply_quant(imported: Any, spec: QuantSpec | None) -> list[LayerReport]:
         q = typ.format.format.quantize(w)
         deq = dequantize(q).reshape(w.shape)
         mse, sqnr = weight_error(w, deq)
-        arrays = {"codes": q.codes, "scales": q.scales, "zeros": q.zero_points}
+        operands = kernel_operands(q)
         for role, store, shape, _elem in weight_buffers(name, typ):
-            if role == "lut":
-                values = np.asarray(typ.format.format.element.values, np.float32)
-                table = np.zeros(shape[0], np.float32)
-                table[: values.size] = values
-                data = table
-            else:
-                data = np.ascontiguousarray(arrays[role])
-                if list(data.shape) != shape:
-                    raise SparccError(
-                        f"{name}: the {role} of format {typ.format.spec.data} have shape "
-                        f"{list(data.shape)}, the IR expects {shape}"
-                    )
+            data = np.ascontiguousarray(operands[role])
+            if list(data.shape) != shape:
+                raise SparccError(
+                    f"{name}: the {role} of format {typ.format.spec.data} have shape "
+                    f"{list(data.shape)}, the IR expects {shape}"
+                )
             imported.weights[store] = torch.from_numpy(data.copy())
         reports.append(LayerReport(layer_of(name), q.spec, tuple(w.shape), mse, sqnr, w.size * 4, q.nbytes))
     return reports

@@ -70,27 +70,31 @@ DEFAULT_SIZES = ("M", "N", "K", "group", "flags")
 def kernel_for(fmt: quant.FormatAttr) -> str:
     """The kernel that runs a linear layer in `fmt`, or UnsupportedOpError."""
     f = fmt.format
-    if f.granularity not in ("group", "channel"):
-        raise UnsupportedOpError(
-            f"quant.linear: format '{f.spec}' has {f.granularity} scales; the CPU kernels take "
-            "per-channel or per-group scales (e.g. ':channel' or ':g64')"
-        )
     if f.name == "mxfp4":
         return "sparcc_qlinear_mx4"
     if f.bits <= 4:
         return "sparcc_qlinear_lut4"
-    if f.bits == 8:
-        return "sparcc_qlinear_lut8"
+    if f.bits <= 8:
+        return "sparcc_qlinear_lut8"  # one code per byte through a 256-entry table
     raise UnsupportedOpError(f"quant.linear: no CPU kernel for {f.bits}-bit format '{f.spec}'")
 
 
 def weight_buffers(name: str, typ: quant.QuantTensorType) -> list[tuple[str, str, list[int], Attribute]]:
     """(role, store name, shape, element type) of each buffer a quantised
-    weight needs: its storage (codes, scales, zeros) and the value table."""
+    weight passes to its kernel, as backends/cpu/qlinear.py:kernel_operands
+    lays them out: the codes as stored; scales and zero points one per row
+    and group (per-tensor and unscaled formats get one per row: the kernels
+    take a scale per row); the value table."""
     fmt = typ.format
-    out = [(b.role, f"{name}#{b.role}", list(b.shape), b.element_type) for b in fmt.storage(typ.get_shape())]
-    lut = 16 if fmt.bits <= 4 else 256
-    out.append(("lut", f"{name}#lut", [lut], f32))
+    storage = {b.role: b for b in fmt.storage(typ.get_shape())}
+    n, k = quant.matrix_shape(typ.get_shape())
+    blocks = -(-k // fmt.format.group) if fmt.format.granularity == "group" else 1
+    scale_elem = i8 if fmt.format.name == "mxfp4" else f32
+    out = [("codes", f"{name}#codes", list(storage["codes"].shape), i8),
+           ("scales", f"{name}#scales", [n, blocks], scale_elem)]
+    if fmt.has_zero_points:
+        out.append(("zeros", f"{name}#zeros", [n, blocks], f32))
+    out.append(("lut", f"{name}#lut", [16 if fmt.bits <= 4 else 256], f32))
     return out
 
 
@@ -112,7 +116,8 @@ class LowerQuantPass(ModulePass):
         for weight in [o for o in op.walk() if isinstance(o, quant.WeightOp)]:
             if not weight.result.uses:
                 Rewriter.erase_op(weight)
-        leftover = next((o for o in op.walk() if o.dialect_name() == "quant"), None)
+        rest = [o for o in op.walk() if o.dialect_name() == "quant"]
+        leftover = next((o for o in rest if not isinstance(o, quant.WeightOp)), rest[0] if rest else None)
         if leftover is not None:
             raise UnsupportedOpError(f"lower-quant: '{leftover.name}' has no CPU lowering yet")
 

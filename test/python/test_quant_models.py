@@ -12,7 +12,7 @@ import sparcc
 import torch
 from sparcc.dialects.quant_formats import dequantize, parse_format
 from sparcc.driver import compile_program
-from sparcc.errors import SparccError, UnsupportedOpError
+from sparcc.errors import SparccError
 from sparcc.quantize import parse_quant_spec, weight_error
 from torch import nn
 
@@ -49,7 +49,8 @@ def _close(got: torch.Tensor, want: torch.Tensor) -> None:
 SPECS = [
     "int8:channel", "int8:g32:asym", "int4:g32", "int4:g64:asym", "nf4:g32", "sf4:g64",
     "apot4:g32", "e2m1:g32", "e2m1s:g32", "mxfp4", "fp8_e4m3:channel", "fp8_e5m2:g32",
-    "lp:n=4,es=1,rs=2,sf=0:g32",
+    "lp:n=4,es=1,rs=2,sf=0:g32", "int8:tensor", "int4:tensor:asym", "fp8_e4m3:none",
+    "lp:n=6,es=1,rs=3,sf=0:g32",
 ]
 
 
@@ -121,11 +122,6 @@ def test_vector_input_and_parallel_gemv() -> None:
 def test_bad_specs_fail_before_compiling(quant, message) -> None:
     with pytest.raises(SparccError, match=message):
         sparcc.jit(Block(), quant=quant)
-
-
-def test_formats_without_a_kernel_are_rejected_clearly() -> None:
-    with pytest.raises(UnsupportedOpError, match="tensor scales; the CPU kernels take per-channel or per-group"):
-        compile_program(Block().eval(), [torch.randn(2, 96)], quant={"*": "int8:tensor"})
 
 
 def test_string_specs_parse_like_dicts() -> None:
