@@ -127,8 +127,9 @@ def model_and_inputs(target: str, specs: Sequence[str] | None) -> tuple[Any, lis
     return model, inputs
 
 
-def run(opts: argparse.Namespace) -> None:
-    import torch
+def _checked_setup(opts: argparse.Namespace) -> tuple[Any, Any, list[Any]]:
+    """The options both commands share, checked before the model is loaded:
+    (quant spec, model, inputs)."""
     from sparcc.driver import check_target
 
     check_target(opts.target_device)
@@ -136,6 +137,13 @@ def run(opts: argparse.Namespace) -> None:
         raise SparccError(f"--threads {opts.threads}: must be at least 1")
     spec = _quant_spec(opts.quant)
     model, inputs = model_and_inputs(opts.target, opts.example_input)
+    return spec, model, inputs
+
+
+def run(opts: argparse.Namespace) -> None:
+    import torch
+
+    spec, model, inputs = _checked_setup(opts)
     from sparcc.backends.cpu import default_threads
 
     threads = opts.threads or default_threads()
@@ -169,13 +177,8 @@ def run(opts: argparse.Namespace) -> None:
 
 def compile_artifact(opts: argparse.Namespace) -> None:
     from sparcc import artifact
-    from sparcc.driver import check_target
 
-    check_target(opts.target_device)
-    if opts.threads is not None and opts.threads < 1:
-        raise SparccError(f"--threads {opts.threads}: must be at least 1")
-    spec = _quant_spec(opts.quant)
-    model, inputs = model_and_inputs(opts.target, opts.example_input)
+    spec, model, inputs = _checked_setup(opts)
     result = artifact.compile(
         model, inputs, opts.output, target=opts.target_device, threads=opts.threads, name=opts.target,
         quant=spec,
