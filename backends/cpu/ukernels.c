@@ -310,6 +310,8 @@ INLINE void gemv_lut4(const struct qop *q, int64_t n, int64_t nvalid, const int 
         xe[m] = _mm512_load_ps(q->xp + m * Kp + c * CH);
         xo[m] = _mm512_load_ps(q->xp + m * Kp + c * CH + 16);
       }
+      if ((c & 3) == 0) /* one line per row ahead: the next block of rows (memory-bound GEMV) */
+        for (int r = 0; r < R; r++) _mm_prefetch((const char *)(row[r] + R * q->ldc + c * 16), _MM_HINT_T0);
       for (int r = 0; r < R; r++) {
         __m512i i = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(row[r] + c * 16)));
         __m512 we = _mm512_permutexvar_ps(i, t[r]);
@@ -363,6 +365,8 @@ INLINE void gemv_lut8(const struct qop *q, int64_t n, int64_t nvalid, const int 
     for (const int64_t cend = min64(nfull, c + spg); c < cend; c++) {
       __m512 x[4];
       for (int m = 0; m < MM; m++) x[m] = _mm512_load_ps(q->xp + m * Kp + c * 16);
+      if ((c & 3) == 0) /* as in gemv_lut4: the next block of rows, a line ahead per row */
+        for (int r = 0; r < R; r++) _mm_prefetch((const char *)(row[r] + R * q->ldc + c * 16), _MM_HINT_T0);
       for (int r = 0; r < R; r++) {
         __m512 v = values8(row[r] + c * 16, 16, vals, q->lut);
         __m512 w = _mm512_mul_ps(zeros ? _mm512_sub_ps(v, z[r]) : v, s[r]);
