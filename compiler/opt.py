@@ -28,6 +28,7 @@ from typing import IO
 
 from sparcc.dialects.nn import Nn
 from sparcc.dialects.quant import Quant
+from sparcc.dialects.sparse import Sparse
 from sparcc.errors import SparccError
 from sparcc.passes import PASSES
 from xdsl.dialects.builtin import ModuleOp
@@ -38,7 +39,7 @@ from xdsl.utils.arg_spec import parse_pipeline
 from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
-DIALECTS = [Nn, Quant]
+DIALECTS = [Nn, Quant, Sparse]
 
 Loc = tuple[str, int, int]
 
