@@ -54,11 +54,12 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import ClassVar, NamedTuple, Protocol, runtime_checkable
 
 from sparcc.dialects.quant_formats import QuantFormat, parse_format
+from sparcc.dialects.spec_attr import SpecAttr
 from xdsl.dialects.builtin import (
     ArrayAttr,
     IntAttr,
@@ -119,7 +120,7 @@ def matrix_shape(shape: Sequence[int]) -> tuple[int, int]:
 
 
 @irdl_attr_definition(init=False)
-class FormatAttr(ParametrizedAttribute):
+class FormatAttr(SpecAttr):
     """A number format, by its canonical spec string (see quant_formats.parse_format).
 
     #quant.format<"nf4:g64">   #quant.format<"int4:g128:asym">   #quant.format<"mxfp4">
@@ -128,37 +129,8 @@ class FormatAttr(ParametrizedAttribute):
     name = "quant.format"
     spec: StringAttr
 
-    def __init__(self, spec: str | StringAttr):
-        if isinstance(spec, StringAttr):
-            spec = spec.data
-        try:
-            spec = canonical_spec(spec)
-        except ValueError:
-            pass  # the verifier reports it
-        super().__init__(StringAttr(spec))
-
-    @classmethod
-    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
-        with parser.in_angle_brackets():
-            start = parser.pos
-            spec = parser.parse_str_literal(" (a quant spec such as \"nf4:g64\")")
-            try:
-                spec = canonical_spec(spec)
-            except ValueError as e:
-                parser.raise_error(str(e), start, parser.pos)
-        return (StringAttr(spec),)
-
-    def print_parameters(self, printer: Printer) -> None:
-        with printer.in_angle_brackets():
-            printer.print_string_literal(self.spec.data)
-
-    def verify(self) -> None:
-        try:
-            canonical = canonical_spec(self.spec.data)
-        except ValueError as e:
-            raise VerifyException(str(e)) from None
-        if canonical != self.spec.data:
-            raise VerifyException(f'expected the canonical spec "{canonical}", got "{self.spec.data}"')
+    CANONICAL: ClassVar[Callable[[str], str]] = staticmethod(canonical_spec)
+    SAMPLE: ClassVar[str] = 'a quant spec such as "nf4:g64"'
 
     # --- what the compiler asks of a format -------------------------------------
 

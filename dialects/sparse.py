@@ -34,11 +34,13 @@ before IR reaches MLIR.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
+from typing import ClassVar
 
 from sparcc.dialects.quant import Buffer, matrix_shape
 from sparcc.dialects.sparse_formats import SparseFormat, parse_format, parse_prune
+from sparcc.dialects.spec_attr import SpecAttr
 from xdsl.dialects.builtin import (
     AnyFloat,
     ArrayAttr,
@@ -84,7 +86,7 @@ def canonical_spec(spec: str) -> str:
 
 
 @irdl_attr_definition(init=False)
-class FormatAttr(ParametrizedAttribute):
+class FormatAttr(SpecAttr):
     """A sparse format, by its canonical spec string (see sparse_formats.parse_format).
 
     #sparse.format<"csr">   #sparse.format<"bsr:4x4">   #sparse.format<"2:4">
@@ -93,39 +95,9 @@ class FormatAttr(ParametrizedAttribute):
     name = "sparse.format"
     spec: StringAttr
 
-    def __init__(self, spec: str | StringAttr):
-        if isinstance(spec, StringAttr):
-            spec = spec.data
-        try:
-            spec = canonical_spec(spec)
-        except ValueError:
-            pass  # the verifier reports it
-        super().__init__(StringAttr(spec))
+    CANONICAL: ClassVar[Callable[[str], str]] = staticmethod(canonical_spec)
+    SAMPLE: ClassVar[str] = 'a sparse spec such as "csr"'
 
-    @classmethod
-    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
-        with parser.in_angle_brackets():
-            start = parser.pos
-            spec = parser.parse_str_literal(' (a sparse spec such as "csr")')
-            try:
-                spec = canonical_spec(spec)
-            except ValueError as e:
-                parser.raise_error(str(e), start, parser.pos)
-        return (StringAttr(spec),)
-
-    def print_parameters(self, printer: Printer) -> None:
-        with printer.in_angle_brackets():
-            printer.print_string_literal(self.spec.data)
-
-    def verify(self) -> None:
-        try:
-            canonical = canonical_spec(self.spec.data)
-        except ValueError as e:
-            raise VerifyException(str(e)) from None
-        if canonical != self.spec.data:
-            raise VerifyException(
-                f'expected the canonical spec "{canonical}", got "{self.spec.data}"'
-            )
 
     @property
     def format(self) -> SparseFormat:
