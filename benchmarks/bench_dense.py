@@ -24,16 +24,13 @@ core during sparcc's call and the reverse, which slows both.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import statistics
 import time
 
-import torch
-from torch import nn
-
 import sparcc
+import torch
+from timing import blocked_median_ms, write_results
+from torch import nn
 
 
 class MLP(nn.Module):
@@ -66,25 +63,13 @@ def cases():
     yield "cnn", cnn, (torch.randn(8, 3, 32, 32),)
 
 
-def median_ms(fns, args, repeat: int, block: int = 12, settle: int = 2) -> list[float]:
-    """Median latency of each of `(fn, torch_threads)`, run in alternating
-    blocks of `block` calls whose first `settle` calls are not counted."""
-    times: list[list[float]] = [[] for _ in fns]
-    counted = block - settle
-    with torch.no_grad():
-        for fn, nt in fns:
-            torch.set_num_threads(nt)
-            for _ in range(3):
-                fn(*args)
-        for _ in range(max(1, -(-repeat // counted))):
-            for (fn, nt), ts in zip(fns, times):
-                torch.set_num_threads(nt)
-                for i in range(block):
-                    start = time.perf_counter()
-                    fn(*args)
-                    if i >= settle:
-                        ts.append(time.perf_counter() - start)
-    return [statistics.median(ts) * 1e3 for ts in times]
+def median_ms(fns, args, repeat: int) -> list[float]:
+    """Median latency of each of `(fn, torch_threads)` on `args`, in blocks (timing.py)."""
+    return blocked_median_ms(
+        [lambda fn=fn: fn(*args) for fn, _ in fns],
+        repeat,
+        setups=[lambda nt=nt: torch.set_num_threads(nt) for _, nt in fns],
+    )
 
 
 def aot(model, args, threads: int, folder: str):
@@ -145,21 +130,7 @@ def main() -> None:
                 f"compile {compile_s:5.2f} s  err {err:.1e}",
                 flush=True,
             )
-    os.makedirs(os.path.dirname(opts.json) or ".", exist_ok=True)
-    with open(opts.json, "w") as f:
-        json.dump(
-            {
-                "machine": platform.processor() or platform.machine(),
-                "cpus": os.cpu_count(),
-                "torch": torch.__version__,
-                "sparcc": sparcc.__version__,
-                "results": rows,
-            },
-            f,
-            indent=2,
-        )
-    print(f"wrote {opts.json}")
-
+    write_results(opts.json, rows)
 
 if __name__ == "__main__":
     main()

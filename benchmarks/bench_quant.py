@@ -25,7 +25,7 @@ would: with L large enough that the copies exceed the last-level cache
 stays in L3 between calls, which flatters the float32 contenders most.
 
 Latencies are medians over --repeat calls, contenders alternating in blocks
-of --block calls whose first two are not counted (see bench_dense.py); a
+of --block calls whose first two are not counted (benchmarks/timing.py); a
 contender slower than 0.2 s per call (PyTorch's int4 kernel with float32
 activations falls back to a slow path) is timed over 3 calls on its own.
 "speedup" is eager f32 time / contender time; "GB/s" is the weight bytes
@@ -38,11 +38,6 @@ weights), a check that every contender computes what it should.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import statistics
-import time
 
 import numpy as np
 import sparcc
@@ -50,6 +45,7 @@ import torch
 from sparcc.backends.cpu import qlinear as ql
 from sparcc.backends.cpu import set_num_threads
 from sparcc.dialects.quant_formats import parse_format
+from timing import blocked_median_ms, write_results
 
 N = K = 4096
 SPARCC_SPECS = ("int8:channel", "int4:g128", "nf4:g64", "mxfp4")
@@ -57,35 +53,6 @@ TORCH_INT4_GROUP = 128
 
 
 JIT_SPECS = ("int4:g128", "nf4:g64")  # also timed through sparcc.jit
-
-
-def median_ms(fns, repeat: int, block: int, settle: int = 2, slow_s: float = 0.2) -> list[float]:
-    """Median latency of each zero-argument callable, run in alternating
-    blocks of `block` calls whose first `settle` calls are not counted. A
-    callable slower than `slow_s` per call is timed on its own, over 3 calls."""
-    times: list[list[float]] = [[] for _ in fns]
-    slow = []
-    with torch.no_grad():
-        for fn in fns:
-            start = time.perf_counter()
-            fn()
-            slow.append(time.perf_counter() - start > slow_s)
-            for _ in range(0 if slow[-1] else 2):
-                fn()
-        counted = block - settle
-        for _ in range(max(1, -(-repeat // counted))):
-            for fn, ts, is_slow in zip(fns, times, slow):
-                for i in range(0 if is_slow else block):
-                    start = time.perf_counter()
-                    fn()
-                    if i >= settle:
-                        ts.append(time.perf_counter() - start)
-        for fn, ts, is_slow in zip(fns, times, slow):
-            for _ in range(3 if is_slow else 0):
-                start = time.perf_counter()
-                fn()
-                ts.append(time.perf_counter() - start)
-    return [statistics.median(ts) * 1e3 for ts in times]
 
 
 def torch_int4(q, x: torch.Tensor, dtype: torch.dtype):
@@ -182,7 +149,7 @@ def main() -> None:
             torch.set_num_threads(t)
             set_num_threads(t)
             names = list(contenders)
-            times = median_ms([contenders[n][0] for n in names], opts.repeat, opts.block)
+            times = blocked_median_ms([contenders[n][0] for n in names], opts.repeat, opts.block, slow_s=0.2)
             base = times[0]
             for name, ms in zip(names, times):
                 row = {
@@ -198,22 +165,7 @@ def main() -> None:
                     f"{row['weight_GBps']:6.1f} GB/s  err {row['rel_err']:.1e}",
                     flush=True,
                 )
-    os.makedirs(os.path.dirname(opts.json) or ".", exist_ok=True)
-    with open(opts.json, "w") as f:
-        json.dump(
-            {
-                "machine": platform.processor() or platform.machine(),
-                "cpus": os.cpu_count(),
-                "torch": torch.__version__,
-                "sparcc": sparcc.__version__,
-                "torch_int4pack": has_int4pack,
-                "results": rows,
-            },
-            f,
-            indent=2,
-        )
-    print(f"wrote {opts.json}")
-
+    write_results(opts.json, rows, torch_int4pack=has_int4pack)
 
 if __name__ == "__main__":
     main()
