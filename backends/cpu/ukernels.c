@@ -285,18 +285,31 @@ INLINE void gemv_store(const struct qop *q, int64_t n, int64_t nvalid, const int
     }
 }
 
-/* 4-bit codes, chunks within one group */
-INLINE void gemv_lut4(const struct qop *q, int64_t n, int64_t nvalid, const int MM, const int R) {
-  const int64_t K = q->K, Kp = q->Kp, G = q->G, group = q->group;
-  const uint8_t *row[4];
-  int64_t rn[4];
-  __m512 acc[4][4][2];
+/* the R weight rows from n (their indices and codes) and zeroed accumulators */
+INLINE void gemv_begin(const struct qop *q, int64_t n, int64_t nvalid, const int MM, const int R, int64_t rn[4],
+                       const uint8_t *row[4], __m512 acc[4][4][2]) {
   for (int r = 0; r < R; r++) {
     rn[r] = n + min64(r, nvalid - 1);
     row[r] = q->codes + rn[r] * q->ldc;
   }
   for (int m = 0; m < MM; m++)
     for (int r = 0; r < R; r++) acc[m][r][0] = acc[m][r][1] = _mm512_setzero_ps();
+}
+
+/* One cache line per row of the next block of R rows, at byte `at` of the
+ * row: a 4-bit row is only 2 KB, too short for the hardware prefetcher to
+ * get ahead when weights come from DRAM. */
+INLINE void prefetch_next_rows(const struct qop *q, const uint8_t *row[4], const int R, int64_t at) {
+  for (int r = 0; r < R; r++) _mm_prefetch((const char *)(row[r] + R * q->ldc + at), _MM_HINT_T0);
+}
+
+/* 4-bit codes, chunks within one group */
+INLINE void gemv_lut4(const struct qop *q, int64_t n, int64_t nvalid, const int MM, const int R) {
+  const int64_t K = q->K, Kp = q->Kp, G = q->G, group = q->group;
+  const uint8_t *row[4];
+  int64_t rn[4];
+  __m512 acc[4][4][2];
+  gemv_begin(q, n, nvalid, MM, R, rn, row, acc);
   const __m512 lut = _mm512_loadu_ps(q->lut);
   /* full chunks, group by group (a group is whole chunks, or the whole row) */
   const int64_t nfull = K / CH, cpg = G == 1 ? nfull : group / CH;
@@ -310,8 +323,7 @@ INLINE void gemv_lut4(const struct qop *q, int64_t n, int64_t nvalid, const int 
         xe[m] = _mm512_load_ps(q->xp + m * Kp + c * CH);
         xo[m] = _mm512_load_ps(q->xp + m * Kp + c * CH + 16);
       }
-      if ((c & 3) == 0) /* one line per row ahead: the next block of rows (memory-bound GEMV) */
-        for (int r = 0; r < R; r++) _mm_prefetch((const char *)(row[r] + R * q->ldc + c * 16), _MM_HINT_T0);
+      if ((c & 3) == 0) prefetch_next_rows(q, row, R, c * 16); /* 16 bytes per chunk */
       for (int r = 0; r < R; r++) {
         __m512i i = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(row[r] + c * 16)));
         __m512 we = _mm512_permutexvar_ps(i, t[r]);
@@ -347,12 +359,7 @@ INLINE void gemv_lut8(const struct qop *q, int64_t n, int64_t nvalid, const int 
   const uint8_t *row[4];
   int64_t rn[4];
   __m512 acc[4][4][2];
-  for (int r = 0; r < R; r++) {
-    rn[r] = n + min64(r, nvalid - 1);
-    row[r] = q->codes + rn[r] * q->ldc;
-  }
-  for (int m = 0; m < MM; m++)
-    for (int r = 0; r < R; r++) acc[m][r][0] = acc[m][r][1] = _mm512_setzero_ps();
+  gemv_begin(q, n, nvalid, MM, R, rn, row, acc);
   /* full steps, group by group (a group is whole steps, or the whole row) */
   const int64_t nfull = K / 16, spg = G == 1 ? nfull : group / 16;
   __m512 s[4], z[4];
@@ -365,8 +372,7 @@ INLINE void gemv_lut8(const struct qop *q, int64_t n, int64_t nvalid, const int 
     for (const int64_t cend = min64(nfull, c + spg); c < cend; c++) {
       __m512 x[4];
       for (int m = 0; m < MM; m++) x[m] = _mm512_load_ps(q->xp + m * Kp + c * 16);
-      if ((c & 3) == 0) /* as in gemv_lut4: the next block of rows, a line ahead per row */
-        for (int r = 0; r < R; r++) _mm_prefetch((const char *)(row[r] + R * q->ldc + c * 16), _MM_HINT_T0);
+      if ((c & 3) == 0) prefetch_next_rows(q, row, R, c * 16); /* 16 bytes per step */
       for (int r = 0; r < R; r++) {
         __m512 v = values8(row[r] + c * 16, 16, vals, q->lut);
         __m512 w = _mm512_mul_ps(zeros ? _mm512_sub_ps(v, z[r]) : v, s[r]);
