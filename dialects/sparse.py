@@ -98,7 +98,6 @@ class FormatAttr(SpecAttr):
     CANONICAL: ClassVar[Callable[[str], str]] = staticmethod(canonical_spec)
     SAMPLE: ClassVar[str] = 'a sparse spec such as "csr"'
 
-
     @property
     def format(self) -> SparseFormat:
         """The numpy reference format (encode/decode oracle)."""

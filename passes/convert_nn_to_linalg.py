@@ -19,9 +19,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sparcc.dialects import nn
+from sparcc.dialects.nn import elem, ints, shape_of
 from xdsl.context import Context
 from xdsl.dialects import arith, tensor
-from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects import math as mathd
 from xdsl.dialects.builtin import (
     AffineMapAttr,
@@ -35,6 +36,7 @@ from xdsl.dialects.builtin import (
     f32,
     i64,
 )
+from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.passes import ModulePass
@@ -44,9 +46,6 @@ from xdsl.pattern_rewriter import (
     PatternRewriteWalker,
     RewritePattern,
 )
-
-from sparcc.dialects import nn
-from sparcc.dialects.nn import elem, ints, shape_of
 
 PAR = linalg.IteratorTypeAttr.parallel()
 UNROLL_BATCH = 16  # batched matmuls up to this batch lower to 2-d matmuls
@@ -169,7 +168,7 @@ class Emitter:
                 tensor.CollapseShapeOp.build(
                     operands=[value],
                     result_types=[TensorType(typ, flat)],
-                    properties={"reassociation": _reassoc(group)},
+                    properties={"reassociation": reassociation(group)},
                 )
             )
         if not shape_of(value) and shape:  # 0-d -> [1, ..., 1]: a broadcast, not expand_shape
@@ -177,7 +176,7 @@ class Emitter:
         if len(shape) > 1:
             value = self.add(
                 tensor.ExpandShapeOp(
-                    value, [], _reassoc([list(range(len(shape)))]), list(shape), TensorType(typ, list(shape))
+                    value, [], reassociation([list(range(len(shape)))]), list(shape), TensorType(typ, list(shape))
                 )
             )
         return value
@@ -313,7 +312,7 @@ class Emitter:
         return self.insert(value, self.filled(out, elem(value), fill), low)
 
 
-def _reassoc(groups: Sequence[Sequence[int]]) -> ArrayAttr:
+def reassociation(groups: Sequence[Sequence[int]]) -> ArrayAttr:
     return ArrayAttr([ArrayAttr([IntegerAttr(i, i64) for i in g]) for g in groups])
 
 
@@ -383,7 +382,7 @@ class LowerUnary(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         if isinstance(op, nn.GeluOp):
             approx = op.approximate.data
-            body: Body = lambda s, x: _gelu(s, x, approx)  # noqa: E731
+            body: Body = lambda s, x: _gelu(s, x, approx)
         elif type(op) in UNARY:
             body = UNARY[type(op)]
         elif type(op) in BINARY:

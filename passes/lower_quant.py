@@ -36,10 +36,10 @@ from dataclasses import dataclass
 
 from sparcc.dialects import nn, quant
 from sparcc.errors import UnsupportedOpError
+from sparcc.passes.convert_nn_to_linalg import reassociation
 from xdsl.context import Context
 from xdsl.dialects import arith, bufferization, func, memref, tensor
 from xdsl.dialects.builtin import (
-    ArrayAttr,
     DenseArrayBase,
     IntegerAttr,
     MemRefType,
@@ -166,14 +166,14 @@ def _lower_linear(linear: quant.LinearOp) -> str:
     if len(xshape) != 2:
         flat = TensorType(f32, [m, k])
         if len(xshape) == 1:
-            x = add(tensor.ExpandShapeOp(x, [], _reassoc([[0, 1]]), [m, k], flat)).results[0]
+            x = add(tensor.ExpandShapeOp(x, [], reassociation([[0, 1]]), [m, k], flat)).results[0]
         else:
             groups = [list(range(len(xshape) - 1)), [len(xshape) - 1]]
             x = add(_collapse(x, groups, flat)).results[0]
 
     def pointer(value: SSAValue, shape: list[int], elem: Attribute) -> SSAValue:
         buf = add(bufferization.ToBufferOp(
-            operands=[value], result_types=[MemRefType(elem, shape)], properties={"read_only": _unit()}))
+            operands=[value], result_types=[MemRefType(elem, shape)], properties={"read_only": UnitAttr()}))
         return _flat(add, buf.results[0], elem)
 
     args: dict[str, SSAValue] = {"x": pointer(x, [m, k], f32)}
@@ -208,7 +208,7 @@ def _lower_linear(linear: quant.LinearOp) -> str:
             y = add(_collapse(y, [[0, 1]], result_type)).results[0]
         else:
             groups = [list(range(len(rshape) - 1)), [len(rshape) - 1]]
-            y = add(tensor.ExpandShapeOp(y, [], _reassoc(groups), rshape, result_type)).results[0]
+            y = add(tensor.ExpandShapeOp(y, [], reassociation(groups), rshape, result_type)).results[0]
     Rewriter.insert_op(ops, InsertPoint.before(linear))
     Rewriter.replace_op(linear, [], [y])
     return kernel
@@ -216,16 +216,8 @@ def _lower_linear(linear: quant.LinearOp) -> str:
 
 def _collapse(value: SSAValue, groups: list[list[int]], result_type: Attribute) -> Operation:
     return tensor.CollapseShapeOp.build(
-        operands=[value], result_types=[result_type], properties={"reassociation": _reassoc(groups)}
+        operands=[value], result_types=[result_type], properties={"reassociation": reassociation(groups)}
     )
-
-
-def _reassoc(groups: list[list[int]]) -> ArrayAttr:
-    return ArrayAttr([ArrayAttr([IntegerAttr(i, i64) for i in g]) for g in groups])
-
-
-def _unit() -> Attribute:
-    return UnitAttr()
 
 
 def _flat(add, buf: SSAValue, elem: Attribute) -> SSAValue:
