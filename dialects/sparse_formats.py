@@ -75,17 +75,31 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = [
+    "BlockCost",
     "Level",
     "SparseFormat",
     "SparseStorage",
+    "TasdResult",
+    "bandwidth",
     "block_occupancy",
+    "choose_block",
+    "convert",
     "decode",
     "density",
     "encode",
+    "encode_coo",
     "nnz",
+    "pad",
     "parse_format",
+    "parse_tasd",
+    "permute",
     "prune",
+    "reorder",
     "row_occupancy",
+    "tasd",
+    "tasd_format",
+    "to_coo",
+    "unpad",
 ]
 
 KINDS = ("dense", "compressed", "singleton", "nm")
@@ -651,7 +665,15 @@ def encode(dense: np.ndarray, fmt: SparseFormat | str) -> SparseStorage:
     sizes = fmt.level_sizes(dense.shape)
     padded = np.zeros(fmt.padded_shape(dense.shape), dtype=dense.dtype)
     padded[: dense.shape[0], : dense.shape[1]] = dense
-    nz_i, nz_j = np.nonzero(padded)
+    positions, coordinates, (i, j) = _encode_levels(fmt, sizes, *np.nonzero(padded))
+    return SparseStorage(fmt, tuple(dense.shape), positions, coordinates, padded[i, j])
+
+
+def _encode_levels(
+    fmt: SparseFormat, sizes: list[int], nz_i: np.ndarray, nz_j: np.ndarray
+) -> tuple[list, list, tuple[np.ndarray, np.ndarray]]:
+    """The index buffers that the nonzeros at (nz_i, nz_j) of the padded matrix need,
+    and the (row, column) of every stored value, in storage order."""
     nzc = _level_coords(fmt, nz_i, nz_j)
     # prefix keys of every nonzero: key[l] = ravel of its first l level coordinates
     keys = [np.zeros(len(nz_i), dtype=np.int64)]
@@ -723,8 +745,7 @@ def encode(dense: np.ndarray, fmt: SparseFormat | str) -> SparseStorage:
         if len(parents)
         else [np.zeros(0, np.int64)] * len(sizes)
     )
-    i, j = _dense_index(fmt, coords)
-    return SparseStorage(fmt, tuple(dense.shape), positions, coordinates, padded[i, j])
+    return positions, coordinates, _dense_index(fmt, coords)
 
 
 def _dense_index(fmt: SparseFormat, coords) -> tuple[np.ndarray, np.ndarray]:
@@ -758,6 +779,15 @@ def _nm_violation(fmt: SparseFormat, sizes, l: int, key: int, count: int) -> str
 def decode(storage: SparseStorage) -> np.ndarray:
     """The dense 2-D array that `storage` holds; encode's exact inverse."""
     fmt = storage.format
+    out = np.zeros(fmt.padded_shape(storage.shape), dtype=storage.values.dtype)
+    i, j = _stored_index(storage)
+    out[i, j] = storage.values
+    return out[: storage.shape[0], : storage.shape[1]]
+
+
+def _stored_index(storage: SparseStorage) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) in the padded matrix of every stored value, in storage order."""
+    fmt = storage.format
     sizes = fmt.level_sizes(storage.shape)
     parents = np.zeros(1, dtype=np.int64)
     for l, (lv, s) in enumerate(zip(fmt.levels, sizes, strict=True)):
@@ -772,11 +802,9 @@ def decode(storage: SparseStorage) -> np.ndarray:
         else:
             counts = np.diff(storage.positions[l].astype(np.int64))
             parents = np.repeat(parents, counts) * s + crd.astype(np.int64)
-    out = np.zeros(fmt.padded_shape(storage.shape), dtype=storage.values.dtype)
-    if len(parents):
-        i, j = _dense_index(fmt, np.unravel_index(parents, sizes))
-        out[i, j] = storage.values
-    return out[: storage.shape[0], : storage.shape[1]]
+    if not len(parents):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return _dense_index(fmt, np.unravel_index(parents, sizes))
 
 
 # ----------------------------------------------------------------------------
@@ -891,3 +919,393 @@ def prune(dense: np.ndarray, spec: str) -> np.ndarray:
     keep = _top_mask(norms, round((1.0 - s) * norms.size))
     mask = np.repeat(np.repeat(keep, r, axis=0), c, axis=1)[:rows, :cols]
     return np.where(mask, w, np.zeros_like(w))
+
+
+# ----------------------------------------------------------------------------
+# mutation: TASD (tensor approximation via structured decomposition)
+# ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class TasdResult:
+    """A = parts[0] + ... + parts[-1] + residual, each part in its structured format.
+
+    `parts[k]` is dense (A's shape and dtype), zero outside its support; the supports
+    are disjoint. For every truncation t = 1..len(parts), index t-1 of `residuals`
+    (A - sum(parts[:t]), exact), `rel_error` (its Frobenius norm over A's, 0.0 for
+    A = 0) and `coverage` (A's nonzeros that parts[:t] hold, over nnz(A); 1.0 for
+    A = 0). `nnz[k]`: the nonzero values of part k; a pick of a residual zero is
+    not one.
+    """
+
+    specs: tuple[str, ...]
+    formats: tuple[str, ...]
+    parts: tuple[np.ndarray, ...]
+    residuals: tuple[np.ndarray, ...]
+    rel_error: tuple[float, ...]
+    coverage: tuple[float, ...]
+    nnz: tuple[int, ...]
+
+    @property
+    def spec(self) -> str:
+        """The spec string parse_tasd reads back: tasd:PART+PART..."""
+        return "tasd:" + "+".join(self.specs)
+
+    @property
+    def residual(self) -> np.ndarray:
+        """A minus the sum of all parts."""
+        return self.residuals[-1]
+
+    def approximation(self, t: int | None = None) -> np.ndarray:
+        """sum(parts[:t]) (all parts by default); exact, the supports are disjoint."""
+        out = np.zeros_like(self.parts[0])
+        for part in self.parts[:t]:
+            out = out + part
+        return out
+
+
+def parse_tasd(spec: str) -> list[str]:
+    """`tasd:PART+PART...` -> the parts, each a prune spec (N:M, vnm:V:N:M,
+    block:RxC:S, unstructured:S); ValueError naming a bad part."""
+    text = spec.strip().lower()
+    if not text.startswith("tasd:"):
+        raise ValueError(
+            f"tasd spec '{spec}': expected 'tasd:' then prune specs joined by '+', e.g. tasd:2:4+1:8"
+        )
+    parts = [p.strip() for p in text[len("tasd:") :].split("+")]
+    for k, part in enumerate(parts):
+        try:
+            parse_prune(part)
+        except ValueError as e:
+            raise ValueError(
+                f"tasd spec '{spec}': bad part {k + 1} '{part}': {e}"
+            ) from None
+    return parts
+
+
+def tasd_format(part_spec: str) -> str:
+    """The storage format of a TASD part: N:M -> N:M, vnm:V:N:M -> vnm:V:N:M,
+    block:RxC:S -> bsr:RxC, unstructured:S -> csr."""
+    kind, args = parse_prune(part_spec)
+    if kind == "nm":
+        return f"{args[0]}:{args[1]}"
+    if kind == "vnm":
+        return "vnm:{}:{}:{}".format(*args)
+    if kind == "block":
+        return f"bsr:{args[0]}x{args[1]}"
+    return "csr"
+
+
+def tasd(dense: np.ndarray, parts: Sequence[str] | str) -> TasdResult:
+    """Greedy TASD (Jeong et al.): part k = prune(residual k-1, parts[k]) with
+    residual 0 = A and residual k = residual k-1 minus part k.
+
+    `parts`: prune specs, or one `tasd:...` string (parse_tasd). Each part keeps the
+    residual's values where its pattern picks them, so the sums are exact."""
+    specs = (
+        parse_tasd(parts)
+        if isinstance(parts, str)
+        else [p.strip().lower() for p in parts]
+    )
+    if not specs:
+        raise ValueError("tasd: expected at least one part, e.g. ['2:4', '1:8']")
+    for k, part in enumerate(specs):
+        try:
+            parse_prune(part)
+        except ValueError as e:
+            raise ValueError(f"tasd: bad part {k + 1} '{part}': {e}") from None
+    a = _matrix(dense, "tasd")
+
+    def frob(x: np.ndarray) -> float:
+        return float(np.sqrt(np.sum(np.square(np.abs(x.astype(np.float64))))))
+
+    norm, total = frob(a), int(np.count_nonzero(a))
+    out_parts, residuals, errors, coverage, counts = [], [], [], [], []
+    r = a
+    for part_spec in specs:
+        part = prune(r, part_spec)
+        r = np.where(part != 0, np.zeros_like(r), r)
+        out_parts.append(part)
+        residuals.append(r)
+        counts.append(int(np.count_nonzero(part)))
+        errors.append(frob(r) / norm if norm else 0.0)
+        coverage.append(sum(counts) / total if total else 1.0)
+    return TasdResult(
+        tuple(specs),
+        tuple(tasd_format(p) for p in specs),
+        tuple(out_parts),
+        tuple(residuals),
+        tuple(errors),
+        tuple(coverage),
+        tuple(counts),
+    )
+
+
+# ----------------------------------------------------------------------------
+# layout: reordering, block size, padding
+# ----------------------------------------------------------------------------
+
+REORDER_METHODS = ("rows", "rcm", "cols")
+
+
+def _matrix(dense: np.ndarray, what: str) -> np.ndarray:
+    a = np.asarray(dense)
+    if a.ndim != 2:
+        raise ValueError(f"{what} expects a 2-D array, got shape {list(a.shape)}")
+    return a
+
+
+def bandwidth(dense: np.ndarray) -> int:
+    """max |i - j| over the nonzeros (0 for a diagonal or all-zero matrix)."""
+    i, j = np.nonzero(_matrix(dense, "bandwidth"))
+    return int(np.abs(i - j).max()) if len(i) else 0
+
+
+def permute(
+    dense: np.ndarray, row_perm: np.ndarray, col_perm: np.ndarray
+) -> np.ndarray:
+    """B[i, j] = A[row_perm[i], col_perm[j]]; undo with the inverse permutations
+    (np.argsort of each)."""
+    a = _matrix(dense, "permute")
+    for name, p, n in (
+        ("row_perm", row_perm, a.shape[0]),
+        ("col_perm", col_perm, a.shape[1]),
+    ):
+        p = np.asarray(p)
+        if p.ndim != 1 or len(p) != n or not np.array_equal(np.sort(p), np.arange(n)):
+            raise ValueError(
+                f"permute: {name} must be a permutation of 0..{n - 1} (length {n}) "
+                f"for shape {list(a.shape)}, got {p.tolist()[:8]}{'...' if p.size > 8 else ''}"
+            )
+    return a[np.asarray(row_perm)][:, np.asarray(col_perm)]
+
+
+def reorder(dense: np.ndarray, method: str = "rows") -> tuple[np.ndarray, np.ndarray]:
+    """(row_perm, col_perm), int64, for permute(dense, row_perm, col_perm); identity
+    along a dimension the method does not permute.
+
+    rows: rows by nonzeros, most first (stable): balances work and narrows ELL.
+    rcm:  reverse Cuthill-McKee on the pattern of A + A^T (square only; the same
+          permutation for rows and columns): small bandwidth.
+    cols: columns by their pattern, lexicographically from row 0 down, a nonzero
+          before a zero (so by first row touched, then the next rows): columns used
+          by the same rows become neighbours and identical columns adjacent, which
+          fills blocks. Empty columns go last."""
+    a = _matrix(dense, "reorder")
+    rows, cols = a.shape
+    ident_r, ident_c = np.arange(rows, dtype=np.int64), np.arange(cols, dtype=np.int64)
+    nz = a != 0
+    if method == "rows":
+        return np.argsort(-nz.sum(axis=1), kind="stable").astype(np.int64), ident_c
+    if method == "cols":
+        packed = np.packbits(nz, axis=0)  # [ceil(rows/8), cols], row 0 the high bit
+        keys = [255 - packed[k] for k in range(packed.shape[0] - 1, -1, -1)]
+        order = np.lexsort(keys) if keys else ident_c
+        return ident_r, order.astype(np.int64)
+    if method == "rcm":
+        if rows != cols:
+            raise ValueError(
+                f"reorder: method 'rcm' needs a square matrix, got shape {[rows, cols]}; "
+                "use 'rows' or 'cols'"
+            )
+        perm = _rcm(nz | nz.T)
+        return perm, perm.copy()
+    raise ValueError(
+        f"reorder: unknown method '{method}'; expected one of {', '.join(REORDER_METHODS)}"
+    )
+
+
+def _bfs_levels(root: int, adj: np.ndarray) -> tuple[int, np.ndarray]:
+    """Eccentricity of `root` and the last level of its breadth-first search."""
+    seen = np.zeros(len(adj), dtype=bool)
+    seen[root] = True
+    level, depth = np.array([root]), 0
+    while True:
+        nxt = np.flatnonzero(adj[level].any(axis=0) & ~seen)
+        if not len(nxt):
+            return depth, level
+        seen[nxt] = True
+        level, depth = nxt, depth + 1
+
+
+def _rcm(adj: np.ndarray) -> np.ndarray:
+    """Reverse Cuthill-McKee of a symmetric boolean pattern: each connected component
+    (smallest degree first) from a pseudo-peripheral node (George-Liu), breadth-first,
+    neighbours by degree ascending (ties to the lower index); then reversed."""
+    adj = adj.copy()
+    np.fill_diagonal(adj, False)
+    deg = adj.sum(axis=1)
+    visited = np.zeros(len(adj), dtype=bool)
+    order: list[int] = []
+    for seed in np.argsort(deg, kind="stable"):
+        if visited[seed]:
+            continue
+        root = int(seed)
+        depth, last = _bfs_levels(root, adj)
+        while True:  # move to a node of the last level while the eccentricity grows
+            cand = int(last[np.argmin(deg[last])])
+            d2, last2 = _bfs_levels(cand, adj)
+            if d2 <= depth:
+                break
+            root, depth, last = cand, d2, last2
+        visited[root] = True
+        queue, head = [root], 0
+        while head < len(queue):
+            nb = np.flatnonzero(adj[queue[head]] & ~visited)
+            head += 1
+            nb = nb[np.argsort(deg[nb], kind="stable")]
+            visited[nb] = True
+            queue.extend(nb.tolist())
+        order.extend(queue)
+    return np.array(order[::-1], dtype=np.int64)
+
+
+BLOCK_CANDIDATES = ((1, 1), (1, 4), (4, 1), (2, 2), (4, 4), (8, 8), (16, 1), (1, 16))
+
+
+@dataclass(frozen=True)
+class BlockCost:
+    """Storage of one matrix as bsr:RxC with 32-bit positions and coordinates.
+
+    `blocks`: nonzero blocks; `stored`: stored values (blocks * R * C); `fill`:
+    nnz / stored (1.0 when nothing is stored); `bytes`: values (the matrix's dtype)
+    + coordinates (4 per block) + positions (4 per block row, plus 4). 1x1 is CSR."""
+
+    block: tuple[int, int]
+    blocks: int
+    stored: int
+    fill: float
+    bytes: int
+
+
+def choose_block(
+    dense: np.ndarray, candidates: Sequence[tuple[int, int]] = BLOCK_CANDIDATES
+) -> tuple[int, int, list[BlockCost]]:
+    """(R, C, report): the block size of fewest stored bytes as bsr:RxC (the first
+    candidate on a tie), and every candidate's BlockCost in the given order."""
+    a = _matrix(dense, "choose_block")
+    if not len(candidates):
+        raise ValueError("choose_block: expected at least one candidate block size")
+    total = int(np.count_nonzero(a))
+    report = []
+    for cand in candidates:
+        r, c = (int(x) for x in cand)
+        if r < 1 or c < 1:
+            raise ValueError(
+                f"choose_block: block sizes must be >= 1, got {tuple(cand)}"
+            )
+        blocks = int(np.count_nonzero(block_occupancy(a, (r, c))))
+        stored = blocks * r * c
+        block_rows = -(-a.shape[0] // r)
+        nbytes = stored * a.dtype.itemsize + 4 * blocks + 4 * (block_rows + 1)
+        report.append(
+            BlockCost((r, c), blocks, stored, total / stored if stored else 1.0, nbytes)
+        )
+    best = min(report, key=lambda b: b.bytes)  # min keeps the first of equal costs
+    return best.block[0], best.block[1], report
+
+
+def pad(dense: np.ndarray, fmt: SparseFormat | str) -> np.ndarray:
+    """`dense` with zero rows and columns appended up to fmt.padded_shape (a copy);
+    ValueError where the format has pad=none and the shape does not divide."""
+    if isinstance(fmt, str):
+        fmt = parse_format(fmt)
+    a = _matrix(dense, "pad")
+    out = np.zeros(fmt.padded_shape(a.shape), dtype=a.dtype)
+    out[: a.shape[0], : a.shape[1]] = a
+    return out
+
+
+def unpad(padded: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """The top-left `shape` of a padded matrix: pad's inverse."""
+    a = _matrix(padded, "unpad")
+    if len(shape) != 2 or any(
+        not 0 <= s <= p for s, p in zip(shape, a.shape, strict=True)
+    ):
+        raise ValueError(
+            f"unpad: expected a shape within {list(a.shape)}, got {list(shape)}"
+        )
+    return a[: shape[0], : shape[1]]
+
+
+# ----------------------------------------------------------------------------
+# mutation: format conversion through coordinates
+# ----------------------------------------------------------------------------
+
+
+def to_coo(storage: SparseStorage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, values) of every stored entry inside the matrix, row-major;
+    explicit zeros (block fill, N:M and ELL padding) included, so that a -0.0 keeps
+    its sign: `values != 0` selects the nonzeros. Walks the levels, no dense array."""
+    i, j = _stored_index(storage)
+    inside = (i < storage.shape[0]) & (j < storage.shape[1])
+    i, j, v = i[inside], j[inside], storage.values[inside]
+    order = np.lexsort((j, i))
+    return i[order], j[order], v[order]
+
+
+def encode_coo(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    values: np.ndarray,
+    shape: Sequence[int],
+    fmt: SparseFormat | str,
+) -> SparseStorage:
+    """Stores the matrix of `shape` whose entries are (rows, cols, values), zero
+    elsewhere, in `fmt`: the same buffers, bit for bit, as encode of that matrix.
+    Entries with value 0 are not structure, but a stored slot takes their value
+    (-0.0 stays -0.0). ValueError for out-of-range or duplicate coordinates."""
+    if isinstance(fmt, str):
+        fmt = parse_format(fmt)
+    rows, cols, values = np.asarray(rows), np.asarray(cols), np.asarray(values)
+    if len(shape) != 2 or any(int(s) < 0 for s in shape):
+        raise ValueError(f"encode_coo expects a 2-D shape, got {list(shape)}")
+    shape = (int(shape[0]), int(shape[1]))
+    if not (
+        rows.ndim == cols.ndim == values.ndim == 1
+        and len(rows) == len(cols) == len(values)
+    ):
+        raise ValueError(
+            "encode_coo expects 1-D rows, cols and values of one length, got shapes "
+            f"{list(rows.shape)}, {list(cols.shape)}, {list(values.shape)}"
+        )
+    if len(rows) and not (
+        np.issubdtype(rows.dtype, np.integer) and np.issubdtype(cols.dtype, np.integer)
+    ):
+        raise ValueError(
+            f"encode_coo expects integer coordinates, got {rows.dtype} and {cols.dtype}"
+        )
+    rows, cols = rows.astype(np.int64), cols.astype(np.int64)
+    bad = (rows < 0) | (rows >= shape[0]) | (cols < 0) | (cols >= shape[1])
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(
+            f"encode_coo: coordinate ({rows[k]}, {cols[k]}) is outside the shape {list(shape)}"
+        )
+    sizes = fmt.level_sizes(shape)
+    width = fmt.padded_shape(shape)[1]
+    key = rows * width + cols
+    order = np.argsort(key, kind="stable")
+    key, rows, cols, values = key[order], rows[order], cols[order], values[order]
+    dup = np.flatnonzero(key[1:] == key[:-1])
+    if len(dup):
+        k = int(dup[0])
+        raise ValueError(
+            f"encode_coo: coordinate ({rows[k]}, {cols[k]}) is given twice"
+        )
+    nz = values != 0
+    positions, coordinates, (i, j) = _encode_levels(fmt, sizes, rows[nz], cols[nz])
+    leaf = i * width + j
+    at = np.minimum(np.searchsorted(key, leaf), max(len(key) - 1, 0))
+    out = np.zeros(len(leaf), dtype=values.dtype)
+    if len(key):
+        hit = key[at] == leaf
+        out[hit] = values[at[hit]]
+    return SparseStorage(fmt, shape, positions, coordinates, out)
+
+
+def convert(storage: SparseStorage, fmt: SparseFormat | str) -> SparseStorage:
+    """`storage` re-encoded in `fmt` through its coordinates (to_coo, encode_coo), no
+    dense array: the same buffers as encode(decode(storage), fmt). Into an N:M format
+    a matrix without the pattern raises encode's ValueError."""
+    return encode_coo(*to_coo(storage), storage.shape, fmt)
