@@ -94,25 +94,29 @@ def compile(
     progress: bool | None = None,
     name: str | None = None,
     quant: Any = None,
+    sparsity: Any = None,
 ) -> Artifact:
     """Compiles `model` for `args` into the folder `out` (created if needed).
 
     threads: the team size the code is divided for (default
     SPARCC_NUM_THREADS, else this process's CPUs). progress: a progress bar
     on stderr (default: when stderr is a terminal). name: what the report
-    calls the model. quant: weight quantisation per layer (sparcc/quantize.py)."""
+    calls the model. quant: weight quantisation per layer (sparcc/quantize.py).
+    sparsity: weight pruning and sparse storage per layer (sparcc/sparsify.py)."""
     from sparcc.backends import cpu
     from sparcc.quantize import parse_quant_spec
+    from sparcc.sparsify import parse_sparsity_spec
 
     check_target(target)
     threads = cpu.default_threads() if threads is None else threads
     if not isinstance(threads, int) or threads < 1:
         raise SparccError(f"threads={threads!r}: expected a whole number >= 1")
     spec = parse_quant_spec(quant)
+    sparse_spec = parse_sparsity_spec(sparsity)
     created = not os.path.lexists(out)
     folder = _prepare(Path(out))
     try:
-        return _compile_into(folder, model, args, target, threads, progress, name, spec)
+        return _compile_into(folder, model, args, target, threads, progress, name, spec, sparse_spec)
     except BaseException:
         if created:  # nothing of the user's is in it
             shutil.rmtree(folder, ignore_errors=True)
@@ -120,15 +124,22 @@ def compile(
 
 
 def _compile_into(folder: Path, model: Any, args: Sequence[torch.Tensor], target: str, threads: int,
-                  progress: bool | None, name: str | None, spec: Any = None) -> Artifact:
+                  progress: bool | None, name: str | None, spec: Any = None, sparse_spec: Any = None) -> Artifact:
     from sparcc.backends import cpu
     from sparcc.quantize import apply_quant
+    from sparcc.sparsify import apply_sparsity
 
     stages = _Stages(["import", "passes", "lower", "weights", "build"], progress)
     start = time.perf_counter()
     try:
         with stages("import", "importing the model (torch.export)"):
+            if any(a.layout != torch.strided for a in args):
+                raise SparccError(
+                    "sparse inputs are not supported in ahead-of-time artifacts yet (their buffers "
+                    "have no C API); compile with sparcc.jit, or pass the input dense"
+                )
             imported = import_module(model, args)
+            sparse_layers = apply_sparsity(imported, sparse_spec, spec)
             layers = apply_quant(imported, spec)
         with stages("passes", "running sparcc's passes"):
             pass_times = run_passes(imported.module, PIPELINE)
@@ -171,6 +182,7 @@ def _compile_into(folder: Path, model: Any, args: Sequence[torch.Tensor], target
         "schedule": [str(d) for d in lowered.decisions],
         "fallbacks": [lowered.fallback] if lowered.fallback else [],
         "quant": [r.as_dict() for r in layers],
+        "sparsity": [r.as_dict() for r in sparse_layers],
     }
     seconds = {
         "import": stages.seconds["import"],

@@ -127,28 +127,29 @@ def model_and_inputs(target: str, specs: Sequence[str] | None) -> tuple[Any, lis
     return model, inputs
 
 
-def _checked_setup(opts: argparse.Namespace) -> tuple[Any, Any, list[Any]]:
+def _checked_setup(opts: argparse.Namespace) -> tuple[Any, Any, Any, list[Any]]:
     """The options both commands share, checked before the model is loaded:
-    (quant spec, model, inputs)."""
+    (quant spec, sparsity spec, model, inputs)."""
     from sparcc.driver import check_target
 
     check_target(opts.target_device)
     if opts.threads is not None and opts.threads < 1:
         raise SparccError(f"--threads {opts.threads}: must be at least 1")
     spec = _quant_spec(opts.quant)
+    sparse_spec = _sparsity_spec(opts.sparsity)
     model, inputs = model_and_inputs(opts.target, opts.example_input)
-    return spec, model, inputs
+    return spec, sparse_spec, model, inputs
 
 
 def run(opts: argparse.Namespace) -> None:
     import torch
 
-    spec, model, inputs = _checked_setup(opts)
+    spec, sparse_spec, model, inputs = _checked_setup(opts)
     from sparcc.backends.cpu import default_threads
 
     threads = opts.threads or default_threads()
     torch.set_num_threads(threads)
-    fast = sparcc.jit(model, target=opts.target_device, threads=threads, quant=spec)
+    fast = sparcc.jit(model, target=opts.target_device, threads=threads, quant=spec, sparsity=sparse_spec)
     start = time.perf_counter()
     with torch.no_grad():
         ours = fast(*inputs)
@@ -168,6 +169,9 @@ def run(opts: argparse.Namespace) -> None:
     if "quant" in program.report:
         print("  (the error is the quantised model's against float32 PyTorch)")
         _print_quant(program.report["quant"]["layers"])
+    if "sparsity" in program.report:
+        print("  (the error is the pruned model's against the dense PyTorch model)")
+        _print_sparsity(program.report["sparsity"]["layers"])
     if opts.report:
         for kernel in program.report["schedule"]:
             print(f"  kernel  {kernel}")
@@ -178,10 +182,10 @@ def run(opts: argparse.Namespace) -> None:
 def compile_artifact(opts: argparse.Namespace) -> None:
     from sparcc import artifact
 
-    spec, model, inputs = _checked_setup(opts)
+    spec, sparse_spec, model, inputs = _checked_setup(opts)
     result = artifact.compile(
         model, inputs, opts.output, target=opts.target_device, threads=opts.threads, name=opts.target,
-        quant=spec,
+        quant=spec, sparsity=sparse_spec,
     )
     m = result.manifest
     signature = ", ".join(f"{s['dtype']}{s['shape']}" for s in m["inputs"])
@@ -191,6 +195,26 @@ def compile_artifact(opts: argparse.Namespace) -> None:
     for fallback in m["fallbacks"]:
         print(f"  fallback  {fallback}")
     _print_quant(m.get("quant") or [])
+    _print_sparsity(m.get("sparsity") or [])
+
+
+def _sparsity_spec(parts: Sequence[str] | None) -> Any:
+    """--sparsity 'PATTERN=VALUE' (repeatable, in priority order) or one JSON object."""
+    from sparcc.sparsify import parse_sparsity_spec
+
+    if not parts:
+        return None
+    text = parts[0] if len(parts) == 1 and parts[0].strip().startswith("{") else ";".join(parts)
+    return parse_sparsity_spec(text, "--sparsity")
+
+
+def _print_sparsity(layers: Sequence[dict[str, Any]]) -> None:
+    for q in layers:
+        print(f"  sparse {q['layer']:<20} {q['spec']:<22} density {q['density']:.3f}  "
+              f"weight rel err {q['weight_rel_err']:.2e}  {q['bytes_dense'] / 2**20:.2f} -> "
+              f"{q['bytes_sparse'] / 2**20:.2f} MiB  {q['execution']}")
+        for t in q.get("truncations", []):
+            print(f"           {t['spec']:<28} rel err {t['rel_err']:.3e}  density {t['density']:.3f}")
 
 
 def _quant_spec(parts: Sequence[str] | None) -> Any:
@@ -222,6 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--threads", type=int, help="threads for sparcc and PyTorch (default: this machine's CPUs)")
     p.add_argument("--quant", action="append", metavar="PATTERN=FORMAT",
                    help="quantise matching linear layers' weights, e.g. '*.fc1=nf4:g64' (repeat; first match wins)")
+    p.add_argument("--sparsity", action="append", metavar="PATTERN=VALUE",
+                   help="prune matching linear layers and store them sparse, e.g. '*.fc1=2:4', "
+                        "'*=unstructured:0.9@csr', '*=auto:unstructured:0.5', '*=tasd:2:4+1:8' (repeat; first match wins)")
     p.set_defaults(action=run)
     c = sub.add_parser("compile", help="compile FILE:FACTORY ahead of time into a folder (sparcc.load or C runs it)")
     c.add_argument("target", metavar="FILE:FACTORY")
@@ -231,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--threads", type=int, help="threads the code is divided for (default: this machine's CPUs)")
     c.add_argument("--quant", action="append", metavar="PATTERN=FORMAT",
                    help="quantise matching linear layers' weights, e.g. '*.fc1=nf4:g64' (repeat; first match wins)")
+    c.add_argument("--sparsity", action="append", metavar="PATTERN=VALUE",
+                   help="prune matching linear layers and store them sparse (as for run)")
     c.set_defaults(action=compile_artifact)
     opts = parser.parse_args(argv)
     try:

@@ -21,14 +21,20 @@ import torch
 from sparcc.backends.cpu import toolchain
 from sparcc.dialects.nn import ints
 from sparcc.errors import InputMismatchError, SparccError
-from sparcc.frontend import ImportedProgram, TensorSpec, import_module
+from sparcc.frontend import (
+    ImportedProgram,
+    TensorSpec,
+    import_module,
+    sparse_buffers,
+    sparse_format,
+)
 from torch.utils import _pytree as pytree
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 
 TARGETS = ("cpu",)
-PIPELINE = ("lower-quant", "convert-nn-to-linalg", "fuse-elementwise", "approximate-math", "lower-entry-abi")
+PIPELINE = ("lower-sparse", "lower-quant", "convert-nn-to-linalg", "fuse-elementwise", "approximate-math", "lower-entry-abi")
 
 
 def check_target(target: str) -> None:
@@ -67,6 +73,7 @@ class CompiledProgram:
     def __post_init__(self) -> None:
         self._weight_ptrs = [w.data_ptr() for w in self.weights]
         self._expected = [(s.dtype, torch.Size(s.shape)) for s in self.inputs]
+        self._sparse = any(s.format is not None for s in self.inputs)
         self._one_result = len(self.outputs) == 1 and (
             self.output_tree is None or self.output_tree.is_leaf()
         )
@@ -89,8 +96,31 @@ class CompiledProgram:
                 )
             if a.device.type != "cpu":
                 raise InputMismatchError(f"input {i}: expected a CPU tensor, got device {a.device}")
-            out.append(a if a.is_contiguous() else a.contiguous())
+            fmt = sparse_format(a)
+            if fmt != spec.format:
+                raise InputMismatchError(
+                    f"input {i}: expected a {'sparse ' + spec.format if spec.format else 'dense'} tensor, "
+                    f"got {'a sparse ' + fmt if fmt else 'a dense one'} (layout {a.layout}"
+                    + (f", indices {a.crow_indices().dtype}" if a.layout in (torch.sparse_csr, torch.sparse_bsr) else "")
+                    + ")"
+                )
+            out.append(a if fmt is not None or a.is_contiguous() else a.contiguous())
         return out
+
+    def _pointers(self, inputs: Sequence[torch.Tensor]) -> tuple[list[int], list[torch.Tensor]]:
+        """Data pointers of the inputs in ABI order (a sparse input: its buffers),
+        and the tensors that must stay alive during the call."""
+        ptrs, keep = [], []
+        for a in inputs:
+            if a.layout == torch.strided:
+                ptrs.append(a.data_ptr())
+                continue
+            index, values = sparse_buffers(a)
+            bufs = [*index, values]
+            bufs = [b if b.is_contiguous() else b.contiguous() for b in bufs]
+            keep += bufs
+            ptrs += [b.data_ptr() for b in bufs]
+        return ptrs, keep
 
     def __call__(self, *args: Any) -> Any:
         # fast path: the signature matches exactly; anything else gets check()'s messages
@@ -98,18 +128,31 @@ class CompiledProgram:
             isinstance(a, torch.Tensor) and (a.dtype, a.shape) == e and a.is_cpu and a.is_contiguous()
             for a, e in zip(args, self._expected)
         )
+        if self._sparse:
+            fast = False
         inputs = args if fast else self.check(args)
         results = [torch.empty(s.shape, dtype=s.dtype) for s in self.outputs]
-        self.fn(
-            *[a.data_ptr() for a in inputs],
-            *self._weight_ptrs,
-            *[r.data_ptr() for r in results],
-        )
+        if self._sparse:
+            ptrs, _alive = self._pointers(inputs)
+        else:
+            ptrs = [a.data_ptr() for a in inputs]
+        self.fn(*ptrs, *self._weight_ptrs, *[r.data_ptr() for r in results])
         if self._one_result:
             return results[0]
         if self.output_tree is None:
             return tuple(results)
         return pytree.tree_unflatten(results, self.output_tree)
+
+
+def abi_arguments(spec: TensorSpec) -> int:
+    """How many entry-function arguments one input takes: a sparse one, one
+    per buffer (passes/lower_sparse.py)."""
+    if spec.format is None:
+        return 1
+    from sparcc.dialects.sparse_formats import parse_format
+    from sparcc.passes.lower_sparse import index_buffers
+
+    return len(index_buffers(parse_format(spec.format), spec.shape, None)) + 1
 
 
 def weight_abi(module: ModuleOp) -> list[dict[str, Any]]:
@@ -154,6 +197,7 @@ def compile_program(
     threads: int | None = None,
     use_cache: bool | None = None,
     quant: Any = None,
+    sparsity: Any = None,
 ) -> CompiledProgram:
     """Imports, compiles (or finds in the on-disk cache) and loads `model`.
 
@@ -161,10 +205,13 @@ def compile_program(
     SPARCC_NUM_THREADS, else this process's CPUs). use_cache: default on
     unless SPARCC_CACHE=0. quant: a weight quantisation spec
     (sparcc/quantize.py), e.g. {"*.fc1": "nf4:g64", "*": "int8:channel"}.
+    sparsity: a weight sparsity spec (sparcc/sparsify.py), e.g.
+    {"*.fc1": "2:4", "*": "unstructured:0.9"}.
     """
     from sparcc import cache
     from sparcc.backends import cpu
     from sparcc.quantize import apply_quant, parse_quant_spec
+    from sparcc.sparsify import apply_sparsity, parse_sparsity_spec
 
     check_target(target)
     start = time.perf_counter()
@@ -172,8 +219,10 @@ def compile_program(
     if threads < 1:
         raise SparccError(f"threads={threads}: must be at least 1")
     spec = parse_quant_spec(quant)
+    sparse_spec = parse_sparsity_spec(sparsity)
     imported: ImportedProgram = import_module(model, args)
     import_time = time.perf_counter() - start
+    sparse_layers = apply_sparsity(imported, sparse_spec, spec)
     layers = apply_quant(imported, spec)
     ir = {"nn": str(imported.module)}
 
@@ -203,7 +252,7 @@ def compile_program(
     path = folder / cache.LIBRARY
     kernel = cpu.Kernel(cpu.load_library(path, threads), path, [], meta["schedule"], None)
     weights = bind_weights(meta["weights"], imported.weights)
-    n_args = len(imported.inputs) + len(weights) + len(imported.outputs)
+    n_args = sum(abi_arguments(s) for s in imported.inputs) + len(weights) + len(imported.outputs)
     fn = kernel.function("forward", n_args)
     report = {
         "target": target,
@@ -218,6 +267,9 @@ def compile_program(
     program = CompiledProgram(
         imported.inputs, imported.outputs, imported.output_tree, fn, weights, kernel, ir, report
     )
+    if sparse_spec is not None:
+        report["sparsity"] = {"spec": sparse_spec.as_dict(), "layers": [r.as_dict() for r in sparse_layers],
+                              **_output_error(model, args, program)}
     if spec is not None:
         report["quant"] = {"spec": spec.as_dict(), "layers": [r.as_dict() for r in layers],
                            **_output_error(model, args, program)}

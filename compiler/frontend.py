@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from sparcc.dialects import nn
+from sparcc.errors import SparccError, UnsupportedOpError
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind
 from xdsl.dialects import arith, func
@@ -33,9 +35,6 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
-from sparcc.dialects import nn
-from sparcc.errors import SparccError, UnsupportedOpError
-
 aten = torch.ops.aten
 
 DTYPES: dict[torch.dtype, Attribute] = {torch.float32: f32, torch.int64: i64}
@@ -43,17 +42,59 @@ DTYPES: dict[torch.dtype, Attribute] = {torch.float32: f32, torch.int64: i64}
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """Shape and dtype of one argument or result."""
+    """Shape and dtype of one argument or result; `format` is the sparse storage
+    format of a torch sparse tensor (sparse_format), None for a dense one."""
 
     shape: tuple[int, ...]
     dtype: torch.dtype
+    format: str | None = None
 
     @staticmethod
-    def of(t: torch.Tensor) -> "TensorSpec":
-        return TensorSpec(tuple(t.shape), t.dtype)
+    def of(t: torch.Tensor) -> TensorSpec:
+        return TensorSpec(tuple(t.shape), t.dtype, sparse_format(t))
 
     def __str__(self) -> str:
-        return f"{str(self.dtype).removeprefix('torch.')}{list(self.shape)}"
+        text = f"{str(self.dtype).removeprefix('torch.')}{list(self.shape)}"
+        return text if self.format is None else f"{text} sparse {self.format}"
+
+
+_LAYOUTS = {torch.sparse_csr: "csr", torch.sparse_csc: "csc", torch.sparse_coo: "coo", torch.sparse_bsr: "bsr"}
+
+
+def sparse_format(t: torch.Tensor) -> str | None:
+    """The sparse format (sparse_formats spec) that holds a torch sparse tensor's
+    own buffers as they are, or None for a strided tensor; SparccError for
+    layouts and shapes sparcc cannot take."""
+    if t.layout == torch.strided:
+        return None
+    kind = _LAYOUTS.get(t.layout)
+    if kind is None or t.dim() != 2 or t.dense_dim() != 0 and kind != "bsr":
+        raise SparccError(
+            f"a sparse tensor of layout {t.layout} and shape {list(t.shape)}: sparcc takes 2-D "
+            "sparse COO, CSR, CSC and BSR tensors without dense dimensions"
+        )
+    if kind == "coo":
+        return "coo;pos=64;crd=64"
+    index = t.crow_indices() if kind in ("csr", "bsr") else t.ccol_indices()
+    widths = "" if index.dtype == torch.int32 else ";pos=64;crd=64"
+    if kind == "bsr":
+        r, c = t.values().shape[1:]
+        return f"bsr:{r}x{c}{widths}"
+    return kind + widths
+
+
+def sparse_buffers(t: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """A torch sparse tensor's index buffers in the level order of its format
+    (positions, coordinates) and its values, without copies (COO: coalesced
+    first, and its level-0 positions [0, nnz] are made here)."""
+    if t.layout in (torch.sparse_csr, torch.sparse_bsr):
+        return [t.crow_indices(), t.col_indices()], t.values()
+    if t.layout == torch.sparse_csc:
+        return [t.ccol_indices(), t.row_indices()], t.values()
+    if not t.is_coalesced():
+        t = t.coalesce()
+    idx = t.indices()
+    return [torch.tensor([0, idx.shape[1]], dtype=torch.int64), idx[0], idx[1]], t.values()
 
 
 @dataclass
@@ -66,7 +107,13 @@ class ImportedProgram:
     ops: dict[str, int] = field(default_factory=dict)  # ATen op -> count, for reports
 
 
-def tensor_type(spec: TensorSpec, where: str) -> TensorType:
+def tensor_type(spec: TensorSpec, where: str) -> Attribute:
+    if spec.format is not None:
+        from sparcc.dialects.sparse import SparseTensorType
+
+        if spec.dtype != torch.float32:
+            raise SparccError(f"{where}: sparse values of dtype {spec.dtype}; sparcc takes float32 sparse tensors")
+        return SparseTensorType(spec.shape, f32, spec.format)
     if spec.dtype not in DTYPES:
         raise SparccError(
             f"{where}: dtype {spec.dtype} is not supported; sparcc compiles float32 "
@@ -259,6 +306,8 @@ class GraphImporter:
 
     def weight(self, node: torch.fx.Node, name: str, data: torch.Tensor) -> SSAValue:
         data = data.detach()
+        if data.layout != torch.strided:
+            return self.sparse_weight(name, data)
         if data.dtype == torch.float64:
             data = data.float()
         if data.dtype not in DTYPES and node.users:
@@ -273,6 +322,31 @@ class GraphImporter:
             )
         self.weights[name] = data
         return self.emit(nn.WeightOp(name, tensor_type(TensorSpec.of(data), f"weight '{name}'")))
+
+    def sparse_weight(self, name: str, data: torch.Tensor) -> SSAValue:
+        """A torch sparse parameter: its own buffers go to the store as raw bytes
+        (`name#i0`.. and `name#values`, passes/lower_sparse.py), no densifying."""
+        from sparcc.dialects.sparse import WeightOp
+
+        if data.dtype == torch.float64:
+            data = data.float()
+        spec = TensorSpec.of(data)
+        typ = tensor_type(spec, f"sparse weight '{name}'")
+        index, values = sparse_buffers(data)
+        for k, buf in enumerate(index):
+            self.weights[f"{name}#i{k}"] = buf.contiguous().view(torch.uint8).clone()
+        self.weights[f"{name}#values"] = values.contiguous().reshape(-1)
+        nnz = values.shape[0]
+        kind = spec.format.split(";")[0].split(":")[0] if spec.format else ""
+        rows, cols = spec.shape
+        if kind == "bsr":
+            r, c = values.shape[1:]
+            entries = [-(-rows // r), nnz, nnz * r, nnz * r * c]
+        elif kind == "coo":
+            entries = [nnz, nnz]
+        else:
+            entries = [cols if kind == "csc" else rows, nnz]
+        return self.emit(WeightOp(name, typ, entries))
 
     def call(self, node: torch.fx.Node) -> Any:
         target = node.target
@@ -290,6 +364,11 @@ class GraphImporter:
         self.ops[name] = self.ops.get(name, 0) + 1
         args = [self.lookup(a) for a in node.args]
         kwargs = {k: self.lookup(v) for k, v in node.kwargs.items()}
+        if target not in SPARSE_AWARE and any(_is_sparse(a) for a in [*args, *kwargs.values()]):
+            raise self.fail(
+                "takes a sparse tensor here; sparcc runs sparse tensors only as the left operand "
+                "of mm/matmul/addmm/torch.sparse.mm (a sparse A in A @ X)"
+            )
         val = node.meta.get("val")
         for t in val if isinstance(val, (tuple, list)) else [val]:
             if isinstance(t, torch.Tensor) and t.dtype not in DTYPES and t.dtype != torch.bool:
@@ -310,6 +389,10 @@ class GraphImporter:
 
 Handler = Callable[..., Any]
 HANDLERS: dict[Any, Handler] = {}
+
+
+# ops whose handlers take sparse operands themselves
+SPARSE_AWARE = {aten.mm.default, aten.matmul.default, aten._sparse_mm.default, aten.addmm.default}
 
 
 def handles(*targets: Any) -> Callable[[Handler], Handler]:
@@ -393,8 +476,39 @@ def _linear(g: GraphImporter, x: SSAValue, w: SSAValue, b: SSAValue | None = Non
     return g.emit(nn.LinearOp(x, w, b))
 
 
+def _is_sparse(value: Any) -> bool:
+    from sparcc.dialects.sparse import SparseTensorType
+
+    if isinstance(value, (list, tuple)):
+        return any(_is_sparse(v) for v in value)
+    return isinstance(value, SSAValue) and isinstance(value.type, SparseTensorType)
+
+
+def _sparse_matmul(g: GraphImporter, a: SSAValue, b: SSAValue) -> SSAValue:
+    from sparcc.dialects.sparse import MatmulOp
+
+    if _is_sparse(b):
+        raise g.fail("has a sparse right operand; sparcc runs A @ X for a sparse A and a dense X only")
+    sb = nn.shape_of(b)
+    if len(sb) == 1:
+        y = g.emit(MatmulOp(a, g.emit(nn.ReshapeOp(b, (sb[0], 1)))))
+        return g.emit(nn.ReshapeOp(y, g.meta_shape()))
+    if len(sb) != 2:
+        raise g.fail(f"multiplies a sparse matrix by a rank-{len(sb)} tensor; expected a matrix or a vector")
+    return g.emit(MatmulOp(a, b))
+
+
+@handles(aten._sparse_mm.default)
+def _sparse_mm(g: GraphImporter, a: SSAValue, b: SSAValue) -> SSAValue:
+    if not _is_sparse(a):
+        return _matmul(g, a, b)
+    return _sparse_matmul(g, a, b)
+
+
 @handles(aten.mm.default, aten.bmm.default, aten.matmul.default)
 def _matmul(g: GraphImporter, a: SSAValue, b: SSAValue) -> SSAValue:
+    if _is_sparse(a) or _is_sparse(b):
+        return _sparse_matmul(g, a, b)
     sa, sb = nn.shape_of(a), nn.shape_of(b)
     if len(sa) == 1:
         a = g.emit(nn.ReshapeOp(a, (1, sa[0])))
@@ -406,7 +520,9 @@ def _matmul(g: GraphImporter, a: SSAValue, b: SSAValue) -> SSAValue:
 
 @handles(aten.addmm.default)
 def _addmm(g: GraphImporter, bias: SSAValue, a: SSAValue, b: SSAValue, beta: float = 1, alpha: float = 1) -> SSAValue:
-    y = g.emit(nn.MatmulOp(a, b))
+    if _is_sparse(bias):
+        raise g.fail("adds a sparse tensor; sparcc takes a dense bias in addmm")
+    y = _matmul(g, a, b)
     if alpha != 1:
         y = g.emit(nn.MulOp(y, g.scalar(alpha, y)))
     if beta == 0:  # PyTorch ignores the bias then, even inf/nan in it

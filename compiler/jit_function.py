@@ -26,8 +26,9 @@ from typing import Any
 import torch
 from sparcc.driver import CompiledProgram, check_target, compile_program
 from sparcc.errors import InputMismatchError
+from sparcc.frontend import sparse_format
 
-Signature = tuple[tuple[tuple[int, ...], torch.dtype], ...]
+Signature = tuple[tuple[tuple[int, ...], torch.dtype, str | None], ...]
 
 
 class JitFunction:
@@ -38,11 +39,14 @@ class JitFunction:
         threads: int | None = None,
         cache: bool | None = None,
         quant: Any = None,
+        sparsity: Any = None,
     ):
         from sparcc.quantize import parse_quant_spec
+        from sparcc.sparsify import parse_sparsity_spec
 
         check_target(target)
         self.quant = parse_quant_spec(quant)  # a bad spec fails here, not at the first call
+        self.sparsity = parse_sparsity_spec(sparsity)
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise InputMismatchError(f"threads={threads!r}: expected a whole number >= 1")
         self.model = model
@@ -65,7 +69,8 @@ class JitFunction:
                 raise InputMismatchError(
                     f"{self.__name__}: argument {i} must be a torch.Tensor, got {type(a).__name__}"
                 )
-        return tuple((tuple(a.shape), a.dtype) for a in args)
+        # a sparse input's key is its format (layout, index width), not its nonzeros
+        return tuple((tuple(a.shape), a.dtype, sparse_format(a)) for a in args)
 
     def __call__(self, *args: Any) -> Any:
         key = self.signature(args)
@@ -77,7 +82,9 @@ class JitFunction:
 
     def compile(self, *args: torch.Tensor) -> CompiledProgram:
         self.compiles += 1
-        return compile_program(self.model, args, self.target, self.threads, self.use_cache, self.quant)
+        return compile_program(
+            self.model, args, self.target, self.threads, self.use_cache, self.quant, self.sparsity
+        )
 
     def invalidate(self) -> None:
         self.cache.clear()
@@ -101,12 +108,16 @@ def jit(
     threads: int | None = None,
     cache: bool | None = None,
     quant: Any = None,
+    sparsity: Any = None,
 ) -> Any:
     """Compiles `model` (an nn.Module or a function of tensors) for `target`.
 
     quant: weight quantisation per layer, {glob: format}, e.g.
     {"*.mlp.*": "nf4:g64", "*": "int8:channel"} (sparcc/quantize.py).
+    sparsity: weight pruning and sparse storage per layer, {glob: value}, e.g.
+    {"encoder.*.fc1": "2:4", "*": "unstructured:0.9"} (sparcc/sparsify.py).
+    Torch sparse inputs (COO, CSR, CSC, BSR) are compiled as sparse arguments.
     """
     if model is None:
-        return lambda m: JitFunction(m, target, threads, cache, quant)
-    return JitFunction(model, target, threads, cache, quant)
+        return lambda m: JitFunction(m, target, threads, cache, quant, sparsity)
+    return JitFunction(model, target, threads, cache, quant, sparsity)

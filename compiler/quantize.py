@@ -21,7 +21,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +51,17 @@ def parse_quant_spec(spec: Mapping[str, str] | str | QuantSpec | None, where: st
     each format is checked now, so a bad one fails before compiling."""
     from sparcc.dialects.quant_formats import parse_format
 
+    return parse_layer_rules(spec, where, lambda fmt: parse_format(fmt).spec, "nf4:g64")
+
+
+def parse_layer_rules(
+    spec: Mapping[str, str] | str | QuantSpec | None,
+    where: str,
+    canonical: Callable[[str], str],
+    example: str,
+) -> QuantSpec | None:
+    """Ordered (glob, value) rules from a dict, a JSON object or "pattern=value[;...]";
+    `canonical` checks each value (ValueError with the reason) and normalises it."""
     if spec is None or isinstance(spec, QuantSpec):
         return spec
     if isinstance(spec, str):
@@ -65,20 +76,19 @@ def parse_quant_spec(spec: Mapping[str, str] | str | QuantSpec | None, where: st
             for part in filter(None, (p.strip() for p in text.split(";"))):
                 pattern, eq, fmt = part.partition("=")
                 if not eq or not pattern.strip() or not fmt.strip():
-                    raise SparccError(f"{where}: '{part}' is not of the form PATTERN=FORMAT, e.g. '*.fc1=nf4:g64'")
+                    raise SparccError(f"{where}: '{part}' is not of the form PATTERN=FORMAT, e.g. '*.fc1={example}'")
                 rules.append((pattern.strip(), fmt.strip()))
             spec = dict(rules)
     if not isinstance(spec, Mapping) or not spec:
-        raise SparccError(f"{where}: expected a mapping of layer-name patterns to formats, e.g. {{'*': 'nf4:g64'}}")
+        raise SparccError(f"{where}: expected a mapping of layer-name patterns to formats, e.g. {{'*': '{example}'}}")
     rules = []
     for pattern, fmt in spec.items():
         if not isinstance(pattern, str) or not isinstance(fmt, str):
             raise SparccError(f"{where}: {pattern!r}: {fmt!r}: patterns and formats must be strings")
         try:
-            canonical = parse_format(fmt).spec
+            rules.append((pattern, canonical(fmt)))
         except ValueError as e:
             raise SparccError(f"{where}: layer pattern '{pattern}': {e}") from None
-        rules.append((pattern, canonical))
     return QuantSpec(tuple(rules))
 
 

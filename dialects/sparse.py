@@ -44,20 +44,26 @@ from sparcc.dialects.spec_attr import SpecAttr
 from xdsl.dialects.builtin import (
     AnyFloat,
     ArrayAttr,
+    DenseArrayBase,
     IndexType,
     IntAttr,
     IntegerType,
     StringAttr,
     SymbolRefAttr,
     TensorType,
+    f32,
+    i64,
 )
 from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, SSAValue, TypeAttribute
 from xdsl.irdl import (
+    AttrSizedOperandSegments,
     IRDLOperation,
     ParsePropInAttrDict,
     irdl_attr_definition,
     irdl_op_definition,
     operand_def,
+    opt_operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
     traits_def,
@@ -211,23 +217,60 @@ class WeightOp(IRDLOperation):
     """A sparse model weight, by name; its buffers live in the weight store.
 
     %w = sparse.weight @"fc1.weight" : !sparse.tensor<64x128xf32, #sparse.format<"csr">>
+    %w = sparse.weight @"fc1.weight" {entries = array<i64: 64, 819>} : !sparse.tensor<...>
+
+    `entries` (optional) gives the number of stored entries of each level, so
+    that the buffers' sizes are known (lowering needs them): positions of
+    level l have entries[l-1] + 1 values, coordinates entries[l], values
+    entries[-1]. The compiler sets it when it encodes the weight; it must
+    agree with the format for the levels whose size does not depend on data.
     """
 
     name = "sparse.weight"
     sym_name = prop_def(SymbolRefAttr)
+    entries = opt_prop_def(DenseArrayBase.constr(i64))
     result = result_def(SparseTensorType)
     irdl_options = (ParsePropInAttrDict(),)
     traits = traits_def(Pure())
     assembly_format = "$sym_name attr-dict `:` type($result)"
 
-    def __init__(self, name: str, typ: SparseTensorType):
+    def __init__(self, name: str, typ: SparseTensorType, entries: Sequence[int] | None = None):
         super().__init__(
-            properties={"sym_name": SymbolRefAttr(name)}, result_types=[typ]
+            properties={
+                "sym_name": SymbolRefAttr(name),
+                "entries": None if entries is None else DenseArrayBase.from_list(i64, list(entries)),
+            },
+            result_types=[typ],
         )
 
     @property
     def weight_name(self) -> str:
         return self.sym_name.string_value()
+
+    @property
+    def level_entries(self) -> list[int] | None:
+        return None if self.entries is None else [int(v) for v in self.entries.get_values()]
+
+    def verify_(self) -> None:
+        counts = self.level_entries
+        if counts is None:
+            return
+        typ = self.result.type
+        assert isinstance(typ, SparseTensorType)
+        fmt = typ.format.format
+        if len(counts) != len(fmt.levels):
+            raise VerifyException(
+                f"expected {len(fmt.levels)} level entry counts for format "
+                f'"{typ.format.spec.data}", got {len(counts)}'
+            )
+        if any(c < 0 for c in counts):
+            raise VerifyException(f"expected entry counts >= 0, got {counts}")
+        static = fmt.static_entries(typ.get_shape())
+        if static is not None and list(static) != counts:
+            raise VerifyException(
+                f'format "{typ.format.spec.data}" stores {list(static)} entries per level '
+                f"for shape {list(typ.get_shape())}, got {counts}"
+            )
 
 
 @irdl_op_definition
@@ -334,6 +377,99 @@ class PruneOp(IRDLOperation):
                 )
 
 
+def _f32_shape(value: SSAValue, what: str) -> Shape:
+    typ = value.type
+    if not isinstance(typ, TensorType) or typ.element_type != f32:
+        raise VerifyException(f"expected {what} to be a float32 tensor, got {typ}")
+    return tuple(typ.get_shape())
+
+
+def _sparse_f32(value: SSAValue, what: str) -> Shape:
+    typ = value.type
+    if not isinstance(typ, SparseTensorType) or typ.element_type != f32:
+        raise VerifyException(f"expected {what} to be a float32 !sparse.tensor, got {typ}")
+    return typ.get_shape()
+
+
+@irdl_op_definition
+class MatmulOp(IRDLOperation):
+    """C = A @ B (+ acc) for a sparse A [M, K] and a dense B [K, N] (SpMM; SpMV
+    when N = 1). With `acc`, the product is added to it (sums of parts, TASD).
+
+    %c = sparse.matmul %a, %b : (!sparse.tensor<64x32xf32, #sparse.format<"csr">>,
+           tensor<32x8xf32>) -> tensor<64x8xf32>
+    """
+
+    name = "sparse.matmul"
+    lhs = operand_def(SparseTensorType)
+    rhs = operand_def(TensorType)
+    acc = opt_operand_def(TensorType)
+    result = result_def(TensorType)
+    irdl_options = (ParsePropInAttrDict(),)
+    traits = traits_def(Pure())
+    assembly_format = "$lhs `,` $rhs (`acc` $acc^)? attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue, acc: SSAValue | None = None):
+        (m, _), (_, n) = _shape_and_element(lhs)[0], _shape_and_element(rhs)[0]
+        super().__init__(operands=[lhs, rhs, [acc] if acc else []], result_types=[TensorType(f32, [m, n])])
+
+    def verify_(self) -> None:
+        a, b = _sparse_f32(self.lhs, "the lhs"), _f32_shape(self.rhs, "the rhs")
+        if len(b) != 2 or b[0] != a[1]:
+            raise VerifyException(f"expected a rhs of shape [{a[1]}, N], got {list(b)}")
+        want = TensorType(f32, [a[0], b[1]])
+        if self.result.type != want:
+            raise VerifyException(f"expected result type {want}, got {self.result.type}")
+        if self.acc is not None and self.acc.type != want:
+            raise VerifyException(f"expected acc of type {want}, got {self.acc.type}")
+
+
+@irdl_op_definition
+class LinearOp(IRDLOperation):
+    """y = x @ W^T (+ bias) (+ acc) over the last dim of x, for a sparse weight
+    W [out, in] (torch Linear). With `acc` the product is added to it.
+
+    %y = sparse.linear %x, %w, %b : tensor<4x128xf32>,
+           !sparse.tensor<64x128xf32, #sparse.format<"2:4">>, tensor<64xf32> -> tensor<4x64xf32>
+    %z = sparse.linear %x, %w2 acc %y : tensor<4x128xf32>, !sparse.tensor<...> acc tensor<4x64xf32>
+           -> tensor<4x64xf32>
+    """
+
+    name = "sparse.linear"
+    input = operand_def(TensorType)
+    weight = operand_def(SparseTensorType)
+    bias = opt_operand_def(TensorType)
+    acc = opt_operand_def(TensorType)
+    result = result_def(TensorType)
+    irdl_options = (ParsePropInAttrDict(), AttrSizedOperandSegments(as_property=True))
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$input `,` $weight (`,` $bias^)? (`acc` $acc^)? attr-dict `:` type($input) `,` type($weight)"
+        " (`,` type($bias)^)? (`acc` type($acc)^)? `->` type($result)"
+    )
+
+    def __init__(
+        self, input: SSAValue, weight: SSAValue, bias: SSAValue | None = None, acc: SSAValue | None = None
+    ):
+        x, w = _shape_and_element(input)[0], _shape_and_element(weight)[0]
+        super().__init__(
+            operands=[input, weight, [bias] if bias else [], [acc] if acc else []],
+            result_types=[TensorType(f32, [*x[:-1], w[0]])],
+        )
+
+    def verify_(self) -> None:
+        x, w = _f32_shape(self.input, "the input"), _sparse_f32(self.weight, "the weight")
+        if not x or x[-1] != w[1]:
+            raise VerifyException(f"expected an input of shape [..., {w[1]}], got {list(x)}")
+        if self.bias is not None and _f32_shape(self.bias, "the bias") != (w[0],):
+            raise VerifyException(f"expected a bias of shape [{w[0]}], got {self.bias.type}")
+        want = TensorType(f32, [*x[:-1], w[0]])
+        if self.result.type != want:
+            raise VerifyException(f"expected result type {want}, got {self.result.type}")
+        if self.acc is not None and self.acc.type != want:
+            raise VerifyException(f"expected acc of type {want}, got {self.acc.type}")
+
+
 def _pattern(v: int, n: int, m: int) -> str:
     return f"{n}:{m}" if v == 1 else f"vnm:{v}:{n}:{m}"
 
@@ -345,6 +481,8 @@ Sparse = Dialect(
         ConvertOp,
         NnzOp,
         PruneOp,
+        MatmulOp,
+        LinearOp,
     ],
     [
         FormatAttr,

@@ -43,6 +43,18 @@ def _lower_quant() -> type[ModulePass]:
     return LowerQuantPass
 
 
+def _sparsify_weights() -> type[ModulePass]:
+    from sparcc.passes.sparsify_weights import SparsifyWeightsPass
+
+    return SparsifyWeightsPass
+
+
+def _lower_sparse() -> type[ModulePass]:
+    from sparcc.passes.lower_sparse import LowerSparsePass
+
+    return LowerSparsePass
+
+
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "convert-nn-to-linalg": _convert_nn_to_linalg,
     "lower-entry-abi": _lower_entry_abi,
@@ -50,4 +62,6 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "fuse-elementwise": _fuse_elementwise,
     "quantize-weights": _quantize_weights,
     "lower-quant": _lower_quant,
+    "sparsify-weights": _sparsify_weights,
+    "lower-sparse": _lower_sparse,
 }

@@ -124,3 +124,23 @@ func.func @quant_sparse(%x: tensor<2x128xf32>) -> tensor<2x64xf32> {
   %0 = quant.linear %x, %q : (tensor<2x128xf32>, !quant.tensor<64x128, #quant.format<"int4:g32">, #sparse.format<"2:4">>) -> tensor<2x64xf32>
   func.return %0 : tensor<2x64xf32>
 }
+
+// Sparse products: SpMM (a sparse lhs), sparse Linear layers with and without
+// bias, and `acc` (the sum of parts of a TASD decomposition); sparse.weight's
+// `entries` (stored entries per level) round-trips.
+// CHECK-LABEL: func.func @products(
+// CHECK-NEXT:    %w = sparse.weight @fc.weight {entries = array<i64: 64, 300>} : !sparse.tensor<64x128xf32, #sparse.format<"csr">>
+// CHECK-NEXT:    %w2 = sparse.weight @"fc.weight#1" : !sparse.tensor<64x128xf32, #sparse.format<"2:4">>
+// CHECK-NEXT:    %y = sparse.linear %x, %w, %b : tensor<4x128xf32>, !sparse.tensor<64x128xf32, #sparse.format<"csr">>, tensor<64xf32> -> tensor<4x64xf32>
+// CHECK-NEXT:    %z = sparse.linear %x, %w2 acc %y : tensor<4x128xf32>, !sparse.tensor<64x128xf32, #sparse.format<"2:4">> acc tensor<4x64xf32> -> tensor<4x64xf32>
+// CHECK-NEXT:    %c = sparse.matmul %w, %d : (!sparse.tensor<64x128xf32, #sparse.format<"csr">>, tensor<128x8xf32>) -> tensor<64x8xf32>
+// CHECK-NEXT:    %c2 = sparse.matmul %w2, %d acc %c : (!sparse.tensor<64x128xf32, #sparse.format<"2:4">>, tensor<128x8xf32>, tensor<64x8xf32>) -> tensor<64x8xf32>
+func.func @products(%x: tensor<4x128xf32>, %b: tensor<64xf32>, %d: tensor<128x8xf32>) -> (tensor<4x64xf32>, tensor<64x8xf32>) {
+  %w = sparse.weight @"fc.weight" {entries = array<i64: 64, 300>} : !sparse.tensor<64x128xf32, #sparse.format<"csr">>
+  %w2 = sparse.weight @"fc.weight#1" : !sparse.tensor<64x128xf32, #sparse.format<"2:4">>
+  %y = sparse.linear %x, %w, %b : tensor<4x128xf32>, !sparse.tensor<64x128xf32, #sparse.format<"csr">>, tensor<64xf32> -> tensor<4x64xf32>
+  %z = sparse.linear %x, %w2 acc %y : tensor<4x128xf32>, !sparse.tensor<64x128xf32, #sparse.format<"2:4">> acc tensor<4x64xf32> -> tensor<4x64xf32>
+  %c = sparse.matmul %w, %d : (!sparse.tensor<64x128xf32, #sparse.format<"csr">>, tensor<128x8xf32>) -> tensor<64x8xf32>
+  %c2 = sparse.matmul %w2, %d acc %c : (!sparse.tensor<64x128xf32, #sparse.format<"2:4">>, tensor<128x8xf32>, tensor<64x8xf32>) -> tensor<64x8xf32>
+  func.return %z, %c2 : tensor<4x64xf32>, tensor<64x8xf32>
+}

@@ -313,3 +313,71 @@ func.func @prune_no_spec(%w: tensor<16x8xf32>) {
   %0 = "sparse.prune"(%w) : (tensor<16x8xf32>) -> !sparse.tensor<16x8xf32, #sparse.format<"csr">>
   func.return
 }
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: sparse_invalid.mlir:[[# @LINE + 2]]:3: error: 'sparse.weight' op expected 2 level entry counts for format "csr", got 3
+func.func @entries_count() {
+  %w = sparse.weight @w {entries = array<i64: 16, 3, 3>} : !sparse.tensor<16x8xf32, #sparse.format<"csr">>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: sparse_invalid.mlir:[[# @LINE + 2]]:3: error: 'sparse.weight' op format "2:4" stores [16, 32, 64] entries per level for shape [16, 8], got [16, 32, 60]
+func.func @entries_static() {
+  %w = sparse.weight @w {entries = array<i64: 16, 32, 60>} : !sparse.tensor<16x8xf32, #sparse.format<"2:4">>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: sparse_invalid.mlir:[[# @LINE + 3]]:3: error: 'sparse.matmul' op expected a rhs of shape [8, N], got [4, 2]
+func.func @matmul_shape(%b: tensor<4x2xf32>) {
+  %w = sparse.weight @w : !sparse.tensor<16x8xf32, #sparse.format<"2:4">>
+  %c = sparse.matmul %w, %b : (!sparse.tensor<16x8xf32, #sparse.format<"2:4">>, tensor<4x2xf32>) -> tensor<16x2xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: sparse_invalid.mlir:[[# @LINE + 3]]:3: error: 'sparse.matmul' op expected acc of type tensor<16x2xf32>, got tensor<16x3xf32>
+func.func @matmul_acc(%b: tensor<8x2xf32>, %a: tensor<16x3xf32>) {
+  %w = sparse.weight @w : !sparse.tensor<16x8xf32, #sparse.format<"2:4">>
+  %c = sparse.matmul %w, %b acc %a : (!sparse.tensor<16x8xf32, #sparse.format<"2:4">>, tensor<8x2xf32>, tensor<16x3xf32>) -> tensor<16x2xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: sparse_invalid.mlir:[[# @LINE + 3]]:3: error: 'sparse.linear' op expected an input of shape [..., 8], got [2, 6]
+func.func @linear_input(%x: tensor<2x6xf32>) {
+  %w = sparse.weight @w : !sparse.tensor<16x8xf32, #sparse.format<"2:4">>
+  %y = sparse.linear %x, %w : tensor<2x6xf32>, !sparse.tensor<16x8xf32, #sparse.format<"2:4">> -> tensor<2x16xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: sparse_invalid.mlir:[[# @LINE + 3]]:3: error: 'sparse.linear' op expected a bias of shape [16], got tensor<8xf32>
+func.func @linear_bias(%x: tensor<2x8xf32>, %b: tensor<8xf32>) {
+  %w = sparse.weight @w : !sparse.tensor<16x8xf32, #sparse.format<"2:4">>
+  %y = sparse.linear %x, %w, %b : tensor<2x8xf32>, !sparse.tensor<16x8xf32, #sparse.format<"2:4">>, tensor<8xf32> -> tensor<2x16xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: sparse_invalid.mlir:[[# @LINE + 3]]:3: error: 'sparse.linear' op expected result type tensor<2x16xf32>, got tensor<2x8xf32>
+func.func @linear_result(%x: tensor<2x8xf32>) {
+  %w = sparse.weight @w : !sparse.tensor<16x8xf32, #sparse.format<"2:4">>
+  %y = sparse.linear %x, %w : tensor<2x8xf32>, !sparse.tensor<16x8xf32, #sparse.format<"2:4">> -> tensor<2x8xf32>
+  func.return
+}

@@ -1,0 +1,311 @@
+"""
+Weight sparsity specs: which linear layers are pruned, to what, stored how.
+
+    sparcc.jit(model, sparsity={"encoder.*.fc1": "2:4", "*": "unstructured:0.9"})
+    sparcc compile ... --sparsity "encoder.*.fc1=2:4" --sparsity "*=unstructured:0.9"
+
+Keys are glob patterns over layer names (`encoder.0.fc1` for the weight
+`encoder.0.fc1.weight`); the first pattern that matches a layer wins, and
+layers that no pattern matches stay dense. A value is
+
+    [auto:]PRUNE[@FORMAT]  |  [auto:]tasd:PRUNE+PRUNE+...  |  dense
+
+PRUNE is a magnitude-pruning spec of `sparse_formats.prune`
+(`unstructured:0.9`, `2:4`, `nm:1:8`, `vnm:4:2:4`, `block:4x4:0.9`) and
+FORMAT the storage format (`csr`, `bsr:4x4`, `ell`, ...; by default csr for
+unstructured, N:M / vnm for those patterns, bsr:RxC for blocks). `tasd:`
+decomposes the weight greedily into a sum of structured parts (each part
+prunes what the previous ones left; `tasd:2:4+1:8`) and computes x @ W^T as
+the sum of the parts' kernels. `dense` keeps a layer dense (to exclude it
+from a later, wider pattern).
+
+Without `auto:` the layer runs sparse even where sparcc predicts it slower
+than dense (the report says so); with `auto:` such a layer is pruned all
+the same but runs through the dense code, and the report says why.
+
+sparcc prunes the weights itself and reports, per layer, the density, the
+stored bytes, the weight's relative error and the predicted speed against
+dense; the driver adds the output error against the dense model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from sparcc.errors import SparccError
+from sparcc.quantize import QuantSpec, layer_of, parse_layer_rules, to_numpy
+
+# kernel kinds of backends/cpu/spkernels.c, by the preset that names them
+KERNEL_KINDS = ("csr", "csc", "coo", "dcsr", "ell", "bsr", "nm", "vnm")
+
+# Measured throughput of each kernel kind relative to sparcc's dense code on
+# the same matrix, per stored value (benchmarks/bench_sparse.py, 2 threads,
+# 4096x4096 weights): a layer is predicted faster than dense when
+# density < RELATIVE_RATE[kind] (stored values counted, padding included).
+RELATIVE_RATE = {
+    "csr": 0.35, "csc": 0.15, "coo": 0.15, "dcsr": 0.3, "ell": 0.3,
+    "bsr": 0.6, "nm": 0.85, "vnm": 0.85,
+}
+
+
+@dataclass(frozen=True)
+class LayerSparsity:
+    """One parsed value of a sparsity spec."""
+
+    parts: tuple[str, ...]  # prune specs; one unless TASD
+    formats: tuple[str, ...]  # storage format per part
+    auto: bool = False
+    tasd: bool = False
+
+    @property
+    def dense(self) -> bool:
+        return not self.parts
+
+    def __str__(self) -> str:
+        if self.dense:
+            return "dense"
+        head = "auto:" if self.auto else ""
+        if self.tasd:
+            return head + "tasd:" + "+".join(self.parts)
+        return f"{head}{self.parts[0]}@{self.formats[0]}"
+
+
+def default_format(prune_spec: str) -> str:
+    """The storage format that a prune spec's pattern fits best."""
+    from sparcc.dialects.sparse_formats import parse_prune
+
+    kind, args = parse_prune(prune_spec)
+    if kind == "nm":
+        return f"{args[0]}:{args[1]}"
+    if kind == "vnm":
+        return f"vnm:{args[0]}:{args[1]}:{args[2]}"
+    if kind == "block":
+        return f"bsr:{args[0]}x{args[1]}"
+    return "csr"
+
+
+def kernel_kind(fmt_spec: str) -> str:
+    """The CPU kernel kind of a storage format, or ValueError naming the ones there are."""
+    from sparcc.dialects.sparse_formats import parse_format
+
+    fmt = parse_format(fmt_spec)
+    name = fmt.spec.split(";")[0]
+    kind = name.split(":")[0]
+    if re.fullmatch(r"[0-9]+:[0-9]+", name):
+        kind = "nm"
+    elif kind == "bcsr":
+        kind = "bsr"
+    if kind not in KERNEL_KINDS:
+        raise ValueError(
+            f"storage format '{fmt.spec}' has no CPU kernel; use one of csr, csc, coo, dcsr, ell, "
+            "bsr:RxC, N:M, vnm:V:N:M"
+        )
+    nm = kind in ("nm", "vnm")
+    if nm and fmt.crd != 8:
+        raise ValueError(f"storage format '{fmt.spec}': the N:M kernels take 8-bit coordinates (crd=8)")
+    if not nm and (fmt.pos not in (32, 64) or fmt.crd not in (32, 64)):
+        raise ValueError(f"storage format '{fmt.spec}': the CPU kernels take 32- or 64-bit positions and coordinates")
+    return kind
+
+
+def parse_value(text: str) -> LayerSparsity:
+    """One value of a sparsity spec (module docstring); ValueError naming what is wrong."""
+    from sparcc.dialects.sparse_formats import encode, parse_format, parse_prune, prune
+
+    value = text.strip()
+    if value.lower() == "dense":
+        return LayerSparsity((), ())
+    auto = value.lower().startswith("auto:")
+    if auto:
+        value = value[5:]
+    tasd = value.lower().startswith("tasd:")
+    if tasd:
+        parts = [p.strip() for p in value[5:].split("+")]
+        if len(parts) < 1 or not all(parts):
+            raise ValueError(f"'{text}': expected tasd:PRUNE+PRUNE+..., e.g. tasd:2:4+1:8")
+        formats = []
+        for p in parts:
+            if "@" in p:
+                raise ValueError(f"'{text}': TASD parts take their formats from their patterns (no @FORMAT)")
+            formats.append(default_format(p))
+    else:
+        prune_spec, at, fmt = value.partition("@")
+        parts = [prune_spec.strip()]
+        formats = [fmt.strip() if at else default_format(parts[0])]
+    canon_parts, canon_formats = [], []
+    for p, f in zip(parts, formats):
+        parse_prune(p)  # ValueError with the reason
+        fmt = parse_format(f)
+        kernel_kind(fmt.spec)
+        # a structured storage format holds only matching pruning: try it on a small matrix
+        probe = prune(np.random.default_rng(0).standard_normal((16, 32)).astype(np.float32), p)
+        try:
+            encode(probe, fmt)
+        except ValueError:
+            raise ValueError(f"'{text}': pruning '{p}' does not give the pattern that format '{fmt.spec}' stores") from None
+        canon_parts.append(p.lower())
+        canon_formats.append(fmt.spec)
+    return LayerSparsity(tuple(canon_parts), tuple(canon_formats), auto, tasd)
+
+
+def parse_sparsity_spec(spec: Any, where: str = "sparsity") -> QuantSpec | None:
+    """A dict {pattern: value}, a JSON object, or "pattern=value[;...]"; each value
+    is checked now (parse_value), so a bad one fails before compiling."""
+    return parse_layer_rules(spec, where, lambda v: str(parse_value(v)), "unstructured:0.9")
+
+
+@dataclass
+class SparseLayerReport:
+    layer: str
+    spec: str
+    formats: list[str]
+    shape: tuple[int, ...]
+    density: float
+    stored_values: int
+    bytes_dense: int
+    bytes_sparse: int
+    weight_rel_err: float
+    predicted_speedup: float
+    execution: str
+    truncations: list[dict[str, float]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "truncations"}
+        out["shape"] = list(self.shape)
+        if self.truncations:
+            out["truncations"] = self.truncations
+        return out
+
+
+def _rel_err(w: np.ndarray, approx: np.ndarray) -> float:
+    num = float(np.linalg.norm((w.astype(np.float64) - approx).ravel()))
+    den = float(np.linalg.norm(w.astype(np.float64).ravel()))
+    return num / den if den > 0 else float(num > 0)
+
+
+def predicted_speedup(parts: list[tuple[str, int]], rows: int, cols: int) -> float:
+    """Predicted time of dense over the time of the sparse kernels of the parts,
+    (kind, stored values) each, run one after the other (RELATIVE_RATE)."""
+    cost = sum(stored / RELATIVE_RATE[kind] for kind, stored in parts)
+    return rows * cols / cost if cost else float("inf")
+
+
+def store_buffers(storage: Any) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The index buffers (in level order, as the kernels' i0..i3, as bytes) and the
+    values of an encoded matrix, as torch tensors."""
+    index = []
+    for name, buf in storage.buffers().items():
+        if name == "values":
+            continue
+        # raw bytes: the kernels read them at the format's widths (passes/lower_sparse.py)
+        index.append(torch.from_numpy(np.ascontiguousarray(buf).reshape(-1).view(np.uint8).copy()))
+    values = torch.from_numpy(np.ascontiguousarray(storage.values, dtype=np.float32).copy())
+    return index, values
+
+
+def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | None = None) -> list[SparseLayerReport]:
+    """Prunes the chosen linear layers of `imported` (an ImportedProgram), rewrites
+    them to sparse.linear (passes/sparsify_weights.py), encodes each part into the
+    weight store as `<weight>[#tasdK]#i0..#i3` and `#values`, and records the
+    entries per level on the sparse.weight ops. Layers that `auto:` keeps dense get
+    their pruned weight. One report per layer."""
+    from sparcc.dialects import nn, sparse
+    from sparcc.dialects.sparse_formats import encode, prune
+    from sparcc.passes.sparsify_weights import SparsifyWeightsPass, part_name
+    from xdsl.context import Context
+
+    if spec is None:
+        return []
+    reports: list[SparseLayerReport] = []
+    rules: list[str] = []
+    done: set[str] = set()
+    entries_of: dict[str, list[int]] = {}
+    for linear in [o for o in imported.module.walk() if isinstance(o, nn.LinearOp)]:
+        source = linear.weight.owner
+        if not isinstance(source, nn.WeightOp) or source.perm is not None:
+            continue
+        name = source.weight_name
+        layer = layer_of(name)
+        value = spec.format_for(layer)
+        if value is None or name in done:
+            continue
+        done.add(name)
+        choice = parse_value(value)
+        if choice.dense:
+            continue
+        if quant is not None and (q := quant.format_for(layer)) is not None:
+            raise SparccError(
+                f"layer '{layer}' matches quant '{q}' and sparsity '{value}': sparse and quantised "
+                "kernels for one layer are not available yet; give the layer one of the two"
+            )
+        w = to_numpy(imported.weights[name])
+        if w.ndim != 2:
+            continue
+        rows, cols = w.shape
+        residual = w.copy()
+        approx = np.zeros_like(w, dtype=np.float64)
+        truncations = []
+        stored = 0
+        bytes_sparse = 0
+        parts = []
+        kinds = []
+        for i, (p, f) in enumerate(zip(choice.parts, choice.formats)):
+            part = prune(residual, p)
+            residual = residual - part
+            approx = approx + part
+            storage = encode(part, f)
+            parts.append((part, storage))
+            stored += storage.stored
+            bytes_sparse += sum(b.nbytes for b in storage.buffers().values())
+            kinds.append(kernel_kind(f))
+            if choice.tasd:
+                truncations.append({"parts": i + 1, "spec": "+".join(choice.parts[: i + 1]),
+                                    "rel_err": _rel_err(w, approx), "density": float(np.count_nonzero(approx)) / w.size})
+        speed = predicted_speedup([(k, s.stored) for k, (_, s) in zip(kinds, parts)], rows, cols)
+        pruned = approx.astype(np.float32)
+        runs_dense = choice.auto and speed < 1.0
+        if runs_dense:
+            execution = f"dense (auto: the sparse kernel is predicted {speed:.2f}x of dense)"
+            imported.weights[name] = torch.from_numpy(pruned)
+        else:
+            execution = "sparse" if speed >= 1.0 else f"sparse (predicted {speed:.2f}x of dense; use auto: to fall back)"
+            rules.append(f"{layer}={value}")
+            for k, (_, storage) in enumerate(parts):
+                base = part_name(name, k, choice.tasd)
+                index, values = store_buffers(storage)
+                for j, t in enumerate(index):
+                    imported.weights[f"{base}#i{j}"] = t
+                imported.weights[f"{base}#values"] = values
+                entries_of[base] = _entries(storage)
+        reports.append(SparseLayerReport(
+            layer, str(choice), list(choice.formats), (rows, cols),
+            float(np.count_nonzero(pruned)) / max(w.size, 1), stored, w.size * 4, bytes_sparse,
+            _rel_err(w, approx), speed, execution, truncations,
+        ))
+    if rules:
+        SparsifyWeightsPass(spec=";".join(rules)).apply(Context(allow_unregistered=True), imported.module)
+        for op in imported.module.walk():
+            if isinstance(op, sparse.WeightOp) and op.weight_name in entries_of:
+                entries = entries_of[op.weight_name]
+                op.properties["entries"] = sparse.DenseArrayBase.from_list(sparse.i64, entries)
+        imported.module.verify()
+    return reports
+
+
+def _entries(storage: Any) -> list[int]:
+    """Stored entries of each level (sparse.weight's `entries`)."""
+    fmt = storage.format
+    sizes = fmt.level_sizes(storage.shape)
+    counts, parents = [], 1
+    for l, (lv, size) in enumerate(zip(fmt.levels, sizes)):
+        crd = storage.coordinates[l]
+        if lv.kind == "dense":
+            parents *= size
+        else:
+            parents = len(crd)
+        counts.append(parents)
+    return counts
