@@ -197,9 +197,9 @@ static int64_t padded_cols(const struct sp *a) {
 
 
 #define PANEL 64                /* columns of C in registers: 4 zmm */
-#define KBLOCK_BYTES (32 << 10) /* N:M, V:N:M: B rows per k block */
-#define CHUNK_BYTES (512 << 10) /* N:M, V:N:M: rows of C per chunk, kept in L2 across k blocks */
-#define MAX_OFF 1024            /* entries of a k block: KBLOCK_BYTES / 64 * N / M <= 512 * N / M, or N <= 256 */
+#define KBLOCK_BYTES (64 << 10) /* N:M, V:N:M: B rows per k block (L1 and L2) */
+#define CHUNK_BYTES (8 << 10)   /* N:M, V:N:M: rows of C per chunk, kept in L1 across k blocks */
+#define MAX_OFF (KBLOCK_BYTES / 64) /* entries of a k block, at most: KBLOCK_BYTES / 64 * N / M, N <= M */
 
 /* C[rows x w] (+)= A @ B[. x w]: one product, and how it is split */
 struct prod {
@@ -240,73 +240,247 @@ INLINE int64_t col_at(const void *crd, int64_t e, const int ck) {
 }
 
 /* ---------------------------------------------------------------------------
- * C (+)= A @ B, one panel of C's columns at a time
+ * C (+)= A @ B, one panel of C's columns at a time. The row kernels are
+ * compiled once per panel width (NV vectors; FULL: the last one unmasked)
+ * and coordinate width, out of line, and picked from tables: inlined into
+ * the walks over rows, they would share registers with them.
  * ------------------------------------------------------------------------ */
 
-/* the accumulators of one row of C, and storing them */
-#define ROW_BEGIN(c, load)                                                              \
-  __m512 a[4], b[4];                                                                    \
-  for (int v = 0; v < NV; v++) {                                                        \
-    a[v] = (load) ? ldv(c, v, NV, FULL, ml) : _mm512_setzero_ps();                      \
-    b[v] = _mm512_setzero_ps();                                                         \
+#define NOINLINE static __attribute__((noinline))
+/* the (NV, FULL) and (NV, VR) instances */
+#define NV_FULL(X) X(1, 0) X(1, 1) X(2, 0) X(2, 1) X(3, 0) X(3, 1) X(4, 0) X(4, 1)
+#define NV_VR(X) \
+  X(1, 1) X(1, 2) X(1, 3) X(1, 4) X(2, 1) X(2, 2) X(2, 3) X(2, 4) X(3, 1) X(3, 2) X(3, 3) X(3, 4) X(4, 1) X(4, 2) X(4, 3) X(4, 4)
+
+/* the accumulators of one row of C: four sets, so that four FMA chains hide the FMA latency */
+#define ROW_BEGIN(c, load)                                                                 \
+  __m512 acc[4][4];                                                                        \
+  const __mmask16 lm_ = (load) ? 0xFFFF : 0; /* c is read or not, without a branch */      \
+  for (int v = 0; v < NV; v++) {                                                           \
+    acc[0][v] = _mm512_maskz_loadu_ps(v == NV - 1 && !FULL ? lm_ & ml : lm_, (c) + 16 * v); \
+    acc[1][v] = acc[2][v] = acc[3][v] = _mm512_setzero_ps();                               \
   }
-#define ROW_FMA(acc, s, row) \
-  for (int v = 0; v < NV; v++) acc[v] = _mm512_fmadd_ps(s, ldv(row, v, NV, FULL, ml), acc[v])
-#define ROW_END(c) \
-  for (int v = 0; v < NV; v++) stv(c, v, NV, FULL, ml, _mm512_add_ps(a[v], b[v]))
+/* the row pointer is laundered through an empty asm into one register: with a base + index memory
+ * operand an FMA is two uops on Intel cores, with a base alone one */
+#define ROW_FMA(set, s, row)                                                                        \
+  do {                                                                                              \
+    const float *row_ = (row);                                                                      \
+    __asm__("" : "+r"(row_));                                                                       \
+    for (int v = 0; v < NV; v++) acc[set][v] = _mm512_fmadd_ps(s, ldv(row_, v, NV, FULL, ml), acc[set][v]); \
+  } while (0)
+#define ROW_END(c)                                                                                         \
+  for (int v = 0; v < NV; v++)                                                                             \
+    stv(c, v, NV, FULL, ml, _mm512_add_ps(_mm512_add_ps(acc[0][v], acc[1][v]), _mm512_add_ps(acc[2][v], acc[3][v])))
 
 /* one row, one panel: c (+)= sum over e in [e0, e1) of val[e] * B[crd[e]] */
-INLINE void seg_row(const float *B, int64_t ldb, const float *val, const void *crd, const int ck, int64_t e0,
-                    int64_t e1, float *c, int load, __mmask16 ml, const int NV, const int FULL) {
+typedef void (*seg_fn)(const float *B, int64_t ldb, const float *val, const void *crd, int64_t e0, int64_t e1,
+                       float *c, int load, __mmask16 ml);
+
+INLINE void seg_row(const float *B, int64_t ldb, const float *val, const void *crd, int64_t e0, int64_t e1, float *c,
+                    int load, __mmask16 ml, const int NV, const int FULL, const int ck) {
   ROW_BEGIN(c, load);
   int64_t e = e0;
-  for (; e + 2 <= e1; e += 2) {
-    const float *r0 = B + col_at(crd, e, ck) * ldb, *r1 = B + col_at(crd, e + 1, ck) * ldb;
-    ROW_FMA(a, _mm512_set1_ps(val[e]), r0);
-    ROW_FMA(b, _mm512_set1_ps(val[e + 1]), r1);
-  }
-  if (e < e1) ROW_FMA(a, _mm512_set1_ps(val[e]), B + col_at(crd, e, ck) * ldb);
+  for (; e + 4 <= e1; e += 4)
+    for (int u = 0; u < 4; u++) ROW_FMA(u, _mm512_set1_ps(val[e + u]), B + col_at(crd, e + u, ck) * ldb);
+  for (; e < e1; e++) ROW_FMA(0, _mm512_set1_ps(val[e]), B + col_at(crd, e, ck) * ldb);
   ROW_END(c);
 }
 
-/* one N:M row, one panel: the entries of groups [0, ng) of a k block whose first B row is Bk;
- * NN = 2: N = 2 (2:M), group by group; NN = 0: any N, through the off table */
-INLINE void nm_row(const struct prod *p, const float *Bk, const float *val, const uint8_t *crd, int64_t ng,
-                   const int NN, float *c, int load, __mmask16 ml, const int NV, const int FULL) {
+#define SEG_FNS(NV, FULL)                                                                                      \
+  NOINLINE void seg32_##NV##_##FULL(const float *B, int64_t ldb, const float *val, const void *crd, int64_t e0, \
+                                    int64_t e1, float *c, int load, __mmask16 ml) {                           \
+    seg_row(B, ldb, val, crd, e0, e1, c, load, ml, NV, FULL, CK_U32);                                          \
+  }                                                                                                            \
+  NOINLINE void seg64_##NV##_##FULL(const float *B, int64_t ldb, const float *val, const void *crd, int64_t e0, \
+                                    int64_t e1, float *c, int load, __mmask16 ml) {                           \
+    seg_row(B, ldb, val, crd, e0, e1, c, load, ml, NV, FULL, CK_U64);                                          \
+  }
+NV_FULL(SEG_FNS)
+#define SEG32(NV, FULL) seg32_##NV##_##FULL,
+#define SEG64(NV, FULL) seg64_##NV##_##FULL,
+static const seg_fn seg_fns[2][8] = {{NV_FULL(SEG32)}, {NV_FULL(SEG64)}}; /* [ck][2 * (NV - 1) + FULL] */
+
+/* one N:M row, one panel: the entries of groups [0, ng) of a k block whose first B row is Bk.
+ * N = 2 (2:M): four groups at a time, whose 8 coordinates are one 64-bit load (loads are the
+ * bottleneck); any N: through the off table */
+typedef void (*nm_fn)(const struct prod *p, const float *Bk, const float *val, const uint8_t *crd, int64_t ng,
+                      float *c, int load, __mmask16 ml);
+
+INLINE void nm_row(const struct prod *p, const float *Bk, const float *val, const uint8_t *crd, int64_t ng, float *c,
+                   int load, __mmask16 ml, const int NV, const int FULL, const int N2) {
   const int64_t *ctab = p->ctab;
   ROW_BEGIN(c, load);
-  if (NN == 2) {
-    const int64_t gstride = p->a->M * p->ldb;
-    for (int64_t g = 0; g < ng; g++, Bk += gstride, crd += 2, val += 2) {
-      ROW_FMA(a, _mm512_set1_ps(val[0]), Bk + ctab[crd[0]]);
-      ROW_FMA(b, _mm512_set1_ps(val[1]), Bk + ctab[crd[1]]);
+  if (N2) {
+    const int64_t gstride = p->a->M * p->ldb, ldb = p->ldb;
+    int64_t g = 0;
+    for (; g + 4 <= ng; g += 4, Bk += 4 * gstride, crd += 8, val += 8) {
+      uint64_t x;
+      memcpy(&x, crd, sizeof x);
+      for (int u = 0; u < 8; u++)
+        ROW_FMA(u % 4, _mm512_set1_ps(val[u]), Bk + (u / 2) * gstride + (int64_t)((x >> (8 * u)) & 0xFF) * ldb);
+    }
+    for (; g < ng; g++, Bk += gstride, crd += 2, val += 2) {
+      ROW_FMA(0, _mm512_set1_ps(val[0]), Bk + ctab[crd[0]]);
+      ROW_FMA(1, _mm512_set1_ps(val[1]), Bk + ctab[crd[1]]);
     }
   } else {
     const int64_t *off = p->off, ne = ng * p->a->N;
     int64_t t = 0;
-    for (; t + 2 <= ne; t += 2) {
-      ROW_FMA(a, _mm512_set1_ps(val[t]), Bk + off[t] + ctab[crd[t]]);
-      ROW_FMA(b, _mm512_set1_ps(val[t + 1]), Bk + off[t + 1] + ctab[crd[t + 1]]);
-    }
-    if (t < ne) ROW_FMA(a, _mm512_set1_ps(val[t]), Bk + off[t] + ctab[crd[t]]);
+    for (; t + 4 <= ne; t += 4)
+      for (int u = 0; u < 4; u++) ROW_FMA(u, _mm512_set1_ps(val[t + u]), Bk + off[t + u] + ctab[crd[t + u]]);
+    for (; t < ne; t++) ROW_FMA(0, _mm512_set1_ps(val[t]), Bk + off[t] + ctab[crd[t]]);
   }
   ROW_END(c);
 }
+
+#define NM_FNS(NV, FULL)                                                                                         \
+  NOINLINE void nm2_##NV##_##FULL(const struct prod *p, const float *Bk, const float *val, const uint8_t *crd,   \
+                                  int64_t ng, float *c, int load, __mmask16 ml) {                               \
+    nm_row(p, Bk, val, crd, ng, c, load, ml, NV, FULL, 1);                                                       \
+  }                                                                                                              \
+  NOINLINE void nmx_##NV##_##FULL(const struct prod *p, const float *Bk, const float *val, const uint8_t *crd,   \
+                                  int64_t ng, float *c, int load, __mmask16 ml) {                               \
+    nm_row(p, Bk, val, crd, ng, c, load, ml, NV, FULL, 0);                                                       \
+  }
+NV_FULL(NM_FNS)
+#define NM2(NV, FULL) nm2_##NV##_##FULL,
+#define NMX(NV, FULL) nmx_##NV##_##FULL,
+static const nm_fn nm_fns[2][8] = {{NV_FULL(NMX)}, {NV_FULL(NM2)}}; /* [N == 2][2 * (NV - 1) + FULL] */
+
+/* vector v of nv of a panel row, the last one masked (for the rare paths: nv at run time) */
+static inline __mmask16 lane_mask(int v, int nv, __mmask16 ml) { return v == nv - 1 ? ml : (__mmask16)0xFFFF; }
 
 /* the last, partial group of an N:M row: entries [0, N) at columns kbase + crd, those < kvalid */
-INLINE void nm_tail_row(const float *B, int64_t ldb, const float *val, const uint8_t *crd, int64_t N, int64_t kbase,
-                        int64_t kvalid, float *c, __mmask16 ml, const int NV, const int FULL) {
-  ROW_BEGIN(c, 1);
-  for (int64_t t = 0; t < N; t++) {
-    const int64_t col = kbase + crd[t];
-    if (col < kvalid) ROW_FMA(a, _mm512_set1_ps(val[t]), B + col * ldb);
+static void nm_tail_row(const float *B, int64_t ldb, const float *val, const uint8_t *crd, int64_t N, int64_t kbase,
+                        int64_t kvalid, float *c, __mmask16 ml, int nv) {
+  for (int v = 0; v < nv; v++) {
+    const __mmask16 m = lane_mask(v, nv, ml);
+    __m512 s = _mm512_maskz_loadu_ps(m, c + 16 * v);
+    for (int64_t t = 0; t < N; t++) {
+      const int64_t col = kbase + crd[t];
+      if (col < kvalid) s = _mm512_fmadd_ps(_mm512_set1_ps(val[t]), _mm512_maskz_loadu_ps(m, B + col * ldb + 16 * v), s);
+    }
+    _mm512_mask_storeu_ps(c + 16 * v, m, s);
   }
-  ROW_END(c);
 }
 
-/* csr, coo, dcsr, ell: rows [r0, r1) of one panel */
-INLINE void walk_rows(const struct prod *p, int64_t r0, int64_t r1, int64_t j0, __mmask16 ml, const int NV,
-                      const int FULL, const int ck) {
+/* VR rows of C (VR <= 4), one panel: the V:N:M entries of groups [0, ng) of a k block whose first B
+ * row is Bk (entry t, values val[t * V + r]); with `check`, the columns kbase + (t / N) * M + crd
+ * >= kvalid are skipped */
+typedef void (*vnm_fn)(const struct prod *p, const float *Bk, const float *val, const uint8_t *crd, int64_t ng,
+                       int check, int64_t kbase, float *c, int load, __mmask16 ml);
+
+INLINE void vnm_block(const struct prod *p, const float *Bk, const float *val, const uint8_t *crd, int64_t ng,
+                      int check, int64_t kbase, float *c, int load, __mmask16 ml, const int NV, const int VR) {
+  const int64_t V = p->a->V, N = p->a->N, M = p->a->M, ldc = p->ldc, ne = ng * N;
+  const int FULL = 0;
+  __m512 acc[4][4];
+  for (int r = 0; r < VR; r++)
+    for (int v = 0; v < NV; v++) acc[r][v] = load ? ldv(c + r * ldc, v, NV, FULL, ml) : _mm512_setzero_ps();
+  for (int64_t t = 0; t < ne; t++) {
+    if (check && kbase + t / N * M + crd[t] >= p->kvalid) continue;
+    const float *br = Bk + p->off[t] + p->ctab[crd[t]], *vp = val + t * V;
+    __m512 bv[4];
+    for (int v = 0; v < NV; v++) bv[v] = ldv(br, v, NV, FULL, ml);
+    for (int r = 0; r < VR; r++) {
+      const __m512 s = _mm512_set1_ps(vp[r]);
+      for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(s, bv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < VR; r++)
+    for (int v = 0; v < NV; v++) stv(c + r * ldc, v, NV, FULL, ml, acc[r][v]);
+}
+
+#define VNM_FNS(NV, VR)                                                                                        \
+  NOINLINE void vnm_##NV##_##VR(const struct prod *p, const float *Bk, const float *val, const uint8_t *crd,   \
+                                int64_t ng, int check, int64_t kbase, float *c, int load, __mmask16 ml) {     \
+    vnm_block(p, Bk, val, crd, ng, check, kbase, c, load, ml, NV, VR);                                         \
+  }
+NV_VR(VNM_FNS)
+#define VNM(NV, VR) vnm_##NV##_##VR,
+static const vnm_fn vnm_fns[16] = {NV_VR(VNM)}; /* [4 * (NV - 1) + VR - 1] */
+
+/* BSR: VR rows (VR <= 4) of block row br from row r0 of its blocks, one panel */
+typedef void (*bsr_fn)(const struct prod *p, int64_t br, int64_t r0, int64_t j0, __mmask16 ml);
+
+INLINE void bsr_block(const struct prod *p, int64_t br, int64_t r0, int64_t j0, __mmask16 ml, const int NV,
+                      const int VR) {
+  const struct sp *a = p->a;
+  const int64_t R = a->R, C = a->C, ldb = p->ldb;
+  const float *B = p->B + j0;
+  float *c = p->C + (br * R + r0) * p->ldc + j0;
+  const int FULL = 0;
+  __m512 acc[4][4];
+  for (int r = 0; r < VR; r++)
+    for (int v = 0; v < NV; v++) acc[r][v] = p->load ? ldv(c + r * p->ldc, v, NV, FULL, ml) : _mm512_setzero_ps();
+  const int64_t k1 = ix(a->i0, br + 1, a->pos64);
+  for (int64_t k = ix(a->i0, br, a->pos64); k < k1; k++) {
+    const int64_t col0 = ix(a->i1, k, a->crd64) * C, ccn = min64(C, p->kvalid - col0);
+    const float *vb = a->val + (k * R + r0) * C;
+    for (int64_t cc = 0; cc < ccn; cc++) {
+      __m512 bv[4];
+      for (int v = 0; v < NV; v++) bv[v] = ldv(B + (col0 + cc) * ldb, v, NV, FULL, ml);
+      for (int r = 0; r < VR; r++) {
+        const __m512 s = _mm512_set1_ps(vb[r * C + cc]);
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(s, bv[v], acc[r][v]);
+      }
+    }
+  }
+  for (int r = 0; r < VR; r++)
+    for (int v = 0; v < NV; v++) stv(c + r * p->ldc, v, NV, FULL, ml, acc[r][v]);
+}
+
+#define BSR_FNS(NV, VR)                                                                     \
+  NOINLINE void bsr_##NV##_##VR(const struct prod *p, int64_t br, int64_t r0, int64_t j0, __mmask16 ml) { \
+    bsr_block(p, br, r0, j0, ml, NV, VR);                                                   \
+  }
+NV_VR(BSR_FNS)
+#define BSR(NV, VR) bsr_##NV##_##VR,
+static const bsr_fn bsr_fns[16] = {NV_VR(BSR)}; /* [4 * (NV - 1) + VR - 1] */
+
+/* CSC: C rows [r0, r1) of one panel, scattered column by column */
+INLINE void csc_rows(const struct prod *p, int64_t r0, int64_t r1, int64_t j0, __mmask16 ml, const int NV,
+                     const int ck) {
+  const struct sp *a = p->a;
+  const int whole = r0 == 0 && r1 == a->rows, FULL = 0;
+  if (!p->load)
+    for (int64_t i = r0; i < r1; i++)
+      for (int v = 0; v < NV; v++) stv(p->C + i * p->ldc + j0, v, NV, FULL, ml, _mm512_setzero_ps());
+  const int64_t cols = min64(a->cols, p->kvalid);
+  for (int64_t jc = 0; jc < cols; jc++) {
+    int64_t e0 = ix(a->i0, jc, a->pos64), e1 = ix(a->i0, jc + 1, a->pos64);
+    if (!whole && e0 < e1) {
+      e0 = lower_bound(a->i1, a->crd64, e0, e1, r0);
+      e1 = lower_bound(a->i1, a->crd64, e0, e1, r1);
+    }
+    if (e0 == e1) continue;
+    __m512 bv[4];
+    for (int v = 0; v < NV; v++) bv[v] = ldv(p->B + jc * p->ldb + j0, v, NV, FULL, ml);
+    for (int64_t e = e0; e < e1; e++) {
+      float *c = p->C + col_at(a->i1, e, ck) * p->ldc + j0;
+      const __m512 s = _mm512_set1_ps(a->val[e]);
+      for (int v = 0; v < NV; v++) stv(c, v, NV, FULL, ml, _mm512_fmadd_ps(s, bv[v], ldv(c, v, NV, FULL, ml)));
+    }
+  }
+}
+
+#define CSC_FNS(NV, FULL)                                                                              \
+  NOINLINE void csc32_##NV##_##FULL(const struct prod *p, int64_t r0, int64_t r1, int64_t j0, __mmask16 ml) { \
+    csc_rows(p, r0, r1, j0, ml, NV, CK_U32);                                                          \
+  }                                                                                                   \
+  NOINLINE void csc64_##NV##_##FULL(const struct prod *p, int64_t r0, int64_t r1, int64_t j0, __mmask16 ml) { \
+    csc_rows(p, r0, r1, j0, ml, NV, CK_U64);                                                          \
+  }
+NV_FULL(CSC_FNS)
+#define CSC32(NV, FULL) csc32_##NV##_##FULL,
+#define CSC64(NV, FULL) csc64_##NV##_##FULL,
+typedef void (*csc_fn)(const struct prod *p, int64_t r0, int64_t r1, int64_t j0, __mmask16 ml);
+static const csc_fn csc_fns[2][8] = {{NV_FULL(CSC32)}, {NV_FULL(CSC64)}};
+
+/* the walks over rows (units) [u0, u1) of one panel */
+
+/* csr, coo, dcsr, ell */
+static void walk_rows(const struct prod *p, int64_t r0, int64_t r1, int64_t j0, __mmask16 ml, seg_fn row) {
   const struct sp *a = p->a;
   const float *B = p->B + j0;
   int64_t k = 0, kend = 0, width = 0;
@@ -340,24 +514,16 @@ INLINE void walk_rows(const struct prod *p, int64_t r0, int64_t r1, int64_t j0, 
         k++;
       }
     }
-    seg_row(B, p->ldb, a->val, crd, ck, e0, e1, p->C + i * p->ldc + j0, p->load, ml, NV, FULL);
+    row(B, p->ldb, a->val, crd, e0, e1, p->C + i * p->ldc + j0, p->load, ml);
   }
 }
 
-/* Rows of a k block lie G * N entries apart, too far for the hardware prefetchers: their values and
- * coordinates are fetched PF_ROWS rows ahead */
-#define PF_ROWS 4
-INLINE void prefetch_run(const float *val, const uint8_t *crd, int64_t ne) {
-  for (int64_t t = 0; t < ne; t += 16) _mm_prefetch((const char *)(val + t), _MM_HINT_T0);
-  for (int64_t t = 0; t < ne; t += 64) _mm_prefetch((const char *)(crd + t), _MM_HINT_T0);
-}
-
-/* N:M: rows [r0, r1) of one panel, in chunks of rows whose C stays in L2, k in blocks whose B stays in L1 */
-INLINE void nm_rows(const struct prod *p, int64_t r0, int64_t r1, int64_t j0, __mmask16 ml, const int NV,
-                    const int FULL) {
+/* N:M: in chunks of rows whose C stays in L1, k in blocks of B rows, so that each B row loaded
+ * into L1 serves the whole chunk and the values stream in order */
+static void nm_rows(const struct prod *p, int64_t r0, int64_t r1, int64_t j0, __mmask16 ml, int nv, nm_fn row) {
   const struct sp *a = p->a;
   const int64_t G = a->G, N = a->N, M = a->M, ldb = p->ldb, gfull = min64(G, p->kvalid / M);
-  const int64_t chunk = max64(16, CHUNK_BYTES / (64 * NV));
+  const int64_t chunk = max64(16, CHUNK_BYTES / (64 * nv));
   const uint8_t *crd = a->i0;
   const float *B = p->B + j0;
   for (int64_t rc = r0; rc < r1; rc += chunk) {
@@ -368,55 +534,21 @@ INLINE void nm_rows(const struct prod *p, int64_t r0, int64_t r1, int64_t j0, __
       for (int64_t i = rc; i < rc1; i++) {
         float *c = p->C + i * p->ldc + j0;
         const int64_t e0 = (i * G + g0) * N;
-        if (i + PF_ROWS < rc1) prefetch_run(a->val + e0 + PF_ROWS * G * N, crd + e0 + PF_ROWS * G * N, (g1 - g0) * N);
-        if (N == 2) nm_row(p, B + g0 * M * ldb, a->val + e0, crd + e0, gf - g0, 2, c, load, ml, NV, FULL);
-        else nm_row(p, B + g0 * M * ldb, a->val + e0, crd + e0, gf - g0, 0, c, load, ml, NV, FULL);
+        row(p, B + g0 * M * ldb, a->val + e0, crd + e0, gf - g0, c, load, ml);
         for (int64_t g = gf; g < g1; g++) {
           const int64_t e = (i * G + g) * N;
-          nm_tail_row(B, ldb, a->val + e, crd + e, N, g * M, p->kvalid, c, ml, NV, FULL);
+          nm_tail_row(B, ldb, a->val + e, crd + e, N, g * M, p->kvalid, c, ml, nv);
         }
       }
     }
   }
 }
 
-/* VR rows of C (VR <= 4), one panel: the V:N:M entries of groups [0, ng) of a k block whose first B
- * row is Bk (entry t, values val[t * V + r]); with `check`, the columns kbase + (t / N) * M + crd
- * >= kvalid are skipped */
-INLINE void vnm_block(const struct prod *p, const float *Bk, const float *val, const uint8_t *crd, int64_t ng,
-                      int check, int64_t kbase, float *c, int load, __mmask16 ml, const int NV, const int VR) {
-  const int64_t V = p->a->V, N = p->a->N, M = p->a->M, ldc = p->ldc, ne = ng * N;
-  const int FULL = 0;
-  __m512 acc[4][4];
-  for (int r = 0; r < VR; r++)
-    for (int v = 0; v < NV; v++) acc[r][v] = load ? ldv(c + r * ldc, v, NV, FULL, ml) : _mm512_setzero_ps();
-  for (int64_t t = 0; t < ne; t++) {
-    if (check && kbase + t / N * M + crd[t] >= p->kvalid) continue;
-    const float *br = Bk + p->off[t] + p->ctab[crd[t]], *vp = val + t * V;
-    __m512 bv[4];
-    for (int v = 0; v < NV; v++) bv[v] = ldv(br, v, NV, FULL, ml);
-    for (int r = 0; r < VR; r++) {
-      const __m512 s = _mm512_set1_ps(vp[r]);
-      for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(s, bv[v], acc[r][v]);
-    }
-  }
-  for (int r = 0; r < VR; r++)
-    for (int v = 0; v < NV; v++) stv(c + r * ldc, v, NV, FULL, ml, acc[r][v]);
-}
-
-#define BY_VR(VR_, CALL)  \
-  switch (VR_) {          \
-  case 1: CALL(1); break; \
-  case 2: CALL(2); break; \
-  case 3: CALL(3); break; \
-  default: CALL(4);       \
-  }
-
-/* V:N:M: row blocks [b0, b1) of one panel, 4 rows of C at a time */
-INLINE void vnm_rows(const struct prod *p, int64_t b0, int64_t b1, int64_t j0, __mmask16 ml, const int NV) {
+/* V:N:M: row blocks, 4 rows of C at a time */
+static void vnm_rows(const struct prod *p, int64_t b0, int64_t b1, int64_t j0, __mmask16 ml, int nv) {
   const struct sp *a = p->a;
   const int64_t G = a->G, N = a->N, M = a->M, V = a->V, ldb = p->ldb, gfull = min64(G, p->kvalid / M);
-  const int64_t chunk = max64(1, CHUNK_BYTES / (64 * NV) / V);
+  const int64_t chunk = max64(1, CHUNK_BYTES / (64 * nv) / V);
   const uint8_t *crd = a->i0;
   const float *B = p->B + j0;
   for (int64_t bc = b0; bc < b1; bc += chunk) {
@@ -427,138 +559,42 @@ INLINE void vnm_rows(const struct prod *p, int64_t b0, int64_t b1, int64_t j0, _
       for (int64_t rb = bc; rb < bc1; rb++) {
         const int64_t nr = min64(V, a->rows - rb * V), e0 = (rb * G + g0) * N, et = (rb * G + gf) * N;
         for (int64_t v0 = 0; v0 < nr; v0 += 4) {
+          const vnm_fn block = vnm_fns[4 * (nv - 1) + min64(4, nr - v0) - 1];
           float *c = p->C + (rb * V + v0) * p->ldc + j0;
           const float *vals = a->val + v0;
-#define VNM_CALL(VR)                                                                                       \
-  do {                                                                                                     \
-    vnm_block(p, B + g0 * M * ldb, vals + e0 * V, crd + e0, gf - g0, 0, 0, c, load, ml, NV, VR);           \
-    if (gf < g1) vnm_block(p, B + gf * M * ldb, vals + et * V, crd + et, g1 - gf, 1, gf * M, c, 1, ml, NV, VR); \
-  } while (0)
-          BY_VR(min64(4, nr - v0), VNM_CALL);
-#undef VNM_CALL
+          block(p, B + g0 * M * ldb, vals + e0 * V, crd + e0, gf - g0, 0, 0, c, load, ml);
+          if (gf < g1) block(p, B + gf * M * ldb, vals + et * V, crd + et, g1 - gf, 1, gf * M, c, 1, ml);
         }
       }
     }
   }
 }
 
-/* BSR: VR rows (VR <= 4) of block row br from row r0 of its blocks, one panel */
-INLINE void bsr_block(const struct prod *p, int64_t br, int64_t r0, int64_t j0, __mmask16 ml, const int NV,
-                      const int ck, const int VR) {
-  const struct sp *a = p->a;
-  const int64_t R = a->R, C = a->C, ldb = p->ldb;
-  const float *B = p->B + j0;
-  float *c = p->C + (br * R + r0) * p->ldc + j0;
-  const int FULL = 0;
-  __m512 acc[4][4];
-  for (int r = 0; r < VR; r++)
-    for (int v = 0; v < NV; v++) acc[r][v] = p->load ? ldv(c + r * p->ldc, v, NV, FULL, ml) : _mm512_setzero_ps();
-  const int64_t k1 = ix(a->i0, br + 1, a->pos64);
-  for (int64_t k = ix(a->i0, br, a->pos64); k < k1; k++) {
-    const int64_t col0 = col_at(a->i1, k, ck) * C, ccn = min64(C, p->kvalid - col0);
-    const float *vb = a->val + (k * R + r0) * C;
-    for (int64_t cc = 0; cc < ccn; cc++) {
-      __m512 bv[4];
-      for (int v = 0; v < NV; v++) bv[v] = ldv(B + (col0 + cc) * ldb, v, NV, FULL, ml);
-      for (int r = 0; r < VR; r++) {
-        const __m512 s = _mm512_set1_ps(vb[r * C + cc]);
-        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(s, bv[v], acc[r][v]);
-      }
-    }
-  }
-  for (int r = 0; r < VR; r++)
-    for (int v = 0; v < NV; v++) stv(c + r * p->ldc, v, NV, FULL, ml, acc[r][v]);
-}
-
-INLINE void bsr_rows(const struct prod *p, int64_t b0, int64_t b1, int64_t j0, __mmask16 ml, const int NV,
-                     const int ck) {
+static void bsr_rows(const struct prod *p, int64_t b0, int64_t b1, int64_t j0, __mmask16 ml, int nv) {
   const int64_t R = p->a->R;
   for (int64_t br = b0; br < b1; br++) {
     const int64_t nr = min64(R, p->a->rows - br * R);
-    for (int64_t r0 = 0; r0 < nr; r0 += 4) {
-#define BSR_CALL(VR) bsr_block(p, br, r0, j0, ml, NV, ck, VR)
-      BY_VR(min64(4, nr - r0), BSR_CALL);
-#undef BSR_CALL
-    }
-  }
-}
-
-/* CSC: rows [r0, r1) of one panel, scattered column by column */
-INLINE void csc_rows(const struct prod *p, int64_t r0, int64_t r1, int64_t j0, __mmask16 ml, const int NV,
-                     const int ck) {
-  const struct sp *a = p->a;
-  const int whole = r0 == 0 && r1 == a->rows, FULL = 0;
-  if (!p->load)
-    for (int64_t i = r0; i < r1; i++)
-      for (int v = 0; v < NV; v++) stv(p->C + i * p->ldc + j0, v, NV, FULL, ml, _mm512_setzero_ps());
-  const int64_t cols = min64(a->cols, p->kvalid);
-  for (int64_t jc = 0; jc < cols; jc++) {
-    int64_t e0 = ix(a->i0, jc, a->pos64), e1 = ix(a->i0, jc + 1, a->pos64);
-    if (!whole && e0 < e1) {
-      e0 = lower_bound(a->i1, a->crd64, e0, e1, r0);
-      e1 = lower_bound(a->i1, a->crd64, e0, e1, r1);
-    }
-    if (e0 == e1) continue;
-    __m512 bv[4];
-    for (int v = 0; v < NV; v++) bv[v] = ldv(p->B + jc * p->ldb + j0, v, NV, FULL, ml);
-    for (int64_t e = e0; e < e1; e++) {
-      float *c = p->C + col_at(a->i1, e, ck) * p->ldc + j0;
-      const __m512 s = _mm512_set1_ps(a->val[e]);
-      for (int v = 0; v < NV; v++) stv(c, v, NV, FULL, ml, _mm512_fmadd_ps(s, bv[v], ldv(c, v, NV, FULL, ml)));
-    }
-  }
-}
-
-#define BY_NV(NV_, CALL)  \
-  switch (NV_) {          \
-  case 1: CALL(1); break; \
-  case 2: CALL(2); break; \
-  case 3: CALL(3); break; \
-  default: CALL(4);       \
-  }
-
-/* one panel of units [u0, u1), by kind, panel width and coordinate width (out of line: one copy each) */
-static __attribute__((noinline)) void panel_walk(const struct prod *p, int64_t u0, int64_t u1, int64_t j0,
-                                                 __mmask16 ml, int NV) {
-  const int ck = p->a->crd64 ? CK_U64 : CK_U32, full = ml == 0xFFFF;
-  switch (p->a->kind) {
-  case K_NM:
-#define CALL(NV_) full ? nm_rows(p, u0, u1, j0, ml, NV_, 1) : nm_rows(p, u0, u1, j0, ml, NV_, 0)
-    BY_NV(NV, CALL);
-#undef CALL
-    break;
-  case K_VNM:
-#define CALL(NV_) vnm_rows(p, u0, u1, j0, ml, NV_)
-    BY_NV(NV, CALL);
-#undef CALL
-    break;
-  case K_BSR:
-#define CALL(NV_) ck ? bsr_rows(p, u0, u1, j0, ml, NV_, CK_U64) : bsr_rows(p, u0, u1, j0, ml, NV_, CK_U32)
-    BY_NV(NV, CALL);
-#undef CALL
-    break;
-  case K_CSC:
-#define CALL(NV_) ck ? csc_rows(p, u0, u1, j0, ml, NV_, CK_U64) : csc_rows(p, u0, u1, j0, ml, NV_, CK_U32)
-    BY_NV(NV, CALL);
-#undef CALL
-    break;
-  default:
-#define CALL(NV_)                                                                                      \
-  ck ? (full ? walk_rows(p, u0, u1, j0, ml, NV_, 1, CK_U64) : walk_rows(p, u0, u1, j0, ml, NV_, 0, CK_U64)) \
-     : (full ? walk_rows(p, u0, u1, j0, ml, NV_, 1, CK_U32) : walk_rows(p, u0, u1, j0, ml, NV_, 0, CK_U32))
-    BY_NV(NV, CALL);
-#undef CALL
+    for (int64_t r0 = 0; r0 < nr; r0 += 4) bsr_fns[4 * (nv - 1) + min64(4, nr - r0) - 1](p, br, r0, j0, ml);
   }
 }
 
 static void product_fn(void *ctx, int64_t begin, int64_t end) {
   const struct prod *p = ctx;
+  const struct sp *a = p->a;
   for (int64_t part = begin; part < end; part++) {
     const int64_t u0 = p->bnd[part], u1 = p->bnd[part + 1];
     if (u0 >= u1) continue;
     for (int64_t j0 = 0; j0 < p->w; j0 += PANEL) {
-      const int64_t wv = min64(PANEL, p->w - j0), NV = cdiv(wv, 16);
-      panel_walk(p, u0, u1, j0, first_lanes(wv - 16 * (NV - 1)), (int)NV);
+      const int64_t wv = min64(PANEL, p->w - j0);
+      const int nv = (int)cdiv(wv, 16), inst = 2 * (nv - 1) + (wv % 16 == 0);
+      const __mmask16 ml = first_lanes(wv - 16 * (nv - 1));
+      switch (a->kind) {
+      case K_NM: nm_rows(p, u0, u1, j0, ml, nv, nm_fns[a->N == 2][inst]); break;
+      case K_VNM: vnm_rows(p, u0, u1, j0, ml, nv); break;
+      case K_BSR: bsr_rows(p, u0, u1, j0, ml, nv); break;
+      case K_CSC: csc_fns[a->crd64][inst](p, u0, u1, j0, ml); break;
+      default: walk_rows(p, u0, u1, j0, ml, seg_fns[a->crd64][inst]);
+      }
     }
   }
 }
