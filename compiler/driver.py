@@ -124,12 +124,10 @@ class CompiledProgram:
 
     def __call__(self, *args: Any) -> Any:
         # fast path: the signature matches exactly; anything else gets check()'s messages
-        fast = len(args) == len(self._expected) and all(
+        fast = not self._sparse and len(args) == len(self._expected) and all(
             isinstance(a, torch.Tensor) and (a.dtype, a.shape) == e and a.is_cpu and a.is_contiguous()
             for a, e in zip(args, self._expected)
         )
-        if self._sparse:
-            fast = False
         inputs = args if fast else self.check(args)
         results = [torch.empty(s.shape, dtype=s.dtype) for s in self.outputs]
         if self._sparse:

@@ -74,20 +74,6 @@ class LayerSparsity:
         return f"{head}{self.parts[0]}@{self.formats[0]}"
 
 
-def default_format(prune_spec: str) -> str:
-    """The storage format that a prune spec's pattern fits best."""
-    from sparcc.dialects.sparse_formats import parse_prune
-
-    kind, args = parse_prune(prune_spec)
-    if kind == "nm":
-        return f"{args[0]}:{args[1]}"
-    if kind == "vnm":
-        return f"vnm:{args[0]}:{args[1]}:{args[2]}"
-    if kind == "block":
-        return f"bsr:{args[0]}x{args[1]}"
-    return "csr"
-
-
 def kernel_kind(fmt_spec: str) -> str:
     """The CPU kernel kind of a storage format, or ValueError naming the ones there are."""
     from sparcc.dialects.sparse_formats import parse_format
@@ -114,7 +100,13 @@ def kernel_kind(fmt_spec: str) -> str:
 
 def parse_value(text: str) -> LayerSparsity:
     """One value of a sparsity spec (module docstring); ValueError naming what is wrong."""
-    from sparcc.dialects.sparse_formats import encode, parse_format, parse_prune, prune
+    from sparcc.dialects.sparse_formats import (
+        encode,
+        parse_format,
+        parse_prune,
+        prune,
+        tasd_format,
+    )
 
     value = text.strip()
     if value.lower() == "dense":
@@ -131,11 +123,11 @@ def parse_value(text: str) -> LayerSparsity:
         for p in parts:
             if "@" in p:
                 raise ValueError(f"'{text}': TASD parts take their formats from their patterns (no @FORMAT)")
-            formats.append(default_format(p))
+            formats.append(tasd_format(p))
     else:
         prune_spec, at, fmt = value.partition("@")
         parts = [prune_spec.strip()]
-        formats = [fmt.strip() if at else default_format(parts[0])]
+        formats = [fmt.strip() if at else tasd_format(parts[0])]
     canon_parts, canon_formats = [], []
     for p, f in zip(parts, formats):
         parse_prune(p)  # ValueError with the reason
@@ -214,7 +206,7 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
     entries per level on the sparse.weight ops. Layers that `auto:` keeps dense get
     their pruned weight. One report per layer."""
     from sparcc.dialects import nn, sparse
-    from sparcc.dialects.sparse_formats import encode, prune
+    from sparcc.dialects.sparse_formats import encode, tasd
     from sparcc.passes.sparsify_weights import SparsifyWeightsPass, part_name
     from xdsl.context import Context
 
@@ -246,27 +238,20 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
         if w.ndim != 2:
             continue
         rows, cols = w.shape
-        residual = w.copy()
-        approx = np.zeros_like(w, dtype=np.float64)
-        truncations = []
-        stored = 0
-        bytes_sparse = 0
-        parts = []
-        kinds = []
-        for i, (p, f) in enumerate(zip(choice.parts, choice.formats)):
-            part = prune(residual, p)
-            residual = residual - part
-            approx = approx + part
-            storage = encode(part, f)
-            parts.append((part, storage))
-            stored += storage.stored
-            bytes_sparse += sum(b.nbytes for b in storage.buffers().values())
-            kinds.append(kernel_kind(f))
-            if choice.tasd:
-                truncations.append({"parts": i + 1, "spec": "+".join(choice.parts[: i + 1]),
-                                    "rel_err": _rel_err(w, approx), "density": float(np.count_nonzero(approx)) / w.size})
+        # one part, or TASD's greedy parts: each prunes what the ones before left
+        split = tasd(w, list(choice.parts))
+        approx = split.approximation()
+        parts = [(part, encode(part, f)) for part, f in zip(split.parts, choice.formats)]
+        kinds = [kernel_kind(f) for f in choice.formats]
+        stored = sum(st.stored for _, st in parts)
+        bytes_sparse = sum(b.nbytes for _, st in parts for b in st.buffers().values())
+        truncations = [
+            {"parts": t + 1, "spec": "+".join(choice.parts[: t + 1]), "rel_err": split.rel_error[t],
+             "coverage": split.coverage[t], "density": float(np.count_nonzero(split.approximation(t + 1))) / w.size}
+            for t in range(len(parts))
+        ] if choice.tasd else []
         speed = predicted_speedup([(k, s.stored) for k, (_, s) in zip(kinds, parts)], rows, cols)
-        pruned = approx.astype(np.float32)
+        pruned = np.asarray(approx, dtype=np.float32)
         runs_dense = choice.auto and speed < 1.0
         if runs_dense:
             execution = f"dense (auto: the sparse kernel is predicted {speed:.2f}x of dense)"

@@ -36,9 +36,8 @@ from dataclasses import dataclass
 
 from sparcc.dialects import nn, quant
 from sparcc.errors import UnsupportedOpError
-from sparcc.passes.convert_nn_to_linalg import reassociation
 from xdsl.context import Context
-from xdsl.dialects import arith, bufferization, func, memref, tensor
+from xdsl.dialects import arith, bufferization, func, memref
 from xdsl.dialects.builtin import (
     DenseArrayBase,
     IntegerAttr,
@@ -161,22 +160,14 @@ def _lower_linear(linear: quant.LinearOp) -> str:
         ops.append(o)
         return o
 
-    # x as [M, K]
-    x: SSAValue = linear.input
-    if len(xshape) != 2:
-        flat = TensorType(f32, [m, k])
-        if len(xshape) == 1:
-            x = add(tensor.ExpandShapeOp(x, [], reassociation([[0, 1]]), [m, k], flat)).results[0]
-        else:
-            groups = [list(range(len(xshape) - 1)), [len(xshape) - 1]]
-            x = add(_collapse(x, groups, flat)).results[0]
+    x: SSAValue = linear.input  # read as [M, K], row-major: no reshape needed
 
     def pointer(value: SSAValue, shape: list[int], elem: Attribute) -> SSAValue:
         buf = add(bufferization.ToBufferOp(
             operands=[value], result_types=[MemRefType(elem, shape)], properties={"read_only": UnitAttr()}))
         return _flat(add, buf.results[0], elem)
 
-    args: dict[str, SSAValue] = {"x": pointer(x, [m, k], f32)}
+    args: dict[str, SSAValue] = {"x": pointer(x, xshape, f32)}
     buffers = {role: (store, shape, elem) for role, store, shape, elem in weight_buffers(source.weight_name, wtype)}
     dummy = add(memref.AllocaOp.get(f32, shape=[1])).results[0]  # for absent operands
     for role in KERNELS[kernel]:
@@ -194,30 +185,18 @@ def _lower_linear(linear: quant.LinearOp) -> str:
         args["bias"] = pointer(linear.bias, [n], f32)
     else:
         args["bias"] = dummy
-    out = add(memref.AllocOp.get(f32, alignment=64, shape=[m, n])).results[0]
+    # the result is allocated in its own shape: a reshape of the buffer after
+    # the call makes the CPU schedule loop forever on the ops that read it
+    out = add(memref.AllocOp.get(f32, alignment=64, shape=[*xshape[:-1], n])).results[0]
     args["y"] = _flat(add, out, f32)
     consts = {"M": m, "N": n, "K": k, "group": group_of(fmt, k), "flags": flags}
     sizes = [add(arith.ConstantOp(IntegerAttr(consts[s], i64))).results[0] for s in SIZES.get(kernel, DEFAULT_SIZES)]
     operands = [args["x"], *(args[r] for r in KERNELS[kernel]), args["bias"], args["y"], *sizes]
     add(func.CallOp(kernel, operands, []))
     y = add(bufferization.ToTensorOp(out, restrict=True, writable=True)).results[0]
-    result_type = linear.result.type
-    if list(result_type.get_shape()) != [m, n]:  # type: ignore[attr-defined]
-        rshape = list(result_type.get_shape())  # type: ignore[attr-defined]
-        if len(rshape) == 1:
-            y = add(_collapse(y, [[0, 1]], result_type)).results[0]
-        else:
-            groups = [list(range(len(rshape) - 1)), [len(rshape) - 1]]
-            y = add(tensor.ExpandShapeOp(y, [], reassociation(groups), rshape, result_type)).results[0]
     Rewriter.insert_op(ops, InsertPoint.before(linear))
     Rewriter.replace_op(linear, [], [y])
     return kernel
-
-
-def _collapse(value: SSAValue, groups: list[list[int]], result_type: Attribute) -> Operation:
-    return tensor.CollapseShapeOp.build(
-        operands=[value], result_types=[result_type], properties={"reassociation": reassociation(groups)}
-    )
 
 
 def _flat(add, buf: SSAValue, elem: Attribute) -> SSAValue:

@@ -35,10 +35,9 @@ from dataclasses import dataclass
 from sparcc.dialects import nn, sparse
 from sparcc.dialects.sparse_formats import SparseFormat
 from sparcc.errors import UnsupportedOpError
-from sparcc.passes.convert_nn_to_linalg import reassociation
-from sparcc.passes.lower_quant import _collapse, _flat, _memref1
+from sparcc.passes.lower_quant import _flat, _memref1
 from xdsl.context import Context
-from xdsl.dialects import arith, bufferization, func, memref, tensor
+from xdsl.dialects import arith, bufferization, func, memref
 from xdsl.dialects.builtin import (
     IntegerAttr,
     MemRefType,
@@ -222,13 +221,9 @@ def _lower(op: sparse.LinearOp | sparse.MatmulOp, args: dict[SSAValue, list[SSAV
         mode = MODE_LINEAR
         xshape = list(op.input.type.get_shape())  # type: ignore[attr-defined]
         n = math.prod(xshape[:-1])
-        x: SSAValue = op.input
-        if len(xshape) == 1:
-            x = add(tensor.ExpandShapeOp(x, [], reassociation([[0, 1]]), [n, cols], TensorType(f32, [n, cols]))).results[0]
-        elif len(xshape) > 2:
-            x = add(_collapse(x, [list(range(len(xshape) - 1)), [len(xshape) - 1]], TensorType(f32, [n, cols]))).results[0]
+        x: SSAValue = op.input  # read as [n, cols], row-major: no reshape needed
         dense = pointer(x, f32)
-        out_shape = [n, rows]
+        out_shape = [*xshape[:-1], rows]
         bias = dummy
         if op.bias is not None:
             flags |= FLAG_BIAS
@@ -243,9 +238,6 @@ def _lower(op: sparse.LinearOp | sparse.MatmulOp, args: dict[SSAValue, list[SSAV
     if op.acc is not None:
         flags |= FLAG_ACCUMULATE
         acc = op.acc
-        if list(acc.type.get_shape()) != out_shape:  # type: ignore[attr-defined]
-            acc = add(_collapse(acc, [list(range(len(acc.type.get_shape()) - 1)), [len(acc.type.get_shape()) - 1]],  # type: ignore[attr-defined]
-                                TensorType(f32, out_shape))).results[0]
         src = add(bufferization.ToBufferOp(
             operands=[acc], result_types=[MemRefType(f32, out_shape)], properties={"read_only": UnitAttr()}))
         add(memref.CopyOp(src.results[0], out))
@@ -257,15 +249,9 @@ def _lower(op: sparse.LinearOp | sparse.MatmulOp, args: dict[SSAValue, list[SSAV
     operands = [const(mode), const(rows), const(cols), const(n), *index, values, dense, bias, c,
                 *(const(p) for p in params), const(flags)]
     add(func.CallOp(kernel, operands, []))
+    # the result is allocated in its own shape (a reshape of the buffer after
+    # the call makes the CPU schedule loop forever on the ops that read it)
     y = add(bufferization.ToTensorOp(out, restrict=True, writable=True)).results[0]
-    result_type = op.result.type
-    if list(result_type.get_shape()) != out_shape:  # type: ignore[attr-defined]
-        rshape = list(result_type.get_shape())  # type: ignore[attr-defined]
-        if len(rshape) == 1:
-            y = add(_collapse(y, [[0, 1]], result_type)).results[0]
-        else:
-            groups = [list(range(len(rshape) - 1)), [len(rshape) - 1]]
-            y = add(tensor.ExpandShapeOp(y, [], reassociation(groups), rshape, result_type)).results[0]
     Rewriter.insert_op(ops, InsertPoint.before(op))
     Rewriter.replace_op(op, [], [y])
     return kernel

@@ -127,3 +127,13 @@ def test_bad_specs_fail_before_compiling(quant, message) -> None:
 def test_string_specs_parse_like_dicts() -> None:
     assert parse_quant_spec("fc1=nf4:g64; *=int8:channel") == parse_quant_spec({"fc1": "nf4:g64", "*": "int8:channel"})
     assert parse_quant_spec('{"*": "mxfp4"}').rules == (("*", "mxfp4"),)
+
+
+def test_batched_input_then_elementwise_op() -> None:
+    # regression: the kernel's result was reshaped after the call, and the CPU
+    # schedule of the elementwise op reading it never finished
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 48), nn.GELU()).eval()
+    x = torch.randn(3, 4, 64)
+    got = sparcc.jit(model, quant={"0": "int8:channel"})(x)
+    _close(got, _reference(model, {"0": "int8:channel"})(x))
