@@ -59,6 +59,7 @@
  * (sparcc_rt_parallel_for) in contiguous ranges of equal stored entries
  * (CSR, COO, DCSR, BSR) or equal rows (the others).
  */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,29 +164,53 @@ static int64_t part_cost(const struct sp *a, int64_t u) {
   }
 }
 
-#define MAXP 256 /* parts at most (the pool has at most 255 threads) */
+#define MAXP 256               /* parts at most */
+#define PARTS_PER_THREAD 8      /* so that a thread slowed down (by another process) takes fewer parts */
 #define MIN_PART_WORK (1 << 15) /* multiply-adds per part, at least: a fork costs a few us */
 
-/* bnd[0..parts]: unit ranges of about equal cost, as many as threads (fewer
- * for small work); returns parts */
-static int partition(const struct sp *a, int64_t work, int64_t bnd[MAXP + 1]) {
+/* The row split of one call: parts of about equal cost, which the threads take one at a time. */
+struct split {
+  int parts;
+  _Atomic int64_t next;
+  int64_t bnd[MAXP + 1]; /* part p: units [bnd[p], bnd[p + 1]) */
+};
+
+static void split_rows(const struct sp *a, int64_t work, struct split *s) {
   const int64_t units = part_units(a);
-  int64_t parts = min64(min64(sparcc_rt_get_num_threads(), MAXP), max64(1, work / MIN_PART_WORK));
+  int64_t parts = min64(min64((int64_t)sparcc_rt_get_num_threads() * PARTS_PER_THREAD, MAXP),
+                        max64(1, work / MIN_PART_WORK));
   parts = max64(1, min64(parts, units));
   const int64_t total = part_cost(a, units);
-  bnd[0] = 0;
+  s->bnd[0] = 0;
   for (int64_t p = 1; p < parts; p++) {
     const int64_t share = (int64_t)((double)total * (double)p / (double)parts);
-    int64_t lo = bnd[p - 1], hi = units;
+    int64_t lo = s->bnd[p - 1], hi = units;
     while (lo < hi) {
       int64_t mid = lo + (hi - lo) / 2;
       if (part_cost(a, mid) < share) lo = mid + 1;
       else hi = mid;
     }
-    bnd[p] = lo;
+    s->bnd[p] = lo;
   }
-  bnd[parts] = units;
-  return (int)parts;
+  s->bnd[parts] = units;
+  s->parts = (int)parts;
+  atomic_store_explicit(&s->next, 0, memory_order_relaxed);
+}
+
+/* the next part not yet taken: units [*u0, *u1); 0 when none is left */
+static int take_part(struct split *s, int64_t *u0, int64_t *u1) {
+  for (;;) {
+    const int64_t p = atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed);
+    if (p >= s->parts) return 0;
+    *u0 = s->bnd[p], *u1 = s->bnd[p + 1];
+    if (*u0 < *u1) return 1;
+  }
+}
+
+/* fn(ctx, ., .) on as many threads as there are parts (up to the team size); each takes parts
+ * until none is left */
+static void run_split(const struct split *s, range_fn_t fn, void *ctx) {
+  sparcc_rt_parallel_for(min64(s->parts, sparcc_rt_get_num_threads()), 1, fn, ctx);
 }
 
 /* rows of padded storage: the rows of b a kernel may read in mode 1 */
@@ -197,8 +222,8 @@ static int64_t padded_cols(const struct sp *a) {
 
 
 #define PANEL 64                /* columns of C in registers: 4 zmm */
-#define KBLOCK_BYTES (64 << 10) /* N:M, V:N:M: B rows per k block (L1 and L2) */
-#define CHUNK_BYTES (8 << 10)   /* N:M, V:N:M: rows of C per chunk, kept in L1 across k blocks */
+#define KBLOCK_BYTES (24 << 10) /* N:M, V:N:M: B rows per k block, kept in L1 */
+#define CHUNK_BYTES (4 << 10)   /* N:M, V:N:M: rows of C per chunk, kept in L1 across k blocks */
 #define MAX_OFF (KBLOCK_BYTES / 64) /* entries of a k block, at most: KBLOCK_BYTES / 64 * N / M, N <= M */
 
 /* C[rows x w] (+)= A @ B[. x w]: one product, and how it is split */
@@ -215,8 +240,7 @@ struct prod {
    * index x, reads B row (t / N) * M + x, at offset off[t] + ctab[x] (in floats) */
   int64_t kbg;
   int64_t off[MAX_OFF], ctab[256];
-  int parts;
-  int64_t bnd[MAXP + 1];
+  struct split split;
 };
 
 static inline __mmask16 first_lanes(int64_t n) {
@@ -579,11 +603,11 @@ static void bsr_rows(const struct prod *p, int64_t b0, int64_t b1, int64_t j0, _
 }
 
 static void product_fn(void *ctx, int64_t begin, int64_t end) {
-  const struct prod *p = ctx;
+  (void)begin, (void)end;
+  struct prod *p = ctx;
   const struct sp *a = p->a;
-  for (int64_t part = begin; part < end; part++) {
-    const int64_t u0 = p->bnd[part], u1 = p->bnd[part + 1];
-    if (u0 >= u1) continue;
+  int64_t u0, u1;
+  while (take_part(&p->split, &u0, &u1)) {
     for (int64_t j0 = 0; j0 < p->w; j0 += PANEL) {
       const int64_t wv = min64(PANEL, p->w - j0);
       const int nv = (int)cdiv(wv, 16), inst = 2 * (nv - 1) + (wv % 16 == 0);
@@ -607,8 +631,8 @@ static void product(struct prod *p) {
     for (int64_t t = 0; t < p->kbg * N; t++) p->off[t] = t / N * M * p->ldb;
     for (int64_t x = 0; x < 256; x++) p->ctab[x] = x * p->ldb;
   }
-  p->parts = partition(a, (stored(a) + a->rows) * p->w, p->bnd);
-  sparcc_rt_parallel_for(p->parts, 1, product_fn, p);
+  split_rows(a, (stored(a) + a->rows) * p->w, &p->split);
+  run_split(&p->split, product_fn, p);
 }
 
 /* ---------------------------------------------------------------------------
@@ -844,11 +868,11 @@ INLINE void spmv_csc(const struct prod *p, int64_t r0, int64_t r1, const int ck)
 }
 
 static void spmv_fn(void *ctx, int64_t begin, int64_t end) {
-  const struct prod *p = ctx;
+  (void)begin, (void)end;
+  struct prod *p = ctx;
   const int crd64 = p->a->crd64;
-  for (int64_t part = begin; part < end; part++) {
-    const int64_t u0 = p->bnd[part], u1 = p->bnd[part + 1];
-    if (u0 >= u1) continue;
+  int64_t u0, u1;
+  while (take_part(&p->split, &u0, &u1)) {
     switch (p->a->kind) {
     case K_NM: spmv_nm(p, u0, u1); break;
     case K_VNM: spmv_vnm(p, u0, u1); break;
@@ -947,9 +971,9 @@ static void sp_run(const struct sp *a, int64_t mode, int64_t n, const float *b, 
   memset(p, 0, sizeof *p);
   p->a = a;
   if (n == 1) { /* both modes: c[i] = A[i, :] . b */
-    *p = (struct prod){.a = a, .B = b, .C = c, .kvalid = a->cols, .load = acc, .bias = bias, .w = 1};
-    p->parts = partition(a, stored(a) + a->rows, p->bnd);
-    sparcc_rt_parallel_for(p->parts, 1, spmv_fn, p);
+    p->B = b, p->C = c, p->w = 1, p->kvalid = a->cols, p->load = acc, p->bias = bias;
+    split_rows(a, stored(a) + a->rows, &p->split);
+    run_split(&p->split, spmv_fn, p);
   } else if (mode == 0) {
     p->B = b, p->ldb = n, p->C = c, p->ldc = n, p->w = n, p->kvalid = a->cols, p->load = acc;
     product(p);
@@ -976,7 +1000,7 @@ struct sddmm {
   const float *sval, *a1, *a2, *a2t; /* a2t [cols x k] (or NULL: a2 read with stride cols) */
   float *out;
   float alpha, beta;
-  int64_t bnd[MAXP + 1];
+  struct split split;
 };
 
 INLINE void sddmm_rows(const struct sddmm *s, int64_t r0, int64_t r1, const int ck) {
@@ -1011,9 +1035,10 @@ INLINE void sddmm_rows(const struct sddmm *s, int64_t r0, int64_t r1, const int 
 }
 
 static void sddmm_fn(void *ctx, int64_t begin, int64_t end) {
-  const struct sddmm *s = ctx;
-  for (int64_t part = begin; part < end; part++) {
-    const int64_t r0 = s->bnd[part], r1 = s->bnd[part + 1];
+  (void)begin, (void)end;
+  struct sddmm *s = ctx;
+  int64_t r0, r1;
+  while (take_part(&s->split, &r0, &r1)) {
     if (s->a->crd64) sddmm_rows(s, r0, r1, CK_U64);
     else sddmm_rows(s, r0, r1, CK_U32);
   }
@@ -1025,8 +1050,9 @@ EXPORT void sparcc_sddmm_csr(int64_t rows, int64_t cols, int64_t k, const void *
   if (rows <= 0) return;
   const struct sp a = make_sp(K_CSR, rows, cols, pos, crd, NULL, NULL, NULL, 0, 0, 0, flags);
   struct sddmm *s = scratch((int64_t)(sizeof(struct sddmm) + 3) / 4);
-  *s = (struct sddmm){.a = &a, .k = max64(k, 0), .sval = sval, .a1 = a1, .a2 = a2, .out = out,
-                      .alpha = (float)alpha, .beta = (float)beta};
+  memset(s, 0, sizeof *s);
+  s->a = &a, s->k = max64(k, 0), s->sval = sval, s->a1 = a1, s->a2 = a2, s->out = out;
+  s->alpha = (float)alpha, s->beta = (float)beta;
   const int64_t nnz = stored(&a);
   float *a2t = NULL;
   if (k > 0 && nnz >= cols / 4) { /* transposing a2 pays when most of its columns are read */
@@ -1035,8 +1061,8 @@ EXPORT void sparcc_sddmm_csr(int64_t rows, int64_t cols, int64_t k, const void *
     transpose(&t);
     s->a2t = a2t;
   }
-  const int parts = partition(&a, (nnz + rows) * max64(k, 1), s->bnd);
-  sparcc_rt_parallel_for(parts, 1, sddmm_fn, s);
+  split_rows(&a, (nnz + rows) * max64(k, 1), &s->split);
+  run_split(&s->split, sddmm_fn, s);
   free(a2t);
   free(s);
 }
