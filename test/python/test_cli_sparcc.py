@@ -240,3 +240,26 @@ def test_bad_quant_specs_get_one_message(quant, message):
     out = sparcc("run", f"{MLP}:make_model", "--quant", quant)
     assert out.returncode == 1 and message in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_sparse_run_from_the_shell_reports_each_layer():
+    out = sparcc("run", f"{MLP}:make_model", "--example-input", "randn(4,512)", "--repeat", "2",
+                 "--sparsity", "fc1=2:4", "--sparsity", "*=unstructured:0.9")
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.strip().startswith("sparse ")]
+    assert [line.split()[1:3] for line in lines] == [["fc1", "2:4@2:4"], ["fc2", "unstructured:0.9@csr"]]
+    # 2:4 keeps half the weights, unstructured:0.9 a tenth
+    densities = [float(line.split("density")[1].split()[0]) for line in lines]
+    assert densities == [0.5, 0.1]
+
+
+@pytest.mark.parametrize(
+    "sparsity, message",
+    [("fc1=2:5x", "--sparsity: layer pattern 'fc1': prune spec '2:5x'"),
+     ("fc1=unstructured:0.5@bsr:4x4x", "--sparsity: layer pattern 'fc1'"),
+     ("fc1", "--sparsity: 'fc1' is not of the form PATTERN=FORMAT")],
+)
+def test_bad_sparsity_specs_get_one_message(sparsity, message):
+    out = sparcc("run", f"{MLP}:make_model", "--sparsity", sparsity)
+    assert out.returncode == 1 and message in out.stderr
+    assert "Traceback" not in out.stderr
