@@ -118,6 +118,10 @@ static struct sp make_sp(int kind, int64_t rows, int64_t cols, const void *i0, c
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #include <immintrin.h>
 
+/* the loops over a kernel's vectors and rows, unrolled before gcc decides where arrays of them live:
+ * otherwise it stores the accumulators to the stack on every iteration */
+#define UNROLL _Pragma("GCC unroll 16")
+
 /* first e in [lo, hi) with p[e] >= key (p ascending there), else hi */
 static int64_t lower_bound(const void *p, int wide, int64_t lo, int64_t hi, int64_t key) {
   while (lo < hi) {
@@ -280,7 +284,7 @@ INLINE int64_t col_at(const void *crd, int64_t e, const int ck) {
 #define ROW_BEGIN(c, load)                                                                 \
   __m512 acc[4][4];                                                                        \
   const __mmask16 lm_ = (load) ? 0xFFFF : 0; /* c is read or not, without a branch */      \
-  for (int v = 0; v < NV; v++) {                                                           \
+  UNROLL for (int v = 0; v < NV; v++) {                                                           \
     acc[0][v] = _mm512_maskz_loadu_ps(v == NV - 1 && !FULL ? lm_ & ml : lm_, (c) + 16 * v); \
     acc[1][v] = acc[2][v] = acc[3][v] = _mm512_setzero_ps();                               \
   }
@@ -290,10 +294,10 @@ INLINE int64_t col_at(const void *crd, int64_t e, const int ck) {
   do {                                                                                              \
     const float *row_ = (row);                                                                      \
     __asm__("" : "+r"(row_));                                                                       \
-    for (int v = 0; v < NV; v++) acc[set][v] = _mm512_fmadd_ps(s, ldv(row_, v, NV, FULL, ml), acc[set][v]); \
+    UNROLL for (int v = 0; v < NV; v++) acc[set][v] = _mm512_fmadd_ps(s, ldv(row_, v, NV, FULL, ml), acc[set][v]); \
   } while (0)
 #define ROW_END(c)                                                                                         \
-  for (int v = 0; v < NV; v++)                                                                             \
+  UNROLL for (int v = 0; v < NV; v++)                                                                             \
     stv(c, v, NV, FULL, ml, _mm512_add_ps(_mm512_add_ps(acc[0][v], acc[1][v]), _mm512_add_ps(acc[2][v], acc[3][v])))
 
 /* one row, one panel: c (+)= sum over e in [e0, e1) of val[e] * B[crd[e]] */
@@ -305,7 +309,7 @@ INLINE void seg_row(const float *B, int64_t ldb, const float *val, const void *c
   ROW_BEGIN(c, load);
   int64_t e = e0;
   for (; e + 4 <= e1; e += 4)
-    for (int u = 0; u < 4; u++) ROW_FMA(u, _mm512_set1_ps(val[e + u]), B + col_at(crd, e + u, ck) * ldb);
+    UNROLL for (int u = 0; u < 4; u++) ROW_FMA(u, _mm512_set1_ps(val[e + u]), B + col_at(crd, e + u, ck) * ldb);
   for (; e < e1; e++) ROW_FMA(0, _mm512_set1_ps(val[e]), B + col_at(crd, e, ck) * ldb);
   ROW_END(c);
 }
@@ -340,7 +344,7 @@ INLINE void nm_row(const struct prod *p, const float *Bk, const float *val, cons
     for (; g + 4 <= ng; g += 4, Bk += 4 * gstride, crd += 8, val += 8) {
       uint64_t x;
       memcpy(&x, crd, sizeof x);
-      for (int u = 0; u < 8; u++)
+      UNROLL for (int u = 0; u < 8; u++)
         ROW_FMA(u % 4, _mm512_set1_ps(val[u]), Bk + (u / 2) * gstride + (int64_t)((x >> (8 * u)) & 0xFF) * ldb);
     }
     for (; g < ng; g++, Bk += gstride, crd += 2, val += 2) {
@@ -351,7 +355,7 @@ INLINE void nm_row(const struct prod *p, const float *Bk, const float *val, cons
     const int64_t *off = p->off, ne = ng * p->a->N;
     int64_t t = 0;
     for (; t + 4 <= ne; t += 4)
-      for (int u = 0; u < 4; u++) ROW_FMA(u, _mm512_set1_ps(val[t + u]), Bk + off[t + u] + ctab[crd[t + u]]);
+      UNROLL for (int u = 0; u < 4; u++) ROW_FMA(u, _mm512_set1_ps(val[t + u]), Bk + off[t + u] + ctab[crd[t + u]]);
     for (; t < ne; t++) ROW_FMA(0, _mm512_set1_ps(val[t]), Bk + off[t] + ctab[crd[t]]);
   }
   ROW_END(c);
@@ -389,36 +393,61 @@ static void nm_tail_row(const float *B, int64_t ldb, const float *val, const uin
 }
 
 /* VR rows of C (VR <= 4), one panel: the V:N:M entries of groups [0, ng) of a k block whose first B
- * row is Bk (entry t, values val[t * V + r]); with `check`, the columns kbase + (t / N) * M + crd
- * >= kvalid are skipped */
+ * row is Bk (entry t, values val[t * V + r]) */
 typedef void (*vnm_fn)(const struct prod *p, const float *Bk, const float *val, const uint8_t *crd, int64_t ng,
-                       int check, int64_t kbase, float *c, int load, __mmask16 ml);
+                       float *c, int load, __mmask16 ml);
+
+/* the accumulators of VR rows of C: loaded or zeroed without a branch (a branch here, or one in the
+ * loop, makes gcc keep them in memory) */
+#define ROWS_BEGIN(c, ldc, load)                                                                      \
+  __m512 acc[4][4];                                                                                   \
+  const __mmask16 lm_ = (load) ? 0xFFFF : 0;                                                          \
+  UNROLL for (int r = 0; r < VR; r++)                                                                        \
+    UNROLL for (int v = 0; v < NV; v++) acc[r][v] = _mm512_maskz_loadu_ps(v == NV - 1 ? lm_ & ml : lm_, (c) + r * (ldc) + 16 * v)
+#define ROWS_FMA(vp, rs, br)                                                                          \
+  do {                                                                                                \
+    __m512 bv[4];                                                                                     \
+    UNROLL for (int v = 0; v < NV; v++) bv[v] = _mm512_maskz_loadu_ps(v == NV - 1 ? ml : 0xFFFF, (br) + 16 * v); \
+    UNROLL for (int r = 0; r < VR; r++) {                                                                    \
+      const __m512 s = _mm512_set1_ps((vp)[r * (rs)]);                                                \
+      UNROLL for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(s, bv[v], acc[r][v]);                  \
+    }                                                                                                 \
+  } while (0)
+#define ROWS_END(c, ldc) \
+  UNROLL for (int r = 0; r < VR; r++)                                                                        \
+    UNROLL for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps((c) + r * (ldc) + 16 * v, v == NV - 1 ? ml : 0xFFFF, acc[r][v])
 
 INLINE void vnm_block(const struct prod *p, const float *Bk, const float *val, const uint8_t *crd, int64_t ng,
-                      int check, int64_t kbase, float *c, int load, __mmask16 ml, const int NV, const int VR) {
-  const int64_t V = p->a->V, N = p->a->N, M = p->a->M, ldc = p->ldc, ne = ng * N;
-  const int FULL = 0;
-  __m512 acc[4][4];
-  for (int r = 0; r < VR; r++)
-    for (int v = 0; v < NV; v++) acc[r][v] = load ? ldv(c + r * ldc, v, NV, FULL, ml) : _mm512_setzero_ps();
-  for (int64_t t = 0; t < ne; t++) {
-    if (check && kbase + t / N * M + crd[t] >= p->kvalid) continue;
-    const float *br = Bk + p->off[t] + p->ctab[crd[t]], *vp = val + t * V;
-    __m512 bv[4];
-    for (int v = 0; v < NV; v++) bv[v] = ldv(br, v, NV, FULL, ml);
-    for (int r = 0; r < VR; r++) {
-      const __m512 s = _mm512_set1_ps(vp[r]);
-      for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(s, bv[v], acc[r][v]);
-    }
-  }
-  for (int r = 0; r < VR; r++)
-    for (int v = 0; v < NV; v++) stv(c + r * ldc, v, NV, FULL, ml, acc[r][v]);
+                      float *c, int load, __mmask16 ml, const int NV, const int VR) {
+  const int64_t V = p->a->V, ne = ng * p->a->N, ldc = p->ldc;
+  const int64_t *off = p->off, *ctab = p->ctab;
+  ROWS_BEGIN(c, ldc, load);
+  for (int64_t t = 0; t < ne; t++) ROWS_FMA(val + t * V, 1, Bk + off[t] + ctab[crd[t]]);
+  ROWS_END(c, ldc);
 }
 
-#define VNM_FNS(NV, VR)                                                                                        \
-  NOINLINE void vnm_##NV##_##VR(const struct prod *p, const float *Bk, const float *val, const uint8_t *crd,   \
-                                int64_t ng, int check, int64_t kbase, float *c, int load, __mmask16 ml) {     \
-    vnm_block(p, Bk, val, crd, ng, check, kbase, c, load, ml, NV, VR);                                         \
+/* the last, partial group of vr rows of a V:N:M block: entries [0, N) at columns kbase + crd, those < kvalid */
+static void vnm_tail(const struct prod *p, const float *B, const float *val, const uint8_t *crd, int64_t kbase,
+                     float *c, int vr, __mmask16 ml, int nv) {
+  const int64_t V = p->a->V;
+  for (int r = 0; r < vr; r++)
+    for (int v = 0; v < nv; v++) {
+      const __mmask16 m = lane_mask(v, nv, ml);
+      float *o = c + r * p->ldc + 16 * v;
+      __m512 s = _mm512_maskz_loadu_ps(m, o);
+      for (int64_t t = 0; t < p->a->N; t++) {
+        const int64_t col = kbase + crd[t];
+        if (col < p->kvalid)
+          s = _mm512_fmadd_ps(_mm512_set1_ps(val[t * V + r]), _mm512_maskz_loadu_ps(m, B + col * p->ldb + 16 * v), s);
+      }
+      _mm512_mask_storeu_ps(o, m, s);
+    }
+}
+
+#define VNM_FNS(NV, VR)                                                                                      \
+  NOINLINE void vnm_##NV##_##VR(const struct prod *p, const float *Bk, const float *val, const uint8_t *crd, \
+                                int64_t ng, float *c, int load, __mmask16 ml) {                             \
+    vnm_block(p, Bk, val, crd, ng, c, load, ml, NV, VR);                                                     \
   }
 NV_VR(VNM_FNS)
 #define VNM(NV, VR) vnm_##NV##_##VR,
@@ -430,28 +459,17 @@ typedef void (*bsr_fn)(const struct prod *p, int64_t br, int64_t r0, int64_t j0,
 INLINE void bsr_block(const struct prod *p, int64_t br, int64_t r0, int64_t j0, __mmask16 ml, const int NV,
                       const int VR) {
   const struct sp *a = p->a;
-  const int64_t R = a->R, C = a->C, ldb = p->ldb;
+  const int64_t R = a->R, C = a->C, ldb = p->ldb, ldc = p->ldc;
   const float *B = p->B + j0;
-  float *c = p->C + (br * R + r0) * p->ldc + j0;
-  const int FULL = 0;
-  __m512 acc[4][4];
-  for (int r = 0; r < VR; r++)
-    for (int v = 0; v < NV; v++) acc[r][v] = p->load ? ldv(c + r * p->ldc, v, NV, FULL, ml) : _mm512_setzero_ps();
+  float *c = p->C + (br * R + r0) * ldc + j0;
+  ROWS_BEGIN(c, ldc, p->load);
   const int64_t k1 = ix(a->i0, br + 1, a->pos64);
   for (int64_t k = ix(a->i0, br, a->pos64); k < k1; k++) {
     const int64_t col0 = ix(a->i1, k, a->crd64) * C, ccn = min64(C, p->kvalid - col0);
     const float *vb = a->val + (k * R + r0) * C;
-    for (int64_t cc = 0; cc < ccn; cc++) {
-      __m512 bv[4];
-      for (int v = 0; v < NV; v++) bv[v] = ldv(B + (col0 + cc) * ldb, v, NV, FULL, ml);
-      for (int r = 0; r < VR; r++) {
-        const __m512 s = _mm512_set1_ps(vb[r * C + cc]);
-        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(s, bv[v], acc[r][v]);
-      }
-    }
+    for (int64_t cc = 0; cc < ccn; cc++) ROWS_FMA(vb + cc, C, B + (col0 + cc) * ldb);
   }
-  for (int r = 0; r < VR; r++)
-    for (int v = 0; v < NV; v++) stv(c + r * p->ldc, v, NV, FULL, ml, acc[r][v]);
+  ROWS_END(c, ldc);
 }
 
 #define BSR_FNS(NV, VR)                                                                     \
@@ -469,7 +487,7 @@ INLINE void csc_rows(const struct prod *p, int64_t r0, int64_t r1, int64_t j0, _
   const int whole = r0 == 0 && r1 == a->rows, FULL = 0;
   if (!p->load)
     for (int64_t i = r0; i < r1; i++)
-      for (int v = 0; v < NV; v++) stv(p->C + i * p->ldc + j0, v, NV, FULL, ml, _mm512_setzero_ps());
+      UNROLL for (int v = 0; v < NV; v++) stv(p->C + i * p->ldc + j0, v, NV, FULL, ml, _mm512_setzero_ps());
   const int64_t cols = min64(a->cols, p->kvalid);
   for (int64_t jc = 0; jc < cols; jc++) {
     int64_t e0 = ix(a->i0, jc, a->pos64), e1 = ix(a->i0, jc + 1, a->pos64);
@@ -479,11 +497,11 @@ INLINE void csc_rows(const struct prod *p, int64_t r0, int64_t r1, int64_t j0, _
     }
     if (e0 == e1) continue;
     __m512 bv[4];
-    for (int v = 0; v < NV; v++) bv[v] = ldv(p->B + jc * p->ldb + j0, v, NV, FULL, ml);
+    UNROLL for (int v = 0; v < NV; v++) bv[v] = ldv(p->B + jc * p->ldb + j0, v, NV, FULL, ml);
     for (int64_t e = e0; e < e1; e++) {
       float *c = p->C + col_at(a->i1, e, ck) * p->ldc + j0;
       const __m512 s = _mm512_set1_ps(a->val[e]);
-      for (int v = 0; v < NV; v++) stv(c, v, NV, FULL, ml, _mm512_fmadd_ps(s, bv[v], ldv(c, v, NV, FULL, ml)));
+      UNROLL for (int v = 0; v < NV; v++) stv(c, v, NV, FULL, ml, _mm512_fmadd_ps(s, bv[v], ldv(c, v, NV, FULL, ml)));
     }
   }
 }
@@ -581,13 +599,16 @@ static void vnm_rows(const struct prod *p, int64_t b0, int64_t b1, int64_t j0, _
       const int64_t g1 = min64(G, g0 + p->kbg), gf = max64(g0, min64(g1, gfull));
       const int load = p->load || g0 > 0;
       for (int64_t rb = bc; rb < bc1; rb++) {
-        const int64_t nr = min64(V, a->rows - rb * V), e0 = (rb * G + g0) * N, et = (rb * G + gf) * N;
+        const int64_t nr = min64(V, a->rows - rb * V), e0 = (rb * G + g0) * N;
         for (int64_t v0 = 0; v0 < nr; v0 += 4) {
           const vnm_fn block = vnm_fns[4 * (nv - 1) + min64(4, nr - v0) - 1];
           float *c = p->C + (rb * V + v0) * p->ldc + j0;
           const float *vals = a->val + v0;
-          block(p, B + g0 * M * ldb, vals + e0 * V, crd + e0, gf - g0, 0, 0, c, load, ml);
-          if (gf < g1) block(p, B + gf * M * ldb, vals + et * V, crd + et, g1 - gf, 1, gf * M, c, 1, ml);
+          block(p, B + g0 * M * ldb, vals + e0 * V, crd + e0, gf - g0, c, load, ml);
+          for (int64_t g = gf; g < g1; g++) {
+            const int64_t e = (rb * G + g) * N;
+            vnm_tail(p, B, vals + e * V, crd + e, g * M, c, (int)min64(4, nr - v0), ml, nv);
+          }
         }
       }
     }
@@ -726,7 +747,7 @@ static void spmv_nm(const struct prod *p, int64_t r0, int64_t r1) {
   __m512i pattern = _mm512_setzero_si512();
   if (gather) {
     int32_t pat[16];
-    for (int l = 0; l < 16; l++) pat[l] = (int32_t)(l / N * M);
+    UNROLL for (int l = 0; l < 16; l++) pat[l] = (int32_t)(l / N * M);
     pattern = _mm512_loadu_si512(pat);
   }
   for (int64_t i = r0; i < r1; i++) {
@@ -771,19 +792,30 @@ static void spmv_nm(const struct prod *p, int64_t r0, int64_t r1) {
 /* V:N:M: the V rows of a block are the lanes of a vector (16 at a time) */
 static void spmv_vnm(const struct prod *p, int64_t b0, int64_t b1) {
   const struct sp *a = p->a;
-  const int64_t G = a->G, N = a->N, M = a->M, V = a->V, E = G * N;
+  const int64_t G = a->G, N = a->N, M = a->M, V = a->V, E = G * N, gfull = min64(G, p->kvalid / M);
   const uint8_t *crd = a->i0;
   const float *b = p->B;
   for (int64_t rb = b0; rb < b1; rb++) {
     const int64_t nr = min64(V, a->rows - rb * V), base = rb * E;
     for (int64_t v0 = 0; v0 < nr; v0 += 16) {
       const __mmask16 m = first_lanes(nr - v0);
-      __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+      __m512 acc[4];
+      UNROLL for (int u = 0; u < 4; u++) acc[u] = _mm512_setzero_ps();
       const float *vals = a->val + base * V + v0;
-      for (int64_t t = 0; t < E; t++) {
-        const int64_t col = t / N * M + crd[base + t];
-        if (col >= p->kvalid) continue;
-        acc[t & 3] = _mm512_fmadd_ps(_mm512_set1_ps(b[col]), _mm512_maskz_loadu_ps(m, vals + t * V), acc[t & 3]);
+      const uint8_t *cr = crd + base;
+      /* entry e = g * N + t, at column g * M + cr[e]; the full groups first, four entries at a time */
+      int64_t e = 0, g = 0, t = 0;
+      for (; e + 4 <= gfull * N; e += 4)
+        UNROLL for (int u = 0; u < 4; u++) {
+          acc[u] = _mm512_fmadd_ps(_mm512_set1_ps(b[g * M + cr[e + u]]), _mm512_maskz_loadu_ps(m, vals + (e + u) * V),
+                                   acc[u]);
+          if (++t == N) t = 0, g++;
+        }
+      for (; e < E; e++) {
+        const int64_t col = g * M + cr[e];
+        if (col < p->kvalid)
+          acc[0] = _mm512_fmadd_ps(_mm512_set1_ps(b[col]), _mm512_maskz_loadu_ps(m, vals + e * V), acc[0]);
+        if (++t == N) t = 0, g++;
       }
       const int64_t i0 = rb * V + v0;
       __m512 o = _mm512_maskz_loadu_ps(m, p->C + i0);
@@ -802,7 +834,7 @@ INLINE void spmv_bsr(const struct prod *p, int64_t b0, int64_t b1, const int ck)
   const float *b = p->B;
   if (R * C <= 16) {
     int32_t rep[16];
-    for (int l = 0; l < 16; l++) rep[l] = (int32_t)(l % C);
+    UNROLL for (int l = 0; l < 16; l++) rep[l] = (int32_t)(l % C);
     const __m512i ri = _mm512_loadu_si512(rep);
     const __mmask16 vm = first_lanes(R * C);
     for (int64_t br = b0; br < b1; br++) {
@@ -832,7 +864,7 @@ INLINE void spmv_bsr(const struct prod *p, int64_t b0, int64_t b1, const int ck)
     for (int64_t r0 = 0; r0 < nr; r0 += 8) {
       const int64_t rr = min64(8, nr - r0);
       __m512 acc[8];
-      for (int r = 0; r < 8; r++) acc[r] = _mm512_setzero_ps();
+      UNROLL for (int r = 0; r < 8; r++) acc[r] = _mm512_setzero_ps();
       for (int64_t k = k0; k < k1; k++) {
         const int64_t col0 = col_at(a->i1, k, ck) * C;
         for (int64_t cv = 0; cv < C; cv += 16) {
@@ -840,11 +872,12 @@ INLINE void spmv_bsr(const struct prod *p, int64_t b0, int64_t b1, const int ck)
           if (!m) break;
           const __m512 xs = _mm512_maskz_loadu_ps(m, b + col0 + cv);
           const float *vb = a->val + (k * R + r0) * C + cv;
-          for (int r = 0; r < 8; r++)
+          UNROLL for (int r = 0; r < 8; r++)
             if (r < rr) acc[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, vb + r * C), xs, acc[r]);
         }
       }
-      for (int64_t r = 0; r < rr; r++) {
+      UNROLL for (int r = 0; r < 8; r++) {
+        if (r >= rr) continue;
         const int64_t i = br * R + r0 + r;
         p->C[i] = out_base(p, i) + _mm512_reduce_add_ps(acc[r]);
       }
@@ -890,15 +923,15 @@ static void spmv_fn(void *ctx, int64_t begin, int64_t end) {
 /* r[i][j] -> r[j][i]: four rounds that swap the off-diagonal b x b blocks of
  * each 2b x 2b block, b = 8, 4, 2, 1 */
 INLINE void transpose16(__m512 r[16]) {
-  for (int s = 0; s < 4; s++) {
+  UNROLL for (int s = 0; s < 4; s++) {
     const int b = 8 >> s;
     int32_t lo[16], hi[16];
-    for (int j = 0; j < 16; j++) {
+    UNROLL for (int j = 0; j < 16; j++) {
       lo[j] = (j & b) ? 16 + j - b : j;
       hi[j] = (j & b) ? 16 + j : j + b;
     }
     const __m512i li = _mm512_loadu_si512(lo), hv = _mm512_loadu_si512(hi);
-    for (int i = 0; i < 16; i++) {
+    UNROLL for (int i = 0; i < 16; i++) {
       if (i & b) continue;
       const __m512 x = r[i], y = r[i + b];
       r[i] = _mm512_permutex2var_ps(x, li, y);
@@ -925,12 +958,13 @@ static void transpose_fn(void *ctx, int64_t begin, int64_t end) {
     const __mmask16 mj = first_lanes(t->nc - j0);
     for (int64_t i0 = 0; i0 < t->nrz; i0 += 16) {
       __m512 r[16];
-      for (int i = 0; i < 16; i++)
+      UNROLL for (int i = 0; i < 16; i++)
         r[i] = i0 + i < t->nr ? _mm512_maskz_loadu_ps(mj, t->src + (i0 + i) * t->lds + j0) : _mm512_setzero_ps();
       transpose16(r);
       const __mmask16 mi = first_lanes(t->nrz - i0), mv = first_lanes(t->nr - i0);
       const __m512 bv = t->bias ? _mm512_maskz_loadu_ps(mv, t->bias + i0) : _mm512_setzero_ps();
-      for (int j = 0; j < 16 && j0 + j < t->ncz; j++) {
+      UNROLL for (int j = 0; j < 16; j++) {
+        if (j0 + j >= t->ncz) continue;
         float *d = t->dst + (j0 + j) * t->ldd + i0;
         __m512 x = r[j];
         if (j0 + j < t->nc) {
@@ -951,6 +985,18 @@ static void transpose(struct transpose *t) {
 /* ---------------------------------------------------------------------------
  * entry points
  * ------------------------------------------------------------------------ */
+
+struct copy_rows {
+  const float *src;
+  int64_t lds;
+  float *dst;
+  int64_t ldd, w;
+};
+
+static void copy_rows_fn(void *ctx, int64_t begin, int64_t end) {
+  const struct copy_rows *t = ctx;
+  for (int64_t r = begin; r < end; r++) memcpy(t->dst + r * t->ldd, t->src + r * t->lds, (size_t)t->w * sizeof(float));
+}
 
 static void *scratch(int64_t floats) {
   void *p = aligned_alloc(64, (size_t)round_up(max64(floats, 16) * (int64_t)sizeof(float), 64));
@@ -976,7 +1022,18 @@ static void sp_run(const struct sp *a, int64_t mode, int64_t n, const float *b, 
     run_split(&p->split, spmv_fn, p);
   } else if (mode == 0) {
     p->B = b, p->ldb = n, p->C = c, p->ldc = n, p->w = n, p->kvalid = a->cols, p->load = acc;
+    float *bp = NULL;
+    if ((((uintptr_t)b & 63) || n % 16) && a->kind != K_CSC && stored(a) >= a->cols) {
+      /* rows of b that straddle cache lines cost two loads per vector (up to 2x for SpMM): copied
+       * once into 64-byte aligned rows, when b's rows are read more than once on average */
+      const int64_t np = round_up(n, 16);
+      bp = scratch(a->cols * np);
+      struct copy_rows cp = {.src = b, .lds = n, .dst = bp, .ldd = np, .w = n};
+      sparcc_rt_parallel_for(a->cols, max64(1, (1 << 14) / n), copy_rows_fn, &cp);
+      p->B = bp, p->ldb = np;
+    }
     product(p);
+    free(bp);
   } else { /* C^T = A @ x^T in scratch, then transposed into c */
     const int64_t np = round_up(n, 16), kp = padded_cols(a);
     float *xt = scratch(kp * np), *ct = scratch(a->rows * np);

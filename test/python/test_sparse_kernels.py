@@ -153,6 +153,25 @@ def test_linear(spec: str, shape: tuple[int, int]) -> None:
     check(y3, x3.astype(np.float64) @ w.T, np.abs(x3.astype(np.float64)) @ np.abs(w).T, f"x[2, 3, {cols}] @ {spec}.T")
 
 
+@pytest.mark.parametrize("spec", ["csr", "csc", "2:4", "vnm:4:2:4", "bsr:2x3"])
+def test_any_alignment(spec: str) -> None:
+    """b at every 4-byte offset from a cache line (the kernels copy rows that straddle lines): same bits."""
+    s, w = matrix(spec, (130, 301))
+    rng = np.random.default_rng(11)
+    for n in (16, 64):
+        base = np.full(301 * n + 64, np.nan, np.float32)
+        first = (-base.ctypes.data % 64) // 4  # the first 64-byte aligned element
+        data = rng.standard_normal((301, n)).astype(np.float32)
+        results = []
+        for shift in range(16):
+            b = base[first + shift : first + shift + 301 * n].reshape(301, n)
+            b[:] = data
+            results.append(sk.spmm(s, b))
+        for y in results[1:]:
+            np.testing.assert_array_equal(y, results[0])
+        check(results[0], w @ data, np.abs(w) @ np.abs(data.astype(np.float64)), f"{spec} @ b[301, {n}]")
+
+
 @pytest.mark.parametrize("spec", ["csr", "csc", "coo", "dcsr", "ell", "bsr:2x3", "2:4", "vnm:4:2:4"])
 def test_all_zero_and_empty(spec: str) -> None:
     rng = np.random.default_rng(3)
