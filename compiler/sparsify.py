@@ -13,7 +13,9 @@ layers that no pattern matches stay dense. A value is
 PRUNE is a magnitude-pruning spec of `sparse_formats.prune`
 (`unstructured:0.9`, `2:4`, `nm:1:8`, `vnm:4:2:4`, `block:4x4:0.9`) and
 FORMAT the storage format (`csr`, `bsr:4x4`, `ell`, ...; by default csr for
-unstructured, N:M / vnm for those patterns, bsr:RxC for blocks). `tasd:`
+unstructured, N:M / vnm for those patterns, bsr:RxC for blocks), or `block`:
+after pruning, the block size of fewest stored bytes among csr (1x1) and
+bsr:RxC candidates (sparse_formats.choose_block; the report lists each). `tasd:`
 decomposes the weight greedily into a sum of structured parts (each part
 prunes what the previous ones left; `tasd:2:4+1:8`) and computes x @ W^T as
 the sum of the parts' kernels. `dense` keeps a layer dense (to exclude it
@@ -71,7 +73,10 @@ class LayerSparsity:
         head = "auto:" if self.auto else ""
         if self.tasd:
             return head + "tasd:" + "+".join(self.parts)
-        return f"{head}{self.parts[0]}@{self.formats[0]}"
+        from sparcc.dialects.sparse_formats import tasd_format
+
+        fmt = "" if self.formats[0] == tasd_format(self.parts[0]) else f"@{self.formats[0]}"
+        return f"{head}{self.parts[0]}{fmt}"
 
 
 def kernel_kind(fmt_spec: str) -> str:
@@ -131,6 +136,10 @@ def parse_value(text: str) -> LayerSparsity:
     canon_parts, canon_formats = [], []
     for p, f in zip(parts, formats):
         parse_prune(p)  # ValueError with the reason
+        if f.lower() == "block":  # chosen per weight after pruning (choose_format)
+            canon_parts.append(p.lower())
+            canon_formats.append("block")
+            continue
         fmt = parse_format(f)
         kernel_kind(fmt.spec)
         # a structured storage format holds only matching pruning: try it on a small matrix
@@ -142,6 +151,16 @@ def parse_value(text: str) -> LayerSparsity:
         canon_parts.append(p.lower())
         canon_formats.append(fmt.spec)
     return LayerSparsity(tuple(canon_parts), tuple(canon_formats), auto, tasd)
+
+
+def choose_format(pruned: np.ndarray) -> tuple[str, list[dict[str, Any]]]:
+    """`@block`: the storage format of fewest bytes for a pruned weight, csr or
+    bsr:RxC (sparse_formats.choose_block), and each candidate's cost."""
+    from sparcc.dialects.sparse_formats import choose_block
+
+    r, c, costs = choose_block(pruned)
+    table = [{"block": f"{x.block[0]}x{x.block[1]}", "fill": x.fill, "bytes": x.bytes} for x in costs]
+    return ("csr" if (r, c) == (1, 1) else f"bsr:{r}x{c}"), table
 
 
 def parse_sparsity_spec(spec: Any, where: str = "sparsity") -> QuantSpec | None:
@@ -164,12 +183,15 @@ class SparseLayerReport:
     predicted_speedup: float
     execution: str
     truncations: list[dict[str, float]] = field(default_factory=list)
+    block_choice: list[dict[str, Any]] = field(default_factory=list)  # @block: each candidate's cost
 
     def as_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k != "truncations"}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("truncations", "block_choice")}
         out["shape"] = list(self.shape)
         if self.truncations:
             out["truncations"] = self.truncations
+        if self.block_choice:
+            out["block_choice"] = self.block_choice
         return out
 
 
@@ -241,6 +263,11 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
         # one part, or TASD's greedy parts: each prunes what the ones before left
         split = tasd(w, list(choice.parts))
         approx = split.approximation()
+        layout: list[dict[str, Any]] = []
+        if "block" in choice.formats:
+            formats = list(choice.formats)
+            formats[0], layout = choose_format(split.parts[0])
+            choice = LayerSparsity(choice.parts, tuple(formats), choice.auto, choice.tasd)
         parts = [(part, encode(part, f)) for part, f in zip(split.parts, choice.formats)]
         kinds = [kernel_kind(f) for f in choice.formats]
         stored = sum(st.stored for _, st in parts)
@@ -258,7 +285,7 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
             imported.weights[name] = torch.from_numpy(pruned)
         else:
             execution = "sparse" if speed >= 1.0 else f"sparse (predicted {speed:.2f}x of dense; use auto: to fall back)"
-            rules.append(f"{layer}={value}")
+            rules.append(f"{layer}={choice}")
             for k, (_, storage) in enumerate(parts):
                 base = part_name(name, k, choice.tasd)
                 index, values = store_buffers(storage)
@@ -269,7 +296,7 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
         reports.append(SparseLayerReport(
             layer, str(choice), list(choice.formats), (rows, cols),
             float(np.count_nonzero(pruned)) / max(w.size, 1), stored, w.size * 4, bytes_sparse,
-            _rel_err(w, approx), speed, execution, truncations,
+            _rel_err(w, approx), speed, execution, truncations, layout,
         ))
     if rules:
         SparsifyWeightsPass(spec=";".join(rules)).apply(Context(allow_unregistered=True), imported.module)

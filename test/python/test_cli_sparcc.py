@@ -247,7 +247,7 @@ def test_sparse_run_from_the_shell_reports_each_layer():
                  "--sparsity", "fc1=2:4", "--sparsity", "*=unstructured:0.9")
     assert out.returncode == 0, out.stderr
     lines = [line for line in out.stdout.splitlines() if line.strip().startswith("sparse ")]
-    assert [line.split()[1:3] for line in lines] == [["fc1", "2:4@2:4"], ["fc2", "unstructured:0.9@csr"]]
+    assert [line.split()[1:3] for line in lines] == [["fc1", "2:4"], ["fc2", "unstructured:0.9"]]
     # 2:4 keeps half the weights, unstructured:0.9 a tenth
     densities = [float(line.split("density")[1].split()[0]) for line in lines]
     assert densities == [0.5, 0.1]

@@ -232,7 +232,7 @@ def test_bad_sparsity_specs_fail_before_compiling(spec, message: str) -> None:
 
 
 def test_sparse_and_quantised_layer_is_rejected() -> None:
-    with pytest.raises(SparccError, match="layer 'fc1' matches quant 'nf4:g64' and sparsity '2:4@2:4'"):
+    with pytest.raises(SparccError, match="layer 'fc1' matches quant 'nf4:g64' and sparsity '2:4'"):
         compile_program(MLP().eval(), [torch.randn(2, 96)], quant={"fc1": "nf4:g64"}, sparsity={"fc1": "2:4"})
 
 
@@ -260,3 +260,18 @@ def test_sparsity_in_an_artifact_round_trip(tmp_path) -> None:
     with pytest.raises(SparccError, match="sparse inputs are not supported in ahead-of-time artifacts"):
         artifact.compile(lambda a, b: a @ b, [torch.eye(4).to_sparse_csr(), x[:, :4].t().contiguous()],
                                 tmp_path / "out2")
+
+
+def test_block_format_is_chosen_per_weight() -> None:
+    torch.manual_seed(0)
+    model = MLP().eval()
+    with torch.no_grad():  # fc1 is 4x4-block sparse, fc2 unstructured
+        model.fc1.weight.copy_(torch.from_numpy(prune(model.fc1.weight.numpy(), "block:4x4:0.75")))
+    x = torch.randn(3, 96)
+    program = compile_program(model, [x], sparsity={"fc*": "unstructured:0.75@block"})
+    fc1, fc2 = program.report["sparsity"]["layers"]
+    assert fc1["formats"] == ["bsr:4x4"] and fc2["formats"] == ["csr"]
+    chosen = min(fc1["block_choice"], key=lambda c: c["bytes"])
+    assert chosen["block"] == "4x4" and chosen["fill"] > 0.95  # < 1: the last block row is padded
+    want = _pruned(model, {"fc1": ["unstructured:0.75"], "fc2": ["unstructured:0.75"]})(x).detach()
+    _close(program(x), want)
