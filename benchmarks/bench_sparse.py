@@ -13,7 +13,9 @@ Cases:
 - Linear(4096, 4096) with a 2:4 weight (the 2 largest of every 4 along each
   input row), batch 64, with bias. Contenders: sparcc's N:M kernel (mode
   linear), sparcc's CSR kernel on the same weight, sparcc's dense code
-  (sparcc.jit(nn.Linear)) and eager torch.nn.Linear.
+  (sparcc.jit(nn.Linear)) and eager torch.nn.Linear. The same for a
+  vnm:4:2:4 weight (V:N:M kernel) and a bsr:4x4 weight with half of its
+  4x4 blocks kept (BSR kernel).
 
 At each thread count T (--threads, default 2), torch.set_num_threads(T) and
 sparcc's pool size alike. Latencies are medians over --repeat calls,
@@ -76,8 +78,12 @@ def spmm_contenders(a: np.ndarray, b: np.ndarray, threads: int) -> dict:
     }
 
 
-def linear_contenders(w: np.ndarray, bias: np.ndarray, x: np.ndarray, threads: int) -> dict:
-    run_nm, y_nm = sk.bind(encode(w, "2:4"), x, sk.MODE_LINEAR, bias=bias)
+# (case, the weight's format, how it is pruned)
+LINEAR_CASES = [("2:4", "2:4", "2:4"), ("vnm:4:2:4", "vnm:4:2:4", "vnm:4:2:4"), ("bsr:4x4", "bsr:4x4", "block:4x4:0.5")]
+
+
+def linear_contenders(w: np.ndarray, spec: str, bias: np.ndarray, x: np.ndarray, threads: int) -> dict:
+    run_sp, y_sp = sk.bind(encode(w, spec), x, sk.MODE_LINEAR, bias=bias)
     run_csr, y_csr = sk.bind(encode(w, "csr"), x, sk.MODE_LINEAR, bias=bias)
     linear = torch.nn.Linear(SIZE, SIZE)
     linear.weight.data = torch.from_numpy(w)
@@ -87,7 +93,7 @@ def linear_contenders(w: np.ndarray, bias: np.ndarray, x: np.ndarray, threads: i
     with torch.no_grad():
         dense(xt)
     return {
-        "sparcc 2:4": (lambda: (run_nm(), y_nm)[1], False),
+        f"sparcc {spec}": (lambda: (run_sp(), y_sp)[1], False),
         "sparcc csr": (lambda: (run_csr(), y_csr)[1], False),
         "sparcc dense": (lambda: dense(xt), False),
         "torch eager": (lambda: linear(xt), True),
@@ -126,6 +132,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[2])
     parser.add_argument("--sparsity", type=float, nargs="+", default=list(SPARSITIES))
     parser.add_argument("--only", choices=["spmm", "linear"], help="run only this case")
+    parser.add_argument("--formats", nargs="+", choices=[c[0] for c in LINEAR_CASES],
+                        help="linear: only these weight formats")
     opts = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -140,14 +148,16 @@ def main() -> None:
                 case = f"spmm {SIZE}x{SIZE} ({s:.0%} zero) @ {SIZE}x{SPMM_N}"
                 rows += measure(case, spmm_contenders(a, b, t), ref, t, opts)
     if opts.only in (None, "linear"):
-        w = prune(rng.standard_normal((SIZE, SIZE), dtype=np.float32), "2:4")
         bias = rng.standard_normal(SIZE, dtype=np.float32)
         x = rng.standard_normal((BATCH, SIZE), dtype=np.float32)
-        ref = x.astype(np.float64) @ w.T.astype(np.float64) + bias
-        for t in opts.threads:
-            set_num_threads(t)
-            rows += measure(f"2:4 linear {SIZE}x{SIZE}, batch {BATCH}", linear_contenders(w, bias, x, t), ref, t,
-                            opts)
+        for name, spec, pruning in LINEAR_CASES if opts.formats is None else \
+                [c for c in LINEAR_CASES if c[0] in opts.formats]:
+            w = prune(rng.standard_normal((SIZE, SIZE), dtype=np.float32), pruning)
+            ref = x.astype(np.float64) @ w.T.astype(np.float64) + bias
+            for t in opts.threads:
+                set_num_threads(t)
+                rows += measure(f"{name} linear {SIZE}x{SIZE}, batch {BATCH}", linear_contenders(w, spec, bias, x, t),
+                                ref, t, opts)
     write_results(opts.json, rows)
 
 
