@@ -48,16 +48,21 @@
  * How (AVX-512). Every product is a walk over rows of A: a row of C, up to
  * 64 columns wide (4 zmm, the last one masked), stays in registers while
  * each stored value is broadcast and multiplied with the row of B its
- * column selects (two interleaved accumulator sets hide the FMA latency).
+ * column selects (four interleaved accumulator sets hide the FMA latency).
  * n > 64 is done in panels of 64 columns; n = 1 (SpMV) gathers b instead.
  * Mode 1 transposes x into a zero-padded [cols x n] scratch once per call,
  * computes C^T = A @ x^T in a second scratch, and transposes it out with the
- * bias (16x16 register transposes). N:M and V:N:M walk k in blocks of about
- * 32 KB of B rows, so B comes from L1 and only C travels to L2; V:N:M and
- * BSR keep up to 4 rows of C in registers, each loaded B row serving all of
- * them. CSC scatters into C. Rows are split over sparcc's thread pool
- * (sparcc_rt_parallel_for) in contiguous ranges of equal stored entries
- * (CSR, COO, DCSR, BSR) or equal rows (the others).
+ * bias (16x16 register transposes); in mode 0 a b whose rows straddle cache
+ * lines is copied into aligned rows first. N:M and V:N:M walk chunks of rows
+ * whose C stays in L1, k in blocks of 24 KB of B rows, so that B comes from
+ * L1 too; V:N:M and BSR keep up to 4 rows of C in registers, each loaded B
+ * row serving all of them. CSC scatters into C. The row kernels are
+ * compiled once per panel width and picked from tables. Rows are cut into
+ * ranges of about equal stored entries (CSR, COO, DCSR, BSR) or rows (the
+ * others), 8 per thread of sparcc's pool, which the threads take one at a
+ * time (sparcc_rt_parallel_for), so a thread slowed down by another process
+ * takes fewer. A row's sum never depends on the thread count: results are
+ * the same bits with 1 thread or many.
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -738,43 +743,62 @@ INLINE void spmv_walk(const struct prod *p, int64_t r0, int64_t r1, const int ck
   }
 }
 
+/* 16 entries of an N:M row from entry t (a multiple of 16; 16 % N == 0) with in-group indices cr,
+ * times the b values they select: b[t / N * M + pattern + cr] for the lanes of m. The 16 entries
+ * span W = 16 / N * M values of b: for W <= 64 they are picked from registers (vpermt2ps), else
+ * gathered. Lanes of b at or past kvalid are never selected (the caller stops at the full groups). */
+INLINE __m512 nm_dot16(const float *v, const uint8_t *cr, const float *b, int64_t t, int64_t N, int64_t M,
+                       int64_t kvalid, __m512i pattern, __mmask16 m, const int W) {
+  const __m512i ii = _mm512_add_epi32(pattern, _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, cr + t)));
+  const int64_t base = t / N * M;
+  __m512 xs;
+  if (W <= 64) {
+    const float *x = b + base;
+    const int64_t left = kvalid - base;
+    xs = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(first_lanes(left), x), ii,
+                                _mm512_maskz_loadu_ps(first_lanes(left - 16), x + 16));
+    if (W > 32) {
+      const __m512 hi = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(first_lanes(left - 32), x + 32), ii,
+                                               _mm512_maskz_loadu_ps(first_lanes(left - 48), x + 48));
+      xs = _mm512_mask_blend_ps(_mm512_test_epi32_mask(ii, _mm512_set1_epi32(32)), xs, hi);
+    }
+  } else {
+    xs = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, ii, b + base, 4);
+  }
+  return _mm512_mul_ps(_mm512_maskz_loadu_ps(m, v + t), xs);
+}
+
+INLINE float nm_dot_row(const float *v, const uint8_t *cr, const float *b, int64_t T, int64_t N, int64_t M,
+                        int64_t kvalid, __m512i pattern, const int W) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+  int64_t t = 0;
+  for (; t + 32 <= T; t += 32) {
+    a0 = _mm512_add_ps(a0, nm_dot16(v, cr, b, t, N, M, kvalid, pattern, 0xFFFF, W));
+    a1 = _mm512_add_ps(a1, nm_dot16(v, cr, b, t + 16, N, M, kvalid, pattern, 0xFFFF, W));
+  }
+  for (; t < T; t += 16) a0 = _mm512_add_ps(a0, nm_dot16(v, cr, b, t, N, M, kvalid, pattern, first_lanes(T - t), W));
+  return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
 static void spmv_nm(const struct prod *p, int64_t r0, int64_t r1) {
   const struct sp *a = p->a;
   const int64_t G = a->G, N = a->N, M = a->M, gfull = min64(G, p->kvalid / M), T = gfull * N;
   const uint8_t *crd = a->i0;
   const float *b = p->B;
-  const int gather = N > 0 && 16 % N == 0;
-  __m512i pattern = _mm512_setzero_si512();
-  if (gather) {
-    int32_t pat[16];
-    UNROLL for (int l = 0; l < 16; l++) pat[l] = (int32_t)(l / N * M);
-    pattern = _mm512_loadu_si512(pat);
-  }
+  const int vec = N > 0 && 16 % N == 0;
+  const int64_t W = vec ? 16 / N * M : 0;
+  int32_t pat[16];
+  UNROLL for (int l = 0; l < 16; l++) pat[l] = vec ? (int32_t)(l / N * M) : 0;
+  const __m512i pattern = _mm512_loadu_si512(pat);
   for (int64_t i = r0; i < r1; i++) {
     const int64_t base = i * G * N;
     const float *v = a->val + base;
     const uint8_t *cr = crd + base;
     float s = 0.0f;
-    if (gather) {
-      __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-      int64_t t = 0;
-      for (; t + 32 <= T; t += 32) {
-        __m512i i0 = _mm512_add_epi32(_mm512_add_epi32(pattern, _mm512_set1_epi32((int32_t)(t / N * M))),
-                                      _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(cr + t))));
-        __m512i i1 = _mm512_add_epi32(_mm512_add_epi32(pattern, _mm512_set1_epi32((int32_t)((t + 16) / N * M))),
-                                      _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(cr + t + 16))));
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(v + t), _mm512_i32gather_ps(i0, b, 4), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(v + t + 16), _mm512_i32gather_ps(i1, b, 4), a1);
-      }
-      for (; t < T; t += 16) {
-        const __mmask16 m = first_lanes(T - t);
-        __m512i ii = _mm512_add_epi32(_mm512_add_epi32(pattern, _mm512_set1_epi32((int32_t)(t / N * M))),
-                                      _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, cr + t)));
-        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, v + t),
-                             _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, ii, b, 4), a0);
-      }
-      s = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-    } else {
+    if (vec && W <= 32) s = nm_dot_row(v, cr, b, T, N, M, p->kvalid, pattern, 32);
+    else if (vec && W <= 64) s = nm_dot_row(v, cr, b, T, N, M, p->kvalid, pattern, 64);
+    else if (vec) s = nm_dot_row(v, cr, b, T, N, M, p->kvalid, pattern, 0x7FFFFFFF);
+    else {
       float s4[4] = {0, 0, 0, 0};
       for (int64_t g = 0; g < gfull; g++)
         for (int64_t t = 0; t < N; t++) s4[t & 3] += v[g * N + t] * b[g * M + cr[g * N + t]];
