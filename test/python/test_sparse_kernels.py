@@ -43,7 +43,7 @@ RTOL = 1e-5
 SPECS = [
     "csr", "csc", "coo", "dcsr", "ell",
     "bsr:2x2", "bsr:4x4", "bsr:2x3", "bsr:5x1", "bsr:3x8",
-    "2:4", "1:4", "4:8", "3:7",
+    "2:4", "1:4", "4:8", "3:7", "1:8",
     "vnm:4:2:4", "vnm:2:1:4", "vnm:6:2:8",
     # 64-bit positions and/or coordinates
     "csr;pos=64;crd=64", "csr;pos=64", "csc;crd=64", "coo;pos=64;crd=64", "dcsr;pos=64;crd=64",
