@@ -135,8 +135,8 @@ def _checked_setup(opts: argparse.Namespace) -> tuple[Any, Any, Any, list[Any]]:
     check_target(opts.target_device)
     if opts.threads is not None and opts.threads < 1:
         raise SparccError(f"--threads {opts.threads}: must be at least 1")
-    spec = _quant_spec(opts.quant)
-    sparse_spec = _sparsity_spec(opts.sparsity)
+    spec = _layer_rules(opts.quant, "--quant")
+    sparse_spec = _layer_rules(opts.sparsity, "--sparsity")
     model, inputs = model_and_inputs(opts.target, opts.example_input)
     return spec, sparse_spec, model, inputs
 
@@ -198,16 +198,6 @@ def compile_artifact(opts: argparse.Namespace) -> None:
     _print_sparsity(m.get("sparsity") or [])
 
 
-def _sparsity_spec(parts: Sequence[str] | None) -> Any:
-    """--sparsity 'PATTERN=VALUE' (repeatable, in priority order) or one JSON object."""
-    from sparcc.sparsify import parse_sparsity_spec
-
-    if not parts:
-        return None
-    text = parts[0] if len(parts) == 1 and parts[0].strip().startswith("{") else ";".join(parts)
-    return parse_sparsity_spec(text, "--sparsity")
-
-
 def _print_sparsity(layers: Sequence[dict[str, Any]]) -> None:
     for q in layers:
         print(f"  sparse {q['layer']:<20} {q['spec']:<22} density {q['density']:.3f}  "
@@ -217,14 +207,15 @@ def _print_sparsity(layers: Sequence[dict[str, Any]]) -> None:
             print(f"           {t['spec']:<28} rel err {t['rel_err']:.3e}  density {t['density']:.3f}")
 
 
-def _quant_spec(parts: Sequence[str] | None) -> Any:
-    """--quant 'PATTERN=FORMAT' (repeatable, in priority order) or one JSON object."""
+def _layer_rules(parts: Sequence[str] | None, flag: str) -> Any:
+    """--quant/--sparsity 'PATTERN=VALUE' (repeatable, in priority order) or one JSON object."""
     from sparcc.quantize import parse_quant_spec
+    from sparcc.sparsify import parse_sparsity_spec
 
     if not parts:
         return None
     text = parts[0] if len(parts) == 1 and parts[0].strip().startswith("{") else ";".join(parts)
-    return parse_quant_spec(text, "--quant")
+    return (parse_quant_spec if flag == "--quant" else parse_sparsity_spec)(text, flag)
 
 
 def _print_quant(layers: Sequence[dict[str, Any]]) -> None:

@@ -121,7 +121,7 @@ class LowerQuantPass(ModulePass):
             raise UnsupportedOpError(f"lower-quant: '{leftover.name}' has no CPU lowering yet")
 
 
-def _memref1(elem: Attribute) -> MemRefType:
+def memref1(elem: Attribute) -> MemRefType:
     return MemRefType(elem, [1])
 
 
@@ -129,7 +129,7 @@ def _arg_types(kernel: str) -> list[Attribute]:
     roles = KERNELS[kernel]
     elems = {"codes": i8, "scales": i8 if kernel == "sparcc_qlinear_mx4" else f32, "zeros": f32, "lut": f32}
     sizes = SIZES.get(kernel, DEFAULT_SIZES)
-    return [_memref1(f32), *(_memref1(elems[r]) for r in roles), _memref1(f32), _memref1(f32)] + [i64] * len(sizes)
+    return [memref1(f32), *(memref1(elems[r]) for r in roles), memref1(f32), memref1(f32)] + [i64] * len(sizes)
 
 
 def _declare(module: ModuleOp, kernel: str) -> None:
@@ -162,12 +162,7 @@ def _lower_linear(linear: quant.LinearOp) -> str:
 
     x: SSAValue = linear.input  # read as [M, K], row-major: no reshape needed
 
-    def pointer(value: SSAValue, shape: list[int], elem: Attribute) -> SSAValue:
-        buf = add(bufferization.ToBufferOp(
-            operands=[value], result_types=[MemRefType(elem, shape)], properties={"read_only": UnitAttr()}))
-        return _flat(add, buf.results[0], elem)
-
-    args: dict[str, SSAValue] = {"x": pointer(x, xshape, f32)}
+    args: dict[str, SSAValue] = {"x": read_pointer(add, x)}
     buffers = {role: (store, shape, elem) for role, store, shape, elem in weight_buffers(source.weight_name, wtype)}
     dummy = add(memref.AllocaOp.get(f32, shape=[1])).results[0]  # for absent operands
     for role in KERNELS[kernel]:
@@ -176,19 +171,19 @@ def _lower_linear(linear: quant.LinearOp) -> str:
             continue
         store, shape, elem = buffers[role]
         w = add(nn.WeightOp(store, TensorType(elem, shape))).results[0]
-        args[role] = pointer(w, shape, elem)
+        args[role] = read_pointer(add, w)
     flags = 0
     if "zeros" in buffers:
         flags |= FLAG_ZEROS
     if linear.bias is not None:
         flags |= FLAG_BIAS
-        args["bias"] = pointer(linear.bias, [n], f32)
+        args["bias"] = read_pointer(add, linear.bias)
     else:
         args["bias"] = dummy
     # the result is allocated in its own shape: a reshape of the buffer after
     # the call makes the CPU schedule loop forever on the ops that read it
     out = add(memref.AllocOp.get(f32, alignment=64, shape=[*xshape[:-1], n])).results[0]
-    args["y"] = _flat(add, out, f32)
+    args["y"] = flat_pointer(add, out, f32)
     consts = {"M": m, "N": n, "K": k, "group": group_of(fmt, k), "flags": flags}
     sizes = [add(arith.ConstantOp(IntegerAttr(consts[s], i64))).results[0] for s in SIZES.get(kernel, DEFAULT_SIZES)]
     operands = [args["x"], *(args[r] for r in KERNELS[kernel]), args["bias"], args["y"], *sizes]
@@ -199,10 +194,20 @@ def _lower_linear(linear: quant.LinearOp) -> str:
     return kernel
 
 
-def _flat(add, buf: SSAValue, elem: Attribute) -> SSAValue:
+def read_pointer(add, value: SSAValue) -> SSAValue:
+    """A tensor's buffer, read-only, as a bare pointer (memref<1xT>) for a call."""
+    vtype = value.type
+    assert isinstance(vtype, TensorType)
+    buf = add(bufferization.ToBufferOp(
+        operands=[value], result_types=[MemRefType(vtype.element_type, vtype.get_shape())],
+        properties={"read_only": UnitAttr()}))
+    return flat_pointer(add, buf.results[0], vtype.element_type)
+
+
+def flat_pointer(add, buf: SSAValue, elem: Attribute) -> SSAValue:
     """`buf` reinterpreted as memref<1xT> at offset 0 (a bare pointer at the call)."""
     cast = memref.ReinterpretCastOp(buf, [], [], [], DenseArrayBase.from_list(i64, [0]),
                                     DenseArrayBase.from_list(i64, [1]), DenseArrayBase.from_list(i64, [1]),
-                                    _memref1(elem))
+                                    memref1(elem))
     return add(cast).results[0]
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from sparcc.dialects import nn, sparse
 from sparcc.dialects.sparse_formats import SparseFormat
 from sparcc.errors import UnsupportedOpError
-from sparcc.passes.lower_quant import _flat, _memref1
+from sparcc.passes.lower_quant import flat_pointer, memref1, read_pointer
 from xdsl.context import Context
 from xdsl.dialects import arith, bufferization, func, memref
 from xdsl.dialects.builtin import (
@@ -112,7 +112,7 @@ def kernel_params(fmt: SparseFormat, where: str) -> tuple[str, list[int], int]:
 
 
 def _arg_types() -> list[Attribute]:
-    return [i64] * 4 + [_memref1(i8)] * 4 + [_memref1(f32)] * 4 + [i64] * 4
+    return [i64] * 4 + [memref1(i8)] * 4 + [memref1(f32)] * 4 + [i64] * 4
 
 
 @dataclass(frozen=True)
@@ -181,12 +181,6 @@ def _lower(op: sparse.LinearOp | sparse.MatmulOp, args: dict[SSAValue, list[SSAV
         ops.append(o)
         return o
 
-    def pointer(value: SSAValue, elem: Attribute) -> SSAValue:
-        vtype = value.type
-        assert isinstance(vtype, TensorType)
-        buf = add(bufferization.ToBufferOp(
-            operands=[value], result_types=[MemRefType(elem, vtype.get_shape())], properties={"read_only": UnitAttr()}))
-        return _flat(add, buf.results[0], elem)
 
     # the sparse operand's buffers
     if isinstance(a, BlockArgument) and a in args:
@@ -210,8 +204,8 @@ def _lower(op: sparse.LinearOp | sparse.MatmulOp, args: dict[SSAValue, list[SSAV
             f"{op.name}: the CPU kernels take a sparse.weight or a sparse function argument, "
             f"got a value made by '{a.owner.name if isinstance(a.owner, Operation) else 'a block'}'"
         )
-    index = [pointer(b, i8) for b in buffers[:-1]]
-    values = pointer(buffers[-1], f32)
+    index = [read_pointer(add, b) for b in buffers[:-1]]
+    values = read_pointer(add, buffers[-1])
     dummy8 = add(memref.AllocaOp.get(i8, shape=[1])).results[0]
     dummy = add(memref.AllocaOp.get(f32, shape=[1])).results[0]
     index += [dummy8] * (4 - len(index))
@@ -222,16 +216,16 @@ def _lower(op: sparse.LinearOp | sparse.MatmulOp, args: dict[SSAValue, list[SSAV
         xshape = list(op.input.type.get_shape())  # type: ignore[attr-defined]
         n = math.prod(xshape[:-1])
         x: SSAValue = op.input  # read as [n, cols], row-major: no reshape needed
-        dense = pointer(x, f32)
+        dense = read_pointer(add, x)
         out_shape = [*xshape[:-1], rows]
         bias = dummy
         if op.bias is not None:
             flags |= FLAG_BIAS
-            bias = pointer(op.bias, f32)
+            bias = read_pointer(add, op.bias)
     else:
         mode = MODE_SPMM
         n = op.rhs.type.get_shape()[1]  # type: ignore[attr-defined]
-        dense = pointer(op.rhs, f32)
+        dense = read_pointer(add, op.rhs)
         out_shape = [rows, n]
         bias = dummy
     out = add(memref.AllocOp.get(f32, alignment=64, shape=out_shape)).results[0]
@@ -241,7 +235,7 @@ def _lower(op: sparse.LinearOp | sparse.MatmulOp, args: dict[SSAValue, list[SSAV
         src = add(bufferization.ToBufferOp(
             operands=[acc], result_types=[MemRefType(f32, out_shape)], properties={"read_only": UnitAttr()}))
         add(memref.CopyOp(src.results[0], out))
-    c = _flat(add, out, f32)
+    c = flat_pointer(add, out, f32)
 
     def const(v: int) -> SSAValue:
         return add(arith.ConstantOp(IntegerAttr(v, i64))).results[0]
