@@ -8,11 +8,15 @@ Cases:
   zero at random. Contenders: sparcc CSR (backends/cpu/spkernels.c through
   sparse_kernels.bind: buffers fixed once, no conversion per call),
   scipy.sparse CSR @ dense (one thread, whatever --threads says),
-  torch.sparse.mm on a CSR tensor with int32 indices, and sparcc's dense code
+  torch.sparse.mm on a CSR tensor with int32 indices, sparcc.jit of `a @ b`
+  given that torch CSR tensor (the compiled path: lower-sparse, buffers
+  passed per call), and sparcc's dense code
   (sparcc.jit(lambda a, b: a @ b) on the dense A) and PyTorch's (a @ b).
 - Linear(4096, 4096) with a 2:4 weight (the 2 largest of every 4 along each
   input row), batch 64, with bias. Contenders: sparcc's N:M kernel (mode
-  linear), sparcc's CSR kernel on the same weight, sparcc's dense code
+  linear), sparcc.jit(linear, sparsity={"*": "2:4"}) (the compiled path:
+  the model pruned and lowered by sparcc; pruning the pruned weight again
+  changes nothing), sparcc's CSR kernel on the same weight, sparcc's dense code
   (sparcc.jit(nn.Linear)) and eager torch.nn.Linear. The same for a
   vnm:4:2:4 weight (V:N:M kernel) and a bsr:4x4 weight with half of its
   4x4 blocks kept (BSR kernel).
@@ -67,10 +71,13 @@ def spmm_contenders(a: np.ndarray, b: np.ndarray, threads: int) -> dict:
     a_scipy = sps.csr_matrix(a)
     a_torch, b_torch, a_dense = torch_csr_int32(a), torch.from_numpy(b), torch.from_numpy(a)
     dense = sparcc.jit(lambda x, z: x @ z, threads=threads)
+    compiled = sparcc.jit(lambda x, z: x @ z, threads=threads)  # the same, given a sparse x
     with torch.no_grad():
         dense(a_dense, b_torch)
+        compiled(a_torch, b_torch)
     return {
         "sparcc csr": (lambda: (run(), y)[1], False),
+        "sparcc.jit csr input": (lambda: compiled(a_torch, b_torch), False),
         "scipy csr": (lambda: a_scipy @ b, False),
         "torch.sparse.mm csr": (lambda: torch.sparse.mm(a_torch, b_torch), True),
         "sparcc dense": (lambda: dense(a_dense, b_torch), False),
@@ -82,7 +89,7 @@ def spmm_contenders(a: np.ndarray, b: np.ndarray, threads: int) -> dict:
 LINEAR_CASES = [("2:4", "2:4", "2:4"), ("vnm:4:2:4", "vnm:4:2:4", "vnm:4:2:4"), ("bsr:4x4", "bsr:4x4", "block:4x4:0.5")]
 
 
-def linear_contenders(w: np.ndarray, spec: str, bias: np.ndarray, x: np.ndarray, threads: int) -> dict:
+def linear_contenders(w: np.ndarray, spec: str, pruning: str, bias: np.ndarray, x: np.ndarray, threads: int) -> dict:
     run_sp, y_sp = sk.bind(encode(w, spec), x, sk.MODE_LINEAR, bias=bias)
     run_csr, y_csr = sk.bind(encode(w, "csr"), x, sk.MODE_LINEAR, bias=bias)
     linear = torch.nn.Linear(SIZE, SIZE)
@@ -90,10 +97,13 @@ def linear_contenders(w: np.ndarray, spec: str, bias: np.ndarray, x: np.ndarray,
     linear.bias.data = torch.from_numpy(bias)
     xt = torch.from_numpy(x)
     dense = sparcc.jit(linear, threads=threads)
+    compiled = sparcc.jit(linear, threads=threads, sparsity={"*": f"{pruning}@{spec}"})
     with torch.no_grad():
         dense(xt)
+        compiled(xt)
     return {
         f"sparcc {spec}": (lambda: (run_sp(), y_sp)[1], False),
+        f"sparcc.jit sparsity={pruning}": (lambda: compiled(xt), False),
         "sparcc csr": (lambda: (run_csr(), y_csr)[1], False),
         "sparcc dense": (lambda: dense(xt), False),
         "torch eager": (lambda: linear(xt), True),
@@ -156,7 +166,7 @@ def main() -> None:
             ref = x.astype(np.float64) @ w.T.astype(np.float64) + bias
             for t in opts.threads:
                 set_num_threads(t)
-                rows += measure(f"{name} linear {SIZE}x{SIZE}, batch {BATCH}", linear_contenders(w, spec, bias, x, t),
+                rows += measure(f"{name} linear {SIZE}x{SIZE}, batch {BATCH}", linear_contenders(w, spec, pruning, bias, x, t),
                                 ref, t, opts)
     write_results(opts.json, rows)
 

@@ -44,13 +44,15 @@ from sparcc.quantize import QuantSpec, layer_of, parse_layer_rules, to_numpy
 # kernel kinds of backends/cpu/spkernels.c, by the preset that names them
 KERNEL_KINDS = ("csr", "csc", "coo", "dcsr", "ell", "bsr", "nm", "vnm")
 
-# Measured throughput of each kernel kind relative to sparcc's dense code on
-# the same matrix, per stored value (benchmarks/bench_sparse.py, 2 threads,
-# 4096x4096 weights): a layer is predicted faster than dense when
-# density < RELATIVE_RATE[kind] (stored values counted, padding included).
+# Throughput of each kernel kind per stored value, relative to sparcc's dense
+# code per weight, measured by benchmarks/calibrate_sparse.py (Linear(4096,
+# 4096), batch 64, 2 threads, 2-core SPR VM; unstructured kinds at 10 %
+# density, bsr:4x4 at 25 %, N:M at 50 %): a layer is predicted faster than
+# dense when its stored fraction (padding included) is below its kind's rate.
+# Re-measure when a kernel or the dense code changes.
 RELATIVE_RATE = {
-    "csr": 0.35, "csc": 0.15, "coo": 0.15, "dcsr": 0.3, "ell": 0.3,
-    "bsr": 0.6, "nm": 0.85, "vnm": 0.85,
+    "csr": 0.69, "csc": 0.22, "coo": 0.52, "dcsr": 0.73, "ell": 0.63,
+    "bsr": 1.49, "nm": 0.99, "vnm": 1.43,
 }
 
 
