@@ -147,18 +147,19 @@ def kernel_operands(q: QuantizedTensor) -> dict:
     }
 
 
-def _as_float32(x, what: str) -> np.ndarray:
+def as_float32(x, what: str) -> np.ndarray:
+    """A numpy or torch array (real dtype) as contiguous float32; ValueError naming `what`."""
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency
         torch = None
     if torch is not None and isinstance(x, torch.Tensor):
         if x.dtype.is_complex:
-            raise ValueError(f"qlinear: {what} must be real (float or integer), got {x.dtype}")
+            raise ValueError(f"{what} must be real (float or integer), got {x.dtype}")
         x = x.detach().to("cpu", torch.float32).numpy()
     x = np.asarray(x)
     if x.dtype.kind not in "fiub":
-        raise ValueError(f"qlinear: {what} must be real (float or integer), got {x.dtype}")
+        raise ValueError(f"{what} must be real (float or integer), got {x.dtype}")
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
@@ -177,7 +178,7 @@ def bind(x, q: QuantizedTensor | dict, bias=None, out: np.ndarray | None = None)
     if isinstance(q, QuantizedTensor) and len(q.shape) != 2:
         raise ValueError(f"qlinear: {spec} weight has shape {list(q.shape)}; a linear layer's weight is [out, in]")
     N, K = ops["N"], ops["K"]
-    x = _as_float32(x, "x")
+    x = as_float32(x, "qlinear: x")
     if x.ndim == 0 or x.shape[-1] != K:
         raise ValueError(f"qlinear: x has shape {list(x.shape)}, expected [..., {K}] (the weight is [{N}, {K}])")
     lead = x.shape[:-1]
@@ -186,7 +187,7 @@ def bind(x, q: QuantizedTensor | dict, bias=None, out: np.ndarray | None = None)
     flags = ops["flags"]
     b = None
     if bias is not None:
-        b = _as_float32(bias, "bias")
+        b = as_float32(bias, "qlinear: bias")
         if b.shape != (N,):
             raise ValueError(f"qlinear: bias has shape {list(b.shape)}, expected [{N}]")
         flags |= FLAG_BIAS

@@ -47,6 +47,7 @@ from sparcc.dialects import sparse_formats as sf
 from sparcc.dialects.sparse_formats import SparseFormat, SparseStorage
 
 from . import toolchain
+from .qlinear import as_float32
 
 __all__ = [
     "FLAG_ACCUMULATE",
@@ -297,21 +298,6 @@ def operands(storage: SparseStorage) -> dict:
     return ops
 
 
-def _as_float32(x, what: str) -> np.ndarray:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        torch = None
-    if torch is not None and isinstance(x, torch.Tensor):
-        if x.dtype.is_complex:
-            raise ValueError(f"{what} must be real (float or integer), got {x.dtype}")
-        x = x.detach().to("cpu", torch.float32).numpy()
-    x = np.asarray(x)
-    if x.dtype.kind not in "fiub":
-        raise ValueError(f"{what} must be real (float or integer), got {x.dtype}")
-    return np.ascontiguousarray(x, dtype=np.float32)
-
-
 def _ptr(a: np.ndarray | None) -> int | None:
     return None if a is None else a.ctypes.data
 
@@ -337,7 +323,7 @@ def bind(
     ops = a if isinstance(a, dict) else operands(a)
     rows, cols, kind = ops["rows"], ops["cols"], ops["kind"]
     what = f"sparse {'linear' if mode == MODE_LINEAR else 'matmul'} ({kind} [{rows}, {cols}])"
-    b = _as_float32(b, f"{what}: the dense operand")
+    b = as_float32(b, f"{what}: the dense operand")
     if mode == MODE_SPMM:
         if b.ndim not in (1, 2) or b.shape[0] != cols:
             raise ValueError(f"{what}: b has shape {list(b.shape)}, expected [{cols}] or [{cols}, n]")
@@ -355,7 +341,7 @@ def bind(
     if bias is not None:
         if mode != MODE_LINEAR:
             raise ValueError(f"{what}: a bias is for the linear mode only")
-        bv = _as_float32(bias, f"{what}: bias")
+        bv = as_float32(bias, f"{what}: bias")
         if bv.shape != (rows,):
             raise ValueError(f"{what}: bias has shape {list(bv.shape)}, expected [{rows}]")
         flags |= FLAG_BIAS
@@ -412,8 +398,8 @@ def sddmm(s: SparseStorage, a1, a2, alpha: float = 1.0, beta: float = 1.0) -> Sp
         s = sf.encode(sf.decode(s), "csr" + (";" + widths if widths else ""))
     ops = operands(s)
     rows, cols = ops["rows"], ops["cols"]
-    a1 = _as_float32(a1, "sddmm: a1")
-    a2 = _as_float32(a2, "sddmm: a2")
+    a1 = as_float32(a1, "sddmm: a1")
+    a2 = as_float32(a2, "sddmm: a2")
     if a1.ndim != 2 or a1.shape[0] != rows:
         raise ValueError(f"sddmm: a1 has shape {list(a1.shape)}, expected [{rows}, k] (S is [{rows}, {cols}])")
     k = a1.shape[1]

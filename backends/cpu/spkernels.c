@@ -526,42 +526,59 @@ static const csc_fn csc_fns[2][8] = {{NV_FULL(CSC32)}, {NV_FULL(CSC64)}};
 
 /* the walks over rows (units) [u0, u1) of one panel */
 
+/* a walk over the rows of a row-major kind (csr, coo, dcsr, ell) from row r0: where each row's
+ * entries are and the coordinate buffer */
+struct row_walk {
+  int64_t k, kend, width;
+  const void *crd;
+};
+
+INLINE struct row_walk row_walk_at(const struct sp *a, int64_t r0) {
+  struct row_walk w = {0, 0, 0, a->i1};
+  if (a->kind == K_COO || a->kind == K_DCSR) {
+    w.kend = ix(a->i0, 1, a->pos64);
+    w.k = lower_bound(a->i1, a->crd64, ix(a->i0, 0, a->pos64), w.kend, r0);
+    w.crd = a->kind == K_COO ? a->i2 : a->i3;
+  }
+  if (a->kind == K_ELL) w.width = ix(a->i0, 0, a->pos64);
+  return w;
+}
+
+/* the entries [*e0, *e1) of row i (rows visited in increasing order) */
+INLINE void row_entries(const struct sp *a, struct row_walk *w, int64_t i, int64_t *e0, int64_t *e1) {
+  *e0 = *e1 = 0;
+  switch (a->kind) {
+  case K_CSR:
+    *e0 = ix(a->i0, i, a->pos64);
+    *e1 = ix(a->i0, i + 1, a->pos64);
+    break;
+  case K_ELL:
+    *e0 = i * w->width;
+    *e1 = *e0 + w->width;
+    break;
+  case K_COO:
+    *e0 = w->k;
+    while (w->k < w->kend && ix(a->i1, w->k, a->crd64) == i) w->k++;
+    *e1 = w->k;
+    break;
+  default: /* K_DCSR */
+    if (w->k < w->kend && ix(a->i1, w->k, a->crd64) == i) {
+      *e0 = ix(a->i2, w->k, a->pos64);
+      *e1 = ix(a->i2, w->k + 1, a->pos64);
+      w->k++;
+    }
+  }
+}
+
 /* csr, coo, dcsr, ell */
 static void walk_rows(const struct prod *p, int64_t r0, int64_t r1, int64_t j0, __mmask16 ml, seg_fn row) {
   const struct sp *a = p->a;
   const float *B = p->B + j0;
-  int64_t k = 0, kend = 0, width = 0;
-  const void *crd = a->i1;
-  if (a->kind == K_COO || a->kind == K_DCSR) {
-    kend = ix(a->i0, 1, a->pos64);
-    k = lower_bound(a->i1, a->crd64, ix(a->i0, 0, a->pos64), kend, r0);
-    crd = a->kind == K_COO ? a->i2 : a->i3;
-  }
-  if (a->kind == K_ELL) width = ix(a->i0, 0, a->pos64);
+  struct row_walk w = row_walk_at(a, r0);
   for (int64_t i = r0; i < r1; i++) {
-    int64_t e0 = 0, e1 = 0;
-    switch (a->kind) {
-    case K_CSR:
-      e0 = ix(a->i0, i, a->pos64);
-      e1 = ix(a->i0, i + 1, a->pos64);
-      break;
-    case K_ELL:
-      e0 = i * width;
-      e1 = e0 + width;
-      break;
-    case K_COO:
-      e0 = k;
-      while (k < kend && ix(a->i1, k, a->crd64) == i) k++;
-      e1 = k;
-      break;
-    default: /* K_DCSR */
-      if (k < kend && ix(a->i1, k, a->crd64) == i) {
-        e0 = ix(a->i2, k, a->pos64);
-        e1 = ix(a->i2, k + 1, a->pos64);
-        k++;
-      }
-    }
-    row(B, p->ldb, a->val, crd, e0, e1, p->C + i * p->ldc + j0, p->load, ml);
+    int64_t e0, e1;
+    row_entries(a, &w, i, &e0, &e1);
+    row(B, p->ldb, a->val, w.crd, e0, e1, p->C + i * p->ldc + j0, p->load, ml);
   }
 }
 
@@ -708,38 +725,11 @@ INLINE float dot_seg(const float *val, const void *crd, const int ck, const floa
 
 INLINE void spmv_walk(const struct prod *p, int64_t r0, int64_t r1, const int ck) {
   const struct sp *a = p->a;
-  int64_t k = 0, kend = 0, width = 0;
-  const void *crd = a->i1;
-  if (a->kind == K_COO || a->kind == K_DCSR) {
-    kend = ix(a->i0, 1, a->pos64);
-    k = lower_bound(a->i1, a->crd64, ix(a->i0, 0, a->pos64), kend, r0);
-    crd = a->kind == K_COO ? a->i2 : a->i3;
-  }
-  if (a->kind == K_ELL) width = ix(a->i0, 0, a->pos64);
+  struct row_walk w = row_walk_at(a, r0);
   for (int64_t i = r0; i < r1; i++) {
-    int64_t e0 = 0, e1 = 0;
-    switch (a->kind) {
-    case K_CSR:
-      e0 = ix(a->i0, i, a->pos64);
-      e1 = ix(a->i0, i + 1, a->pos64);
-      break;
-    case K_ELL:
-      e0 = i * width;
-      e1 = e0 + width;
-      break;
-    case K_COO:
-      e0 = k;
-      while (k < kend && ix(a->i1, k, a->crd64) == i) k++;
-      e1 = k;
-      break;
-    default:
-      if (k < kend && ix(a->i1, k, a->crd64) == i) {
-        e0 = ix(a->i2, k, a->pos64);
-        e1 = ix(a->i2, k + 1, a->pos64);
-        k++;
-      }
-    }
-    p->C[i] = out_base(p, i) + dot_seg(a->val, crd, ck, p->B, e0, e1);
+    int64_t e0, e1;
+    row_entries(a, &w, i, &e0, &e1);
+    p->C[i] = out_base(p, i) + dot_seg(a->val, w.crd, ck, p->B, e0, e1);
   }
 }
 

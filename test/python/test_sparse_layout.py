@@ -29,23 +29,8 @@ from sparcc.dialects.sparse_formats import (
     to_coo,
     unpad,
 )
+from test_sparse_formats import PRESETS  # every preset and three custom level lists
 
-PRESETS = [
-    "dense",
-    "csr",
-    "csc",
-    "coo",
-    "dcsr",
-    "ell",
-    "bsr:4x4",
-    "bsr:2x3",
-    "2:4",
-    "1:8",
-    "vnm:4:2:4",
-    "levels=(d0/2:compressed(nu),d1/2:singleton,d0%2:dense,d1%2:dense)",  # blocked COO
-    "levels=(compressed,compressed);order=(1,0)",  # DCSC
-    "levels=(d1:dense,d0/4:dense,d0%4:nm(1,4))",  # 1:4 down the columns
-]
 # 1x1, non-divisible and divisible shapes, an empty dimension
 SHAPES = [(1, 1), (7, 10), (8, 16), (13, 5), (3, 33), (0, 4)]
 
