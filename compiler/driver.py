@@ -24,6 +24,7 @@ from sparcc.errors import InputMismatchError, SparccError
 from sparcc.frontend import (
     ImportedProgram,
     TensorSpec,
+    check_sparse_buffers,
     import_module,
     sparse_buffers,
     sparse_format,
@@ -111,11 +112,13 @@ class CompiledProgram:
         """Data pointers of the inputs in ABI order (a sparse input: its buffers),
         and the tensors that must stay alive during the call."""
         ptrs, keep = [], []
-        for a in inputs:
+        for i, a in enumerate(inputs):
             if a.layout == torch.strided:
                 ptrs.append(a.data_ptr())
                 continue
             index, values = sparse_buffers(a)
+            if (why := check_sparse_buffers(a, index, values)) is not None:
+                raise InputMismatchError(f"input {i}: a sparse {a.layout} tensor of shape {list(a.shape)}: {why}")
             bufs = [*index, values]
             bufs = [b if b.is_contiguous() else b.contiguous() for b in bufs]
             keep += bufs

@@ -83,6 +83,36 @@ def sparse_format(t: torch.Tensor) -> str | None:
     return kind + widths
 
 
+def check_sparse_buffers(t: torch.Tensor, index: list[torch.Tensor], values: torch.Tensor) -> str | None:
+    """Why a torch sparse tensor's buffers are not a valid matrix of its shape, or
+    None. The positions' ends are always checked (O(1)); every position and
+    coordinate only inside torch.sparse.check_sparse_tensor_invariants, as
+    PyTorch does (O(nnz) per call otherwise)."""
+    rows, cols = t.shape
+    if t.layout in (torch.sparse_csr, torch.sparse_csc, torch.sparse_bsr):
+        pos, crd = index
+        outer, inner = (cols, rows) if t.layout == torch.sparse_csc else (rows, cols)
+        if t.layout == torch.sparse_bsr:
+            r, c = values.shape[1:]
+            outer, inner = -(-rows // r), -(-cols // c)
+        if pos.shape[0] != outer + 1 or int(pos[0]) != 0 or int(pos[-1]) != crd.shape[0]:
+            return (f"its positions ({pos.shape[0]} of them, from {int(pos[0])} to {int(pos[-1])}) do not "
+                    f"frame {crd.shape[0]} coordinates over {outer} rows")
+        if crd.shape[0] != values.shape[0]:
+            return f"it has {crd.shape[0]} coordinates but {values.shape[0]} values"
+        if torch.sparse.check_sparse_tensor_invariants.is_enabled():
+            if bool((pos[1:] < pos[:-1]).any()):
+                return "its positions decrease"
+            if crd.numel() and (int(crd.min()) < 0 or int(crd.max()) >= inner):
+                return f"a coordinate is outside 0..{inner - 1}"
+    elif torch.sparse.check_sparse_tensor_invariants.is_enabled() and index[1].numel() and (
+        int(index[1].min()) < 0 or int(index[1].max()) >= rows or int(index[2].min()) < 0
+        or int(index[2].max()) >= cols
+    ):
+        return f"an index is outside the shape {[rows, cols]}"
+    return None
+
+
 def sparse_buffers(t: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
     """A torch sparse tensor's index buffers in the level order of its format
     (positions, coordinates) and its values, without copies (COO: coalesced
@@ -333,6 +363,10 @@ class GraphImporter:
         spec = TensorSpec.of(data)
         typ = tensor_type(spec, f"sparse weight '{name}'")
         index, values = sparse_buffers(data)
+        with torch.sparse.check_sparse_tensor_invariants():  # once, at compile time: every index
+            why = check_sparse_buffers(data, index, values)
+        if why is not None:
+            raise SparccError(f"sparse weight '{name}' of shape {list(data.shape)}: {why}")
         for k, buf in enumerate(index):
             self.weights[f"{name}#i{k}"] = buf.contiguous().view(torch.uint8).clone()
         self.weights[f"{name}#values"] = values.contiguous().reshape(-1)

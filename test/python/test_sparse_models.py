@@ -275,3 +275,22 @@ def test_block_format_is_chosen_per_weight() -> None:
     assert chosen["block"] == "4x4" and chosen["fill"] > 0.95  # < 1: the last block row is padded
     want = _pruned(model, {"fc1": ["unstructured:0.75"], "fc2": ["unstructured:0.75"]})(x).detach()
     _close(program(x), want)
+
+
+def test_corrupt_sparse_inputs_get_a_message_not_a_crash() -> None:
+    f = sparcc.jit(lambda a, b: a @ b)
+    dense = _adjacency(12, 0.3, 6)
+    b = torch.randn(12, 3)
+    good = dense.to_sparse_csr()
+    _close(f(good, b), dense @ b)
+    crow, col, val = good.crow_indices(), good.col_indices(), good.values()
+    short = torch.sparse_csr_tensor(crow.clone(), col[:-1].clone(), val[:-1].clone(), (12, 12),
+                                    check_invariants=False)
+    with pytest.raises(InputMismatchError, match="input 0: a sparse torch.sparse_csr tensor of shape"):
+        f(short, b)
+    far = col.clone()
+    far[0] = 1000
+    bad = torch.sparse_csr_tensor(crow, far, val, (12, 12), check_invariants=False)
+    with torch.sparse.check_sparse_tensor_invariants():  # the O(nnz) checks, as PyTorch makes them
+        with pytest.raises(InputMismatchError, match=r"a coordinate is outside 0..11"):
+            f(bad, b)
