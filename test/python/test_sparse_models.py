@@ -98,7 +98,7 @@ class SparseParam(nn.Module):
         return torch.tanh(torch.sparse.mm(self.w, x)) + self.w @ x
 
 
-@pytest.mark.parametrize("layout", ["csr64", "csr32", "coo", "csc"])
+@pytest.mark.parametrize("layout", ["csr64", "csr32", "coo", "csc", "bsr"])
 def test_torch_sparse_parameters(layout: str) -> None:
     model = SparseParam(layout).eval()
     x = torch.randn(32, 8)
