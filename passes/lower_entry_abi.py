@@ -13,14 +13,20 @@ nothing. Buffers are owned by the caller, so no allocation crosses the
 boundary and weights are bound once, never copied per call. The weight order
 is recorded in the `sparcc.weights` attribute as
 `[{name = "...", perm = array<i64: ...>}, ...]`.
+
+A result that is a C kernel's own buffer (`bufferization.to_tensor %alloc`,
+as lower-quant and lower-sparse make them) takes the destination in place
+of the alloc: the kernel writes into the caller's memory, with no copy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sparcc.dialects import nn
+from sparcc.dialects.nn import i64_array, ints
 from xdsl.context import Context
-from xdsl.dialects import bufferization, func
+from xdsl.dialects import bufferization, func, memref
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DictionaryAttr,
@@ -33,9 +39,6 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
-
-from sparcc.dialects import nn
-from sparcc.dialects.nn import i64_array, ints
 
 
 def _memref(typ: Attribute) -> MemRefType:
@@ -86,8 +89,17 @@ def lower_function(f: func.FuncOp) -> None:
     # results: written into caller-owned destinations
     ret = block.last_op
     assert isinstance(ret, func.ReturnOp)
+    forwarded: set[Operation] = set()
     for value in ret.arguments:
         dest = block.insert_arg(_memref(value.type), len(block.args))
+        alloc = _kernel_buffer(value)
+        if alloc is not None and alloc not in forwarded and alloc.results[0].type == dest.type:
+            # a C kernel's result buffer (lower-quant, lower-sparse): the kernel
+            # writes straight into the destination, no buffer and no copy
+            forwarded.add(alloc)
+            alloc.results[0].replace_all_uses_with(dest)
+            Rewriter.erase_op(alloc)
+            continue
         store = bufferization.MaterializeInDestinationOp.build(
             operands=[value, dest],
             result_types=[[]],
@@ -99,6 +111,16 @@ def lower_function(f: func.FuncOp) -> None:
     f.function_type = func.FunctionType.from_lists([a.type for a in block.args], [])
     f.attributes["sparcc.weights"] = ArrayAttr(entries)
     f.attributes["sparcc.num_inputs"] = i64_array([n_inputs])
+
+
+def _kernel_buffer(value: SSAValue) -> Operation | None:
+    """The memref.alloc that `value` is a tensor view of (`bufferization.to_tensor
+    %alloc restrict writable`), or None."""
+    view = value.owner
+    if not isinstance(view, bufferization.ToTensorOp) or view.restrict is None:
+        return None
+    alloc = view.memref.owner
+    return alloc if isinstance(alloc, memref.AllocOp) else None
 
 
 @dataclass(frozen=True)

@@ -95,3 +95,24 @@ func.func @dead_weight(%x: tensor<4xf32>) -> tensor<2x2xf32> {
   %w = nn.weight @w : tensor<2x2xf32>
   func.return %w : tensor<2x2xf32>
 }
+
+// A result that a C kernel wrote into its own buffer (lower-quant,
+// lower-sparse) is written straight into the destination: the alloc becomes
+// the destination argument and there is no copy. Returned twice, the second
+// result is copied as usual.
+// CHECK-LABEL: func.func @kernel_result(
+// CHECK-SAME:      %[[D1:[^:]*]]: memref<4x8xf32>, %[[D2:[^:]*]]: memref<4x8xf32>)
+// CHECK-NOT:     memref.alloc
+// CHECK:         %[[P:.*]] = memref.reinterpret_cast %[[D1]]
+// CHECK-NEXT:    func.call @kernel(%[[P]])
+// CHECK-NEXT:    %[[T:.*]] = bufferization.to_tensor %[[D1]] restrict writable
+// CHECK-NEXT:    bufferization.materialize_in_destination %[[T]] in restrict writable %[[D2]]
+// CHECK-NEXT:    func.return
+func.func private @kernel(memref<1xf32>)
+func.func @kernel_result() -> (tensor<4x8xf32>, tensor<4x8xf32>) {
+  %a = memref.alloc() {alignment = 64 : i64} : memref<4x8xf32>
+  %p = memref.reinterpret_cast %a to offset: [0], sizes: [1], strides: [1] : memref<4x8xf32> to memref<1xf32>
+  func.call @kernel(%p) : (memref<1xf32>) -> ()
+  %t = bufferization.to_tensor %a restrict writable : memref<4x8xf32> to tensor<4x8xf32>
+  func.return %t, %t : tensor<4x8xf32>, tensor<4x8xf32>
+}
