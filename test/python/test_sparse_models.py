@@ -291,6 +291,7 @@ def test_corrupt_sparse_inputs_get_a_message_not_a_crash() -> None:
     far = col.clone()
     far[0] = 1000
     bad = torch.sparse_csr_tensor(crow, far, val, (12, 12), check_invariants=False)
-    with torch.sparse.check_sparse_tensor_invariants():  # the O(nnz) checks, as PyTorch makes them
-        with pytest.raises(InputMismatchError, match=r"a coordinate is outside 0..11"):
-            f(bad, b)
+    # the O(nnz) checks, made as PyTorch makes them
+    with torch.sparse.check_sparse_tensor_invariants(), \
+            pytest.raises(InputMismatchError, match=r"a coordinate is outside 0..11"):
+        f(bad, b)
