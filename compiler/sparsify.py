@@ -32,17 +32,14 @@ dense; the driver adds the output error against the dense model.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+from sparcc.backends.cpu.sparse_kernels import call_params
 from sparcc.errors import SparccError
 from sparcc.quantize import QuantSpec, layer_of, parse_layer_rules, to_numpy
-
-# kernel kinds of backends/cpu/spkernels.c, by the preset that names them
-KERNEL_KINDS = ("csr", "csc", "coo", "dcsr", "ell", "bsr", "nm", "vnm")
 
 # Throughput of each kernel kind per stored value, relative to sparcc's dense
 # code per weight, measured by benchmarks/calibrate_sparse.py (Linear(4096,
@@ -79,30 +76,6 @@ class LayerSparsity:
 
         fmt = "" if self.formats[0] == tasd_format(self.parts[0]) else f"@{self.formats[0]}"
         return f"{head}{self.parts[0]}{fmt}"
-
-
-def kernel_kind(fmt_spec: str) -> str:
-    """The CPU kernel kind of a storage format, or ValueError naming the ones there are."""
-    from sparcc.dialects.sparse_formats import parse_format
-
-    fmt = parse_format(fmt_spec)
-    name = fmt.spec.split(";")[0]
-    kind = name.split(":")[0]
-    if re.fullmatch(r"[0-9]+:[0-9]+", name):
-        kind = "nm"
-    elif kind == "bcsr":
-        kind = "bsr"
-    if kind not in KERNEL_KINDS:
-        raise ValueError(
-            f"storage format '{fmt.spec}' has no CPU kernel; use one of csr, csc, coo, dcsr, ell, "
-            "bsr:RxC, N:M, vnm:V:N:M"
-        )
-    nm = kind in ("nm", "vnm")
-    if nm and fmt.crd != 8:
-        raise ValueError(f"storage format '{fmt.spec}': the N:M kernels take 8-bit coordinates (crd=8)")
-    if not nm and (fmt.pos not in (32, 64) or fmt.crd not in (32, 64)):
-        raise ValueError(f"storage format '{fmt.spec}': the CPU kernels take 32- or 64-bit positions and coordinates")
-    return kind
 
 
 def parse_value(text: str) -> LayerSparsity:
@@ -143,7 +116,7 @@ def parse_value(text: str) -> LayerSparsity:
             canon_formats.append("block")
             continue
         fmt = parse_format(f)
-        kernel_kind(fmt.spec)
+        call_params(fmt)  # ValueError when no kernel takes it
         # a structured storage format holds only matching pruning: try it on a small matrix
         probe = prune(np.random.default_rng(0).standard_normal((16, 32)).astype(np.float32), p)
         try:
@@ -271,7 +244,7 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
             formats[0], layout = choose_format(split.parts[0])
             choice = LayerSparsity(choice.parts, tuple(formats), choice.auto, choice.tasd)
         parts = [(part, encode(part, f)) for part, f in zip(split.parts, choice.formats)]
-        kinds = [kernel_kind(f) for f in choice.formats]
+        kinds = [call_params(f)[0] for f in choice.formats]
         stored = sum(st.stored for _, st in parts)
         bytes_sparse = sum(b.nbytes for _, st in parts for b in st.buffers().values())
         truncations = [

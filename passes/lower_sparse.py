@@ -32,6 +32,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sparcc.backends.cpu.sparse_kernels import (
+    FLAG_ACCUMULATE,
+    FLAG_BIAS,
+    MODE_LINEAR,
+    MODE_SPMM,
+    call_params,
+)
 from sparcc.dialects import nn, sparse
 from sparcc.dialects.sparse_formats import SparseFormat
 from sparcc.errors import UnsupportedOpError
@@ -51,14 +58,6 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, BlockArgument, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
-
-FLAG_ACCUMULATE = 1
-FLAG_BIAS = 2
-FLAG_POS64 = 4
-FLAG_CRD64 = 8
-
-MODE_SPMM = 0
-MODE_LINEAR = 1
 
 SIZES = ("rows", "cols", "n")
 PARAMS = ("p0", "p1", "p2", "flags")
@@ -92,22 +91,12 @@ def value_count(fmt: SparseFormat, shape: tuple[int, ...], entries: list[int] | 
 
 
 def kernel_params(fmt: SparseFormat, where: str) -> tuple[str, list[int], int]:
-    """(kernel symbol, [p0, p1, p2], index flags) of a storage format, or
-    UnsupportedOpError when no kernel takes it."""
-    from sparcc.sparsify import kernel_kind
-
+    """(kernel symbol, [p0, p1, p2], index flags) of a storage format
+    (sparse_kernels.call_params), or UnsupportedOpError naming `where`."""
     try:
-        kind = kernel_kind(fmt.spec)
+        kind, params, flags = call_params(fmt)
     except ValueError as e:
         raise UnsupportedOpError(f"{where}: {e}") from None
-    params = [0, 0, 0]
-    if kind == "bsr":
-        params = [fmt.levels[0].div, fmt.levels[1].div, 0]
-    elif kind == "nm":
-        params = [fmt.levels[2].n, fmt.levels[2].m, 0]
-    elif kind == "vnm":
-        params = [fmt.levels[0].div, fmt.levels[2].n, fmt.levels[2].m]
-    flags = (FLAG_POS64 if fmt.pos == 64 else 0) | (FLAG_CRD64 if fmt.crd == 64 else 0)
     return f"sparcc_sp_{kind}", params, flags
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "MODE_LINEAR",
     "MODE_SPMM",
     "bind",
+    "call_params",
     "kernel_kind",
     "linear",
     "operands",
@@ -155,6 +156,26 @@ def _format(fmt: SparseFormat | str) -> SparseFormat:
     return sf.parse_format(fmt) if isinstance(fmt, str) else fmt
 
 
+def call_params(fmt: SparseFormat | str) -> tuple[str, list[int], int]:
+    """(kind, [p0, p1, p2], index-width flags) of the kernel call for matrices in
+    `fmt`: block sizes for bsr, N and M (and V) for N:M and V:N:M, FLAG_POS64 /
+    FLAG_CRD64; ValueError with the reason when no kernel takes `fmt`."""
+    fmt = _format(fmt)
+    kind, reason = _why_not(fmt)
+    if reason is not None:
+        raise ValueError(reason)
+    if kind == "bsr":
+        return kind, [fmt.levels[0].div, fmt.levels[1].div, 0], _index_flags(fmt)
+    if kind in ("nm", "vnm"):
+        lv = next(lv for lv in fmt.levels if lv.kind == "nm")
+        return kind, ([fmt.levels[0].div, lv.n, lv.m] if kind == "vnm" else [lv.n, lv.m, 0]), 0
+    return kind, [0, 0, 0], _index_flags(fmt)
+
+
+def _index_flags(fmt: SparseFormat) -> int:
+    return (FLAG_POS64 if fmt.pos == 64 else 0) | (FLAG_CRD64 if fmt.crd == 64 else 0)
+
+
 def kernel_kind(fmt: SparseFormat | str) -> str | None:
     """The kernel ("csr", "csc", "coo", "dcsr", "ell", "bsr", "nm", "vnm") that computes
     with matrices in `fmt`, or None if none does (not a preset, or index widths the
@@ -228,9 +249,7 @@ def operands(storage: SparseStorage) -> dict:
     if not isinstance(storage, SparseStorage):
         raise TypeError(f"operands: expected a sparse_formats.SparseStorage, got {type(storage).__name__}")
     fmt = storage.format
-    kind, reason = _why_not(fmt)
-    if reason is not None:
-        raise ValueError(reason)
+    kind, p, flags = call_params(fmt)
     if len(storage.shape) != 2:
         _fail(storage, "a sparse kernel takes a matrix")
     rows, cols = (int(d) for d in storage.shape)
@@ -239,7 +258,6 @@ def operands(storage: SparseStorage) -> dict:
         _fail(storage, "values must be a 1-D array of real numbers")
     val = np.ascontiguousarray(values, dtype=np.float32)
     idx = [_buffer(storage, name, fmt.pos if name.startswith("pos") else fmt.crd) for name in INDEX_BUFFERS[kind]]
-    p = [0, 0, 0]
     s = storage
     if kind in ("csr", "csc"):
         outer, inner = (rows, cols) if kind == "csr" else (cols, rows)
@@ -279,7 +297,6 @@ def operands(storage: SparseStorage) -> dict:
         blocks = _check_pos(s, "pos1", idx[0], -(-rows // r))
         _check_crd(s, "crd1", idx[1], blocks, -(-cols // c))
         _check_len(s, "values", val, blocks * r * c)
-        p = [r, c, 0]
     else:
         lv = next(lv for lv in fmt.levels if lv.kind == "nm")
         v = fmt.levels[0].div if kind == "vnm" else 1
@@ -287,10 +304,6 @@ def operands(storage: SparseStorage) -> dict:
         entries = -(-rows // v) * groups * lv.n
         _check_crd(s, "crd2", idx[0], entries, lv.m)
         _check_len(s, "values", val, entries * v)
-        p = [v, lv.n, lv.m] if kind == "vnm" else [lv.n, lv.m, 0]
-    flags = 0
-    if kind not in ("nm", "vnm"):
-        flags |= (FLAG_POS64 if fmt.pos == 64 else 0) | (FLAG_CRD64 if fmt.crd == 64 else 0)
     ops = {"kind": kind, "symbol": f"sparcc_sp_{kind}", "rows": rows, "cols": cols, "val": val, "flags": flags}
     for i in range(4):
         ops[f"i{i}"] = idx[i] if i < len(idx) else None

@@ -220,7 +220,7 @@ def test_auto_falls_back_to_dense_only_when_asked() -> None:
     [
         ({"fc1": "3:2"}, "sparsity: layer pattern 'fc1': prune spec '3:2': expected 1 <= N <= M"),
         ({"fc1": "unstructured:0.5@2:4"}, "does not give the pattern that format '2:4' stores"),
-        ({"fc1": "2:4@levels=(compressed,dense)"}, "has no CPU kernel"),
+        ({"fc1": "2:4@levels=(compressed,dense)"}, "sparse format 'levels=(compressed,dense)' has no CPU sparse kernel"),
         ("fc1", "'fc1' is not of the form PATTERN=FORMAT"),
         ({"fc1": "unstructured:1.5"}, "expected a sparsity in [0, 1]"),
     ],
