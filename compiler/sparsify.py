@@ -170,12 +170,6 @@ class SparseLayerReport:
         return out
 
 
-def _rel_err(w: np.ndarray, approx: np.ndarray) -> float:
-    num = float(np.linalg.norm((w.astype(np.float64) - approx).ravel()))
-    den = float(np.linalg.norm(w.astype(np.float64).ravel()))
-    return num / den if den > 0 else float(num > 0)
-
-
 def predicted_speedup(parts: list[tuple[str, int]], rows: int, cols: int) -> float:
     """Predicted time of dense over the time of the sparse kernels of the parts,
     (kind, stored values) each, run one after the other (RELATIVE_RATE)."""
@@ -237,7 +231,6 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
         rows, cols = w.shape
         # one part, or TASD's greedy parts: each prunes what the ones before left
         split = tasd(w, list(choice.parts))
-        approx = split.approximation()
         layout: list[dict[str, Any]] = []
         if "block" in choice.formats:
             formats = list(choice.formats)
@@ -249,15 +242,14 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
         bytes_sparse = sum(b.nbytes for _, st in parts for b in st.buffers().values())
         truncations = [
             {"parts": t + 1, "spec": "+".join(choice.parts[: t + 1]), "rel_err": split.rel_error[t],
-             "coverage": split.coverage[t], "density": float(np.count_nonzero(split.approximation(t + 1))) / w.size}
+             "coverage": split.coverage[t], "density": sum(split.nnz[: t + 1]) / w.size}
             for t in range(len(parts))
         ] if choice.tasd else []
         speed = predicted_speedup([(k, s.stored) for k, (_, s) in zip(kinds, parts)], rows, cols)
-        pruned = np.asarray(approx, dtype=np.float32)
         runs_dense = choice.auto and speed < 1.0
         if runs_dense:
             execution = f"dense (auto: the sparse kernel is predicted {speed:.2f}x of dense)"
-            imported.weights[name] = torch.from_numpy(pruned)
+            imported.weights[name] = torch.from_numpy(np.asarray(split.approximation(), dtype=np.float32))
         else:
             execution = "sparse" if speed >= 1.0 else f"sparse (predicted {speed:.2f}x of dense; use auto: to fall back)"
             rules.append(f"{layer}={choice}")
@@ -270,8 +262,8 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
                 entries_of[base] = _entries(storage)
         reports.append(SparseLayerReport(
             layer, str(choice), list(choice.formats), (rows, cols),
-            float(np.count_nonzero(pruned)) / max(w.size, 1), stored, w.size * 4, bytes_sparse,
-            _rel_err(w, approx), speed, execution, truncations, layout,
+            sum(split.nnz) / max(w.size, 1), stored, w.size * 4, bytes_sparse,
+            split.rel_error[-1], speed, execution, truncations, layout,
         ))
     if rules:
         SparsifyWeightsPass(spec=";".join(rules)).apply(Context(allow_unregistered=True), imported.module)
