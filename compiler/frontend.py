@@ -370,16 +370,7 @@ class GraphImporter:
         for k, buf in enumerate(index):
             self.weights[f"{name}#i{k}"] = buf.contiguous().view(torch.uint8).clone()
         self.weights[f"{name}#values"] = values.contiguous().reshape(-1)
-        nnz = values.shape[0]
-        kind = spec.format.split(";")[0].split(":")[0] if spec.format else ""
-        rows, cols = spec.shape
-        if kind == "bsr":
-            r, c = values.shape[1:]
-            entries = [-(-rows // r), nnz, nnz * r, nnz * r * c]
-        elif kind == "coo":
-            entries = [nnz, nnz]
-        else:
-            entries = [cols if kind == "csc" else rows, nnz]
+        entries = typ.format.format.level_entries(spec.shape, [b.shape[0] for b in index])
         return self.emit(WeightOp(name, typ, entries))
 
     def call(self, node: torch.fx.Node) -> Any:

@@ -259,7 +259,8 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
                 for j, t in enumerate(index):
                     imported.weights[f"{base}#i{j}"] = t
                 imported.weights[f"{base}#values"] = values
-                entries_of[base] = _entries(storage)
+                entries_of[base] = storage.format.level_entries(
+                    storage.shape, [len(b) for key, b in storage.buffers().items() if key != "values"])
         reports.append(SparseLayerReport(
             layer, str(choice), list(choice.formats), (rows, cols),
             sum(split.nnz) / max(w.size, 1), stored, w.size * 4, bytes_sparse,
@@ -273,18 +274,3 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
                 op.properties["entries"] = sparse.DenseArrayBase.from_list(sparse.i64, entries)
         imported.module.verify()
     return reports
-
-
-def _entries(storage: Any) -> list[int]:
-    """Stored entries of each level (sparse.weight's `entries`)."""
-    fmt = storage.format
-    sizes = fmt.level_sizes(storage.shape)
-    counts, parents = [], 1
-    for l, (lv, size) in enumerate(zip(fmt.levels, sizes)):
-        crd = storage.coordinates[l]
-        if lv.kind == "dense":
-            parents *= size
-        else:
-            parents = len(crd)
-        counts.append(parents)
-    return counts

@@ -233,6 +233,24 @@ class SparseFormat:
             counts.append(parents)
         return counts
 
+    def level_entries(self, shape: Sequence[int], index_lengths: Sequence[int]) -> list[int]:
+        """Stored entries of each level of a matrix of `shape`, from the lengths of its
+        index buffers in level order (SparseStorage.buffers(): positions then
+        coordinates of a compressed level, coordinates of singleton and nm levels):
+        a dense level multiplies its parent's entries by its size, any other has one
+        entry per coordinate."""
+        lengths = iter(index_lengths)
+        counts, parents = [], 1
+        for lv, size in zip(self.levels, self.level_sizes(shape), strict=True):
+            if lv.kind == "dense":
+                parents *= size
+            else:
+                if lv.kind == "compressed":
+                    next(lengths)  # the positions
+                parents = int(next(lengths))
+            counts.append(parents)
+        return counts
+
     def static_storage(
         self, shape: Sequence[int]
     ) -> tuple[list[tuple[str, list[int], int]], list[int]]:

@@ -383,3 +383,20 @@ def test_sparse_tensor_type_and_ops_from_python() -> None:
         sparse.SparseTensorType([8, 16], f32, "xyz").verify()
     with pytest.raises(VerifyException, match="not a multiple of 4"):
         sparse.SparseTensorType([8, 10], f32, "2:4;pad=none").verify()
+
+
+@pytest.mark.parametrize("spec", PRESETS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_level_entries_from_the_index_buffers(spec: str, shape: tuple[int, int]) -> None:
+    s = encode(fits(random_sparse(shape, 0.4, 3), spec), spec)
+    fmt = s.format
+    lengths = [len(b) for key, b in s.buffers().items() if key != "values"]
+    entries = fmt.level_entries(shape, lengths)
+    assert len(entries) == len(fmt.levels) and entries[-1] == s.stored
+    for l, lv in enumerate(fmt.levels):
+        if s.coordinates[l] is not None:  # one entry per stored coordinate
+            assert entries[l] == len(s.coordinates[l])
+        if lv.kind == "compressed" and not lv.pad:  # positions frame the parents' entries
+            assert len(s.positions[l]) == (entries[l - 1] if l else 1) + 1
+    if (static := fmt.static_entries(shape)) is not None:
+        assert entries == static
