@@ -216,6 +216,14 @@ def _check_pos(s: SparseStorage, name: str, pos: np.ndarray, parents: int, entri
     return int(p[-1])
 
 
+def _check_root_pos(s: SparseStorage, pos0: np.ndarray) -> int:
+    """The outermost compressed level's positions [0, entries]; returns the entries."""
+    _check_len(s, "pos0", pos0, 2)
+    if int(pos0[0]) != 0:
+        _fail(s, "pos0 must start at 0")
+    return int(pos0[1])
+
+
 def _check_crd(s: SparseStorage, name: str, crd: np.ndarray, length: int, bound: int) -> None:
     _check_len(s, name, crd, length)
     if crd.size and int(crd.max()) >= bound:
@@ -267,20 +275,14 @@ def operands(storage: SparseStorage) -> dict:
             _sorted_runs(s, "crd1", idx[1], idx[0])
         _check_len(s, "values", val, nnz)
     elif kind == "coo":
-        _check_len(s, "pos0", idx[0], 2)
-        lo, hi = (int(x) for x in idx[0])
-        if lo != 0:
-            _fail(s, "pos0 must start at 0")
+        hi = _check_root_pos(s, idx[0])
         _check_crd(s, "crd0", idx[1], hi, rows)
         _check_crd(s, "crd1", idx[2], hi, cols)
         if np.any(np.diff(idx[1].astype(np.int64)) < 0):
             _fail(s, "crd0 (the rows) must be ascending")
         _check_len(s, "values", val, hi)
     elif kind == "dcsr":
-        _check_len(s, "pos0", idx[0], 2)
-        lo, hi = (int(x) for x in idx[0])
-        if lo != 0:
-            _fail(s, "pos0 must start at 0")
+        hi = _check_root_pos(s, idx[0])
         _check_crd(s, "crd0", idx[1], hi, rows)
         if np.any(np.diff(idx[1].astype(np.int64)) <= 0):
             _fail(s, "crd0 (the stored rows) must be strictly ascending")
