@@ -111,7 +111,7 @@ class LowerQuantPass(ModulePass):
             kernel = _lower_linear(linear)
             if kernel not in declared:
                 declared.add(kernel)
-                _declare(op, kernel)
+                declare(op, kernel, _arg_types(kernel))
         for weight in [o for o in op.walk() if isinstance(o, quant.WeightOp)]:
             if not weight.result.uses:
                 Rewriter.erase_op(weight)
@@ -132,8 +132,9 @@ def _arg_types(kernel: str) -> list[Attribute]:
     return [memref1(f32), *(memref1(elems[r]) for r in roles), memref1(f32), memref1(f32)] + [i64] * len(sizes)
 
 
-def _declare(module: ModuleOp, kernel: str) -> None:
-    decl = func.FuncOp.external(kernel, _arg_types(kernel), [])
+def declare(module: ModuleOp, kernel: str, arg_types: list[Attribute]) -> None:
+    """An external declaration of a C kernel at the top of `module`."""
+    decl = func.FuncOp.external(kernel, arg_types, [])
     block = module.body.block
     if block.first_op is None:
         block.add_op(decl)

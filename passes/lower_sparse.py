@@ -42,7 +42,7 @@ from sparcc.backends.cpu.sparse_kernels import (
 from sparcc.dialects import nn, sparse
 from sparcc.dialects.sparse_formats import SparseFormat
 from sparcc.errors import UnsupportedOpError
-from sparcc.passes.lower_quant import flat_pointer, memref1, read_pointer
+from sparcc.passes.lower_quant import declare, flat_pointer, memref1, read_pointer
 from xdsl.context import Context
 from xdsl.dialects import arith, bufferization, func, memref
 from xdsl.dialects.builtin import (
@@ -84,12 +84,6 @@ def index_buffers(fmt: SparseFormat, shape: tuple[int, ...], entries: list[int] 
     return out
 
 
-def value_count(fmt: SparseFormat, shape: tuple[int, ...], entries: list[int] | None) -> int | None:
-    if entries is not None:
-        return entries[-1]
-    return fmt.static_entries(shape)[-1] if fmt.static_entries(shape) else None
-
-
 def kernel_params(fmt: SparseFormat, where: str) -> tuple[str, list[int], int]:
     """(kernel symbol, [p0, p1, p2], index flags) of a storage format
     (sparse_kernels.call_params), or UnsupportedOpError naming `where`."""
@@ -117,9 +111,7 @@ class LowerSparsePass(ModulePass):
             kernel = _lower(o, args)
             if kernel not in declared:
                 declared.add(kernel)
-                decl = func.FuncOp.external(kernel, _arg_types(), [])
-                block = op.body.block
-                block.insert_op_before(decl, block.first_op) if block.first_op else block.add_op(decl)
+                declare(op, kernel, _arg_types())
         for w in [o for o in op.walk() if isinstance(o, sparse.WeightOp)]:
             if not w.result.uses:
                 Rewriter.erase_op(w)
@@ -146,7 +138,8 @@ def _expand_arguments(f: func.FuncOp) -> dict[SSAValue, list[SSAValue]]:
         types: list[Attribute] = [
             TensorType(i8, [length or 1]) for _, length in index_buffers(fmt, shape, None)
         ]
-        types.append(TensorType(f32, [value_count(fmt, shape, None) or 1]))
+        static = fmt.static_entries(shape)
+        types.append(TensorType(f32, [static[-1] if static else 1]))
         new: list[BlockArgument] = []
         for k, t in enumerate(types):
             new.append(block.insert_arg(t, arg.index + 1 + k))
@@ -187,7 +180,7 @@ def _lower(op: sparse.LinearOp | sparse.MatmulOp, args: dict[SSAValue, list[SSAV
             for k, (_, length) in enumerate(index_buffers(fmt, shape, entries))
         ]
         buffers.append(add(nn.WeightOp(f"{w.weight_name}#values",
-                                       TensorType(f32, [value_count(fmt, shape, entries)]))).results[0])
+                                       TensorType(f32, [entries[-1]]))).results[0])
     else:
         raise UnsupportedOpError(
             f"{op.name}: the CPU kernels take a sparse.weight or a sparse function argument, "
