@@ -268,12 +268,12 @@ def compile_program(
     program = CompiledProgram(
         imported.inputs, imported.outputs, imported.output_tree, fn, weights, kernel, ir, report
     )
+    # the error of the pruned/quantised program against the float32 model, run once
+    error = _output_error(model, args, program) if spec is not None or sparse_spec is not None else {}
     if sparse_spec is not None:
-        report["sparsity"] = {"spec": sparse_spec.as_dict(), "layers": [r.as_dict() for r in sparse_layers],
-                              **_output_error(model, args, program)}
+        report["sparsity"] = {"spec": sparse_spec.as_dict(), "layers": [r.as_dict() for r in sparse_layers], **error}
     if spec is not None:
-        report["quant"] = {"spec": spec.as_dict(), "layers": [r.as_dict() for r in layers],
-                           **_output_error(model, args, program)}
+        report["quant"] = {"spec": spec.as_dict(), "layers": [r.as_dict() for r in layers], **error}
     report["seconds"]["total"] = time.perf_counter() - start
     return program
 
