@@ -27,6 +27,7 @@ a hash of its header, which sparcc wrote for this model.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -599,6 +600,7 @@ def _private_if_stale(library: Path, sha256: str) -> Path:
         return path
     if sha256 not in _COPIES:
         private = Path(tempfile.mkdtemp(prefix="sparcc-load-"))
+        atexit.register(shutil.rmtree, private, True)  # the copy is loaded; only this process uses it
         shutil.copyfile(path, private / path.name)
         shutil.copyfile(path.with_name(toolchain.RUNTIME), private / toolchain.RUNTIME)
         _COPIES[sha256] = private / path.name

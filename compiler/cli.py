@@ -224,7 +224,30 @@ def _print_quant(layers: Sequence[dict[str, Any]]) -> None:
               f"{q['bytes_f32'] / 2**20:.2f} -> {q['bytes_quantized'] / 2**20:.2f} MiB")
 
 
+def shadowing_note(cwd: str | None = None) -> str | None:
+    """A warning if the working directory holds a `sparcc` folder (or
+    sparcc.py) other than this package: Python started here (`python -c`,
+    `python -m`, a REPL or notebook) imports that instead. A folder without
+    __init__.py becomes an empty namespace package, and `sparcc.jit` then
+    fails with "module 'sparcc' has no attribute 'jit'"; the usual cause is
+    running from the folder that holds the clone (cd into it)."""
+    cwd = cwd or os.getcwd()
+    ours = os.path.realpath(os.path.dirname(sparcc.__file__ or ""))
+    for name in ("sparcc", "sparcc.py"):
+        path = os.path.join(cwd, name)
+        if os.path.exists(path) and os.path.realpath(path) != ours:
+            return (
+                f"sparcc: note: '{path}' shadows the installed sparcc package ({ours}) for Python "
+                "started in this folder (python -c, python -m, a REPL, a notebook): `import sparcc` finds "
+                "that instead (a folder without __init__.py gives \"module 'sparcc' has no attribute 'jit'\"). "
+                "Run Python from another folder (the clone itself is fine), or rename it."
+            )
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if (note := shadowing_note()) is not None:
+        print(note, file=sys.stderr)
     parser = argparse.ArgumentParser(prog="sparcc", description="sparcc: compile PyTorch models")
     parser.add_argument("--version", action="version", version=f"sparcc {sparcc.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)

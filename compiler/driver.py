@@ -10,8 +10,10 @@ keeps the IR of each stage for inspection (`program.ir[stage]`).
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Any
 import torch
 from sparcc.backends.cpu import toolchain
 from sparcc.dialects.nn import ints
-from sparcc.errors import InputMismatchError, SparccError
+from sparcc.errors import InputMismatchError, PipelineError, SparccError
 from sparcc.frontend import (
     ImportedProgram,
     TensorSpec,
@@ -77,6 +79,18 @@ class CompiledProgram:
         self._sparse = any(s.format is not None for s in self.inputs)
         self._one_result = len(self.outputs) == 1 and (
             self.output_tree is None or self.output_tree.is_leaf()
+        )
+
+    def __repr__(self) -> str:
+        # short: the dataclass repr would print every weight tensor
+        inputs = ", ".join(map(str, self.inputs))
+        outputs = ", ".join(map(str, self.outputs))
+        mib = sum(w.numel() * w.element_size() for w in self.weights) / 2**20
+        where = self.report.get("artifact") or self.report.get("library", "")
+        return (
+            f"<sparcc program ({inputs}) -> ({outputs}), {len(self.weights)} weights ({mib:.1f} MiB), "
+            f"{self.report.get('target', '?')}, {self.report.get('threads', '?')} thread(s), "
+            f"cache {self.report.get('cache', '?')}: {where}>"
         )
 
     def check(self, args: Sequence[Any]) -> list[torch.Tensor]:
@@ -246,12 +260,20 @@ def compile_program(
         cached = "hit" if hit else "built"
     else:
         folder = Path(tempfile.mkdtemp(prefix="sparcc-jit-"))
-        meta = build(folder)
+        try:
+            meta = build(folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         cache.STATS["compiles"] += 1
         cached = "off"
     ir["linalg"] = (folder / "linalg.mlir").read_text()
     path = folder / cache.LIBRARY
-    kernel = cpu.Kernel(cpu.load_library(path, threads), path, [], meta["schedule"], None)
+    try:
+        library = cpu.load_library(path, threads)
+    except OSError as e:  # e.g. an undefined symbol: a lowering left a call that nothing provides
+        raise PipelineError(f"the compiled library does not load: {e}", str(folder)) from None
+    kernel = cpu.Kernel(library, path, [], meta["schedule"], None)
     weights = bind_weights(meta["weights"], imported.weights)
     n_args = sum(abi_arguments(s) for s in imported.inputs) + len(weights) + len(imported.outputs)
     fn = kernel.function("forward", n_args)
@@ -275,6 +297,10 @@ def compile_program(
     if spec is not None:
         report["quant"] = {"spec": spec.as_dict(), "layers": [r.as_dict() for r in layers], **error}
     report["seconds"]["total"] = time.perf_counter() - start
+    if cached == "off":
+        # no cache entry to keep: the folder goes when the program is freed, or
+        # at exit (the loaded library stays mapped; dlopen never reads it again)
+        weakref.finalize(program, shutil.rmtree, folder, True)
     return program
 
 

@@ -89,6 +89,16 @@ class JitFunction:
     def invalidate(self) -> None:
         self.cache.clear()
 
+    def __repr__(self) -> str:
+        what = type(self.model).__name__ if isinstance(self.model, torch.nn.Module) else f"function {self.__name__}"
+        options = "".join(
+            f", {k}={v!r}" for k, v in (("threads", self.threads), ("cache", self.use_cache)) if v is not None
+        )
+        return (
+            f"<sparcc.jit of {what}, target={self.target!r}{options}, "
+            f"{len(self.cache)} compiled signature(s)>"
+        )
+
 
 def _arity(fn: Callable[..., Any]) -> tuple[int, int]:
     try:
