@@ -21,3 +21,23 @@ class PipelineError(SparccError):
     def __init__(self, message: str, reproducer: str | None = None):
         super().__init__(message if reproducer is None else f"{message}\n  reproducer: {reproducer}")
         self.reproducer = reproducer
+
+
+class IndexOutOfRangeError(SparccError, IndexError):
+    """Compiled code met an index outside its dim (embedding, index, index_select),
+    where PyTorch raises IndexError."""
+
+
+class GatherIndexError(SparccError, RuntimeError):
+    """Compiled code met a gather index outside its dim, where PyTorch raises RuntimeError."""
+
+
+def run_time_error(kind: int, dim: int, value: int, size: int) -> SparccError:
+    """The exception for a report of compiled code's checks (kinds: see
+    passes/convert_nn_to_linalg.py, INDEX_*), worded as PyTorch words it."""
+    bounds = f"index {value} is out of bounds for dimension {dim} with size {size}"
+    if kind == 1:
+        return IndexOutOfRangeError(bounds)
+    if kind == 2:
+        return IndexOutOfRangeError(f"index out of range in self (index {value}, dimension {dim} of size {size})")
+    return GatherIndexError(bounds)

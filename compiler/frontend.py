@@ -16,6 +16,7 @@ import logging
 import math
 import operator
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,17 +28,38 @@ from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind
 from xdsl.dialects import arith, func
 from xdsl.dialects.builtin import (
+    BFloat16Type,
     DenseIntOrFPElementsAttr,
+    Float16Type,
+    IntegerType,
     ModuleOp,
     TensorType,
+    bf16,
+    f16,
     f32,
+    f64,
+    i1,
+    i8,
+    i16,
+    i32,
     i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 aten = torch.ops.aten
 
-DTYPES: dict[torch.dtype, Attribute] = {torch.float32: f32, torch.int64: i64}
+DTYPES: dict[torch.dtype, Attribute] = {
+    torch.float32: f32, torch.float64: f64, torch.float16: f16, torch.bfloat16: bf16,
+    torch.int64: i64, torch.int32: i32, torch.int16: i16, torch.int8: i8, torch.bool: i1,
+}
+# float16 and bfloat16 values are computed in float32 and rounded to their
+# type after every op, as PyTorch's CPU kernels do (see GraphImporter.finish)
+HALF = (torch.float16, torch.bfloat16)
+
+
+def compute_type(dtype: torch.dtype) -> Attribute:
+    """The element type a value of `dtype` has inside sparcc's IR."""
+    return f32 if dtype in HALF else DTYPES[dtype]
 
 
 @dataclass(frozen=True)
@@ -146,8 +168,9 @@ def tensor_type(spec: TensorSpec, where: str) -> Attribute:
         return SparseTensorType(spec.shape, f32, spec.format)
     if spec.dtype not in DTYPES:
         raise SparccError(
-            f"{where}: dtype {spec.dtype} is not supported; sparcc compiles float32 "
-            f"tensors (and int64 indices). Convert with .float() before compiling."
+            f"{where}: dtype {spec.dtype} is not supported; sparcc compiles "
+            f"{', '.join(str(d).removeprefix('torch.') for d in DTYPES)} tensors. "
+            "Convert with .to(...) before compiling."
         )
     return TensorType(DTYPES[spec.dtype], list(spec.shape))
 
@@ -181,7 +204,7 @@ def export(model: torch.nn.Module | Callable[..., Any], args: Sequence[torch.Ten
     quiet.setLevel(logging.CRITICAL)
     try:
         with torch.no_grad():
-            return torch.export.export(module, tuple(args), strict=False)
+            program = torch.export.export(module, tuple(args), strict=False)
     except Exception as e:  # torch raises many types; the user needs the text
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         shapes = ", ".join(str(list(a.shape)) for a in args)
@@ -192,6 +215,38 @@ def export(model: torch.nn.Module | Callable[..., Any], args: Sequence[torch.Ten
         ) from None
     finally:
         quiet.setLevel(level)
+    for node in program.graph.nodes:  # a training-mode model fails here, before its other ops
+        if node.op == "call_function" and (what := training_mode_op(node)):
+            raise UnsupportedOpError(
+                f"{what} in training mode at {user_location(node)}; call model.eval() before compiling"
+            )
+    try:
+        # torch 2.13's own pytree code warns about its deprecated LeafSpec here
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, message=".*LeafSpec")
+            return program.run_decompositions(decomposition_table())
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SparccError(f"torch.export could not decompose the model's graph into core ATen ops: {first}") from None
+
+
+# Ops that sparcc lowers better whole than as their core ATen decomposition:
+# the quantize/sparsify passes match nn.linear, and sdpa, layer_norm, softmax,
+# gelu, silu and conv2d have composite nn ops of their own.
+KEEP_WHOLE = (
+    aten.linear.default, aten.scaled_dot_product_attention.default, aten.layer_norm.default,
+    aten.gelu.default, aten.silu.default, aten.conv2d.default, aten.matmul.default,
+    aten.softmax.int, aten.log_softmax.int,
+)
+
+
+def decomposition_table() -> dict[Any, Callable[..., Any]]:
+    """PyTorch's core ATen decompositions, less the ops in KEEP_WHOLE: in-place
+    and composite ops arrive functional, as the core ATen opset."""
+    table = torch.export.default_decompositions()
+    for op in KEEP_WHOLE:
+        table.pop(op, None)
+    return table
 
 
 def import_module(model: torch.nn.Module | Callable[..., Any], args: Sequence[torch.Tensor]) -> ImportedProgram:
@@ -261,12 +316,54 @@ class GraphImporter:
         assert self.node is not None
         return tuple(self.node.meta["val"].shape)
 
-    def scalar(self, value: float, like: SSAValue) -> SSAValue:
-        typ = TensorType(nn.elem(like), [])
-        return self.emit(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(typ, [float(value)])))
+    def meta_dtype(self) -> torch.dtype:
+        assert self.node is not None
+        val = self.node.meta["val"]
+        return (val[0] if isinstance(val, (tuple, list)) else val).dtype
 
-    def operand(self, value: Any, like: SSAValue) -> SSAValue:
-        return value if isinstance(value, SSAValue) else self.scalar(value, like)
+    def out_type(self) -> Attribute:
+        """The IR element type of the current node's (first) result."""
+        return compute_type(self.meta_dtype())
+
+    def scalar(self, value: float, like: SSAValue | Attribute) -> SSAValue:
+        """A rank-0 constant of `like`'s element type (or of the type `like`)."""
+        element = nn.elem(like) if isinstance(like, SSAValue) else like
+        typ = TensorType(element, [])
+        if isinstance(element, IntegerType):
+            value = int(value) if element.width.data > 1 else int(bool(value))
+        else:
+            value = float(value)
+        return self.emit(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(typ, [value])))
+
+    def operand(self, value: Any, like: SSAValue | Attribute) -> SSAValue:
+        """`value` (a tensor or a Python number) as a tensor of `like`'s element type."""
+        element = nn.elem(like) if isinstance(like, SSAValue) else like
+        return self.to(value, element) if isinstance(value, SSAValue) else self.scalar(value, element)
+
+    def to(self, value: SSAValue, element: Attribute) -> SSAValue:
+        return value if nn.elem(value) == element else self.emit(nn.CastOp(value, element))
+
+    def promoted(self, count: int = 2) -> Attribute:
+        """The element type PyTorch computes in for the node's first `count`
+        arguments (torch.result_type, Python numbers included)."""
+        assert self.node is not None
+        acc: Any = None
+        for a in self.node.args[:count]:
+            v = a.meta.get("val") if isinstance(a, torch.fx.Node) else a
+            if isinstance(v, torch.Tensor):
+                v = torch.empty((1,) * v.dim(), dtype=v.dtype, device="meta")
+            elif not isinstance(v, (bool, int, float)):
+                continue
+            if acc is None:
+                acc = v
+                continue
+            if not isinstance(acc, torch.Tensor) and not isinstance(v, torch.Tensor):
+                acc = torch.tensor(acc)
+            rank = max(x.dim() for x in (acc, v) if isinstance(x, torch.Tensor))
+            acc = torch.empty((1,) * rank, dtype=torch.result_type(acc, v), device="meta")
+        if not isinstance(acc, torch.Tensor):
+            return compute_type(torch.tensor(acc).dtype if acc is not None else torch.get_default_dtype())
+        return compute_type(acc.dtype)
 
     def fail(self, why: str) -> SparccError:
         assert self.node is not None
@@ -292,15 +389,9 @@ class GraphImporter:
                 inputs.append(TensorSpec.of(val))
         arg_types = [tensor_type(s, f"input {i}") for i, s in enumerate(inputs)]
         self.block = Block(arg_types=arg_types)
+        self.check_supported(graph)
 
-        for node in graph.nodes:  # a training-mode model fails here, before its other ops
-            if node.op == "call_function" and (what := training_mode_op(node)):
-                raise UnsupportedOpError(
-                    f"{what} in training mode at {user_location(node)}; "
-                    "call model.eval() before compiling"
-                )
-
-        user_args = iter(self.block.args)
+        user_args = iter(zip(self.block.args, inputs))
         outputs: list[TensorSpec] = []
         results: list[SSAValue] = []
         for node in graph.nodes:
@@ -308,7 +399,8 @@ class GraphImporter:
             if node.op == "placeholder":
                 spec = kinds[node.name]
                 if spec.kind == InputKind.USER_INPUT:
-                    self.values[node] = next(user_args)
+                    arg, arg_spec = next(user_args)
+                    self.values[node] = arg if arg_spec.format else self.to(arg, compute_type(arg_spec.dtype))
                 else:
                     self.values[node] = self.weight(node, spec.target, state[spec.target])
             elif node.op == "call_function":
@@ -317,8 +409,11 @@ class GraphImporter:
                 for out in node.args[0]:
                     if not isinstance(out, torch.fx.Node) or not isinstance(self.values.get(out), SSAValue):
                         raise SparccError("the model must return tensors (or a tuple of tensors)")
-                    results.append(self.values[out])
-                    outputs.append(TensorSpec.of(out.meta["val"]))
+                    spec = TensorSpec.of(out.meta["val"])
+                    if spec.dtype not in DTYPES:
+                        raise self.fail(f"returns a tensor of dtype {spec.dtype}, which sparcc does not compile")
+                    results.append(self.to(self.values[out], DTYPES[spec.dtype]))
+                    outputs.append(spec)
             else:
                 raise SparccError(f"unexpected FX node kind '{node.op}' ({node.name})")
         self.node = None
@@ -334,22 +429,41 @@ class GraphImporter:
             module, self.weights, inputs, outputs, self.program.call_spec.out_spec, self.ops
         )
 
+    def check_supported(self, graph: torch.fx.Graph) -> None:
+        """One error that lists every op of the graph sparcc has no handler for
+        (with its count and first place), before anything is built."""
+        missing: dict[str, list[torch.fx.Node]] = {}
+        for node in graph.nodes:
+            if node.op == "call_function" and node.target is not operator.getitem and node.target not in HANDLERS:
+                missing.setdefault(str(node.target), []).append(node)
+            val = node.meta.get("val") if node.op == "call_function" else None
+            for t in val if isinstance(val, (tuple, list)) else [val]:
+                if isinstance(t, torch.Tensor) and t.dtype not in DTYPES:
+                    missing.setdefault(f"{node.target} producing {t.dtype}", []).append(node)
+        if not missing:
+            return
+        lines = [
+            f"  {name} ({len(nodes)}x), first at {user_location(nodes[0])}" for name, nodes in missing.items()
+        ]
+        raise UnsupportedOpError(
+            f"{len(missing)} unsupported operation{'s' if len(missing) > 1 else ''} in the model:\n"
+            + "\n".join(lines)
+            + "\n  sparcc cannot compile these yet. Rewrite those lines with supported ops "
+            "(see README, 'Supported operations') or open an issue naming the ops."
+        )
+
     def weight(self, node: torch.fx.Node, name: str, data: torch.Tensor) -> SSAValue:
         data = data.detach()
         if data.layout != torch.strided:
             return self.sparse_weight(name, data)
-        if data.dtype == torch.float64:
-            data = data.float()
         if data.dtype not in DTYPES and node.users:
             user = next(iter(node.users))
-            hint = (
-                " (for attention masks, pass a float mask: 0 where allowed, -inf where masked)"
-                if data.dtype == torch.bool else ""
-            )
             raise UnsupportedOpError(
                 f"constant '{name}' of dtype {data.dtype}, used by {user.target} at "
-                f"{user_location(user)}: sparcc compiles float32 tensors (and int64 indices){hint}"
+                f"{user_location(user)}: sparcc does not compile {data.dtype} tensors"
             )
+        if data.dtype in HALF:  # computed in float32 (see compute_type); the values are exact
+            data = data.float()
         self.weights[name] = data
         return self.emit(nn.WeightOp(name, tensor_type(TensorSpec.of(data), f"weight '{name}'")))
 
@@ -378,14 +492,7 @@ class GraphImporter:
         if target is operator.getitem:
             seq, idx = node.args
             return self.values[seq][idx]
-        handler = HANDLERS.get(target)
         name = str(target)
-        if handler is None:
-            raise UnsupportedOpError(
-                f"unsupported operation {name} at {user_location(node)}\n"
-                "  sparcc cannot compile this op yet. Rewrite that line with supported ops "
-                "(see README, 'Supported operations') or open an issue naming the op."
-            )
         self.ops[name] = self.ops.get(name, 0) + 1
         args = [self.lookup(a) for a in node.args]
         kwargs = {k: self.lookup(v) for k, v in node.kwargs.items()}
@@ -394,11 +501,26 @@ class GraphImporter:
                 "takes a sparse tensor here; sparcc runs sparse tensors only as the left operand "
                 "of mm/matmul/addmm/torch.sparse.mm (a sparse A in A @ X)"
             )
+        result = HANDLERS[target](self, *args, **kwargs)
         val = node.meta.get("val")
-        for t in val if isinstance(val, (tuple, list)) else [val]:
-            if isinstance(t, torch.Tensor) and t.dtype not in DTYPES and t.dtype != torch.bool:
-                raise self.fail(f"produces dtype {t.dtype}; sparcc compiles float32 tensors")
-        return handler(self, *args, **kwargs)
+        if isinstance(val, torch.Tensor) and isinstance(result, SSAValue):
+            return self.finish(result, val.dtype, target)
+        if isinstance(val, (tuple, list)) and isinstance(result, (tuple, list)):
+            return type(result)(
+                self.finish(r, v.dtype, target) if isinstance(r, SSAValue) and isinstance(v, torch.Tensor) else r
+                for r, v in zip(result, val)
+            )
+        return result
+
+    def finish(self, value: SSAValue, dtype: torch.dtype, target: Any) -> SSAValue:
+        """A handler's result in the IR type of the node's dtype; a float16 or
+        bfloat16 result is rounded to its type (and kept in float32)."""
+        if _is_sparse(value):
+            return value
+        value = self.to(value, compute_type(dtype))
+        if dtype in HALF and target not in EXACT:
+            value = self.to(self.to(value, DTYPES[dtype]), f32)
+        return value
 
     def lookup(self, a: Any) -> Any:
         if isinstance(a, torch.fx.Node):
@@ -441,59 +563,229 @@ handles(aten.contiguous.default, aten.clone.default, aten.alias.default, aten.de
 handles(aten.dropout.default)(_identity)
 
 
-for _target, _op in [
-    (aten.neg.default, nn.NegOp),
-    (aten.relu.default, nn.ReluOp),
-    (aten.silu.default, nn.SiluOp),
-    (aten.sigmoid.default, nn.SigmoidOp),
-    (aten.tanh.default, nn.TanhOp),
-    (aten.exp.default, nn.ExpOp),
-    (aten.log.default, nn.LogOp),
-    (aten.erf.default, nn.ErfOp),
-    (aten.special_erf.default, nn.ErfOp),
-    (aten.sqrt.default, nn.SqrtOp),
-    (aten.rsqrt.default, nn.RsqrtOp),
-]:
-    HANDLERS[_target] = lambda g, x, _op=_op: g.emit(_op(x))
+# Elementwise ops compute in the node's result type (PyTorch's type promotion,
+# read from the exported graph): operands are converted to it first.
+UNARY_OPS: dict[Any, type[nn.UnaryOp]] = {
+    aten.neg.default: nn.NegOp, aten.relu.default: nn.ReluOp, aten.silu.default: nn.SiluOp,
+    aten.sigmoid.default: nn.SigmoidOp, aten.tanh.default: nn.TanhOp, aten.exp.default: nn.ExpOp,
+    aten.log.default: nn.LogOp, aten.erf.default: nn.ErfOp, aten.special_erf.default: nn.ErfOp,
+    aten.sqrt.default: nn.SqrtOp, aten.rsqrt.default: nn.RsqrtOp, aten.abs.default: nn.AbsOp,
+    aten.sin.default: nn.SinOp, aten.cos.default: nn.CosOp, aten.tan.default: nn.TanOp,
+    aten.atan.default: nn.AtanOp, aten.floor.default: nn.FloorOp, aten.ceil.default: nn.CeilOp,
+    aten.round.default: nn.RoundOp, aten.trunc.default: nn.TruncOp, aten.sign.default: nn.SignOp,
+    aten.sgn.default: nn.SignOp, aten.log1p.default: nn.Log1pOp, aten.expm1.default: nn.Expm1Op,
+    aten.log2.default: nn.Log2Op, aten.bitwise_not.default: nn.NotOp,
+}
+
+
+def _unary(op: type[nn.UnaryOp]) -> Handler:
+    def handler(g: GraphImporter, x: SSAValue) -> SSAValue:
+        return g.emit(op(g.to(x, g.out_type())))
+
+    return handler
+
+
+for _target, _op in UNARY_OPS.items():
+    HANDLERS[_target] = _unary(_op)
 
 
 @handles(aten.gelu.default)
 def _gelu(g: GraphImporter, x: SSAValue, approximate: str = "none") -> SSAValue:
     from xdsl.dialects.builtin import StringAttr
 
-    return g.emit(nn.GeluOp(x, {"approximate": StringAttr(approximate)}))
+    return g.emit(nn.GeluOp(g.to(x, g.out_type()), {"approximate": StringAttr(approximate)}))
 
 
 def _binary(op: type[nn.BinaryOp], reverse: bool = False) -> Handler:
-    """a op alpha*b; `reverse` (rsub) computes b op alpha*a. Either side may be a Python scalar."""
+    """a op alpha*b in the result type; `reverse` (rsub) computes b op alpha*a.
+    Either side may be a Python number."""
 
-    def handler(g: GraphImporter, a: Any, b: Any, alpha: float = 1, rounding_mode: Any = None) -> SSAValue:
-        if rounding_mode is not None:
-            raise g.fail(f"rounding_mode={rounding_mode!r} is not supported")
+    def handler(g: GraphImporter, a: Any, b: Any, alpha: float = 1) -> SSAValue:
         if reverse:
             a, b = b, a
-        like = a if isinstance(a, SSAValue) else b
-        if nn.elem(like) != f32:
-            raise g.fail(f"arithmetic on {nn.elem(like)} tensors is not supported; sparcc computes in float32")
-        a, b = g.operand(a, like), g.operand(b, like)
+        typ = g.out_type()
+        a, b = g.operand(a, typ), g.operand(b, typ)
         if alpha != 1:
-            b = g.emit(nn.MulOp(b, g.scalar(alpha, like)))
+            b = g.emit(nn.MulOp(b, g.scalar(alpha, typ)))
         return g.emit(op(a, b))
 
     return handler
 
 
-for _name, _op in [("add", nn.AddOp), ("sub", nn.SubOp), ("mul", nn.MulOp), ("div", nn.DivOp)]:
-    for _overload in ("Tensor", "Scalar"):
-        HANDLERS[getattr(getattr(aten, _name), _overload)] = _binary(_op)
-HANDLERS[aten.rsub.Scalar] = _binary(nn.SubOp, reverse=True)
-HANDLERS[aten.rsub.Tensor] = _binary(nn.SubOp, reverse=True)
-HANDLERS[aten.div.Tensor_mode] = _binary(nn.DivOp)
+BINARY_OPS: dict[str, type[nn.BinaryOp]] = {
+    "add": nn.AddOp, "sub": nn.SubOp, "mul": nn.MulOp, "maximum": nn.MaximumOp, "minimum": nn.MinimumOp,
+    "fmod": nn.FmodOp, "remainder": nn.RemainderOp, "floor_divide": nn.FloorDivOp, "atan2": nn.Atan2Op,
+    "bitwise_and": nn.AndOp, "bitwise_or": nn.OrOp, "bitwise_xor": nn.XorOp, "pow": nn.PowOp,
+}
+for _name, _op in BINARY_OPS.items():
+    for _overload in ("Tensor", "Scalar", "default", "Tensor_Tensor", "Scalar_Tensor"):
+        if hasattr(getattr(aten, _name), _overload):
+            HANDLERS[getattr(getattr(aten, _name), _overload)] = _binary(_op)
+HANDLERS[aten.rsub.Scalar] = HANDLERS[aten.rsub.Tensor] = _binary(nn.SubOp, reverse=True)
+
+
+@handles(aten.div.Tensor, aten.div.Scalar, aten.div.Tensor_mode, aten.div.Scalar_mode)
+def _div(g: GraphImporter, a: Any, b: Any, rounding_mode: str | None = None) -> SSAValue:
+    typ = g.out_type()
+    op = {None: nn.DivOp, "trunc": nn.TruncDivOp, "floor": nn.FloorDivOp}[rounding_mode]
+    return g.emit(op(g.operand(a, typ), g.operand(b, typ)))
+
+
+@handles(aten.pow.Tensor_Scalar)
+def _pow_scalar(g: GraphImporter, x: SSAValue, exponent: float) -> SSAValue:
+    """x ** c; small integer and half-integer exponents as PyTorch computes
+    them (products, sqrt, rsqrt), others through pow."""
+    typ = g.out_type()
+    x = g.to(x, typ)
+    if exponent == 2:
+        return g.emit(nn.MulOp(x, x))
+    if exponent == 3:
+        return g.emit(nn.MulOp(g.emit(nn.MulOp(x, x)), x))
+    if exponent == 1:
+        return x
+    if exponent == 0.5 and not isinstance(typ, IntegerType):
+        return g.emit(nn.SqrtOp(x))
+    if exponent == -0.5 and not isinstance(typ, IntegerType):
+        return g.emit(nn.RsqrtOp(x))
+    if exponent == -1 and not isinstance(typ, IntegerType):
+        return g.emit(nn.DivOp(g.scalar(1, typ), x))
+    return g.emit(nn.PowOp(x, g.scalar(exponent, typ)))
 
 
 @handles(aten.reciprocal.default)
 def _reciprocal(g: GraphImporter, x: SSAValue) -> SSAValue:
-    return g.emit(nn.DivOp(g.scalar(1.0, x), x))
+    typ = g.out_type()
+    return g.emit(nn.DivOp(g.scalar(1.0, typ), g.to(x, typ)))
+
+
+def _compare(predicate: str) -> Handler:
+    def handler(g: GraphImporter, a: Any, b: Any) -> SSAValue:
+        typ = g.promoted(2)
+        return g.emit(nn.CompareOp(g.operand(a, typ), g.operand(b, typ), predicate))
+
+    return handler
+
+
+for _name in nn.PREDICATES:
+    for _overload in ("Tensor", "Scalar"):
+        HANDLERS[getattr(getattr(aten, _name), _overload)] = _compare(_name)
+
+
+def _logical(op: type[nn.BinaryOp]) -> Handler:
+    def handler(g: GraphImporter, a: SSAValue, b: SSAValue) -> SSAValue:
+        return g.emit(op(g.to(a, i1), g.to(b, i1)))
+
+    return handler
+
+
+HANDLERS[aten.logical_and.default] = _logical(nn.AndOp)
+HANDLERS[aten.logical_or.default] = _logical(nn.OrOp)
+HANDLERS[aten.logical_xor.default] = _logical(nn.XorOp)
+
+
+@handles(aten.logical_not.default)
+def _logical_not(g: GraphImporter, x: SSAValue) -> SSAValue:
+    return g.emit(nn.NotOp(g.to(x, i1)))
+
+
+@handles(aten.isnan.default)
+def _isnan(g: GraphImporter, x: SSAValue) -> SSAValue:
+    return g.emit(nn.CompareOp(x, x, "ne"))
+
+
+@handles(aten.isinf.default)
+def _isinf(g: GraphImporter, x: SSAValue) -> SSAValue:
+    if isinstance(nn.elem(x), IntegerType):
+        return g.emit(nn.CompareOp(x, x, "ne"))
+    return g.emit(nn.CompareOp(g.emit(nn.AbsOp(x)), g.scalar(math.inf, x), "eq"))
+
+
+@handles(aten.where.self)
+def _where(g: GraphImporter, cond: SSAValue, a: Any, b: Any) -> SSAValue:
+    typ = g.out_type()
+    return g.emit(nn.WhereOp(g.to(cond, i1), g.operand(a, typ), g.operand(b, typ)))
+
+
+@handles(aten.clamp.default, aten.clamp.Tensor, aten.clip.default)
+def _clamp(g: GraphImporter, x: SSAValue, lo: Any = None, hi: Any = None) -> SSAValue:
+    typ = g.out_type()
+    x = g.to(x, typ)
+    if lo is not None:
+        x = g.emit(nn.MaximumOp(x, g.operand(lo, typ)))
+    if hi is not None:
+        x = g.emit(nn.MinimumOp(x, g.operand(hi, typ)))
+    return x
+
+
+@handles(aten.clamp_min.default, aten.clamp_min.Tensor)
+def _clamp_min(g: GraphImporter, x: SSAValue, lo: Any) -> SSAValue:
+    return _clamp(g, x, lo, None)
+
+
+@handles(aten.clamp_max.default, aten.clamp_max.Tensor)
+def _clamp_max(g: GraphImporter, x: SSAValue, hi: Any) -> SSAValue:
+    return _clamp(g, x, None, hi)
+
+
+@handles(aten._to_copy.default, aten.to.dtype, aten.type_as.default)
+def _to_copy(g: GraphImporter, x: SSAValue, *_: Any, **__: Any) -> SSAValue:
+    return g.to(x, g.out_type())
+
+
+@handles(aten.copy.default)
+def _copy(g: GraphImporter, dst: SSAValue, src: SSAValue, non_blocking: bool = False) -> SSAValue:
+    """The functional copy_: `src` in dst's dtype, broadcast to dst's shape."""
+    src = g.to(src, g.out_type())
+    return src if nn.shape_of(src) == g.meta_shape() else g.emit(nn.ExpandOp(src, g.meta_shape()))
+
+
+@handles(aten._assert_tensor_metadata.default, aten._assert_scalar.default, aten.sym_constrain_range_for_size.default)
+def _assertion(g: GraphImporter, *_: Any, **__: Any) -> None:
+    """Checks of the exported graph that hold for the signature compiled."""
+    return None
+
+
+def _full(g: GraphImporter, value: Any) -> SSAValue:
+    typ = g.out_type()
+    shape = g.meta_shape()
+    scalar = g.scalar(value, typ)
+    return scalar if not shape else g.emit(nn.ExpandOp(scalar, shape))
+
+
+@handles(aten.full.default)
+def _full_op(g: GraphImporter, size: Any, value: Any, **_: Any) -> SSAValue:
+    return _full(g, value)
+
+
+@handles(aten.full_like.default, aten.new_full.default)
+def _full_like(g: GraphImporter, x: SSAValue, *args: Any, **kw: Any) -> SSAValue:
+    value = args[-1] if aten.full_like.default is g.node.target else args[1]  # type: ignore[union-attr]
+    return _full(g, kw.get("fill_value", value))
+
+
+@handles(aten.scalar_tensor.default)
+def _scalar_tensor(g: GraphImporter, value: Any, **_: Any) -> SSAValue:
+    return _full(g, value)
+
+
+@handles(aten.zeros.default, aten.zeros_like.default, aten.new_zeros.default, aten.empty.memory_format,
+         aten.empty_like.default, aten.new_empty.default, aten.empty_strided.default, aten.new_empty_strided.default)
+def _zeros(g: GraphImporter, *_: Any, **__: Any) -> SSAValue:
+    """zeros; `empty` is zeros too (its contents are unspecified)."""
+    return _full(g, 0)
+
+
+@handles(aten.ones.default, aten.ones_like.default, aten.new_ones.default)
+def _ones(g: GraphImporter, *_: Any, **__: Any) -> SSAValue:
+    return _full(g, 1)
+
+
+@handles(aten.arange.default, aten.arange.start, aten.arange.start_step)
+def _arange(g: GraphImporter, *args: Any, **kw: Any) -> SSAValue:
+    bounds = [a for a in args if isinstance(a, (int, float))]
+    start, step = (0, 1) if len(bounds) == 1 else (bounds[0], bounds[2] if len(bounds) > 2 else 1)
+    n = g.meta_shape()[0]
+    return g.emit(nn.ArangeOp(start, step, TensorType(g.out_type(), [n])))
 
 
 @handles(aten.linear.default)
@@ -570,8 +862,7 @@ HANDLERS[aten.log_softmax.int] = HANDLERS[aten._log_softmax.default] = _dim_op(n
 
 def _reduction(op: type[nn.ReduceOp]) -> Handler:
     def handler(g: GraphImporter, x: SSAValue, dims: Any = None, keepdim: bool = False, dtype: Any = None) -> SSAValue:
-        if dtype is not None and dtype != torch.float32:
-            raise g.fail(f"dtype={dtype} is not supported")
+        x = g.to(x, g.out_type())
         rank = len(nn.shape_of(x))
         if dims is None or (isinstance(dims, (list, tuple)) and not dims):
             dims = list(range(rank))
@@ -587,6 +878,91 @@ for _target in (aten.mean.dim, aten.mean.default):
 for _target in (aten.sum.dim_IntList, aten.sum.default):
     HANDLERS[_target] = _reduction(nn.SumOp)
 HANDLERS[aten.amax.default] = _reduction(nn.AmaxOp)
+HANDLERS[aten.amin.default] = _reduction(nn.AminOp)
+HANDLERS[aten.prod.dim_int] = HANDLERS[aten.prod.default] = _reduction(nn.ProdOp)
+
+
+@handles(aten.any.default, aten.any.dim, aten.any.dims, aten.all.default, aten.all.dim, aten.all.dims)
+def _any_all(g: GraphImporter, x: SSAValue, dims: Any = None, keepdim: bool = False) -> SSAValue:
+    """any/all: max/min over the values as bools."""
+    op = nn.AmaxOp if "any" in str(g.node.target) else nn.AminOp  # type: ignore[union-attr]
+    rank = len(nn.shape_of(x))
+    dims = list(range(rank)) if dims is None else [dims] if isinstance(dims, int) else list(dims)
+    return g.emit(op(g.to(x, i1), dims or list(range(rank)), keepdim))
+
+
+@handles(aten.argmax.default, aten.argmin.default)
+def _argmax(g: GraphImporter, x: SSAValue, dim: int | None = None, keepdim: bool = False) -> SSAValue:
+    largest = "argmax" in str(g.node.target)  # type: ignore[union-attr]
+    if dim is None:
+        x = g.emit(nn.ReshapeOp(x, (math.prod(nn.shape_of(x)),)))
+        y = g.emit(nn.ArgmaxOp(x, 0, False, largest))
+        return g.emit(nn.ReshapeOp(y, g.meta_shape())) if keepdim else y
+    return g.emit(nn.ArgmaxOp(x, dim, keepdim, largest))
+
+
+@handles(aten.max.dim, aten.min.dim)
+def _max_dim(g: GraphImporter, x: SSAValue, dim: int, keepdim: bool = False) -> tuple:
+    largest = "max" in str(g.node.target)  # type: ignore[union-attr]
+    values = g.emit((nn.AmaxOp if largest else nn.AminOp)(x, [dim], keepdim))
+    return (values, g.emit(nn.ArgmaxOp(x, dim, keepdim, largest)))
+
+
+@handles(aten.max.default, aten.min.default)
+def _max_all(g: GraphImporter, x: SSAValue) -> SSAValue:
+    op = nn.AmaxOp if "max" in str(g.node.target) else nn.AminOp  # type: ignore[union-attr]
+    return g.emit(op(x, list(range(len(nn.shape_of(x)))), False))
+
+
+@handles(aten.var.correction, aten.var.dim, aten.std.correction, aten.std.dim, aten.var_mean.correction)
+def _var(g: GraphImporter, x: SSAValue, dims: Any = None, *rest: Any, correction: Any = None, keepdim: bool = False, **_: Any) -> Any:
+    """var/std over `dims` with Bessel's correction (default 1)."""
+    target = g.node.target  # type: ignore[union-attr]
+    if rest and isinstance(rest[0], bool):  # var.dim(x, dims, unbiased, keepdim)
+        correction = 1 if rest[0] else 0
+        keepdim = rest[1] if len(rest) > 1 else keepdim
+    correction = 1 if correction is None else correction
+    rank = len(nn.shape_of(x))
+    dims = list(range(rank)) if not dims else [dims] if isinstance(dims, int) else list(dims)
+    n = math.prod(nn.shape_of(x)[d] for d in dims)
+    mean = g.emit(nn.MeanOp(x, dims, True))
+    centered = g.emit(nn.SubOp(x, mean))
+    total = g.emit(nn.SumOp(g.emit(nn.MulOp(centered, centered)), dims, keepdim))
+    var = g.emit(nn.DivOp(total, g.scalar(max(n - correction, 0), x)))
+    if target in (aten.std.correction, aten.std.dim):
+        return g.emit(nn.SqrtOp(var))
+    if target is aten.var_mean.correction:
+        return (var, mean if keepdim else g.emit(nn.ReshapeOp(mean, nn.shape_of(var))))
+    return var
+
+
+@handles(aten.linalg_vector_norm.default, aten.norm.ScalarOpt_dim)
+def _vector_norm(g: GraphImporter, x: SSAValue, ord: float = 2, dims: Any = None, keepdim: bool = False, **_: Any) -> SSAValue:
+    x = g.to(x, g.out_type())
+    rank = len(nn.shape_of(x))
+    dims = list(range(rank)) if not dims else [dims] if isinstance(dims, int) else list(dims)
+    a = g.emit(nn.AbsOp(x))
+    if ord == math.inf:
+        return g.emit(nn.AmaxOp(a, dims, keepdim))
+    if ord == -math.inf:
+        return g.emit(nn.AminOp(a, dims, keepdim))
+    if ord == 1:
+        return g.emit(nn.SumOp(a, dims, keepdim))
+    if ord == 2:
+        return g.emit(nn.SqrtOp(g.emit(nn.SumOp(g.emit(nn.MulOp(x, x)), dims, keepdim))))
+    if ord == 0:
+        nonzero = g.to(g.emit(nn.CompareOp(a, g.scalar(0, a), "ne")), nn.elem(x))
+        return g.emit(nn.SumOp(nonzero, dims, keepdim))
+    powered = g.emit(nn.PowOp(a, g.scalar(ord, a)))
+    return g.emit(nn.PowOp(g.emit(nn.SumOp(powered, dims, keepdim)), g.scalar(1 / ord, a)))
+
+
+@handles(aten.cumsum.default)
+def _cumsum(g: GraphImporter, x: SSAValue, dim: int, dtype: Any = None) -> SSAValue:
+    x = g.to(x, g.out_type())
+    if not nn.shape_of(x):
+        return x
+    return g.emit(nn.CumsumOp(x, dim))
 
 
 @handles(aten.layer_norm.default)
@@ -659,7 +1035,10 @@ def _t(g: GraphImporter, x: SSAValue) -> SSAValue:
 
 @handles(aten.cat.default)
 def _cat(g: GraphImporter, xs: Sequence[SSAValue], dim: int = 0) -> SSAValue:
-    xs = [x for x in xs if math.prod(nn.shape_of(x)) > 0 or len(xs) == 1]
+    typ = g.out_type()
+    xs = [g.to(x, typ) for x in xs if math.prod(nn.shape_of(x)) > 0]
+    if not xs:
+        return _full(g, 0)
     return g.emit(nn.ConcatOp(xs, dim))
 
 
@@ -735,13 +1114,24 @@ def _embedding(g: GraphImporter, w: SSAValue, idx: SSAValue, *_: Any) -> SSAValu
 def _sdpa(g: GraphImporter, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False) -> SSAValue:
     if dropout_p:
         raise g.fail("attention dropout is not supported; use dropout_p=0 for inference")
-    if enable_gqa:
-        raise g.fail("enable_gqa is not supported")
-    if attn_mask is not None and nn.elem(attn_mask) != nn.elem(q):
-        raise g.fail("boolean attention masks are not supported; pass a float mask (0 / -inf)")
+    if enable_gqa:  # each group of query heads shares one key/value head
+        k, v = (_repeat_heads(g, t, nn.shape_of(q)[-3]) for t in (k, v))
+    if attn_mask is not None and nn.elem(attn_mask) == i1:  # True: may attend
+        attn_mask = g.emit(nn.WhereOp(attn_mask, g.scalar(0.0, q), g.scalar(-math.inf, q)))
+    elif attn_mask is not None:
+        attn_mask = g.to(attn_mask, nn.elem(q))
     if scale is None:
         scale = 1.0 / math.sqrt(nn.shape_of(q)[-1])
     return g.emit(nn.SdpaOp(q, k, v, attn_mask, bool(is_causal), float(scale)))
+
+
+def _repeat_heads(g: GraphImporter, t: SSAValue, heads: int) -> SSAValue:
+    *batch, kv, n, d = nn.shape_of(t)
+    if kv == heads:
+        return t
+    t = g.emit(nn.ReshapeOp(t, (*batch, kv, 1, n, d)))
+    t = g.emit(nn.ExpandOp(t, (*batch, kv, heads // kv, n, d)))
+    return g.emit(nn.ReshapeOp(t, (*batch, heads, n, d)))
 
 
 def _pair(v: int | Sequence[int]) -> tuple[int, int]:
@@ -771,29 +1161,292 @@ def _conv2d_padding(g: GraphImporter, x, w, b=None, stride=1, padding="valid", d
 
 @handles(aten.convolution.default)
 def _convolution(g: GraphImporter, x, w, b, stride, padding, dilation, transposed, output_padding, groups) -> SSAValue:
-    if transposed or len(nn.shape_of(w)) != 4:
-        raise g.fail("only 2-d, non-transposed convolutions are supported")
+    if transposed:
+        raise g.fail("transposed convolutions are not supported")
+    if len(nn.shape_of(w)) == 3:  # conv1d as a conv2d of height 1
+        (n, c, length), (f, cg, k) = nn.shape_of(x), nn.shape_of(w)
+        x = g.emit(nn.ReshapeOp(x, (n, c, 1, length)))
+        w = g.emit(nn.ReshapeOp(w, (f, cg, 1, k)))
+        one = lambda v: (1, v[0] if isinstance(v, (list, tuple)) else v)  # noqa: E731
+        y = g.emit(nn.Conv2dOp(x, w, b, one(stride), (0, one(padding)[1]), one(dilation), groups))
+        return g.emit(nn.ReshapeOp(y, g.meta_shape()))
+    if len(nn.shape_of(w)) != 4:
+        raise g.fail("only 1-d and 2-d convolutions are supported")
     return _conv2d(g, x, w, b, stride, padding, dilation, groups)
 
 
 @handles(aten.max_pool2d.default)
 def _max_pool2d(g: GraphImporter, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False) -> SSAValue:
-    if ceil_mode or _pair(dilation) != (1, 1):
-        raise g.fail("max_pool2d with ceil_mode or dilation is not supported")
+    if _pair(dilation) != (1, 1):
+        raise g.fail("max_pool2d with dilation is not supported")
     k = _pair(kernel)
-    return g.emit(nn.MaxPool2dOp(x, k, _pair(stride) if stride else k, _pair(padding)))
+    return _pool(g, nn.MaxPool2dOp, x, k, _pair(stride) if stride else k, _pair(padding), ceil_mode, {})
+
+
+def _pool(g: GraphImporter, op: type[nn.Pool2dOp], x, k, stride, padding, ceil_mode, extra) -> SSAValue:
+    from xdsl.dialects.builtin import BoolAttr
+
+    shape = nn.shape_of(x)
+    if len(shape) == 3:  # unbatched CHW
+        y = _pool(g, op, g.emit(nn.ReshapeOp(x, (1, *shape))), k, stride, padding, ceil_mode, extra)
+        return g.emit(nn.ReshapeOp(y, nn.shape_of(y)[1:]))
+    if any(2 * p > kk for p, kk in zip(padding, k)):
+        raise g.fail(f"pad should be at most half of effective kernel size, got padding {list(padding)} for kernel {list(k)}")
+    return g.emit(op(x, k, stride, padding, {**extra, "ceil_mode": BoolAttr.from_bool(bool(ceil_mode))}))
 
 
 @handles(aten.avg_pool2d.default)
 def _avg_pool2d(g: GraphImporter, x, kernel, stride=(), padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None) -> SSAValue:
-    if ceil_mode or divisor_override is not None:
-        raise g.fail("avg_pool2d with ceil_mode or divisor_override is not supported")
     from xdsl.dialects.builtin import BoolAttr
 
     k = _pair(kernel)
-    return g.emit(
-        nn.AvgPool2dOp(
-            x, k, _pair(stride) if stride else k, _pair(padding),
-            {"count_include_pad": BoolAttr.from_bool(bool(count_include_pad))},
-        )
-    )
+    extra = {"count_include_pad": BoolAttr.from_bool(bool(count_include_pad))}
+    y = _pool(g, nn.AvgPool2dOp, x, k, _pair(stride) if stride else k, _pair(padding), ceil_mode, extra)
+    if divisor_override is None:
+        return y
+    # the window sums (the average times each window's own divisor), over the override
+    if not count_include_pad:
+        y = _pool(g, nn.AvgPool2dOp, x, k, _pair(stride) if stride else k, _pair(padding), ceil_mode,
+                  {"count_include_pad": BoolAttr.from_bool(True)})
+    (sh, sw), (ph, pw) = _pair(stride) if stride else k, _pair(padding)
+    (h, w), (oh, ow) = nn.shape_of(x)[-2:], nn.shape_of(y)[-2:]
+    rows = torch.tensor([min(i * sh - ph + k[0], h + ph) - (i * sh - ph) for i in range(oh)], dtype=torch.float32)
+    cols = torch.tensor([min(j * sw - pw + k[1], w + pw) - (j * sw - pw) for j in range(ow)], dtype=torch.float32)
+    sizes = _constant(g, "pool_divisor", (rows[:, None] * cols[None, :]) / divisor_override)
+    return g.emit(nn.MulOp(y, g.to(sizes, nn.elem(y))))
+
+
+# ----------------------------------------------------------------------------
+# indexing, padding and scatters; constant helpers
+# ----------------------------------------------------------------------------
+
+
+def _constant(g: GraphImporter, hint: str, data: torch.Tensor) -> SSAValue:
+    """A tensor that sparcc computed at compile time (pooling matrices, index
+    tables), kept in the weight store like a model buffer."""
+    name = f"_sparcc.{hint}.{len(g.weights)}"
+    g.weights[name] = data.contiguous()
+    return g.emit(nn.WeightOp(name, tensor_type(TensorSpec.of(data), name)))
+
+
+@handles(aten.gather.default)
+def _gather(g: GraphImporter, x: SSAValue, dim: int, index: SSAValue, sparse_grad: bool = False) -> SSAValue:
+    if not nn.shape_of(x):
+        x = g.emit(nn.ReshapeOp(x, (1,)))
+        index = g.emit(nn.ReshapeOp(index, (1,)))
+        return g.emit(nn.ReshapeOp(g.emit(nn.GatherOp(x, index, 0)), ()))
+    return g.emit(nn.GatherOp(x, index, dim))
+
+
+@handles(aten.index.Tensor, aten._unsafe_index.Tensor)
+def _index(g: GraphImporter, x: SSAValue, indices: Sequence[Any]) -> SSAValue:
+    dims = [d for d, i in enumerate(indices) if i is not None]
+    tensors = [indices[d] for d in dims]
+    if any(not isinstance(nn.elem(t), IntegerType) or nn.elem(t) == i1 for t in tensors):
+        raise g.fail("indexes with a boolean mask (a data-dependent shape); use torch.where instead")
+    return g.emit(nn.IndexOp(x, tensors, dims))
+
+
+@handles(aten.index_select.default)
+def _index_select(g: GraphImporter, x: SSAValue, dim: int, index: SSAValue) -> SSAValue:
+    if not nn.shape_of(x):
+        return g.emit(nn.ReshapeOp(g.emit(nn.IndexOp(g.emit(nn.ReshapeOp(x, (1,))), [index], [0], wrap=False)), g.meta_shape()))
+    rank = len(nn.shape_of(x))
+    y = g.emit(nn.IndexOp(x, [index], [dim % rank], wrap=False))
+    return y if nn.shape_of(y) == g.meta_shape() else g.emit(nn.ReshapeOp(y, g.meta_shape()))
+
+
+@handles(aten.as_strided.default)
+def _as_strided(g: GraphImporter, x: SSAValue, size: Sequence[int], stride: Sequence[int], offset: int | None = None) -> SSAValue:
+    """A strided view of the (contiguous) input: its elements picked through a
+    table of flat positions computed at compile time."""
+    flat = g.emit(nn.ReshapeOp(x, (math.prod(nn.shape_of(x)),)))
+    positions = torch.zeros(tuple(size), dtype=torch.int64) + (offset or 0)
+    for d, (n, st) in enumerate(zip(size, stride)):
+        shape = [1] * len(size)
+        shape[d] = n
+        positions = positions + (torch.arange(n) * st).reshape(shape)
+    if not size:
+        return g.emit(nn.ReshapeOp(g.emit(nn.SliceOp(flat, 0, offset or 0, (offset or 0) + 1, 1)), ()))
+    return g.emit(nn.IndexOp(flat, [_constant(g, "as_strided", positions)], [0]))
+
+
+@handles(aten.flip.default)
+def _flip(g: GraphImporter, x: SSAValue, dims: Sequence[int]) -> SSAValue:
+    shape = nn.shape_of(x)
+    for d in sorted(d % len(shape) for d in dims):
+        table = _constant(g, "flip", torch.arange(shape[d] - 1, -1, -1))
+        x = g.emit(nn.IndexOp(x, [table], [d]))
+    return x
+
+
+@handles(aten.constant_pad_nd.default)
+def _constant_pad(g: GraphImporter, x: SSAValue, pad: Sequence[int], value: float = 0) -> SSAValue:
+    """pad lists (before, after) pairs from the last dim backwards; negative
+    pads crop."""
+    shape = nn.shape_of(x)
+    rank = len(shape)
+    low, high = [0] * rank, [0] * rank
+    for k in range(len(pad) // 2):
+        low[rank - 1 - k], high[rank - 1 - k] = pad[2 * k], pad[2 * k + 1]
+    for d in range(rank):
+        if low[d] < 0 or high[d] < 0:
+            size = nn.shape_of(x)[d]
+            x = g.emit(nn.SliceOp(x, d, max(-low[d], 0), size - max(-high[d], 0), 1))
+    return g.emit(nn.PadOp(x, [max(v, 0) for v in low], [max(v, 0) for v in high], value))
+
+
+@handles(aten.slice_scatter.default)
+def _slice_scatter(g: GraphImporter, x: SSAValue, src: SSAValue, dim: int = 0, start=None, end=None, step: int = 1) -> SSAValue:
+    shape = nn.shape_of(x)
+    d = dim % len(shape)
+    s, e = _clamp_slice(shape[d], start, end)
+    return g.emit(nn.SliceScatterOp(x, g.to(src, nn.elem(x)), d, s, e, step))
+
+
+@handles(aten.select_scatter.default)
+def _select_scatter(g: GraphImporter, x: SSAValue, src: SSAValue, dim: int, index: int) -> SSAValue:
+    shape = nn.shape_of(x)
+    d = dim % len(shape)
+    i = index % shape[d]
+    src = g.emit(nn.ReshapeOp(g.to(src, nn.elem(x)), (*shape[:d], 1, *shape[d + 1 :])))
+    return g.emit(nn.SliceScatterOp(x, src, d, i, i + 1, 1))
+
+
+@handles(aten.max_pool2d_with_indices.default)
+def _max_pool2d_with_indices(g: GraphImporter, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False) -> tuple:
+    uses = [u for u in g.node.users if u.target is operator.getitem and u.args[1] == 1 and u.users]  # type: ignore[union-attr]
+    if uses:
+        raise g.fail("the indices of max_pool2d are used; sparcc computes the pooled values only")
+    return (_max_pool2d(g, x, kernel, stride, padding, dilation, ceil_mode), None)
+
+
+def _adaptive_matrix(size: int, out: int) -> torch.Tensor:
+    """[out, size]: row i averages PyTorch's adaptive window i."""
+    m = torch.zeros(out, size)
+    for i in range(out):
+        start, end = (i * size) // out, -(-((i + 1) * size) // out)
+        m[i, start:end] = 1.0 / (end - start)
+    return m
+
+
+def _separable(g: GraphImporter, x: SSAValue, rows: torch.Tensor, cols: torch.Tensor, hint: str) -> SSAValue:
+    """y[n, c] = rows @ x[n, c] @ cols^T for an NCHW x: pooling and resizing
+    as two small matmuls with matrices computed at compile time."""
+    n, c, h, w = nn.shape_of(x)
+    y = g.emit(nn.MatmulOp(x, _constant(g, hint, cols.t().to(torch.float32))))  # [n, c, h, ow]
+    y = g.emit(nn.PermuteOp(y, [0, 1, 3, 2]))  # [n, c, ow, h]
+    y = g.emit(nn.MatmulOp(y, _constant(g, hint, rows.t().to(torch.float32))))  # [n, c, ow, oh]
+    return g.emit(nn.PermuteOp(y, [0, 1, 3, 2]))
+
+
+@handles(aten._adaptive_avg_pool2d.default, aten.adaptive_avg_pool2d.default)
+def _adaptive_avg_pool2d(g: GraphImporter, x: SSAValue, output_size: Sequence[int]) -> SSAValue:
+    shape = nn.shape_of(x)
+    if len(shape) == 3:
+        y = _adaptive_avg_pool2d(g, g.emit(nn.ReshapeOp(x, (1, *shape))), output_size)
+        return g.emit(nn.ReshapeOp(y, g.meta_shape()))
+    h, w = shape[2:]
+    oh, ow = g.meta_shape()[2:]
+    if h % oh == 0 and w % ow == 0:
+        if (oh, ow) == (1, 1):
+            return g.emit(nn.MeanOp(x, [2, 3], True))
+        k = (h // oh, w // ow)
+        return g.emit(nn.AvgPool2dOp(x, k, k, (0, 0)))
+    return _separable(g, x, _adaptive_matrix(h, oh), _adaptive_matrix(w, ow), "adaptive_pool")
+
+
+def _resize_matrix(size: int, out: int, mode: str, align_corners: bool | None, scale: float | None) -> torch.Tensor:
+    """[out, size] interpolation weights of PyTorch's nearest / (bi)linear resize along one dim."""
+    m = torch.zeros(out, size, dtype=torch.float64)
+    ratio = (size / out) if scale is None else 1.0 / scale
+    for i in range(out):
+        if mode == "nearest":
+            m[i, min(int(math.floor(i * ratio)), size - 1)] = 1.0
+            continue
+        if align_corners:
+            src = i * (size - 1) / (out - 1) if out > 1 else 0.0
+        else:
+            src = max((i + 0.5) * ratio - 0.5, 0.0)
+        lo = min(int(math.floor(src)), size - 1)
+        hi = min(lo + 1, size - 1)
+        frac = src - lo
+        m[i, lo] += 1.0 - frac
+        m[i, hi] += frac
+    return m
+
+
+@handles(aten.upsample_bilinear2d.vec, aten.upsample_nearest2d.vec, aten.upsample_bilinear2d.default,
+         aten.upsample_nearest2d.default)
+def _upsample(g: GraphImporter, x: SSAValue, output_size: Any, *rest: Any) -> SSAValue:
+    target = g.node.target  # type: ignore[union-attr]
+    mode = "nearest" if "nearest" in str(target) else "linear"
+    align = rest[0] if mode == "linear" and rest and isinstance(rest[0], bool) else None
+    scales = [r for r in rest if isinstance(r, (list, tuple))]
+    if not scales:
+        scales = [[r for r in rest if isinstance(r, float)] or None]
+    factors = scales[0] if scales and scales[0] else [None, None]
+    h, w = nn.shape_of(x)[2:]
+    oh, ow = g.meta_shape()[2:]
+    use = [None, None] if output_size is not None else factors
+    rows = _resize_matrix(h, oh, mode, align, use[0])
+    cols = _resize_matrix(w, ow, mode, align, use[1])
+    return _separable(g, x, rows, cols, "resize")
+
+
+@handles(aten.native_group_norm.default)
+def _group_norm(g: GraphImporter, x, w, b, n: int, c: int, hw: int, groups: int, eps: float) -> tuple:
+    shape = nn.shape_of(x)
+    grouped = g.emit(nn.ReshapeOp(x, (n, groups, (c // groups) * hw)))
+    mean = g.emit(nn.MeanOp(grouped, [2], True))
+    centered = g.emit(nn.SubOp(grouped, mean))
+    var = g.emit(nn.MeanOp(g.emit(nn.MulOp(centered, centered)), [2], True))
+    rstd = g.emit(nn.RsqrtOp(g.emit(nn.AddOp(var, g.scalar(eps, x)))))
+    y = g.emit(nn.ReshapeOp(g.emit(nn.MulOp(centered, rstd)), shape))
+    per_channel = (c,) + (1,) * (len(shape) - 2)
+    if w is not None:
+        y = g.emit(nn.MulOp(y, g.emit(nn.ReshapeOp(w, per_channel))))
+    if b is not None:
+        y = g.emit(nn.AddOp(y, g.emit(nn.ReshapeOp(b, per_channel))))
+    return (y, g.emit(nn.ReshapeOp(mean, (n, groups))), g.emit(nn.ReshapeOp(rstd, (n, groups))))
+
+
+@handles(aten.baddbmm.default)
+def _baddbmm(g: GraphImporter, bias: SSAValue, a: SSAValue, b: SSAValue, beta: float = 1, alpha: float = 1) -> SSAValue:
+    return _addmm(g, bias, a, b, beta, alpha)
+
+
+# Ops whose results are values of their inputs, moved: a float16/bfloat16
+# result needs no rounding (GraphImporter.finish).
+EXACT = frozenset({
+    aten.view.default, aten.reshape.default, aten._unsafe_view.default, aten.permute.default,
+    aten.transpose.int, aten.t.default, aten.expand.default, aten.slice.Tensor, aten.select.int,
+    aten.cat.default, aten.clone.default, aten.alias.default, aten.split.Tensor, aten.split_with_sizes.default,
+    aten.squeeze.dim, aten.squeeze.dims, aten.squeeze.default, aten.unsqueeze.default, aten.index.Tensor,
+    aten._unsafe_index.Tensor, aten.index_select.default, aten.gather.default, aten.constant_pad_nd.default,
+    aten.as_strided.default, aten.flip.default, aten.slice_scatter.default, aten.select_scatter.default,
+    aten.copy.default, aten.max_pool2d_with_indices.default, aten.amax.default, aten.amin.default,
+    aten.where.self, aten.embedding.default, aten.unbind.int, aten.chunk.default, aten.narrow.default,
+    aten._to_copy.default, aten.relu.default, aten.neg.default, aten.abs.default,
+})
+
+
+@handles(aten.hardtanh.default)
+def _hardtanh(g: GraphImporter, x: SSAValue, lo: float = -1.0, hi: float = 1.0) -> SSAValue:
+    return _clamp(g, x, lo, hi)
+
+
+@handles(aten.leaky_relu.default)
+def _leaky_relu(g: GraphImporter, x: SSAValue, slope: float = 0.01) -> SSAValue:
+    x = g.to(x, g.out_type())
+    positive = g.emit(nn.CompareOp(x, g.scalar(0, x), "gt"))
+    return g.emit(nn.WhereOp(positive, x, g.emit(nn.MulOp(x, g.scalar(slope, x)))))
+
+
+@handles(aten.elu.default)
+def _elu(g: GraphImporter, x: SSAValue, alpha: float = 1.0, scale: float = 1.0, input_scale: float = 1.0) -> SSAValue:
+    x = g.to(x, g.out_type())
+    positive = g.emit(nn.CompareOp(x, g.scalar(0, x), "gt"))
+    negative = g.emit(nn.Expm1Op(g.emit(nn.MulOp(x, g.scalar(input_scale, x)))))
+    negative = g.emit(nn.MulOp(negative, g.scalar(alpha * scale, x)))
+    return g.emit(nn.WhereOp(positive, g.emit(nn.MulOp(x, g.scalar(scale, x))), negative))

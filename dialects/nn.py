@@ -29,6 +29,7 @@ from xdsl.dialects.builtin import (
     SymbolRefAttr,
     TensorType,
     f64,
+    i1,
     i64,
 )
 from xdsl.ir import Attribute, Dialect, SSAValue
@@ -699,12 +700,23 @@ class Conv2dOp(NnOp):
         return tensor((x[0], w[0], oh, ow), elem(self.input))
 
 
+def pooled_size(size: int, kernel: int, stride: int, pad: int, ceil_mode: bool) -> int:
+    """Output extent of a pooling window (PyTorch's rule: with ceil_mode, the
+    last window must start inside the input or its left padding)."""
+    span = size + 2 * pad - kernel
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
 class Pool2dOp(NnOp, abc.ABC):
     input = operand_def(TensorType)
     result = result_def(TensorType)
     kernel = prop_def(DenseArrayBase.constr(i64))
     stride = prop_def(DenseArrayBase.constr(i64))
     padding = prop_def(DenseArrayBase.constr(i64))
+    ceil_mode = prop_def(BoolAttr, default_value=BoolAttr.from_bool(False))
     traits = traits_def(Pure())
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
@@ -728,7 +740,7 @@ class Pool2dOp(NnOp, abc.ABC):
         (kh, kw), (sh, sw), (ph, pw) = ints(self.kernel), ints(self.stride), ints(self.padding)
         if 2 * ph > kh or 2 * pw > kw:
             raise VerifyException("expected padding at most half the kernel size")
-        oh, ow = (x[2] + 2 * ph - kh) // sh + 1, (x[3] + 2 * pw - kw) // sw + 1
+        oh, ow = (pooled_size(n, k, st, p, self.ceil_mode.value.data) for n, k, st, p in ((x[2], kh, sh, ph), (x[3], kw, sw, pw)))
         if oh < 1 or ow < 1:
             raise VerifyException(f"kernel {[kh, kw]} does not fit input {list(x[2:])}")
         return tensor((x[0], x[1], oh, ow), elem(self.input))
@@ -936,6 +948,353 @@ class EmbeddingOp(NnOp):
         return tensor((*shape_of(self.indices), w[1]), elem(self.weight))
 
 
+# ----------------------------------------------------------------------------
+# more elementwise ops, any element type (floats, integers, i1 for bool)
+# ----------------------------------------------------------------------------
+
+
+def _unary(op_name: str, cls: str, doc: str) -> type[UnaryOp]:
+    return irdl_op_definition(type(cls, (UnaryOp,), {"name": op_name, "__doc__": doc, "__module__": __name__}))
+
+
+AbsOp = _unary("nn.abs", "AbsOp", "%y = nn.abs %x : tensor<4xf32>")
+SinOp = _unary("nn.sin", "SinOp", "%y = nn.sin %x : tensor<4xf32>")
+CosOp = _unary("nn.cos", "CosOp", "%y = nn.cos %x : tensor<4xf32>")
+TanOp = _unary("nn.tan", "TanOp", "%y = nn.tan %x : tensor<4xf32>")
+AtanOp = _unary("nn.atan", "AtanOp", "%y = nn.atan %x : tensor<4xf32>")
+FloorOp = _unary("nn.floor", "FloorOp", "%y = nn.floor %x : tensor<4xf32>")
+CeilOp = _unary("nn.ceil", "CeilOp", "%y = nn.ceil %x : tensor<4xf32>")
+RoundOp = _unary("nn.round", "RoundOp", "Half to even, as torch.round. %y = nn.round %x : tensor<4xf32>")
+TruncOp = _unary("nn.trunc", "TruncOp", "%y = nn.trunc %x : tensor<4xf32>")
+SignOp = _unary("nn.sign", "SignOp", "%y = nn.sign %x : tensor<4xf32>")
+Log1pOp = _unary("nn.log1p", "Log1pOp", "%y = nn.log1p %x : tensor<4xf32>")
+Expm1Op = _unary("nn.expm1", "Expm1Op", "%y = nn.expm1 %x : tensor<4xf32>")
+Log2Op = _unary("nn.log2", "Log2Op", "%y = nn.log2 %x : tensor<4xf32>")
+NotOp = _unary("nn.not", "NotOp", "Bitwise not (logical not on i1). %y = nn.not %x : tensor<4xi1>")
+
+
+def _binary(op_name: str, cls: str, doc: str) -> type[BinaryOp]:
+    return irdl_op_definition(type(cls, (BinaryOp,), {"name": op_name, "__doc__": doc, "__module__": __name__}))
+
+
+MinimumOp = _binary("nn.minimum", "MinimumOp", "%z = nn.minimum %x, %y : tensor<4xf32>, tensor<f32> -> tensor<4xf32>")
+PowOp = _binary("nn.pow", "PowOp", "%z = nn.pow %x, %y : tensor<4xf32>, tensor<f32> -> tensor<4xf32>")
+FmodOp = _binary("nn.fmod", "FmodOp", "C fmod: the sign of the dividend. %z = nn.fmod %x, %y : tensor<4xi64>, tensor<i64> -> tensor<4xi64>")
+RemainderOp = _binary("nn.remainder", "RemainderOp", "Python %: the sign of the divisor. %z = nn.remainder %x, %y : tensor<4xf32>, tensor<f32> -> tensor<4xf32>")
+FloorDivOp = _binary("nn.floor_div", "FloorDivOp", "%z = nn.floor_div %x, %y : tensor<4xi64>, tensor<i64> -> tensor<4xi64>")
+TruncDivOp = _binary("nn.trunc_div", "TruncDivOp", "%z = nn.trunc_div %x, %y : tensor<4xi64>, tensor<i64> -> tensor<4xi64>")
+Atan2Op = _binary("nn.atan2", "Atan2Op", "%z = nn.atan2 %x, %y : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>")
+AndOp = _binary("nn.and", "AndOp", "Bitwise and (logical on i1). %z = nn.and %x, %y : tensor<4xi1>, tensor<4xi1> -> tensor<4xi1>")
+OrOp = _binary("nn.or", "OrOp", "%z = nn.or %x, %y : tensor<4xi1>, tensor<4xi1> -> tensor<4xi1>")
+XorOp = _binary("nn.xor", "XorOp", "%z = nn.xor %x, %y : tensor<4xi64>, tensor<4xi64> -> tensor<4xi64>")
+
+PREDICATES = ("eq", "ne", "lt", "le", "gt", "ge")
+
+
+@irdl_op_definition
+class CompareOp(BinaryOp):
+    """Elementwise comparison with broadcasting; an i1 result.
+
+    %z = nn.compare %x, %y {predicate = "lt"} : tensor<4xf32>, tensor<f32> -> tensor<4xi1>
+    """
+
+    name = "nn.compare"
+    predicate = prop_def(StringAttr)
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue, predicate: str):
+        IRDLOperation.__init__(
+            self, operands=[lhs, rhs], result_types=[_PLACEHOLDER], properties={"predicate": StringAttr(predicate)}
+        )
+        _built(self)
+
+    def infer_type(self) -> TensorType:
+        if self.predicate.data not in PREDICATES:
+            raise VerifyException(f"expected a predicate in {', '.join(PREDICATES)}, got '{self.predicate.data}'")
+        return tensor(super().infer_type().get_shape(), i1)
+
+
+@irdl_op_definition
+class WhereOp(NnOp):
+    """`a` where `cond`, else `b`, with broadcasting.
+
+    %z = nn.where %c, %a, %b : (tensor<4xi1>, tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+    """
+
+    name = "nn.where"
+    cond = operand_def(TensorType)
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$cond `,` $lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, cond: SSAValue, lhs: SSAValue, rhs: SSAValue):
+        super().__init__(operands=[cond, lhs, rhs], result_types=[_PLACEHOLDER])
+        _built(self)
+
+    def infer_type(self) -> TensorType:
+        if elem(self.cond) != i1:
+            raise VerifyException(f"expected an i1 condition, got {elem(self.cond)}")
+        if elem(self.lhs) != elem(self.rhs):
+            raise VerifyException(f"expected operands of one element type, got {elem(self.lhs)} and {elem(self.rhs)}")
+        shape = broadcast_shapes(broadcast_shapes(shape_of(self.cond), shape_of(self.lhs)), shape_of(self.rhs))
+        return tensor(shape, elem(self.lhs))
+
+
+@irdl_op_definition
+class CastOp(NnOp):
+    """Converts the element type as PyTorch's `.to(dtype)` does (floats to
+    integers truncate toward zero; anything to i1 is `!= 0`).
+
+    %y = nn.cast %x : tensor<4xi64> -> tensor<4xf32>
+    """
+
+    name = "nn.cast"
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, input: SSAValue, element: Attribute):
+        super().__init__(operands=[input], result_types=[tensor(shape_of(input), element)])
+
+    def infer_type(self) -> TensorType:
+        return tensor(shape_of(self.input), elem(self.result))
+
+
+@irdl_op_definition
+class ArangeOp(NnOp):
+    """start + i * step for i in [0, n), computed in f64 and converted to the
+    result type (integer results are exact).
+
+    %y = nn.arange {start = 0.0 : f64, step = 1.0 : f64} : tensor<8xi64>
+    """
+
+    name = "nn.arange"
+    result = result_def(TensorType)
+    start = prop_def(FloatAttr[AnyFloat])
+    step = prop_def(FloatAttr[AnyFloat])
+    traits = traits_def(Pure())
+    assembly_format = "attr-dict `:` type($result)"
+
+    def __init__(self, start: float, step: float, typ: TensorType):
+        super().__init__(
+            result_types=[typ], properties={"start": FloatAttr(float(start), f64), "step": FloatAttr(float(step), f64)}
+        )
+
+    def infer_type(self) -> TensorType:
+        if len(shape_of(self.result)) != 1:
+            raise VerifyException(f"expected a 1-d result, got {list(shape_of(self.result))}")
+        return self.result.type  # type: ignore[return-value]
+
+
+@irdl_op_definition
+class CumsumOp(DimOp):
+    """Running sum along `dim`.
+
+    %y = nn.cumsum %x {dim = 1 : i64} : tensor<4x8xi64> -> tensor<4x8xi64>
+    """
+
+    name = "nn.cumsum"
+
+
+@irdl_op_definition
+class ProdOp(ReduceOp):
+    """%p = nn.prod %x {dims = array<i64: 1>} : tensor<4x8xf32> -> tensor<4xf32>"""
+
+    name = "nn.prod"
+
+
+@irdl_op_definition
+class AminOp(ReduceOp):
+    """%m = nn.amin %x {dims = array<i64: 1>} : tensor<4x8xf32> -> tensor<4xf32>"""
+
+    name = "nn.amin"
+
+
+@irdl_op_definition
+class ArgmaxOp(NnOp):
+    """Index (i64) of the first largest (`max`) or smallest element along `dim`.
+
+    %i = nn.argmax %x {dim = 1 : i64, keepdim = false, max = true} : tensor<4x8xf32> -> tensor<4xi64>
+    """
+
+    name = "nn.argmax"
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    dim = prop_def(IntegerAttr[IntegerType])
+    keepdim = prop_def(BoolAttr, default_value=BoolAttr.from_bool(False))
+    max = prop_def(BoolAttr, default_value=BoolAttr.from_bool(True))
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, input: SSAValue, dim: int, keepdim: bool, largest: bool = True):
+        super().__init__(
+            operands=[input],
+            result_types=[_PLACEHOLDER],
+            properties={
+                "dim": IntegerAttr(dim, i64),
+                "keepdim": BoolAttr.from_bool(keepdim),
+                "max": BoolAttr.from_bool(largest),
+            },
+        )
+        _built(self)
+
+    def infer_type(self) -> TensorType:
+        shape = shape_of(self.input)
+        d = normalize_dim(self.dim.value.data, len(shape))
+        keep = self.keepdim.value.data
+        return tensor([1 if i == d else s for i, s in enumerate(shape) if keep or i != d], i64)
+
+
+@irdl_op_definition
+class GatherOp(NnOp):
+    """torch.gather: out[..i_d..] = input[..index[..i_d..]..] along `dim`.
+    Indices outside [0, size) raise at run time (as PyTorch does).
+
+    %y = nn.gather %x, %i {dim = 1 : i64} : (tensor<4x8xf32>, tensor<4x2xi64>) -> tensor<4x2xf32>
+    """
+
+    name = "nn.gather"
+    input = operand_def(TensorType)
+    index = operand_def(TensorType)
+    result = result_def(TensorType)
+    dim = prop_def(IntegerAttr[IntegerType])
+    traits = traits_def(Pure())
+    assembly_format = "$input `,` $index attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue, index: SSAValue, dim: int):
+        super().__init__(operands=[input, index], result_types=[_PLACEHOLDER], properties={"dim": IntegerAttr(dim, i64)})
+        _built(self)
+
+    def infer_type(self) -> TensorType:
+        shape, idx = shape_of(self.input), shape_of(self.index)
+        d = normalize_dim(self.dim.value.data, len(shape))
+        if len(idx) != len(shape) or any(a > b for i, (a, b) in enumerate(zip(idx, shape)) if i != d):
+            raise VerifyException(f"expected an index of rank {len(shape)} no larger than {list(shape)} outside dim {d}, got {list(idx)}")
+        if not isinstance(elem(self.index), IntegerType):
+            raise VerifyException(f"expected integer indices, got {elem(self.index)}")
+        return tensor(idx, elem(self.input))
+
+
+@irdl_op_definition
+class IndexOp(NnOp):
+    """Advanced indexing (aten.index.Tensor): `indexed` lists the input dims
+    that integer index tensors select (one tensor each, broadcast together).
+    When those dims are adjacent, the broadcast index dims replace them in
+    place; otherwise they come first. Negative indices count from the end;
+    others outside the dim raise at run time. `wrap = false` (index_select,
+    embedding) rejects negative indices too.
+
+    %y = nn.index %x[%i] {indexed = array<i64: 1>} : (tensor<4x8xf32>, tensor<3xi64>) -> tensor<4x3xf32>
+    """
+
+    name = "nn.index"
+    input = operand_def(TensorType)
+    indices = var_operand_def(TensorType)
+    result = result_def(TensorType)
+    indexed = prop_def(DenseArrayBase.constr(i64))
+    wrap = prop_def(BoolAttr, default_value=BoolAttr.from_bool(True))
+    traits = traits_def(Pure())
+    assembly_format = "$input `[` $indices `]` attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue, indices: Sequence[SSAValue], indexed: Sequence[int], wrap: bool = True):
+        super().__init__(
+            operands=[input, list(indices)],
+            result_types=[_PLACEHOLDER],
+            properties={"indexed": i64_array(indexed), "wrap": BoolAttr.from_bool(wrap)},
+        )
+        _built(self)
+
+    def layout(self) -> tuple[Shape, int]:
+        """The broadcast shape of the index tensors and where its dims go in the result."""
+        dims = ints(self.indexed)
+        shape: Shape = ()
+        for i in self.indices:
+            shape = broadcast_shapes(shape, shape_of(i))
+        adjacent = list(dims) == list(range(dims[0], dims[0] + len(dims)))
+        return shape, (dims[0] if adjacent else 0)
+
+    def infer_type(self) -> TensorType:
+        shape, dims = shape_of(self.input), ints(self.indexed)
+        if not dims or len(dims) != len(self.indices) or list(dims) != sorted(set(dims)) or dims[-1] >= len(shape) or dims[0] < 0:
+            raise VerifyException(f"expected one index tensor per indexed dim (ascending, < {len(shape)}), got {list(dims)}")
+        for i in self.indices:
+            if not isinstance(elem(i), IntegerType):
+                raise VerifyException(f"expected integer indices, got {elem(i)}")
+        bshape, at = self.layout()
+        rest = [s for d, s in enumerate(shape) if d not in dims]
+        return tensor((*rest[:at], *bshape, *rest[at:]), elem(self.input))
+
+
+@irdl_op_definition
+class PadOp(NnOp):
+    """Constant padding: `low`/`high` elements (>= 0) before/after each dim.
+
+    %y = nn.pad %x {low = array<i64: 0, 1>, high = array<i64: 0, 2>, value = 0.0 : f64} : tensor<4x8xf32> -> tensor<4x11xf32>
+    """
+
+    name = "nn.pad"
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    low = prop_def(DenseArrayBase.constr(i64))
+    high = prop_def(DenseArrayBase.constr(i64))
+    value = prop_def(FloatAttr[AnyFloat])
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, input: SSAValue, low: Sequence[int], high: Sequence[int], value: float):
+        super().__init__(
+            operands=[input],
+            result_types=[_PLACEHOLDER],
+            properties={"low": i64_array(low), "high": i64_array(high), "value": FloatAttr(float(value), f64)},
+        )
+        _built(self)
+
+    def infer_type(self) -> TensorType:
+        shape, lo, hi = shape_of(self.input), ints(self.low), ints(self.high)
+        if len(lo) != len(shape) or len(hi) != len(shape) or min((*lo, *hi), default=0) < 0:
+            raise VerifyException(f"expected {len(shape)} non-negative low and high pads, got {list(lo)} and {list(hi)}")
+        return tensor([s + a + b for s, a, b in zip(shape, lo, hi)], elem(self.input))
+
+
+@irdl_op_definition
+class SliceScatterOp(NnOp):
+    """`input` with `src` written over the slice start:end:step of `dim`.
+
+    %y = nn.slice_scatter %x, %s {dim = 1 : i64, start = 0 : i64, end = 4 : i64, step = 2 : i64}
+           : (tensor<4x8xf32>, tensor<4x2xf32>) -> tensor<4x8xf32>
+    """
+
+    name = "nn.slice_scatter"
+    input = operand_def(TensorType)
+    src = operand_def(TensorType)
+    result = result_def(TensorType)
+    dim = prop_def(IntegerAttr[IntegerType])
+    start = prop_def(IntegerAttr[IntegerType])
+    end = prop_def(IntegerAttr[IntegerType])
+    step = prop_def(IntegerAttr[IntegerType])
+    traits = traits_def(Pure())
+    assembly_format = "$input `,` $src attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue, src: SSAValue, dim: int, start: int, end: int, step: int = 1):
+        super().__init__(
+            operands=[input, src],
+            result_types=[input.type],
+            properties={k: IntegerAttr(v, i64) for k, v in (("dim", dim), ("start", start), ("end", end), ("step", step))},
+        )
+
+    def infer_type(self) -> TensorType:
+        shape = shape_of(self.input)
+        d = normalize_dim(self.dim.value.data, len(shape))
+        start, end, step = (a.value.data for a in (self.start, self.end, self.step))
+        n = (end - start + step - 1) // step if step >= 1 and 0 <= start <= end <= shape[d] else -1
+        want = (*shape[:d], n, *shape[d + 1 :])
+        if shape_of(self.src) != want or elem(self.src) != elem(self.input):
+            raise VerifyException(f"expected a source of shape {list(want)} and the input's element type, got {self.src.type}")
+        return self.input.type  # type: ignore[return-value]
+
+
 Nn = Dialect(
     "nn",
     [
@@ -975,6 +1334,10 @@ Nn = Dialect(
         ConcatOp,
         SliceOp,
         EmbeddingOp,
+        AbsOp, SinOp, CosOp, TanOp, AtanOp, FloorOp, CeilOp, RoundOp, TruncOp, SignOp, Log1pOp, Expm1Op, Log2Op, NotOp,
+        MinimumOp, PowOp, FmodOp, RemainderOp, FloorDivOp, TruncDivOp, Atan2Op, AndOp, OrOp, XorOp,
+        CompareOp, WhereOp, CastOp, ArangeOp, CumsumOp, ProdOp, AminOp, ArgmaxOp, GatherOp, IndexOp, PadOp,
+        SliceScatterOp,
     ],
     [],
 )

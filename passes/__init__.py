@@ -55,6 +55,12 @@ def _lower_sparse() -> type[ModulePass]:
     return LowerSparsePass
 
 
+def _widen_bool_tensors() -> type[ModulePass]:
+    from sparcc.passes.widen_bool_tensors import WidenBoolTensorsPass
+
+    return WidenBoolTensorsPass
+
+
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "convert-nn-to-linalg": _convert_nn_to_linalg,
     "lower-entry-abi": _lower_entry_abi,
@@ -64,4 +70,5 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "lower-quant": _lower_quant,
     "sparsify-weights": _sparsify_weights,
     "lower-sparse": _lower_sparse,
+    "widen-bool-tensors": _widen_bool_tensors,
 }

@@ -22,11 +22,17 @@ from dataclasses import dataclass
 from sparcc.dialects import nn
 from sparcc.dialects.nn import elem, ints, shape_of
 from xdsl.context import Context
-from xdsl.dialects import arith, tensor
+from xdsl.dialects import arith, func, scf, tensor
 from xdsl.dialects import math as mathd
+from xdsl.dialects.arith import FloatingPointLikeBinaryOperation
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     ArrayAttr,
+    BFloat16Type,
+    Float16Type,
+    Float32Type,
+    Float64Type,
+    IntegerType,
     DenseIntOrFPElementsAttr,
     FloatAttr,
     IndexType,
@@ -34,11 +40,13 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     TensorType,
     f32,
+    f64,
     i64,
 )
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.ir.affine import AffineExpr, AffineMap
+from xdsl.irdl import irdl_op_definition
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -57,9 +65,39 @@ RED = linalg.IteratorTypeAttr.reduction()
 # ----------------------------------------------------------------------------
 
 
+@irdl_op_definition
+class RemFOp(FloatingPointLikeBinaryOperation):
+    """arith.remf (C fmod), which xDSL's arith lacks; upstream lowers it to frem."""
+
+    name = "arith.remf"
+
+
+FLOATS = (Float16Type, BFloat16Type, Float32Type, Float64Type)
+
+
+def is_float(typ: Attribute) -> bool:
+    return isinstance(typ, FLOATS)
+
+
+def int_limit(typ: Attribute, high: bool) -> int:
+    """The largest (smallest) value of an integer type; i1 is bool (0/1)."""
+    width = typ.width.data  # type: ignore[attr-defined]
+    if width == 1:
+        return int(high)
+    return 2 ** (width - 1) - 1 if high else -(2 ** (width - 1))
+
+
+_CMPF = {"eq": "oeq", "ne": "une", "lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge"}
+_CMPI = {"eq": "eq", "ne": "ne", "lt": "slt", "le": "sle", "gt": "sgt", "ge": "sge"}
+_CMPU = {"eq": "eq", "ne": "ne", "lt": "ult", "le": "ule", "gt": "ugt", "ge": "uge"}
+
+
 class Scalar:
     """Builds scalar arith/math ops: appended to `block` (a linalg body) when
-    given, else collected in `ops` (to replace one op with a sequence)."""
+    given, else collected in `ops` (to replace one op with a sequence).
+
+    Every method follows its operands' type: floats use arith's f-ops and
+    math, integers the signed i-ops, and i1 (bool) the logical ones."""
 
     def __init__(self, block: Block | None = None):
         self.block = block
@@ -73,25 +111,137 @@ class Scalar:
         return op.results[0]
 
     def const(self, value: float, typ: Attribute = f32) -> SSAValue:
-        return self._add(arith.ConstantOp(FloatAttr(value, typ)))
+        """A constant; +-inf for an integer type is its largest/smallest value."""
+        if is_float(typ):
+            return self._add(arith.ConstantOp(FloatAttr(value, typ)))
+        if math.isinf(value):
+            value = int_limit(typ, value > 0)
+        if isinstance(typ, IndexType):
+            return self._add(arith.ConstantOp(IntegerAttr(int(value), typ)))
+        if typ.width.data == 1:  # type: ignore[attr-defined]
+            value = bool(value)
+        return self._add(arith.ConstantOp(IntegerAttr(int(value), typ)))
+
+    def _pick(self, a, b, f, i, b1=None):
+        if is_float(a.type):
+            return self._add(f(a, b))
+        if b1 is not None and a.type.width.data == 1:
+            return self._add(b1(a, b))
+        return self._add(i(a, b))
 
     def add(self, a, b):
-        return self._add(arith.AddfOp(a, b))
+        return self._pick(a, b, arith.AddfOp, arith.AddiOp, arith.OrIOp)
 
     def sub(self, a, b):
-        return self._add(arith.SubfOp(a, b))
+        return self._pick(a, b, arith.SubfOp, arith.SubiOp, arith.XOrIOp)
 
     def mul(self, a, b):
-        return self._add(arith.MulfOp(a, b))
+        return self._pick(a, b, arith.MulfOp, arith.MuliOp, arith.AndIOp)
 
     def div(self, a, b):
-        return self._add(arith.DivfOp(a, b))
+        """a / b; integers divide toward zero (a zero divisor gives 0, not a trap)."""
+        if is_float(a.type):
+            return self._add(arith.DivfOp(a, b))
+        return self._int_div(a, b, arith.DivSIOp)
+
+    def floor_div(self, a, b):
+        if is_float(a.type):
+            return self.floor(self.div(a, b))
+        return self._int_div(a, b, arith.FloorDivSIOp)
+
+    def trunc_div(self, a, b):
+        if is_float(a.type):
+            return self.trunc(self.div(a, b))
+        return self._int_div(a, b, arith.DivSIOp)
+
+    def _int_div(self, a, b, op):
+        """Integer division that never traps: a zero divisor divides by one and
+        x / -1 is a wrapping negation (the x86 idiv of INT_MIN by -1 faults)."""
+        zero, one = self.const(0, b.type), self.const(1, b.type)
+        minus = self.const(-1, b.type) if b.type.width.data > 1 else one
+        safe = self.select(self.cmp("eq", b, zero), one, b)
+        safe = self.select(self.cmp("eq", safe, minus), one, safe)
+        q = self._add(op(a, safe))
+        return self.select(self.cmp("eq", b, minus), self.sub(zero, a), q)
+
+    def fmod(self, a, b):
+        if is_float(a.type):
+            return self._add(RemFOp(a, b))
+        zero, one = self.const(0, b.type), self.const(1, b.type)
+        safe = self.select(self.cmp("eq", b, zero), one, b)
+        safe = self.select(self.cmp("eq", safe, self.const(-1, b.type)), one, safe)
+        return self._add(arith.RemSIOp(a, safe))
+
+    def remainder(self, a, b):
+        """Python's a % b: the result has the divisor's sign."""
+        r = self.fmod(a, b)
+        zero = self.const(0, a.type)
+        fix = self.and_(self.cmp("ne", r, zero), self.cmp("ne", self.cmp("lt", r, zero), self.cmp("lt", b, zero)))
+        return self.select(fix, self.add(r, b), r)
 
     def max(self, a, b):
-        return self._add(arith.MaximumfOp(a, b))
+        return self._pick(a, b, arith.MaximumfOp, arith.MaxSIOp, arith.OrIOp)
+
+    def min(self, a, b):
+        return self._pick(a, b, arith.MinimumfOp, arith.MinSIOp, arith.AndIOp)
+
+    def and_(self, a, b):
+        return self._add(arith.AndIOp(a, b))
+
+    def or_(self, a, b):
+        return self._add(arith.OrIOp(a, b))
+
+    def xor(self, a, b):
+        return self._add(arith.XOrIOp(a, b))
+
+    def not_(self, a):
+        return self.xor(a, self.const(-1 if a.type.width.data > 1 else 1, a.type))
 
     def neg(self, a):
-        return self._add(arith.NegfOp(a))
+        if is_float(a.type):
+            return self._add(arith.NegfOp(a))
+        return self.sub(self.const(0, a.type), a)
+
+    def abs(self, a):
+        return self._add((mathd.AbsFOp if is_float(a.type) else mathd.AbsIOp)(a))
+
+    def sign(self, a):
+        zero, one, minus = self.const(0, a.type), self.const(1, a.type), self.const(-1, a.type)
+        return self.select(self.cmp("gt", a, zero), one, self.select(self.cmp("lt", a, zero), minus, self.mul(a, zero)))
+
+    def cmp(self, predicate: str, a, b):
+        if is_float(a.type):
+            return self._add(arith.CmpfOp(a, b, _CMPF[predicate]))
+        table = _CMPU if isinstance(a.type, IndexType) or a.type.width.data == 1 else _CMPI
+        return self._add(arith.CmpiOp(a, b, table[predicate]))
+
+    def select(self, cond, a, b):
+        return self._add(arith.SelectOp(cond, a, b))
+
+    def cast(self, a, typ: Attribute):
+        """PyTorch's conversion: floats to integers truncate, anything to bool is != 0."""
+        src = a.type
+        if src == typ:
+            return a
+        if isinstance(typ, IntegerType) and typ.width.data == 1:
+            return self.cmp("ne", a, self.const(0, src))
+        if is_float(src) and is_float(typ):
+            wider = src.bitwidth < typ.bitwidth  # type: ignore[attr-defined]
+            if src.bitwidth == typ.bitwidth:  # f16 <-> bf16: through f32
+                return self.cast(self.cast(a, f32), typ)
+            return self._add((arith.ExtFOp if wider else arith.TruncFOp)(a, typ))
+        if is_float(src):
+            return self._add(arith.FPToSIOp(a, typ))
+        if is_float(typ):
+            return self._add((arith.UIToFPOp if src.width.data == 1 else arith.SIToFPOp)(a, typ))
+        if src.width.data < typ.width.data:
+            return self._add((arith.ExtUIOp if src.width.data == 1 else arith.ExtSIOp)(a, typ))
+        return self._add(arith.TruncIOp(a, typ))
+
+    def pow(self, a, b):
+        if is_float(a.type):
+            return self._add(mathd.PowFOp(a, b))
+        return self._add(mathd.IPowIOp(a, b))
 
     def exp(self, a):
         return self._add(mathd.ExpOp(a))
@@ -110,6 +260,16 @@ class Scalar:
 
     def rsqrt(self, a):
         return self._add(mathd.RsqrtOp(a))
+
+    def floor(self, a):
+        return self._add(mathd.FloorOp(a)) if is_float(a.type) else a
+
+    def trunc(self, a):
+        return self._add(mathd.TruncOp(a)) if is_float(a.type) else a
+
+    def math(self, op: type[Operation], a):
+        """A one-operand math op on floats; integers pass through (floor, round, ...)."""
+        return self._add(op(a)) if is_float(a.type) else a
 
     def index(self, dim: int) -> SSAValue:
         return self._add(linalg.IndexOp(dim))
@@ -148,11 +308,18 @@ class Emitter:
     def splat(self, value: float, typ: Attribute = f32) -> SSAValue:
         """A rank-0 tensor constant (scalars only; weights never go inline)."""
         t = TensorType(typ, [])
+        value = value if is_float(typ) else int(value)
         return self.add(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(t, [value])))
 
+    def scalar(self, value: float, typ: Attribute) -> SSAValue:
+        s = Scalar()
+        result = s.const(value, typ)
+        self.ops += s.ops
+        return result
+
     def filled(self, shape: Sequence[int], typ: Attribute, value: float) -> SSAValue:
-        scalar = self.add(arith.ConstantOp(FloatAttr(value, typ)))
-        return self.add(linalg.FillOp([scalar], [self.empty(shape, typ)]))
+        """A tensor of `value` (+-inf: an integer type's extreme)."""
+        return self.add(linalg.FillOp([self.scalar(value, typ)], [self.empty(shape, typ)]))
 
     def reshape(self, value: SSAValue, shape: Sequence[int]) -> SSAValue:
         """Any static reshape: collapse to 1-d (or 0-d), expand to the target."""
@@ -181,7 +348,9 @@ class Emitter:
             )
         return value
 
-    def insert(self, value: SSAValue, dest: SSAValue, offsets: Sequence[int]) -> SSAValue:
+    def insert(
+        self, value: SSAValue, dest: SSAValue, offsets: Sequence[int], strides: Sequence[int] | None = None
+    ) -> SSAValue:
         """`dest` with `value` written at `offsets`, copied by a linalg.copy into a slice.
 
         A bare tensor.insert_slice of a non-contiguous region bufferizes to a
@@ -190,9 +359,10 @@ class Emitter:
         becomes loops like every other linalg op.
         """
         sizes = list(shape_of(value))
-        window = self.add(tensor.ExtractSliceOp.from_static_parameters(dest, offsets, sizes))
+        strides = list(strides) if strides is not None else [1] * len(sizes)
+        window = self.add(tensor.ExtractSliceOp.from_static_parameters(dest, offsets, sizes, strides))
         copied = self.add(linalg.CopyOp([value], [window], [window.type]))
-        return self.add(tensor.InsertSliceOp.from_static_parameters(copied, dest, offsets, sizes))
+        return self.add(tensor.InsertSliceOp.from_static_parameters(copied, dest, offsets, sizes, strides))
 
     def drop_unit_dims(self, value: SSAValue, keep: Sequence[int]) -> SSAValue:
         shape = shape_of(value)
@@ -346,7 +516,7 @@ def lowering(op_type: type[Operation]):
     return wrap
 
 
-UNARY: dict[type[Operation], Body] = {
+ELEMENTWISE: dict[type[Operation], Body] = {
     nn.NegOp: lambda s, x: s.neg(x[0]),
     nn.ReluOp: lambda s, x: s.max(x[0], s.const(0.0, x[0].type)),
     nn.SiluOp: lambda s, x: s.mul(x[0], s.sigmoid(x[0])),
@@ -357,14 +527,36 @@ UNARY: dict[type[Operation], Body] = {
     nn.ErfOp: lambda s, x: s.erf(x[0]),
     nn.SqrtOp: lambda s, x: s.sqrt(x[0]),
     nn.RsqrtOp: lambda s, x: s.rsqrt(x[0]),
-}
-
-BINARY: dict[type[Operation], Body] = {
+    nn.AbsOp: lambda s, x: s.abs(x[0]),
+    nn.SinOp: lambda s, x: s.math(mathd.SinOp, x[0]),
+    nn.CosOp: lambda s, x: s.math(mathd.CosOp, x[0]),
+    nn.TanOp: lambda s, x: s.math(mathd.TanOp, x[0]),
+    nn.AtanOp: lambda s, x: s.math(mathd.AtanOp, x[0]),
+    nn.FloorOp: lambda s, x: s.math(mathd.FloorOp, x[0]),
+    nn.CeilOp: lambda s, x: s.math(mathd.CeilOp, x[0]),
+    nn.RoundOp: lambda s, x: s.math(mathd.RoundEvenOp, x[0]),
+    nn.TruncOp: lambda s, x: s.math(mathd.TruncOp, x[0]),
+    nn.SignOp: lambda s, x: s.sign(x[0]),
+    nn.Log1pOp: lambda s, x: s.math(mathd.Log1pOp, x[0]),
+    nn.Expm1Op: lambda s, x: s.math(mathd.ExpM1Op, x[0]),
+    nn.Log2Op: lambda s, x: s.math(mathd.Log2Op, x[0]),
+    nn.NotOp: lambda s, x: s.not_(x[0]),
     nn.AddOp: lambda s, x: s.add(x[0], x[1]),
     nn.SubOp: lambda s, x: s.sub(x[0], x[1]),
     nn.MulOp: lambda s, x: s.mul(x[0], x[1]),
     nn.DivOp: lambda s, x: s.div(x[0], x[1]),
     nn.MaximumOp: lambda s, x: s.max(x[0], x[1]),
+    nn.MinimumOp: lambda s, x: s.min(x[0], x[1]),
+    nn.PowOp: lambda s, x: s.pow(x[0], x[1]),
+    nn.FmodOp: lambda s, x: s.fmod(x[0], x[1]),
+    nn.RemainderOp: lambda s, x: s.remainder(x[0], x[1]),
+    nn.FloorDivOp: lambda s, x: s.floor_div(x[0], x[1]),
+    nn.TruncDivOp: lambda s, x: s.trunc_div(x[0], x[1]),
+    nn.Atan2Op: lambda s, x: s._add(mathd.Atan2Op(x[0], x[1])),
+    nn.AndOp: lambda s, x: s.and_(x[0], x[1]),
+    nn.OrOp: lambda s, x: s.or_(x[0], x[1]),
+    nn.XorOp: lambda s, x: s.xor(x[0], x[1]),
+    nn.WhereOp: lambda s, x: s.select(x[0], x[1], x[2]),
 }
 
 
@@ -378,19 +570,28 @@ def _gelu(s: Scalar, x: Sequence[SSAValue], approximate: str) -> SSAValue:
     return s.mul(half, s.add(s.const(1.0, v.type), s.erf(s.mul(v, s.const(1 / math.sqrt(2), v.type)))))
 
 
-class LowerUnary(RewritePattern):
+def _elementwise_body(op: Operation) -> Body | None:
+    if isinstance(op, nn.GeluOp):
+        approx = op.approximate.data
+        return lambda s, x: _gelu(s, x, approx)
+    if isinstance(op, nn.CompareOp):
+        predicate = op.predicate.data
+        return lambda s, x: s.cmp(predicate, x[0], x[1])
+    if isinstance(op, nn.CastOp):
+        to = elem(op.result)
+        return lambda s, x: s.cast(x[0], to)
+    return ELEMENTWISE.get(type(op))
+
+
+class LowerElementwise(RewritePattern):
+    """Every elementwise nn op: one parallel generic, operands broadcast."""
+
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if isinstance(op, nn.GeluOp):
-            approx = op.approximate.data
-            body: Body = lambda s, x: _gelu(s, x, approx)
-        elif type(op) in UNARY:
-            body = UNARY[type(op)]
-        elif type(op) in BINARY:
-            body = BINARY[type(op)]
-        else:
+        body = _elementwise_body(op)
+        if body is None:
             return
         e = Emitter()
-        result = e.elementwise(list(op.operands), shape_of(op.results[0]), body)
+        result = e.elementwise(list(op.operands), shape_of(op.results[0]), body, elem(op.results[0]))
         rewriter.replace(op, e.ops, [result])
 
 
@@ -556,19 +757,9 @@ def _concat(e: Emitter, op: nn.ConcatOp):
 
 @lowering(nn.EmbeddingOp)
 def _embedding(e: Emitter, op: nn.EmbeddingOp):
-    out = shape_of(op.result)
-    rank = len(out)
-    weight = op.weight
-
-    def body(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
-        row = s._add(arith.IndexCastOp(x[0], IndexType()))
-        col = s.index(rank - 1)
-        return s._add(tensor.ExtractOp(weight, [row, col], elem(op.result)))
-
-    init = e.empty(out, elem(op.result))
-    return e.generic(
-        [op.indices], [amap(rank, dims(rank - 1))], init, amap(rank, dims(rank)), [PAR] * rank, body
-    )
+    """Rows of the table: an index of dim 0 that rejects negative indices (as
+    PyTorch's embedding does)."""
+    return e.add(nn.IndexOp(op.weight, [op.indices], [0], wrap=False))
 
 
 @lowering(nn.SdpaOp)
@@ -662,7 +853,10 @@ def _conv2d_im2col(e: Emitter, op: nn.Conv2dOp, x: SSAValue) -> SSAValue:
 def _pool(e: Emitter, op: nn.Pool2dOp, fill: float, init: float, body: Body) -> SSAValue:
     (kh, kw), (sh, sw), (ph, pw) = ints(op.kernel), ints(op.stride), ints(op.padding)
     n, c, oh, ow = shape_of(op.result)
-    x = e.pad(op.input, [0, 0, ph, pw], [0, 0, ph, pw], fill)
+    _, _, h, w = shape_of(op.input)
+    # ceil_mode: the last windows may reach past the right/bottom padding
+    high = [max(p, (o - 1) * st + k - size - p) for p, o, st, k, size in ((ph, oh, sh, kh, h), (pw, ow, sw, kw, w))]
+    x = e.pad(op.input, [0, 0, ph, pw], [0, 0, *high], fill)
     window = e.empty([kh, kw], elem(op.input))
     N, C, OH, OW, KH, KW = dims(6)
     out = e.filled([n, c, oh, ow], elem(op.input), init)
@@ -687,24 +881,219 @@ def _avg_pool(e: Emitter, op: nn.AvgPool2dOp):
     (kh, kw), (sh, sw), (ph, pw) = ints(op.kernel), ints(op.stride), ints(op.padding)
     _, _, h, w = shape_of(op.input)
     _, _, oh, ow = shape_of(op.result)
-    if op.count_include_pad.value.data or (ph == 0 and pw == 0):
-        return e.add(nn.DivOp(total, e.splat(float(kh * kw), elem(op.input))))
-    counts = [
-        float(_window(i, sh, ph, kh, h) * _window(j, sw, pw, kw, w)) for i in range(oh) for j in range(ow)
-    ]
+    include = op.count_include_pad.value.data
+    rows = [_window(i, sh, ph, kh, h, include) for i in range(oh)]
+    cols = [_window(j, sw, pw, kw, w, include) for j in range(ow)]
+    if len(set(rows)) == 1 and len(set(cols)) == 1:
+        return e.add(nn.DivOp(total, e.splat(float(rows[0] * cols[0]), elem(op.input))))
     typ = TensorType(elem(op.input), [oh, ow])
-    divisor = e.add(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(typ, counts)))
+    divisor = e.add(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(typ, [float(r * c) for r in rows for c in cols])))
     return e.add(nn.DivOp(total, divisor))
 
 
-def _window(i: int, stride: int, pad: int, k: int, size: int) -> int:
-    """How many of window i's taps fall inside the unpadded input."""
+def _window(i: int, stride: int, pad: int, k: int, size: int, include_pad: bool) -> int:
+    """PyTorch's avg_pool divisor along one dim for window i: its taps inside
+    the padded input (include_pad), else inside the unpadded input."""
     start = i * stride - pad
-    return min(start + k, size) - max(start, 0)
+    end = min(start + k, size + pad)
+    if include_pad:
+        return end - start
+    return min(end, size) - max(start, 0)
+
+
+@lowering(nn.ProdOp)
+def _prod(e: Emitter, op: nn.ProdOp):
+    r = e.reduce(op.input, op.reduced_dims(), 1.0, lambda s, x: s.mul(x[0], x[1]))
+    return e.reshape(r, shape_of(op.result))
+
+
+@lowering(nn.AminOp)
+def _amin(e: Emitter, op: nn.AminOp):
+    r = e.reduce(op.input, op.reduced_dims(), math.inf, lambda s, x: s.min(x[0], x[1]))
+    return e.reshape(r, shape_of(op.result))
+
+
+@lowering(nn.ArangeOp)
+def _arange(e: Emitter, op: nn.ArangeOp):
+    start, step = op.start.value.data, op.step.value.data
+    typ = elem(op.result)
+
+    def body(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        i = s._add(arith.IndexCastOp(s.index(0), i64))
+        if not is_float(typ) and float(start).is_integer() and float(step).is_integer():
+            return s.cast(s.add(s.const(start, i64), s.mul(i, s.const(step, i64))), typ)
+        value = s.add(s.const(start, f64), s.mul(s.cast(i, f64), s.const(step, f64)))
+        return s.cast(value, typ)
+
+    n = shape_of(op.result)[0]
+    return e.generic([], [], e.empty([n], typ), amap(1, dims(1)), [PAR], body)
+
+
+@lowering(nn.CumsumOp)
+def _cumsum(e: Emitter, op: nn.CumsumOp):
+    """out[.., i, ..] = sum over j <= i of x[.., j, ..]: one reduction over an
+    extra loop j, masked (quadratic in the dim's size, which is a sequence
+    length or smaller in the models this serves)."""
+    shape = shape_of(op.input)
+    rank, d = len(shape), op.normalized_dim()
+    typ = elem(op.input)
+
+    def body(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        keep = s.cmp("le", s.index(rank), s.index(d))
+        return s.add(x[1], s.select(keep, x[0], s.const(0, typ)))
+
+    src = [AffineExpr.dimension(rank if k == d else k) for k in range(rank)]
+    return e.generic(
+        [op.input], [amap(rank + 1, src)], e.filled(shape, typ, 0.0), amap(rank + 1, dims(rank)),
+        [PAR] * rank + [RED], body,
+    )
+
+
+@lowering(nn.ArgmaxOp)
+def _argmax(e: Emitter, op: nn.ArgmaxOp):
+    """The first extreme element's index, NaN counting as the extreme (as
+    PyTorch): a reduction that carries (value, index) in two outputs."""
+    shape = shape_of(op.input)
+    rank = len(shape)
+    d = nn.normalize_dim(op.dim.value.data, rank)
+    typ = elem(op.input)
+    largest = op.max.value.data
+    kept = [k for k in range(rank) if k != d]
+    red_shape = [shape[k] for k in kept]
+    best = e.filled(red_shape, typ, -math.inf if largest else math.inf)
+    where = e.filled(red_shape, i64, 0)
+    block = Block(arg_types=[typ, typ, i64])
+    s = Scalar(block)
+    x, cur, at = block.args
+    better = s.cmp("gt" if largest else "lt", x, cur)
+    if is_float(typ):
+        better = s.or_(better, s.and_(s.cmp("ne", x, x), s.cmp("eq", cur, cur)))
+    i = s._add(arith.IndexCastOp(s.index(d), i64))
+    first = s.cmp("eq", s.index(d), s.const(0, IndexType()))
+    take = s.or_(better, first)
+    block.add_op(linalg.YieldOp(s.select(take, x, cur), s.select(take, i, at)))
+    out_map = amap(rank, [AffineExpr.dimension(k) for k in kept])
+    generic = linalg.GenericOp(
+        [op.input], [best, where], Region(block), [amap(rank, dims(rank)), out_map, out_map],
+        [RED if k == d else PAR for k in range(rank)], [best.type, where.type],
+    )
+    e.add(generic)
+    return e.reshape(generic.results[1], shape_of(op.result))
+
+
+# ----------------------------------------------------------------------------
+# indexing: values from user tensors are checked, reads are clamped
+# ----------------------------------------------------------------------------
+
+INDEX_ERROR = "sparcc_rt_index_error"
+# what the runtime reports, and how the Python side raises it (sparcc.errors)
+INDEX_BOUNDS, INDEX_IN_SELF, INDEX_GATHER = 1, 2, 3
+
+
+def check_indices(e: Emitter, index: SSAValue, size: int, wrap: bool, kind: int, dim: int) -> None:
+    """Calls the runtime's error hook, once, when any value of `index` lies
+    outside [-size, size) (`wrap`) or [0, size). The call records the first
+    bad value; the Python caller raises after the compiled function returns."""
+    if math.prod(shape_of(index)) == 0:
+        return
+    rank = len(shape_of(index))
+    everything = list(range(rank))
+    lo = e.reduce(index, everything, math.inf, lambda s, x: s.min(x[0], x[1]))
+    hi = e.reduce(index, everything, -math.inf, lambda s, x: s.max(x[0], x[1]))
+    s = Scalar()
+    lo, hi = (s.cast(s._add(tensor.ExtractOp(v, [], elem(index))), i64) for v in (lo, hi))
+    low_bad = s.cmp("lt", lo, s.const(-size if wrap else 0, i64))
+    bad = s.or_(low_bad, s.cmp("ge", hi, s.const(size, i64)))
+    value = s.select(low_bad, lo, hi)
+    args = [s.const(kind, i64), s.const(dim, i64), value, s.const(size, i64)]
+    body = [func.CallOp(INDEX_ERROR, args, []), scf.YieldOp()]
+    s.ops.append(scf.IfOp(bad, [], body))
+    e.ops += s.ops
+
+
+def clamped_index(s: Scalar, value: SSAValue, size: int, wrap: bool) -> SSAValue:
+    """An index of type `index` inside [0, size) for any integer `value`:
+    negative values count from the end when `wrap`; reads never leave the
+    tensor, even for values the check has reported."""
+    v = s.cast(value, i64)
+    if wrap:
+        v = s.select(s.cmp("lt", v, s.const(0, i64)), s.add(v, s.const(size, i64)), v)
+    v = s.max(s.min(v, s.const(max(size - 1, 0), i64)), s.const(0, i64))
+    return s._add(arith.IndexCastOp(v, IndexType()))
+
+
+@lowering(nn.GatherOp)
+def _gather(e: Emitter, op: nn.GatherOp):
+    shape = shape_of(op.input)
+    rank = len(shape)
+    d = nn.normalize_dim(op.dim.value.data, rank)
+    check_indices(e, op.index, shape[d], False, INDEX_GATHER, d)
+    source = op.input
+
+    def body(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        at = [clamped_index(s, x[0], shape[d], False) if k == d else s.index(k) for k in range(rank)]
+        return s._add(tensor.ExtractOp(source, at, elem(source)))
+
+    out = shape_of(op.result)
+    return e.generic([op.index], [amap(rank, dims(rank))], e.empty(out, elem(source)), amap(rank, dims(rank)),
+                     [PAR] * rank, body)
+
+
+@lowering(nn.IndexOp)
+def _index(e: Emitter, op: nn.IndexOp):
+    shape = shape_of(op.input)
+    indexed = ints(op.indexed)
+    wrap = op.wrap.value.data
+    kind = INDEX_BOUNDS if wrap else INDEX_IN_SELF
+    for i, d in zip(op.indices, indexed):
+        check_indices(e, i, shape[d], wrap, kind, d)
+    bshape, at = op.layout()
+    out = shape_of(op.result)
+    rank = len(out)
+    # operands: the index tensors, broadcast onto the result dims [at, at + len(bshape))
+    operands, maps = [], []
+    for i in op.indices:
+        ishape = shape_of(i)
+        offset = len(bshape) - len(ishape)
+        keep = [k for k, n in enumerate(ishape) if not (n == 1 and bshape[offset + k] != 1)]
+        operands.append(e.drop_unit_dims(i, keep))
+        maps.append(amap(rank, [AffineExpr.dimension(at + offset + k) for k in keep]))
+    rest = [k for k in range(len(shape)) if k not in indexed]
+    # result dim of each non-indexed input dim
+    position = {k: (j if j < at else j + len(bshape)) for j, k in enumerate(rest)}
+    source = op.input
+
+    def body(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        values = dict(zip(indexed, x))
+        where = [
+            clamped_index(s, values[k], shape[k], wrap) if k in values else s.index(position[k])
+            for k in range(len(shape))
+        ]
+        return s._add(tensor.ExtractOp(source, where, elem(source)))
+
+    return e.generic(operands, maps, e.empty(out, elem(source)), amap(rank, dims(rank)), [PAR] * rank, body)
+
+
+@lowering(nn.PadOp)
+def _pad(e: Emitter, op: nn.PadOp):
+    return e.pad(op.input, ints(op.low), ints(op.high), op.value.value.data)
+
+
+@lowering(nn.SliceScatterOp)
+def _slice_scatter(e: Emitter, op: nn.SliceScatterOp):
+    shape = shape_of(op.input)
+    d = nn.normalize_dim(op.dim.value.data, len(shape))
+    offsets, strides = [0] * len(shape), [1] * len(shape)
+    offsets[d], strides[d] = op.start.value.data, op.step.value.data
+    if math.prod(shape_of(op.src)) == 0:
+        return op.input
+    # written into a copy: the input may have other users
+    dest = e.add(linalg.CopyOp([op.input], [e.empty(shape, elem(op.input))], [op.input.type]))
+    return e.insert(op.src, dest, offsets, strides)
 
 
 PATTERNS: list[RewritePattern] = [
-    LowerUnary(),
+    LowerElementwise(),
     *(
         cls()
         for cls in Lowering.__subclasses__()
@@ -720,3 +1109,9 @@ class ConvertNnToLinalgPass(ModulePass):
         PatternRewriteWalker(
             GreedyRewritePatternApplier(PATTERNS), apply_recursively=True
         ).rewrite_module(op)
+        declared = {f.sym_name.data for f in op.ops if isinstance(f, func.FuncOp)}
+        calls = (c for c in op.walk() if isinstance(c, func.CallOp) and c.callee.string_value() == INDEX_ERROR)
+        if INDEX_ERROR not in declared and next(calls, None) is not None:
+            decl = func.FuncOp.external(INDEX_ERROR, [i64] * 4, [])
+            block = op.body.block
+            block.insert_op_before(decl, block.first_op) if block.first_op else block.add_op(decl)

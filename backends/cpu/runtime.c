@@ -339,3 +339,35 @@ EXPORT void sparcc_rt_parallel_for(int64_t n, int64_t grain, range_fn_t fn, void
   struct range_task t = {fn, ctx, n, grain};
   sparcc_kmpc_fork_call(NULL, 1, (microtask_t)range_microtask, &t);
 }
+
+/* ---- run-time errors of compiled code ------------------------------------
+ * Compiled code that checks a value from a user tensor (an index) calls
+ * sparcc_rt_index_error when it is out of range and carries on with a clamped,
+ * in-bounds value; the first report of a call wins. The Python caller takes it
+ * with sparcc_rt_take_error after the call returns and raises, as PyTorch
+ * would. Checks run on the calling thread (outside parallel regions), so the
+ * record is thread-local: concurrent callers never see each other's. */
+
+static _Thread_local int64_t error_record[4]; /* kind (0: none), dim, value, size */
+
+void sparcc_rt_index_error(int64_t kind, int64_t dim, int64_t value, int64_t size) {
+    if (error_record[0] != 0)
+        return;
+    error_record[0] = kind;
+    error_record[1] = dim;
+    error_record[2] = value;
+    error_record[3] = size;
+}
+
+/* 0 when nothing was reported since the last take; else the kind, with the
+ * dim, value and size written to out[0..2]. Clears the record. */
+int64_t sparcc_rt_take_error(int64_t *out) {
+    int64_t kind = error_record[0];
+    if (kind == 0)
+        return 0;
+    out[0] = error_record[1];
+    out[1] = error_record[2];
+    out[2] = error_record[3];
+    error_record[0] = 0;
+    return kind;
+}

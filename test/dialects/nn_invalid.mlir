@@ -368,4 +368,76 @@ func.func @binary_not_tensor(%x: memref<4xf32>) {
   func.return
 }
 
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.compare' op expected a predicate in eq, ne, lt, le, gt, ge, got 'lg'
+func.func @bad_predicate(%x: tensor<4xf32>) {
+  %0 = nn.compare %x, %x {predicate = "lg"} : tensor<4xf32>, tensor<4xf32> -> tensor<4xi1>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.where' op expected an i1 condition, got f32
+func.func @where_cond(%x: tensor<4xf32>) {
+  %0 = nn.where %x, %x, %x : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.gather' op expected an index of rank 2 no larger than [4, 8] outside dim 1, got [5, 2]
+func.func @gather_shape(%x: tensor<4x8xf32>, %i: tensor<5x2xi64>) {
+  %0 = nn.gather %x, %i {dim = 1 : i64} : (tensor<4x8xf32>, tensor<5x2xi64>) -> tensor<5x2xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.index' op expected integer indices, got f32
+func.func @index_float(%x: tensor<4x8xf32>, %i: tensor<3xf32>) {
+  %0 = nn.index %x[%i] {indexed = array<i64: 1>} : (tensor<4x8xf32>, tensor<3xf32>) -> tensor<4x3xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.index' op expected one index tensor per indexed dim (ascending, < 2), got [2]
+func.func @index_dim(%x: tensor<4x8xf32>, %i: tensor<3xi64>) {
+  %0 = nn.index %x[%i] {indexed = array<i64: 2>} : (tensor<4x8xf32>, tensor<3xi64>) -> tensor<4x3xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.pad' op expected 2 non-negative low and high pads, got [0, -1] and [0, 0]
+func.func @pad_negative(%x: tensor<4x8xf32>) {
+  %0 = nn.pad %x {low = array<i64: 0, -1>, high = array<i64: 0, 0>, value = 0.0 : f64} : tensor<4x8xf32> -> tensor<4x7xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.slice_scatter' op expected a source of shape [4, 2] and the input's element type, got tensor<4x3xf32>
+func.func @scatter_shape(%x: tensor<4x8xf32>, %s: tensor<4x3xf32>) {
+  %0 = nn.slice_scatter %x, %s {dim = 1 : i64, start = 0 : i64, end = 4 : i64, step = 2 : i64} : (tensor<4x8xf32>, tensor<4x3xf32>) -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.arange' op expected a 1-d result, got [2, 4]
+func.func @arange_rank() {
+  %0 = nn.arange {start = 0.0 : f64, step = 1.0 : f64} : tensor<2x4xi64>
+  func.return
+}
+
 // CHECK-NOT: {{.}}

@@ -382,11 +382,31 @@ func.func @concat(%x: tensor<4x8xf32>, %y: tensor<4x2xf32>) -> tensor<4x10xf32> 
   func.return %0 : tensor<4x10xf32>
 }
 
+// Embedding: the indices' min and max are checked against [0, 10) once (a
+// bad one is reported to the runtime: kind 2, "index out of range in self"),
+// and every read is clamped into the table.
 // CHECK-LABEL: func.func @embedding(
 // CHECK:         %[[W:.*]] = nn.weight @emb.weight : tensor<10x4xf32>
+// CHECK:           arith.minsi
+// CHECK:           arith.maxsi
+// CHECK:         %[[LO:.*]] = tensor.extract %{{.*}}[] : tensor<i64>
+// CHECK-NEXT:    %[[HI:.*]] = tensor.extract %{{.*}}[] : tensor<i64>
+// CHECK-NEXT:    %[[ZERO:.*]] = arith.constant 0 : i64
+// CHECK-NEXT:    %[[NEG:.*]] = arith.cmpi slt, %[[LO]], %[[ZERO]] : i64
+// CHECK-NEXT:    %[[SIZE:.*]] = arith.constant 10 : i64
+// CHECK-NEXT:    %[[OVER:.*]] = arith.cmpi sge, %[[HI]], %[[SIZE]] : i64
+// CHECK-NEXT:    %[[BAD:.*]] = arith.ori %[[NEG]], %[[OVER]] : i1
+// CHECK-NEXT:    %[[VAL:.*]] = arith.select %[[NEG]], %[[LO]], %[[HI]] : i64
+// CHECK-NEXT:    %[[KIND:.*]] = arith.constant 2 : i64
+// CHECK:         scf.if %[[BAD]] {
+// CHECK-NEXT:      func.call @sparcc_rt_index_error(%[[KIND]], %{{.*}}, %[[VAL]], %{{.*}}) : (i64, i64, i64, i64) -> ()
 // CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%i : tensor<2x3xi64>) outs(%{{.*}} : tensor<2x3x4xf32>)
 // CHECK-NEXT:    ^{{.*}}(%[[IDX:.*]]: i64, %{{.*}}: f32):
-// CHECK-NEXT:      %[[ROW:.*]] = arith.index_cast %[[IDX]] : i64 to index
+// CHECK-NEXT:      %[[TOP:.*]] = arith.constant 9 : i64
+// CHECK-NEXT:      %[[A:.*]] = arith.minsi %[[IDX]], %[[TOP]] : i64
+// CHECK-NEXT:      %[[Z:.*]] = arith.constant 0 : i64
+// CHECK-NEXT:      %[[B:.*]] = arith.maxsi %[[A]], %[[Z]] : i64
+// CHECK-NEXT:      %[[ROW:.*]] = arith.index_cast %[[B]] : i64 to index
 // CHECK-NEXT:      %[[COL:.*]] = linalg.index 2 : index
 // CHECK-NEXT:      %[[V:.*]] = tensor.extract %[[W]][%[[ROW]], %[[COL]]] : tensor<10x4xf32>
 // CHECK-NEXT:      linalg.yield %[[V]] : f32
