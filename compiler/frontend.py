@@ -220,6 +220,11 @@ def export(model: torch.nn.Module | Callable[..., Any], args: Sequence[torch.Ten
             raise UnsupportedOpError(
                 f"{what} in training mode at {user_location(node)}; call model.eval() before compiling"
             )
+    tensors = [*args, *program.state_dict.values(), *program.constants.values()]
+    if any(isinstance(t, torch.Tensor) and t.layout != torch.strided for t in tensors):
+        # torch cannot decompose graphs over sparse tensors (layout_impl): such
+        # programs are imported as exported, their sparse ops handled whole
+        return program
     try:
         # torch 2.13's own pytree code warns about its deprecated LeafSpec here
         with torch.no_grad(), warnings.catch_warnings():
@@ -539,7 +544,7 @@ HANDLERS: dict[Any, Handler] = {}
 
 
 # ops whose handlers take sparse operands themselves
-SPARSE_AWARE = {aten.mm.default, aten.matmul.default, aten._sparse_mm.default, aten.addmm.default}
+SPARSE_AWARE = {aten.mm.default, aten.matmul.default, aten._sparse_mm.default, aten.addmm.default, aten._sparse_addmm.default}
 
 
 def handles(*targets: Any) -> Callable[[Handler], Handler]:
@@ -835,7 +840,7 @@ def _matmul(g: GraphImporter, a: SSAValue, b: SSAValue) -> SSAValue:
     return y if len(sa) > 1 and len(sb) > 1 else g.emit(nn.ReshapeOp(y, g.meta_shape()))
 
 
-@handles(aten.addmm.default)
+@handles(aten.addmm.default, aten._sparse_addmm.default)
 def _addmm(g: GraphImporter, bias: SSAValue, a: SSAValue, b: SSAValue, beta: float = 1, alpha: float = 1) -> SSAValue:
     if _is_sparse(bias):
         raise g.fail("adds a sparse tensor; sparcc takes a dense bias in addmm")
