@@ -318,7 +318,8 @@ def _loop_ranges(op: ir.Operation) -> list[int] | None:
 
 
 def _schedulable_generic(op: ir.Operation) -> tuple[list[int], list[str]] | None:
-    if len(op.results) != 1:  # a reduction carrying (value, index): plain loops
+    body = list(op.regions[0].blocks[0].operations)
+    if len(body[-1].operands) != 1:  # a reduction carrying (value, index): plain loops
         return None
     for inner in op.regions[0].blocks[0].operations:
         if not inner.operation.name.startswith(_VECTORIZABLE_BODY):
