@@ -16,7 +16,8 @@ mr x nr x 1 tile. Folding subviews into the transfers lets
 across the K loop (without the fold the hoist does nothing).
 
 Elementwise and reduction generics: every loop but the innermost is tiled
-to 1; the innermost is vectorised (masked where its extent does not divide).
+to 1; the innermost is vectorised, split into a divisible main part and a
+short tail where the vector width does not divide it (never masked).
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ from mlir import ir
 
 _A = "!transform.any_op"
 TAG = "sparcc.sched"
+
+# Every pattern group of the script runs under these bounds, so that a group
+# that never converges on some IR (upstream has several: README) fails the
+# schedule, which falls back to loops with a warning, instead of hanging the
+# compile. 10 iterations is what upstream's own passes allow.
+MAX_PATTERN_ITERATIONS = 10
+MAX_PATTERN_REWRITES = 1 << 20  # per iteration
 
 
 @dataclass
@@ -263,20 +271,33 @@ def _innermost(
         h = s.forall(h, sizes)
         ranges = list(ranges)
         ranges[dim] //= threads
-    vector = _vectorize_innermost(s, h, ranges, iterators)
-    return vector if dim is None else {"vector": vector, "split": dim, "threads": threads}
+    vector, tail = _vectorize_innermost(s, h, ranges, iterators)
+    extra = ({"tail": tail} if tail else {}) | ({"split": dim, "threads": threads} if dim is not None else {})
+    return {"vector": vector, **extra} if extra else vector
 
 
-def _vectorize_innermost(s: _Script, h: str, ranges: list[int], iterators: list[str]) -> list[int]:
+def _vectorize_innermost(s: _Script, h: str, ranges: list[int], iterators: list[str]) -> tuple[list[int], int]:
+    """Vectorises the innermost loop with static sizes; returns the vector
+    shape and the tail. An extent over the cap is split into a main part
+    that a multiple of 16 lanes divides and a tail of under 16 lanes, each
+    vectorised without masks: a masked transfer keeps its leading unit dims,
+    and such an N-d transfer through a memref.expand_shape (softmax of a
+    batched matmul at N=197) makes upstream's fold_memref_alias_ops loop
+    forever."""
     last = ranges[-1]
     cap = 64 if iterators[-1] == "parallel" else 1024
-    width = last if last <= cap else (_largest_divisor_leq(last, cap, 16) if last % 16 == 0 else cap)
-    sizes = [1] * (len(ranges) - 1) + [width if width < last else 0]
-    if any(sizes):
-        h = s.tile(h, sizes)
-    vector = [1] * (len(ranges) - 1) + [width]
-    s.vectorize(h, vector if last % width else None)
-    return vector
+    main = last if last <= cap else last - last % 16
+    width = main if main <= cap else _largest_divisor_leq(main, cap, 16)
+    pieces = [(h, width < main)]
+    if main < last:
+        a, b = s.split(h, len(ranges) - 1, main)
+        pieces = [(a, width < main), (b, False)]
+    for piece, tiled in pieces:
+        sizes = [1] * (len(ranges) - 1) + [width if tiled else 0]
+        if any(sizes):
+            piece = s.tile(piece, sizes)
+        s.vectorize(piece)
+    return [1] * (len(ranges) - 1) + [width], last - main
 
 
 # ----------------------------------------------------------------------------
@@ -402,6 +423,7 @@ def _wrap(matmuls: str, elementwise: str) -> str:
     ops are vectorised after that, so that a reduction of products (a
     variance, say) stays a reduction instead of becoming a contraction that
     the outer-product lowering would scalarise."""
+    bound = f"{{max_iterations = {MAX_PATTERN_ITERATIONS}, max_num_rewrites = {MAX_PATTERN_REWRITES}}}"
     return f"""module attributes {{transform.with_named_sequence}} {{
   transform.named_sequence @__transform_main(%root: {_A} {{transform.readonly}}) {{
     %func = transform.structured.match ops{{["func.func"]}} in %root : ({_A}) -> {_A}
@@ -410,15 +432,15 @@ def _wrap(matmuls: str, elementwise: str) -> str:
       transform.apply_patterns.vector.reduction_to_contract
       transform.apply_patterns.vector.transfer_permutation_patterns
       transform.apply_patterns.vector.cast_away_vector_leading_one_dim
-    }} : {_A}
+    }} {bound} : {_A}
 {elementwise}
     transform.apply_patterns to %func {{
       transform.apply_patterns.vector.cast_away_vector_leading_one_dim
       transform.apply_patterns.canonicalization
-    }} : {_A}
+    }} {bound} : {_A}
     transform.apply_patterns to %func {{
       transform.apply_patterns.memref.fold_memref_alias_ops
-    }} : {_A}
+    }} {bound} : {_A}
     transform.apply_cse to %func : {_A}
     %func2 = transform.structured.hoist_redundant_vector_transfers %func : ({_A}) -> {_A}
     transform.apply_patterns to %func2 {{
@@ -433,7 +455,7 @@ def _wrap(matmuls: str, elementwise: str) -> str:
       transform.apply_patterns.vector.lower_shape_cast
       transform.apply_patterns.vector.cast_away_vector_leading_one_dim
       transform.apply_patterns.canonicalization
-    }} : {_A}
+    }} {bound} : {_A}
     transform.yield
   }}
 }}
@@ -443,9 +465,9 @@ def _wrap(matmuls: str, elementwise: str) -> str:
 def with_script(module_text: str, script: str) -> str:
     """One module holding the payload and the script, as the transform
     interpreter runs them (for reproducers)."""
-    module = ir.Module.parse(module_text)
+    module, script_module = ir.Module.parse(module_text), ir.Module.parse(script)
     module.operation.attributes["transform.with_named_sequence"] = ir.UnitAttr.get()
-    for op in list(ir.Module.parse(script).body.operations):
+    for op in list(script_module.body.operations):  # (a temporary module here aborted the process)
         module.body.append(op.detach_from_parent())
     return str(module)
 
