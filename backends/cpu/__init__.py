@@ -34,8 +34,12 @@ from sparcc.backends.cpu import schedule, toolchain
 from sparcc.errors import PipelineError
 
 # Stage name -> upstream pass pipeline. Traps this order avoids are listed in
-# the README (development section).
-PREPARE = "canonicalize,cse,eliminate-empty-tensors"
+# the README (development section). No cse before bufferization: it merges
+# identical tensor.empty/linalg.fill chains (the zero-padded inputs of two
+# convolutions, two matmul accumulators), and one-shot-bufferize must then copy
+# the shared buffer for each writer; a copy of a slice is a strided memref.copy,
+# which lowers to a call of `memrefCopy` that no linked library defines.
+PREPARE = "canonicalize,eliminate-empty-tensors"
 BUFFERIZE = (
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
@@ -94,8 +98,18 @@ class Kernel:
 
 
 def load_library(path: Path, threads: int | None = None) -> ctypes.CDLL:
-    """Loads a sparcc library (its runtime comes along through RUNPATH)."""
-    lib = ctypes.CDLL(str(path))
+    """Loads a sparcc library (its runtime comes along through RUNPATH). A
+    library that does not load (a symbol that nothing defines, a missing
+    runtime) is a PipelineError naming the 'load' stage and the library's
+    folder, not a raw OSError; the link already rejects undefined symbols."""
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as e:
+        raise PipelineError(
+            f"stage 'load' failed: the compiled library does not load ({e}). This is a sparcc bug or a "
+            f"damaged build: please report it with the folder below, or delete it to rebuild",
+            str(Path(path).parent),
+        ) from None
     if threads is not None:
         set_num_threads(threads, lib)
     return lib
@@ -232,6 +246,8 @@ def _schedule(module: ir.Module, timings: list[StageTiming], threads: int = 1):
             "schedule", "transform-interpreter{entry-point=__transform_main}", schedule.with_script(before, script)
         )
         diag = "; ".join(str(d.message) for d in e.error_diagnostics) or str(e)
+        if "greedy pattern application failed" in diag:
+            diag += f": a pattern group did not converge in {schedule.MAX_PATTERN_ITERATIONS} iterations"
         fallback = (
             f"the CPU schedule failed ({diag}); this kernel runs as plain loops and will be slow. "
             f"Reproducer: {folder}"

@@ -99,6 +99,11 @@ def _run(cmd: list[str], stage: str, reproducer: Path | None = None) -> None:
     if result.returncode != 0:
         where = f" (input kept in {reproducer})" if reproducer else ""
         detail = (result.stderr or result.stdout).strip().splitlines()
+        undefined = sorted({line.split("undefined reference to ")[1].strip("`'") for line in detail
+                            if "undefined reference to " in line})
+        if undefined:  # the link runs with -z defs: a symbol no library defines fails here, not at load
+            detail = [f"the generated code calls {', '.join(undefined)}, which no linked library defines "
+                      "(a sparcc bug: please report it with the reproducer)"]
         raise PipelineError(
             f"{stage} failed{where}: {detail[0] if detail else 'exit code ' + str(result.returncode)}\n"
             f"  command: {' '.join(cmd)}",
@@ -174,7 +179,7 @@ def build_shared(llvm_ir: str, folder: Path, name: str = "model", extra_c: str |
         out = folder / f"lib{name}.so"
         tmp_out = folder / f".lib{name}.so.{os.getpid()}"
         _run([gcc(), "-shared", "-o", str(tmp_out), *objects, f"-L{folder}", "-Wl,--no-as-needed", f"-l:{RUNTIME}",
-              "-Wl,-rpath,$ORIGIN", "-lm"], "linking", src)
+              "-Wl,-rpath,$ORIGIN", "-Wl,-z,defs", "-lm"], "linking", src)
         os.replace(tmp_out, out)
         timings["link"] = time.perf_counter() - t
     except PipelineError:
