@@ -108,8 +108,9 @@ def measure(name: str, speed: bool, threads: list[int], repeat: int, import_only
         return {**row, "status": "error", "message": f"{type(e).__name__}: {e}",
                 "compile_s": time.perf_counter() - start}
     except Exception as e:  # noqa: BLE001 (a raw exception out of sparcc is what this row reports)
-        return {**row, "status": "crash", "message": f"{type(e).__name__}: {e}",
-                "traceback": traceback.format_exc(limit=-8), "compile_s": time.perf_counter() - start}
+        return {**row, "status": "crash", "message": f"{type(e).__name__}: {str(e)[:2000]}",
+                "traceback": "".join(traceback.format_tb(e.__traceback__, limit=-8)),
+                "compile_s": time.perf_counter() - start}
     row["compile_s"] = time.perf_counter() - start
     row["error"] = zoo_models.error(got, want)
     leaves = [(g - w).abs().max().item() for g, w in zip(_leaves(got), _leaves(want))]

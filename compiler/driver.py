@@ -10,7 +10,6 @@ keeps the IR of each stage for inspection (`program.ir[stage]`).
 
 from __future__ import annotations
 
-import ctypes
 import shutil
 import tempfile
 import time
@@ -23,7 +22,7 @@ from typing import Any
 import torch
 from sparcc.backends.cpu import toolchain
 from sparcc.dialects.nn import ints
-from sparcc.errors import InputMismatchError, PipelineError, SparccError, run_time_error
+from sparcc.errors import InputMismatchError, PipelineError, SparccError
 from sparcc.frontend import (
     ImportedProgram,
     TensorSpec,
@@ -38,7 +37,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 
 TARGETS = ("cpu",)
-PIPELINE = ("lower-sparse", "lower-quant", "convert-nn-to-linalg", "fuse-elementwise", "widen-bool-tensors", "approximate-math", "lower-entry-abi")
+PIPELINE = ("lower-sparse", "lower-quant", "convert-nn-to-linalg", "fuse-elementwise", "approximate-math", "lower-entry-abi")
 
 
 def check_target(target: str) -> None:
@@ -48,17 +47,43 @@ def check_target(target: str) -> None:
         )
 
 
-def run_passes(module: ModuleOp, names: Sequence[str]) -> dict[str, float]:
+def run_passes(module: ModuleOp, names: Sequence[str], source: str | None = None) -> dict[str, float]:
+    """Applies the passes `names` in order. A pass (or the final verifier)
+    that raises anything but a SparccError is a sparcc bug: it becomes a
+    PipelineError whose reproducer replays `source` (the module's text
+    before the first pass) through the passes up to the failing one."""
     from sparcc.passes import PASSES
 
     ctx = Context(allow_unregistered=True)
     timings = {}
-    for name in names:
+    for i, name in enumerate(names):
         start = time.perf_counter()
-        PASSES[name]()().apply(ctx, module)
+        try:
+            PASSES[name]()().apply(ctx, module)
+        except SparccError:
+            raise
+        except Exception as e:  # noqa: BLE001 (a bug in a pass: the user gets a message and a reproducer)
+            raise _pass_failure(f"pass '{name}'", names[: i + 1], e, source) from None
         timings[name] = time.perf_counter() - start
-    module.verify()
+    try:
+        module.verify()
+    except Exception as e:  # noqa: BLE001
+        raise _pass_failure("the IR after the passes", names, e, source) from None
     return timings
+
+
+def _pass_failure(what: str, names: Sequence[str], error: Exception, source: str | None) -> PipelineError:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    message = f"{what} failed ({type(error).__name__}: {first[:300]}): a sparcc bug, please report it"
+    if source is None:
+        return PipelineError(message)
+    folder = Path(tempfile.mkdtemp(prefix="sparcc-repro-passes-"))
+    (folder / "input.mlir").write_text(source)
+    (folder / "replay.sh").write_text(
+        f"#!/bin/sh\n# Replays the failing sparcc passes.\nsparcc-opt \"$(dirname \"$0\")/input.mlir\" -p {','.join(names)}\n"
+    )
+    (folder / "replay.sh").chmod(0o755)
+    return PipelineError(message, str(folder))
 
 
 @dataclass
@@ -81,14 +106,6 @@ class CompiledProgram:
         self._one_result = len(self.outputs) == 1 and (
             self.output_tree is None or self.output_tree.is_leaf()
         )
-        # the runtime's record of index checks that failed (runtime.c), reached
-        # through the model library, which links the runtime
-        library = getattr(self.kernel, "library", None)
-        self._take_error = getattr(library, "sparcc_rt_take_error", None) if library is not None else None
-        if self._take_error is not None:
-            self._take_error.argtypes = [ctypes.c_void_p]
-            self._take_error.restype = ctypes.c_int64
-            self._error = (ctypes.c_int64 * 3)()
 
     def __repr__(self) -> str:
         # short: the dataclass repr would print every weight tensor
@@ -161,8 +178,6 @@ class CompiledProgram:
         else:
             ptrs = [a.data_ptr() for a in inputs]
         self.fn(*ptrs, *self._weight_ptrs, *[r.data_ptr() for r in results])
-        if self._take_error is not None and (kind := self._take_error(self._error)):
-            raise run_time_error(kind, *self._error)
         if self._one_result:
             return results[0]
         if self.output_tree is None:
@@ -253,7 +268,7 @@ def compile_program(
     ir = {"nn": str(imported.module)}
 
     def build(folder: Path) -> dict[str, Any]:
-        pass_times = run_passes(imported.module, PIPELINE)
+        pass_times = run_passes(imported.module, PIPELINE, ir["nn"])
         text = str(imported.module)
         (folder / "linalg.mlir").write_text(text)
         lowered = cpu.lower(text, threads)

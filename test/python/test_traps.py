@@ -86,3 +86,18 @@ def test_library_that_does_not_load_is_a_sparcc_error(monkeypatch: pytest.Monkey
     monkeypatch.setattr(cpu, "load_library", broken)
     with pytest.raises(sparcc.PipelineError, match="does not load: .*undefined symbol: memrefCopy"):
         sparcc.jit(lambda x: x * 3.0, cache=False)(torch.randn(5))
+
+
+def test_a_failing_pass_is_a_sparcc_error_with_a_reproducer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sparcc.passes import PASSES
+
+    class Broken:
+        def apply(self, ctx: object, module: object) -> None:
+            raise RuntimeError("boom")
+
+    monkeypatch.setitem(PASSES, "fuse-elementwise", lambda: Broken)
+    with pytest.raises(sparcc.PipelineError, match="pass 'fuse-elementwise' failed \\(RuntimeError: boom\\)") as info:
+        sparcc.jit(lambda x: x * 3.0, cache=False)(torch.randn(5))
+    folder = Path(info.value.reproducer)
+    assert "func.func" in (folder / "input.mlir").read_text()
+    assert "-p lower-sparse,lower-quant,convert-nn-to-linalg,fuse-elementwise" in (folder / "replay.sh").read_text()
