@@ -10,6 +10,7 @@ keeps the IR of each stage for inspection (`program.ir[stage]`).
 
 from __future__ import annotations
 
+import ctypes
 import shutil
 import tempfile
 import time
@@ -22,7 +23,7 @@ from typing import Any
 import torch
 from sparcc.backends.cpu import toolchain
 from sparcc.dialects.nn import ints
-from sparcc.errors import InputMismatchError, PipelineError, SparccError
+from sparcc.errors import InputMismatchError, PipelineError, SparccError, run_time_error
 from sparcc.frontend import (
     ImportedProgram,
     TensorSpec,
@@ -37,7 +38,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 
 TARGETS = ("cpu",)
-PIPELINE = ("lower-sparse", "lower-quant", "convert-nn-to-linalg", "fuse-elementwise", "approximate-math", "lower-entry-abi")
+PIPELINE = ("lower-sparse", "lower-quant", "convert-nn-to-linalg", "fuse-elementwise", "widen-bool-tensors", "approximate-math", "lower-entry-abi")
 
 
 def check_target(target: str) -> None:
@@ -106,6 +107,14 @@ class CompiledProgram:
         self._one_result = len(self.outputs) == 1 and (
             self.output_tree is None or self.output_tree.is_leaf()
         )
+        # the runtime's record of index checks that failed (runtime.c), reached
+        # through the model library, which links the runtime
+        library = getattr(self.kernel, "library", None)
+        self._take_error = getattr(library, "sparcc_rt_take_error", None) if library is not None else None
+        if self._take_error is not None:
+            self._take_error.argtypes = [ctypes.c_void_p]
+            self._take_error.restype = ctypes.c_int64
+            self._error = (ctypes.c_int64 * 3)()
 
     def __repr__(self) -> str:
         # short: the dataclass repr would print every weight tensor
@@ -178,6 +187,8 @@ class CompiledProgram:
         else:
             ptrs = [a.data_ptr() for a in inputs]
         self.fn(*ptrs, *self._weight_ptrs, *[r.data_ptr() for r in results])
+        if self._take_error is not None and (kind := self._take_error(self._error)):
+            raise run_time_error(kind, *self._error)
         if self._one_result:
             return results[0]
         if self.output_tree is None:
