@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.metadata
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -64,7 +65,7 @@ def define_torchvision_ops() -> None:
     torch, or a CPU build of torchvision, version `+cpu`).
     """
     global _TORCHVISION_LIB
-    if _TORCHVISION_LIB is not None or "torchvision" in __import__("sys").modules:
+    if _TORCHVISION_LIB is not None or "torchvision" in sys.modules:
         return
     try:
         version = importlib.metadata.version("torchvision")

@@ -37,8 +37,39 @@ except ImportError as e:
 # An entry here whose compile fails with a SparccError is an expected failure;
 # a raw exception or a numerical mismatch still fails.
 XFAIL = {
-    "hf/llama",  # links a call to memrefCopy
-    "torchvision/resnet18",  # links a call to memrefCopy
+    # benchmarks/zoo.py on 2026-12-05 (frontend 9381a6a, cpu 56b3451). Every other
+    # model imports; those not named here were either ok or not compiled yet.
+    # unsupported ops
+    "hf/bloom",  # aten.repeat
+    "hf/mixtral",  # topk, sort, histc, transformers.grouped_mm_fallback (MoE routing)
+    "timm/xcit_nano_12_p16_224",  # aten.repeat
+    # link: the generated code calls memrefCopy (a strided memref.copy survives bufferization)
+    "hf/falcon",
+    "hf/gemma",
+    "hf/gemma2",
+    "hf/gemma3_text",
+    "hf/glm4",
+    "hf/gpt_neox",
+    "hf/granite",
+    "hf/helium",
+    "hf/llama",
+    "hf/mistral",
+    "hf/modernbert",
+    "hf/olmo",
+    "hf/olmo2",
+    "hf/phi",
+    "hf/phi3",
+    "hf/qwen2",
+    "hf/qwen3",
+    "hf/smollm3",
+    "hf/stablelm",
+    "hf/starcoder2",
+    "torchvision/convnext_tiny",
+    "torchvision/efficientnet_v2_s",
+    "torchvision/inception_v3",
+    "torchvision/mobilenet_v3_large",
+    # the IR after the passes does not verify: widen-bool-tensors makes a linalg.copy i8 -> i1
+    "hf/gpt_neo",
 }
 
 FULL = os.environ.get("SPARCC_ZOO", "").strip().lower() == "all"
@@ -55,7 +86,7 @@ def _params() -> list[object]:
         if entry.name in XFAIL:
             marks.append(pytest.mark.xfail(
                 strict=False, raises=sparcc.SparccError,
-                reason="not compilable by the current frontend yet (test_model_zoo.XFAIL)",
+                reason="does not compile yet (test_model_zoo.XFAIL)",
             ))
         params.append(pytest.param(entry.name, marks=marks, id=entry.name))
     return params
