@@ -77,6 +77,17 @@ def _generic(op: linalg.GenericOp) -> None:
             yield_op.operands[j] = wide.result
 
 
+def _body_args(op: Operation) -> None:
+    """The implicit body of a named linalg op takes bytes where its operands are bytes."""
+    for region in op.regions:
+        for block in region.blocks:
+            for arg, value in zip(block.args, op.operands):
+                if arg.type == i1 and isinstance(value.type, TensorType) and value.type.element_type == i8:
+                    arg._type = i8
+                elif arg.type == i1 and value.type == i8:
+                    arg._type = i8
+
+
 def _op(op: Operation) -> None:
     if isinstance(op, linalg.GenericOp):
         _generic(op)
@@ -85,6 +96,11 @@ def _op(op: Operation) -> None:
         wide = arith.ExtUIOp(op.inputs[0], i8)
         op.parent_block().insert_op_before(wide, op)
         op.operands[0] = wide.result
+        _body_args(op)
+        return
+    if isinstance(op, linalg.CopyOp):  # its body only yields: bytes in, bytes out
+        _retype(op.results[0]) if op.results else None
+        _body_args(op)
         return
     if isinstance(op, arith.ConstantOp) and isinstance(op.value, DenseIntOrFPElementsAttr) and _wide(op.result.type) is not op.result.type:
         values = [int(bool(v)) for v in op.value.get_values()]

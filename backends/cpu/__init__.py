@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlir import ir, passmanager
+from mlir.dialects import linalg as linalg_dialect
 from mlir.dialects import llvm as llvm_dialect
 from sparcc.backends.cpu import schedule, toolchain
 from sparcc.errors import PipelineError
@@ -166,7 +167,22 @@ def _run(module: ir.Module, stage: str, pipeline: str, timings: list[StageTiming
 
 
 def lower(text: str, threads: int = 1) -> Lowered:
-    """linalg-on-tensors MLIR text -> LLVM IR text for this CPU."""
+    """linalg-on-tensors MLIR text -> LLVM IR text for this CPU. A failure
+    of sparcc's own code between the MLIR stages is a PipelineError with the
+    input kept as its reproducer, not a traceback."""
+    try:
+        return _lower(text, threads)
+    except PipelineError:
+        raise
+    except Exception as e:  # noqa: BLE001 (a sparcc bug: the user gets a message and the input)
+        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+        folder = _reproducer("cpu", "", text)
+        raise PipelineError(
+            f"the CPU backend failed ({type(e).__name__}: {first}): a sparcc bug, please report it", folder
+        ) from None
+
+
+def _lower(text: str, threads: int) -> Lowered:
     timings: list[StageTiming] = []
     with ir.Context(), ir.Location.unknown():
         try:
@@ -176,6 +192,7 @@ def lower(text: str, threads: int = 1) -> Lowered:
             raise PipelineError(f"upstream MLIR could not parse sparcc's IR: {e}", folder) from None
         _run(module, "prepare", PREPARE, timings)
         _run(module, "bufferize", BUFFERIZE, timings)
+        _strided_copies_to_loops(module)
         module, decisions, fallback = _schedule(module, timings, threads)
         _run(module, "parallel", PARALLEL, timings)
         _inline_alloca_scopes(module)
@@ -186,6 +203,37 @@ def lower(text: str, threads: int = 1) -> Lowered:
     # our runtime implements the OpenMP entry points under its own names
     llvm_ir = llvm_ir.replace("@__kmpc_", "@sparcc_kmpc_")
     return Lowered(llvm_ir, timings, decisions, fallback)
+
+
+def _strided_copies_to_loops(module: ir.Module) -> None:
+    """Replaces each memref.copy that involves a non-contiguous memref by a
+    linalg.copy. finalize-memref-to-llvm lowers only copies between
+    contiguous memrefs to a memcpy; any other becomes a call to the runtime
+    library's `memrefCopy`, which sparcc does not link. Bufferisation makes
+    such copies whenever one value is written into several slices (a `cat`
+    of one tensor with itself, as rotary embeddings do); linalg.copy lowers
+    to loops like every other linalg op."""
+    copies: list[ir.Operation] = []
+
+    def visit(op: ir.Operation) -> ir.WalkResult:
+        if op.name == "memref.copy":
+            copies.append(op)
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    for op in copies:
+        src, dst = op.operands
+        if all(_identity_layout(v.type) for v in (src, dst)):
+            continue
+        with ir.InsertionPoint(op), op.location:
+            linalg_dialect.copy(src, outs=[dst])
+        op.erase()
+
+
+def _identity_layout(typ: ir.Type) -> bool:
+    memref = ir.MemRefType(typ)
+    layout = memref.layout
+    return isinstance(layout, ir.AffineMapAttr) and layout.value == ir.AffineMap.get_identity(memref.rank)
 
 
 def _inline_alloca_scopes(module: ir.Module) -> None:

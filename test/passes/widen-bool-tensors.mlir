@@ -61,3 +61,15 @@ func.func @extract(%m: tensor<3xi1>, %i: index) -> i1 {
   %0 = tensor.extract %m[%i] : tensor<3xi1>
   func.return %0 : i1
 }
+
+// A named op's implicit body takes bytes too (linalg.copy of a mask slice).
+// CHECK-LABEL: func.func @copy(%m: tensor<4xi8>) -> tensor<2xi8>
+// CHECK:         %[[S:.*]] = tensor.extract_slice %m[0] [2] [1] : tensor<4xi8> to tensor<2xi8>
+// CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<2xi8>
+// CHECK-NEXT:    %[[C:.*]] = linalg.copy ins(%[[S]] : tensor<2xi8>) outs(%[[E]] : tensor<2xi8>) -> tensor<2xi8>
+func.func @copy(%m: tensor<4xi1>) -> tensor<2xi1> {
+  %s = tensor.extract_slice %m[0] [2] [1] : tensor<4xi1> to tensor<2xi1>
+  %e = tensor.empty() : tensor<2xi1>
+  %c = linalg.copy ins(%s : tensor<2xi1>) outs(%e : tensor<2xi1>) -> tensor<2xi1>
+  func.return %c : tensor<2xi1>
+}

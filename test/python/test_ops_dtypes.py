@@ -291,3 +291,17 @@ def test_sdpa_bool_mask_and_gqa():
                 F.scaled_dot_product_attention(q, k, v, enable_gqa=True))
 
     check(f, randn(1, 4, 5, 8), randn(1, 2, 5, 8), randn(1, 2, 5, 8))
+
+
+def test_one_value_in_several_slices():
+    # Rotary embeddings concatenate one tensor with itself; bufferisation then
+    # copies it into strided slices, which must lower to loops (a strided
+    # memref.copy would call `memrefCopy`, which no linked library defines).
+    inv_freq = 1.0 / (10000 ** (torch.arange(0, 8, 2).float() / 8))
+
+    def f(pos):
+        freqs = (inv_freq[None, :, None] @ pos[:, None, :].float()).transpose(1, 2)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos(), emb.sin()
+
+    check(f, torch.arange(9)[None])
