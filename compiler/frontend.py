@@ -1455,3 +1455,14 @@ def _elu(g: GraphImporter, x: SSAValue, alpha: float = 1.0, scale: float = 1.0, 
     negative = g.emit(nn.Expm1Op(g.emit(nn.MulOp(x, g.scalar(input_scale, x)))))
     negative = g.emit(nn.MulOp(negative, g.scalar(alpha * scale, x)))
     return g.emit(nn.WhereOp(positive, g.emit(nn.MulOp(x, g.scalar(scale, x))), negative))
+
+
+@handles(aten.repeat.default)
+def _repeat(g: GraphImporter, x: SSAValue, repeats: Sequence[int]) -> SSAValue:
+    """Tiles x: viewed as [1, s0, 1, s1, ...], expanded to [r0, s0, r1, s1, ...]."""
+    shape = (1,) * (len(repeats) - len(nn.shape_of(x))) + nn.shape_of(x)
+    interleaved = [d for s in shape for d in (1, s)]
+    tiled = [d for r, s in zip(repeats, shape) for d in (r, s)]
+    y = g.emit(nn.ReshapeOp(x, interleaved))
+    y = g.emit(nn.ExpandOp(y, tiled))
+    return g.emit(nn.ReshapeOp(y, g.meta_shape()))

@@ -305,3 +305,7 @@ def test_one_value_in_several_slices():
         return emb.cos(), emb.sin()
 
     check(f, torch.arange(9)[None])
+
+
+def test_repeat():
+    check(lambda x: (x.repeat(2, 3), x.repeat(2, 1, 2), x[0].repeat(3)), randn(3, 4))
