@@ -12,9 +12,12 @@ owns the value map) -> one handler per ATen op in `HANDLERS`.
 
 from __future__ import annotations
 
+import contextvars
+import inspect
 import logging
 import math
 import operator
+import sysconfig
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -258,7 +261,29 @@ def import_module(model: torch.nn.Module | Callable[..., Any], args: Sequence[to
     for i, a in enumerate(args):
         if not isinstance(a, torch.Tensor):
             raise SparccError(f"argument {i}: expected a torch.Tensor, got {type(a).__name__}")
-    return GraphImporter(export(model, args)).run()
+    token = _CALL_SITE.set(_caller())
+    try:
+        return GraphImporter(export(model, args)).run()
+    finally:
+        _CALL_SITE.reset(token)
+
+
+# Where the user's code called the compiled model (or sparcc.compile): the
+# place an error names when the graph's own frames are all inside torch layers.
+_CALL_SITE: contextvars.ContextVar[str | None] = contextvars.ContextVar("sparcc_call_site", default=None)
+
+
+def _caller() -> str | None:
+    paths = sysconfig.get_paths()  # the stdlib, site-packages and entry scripts are nobody's model
+    library = (os.path.dirname(torch.__file__), os.path.dirname(__file__), paths["stdlib"], paths["purelib"],
+               paths["platlib"], paths["scripts"])
+    frame = inspect.currentframe()
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if not path.startswith(library) and not path.startswith("<frozen"):
+            return f"{path}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
 
 
 # ----------------------------------------------------------------------------
@@ -285,11 +310,13 @@ def user_location(node: torch.fx.Node) -> str:
     path, line = (mine or outside_sparcc)[-1]
     where = f"{path}:{line}"
     modules = node.meta.get("nn_module_stack") or {}
-    if not mine and modules:  # inside a torch.nn layer: name the layer too
+    if not mine and modules:  # inside a torch.nn layer: name the layer, and the user's call
         qualname, cls = list(modules.values())[-1]
         cls = getattr(cls, "__name__", str(cls)).rsplit(".", 1)[-1]
         if cls != _FunctionModule.__name__:
-            where += f" (in {cls} '{qualname}')" if qualname else f" (in {cls})"
+            layer = f"layer '{qualname}' ({cls})" if qualname else f"the {cls} model"
+            site = _CALL_SITE.get()
+            return f"{layer}, called from {site} [{where}]" if site else f"{layer} [{where}]"
     return where
 
 

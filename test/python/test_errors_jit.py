@@ -103,6 +103,15 @@ def test_unsupported_op_in_submodule_names_innermost_line():
     assert f"{__file__}:{_line_of('# <- unsupported: cumprod')}" in msg
 
 
+def test_unsupported_op_in_a_torch_layer_names_the_layer_and_the_call():
+    model = nn.Sequential(nn.Linear(4, 4), nn.AdaptiveMaxPool1d(2)).eval()
+    with pytest.raises(sparcc.UnsupportedOpError) as info:
+        sparcc.jit(model)(torch.randn(1, 4, 4))  # <- the call of a model made of torch layers
+    msg = _assert_clean(info.value)
+    assert "layer '1' (AdaptiveMaxPool1d)" in msg
+    assert f"called from {__file__}:{_line_of('# <- the call of a model made of torch layers')}" in msg
+
+
 def test_unsupported_variant_of_supported_op():
     def f(x):
         return nn.functional.max_pool2d(x, 2, dilation=2)  # <- unsupported: dilated max_pool
