@@ -345,8 +345,10 @@ class GraphImporter:
         return op.results[0]
 
     def meta_shape(self) -> tuple[int, ...]:
+        """The shape of the current node's (first) result."""
         assert self.node is not None
-        return tuple(self.node.meta["val"].shape)
+        val = self.node.meta["val"]
+        return tuple((val[0] if isinstance(val, (tuple, list)) else val).shape)
 
     def meta_dtype(self) -> torch.dtype:
         assert self.node is not None
@@ -1493,3 +1495,17 @@ def _repeat(g: GraphImporter, x: SSAValue, repeats: Sequence[int]) -> SSAValue:
     y = g.emit(nn.ReshapeOp(x, interleaved))
     y = g.emit(nn.ExpandOp(y, tiled))
     return g.emit(nn.ReshapeOp(y, g.meta_shape()))
+
+
+@handles(aten.adaptive_max_pool2d.default)
+def _adaptive_max_pool2d(g: GraphImporter, x: SSAValue, output_size: Sequence[int]) -> tuple:
+    """Windows of equal size (the input divides by the output) as max_pool2d."""
+    h, w = nn.shape_of(x)[-2:]
+    oh, ow = g.meta_shape()[-2:]
+    if h % oh or w % ow:
+        raise g.fail(f"adaptive_max_pool2d from {[h, w]} to {[oh, ow]}: sparcc takes sizes that divide the input")
+    uses = [u for u in g.node.users if u.target is operator.getitem and u.args[1] == 1 and u.users]  # type: ignore[union-attr]
+    if uses:
+        raise g.fail("the indices of adaptive_max_pool2d are used; sparcc computes the pooled values only")
+    k = (h // oh, w // ow)
+    return (_pool(g, nn.MaxPool2dOp, x, k, k, (0, 0), False, {}), None)

@@ -104,7 +104,7 @@ def test_unsupported_op_in_submodule_names_innermost_line():
 
 
 def test_unsupported_op_in_a_torch_layer_names_the_layer_and_the_call():
-    model = nn.Sequential(nn.Linear(4, 4), nn.AdaptiveMaxPool1d(2)).eval()
+    model = nn.Sequential(nn.Linear(4, 4), nn.AdaptiveMaxPool1d(3)).eval()
     with pytest.raises(sparcc.UnsupportedOpError) as info:
         sparcc.jit(model)(torch.randn(1, 4, 4))  # <- the call of a model made of torch layers
     msg = _assert_clean(info.value)

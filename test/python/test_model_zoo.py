@@ -152,3 +152,24 @@ def test_error_is_relative_to_the_output_scale() -> None:
     want = torch.tensor([[10.0, -20.0]])
     assert zoo_models.error(want + 0.002, want) == pytest.approx(1e-4, rel=1e-3)
     assert zoo_models.error((want,), (want, want)) == float("inf")
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_decoder_in_half_precision(dtype: torch.dtype) -> None:
+    """A Llama-family decoder with bfloat16/float16 weights and activations:
+    sparcc rounds to the type after every op as PyTorch does, so the logits
+    differ from eager by summation order only (two units in the last place
+    of the type, relative to the largest logit)."""
+    import transformers
+
+    config = transformers.LlamaConfig(num_hidden_layers=2, hidden_size=64, num_attention_heads=4,
+                                      num_key_value_heads=2, intermediate_size=128, vocab_size=1000)
+    torch.manual_seed(0)
+    model = transformers.LlamaForCausalLM(config).eval().to(dtype)
+    ids = torch.randint(0, 1000, (1, 16))
+    with torch.no_grad():
+        want = model(ids, use_cache=False).logits
+    got = sparcc.jit(lambda i: model(i, use_cache=False).logits)(ids)
+    assert got.dtype == dtype
+    err = (got.float() - want.float()).abs().max().item()
+    assert err <= 2 * torch.finfo(dtype).eps * want.abs().max().item() * 2, err

@@ -309,3 +309,7 @@ def test_one_value_in_several_slices():
 
 def test_repeat():
     check(lambda x: (x.repeat(2, 3), x.repeat(2, 1, 2), x[0].repeat(3)), randn(3, 4))
+
+
+def test_adaptive_max_pool():
+    check(lambda x: (F.adaptive_max_pool2d(x, (2, 3)), F.adaptive_max_pool2d(x, 1)), randn(1, 3, 8, 9))
