@@ -60,8 +60,10 @@ def test_input_specs():
     idx = parse_input_spec("randint(0,10,(2,5))")
     assert idx.dtype == torch.int64 and idx.shape == (2, 5) and int(idx.max()) < 10
     assert parse_input_spec("ones(3,dtype=float32)").dtype == torch.float32
-    with pytest.raises(SparccError, match="dtype float64 is not supported"):
-        parse_input_spec("randn(2,dtype=float64)")
+    assert parse_input_spec("randn(2,dtype=bfloat16)").dtype == torch.bfloat16
+    assert parse_input_spec("randint(0,2,(3,),dtype=bool)").dtype == torch.bool
+    with pytest.raises(SparccError, match="dtype uint8 is not supported"):
+        parse_input_spec("randn(2,dtype=uint8)")
     with pytest.raises(SparccError, match="sizes must be integer literals"):
         parse_input_spec("randn(n)")
 
