@@ -39,20 +39,11 @@ except ImportError as e:
 XFAIL = {
     # benchmarks/zoo.py --no-speed after 08a370b (strided copies as loops): all 39
     # Hugging Face models but mixtral, and 32 of the first 33 timm models, compile
-    # and match; the torchvision entries below were not re-run since that fix.
+    # and match, and so do the 8 torchvision models that failed before it.
     # unsupported ops
     "hf/mixtral",  # topk, sort, histc, index_put (MoE routing: data-dependent)
     # the entry function takes one argument per weight, and ctypes calls at most 1024
     "timm/mobileone_s0",  # 1099 weight buffers
-    # memrefCopy at link before 08a370b; not re-run since
-    "torchvision/convnext_tiny",
-    "torchvision/efficientnet_v2_s",
-    "torchvision/inception_v3",
-    "torchvision/mobilenet_v3_large",
-    "torchvision/resnet34",
-    "torchvision/shufflenet_v2_x0_5",
-    "torchvision/shufflenet_v2_x1_0",
-    "torchvision/swin_v2_t",
 }
 
 FULL = os.environ.get("SPARCC_ZOO", "").strip().lower() == "all"
