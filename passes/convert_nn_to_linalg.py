@@ -446,7 +446,7 @@ class Emitter:
                                                    TensorType(elem(v), list(shape_of(v)[1:]))))
                     for v in (a, b, acc)
                 )
-                zero = self.add(arith.ConstantOp(FloatAttr(0.0, elem(a))))
+                zero = self.scalar(0.0, elem(a))
                 out = self.add(linalg.FillOp([zero], [out]))
                 mm = self.contract(ai, bi, out)
                 acc = self.add(tensor.InsertSliceOp.from_static_parameters(mm, acc, [i, 0, 0], [1, m, n]))

@@ -53,7 +53,7 @@ BUFFERIZE = (
 # which their verifier rejects.
 PARALLEL = "scf-forall-to-parallel,convert-scf-to-openmp,func.func(buffer-loop-hoisting)"
 TO_LLVM = (
-    "canonicalize,cse,convert-linalg-to-loops,fold-memref-alias-ops,"
+    "canonicalize,cse,convert-linalg-to-loops,convert-math-to-funcs,fold-memref-alias-ops,"
     "convert-vector-to-scf{full-unroll=true},expand-strided-metadata,lower-affine,"
     "convert-scf-to-cf,math-expand-ops,convert-math-to-llvm,convert-math-to-libm,"
     "convert-vector-to-llvm{reassociate-fp-reductions=true},finalize-memref-to-llvm,convert-arith-to-llvm,"

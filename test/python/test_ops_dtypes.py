@@ -313,3 +313,11 @@ def test_repeat():
 
 def test_adaptive_max_pool():
     check(lambda x: (F.adaptive_max_pool2d(x, (2, 3)), F.adaptive_max_pool2d(x, 1)), randn(1, 3, 8, 9))
+
+
+def test_integer_pow_and_matmul():
+    # math.ipowi needs convert-math-to-funcs; batched integer matmuls fill with an integer zero
+    def f(a, e, x, y):
+        return a ** e, a ** 5, torch.bmm(x, y), x[0] @ y[0]
+
+    check(f, randint(-5, 5, 6), randint(0, 4, 6), randint(-5, 5, 2, 3, 4), randint(-5, 5, 2, 4, 5))
