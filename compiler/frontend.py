@@ -1177,8 +1177,11 @@ def _pair(v: int | Sequence[int]) -> tuple[int, int]:
 
 @handles(aten.conv2d.default)
 def _conv2d(g: GraphImporter, x, w, b=None, stride=1, padding=0, dilation=1, groups=1) -> SSAValue:
+    if len(nn.shape_of(x)) == 3:  # unbatched CHW: a batch of one
+        y = _conv2d(g, g.emit(nn.ReshapeOp(x, (1, *nn.shape_of(x)))), w, b, stride, padding, dilation, groups)
+        return g.emit(nn.ReshapeOp(y, nn.shape_of(y)[1:]))
     if len(nn.shape_of(x)) != 4:
-        raise g.fail("only batched (4-d NCHW) conv2d inputs are supported")
+        raise g.fail("only 3-d (CHW) and 4-d (NCHW) conv2d inputs are supported")
     return g.emit(nn.Conv2dOp(x, w, b, _pair(stride), _pair(padding), _pair(dilation), groups))
 
 
@@ -1198,6 +1201,8 @@ def _convolution(g: GraphImporter, x, w, b, stride, padding, dilation, transpose
     if transposed:
         raise g.fail("transposed convolutions are not supported")
     if len(nn.shape_of(w)) == 3:  # conv1d as a conv2d of height 1
+        if len(nn.shape_of(x)) == 2:  # unbatched CL
+            x = g.emit(nn.ReshapeOp(x, (1, *nn.shape_of(x))))
         (n, c, length), (f, cg, k) = nn.shape_of(x), nn.shape_of(w)
         x = g.emit(nn.ReshapeOp(x, (n, c, 1, length)))
         w = g.emit(nn.ReshapeOp(w, (f, cg, 1, k)))

@@ -321,3 +321,8 @@ def test_integer_pow_and_matmul():
         return a ** e, a ** 5, torch.bmm(x, y), x[0] @ y[0]
 
     check(f, randint(-5, 5, 6), randint(0, 4, 6), randint(-5, 5, 2, 3, 4), randint(-5, 5, 2, 4, 5))
+
+
+def test_unbatched_convolutions():
+    conv2, conv1 = torch.nn.Conv2d(4, 2, 3, stride=2, padding=1).eval(), torch.nn.Conv1d(4, 3, 3).eval()
+    check(lambda x, y: (conv2(x), conv1(y)), randn(4, 7, 7), randn(4, 9))
