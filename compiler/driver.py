@@ -238,7 +238,8 @@ def bind_weights(abi: list[dict[str, Any]], store: dict[str, torch.Tensor]) -> l
             data = data.reshape(viewed).permute(*perm)
         else:
             data = data.reshape(shape)
-        buffers.append(data.contiguous().float() if data.is_floating_point() else data.contiguous())
+        # in the store's dtype, which the frontend made the IR's (float64 stays float64)
+        buffers.append(data.contiguous())
     return buffers
 
 

@@ -55,6 +55,7 @@ DTYPES: dict[torch.dtype, Attribute] = {
     torch.float32: f32, torch.float64: f64, torch.float16: f16, torch.bfloat16: bf16,
     torch.int64: i64, torch.int32: i32, torch.int16: i16, torch.int8: i8, torch.bool: i1,
 }
+TORCH_DTYPES = {v: k for k, v in DTYPES.items()}
 # float16 and bfloat16 values are computed in float32 and rounded to their
 # type after every op, as PyTorch's CPU kernels do (see GraphImporter.finish)
 HALF = (torch.float16, torch.bfloat16)
@@ -424,6 +425,7 @@ class GraphImporter:
         arg_types = [tensor_type(s, f"input {i}") for i, s in enumerate(inputs)]
         self.block = Block(arg_types=arg_types)
         self.check_supported(graph)
+        self.check_sizes(graph, inputs)
 
         user_args = iter(zip(self.block.args, inputs))
         outputs: list[TensorSpec] = []
@@ -462,6 +464,19 @@ class GraphImporter:
         return ImportedProgram(
             module, self.weights, inputs, outputs, self.program.call_spec.out_spec, self.ops
         )
+
+    def check_sizes(self, graph: torch.fx.Graph, inputs: list[TensorSpec]) -> None:
+        """Zero-size inputs and results are not compiled yet: one message."""
+        for i, spec in enumerate(inputs):
+            if 0 in spec.shape:
+                raise SparccError(f"input {i} has zero elements (shape {list(spec.shape)}); "
+                                  "sparcc does not compile zero-size tensors yet")
+        out = next(n for n in graph.nodes if n.op == "output")
+        for k, node in enumerate(out.args[0]):
+            val = node.meta.get("val") if isinstance(node, torch.fx.Node) else None
+            if isinstance(val, torch.Tensor) and val.numel() == 0:
+                raise SparccError(f"result {k} has zero elements (shape {list(val.shape)}, at "
+                                  f"{user_location(node)}); sparcc does not compile zero-size tensors yet")
 
     def check_supported(self, graph: torch.fx.Graph) -> None:
         """One error that lists every op of the graph sparcc has no handler for
@@ -824,6 +839,9 @@ def _arange(g: GraphImporter, *args: Any, **kw: Any) -> SSAValue:
 
 @handles(aten.linear.default)
 def _linear(g: GraphImporter, x: SSAValue, w: SSAValue, b: SSAValue | None = None) -> SSAValue:
+    if len(nn.shape_of(x)) == 1:  # a vector: one row
+        y = g.emit(nn.LinearOp(g.emit(nn.ReshapeOp(x, (1, *nn.shape_of(x)))), w, b))
+        return g.emit(nn.ReshapeOp(y, g.meta_shape()))
     return g.emit(nn.LinearOp(x, w, b))
 
 
@@ -898,6 +916,8 @@ def _reduction(op: type[nn.ReduceOp]) -> Handler:
     def handler(g: GraphImporter, x: SSAValue, dims: Any = None, keepdim: bool = False, dtype: Any = None) -> SSAValue:
         x = g.to(x, g.out_type())
         rank = len(nn.shape_of(x))
+        if rank == 0:  # over a 0-d tensor (dim 0 or -1 allowed): the value itself
+            return x
         if dims is None or (isinstance(dims, (list, tuple)) and not dims):
             dims = list(range(rank))
         elif isinstance(dims, int):
@@ -928,6 +948,8 @@ def _any_all(g: GraphImporter, x: SSAValue, dims: Any = None, keepdim: bool = Fa
 @handles(aten.argmax.default, aten.argmin.default)
 def _argmax(g: GraphImporter, x: SSAValue, dim: int | None = None, keepdim: bool = False) -> SSAValue:
     largest = "argmax" in str(g.node.target)  # type: ignore[union-attr]
+    if not nn.shape_of(x):
+        return _full(g, 0)
     if dim is None:
         x = g.emit(nn.ReshapeOp(x, (math.prod(nn.shape_of(x)),)))
         y = g.emit(nn.ArgmaxOp(x, 0, False, largest))
@@ -1372,10 +1394,10 @@ def _adaptive_matrix(size: int, out: int) -> torch.Tensor:
 def _separable(g: GraphImporter, x: SSAValue, rows: torch.Tensor, cols: torch.Tensor, hint: str) -> SSAValue:
     """y[n, c] = rows @ x[n, c] @ cols^T for an NCHW x: pooling and resizing
     as two small matmuls with matrices computed at compile time."""
-    n, c, h, w = nn.shape_of(x)
-    y = g.emit(nn.MatmulOp(x, _constant(g, hint, cols.t().to(torch.float32))))  # [n, c, h, ow]
+    dtype = TORCH_DTYPES[nn.elem(x)]
+    y = g.emit(nn.MatmulOp(x, _constant(g, hint, cols.t().to(dtype))))  # [n, c, h, ow]
     y = g.emit(nn.PermuteOp(y, [0, 1, 3, 2]))  # [n, c, ow, h]
-    y = g.emit(nn.MatmulOp(y, _constant(g, hint, rows.t().to(torch.float32))))  # [n, c, ow, oh]
+    y = g.emit(nn.MatmulOp(y, _constant(g, hint, rows.t().to(dtype))))  # [n, c, ow, oh]
     return g.emit(nn.PermuteOp(y, [0, 1, 3, 2]))
 
 
@@ -1386,7 +1408,7 @@ def _adaptive_avg_pool2d(g: GraphImporter, x: SSAValue, output_size: Sequence[in
         y = _adaptive_avg_pool2d(g, g.emit(nn.ReshapeOp(x, (1, *shape))), output_size)
         return g.emit(nn.ReshapeOp(y, g.meta_shape()))
     h, w = shape[2:]
-    oh, ow = g.meta_shape()[2:]
+    oh, ow = g.meta_shape()[-2:]
     if h % oh == 0 and w % ow == 0:
         if (oh, ow) == (1, 1):
             return g.emit(nn.MeanOp(x, [2, 3], True))

@@ -131,60 +131,8 @@ def _op_samples(*ops: str, when: Callable[[Any], bool] = lambda s: True) -> Call
 # Known sparcc bugs: strict xfails (test_known_bug), so that a fix makes
 # them fail until their entry goes.
 KNOWN_BUGS: dict[str, Bug] = {
-    # Zero-size tensors: every OpInfo sample with an empty tensor among its
-    # arguments or results is left out (`_samples`) because of these two.
-    "zero_size_elementwise": Bug(
-        r"PipelineError: the IR after the passes failed",
-        "an elementwise op on a zero-size tensor fails the verifier after the passes "
-        "('unexpected result less than 0')",
-        "check(lambda x: x * 2, torch.randn(0))",
-        lambda op, dtype, sample: False,
-    ),
-    "zero_size_segfault": Bug(
-        r"rc=-11",
-        "a zero-size result next to a non-empty one: the compiled code segfaults",
-        "check(lambda a, b: (a.exp(), b.exp()), torch.randn(20), torch.randn(1, 0, 3))",
-        lambda op, dtype, sample: False,
-    ),
-    "mean_0d_dim": Bug(
-        r"PipelineError: pass 'convert-nn-to-linalg' failed \(IndexError",
-        "mean over dim 0 of a 0-d tensor: convert-nn-to-linalg raises IndexError",
-        "check(lambda x: x.mean(0), torch.tensor(1.5))",
-        _op_samples("mean", when=lambda s: s.input.dim() == 0 and s.kwargs.get("dim", ()) != ()),
-    ),
-    "argmax_0d": Bug(
-        r"PipelineError",
-        "argmax/argmin of a 0-d tensor: verifier failure (non-invertible indexing map) or linalg.index out of range",
-        "check(lambda x: (x.argmax(), x.argmin(0)), torch.tensor(1.5))",
-        _op_samples("argmax", "argmin", when=lambda s: s.input.dim() == 0),
-    ),
-    "linear_1d_input": Bug(
-        r"expected operands of rank >= 2",
-        "F.linear of a 1-d input: convert-nn-to-linalg fails (expected operands of rank >= 2)",
-        "check(lambda x, w: F.linear(x, w), torch.randn(3), torch.randn(4, 3))",
-        _op_samples("nn.functional.linear", when=lambda s: s.input.dim() == 1),
-    ),
-    "adaptive_avg_pool2d_3d_input": Bug(
-        r"ValueError: not enough values to unpack",
-        "adaptive_avg_pool2d of an unbatched (C, H, W) input: a raw ValueError escapes the frontend",
-        "check(lambda x: F.adaptive_avg_pool2d(x, (5, 7)), torch.randn(8, 8, 8))",
-        _op_samples("nn.functional.adaptive_avg_pool2d", when=lambda s: s.input.dim() == 3),
-    ),
-    "bmm_integer": Bug(
-        r"parameter 'type' does not verify",
-        "batched integer matmul (bmm, baddbmm, matmul with a 3-d right operand): "
-        "convert-nn-to-linalg fails ('type' does not verify)",
-        "check(lambda a, b: torch.bmm(a, b), torch.randint(-9, 9, (2, 3, 4)), torch.randint(-9, 9, (2, 4, 5)))",
-        lambda op, dtype, sample: op in ("bmm", "baddbmm", "matmul")
-        and dtype in (torch.int64, torch.int32)
-        and (op != "matmul" or sample.args[0].dim() >= 3),
-    ),
-    "adaptive_avg_pool2d_float64": Bug(
-        r"operand 'rhs' at position 1 does not verify",
-        "adaptive_avg_pool2d in float64: the IR after the passes fails the verifier (operand 'rhs' does not verify)",
-        "check(lambda x: F.adaptive_avg_pool2d(x, (5, 7)), torch.randn(1, 8, 8, 8, dtype=torch.float64))",
-        lambda op, dtype, sample: op == "nn.functional.adaptive_avg_pool2d" and dtype == torch.float64,
-    ),
+    # (Zero-size inputs and results are rejected with a message, test_ops_dtypes;
+    # `_samples` leaves out the OpInfo samples that have them.)
     "avg_pool2d_integer": Bug(
         r"AssertionError: Tensor-likes are not equal",
         "integer avg_pool2d with divisor_override: wrong values (ceil_mode) or convert-nn-to-linalg fails "
@@ -203,12 +151,6 @@ KNOWN_BUGS: dict[str, Bug] = {
         and dtype in (torch.int64, torch.int32)
         and any(isinstance(v, float) for v in (sample.input, *sample.args)),
     ),
-    "pow_integer": Bug(
-        r"math.ipowi",
-        "integer pow: math.ipowi is left illegal in the LLVM lowering (PipelineError at 'to-llvm')",
-        "check(lambda a, b: a ** b, torch.tensor([2, 3]), torch.tensor([3, 2]))",
-        lambda op, dtype, sample: op == "pow" and not dtype.is_floating_point and dtype != torch.bool,
-    ),
 }
 
 # (op, dtype) pairs left out, and why.
@@ -223,11 +165,6 @@ DROPPED: dict[tuple[str, torch.dtype], str] = {
 # Samples sparcc rejects by design: name -> [(predicate(sample), message
 # regex)]. They are compiled alone and must raise sparcc.SparccError.
 REJECTED: dict[str, list[tuple[Callable[[Any], bool], str]]] = {
-    # (an unbatched input with padding "same"/"valid" is compiled)
-    "nn.functional.conv2d": [(
-        lambda s: s.input.dim() == 3 and not isinstance(s.kwargs.get("padding"), str),
-        r"only batched \(4-d NCHW\) conv2d inputs",
-    )],
     "nn.functional.max_pool2d": [(
         lambda s: s.kwargs.get("return_indices") or s.kwargs.get("dilation", 1) not in (1, (1, 1)),
         r"the indices of max_pool2d are used|max_pool2d with dilation is not supported",

@@ -326,3 +326,29 @@ def test_integer_pow_and_matmul():
 def test_unbatched_convolutions():
     conv2, conv1 = torch.nn.Conv2d(4, 2, 3, stride=2, padding=1).eval(), torch.nn.Conv1d(4, 3, 3).eval()
     check(lambda x, y: (conv2(x), conv1(y)), randn(4, 7, 7), randn(4, 9))
+
+
+@pytest.mark.parametrize(
+    "fn,args",
+    [(lambda x: x * 2, (torch.randn(0),)),
+     (lambda a, b: (a.exp(), b.exp()), (torch.randn(20), torch.randn(1, 0, 3))),
+     (lambda a: a[:, :0], (torch.randn(2, 3),))],
+)
+def test_zero_size_tensors_get_a_message(fn, args):
+    with pytest.raises(sparcc.SparccError, match="zero elements"):
+        sparcc.jit(fn)(*args)
+
+
+def test_zero_dim_and_vector_edge_cases():
+    w = randn(4, 3)
+
+    def f(s, v, x):
+        return (s.mean(0), s.argmax(), s.argmin(0), F.linear(v, w), F.adaptive_avg_pool2d(x, (5, 7)),
+                F.adaptive_avg_pool2d(x.double(), (3, 5)))
+
+    check(f, torch.tensor(1.5), randn(3), randn(8, 8, 8))
+
+
+def test_float64_model_weights():
+    model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.LayerNorm(7)).double().eval()
+    check(model, randn(3, 5, dtype=torch.float64), atol=1e-10, rtol=1e-10)
