@@ -45,7 +45,6 @@ to its own magnitude), NaNs must match NaNs:
 from __future__ import annotations
 
 import os
-
 import re
 import subprocess
 import sys
