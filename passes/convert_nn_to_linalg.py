@@ -595,16 +595,27 @@ class LowerElementwise(RewritePattern):
         rewriter.replace(op, e.ops, [result])
 
 
-@lowering(nn.SumOp)
-def _sum(e: Emitter, op: nn.SumOp):
-    r = e.reduce(op.input, op.reduced_dims(), 0.0, lambda s, x: s.add(x[0], x[1]))
-    return e.reshape(r, shape_of(op.result))
+# reduction op -> (initial value, combine): one generic over the reduced dims
+REDUCTIONS: dict[type[nn.ReduceOp], tuple[float, Callable[[Scalar, SSAValue, SSAValue], SSAValue]]] = {
+    nn.SumOp: (0.0, Scalar.add),
+    nn.ProdOp: (1.0, Scalar.mul),
+    nn.AmaxOp: (-math.inf, Scalar.max),
+    nn.AminOp: (math.inf, Scalar.min),
+}
 
 
-@lowering(nn.AmaxOp)
-def _amax(e: Emitter, op: nn.AmaxOp):
-    r = e.reduce(op.input, op.reduced_dims(), -math.inf, lambda s, x: s.max(x[0], x[1]))
-    return e.reshape(r, shape_of(op.result))
+def _reduction(op_type: type[nn.ReduceOp]) -> type[Lowering]:
+    init, combine = REDUCTIONS[op_type]
+
+    def emit(e: Emitter, op: nn.ReduceOp):
+        r = e.reduce(op.input, op.reduced_dims(), init, lambda s, x: combine(s, x[0], x[1]))
+        return e.reshape(r, shape_of(op.result))
+
+    return lowering(op_type)(emit)
+
+
+# kept here: PATTERNS finds lowerings through Lowering.__subclasses__(), which holds them weakly
+REDUCTION_LOWERINGS = [_reduction(t) for t in REDUCTIONS]
 
 
 @lowering(nn.MeanOp)
@@ -899,18 +910,6 @@ def _window(i: int, stride: int, pad: int, k: int, size: int, include_pad: bool)
     if include_pad:
         return end - start
     return min(end, size) - max(start, 0)
-
-
-@lowering(nn.ProdOp)
-def _prod(e: Emitter, op: nn.ProdOp):
-    r = e.reduce(op.input, op.reduced_dims(), 1.0, lambda s, x: s.mul(x[0], x[1]))
-    return e.reshape(r, shape_of(op.result))
-
-
-@lowering(nn.AminOp)
-def _amin(e: Emitter, op: nn.AminOp):
-    r = e.reduce(op.input, op.reduced_dims(), math.inf, lambda s, x: s.min(x[0], x[1]))
-    return e.reshape(r, shape_of(op.result))
 
 
 @lowering(nn.ArangeOp)

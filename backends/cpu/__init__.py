@@ -213,21 +213,26 @@ def _strided_copies_to_loops(module: ir.Module) -> None:
     such copies whenever one value is written into several slices (a `cat`
     of one tensor with itself, as rotary embeddings do); linalg.copy lowers
     to loops like every other linalg op."""
-    copies: list[ir.Operation] = []
-
-    def visit(op: ir.Operation) -> ir.WalkResult:
-        if op.name == "memref.copy":
-            copies.append(op)
-        return ir.WalkResult.ADVANCE
-
-    module.operation.walk(visit)
-    for op in copies:
+    for op in _ops_named(module, "memref.copy"):
         src, dst = op.operands
         if all(_identity_layout(v.type) for v in (src, dst)):
             continue
         with ir.InsertionPoint(op), op.location:
             linalg_dialect.copy(src, outs=[dst])
         op.erase()
+
+
+def _ops_named(module: ir.Module, name: str) -> list[ir.Operation]:
+    """The ops of one kind in `module`, collected before any is rewritten."""
+    found: list[ir.Operation] = []
+
+    def visit(op: ir.Operation) -> ir.WalkResult:
+        if op.name == name:
+            found.append(op)
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    return found
 
 
 def _identity_layout(typ: ir.Type) -> bool:
@@ -242,15 +247,7 @@ def _inline_alloca_scopes(module: ir.Module) -> None:
     allocas then live until the outlined parallel function returns, and a
     thread runs at most a few iterations (the schedule splits into as many
     chunks as there are threads)."""
-    scopes: list[ir.Operation] = []
-
-    def visit(op: ir.Operation) -> ir.WalkResult:
-        if op.name == "memref.alloca_scope":
-            scopes.append(op)
-        return ir.WalkResult.ADVANCE
-
-    module.operation.walk(visit)
-    for scope in scopes:
+    for scope in _ops_named(module, "memref.alloca_scope"):
         if len(scope.results):
             continue  # ours have none; one with results stays as it is
         for inner in list(scope.regions[0].blocks[0].operations):
