@@ -3,7 +3,8 @@
 Built on xDSL's driver, so it takes the same flags (-p, --split-input-file,
 --verify-diagnostics, --print-op-generic, ...). User mistakes (a file that
 does not parse, an unknown pass, IR that fails verification, a pass that
-rejects its input) end with one message and exit code 1, never a traceback:
+rejects its input, a bad flag or -o path, a byte that is not UTF-8) end with
+one message and exit code 1, never a traceback:
 
     f.mlir:3:8: error: 'nn.add' op expected result type tensor<4xf32>, got ...
 
@@ -75,6 +76,11 @@ class _LocatingParser(Parser):
         self._line_offset = line_offset
         self._locs = locs
 
+    def where(self) -> Loc:
+        """The place of the token the parser is at."""
+        file, line, col = self._current_token.span.get_location()
+        return (file, line + self._line_offset, col)
+
     def parse_operation(self) -> Operation:
         span = self._current_token.span
         op = super().parse_operation()
@@ -116,10 +122,17 @@ class SparccOptMain(xDSLOptMain):
         super().register_all_frontends()
 
         def parse_mlir(io: IO[bytes]) -> ModuleOp:
-            parser = _LocatingParser(
-                self.ctx, io.read(), self.get_input_name(), self._line_offset, self.op_locs
-            )
-            return parser.parse_module(not self.args.no_implicit_module)
+            text = _decode(io.read(), self.get_input_name(), self._line_offset)
+            parser = _LocatingParser(self.ctx, text, self.get_input_name(), self._line_offset, self.op_locs)
+            try:
+                return parser.parse_module(not self.args.no_implicit_module)
+            except (ParseError, DiagnosticException):
+                raise
+            except RecursionError:
+                raise OptError(_format(parser.where(), "brackets or regions nested too deeply to parse")) from None
+            except (ValueError, TypeError, KeyError, IndexError, AssertionError) as e:
+                # xDSL's parsers of some ops raise these on malformed input
+                raise OptError(_format(parser.where(), f"cannot parse this: {_one_line(e)}")) from None
 
         self.available_frontends["mlir"] = parse_mlir
 
@@ -148,10 +161,32 @@ class SparccOptMain(xDSLOptMain):
         self.op_locs.clear()
         try:
             return super().parse_chunk(chunk, file_extension, start_offset)
-        except ParseError:
+        except (ParseError, OptError):
             raise
         except DiagnosticException as e:  # e.g. an attribute rejected while parsing
             raise OptError(_format(None, f"{self.get_input_name()}: {_one_line(e)}")) from None
+
+    # -- output -------------------------------------------------------------
+
+    def prepare_output(self) -> IO[str]:
+        """-o FILE is written beside FILE and renamed onto it only when every
+        chunk succeeded (`run`): a failure never truncates what was there,
+        even when FILE is the input."""
+        self._output = None
+        if self.args.output_file is None:
+            return sys.stdout
+        self._output = _AtomicOutput(self.args.output_file)
+        return self._output
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except BaseException:
+            if getattr(self, "_output", None) is not None:
+                self._output.discard()
+            raise
+        if getattr(self, "_output", None) is not None:
+            self._output.commit()
 
     # -- pipeline -----------------------------------------------------------
 
@@ -231,6 +266,61 @@ class SparccOptMain(xDSLOptMain):
         return OptError(_format(None, f"{self.get_input_name()}: {stage}{_one_line(error)}"))
 
 
+def _decode(data: bytes, name: str, line_offset: int = 0) -> str:
+    """The input as text; a byte that is not UTF-8 is an error naming its place."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1 + line_offset
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise OptError(
+            _format((name, line, col), f"byte 0x{data[e.start]:02x} is not UTF-8; .mlir files are UTF-8 text")
+        ) from None
+
+
+class _AtomicOutput:
+    """A text stream into a temporary file beside `path`, renamed onto it by
+    commit(); a bad path is an OptError before any input is parsed."""
+
+    def __init__(self, path: str):
+        import tempfile
+
+        if not path:
+            raise OptError(_format(None, "-o '': expected a file name"))
+        if os.path.isdir(path):
+            raise OptError(_format(None, f"cannot write '{path}': it is a folder; pass -o a file name"))
+        self.path = path
+        try:
+            fd, self.tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=f".{os.path.basename(path)}.")
+        except OSError as e:
+            raise OptError(_format(None, f"cannot write '{path}': {e.strerror or e}")) from None
+        self.stream = os.fdopen(fd, "w", encoding="utf-8")
+
+    def write(self, text: str) -> int:
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.flush()
+
+    def commit(self) -> None:
+        self.stream.close()
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            self.discard()
+            raise OptError(_format(None, f"cannot write '{self.path}': {e.strerror or e}")) from None
+
+    def discard(self) -> None:
+        self.stream.close()
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+
 def _parse_error_message(e: ParseError) -> str:
     loc = e.span.get_location()
     msg = e.msg.strip()
@@ -272,12 +362,17 @@ def run_upstream(argv: Sequence[str]) -> int:
     name = "<stdin>" if opts.input == "-" else opts.input
     try:
         if opts.input == "-":
-            text = sys.stdin.read()
+            data = sys.stdin.buffer.read()
         else:
-            with open(opts.input) as f:
-                text = f.read()
+            with open(opts.input, "rb") as f:
+                data = f.read()
+        text = _decode(data, name)
+        out = None if opts.output == "-" else _AtomicOutput(opts.output)
     except OSError as e:
         print(_format(None, f"cannot read {name}: {e.strerror}"), file=sys.stderr)
+        return 1
+    except OptError as e:
+        print(str(e), file=sys.stderr)
         return 1
     with ir.Context() as ctx, ir.Location.unknown():
         ctx.allow_unregistered_dialects = True
@@ -290,22 +385,30 @@ def run_upstream(argv: Sequence[str]) -> int:
             lines = [f"{_upstream_loc(d.location, name)}: error: {d.message}" for d in diags]
             lines = lines or [_format(None, f"{name}: {_one_line(e)}")]
             print("\n".join(lines), file=sys.stderr)
+            if out is not None:
+                out.discard()
             return 1
-        out = str(module)
-    if opts.output == "-":
-        print(out)
-    else:
-        with open(opts.output, "w") as f:
-            f.write(out + "\n")
+        text = str(module)
+    if out is None:
+        print(text)
+        return 0
+    out.write(text + "\n")
+    try:
+        out.commit()
+    except OptError as e:
+        print(str(e), file=sys.stderr)
+        return 1
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if any(a == "--mlir-pipeline" or a.startswith("--mlir-pipeline=") for a in args):
-        return run_upstream(args)
     try:
-        SparccOptMain("sparcc-opt: run sparcc passes on MLIR", argv).run()
+        if any(a == "--mlir-pipeline" or a.startswith("--mlir-pipeline=") for a in args):
+            return run_upstream(args)
+        SparccOptMain("sparcc-opt: run sparcc passes on MLIR", args).run()
+    except SystemExit as e:  # argparse printed the usage and the message: a user error like any other
+        return 1 if e.code == 2 else e.code
     except OptError as e:
         print(str(e), file=sys.stderr)
         return 1
