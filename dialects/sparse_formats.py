@@ -396,9 +396,16 @@ class _SpecError(ValueError):
     pass
 
 
+# the largest block, group or divisor a spec may name: larger ones only pad a
+# weight into a huge buffer (bsr:99999x99999 of a 16x4 weight is 37 GiB)
+MAX_BLOCK = 4096
+
+
 def _pos_int(text: str, what: str) -> int:
     if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
         raise _SpecError(f"expected a positive integer for {what}, got '{text}'")
+    if int(text) > MAX_BLOCK:
+        raise _SpecError(f"{what} {text} is over {MAX_BLOCK}, the most sparcc takes")
     return int(text)
 
 
@@ -883,6 +890,11 @@ def _group_top(scores: np.ndarray, n: int) -> np.ndarray:
     return ranks < n
 
 
+def _at_most(spec: str, *sizes: int) -> None:
+    if max(sizes) > MAX_BLOCK:
+        raise ValueError(f"prune spec '{spec}': {max(sizes)} is over {MAX_BLOCK}, the largest block or group sparcc takes")
+
+
 def parse_prune(spec: str) -> tuple[str, tuple]:
     """('unstructured', (S,)) | ('nm', (N, M)) | ('vnm', (V, N, M)) | ('block', (R, C, S))."""
     text = spec.strip().lower()
@@ -892,16 +904,19 @@ def parse_prune(spec: str) -> tuple[str, tuple]:
         r, c = int(m[1]), int(m[2])
         if r < 1 or c < 1:
             raise ValueError(f"prune spec '{spec}': block sizes must be >= 1")
+        _at_most(spec, r, c)
         return "block", (r, c, _sparsity(m[3], spec))
     if m := re.fullmatch(r"(?:nm:)?([0-9]+):([0-9]+)", text):
         n, mm = int(m[1]), int(m[2])
         if not 1 <= n <= mm:
             raise ValueError(f"prune spec '{spec}': expected 1 <= N <= M, got {n}:{mm}")
+        _at_most(spec, mm)
         return "nm", (n, mm)
     if m := re.fullmatch(r"vnm:([0-9]+):([0-9]+):([0-9]+)", text):
         v, n, mm = int(m[1]), int(m[2]), int(m[3])
         if v < 1 or not 1 <= n <= mm:
             raise ValueError(f"prune spec '{spec}': expected V >= 1 and 1 <= N <= M")
+        _at_most(spec, v, mm)
         return "vnm", (v, n, mm)
     raise ValueError(
         f"prune spec '{spec}': expected unstructured:S, N:M, nm:N:M, vnm:V:N:M or block:RxC:S"
