@@ -180,8 +180,11 @@ class CompiledProgram:
             isinstance(a, torch.Tensor) and (a.dtype, a.shape) == e and a.is_cpu and a.is_contiguous()
             for a, e in zip(args, self._expected)
         )
-        inputs = args if fast else self.check(args)
-        results = [torch.empty(s.shape, dtype=s.dtype) for s in self.outputs]
+        try:
+            inputs = args if fast else self.check(args)
+            results = [torch.empty(s.shape, dtype=s.dtype) for s in self.outputs]
+        except (RuntimeError, MemoryError) as e:  # a huge input's contiguous copy, or result, does not fit
+            raise SparccError(f"cannot allocate this call's buffers: {str(e).splitlines()[0]}") from None
         if self._sparse:
             ptrs, _alive = self._pointers(inputs)
         else:
