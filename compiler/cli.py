@@ -14,7 +14,9 @@ Inputs come from `--example-input` specs (repeatable:
 with an optional dtype, e.g. `randn(2,3,dtype=float32)`), or from an
 `example_inputs()` function in FILE.
 
-User mistakes end with one message and exit code 1.
+User mistakes end with one message and exit code 1, argument errors that
+argparse finds (an unknown flag, a missing value) included; `--help` and
+`--version` exit 0.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import sparcc
 from sparcc.errors import SparccError
 
 _FACTORIES = ("randn", "rand", "zeros", "ones", "randint")
+MAX_THREADS = 255  # the runtime's thread pool holds at most this many (backends/cpu/runtime.c)
 _DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "bool")
 
 
@@ -80,10 +83,13 @@ def load_factory(target: str) -> tuple[Callable[[], Any], Any]:
     if not os.path.isfile(path):
         raise SparccError(f"'{path}': no such file")
     spec = importlib.util.spec_from_file_location("sparcc_user_model", path)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise SparccError(f"'{path}': not a Python file (expected FILE.py:FACTORY)")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
+    except SystemExit as e:
+        raise SparccError(f"'{path}' called sys.exit({e.code!r}) on import") from None
     except Exception as e:  # noqa: BLE001 (the user's file: report it, don't crash)
         raise SparccError(f"'{path}' raised {type(e).__name__} on import: {e}") from None
     factory = getattr(module, name, None)
@@ -109,13 +115,19 @@ def model_and_inputs(target: str, specs: Sequence[str] | None) -> tuple[Any, lis
     import torch
 
     factory, module = load_factory(target)
+    file = target.rpartition(":")[0]
     if specs:
         inputs = [parse_input_spec(s) for s in specs]
     elif callable(getattr(module, "example_inputs", None)):
         try:
             inputs = list(module.example_inputs())
         except Exception as e:  # noqa: BLE001 (the user's code)
-            raise SparccError(f"{target.rpartition(':')[0]}: example_inputs() raised {type(e).__name__}: {e}") from None
+            raise SparccError(f"{file}: example_inputs() raised {type(e).__name__}: {e}") from None
+        for i, x in enumerate(inputs):
+            if not isinstance(x, torch.Tensor):
+                raise SparccError(
+                    f"{file}: example_inputs() must return tensors; item {i} is {type(x).__name__}"
+                )
     else:
         raise SparccError("no inputs: pass --example-input (e.g. \"randn(64,512)\") or define example_inputs()")
     try:
@@ -124,6 +136,10 @@ def model_and_inputs(target: str, specs: Sequence[str] | None) -> tuple[Any, lis
         raise SparccError(f"{target}() raised {type(e).__name__}: {e}") from None
     if isinstance(model, torch.nn.Module):
         model.eval()
+    elif not callable(model):
+        raise SparccError(
+            f"{target}() returned {type(model).__name__}, not a model: return an nn.Module or a function of tensors"
+        )
     return model, inputs
 
 
@@ -135,6 +151,12 @@ def _checked_setup(opts: argparse.Namespace) -> tuple[Any, Any, Any, list[Any]]:
     check_target(opts.target_device)
     if opts.threads is not None and opts.threads < 1:
         raise SparccError(f"--threads {opts.threads}: must be at least 1")
+    if opts.threads is not None and opts.threads > MAX_THREADS:
+        raise SparccError(f"--threads {opts.threads}: at most {MAX_THREADS} (the most sparcc's thread pool runs)")
+    if getattr(opts, "repeat", 1) < 1:
+        raise SparccError(f"--repeat {opts.repeat}: must be at least 1 (the number of timed calls)")
+    if getattr(opts, "output", None) is not None and not opts.output.strip():
+        raise SparccError(f"-o {opts.output!r}: expected the name of a folder for the artifact")
     spec = _layer_rules(opts.quant, "--quant")
     sparse_spec = _layer_rules(opts.sparsity, "--sparsity")
     model, inputs = model_and_inputs(opts.target, opts.example_input)
@@ -245,10 +267,19 @@ def shadowing_note(cwd: str | None = None) -> str | None:
     return None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line exits 1 like every other user mistake
+    (argparse's own convention is 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if (note := shadowing_note()) is not None:
         print(note, file=sys.stderr)
-    parser = argparse.ArgumentParser(prog="sparcc", description="sparcc: compile PyTorch models")
+    parser = _Parser(prog="sparcc", description="sparcc: compile PyTorch models")
     parser.add_argument("--version", action="version", version=f"sparcc {sparcc.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="compile FILE:FACTORY, check it against PyTorch and time both")
