@@ -4,16 +4,19 @@ The on-disk compile cache: compiled libraries, reused across processes.
     $SPARCC_CACHE_DIR (default ~/.cache/sparcc, or under $XDG_CACHE_HOME)
       jit/<key>/libmodel.so        the compiled model
       jit/<key>/libsparcc_rt.so    the runtime it links (RUNPATH=$ORIGIN)
+      jit/<key>/linalg.mlir        the IR after sparcc's passes
       jit/<key>/entry.json         what the caller needs besides the code,
-                                   and the sha256 of libmodel.so
+                                   the sha256 of every other file of the
+                                   entry, and a sha256 of itself
 
 The key hashes the imported `nn` IR (which names every weight with its
 shape and dtype: the weights' identity; their values never enter the
 code), the compile options, the host CPU and sparcc's version and source.
 
 An entry is complete only once its folder has been renamed into place, and
-it is checked on every hit: a missing file, a bad entry.json or a library
-whose hash differs (a truncated or corrupted entry) is deleted and rebuilt.
+it is checked on every hit: a missing, extra or changed file, or an
+entry.json that does not match its own hash (a truncated or corrupted
+entry), gets the entry deleted and rebuilt.
 Two processes that build the same entry at once each build in a private
 folder; the first rename wins and the other uses the winner's entry.
 """
@@ -33,6 +36,7 @@ from typing import Any
 
 import sparcc
 from sparcc.backends.cpu import toolchain
+from sparcc.errors import SparccError
 
 ENTRY = "entry.json"
 LIBRARY = "libmodel.so"
@@ -89,17 +93,29 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _seal(meta: dict[str, Any], files: dict[str, str]) -> str:
+    """entry.json's text: the metadata, the files' hashes and a hash of both."""
+    body = {"meta": meta, "files": files}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return json.dumps({**body, "sha256": digest}, indent=1)
+
+
 def _valid(entry: Path) -> dict[str, Any] | None:
     """The entry's metadata if the entry is complete and intact, else None."""
     try:
-        meta = json.loads((entry / ENTRY).read_text())
-        lib = entry / LIBRARY
-        if not (entry / toolchain.RUNTIME).is_file():
+        sealed = json.loads((entry / ENTRY).read_bytes())
+        body = {"meta": sealed["meta"], "files": sealed["files"]}
+        if hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest() != sealed["sha256"]:
             return None
-        if meta.get("sha256") != sha256_file(lib):
+        files = body["files"]
+        present = {p.name for p in entry.iterdir()} - {ENTRY}
+        if present != set(files) or not {LIBRARY, toolchain.RUNTIME} <= present:
             return None
-        return meta
-    except (OSError, ValueError, AttributeError):
+        for name, digest in files.items():
+            if not (entry / name).is_file() or sha256_file(entry / name) != digest:
+                return None
+        return body["meta"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
@@ -110,7 +126,10 @@ def _discard(entry: Path) -> None:
         os.rename(entry, trash)
     except OSError:
         return  # someone else moved it already
-    shutil.rmtree(trash, ignore_errors=True)
+    if trash.is_dir() and not trash.is_symlink():
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        trash.unlink(missing_ok=True)
 
 
 def get_or_build(k: str, build: Callable[[Path], dict[str, Any]]) -> tuple[Path, dict[str, Any], bool]:
@@ -118,20 +137,26 @@ def get_or_build(k: str, build: Callable[[Path], dict[str, Any]]) -> tuple[Path,
     (which writes libmodel.so into folder and returns the metadata). The
     flag says whether the entry was found (True) or built here (False)."""
     entry = folder() / k
-    if entry.exists():
+    if os.path.lexists(entry):
         meta = _valid(entry)
         if meta is not None:
             STATS["hits"] += 1
             return entry, meta, True
         STATS["rebuilt"] += 1
         _discard(entry)
-    folder().mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder(), prefix=f".build-{k}-"))
+    try:
+        folder().mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder(), prefix=f".build-{k}-"))
+    except OSError as e:
+        raise SparccError(
+            f"cannot use the compile cache in '{folder()}': {e.strerror or e}; set SPARCC_CACHE_DIR "
+            "to a folder you can write, or turn the cache off with SPARCC_CACHE=0"
+        ) from None
     try:
         meta = build(tmp)
         STATS["compiles"] += 1
-        meta["sha256"] = sha256_file(tmp / LIBRARY)
-        (tmp / ENTRY).write_text(json.dumps(meta, indent=1))
+        files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        (tmp / ENTRY).write_text(_seal(meta, files))
         for attempt in range(2):
             try:
                 os.rename(tmp, entry)
@@ -143,7 +168,7 @@ def get_or_build(k: str, build: Callable[[Path], dict[str, Any]]) -> tuple[Path,
                     return entry, theirs, False
                 if attempt == 0:
                     _discard(entry)
-        raise OSError(f"could not place the compiled entry at {entry}")
+        raise SparccError(f"could not place the compiled entry at {entry}: something else keeps writing there")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

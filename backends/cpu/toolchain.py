@@ -9,7 +9,8 @@ them can be moved anywhere. The loader matches DT_NEEDED by SONAME, so a
 process that loads many sparcc libraries shares one runtime and one pool.
 
 The runtime itself is built from source with gcc on first use, into
-`cache_root()/runtime-<hash of its source>/`.
+`cache_root()/runtime-<hash of its source>/`, with its sha256 beside it:
+a runtime that does not match it (a damaged cache) is built again.
 """
 
 from __future__ import annotations
@@ -120,23 +121,44 @@ def runtime_library() -> Path:
         h.update(p.name.encode() + b"\0" + p.read_bytes())
     digest = h.hexdigest()[:16]
     folder = cache_root() / f"runtime-{digest}"
-    lib = folder / RUNTIME
-    if lib.exists():
-        return lib
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".rt-", suffix=".so")
-    os.close(fd)
+    lib, seal = folder / RUNTIME, folder / f"{RUNTIME}.sha256"
+    try:
+        if seal.read_text().strip() == _sha256(lib):
+            return lib
+    except OSError:
+        pass  # not built yet, or damaged (a file missing or a folder in its place): build it again
+    try:
+        for path in (lib, seal):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".rt-", suffix=".so")
+        os.close(fd)
+    except OSError as e:
+        raise SparccError(
+            f"cannot build sparcc's runtime in '{folder}': {e.strerror or e}; set SPARCC_CACHE_DIR "
+            "to a folder you can write"
+        ) from None
     try:
         _run(
             [gcc(), "-O3", "-march=native", "-shared", "-fPIC", "-pthread", f"-Wl,-soname,{RUNTIME}",
              "-o", tmp, *map(str, sources), "-lm"],
             "building sparcc's runtime",
         )
+        digest_tmp = f"{tmp}.sha256"
+        with open(digest_tmp, "w") as f:
+            f.write(_sha256(Path(tmp)))
         os.replace(tmp, lib)
+        os.replace(digest_tmp, seal)  # after the library: a seal always names a complete one
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for path in (tmp, f"{tmp}.sha256"):
+            if os.path.exists(path):
+                os.unlink(path)
     return lib
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def build_shared(llvm_ir: str, folder: Path, name: str = "model", extra_c: str | None = None,
