@@ -36,6 +36,7 @@ import struct
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,14 +115,17 @@ def compile(
         raise SparccError(f"threads={threads!r}: expected a whole number >= 1")
     spec = parse_quant_spec(quant)
     sparse_spec = parse_sparsity_spec(sparsity)
-    created = not os.path.lexists(out)
-    folder = _prepare(Path(out))
+    if not str(out).strip():
+        raise SparccError(f"output {str(out)!r}: expected the name of a folder for the artifact")
+    final = Path(os.path.realpath(out))
+    work = _prepare(final)
     try:
-        return _compile_into(folder, model, args, target, threads, progress, name, spec, sparse_spec)
-    except BaseException:
-        if created:  # nothing of the user's is in it
-            shutil.rmtree(folder, ignore_errors=True)
-        raise
+        result = _compile_into(work, model, args, target, threads, progress, name, spec, sparse_spec)
+        _swap_into_place(work, final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result.folder = Path(out)
+    return result
 
 
 def _compile_into(folder: Path, model: Any, args: Sequence[torch.Tensor], target: str, threads: int,
@@ -205,22 +209,41 @@ def _compile_into(folder: Path, model: Any, args: Sequence[torch.Tensor], target
 
 
 def _prepare(folder: Path) -> Path:
-    """Creates the output folder, checks that it is writable and removes a
-    previous manifest (a folder without one is not an artifact)."""
-    if folder.exists() and not folder.is_dir():
-        raise SparccError(f"output '{folder}' is a file, not a folder; pass -o a folder")
+    """Checks that `folder` can take an artifact and returns the empty
+    temporary folder beside it that the compile writes into: the user's
+    folder is touched only once the artifact is complete (_swap_into_place),
+    so a failed or interrupted compile leaves a good artifact as it was."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder.exists() and not folder.is_dir():
+            raise SparccError(f"output '{folder}' is a file, not a folder; pass -o a folder")
+        folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise SparccError(f"cannot create the output folder '{folder}': {e.strerror or e}") from None
+    work = folder.parent / f".{folder.name}.sparcc-{uuid.uuid4().hex[:12]}"
     try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".sparcc-probe-")
-        os.close(fd)
-        os.unlink(probe)
-        (folder / MANIFEST).unlink(missing_ok=True)
+        work.mkdir()  # with the user's umask, as the artifact folder will have
+        return work
     except OSError as e:
-        raise SparccError(f"output folder '{folder}' is not writable: {e.strerror or e}") from None
-    return folder
+        raise SparccError(f"cannot write the artifact beside '{folder}': {e.strerror or e}") from None
+
+
+def _swap_into_place(work: Path, folder: Path) -> None:
+    """Moves the complete artifact in `work` to `folder`: a new folder by one
+    rename; into an existing one (which may hold other files, or be someone's
+    working directory) file by file, each replaced atomically, the manifest
+    last. Until then the previous artifact is untouched; in the moment
+    between the renames, load() would find hashes that do not match."""
+    try:
+        if not folder.exists():
+            os.rename(work, folder)
+            return
+        ours = [LIBRARY, toolchain.RUNTIME, WEIGHTS, HEADER, REPORT, MANIFEST]
+        for name in ours:
+            if (folder / name).is_dir() and not (folder / name).is_symlink():
+                shutil.rmtree(folder / name)
+            os.replace(work / name, folder / name)
+    except OSError as e:
+        raise SparccError(f"could not move the artifact into '{folder}': {e.strerror or e}") from None
 
 
 class _Stages:
