@@ -266,3 +266,25 @@ def test_input_too_big_to_copy_is_a_message():
     fast = sparcc.jit(torch.nn.Linear(16, 4), threads=1)
     with pytest.raises(SparccError, match="cannot allocate this call's buffers"):
         fast(torch.zeros(1, 16).expand(2**31, 16))
+
+
+def test_artifact_compiled_from_one_tensor_passed_twice(tmp_path):
+    """torch.export traces f(a, a) as a program that reads one input for both:
+    the artifact then computed f(y, y) for any (x, y)."""
+    fn = lambda x, y: x * y + x  # noqa: E731
+    a = torch.randn(2, 16)
+    sparcc.compile(fn, (a, a), tmp_path, threads=1)
+    b, c = torch.randn(2, 16), torch.randn(2, 16)
+    torch.testing.assert_close(sparcc.load(tmp_path)(b, c), fn(b, c))
+
+
+@pytest.mark.xfail(strict=True, reason="sparcc.jit compiles f(a, a) into a program that reads one input for both "
+                   "and reuses it for every (x, y) of that signature; fix: clone aliased example inputs before "
+                   "torch.export in frontend.import_module (as artifact._unaliased does)")
+def test_jit_called_first_with_one_tensor_passed_twice():
+    fn = lambda x, y: x * y + x  # noqa: E731
+    fast = sparcc.jit(fn, threads=1)
+    a = torch.randn(2, 16)
+    fast(a, a)
+    b, c = torch.randn(2, 16), torch.randn(2, 16)
+    torch.testing.assert_close(fast(b, c), fn(b, c))
