@@ -99,10 +99,14 @@ class CompiledProgram:
     kernel: Any
     ir: dict[str, str] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
+    # dynamic programs: the size symbols, in ABI order, with their (min, max)
+    symbols: dict[str, tuple[int, int | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._weight_ptrs = [w.data_ptr() for w in self.weights]
-        self._expected = [(s.dtype, torch.Size(s.shape)) for s in self.inputs]
+        if self.symbols:
+            self._sizes = _SizeRules(self.inputs, self.outputs, self.symbols)
+        self._expected = [(s.dtype, torch.Size(s.shape) if not self.symbols else None) for s in self.inputs]
         self._sparse = any(s.format is not None for s in self.inputs)
         self._one_result = len(self.outputs) == 1 and (
             self.output_tree is None or self.output_tree.is_leaf()
@@ -140,7 +144,9 @@ class CompiledProgram:
                 raise InputMismatchError(f"input {i}: expected a torch.Tensor {spec}, got {type(a).__name__}")
             if a.dtype != spec.dtype:
                 raise InputMismatchError(f"input {i}: expected dtype {spec.dtype}, got {a.dtype}")
-            if tuple(a.shape) != spec.shape:
+            if self.symbols:
+                self._sizes.check_shape(i, a)
+            elif tuple(a.shape) != spec.shape:
                 raise InputMismatchError(
                     f"input {i}: expected shape {list(spec.shape)}, got {list(a.shape)}"
                 )
@@ -175,6 +181,8 @@ class CompiledProgram:
         return ptrs, keep
 
     def __call__(self, *args: Any) -> Any:
+        if self.symbols:
+            return self._call_dynamic(args)
         # fast path: the signature matches exactly; anything else gets check()'s messages
         fast = not self._sparse and len(args) == len(self._expected) and all(
             isinstance(a, torch.Tensor) and (a.dtype, a.shape) == e and a.is_cpu and a.is_contiguous()
@@ -190,6 +198,25 @@ class CompiledProgram:
         else:
             ptrs = [a.data_ptr() for a in inputs]
         self.fn(*ptrs, *self._weight_ptrs, *[r.data_ptr() for r in results])
+        return self._finish(results)
+
+    def accepts(self, args: Sequence[Any]) -> bool:
+        """Whether this program runs `args` (a dynamic program: any sizes in range)."""
+        try:
+            self.check(args)
+        except InputMismatchError:
+            return False
+        return True
+
+    def _call_dynamic(self, args: Sequence[Any]) -> Any:
+        inputs = self.check(args)
+        values = self._sizes.values(inputs)
+        results = [torch.empty(shape, dtype=s.dtype) for shape, s in zip(self._sizes.outputs(values), self.outputs)]
+        ptrs, _alive = self._pointers(inputs)
+        self.fn(*ptrs, *self._weight_ptrs, *[r.data_ptr() for r in results], *values)
+        return self._finish(results)
+
+    def _finish(self, results: list[torch.Tensor]) -> Any:
         if self._take_error is not None and (kind := self._take_error(self._error)):
             raise run_time_error(kind, *self._error)
         if self._one_result:
@@ -197,6 +224,74 @@ class CompiledProgram:
         if self.output_tree is None:
             return tuple(results)
         return pytree.tree_unflatten(results, self.output_tree)
+
+
+class _SizeRules:
+    """The sizes of a dynamic program: the symbols' values from the inputs,
+    checked against every input dim and each symbol's range, and the
+    results' shapes."""
+
+    def __init__(self, inputs: list[TensorSpec], outputs: list[TensorSpec], symbols: dict[str, tuple[int, int | None]]):
+        import sympy
+
+        from sparcc.dialects import nn
+
+        self.names = list(symbols)
+        self.ranges = [symbols[n] for n in self.names]
+        syms = [nn.size_symbol(n) for n in self.names]
+        self.where: dict[str, tuple[int, int]] = {}
+        for i, spec in enumerate(inputs):
+            for d, size in enumerate(spec.shape):
+                if isinstance(size, sympy.Symbol) and str(size) not in self.where:
+                    self.where[str(size)] = (i, d)
+        self.inputs = inputs
+
+        def rule(d: nn.Dim) -> Callable[..., int]:
+            if isinstance(d, int):
+                return lambda *_: d
+            f = sympy.lambdify(syms, d, modules="math")
+            return lambda *v: int(f(*v))
+
+        self.input_rules = [[rule(d) for d in spec.shape] for spec in inputs]
+        self.output_rules = [[rule(d) for d in spec.shape] for spec in outputs]
+
+    def check_shape(self, i: int, a: torch.Tensor) -> None:
+        spec = self.inputs[i]
+        if a.dim() != len(spec.shape):
+            raise InputMismatchError(f"input {i}: expected shape {_shape_text(spec.shape)}, got {list(a.shape)}")
+        for d, size in enumerate(spec.shape):
+            if isinstance(size, int) and a.shape[d] != size:
+                raise InputMismatchError(
+                    f"input {i}: expected shape {_shape_text(spec.shape)}, got {list(a.shape)} (dim {d} is not dynamic)"
+                )
+
+    def values(self, inputs: Sequence[torch.Tensor]) -> list[int]:
+        values = []
+        for name, (lo, hi) in zip(self.names, self.ranges):
+            k, d = self.where[name]
+            v = int(inputs[k].shape[d])
+            if v < lo or (hi is not None and v > hi):
+                bound = f"[{lo}, {hi}]" if hi is not None else f"at least {lo}"
+                raise InputMismatchError(
+                    f"input {k} dim {d}: size {v} is outside the range this program was compiled for "
+                    f"({name} {bound})"
+                )
+            values.append(v)
+        for i, (a, rules) in enumerate(zip(inputs, self.input_rules)):
+            want = [r(*values) for r in rules]
+            if list(a.shape) != want:
+                raise InputMismatchError(
+                    f"input {i}: expected shape {_shape_text(self.inputs[i].shape)} = {want} for "
+                    f"{', '.join(f'{n}={v}' for n, v in zip(self.names, values))}, got {list(a.shape)}"
+                )
+        return values
+
+    def outputs(self, values: list[int]) -> list[list[int]]:
+        return [[r(*values) for r in rules] for rules in self.output_rules]
+
+
+def _shape_text(shape: Sequence[Any]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
 def abi_arguments(spec: TensorSpec) -> int:
@@ -254,8 +349,13 @@ def compile_program(
     use_cache: bool | None = None,
     quant: Any = None,
     sparsity: Any = None,
+    dynamic: Any = None,
 ) -> CompiledProgram:
     """Imports, compiles (or finds in the on-disk cache) and loads `model`.
+
+    dynamic: dims whose size may change without a recompile, {input index:
+    {dim: (min, max)}} (max None: unbounded); the program then takes any
+    sizes in range (frontend.import_module).
 
     threads: the team size the code is divided for (default
     SPARCC_NUM_THREADS, else this process's CPUs). use_cache: default on
@@ -276,7 +376,7 @@ def compile_program(
         raise SparccError(f"threads={threads}: must be at least 1")
     spec = parse_quant_spec(quant)
     sparse_spec = parse_sparsity_spec(sparsity)
-    imported: ImportedProgram = import_module(model, args)
+    imported: ImportedProgram = import_module(model, args, dynamic)
     import_time = time.perf_counter() - start
     sparse_layers = apply_sparsity(imported, sparse_spec, spec)
     layers = apply_quant(imported, spec)
@@ -317,6 +417,7 @@ def compile_program(
     kernel = cpu.Kernel(library, path, [], meta["schedule"], None)
     weights = bind_weights(meta["weights"], imported.weights)
     n_args = sum(abi_arguments(s) for s in imported.inputs) + len(weights) + len(imported.outputs)
+    n_args += len(imported.symbols)
     fn = kernel.function("forward", n_args)
     report = {
         "target": target,
@@ -328,8 +429,14 @@ def compile_program(
         "schedule": meta["schedule"],
         "fallbacks": meta["fallbacks"],
     }
+    if imported.symbols:
+        report["dynamic"] = {
+            "symbols": {n: {"min": lo, "max": hi} for n, (lo, hi) in imported.symbols.items()},
+            "inputs": [str(s) for s in imported.inputs],
+            "outputs": [str(s) for s in imported.outputs],
+        }
     program = CompiledProgram(
-        imported.inputs, imported.outputs, imported.output_tree, fn, weights, kernel, ir, report
+        imported.inputs, imported.outputs, imported.output_tree, fn, weights, kernel, ir, report, imported.symbols
     )
     # the error of the pruned/quantised program against the float32 model, run once
     error = _output_error(model, args, program) if spec is not None or sparse_spec is not None else {}

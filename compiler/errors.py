@@ -23,6 +23,11 @@ class PipelineError(SparccError):
         self.reproducer = reproducer
 
 
+class DynamicShapeError(SparccError):
+    """A program cannot be compiled with the dims asked to be dynamic (the
+    model specializes them, or an op is lowered for static sizes only)."""
+
+
 class IndexOutOfRangeError(SparccError, IndexError):
     """Compiled code met an index outside its dim (embedding, index, index_select),
     where PyTorch raises IndexError."""

@@ -24,9 +24,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import sympy
 import torch
 from sparcc.dialects import nn
-from sparcc.errors import SparccError, UnsupportedOpError
+from sparcc.errors import DynamicShapeError, PipelineError, SparccError, UnsupportedOpError
+from xdsl.utils.exceptions import VerifyException
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind
 from xdsl.dialects import arith, func
@@ -71,7 +73,7 @@ class TensorSpec:
     """Shape and dtype of one argument or result; `format` is the sparse storage
     format of a torch sparse tensor (sparse_format), None for a dense one."""
 
-    shape: tuple[int, ...]
+    shape: tuple[nn.Dim, ...]  # symbolic sizes (s0, ...) where the program is dynamic
     dtype: torch.dtype
     format: str | None = None
 
@@ -80,7 +82,7 @@ class TensorSpec:
         return TensorSpec(tuple(t.shape), t.dtype, sparse_format(t))
 
     def __str__(self) -> str:
-        text = f"{str(self.dtype).removeprefix('torch.')}{list(self.shape)}"
+        text = f"{str(self.dtype).removeprefix('torch.')}{nn.dims_text(self.shape)}"
         return text if self.format is None else f"{text} sparse {self.format}"
 
 
@@ -161,6 +163,8 @@ class ImportedProgram:
     outputs: list[TensorSpec]
     output_tree: Any = None  # pytree spec of the user's outputs
     ops: dict[str, int] = field(default_factory=dict)  # ATen op -> count, for reports
+    # dynamic programs: each size symbol's range (min, max; max None if unbounded)
+    symbols: dict[str, tuple[int, int | None]] = field(default_factory=dict)
 
 
 def tensor_type(spec: TensorSpec, where: str) -> Attribute:
@@ -176,7 +180,7 @@ def tensor_type(spec: TensorSpec, where: str) -> Attribute:
             f"{', '.join(str(d).removeprefix('torch.') for d in DTYPES)} tensors. "
             "Convert with .to(...) before compiling."
         )
-    return TensorType(DTYPES[spec.dtype], list(spec.shape))
+    return nn.tensor(spec.shape, DTYPES[spec.dtype])
 
 
 # ----------------------------------------------------------------------------
@@ -193,7 +197,33 @@ class _FunctionModule(torch.nn.Module):
         return self.fn(*args)
 
 
-def export(model: torch.nn.Module | Callable[..., Any], args: Sequence[torch.Tensor]) -> ExportedProgram:
+# input -> dim -> (min, max); or input -> "auto" (every dim torch.export lets vary)
+DynamicSpec = dict[int, Any]
+
+
+def dynamic_shapes(module: torch.nn.Module, args: Sequence[torch.Tensor], dynamic: DynamicSpec) -> Any:
+    """torch.export's dynamic_shapes for `dynamic`: one torch Dim per distinct
+    (size, range) among the marked dims, so that dims which take the same size
+    in the example (a batch shared by two inputs) are one symbol."""
+    shapes = torch.export.ShapesCollection()
+    named: dict[tuple[int, int, int | None], Any] = {}
+    for i, marks in dynamic.items():
+        if marks == "auto":  # every dim that the program lets vary (torch decides)
+            shapes[args[i]] = {d: torch.export.Dim.AUTO for d in range(args[i].dim())}
+            continue
+        spec = {}
+        for d, (lo, hi) in marks.items():
+            key = (int(args[i].shape[d]), lo, hi)
+            if key not in named:
+                named[key] = torch.export.Dim(f"d{len(named)}", min=lo, max=hi if hi is not None else None)
+            spec[d] = named[key]
+        shapes[args[i]] = spec
+    return shapes.dynamic_shapes(module, tuple(args))
+
+
+def export(
+    model: torch.nn.Module | Callable[..., Any], args: Sequence[torch.Tensor], dynamic: DynamicSpec | None = None
+) -> ExportedProgram:
     module = model if isinstance(model, torch.nn.Module) else _FunctionModule(model)
     if not isinstance(model, torch.nn.Module):
         # torch.export records stack frames of `forward` methods only; a plain
@@ -208,9 +238,15 @@ def export(model: torch.nn.Module | Callable[..., Any], args: Sequence[torch.Ten
     quiet.setLevel(logging.CRITICAL)
     try:
         with torch.no_grad():
-            program = torch.export.export(module, tuple(args), strict=False)
+            shapes = dynamic_shapes(module, args, dynamic) if dynamic else None
+            program = torch.export.export(module, tuple(args), dynamic_shapes=shapes, strict=False)
     except Exception as e:  # torch raises many types; the user needs the text
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if dynamic and "Constraints violated" in str(e):
+            raise DynamicShapeError(
+                f"the model does not allow these dims to vary ({_marks_text(dynamic)}): torch.export found "
+                f"that it specializes them. {first}"
+            ) from None
         shapes = ", ".join(str(list(a.shape)) for a in args)
         raise SparccError(
             f"torch.export could not capture the model for inputs {shapes}: {first}\n"
@@ -258,13 +294,22 @@ def decomposition_table() -> dict[Any, Callable[..., Any]]:
     return table
 
 
-def import_module(model: torch.nn.Module | Callable[..., Any], args: Sequence[torch.Tensor]) -> ImportedProgram:
+def _marks_text(dynamic: DynamicSpec) -> str:
+    return ", ".join(f"input {i} " + (f"dim {d}" if marks != "auto" else "dims")
+                     for i, marks in dynamic.items() for d in (marks if marks != "auto" else [0]))
+
+
+def import_module(
+    model: torch.nn.Module | Callable[..., Any], args: Sequence[torch.Tensor], dynamic: DynamicSpec | None = None
+) -> ImportedProgram:
+    """The `nn` program of `model` on `args`; `dynamic` marks dims (input ->
+    dim -> (min, max)) whose size may change without a recompile."""
     for i, a in enumerate(args):
         if not isinstance(a, torch.Tensor):
             raise SparccError(f"argument {i}: expected a torch.Tensor, got {type(a).__name__}")
     token = _CALL_SITE.set(_caller())
     try:
-        return GraphImporter(export(model, args)).run()
+        return GraphImporter(export(model, args, dynamic)).run()
     finally:
         _CALL_SITE.reset(token)
 
@@ -338,6 +383,7 @@ class GraphImporter:
         self.weights: dict[str, torch.Tensor] = {}
         self.ops: dict[str, int] = {}
         self.node: torch.fx.Node | None = None
+        self.symbols: dict[sympy.Symbol, sympy.Symbol] = {}  # torch's size symbols -> s0, s1, ...
 
     # -- helpers used by handlers ---------------------------------------------
 
@@ -345,11 +391,31 @@ class GraphImporter:
         self.block.add_op(op)
         return op.results[0]
 
-    def meta_shape(self) -> tuple[int, ...]:
+    def meta_shape(self) -> tuple[nn.Dim, ...]:
         """The shape of the current node's (first) result."""
         assert self.node is not None
         val = self.node.meta["val"]
-        return tuple((val[0] if isinstance(val, (tuple, list)) else val).shape)
+        return self.shape((val[0] if isinstance(val, (tuple, list)) else val).shape)
+
+    def size(self, value: Any) -> nn.Dim:
+        """A size of the exported graph (an int, or a torch SymInt) as an nn
+        dim over the program's symbols s0, s1, ..."""
+        if isinstance(value, torch.SymInt):
+            expr = value.node.expr
+            if expr.is_number:
+                return int(expr)
+            for sym in sorted(expr.free_symbols, key=str):
+                if sym not in self.symbols:
+                    raise SparccError(f"the size {expr} depends on data (symbol {sym}); sparcc compiles "
+                                      "programs whose sizes follow from the input shapes")
+            return nn.parse_dim(str(expr.xreplace(self.symbols)))
+        return int(value)
+
+    def shape(self, sizes: Sequence[Any]) -> tuple[nn.Dim, ...]:
+        return tuple(self.size(d) for d in sizes)
+
+    def spec(self, t: torch.Tensor) -> TensorSpec:
+        return TensorSpec(self.shape(t.shape), t.dtype, sparse_format(t))
 
     def meta_dtype(self) -> torch.dtype:
         assert self.node is not None
@@ -412,16 +478,19 @@ class GraphImporter:
         graph = self.program.graph
         state = {**self.program.state_dict, **self.program.constants}
 
-        inputs: list[TensorSpec] = []
+        user_inputs = []
         for node in graph.nodes:
-            if node.op != "placeholder":
-                continue
-            spec = kinds[node.name]
-            if spec.kind == InputKind.USER_INPUT:
+            if node.op == "placeholder" and kinds[node.name].kind == InputKind.USER_INPUT:
                 val = node.meta.get("val")
                 if not isinstance(val, torch.Tensor):
                     raise SparccError(f"input '{node.name}': only tensor inputs are supported")
-                inputs.append(TensorSpec.of(val))
+                user_inputs.append(val)
+        # the size symbols, named s0, s1, ... in the order the inputs' dims bring them
+        for val in user_inputs:
+            for d in val.shape:
+                if isinstance(d, torch.SymInt) and isinstance(d.node.expr, sympy.Symbol):
+                    self.symbols.setdefault(d.node.expr, nn.size_symbol(f"s{len(self.symbols)}"))
+        inputs = [self.spec(val) for val in user_inputs]
         arg_types = [tensor_type(s, f"input {i}") for i, s in enumerate(inputs)]
         self.block = Block(arg_types=arg_types)
         self.check_supported(graph)
@@ -445,7 +514,7 @@ class GraphImporter:
                 for out in node.args[0]:
                     if not isinstance(out, torch.fx.Node) or not isinstance(self.values.get(out), SSAValue):
                         raise SparccError("the model must return tensors (or a tuple of tensors)")
-                    spec = TensorSpec.of(out.meta["val"])
+                    spec = self.spec(out.meta["val"])
                     if spec.dtype not in DTYPES:
                         raise self.fail(f"returns a tensor of dtype {spec.dtype}, which sparcc does not compile")
                     results.append(self.to(self.values[out], DTYPES[spec.dtype]))
@@ -462,19 +531,30 @@ class GraphImporter:
         )
         module = ModuleOp([fn])
         return ImportedProgram(
-            module, self.weights, inputs, outputs, self.program.call_spec.out_spec, self.ops
+            module, self.weights, inputs, outputs, self.program.call_spec.out_spec, self.ops, self.ranges()
         )
+
+    def ranges(self) -> dict[str, tuple[int, int | None]]:
+        """Each size symbol's range, from torch.export's range constraints."""
+        ranges = {}
+        constraints = self.program.range_constraints
+        for torch_sym, sym in self.symbols.items():
+            vr = constraints.get(torch_sym)
+            lo = _bound(vr.lower) if vr is not None else None
+            hi = _bound(vr.upper) if vr is not None else None
+            ranges[str(sym)] = (max(lo or 1, 1), hi)
+        return ranges
 
     def check_sizes(self, graph: torch.fx.Graph, inputs: list[TensorSpec]) -> None:
         """Zero-size inputs and results are not compiled yet: one message."""
         for i, spec in enumerate(inputs):
-            if 0 in spec.shape:
+            if any(isinstance(d, int) and d == 0 for d in spec.shape):
                 raise SparccError(f"input {i} has zero elements (shape {list(spec.shape)}); "
                                   "sparcc does not compile zero-size tensors yet")
         out = next(n for n in graph.nodes if n.op == "output")
         for k, node in enumerate(out.args[0]):
             val = node.meta.get("val") if isinstance(node, torch.fx.Node) else None
-            if isinstance(val, torch.Tensor) and val.numel() == 0:
+            if isinstance(val, torch.Tensor) and any(isinstance(d, int) and d == 0 for d in val.shape):
                 raise SparccError(f"result {k} has zero elements (shape {list(val.shape)}, at "
                                   f"{user_location(node)}); sparcc does not compile zero-size tensors yet")
 
@@ -483,6 +563,8 @@ class GraphImporter:
         (with its count and first place), before anything is built."""
         missing: dict[str, list[torch.fx.Node]] = {}
         for node in graph.nodes:
+            if node.op == "call_function" and _size_node(node):
+                continue
             if node.op == "call_function" and node.target is not operator.getitem and node.target not in HANDLERS:
                 missing.setdefault(str(node.target), []).append(node)
             val = node.meta.get("val") if node.op == "call_function" else None
@@ -538,6 +620,8 @@ class GraphImporter:
 
     def call(self, node: torch.fx.Node) -> Any:
         target = node.target
+        if _size_node(node):  # size arithmetic: computed from the symbols where it is used
+            return self.size(node.meta["val"])
         if target is operator.getitem:
             seq, idx = node.args
             return self.values[seq][idx]
@@ -550,7 +634,14 @@ class GraphImporter:
                 "takes a sparse tensor here; sparcc runs sparse tensors only as the left operand "
                 "of mm/matmul/addmm/torch.sparse.mm (a sparse A in A @ X)"
             )
-        result = HANDLERS[target](self, *args, **kwargs)
+        try:
+            result = HANDLERS[target](self, *args, **kwargs)
+        except VerifyException as e:  # an nn shape rule refused what the handler built
+            why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            if self.symbols:
+                raise DynamicShapeError(f"{target} at {user_location(node)} cannot take dynamic sizes: {why}") from None
+            raise PipelineError(f"{target} at {user_location(node)}: the frontend built an invalid op ({why}); "
+                                "a sparcc bug, please report it") from None
         val = node.meta.get("val")
         if isinstance(val, torch.Tensor) and isinstance(result, SSAValue):
             return self.finish(result, val.dtype, target)
@@ -577,6 +668,20 @@ class GraphImporter:
         if isinstance(a, (list, tuple)):
             return type(a)(self.lookup(x) for x in a)
         return a
+
+
+def _bound(value: Any) -> int | None:
+    """A range bound of torch.export as an int; None for an infinite one."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError, OverflowError, AttributeError):
+        return None
+    return n if abs(n) < 2**62 else None
+
+
+def _size_node(node: torch.fx.Node) -> bool:
+    """A node that computes a size (sym_size, and int arithmetic on sizes)."""
+    return isinstance(node.meta.get("val"), torch.SymInt)
 
 
 # ----------------------------------------------------------------------------
@@ -831,10 +936,12 @@ def _ones(g: GraphImporter, *_: Any, **__: Any) -> SSAValue:
 
 @handles(aten.arange.default, aten.arange.start, aten.arange.start_step)
 def _arange(g: GraphImporter, *args: Any, **kw: Any) -> SSAValue:
-    bounds = [a for a in args if isinstance(a, (int, float))]
+    bounds = [a for a in args if not isinstance(a, (torch.dtype, torch.layout, torch.device, bool)) and a is not None]
     start, step = (0, 1) if len(bounds) == 1 else (bounds[0], bounds[2] if len(bounds) > 2 else 1)
+    if not isinstance(start, (int, float)) or not isinstance(step, (int, float)):
+        raise g.fail(f"an arange whose start or step is a symbolic size ({start}, {step}) is not supported")
     n = g.meta_shape()[0]
-    return g.emit(nn.ArangeOp(start, step, TensorType(g.out_type(), [n])))
+    return g.emit(nn.ArangeOp(start, step, nn.tensor([n], g.out_type())))
 
 
 @handles(aten.linear.default)
@@ -1098,7 +1205,9 @@ def _cat(g: GraphImporter, xs: Sequence[SSAValue], dim: int = 0) -> SSAValue:
     return g.emit(nn.ConcatOp(xs, dim))
 
 
-def _clamp_slice(size: int, start: int | None, end: int | None) -> tuple[int, int]:
+def _clamp_slice(size: nn.Dim, start: nn.Dim | None, end: nn.Dim | None) -> tuple[nn.Dim, nn.Dim]:
+    if not all(isinstance(v, int) for v in (size, start, end) if v is not None):
+        return _clamp_symbolic(size, start, end)
     start = 0 if start is None else start
     end = size if end is None else end
     if start < 0:
@@ -1107,6 +1216,20 @@ def _clamp_slice(size: int, start: int | None, end: int | None) -> tuple[int, in
         end += size
     start = min(max(start, 0), size)
     end = min(max(end, start), size)
+    return start, end
+
+
+def _clamp_symbolic(size: nn.Dim, start: nn.Dim | None, end: nn.Dim | None) -> tuple[nn.Dim, nn.Dim]:
+    """_clamp_slice when a bound or the size is symbolic: negative numbers
+    count from the end; symbolic bounds are sizes, never negative."""
+    start = 0 if start is None else start
+    end = size if end is None or (isinstance(end, int) and end >= 2**62) else end
+    if isinstance(start, int) and start < 0:
+        start = nn.dim(sympy.Max(start + size, 0))
+    if isinstance(end, int) and end < 0:
+        end = nn.dim(sympy.Max(end + size, 0))
+    end = nn.dim(sympy.Min(end, size))
+    start = nn.dim(sympy.Min(start, end))
     return start, end
 
 
@@ -1122,7 +1245,7 @@ def _slice(g: GraphImporter, x: SSAValue, dim: int = 0, start=None, end=None, st
 def _narrow(g: GraphImporter, x: SSAValue, dim: int, start: int, length: int) -> SSAValue:
     shape = nn.shape_of(x)
     d = dim % len(shape)
-    start = start % shape[d] if start < 0 else start
+    start = start + shape[d] if isinstance(start, int) and start < 0 else start
     return g.emit(nn.SliceOp(x, d, start, start + length, 1))
 
 
@@ -1130,7 +1253,7 @@ def _narrow(g: GraphImporter, x: SSAValue, dim: int, start: int, length: int) ->
 def _select(g: GraphImporter, x: SSAValue, dim: int, index: int) -> SSAValue:
     shape = nn.shape_of(x)
     d = dim % len(shape)
-    i = index % shape[d]
+    i = index + shape[d] if isinstance(index, int) and index < 0 else index
     return g.emit(nn.ReshapeOp(g.emit(nn.SliceOp(x, d, i, i + 1, 1)), g.meta_shape()))
 
 

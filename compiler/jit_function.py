@@ -8,6 +8,16 @@
 The weights are captured when a signature is first compiled; call
 `fast.invalidate()` after changing the model's parameters.
 
+Dynamic shapes: by default (`dynamic=None`) a model is compiled for the
+sizes of its first call; when a later call changes the size of some dims
+(same ranks and dtypes), the model is compiled once more with those dims
+dynamic, and that one program serves every size of them (as torch.compile's
+automatic dynamic shapes). `dynamic={0: {1: (1, 512)}}` marks dims up front
+(input index -> dim -> (min, max), max None for unbounded); `dynamic=True`
+lets torch.export make every dim dynamic that the model lets vary;
+`dynamic=False` compiles every new signature statically. A model whose ops
+cannot take a dynamic size falls back to static programs, with a warning.
+
 Compiled code is kept in the on-disk cache (sparcc/cache.py), so another
 process that compiles the same model for the same signature loads it
 instead of compiling (`cache=False` opts out; so does SPARCC_CACHE=0).
@@ -20,12 +30,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from sparcc.driver import CompiledProgram, check_target, compile_program
-from sparcc.errors import InputMismatchError
+from sparcc.errors import DynamicShapeError, InputMismatchError
 from sparcc.frontend import sparse_format
 
 Signature = tuple[tuple[tuple[int, ...], torch.dtype, str | None], ...]
@@ -40,6 +51,7 @@ class JitFunction:
         cache: bool | None = None,
         quant: Any = None,
         sparsity: Any = None,
+        dynamic: Any = None,
     ):
         from sparcc.quantize import parse_quant_spec
         from sparcc.sparsify import parse_sparsity_spec
@@ -55,6 +67,9 @@ class JitFunction:
         self.use_cache = cache
         self.cache: dict[Signature, CompiledProgram] = {}
         self.compiles = 0
+        self.dynamic = parse_dynamic(dynamic)
+        self.dynamic_programs: list[CompiledProgram] = []
+        self.dynamic_failed: str | None = None  # why automatic dynamic shapes were given up
         fn = model.forward if isinstance(model, torch.nn.Module) else model
         self._arity = _arity(fn)
         functools.update_wrapper(self, fn, updated=())
@@ -76,18 +91,68 @@ class JitFunction:
         key = self.signature(args)
         program = self.cache.get(key)
         if program is None:
-            program = self.compile(*args)
+            program = self._program_for(args, key)
             self.cache[key] = program
         return program(*args)
 
-    def compile(self, *args: torch.Tensor) -> CompiledProgram:
+    def _program_for(self, args: tuple[Any, ...], key: Signature) -> CompiledProgram:
+        """A compiled dynamic program that takes `args`, else a new program:
+        dynamic where `self.dynamic` or the signatures seen so far say so."""
+        for program in self.dynamic_programs:
+            if program.accepts(args):
+                return program
+        marks = self._marks(args, key)
+        if marks:
+            try:
+                program = self.compile(*args, dynamic=marks)
+            except DynamicShapeError as e:
+                if self.dynamic is not None:  # asked for: the user gets the reason
+                    raise
+                self.dynamic_failed = str(e)
+                warnings.warn(f"sparcc: compiling {self.__name__} for each input size: {e}", stacklevel=3)
+            else:
+                if program.symbols:
+                    self.dynamic_programs.append(program)
+                return program
+        return self.compile(*args)
+
+    def _marks(self, args: tuple[Any, ...], key: Signature) -> dict[int, Any]:
+        """The dims to compile dynamic for `args`: the ones asked for, or
+        (automatic) those whose size differs from an earlier signature of the
+        same ranks, dtypes and formats."""
+        if self.dynamic is False or self.dynamic_failed is not None:
+            return {}
+        if self.dynamic is True:
+            return {i: "auto" for i, a in enumerate(args) if a.layout == torch.strided}
+        if isinstance(self.dynamic, dict):
+            for i, dims in self.dynamic.items():
+                if i >= len(args) or any(d >= args[i].dim() for d in dims):
+                    raise InputMismatchError(
+                        f"dynamic={self.dynamic}: input {i} has {args[i].dim() if i < len(args) else 'no'} dims"
+                    )
+            return self.dynamic
+        marks: dict[int, Any] = {}
+        for seen in self.cache:
+            if len(seen) != len(key) or any(
+                len(s[0]) != len(k[0]) or s[1:] != k[1:] for s, k in zip(seen, key)
+            ):
+                continue
+            for i, (s, k) in enumerate(zip(seen, key)):
+                if k[2] is None:  # dense inputs only
+                    for d, (a, b) in enumerate(zip(s[0], k[0])):
+                        if a != b:
+                            marks.setdefault(i, {})[d] = (1, None)
+        return marks
+
+    def compile(self, *args: torch.Tensor, dynamic: dict[int, Any] | None = None) -> CompiledProgram:
         self.compiles += 1
         return compile_program(
-            self.model, args, self.target, self.threads, self.use_cache, self.quant, self.sparsity
+            self.model, args, self.target, self.threads, self.use_cache, self.quant, self.sparsity, dynamic
         )
 
     def invalidate(self) -> None:
         self.cache.clear()
+        self.dynamic_programs.clear()
 
     def __repr__(self) -> str:
         what = type(self.model).__name__ if isinstance(self.model, torch.nn.Module) else f"function {self.__name__}"
@@ -98,6 +163,36 @@ class JitFunction:
             f"<sparcc.jit of {what}, target={self.target!r}{options}, "
             f"{len(self.cache)} compiled signature(s)>"
         )
+
+
+def parse_dynamic(spec: Any) -> Any:
+    """None, True, False, or {input index: {dim: (min, max) | None} or [dims]}
+    normalised to {input: {dim: (min, max)}}; InputMismatchError otherwise."""
+    if spec is None or isinstance(spec, bool):
+        return spec
+    usage = "expected None, True, False or {input index: {dim: (min, max)}}, e.g. {0: {1: (1, 512)}}"
+    if not isinstance(spec, dict) or not spec:
+        raise InputMismatchError(f"dynamic={spec!r}: {usage}")
+    out: dict[int, dict[int, tuple[int, int | None]]] = {}
+    for i, dims in spec.items():
+        if not isinstance(i, int) or isinstance(i, bool) or i < 0:
+            raise InputMismatchError(f"dynamic={spec!r}: input index {i!r} is not a whole number >= 0; {usage}")
+        if isinstance(dims, (list, tuple, set)):
+            dims = {d: None for d in dims}
+        if not isinstance(dims, dict) or not dims:
+            raise InputMismatchError(f"dynamic={spec!r}: input {i}: {usage}")
+        out[i] = {}
+        for d, bounds in dims.items():
+            if not isinstance(d, int) or isinstance(d, bool) or d < 0:
+                raise InputMismatchError(f"dynamic={spec!r}: input {i}: dim {d!r} is not a whole number >= 0")
+            lo, hi = (1, None) if bounds is None else bounds if isinstance(bounds, tuple) and len(bounds) == 2 else (None, None)
+            if not isinstance(lo, int) or lo < 1 or (hi is not None and (not isinstance(hi, int) or hi < lo)):
+                raise InputMismatchError(
+                    f"dynamic={spec!r}: input {i} dim {d}: bounds {bounds!r} must be (min, max) with "
+                    "1 <= min <= max (max None: unbounded)"
+                )
+            out[i][d] = (lo, hi)
+    return out
 
 
 def _arity(fn: Callable[..., Any]) -> tuple[int, int]:
@@ -119,8 +214,14 @@ def jit(
     cache: bool | None = None,
     quant: Any = None,
     sparsity: Any = None,
+    dynamic: Any = None,
 ) -> Any:
     """Compiles `model` (an nn.Module or a function of tensors) for `target`.
+
+    dynamic: None (default) recompiles once with dynamic dims when a call
+    changes some input sizes; {input: {dim: (min, max)}} marks dims up front;
+    True lets every dim vary that the model allows; False compiles each
+    signature statically (see the module docstring).
 
     quant: weight quantisation per layer, {glob: format}, e.g.
     {"*.mlp.*": "nf4:g64", "*": "int8:channel"} (sparcc/quantize.py).
@@ -129,5 +230,5 @@ def jit(
     Torch sparse inputs (COO, CSR, CSC, BSR) are compiled as sparse arguments.
     """
     if model is None:
-        return lambda m: JitFunction(m, target, threads, cache, quant, sparsity)
-    return JitFunction(model, target, threads, cache, quant, sparsity)
+        return lambda m: JitFunction(m, target, threads, cache, quant, sparsity, dynamic)
+    return JitFunction(model, target, threads, cache, quant, sparsity, dynamic)

@@ -1,8 +1,14 @@
 """
 The `nn` dialect: tensor operations with PyTorch semantics.
 
-Every op works on statically shaped ranked tensors and means exactly what the
-ATen op of the same name means (broadcasting, dims, defaults). Model weights
+Every op works on ranked tensors and means exactly what the ATen op of the
+same name means (broadcasting, dims, defaults). A dim is a number or, in a
+program compiled for dynamic shapes, a symbolic size: an integer expression
+over the program's size symbols s0, s1, ... (sympy). Such a tensor's type has
+`?` there and lists its symbolic shape in the encoding, so that the shape
+rules, the verifier and the lowering all see the same sizes:
+
+    tensor<1x?x64xf32, "[1, s0, 64]"> Model weights
 are never inlined: `nn.weight @name` refers to an entry of the weight store,
 whose data reaches compiled code as a buffer.
 
@@ -14,11 +20,16 @@ that has them.
 from __future__ import annotations
 
 import abc
+import functools
 import math
+import re
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, Union
+
+import sympy
 
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     AnyFloat,
     BoolAttr,
     DenseArrayBase,
@@ -51,7 +62,82 @@ from xdsl.irdl import (
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
-Shape = tuple[int, ...]
+Dim = Union[int, sympy.Expr]  # a size: a number, or an expression over size symbols
+Shape = tuple[Dim, ...]
+
+
+# ----------------------------------------------------------------------------
+# symbolic sizes
+# ----------------------------------------------------------------------------
+
+_FUNCTIONS = {"floor": sympy.floor, "ceiling": sympy.ceiling, "Max": sympy.Max, "Min": sympy.Min, "Mod": sympy.Mod}
+
+
+def size_symbol(name: str) -> sympy.Symbol:
+    """A size symbol: a positive integer."""
+    return sympy.Symbol(name, integer=True, positive=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_dim(text: str) -> Dim:
+    """A dim from its printed form ("64", "s0", "2*s0 + 1", "floor(s0/2)")."""
+    text = text.strip()
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    names = set(re.findall(r"[A-Za-z_]\w*", text)) - set(_FUNCTIONS)
+    if not names or not all(re.fullmatch(r"s\d+", n) for n in names):
+        raise VerifyException(f"'{text}' is not a size expression over size symbols s0, s1, ...")
+    try:
+        expr = sympy.sympify(text, locals={**_FUNCTIONS, **{n: size_symbol(n) for n in names}})
+    except (sympy.SympifyError, SyntaxError, TypeError) as e:
+        raise VerifyException(f"'{text}' is not a size expression: {e}") from None
+    return dim(expr)
+
+
+def parse_dim_list(text: str) -> Shape:
+    """A shape from its printed form ("[1, s0, 64]")."""
+    inner = text.strip()[1:-1].strip()
+    return tuple(parse_dim(d) for d in inner.split(",")) if inner else ()
+
+
+def dim(value: Dim) -> Dim:
+    """A size in normal form: a Python int when it is a number."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, sympy.Expr):
+        value = sympy.expand(value) if not value.has(sympy.floor, sympy.ceiling, sympy.Mod) else value
+        if value.is_Integer:
+            return int(value)
+        return value
+    return int(value)
+
+
+def is_static(shape: Sequence[Dim]) -> bool:
+    return all(isinstance(d, int) for d in shape)
+
+
+def same(a: Dim, b: Dim) -> bool:
+    """Whether two sizes are equal for every value of the symbols."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    return sympy.simplify(sympy.sympify(a) - sympy.sympify(b)) == 0
+
+
+def known_le(a: Dim, b: Dim) -> bool:
+    """a <= b, unless it is known false (a symbolic comparison that sympy
+    cannot decide counts as true: torch.export checked the program)."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a <= b
+    relation = sympy.Le(sympy.sympify(a), sympy.sympify(b))
+    return relation is not sympy.false
+
+
+def symbols_of(shape: Sequence[Dim]) -> set[sympy.Symbol]:
+    return {s for d in shape if not isinstance(d, int) for s in d.free_symbols}
+
+
+def dims_text(shape: Sequence[Dim]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
 # ----------------------------------------------------------------------------
@@ -60,13 +146,52 @@ Shape = tuple[int, ...]
 
 
 def shape_of(value: SSAValue | Attribute) -> Shape:
+    """A tensor's shape, with symbolic sizes where its type has `?`."""
     typ = value.type if isinstance(value, SSAValue) else value
     assert isinstance(typ, TensorType)
-    return tuple(typ.get_shape())
+    static = tuple(typ.get_shape())
+    if DYNAMIC_INDEX not in static:
+        return static
+    enc = typ.encoding
+    if not isinstance(enc, StringAttr) or not (enc.data.startswith("[") and enc.data.endswith("]")):
+        raise VerifyException(
+            f"{typ}: a dynamic dim needs its symbolic size in the encoding, as in "
+            'tensor<?x64xf32, "[s0, 64]">'
+        )
+    return _symbolic_shape(enc.data, static)
 
 
-def tensor(shape: Sequence[int], element: Attribute) -> TensorType:
-    return TensorType(element, list(shape))
+@functools.lru_cache(maxsize=4096)
+def _symbolic_shape(text: str, static: tuple[int, ...]) -> Shape:
+    shape = parse_dim_list(text)
+    if len(shape) != len(static) or any(
+        (s == DYNAMIC_INDEX) == isinstance(d, int) or (isinstance(d, int) and d != s) for d, s in zip(shape, static)
+    ):
+        raise VerifyException(f"the symbolic shape {text} does not match the type's shape "
+                              f"{['?' if s == DYNAMIC_INDEX else s for s in static]}")
+    return shape
+
+
+def dim_attr(value: Dim) -> Attribute:
+    """A size as a property: an i64, or the printed expression."""
+    value = dim(value)
+    return IntegerAttr(value, i64) if isinstance(value, int) else StringAttr(str(value))
+
+
+def attr_dim(attr: Attribute) -> Dim:
+    if isinstance(attr, StringAttr):
+        return parse_dim(attr.data)
+    return attr.value.data  # type: ignore[attr-defined]
+
+
+def tensor(shape: Sequence[Dim], element: Attribute) -> TensorType:
+    """The type of a tensor of `shape`: symbolic sizes are `?` plus the encoding."""
+    shape = [dim(d) for d in shape]
+    if is_static(shape):
+        return TensorType(element, shape)
+    return TensorType(
+        element, [d if isinstance(d, int) else DYNAMIC_INDEX for d in shape], StringAttr(dims_text(shape))
+    )
 
 
 def elem(value: SSAValue) -> Attribute:
@@ -76,14 +201,18 @@ def elem(value: SSAValue) -> Attribute:
 
 
 def broadcast_shapes(a: Shape, b: Shape) -> Shape:
-    """PyTorch/numpy broadcasting of two static shapes."""
-    out: list[int] = []
+    """PyTorch/numpy broadcasting of two shapes (a symbolic size broadcasts
+    only with itself and with 1)."""
+    out: list[Dim] = []
     for i in range(1, max(len(a), len(b)) + 1):
         x = a[-i] if i <= len(a) else 1
         y = b[-i] if i <= len(b) else 1
-        if x != y and 1 not in (x, y):
+        if x == 1 or y == 1:
+            out.append(y if x == 1 else x)
+        elif same(x, y):
+            out.append(x)
+        else:
             raise VerifyException(f"shapes {list(a)} and {list(b)} do not broadcast")
-        out.append(max(x, y) if 1 in (x, y) else x)
     return tuple(reversed(out))
 
 
@@ -110,6 +239,9 @@ class NnOp(IRDLOperation, abc.ABC):
     def infer_type(self) -> TensorType: ...
 
     def verify_(self) -> None:
+        for value in (*self.operands, *self.results):
+            if isinstance(value.type, TensorType):
+                shape_of(value)  # a `?` without its symbolic size is an error
         expected = self.infer_type()
         got = self.results[0].type
         if got != expected:
@@ -692,6 +824,8 @@ class Conv2dOp(NnOp):
             )
         if self.bias is not None and shape_of(self.bias) != (w[0],):
             raise VerifyException(f"expected bias of shape [{w[0]}]")
+        if not is_static(x[1:]):
+            raise VerifyException(f"input {dims_text(x)}: only the batch dim of a convolution may be dynamic")
         (sh, sw), (ph, pw), (dh, dw) = (ints(self.stride), ints(self.padding), ints(self.dilation))
         oh = (x[2] + 2 * ph - dh * (w[2] - 1) - 1) // sh + 1
         ow = (x[3] + 2 * pw - dw * (w[3] - 1) - 1) // sw + 1
@@ -737,6 +871,8 @@ class Pool2dOp(NnOp, abc.ABC):
         x = shape_of(self.input)
         if len(x) != 4:
             raise VerifyException(f"expected a 4-d NCHW input, got {list(x)}")
+        if not is_static(x[1:]):
+            raise VerifyException(f"input {dims_text(x)}: only the batch dim of a pooling may be dynamic")
         (kh, kw), (sh, sw), (ph, pw) = ints(self.kernel), ints(self.stride), ints(self.padding)
         if 2 * ph > kh or 2 * pw > kw:
             raise VerifyException("expected padding at most half the kernel size")
@@ -822,7 +958,7 @@ class ReshapeOp(ShapedOp):
     name = "nn.reshape"
 
     def check_shape(self, src: Shape, dst: Shape) -> None:
-        if math.prod(src) != math.prod(dst):
+        if not same(math.prod(src), math.prod(dst)):
             raise VerifyException(
                 f"expected {math.prod(src)} elements in the result, got {math.prod(dst)}"
             )
@@ -838,7 +974,7 @@ class ExpandOp(ShapedOp):
     name = "nn.expand"
 
     def check_shape(self, src: Shape, dst: Shape) -> None:
-        if broadcast_shapes(src, dst) != dst:
+        if len(dst) < len(src) or not all(same(a, b) for a, b in zip(broadcast_shapes(src, dst), dst)):
             raise VerifyException(f"cannot expand {list(src)} to {list(dst)}")
 
 
@@ -889,34 +1025,39 @@ class SliceOp(NnOp):
     input = operand_def(TensorType)
     result = result_def(TensorType)
     dim = prop_def(IntegerAttr[IntegerType])
-    start = prop_def(IntegerAttr[IntegerType])
-    end = prop_def(IntegerAttr[IntegerType])
+    start = prop_def(IntegerAttr[IntegerType] | StringAttr)  # a size expression when symbolic
+    end = prop_def(IntegerAttr[IntegerType] | StringAttr)
     step = prop_def(IntegerAttr[IntegerType])
     traits = traits_def(Pure())
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
-    def __init__(self, input: SSAValue, dim: int, start: int, end: int, step: int = 1):
+    def __init__(self, input: SSAValue, dim: int, start: Dim, end: Dim, step: int = 1):
         super().__init__(
             operands=[input],
             result_types=[_PLACEHOLDER],
             properties={
                 "dim": IntegerAttr(dim, i64),
-                "start": IntegerAttr(start, i64),
-                "end": IntegerAttr(end, i64),
+                "start": dim_attr(start),
+                "end": dim_attr(end),
                 "step": IntegerAttr(step, i64),
             },
         )
         _built(self)
 
+    def bounds(self) -> tuple[Dim, Dim, int]:
+        return attr_dim(self.start), attr_dim(self.end), self.step.value.data
+
     def infer_type(self) -> TensorType:
         shape = shape_of(self.input)
         d = normalize_dim(self.dim.value.data, len(shape))
-        start, end, step = (a.value.data for a in (self.start, self.end, self.step))
-        if step < 1 or not 0 <= start <= end <= shape[d]:
+        start, end, step = self.bounds()
+        if step < 1 or not (known_le(0, start) and known_le(start, end) and known_le(end, shape[d])):
             raise VerifyException(
                 f"expected 0 <= start <= end <= {shape[d]} and step >= 1, "
                 f"got start={start} end={end} step={step}"
             )
+        if step != 1 and not (isinstance(start, int) and isinstance(end, int)):
+            raise VerifyException("a slice with symbolic bounds must have step 1")
         n = (end - start + step - 1) // step
         return tensor((*shape[:d], n, *shape[d + 1 :]), elem(self.input))
 
@@ -1010,7 +1151,7 @@ class CompareOp(BinaryOp):
     def infer_type(self) -> TensorType:
         if self.predicate.data not in PREDICATES:
             raise VerifyException(f"expected a predicate in {', '.join(PREDICATES)}, got '{self.predicate.data}'")
-        return tensor(super().infer_type().get_shape(), i1)
+        return tensor(shape_of(super().infer_type()), i1)
 
 
 @irdl_op_definition

@@ -15,17 +15,22 @@ weights are laid out once at load time instead of on every call.
 
 from __future__ import annotations
 
+import contextvars
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import sympy
+
 from sparcc.dialects import nn
-from sparcc.dialects.nn import elem, ints, shape_of
+from sparcc.dialects.nn import Dim, elem, ints, shape_of
+from sparcc.errors import DynamicShapeError
 from xdsl.context import Context
 from xdsl.dialects import arith, func, scf, tensor
 from xdsl.dialects import math as mathd
 from xdsl.dialects.arith import FloatingPointLikeBinaryOperation
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     AffineMapAttr,
     ArrayAttr,
     BFloat16Type,
@@ -38,6 +43,7 @@ from xdsl.dialects.builtin import (
     IndexType,
     IntegerAttr,
     ModuleOp,
+    StringAttr,
     TensorType,
     f32,
     f64,
@@ -282,6 +288,87 @@ class Scalar:
 Body = Callable[[Scalar, Sequence[SSAValue]], SSAValue]
 
 
+# ----------------------------------------------------------------------------
+# symbolic sizes (programs compiled for dynamic shapes)
+# ----------------------------------------------------------------------------
+
+# Where each size symbol of the function being lowered is found: an
+# argument and its dim. Every use reads it with its own `tensor.dim` (tagged
+# `sparcc.size`; lower-entry-abi makes the symbols arguments), so that no
+# size op sits unused where the rewriter's dead-code elimination would take it.
+SIZES: contextvars.ContextVar[dict[sympy.Symbol, tuple[SSAValue, int]]] = contextvars.ContextVar(
+    "sparcc_sizes", default={}
+)
+
+
+class DynamicShapeUnsupported(Exception):
+    """A lowering met a symbolic size where it needs a number."""
+
+
+def size_value(d: Dim, ops: list[Operation], sizes: dict[sympy.Symbol, SSAValue] | None = None) -> SSAValue:
+    """An `index` value of the size `d`, built with arith ops appended to `ops`;
+    a symbol's value comes from `sizes`, else from the function's argument
+    (SIZES)."""
+    where = SIZES.get()
+    sizes = {} if sizes is None else sizes
+
+    def add(op: Operation) -> SSAValue:
+        ops.append(op)
+        return op.results[0]
+
+    def const(n: int) -> SSAValue:
+        return add(arith.ConstantOp(IntegerAttr(int(n), IndexType())))
+
+    def build(x: sympy.Expr) -> SSAValue:
+        if isinstance(x, int) or x.is_Integer:
+            return const(int(x))
+        if x.is_Symbol:
+            if x in sizes:
+                return sizes[x]
+            if x not in where:
+                raise DynamicShapeUnsupported(f"size symbol {x} has no value in this function")
+            arg, i = where[x]
+            size = tensor.DimOp(arg, const(i))
+            size.attributes["sparcc.size"] = StringAttr(str(x))
+            return add(size)
+        if x.is_Add or x.is_Mul:
+            parts = [build(a) for a in x.args]
+            value = parts[0]
+            for other in parts[1:]:
+                value = add((arith.AddiOp if x.is_Add else arith.MuliOp)(value, other))
+            return value
+        if isinstance(x, (sympy.floor, sympy.ceiling)):
+            num, den = sympy.fraction(sympy.together(x.args[0]))
+            if not den.is_Integer:
+                raise DynamicShapeUnsupported(f"size {x}")
+            div = arith.FloorDivSIOp if isinstance(x, sympy.floor) else arith.CeilDivSIOp
+            return add(div(build(sympy.expand(num)), const(int(den))))
+        if isinstance(x, sympy.Mod):
+            return add(arith.RemSIOp(build(x.args[0]), build(x.args[1])))
+        if isinstance(x, (sympy.Max, sympy.Min)):
+            parts = [build(a) for a in x.args]
+            value = parts[0]
+            for other in parts[1:]:
+                value = add((arith.MaxSIOp if isinstance(x, sympy.Max) else arith.MinSIOp)(value, other))
+            return value
+        if x.is_Pow and x.exp.is_Integer and x.exp > 0:
+            base = build(x.base)
+            value = base
+            for _ in range(int(x.exp) - 1):
+                value = add(arith.MuliOp(value, base))
+            return value
+        raise DynamicShapeUnsupported(f"size {x}")
+
+    return build(d if isinstance(d, int) else sympy.sympify(d))
+
+
+def static(d: Dim) -> int:
+    """`d`, which a lowering needs as a number."""
+    if not isinstance(d, int):
+        raise DynamicShapeUnsupported(f"a symbolic size ({d}) where this lowering needs a number")
+    return d
+
+
 def dims(n: int) -> list[AffineExpr]:
     return [AffineExpr.dimension(i) for i in range(n)]
 
@@ -302,8 +389,35 @@ class Emitter:
 
     # -- tensors ------------------------------------------------------------
 
-    def empty(self, shape: Sequence[int], typ: Attribute) -> SSAValue:
-        return self.add(tensor.EmptyOp([], TensorType(typ, list(shape))))
+    def size(self, d: Dim) -> SSAValue:
+        """An `index` value of the size `d`."""
+        return size_value(d, self.ops)
+
+    def sizes(self, shape: Sequence[Dim]) -> list[SSAValue]:
+        """The values of the symbolic sizes of `shape`, in order."""
+        return [self.size(d) for d in shape if not isinstance(d, int)]
+
+    def mixed(self, values: Sequence[Dim]) -> list[SSAValue | int]:
+        """Offsets/sizes for slice ops: numbers stay static."""
+        return [v if isinstance(v, int) else self.size(v) for v in values]
+
+    def empty(self, shape: Sequence[Dim], typ: Attribute) -> SSAValue:
+        return self.add(tensor.EmptyOp(self.sizes(shape), nn.tensor(shape, typ)))
+
+    def size_i64(self, d: Dim) -> int | SSAValue:
+        """A size for scalar code: a number, or an i64 value of a symbolic one."""
+        if isinstance(d, int):
+            return d
+        return self.add(arith.IndexCastOp(self.size(d), i64))
+
+    def size_tensor(self, d: Dim, typ: Attribute) -> SSAValue:
+        """A rank-0 tensor holding the size `d` as a `typ` number."""
+        if isinstance(d, int):
+            return self.splat(float(d) if is_float(typ) else d, typ)
+        s = Scalar()
+        value = s.cast(s._add(arith.IndexCastOp(self.size(d), i64)), typ)
+        self.ops += s.ops
+        return self.add(tensor.FromElementsOp(value, result_type=TensorType(typ, [])))
 
     def splat(self, value: float, typ: Attribute = f32) -> SSAValue:
         """A rank-0 tensor constant (scalars only; weights never go inline)."""
@@ -321,20 +435,22 @@ class Emitter:
         """A tensor of `value` (+-inf: an integer type's extreme)."""
         return self.add(linalg.FillOp([self.scalar(value, typ)], [self.empty(shape, typ)]))
 
-    def reshape(self, value: SSAValue, shape: Sequence[int]) -> SSAValue:
-        """Any static reshape: collapse to 1-d (or 0-d), expand to the target."""
+    def reshape(self, value: SSAValue, shape: Sequence[Dim]) -> SSAValue:
+        """Any reshape: collapse to 1-d (or 0-d), expand to the target."""
         src = shape_of(value)
-        shape = tuple(shape)
-        if src == shape:
+        shape = tuple(nn.dim(d) for d in shape)
+        if len(src) == len(shape) and all(nn.same(a, b) for a, b in zip(src, shape)):
             return value
         typ = elem(value)
+        if not (nn.is_static(src) and nn.is_static(shape)):
+            return self._reshape_by_groups(value, src, shape)
         if len(src) > 1 or (len(src) == 1 and not shape):
             group = [list(range(len(src)))] if shape else []
             flat = [math.prod(src)] if shape else []
             value = self.add(
                 tensor.CollapseShapeOp.build(
                     operands=[value],
-                    result_types=[TensorType(typ, flat)],
+                    result_types=[nn.tensor(flat, typ)],
                     properties={"reassociation": reassociation(group)},
                 )
             )
@@ -343,9 +459,31 @@ class Emitter:
         if len(shape) > 1:
             value = self.add(
                 tensor.ExpandShapeOp(
-                    value, [], reassociation([list(range(len(shape)))]), list(shape), TensorType(typ, list(shape))
+                    value, self.sizes(shape), reassociation([list(range(len(shape)))]),
+                    [d if isinstance(d, int) else DYNAMIC_INDEX for d in shape], nn.tensor(shape, typ),
                 )
             )
+        elif len(shape) == 1 and not nn.same(shape_of(value)[0], shape[0]):
+            raise DynamicShapeUnsupported(f"reshape of {list(src)} to {list(shape)}")
+        return value
+
+    def _reshape_by_groups(self, value: SSAValue, src: tuple[Dim, ...], dst: tuple[Dim, ...]) -> SSAValue:
+        """A reshape with symbolic sizes: the dims are cut into runs of equal
+        size (each symbolic size in a run of its own on each side), the
+        source runs are collapsed and expanded into the target's runs."""
+        src_groups, dst_groups = _reshape_groups(src, dst)
+        typ = elem(value)
+        middle = [nn.dim(math.prod(src[k] for k in g)) for g in src_groups]
+        if len(middle) != len(src):
+            value = self.add(tensor.CollapseShapeOp.build(
+                operands=[value], result_types=[nn.tensor(middle, typ)],
+                properties={"reassociation": reassociation(src_groups)},
+            ))
+        if len(middle) != len(dst):
+            value = self.add(tensor.ExpandShapeOp(
+                value, self.sizes(dst), reassociation(dst_groups),
+                [d if isinstance(d, int) else DYNAMIC_INDEX for d in dst], nn.tensor(dst, typ),
+            ))
         return value
 
     def insert(
@@ -360,9 +498,19 @@ class Emitter:
         """
         sizes = list(shape_of(value))
         strides = list(strides) if strides is not None else [1] * len(sizes)
-        window = self.add(tensor.ExtractSliceOp.from_static_parameters(dest, offsets, sizes, strides))
+        if nn.is_static(sizes) and nn.is_static(offsets):
+            window = self.add(tensor.ExtractSliceOp.from_static_parameters(dest, offsets, sizes, strides))
+            copied = self.add(linalg.CopyOp([value], [window], [window.type]))
+            return self.add(tensor.InsertSliceOp.from_static_parameters(copied, dest, offsets, sizes, strides))
+        window = self.add(tensor.ExtractSliceOp(dest, self.mixed(offsets), self.mixed(sizes), strides,
+                                                nn.tensor(sizes, elem(dest))))
         copied = self.add(linalg.CopyOp([value], [window], [window.type]))
-        return self.add(tensor.InsertSliceOp.from_static_parameters(copied, dest, offsets, sizes, strides))
+        dynamic_offsets = [self.size(o) for o in offsets if not isinstance(o, int)]
+        return self.add(tensor.InsertSliceOp.get(
+            copied, dest, [d if isinstance(d, int) else DYNAMIC_INDEX for d in sizes],
+            [o if isinstance(o, int) else DYNAMIC_INDEX for o in offsets], list(strides),
+            offsets=dynamic_offsets, sizes=self.sizes(sizes), result_type=dest.type,
+        ))
 
     def drop_unit_dims(self, value: SSAValue, keep: Sequence[int]) -> SSAValue:
         shape = shape_of(value)
@@ -436,20 +584,23 @@ class Emitter:
         kernel keeps its accumulators in registers only without a batch dim.
         """
         batched = len(shape_of(a)) == 3
-        if batched and shape_of(a)[0] <= UNROLL_BATCH:
+        if batched and isinstance(shape_of(a)[0], int) and shape_of(a)[0] <= UNROLL_BATCH:
             nb, m, k = shape_of(a)
             n = shape_of(b)[-1]
             acc = self.empty([nb, m, n], elem(a))
             for i in range(nb):
                 ai, bi, out = (
-                    self.add(tensor.ExtractSliceOp(v, [i, 0, 0], [1, *shape_of(v)[1:]], [1, 1, 1],
-                                                   TensorType(elem(v), list(shape_of(v)[1:]))))
+                    self.add(tensor.ExtractSliceOp(v, [i, 0, 0], self.mixed([1, *shape_of(v)[1:]]), [1, 1, 1],
+                                                   nn.tensor(shape_of(v)[1:], elem(v))))
                     for v in (a, b, acc)
                 )
                 zero = self.scalar(0.0, elem(a))
                 out = self.add(linalg.FillOp([zero], [out]))
                 mm = self.contract(ai, bi, out)
-                acc = self.add(tensor.InsertSliceOp.from_static_parameters(mm, acc, [i, 0, 0], [1, m, n]))
+                acc = self.add(tensor.InsertSliceOp.get(
+                    mm, acc, [1] + [d if isinstance(d, int) else DYNAMIC_INDEX for d in (m, n)], [i, 0, 0],
+                    [1, 1, 1], sizes=self.sizes([m, n]),
+                ))
             return acc
         *batch, m, k = shape_of(a)
         n = shape_of(b)[-1]
@@ -482,6 +633,46 @@ class Emitter:
         return self.insert(value, self.filled(out, elem(value), fill), low)
 
 
+def _reshape_groups(src: Sequence[Dim], dst: Sequence[Dim]) -> tuple[list[list[int]], list[list[int]]]:
+    """Runs of dims of equal size in `src` and `dst` (a reshape's
+    reassociation on both sides); DynamicShapeUnsupported when the sizes do
+    not line up or a target run would hold two symbolic sizes."""
+    src_groups: list[list[int]] = []
+    dst_groups: list[list[int]] = []
+    i = j = 0
+    while i < len(src) and j < len(dst):
+        gi, gj = [i], [j]
+        pa, pb = src[i], dst[j]
+        i, j = i + 1, j + 1
+        while not nn.same(pa, pb):
+            ratio = sympy.simplify(sympy.sympify(pb) / sympy.sympify(pa))
+            if ratio.is_integer and i < len(src):
+                gi.append(i)
+                pa = nn.dim(pa * src[i])
+                i += 1
+            elif j < len(dst):
+                gj.append(j)
+                pb = nn.dim(pb * dst[j])
+                j += 1
+            else:
+                raise DynamicShapeUnsupported(f"reshape of {list(src)} to {list(dst)}")
+        src_groups.append(gi)
+        dst_groups.append(gj)
+    # trailing unit dims join the last run
+    for k in range(i, len(src)):
+        if src[k] != 1 or not src_groups:
+            raise DynamicShapeUnsupported(f"reshape of {list(src)} to {list(dst)}")
+        src_groups[-1].append(k)
+    for k in range(j, len(dst)):
+        if dst[k] != 1 or not dst_groups:
+            raise DynamicShapeUnsupported(f"reshape of {list(src)} to {list(dst)}")
+        dst_groups[-1].append(k)
+    for g in dst_groups:
+        if sum(not isinstance(dst[k], int) for k in g) > 1:
+            raise DynamicShapeUnsupported(f"reshape of {list(src)} to {list(dst)}: two symbolic sizes in one run")
+    return src_groups, dst_groups
+
+
 def reassociation(groups: Sequence[Sequence[int]]) -> ArrayAttr:
     return ArrayAttr([ArrayAttr([IntegerAttr(i, i64) for i in g]) for g in groups])
 
@@ -489,6 +680,12 @@ def reassociation(groups: Sequence[Sequence[int]]) -> ArrayAttr:
 # ----------------------------------------------------------------------------
 # patterns: one per source op
 # ----------------------------------------------------------------------------
+
+
+def _dynamic_error(op: Operation, why: str) -> DynamicShapeError:
+    error = DynamicShapeError(f"{op.name} on {', '.join(str(t) for t in op.operand_types)}: {why}")
+    error.short = str(error)  # the rewriter adds the IR to the message; the user gets this
+    return error
 
 
 class Lowering(RewritePattern):
@@ -500,7 +697,14 @@ class Lowering(RewritePattern):
         if not isinstance(op, self.op_type):
             return
         e = Emitter()
-        result = self.emit(e, op)
+        try:
+            result = self.emit(e, op)
+        except DynamicShapeUnsupported as err:
+            raise _dynamic_error(op, str(err)) from None
+        except TypeError as err:  # a sympy comparison that a lowering needs decided
+            if "Relational" not in str(err):
+                raise
+            raise _dynamic_error(op, "this lowering needs numbers, not symbolic sizes") from None
         if result is None:
             return
         rewriter.replace(op, e.ops, [result])
@@ -621,9 +825,9 @@ REDUCTION_LOWERINGS = [_reduction(t) for t in REDUCTIONS]
 @lowering(nn.MeanOp)
 def _mean(e: Emitter, op: nn.MeanOp):
     shape = shape_of(op.input)
-    n = math.prod(shape[d] for d in op.reduced_dims())
+    n = nn.dim(math.prod(shape[d] for d in op.reduced_dims()))
     total = e.add(nn.SumOp(op.input, op.reduced_dims(), op.keepdim.value.data))
-    return e.add(nn.DivOp(total, e.splat(float(n), elem(op.input))))
+    return e.add(nn.DivOp(total, e.size_tensor(n, elem(op.input))))
 
 
 @lowering(nn.SoftmaxOp)
@@ -679,6 +883,18 @@ def _linear(e: Emitter, op: nn.LinearOp):
 def _matmul(e: Emitter, op: nn.MatmulOp):
     a, b = shape_of(op.lhs), shape_of(op.rhs)
     out = shape_of(op.result)
+    if len(b) == 2 and sum(not isinstance(d, int) for d in a[:-1]) > 1:
+        # two symbolic sizes cannot share one reshaped dim (upstream's
+        # expand_shape lowering takes one per group): a contraction over all dims
+        rank = len(a)
+        d = dims(rank + 1)
+        out_map = amap(rank + 1, [*d[: rank - 1], d[rank - 1]])
+        return e.generic(
+            [op.lhs, op.rhs],
+            [amap(rank + 1, [*d[: rank - 1], d[rank]]), amap(rank + 1, [d[rank], d[rank - 1]])],
+            e.filled(out, elem(op.lhs), 0.0), out_map, [PAR] * rank + [RED],
+            lambda s, x: s.add(x[2], s.mul(x[0], x[1])),
+        )
     if len(b) == 2:  # fold all of lhs's leading dims into M
         rows = math.prod(a[:-1])
         y = e.matmul(e.reshape(op.lhs, [rows, a[-1]]), op.rhs)
@@ -690,8 +906,9 @@ def _matmul(e: Emitter, op: nn.MatmulOp):
     return e.reshape(e.matmul(lhs, rhs), out)
 
 
-def _expand_to(e: Emitter, value: SSAValue, shape: Sequence[int]) -> SSAValue:
-    if shape_of(value) == tuple(shape):
+def _expand_to(e: Emitter, value: SSAValue, shape: Sequence[Dim]) -> SSAValue:
+    src = shape_of(value)
+    if len(src) == len(shape) and all(nn.same(a, b) for a, b in zip(src, shape)):
         return value
     return e.elementwise([value], shape, lambda s, x: x[0])
 
@@ -710,7 +927,7 @@ def reshape_or_fold(e: Emitter, value: SSAValue, shape: Sequence[int]) -> SSAVal
     """A reshape; of an unpermuted weight it is the weight in the new shape."""
     src = value.owner
     if isinstance(src, nn.WeightOp) and src.perm is None:
-        return e.add(nn.WeightOp(src.weight_name, TensorType(elem(value), list(shape))))
+        return e.add(nn.WeightOp(src.weight_name, TensorType(elem(value), [static(d) for d in shape])))
     return e.reshape(value, shape)
 
 
@@ -739,11 +956,12 @@ def _slice(e: Emitter, op: nn.SliceOp):
     shape = shape_of(op.input)
     d = nn.normalize_dim(op.dim.value.data, len(shape))
     out = shape_of(op.result)
-    offsets = [0] * len(shape)
-    offsets[d] = op.start.value.data
+    start, _, step = op.bounds()
+    offsets: list[Dim] = [0] * len(shape)
+    offsets[d] = start
     strides = [1] * len(shape)
-    strides[d] = op.step.value.data
-    view = e.add(tensor.ExtractSliceOp(op.input, offsets, list(out), strides, op.result.type))
+    strides[d] = step
+    view = e.add(tensor.ExtractSliceOp(op.input, e.mixed(offsets), e.mixed(out), strides, op.result.type))
     # copied into a fresh tensor: a strided view that reaches a reshape or a
     # result would bufferize to a strided memref.copy (see Emitter.insert)
     return e.add(linalg.CopyOp([view], [e.empty(out, elem(op.input))], [op.result.type]))
@@ -762,7 +980,7 @@ def _concat(e: Emitter, op: nn.ConcatOp):
         offsets = [0] * len(out)
         offsets[d] = offset
         acc = e.insert(x, acc, offsets)
-        offset += shape_of(x)[d]
+        offset = nn.dim(offset + shape_of(x)[d])
     return acc
 
 
@@ -993,7 +1211,7 @@ def check_indices(e: Emitter, index: SSAValue, size: int, wrap: bool, kind: int,
     """Calls the runtime's error hook, once, when any value of `index` lies
     outside [-size, size) (`wrap`) or [0, size). The call records the first
     bad value; the Python caller raises after the compiled function returns."""
-    if math.prod(shape_of(index)) == 0:
+    if any(d == 0 for d in shape_of(index)):
         return
     rank = len(shape_of(index))
     everything = list(range(rank))
@@ -1001,23 +1219,28 @@ def check_indices(e: Emitter, index: SSAValue, size: int, wrap: bool, kind: int,
     hi = e.reduce(index, everything, -math.inf, lambda s, x: s.max(x[0], x[1]))
     s = Scalar()
     lo, hi = (s.cast(s._add(tensor.ExtractOp(v, [], elem(index))), i64) for v in (lo, hi))
-    low_bad = s.cmp("lt", lo, s.const(-size if wrap else 0, i64))
-    bad = s.or_(low_bad, s.cmp("ge", hi, s.const(size, i64)))
+    n = s._add(arith.IndexCastOp(e.size(size), i64)) if not isinstance(size, int) else s.const(size, i64)
+    low = (s.const(-size, i64) if isinstance(size, int) else s.neg(n)) if wrap else s.const(0, i64)
+    low_bad = s.cmp("lt", lo, low)
+    bad = s.or_(low_bad, s.cmp("ge", hi, n))
     value = s.select(low_bad, lo, hi)
-    args = [s.const(kind, i64), s.const(dim, i64), value, s.const(size, i64)]
+    args = [s.const(kind, i64), s.const(dim, i64), value, n]
     body = [func.CallOp(INDEX_ERROR, args, []), scf.YieldOp()]
     s.ops.append(scf.IfOp(bad, [], body))
     e.ops += s.ops
 
 
-def clamped_index(s: Scalar, value: SSAValue, size: int, wrap: bool) -> SSAValue:
+def clamped_index(s: Scalar, value: SSAValue, size: int | SSAValue, wrap: bool) -> SSAValue:
     """An index of type `index` inside [0, size) for any integer `value`:
     negative values count from the end when `wrap`; reads never leave the
-    tensor, even for values the check has reported."""
+    tensor, even for values the check has reported. A symbolic size comes
+    as an i64 value (Emitter.size_i64)."""
     v = s.cast(value, i64)
     if wrap:
-        v = s.select(s.cmp("lt", v, s.const(0, i64)), s.add(v, s.const(size, i64)), v)
-    v = s.max(s.min(v, s.const(max(size - 1, 0), i64)), s.const(0, i64))
+        negative = s.cmp("lt", v, s.const(0, i64))
+        v = s.select(negative, s.add(v, size if isinstance(size, SSAValue) else s.const(size, i64)), v)
+    last = s.sub(n, s.const(1, i64)) if isinstance(size, SSAValue) else s.const(max(size - 1, 0), i64)
+    v = s.max(s.min(v, last), s.const(0, i64))
     return s._add(arith.IndexCastOp(v, IndexType()))
 
 
@@ -1028,9 +1251,10 @@ def _gather(e: Emitter, op: nn.GatherOp):
     d = nn.normalize_dim(op.dim.value.data, rank)
     check_indices(e, op.index, shape[d], False, INDEX_GATHER, d)
     source = op.input
+    n = e.size_i64(shape[d])
 
     def body(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
-        at = [clamped_index(s, x[0], shape[d], False) if k == d else s.index(k) for k in range(rank)]
+        at = [clamped_index(s, x[0], n, False) if k == d else s.index(k) for k in range(rank)]
         return s._add(tensor.ExtractOp(source, at, elem(source)))
 
     out = shape_of(op.result)
@@ -1061,11 +1285,12 @@ def _index(e: Emitter, op: nn.IndexOp):
     # result dim of each non-indexed input dim
     position = {k: (j if j < at else j + len(bshape)) for j, k in enumerate(rest)}
     source = op.input
+    sizes = {k: e.size_i64(shape[k]) for k in indexed}
 
     def body(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
         values = dict(zip(indexed, x))
         where = [
-            clamped_index(s, values[k], shape[k], wrap) if k in values else s.index(position[k])
+            clamped_index(s, values[k], sizes[k], wrap) if k in values else s.index(position[k])
             for k in range(len(shape))
         ]
         return s._add(tensor.ExtractOp(source, where, elem(source)))
@@ -1105,12 +1330,70 @@ class ConvertNnToLinalgPass(ModulePass):
     name = "convert-nn-to-linalg"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(
-            GreedyRewritePatternApplier(PATTERNS), apply_recursively=True
-        ).rewrite_module(op)
+        for f in [f for f in op.ops if isinstance(f, func.FuncOp) and not f.is_declaration]:
+            token = SIZES.set(bind_sizes(f))
+            try:
+                PatternRewriteWalker(
+                    GreedyRewritePatternApplier(PATTERNS), apply_recursively=True
+                ).rewrite_region(f.body)
+            except DynamicShapeError as e:
+                raise DynamicShapeError(
+                    f"this program cannot run with dynamic sizes yet: {getattr(e, 'short', str(e))}"
+                ) from None
+            finally:
+                SIZES.reset(token)
+        drop_symbolic_shapes(op)
         declared = {f.sym_name.data for f in op.ops if isinstance(f, func.FuncOp)}
         calls = (c for c in op.walk() if isinstance(c, func.CallOp) and c.callee.string_value() == INDEX_ERROR)
         if INDEX_ERROR not in declared and next(calls, None) is not None:
             decl = func.FuncOp.external(INDEX_ERROR, [i64] * 4, [])
             block = op.body.block
             block.insert_op_before(decl, block.first_op) if block.first_op else block.add_op(decl)
+
+
+def bind_sizes(f: func.FuncOp) -> dict[sympy.Symbol, tuple[SSAValue, int]]:
+    """Where each size symbol of `f` is found (the first argument dim that is
+    exactly the symbol); records the symbols and the symbolic shapes of the
+    arguments and results as attributes of `f`."""
+    block = f.body.block
+    sizes: dict[sympy.Symbol, tuple[SSAValue, int]] = {}
+    for arg in block.args:
+        if not isinstance(arg.type, TensorType):
+            continue
+        for i, d in enumerate(shape_of(arg)):
+            if isinstance(d, sympy.Symbol) and d not in sizes:
+                sizes[d] = (arg, i)
+    if not sizes:
+        return sizes
+    missing = {s for arg in block.args if isinstance(arg.type, TensorType) for s in nn.symbols_of(shape_of(arg))}
+    missing -= set(sizes)
+    if missing:
+        raise DynamicShapeError(f"size symbols {sorted(map(str, missing))} are not the size of any input dim")
+    results = f.function_type.outputs.data
+    f.attributes["sparcc.sizes"] = ArrayAttr([StringAttr(str(s)) for s in sizes])
+    f.attributes["sparcc.arg_dims"] = ArrayAttr([StringAttr(nn.dims_text(shape_of(a))) for a in block.args])
+    f.attributes["sparcc.result_dims"] = ArrayAttr([StringAttr(nn.dims_text(shape_of(t))) for t in results])
+    return sizes
+
+
+def drop_symbolic_shapes(module: ModuleOp) -> None:
+    """Plain tensor types (`?`, no encoding) for upstream MLIR: the symbolic
+    shapes have served the lowering, and the function keeps them as attributes."""
+
+    def plain(typ: Attribute) -> Attribute:
+        if isinstance(typ, TensorType) and isinstance(typ.encoding, StringAttr) and typ.encoding.data.startswith("["):
+            return TensorType(typ.element_type, typ.get_shape())
+        return typ
+
+    for op in module.walk():
+        for value in op.results:
+            value._type = plain(value.type)  # noqa: SLF001 (a type-only change, uses stay valid)
+        for region in op.regions:
+            for block in region.blocks:
+                for arg in block.args:
+                    arg._type = plain(arg.type)  # noqa: SLF001
+        if isinstance(op, func.FuncOp):
+            op.function_type = func.FunctionType.from_lists(
+                [plain(t) for t in op.function_type.inputs.data], [plain(t) for t in op.function_type.outputs.data]
+            )
+

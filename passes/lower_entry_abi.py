@@ -14,6 +14,14 @@ boundary and weights are bound once, never copied per call. The weight order
 is recorded in the `sparcc.weights` attribute as
 `[{name = "...", perm = array<i64: ...>}, ...]`.
 
+A program compiled for dynamic shapes (convert-nn-to-linalg recorded its
+size symbols in `sparcc.sizes` and the symbolic shapes in `sparcc.arg_dims`
+and `sparcc.result_dims`) takes one `index` argument per size symbol, after
+the destinations. Its dynamic buffers still arrive as bare pointers (a
+`memref<1xT>` argument) and are viewed in their shape with
+`memref.reinterpret_cast`, row-major, sizes and strides computed from the
+symbols; each `tensor.dim` tagged `sparcc.size` becomes the symbol's argument.
+
 A result that is a C kernel's own buffer (`bufferization.to_tensor %alloc`,
 as lower-quant and lower-sparse make them) takes the destination in place
 of the alloc: the kernel writes into the caller's memory, with no copy.
@@ -23,12 +31,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sympy
+
 from sparcc.dialects import nn
-from sparcc.dialects.nn import i64_array, ints
+from sparcc.dialects.nn import Dim, i64_array, ints
 from xdsl.context import Context
-from xdsl.dialects import bufferization, func, memref
+from xdsl.dialects import bufferization, func, memref, tensor
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     ArrayAttr,
+    IndexType,
     DictionaryAttr,
     MemRefType,
     ModuleOp,
@@ -47,6 +59,11 @@ def _memref(typ: Attribute) -> MemRefType:
     return MemRefType(typ.element_type, typ.get_shape())
 
 
+def _texts(f: func.FuncOp, name: str) -> list[str]:
+    attr = f.attributes.get(name)
+    return [a.data for a in attr.data] if isinstance(attr, ArrayAttr) else []  # type: ignore[attr-defined]
+
+
 def lower_function(f: func.FuncOp) -> None:
     block = f.body.block
     n_inputs = len(block.args)
@@ -58,12 +75,47 @@ def lower_function(f: func.FuncOp) -> None:
         Rewriter.insert_op(view, where)
         last_view = view
 
+    # dynamic programs: one index argument per size symbol, last
+    symbols = [nn.size_symbol(name) for name in _texts(f, "sparcc.sizes")]
+    sizes = {sym: block.insert_arg(IndexType(), len(block.args)) for sym in symbols}
+    arg_dims = [nn.parse_dim_list(t) for t in _texts(f, "sparcc.arg_dims")]
+    result_dims = [nn.parse_dim_list(t) for t in _texts(f, "sparcc.result_dims")]
+
+    def buffer(typ: Attribute, shape: tuple[Dim, ...] | None, index: int) -> SSAValue:
+        """A new argument for a buffer of tensor type `typ` (symbolic `shape`),
+        as a memref of that shape."""
+        if shape is None or nn.is_static(shape):
+            return block.insert_arg(_memref(typ), index)
+        element = typ.element_type  # type: ignore[attr-defined]
+        arg = block.insert_arg(MemRefType(element, [1]), index)
+        ops: list[Operation] = []
+        from sparcc.passes.convert_nn_to_linalg import size_value
+
+        def mixed(d: Dim) -> SSAValue | int:
+            return d if isinstance(d, int) else size_value(d, ops, sizes)
+
+        strides = [nn.dim(sympy.Mul(*shape[i + 1 :])) for i in range(len(shape))]
+        view = memref.ReinterpretCastOp.from_dynamic(
+            arg, [0], [mixed(d) for d in shape], [mixed(st) for st in strides],
+            MemRefType(element, [d if isinstance(d, int) else DYNAMIC_INDEX for d in shape]),
+        )
+        for op in [*ops, view]:
+            add_view(op)
+        return view.results[0]
+
+    # size reads of the lowering: the symbols' arguments
+    for op in [o for o in block.walk() if isinstance(o, tensor.DimOp) and "sparcc.size" in o.attributes]:
+        op.result.replace_all_uses_with(sizes[nn.size_symbol(op.attributes["sparcc.size"].data)])  # type: ignore[attr-defined]
+        Rewriter.erase_op(op)
+
     # inputs: memref arguments read through a restrict tensor view
-    for arg in list(block.args):
-        to_tensor = bufferization.ToTensorOp(block.insert_arg(_memref(arg.type), arg.index), restrict=True)
+    for k, arg in enumerate(list(block.args[:n_inputs])):
+        source = buffer(arg.type, arg_dims[k] if arg_dims else None, arg.index)
+        to_tensor = bufferization.ToTensorOp(source, restrict=True)
         add_view(to_tensor)
         arg.replace_all_uses_with(to_tensor.tensor)
         block.erase_arg(arg)
+    first_size = len(block.args) - len(symbols)  # weights and destinations go before the sizes
 
     # weights: one argument and one restrict view per distinct (name, perm, shape)
     views: dict[tuple[str, tuple[int, ...] | None, tuple[int, ...]], SSAValue] = {}
@@ -75,7 +127,8 @@ def lower_function(f: func.FuncOp) -> None:
         perm = ints(op.perm) if op.perm is not None else None
         key = (op.weight_name, perm, tuple(op.result.type.get_shape()))
         if key not in views:
-            arg = block.insert_arg(_memref(op.result.type), len(block.args))
+            arg = block.insert_arg(_memref(op.result.type), first_size)
+            first_size += 1
             view = bufferization.ToTensorOp(arg, restrict=True)
             add_view(view)
             views[key] = view.tensor
@@ -90,10 +143,11 @@ def lower_function(f: func.FuncOp) -> None:
     ret = block.last_op
     assert isinstance(ret, func.ReturnOp)
     forwarded: set[Operation] = set()
-    for value in ret.arguments:
-        dest = block.insert_arg(_memref(value.type), len(block.args))
+    for k, value in enumerate(ret.arguments):
+        dest = buffer(value.type, result_dims[k] if result_dims else None, first_size)
+        first_size += 1
         alloc = _kernel_buffer(value)
-        if alloc is not None and alloc not in forwarded and alloc.results[0].type == dest.type:
+        if alloc is not None and alloc not in forwarded and alloc.results[0].type == dest.type and not symbols:
             # a C kernel's result buffer (lower-quant, lower-sparse): the kernel
             # writes straight into the destination, no buffer and no copy
             forwarded.add(alloc)

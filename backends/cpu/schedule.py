@@ -311,6 +311,14 @@ def _shape(value: ir.Value) -> list[int]:
     return list(ir.ShapedType(value.type).shape)
 
 
+def _dynamic(op: ir.Operation) -> bool:
+    """Whether an operand of `op` has a size known only at run time."""
+    return any(
+        isinstance(v.type, (ir.MemRefType, ir.RankedTensorType)) and not ir.ShapedType(v.type).has_static_shape
+        for v in op.operands
+    )
+
+
 def _loop_ranges(op: ir.Operation) -> list[int] | None:
     """Static loop extents of a generic whose maps are projected permutations
     and that reads and writes the innermost loop contiguously.
@@ -385,6 +393,8 @@ def build(module: ir.Module, threads: int = 1) -> tuple[str | None, list[Decisio
 
     module.operation.walk(visit)
     for tag, op in enumerate(ops):
+        if _dynamic(op):  # sizes known only at run time: plain loops (see README, dynamic shapes)
+            continue
         name = "linalg.batch_matmul" if _is_batch_matmul(op) else op.name
         if name in ("linalg.matmul", "linalg.batch_matmul"):
             a, b = _shape(op.operands[0]), _shape(op.operands[1])

@@ -74,9 +74,9 @@ func.func @cumsum(%x: tensor<3x5xi64>) -> tensor<3x5xi64> {
 
 // gather: the index tensor is checked against [0, 8) (kind 3, dim 1), reads are clamped.
 // CHECK-LABEL: func.func @gather(
+// CHECK:         %[[SIZE:.*]] = arith.constant 8 : i64
 // CHECK:         %[[KIND:.*]] = arith.constant 3 : i64
 // CHECK-NEXT:    %[[DIM:.*]] = arith.constant 1 : i64
-// CHECK-NEXT:    %[[SIZE:.*]] = arith.constant 8 : i64
 // CHECK-NEXT:    scf.if %{{.*}} {
 // CHECK-NEXT:      func.call @sparcc_rt_index_error(%[[KIND]], %[[DIM]], %{{.*}}, %[[SIZE]])
 // CHECK:           %[[ROW:.*]] = linalg.index 0 : index

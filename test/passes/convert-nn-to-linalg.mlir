@@ -391,9 +391,9 @@ func.func @concat(%x: tensor<4x8xf32>, %y: tensor<4x2xf32>) -> tensor<4x10xf32> 
 // CHECK:           arith.maxsi
 // CHECK:         %[[LO:.*]] = tensor.extract %{{.*}}[] : tensor<i64>
 // CHECK-NEXT:    %[[HI:.*]] = tensor.extract %{{.*}}[] : tensor<i64>
+// CHECK-NEXT:    %[[SIZE:.*]] = arith.constant 10 : i64
 // CHECK-NEXT:    %[[ZERO:.*]] = arith.constant 0 : i64
 // CHECK-NEXT:    %[[NEG:.*]] = arith.cmpi slt, %[[LO]], %[[ZERO]] : i64
-// CHECK-NEXT:    %[[SIZE:.*]] = arith.constant 10 : i64
 // CHECK-NEXT:    %[[OVER:.*]] = arith.cmpi sge, %[[HI]], %[[SIZE]] : i64
 // CHECK-NEXT:    %[[BAD:.*]] = arith.ori %[[NEG]], %[[OVER]] : i1
 // CHECK-NEXT:    %[[VAL:.*]] = arith.select %[[NEG]], %[[LO]], %[[HI]] : i64

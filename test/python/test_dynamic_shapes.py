@@ -1,0 +1,132 @@
+"""Dynamic shapes: one compiled program serves every size of the dims marked
+dynamic (or found to vary). Differential checks against eager PyTorch at
+several sizes, the ranges and their messages, and the automatic mode of
+sparcc.jit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import sparcc
+from sparcc.driver import compile_program
+from sparcc.errors import DynamicShapeError, InputMismatchError, SparccError
+
+
+class Block(torch.nn.Module):
+    """A small transformer block: linear, layer_norm, causal sdpa, gelu, a
+    residual, arange positions, a slice and a reshape with the dynamic dim."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = torch.nn.Embedding(50, 16)
+        self.pos = torch.nn.Embedding(64, 16)
+        self.norm = torch.nn.LayerNorm(16)
+        self.qkv = torch.nn.Linear(16, 48)
+        self.out = torch.nn.Linear(16, 16)
+        self.head = torch.nn.Linear(16, 50)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        b, s = ids.shape
+        x = self.emb(ids) + self.pos(torch.arange(s))
+        q, k, v = self.qkv(self.norm(x)).split(16, dim=-1)
+        heads = [t.reshape(b, s, 4, 4).transpose(1, 2) for t in (q, k, v)]
+        att = torch.nn.functional.scaled_dot_product_attention(*heads, is_causal=True)
+        x = x + self.out(att.transpose(1, 2).reshape(b, s, 16))
+        x = x + torch.nn.functional.gelu(x).softmax(-1) * x.mean(1, keepdim=True)
+        return self.head(x)[:, -1:, :]
+
+
+def _check(program, model, *args, atol=1e-5) -> None:
+    got = program(*args)
+    with torch.no_grad():
+        want = model(*args)
+    torch.testing.assert_close(got, want, atol=atol, rtol=1e-4)
+
+
+def test_one_program_serves_every_sequence_length():
+    torch.manual_seed(0)
+    model = Block().eval()
+    ids = torch.randint(0, 50, (1, 9))
+    program = compile_program(model, (ids,), threads=1, use_cache=False, dynamic={0: {1: (1, 64)}})
+    assert program.report["dynamic"]["symbols"] == {"s0": {"min": 1, "max": 64}}
+    for n in (9, 1, 2, 17, 64):
+        _check(program, model, torch.randint(0, 50, (1, n)))
+
+
+def test_dynamic_batch_and_length_of_an_mlp():
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4)).eval()
+    x = torch.randn(3, 5, 8)
+    program = compile_program(model, (x,), threads=1, use_cache=False, dynamic={0: {0: (1, 16), 1: (1, None)}})
+    assert set(program.report["dynamic"]["symbols"]) == {"s0", "s1"}
+    for shape in ((3, 5, 8), (1, 1, 8), (16, 33, 8), (2, 100, 8)):
+        _check(program, model, torch.randn(*shape))
+
+
+def test_sizes_out_of_range_and_static_dims_are_rejected_with_a_message():
+    model = torch.nn.Linear(8, 4).eval()
+    program = compile_program(model, (torch.randn(4, 8),), threads=1, use_cache=False, dynamic={0: {0: (2, 10)}})
+    with pytest.raises(InputMismatchError, match=r"size 11 is outside the range .*s0 \[2, 10\]"):
+        program(torch.randn(11, 8))
+    with pytest.raises(InputMismatchError, match=r"size 1 is outside"):
+        program(torch.randn(1, 8))
+    with pytest.raises(InputMismatchError, match="dim 1 is not dynamic"):
+        program(torch.randn(4, 9))
+
+
+def test_index_checks_use_the_run_time_size():
+    """gather along a dynamic dim: an index past the actual size raises as
+    PyTorch does, although it is inside the largest size allowed."""
+    def f(x: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+        return torch.gather(x, 1, i)
+
+    x, i = torch.randn(2, 6), torch.randint(0, 6, (2, 3))
+    program = compile_program(f, (x, i), threads=1, use_cache=False, dynamic={0: {1: (1, 32)}})
+    x = torch.randn(2, 4)
+    i = torch.randint(0, 4, (2, 3))
+    torch.testing.assert_close(program(x, i), f(x, i))
+    with pytest.raises(RuntimeError, match="out of bounds for dimension 1 with size 4"):
+        program(x, torch.full((2, 3), 5))
+
+
+def test_model_that_specializes_the_dim_gets_a_message():
+    model = torch.nn.Linear(8, 4).eval()
+    with pytest.raises(DynamicShapeError, match="does not allow these dims to vary"):
+        compile_program(model, (torch.randn(4, 8),), threads=1, use_cache=False, dynamic={0: {1: (1, 16)}})
+
+
+def test_jit_recompiles_once_with_the_dims_that_changed():
+    torch.manual_seed(2)
+    model = Block().eval()
+    fast = sparcc.jit(model, threads=1, cache=False)
+    for n in (8, 5, 1, 30, 5, 13):
+        _check(fast, model, torch.randint(0, 50, (1, n)))
+    assert fast.compiles == 2  # the first size, then one dynamic program for every later one
+    assert len(fast.dynamic_programs) == 1
+
+
+def test_jit_dynamic_false_compiles_each_size():
+    model = torch.nn.Linear(8, 4).eval()
+    fast = sparcc.jit(model, threads=1, cache=False, dynamic=False)
+    for n in (2, 3, 4):
+        _check(fast, model, torch.randn(n, 8))
+    assert fast.compiles == 3
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("yes", "expected None, True, False"),
+    ({0: {1: (0, 5)}}, "bounds"),
+    ({0: {1: (5, 2)}}, "bounds"),
+    ({-1: [0]}, "input index"),
+    ({0: {"a": None}}, "dim 'a'"),
+])
+def test_bad_dynamic_specs_are_rejected(spec, message):
+    with pytest.raises(InputMismatchError, match=message):
+        sparcc.jit(torch.nn.Linear(2, 2), dynamic=spec)
+
+
+def test_dynamic_dims_of_a_convolution_other_than_batch_are_refused():
+    model = torch.nn.Conv2d(3, 4, 3).eval()
+    with pytest.raises(SparccError, match="only the batch dim"):
+        compile_program(model, (torch.randn(1, 3, 8, 8),), threads=1, use_cache=False, dynamic={0: {2: (4, 16)}})
