@@ -1239,7 +1239,7 @@ def clamped_index(s: Scalar, value: SSAValue, size: int | SSAValue, wrap: bool) 
     if wrap:
         negative = s.cmp("lt", v, s.const(0, i64))
         v = s.select(negative, s.add(v, size if isinstance(size, SSAValue) else s.const(size, i64)), v)
-    last = s.sub(n, s.const(1, i64)) if isinstance(size, SSAValue) else s.const(max(size - 1, 0), i64)
+    last = s.sub(size, s.const(1, i64)) if isinstance(size, SSAValue) else s.const(max(size - 1, 0), i64)
     v = s.max(s.min(v, last), s.const(0, i64))
     return s._add(arith.IndexCastOp(v, IndexType()))
 
