@@ -319,6 +319,57 @@ def _dynamic(op: ir.Operation) -> bool:
     )
 
 
+def _dynamic_schedule(s: _Script, ew: _Script, op: ir.Operation, tag: int, threads: int) -> Decision | None:
+    """The schedule of an op with sizes known only at run time (a dynamic
+    program): the dynamic loops are tiled by 1, and what is left, which has
+    static sizes, gets the static schedule. A 2-d matmul with a dynamic M
+    runs one row at a time on the vectorised kernel (split over N among the
+    threads); an op whose innermost loop is dynamic, or a matmul with a
+    dynamic N or K, stays plain loops."""
+    mark = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
+    if op.name == "linalg.matmul":
+        (m, k), (_, n) = _shape(op.operands[0]), _shape(op.operands[1])
+        if _is_dyn(n) or _is_dyn(k) or not _is_dyn(m):
+            return None
+        op.attributes[TAG] = mark
+        h = s.match(tag)
+        ts = tile_sizes(1, n, k)
+        par = parallel_split(64, n, k, threads) if threads > 1 else None
+        if par is not None and par[0] == "n":
+            h = s.forall(h, [0, par[1], 0])
+            n = par[1]
+            ts = {**tile_sizes(1, n, k), "split": "n", "threads": threads}
+        h = s.tile(h, [1, 0, 0])
+        npieces = [(h, n)]
+        nmain = n - n % ts["nr"]
+        if 0 < nmain < n:
+            a, b = s.split(h, 1, nmain)
+            npieces = [(a, nmain), (b, n - nmain)]
+        for hn, np_ in npieces:
+            _matmul_piece(s, hn, 1, np_, k, ts, False)
+        return Decision("linalg.matmul", ("?", n, k), {**ts, "rows": 1})
+    if op.name == "linalg.fill":
+        shape = _shape(op.operands[1])
+        ranges, iterators = shape, ["parallel"] * len(shape)
+    elif op.name == "linalg.generic" and not _is_batch_matmul(op):
+        found = _schedulable_generic(op)
+        if found is None:
+            return None
+        ranges, iterators = found
+    else:
+        return None
+    if not ranges or _is_dyn(ranges[-1]):
+        return None
+    op.attributes[TAG] = mark
+    vector, tail = _vectorize_innermost(ew, ew.match(tag), ranges, iterators)
+    shown = tuple("?" if _is_dyn(r) else r for r in ranges)
+    return Decision(op.name, shown, {"vector": vector, "tail": tail} if tail else vector)
+
+
+def _is_dyn(size: int) -> bool:
+    return size == ir.ShapedType.get_dynamic_size()
+
+
 def _loop_ranges(op: ir.Operation) -> list[int] | None:
     """Static loop extents of a generic whose maps are projected permutations
     and that reads and writes the innermost loop contiguously.
@@ -393,7 +444,10 @@ def build(module: ir.Module, threads: int = 1) -> tuple[str | None, list[Decisio
 
     module.operation.walk(visit)
     for tag, op in enumerate(ops):
-        if _dynamic(op):  # sizes known only at run time: plain loops (see README, dynamic shapes)
+        if _dynamic(op):  # sizes known only at run time
+            found = _dynamic_schedule(s, ew, op, tag, threads)
+            if found is not None:
+                decisions.append(found)
             continue
         name = "linalg.batch_matmul" if _is_batch_matmul(op) else op.name
         if name in ("linalg.matmul", "linalg.batch_matmul"):
