@@ -221,6 +221,24 @@ def dynamic_shapes(module: torch.nn.Module, args: Sequence[torch.Tensor], dynami
     return shapes.dynamic_shapes(module, tuple(args))
 
 
+def _dynamic_examples(args: Sequence[torch.Tensor], dynamic: DynamicSpec) -> list[torch.Tensor]:
+    """The example inputs torch.export traces a dynamic program with: a dim
+    marked dynamic whose example size is 0 or 1 becomes 2 (torch.export
+    specializes sizes 0 and 1), filled with zeros; the values are not
+    traced, only the shapes."""
+    out = list(args)
+    for i, marks in dynamic.items():
+        if marks == "auto":
+            continue
+        shape = list(args[i].shape)
+        small = [d for d in marks if shape[d] < 2]
+        if small and args[i].layout == torch.strided:
+            for d in small:
+                shape[d] = 2
+            out[i] = torch.zeros(shape, dtype=args[i].dtype)
+    return out
+
+
 def export(
     model: torch.nn.Module | Callable[..., Any], args: Sequence[torch.Tensor], dynamic: DynamicSpec | None = None
 ) -> ExportedProgram:
@@ -238,6 +256,8 @@ def export(
     quiet.setLevel(logging.CRITICAL)
     try:
         with torch.no_grad():
+            if dynamic:
+                args = _dynamic_examples(args, dynamic)
             shapes = dynamic_shapes(module, args, dynamic) if dynamic else None
             program = torch.export.export(module, tuple(args), dynamic_shapes=shapes, strict=False)
     except Exception as e:  # torch raises many types; the user needs the text
@@ -1238,6 +1258,8 @@ def _slice(g: GraphImporter, x: SSAValue, dim: int = 0, start=None, end=None, st
     shape = nn.shape_of(x)
     d = dim % len(shape)
     s, e = _clamp_slice(shape[d], start, end)
+    if step == 1 and not (isinstance(s, int) and isinstance(e, int)):
+        e = nn.dim(s + g.meta_shape()[d])  # torch's length knows the symbols' ranges (Min(128, s0) is s0)
     return g.emit(nn.SliceOp(x, d, s, e, step))
 
 

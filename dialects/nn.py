@@ -97,7 +97,15 @@ def parse_dim(text: str) -> Dim:
 def parse_dim_list(text: str) -> Shape:
     """A shape from its printed form ("[1, s0, 64]")."""
     inner = text.strip()[1:-1].strip()
-    return tuple(parse_dim(d) for d in inner.split(",")) if inner else ()
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(inner):  # commas inside Min(a, b) do not separate dims
+        depth += (c == "(") - (c == ")")
+        if c == "," and depth == 0:
+            parts.append(inner[start:i])
+            start = i + 1
+    if inner:
+        parts.append(inner[start:])
+    return tuple(parse_dim(d) for d in parts)
 
 
 def dim(value: Dim) -> Dim:
