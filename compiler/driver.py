@@ -209,9 +209,12 @@ class CompiledProgram:
         return True
 
     def _call_dynamic(self, args: Sequence[Any]) -> Any:
-        inputs = self.check(args)
-        values = self._sizes.values(inputs)
-        results = [torch.empty(shape, dtype=s.dtype) for shape, s in zip(self._sizes.outputs(values), self.outputs)]
+        try:
+            inputs = self.check(args)
+            values = self._sizes.values(inputs)
+            results = [torch.empty(shape, dtype=s.dtype) for shape, s in zip(self._sizes.outputs(values), self.outputs)]
+        except (RuntimeError, MemoryError) as e:  # as in __call__
+            raise SparccError(f"cannot allocate this call's buffers: {str(e).splitlines()[0]}") from None
         ptrs, _alive = self._pointers(inputs)
         self.fn(*ptrs, *self._weight_ptrs, *[r.data_ptr() for r in results], *values)
         return self._finish(results)

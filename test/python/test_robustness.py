@@ -266,6 +266,11 @@ def test_input_too_big_to_copy_is_a_message():
     fast = sparcc.jit(torch.nn.Linear(16, 4), threads=1)
     with pytest.raises(SparccError, match="cannot allocate this call's buffers"):
         fast(torch.zeros(1, 16).expand(2**31, 16))
+    # after a call of another size: the dynamic program's path
+    fast = sparcc.jit(lambda x: torch.softmax(x, -1), threads=1)
+    fast(torch.randn(2, 16))
+    with pytest.raises(SparccError, match="cannot allocate this call's buffers"):
+        fast(torch.zeros(1, 16).expand(2**31, 16))
 
 
 def test_artifact_compiled_from_one_tensor_passed_twice(tmp_path):
