@@ -956,7 +956,7 @@ def _ones(g: GraphImporter, *_: Any, **__: Any) -> SSAValue:
 
 @handles(aten.arange.default, aten.arange.start, aten.arange.start_step)
 def _arange(g: GraphImporter, *args: Any, **kw: Any) -> SSAValue:
-    bounds = [a for a in args if not isinstance(a, (torch.dtype, torch.layout, torch.device, bool)) and a is not None]
+    bounds = [a for a in args if not isinstance(a, (torch.dtype, torch.layout, torch.device)) and a is not None]
     start, step = (0, 1) if len(bounds) == 1 else (bounds[0], bounds[2] if len(bounds) > 2 else 1)
     if not isinstance(start, (int, float)) or not isinstance(step, (int, float)):
         raise g.fail(f"an arange whose start or step is a symbolic size ({start}, {step}) is not supported")
