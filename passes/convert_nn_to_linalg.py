@@ -879,10 +879,41 @@ def _linear(e: Emitter, op: nn.LinearOp):
     return y if op.bias is None else e.add(nn.AddOp(y, op.bias))
 
 
+def _rows_times_columns(e: Emitter, a: SSAValue, b: SSAValue, out: Sequence[Dim], b_transposed: bool) -> SSAValue:
+    """A matmul of equal-batch operands as one contraction generic whose
+    innermost loop the CPU schedule vectorises although sizes are symbolic:
+    [..., M, K] x [..., K, N] with N innermost (a row of b added per k), or,
+    b_transposed, [..., M, K] x [..., N, K] with K innermost (dot products)."""
+    rank = len(out)
+    nb = rank - 2
+    d = dims(rank + 1)
+    batch = d[:nb]
+    if b_transposed:  # loops: batch, m, n, k
+        m, n, k = d[nb], d[nb + 1], d[nb + 2]
+        iterators = [PAR] * rank + [RED]
+        b_map = amap(rank + 1, [*batch, n, k])
+    else:  # loops: batch, m, k, n
+        m, k, n = d[nb], d[nb + 1], d[nb + 2]
+        iterators = [PAR] * (nb + 1) + [RED, PAR]
+        b_map = amap(rank + 1, [*batch, k, n])
+    return e.generic(
+        [a, b], [amap(rank + 1, [*batch, m, k]), b_map], e.filled(out, elem(a), 0.0),
+        amap(rank + 1, [*batch, m, n]), iterators, lambda s, x: s.add(x[2], s.mul(x[0], x[1])),
+    )
+
+
+def _symbolic(*shapes: Sequence[Dim]) -> bool:
+    return not all(nn.is_static(shape) for shape in shapes)
+
+
 @lowering(nn.MatmulOp)
 def _matmul(e: Emitter, op: nn.MatmulOp):
     a, b = shape_of(op.lhs), shape_of(op.rhs)
     out = shape_of(op.result)
+    if (_symbolic(a, b) and len(a) == len(b) >= 3 and isinstance(b[-1], int)
+            and all(nn.same(x, y) for x, y in zip(a[:-2], b[:-2]))):
+        # a batched matmul with symbolic sizes (attention's probs @ v): N innermost
+        return _rows_times_columns(e, op.lhs, op.rhs, out, False)
     if len(b) == 2 and sum(not isinstance(d, int) for d in a[:-1]) > 1:
         # two symbolic sizes cannot share one reshaped dim (upstream's
         # expand_shape lowering takes one per group): a contraction over all dims
@@ -993,10 +1024,15 @@ def _embedding(e: Emitter, op: nn.EmbeddingOp):
 
 @lowering(nn.SdpaOp)
 def _sdpa(e: Emitter, op: nn.SdpaOp):
-    rank = len(shape_of(op.query))
-    perm = list(range(rank - 2)) + [rank - 1, rank - 2]
-    kt = e.add(nn.PermuteOp(op.key, perm))
-    scores = e.add(nn.MatmulOp(op.query, kt))
+    q, k = shape_of(op.query), shape_of(op.key)
+    rank = len(q)
+    if _symbolic(q, k) and all(nn.same(x, y) for x, y in zip(q[:-2], k[:-2])):
+        # symbolic sizes: q @ k^T as dot products over E, which stays static
+        scores = _rows_times_columns(e, op.query, op.key, (*q[:-1], k[-2]), True)
+    else:
+        perm = list(range(rank - 2)) + [rank - 1, rank - 2]
+        kt = e.add(nn.PermuteOp(op.key, perm))
+        scores = e.add(nn.MatmulOp(op.query, kt))
     scores = e.add(nn.MulOp(scores, e.splat(op.scale.value.data, elem(op.query))))
     if op.mask is not None:
         scores = e.add(nn.AddOp(scores, op.mask))

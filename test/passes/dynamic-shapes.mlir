@@ -26,3 +26,15 @@ func.func @block(%x: tensor<?x8xf32, "[s0, 8]">, %w: tensor<4x8xf32>) -> tensor<
   %2 = nn.reshape %1 : tensor<?x4xf32, "[s0, 4]"> -> tensor<1x?x4xf32, "[1, s0, 4]">
   func.return %2 : tensor<1x?x4xf32, "[1, s0, 4]">
 }
+
+// Attention with a symbolic length: q @ k^T is one contraction whose innermost
+// loop runs over E (dot products, static), probs @ v one whose innermost loop
+// runs over Ev (rows of v added per key): no transposed copy of k, and a
+// static innermost loop for the CPU schedule to vectorise.
+// LINALG-LABEL: func.func @attention(
+// LINALG:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+// LINALG:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"]}
+func.func @attention(%q: tensor<1x2x?x8xf32, "[1, 2, s0, 8]">) -> tensor<1x2x?x8xf32, "[1, 2, s0, 8]"> {
+  %0 = nn.sdpa %q, %q, %q {is_causal = true, scale = 0.25 : f64} : (tensor<1x2x?x8xf32, "[1, 2, s0, 8]">, tensor<1x2x?x8xf32, "[1, 2, s0, 8]">, tensor<1x2x?x8xf32, "[1, 2, s0, 8]">) -> tensor<1x2x?x8xf32, "[1, 2, s0, 8]">
+  func.return %0 : tensor<1x2x?x8xf32, "[1, 2, s0, 8]">
+}
