@@ -203,7 +203,9 @@ class CompiledProgram:
     def accepts(self, args: Sequence[Any]) -> bool:
         """Whether this program runs `args` (a dynamic program: any sizes in range)."""
         try:
-            self.check(args)
+            inputs = self.check(args)
+            if self.symbols:
+                self._sizes.values(inputs)  # every symbol agrees and is in its range
         except InputMismatchError:
             return False
         return True

@@ -130,3 +130,18 @@ def test_dynamic_dims_of_a_convolution_other_than_batch_are_refused():
     model = torch.nn.Conv2d(3, 4, 3).eval()
     with pytest.raises(SparccError, match="only the batch dim"):
         compile_program(model, (torch.randn(1, 3, 8, 8),), threads=1, use_cache=False, dynamic={0: {2: (4, 16)}})
+
+
+def test_jit_dynamic_true_and_sizes_outside_the_range_get_their_own_program():
+    """dynamic=True: torch.export picks the dims that may vary (ranges from 2,
+    its rule); a call outside every dynamic program's range compiles anew
+    instead of failing."""
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.GELU(), torch.nn.Linear(16, 4)).eval()
+    fast = sparcc.jit(model, threads=1, cache=False, dynamic=True)
+    for b in (4, 7, 33):
+        _check(fast, model, torch.randn(b, 8))
+    assert fast.compiles == 1
+    assert fast.dynamic_programs[0].report["dynamic"]["inputs"] == ["float32[s0, 8]"]
+    _check(fast, model, torch.randn(1, 8))  # below the range: a program of its own
+    assert fast.compiles == 2
