@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shlex
 import tempfile
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,7 +89,15 @@ class Kernel:
     decisions: list = field(default_factory=list)
     fallback: str | None = None
 
-    def function(self, name: str, num_args: int) -> ctypes._CFuncPtr:
+    def function(self, name: str, num_args: int) -> Callable[..., None]:
+        """The entry point `name`, called with its `num_args` arguments
+        (pointers and sizes). A library that has its packed form
+        (packed_entries) is called through it: one argument, any count."""
+        packed = getattr(self.library, name + PACKED, None)
+        if packed is not None:
+            packed.argtypes = [ctypes.c_void_p]
+            packed.restype = None
+            return _PackedCall(packed, num_args)
         try:
             fn = getattr(self.library, name)
         except AttributeError:
@@ -96,6 +105,21 @@ class Kernel:
         fn.argtypes = [ctypes.c_void_p] * num_args
         fn.restype = None
         return fn
+
+
+class _PackedCall:
+    """Calls an entry point's packed form with its arguments in one array of
+    64-bit slots (a pointer or a size each); the ctypes call releases the GIL."""
+
+    def __init__(self, fn: ctypes._CFuncPtr, num_args: int):
+        self.fn = fn
+        self.slots = ctypes.c_uint64 * max(num_args, 1)
+        self.num_args = num_args
+
+    def __call__(self, *args: int) -> None:
+        if len(args) != self.num_args:
+            raise PipelineError(f"compiled entry point called with {len(args)} arguments, it takes {self.num_args}")
+        self.fn(self.slots(*args))
 
 
 def load_library(path: Path, threads: int | None = None) -> ctypes.CDLL:
@@ -202,7 +226,32 @@ def _lower(text: str, threads: int) -> Lowered:
         timings.append(StageTiming("translate", time.perf_counter() - start))
     # our runtime implements the OpenMP entry points under its own names
     llvm_ir = llvm_ir.replace("@__kmpc_", "@sparcc_kmpc_")
-    return Lowered(llvm_ir, timings, decisions, fallback)
+    return Lowered(llvm_ir + packed_entries(llvm_ir), timings, decisions, fallback)
+
+
+PACKED = "_packed"  # suffix of each entry point's one-argument form
+
+
+def packed_entries(llvm_ir: str) -> str:
+    """For each public entry function `f(a0, ..., an)`, an `f_packed(args)`
+    that loads the arguments from an array of n+1 pointer-sized slots and
+    calls f. ctypes passes at most 1024 arguments (a model with 1099 weight
+    buffers could not be called), and one argument costs less to pass than
+    hundreds."""
+    out = []
+    for match in re.finditer(r"^define void @([A-Za-z_][\w.]*)\((.*)\) ", llvm_ir, re.MULTILINE):
+        name, params = match.group(1), match.group(2)
+        if name.startswith("sparcc_") or name.endswith(PACKED):
+            continue
+        types = [p.strip().split()[0] for p in params.split(",")] if params.strip() else []
+        lines = [f"define void @{name}{PACKED}(ptr %args) {{"]
+        for i, typ in enumerate(types):
+            lines.append(f"  %p{i} = getelementptr i64, ptr %args, i64 {i}")
+            lines.append(f"  %a{i} = load {typ}, ptr %p{i}")
+        lines.append(f"  call void @{name}({', '.join(f'{t} %a{i}' for i, t in enumerate(types))})")
+        lines += ["  ret void", "}"]
+        out.append("\n".join(lines))
+    return "\n\n" + "\n\n".join(out) + "\n" if out else ""
 
 
 def _strided_copies_to_loops(module: ir.Module) -> None:

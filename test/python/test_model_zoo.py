@@ -42,8 +42,6 @@ XFAIL = {
     # and match, and so do the 8 torchvision models that failed before it.
     # unsupported ops
     "hf/mixtral",  # topk, sort, histc, index_put (MoE routing: data-dependent)
-    # the entry function takes one argument per weight, and ctypes calls at most 1024
-    "timm/mobileone_s0",  # 1099 weight buffers
 }
 
 FULL = os.environ.get("SPARCC_ZOO", "").strip().lower() == "all"

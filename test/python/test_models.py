@@ -95,3 +95,28 @@ def test_weights_stay_out_of_the_ir():
         x = torch.randn(2, width)
         torch.testing.assert_close(program(x), model(x), atol=1e-4, rtol=1e-4)
     assert abs(sizes[1024] - sizes[64]) < 200  # only the printed shapes differ
+
+
+class _ManyWeights(torch.nn.Module):
+    """1100 separate parameters: more weight buffers than ctypes can pass as
+    arguments (1024); the entry point's packed form takes them in one array."""
+
+    def __init__(self, n: int = 1100):
+        super().__init__()
+        self.ps = torch.nn.ParameterList(torch.nn.Parameter(torch.randn(4)) for _ in range(n))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for p in self.ps:
+            x = x + p
+        return x
+
+
+def test_more_weights_than_ctypes_arguments():
+    torch.manual_seed(0)
+    model = _ManyWeights().eval()
+    x = torch.randn(2, 4)
+    fast = sparcc.jit(model, threads=1, cache=False)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), model(x), atol=1e-4, rtol=1e-5)
+    program = next(iter(fast.cache.values()))
+    assert len(program.weights) > 1024
