@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO
@@ -68,6 +69,13 @@ def _one_line(e: BaseException) -> str:
     return " ".join(lines) if lines else type(e).__name__
 
 
+# xDSL's string-literal pattern, '"(?:[^"...]+|\\...)*"', nests a `+` in a `*`:
+# a quote that is not closed on its line backtracks exponentially in the
+# line's length (a mutated file hung sparcc-opt). One character per step
+# matches the same strings in linear time.
+_STRING_LITERAL = re.compile(r'"(?:[^"\\\n\v\f]|\\(?:["nt\\]|[0-9A-Fa-f]{2}))*"')
+
+
 class _LocatingParser(Parser):
     """The MLIR parser, also recording where each op starts."""
 
@@ -75,6 +83,7 @@ class _LocatingParser(Parser):
         super().__init__(ctx, text, name)
         self._line_offset = line_offset
         self._locs = locs
+        self.lexer._unescaped_characters_regex = _STRING_LITERAL
 
     def where(self) -> Loc:
         """The place of the token the parser is at."""
@@ -130,7 +139,7 @@ class SparccOptMain(xDSLOptMain):
                 raise
             except RecursionError:
                 raise OptError(_format(parser.where(), "brackets or regions nested too deeply to parse")) from None
-            except (ValueError, TypeError, KeyError, IndexError, AssertionError) as e:
+            except (ValueError, TypeError, KeyError, IndexError, AssertionError, ArithmeticError, MemoryError) as e:
                 # xDSL's parsers of some ops raise these on malformed input
                 raise OptError(_format(parser.where(), f"cannot parse this: {_one_line(e)}")) from None
 

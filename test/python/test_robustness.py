@@ -88,6 +88,12 @@ def test_opt_failure_leaves_the_output_file_alone(tmp_path, capsys):
          'iterator_types = ["parallEl"]} ins(%x : tensor<4xf32>) outs(%e : tensor<4xf32>) {\n'
          '  ^bb0(%a: f32, %o: f32):\n    linalg.yield %a : f32\n  } -> tensor<4xf32>\n'
          '  func.return %0 : tensor<4xf32>\n}\n', "'parallEl' is not a valid IteratorType"),
+        ("func.func @f(%x: tensor<4xf32>) {\n  %0 = arith.constant 1 : i99999999999999999999999\n}\n",
+         "too many digits in integer"),
+        # a quote not closed on its line: xDSL's string pattern backtracked exponentially (a hang)
+        ('func.func @f(%x: tensor<4x8xf32>, %w: tensor<8x16xf32>) {\n  %0 = nn.matmul"%x, %w : '
+         'tensor<4x8xf32>, tensor<8x16xf32> -> tensor<4x16xf32>\n}\n',
+         "End of file reached before closing string literal"),
     ],
 )
 def test_opt_parser_failures_are_messages(tmp_path, capsys, text, message):
