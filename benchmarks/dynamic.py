@@ -31,14 +31,10 @@ DEFAULT = ["hf/gpt2", "hf/llama", "hf/qwen2", "hf/mistral", "hf/phi", "hf/gpt_ne
 
 
 def _timed(fn, args, repeat: int) -> float:
+    from sparcc.cli import _median_ms  # the timing `sparcc run` reports
+
     with torch.no_grad():
-        fn(*args)
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            fn(*args)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+        return _median_ms(fn, args, repeat)
 
 
 def _resized(args: tuple[torch.Tensor, ...], dim: int, size: int) -> tuple[torch.Tensor, ...]:
