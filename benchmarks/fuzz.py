@@ -875,8 +875,7 @@ def counts(cases: int | None, fast: bool, only: Sequence[str] | None) -> dict[st
     if fast:
         return {k: FAST[k] for k in kinds}
     total = cases or 2000
-    share = sum(SHARES[k] for k in kinds)
-    return {k: max(1, round(total * SHARES[k] / share)) for k in kinds}
+    return {k: max(1, round(total * SHARES[k])) for k in kinds}  # --only: those kinds' share of the corpus
 
 
 def prepare(work: Path, kinds: Sequence[str], env: dict[str, str], log: Callable[[str], None]) -> None:
@@ -961,7 +960,8 @@ def failures(results: list[Result], limit: int = 20) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cases", type=int, default=2000, help="cases in all, shared among the kinds (default 2000)")
+    p.add_argument("--cases", type=int, default=2000, help="cases in the whole corpus, shared among the kinds (default 2000); "
+                   "with --only, those kinds' share of it")
     p.add_argument("--fast", action="store_true", help="the CI subset (test_fuzz.py): a fixed count per kind")
     p.add_argument("--only", action="append", choices=KINDS, help="only these kinds (repeatable)")
     p.add_argument("--seed", type=int, default=0)
