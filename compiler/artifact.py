@@ -143,7 +143,7 @@ def _compile_into(folder: Path, model: Any, args: Sequence[torch.Tensor], target
                     "sparse inputs are not supported in ahead-of-time artifacts yet (their buffers "
                     "have no C API); compile with sparcc.jit, or pass the input dense"
                 )
-            imported = import_module(model, _unaliased(args))
+            imported = import_module(model, args)  # the frontend unaliases f(a, a)
             sparse_layers = apply_sparsity(imported, sparse_spec, spec)
             layers = apply_quant(imported, spec)
         with stages("passes", "running sparcc's passes"):
@@ -269,21 +269,6 @@ class _Stages:
 
     def close(self) -> None:
         self.bar.close()
-
-
-def _unaliased(args: Sequence[Any]) -> list[Any]:
-    """The example inputs, each tensor that shares memory with an earlier one
-    cloned: torch.export traces `f(a, a)` as a program that reads one input
-    for both, which gave wrong results for any two different inputs."""
-    out: list[Any] = []
-    for a in args:
-        if isinstance(a, torch.Tensor) and a.layout == torch.strided and any(
-            isinstance(b, torch.Tensor) and b.layout == torch.strided
-            and a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr() for b in out
-        ):
-            a = a.clone()
-        out.append(a)
-    return out
 
 
 def _weight_keys(abi: list[dict[str, Any]]) -> list[str]:

@@ -239,10 +239,26 @@ def _dynamic_examples(args: Sequence[torch.Tensor], dynamic: DynamicSpec) -> lis
     return out
 
 
+def unaliased(args: Sequence[Any]) -> list[Any]:
+    """The example inputs, each tensor that shares memory with an earlier one
+    cloned: torch.export traces `f(a, a)` as a program that reads one input
+    for both, which gave wrong results for any two different inputs."""
+    out: list[Any] = []
+    for a in args:
+        if isinstance(a, torch.Tensor) and a.layout == torch.strided and any(
+            isinstance(b, torch.Tensor) and b.layout == torch.strided
+            and a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr() for b in out
+        ):
+            a = a.clone()
+        out.append(a)
+    return out
+
+
 def export(
     model: torch.nn.Module | Callable[..., Any], args: Sequence[torch.Tensor], dynamic: DynamicSpec | None = None
 ) -> ExportedProgram:
     module = model if isinstance(model, torch.nn.Module) else _FunctionModule(model)
+    args = unaliased(args)
     if not isinstance(model, torch.nn.Module):
         # torch.export records stack frames of `forward` methods only; a plain
         # function must be registered so that errors can name the user's line.

@@ -289,9 +289,6 @@ def test_artifact_compiled_from_one_tensor_passed_twice(tmp_path):
     torch.testing.assert_close(sparcc.load(tmp_path)(b, c), fn(b, c))
 
 
-@pytest.mark.xfail(strict=True, reason="sparcc.jit compiles f(a, a) into a program that reads one input for both "
-                   "and reuses it for every (x, y) of that signature; fix: clone aliased example inputs before "
-                   "torch.export in frontend.import_module (as artifact._unaliased does)")
 def test_jit_called_first_with_one_tensor_passed_twice():
     fn = lambda x, y: x * y + x  # noqa: E731
     fast = sparcc.jit(fn, threads=1)
