@@ -79,7 +79,7 @@ KNOWN = [
 ]
 # share of the corpus per kind (--cases N); the fast subset's counts (--fast)
 SHARES = {"opt": 0.55, "cli": 0.15, "spec": 0.10, "cache": 0.04, "artifact": 0.06, "tensor": 0.10}
-FAST = {"opt": 120, "cli": 40, "spec": 20, "cache": 8, "artifact": 12, "tensor": 14}
+FAST = {"opt": 120, "cli": 40, "spec": 20, "cache": 6, "artifact": 12, "tensor": 12}
 WRONG, LOST = 3, 4  # exit codes a case uses to say what it found
 MESSAGE_LINES = 8  # a clean message has at most this many lines
 
