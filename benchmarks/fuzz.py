@@ -74,8 +74,6 @@ KNOWN = [
      "of int32, a float32 Linear given int64/int8/float64, a bool matmul) reaches the verifier; PyTorch rejects it"),
     ("cli", "internal", ("VerifyException",), "frontend: --example-input of another dtype than the weights "
      "(randn(2,16,dtype=float64) into a float32 Linear) reaches the verifier; PyTorch rejects it"),
-    ("tensor", "wrong", ("two_inputs(", "after a normal call"), "jit: a first call f(a, a) (one tensor twice) "
-     "compiles a program that reads one input for both, reused for every later (x, y) of that signature"),
 ]
 # share of the corpus per kind (--cases N); the fast subset's counts (--fast)
 SHARES = {"opt": 0.55, "cli": 0.15, "spec": 0.10, "cache": 0.04, "artifact": 0.06, "tensor": 0.10}
