@@ -48,6 +48,7 @@ from sparcc.backends.cpu import toolchain
 from sparcc.cache import sha256_file
 from sparcc.driver import (
     PIPELINE,
+    pytorch_rejects,
     CompiledProgram,
     bind_weights,
     check_target,
@@ -143,11 +144,13 @@ def _compile_into(folder: Path, model: Any, args: Sequence[torch.Tensor], target
                     "sparse inputs are not supported in ahead-of-time artifacts yet (their buffers "
                     "have no C API); compile with sparcc.jit, or pass the input dense"
                 )
-            imported = import_module(model, args)  # the frontend unaliases f(a, a)
+            with pytorch_rejects(model, args):
+                imported = import_module(model, args)  # the frontend unaliases f(a, a)
             sparse_layers = apply_sparsity(imported, sparse_spec, spec)
             layers = apply_quant(imported, spec)
         with stages("passes", "running sparcc's passes"):
-            pass_times = run_passes(imported.module, PIPELINE)
+            with pytorch_rejects(model, args):
+                pass_times = run_passes(imported.module, PIPELINE)
         with stages("lower", "lowering with MLIR"):
             lowered = cpu.lower(str(imported.module), threads)
         with stages("weights", f"writing {WEIGHTS}"):

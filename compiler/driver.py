@@ -10,18 +10,20 @@ keeps the IR of each stage for inspection (`program.ir[stage]`).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import shutil
 import tempfile
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from sparcc.backends.cpu import toolchain
+from sparcc.cli import MAX_THREADS
 from sparcc.dialects.nn import ints
 from sparcc.errors import InputMismatchError, PipelineError, SparccError, run_time_error
 from sparcc.frontend import (
@@ -29,6 +31,7 @@ from sparcc.frontend import (
     TensorSpec,
     check_sparse_buffers,
     import_module,
+    rejected_by_pytorch,
     sparse_buffers,
     sparse_format,
 )
@@ -299,6 +302,22 @@ def _shape_text(shape: Sequence[Any]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
+@contextlib.contextmanager
+def pytorch_rejects(model: Any, args: Sequence[Any]) -> Iterator[None]:
+    """A PipelineError raised inside (IR that fails to verify) becomes an
+    InputMismatchError when PyTorch itself rejects the call `model(*args)`:
+    the user's inputs are wrong, and PyTorch's words say how."""
+    try:
+        yield
+    except PipelineError:
+        why = rejected_by_pytorch(model, args)
+        if why is None:
+            raise
+        sig = ", ".join(f"{str(a.dtype).removeprefix('torch.')}{list(a.shape)}" for a in args
+                        if isinstance(a, torch.Tensor))
+        raise InputMismatchError(f"PyTorch itself rejects these inputs ({sig}): {why}") from None
+
+
 def abi_arguments(spec: TensorSpec) -> int:
     """How many entry-function arguments one input takes: a sparse one, one
     per buffer (passes/lower_sparse.py)."""
@@ -377,18 +396,20 @@ def compile_program(
     check_target(target)
     start = time.perf_counter()
     threads = cpu.default_threads() if threads is None else int(threads)
-    if threads < 1:
-        raise SparccError(f"threads={threads}: must be at least 1")
+    if not 1 <= threads <= MAX_THREADS:
+        raise SparccError(f"threads={threads}: must be 1 to {MAX_THREADS} (the most sparcc's thread pool runs)")
     spec = parse_quant_spec(quant)
     sparse_spec = parse_sparsity_spec(sparsity)
-    imported: ImportedProgram = import_module(model, args, dynamic)
+    with pytorch_rejects(model, args):
+        imported: ImportedProgram = import_module(model, args, dynamic)
     import_time = time.perf_counter() - start
     sparse_layers = apply_sparsity(imported, sparse_spec, spec)
     layers = apply_quant(imported, spec)
     ir = {"nn": str(imported.module)}
 
     def build(folder: Path) -> dict[str, Any]:
-        pass_times = run_passes(imported.module, PIPELINE, ir["nn"])
+        with pytorch_rejects(model, args):
+            pass_times = run_passes(imported.module, PIPELINE, ir["nn"])
         text = str(imported.module)
         (folder / "linalg.mlir").write_text(text)
         lowered = cpu.lower(text, threads)

@@ -239,6 +239,21 @@ def _dynamic_examples(args: Sequence[torch.Tensor], dynamic: DynamicSpec) -> lis
     return out
 
 
+def rejected_by_pytorch(model: Any, args: Sequence[Any]) -> str | None:
+    """PyTorch's own error for calling `model` on `args`, or None if eager
+    runs it. torch.export traces with fake tensors, which do not check what
+    the kernels accept (an int32 softmax, a float64 input to a float32
+    Linear): when sparcc's IR then fails to verify, this tells a user
+    mistake that PyTorch rejects too from a sparcc bug."""
+    try:
+        with torch.no_grad():
+            model(*args)
+    except Exception as e:  # noqa: BLE001 (any error PyTorch raises is the answer)
+        text = str(e).strip()
+        return text.splitlines()[0] if text else type(e).__name__
+    return None
+
+
 def unaliased(args: Sequence[Any]) -> list[Any]:
     """The example inputs, each tensor that shares memory with an earlier one
     cloned: torch.export traces `f(a, a)` as a program that reads one input

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from sparcc.driver import CompiledProgram, check_target, compile_program
+from sparcc.driver import MAX_THREADS, CompiledProgram, check_target, compile_program
 from sparcc.errors import DynamicShapeError, InputMismatchError
 from sparcc.frontend import sparse_format
 
@@ -59,8 +59,8 @@ class JitFunction:
         check_target(target)
         self.quant = parse_quant_spec(quant)  # a bad spec fails here, not at the first call
         self.sparsity = parse_sparsity_spec(sparsity)
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise InputMismatchError(f"threads={threads!r}: expected a whole number >= 1")
+        if threads is not None and (not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS):
+            raise InputMismatchError(f"threads={threads!r}: expected a whole number from 1 to {MAX_THREADS}")
         self.model = model
         self.target = target
         self.threads = threads

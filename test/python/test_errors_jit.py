@@ -298,3 +298,21 @@ def test_compile_program_unknown_target():
         compile_program(nn.Linear(2, 2), [torch.randn(1, 2)], target="gpu")
     msg = _assert_clean(info.value)
     assert "'gpu'" in msg and "cpu" in msg
+
+
+@pytest.mark.parametrize("fn, x, words", [
+    (torch.nn.Linear(16, 4), torch.randn(2, 16, dtype=torch.float64), "same dtype"),
+    (torch.nn.Linear(16, 4), torch.randint(0, 3, (2, 16)), "same dtype"),
+    (lambda x: torch.softmax(x, -1), torch.randint(0, 3, (2, 16), dtype=torch.int32), "not implemented for 'Int'"),
+    (lambda x: x @ x.T, torch.randint(0, 3, (2, 16)).bool(), "not implemented for 'Bool'"),
+])
+def test_inputs_that_pytorch_rejects_get_its_message(fn, x, words):
+    """torch.export traces with fake tensors, which accept these; the IR then
+    fails to verify, and the user gets PyTorch's own error, not 'a sparcc bug'."""
+    with pytest.raises(sparcc.errors.InputMismatchError, match=f"PyTorch itself rejects these inputs.*{words}"):
+        sparcc.jit(fn, threads=1, cache=False)(x)
+
+
+def test_jit_threads_over_the_pool_size():
+    with pytest.raises(sparcc.errors.InputMismatchError, match="from 1 to 255"):
+        sparcc.jit(torch.nn.Linear(2, 2), threads=100000)
