@@ -40,10 +40,12 @@ MAX_PATTERN_REWRITES = 1 << 20  # per iteration
 @dataclass
 class Decision:
     op: str
-    shape: tuple[int, ...]
-    tiles: dict[str, int] | list[int]
+    shape: tuple[int | str, ...]  # "?" for a size known only at run time
+    tiles: dict[str, int] | list[int] | str  # a str: why the op stays plain loops
 
     def __str__(self) -> str:
+        if isinstance(self.tiles, str):
+            return f"{self.op} {list(self.shape)} {self.tiles}"
         return f"{self.op} {list(self.shape)} tiles={self.tiles}"
 
 
@@ -446,6 +448,10 @@ def build(module: ir.Module, threads: int = 1) -> tuple[str | None, list[Decisio
     for tag, op in enumerate(ops):
         if _dynamic(op):  # sizes known only at run time
             found = _dynamic_schedule(s, ew, op, tag, threads)
+            if found is None and op.name in ("linalg.matmul", "linalg.generic"):
+                # said in the report, as every fallback is
+                shape = tuple("?" if _is_dyn(d) else d for d in _shape(op.operands[0]))
+                found = Decision(op.name, shape, "plain loops: a dynamic size this schedule does not tile")
             if found is not None:
                 decisions.append(found)
             continue
@@ -471,7 +477,7 @@ def build(module: ir.Module, threads: int = 1) -> tuple[str | None, list[Decisio
             op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
             vec = _innermost(ew, ew.match(tag), ranges, iterators, threads)
             decisions.append(Decision(name, tuple(ranges), vec))
-    if not decisions:
+    if not s.lines and not ew.lines:
         return None, decisions
     return _wrap("\n".join(s.lines), "\n".join(_renumber(ew, s.n))), decisions
 

@@ -145,3 +145,18 @@ def test_jit_dynamic_true_and_sizes_outside_the_range_get_their_own_program():
     assert fast.dynamic_programs[0].report["dynamic"]["inputs"] == ["float32[s0, 8]"]
     _check(fast, model, torch.randn(1, 8))  # below the range: a program of its own
     assert fast.compiles == 2
+
+
+def test_the_report_names_ops_left_as_plain_loops():
+    """Ops whose dynamic sizes the CPU schedule does not tile (a softmax over
+    a dynamic last dim) are listed in the report, not left silently slow; a
+    linear over a dynamic batch is tiled."""
+    def f(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(x @ x.transpose(-1, -2), -1) @ (x @ w)
+
+    x, w = torch.randn(1, 5, 16), torch.randn(16, 16)
+    program = compile_program(f, (x, w), threads=1, use_cache=False, dynamic={0: {1: (1, 64)}})
+    schedule = program.report["schedule"]
+    assert any("plain loops" in line and "'?', '?'" in line for line in schedule), schedule
+    assert any(line.startswith("linalg.matmul ['?', 16, 16] tiles=") for line in schedule), schedule
+    _check(program, f, torch.randn(1, 9, 16), w)
