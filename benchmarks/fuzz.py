@@ -243,13 +243,19 @@ def step_jit_tiny(model_file: str) -> int:
     """sparcc.jit on the tiny model (with the cache of SPARCC_CACHE_DIR): the
     result must match eager."""
     import sparcc
-    import torch
 
     model, inputs = _model(model_file)
     try:
         got = sparcc.jit(model, threads=1)(*inputs)
     except sparcc.SparccError as e:
         return _sparcc_error(e)
+    return _against_eager(model, inputs, got)
+
+
+def _against_eager(model, inputs, got) -> int:
+    """0 when `got` matches eager's result for `inputs`, else WRONG (said)."""
+    import torch
+
     with torch.no_grad():
         want = model(*inputs)
     if (why := _close(got, want)) is not None:
@@ -262,7 +268,6 @@ def step_load(folder: str, model_file: str, expect_ok: bool = False) -> int:
     """sparcc.load(folder) and a call: a clean error or eager's result. With
     expect_ok, an artifact that was good before must still load (else lost)."""
     import sparcc
-    import torch
 
     model, inputs = _model(model_file)
     try:
@@ -272,12 +277,7 @@ def step_load(folder: str, model_file: str, expect_ok: bool = False) -> int:
             print(f"FUZZ-LOST: the good artifact in {folder} no longer loads: {e}")
             return LOST
         return _sparcc_error(e)
-    with torch.no_grad():
-        want = model(*inputs)
-    if (why := _close(got, want)) is not None:
-        print(f"FUZZ-WRONG: {why}")
-        return WRONG
-    return 0
+    return _against_eager(model, inputs, got)
 
 
 def step_compile_artifact(model_file: str, folder: str) -> int:

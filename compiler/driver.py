@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from sparcc.backends.cpu import toolchain
 from sparcc.cli import MAX_THREADS
-from sparcc.dialects.nn import ints
+from sparcc.dialects.nn import dims_text, ints
 from sparcc.errors import InputMismatchError, PipelineError, SparccError, run_time_error
 from sparcc.frontend import (
     ImportedProgram,
@@ -266,11 +266,11 @@ class _SizeRules:
     def check_shape(self, i: int, a: torch.Tensor) -> None:
         spec = self.inputs[i]
         if a.dim() != len(spec.shape):
-            raise InputMismatchError(f"input {i}: expected shape {_shape_text(spec.shape)}, got {list(a.shape)}")
+            raise InputMismatchError(f"input {i}: expected shape {dims_text(spec.shape)}, got {list(a.shape)}")
         for d, size in enumerate(spec.shape):
             if isinstance(size, int) and a.shape[d] != size:
                 raise InputMismatchError(
-                    f"input {i}: expected shape {_shape_text(spec.shape)}, got {list(a.shape)} (dim {d} is not dynamic)"
+                    f"input {i}: expected shape {dims_text(spec.shape)}, got {list(a.shape)} (dim {d} is not dynamic)"
                 )
 
     def values(self, inputs: Sequence[torch.Tensor]) -> list[int]:
@@ -289,17 +289,13 @@ class _SizeRules:
             want = [r(*values) for r in rules]
             if list(a.shape) != want:
                 raise InputMismatchError(
-                    f"input {i}: expected shape {_shape_text(self.inputs[i].shape)} = {want} for "
+                    f"input {i}: expected shape {dims_text(self.inputs[i].shape)} = {want} for "
                     f"{', '.join(f'{n}={v}' for n, v in zip(self.names, values))}, got {list(a.shape)}"
                 )
         return values
 
     def outputs(self, values: list[int]) -> list[list[int]]:
         return [[r(*values) for r in rules] for rules in self.output_rules]
-
-
-def _shape_text(shape: Sequence[Any]) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
 @contextlib.contextmanager
