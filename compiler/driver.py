@@ -414,6 +414,7 @@ def compile_program(
             "weights": weight_abi(imported.module),
             "schedule": [str(d) for d in lowered.decisions],
             "fallbacks": [lowered.fallback] if lowered.fallback else [],
+            "outlined": lowered.outlined,
             "seconds": {**pass_times, **{t.name: t.seconds for t in lowered.timings}, **tool_times},
         }
 
@@ -450,6 +451,7 @@ def compile_program(
         "seconds": {"import": import_time, **(meta["seconds"] if cached != "hit" else {})},
         "schedule": meta["schedule"],
         "fallbacks": meta["fallbacks"],
+        "outlined": meta.get("outlined", {}),
     }
     if imported.symbols:
         report["dynamic"] = {

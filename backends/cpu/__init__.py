@@ -32,7 +32,7 @@ from pathlib import Path
 from mlir import ir, passmanager
 from mlir.dialects import linalg as linalg_dialect
 from mlir.dialects import llvm as llvm_dialect
-from sparcc.backends.cpu import schedule, toolchain
+from sparcc.backends.cpu import outline, schedule, toolchain
 from sparcc.errors import PipelineError
 
 # Stage name -> upstream pass pipeline. Traps this order avoids are listed in
@@ -77,6 +77,7 @@ class Lowered:
     timings: list[StageTiming] = field(default_factory=list)
     decisions: list = field(default_factory=list)  # schedule.Decision per scheduled op
     fallback: str | None = None  # why the schedule was not applied, if it was not
+    outlined: dict[str, int] = field(default_factory=dict)  # outline.outline_loop_nests's counts
 
 
 @dataclass
@@ -218,6 +219,9 @@ def _lower(text: str, threads: int) -> Lowered:
         _run(module, "bufferize", BUFFERIZE, timings)
         _strided_copies_to_loops(module)
         module, decisions, fallback = _schedule(module, timings, threads)
+        start = time.perf_counter()
+        outlined = outline.outline_loop_nests(module)
+        timings.append(StageTiming("outline", time.perf_counter() - start))
         _run(module, "parallel", PARALLEL, timings)
         _inline_alloca_scopes(module)
         _run(module, "to-llvm", TO_LLVM, timings)
@@ -226,7 +230,7 @@ def _lower(text: str, threads: int) -> Lowered:
         timings.append(StageTiming("translate", time.perf_counter() - start))
     # our runtime implements the OpenMP entry points under its own names
     llvm_ir = llvm_ir.replace("@__kmpc_", "@sparcc_kmpc_")
-    return Lowered(llvm_ir + packed_entries(llvm_ir), timings, decisions, fallback)
+    return Lowered(llvm_ir + packed_entries(llvm_ir), timings, decisions, fallback, outlined)
 
 
 PACKED = "_packed"  # suffix of each entry point's one-argument form
