@@ -1,1 +1,157 @@
-"""sparcc backends: one folder per target."""
+"""sparcc backends: one folder per target, reached through one seam.
+
+    target = get_target("cpu")        # a Target, or SparccError naming why not
+    module -> target.pipeline (sparcc passes) -> target.build(...) -> target.load(...)
+
+The driver (sparcc.driver), the JIT, the AOT front (sparcc.artifact), the
+cache and the CLI know targets only through `Target` and this registry; a
+target's own modules live under backends/<name>/ and nothing outside that
+folder imports them (test/python/test_architecture.py checks it with
+import-linter). The registry is lazy, like the pass registry: a target's
+module is imported when the target is first asked for, so an unused target
+costs nothing and a missing dependency of one target does not break others.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import torch
+from sparcc.errors import InputMismatchError, SparccError
+
+# name -> "module:class"; the class is a Target
+TARGETS: dict[str, str] = {
+    "cpu": "sparcc.backends.cpu.target:CpuTarget",
+    "ref": "sparcc.backends.ref.target:RefTarget",
+}
+
+
+class Executable(Protocol):
+    """A loaded program: runs one call on checked, contiguous inputs and
+    fills `results` (allocated by the caller from the output specs).
+    `sizes` are the values of the size symbols of a dynamic program."""
+
+    weights: list[torch.Tensor]  # what it keeps alive (the report counts them)
+
+    def __call__(self, inputs: Sequence[torch.Tensor], results: Sequence[torch.Tensor], sizes: Sequence[int]) -> None: ...
+
+    def take_error(self) -> SparccError | None:
+        """The error a failed run-time check left (an index out of range), once."""
+        ...
+
+
+class Target(abc.ABC):
+    """What a backend provides to the rest of sparcc."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]  # one line for `sparcc targets`
+    # sparcc passes (sparcc.passes.PASSES names) from the imported nn/sparse/quant IR to what build() takes
+    pipeline: ClassVar[tuple[str, ...]] = ()
+    max_threads: ClassVar[int] = 1
+    cacheable: ClassVar[bool] = True  # build()'s folder may be kept in the on-disk cache
+    writes_artifacts: ClassVar[bool] = False
+
+    # -- availability ------------------------------------------------------
+    def unavailable(self) -> str | None:
+        """Why this target cannot run here (a missing tool, no device), or None."""
+        return None
+
+    def identity(self) -> list[str]:
+        """What, besides the IR and options, decides the code built (host CPU,
+        device): part of the cache key."""
+        return []
+
+    def default_threads(self) -> int:
+        return 1
+
+    def check_threads(self, threads: Any) -> int:
+        """`threads` as a whole number in range (None: the default), else one
+        InputMismatchError; the one place a thread count is validated."""
+        if threads is None:
+            return self.default_threads()
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= self.max_threads:
+            raise InputMismatchError(
+                f"threads={threads!r}: expected a whole number from 1 to {self.max_threads} "
+                f"(the most the {self.name} target runs)"
+            )
+        return threads
+
+    # -- kernel library ----------------------------------------------------
+    def quant_store(self, name: str, typ: Any, quantized: Any) -> dict[str, Any]:
+        """The weight-store entries (store name -> numpy array) of the
+        quantised weight `name` of IR type `typ` (quant.QuantTensorType),
+        whose values are `quantized` (quant_formats' QuantizedTensor), laid
+        out for this target's kernels."""
+        raise SparccError(f"target '{self.name}' has no kernels for quantised weights")
+
+    def sparse_kind(self, fmt: Any) -> str:
+        """The kernel kind that runs a weight stored in sparse format `fmt`;
+        ValueError when no kernel of this target takes it."""
+        raise ValueError(f"target '{self.name}' has no kernels for sparse weights")
+
+    # -- cost hooks (the learned cost model will fill these) ---------------
+    def sparse_speedup(self, parts: Sequence[tuple[str, int]], rows: int, cols: int) -> float:
+        """Predicted speed of a sparse layer (kernel kind, stored values per
+        part) against this target's dense code for a rows x cols weight."""
+        return 1.0
+
+    # -- build and load ----------------------------------------------------
+    @abc.abstractmethod
+    def build(self, module: Any, folder: Path, threads: int) -> dict[str, Any]:
+        """Compiles `module` (after `pipeline`) into `folder`; returns what
+        load() needs (JSON-able: the cache keeps it), with "schedule",
+        "fallbacks", "seconds" and anything else the report shows."""
+
+    @abc.abstractmethod
+    def load(self, folder: Path, meta: dict[str, Any], program: Any, threads: int) -> Executable:
+        """The program that build() left in `folder`. `program` is the
+        frontend's ImportedProgram: its inputs, outputs, size symbols and
+        weight store (by name), which the executable binds."""
+
+    def required_files(self) -> set[str]:
+        """Files a cache entry of this target must hold."""
+        return set()
+
+    # -- ahead of time -----------------------------------------------------
+    def write_artifact(self, folder: Path, prepared: Any, threads: int, stages: Any, name: str) -> Any:
+        """Writes the artifact of `prepared` (sparcc.driver.Prepared) into the
+        empty `folder`, its manifest.json (with "target") last; `stages`
+        (sparcc.artifact.Stages) times and shows each step. Returns a
+        sparcc.artifact.Artifact."""
+        raise SparccError(f"target '{self.name}' does not write ahead-of-time artifacts; use sparcc.jit")
+
+    def load_artifact(self, folder: Path, manifest: dict[str, Any], threads: int | None, verify: bool) -> Any:
+        raise SparccError(f"'{folder}' is for target '{self.name}', which has no artifact loader")
+
+
+_loaded: dict[str, Target] = {}
+
+
+def get_target(name: Any, *, available: bool = True) -> Target:
+    """The target called `name`. SparccError when there is none, or (with
+    `available`) when it cannot run here, with the reason."""
+    if not isinstance(name, str) or name not in TARGETS:
+        raise SparccError(f"target '{name}' is not available; choose one of: {', '.join(TARGETS)}")
+    target = _loaded.get(name)
+    if target is None:
+        module, _, cls = TARGETS[name].partition(":")
+        target = _loaded[name] = getattr(importlib.import_module(module), cls)()
+    if available and (why := target.unavailable()) is not None:
+        raise SparccError(f"target '{name}' is not available: {why}")
+    return target
+
+
+def targets() -> list[tuple[str, str, str | None]]:
+    """Every target: (name, summary, why it is unavailable or None)."""
+    out = []
+    for name in TARGETS:
+        try:
+            t = get_target(name, available=False)
+            out.append((name, t.summary, t.unavailable()))
+        except ImportError as e:  # a target whose own dependency is missing
+            out.append((name, "", f"cannot import it: {e}"))
+    return out

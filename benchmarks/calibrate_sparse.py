@@ -1,4 +1,4 @@
-"""Measures compiler/sparsify.py's RELATIVE_RATE: for each sparse kernel kind,
+"""Measures backends/cpu/target.py's RELATIVE_RATE: for each sparse kernel kind,
 its throughput per stored value relative to sparcc's dense code per weight,
 on a Linear(4096, 4096) at batch 64.
 

@@ -219,11 +219,21 @@ def _tv_deep(name: str) -> bool:
     return name.startswith(deep)
 
 
+def _no_zero_weights(model: torch.nn.Module) -> torch.nn.Module:
+    """The model with each weight matrix that its init leaves all zero
+    (torchvision's ViT heads) drawn at random instead: a zero head makes
+    every logit 0, and the comparison with eager would check nothing."""
+    for p in model.parameters():
+        if p.dim() >= 2 and not p.any():
+            torch.nn.init.normal_(p, std=p.shape[-1] ** -0.5)
+    return model
+
+
 def _torchvision(name: str) -> None:
     size, options = _TV_SPECIAL.get(name, (64, {}))
 
     def factory() -> torch.nn.Module:
-        return frameworks()[0].models.get_model(name, weights=None, **options)
+        return _no_zero_weights(frameworks()[0].models.get_model(name, weights=None, **options))
 
     _add(ZooModel(
         f"torchvision/{name}", "torchvision", _tv_kind(name), factory, _image(size),

@@ -35,11 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import sparcc
-from sparcc.backends.cpu import toolchain
 from sparcc.errors import SparccError
 
 ENTRY = "entry.json"
-LIBRARY = "libmodel.so"
+LIBRARY = "libmodel.so"  # the CPU target's library in its entries (tests damage it)
 
 # counts for this process: tests and users can see whether a call compiled
 STATS = {"compiles": 0, "hits": 0, "rebuilt": 0}
@@ -49,8 +48,17 @@ def enabled() -> bool:
     return os.environ.get("SPARCC_CACHE", "1").strip().lower() not in ("0", "off", "no", "false")
 
 
+def root() -> Path:
+    """$SPARCC_CACHE_DIR, else $XDG_CACHE_HOME/sparcc, else ~/.cache/sparcc."""
+    env = os.environ.get("SPARCC_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "sparcc"
+
+
 def folder() -> Path:
-    return toolchain.cache_root() / "jit"
+    return root() / "jit"
 
 
 @functools.cache
@@ -71,13 +79,14 @@ def compiler_digest() -> str:
     return h.hexdigest()
 
 
-def key(ir_text: str, options: dict[str, Any]) -> str:
+def key(ir_text: str, options: dict[str, Any], target: Any) -> str:
+    """The entry of `ir_text` compiled with `options` by `target` (a
+    sparcc.backends.Target, whose identity() names the host it builds for)."""
     h = hashlib.sha256()
     for part in (
         compiler_digest(),
         json.dumps(options, sort_keys=True),
-        toolchain.host_cpu(),
-        ",".join(toolchain.host_features()),
+        *target.identity(),
         ir_text,
     ):
         h.update(part.encode())
@@ -100,7 +109,7 @@ def _seal(meta: dict[str, Any], files: dict[str, str]) -> str:
     return json.dumps({**body, "sha256": digest}, indent=1)
 
 
-def _valid(entry: Path) -> dict[str, Any] | None:
+def _valid(entry: Path, required: frozenset[str] | set[str]) -> dict[str, Any] | None:
     """The entry's metadata if the entry is complete and intact, else None."""
     try:
         sealed = json.loads((entry / ENTRY).read_bytes())
@@ -109,7 +118,7 @@ def _valid(entry: Path) -> dict[str, Any] | None:
             return None
         files = body["files"]
         present = {p.name for p in entry.iterdir()} - {ENTRY}
-        if present != set(files) or not {LIBRARY, toolchain.RUNTIME} <= present:
+        if present != set(files) or not required <= present:
             return None
         for name, digest in files.items():
             if not (entry / name).is_file() or sha256_file(entry / name) != digest:
@@ -132,13 +141,15 @@ def _discard(entry: Path) -> None:
         trash.unlink(missing_ok=True)
 
 
-def get_or_build(k: str, build: Callable[[Path], dict[str, Any]]) -> tuple[Path, dict[str, Any], bool]:
+def get_or_build(k: str, build: Callable[[Path], dict[str, Any]],
+                 required: frozenset[str] | set[str] = frozenset()) -> tuple[Path, dict[str, Any], bool]:
     """The entry for key `k`: found and checked, or built by `build(folder)`
-    (which writes libmodel.so into folder and returns the metadata). The
-    flag says whether the entry was found (True) or built here (False)."""
+    (which writes the target's files, `required` among them, into folder and
+    returns the metadata). The flag says whether the entry was found (True)
+    or built here (False)."""
     entry = folder() / k
     if os.path.lexists(entry):
-        meta = _valid(entry)
+        meta = _valid(entry, required)
         if meta is not None:
             STATS["hits"] += 1
             return entry, meta, True
@@ -163,7 +174,7 @@ def get_or_build(k: str, build: Callable[[Path], dict[str, Any]]) -> tuple[Path,
                 return entry, meta, False
             except OSError:
                 # another process finished first: use its entry if it is sound
-                theirs = _valid(entry)
+                theirs = _valid(entry, required)
                 if theirs is not None:
                     return entry, theirs, False
                 if attempt == 0:

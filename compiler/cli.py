@@ -35,7 +35,6 @@ import sparcc
 from sparcc.errors import SparccError
 
 _FACTORIES = ("randn", "rand", "zeros", "ones", "randint")
-MAX_THREADS = 255  # the runtime's thread pool holds at most this many (backends/cpu/runtime.c)
 _DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "bool")
 
 
@@ -146,13 +145,15 @@ def model_and_inputs(target: str, specs: Sequence[str] | None) -> tuple[Any, lis
 def _checked_setup(opts: argparse.Namespace) -> tuple[Any, Any, Any, list[Any]]:
     """The options both commands share, checked before the model is loaded:
     (quant spec, sparsity spec, model, inputs)."""
-    from sparcc.driver import check_target
+    from sparcc.backends import get_target
 
-    check_target(opts.target_device)
+    target = get_target(opts.target_device)
     if opts.threads is not None and opts.threads < 1:
         raise SparccError(f"--threads {opts.threads}: must be at least 1")
-    if opts.threads is not None and opts.threads > MAX_THREADS:
-        raise SparccError(f"--threads {opts.threads}: at most {MAX_THREADS} (the most sparcc's thread pool runs)")
+    if opts.threads is not None and opts.threads > target.max_threads:
+        raise SparccError(
+            f"--threads {opts.threads}: at most {target.max_threads} (the most the {target.name} target runs)"
+        )
     if getattr(opts, "repeat", 1) < 1:
         raise SparccError(f"--repeat {opts.repeat}: must be at least 1 (the number of timed calls)")
     if getattr(opts, "output", None) is not None and not opts.output.strip():
@@ -167,9 +168,9 @@ def run(opts: argparse.Namespace) -> None:
     import torch
 
     spec, sparse_spec, model, inputs = _checked_setup(opts)
-    from sparcc.backends.cpu import default_threads
+    from sparcc.backends import get_target
 
-    threads = opts.threads or default_threads()
+    threads = get_target(opts.target_device).check_threads(opts.threads)
     torch.set_num_threads(threads)
     fast = sparcc.jit(model, target=opts.target_device, threads=threads, quant=spec, sparsity=sparse_spec)
     start = time.perf_counter()
@@ -211,8 +212,9 @@ def compile_artifact(opts: argparse.Namespace) -> None:
     )
     m = result.manifest
     signature = ", ".join(f"{s['dtype']}{s['shape']}" for s in m["inputs"])
-    print(f"{opts.target}: {signature} -> {result.folder}/ ({m['target']}, {m['host_cpu']}, {m['threads']} thread(s))")
-    for name in (artifact.LIBRARY, m["runtime"], artifact.WEIGHTS, artifact.MANIFEST, artifact.HEADER, artifact.REPORT):
+    where = ", ".join(str(m[k]) for k in ("target", "host_cpu") if k in m)
+    print(f"{opts.target}: {signature} -> {result.folder}/ ({where}, {m['threads']} thread(s))")
+    for name in sorted([*m.get("sha256", {}), artifact.MANIFEST]):
         print(f"  {name:<22} {(result.folder / name).stat().st_size / 1024:10.1f} KiB")
     for fallback in m["fallbacks"]:
         print(f"  fallback  {fallback}")
@@ -237,13 +239,24 @@ def _layer_rules(parts: Sequence[str] | None, flag: str) -> Any:
     if not parts:
         return None
     text = parts[0] if len(parts) == 1 and parts[0].strip().startswith("{") else ";".join(parts)
-    return (parse_quant_spec if flag == "--quant" else parse_sparsity_spec)(text, flag)
+    if flag == "--quant":
+        return parse_quant_spec(text, flag)
+    return parse_sparsity_spec(text, where=flag)
 
 
 def _print_quant(layers: Sequence[dict[str, Any]]) -> None:
     for q in layers:
         print(f"  quant  {q['layer']:<20} {q['format']:<14} SQNR {q['sqnr_db']:6.2f} dB  MSE {q['mse']:.2e}  "
               f"{q['bytes_f32'] / 2**20:.2f} -> {q['bytes_quantized'] / 2**20:.2f} MiB")
+
+
+def list_targets(opts: argparse.Namespace) -> None:
+    from sparcc.backends import targets
+
+    for name, summary, why in targets():
+        print(f"{name:<6} {'available' if why is None else 'unavailable: ' + why}")
+        if summary:
+            print(f"       {summary}")
 
 
 def shadowing_note(cwd: str | None = None) -> str | None:
@@ -282,10 +295,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _Parser(prog="sparcc", description="sparcc: compile PyTorch models")
     parser.add_argument("--version", action="version", version=f"sparcc {sparcc.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    from sparcc.backends import TARGETS
+
+    targets_help = ", ".join(TARGETS)
+    t = sub.add_parser("targets", help="list the targets and whether each is available here")
+    t.set_defaults(action=list_targets)
     p = sub.add_parser("run", help="compile FILE:FACTORY, check it against PyTorch and time both")
     p.add_argument("target", metavar="FILE:FACTORY")
     p.add_argument("--example-input", action="append", metavar="SPEC", help='e.g. "randn(64,512)"; repeat per input')
-    p.add_argument("--target", dest="target_device", default="cpu", help="cpu (the only backend so far)")
+    p.add_argument("--target", dest="target_device", default="cpu", help=f"one of {targets_help} (sparcc targets)")
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--report", action="store_true", help="print the chosen tile sizes per kernel")
     p.add_argument("--threads", type=int, help="threads for sparcc and PyTorch (default: this machine's CPUs)")
@@ -298,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     c = sub.add_parser("compile", help="compile FILE:FACTORY ahead of time into a folder (sparcc.load or C runs it)")
     c.add_argument("target", metavar="FILE:FACTORY")
     c.add_argument("--example-input", action="append", metavar="SPEC", help='e.g. "randn(64,512)"; repeat per input')
-    c.add_argument("--target", dest="target_device", default="cpu", help="cpu (the only backend so far)")
+    c.add_argument("--target", dest="target_device", default="cpu", help=f"one of {targets_help} (sparcc targets)")
     c.add_argument("-o", "--output", required=True, metavar="FOLDER", help="where the artifact goes")
     c.add_argument("--threads", type=int, help="threads the code is divided for (default: this machine's CPUs)")
     c.add_argument("--quant", action="append", metavar="PATTERN=FORMAT",

@@ -1,17 +1,19 @@
 """
 The compile driver: PyTorch model + example inputs -> a callable program.
 
-  import (torch.export -> nn)  ->  xDSL passes  ->  backend  ->  CompiledProgram
+  prepare: import (torch.export -> nn), prune and quantise weights
+  -> target.pipeline (xDSL passes) -> target.build -> target.load -> CompiledProgram
 
-`CompiledProgram` checks every call's arguments against the signature it was
-built for, binds the weights once (laid out as the IR asks: `perm`), and
-keeps the IR of each stage for inspection (`program.ir[stage]`).
+The target is whatever sparcc.backends.get_target returns; nothing here
+knows one. `CompiledProgram` checks every call's arguments against the
+signature it was built for, allocates the results, runs the target's
+executable and keeps the IR of each stage for inspection
+(`program.ir[stage]`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import shutil
 import tempfile
 import time
@@ -22,33 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from sparcc.backends.cpu import toolchain
-from sparcc.cli import MAX_THREADS
-from sparcc.dialects.nn import dims_text, ints
-from sparcc.errors import InputMismatchError, PipelineError, SparccError, run_time_error
+from sparcc.dialects.nn import dims_text
+from sparcc.errors import InputMismatchError, PipelineError, SparccError
 from sparcc.frontend import (
     ImportedProgram,
     TensorSpec,
-    check_sparse_buffers,
     import_module,
     rejected_by_pytorch,
-    sparse_buffers,
     sparse_format,
 )
 from torch.utils import _pytree as pytree
 from xdsl.context import Context
-from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-
-TARGETS = ("cpu",)
-PIPELINE = ("lower-sparse", "lower-quant", "convert-nn-to-linalg", "fuse-elementwise", "widen-bool-tensors", "approximate-math", "lower-entry-abi")
-
-
-def check_target(target: str) -> None:
-    if target not in TARGETS:
-        raise SparccError(
-            f"target '{target}' is not available; choose one of: {', '.join(TARGETS)}"
-        )
 
 
 def run_passes(module: ModuleOp, names: Sequence[str], source: str | None = None) -> dict[str, float]:
@@ -97,16 +84,13 @@ class CompiledProgram:
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     output_tree: Any
-    fn: Callable[..., None]
-    weights: list[torch.Tensor]  # bound buffers, in ABI order; kept alive here
-    kernel: Any
+    executable: Any  # sparcc.backends.Executable: runs one checked call
     ir: dict[str, str] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
     # dynamic programs: the size symbols, in ABI order, with their (min, max)
     symbols: dict[str, tuple[int, int | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._weight_ptrs = [w.data_ptr() for w in self.weights]
         if self.symbols:
             self._sizes = _SizeRules(self.inputs, self.outputs, self.symbols)
         self._expected = [(s.dtype, torch.Size(s.shape) if not self.symbols else None) for s in self.inputs]
@@ -114,14 +98,16 @@ class CompiledProgram:
         self._one_result = len(self.outputs) == 1 and (
             self.output_tree is None or self.output_tree.is_leaf()
         )
-        # the runtime's record of index checks that failed (runtime.c), reached
-        # through the model library, which links the runtime
-        library = getattr(self.kernel, "library", None)
-        self._take_error = getattr(library, "sparcc_rt_take_error", None) if library is not None else None
-        if self._take_error is not None:
-            self._take_error.argtypes = [ctypes.c_void_p]
-            self._take_error.restype = ctypes.c_int64
-            self._error = (ctypes.c_int64 * 3)()
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        """The bound weight buffers (kept alive by the program)."""
+        return self.executable.weights
+
+    @property
+    def kernel(self) -> Any:
+        """The target's loaded code (the CPU target: a Kernel with its library)."""
+        return getattr(self.executable, "kernel", None)
 
     def __repr__(self) -> str:
         # short: the dataclass repr would print every weight tensor
@@ -166,23 +152,6 @@ class CompiledProgram:
             out.append(a if fmt is not None or a.is_contiguous() else a.contiguous())
         return out
 
-    def _pointers(self, inputs: Sequence[torch.Tensor]) -> tuple[list[int], list[torch.Tensor]]:
-        """Data pointers of the inputs in ABI order (a sparse input: its buffers),
-        and the tensors that must stay alive during the call."""
-        ptrs, keep = [], []
-        for i, a in enumerate(inputs):
-            if a.layout == torch.strided:
-                ptrs.append(a.data_ptr())
-                continue
-            index, values = sparse_buffers(a)
-            if (why := check_sparse_buffers(a, index, values)) is not None:
-                raise InputMismatchError(f"input {i}: a sparse {a.layout} tensor of shape {list(a.shape)}: {why}")
-            bufs = [*index, values]
-            bufs = [b if b.is_contiguous() else b.contiguous() for b in bufs]
-            keep += bufs
-            ptrs += [b.data_ptr() for b in bufs]
-        return ptrs, keep
-
     def __call__(self, *args: Any) -> Any:
         if self.symbols:
             return self._call_dynamic(args)
@@ -196,11 +165,7 @@ class CompiledProgram:
             results = [torch.empty(s.shape, dtype=s.dtype) for s in self.outputs]
         except (RuntimeError, MemoryError) as e:  # a huge input's contiguous copy, or result, does not fit
             raise SparccError(f"cannot allocate this call's buffers: {str(e).splitlines()[0]}") from None
-        if self._sparse:
-            ptrs, _alive = self._pointers(inputs)
-        else:
-            ptrs = [a.data_ptr() for a in inputs]
-        self.fn(*ptrs, *self._weight_ptrs, *[r.data_ptr() for r in results])
+        self.executable(inputs, results, ())
         return self._finish(results)
 
     def accepts(self, args: Sequence[Any]) -> bool:
@@ -220,13 +185,12 @@ class CompiledProgram:
             results = [torch.empty(shape, dtype=s.dtype) for shape, s in zip(self._sizes.outputs(values), self.outputs)]
         except (RuntimeError, MemoryError) as e:  # as in __call__
             raise SparccError(f"cannot allocate this call's buffers: {str(e).splitlines()[0]}") from None
-        ptrs, _alive = self._pointers(inputs)
-        self.fn(*ptrs, *self._weight_ptrs, *[r.data_ptr() for r in results], *values)
+        self.executable(inputs, results, values)
         return self._finish(results)
 
     def _finish(self, results: list[torch.Tensor]) -> Any:
-        if self._take_error is not None and (kind := self._take_error(self._error)):
-            raise run_time_error(kind, *self._error)
+        if (error := self.executable.take_error()) is not None:
+            raise error
         if self._one_result:
             return results[0]
         if self.output_tree is None:
@@ -314,51 +278,46 @@ def pytorch_rejects(model: Any, args: Sequence[Any]) -> Iterator[None]:
         raise InputMismatchError(f"PyTorch itself rejects these inputs ({sig}): {why}") from None
 
 
-def abi_arguments(spec: TensorSpec) -> int:
-    """How many entry-function arguments one input takes: a sparse one, one
-    per buffer (passes/lower_sparse.py)."""
-    if spec.format is None:
-        return 1
-    from sparcc.dialects.sparse_formats import parse_format
-    from sparcc.passes.lower_sparse import index_buffers
+@dataclass
+class Prepared:
+    """A model imported for one target, its weights pruned and quantised:
+    what the JIT (compile_program) and the AOT writer (sparcc.artifact)
+    both start from."""
 
-    return len(index_buffers(parse_format(spec.format), spec.shape, None)) + 1
+    model: Any
+    args: Sequence[Any]
+    target: Any  # sparcc.backends.Target
+    imported: ImportedProgram
+    quant: Any  # QuantSpec | None
+    sparsity: Any  # sparsify's spec | None
+    quant_layers: list[Any]
+    sparse_layers: list[Any]
+    ir: dict[str, str]  # "nn": the module before the target's passes
+    import_seconds: float
 
-
-def weight_abi(module: ModuleOp) -> list[dict[str, Any]]:
-    """The entry function's weight parameters, in order: the store name, the
-    `perm` (nn.weight semantics) and the parameter's shape."""
-    entry = next(op for op in module.ops if isinstance(op, func.FuncOp) and not op.is_declaration)
-    first = ints(entry.attributes["sparcc.num_inputs"])[0]  # type: ignore[arg-type]
-    arg_types = entry.function_type.inputs.data
-    abi = []
-    for i, entry_attr in enumerate(entry.attributes["sparcc.weights"].data):  # type: ignore[attr-defined]
-        fields = entry_attr.data
-        abi.append({
-            "name": fields["name"].data,
-            "perm": list(ints(fields["perm"])) if "perm" in fields else None,
-            "shape": list(arg_types[first + i].get_shape()),
-        })
-    return abi
+    def run_passes(self) -> dict[str, float]:
+        """The target's passes over the module, in place; seconds per pass."""
+        with pytorch_rejects(self.model, self.args):
+            return run_passes(self.imported.module, self.target.pipeline, self.ir["nn"])
 
 
-def bind_weights(abi: list[dict[str, Any]], store: dict[str, torch.Tensor]) -> list[torch.Tensor]:
-    """The weight buffers in the order the entry function takes them."""
-    buffers = []
-    for w in abi:
-        data, shape, perm = store[w["name"]], w["shape"], w["perm"]
-        # nn.weight semantics: the stored tensor viewed row-major in the shape
-        # that `perm` maps onto the argument's shape, then permuted
-        if perm is not None:
-            viewed = [0] * len(perm)
-            for j, p in enumerate(perm):
-                viewed[p] = shape[j]
-            data = data.reshape(viewed).permute(*perm)
-        else:
-            data = data.reshape(shape)
-        # in the store's dtype, which the frontend made the IR's (float64 stays float64)
-        buffers.append(data.contiguous())
-    return buffers
+def prepare(model: Any, args: Sequence[Any], target: Any, quant: Any = None, sparsity: Any = None,
+            dynamic: Any = None) -> Prepared:
+    """Parses the specs (a bad one fails before any work), imports `model`
+    (torch.export), prunes and quantises its weights for `target`'s kernels."""
+    from sparcc.quantize import apply_quant, parse_quant_spec
+    from sparcc.sparsify import apply_sparsity, parse_sparsity_spec
+
+    spec = parse_quant_spec(quant)
+    sparse_spec = parse_sparsity_spec(sparsity, target)
+    start = time.perf_counter()
+    with pytorch_rejects(model, args):
+        imported: ImportedProgram = import_module(model, args, dynamic)
+    seconds = time.perf_counter() - start
+    sparse_layers = apply_sparsity(imported, sparse_spec, spec, target)
+    layers = apply_quant(imported, spec, target)
+    return Prepared(model, args, target, imported, spec, sparse_spec, layers, sparse_layers,
+                    {"nn": str(imported.module)}, seconds)
 
 
 def compile_program(
@@ -373,6 +332,7 @@ def compile_program(
 ) -> CompiledProgram:
     """Imports, compiles (or finds in the on-disk cache) and loads `model`.
 
+    target: a name in sparcc.backends.TARGETS ("cpu", "ref", ...).
     dynamic: dims whose size may change without a recompile, {input index:
     {dim: (min, max)}} (max None: unbounded); the program then takes any
     sizes in range (frontend.import_module).
@@ -385,42 +345,23 @@ def compile_program(
     {"*.fc1": "2:4", "*": "unstructured:0.9"}.
     """
     from sparcc import cache
-    from sparcc.backends import cpu
-    from sparcc.quantize import apply_quant, parse_quant_spec
-    from sparcc.sparsify import apply_sparsity, parse_sparsity_spec
+    from sparcc.backends import get_target
 
-    check_target(target)
     start = time.perf_counter()
-    threads = cpu.default_threads() if threads is None else int(threads)
-    if not 1 <= threads <= MAX_THREADS:
-        raise SparccError(f"threads={threads}: must be 1 to {MAX_THREADS} (the most sparcc's thread pool runs)")
-    spec = parse_quant_spec(quant)
-    sparse_spec = parse_sparsity_spec(sparsity)
-    with pytorch_rejects(model, args):
-        imported: ImportedProgram = import_module(model, args, dynamic)
-    import_time = time.perf_counter() - start
-    sparse_layers = apply_sparsity(imported, sparse_spec, spec)
-    layers = apply_quant(imported, spec)
-    ir = {"nn": str(imported.module)}
+    tgt = get_target(target)
+    threads = tgt.check_threads(threads)
+    prepared = prepare(model, args, tgt, quant, sparsity, dynamic)
+    imported, ir = prepared.imported, dict(prepared.ir)
 
     def build(folder: Path) -> dict[str, Any]:
-        with pytorch_rejects(model, args):
-            pass_times = run_passes(imported.module, PIPELINE, ir["nn"])
-        text = str(imported.module)
-        (folder / "linalg.mlir").write_text(text)
-        lowered = cpu.lower(text, threads)
-        tool_times = toolchain.build_shared(lowered.llvm_ir, folder, "model")
-        return {
-            "weights": weight_abi(imported.module),
-            "schedule": [str(d) for d in lowered.decisions],
-            "fallbacks": [lowered.fallback] if lowered.fallback else [],
-            "outlined": lowered.outlined,
-            "seconds": {**pass_times, **{t.name: t.seconds for t in lowered.timings}, **tool_times},
-        }
+        pass_times = prepared.run_passes()
+        meta = tgt.build(imported.module, folder, threads)
+        meta["seconds"] = {**pass_times, **meta.get("seconds", {})}
+        return meta
 
-    if use_cache if use_cache is not None else cache.enabled():
-        options = {"target": target, "threads": threads, "pipeline": list(PIPELINE)}  # formats are in the IR
-        folder, meta, hit = cache.get_or_build(cache.key(ir["nn"], options), build)
+    if tgt.cacheable and (use_cache if use_cache is not None else cache.enabled()):
+        options = {"target": tgt.name, "threads": threads, "pipeline": list(tgt.pipeline)}  # formats are in the IR
+        folder, meta, hit = cache.get_or_build(cache.key(ir["nn"], options, tgt), build, tgt.required_files())
         cached = "hit" if hit else "built"
     else:
         folder = Path(tempfile.mkdtemp(prefix="sparcc-jit-"))
@@ -430,27 +371,19 @@ def compile_program(
             shutil.rmtree(folder, ignore_errors=True)
             raise
         cache.STATS["compiles"] += 1
-        cached = "off"
-    ir["linalg"] = (folder / "linalg.mlir").read_text()
-    path = folder / cache.LIBRARY
-    try:
-        library = cpu.load_library(path, threads)
-    except OSError as e:  # e.g. an undefined symbol: a lowering left a call that nothing provides
-        raise PipelineError(f"the compiled library does not load: {e}", str(folder)) from None
-    kernel = cpu.Kernel(library, path, [], meta["schedule"], None)
-    weights = bind_weights(meta["weights"], imported.weights)
-    n_args = sum(abi_arguments(s) for s in imported.inputs) + len(weights) + len(imported.outputs)
-    n_args += len(imported.symbols)
-    fn = kernel.function("forward", n_args)
+        cached = "off" if tgt.cacheable else "none"
+    for stage, file in meta.get("ir", {}).items():
+        ir[stage] = (folder / file).read_text()
+    executable = tgt.load(folder, meta, imported, threads)
     report = {
-        "target": target,
+        "target": tgt.name,
         "threads": threads,
         "cache": cached,
-        "library": str(path),
+        "library": str(folder / meta["library"]) if "library" in meta else str(folder),
         "ops": imported.ops,
-        "seconds": {"import": import_time, **(meta["seconds"] if cached != "hit" else {})},
-        "schedule": meta["schedule"],
-        "fallbacks": meta["fallbacks"],
+        "seconds": {"import": prepared.import_seconds, **(meta.get("seconds", {}) if cached != "hit" else {})},
+        "schedule": meta.get("schedule", []),
+        "fallbacks": meta.get("fallbacks", []),
         "outlined": meta.get("outlined", {}),
     }
     if imported.symbols:
@@ -460,18 +393,19 @@ def compile_program(
             "outputs": [str(s) for s in imported.outputs],
         }
     program = CompiledProgram(
-        imported.inputs, imported.outputs, imported.output_tree, fn, weights, kernel, ir, report, imported.symbols
+        imported.inputs, imported.outputs, imported.output_tree, executable, ir, report, imported.symbols
     )
     # the error of the pruned/quantised program against the float32 model, run once
+    spec, sparse_spec = prepared.quant, prepared.sparsity
     error = _output_error(model, args, program) if spec is not None or sparse_spec is not None else {}
     if sparse_spec is not None:
-        report["sparsity"] = {"spec": sparse_spec.as_dict(), "layers": [r.as_dict() for r in sparse_layers], **error}
+        report["sparsity"] = {"spec": sparse_spec.as_dict(), "layers": [r.as_dict() for r in prepared.sparse_layers], **error}
     if spec is not None:
-        report["quant"] = {"spec": spec.as_dict(), "layers": [r.as_dict() for r in layers], **error}
+        report["quant"] = {"spec": spec.as_dict(), "layers": [r.as_dict() for r in prepared.quant_layers], **error}
     report["seconds"]["total"] = time.perf_counter() - start
-    if cached == "off":
+    if cached in ("off", "none"):
         # no cache entry to keep: the folder goes when the program is freed, or
-        # at exit (the loaded library stays mapped; dlopen never reads it again)
+        # at exit (a loaded library stays mapped; dlopen never reads it again)
         weakref.finalize(program, shutil.rmtree, folder, True)
     return program
 

@@ -35,7 +35,8 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from sparcc.driver import MAX_THREADS, CompiledProgram, check_target, compile_program
+from sparcc.backends import get_target
+from sparcc.driver import CompiledProgram, compile_program
 from sparcc.errors import DynamicShapeError, InputMismatchError
 from sparcc.frontend import sparse_format
 
@@ -56,11 +57,11 @@ class JitFunction:
         from sparcc.quantize import parse_quant_spec
         from sparcc.sparsify import parse_sparsity_spec
 
-        check_target(target)
+        tgt = get_target(target)
+        if threads is not None:
+            tgt.check_threads(threads)
         self.quant = parse_quant_spec(quant)  # a bad spec fails here, not at the first call
-        self.sparsity = parse_sparsity_spec(sparsity)
-        if threads is not None and (not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS):
-            raise InputMismatchError(f"threads={threads!r}: expected a whole number from 1 to {MAX_THREADS}")
+        self.sparsity = parse_sparsity_spec(sparsity, tgt)
         self.model = model
         self.target = target
         self.threads = threads

@@ -129,20 +129,21 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().to(torch.float32).contiguous().numpy()
 
 
-def apply_quant(imported: Any, spec: QuantSpec | None) -> list[LayerReport]:
+def apply_quant(imported: Any, spec: QuantSpec | None, target: Any = None) -> list[LayerReport]:
     """Rewrites the chosen linear layers of `imported` (an ImportedProgram)
     to quantised ones and puts their storage into its weight store:
-    `<name>#codes`, `#scales`, `#zeros`, `#lut` (passes/lower_quant.py).
-    Returns one report per quantised weight."""
-    from sparcc.backends.cpu.qlinear import kernel_operands
+    buffers named `<name>#<role>` (the CPU's: `#codes`, `#scales`, `#zeros`,
+    `#lut`), laid out by `target` (a sparcc.backends.Target, default the
+    CPU's) for its kernels. Returns one report per quantised weight."""
+    from sparcc.backends import get_target
     from sparcc.dialects import quant
     from sparcc.dialects.quant_formats import dequantize
-    from sparcc.passes.lower_quant import weight_buffers
     from sparcc.passes.quantize_weights import QuantizeWeightsPass
     from xdsl.context import Context
 
     if spec is None:
         return []
+    target = get_target("cpu", available=False) if target is None else target
     rules = ";".join(f"{p}={f}" for p, f in spec.rules)
     QuantizeWeightsPass(spec=rules).apply(Context(allow_unregistered=True), imported.module)
     reports = []
@@ -160,14 +161,7 @@ def apply_quant(imported: Any, spec: QuantSpec | None) -> list[LayerReport]:
         q = typ.format.format.quantize(w)
         deq = dequantize(q).reshape(w.shape)
         mse, sqnr = weight_error(w, deq)
-        operands = kernel_operands(q)
-        for role, store, shape, _elem in weight_buffers(name, typ):
-            data = np.ascontiguousarray(operands[role])
-            if list(data.shape) != shape:
-                raise SparccError(
-                    f"{name}: the {role} of format {typ.format.spec.data} have shape "
-                    f"{list(data.shape)}, the IR expects {shape}"
-                )
-            imported.weights[store] = torch.from_numpy(data.copy())
+        for store, data in target.quant_store(name, typ, q).items():
+            imported.weights[store] = torch.from_numpy(np.ascontiguousarray(data).copy())
         reports.append(LayerReport(layer_of(name), q.spec, tuple(w.shape), mse, sqnr, w.size * 4, q.nbytes))
     return reports

@@ -37,21 +37,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from sparcc.backends.cpu.sparse_kernels import call_params
 from sparcc.errors import SparccError
 from sparcc.quantize import QuantSpec, layer_of, parse_layer_rules, to_numpy
-
-# Throughput of each kernel kind per stored value, relative to sparcc's dense
-# code per weight, measured by benchmarks/calibrate_sparse.py (Linear(4096,
-# 4096), batch 64, 2 threads, 2-core SPR VM; unstructured kinds at 10 %
-# density, bsr:4x4 at 25 %, N:M at 50 %): a layer is predicted faster than
-# dense when its stored fraction (padding included) is below its kind's rate.
-# Re-measure when a kernel or the dense code changes.
-RELATIVE_RATE = {
-    "csr": 0.69, "csc": 0.22, "coo": 0.52, "dcsr": 0.73, "ell": 0.63,
-    "bsr": 1.49, "nm": 0.99, "vnm": 1.43,
-}
-
 
 @dataclass(frozen=True)
 class LayerSparsity:
@@ -78,8 +65,10 @@ class LayerSparsity:
         return f"{head}{self.parts[0]}{fmt}"
 
 
-def parse_value(text: str) -> LayerSparsity:
-    """One value of a sparsity spec (module docstring); ValueError naming what is wrong."""
+def parse_value(text: str, target: Any = None) -> LayerSparsity:
+    """One value of a sparsity spec (module docstring); ValueError naming what
+    is wrong. With a target (sparcc.backends.Target), a storage format that
+    none of its kernels takes is wrong too."""
     from sparcc.dialects.sparse_formats import (
         encode,
         parse_format,
@@ -116,7 +105,8 @@ def parse_value(text: str) -> LayerSparsity:
             canon_formats.append("block")
             continue
         fmt = parse_format(f)
-        call_params(fmt)  # ValueError when no kernel takes it
+        if target is not None:
+            target.sparse_kind(fmt)  # ValueError when no kernel takes it
         # a structured storage format holds only matching pruning: try it on a small matrix
         probe = prune(np.random.default_rng(0).standard_normal((16, 32)).astype(np.float32), p)
         try:
@@ -138,10 +128,11 @@ def choose_format(pruned: np.ndarray) -> tuple[str, list[dict[str, Any]]]:
     return ("csr" if (r, c) == (1, 1) else f"bsr:{r}x{c}"), table
 
 
-def parse_sparsity_spec(spec: Any, where: str = "sparsity") -> QuantSpec | None:
+def parse_sparsity_spec(spec: Any, target: Any = None, where: str = "sparsity") -> QuantSpec | None:
     """A dict {pattern: value}, a JSON object, or "pattern=value[;...]"; each value
-    is checked now (parse_value), so a bad one fails before compiling."""
-    return parse_layer_rules(spec, where, lambda v: str(parse_value(v)), "unstructured:0.9")
+    is checked now (parse_value, against `target`'s kernels), so a bad one
+    fails before compiling."""
+    return parse_layer_rules(spec, where, lambda v: str(parse_value(v, target)), "unstructured:0.9")
 
 
 @dataclass
@@ -170,13 +161,6 @@ class SparseLayerReport:
         return out
 
 
-def predicted_speedup(parts: list[tuple[str, int]], rows: int, cols: int) -> float:
-    """Predicted time of dense over the time of the sparse kernels of the parts,
-    (kind, stored values) each, run one after the other (RELATIVE_RATE)."""
-    cost = sum(stored / RELATIVE_RATE[kind] for kind, stored in parts)
-    return rows * cols / cost if cost else float("inf")
-
-
 def store_buffers(storage: Any) -> tuple[list[torch.Tensor], torch.Tensor]:
     """The index buffers (in level order, as the kernels' i0..i3, as bytes) and the
     values of an encoded matrix, as torch tensors."""
@@ -190,16 +174,21 @@ def store_buffers(storage: Any) -> tuple[list[torch.Tensor], torch.Tensor]:
     return index, values
 
 
-def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | None = None) -> list[SparseLayerReport]:
+def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | None = None,
+                   target: Any = None) -> list[SparseLayerReport]:
     """Prunes the chosen linear layers of `imported` (an ImportedProgram), rewrites
     them to sparse.linear (passes/sparsify_weights.py), encodes each part into the
     weight store as `<weight>[#tasdK]#i0..#i3` and `#values`, and records the
     entries per level on the sparse.weight ops. Layers that `auto:` keeps dense get
-    their pruned weight. One report per layer."""
+    their pruned weight. One report per layer. `target` (a sparcc.backends.Target,
+    default the CPU's) names each format's kernel and predicts its speed."""
+    from sparcc.backends import get_target
     from sparcc.dialects import nn, sparse
     from sparcc.dialects.sparse_formats import encode, tasd
     from sparcc.passes.sparsify_weights import SparsifyWeightsPass, part_name
     from xdsl.context import Context
+
+    target = get_target("cpu", available=False) if target is None else target
 
     if spec is None:
         return []
@@ -237,7 +226,7 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
             formats[0], layout = choose_format(split.parts[0])
             choice = LayerSparsity(choice.parts, tuple(formats), choice.auto, choice.tasd)
         parts = [(part, encode(part, f)) for part, f in zip(split.parts, choice.formats)]
-        kinds = [call_params(f)[0] for f in choice.formats]
+        kinds = [target.sparse_kind(f) for f in choice.formats]
         stored = sum(st.stored for _, st in parts)
         bytes_sparse = sum(b.nbytes for _, st in parts for b in st.buffers().values())
         truncations = [
@@ -245,7 +234,7 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
              "coverage": split.coverage[t], "density": sum(split.nnz[: t + 1]) / w.size}
             for t in range(len(parts))
         ] if choice.tasd else []
-        speed = predicted_speedup([(k, s.stored) for k, (_, s) in zip(kinds, parts)], rows, cols)
+        speed = target.sparse_speedup([(k, s.stored) for k, (_, s) in zip(kinds, parts)], rows, cols)
         runs_dense = choice.auto and speed < 1.0
         if runs_dense:
             execution = f"dense (auto: the sparse kernel is predicted {speed:.2f}x of dense)"

@@ -1,7 +1,14 @@
-"""sparcc passes: one file per pass; `PASSES` maps each name to its class."""
+"""sparcc passes: one file per pass; `PASSES` maps each name to its class.
+
+The passes here are target-independent. A target's own passes (the CPU's
+lower-sparse and lower-quant, which call its kernels) live in its folder
+under backends/ and are registered here by module path, so that sparcc-opt
+and the lit tests reach them while nothing here imports a target.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from xdsl.passes import ModulePass
@@ -37,22 +44,21 @@ def _quantize_weights() -> type[ModulePass]:
     return QuantizeWeightsPass
 
 
-def _lower_quant() -> type[ModulePass]:
-    from sparcc.passes.lower_quant import LowerQuantPass
+def _target_pass(path: str) -> Callable[[], type[ModulePass]]:
+    """A target's own pass (it lowers to that target's kernels), imported
+    by name when first asked for: nothing here imports a target."""
 
-    return LowerQuantPass
+    def load() -> type[ModulePass]:
+        module, _, cls = path.partition(":")
+        return getattr(importlib.import_module(module), cls)
+
+    return load
 
 
 def _sparsify_weights() -> type[ModulePass]:
     from sparcc.passes.sparsify_weights import SparsifyWeightsPass
 
     return SparsifyWeightsPass
-
-
-def _lower_sparse() -> type[ModulePass]:
-    from sparcc.passes.lower_sparse import LowerSparsePass
-
-    return LowerSparsePass
 
 
 def _widen_bool_tensors() -> type[ModulePass]:
@@ -67,8 +73,8 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "approximate-math": _approximate_math,
     "fuse-elementwise": _fuse_elementwise,
     "quantize-weights": _quantize_weights,
-    "lower-quant": _lower_quant,
+    "lower-quant": _target_pass("sparcc.backends.cpu.lower_quant:LowerQuantPass"),
     "sparsify-weights": _sparsify_weights,
-    "lower-sparse": _lower_sparse,
+    "lower-sparse": _target_pass("sparcc.backends.cpu.lower_sparse:LowerSparsePass"),
     "widen-bool-tensors": _widen_bool_tensors,
 }

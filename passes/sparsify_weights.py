@@ -49,7 +49,7 @@ class SparsifyWeightsPass(ModulePass):
 
         if not self.spec:
             return
-        rules = parse_sparsity_spec(self.spec, "sparsify-weights{spec}")
+        rules = parse_sparsity_spec(self.spec, where="sparsify-weights{spec}")
         assert rules is not None
         made: dict[str, list[sparse.WeightOp]] = {}
         for linear in [o for o in op.walk() if isinstance(o, nn.LinearOp)]:

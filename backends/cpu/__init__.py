@@ -2,8 +2,8 @@
 CPU backend: linalg-on-tensors MLIR text -> upstream MLIR -> LLVM IR -> a .so.
 
 `lower(text)` runs the MLIR stages with the upstream Python bindings and
-returns LLVM IR; `compile_mlir(text, ...)` also builds it into a shared
-library ahead of time (toolchain.py: opt, llc, gcc) and loads it. Entry
+returns LLVM IR; target.py (the CPU's `Target`) builds it into a shared
+library (toolchain.py: opt, llc, gcc) and loads it. Entry
 functions use the bare-pointer calling convention (`void f(float*, ...)`),
 so a call costs one ctypes call, which releases the GIL.
 
@@ -25,7 +25,7 @@ import shlex
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -308,26 +308,6 @@ def _inline_alloca_scopes(module: ir.Module) -> None:
                 continue
             inner.operation.move_before(scope)
         scope.erase()
-
-
-def compile_mlir(
-    text: str,
-    entry_points: Sequence[str],
-    folder: Path | None = None,
-    threads: int | None = None,
-) -> Kernel:
-    """Compiles a module of linalg-on-tensors entry functions for this CPU
-    into folder/libmodel.so (a fresh temporary folder if None) and loads it."""
-    threads = default_threads() if threads is None else threads
-    lowered = lower(text, threads)
-    folder = Path(tempfile.mkdtemp(prefix="sparcc-jit-")) if folder is None else folder
-    tool_times = toolchain.build_shared(lowered.llvm_ir, folder)
-    timings = lowered.timings + [StageTiming(k, v) for k, v in tool_times.items()]
-    path = folder / "libmodel.so"
-    kernel = Kernel(load_library(path, threads), path, timings, lowered.decisions, lowered.fallback)
-    for name in entry_points:
-        kernel.function(name, 0)
-    return kernel
 
 
 def _schedule(module: ir.Module, timings: list[StageTiming], threads: int = 1):

@@ -42,12 +42,10 @@ FEATURE_FLAGS = (
 
 
 def cache_root() -> Path:
-    """$SPARCC_CACHE_DIR, else $XDG_CACHE_HOME/sparcc, else ~/.cache/sparcc."""
-    env = os.environ.get("SPARCC_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "sparcc"
+    """sparcc's cache folder (sparcc.cache.root)."""
+    from sparcc.cache import root
+
+    return root()
 
 
 @functools.cache

@@ -42,7 +42,7 @@ from sparcc.backends.cpu.sparse_kernels import (
 from sparcc.dialects import nn, sparse
 from sparcc.dialects.sparse_formats import SparseFormat
 from sparcc.errors import UnsupportedOpError
-from sparcc.passes.lower_quant import declare, flat_pointer, memref1, read_pointer
+from sparcc.backends.cpu.lower_quant import declare, flat_pointer, memref1, read_pointer
 from xdsl.context import Context
 from xdsl.dialects import arith, bufferization, func, memref
 from xdsl.dialects.builtin import (

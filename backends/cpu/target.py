@@ -1,0 +1,226 @@
+"""The CPU target: sparcc's passes to linalg, upstream MLIR to LLVM IR, a
+shared library built with opt/llc/gcc and called through ctypes."""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from sparcc.backends import Target
+from sparcc.backends import cpu
+from sparcc.backends.cpu import toolchain
+from sparcc.errors import InputMismatchError, PipelineError, SparccError, run_time_error
+
+LIBRARY = "libmodel.so"
+MAX_THREADS = 255  # the runtime's thread pool holds at most this many (runtime.c)
+
+# Throughput of each sparse kernel kind per stored value, relative to sparcc's
+# dense code per weight, measured by benchmarks/calibrate_sparse.py
+# (Linear(4096, 4096), batch 64, 2 threads, 2-core SPR VM; unstructured kinds
+# at 10 % density, bsr:4x4 at 25 %, N:M at 50 %): a layer is predicted faster
+# than dense when its stored fraction (padding included) is below its kind's
+# rate. Re-measure when a kernel or the dense code changes.
+RELATIVE_RATE = {
+    "csr": 0.69, "csc": 0.22, "coo": 0.52, "dcsr": 0.73, "ell": 0.63,
+    "bsr": 1.49, "nm": 0.99, "vnm": 1.43,
+}
+
+
+class CpuTarget(Target):
+    name = "cpu"
+    summary = "this machine's CPU: upstream MLIR to LLVM IR, a shared library called through ctypes"
+    pipeline: ClassVar[tuple[str, ...]] = (
+        "lower-sparse", "lower-quant", "convert-nn-to-linalg", "fuse-elementwise", "widen-bool-tensors",
+        "approximate-math", "lower-entry-abi",
+    )
+    max_threads = MAX_THREADS
+    writes_artifacts = True
+
+    def unavailable(self) -> str | None:
+        try:
+            missing = [t for t in ("opt", "llc") if not (toolchain.llvm_bin() / t).exists()]
+        except Exception as e:  # noqa: BLE001 (the LLVM tools package is missing or broken)
+            return f"LLVM's opt and llc are not installed ({e}); pip install the project again"
+        if missing:
+            return f"LLVM's {' and '.join(missing)} are missing from {toolchain.llvm_bin()}"
+        if shutil.which(toolchain.gcc()) is None:
+            return f"no C compiler ({toolchain.gcc()}) on PATH; install gcc"
+        return None
+
+    def identity(self) -> list[str]:
+        return [toolchain.host_cpu(), ",".join(toolchain.host_features())]
+
+    def default_threads(self) -> int:
+        return cpu.default_threads()
+
+    def required_files(self) -> set[str]:
+        return {LIBRARY, toolchain.RUNTIME}
+
+    # -- kernel library ----------------------------------------------------
+    def quant_store(self, name: str, typ: Any, quantized: Any) -> dict[str, Any]:
+        from sparcc.backends.cpu.lower_quant import weight_buffers
+        from sparcc.backends.cpu.qlinear import kernel_operands
+
+        operands = kernel_operands(quantized)
+        store = {}
+        for role, entry, shape, _elem in weight_buffers(name, typ):
+            data = operands[role]
+            if list(data.shape) != shape:
+                raise SparccError(
+                    f"{name}: the {role} of format {typ.format.spec.data} have shape "
+                    f"{list(data.shape)}, the IR expects {shape}"
+                )
+            store[entry] = data
+        return store
+
+    def sparse_kind(self, fmt: Any) -> str:
+        from sparcc.backends.cpu.sparse_kernels import call_params
+
+        return call_params(fmt)[0]
+
+    def sparse_speedup(self, parts: Sequence[tuple[str, int]], rows: int, cols: int) -> float:
+        cost = sum(stored / RELATIVE_RATE[kind] for kind, stored in parts)
+        return rows * cols / cost if cost else float("inf")
+
+    # -- build and load ----------------------------------------------------
+    def build(self, module: Any, folder: Path, threads: int, extra_c: str | None = None) -> dict[str, Any]:
+        text = str(module)
+        (folder / "linalg.mlir").write_text(text)
+        lowered = cpu.lower(text, threads)
+        tool_times = toolchain.build_shared(lowered.llvm_ir, folder, "model", extra_c=extra_c)
+        return {
+            "weights": weight_abi(module),
+            "schedule": [str(d) for d in lowered.decisions],
+            "fallbacks": [lowered.fallback] if lowered.fallback else [],
+            "outlined": lowered.outlined,
+            "seconds": {**{t.name: t.seconds for t in lowered.timings}, **tool_times},
+            "ir": {"linalg": "linalg.mlir"},
+            "library": LIBRARY,
+        }
+
+    def load(self, folder: Path, meta: dict[str, Any], program: Any, threads: int) -> CpuExecutable:
+        path = folder / LIBRARY
+        try:
+            library = cpu.load_library(path, threads)
+        except OSError as e:  # e.g. an undefined symbol: a lowering left a call that nothing provides
+            raise PipelineError(f"the compiled library does not load: {e}", str(folder)) from None
+        weights = bind_weights(meta["weights"], program.weights)
+        n_args = sum(abi_arguments(s) for s in program.inputs) + len(weights) + len(program.outputs)
+        return CpuExecutable(library, path, weights, n_args + len(program.symbols), program.inputs)
+
+    # -- ahead of time -----------------------------------------------------
+    def write_artifact(self, folder: Path, prepared: Any, threads: int, stages: Any, name: str) -> Any:
+        from sparcc.backends.cpu import artifact
+
+        return artifact.write(folder, prepared, threads, stages, name)
+
+    def load_artifact(self, folder: Path, manifest: dict[str, Any], threads: int | None, verify: bool) -> Any:
+        from sparcc.backends.cpu import artifact
+
+        return artifact.load(folder, manifest, threads, verify)
+
+
+class CpuExecutable:
+    """A loaded library's `forward`, called with the data pointers of the
+    inputs (a sparse input: one per buffer), the bound weights, the results
+    and the size symbols' values."""
+
+    def __init__(self, library: ctypes.CDLL, path: Path, weights: list[torch.Tensor], n_args: int,
+                 inputs: Sequence[Any], entry: str = "forward"):
+        from sparcc.backends.cpu import Kernel
+
+        self.library, self.path, self.weights = library, path, weights
+        self._sparse = any(s.format is not None for s in inputs)
+        self.kernel = Kernel(library, path)
+        self._fn = self.kernel.function(entry, n_args)
+        self._weight_ptrs = [w.data_ptr() for w in weights]
+        self._take_error = getattr(library, "sparcc_rt_take_error", None)
+        if self._take_error is not None:
+            self._take_error.argtypes = [ctypes.c_void_p]
+            self._take_error.restype = ctypes.c_int64
+            self._error = (ctypes.c_int64 * 3)()
+
+    def __call__(self, inputs: Sequence[torch.Tensor], results: Sequence[torch.Tensor], sizes: Sequence[int]) -> None:
+        if self._sparse:
+            ptrs, _alive = _pointers(inputs)
+        else:
+            ptrs = [a.data_ptr() for a in inputs]
+        self._fn(*ptrs, *self._weight_ptrs, *[r.data_ptr() for r in results], *sizes)
+
+    def take_error(self) -> SparccError | None:
+        if self._take_error is not None and (kind := self._take_error(self._error)):
+            return run_time_error(kind, *self._error)
+        return None
+
+
+def _pointers(inputs: Sequence[torch.Tensor]) -> tuple[list[int], list[torch.Tensor]]:
+    """Data pointers of the inputs in ABI order (a sparse input: its buffers),
+    and the tensors that must stay alive during the call."""
+    from sparcc.frontend import check_sparse_buffers, sparse_buffers
+
+    ptrs, keep = [], []
+    for i, a in enumerate(inputs):
+        if a.layout == torch.strided:
+            ptrs.append(a.data_ptr())
+            continue
+        index, values = sparse_buffers(a)
+        if (why := check_sparse_buffers(a, index, values)) is not None:
+            raise InputMismatchError(f"input {i}: a sparse {a.layout} tensor of shape {list(a.shape)}: {why}")
+        bufs = [b if b.is_contiguous() else b.contiguous() for b in [*index, values]]
+        keep += bufs
+        ptrs += [b.data_ptr() for b in bufs]
+    return ptrs, keep
+
+
+def abi_arguments(spec: Any) -> int:
+    """How many entry-function arguments one input takes: a sparse one, one
+    per buffer (lower_sparse.py)."""
+    if spec.format is None:
+        return 1
+    from sparcc.dialects.sparse_formats import parse_format
+    from sparcc.backends.cpu.lower_sparse import index_buffers
+
+    return len(index_buffers(parse_format(spec.format), spec.shape, None)) + 1
+
+
+def weight_abi(module: Any) -> list[dict[str, Any]]:
+    """The entry function's weight parameters, in order: the store name, the
+    `perm` (nn.weight semantics) and the parameter's shape."""
+    from sparcc.dialects.nn import ints
+    from xdsl.dialects import func
+
+    entry = next(op for op in module.ops if isinstance(op, func.FuncOp) and not op.is_declaration)
+    first = ints(entry.attributes["sparcc.num_inputs"])[0]  # type: ignore[arg-type]
+    arg_types = entry.function_type.inputs.data
+    abi = []
+    for i, entry_attr in enumerate(entry.attributes["sparcc.weights"].data):  # type: ignore[attr-defined]
+        fields = entry_attr.data
+        abi.append({
+            "name": fields["name"].data,
+            "perm": list(ints(fields["perm"])) if "perm" in fields else None,
+            "shape": list(arg_types[first + i].get_shape()),
+        })
+    return abi
+
+
+def bind_weights(abi: list[dict[str, Any]], store: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+    """The weight buffers in the order the entry function takes them."""
+    buffers = []
+    for w in abi:
+        data, shape, perm = store[w["name"]], w["shape"], w["perm"]
+        # nn.weight semantics: the stored tensor viewed row-major in the shape
+        # that `perm` maps onto the argument's shape, then permuted
+        if perm is not None:
+            viewed = [0] * len(perm)
+            for j, p in enumerate(perm):
+                viewed[p] = shape[j]
+            data = data.reshape(viewed).permute(*perm)
+        else:
+            data = data.reshape(shape)
+        # in the store's dtype, which the frontend made the IR's (float64 stays float64)
+        buffers.append(data.contiguous())
+    return buffers
