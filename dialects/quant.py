@@ -58,6 +58,7 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import ClassVar, NamedTuple, Protocol, runtime_checkable
 
+from sparcc.dialects import nn
 from sparcc.dialects.quant_formats import QuantFormat, parse_format
 from sparcc.dialects.spec_attr import SpecAttr
 from xdsl.dialects.builtin import (
@@ -313,7 +314,7 @@ def _expect_f32(value: SSAValue, what: str) -> Shape:
     assert isinstance(typ, TensorType)
     if typ.element_type != f32:
         raise VerifyException(f"expected an f32 {what}, got {typ}")
-    return tuple(typ.get_shape())
+    return nn.shape_of(typ)
 
 
 class QuantOp(IRDLOperation, abc.ABC):
@@ -447,7 +448,7 @@ class LinearOp(QuantOp):
             raise VerifyException(
                 f"expected bias of shape [{w[0]}], got {list(_shape(self.bias))}"
             )
-        return TensorType(f32, (*x[:-1], w[0]))
+        return nn.tensor((*x[:-1], w[0]), f32)
 
 
 Quant = Dialect(

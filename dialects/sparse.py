@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import ClassVar
 
+from sparcc.dialects import nn
 from sparcc.dialects.quant import Buffer, matrix_shape
 from sparcc.dialects.sparse_formats import SparseFormat, parse_format, parse_prune
 from sparcc.dialects.spec_attr import SpecAttr
@@ -207,8 +208,11 @@ class SparseTensorType(ParametrizedAttribute, TypeAttribute):
 
 
 def _shape_and_element(value: SSAValue) -> tuple[Shape, Attribute]:
+    """The shape (symbolic where a dense tensor's dims are dynamic) and element type."""
     typ = value.type
     assert isinstance(typ, TensorType | SparseTensorType)
+    if isinstance(typ, TensorType):
+        return nn.shape_of(typ), typ.element_type
     return tuple(typ.get_shape()), typ.element_type
 
 
@@ -381,7 +385,7 @@ def _f32_shape(value: SSAValue, what: str) -> Shape:
     typ = value.type
     if not isinstance(typ, TensorType) or typ.element_type != f32:
         raise VerifyException(f"expected {what} to be a float32 tensor, got {typ}")
-    return tuple(typ.get_shape())
+    return nn.shape_of(typ)
 
 
 def _sparse_f32(value: SSAValue, what: str) -> Shape:
@@ -411,13 +415,13 @@ class MatmulOp(IRDLOperation):
 
     def __init__(self, lhs: SSAValue, rhs: SSAValue, acc: SSAValue | None = None):
         (m, _), (_, n) = _shape_and_element(lhs)[0], _shape_and_element(rhs)[0]
-        super().__init__(operands=[lhs, rhs, [acc] if acc else []], result_types=[TensorType(f32, [m, n])])
+        super().__init__(operands=[lhs, rhs, [acc] if acc else []], result_types=[nn.tensor([m, n], f32)])
 
     def verify_(self) -> None:
         a, b = _sparse_f32(self.lhs, "the lhs"), _f32_shape(self.rhs, "the rhs")
         if len(b) != 2 or b[0] != a[1]:
             raise VerifyException(f"expected a rhs of shape [{a[1]}, N], got {list(b)}")
-        want = TensorType(f32, [a[0], b[1]])
+        want = nn.tensor([a[0], b[1]], f32)
         if self.result.type != want:
             raise VerifyException(f"expected result type {want}, got {self.result.type}")
         if self.acc is not None and self.acc.type != want:
@@ -454,7 +458,7 @@ class LinearOp(IRDLOperation):
         x, w = _shape_and_element(input)[0], _shape_and_element(weight)[0]
         super().__init__(
             operands=[input, weight, [bias] if bias else [], [acc] if acc else []],
-            result_types=[TensorType(f32, [*x[:-1], w[0]])],
+            result_types=[nn.tensor([*x[:-1], w[0]], f32)],
         )
 
     def verify_(self) -> None:
@@ -463,7 +467,7 @@ class LinearOp(IRDLOperation):
             raise VerifyException(f"expected an input of shape [..., {w[1]}], got {list(x)}")
         if self.bias is not None and _f32_shape(self.bias, "the bias") != (w[0],):
             raise VerifyException(f"expected a bias of shape [{w[0]}], got {self.bias.type}")
-        want = TensorType(f32, [*x[:-1], w[0]])
+        want = nn.tensor([*x[:-1], w[0]], f32)
         if self.result.type != want:
             raise VerifyException(f"expected result type {want}, got {self.result.type}")
         if self.acc is not None and self.acc.type != want:

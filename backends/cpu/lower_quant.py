@@ -37,9 +37,11 @@ from dataclasses import dataclass
 from sparcc.dialects import nn, quant
 from sparcc.errors import UnsupportedOpError
 from xdsl.context import Context
-from xdsl.dialects import arith, bufferization, func, memref
+from xdsl.dialects import arith, bufferization, func, memref, tensor
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     DenseArrayBase,
+    IndexType,
     IntegerAttr,
     MemRefType,
     ModuleOp,
@@ -154,12 +156,13 @@ def _lower_linear(linear: quant.LinearOp) -> str:
     xtype = linear.input.type
     assert isinstance(xtype, TensorType)
     xshape = list(xtype.get_shape())
-    m = math.prod(xshape[:-1])
     ops: list[Operation] = []
 
     def add(o: Operation) -> Operation:
         ops.append(o)
         return o
+
+    m, dynamic = leading_rows(add, linear.input)
 
     x: SSAValue = linear.input  # read as [M, K], row-major: no reshape needed
 
@@ -183,16 +186,51 @@ def _lower_linear(linear: quant.LinearOp) -> str:
         args["bias"] = dummy
     # the result is allocated in its own shape: a reshape of the buffer after
     # the call makes the CPU schedule loop forever on the ops that read it
-    out = add(memref.AllocOp.get(f32, alignment=64, shape=[*xshape[:-1], n])).results[0]
+    out = add(memref.AllocOp.get(f32, alignment=64, shape=[*xshape[:-1], n], dynamic_sizes=dynamic)).results[0]
     args["y"] = flat_pointer(add, out, f32)
     consts = {"M": m, "N": n, "K": k, "group": group_of(fmt, k), "flags": flags}
-    sizes = [add(arith.ConstantOp(IntegerAttr(consts[s], i64))).results[0] for s in SIZES.get(kernel, DEFAULT_SIZES)]
+
+    sizes = [as_i64(add, consts[s]) for s in SIZES.get(kernel, DEFAULT_SIZES)]
     operands = [args["x"], *(args[r] for r in KERNELS[kernel]), args["bias"], args["y"], *sizes]
     add(func.CallOp(kernel, operands, []))
-    y = add(bufferization.ToTensorOp(out, restrict=True, writable=True)).results[0]
+    to_tensor = bufferization.ToTensorOp(out, restrict=True, writable=True)
+    symbolic_result(to_tensor, [*nn.shape_of(linear.input)[:-1], n])
+    y = add(to_tensor).results[0]
     Rewriter.insert_op(ops, InsertPoint.before(linear))
     Rewriter.replace_op(linear, [], [y])
     return kernel
+
+
+def leading_rows(add, x: SSAValue) -> tuple[int | SSAValue, list[SSAValue]]:
+    """The rows of `x` read as [M, K] (the product of its dims but the last),
+    a constant or, when a dim is dynamic (a size symbol), an index value
+    computed at run time; and the run-time sizes of its dynamic dims, in
+    order (for an allocation of the result)."""
+    xshape = list(x.type.get_shape())  # type: ignore[attr-defined]
+    dynamic = [add(tensor.DimOp(x, add(arith.ConstantOp(IntegerAttr(i, IndexType()))))).results[0]
+               for i, d in enumerate(xshape[:-1]) if d == DYNAMIC_INDEX]
+    static_rows = math.prod(d for d in xshape[:-1] if d != DYNAMIC_INDEX)
+    if not dynamic:
+        return static_rows, []
+    m = dynamic[0]
+    for size in dynamic[1:]:
+        m = add(arith.MuliOp(m, size)).results[0]
+    if static_rows != 1:
+        m = add(arith.MuliOp(m, add(arith.ConstantOp(IntegerAttr(static_rows, IndexType()))).results[0])).results[0]
+    return m, dynamic
+
+
+def as_i64(add, value: int | SSAValue) -> SSAValue:
+    """A kernel's i64 size argument: a constant, or an index value cast."""
+    if isinstance(value, SSAValue):
+        return add(arith.IndexCastOp(value, i64)).results[0]
+    return add(arith.ConstantOp(IntegerAttr(value, i64))).results[0]
+
+
+def symbolic_result(to_tensor: Operation, shape: list) -> None:
+    """Gives a kernel result's tensor its symbolic type, for the nn ops that
+    read it (drop_symbolic_shapes makes it plain again before upstream MLIR)."""
+    to_tensor.results[0]._type = nn.tensor(shape, f32)  # noqa: SLF001 (a type-only change before any use)
 
 
 def read_pointer(add, value: SSAValue) -> SSAValue:

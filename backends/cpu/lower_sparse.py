@@ -29,7 +29,6 @@ signature for all: `mode` 0 is C = A @ B (sparse.matmul), 1 is y = x @ A^T
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from sparcc.backends.cpu.sparse_kernels import (
@@ -42,7 +41,15 @@ from sparcc.backends.cpu.sparse_kernels import (
 from sparcc.dialects import nn, sparse
 from sparcc.dialects.sparse_formats import SparseFormat
 from sparcc.errors import UnsupportedOpError
-from sparcc.backends.cpu.lower_quant import declare, flat_pointer, memref1, read_pointer
+from sparcc.backends.cpu.lower_quant import (
+    as_i64,
+    declare,
+    flat_pointer,
+    leading_rows,
+    memref1,
+    read_pointer,
+    symbolic_result,
+)
 from xdsl.context import Context
 from xdsl.dialects import arith, bufferization, func, memref
 from xdsl.dialects.builtin import (
@@ -196,10 +203,11 @@ def _lower(op: sparse.LinearOp | sparse.MatmulOp, args: dict[SSAValue, list[SSAV
     if isinstance(op, sparse.LinearOp):
         mode = MODE_LINEAR
         xshape = list(op.input.type.get_shape())  # type: ignore[attr-defined]
-        n = math.prod(xshape[:-1])
+        n, dynamic = leading_rows(add, op.input)
         x: SSAValue = op.input  # read as [n, cols], row-major: no reshape needed
         dense = read_pointer(add, x)
         out_shape = [*xshape[:-1], rows]
+        symbolic = [*nn.shape_of(op.input)[:-1], rows]
         bias = dummy
         if op.bias is not None:
             flags |= FLAG_BIAS
@@ -209,8 +217,9 @@ def _lower(op: sparse.LinearOp | sparse.MatmulOp, args: dict[SSAValue, list[SSAV
         n = op.rhs.type.get_shape()[1]  # type: ignore[attr-defined]
         dense = read_pointer(add, op.rhs)
         out_shape = [rows, n]
+        symbolic, dynamic = out_shape, []
         bias = dummy
-    out = add(memref.AllocOp.get(f32, alignment=64, shape=out_shape)).results[0]
+    out = add(memref.AllocOp.get(f32, alignment=64, shape=out_shape, dynamic_sizes=dynamic)).results[0]
     if op.acc is not None:
         flags |= FLAG_ACCUMULATE
         acc = op.acc
@@ -222,12 +231,14 @@ def _lower(op: sparse.LinearOp | sparse.MatmulOp, args: dict[SSAValue, list[SSAV
     def const(v: int) -> SSAValue:
         return add(arith.ConstantOp(IntegerAttr(v, i64))).results[0]
 
-    operands = [const(mode), const(rows), const(cols), const(n), *index, values, dense, bias, c,
+    operands = [const(mode), const(rows), const(cols), as_i64(add, n), *index, values, dense, bias, c,
                 *(const(p) for p in params), const(flags)]
     add(func.CallOp(kernel, operands, []))
     # the result is allocated in its own shape (a reshape of the buffer after
     # the call makes the CPU schedule loop forever on the ops that read it)
-    y = add(bufferization.ToTensorOp(out, restrict=True, writable=True)).results[0]
+    to_tensor = bufferization.ToTensorOp(out, restrict=True, writable=True)
+    symbolic_result(to_tensor, symbolic)
+    y = add(to_tensor).results[0]
     Rewriter.insert_op(ops, InsertPoint.before(op))
     Rewriter.replace_op(op, [], [y])
     return kernel

@@ -66,3 +66,22 @@ func.func @mx(%x: tensor<64xf32>) -> tensor<8xf32> {
   func.return %y : tensor<8xf32>
 }
 
+
+// -----
+
+// A dynamic batch (size symbol s0): M is read from x at run time (rows of
+// [s0, 4, 64] read as [M, 64]: s0 * 4), the result is allocated with s0 and
+// keeps its symbolic shape for the ops that read it.
+// CHECK-LABEL: func.func @dynamic_rows(
+// CHECK:         %[[D:.*]] = tensor.dim %x, %{{.*}} : tensor<?x4x64xf32, "[s0, 4, 64]">
+// CHECK:         %[[FOUR:.*]] = arith.constant 4 : index
+// CHECK-NEXT:    %[[ROWS:.*]] = arith.muli %[[D]], %[[FOUR]] : index
+// CHECK:         %[[Y:.*]] = memref.alloc(%[[D]]) {alignment = 64 : i64} : memref<?x4x16xf32>
+// CHECK:         %[[M:.*]] = arith.index_cast %[[ROWS]] : index to i64
+// CHECK:         func.call @sparcc_qlinear_lut4(%{{.*}}, %[[M]],
+// CHECK:         bufferization.to_tensor %[[Y]] restrict writable : memref<?x4x16xf32> to tensor<?x4x16xf32, "[s0, 4, 16]">
+func.func @dynamic_rows(%x: tensor<?x4x64xf32, "[s0, 4, 64]">) -> tensor<?x4x16xf32, "[s0, 4, 16]"> {
+  %w = quant.weight @w : !quant.tensor<16x64, #quant.format<"nf4:g32">>
+  %y = quant.linear %x, %w : (tensor<?x4x64xf32, "[s0, 4, 64]">, !quant.tensor<16x64, #quant.format<"nf4:g32">>) -> tensor<?x4x16xf32, "[s0, 4, 16]">
+  func.return %y : tensor<?x4x16xf32, "[s0, 4, 16]">
+}

@@ -160,3 +160,18 @@ def test_the_report_names_ops_left_as_plain_loops():
     assert any("plain loops" in line and "'?', '?'" in line for line in schedule), schedule
     assert any(line.startswith("linalg.matmul ['?', 16, 16] tiles=") for line in schedule), schedule
     _check(program, f, torch.randn(1, 9, 16), w)
+
+
+@pytest.mark.parametrize("option", [
+    {"quant": {"*": "nf4:g64"}}, {"quant": {"*": "int8:channel"}},
+    {"sparsity": {"*": "2:4"}}, {"sparsity": {"*": "unstructured:0.7@csr"}},
+])
+def test_quantised_and_sparse_layers_take_a_dynamic_batch(option):
+    # the kernels' row count is read from the input at run time
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.GELU(), torch.nn.Linear(32, 8)).eval()
+    program = compile_program(model, (torch.randn(2, 3, 64),), use_cache=False, dynamic={0: {0: (1, 64)}}, **option)
+    for rows in (1, 7):
+        x = torch.randn(rows, 3, 64)
+        static = compile_program(model, (x,), use_cache=False, **option)
+        torch.testing.assert_close(program(x), static(x), atol=1e-5, rtol=1e-5)

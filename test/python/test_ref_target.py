@@ -49,7 +49,6 @@ from sparcc.quantize import apply_quant, parse_quant_spec
 from sparcc.sparsify import apply_sparsity, parse_sparsity_spec
 from torch import nn
 from torch.utils import _pytree as pytree
-from xdsl.utils.exceptions import VerifyException
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -313,10 +312,6 @@ def test_adaptive_avg_pool_float64_is_float64_accurate() -> None:
     assert_close(ref_run(fn, args)[0], eager(fn, args), rel=1e-10)
 
 
-@pytest.mark.xfail(strict=True, raises=(PipelineError, VerifyException),
-                   reason="bug in dialects/quant.py and sparse.py: quant.linear / sparse.linear drop the "
-                   "symbolic shape of a dynamic input from their result type, so dynamic shapes with a "
-                   "quant spec fail in convert-nn-to-linalg and with a sparsity spec in apply_sparsity")
 @pytest.mark.parametrize("option", [{"quant": {"0": "nf4:g64"}}, {"sparsity": {"0": "2:4"}}], ids=["quant", "sparsity"])
 def test_dynamic_shapes_with_quantised_or_sparse_layers(option: dict[str, Any]) -> None:
     model = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 4)).eval()
