@@ -138,14 +138,12 @@ def apply_quant(imported: Any, spec: QuantSpec | None, target: Any = None) -> li
     from sparcc.backends import get_target
     from sparcc.dialects import quant
     from sparcc.dialects.quant_formats import dequantize
-    from sparcc.passes.quantize_weights import QuantizeWeightsPass
-    from xdsl.context import Context
+    from sparcc.passes.quantize_weights import quantize_weights
 
     if spec is None:
         return []
     target = get_target("cpu", available=False) if target is None else target
-    rules = ";".join(f"{p}={f}" for p, f in spec.rules)
-    QuantizeWeightsPass(spec=rules).apply(Context(allow_unregistered=True), imported.module)
+    quantize_weights(imported.module, spec.format_for)
     reports = []
     seen: set[str] = set()
     for op in imported.module.walk():

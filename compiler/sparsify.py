@@ -185,15 +185,14 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
     from sparcc.backends import get_target
     from sparcc.dialects import nn, sparse
     from sparcc.dialects.sparse_formats import encode, tasd
-    from sparcc.passes.sparsify_weights import SparsifyWeightsPass, part_name
-    from xdsl.context import Context
+    from sparcc.passes.sparsify_weights import part_name, sparsify_weights
 
     target = get_target("cpu", available=False) if target is None else target
 
     if spec is None:
         return []
     reports: list[SparseLayerReport] = []
-    rules: list[str] = []
+    choices: dict[str, LayerSparsity] = {}  # layer -> what runs sparse
     done: set[str] = set()
     entries_of: dict[str, list[int]] = {}
     for linear in [o for o in imported.module.walk() if isinstance(o, nn.LinearOp)]:
@@ -241,7 +240,7 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
             imported.weights[name] = torch.from_numpy(np.asarray(split.approximation(), dtype=np.float32))
         else:
             execution = "sparse" if speed >= 1.0 else f"sparse (predicted {speed:.2f}x of dense; use auto: to fall back)"
-            rules.append(f"{layer}={choice}")
+            choices[layer] = choice
             for k, (_, storage) in enumerate(parts):
                 base = part_name(name, k, choice.tasd)
                 index, values = store_buffers(storage)
@@ -255,8 +254,8 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
             sum(split.nnz) / max(w.size, 1), stored, w.size * 4, bytes_sparse,
             split.rel_error[-1], speed, execution, truncations, layout,
         ))
-    if rules:
-        SparsifyWeightsPass(spec=";".join(rules)).apply(Context(allow_unregistered=True), imported.module)
+    if choices:
+        sparsify_weights(imported.module, choices.get)
         for op in imported.module.walk():
             if isinstance(op, sparse.WeightOp) and op.weight_name in entries_of:
                 entries = entries_of[op.weight_name]

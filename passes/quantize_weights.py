@@ -18,6 +18,7 @@ the driver, which reads the formats back from the `quant.weight` ops.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sparcc.dialects import nn, quant
@@ -39,24 +40,31 @@ class QuantizeWeightsPass(ModulePass):
             return
         rules = parse_quant_spec(self.spec, "quantize-weights{spec}")
         assert rules is not None
-        made: dict[tuple[str, str], quant.WeightOp] = {}
-        for linear in [o for o in op.walk() if isinstance(o, nn.LinearOp)]:
-            source = linear.weight.owner
-            if not isinstance(source, nn.WeightOp) or source.perm is not None:
-                continue
-            name = source.sym_name.string_value()
-            fmt = rules.format_for(layer_of(name))
-            if fmt is None:
-                continue
-            shape = tuple(source.result.type.get_shape())  # type: ignore[attr-defined]
-            key = (name, fmt)
-            qweight = made.get(key)
-            if qweight is None:
-                qweight = quant.WeightOp(name, quant.QuantTensorType(shape, fmt))
-                Rewriter.insert_op(qweight, InsertPoint.after(source))
-                made[key] = qweight
-            replacement = quant.LinearOp(linear.input, qweight.result, linear.bias)
-            Rewriter.replace_op(linear, replacement)
-            if not source.result.uses:
-                Rewriter.erase_op(source)
+        quantize_weights(op, rules.format_for)
 
+
+def quantize_weights(op: ModuleOp, format_for: Callable[[str], str | None]) -> None:
+    """Rewrites each nn.linear whose weight's layer has a format
+    (`format_for(layer)`: a canonical format spec, or None) into a
+    quant.linear of a quant.weight. The driver calls this with its parsed
+    spec; the pass parses its `spec` option into the same."""
+    made: dict[tuple[str, str], quant.WeightOp] = {}
+    for linear in [o for o in op.walk() if isinstance(o, nn.LinearOp)]:
+        source = linear.weight.owner
+        if not isinstance(source, nn.WeightOp) or source.perm is not None:
+            continue
+        name = source.sym_name.string_value()
+        fmt = format_for(layer_of(name))
+        if fmt is None:
+            continue
+        shape = tuple(source.result.type.get_shape())  # type: ignore[attr-defined]
+        key = (name, fmt)
+        qweight = made.get(key)
+        if qweight is None:
+            qweight = quant.WeightOp(name, quant.QuantTensorType(shape, fmt))
+            Rewriter.insert_op(qweight, InsertPoint.after(source))
+            made[key] = qweight
+        replacement = quant.LinearOp(linear.input, qweight.result, linear.bias)
+        Rewriter.replace_op(linear, replacement)
+        if not source.result.uses:
+            Rewriter.erase_op(source)

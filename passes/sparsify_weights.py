@@ -22,7 +22,9 @@ weights and sets each sparse.weight's `entries` (sparcc/sparsify.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sparcc.dialects import nn, sparse
 from sparcc.quantize import layer_of
@@ -51,33 +53,38 @@ class SparsifyWeightsPass(ModulePass):
             return
         rules = parse_sparsity_spec(self.spec, where="sparsify-weights{spec}")
         assert rules is not None
-        made: dict[str, list[sparse.WeightOp]] = {}
-        for linear in [o for o in op.walk() if isinstance(o, nn.LinearOp)]:
-            source = linear.weight.owner
-            if not isinstance(source, nn.WeightOp) or source.perm is not None:
-                continue
-            name = source.weight_name
-            value = rules.format_for(layer_of(name))
-            if value is None:
-                continue
-            choice = parse_value(value)
-            if choice.dense:
-                continue
-            shape = tuple(source.result.type.get_shape())  # type: ignore[attr-defined]
-            weights = made.get(name)
-            if weights is None:
-                weights = [
-                    sparse.WeightOp(part_name(name, k, choice.tasd), sparse.SparseTensorType(shape, f32, fmt))
-                    for k, fmt in enumerate(choice.formats)
-                ]
-                Rewriter.insert_op(weights, InsertPoint.after(source))
-                made[name] = weights
-            y: SSAValue | None = None
-            chain = []
-            for k, w in enumerate(weights):
-                step = sparse.LinearOp(linear.input, w.result, linear.bias if k == 0 else None, y)
-                chain.append(step)
-                y = step.result
-            Rewriter.replace_op(linear, chain)
-            if not source.result.uses:
-                Rewriter.erase_op(source)
+        sparsify_weights(op, lambda layer: parse_value(v) if (v := rules.format_for(layer)) is not None else None)
+
+
+def sparsify_weights(op: ModuleOp, choice_for: Callable[[str], Any]) -> None:
+    """Rewrites each nn.linear whose weight's layer has a sparse choice
+    (`choice_for(layer)`: a parsed sparsify.LayerSparsity, or None) into a
+    chain of sparse.linear, one per part. The driver calls this with the
+    choices it made; the pass parses its `spec` option into the same."""
+    made: dict[str, list[sparse.WeightOp]] = {}
+    for linear in [o for o in op.walk() if isinstance(o, nn.LinearOp)]:
+        source = linear.weight.owner
+        if not isinstance(source, nn.WeightOp) or source.perm is not None:
+            continue
+        name = source.weight_name
+        choice = choice_for(layer_of(name))
+        if choice is None or choice.dense:
+            continue
+        shape = tuple(source.result.type.get_shape())  # type: ignore[attr-defined]
+        weights = made.get(name)
+        if weights is None:
+            weights = [
+                sparse.WeightOp(part_name(name, k, choice.tasd), sparse.SparseTensorType(shape, f32, fmt))
+                for k, fmt in enumerate(choice.formats)
+            ]
+            Rewriter.insert_op(weights, InsertPoint.after(source))
+            made[name] = weights
+        y: SSAValue | None = None
+        chain = []
+        for k, w in enumerate(weights):
+            step = sparse.LinearOp(linear.input, w.result, linear.bias if k == 0 else None, y)
+            chain.append(step)
+            y = step.result
+        Rewriter.replace_op(linear, chain)
+        if not source.result.uses:
+            Rewriter.erase_op(source)
