@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sparcc.backends.cpu.kernels import BY_SYMBOL, FLAG_BIAS, FLAG_ZEROS, QLINEAR
 from sparcc.dialects import nn, quant
 from sparcc.errors import UnsupportedOpError
 from xdsl.context import Context
@@ -55,28 +56,17 @@ from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
-FLAG_ZEROS = 1
-FLAG_BIAS = 2
-
-# kernel -> operand roles after x (then bias, y, and the i64 sizes)
-KERNELS = {
-    "sparcc_qlinear_lut4": ("codes", "scales", "zeros", "lut"),
-    "sparcc_qlinear_mx4": ("codes", "scales", "lut"),
-    "sparcc_qlinear_lut8": ("codes", "scales", "zeros", "lut"),
-}
-SIZES = {"sparcc_qlinear_mx4": ("M", "N", "K", "flags")}
-DEFAULT_SIZES = ("M", "N", "K", "group", "flags")
 
 
 def kernel_for(fmt: quant.FormatAttr) -> str:
     """The kernel that runs a linear layer in `fmt`, or UnsupportedOpError."""
     f = fmt.format
     if f.name == "mxfp4":
-        return "sparcc_qlinear_mx4"
+        return QLINEAR["mx4"].symbol
     if f.bits <= 4:
-        return "sparcc_qlinear_lut4"
+        return QLINEAR["lut4"].symbol
     if f.bits <= 8:
-        return "sparcc_qlinear_lut8"  # one code per byte through a 256-entry table
+        return QLINEAR["lut8"].symbol  # one code per byte through a 256-entry table
     raise UnsupportedOpError(f"quant.linear: no CPU kernel for {f.bits}-bit format '{f.spec}'")
 
 
@@ -128,10 +118,10 @@ def memref1(elem: Attribute) -> MemRefType:
 
 
 def _arg_types(kernel: str) -> list[Attribute]:
-    roles = KERNELS[kernel]
-    elems = {"codes": i8, "scales": i8 if kernel == "sparcc_qlinear_mx4" else f32, "zeros": f32, "lut": f32}
-    sizes = SIZES.get(kernel, DEFAULT_SIZES)
-    return [memref1(f32), *(memref1(elems[r]) for r in roles), memref1(f32), memref1(f32)] + [i64] * len(sizes)
+    """The MLIR argument types of a kernel's record: a memref<1xT> per pointer, i64 per size."""
+    elements = {"float": f32, "uint8_t": i8}
+    record = BY_SYMBOL[kernel]
+    return [memref1(elements[p.element]) for p in record.pointers] + [i64] * len(record.sizes)
 
 
 def declare(module: ModuleOp, kernel: str, arg_types: list[Attribute]) -> None:
@@ -169,7 +159,8 @@ def _lower_linear(linear: quant.LinearOp) -> str:
     args: dict[str, SSAValue] = {"x": read_pointer(add, x)}
     buffers = {role: (store, shape, elem) for role, store, shape, elem in weight_buffers(source.weight_name, wtype)}
     dummy = add(memref.AllocaOp.get(f32, shape=[1])).results[0]  # for absent operands
-    for role in KERNELS[kernel]:
+    record = BY_SYMBOL[kernel]
+    for role in record.weight_roles:
         if role not in buffers:
             args[role] = dummy
             continue
@@ -190,8 +181,7 @@ def _lower_linear(linear: quant.LinearOp) -> str:
     args["y"] = flat_pointer(add, out, f32)
     consts = {"M": m, "N": n, "K": k, "group": group_of(fmt, k), "flags": flags}
 
-    sizes = [as_i64(add, consts[s]) for s in SIZES.get(kernel, DEFAULT_SIZES)]
-    operands = [args["x"], *(args[r] for r in KERNELS[kernel]), args["bias"], args["y"], *sizes]
+    operands = [args[p.role] for p in record.pointers] + [as_i64(add, consts[s]) for s in record.sizes]
     add(func.CallOp(kernel, operands, []))
     to_tensor = bufferization.ToTensorOp(out, restrict=True, writable=True)
     symbolic_result(to_tensor, [*nn.shape_of(linear.input)[:-1], n])

@@ -35,28 +35,19 @@ import numpy as np
 from sparcc.dialects.quant_formats import Integer, QuantizedTensor, parse_format
 
 from . import toolchain
+from .kernels import FLAG_BIAS, FLAG_ZEROS, QLINEAR
 
 __all__ = ["FLAG_BIAS", "FLAG_ZEROS", "bind", "kernel_operands", "qlinear"]
 
-#: bits of the kernels' `flags` argument
-FLAG_ZEROS = 1
-FLAG_BIAS = 2
-
 _P, _I = ctypes.c_void_p, ctypes.c_int64
-# argument order of each kernel: the C signatures in ukernels.c
-_SIGNATURES = {
-    "lut4": (("x", "codes", "scales", "zeros", "lut", "bias", "y"), ("M", "N", "K", "group", "flags")),
-    "mx4": (("x", "codes", "scales", "lut", "bias", "y"), ("M", "N", "K", "flags")),
-    "lut8": (("x", "codes", "scales", "zeros", "lut", "bias", "y"), ("M", "N", "K", "group", "flags")),
-}
 
 
 @functools.cache
 def _kernel(name: str) -> ctypes._CFuncPtr:
+    record = QLINEAR[name]
     lib = ctypes.CDLL(str(toolchain.runtime_library()))
-    fn = getattr(lib, f"sparcc_qlinear_{name}")
-    ptrs, ints = _SIGNATURES[name]
-    fn.argtypes = [_P] * len(ptrs) + [_I] * len(ints)
+    fn = getattr(lib, record.symbol)
+    fn.argtypes = [_P] * len(record.pointers) + [_I] * len(record.sizes)
     fn.restype = None
     return fn
 
@@ -135,7 +126,7 @@ def kernel_operands(q: QuantizedTensor) -> dict:
         zeros = None if zeros is None else np.repeat(zeros, rows, axis=0)
     return {
         "kernel": kernel,
-        "symbol": f"sparcc_qlinear_{kernel}",
+        "symbol": QLINEAR[kernel].symbol,
         "codes": codes,
         "scales": np.ascontiguousarray(scales),
         "zeros": None if zeros is None else np.ascontiguousarray(zeros),
@@ -198,8 +189,9 @@ def bind(x, q: QuantizedTensor | dict, bias=None, out: np.ndarray | None = None)
     arrays = {"x": x2, "codes": ops["codes"], "scales": ops["scales"], "zeros": ops["zeros"],
               "lut": ops["lut"], "bias": b, "y": out}
     sizes = {"M": M, "N": N, "K": K, "group": ops["group"], "flags": flags}
-    ptrs, ints = _SIGNATURES[ops["kernel"]]
-    args = [None if arrays[p] is None else arrays[p].ctypes.data for p in ptrs] + [sizes[i] for i in ints]
+    record = QLINEAR[ops["kernel"]]
+    args = [None if arrays[p.role] is None else arrays[p.role].ctypes.data for p in record.pointers]
+    args += [sizes[i] for i in record.sizes]
     fn = _kernel(ops["kernel"])
 
     def run() -> None:

@@ -113,8 +113,11 @@ def _run(cmd: list[str], stage: str, reproducer: Path | None = None) -> None:
 def runtime_library() -> Path:
     """Path of libsparcc_rt.so, built on first use (atomically: concurrent
     builders each write a private file and rename it into place)."""
+    from sparcc.backends.cpu.kernels import c_header
+
     sources = [p for p in _RUNTIME_SOURCES if p.exists()]
-    h = hashlib.sha256(platform.machine().encode() + host_cpu().encode())
+    header = c_header()  # the kernels' records: a definition that disagrees does not compile
+    h = hashlib.sha256(platform.machine().encode() + host_cpu().encode() + header.encode())
     for p in sources:
         h.update(p.name.encode() + b"\0" + p.read_bytes())
     digest = h.hexdigest()[:16]
@@ -138,9 +141,11 @@ def runtime_library() -> Path:
             "to a folder you can write"
         ) from None
     try:
+        header_file = Path(f"{tmp}.h")
+        header_file.write_text(header)
         _run(
             [gcc(), "-O3", "-march=native", "-shared", "-fPIC", "-pthread", f"-Wl,-soname,{RUNTIME}",
-             "-o", tmp, *map(str, sources), "-lm"],
+             "-include", str(header_file), "-o", tmp, *map(str, sources), "-lm"],
             "building sparcc's runtime",
         )
         digest_tmp = f"{tmp}.sha256"
@@ -149,7 +154,7 @@ def runtime_library() -> Path:
         os.replace(tmp, lib)
         os.replace(digest_tmp, seal)  # after the library: a seal always names a complete one
     finally:
-        for path in (tmp, f"{tmp}.sha256"):
+        for path in (tmp, f"{tmp}.sha256", f"{tmp}.h"):
             if os.path.exists(path):
                 os.unlink(path)
     return lib
