@@ -1,66 +1,106 @@
-"""One record per C kernel of the CPU target's library: its symbol, its
-operands in order, and what each operand is.
+"""One record per C kernel of the CPU target's library: its symbol and its
+operands in order, each with its C type.
 
-The records are the single statement of each kernel's ABI. The lowering
-(lower_quant.py) builds its calls and declarations from them, the ctypes
-bindings (qlinear.py) set their argument types from them, and the C header
-`c_header()` declares them: the runtime is compiled with that header forced
-in (toolchain.runtime_library), so a C definition that disagrees with its
-record does not compile.
+The records are the single statement of each kernel's ABI. The lowerings
+(lower_quant.py, lower_sparse.py) build their calls and declarations from
+them, the ctypes bindings (qlinear.py, sparse_kernels.py) set their
+argument types from them, and the C header `c_header()` declares them: the
+runtime is compiled with that header forced in (toolchain.runtime_library),
+so a C definition that disagrees with its record does not compile.
 """
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 
 #: bits of the quantised kernels' `flags` operand
 FLAG_ZEROS = 1
 FLAG_BIAS = 2
 
+# C type -> (ctypes type, MLIR type of the operand at a call: a pointer is a memref<1xT>)
+_TYPES = {
+    "int64_t": (ctypes.c_int64, "i64"),
+    "double": (ctypes.c_double, "f64"),
+    "const float *": (ctypes.c_void_p, "memref<1xf32>"),
+    "float *": (ctypes.c_void_p, "memref<1xf32>"),
+    "const uint8_t *": (ctypes.c_void_p, "memref<1xi8>"),
+    "const void *": (ctypes.c_void_p, "memref<1xi8>"),  # index buffers, read at the format's widths
+}
+
+
 @dataclass(frozen=True)
-class Pointer:
-    """A buffer operand, passed as a bare pointer (memref<1xT> in MLIR)."""
+class Operand:
+    name: str
+    c_type: str  # a key of _TYPES
 
-    role: str  # "x", "codes", "scales", ..., "y"
-    element: str  # C element type: float | uint8_t
-    writes: bool = False
-
-    def c(self) -> str:
-        return f"{'' if self.writes else 'const '}{self.element} *{self.role}"
+    @property
+    def is_pointer(self) -> bool:
+        return self.c_type.endswith("*")
 
 
 @dataclass(frozen=True)
 class KernelRecord:
     symbol: str
-    pointers: tuple[Pointer, ...]
-    sizes: tuple[str, ...]  # int64_t operands after the pointers, in order
+    operands: tuple[Operand, ...]
 
     @property
-    def weight_roles(self) -> tuple[str, ...]:
-        """The weight buffers it reads, between the input x and the bias."""
-        return tuple(p.role for p in self.pointers if p.role not in ("x", "bias", "y"))
+    def names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.operands)
 
     def c_prototype(self) -> str:
-        operands = [p.c() for p in self.pointers] + [f"int64_t {s}" for s in self.sizes]
-        return f"void {self.symbol}({', '.join(operands)});"
+        params = [f"{o.c_type}{'' if o.is_pointer else ' '}{o.name}" for o in self.operands]
+        return f"void {self.symbol}({', '.join(params)});"
+
+    def ctypes_args(self) -> list[type]:
+        return [_TYPES[o.c_type][0] for o in self.operands]
+
+    def mlir_types(self) -> list[str]:
+        return [_TYPES[o.c_type][1] for o in self.operands]
 
 
-def _qlinear(kind: str, roles: tuple[tuple[str, str], ...], sizes: tuple[str, ...]) -> KernelRecord:
-    pointers = (Pointer("x", "float"), *(Pointer(r, e) for r, e in roles),
-                Pointer("bias", "float"), Pointer("y", "float", writes=True))
-    return KernelRecord(f"sparcc_qlinear_{kind}", pointers, sizes)
+def _record(symbol: str, operands: str) -> KernelRecord:
+    """A record from "ctype name, ctype name, ..." (pointer types end in '*')."""
+    parsed = []
+    for part in operands.split(","):
+        c_type, _, name = part.strip().rpartition(" ")
+        parsed.append(Operand(name, c_type.strip()))
+    return KernelRecord(symbol, tuple(parsed))
 
+
+_Q4 = ("const float * x, const uint8_t * codes, const float * scales, const float * zeros, const float * lut, "
+       "const float * bias, float * y, int64_t M, int64_t N, int64_t K, int64_t group, int64_t flags")
 
 # y[M, N] = x[M, K] @ dequant(codes)[N, K]^T (+ bias): ukernels.c
 QLINEAR: dict[str, KernelRecord] = {
-    "lut4": _qlinear("lut4", (("codes", "uint8_t"), ("scales", "float"), ("zeros", "float"), ("lut", "float")),
-                     ("M", "N", "K", "group", "flags")),
-    "mx4": _qlinear("mx4", (("codes", "uint8_t"), ("scales", "uint8_t"), ("lut", "float")),
-                    ("M", "N", "K", "flags")),
-    "lut8": _qlinear("lut8", (("codes", "uint8_t"), ("scales", "float"), ("zeros", "float"), ("lut", "float")),
-                     ("M", "N", "K", "group", "flags")),
+    "lut4": _record("sparcc_qlinear_lut4", _Q4),
+    "mx4": _record("sparcc_qlinear_mx4",
+                   "const float * x, const uint8_t * codes, const uint8_t * scales, const float * lut, "
+                   "const float * bias, float * y, int64_t M, int64_t N, int64_t K, int64_t flags"),
+    "lut8": _record("sparcc_qlinear_lut8", _Q4),
 }
-BY_SYMBOL = {r.symbol: r for r in QLINEAR.values()}
+
+# a sparse matrix A [rows, cols] in one storage kind times a dense operand (spkernels.c):
+# mode linear: c = b @ A^T (+ bias), b [n, cols]; mode spmm: c = A @ b, b [cols, n]
+SPARSE_KINDS = ("csr", "csc", "coo", "dcsr", "ell", "bsr", "nm", "vnm")
+SPARSE: dict[str, KernelRecord] = {
+    kind: _record(
+        f"sparcc_sp_{kind}",
+        "int64_t mode, int64_t rows, int64_t cols, int64_t n, const void * i0, const void * i1, "
+        "const void * i2, const void * i3, const float * val, const float * b, const float * bias, float * c, "
+        "int64_t p0, int64_t p1, int64_t p2, int64_t flags",
+    )
+    for kind in SPARSE_KINDS
+}
+SDDMM_CSR = _record(
+    "sparcc_sddmm_csr",
+    "int64_t rows, int64_t cols, int64_t k, const void * pos, const void * crd, const float * sval, "
+    "const float * a1, const float * a2, float * out, double alpha, double beta, int64_t flags",
+)
+
+RECORDS: dict[str, KernelRecord] = {
+    r.symbol: r for r in (*QLINEAR.values(), *SPARSE.values(), SDDMM_CSR)
+}
 
 
 def c_header() -> str:
@@ -72,5 +112,5 @@ def c_header() -> str:
         "#endif",
         "#include <stdint.h>",
     ]
-    lines += [f"{r.c_prototype()}" for r in QLINEAR.values()]
+    lines += [r.c_prototype() for r in RECORDS.values()]
     return "\n".join(lines) + "\n"

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sparcc.backends.cpu.kernels import BY_SYMBOL, FLAG_BIAS, FLAG_ZEROS, QLINEAR
+from sparcc.backends.cpu.kernels import FLAG_BIAS, FLAG_ZEROS, QLINEAR, RECORDS
 from sparcc.dialects import nn, quant
 from sparcc.errors import UnsupportedOpError
 from xdsl.context import Context
@@ -49,6 +49,7 @@ from xdsl.dialects.builtin import (
     TensorType,
     UnitAttr,
     f32,
+    f64,
     i8,
     i64,
 )
@@ -103,7 +104,7 @@ class LowerQuantPass(ModulePass):
             kernel = _lower_linear(linear)
             if kernel not in declared:
                 declared.add(kernel)
-                declare(op, kernel, _arg_types(kernel))
+                declare(op, kernel, arg_types(kernel))
         for weight in [o for o in op.walk() if isinstance(o, quant.WeightOp)]:
             if not weight.result.uses:
                 Rewriter.erase_op(weight)
@@ -117,11 +118,10 @@ def memref1(elem: Attribute) -> MemRefType:
     return MemRefType(elem, [1])
 
 
-def _arg_types(kernel: str) -> list[Attribute]:
-    """The MLIR argument types of a kernel's record: a memref<1xT> per pointer, i64 per size."""
-    elements = {"float": f32, "uint8_t": i8}
-    record = BY_SYMBOL[kernel]
-    return [memref1(elements[p.element]) for p in record.pointers] + [i64] * len(record.sizes)
+def arg_types(kernel: str) -> list[Attribute]:
+    """The MLIR argument types of a kernel, from its record (kernels.py)."""
+    types = {"i64": i64, "f64": f64, "memref<1xf32>": memref1(f32), "memref<1xi8>": memref1(i8)}
+    return [types[t] for t in RECORDS[kernel].mlir_types()]
 
 
 def declare(module: ModuleOp, kernel: str, arg_types: list[Attribute]) -> None:
@@ -159,8 +159,8 @@ def _lower_linear(linear: quant.LinearOp) -> str:
     args: dict[str, SSAValue] = {"x": read_pointer(add, x)}
     buffers = {role: (store, shape, elem) for role, store, shape, elem in weight_buffers(source.weight_name, wtype)}
     dummy = add(memref.AllocaOp.get(f32, shape=[1])).results[0]  # for absent operands
-    record = BY_SYMBOL[kernel]
-    for role in record.weight_roles:
+    record = RECORDS[kernel]
+    for role in (o.name for o in record.operands if o.is_pointer and o.name not in ("x", "bias", "y")):
         if role not in buffers:
             args[role] = dummy
             continue
@@ -181,7 +181,7 @@ def _lower_linear(linear: quant.LinearOp) -> str:
     args["y"] = flat_pointer(add, out, f32)
     consts = {"M": m, "N": n, "K": k, "group": group_of(fmt, k), "flags": flags}
 
-    operands = [args[p.role] for p in record.pointers] + [as_i64(add, consts[s]) for s in record.sizes]
+    operands = [args[o.name] if o.is_pointer else as_i64(add, consts[o.name]) for o in record.operands]
     add(func.CallOp(kernel, operands, []))
     to_tensor = bufferization.ToTensorOp(out, restrict=True, writable=True)
     symbolic_result(to_tensor, [*nn.shape_of(linear.input)[:-1], n])

@@ -42,11 +42,11 @@ from sparcc.dialects import nn, sparse
 from sparcc.dialects.sparse_formats import SparseFormat
 from sparcc.errors import UnsupportedOpError
 from sparcc.backends.cpu.lower_quant import (
+    arg_types,
     as_i64,
     declare,
     flat_pointer,
     leading_rows,
-    memref1,
     read_pointer,
     symbolic_result,
 )
@@ -101,8 +101,6 @@ def kernel_params(fmt: SparseFormat, where: str) -> tuple[str, list[int], int]:
     return f"sparcc_sp_{kind}", params, flags
 
 
-def _arg_types() -> list[Attribute]:
-    return [i64] * 4 + [memref1(i8)] * 4 + [memref1(f32)] * 4 + [i64] * 4
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ class LowerSparsePass(ModulePass):
             kernel = _lower(o, args)
             if kernel not in declared:
                 declared.add(kernel)
-                declare(op, kernel, _arg_types())
+                declare(op, kernel, arg_types(kernel))
         for w in [o for o in op.walk() if isinstance(o, sparse.WeightOp)]:
             if not w.result.uses:
                 Rewriter.erase_op(w)

@@ -47,7 +47,7 @@ def _kernel(name: str) -> ctypes._CFuncPtr:
     record = QLINEAR[name]
     lib = ctypes.CDLL(str(toolchain.runtime_library()))
     fn = getattr(lib, record.symbol)
-    fn.argtypes = [_P] * len(record.pointers) + [_I] * len(record.sizes)
+    fn.argtypes = record.ctypes_args()
     fn.restype = None
     return fn
 
@@ -190,8 +190,8 @@ def bind(x, q: QuantizedTensor | dict, bias=None, out: np.ndarray | None = None)
               "lut": ops["lut"], "bias": b, "y": out}
     sizes = {"M": M, "N": N, "K": K, "group": ops["group"], "flags": flags}
     record = QLINEAR[ops["kernel"]]
-    args = [None if arrays[p.role] is None else arrays[p.role].ctypes.data for p in record.pointers]
-    args += [sizes[i] for i in record.sizes]
+    args = [(None if arrays[o.name] is None else arrays[o.name].ctypes.data) if o.is_pointer else sizes[o.name]
+            for o in record.operands]
     fn = _kernel(ops["kernel"])
 
     def run() -> None:

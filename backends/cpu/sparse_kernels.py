@@ -47,6 +47,7 @@ from sparcc.dialects import sparse_formats as sf
 from sparcc.dialects.sparse_formats import SparseFormat, SparseStorage
 
 from . import toolchain
+from .kernels import SDDMM_CSR, SPARSE
 from .qlinear import as_float32
 
 __all__ = [
@@ -97,16 +98,17 @@ def _library() -> ctypes.CDLL:
 
 @functools.cache
 def _kernel(kind: str) -> ctypes._CFuncPtr:
-    fn = getattr(_library(), f"sparcc_sp_{kind}")
-    fn.argtypes = [_I] * 4 + [_P] * 8 + [_I] * 4
+    record = SPARSE[kind]
+    fn = getattr(_library(), record.symbol)
+    fn.argtypes = record.ctypes_args()
     fn.restype = None
     return fn
 
 
 @functools.cache
 def _sddmm_kernel() -> ctypes._CFuncPtr:
-    fn = _library().sparcc_sddmm_csr
-    fn.argtypes = [_I] * 3 + [_P] * 6 + [ctypes.c_double] * 2 + [_I]
+    fn = getattr(_library(), SDDMM_CSR.symbol)
+    fn.argtypes = SDDMM_CSR.ctypes_args()
     fn.restype = None
     return fn
 
