@@ -28,6 +28,10 @@ Latencies are medians over --repeat calls, contenders alternating in blocks
 of --block calls whose first two are not counted (benchmarks/timing.py); a
 contender slower than 0.2 s per call (PyTorch's int4 kernel with float32
 activations falls back to a slow path) is timed over 3 calls on its own.
+Before the contenders, a STREAM-like triad (a = b + 3c on 256 MiB arrays,
+torch at T threads) measures the DRAM bandwidth; each row gives its weight
+GB/s as a percentage of it ("% of triad": a GEMV whose weights come from
+DRAM, --layers large, is at best 100 %).
 "speedup" is eager f32 time / contender time; "GB/s" is the weight bytes
 each contender reads (codes + scales (+ zero points); float32 weights for
 eager) per second. "err" is max |y - ref| / max |ref|, ref the float64
@@ -48,7 +52,8 @@ from sparcc.dialects.quant_formats import parse_format
 from timing import blocked_median_ms, write_results
 
 N = K = 4096
-SPARCC_SPECS = ("int8:channel", "int4:g128", "nf4:g64", "mxfp4")
+SPARCC_SPECS = ("int8:channel", "int4:g128", "nf4:g64", "sf4:g64", "mxfp4")
+TRIAD_FLOATS = 1 << 26  # 256 MiB per array: far beyond the last-level cache
 TORCH_INT4_GROUP = 128
 
 
@@ -72,6 +77,24 @@ def torch_int4(q, x: torch.Tensor, dtype: torch.dtype):
 
     nbytes = packed.numel() * packed.element_size() + sz.numel() * sz.element_size()
     return run, nbytes
+
+
+def triad_gbps(threads: int, repeat: int = 10) -> float:
+    """DRAM bandwidth as STREAM's triad measures it (a = b + s * c over
+    arrays far larger than the caches; 3 arrays' bytes per pass, the write
+    allocate not counted), best of `repeat`, on `threads` torch threads."""
+    import time
+
+    torch.set_num_threads(threads)
+    a, b, c = (torch.empty(TRIAD_FLOATS) for _ in range(3))
+    b.fill_(1.0)
+    c.fill_(2.0)
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        torch.add(b, c, alpha=3.0, out=a)
+        best = min(best, time.perf_counter() - start)
+    return 3 * TRIAD_FLOATS * 4 / best / 1e9
 
 
 def cycled(runs):
@@ -109,6 +132,9 @@ def main() -> None:
     dequantized = {spec: parse_format(spec).dequantize(q).astype(np.float64) for spec, q in quantized.items()}
     has_int4pack = hasattr(torch.ops.aten, "_weight_int4pack_mm_for_cpu")
 
+    triad = {t: triad_gbps(t) for t in opts.threads}
+    for t, bw in triad.items():
+        print(f"DRAM bandwidth (STREAM triad), {t} thread(s): {bw:.1f} GB/s", flush=True)
     rows = []
     for m in opts.batch:
         x = rng.standard_normal((m, K), dtype=np.float32)
@@ -158,14 +184,15 @@ def main() -> None:
                     "median_ms": ms, "speedup_vs_eager_f32": base / ms,
                     "weight_bytes": contenders[name][1], "weight_GBps": contenders[name][1] / ms / 1e6,
                     "rel_err": errs[name],
+                    "triad_GBps": triad[t], "pct_of_triad": 100 * contenders[name][1] / ms / 1e6 / triad[t],
                 }
                 rows.append(row)
                 print(
                     f"M={m:<3} {t}t  {name:<22} {ms:8.3f} ms  speedup {row['speedup_vs_eager_f32']:5.2f}x  "
-                    f"{row['weight_GBps']:6.1f} GB/s  err {row['rel_err']:.1e}",
+                    f"{row['weight_GBps']:6.1f} GB/s ({row['pct_of_triad']:3.0f}% of triad)  err {row['rel_err']:.1e}",
                     flush=True,
                 )
-    write_results(opts.json, rows, torch_int4pack=has_int4pack)
+    write_results(opts.json, rows, torch_int4pack=has_int4pack, triad_GBps=triad)
 
 if __name__ == "__main__":
     main()

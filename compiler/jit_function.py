@@ -71,6 +71,8 @@ class JitFunction:
         self.dynamic = parse_dynamic(dynamic)
         self.dynamic_programs: list[CompiledProgram] = []
         self.dynamic_failed: str | None = None  # why automatic dynamic shapes were given up
+        # calls with keyword arguments or constants: one JitFunction per (tensor names, constants)
+        self.keyword_programs: dict[Any, JitFunction] = {}
         fn = model.forward if isinstance(model, torch.nn.Module) else model
         self._arity = _arity(fn)
         functools.update_wrapper(self, fn, updated=())
@@ -88,13 +90,71 @@ class JitFunction:
         # a sparse input's key is its format (layout, index width), not its nonzeros
         return tuple((tuple(a.shape), a.dtype, sparse_format(a)) for a in args)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            return self._call_with_keywords(args, kwargs)
         key = self.signature(args)
         program = self.cache.get(key)
         if program is None:
             program = self._program_for(args, key)
             self.cache[key] = program
         return program(*args)
+
+    def _call_with_keywords(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A call with keyword arguments (the Hugging Face convention:
+        `model(input_ids=x, use_cache=False)`). The arguments are bound to
+        the model's signature; tensors become the compiled program's inputs,
+        in signature order, and constants (None, bool, int, float, str) are
+        fixed into it: each combination of argument names and constants is
+        a model of its own, compiled like a positional one. (A positional
+        call takes tensors only, as before.)"""
+        fn = self.model.forward if isinstance(self.model, torch.nn.Module) else self.model
+        try:
+            bound = inspect.signature(fn).bind(*args, **kwargs)
+        except TypeError as e:
+            raise InputMismatchError(f"{self.__name__}: {e}") from None
+        except ValueError:  # no signature to bind to
+            raise InputMismatchError(
+                f"{self.__name__}: keyword arguments need a model whose signature Python can read"
+            ) from None
+        names, tensors, constants = [], [], []
+        params = inspect.signature(fn).parameters
+        items: list[tuple[str, Any]] = []
+        for name, value in bound.arguments.items():
+            if params[name].kind == inspect.Parameter.VAR_KEYWORD:
+                items += list(value.items())  # **kwargs: each entry is an argument by its own name
+            elif params[name].kind == inspect.Parameter.VAR_POSITIONAL:
+                if value:
+                    raise InputMismatchError(
+                        f"{self.__name__}: with keyword arguments, pass the model's *{name} tensors by name too"
+                    )
+            else:
+                items.append((name, value))
+        for name, value in items:
+            if isinstance(value, torch.Tensor):
+                names.append(name)
+                tensors.append(value)
+            elif value is None or isinstance(value, (bool, int, float, str)):
+                constants.append((name, value))
+            else:
+                raise InputMismatchError(
+                    f"{self.__name__}: argument '{name}' is a {type(value).__name__}; sparcc.jit takes tensors "
+                    "and constants (None, bool, int, float, str) (cache objects are not supported yet)"
+                )
+        key = (tuple(names), tuple((n, type(v).__name__, v) for n, v in constants))
+        inner = self.keyword_programs.get(key)
+        if inner is None:
+            wrapped = _KeywordCall(self.model, fn, tuple(names), dict(constants))
+            dynamic = self.dynamic if not isinstance(self.dynamic, dict) else None
+            inner = JitFunction(wrapped, self.target, self.threads, self.use_cache, self.quant, self.sparsity,
+                                dynamic)
+            inner.__name__ = self.__name__
+            self.keyword_programs[key] = inner
+        before = inner.compiles
+        try:
+            return inner(*tensors)
+        finally:
+            self.compiles += inner.compiles - before
 
     def _program_for(self, args: tuple[Any, ...], key: Signature) -> CompiledProgram:
         """A compiled dynamic program that takes `args`, else a new program:
@@ -154,6 +214,7 @@ class JitFunction:
     def invalidate(self) -> None:
         self.cache.clear()
         self.dynamic_programs.clear()
+        self.keyword_programs.clear()
 
     def __repr__(self) -> str:
         what = type(self.model).__name__ if isinstance(self.model, torch.nn.Module) else f"function {self.__name__}"
@@ -164,6 +225,31 @@ class JitFunction:
             f"<sparcc.jit of {what}, target={self.target!r}{options}, "
             f"{len(self.cache)} compiled signature(s)>"
         )
+
+
+class _KeywordCall(torch.nn.Module):
+    """`fn(**constants, name_0=t_0, ...)` as a module of positional tensors,
+    for torch.export. It shares the model's submodules, parameters and
+    buffers (the same dicts), so every weight keeps its name (`lm_head.weight`,
+    not `m.lm_head.weight`) and quant/sparsity globs match as for the model."""
+
+    def __init__(self, model: Any, fn: Callable[..., Any], names: tuple[str, ...], constants: dict[str, Any]):
+        super().__init__()
+        if isinstance(model, torch.nn.Module):
+            self._modules = model._modules  # noqa: SLF001 (shared, not copied: the weights' names stay)
+            self._parameters = model._parameters  # noqa: SLF001
+            self._buffers = model._buffers  # noqa: SLF001
+        elif isinstance(getattr(fn, "__self__", None), torch.nn.Module):  # a bound forward
+            owner = fn.__self__
+            self._modules = owner._modules  # noqa: SLF001
+            self._parameters = owner._parameters  # noqa: SLF001
+            self._buffers = owner._buffers  # noqa: SLF001
+        self._fn = fn
+        self._names = names
+        self._constants = constants
+
+    def forward(self, *tensors: torch.Tensor) -> Any:
+        return self._fn(**self._constants, **dict(zip(self._names, tensors)))
 
 
 def parse_dynamic(spec: Any) -> Any:
