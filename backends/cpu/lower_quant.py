@@ -99,19 +99,28 @@ class LowerQuantPass(ModulePass):
     name = "lower-quant"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        declared: set[str] = set()
-        for linear in [o for o in op.walk() if isinstance(o, quant.LinearOp)]:
-            kernel = _lower_linear(linear)
-            if kernel not in declared:
-                declared.add(kernel)
-                declare(op, kernel, arg_types(kernel))
-        for weight in [o for o in op.walk() if isinstance(o, quant.WeightOp)]:
-            if not weight.result.uses:
-                Rewriter.erase_op(weight)
-        rest = [o for o in op.walk() if o.dialect_name() == "quant"]
-        leftover = next((o for o in rest if not isinstance(o, quant.WeightOp)), rest[0] if rest else None)
-        if leftover is not None:
-            raise UnsupportedOpError(f"lower-quant: '{leftover.name}' has no CPU lowering yet")
+        lower_to_calls(op, [o for o in op.walk() if isinstance(o, quant.LinearOp)], _lower_linear,
+                       quant.WeightOp, "quant", self.name)
+
+
+def lower_to_calls(module: ModuleOp, ops: list[Operation], lower_one, weight_cls: type, dialect: str,
+                   pass_name: str) -> None:
+    """Lowers each of `ops` to a kernel call (`lower_one` returns the
+    kernel's symbol), declares each kernel once, erases the weights no one
+    reads any more, and fails on any op of `dialect` left without a lowering."""
+    declared: set[str] = set()
+    for o in ops:
+        kernel = lower_one(o)
+        if kernel not in declared:
+            declared.add(kernel)
+            declare(module, kernel, arg_types(kernel))
+    for weight in [o for o in module.walk() if isinstance(o, weight_cls)]:
+        if not weight.results[0].uses:
+            Rewriter.erase_op(weight)
+    rest = [o for o in module.walk() if o.dialect_name() == dialect]
+    left = next((o for o in rest if not isinstance(o, weight_cls)), rest[0] if rest else None)
+    if left is not None:
+        raise UnsupportedOpError(f"{pass_name}: '{left.name}' has no CPU lowering yet")
 
 
 def memref1(elem: Attribute) -> MemRefType:

@@ -42,11 +42,10 @@ from sparcc.dialects import nn, sparse
 from sparcc.dialects.sparse_formats import SparseFormat
 from sparcc.errors import UnsupportedOpError
 from sparcc.backends.cpu.lower_quant import (
-    arg_types,
     as_i64,
-    declare,
     flat_pointer,
     leading_rows,
+    lower_to_calls,
     read_pointer,
     symbolic_result,
 )
@@ -108,22 +107,11 @@ class LowerSparsePass(ModulePass):
     name = "lower-sparse"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        declared: set[str] = set()
         args: dict[SSAValue, list[SSAValue]] = {}
         for f in [o for o in op.ops if isinstance(o, func.FuncOp) and not o.is_declaration]:
             args.update(_expand_arguments(f))
-        for o in [o for o in op.walk() if isinstance(o, sparse.LinearOp | sparse.MatmulOp)]:
-            kernel = _lower(o, args)
-            if kernel not in declared:
-                declared.add(kernel)
-                declare(op, kernel, arg_types(kernel))
-        for w in [o for o in op.walk() if isinstance(o, sparse.WeightOp)]:
-            if not w.result.uses:
-                Rewriter.erase_op(w)
-        rest = [o for o in op.walk() if o.dialect_name() == "sparse"]
-        left = next((o for o in rest if not isinstance(o, sparse.WeightOp)), rest[0] if rest else None)
-        if left is not None:
-            raise UnsupportedOpError(f"lower-sparse: '{left.name}' has no CPU lowering yet")
+        lower_to_calls(op, [o for o in op.walk() if isinstance(o, sparse.LinearOp | sparse.MatmulOp)],
+                       lambda o: _lower(o, args), sparse.WeightOp, "sparse", self.name)
         for f in [o for o in op.ops if isinstance(o, func.FuncOp) and not o.is_declaration]:
             for arg in [a for a in f.body.block.args if isinstance(a.type, sparse.SparseTensorType)]:
                 f.body.block.erase_arg(arg)
