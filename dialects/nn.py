@@ -1326,14 +1326,40 @@ class GatherOp(NnOp):
         return tensor(idx, elem(self.input))
 
 
+class IndexingOp(NnOp, abc.ABC):
+    """Base of nn.index and nn.index_put: `indexed` lists the input dims that
+    integer index tensors select (one tensor each, broadcast together). When
+    those dims are adjacent, the broadcast index dims replace them in place
+    in the indexed shape; otherwise they come first. (Each op declares its
+    own operands: IRDL orders a subclass's fields before its base's.)"""
+
+    def layout(self) -> tuple[Shape, int]:
+        """The broadcast shape of the index tensors and where its dims go in the indexed shape."""
+        dims = ints(self.indexed)
+        shape: Shape = ()
+        for i in self.indices:
+            shape = broadcast_shapes(shape, shape_of(i))
+        adjacent = list(dims) == list(range(dims[0], dims[0] + len(dims)))
+        return shape, (dims[0] if adjacent else 0)
+
+    def indexed_shape(self) -> Shape:
+        """The shape of input[indices] (PyTorch's advanced indexing)."""
+        shape, dims = shape_of(self.input), ints(self.indexed)
+        if not dims or len(dims) != len(self.indices) or list(dims) != sorted(set(dims)) or dims[-1] >= len(shape) or dims[0] < 0:
+            raise VerifyException(f"expected one index tensor per indexed dim (ascending, < {len(shape)}), got {list(dims)}")
+        for i in self.indices:
+            if not isinstance(elem(i), IntegerType):
+                raise VerifyException(f"expected integer indices, got {elem(i)}")
+        bshape, at = self.layout()
+        rest = [s for d, s in enumerate(shape) if d not in dims]
+        return (*rest[:at], *bshape, *rest[at:])
+
+
 @irdl_op_definition
-class IndexOp(NnOp):
-    """Advanced indexing (aten.index.Tensor): `indexed` lists the input dims
-    that integer index tensors select (one tensor each, broadcast together).
-    When those dims are adjacent, the broadcast index dims replace them in
-    place; otherwise they come first. Negative indices count from the end;
-    others outside the dim raise at run time. `wrap = false` (index_select,
-    embedding) rejects negative indices too.
+class IndexOp(IndexingOp):
+    """Advanced indexing (aten.index.Tensor): input[indices] (IndexingOp).
+    Negative indices count from the end; others outside the dim raise at run
+    time. `wrap = false` (index_select, embedding) rejects negative indices too.
 
     %y = nn.index %x[%i] {indexed = array<i64: 1>} : (tensor<4x8xf32>, tensor<3xi64>) -> tensor<4x3xf32>
     """
@@ -1355,25 +1381,94 @@ class IndexOp(NnOp):
         )
         _built(self)
 
-    def layout(self) -> tuple[Shape, int]:
-        """The broadcast shape of the index tensors and where its dims go in the result."""
-        dims = ints(self.indexed)
-        shape: Shape = ()
-        for i in self.indices:
-            shape = broadcast_shapes(shape, shape_of(i))
-        adjacent = list(dims) == list(range(dims[0], dims[0] + len(dims)))
-        return shape, (dims[0] if adjacent else 0)
+    def infer_type(self) -> TensorType:
+        return tensor(self.indexed_shape(), elem(self.input))
+
+
+@irdl_op_definition
+class IndexPutOp(IndexingOp):
+    """aten.index_put: `input` with input[indices] = values (`values` broadcast
+    to the indexed shape, IndexingOp); `accumulate` adds instead, in index
+    order. Where indices repeat without `accumulate`, the last write wins.
+    Negative indices count from the end; `wrap = false` (index_add,
+    index_copy) rejects them too. Indices outside the dim raise IndexError
+    at run time, RuntimeError with `accumulate` and no `wrap` (as PyTorch's
+    index_add does on tensors of rank 2 and more).
+
+    %y = nn.index_put %x[%i], %v {indexed = array<i64: 0>, accumulate = true} : (tensor<8x4xf32>, tensor<3xi64>, tensor<3x4xf32>) -> tensor<8x4xf32>
+    """
+
+    name = "nn.index_put"
+    input = operand_def(TensorType)
+    indices = var_operand_def(TensorType)
+    values = operand_def(TensorType)
+    result = result_def(TensorType)
+    indexed = prop_def(DenseArrayBase.constr(i64))
+    accumulate = prop_def(BoolAttr, default_value=BoolAttr.from_bool(False))
+    wrap = prop_def(BoolAttr, default_value=BoolAttr.from_bool(True))
+    traits = traits_def(Pure())
+    assembly_format = "$input `[` $indices `]` `,` $values attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue, indices: Sequence[SSAValue], indexed: Sequence[int], values: SSAValue,
+                 accumulate: bool = False, wrap: bool = True):
+        super().__init__(
+            operands=[input, list(indices), values],
+            result_types=[input.type],
+            properties={"indexed": i64_array(indexed), "accumulate": BoolAttr.from_bool(accumulate),
+                        "wrap": BoolAttr.from_bool(wrap)},
+        )
+
+    def error_kind(self) -> str:
+        """The error an index outside its dim raises: 'bounds' (IndexError)
+        or 'runtime' (RuntimeError, index_add's)."""
+        return "runtime" if self.accumulate.value.data and not self.wrap.value.data else "bounds"
 
     def infer_type(self) -> TensorType:
-        shape, dims = shape_of(self.input), ints(self.indexed)
-        if not dims or len(dims) != len(self.indices) or list(dims) != sorted(set(dims)) or dims[-1] >= len(shape) or dims[0] < 0:
-            raise VerifyException(f"expected one index tensor per indexed dim (ascending, < {len(shape)}), got {list(dims)}")
-        for i in self.indices:
-            if not isinstance(elem(i), IntegerType):
-                raise VerifyException(f"expected integer indices, got {elem(i)}")
-        bshape, at = self.layout()
-        rest = [s for d, s in enumerate(shape) if d not in dims]
-        return tensor((*rest[:at], *bshape, *rest[at:]), elem(self.input))
+        want, got = self.indexed_shape(), shape_of(self.values)
+        try:
+            fits = broadcast_shapes(got, want) == tuple(want)
+        except VerifyException:
+            fits = False
+        if not fits or elem(self.values) != elem(self.input):
+            raise VerifyException(f"expected values of the input's element type that broadcast to {list(want)}, "
+                                  f"got {self.values.type}")
+        return self.input.type  # type: ignore[return-value]
+
+
+@irdl_op_definition
+class ArgsortOp(NnOp):
+    """Indices (i64) that sort `input` along `dim`, ascending or `descending`.
+    Stable: equal values keep their order. NaN sorts above every number (last
+    ascending, first descending), as in torch.sort(stable=True).
+
+    %i = nn.argsort %x {dim = 1 : i64, descending = true} : tensor<4x8xf32> -> tensor<4x8xi64>
+    """
+
+    name = "nn.argsort"
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    dim = prop_def(IntegerAttr[IntegerType])
+    descending = prop_def(BoolAttr, default_value=BoolAttr.from_bool(False))
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, input: SSAValue, dim: int, descending: bool = False):
+        super().__init__(
+            operands=[input],
+            result_types=[_PLACEHOLDER],
+            properties={"dim": IntegerAttr(dim, i64), "descending": BoolAttr.from_bool(descending)},
+        )
+        _built(self)
+
+    def normalized_dim(self) -> int:
+        return normalize_dim(self.dim.value.data, len(shape_of(self.input)))
+
+    def infer_type(self) -> TensorType:
+        shape = shape_of(self.input)
+        if not shape:
+            raise VerifyException("expected a tensor of rank >= 1, got a 0-d tensor")
+        self.normalized_dim()
+        return tensor(shape, i64)
 
 
 @irdl_op_definition
@@ -1486,7 +1581,7 @@ Nn = Dialect(
         AbsOp, SinOp, CosOp, TanOp, AtanOp, FloorOp, CeilOp, RoundOp, TruncOp, SignOp, Log1pOp, Expm1Op, Log2Op, NotOp,
         MinimumOp, PowOp, FmodOp, RemainderOp, FloorDivOp, TruncDivOp, Atan2Op, AndOp, OrOp, XorOp,
         CompareOp, WhereOp, CastOp, ArangeOp, CumsumOp, ProdOp, AminOp, ArgmaxOp, GatherOp, IndexOp, PadOp,
-        SliceScatterOp,
+        SliceScatterOp, IndexPutOp, ArgsortOp,
     ],
     [],
 )

@@ -47,6 +47,7 @@ from xdsl.dialects.builtin import (
     TensorType,
     f32,
     f64,
+    i1,
     i64,
 )
 from xdsl.dialects.linalg import ops as linalg
@@ -1332,6 +1333,136 @@ def _index(e: Emitter, op: nn.IndexOp):
         return s._add(tensor.ExtractOp(source, where, elem(source)))
 
     return e.generic(operands, maps, e.empty(out, elem(source)), amap(rank, dims(rank)), [PAR] * rank, body)
+
+
+def _loop_maps(e: Emitter, values: Sequence[SSAValue], shape: Sequence[Dim], loops: Sequence[int],
+               num_loops: int) -> tuple[list[SSAValue], list[AffineMapAttr]]:
+    """`values` broadcast (PyTorch's rule) to `shape`, whose dim k is loop
+    `loops[k]` of a generic over `num_loops` loops: broadcast unit dims are
+    dropped, so every map stays a projected permutation."""
+    operands, maps = [], []
+    for v in values:
+        vshape = shape_of(v)
+        offset = len(shape) - len(vshape)
+        keep = [k for k, n in enumerate(vshape) if not (n == 1 and shape[offset + k] != 1)]
+        operands.append(e.drop_unit_dims(v, keep))
+        maps.append(amap(num_loops, [AffineExpr.dimension(loops[offset + k]) for k in keep]))
+    return operands, maps
+
+
+@lowering(nn.IndexPutOp)
+def _index_put(e: Emitter, op: nn.IndexPutOp):
+    """Reductions over the input's dims (parallel) and the index dims
+    (innermost): with `accumulate`, each element adds the values whose
+    indices name it (an add reduction; the neutral value is -0.0, which
+    keeps -0.0). Otherwise the last index that names an element wins: its
+    position is a max reduction, the value at it a sum of one value and
+    neutral ones, and elements no index names keep the input's. Every
+    reduction has an add or max combiner, so the CPU schedule vectorises
+    it. Quadratic (input elements times index elements); MoE routing puts
+    tokens x top-k rows. Bools go through i64 (a bool reduction, widened to
+    bytes later, no longer has a combiner the vectoriser knows)."""
+    shape = shape_of(op.input)
+    rank = len(shape)
+    typ = elem(op.input)
+    indexed = ints(op.indexed)
+    wrap = op.wrap.value.data
+    if typ == i1:
+        wide = [e.add(nn.CastOp(v, i64)) for v in (op.input, op.values)]
+        put = e.add(nn.IndexPutOp(wide[0], op.indices, indexed, wide[1], op.accumulate.value.data, wrap))
+        return e.add(nn.CastOp(put, i1))
+    kind = INDEX_GATHER if op.error_kind() == "runtime" else INDEX_BOUNDS
+    for i, d in zip(op.indices, indexed):
+        check_indices(e, i, shape[d], wrap, kind, d)
+    bshape, at = op.layout()
+    nb = len(bshape)
+    loops = rank + nb
+    rest = [k for k in range(rank) if k not in indexed]
+    # the loop of each dim of the indexed shape: input dims for the rest, index loops for the index dims
+    value_loops = [*rest[:at], *range(rank, loops), *rest[at:]]
+    where, where_maps = _loop_maps(e, op.indices, bshape, list(range(rank, loops)), loops)
+    values, value_maps = _loop_maps(e, [op.values], op.indexed_shape(), value_loops, loops)
+    sizes = {k: e.size_i64(shape[k]) for k in indexed}
+    strides = [e.size_i64(nn.dim(math.prod(bshape[k + 1 :]))) for k in range(nb)]
+    out_map, iterators = amap(loops, dims(rank)), [PAR] * rank + [RED] * nb
+
+    def hit(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        """The index values `x` name this element."""
+        found = [s.cmp("eq", clamped_index(s, v, sizes[k], wrap), s.index(k)) for k, v in zip(indexed, x)]
+        for other in found[1:]:
+            found[0] = s.and_(found[0], other)
+        return found[0]
+
+    def order(s: Scalar) -> SSAValue:
+        """The position of this index element in index order."""
+        at = s.const(0, i64)
+        for k, stride in enumerate(strides):
+            step = s.mul(s._add(arith.IndexCastOp(s.index(rank + k), i64)),
+                         stride if isinstance(stride, SSAValue) else s.const(stride, i64))
+            at = s.add(at, step)
+        return at
+
+    if op.accumulate.value.data:
+        dest = e.add(linalg.CopyOp([op.input], [e.empty(shape, typ)], [op.input.type]))  # the input may have other users
+
+        def add(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+            *index, value, acc = x
+            return s.add(acc, s.select(hit(s, index), value, s.const(-0.0, typ)))
+
+        return e.generic([*where, *values], [*where_maps, *value_maps], dest, out_map, iterators, add)
+
+    def last(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        *index, acc = x
+        return s.max(acc, s.select(hit(s, index), order(s), s.const(-1, i64)))
+
+    winner = e.generic(where, where_maps, e.filled(shape, i64, -1), out_map, iterators, last)
+
+    def pick(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        *_, won, value, acc = x  # the index operands only give the index loops their extents
+        return s.add(acc, s.select(s.cmp("eq", order(s), won), value, s.const(-0.0, typ)))
+
+    picked = e.generic([*where, winner, *values], [*where_maps, out_map, *value_maps], e.filled(shape, typ, -0.0),
+                       out_map, iterators, pick)
+    return e.elementwise([winner, picked, op.input], shape,
+                         lambda s, x: s.select(s.cmp("ge", x[0], s.const(0, i64)), x[1], x[2]), typ)
+
+
+@lowering(nn.ArgsortOp)
+def _argsort(e: Emitter, op: nn.ArgsortOp):
+    """A stable sort by ranks: element i's rank is the number of elements
+    that sort before it (smaller, or equal and earlier), and position r
+    takes the i of rank r. Two reductions over an extra loop (quadratic in
+    the dim's size: MoE routers sort experts and tokens x top-k)."""
+    shape = shape_of(op.input)
+    rank, d = len(shape), op.normalized_dim()
+    descending = op.descending.value.data
+    other = amap(rank + 1, [AffineExpr.dimension(rank if k == d else k) for k in range(rank)])
+    own = amap(rank + 1, dims(rank))
+
+    def less(s: Scalar, a: SSAValue, b: SSAValue) -> SSAValue:
+        """a sorts before b (NaN above every number)."""
+        if descending:
+            a, b = b, a
+        below = s.cmp("lt", a, b)
+        if is_float(a.type):
+            below = s.or_(below, s.and_(s.cmp("eq", a, a), s.cmp("ne", b, b)))
+        return below
+
+    def count(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        mine, theirs, acc = x
+        earlier = s.cmp("lt", s.index(rank), s.index(d))
+        before = s.or_(less(s, theirs, mine), s.and_(earlier, s.not_(less(s, mine, theirs))))
+        return s.add(acc, s.cast(before, i64))
+
+    ranks = e.generic([op.input, op.input], [own, other], e.filled(shape, i64, 0), own, [PAR] * rank + [RED], count)
+
+    def place(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        their_rank, acc = x
+        here = s.cmp("eq", their_rank, s._add(arith.IndexCastOp(s.index(d), i64)))
+        i = s._add(arith.IndexCastOp(s.index(rank), i64))
+        return s.add(acc, s.select(here, i, s.const(0, i64)))
+
+    return e.generic([ranks], [other], e.filled(shape, i64, 0), own, [PAR] * rank + [RED], place)
 
 
 @lowering(nn.PadOp)

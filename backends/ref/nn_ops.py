@@ -441,3 +441,35 @@ def _gather(f: Frame, op: nn.GatherOp) -> Tensor:
     x = f[op.input]
     d = nn.normalize_dim(op.dim.value.data, x.dim())
     return torch.gather(x, d, check_indices(f[op.index], x.shape[d], False, INDEX_GATHER, d))
+
+
+@handles(nn.IndexPutOp)
+def _index_put(f: Frame, op: nn.IndexPutOp) -> Tensor:
+    """input[indices] = values (or +=, in index order); where indices repeat
+    without accumulate, the last write wins (the CPU target's order)."""
+    x = f[op.input]
+    dims = ints(op.indexed)
+    indices: list[Tensor | None] = [None] * (max(dims) + 1)
+    kind = INDEX_GATHER if op.error_kind() == "runtime" else INDEX_BOUNDS
+    for d, i in zip(dims, op.indices):
+        indices[d] = check_indices(f[i], x.shape[d], flag(op.wrap), kind, d)
+    # the flat position of every element of the indexed shape, in order
+    where = torch.ops.aten.index.Tensor(torch.arange(x.numel()).reshape(x.shape), indices).reshape(-1)
+    values = f[op.values].expand(torch.ops.aten.index.Tensor(x, indices).shape).reshape(-1)
+    y = x.clone().reshape(-1)
+    if flag(op.accumulate):  # PyTorch's CPU kernel adds in index order, as compiled code does
+        if y.dtype == torch.bool:  # bools add as or
+            return y.to(torch.int64).index_put_((where,), values.to(torch.int64), accumulate=True).ne(0).reshape(x.shape)
+        return y.index_put_((where,), values, accumulate=True).reshape(x.shape)
+    order = torch.arange(where.numel())
+    last = torch.full((x.numel(),), -1, dtype=torch.int64).scatter_reduce(0, where, order, "amax")
+    keep = last[where] == order
+    y[where[keep]] = values[keep]
+    return y.reshape(x.shape)
+
+
+@handles(nn.ArgsortOp)
+def _argsort(f: Frame, op: nn.ArgsortOp) -> Tensor:
+    """A stable sort's indices; NaN above every number."""
+    x = f[op.input]
+    return torch.sort(x, dim=op.normalized_dim(), descending=flag(op.descending), stable=True).indices

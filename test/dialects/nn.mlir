@@ -172,3 +172,17 @@ func.func @movement(%x: tensor<4x8xf32>, %y: tensor<1x8xf32>, %e: tensor<10x4xf3
   %5 = nn.embedding %e, %i : (tensor<10x4xf32>, tensor<2x3xi64>) -> tensor<2x3x4xf32>
   func.return %0, %1, %2, %3, %4, %5 : tensor<8x4xf32>, tensor<32xf32>, tensor<4x8xf32>, tensor<5x8xf32>, tensor<4x2xf32>, tensor<2x3x4xf32>
 }
+
+// CHECK-LABEL: func.func @routing(
+// CHECK-NEXT:    %0 = nn.argsort %x {dim = 1 : i64, descending = true} : tensor<4x8xf32> -> tensor<4x8xi64>
+// CHECK-NEXT:    %1 = nn.argsort %x {dim = -2 : i64} : tensor<4x8xf32> -> tensor<4x8xi64>
+// CHECK-NEXT:    %2 = nn.index_put %x[%i], %v {indexed = array<i64: 0>, accumulate = true} : (tensor<4x8xf32>, tensor<3xi64>, tensor<3x8xf32>) -> tensor<4x8xf32>
+// CHECK-NEXT:    %3 = nn.index_put %x[%i, %i], %s {indexed = array<i64: 0, 1>, wrap = false} : (tensor<4x8xf32>, tensor<3xi64>, tensor<3xi64>, tensor<f32>) -> tensor<4x8xf32>
+// CHECK-NEXT:    func.return %0, %1, %2, %3 : tensor<4x8xi64>, tensor<4x8xi64>, tensor<4x8xf32>, tensor<4x8xf32>
+func.func @routing(%x: tensor<4x8xf32>, %i: tensor<3xi64>, %v: tensor<3x8xf32>, %s: tensor<f32>) -> (tensor<4x8xi64>, tensor<4x8xi64>, tensor<4x8xf32>, tensor<4x8xf32>) {
+  %0 = nn.argsort %x {dim = 1 : i64, descending = true} : tensor<4x8xf32> -> tensor<4x8xi64>
+  %1 = nn.argsort %x {dim = -2 : i64, descending = false} : tensor<4x8xf32> -> tensor<4x8xi64>
+  %2 = nn.index_put %x[%i], %v {indexed = array<i64: 0>, accumulate = true} : (tensor<4x8xf32>, tensor<3xi64>, tensor<3x8xf32>) -> tensor<4x8xf32>
+  %3 = nn.index_put %x[%i, %i], %s {indexed = array<i64: 0, 1>, wrap = false} : (tensor<4x8xf32>, tensor<3xi64>, tensor<3xi64>, tensor<f32>) -> tensor<4x8xf32>
+  func.return %0, %1, %2, %3 : tensor<4x8xi64>, tensor<4x8xi64>, tensor<4x8xf32>, tensor<4x8xf32>
+}

@@ -440,4 +440,67 @@ func.func @arange_rank() {
   func.return
 }
 
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.index_put' op expected values of the input's element type that broadcast to [3, 8], got tensor<2x8xf32>
+func.func @index_put_values_shape(%x: tensor<4x8xf32>, %i: tensor<3xi64>, %v: tensor<2x8xf32>) {
+  %0 = nn.index_put %x[%i], %v {indexed = array<i64: 0>} : (tensor<4x8xf32>, tensor<3xi64>, tensor<2x8xf32>) -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.index_put' op expected values of the input's element type that broadcast to [3, 8], got tensor<3x8xi64>
+func.func @index_put_values_type(%x: tensor<4x8xf32>, %i: tensor<3xi64>, %v: tensor<3x8xi64>) {
+  %0 = nn.index_put %x[%i], %v {indexed = array<i64: 0>} : (tensor<4x8xf32>, tensor<3xi64>, tensor<3x8xi64>) -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.index_put' op expected integer indices, got f32
+func.func @index_put_float_indices(%x: tensor<4x8xf32>, %i: tensor<3xf32>, %v: tensor<f32>) {
+  %0 = nn.index_put %x[%i], %v {indexed = array<i64: 0>} : (tensor<4x8xf32>, tensor<3xf32>, tensor<f32>) -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.index_put' op expected result type tensor<4x8xf32>, got tensor<4x8xf64>
+func.func @index_put_result(%x: tensor<4x8xf32>, %i: tensor<3xi64>, %v: tensor<f32>) {
+  %0 = nn.index_put %x[%i], %v {indexed = array<i64: 0>} : (tensor<4x8xf32>, tensor<3xi64>, tensor<f32>) -> tensor<4x8xf64>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.argsort' op expected result type tensor<4x8xi64>, got tensor<4x8xi32>
+func.func @argsort_result(%x: tensor<4x8xf32>) {
+  %0 = nn.argsort %x {dim = 1 : i64} : tensor<4x8xf32> -> tensor<4x8xi32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.argsort' op dim 2 is out of range for rank 2
+func.func @argsort_dim(%x: tensor<4x8xf32>) {
+  %0 = nn.argsort %x {dim = 2 : i64} : tensor<4x8xf32> -> tensor<4x8xi64>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.argsort' op expected a tensor of rank >= 1, got a 0-d tensor
+func.func @argsort_scalar(%x: tensor<f32>) {
+  %0 = nn.argsort %x {dim = 0 : i64} : tensor<f32> -> tensor<i64>
+  func.return
+}
+
 // CHECK-NOT: {{.}}

@@ -547,3 +547,71 @@ func.func @max_pool_padded(%x: tensor<1x3x4x4xf32>) -> tensor<1x3x2x2xf32> {
   %0 = nn.max_pool2d %x {kernel = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>} : tensor<1x3x4x4xf32> -> tensor<1x3x2x2xf32>
   func.return %0 : tensor<1x3x2x2xf32>
 }
+
+// argsort: element i's rank counts the elements that sort before it (for
+// descending, larger; NaN first; equal ones only when earlier, so the sort
+// is stable); position r then takes the i whose rank is r.
+// CHECK-LABEL: func.func @argsort(
+// CHECK:         %[[RANKS:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1)>, affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %x : tensor<4x8xf32>, tensor<4x8xf32>)
+// CHECK-NEXT:    ^{{.*}}(%[[MINE:.*]]: f32, %[[THEIRS:.*]]: f32, %{{.*}}: i64):
+// CHECK-NEXT:      %[[J:.*]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[I:.*]] = linalg.index 1 : index
+// CHECK-NEXT:      %[[EARLIER:.*]] = arith.cmpi ult, %[[J]], %[[I]] : index
+// CHECK-NEXT:      arith.cmpf olt, %[[MINE]], %[[THEIRS]] : f32
+// CHECK:           arith.extui %{{.*}} : i1 to i64
+// CHECK-NEXT:      arith.addi
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[RANKS]] : tensor<4x8xi64>)
+// CHECK-NEXT:    ^{{.*}}(%[[RANK:.*]]: i64, %[[ACC:.*]]: i64):
+// CHECK-NEXT:      %[[R:.*]] = linalg.index 1 : index
+// CHECK-NEXT:      %[[R64:.*]] = arith.index_cast %[[R]] : index to i64
+// CHECK-NEXT:      %[[HERE:.*]] = arith.cmpi eq, %[[RANK]], %[[R64]] : i64
+// CHECK-NEXT:      %[[K:.*]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[K64:.*]] = arith.index_cast %[[K]] : index to i64
+// CHECK-NEXT:      %[[Z:.*]] = arith.constant 0 : i64
+// CHECK-NEXT:      %[[PICK:.*]] = arith.select %[[HERE]], %[[K64]], %[[Z]] : i64
+// CHECK-NEXT:      arith.addi %[[ACC]], %[[PICK]] : i64
+func.func @argsort(%x: tensor<4x8xf32>) -> tensor<4x8xi64> {
+  %0 = nn.argsort %x {dim = 1 : i64, descending = true} : tensor<4x8xf32> -> tensor<4x8xi64>
+  func.return %0 : tensor<4x8xi64>
+}
+
+// index_put with accumulate and no wrap (index_add): indices checked against
+// [0, 4), reported as kind 3 (RuntimeError); one add reduction over the index
+// loop into a copy of the input, adding -0.0 where an index names another row.
+// CHECK-LABEL: func.func @index_put_accumulate(
+// CHECK:         %[[SIZE:.*]] = arith.constant 4 : i64
+// CHECK-NEXT:    %[[ZERO:.*]] = arith.constant 0 : i64
+// CHECK-NEXT:    arith.cmpi slt, %{{.*}}, %[[ZERO]] : i64
+// CHECK:         %[[KIND:.*]] = arith.constant 3 : i64
+// CHECK:           func.call @sparcc_rt_index_error(%[[KIND]], %{{.*}}, %{{.*}}, %[[SIZE]])
+// CHECK:         %[[COPY:.*]] = linalg.copy ins(%x : tensor<4x8xf32>)
+// CHECK-NEXT:    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%i, %v : tensor<3xi64>, tensor<3x8xf32>) outs(%[[COPY]] : tensor<4x8xf32>)
+// CHECK-NEXT:    ^{{.*}}(%[[IDX:.*]]: i64, %[[V:.*]]: f32, %[[ACC:.*]]: f32):
+// CHECK:           %[[ROW:.*]] = linalg.index 0 : index
+// CHECK-NEXT:      %[[HIT:.*]] = arith.cmpi eq, %{{.*}}, %[[ROW]] : index
+// CHECK-NEXT:      %[[NEG0:.*]] = arith.constant -0.000000e+00 : f32
+// CHECK-NEXT:      %[[ADD:.*]] = arith.select %[[HIT]], %[[V]], %[[NEG0]] : f32
+// CHECK-NEXT:      arith.addf %[[ACC]], %[[ADD]] : f32
+func.func @index_put_accumulate(%x: tensor<4x8xf32>, %i: tensor<3xi64>, %v: tensor<3x8xf32>) -> tensor<4x8xf32> {
+  %0 = nn.index_put %x[%i], %v {indexed = array<i64: 0>, accumulate = true, wrap = false} : (tensor<4x8xf32>, tensor<3xi64>, tensor<3x8xf32>) -> tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}
+
+// index_put without accumulate: the last index (in index order, here over a
+// 2x3 index tensor) naming an element wins: its position is a max reduction
+// (-1: none), the value at it a sum, and unnamed elements keep the input's.
+// CHECK-LABEL: func.func @index_put_last_wins(
+// CHECK:         %[[NONE:.*]] = arith.constant -1 : i64
+// CHECK:         %[[INIT:.*]] = linalg.fill ins(%[[NONE]] : i64)
+// CHECK-NEXT:    %[[WON:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d1, d2)>, affine_map<(d0, d1, d2) -> (d0)>], iterator_types = ["parallel", "reduction", "reduction"]} ins(%i : tensor<2x3xi64>) outs(%[[INIT]] : tensor<8xi64>)
+// CHECK:             %[[STRIDE:.*]] = arith.constant 3 : i64
+// CHECK:             arith.maxsi
+// CHECK:         %[[PICKED:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d1, d2)>, affine_map<(d0, d1, d2) -> (d0)>, affine_map<(d0, d1, d2) -> (d2)>, affine_map<(d0, d1, d2) -> (d0)>], iterator_types = ["parallel", "reduction", "reduction"]} ins(%i, %[[WON]], %v : tensor<2x3xi64>, tensor<8xi64>, tensor<3xi64>)
+// CHECK:             arith.addi
+// CHECK:         linalg.generic {{.*}} ins(%[[WON]], %[[PICKED]], %x : tensor<8xi64>, tensor<8xi64>, tensor<8xi64>)
+// CHECK:             %[[SOME:.*]] = arith.cmpi sge
+// CHECK-NEXT:        arith.select %[[SOME]]
+func.func @index_put_last_wins(%x: tensor<8xi64>, %i: tensor<2x3xi64>, %v: tensor<3xi64>) -> tensor<8xi64> {
+  %0 = nn.index_put %x[%i], %v {indexed = array<i64: 0>} : (tensor<8xi64>, tensor<2x3xi64>, tensor<3xi64>) -> tensor<8xi64>
+  func.return %0 : tensor<8xi64>
+}
