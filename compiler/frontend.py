@@ -333,6 +333,8 @@ KEEP_WHOLE = (
     aten.linear.default, aten.scaled_dot_product_attention.default, aten.layer_norm.default,
     aten.gelu.default, aten.silu.default, aten.conv2d.default, aten.matmul.default,
     aten.softmax.int, aten.log_softmax.int,
+    # their decomposition (index_put) would let negative indices wrap; PyTorch rejects them
+    aten.index_add.default, aten.index_copy.default,
 )
 
 
@@ -616,7 +618,7 @@ class GraphImporter:
         for node in graph.nodes:
             if node.op == "call_function" and _size_node(node):
                 continue
-            if node.op == "call_function" and node.target is not operator.getitem and node.target not in HANDLERS:
+            if node.op == "call_function" and node.target is not operator.getitem and handler_of(node.target) is None:
                 missing.setdefault(str(node.target), []).append(node)
             val = node.meta.get("val") if node.op == "call_function" else None
             for t in val if isinstance(val, (tuple, list)) else [val]:
@@ -686,7 +688,7 @@ class GraphImporter:
                 "of mm/matmul/addmm/torch.sparse.mm (a sparse A in A @ X)"
             )
         try:
-            result = HANDLERS[target](self, *args, **kwargs)
+            result = handler_of(target)(self, *args, **kwargs)  # type: ignore[misc]
         except VerifyException as e:  # an nn shape rule refused what the handler built
             why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             if self.symbols:
@@ -748,12 +750,19 @@ SPARSE_AWARE = {aten.mm.default, aten.matmul.default, aten._sparse_mm.default, a
 
 
 def handles(*targets: Any) -> Callable[[Handler], Handler]:
+    """Registers a handler for ATen ops, or for ops named by their string
+    (`str(target)`) that come from libraries sparcc does not import."""
+
     def register(fn: Handler) -> Handler:
         for t in targets:
             HANDLERS[t] = fn
         return fn
 
     return register
+
+
+def handler_of(target: Any) -> Handler | None:
+    return HANDLERS.get(target) or HANDLERS.get(str(target))
 
 
 def _identity(g: GraphImporter, x: SSAValue, *_: Any, **__: Any) -> SSAValue:
@@ -974,7 +983,8 @@ def _scalar_tensor(g: GraphImporter, value: Any, **_: Any) -> SSAValue:
 
 
 @handles(aten.zeros.default, aten.zeros_like.default, aten.new_zeros.default, aten.empty.memory_format,
-         aten.empty_like.default, aten.new_empty.default, aten.empty_strided.default, aten.new_empty_strided.default)
+         aten.empty_like.default, aten.new_empty.default, aten.empty_strided.default, aten.new_empty_strided.default,
+         aten.empty_permuted.default)
 def _zeros(g: GraphImporter, *_: Any, **__: Any) -> SSAValue:
     """zeros; `empty` is zeros too (its contents are unspecified)."""
     return _full(g, 0)
@@ -1493,6 +1503,172 @@ def _index_select(g: GraphImporter, x: SSAValue, dim: int, index: SSAValue) -> S
     return y if nn.shape_of(y) == g.meta_shape() else g.emit(nn.ReshapeOp(y, g.meta_shape()))
 
 
+@handles(aten.index_put.default, aten._unsafe_index_put.default)
+def _index_put(g: GraphImporter, x: SSAValue, indices: Sequence[Any], values: SSAValue, accumulate: bool = False) -> SSAValue:
+    """x[indices] = values (index_put_, and setitem with index tensors)."""
+    values = g.to(values, nn.elem(x))
+    dims = [d for d, i in enumerate(indices) if i is not None]
+    tensors = [indices[d] for d in dims]
+    if any(nn.elem(t) == i1 for t in tensors):
+        return _masked_put(g, x, indices, values, accumulate)
+    if any(not isinstance(nn.elem(t), IntegerType) for t in tensors):
+        raise g.fail("indexes with non-integer tensors")
+    return g.emit(nn.IndexPutOp(x, tensors, dims, values, bool(accumulate)))
+
+
+@handles(aten.index_add.default)
+def _index_add(g: GraphImporter, x: SSAValue, dim: int, index: SSAValue, source: SSAValue, alpha: float = 1) -> SSAValue:
+    source = g.to(source, nn.elem(x))
+    if alpha != 1:
+        source = g.emit(nn.MulOp(source, g.scalar(alpha, source)))
+    return _index_along(g, x, dim, index, source, accumulate=True)
+
+
+@handles(aten.index_copy.default)
+def _index_copy(g: GraphImporter, x: SSAValue, dim: int, index: SSAValue, source: SSAValue) -> SSAValue:
+    return _index_along(g, x, dim, index, g.to(source, nn.elem(x)), accumulate=False)
+
+
+def _index_along(g: GraphImporter, x: SSAValue, dim: int, index: SSAValue, source: SSAValue, accumulate: bool) -> SSAValue:
+    """x with source's slices written (added) at `index` along `dim`; no negative indices."""
+    shape = nn.shape_of(x)
+    if not shape:  # a 0-d tensor: one element, index 0
+        y = _index_along(g, g.emit(nn.ReshapeOp(x, (1,))), 0, index, g.emit(nn.ReshapeOp(source, (1,))), accumulate)
+        return g.emit(nn.ReshapeOp(y, ()))
+    d = dim % len(shape)
+    index = g.emit(nn.ReshapeOp(index, (math.prod(nn.shape_of(index)),)))
+    source = g.emit(nn.ReshapeOp(source, (*shape[:d], nn.shape_of(index)[0], *shape[d + 1 :])))
+    return g.emit(nn.IndexPutOp(x, [index], [d], source, accumulate, wrap=False))
+
+
+def _masked_put(g: GraphImporter, x: SSAValue, indices: Sequence[Any], values: SSAValue, accumulate: bool) -> SSAValue:
+    """x[mask] = v for a v that is the same for every True element (one
+    value per True element would be a data-dependent count): where(mask, v, x)."""
+    shape = nn.shape_of(x)
+    dims = [d for d, i in enumerate(indices) if i is not None]
+    if len(dims) != 1:
+        raise g.fail("indexes with a boolean mask together with other index tensors (a data-dependent shape)")
+    d, mask = dims[0], indices[dims[0]]
+    mshape = nn.shape_of(mask)
+    lead, trail = shape[:d], shape[d + len(mshape):]
+    if tuple(shape[d : d + len(mshape)]) != mshape:
+        raise g.fail(f"the mask's shape {list(mshape)} does not match the indexed dims {list(shape[d : d + len(mshape)])}")
+    vshape = nn.shape_of(values)
+    vshape = (1,) * (len(lead) + 1 + len(trail) - len(vshape)) + vshape  # as it broadcasts to x[mask]
+    if vshape[len(lead)] != 1:
+        raise g.fail("assigns one value per True element of a boolean mask (a data-dependent count); "
+                     "use torch.where(mask, values, x) with values of x's shape")
+    v = g.emit(nn.ReshapeOp(values, (*vshape[: len(lead)], *(1,) * len(mshape), *vshape[len(lead) + 1 :])))
+    m = g.emit(nn.ReshapeOp(mask, (*(1,) * len(lead), *mshape, *(1,) * len(trail))))
+    new = g.emit(nn.AddOp(x, v)) if accumulate else v
+    return g.emit(nn.WhereOp(m, new, x))
+
+
+@handles(aten.sort.default, aten.sort.stable)
+def _sort(g: GraphImporter, x: SSAValue, dim: int = -1, descending: bool = False, stable: bool | None = None) -> tuple:
+    """A stable sort (nn.argsort) and the values it orders. PyTorch's order
+    of equal values is the same for stable=True and for dims of up to 16
+    elements; its unstable sort of longer dims may order them otherwise."""
+    if not nn.shape_of(x):
+        return (x, g.scalar(0, i64))
+    d = dim % len(nn.shape_of(x))
+    order = g.emit(nn.ArgsortOp(x, d, bool(descending)))
+    return (g.emit(nn.GatherOp(x, order, d)), order)
+
+
+@handles(aten.topk.default)
+def _topk(g: GraphImporter, x: SSAValue, k: Any, dim: int = -1, largest: bool = True, sorted: bool = True) -> tuple:
+    """The first k of a stable sort: equal values come in index order. (PyTorch's
+    CPU topk orders equal values as its partial sort leaves them: the values
+    agree, indices may differ among ties.)"""
+    if not nn.shape_of(x):
+        return (x, g.scalar(0, i64))
+    d = dim % len(nn.shape_of(x))
+    order = g.emit(nn.ArgsortOp(x, d, bool(largest)))
+    top = g.emit(nn.SliceOp(order, d, 0, k, 1))
+    return (g.emit(nn.GatherOp(x, top, d)), top)
+
+
+@handles(aten.histc.default)
+def _histc(g: GraphImporter, x: SSAValue, bins: int = 100, min: float = 0, max: float = 0) -> SSAValue:
+    """torch.histc as PyTorch's CPU kernel computes it, in the input's dtype:
+    bin trunc((v - lo) * bins / (hi - lo)), the last bin holding hi, values
+    outside [lo, hi] and NaN dropped. min == max takes the range from the
+    data (widened by 1 each way if that is one value too); where PyTorch
+    raises for a data range that is not finite, every count is NaN. Counted
+    by comparing every value with every bin (bins x elements)."""
+    dtype = g.meta_dtype()
+    if not dtype.is_floating_point:
+        raise g.fail(f"histc of {dtype}: PyTorch's CPU kernel takes floating-point tensors")
+    lo, hi = float(min), float(max)
+    if lo != hi and not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise g.fail(f"histc: the range [{lo}, {hi}] is not finite, or max is not larger than min")
+
+    def rounded(v: SSAValue) -> SSAValue:  # each step in the input's dtype, as the kernel computes
+        return g.to(g.to(v, DTYPES[dtype]), f32) if dtype in HALF else v
+
+    def const(v: float) -> SSAValue:  # a number as the input's dtype holds it
+        return g.scalar(float(torch.tensor(v, dtype=dtype)), flat)
+
+    n = math.prod(nn.shape_of(x))
+    flat = g.emit(nn.ReshapeOp(x, (n,)))
+    if lo != hi:
+        left, right = const(lo), const(hi)
+        width = const(float(torch.tensor(hi, dtype=dtype) - torch.tensor(lo, dtype=dtype)))
+    else:
+        left, right = g.emit(nn.AminOp(flat, [0], False)), g.emit(nn.AmaxOp(flat, [0], False))
+        one = g.emit(nn.CompareOp(left, right, "eq"))
+        left = g.emit(nn.WhereOp(one, rounded(g.emit(nn.SubOp(left, const(1)))), left))
+        right = g.emit(nn.WhereOp(one, rounded(g.emit(nn.AddOp(right, const(1)))), right))
+        width = rounded(g.emit(nn.SubOp(right, left)))
+    inside = g.emit(nn.AndOp(g.emit(nn.CompareOp(flat, left, "ge")), g.emit(nn.CompareOp(flat, right, "le"))))
+    pos = rounded(g.emit(nn.SubOp(flat, left)))
+    pos = rounded(g.emit(nn.MulOp(pos, const(bins))))
+    pos = rounded(g.emit(nn.DivOp(pos, width)))
+    pos = g.emit(nn.WhereOp(inside, pos, g.scalar(0, flat)))  # no NaN or inf reaches the conversion
+    which = g.emit(nn.MinimumOp(g.emit(nn.CastOp(pos, i64)), g.scalar(bins - 1, i64)))
+    every = g.emit(nn.ReshapeOp(g.emit(nn.ArangeOp(0, 1, nn.tensor([bins], i64))), (bins, 1)))
+    hit = g.emit(nn.CompareOp(g.emit(nn.ReshapeOp(which, (1, n))), every, "eq"))
+    hit = g.emit(nn.AndOp(hit, g.emit(nn.ReshapeOp(inside, (1, n)))))
+    counts = g.emit(nn.SumOp(g.emit(nn.CastOp(hit, nn.elem(flat))), [1], False))
+    if lo != hi:
+        return counts
+    finite = [g.emit(nn.CompareOp(g.emit(nn.AbsOp(edge)), g.scalar(math.inf, flat), "lt")) for edge in (left, right)]
+    return g.emit(nn.WhereOp(g.emit(nn.AndOp(*finite)), counts, g.scalar(math.nan, flat)))  # |NaN| < inf is false
+
+
+@handles(aten._grouped_mm.default, "transformers.grouped_mm_fallback.default")
+def _grouped_mm(g: GraphImporter, x: SSAValue, w: SSAValue, offs: SSAValue | None = None, bias: SSAValue | None = None,
+                out_dtype: Any = None) -> SSAValue:
+    """The grouped matmul of mixture-of-experts layers: row r of x [S, K]
+    (rows sorted by group) times w[group of r] [E, K, N]; `offs` [E] holds
+    each group's end, and rows past the last end are 0 (as transformers'
+    grouped_mm_fallback; PyTorch leaves them undefined). Each row's matrix
+    is gathered ([S, K, N]) for one batched matmul, as transformers'
+    batched_mm experts compute it."""
+    typ = g.out_type()
+    x, w = g.to(x, typ), g.to(w, typ)
+    sx, sw = nn.shape_of(x), nn.shape_of(w)
+    if offs is None and len(sx) == 3 and len(sw) == 3:
+        y = g.emit(nn.MatmulOp(x, w))
+        return y if bias is None else g.emit(nn.AddOp(y, g.emit(nn.ReshapeOp(g.to(bias, typ), (sw[0], 1, sw[2])))))
+    if offs is None or len(sx) != 2 or len(sw) != 3:
+        raise g.fail(f"grouped_mm of {list(sx)} and {list(sw)}: sparcc takes a 2-d input grouped by offs "
+                     "over 3-d weights, or two 3-d tensors")
+    (rows, k), groups = sx, sw[0]
+    ends = g.emit(nn.ReshapeOp(g.to(offs, i64), (1, groups)))
+    row = g.emit(nn.ReshapeOp(g.emit(nn.ArangeOp(0, 1, nn.tensor([rows], i64))), (rows, 1)))
+    group = g.emit(nn.SumOp(g.emit(nn.CastOp(g.emit(nn.CompareOp(row, ends, "ge")), i64)), [1], False))
+    inside = g.emit(nn.CompareOp(group, g.scalar(groups, i64), "lt"))
+    group = g.emit(nn.MinimumOp(group, g.scalar(groups - 1, i64)))
+    picked = g.emit(nn.IndexOp(w, [group], [0]))
+    y = g.emit(nn.MatmulOp(g.emit(nn.ReshapeOp(x, (rows, 1, k))), picked))
+    y = g.emit(nn.ReshapeOp(y, (rows, sw[2])))
+    if bias is not None:
+        y = g.emit(nn.AddOp(y, g.emit(nn.IndexOp(g.to(bias, typ), [group], [0]))))
+    return g.emit(nn.WhereOp(g.emit(nn.ReshapeOp(inside, (rows, 1))), y, g.scalar(0, y)))
+
+
 @handles(aten.as_strided.default)
 def _as_strided(g: GraphImporter, x: SSAValue, size: Sequence[int], stride: Sequence[int], offset: int | None = None) -> SSAValue:
     """A strided view of the (contiguous) input: its elements picked through a
@@ -1664,7 +1840,8 @@ EXACT = frozenset({
     aten.as_strided.default, aten.flip.default, aten.slice_scatter.default, aten.select_scatter.default,
     aten.copy.default, aten.max_pool2d_with_indices.default, aten.amax.default, aten.amin.default,
     aten.where.self, aten.embedding.default, aten.unbind.int, aten.chunk.default, aten.narrow.default,
-    aten._to_copy.default, aten.relu.default, aten.neg.default, aten.abs.default,
+    aten._to_copy.default, aten.relu.default, aten.neg.default, aten.abs.default, aten.sort.default,
+    aten.sort.stable, aten.topk.default, aten.index_put.default, aten._unsafe_index_put.default,
 })
 
 

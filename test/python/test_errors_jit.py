@@ -51,8 +51,8 @@ def test_unsupported_op_in_module_names_op_and_line():
 
 class SeveralUnsupported(nn.Module):
     def forward(self, x):
-        a = torch.sort(x, dim=-1).values  # <- unsupported: first sort
-        b = torch.sort(a * 2, dim=-1).values
+        a = torch.kthvalue(x, 2, dim=-1, keepdim=True).values  # <- unsupported: first kthvalue
+        b = torch.kthvalue(a * 2, 1, dim=-1, keepdim=True).values
         return torch.cummax(a + b, dim=0).values  # <- unsupported: then cummax
 
 
@@ -61,23 +61,23 @@ def test_every_unsupported_op_is_listed_once_with_count_and_first_line():
         sparcc.jit(SeveralUnsupported())(torch.randn(3, 4))
     msg = _assert_clean(info.value)
     assert msg.splitlines()[0] == "2 unsupported operations in the model:"
-    sort_line = next(line for line in msg.splitlines() if "aten.sort" in line)
-    assert "(2x)" in sort_line and f"{__file__}:{_line_of('# <- unsupported: first sort')}" in sort_line
+    kth_line = next(line for line in msg.splitlines() if "aten.kthvalue" in line)
+    assert "(2x)" in kth_line and f"{__file__}:{_line_of('# <- unsupported: first kthvalue')}" in kth_line
     cummax_line = next(line for line in msg.splitlines() if "aten.cummax" in line)
     assert "(1x)" in cummax_line and f"{__file__}:{_line_of('# <- unsupported: then cummax')}" in cummax_line
 
 
-def sort_fn(x):
-    values, _ = torch.sort(x, dim=-1)  # <- unsupported: sort
+def kthvalue_fn(x):
+    values, _ = torch.kthvalue(x, 2, dim=-1)  # <- unsupported: kthvalue
     return values + 1
 
 
 def test_unsupported_op_in_function_names_op_and_line():
     with pytest.raises(sparcc.UnsupportedOpError) as info:
-        sparcc.jit(sort_fn)(torch.randn(3, 5))
+        sparcc.jit(kthvalue_fn)(torch.randn(3, 5))
     msg = _assert_clean(info.value)
-    assert "aten.sort" in msg
-    assert f"{__file__}:{_line_of('# <- unsupported: sort')}" in msg
+    assert "aten.kthvalue" in msg
+    assert f"{__file__}:{_line_of('# <- unsupported: kthvalue')}" in msg
 
 
 class Block(nn.Module):

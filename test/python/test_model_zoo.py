@@ -36,13 +36,11 @@ except ImportError as e:
 # its ops land (`python benchmarks/zoo.py --only NAME` says what is missing).
 # An entry here whose compile fails with a SparccError is an expected failure;
 # a raw exception or a numerical mismatch still fails.
-XFAIL = {
-    # benchmarks/zoo.py --no-speed after 08a370b (strided copies as loops): all 39
-    # Hugging Face models but mixtral, and 32 of the first 33 timm models, compile
-    # and match, and so do the 8 torchvision models that failed before it.
-    # unsupported ops
-    "hf/mixtral",  # topk, sort, histc, index_put (MoE routing: data-dependent)
-}
+# benchmarks/zoo.py --no-speed after 08a370b (strided copies as loops): 38 of
+# the 39 Hugging Face models, and 32 of the first 33 timm models, compile and
+# match, and so do the 8 torchvision models that failed before it; hf/mixtral
+# too since its routing ops (topk, sort, histc, index_put, grouped_mm) landed.
+XFAIL: set[str] = set()
 
 FULL = os.environ.get("SPARCC_ZOO", "").strip().lower() == "all"
 

@@ -102,7 +102,9 @@ ALLOWLIST: list[tuple[str, str]] = [
     ("nn.functional.adaptive_avg_pool2d", ""),
     # indexing
     ("nn.functional.embedding", ""), ("gather", ""), ("index_select", ""), ("take_along_dim", ""),
-    ("flip", ""),
+    ("flip", ""), ("index_put", ""), ("index_add", ""), ("index_copy", ""),
+    # sorting and counting (mixture-of-experts routing)
+    ("sort", ""), ("argsort", ""), ("msort", ""), ("topk", ""), ("histc", ""),
     # movement
     ("cat", ""), ("stack", ""), ("permute", ""), ("transpose", ""), ("reshape", ""), ("view", ""),
     ("squeeze", ""), ("unsqueeze", ""), ("expand", ""), ("narrow", ""), ("split", ""),
@@ -153,6 +155,15 @@ KNOWN_BUGS: dict[str, Bug] = {
         lambda op, dtype, sample: op == "arange"
         and dtype in (torch.int64, torch.int32)
         and any(isinstance(v, float) for v in (sample.input, *sample.args)),
+    ),
+    "tie_order": Bug(
+        r"AssertionError: Tensor-likes are not equal",
+        "equal values: sparcc sorts stably; PyTorch's unstable sort of dims over 16 elements and its topk "
+        "order them as std::sort / std::nth_element leave them (the values agree, the indices differ)",
+        "check(lambda x: torch.topk(x, 1), torch.ones(4))\n"
+        "check(lambda x: torch.sort(x), torch.arange(40).remainder(3).float())",
+        lambda op, dtype, sample: op in ("sort", "argsort", "msort", "topk")
+        and sample.input.unique().numel() < sample.input.numel(),
     ),
 }
 

@@ -238,6 +238,28 @@ def test_integer_wraparound_and_division_edges() -> None:
     assert got[2].tolist() == [63, -128, 100, -7, -7, -43]
 
 
+def routing_ops(x: torch.Tensor, ids: torch.Tensor, v: torch.Tensor) -> tuple:
+    """Mixture-of-experts routing: sort, topk, histc, index_put and its forms."""
+    perm = torch.sort(ids, stable=True).indices
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(perm.shape[0])
+    masked = x.clone()
+    masked[x > 0] = 0.5
+    return (torch.sort(x, descending=True), torch.topk(x, 3, dim=0, largest=False), torch.argsort(ids), perm, inv,
+            torch.histc(ids.float(), 5, 0, 4), torch.histc(x, 7, -1.0, 1.0), x.index_add(0, ids[:4] % 3, v),
+            x.index_put((ids[:4] % 3,), v), x.index_put((ids[:4] % 3, ids[4:8] - 5), v[:, 0], accumulate=True),
+            masked)
+
+
+def test_routing_ops_exact() -> None:
+    """Exact against eager where PyTorch's order of ties is defined (stable
+    sorts, dims of up to 16, ties absent from topk's input), and the CPU target."""
+    x, ids, v = torch.randn(3, 9), _ints(12, lo=0, hi=5, seed=4), torch.randn(4, 9)
+    (got,) = ref_run(routing_ops, [x, ids, v])
+    assert_close(got, eager(routing_ops, [x, ids, v]), rel=1e-6)
+    assert_close(got, cpu(routing_ops, [x, ids, v]), rel=1e-6)
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_elementwise_exact(dtype: torch.dtype) -> None:
     def f(x, y):
@@ -333,6 +355,8 @@ def test_dynamic_shapes_with_quantised_or_sparse_layers(option: dict[str, Any]) 
         (lambda w, i: F.embedding(i, w), [torch.randn(5, 2), torch.tensor([[-1, 2]])], IndexOutOfRangeError),
         (lambda x, i: x[:, i], [torch.randn(3, 4), torch.tensor([-5])], IndexOutOfRangeError),
         (lambda x, i: torch.gather(x, 1, i), [torch.randn(3, 4), torch.tensor([[0], [4], [1]])], GatherIndexError),
+        (lambda x, i: x.index_put((i,), x[:1]), [torch.randn(3, 4), torch.tensor([-4])], IndexOutOfRangeError),
+        (lambda x, i: x.index_add(0, i, x[:1]), [torch.randn(3, 4), torch.tensor([-1])], GatherIndexError),
     ],
 )
 def test_out_of_range_indices_raise_the_cpu_targets_error(fn, args, error) -> None:
