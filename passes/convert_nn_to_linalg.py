@@ -152,9 +152,23 @@ class Scalar:
         return self._int_div(a, b, arith.DivSIOp)
 
     def floor_div(self, a, b):
-        if is_float(a.type):
-            return self.floor(self.div(a, b))
-        return self._int_div(a, b, arith.FloorDivSIOp)
+        """Integers: floor(a / b). Floats: PyTorch's CPU div_floor, which
+        is not floor(a / b) where a / b rounds to an integer (1 // 0.1 is
+        9): (a - fmod(a, b)) / b, one less where fmod's sign is not b's,
+        rounded to the nearest integer; a zero quotient keeps the sign of
+        a / b, and a zero divisor gives a / b."""
+        if not is_float(a.type):
+            return self._int_div(a, b, arith.FloorDivSIOp)
+        zero, one = self.const(0.0, a.type), self.const(1.0, a.type)
+        mod = self.fmod(a, b)
+        div = self.div(self.sub(a, mod), b)
+        off = self.and_(self.cmp("ne", mod, zero), self.cmp("ne", self.cmp("lt", b, zero), self.cmp("lt", mod, zero)))
+        div = self.select(off, self.sub(div, one), div)
+        floor = self.floor(div)
+        floor = self.select(self.cmp("gt", self.sub(div, floor), self.const(0.5, a.type)), self.add(floor, one), floor)
+        quotient = self.div(a, b)
+        floor = self.select(self.cmp("eq", div, zero), self._add(mathd.CopySignOp(zero, quotient)), floor)
+        return self.select(self.cmp("eq", b, zero), quotient, floor)
 
     def trunc_div(self, a, b):
         if is_float(a.type):

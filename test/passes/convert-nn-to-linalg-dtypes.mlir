@@ -48,6 +48,29 @@ func.func @int_div(%a: tensor<4xi64>) -> tensor<4xi64> {
   func.return %0 : tensor<4xi64>
 }
 
+// Float floor division is PyTorch's div_floor, not floor(a / b) (1 // 0.1 is
+// 9): (a - fmod(a, b)) / b, less one where fmod's sign is not b's, rounded to
+// the nearest integer; a zero keeps the sign of a / b, a zero divisor gives a / b.
+// CHECK-LABEL: func.func @float_floor_div(
+// CHECK:           ^{{.*}}(%[[A:.*]]: f32, %[[B:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:      %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:      %[[MOD:.*]] = arith.remf %[[A]], %[[B]] : f32
+// CHECK-NEXT:      %[[SUB:.*]] = arith.subf %[[A]], %[[MOD]] : f32
+// CHECK-NEXT:      %[[DIV:.*]] = arith.divf %[[SUB]], %[[B]] : f32
+// CHECK:           %[[FIXED:.*]] = arith.select %{{.*}}, %{{.*}}, %[[DIV]] : f32
+// CHECK-NEXT:      %[[FLOOR:.*]] = math.floor %[[FIXED]] : f32
+// CHECK:           %[[Q:.*]] = arith.divf %[[A]], %[[B]] : f32
+// CHECK-NEXT:      %[[ISZERO:.*]] = arith.cmpf oeq, %[[FIXED]], %[[ZERO]] : f32
+// CHECK-NEXT:      %[[SIGNED:.*]] = math.copysign %[[ZERO]], %[[Q]] : f32
+// CHECK-NEXT:      %[[R:.*]] = arith.select %[[ISZERO]], %[[SIGNED]], %{{.*}} : f32
+// CHECK-NEXT:      %[[BZERO:.*]] = arith.cmpf oeq, %[[B]], %[[ZERO]] : f32
+// CHECK-NEXT:      arith.select %[[BZERO]], %[[Q]], %[[R]] : f32
+func.func @float_floor_div(%a: tensor<4xf32>, %b: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = nn.floor_div %a, %b : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+  func.return %0 : tensor<4xf32>
+}
+
 // Integer aranges are exact: start + i * step in i64.
 // CHECK-LABEL: func.func @arange(
 // CHECK:           %[[I:.*]] = linalg.index 0 : index

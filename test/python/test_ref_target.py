@@ -14,8 +14,9 @@ PyTorch eager and against the CPU target.
 - every op of the nn, sparse and quant dialects has a handler; an op
   without one fails with its name;
 - the bugs the ref target exposed, as strict xfails: in the CPU target
-  (float floor division, a bfloat16 transpose) and in the IR every target
-  gets (the frontend, the quant and sparse dialects).
+  (a bfloat16 transpose) and in the IR every target gets (the frontend,
+  the quant and sparse dialects); float floor division, fixed, stays as a
+  regression test.
 
 Tolerances: float32 against eager 1e-4 relative to the output's magnitude
 (the zoo's rule; another summation order); ref against the CPU target
@@ -296,8 +297,6 @@ def test_floor_divide_of_floats_follows_pytorch() -> None:
     assert_close(got, eager(f, [a, b]), rel=0)
 
 
-@pytest.mark.xfail(strict=True, reason="CPU target bug: nn.floor_div of floats lowers to floor(a / b), "
-                   "which differs from PyTorch's floor division where a / b rounds to an integer (1 // 0.1)")
 def test_cpu_floor_divide_of_floats_matches_ref() -> None:
     def f(a, b):
         return torch.floor_divide(a, b)
