@@ -1478,10 +1478,10 @@ def _constant(g: GraphImporter, hint: str, data: torch.Tensor) -> SSAValue:
 
 @handles(aten.gather.default)
 def _gather(g: GraphImporter, x: SSAValue, dim: int, index: SSAValue, sparse_grad: bool = False) -> SSAValue:
-    if not nn.shape_of(x):
+    if not nn.shape_of(x):  # a 0-d input: the result has the index's shape ([] or [1])
         x = g.emit(nn.ReshapeOp(x, (1,)))
-        index = g.emit(nn.ReshapeOp(index, (1,)))
-        return g.emit(nn.ReshapeOp(g.emit(nn.GatherOp(x, index, 0)), ()))
+        flat = g.emit(nn.ReshapeOp(index, (1,)))
+        return g.emit(nn.ReshapeOp(g.emit(nn.GatherOp(x, flat, 0)), nn.shape_of(index)))
     return g.emit(nn.GatherOp(x, index, dim))
 
 

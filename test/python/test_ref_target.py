@@ -15,8 +15,8 @@ PyTorch eager and against the CPU target.
   without one fails with its name;
 - the bugs the ref target exposed, as strict xfails: in the CPU target
   (a bfloat16 transpose) and in the IR every target gets (the frontend,
-  the quant and sparse dialects); float floor division, fixed, stays as a
-  regression test.
+  the quant and sparse dialects); the fixed ones (float floor division, a
+  0-d gather's shape) stay as regression tests.
 
 Tolerances: float32 against eager 1e-4 relative to the output's magnitude
 (the zoo's rule; another summation order); ref against the CPU target
@@ -317,12 +317,12 @@ def test_cpu_bfloat16_transpose_compiles() -> None:
 
 # Bugs of the frontend's IR that the ref target shows (the IR itself differs
 # from PyTorch, so every target inherits them)
-@pytest.mark.xfail(strict=True, reason="frontend bug: gather of a 0-d input returns a 0-d tensor in the IR, "
-                   "PyTorch returns the index's shape [1] (the CPU target's result buffer hides it)")
-def test_gather_of_a_0d_input_has_the_index_shape() -> None:
+@pytest.mark.parametrize("index", [torch.tensor([0]), torch.tensor(0)], ids=["1-d", "0-d"])
+def test_gather_of_a_0d_input_has_the_index_shape(index: torch.Tensor) -> None:
     fn = lambda x, i: torch.gather(x, 0, i)  # noqa: E731
-    args = [torch.tensor(2.5), torch.tensor([0])]
+    args = [torch.tensor(2.5), index]
     assert_close(ref_run(fn, args)[0], eager(fn, args))
+    assert_close(cpu(fn, args), eager(fn, args))
 
 
 @pytest.mark.xfail(strict=True, reason="frontend bug: adaptive_avg_pool2d's averaging matrix is built in "
