@@ -1735,8 +1735,9 @@ def _max_pool2d_with_indices(g: GraphImporter, x, kernel, stride=(), padding=0, 
 
 
 def _adaptive_matrix(size: int, out: int) -> torch.Tensor:
-    """[out, size]: row i averages PyTorch's adaptive window i."""
-    m = torch.zeros(out, size)
+    """[out, size]: row i averages PyTorch's adaptive window i (in float64;
+    _separable rounds it to the input's dtype once)."""
+    m = torch.zeros(out, size, dtype=torch.float64)
     for i in range(out):
         start, end = (i * size) // out, -(-((i + 1) * size) // out)
         m[i, start:end] = 1.0 / (end - start)

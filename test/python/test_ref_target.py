@@ -16,7 +16,7 @@ PyTorch eager and against the CPU target.
 - the bugs the ref target exposed, as strict xfails: in the CPU target
   (a bfloat16 transpose) and in the IR every target gets (the frontend,
   the quant and sparse dialects); the fixed ones (float floor division, a
-  0-d gather's shape) stay as regression tests.
+  0-d gather's shape, float64 adaptive pooling) stay as regression tests.
 
 Tolerances: float32 against eager 1e-4 relative to the output's magnitude
 (the zoo's rule; another summation order); ref against the CPU target
@@ -315,8 +315,8 @@ def test_cpu_bfloat16_transpose_compiles() -> None:
     assert_close(cpu(lambda x: x.transpose(2, 0), [x]), got, rel=0)
 
 
-# Bugs of the frontend's IR that the ref target shows (the IR itself differs
-# from PyTorch, so every target inherits them)
+# Bugs of the frontend's IR that the ref target showed (the IR itself differed
+# from PyTorch, so every target inherited them); fixed, kept as regression tests
 @pytest.mark.parametrize("index", [torch.tensor([0]), torch.tensor(0)], ids=["1-d", "0-d"])
 def test_gather_of_a_0d_input_has_the_index_shape(index: torch.Tensor) -> None:
     fn = lambda x, i: torch.gather(x, 0, i)  # noqa: E731
@@ -325,12 +325,11 @@ def test_gather_of_a_0d_input_has_the_index_shape(index: torch.Tensor) -> None:
     assert_close(cpu(fn, args), eager(fn, args))
 
 
-@pytest.mark.xfail(strict=True, reason="frontend bug: adaptive_avg_pool2d's averaging matrix is built in "
-                   "float32, so a float64 model is only float32-accurate (relative error 3e-8)")
 def test_adaptive_avg_pool_float64_is_float64_accurate() -> None:
     fn = lambda x: F.adaptive_avg_pool2d(x, (5, 7))  # noqa: E731
     args = [torch.randn(1, 2, 8, 8, dtype=torch.float64)]
     assert_close(ref_run(fn, args)[0], eager(fn, args), rel=1e-10)
+    assert_close(cpu(fn, args), eager(fn, args), rel=1e-10)
 
 
 @pytest.mark.parametrize("option", [{"quant": {"0": "nf4:g64"}}, {"sparsity": {"0": "2:4"}}], ids=["quant", "sparsity"])
