@@ -74,6 +74,7 @@ class JitFunction:
         # calls with keyword arguments or constants: one JitFunction per (tensor names, constants)
         self.keyword_programs: dict[Any, JitFunction] = {}
         fn = model.forward if isinstance(model, torch.nn.Module) else model
+        self._fn = fn  # what a call binds its arguments to
         self._arity = _arity(fn)
         functools.update_wrapper(self, fn, updated=())
 
@@ -108,9 +109,10 @@ class JitFunction:
         fixed into it: each combination of argument names and constants is
         a model of its own, compiled like a positional one. (A positional
         call takes tensors only, as before.)"""
-        fn = self.model.forward if isinstance(self.model, torch.nn.Module) else self.model
+        fn = self._fn
         try:
-            bound = inspect.signature(fn).bind(*args, **kwargs)
+            signature = inspect.signature(fn)
+            bound = signature.bind(*args, **kwargs)
         except TypeError as e:
             raise InputMismatchError(f"{self.__name__}: {e}") from None
         except ValueError:  # no signature to bind to
@@ -118,7 +120,7 @@ class JitFunction:
                 f"{self.__name__}: keyword arguments need a model whose signature Python can read"
             ) from None
         names, tensors, constants = [], [], []
-        params = inspect.signature(fn).parameters
+        params = signature.parameters
         items: list[tuple[str, Any]] = []
         for name, value in bound.arguments.items():
             if params[name].kind == inspect.Parameter.VAR_KEYWORD:

@@ -58,7 +58,6 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 
-
 def kernel_for(fmt: quant.FormatAttr) -> str:
     """The kernel that runs a linear layer in `fmt`, or UnsupportedOpError."""
     f = fmt.format
@@ -113,7 +112,7 @@ def lower_to_calls(module: ModuleOp, ops: list[Operation], lower_one, weight_cls
         kernel = lower_one(o)
         if kernel not in declared:
             declared.add(kernel)
-            declare(module, kernel, arg_types(kernel))
+            declare(module, kernel)
     for weight in [o for o in module.walk() if isinstance(o, weight_cls)]:
         if not weight.results[0].uses:
             Rewriter.erase_op(weight)
@@ -133,9 +132,9 @@ def arg_types(kernel: str) -> list[Attribute]:
     return [types[t] for t in RECORDS[kernel].mlir_types()]
 
 
-def declare(module: ModuleOp, kernel: str, arg_types: list[Attribute]) -> None:
-    """An external declaration of a C kernel at the top of `module`."""
-    decl = func.FuncOp.external(kernel, arg_types, [])
+def declare(module: ModuleOp, kernel: str) -> None:
+    """An external declaration of a C kernel (types from its record) at the top of `module`."""
+    decl = func.FuncOp.external(kernel, arg_types(kernel), [])
     block = module.body.block
     if block.first_op is None:
         block.add_op(decl)

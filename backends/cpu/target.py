@@ -87,11 +87,11 @@ class CpuTarget(Target):
         return rows * cols / cost if cost else float("inf")
 
     # -- build and load ----------------------------------------------------
-    def build(self, module: Any, folder: Path, threads: int, extra_c: str | None = None) -> dict[str, Any]:
+    def build(self, module: Any, folder: Path, threads: int) -> dict[str, Any]:
         text = str(module)
         (folder / "linalg.mlir").write_text(text)
         lowered = cpu.lower(text, threads)
-        tool_times = toolchain.build_shared(lowered.llvm_ir, folder, "model", extra_c=extra_c)
+        tool_times = toolchain.build_shared(lowered.llvm_ir, folder, "model")
         return {
             "weights": weight_abi(module),
             "schedule": [str(d) for d in lowered.decisions],
@@ -133,7 +133,7 @@ class CpuExecutable:
                  inputs: Sequence[Any], entry: str = "forward"):
         from sparcc.backends.cpu import Kernel
 
-        self.library, self.path, self.weights = library, path, weights
+        self.weights = weights
         self._sparse = any(s.format is not None for s in inputs)
         self.kernel = Kernel(library, path)
         self._fn = self.kernel.function(entry, n_args)
