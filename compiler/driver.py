@@ -89,13 +89,16 @@ class CompiledProgram:
     report: dict[str, Any] = field(default_factory=dict)
     # dynamic programs: the size symbols, in ABI order, with their (min, max)
     symbols: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    # inputs the model updates in place: results[k] is written back into
+    # input mutated[k] after each call (the leading results)
+    mutated: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.symbols:
             self._sizes = _SizeRules(self.inputs, self.outputs, self.symbols)
         self._expected = [(s.dtype, torch.Size(s.shape) if not self.symbols else None) for s in self.inputs]
         self._sparse = any(s.format is not None for s in self.inputs)
-        self._one_result = len(self.outputs) == 1 and (
+        self._one_result = len(self.outputs) - len(self.mutated) == 1 and (
             self.output_tree is None or self.output_tree.is_leaf()
         )
 
@@ -166,7 +169,7 @@ class CompiledProgram:
         except (RuntimeError, MemoryError) as e:  # a huge input's contiguous copy, or result, does not fit
             raise SparccError(f"cannot allocate this call's buffers: {str(e).splitlines()[0]}") from None
         self.executable(inputs, results, ())
-        return self._finish(results)
+        return self._finish(results, args)
 
     def accepts(self, args: Sequence[Any]) -> bool:
         """Whether this program runs `args` (a dynamic program: any sizes in range)."""
@@ -186,11 +189,15 @@ class CompiledProgram:
         except (RuntimeError, MemoryError) as e:  # as in __call__
             raise SparccError(f"cannot allocate this call's buffers: {str(e).splitlines()[0]}") from None
         self.executable(inputs, results, values)
-        return self._finish(results)
+        return self._finish(results, args)
 
-    def _finish(self, results: list[torch.Tensor]) -> Any:
+    def _finish(self, results: list[torch.Tensor], args: Sequence[Any]) -> Any:
         if (error := self.executable.take_error()) is not None:
             raise error
+        if self.mutated:
+            for i, new in zip(self.mutated, results):
+                args[i].copy_(new)
+            results = results[len(self.mutated):]
         if self._one_result:
             return results[0]
         if self.output_tree is None:
@@ -393,7 +400,8 @@ def compile_program(
             "outputs": [str(s) for s in imported.outputs],
         }
     program = CompiledProgram(
-        imported.inputs, imported.outputs, imported.output_tree, executable, ir, report, imported.symbols
+        imported.inputs, imported.outputs, imported.output_tree, executable, ir, report, imported.symbols,
+        imported.mutated,
     )
     # the error of the pruned/quantised program against the float32 model, run once
     spec, sparse_spec = prepared.quant, prepared.sparsity
@@ -413,9 +421,11 @@ def compile_program(
 def _output_error(model: Any, args: Sequence[torch.Tensor], program: CompiledProgram) -> dict[str, float]:
     """How far the quantised program's outputs are from the float32 model's
     on the example inputs: max abs error and relative L2 error."""
+    # on copies: a model that updates its inputs in place (a KV cache) must
+    # not see this call
     with torch.no_grad():
-        want = pytree.tree_leaves(model(*args))
-    got = pytree.tree_leaves(program(*args))
+        want = pytree.tree_leaves(model(*[a.clone() for a in args]))
+    got = pytree.tree_leaves(program(*[a.clone() for a in args]))
     num = sum(float(torch.sum((g.double() - w.double()) ** 2)) for g, w in zip(got, want))
     den = sum(float(torch.sum(w.double() ** 2)) for w in want)
     return {

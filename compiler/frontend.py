@@ -30,7 +30,7 @@ from sparcc.dialects import nn
 from sparcc.errors import DynamicShapeError, PipelineError, SparccError, UnsupportedOpError
 from xdsl.utils.exceptions import VerifyException
 from torch.export import ExportedProgram
-from torch.export.graph_signature import InputKind
+from torch.export.graph_signature import InputKind, OutputKind
 from xdsl.dialects import arith, func
 from xdsl.dialects.builtin import (
     BFloat16Type,
@@ -165,6 +165,9 @@ class ImportedProgram:
     ops: dict[str, int] = field(default_factory=dict)  # ATen op -> count, for reports
     # dynamic programs: each size symbol's range (min, max; max None if unbounded)
     symbols: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    # the user inputs the model updates in place, one per leading output
+    # (outputs[:len(mutated)]): the caller copies each result back into its input
+    mutated: list[int] = field(default_factory=list)
 
 
 def tensor_type(spec: TensorSpec, where: str) -> Attribute:
@@ -483,11 +486,21 @@ class GraphImporter:
         """A rank-0 constant of `like`'s element type (or of the type `like`)."""
         element = nn.elem(like) if isinstance(like, SSAValue) else like
         typ = TensorType(element, [])
+        if isinstance(value, sympy.Expr) and not value.is_number:
+            return self.to(self.size_value(value), element)
         if isinstance(element, IntegerType):
             value = int(value) if element.width.data > 1 else int(bool(value))
         else:
             value = float(value)
         return self.emit(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(typ, [value])))
+
+    def size_value(self, size: sympy.Expr) -> SSAValue:
+        """A symbolic size (s0 + 7) as a rank-0 i64 tensor, for a graph that
+        computes with it (the position of a KV cache's next token): the sum
+        of a vector of `size` ones, exact and linear in the size."""
+        one = self.emit(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(TensorType(i64, []), [1])))
+        ones = self.emit(nn.ExpandOp(one, (size,)))
+        return self.emit(nn.SumOp(ones, [0]))
 
     def operand(self, value: Any, like: SSAValue | Attribute) -> SSAValue:
         """`value` (a tensor or a Python number) as a tensor of `like`'s element type."""
@@ -549,6 +562,21 @@ class GraphImporter:
         self.check_supported(graph)
         self.check_sizes(graph, inputs)
 
+        # in-place updates of user inputs (a KV cache's index_copy_) are the
+        # graph's leading outputs: the program returns them and the caller
+        # writes them back; a model that updates its own buffers is refused
+        input_index = {node.name: i for i, node in enumerate(
+            n for n in graph.nodes if n.op == "placeholder" and kinds[n.name].kind == InputKind.USER_INPUT)}
+        mutated: list[int] = []
+        for out_spec in sig.output_specs:
+            if out_spec.kind == OutputKind.USER_INPUT_MUTATION:
+                mutated.append(input_index[out_spec.target])
+            elif out_spec.kind == OutputKind.BUFFER_MUTATION:
+                raise UnsupportedOpError(
+                    f"the model updates its buffer '{out_spec.target}' in place; sparcc compiles models whose "
+                    "buffers stay constant (pass the state as an input tensor instead: in-place updates of "
+                    "inputs are written back)"
+                )
         user_args = iter(zip(self.block.args, inputs))
         outputs: list[TensorSpec] = []
         results: list[SSAValue] = []
@@ -584,7 +612,7 @@ class GraphImporter:
         )
         module = ModuleOp([fn])
         return ImportedProgram(
-            module, self.weights, inputs, outputs, self.program.call_spec.out_spec, self.ops, self.ranges()
+            module, self.weights, inputs, outputs, self.program.call_spec.out_spec, self.ops, self.ranges(), mutated
         )
 
     def ranges(self) -> dict[str, tuple[int, int | None]]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import inspect
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -120,6 +121,7 @@ class JitFunction:
                 f"{self.__name__}: keyword arguments need a model whose signature Python can read"
             ) from None
         names, tensors, constants = [], [], []
+        states: dict[str, Any] = {}  # argument name -> a state object (a KV cache) whose tensors are inputs
         params = signature.parameters
         items: list[tuple[str, Any]] = []
         for name, value in bound.arguments.items():
@@ -138,25 +140,40 @@ class JitFunction:
                 tensors.append(value)
             elif value is None or isinstance(value, (bool, int, float, str)):
                 constants.append((name, value))
+            elif state_slots(value) is not None:
+                states[name] = value
             else:
                 raise InputMismatchError(
-                    f"{self.__name__}: argument '{name}' is a {type(value).__name__}; sparcc.jit takes tensors "
-                    "and constants (None, bool, int, float, str) (cache objects are not supported yet)"
+                    f"{self.__name__}: argument '{name}' is a {type(value).__name__}; sparcc.jit takes tensors, "
+                    "constants (None, bool, int, float, str) and state objects whose tensors are attributes "
+                    "(a Hugging Face cache)"
                 )
-        key = (tuple(names), tuple((n, type(v).__name__, v) for n, v in constants))
+        for name, state in states.items():
+            if not _initialized(state):
+                _initialize_lazily(fn, bound, name, state)
+        slots = {name: state_slots(state) for name, state in states.items()}
+        layout = tuple((name, type(states[name]).__name__, tuple(_slot_key(o, a) for o, a in slots[name]))
+                       for name in slots)
+        key = (tuple(names), tuple((n, type(v).__name__, v) for n, v in constants), layout)
         inner = self.keyword_programs.get(key)
         if inner is None:
-            wrapped = _KeywordCall(self.model, fn, tuple(names), dict(constants))
+            wrapped = _KeywordCall(self.model, fn, tuple(names), dict(constants), layout)
             dynamic = self.dynamic if not isinstance(self.dynamic, dict) else None
             inner = JitFunction(wrapped, self.target, self.threads, self.use_cache, self.quant, self.sparsity,
                                 dynamic)
             inner.__name__ = self.__name__
             self.keyword_programs[key] = inner
+        wrapped = inner.model
+        wrapped.states = states  # what a trace (or an eager check) of this call runs on
+        for name in slots:
+            tensors += [getattr(o, a) for o, a in slots[name]]
         before = inner.compiles
         try:
-            return inner(*tensors)
+            out = inner(*tensors)
         finally:
+            wrapped.states = {}
             self.compiles += inner.compiles - before
+        return wrapped.put_back(out, states)
 
     def _program_for(self, args: tuple[Any, ...], key: Signature) -> CompiledProgram:
         """A compiled dynamic program that takes `args`, else a new program:
@@ -229,13 +246,17 @@ class JitFunction:
         )
 
 
+_FOUND: dict[int, list[tuple[Any, str]]] = {}  # id(_KeywordCall) -> where its output held state objects
+
+
 class _KeywordCall(torch.nn.Module):
     """`fn(**constants, name_0=t_0, ...)` as a module of positional tensors,
     for torch.export. It shares the model's submodules, parameters and
     buffers (the same dicts), so every weight keeps its name (`lm_head.weight`,
     not `m.lm_head.weight`) and quant/sparsity globs match as for the model."""
 
-    def __init__(self, model: Any, fn: Callable[..., Any], names: tuple[str, ...], constants: dict[str, Any]):
+    def __init__(self, model: Any, fn: Callable[..., Any], names: tuple[str, ...], constants: dict[str, Any],
+                 layout: tuple[Any, ...] = ()):
         super().__init__()
         if isinstance(model, torch.nn.Module):
             self._modules = model._modules  # noqa: SLF001 (shared, not copied: the weights' names stay)
@@ -249,9 +270,134 @@ class _KeywordCall(torch.nn.Module):
         self._fn = fn
         self._names = names
         self._constants = constants
+        self._layout = layout  # ((argument, type, slots), ...) of the state objects
+        self.states: dict[str, Any] = {}  # the state objects of the call being traced or checked
+        # where the output held a state object, (key, argument), kept outside the
+        # module: torch.export restores the module's attributes after tracing
+        _FOUND[id(self)] = []
+        weakref.finalize(self, _FOUND.pop, id(self), None)
 
     def forward(self, *tensors: torch.Tensor) -> Any:
-        return self._fn(**self._constants, **dict(zip(self._names, tensors)))
+        """The call with the state objects' tensors swapped for `tensors`'
+        tail (so that torch.export sees their in-place updates as updates of
+        inputs); a state object in the output is taken out of it (put_back
+        returns it there)."""
+        plain = dict(zip(self._names, tensors))
+        rest = list(tensors[len(self._names):])
+        saved = []
+        try:
+            for name, _, _ in self._layout:
+                state = self.states[name]
+                for owner, attr in state_slots(state):
+                    saved.append((owner, attr, getattr(owner, attr)))
+                    setattr(owner, attr, rest.pop(0))
+            out = self._fn(**self._constants, **plain, **self.states)
+        finally:
+            for owner, attr, value in saved:
+                setattr(owner, attr, value)
+        found = []
+        by_id = {id(v): k for k, v in self.states.items()}
+        if isinstance(out, dict):
+            found = [(k, by_id[id(v)]) for k, v in out.items() if id(v) in by_id]
+            if found:  # rebuilt without them (a ModelOutput refuses del, and would keep a None)
+                out = type(out)(**{k: v for k, v in out.items() if id(v) not in by_id})
+        elif isinstance(out, (tuple, list)):
+            items = list(out)
+            for k, v in enumerate(items):
+                if id(v) in by_id:
+                    found.append((k, by_id[id(v)]))
+                    items[k] = None
+            out = type(out)(items) if isinstance(out, list) or type(out) is tuple else out
+        _FOUND[id(self)] = found
+        return out
+
+    def put_back(self, out: Any, states: dict[str, Any]) -> Any:
+        """`out` with the state objects back where the model returned them."""
+        found = _FOUND.get(id(self))
+        if not found:
+            return out
+        if isinstance(out, dict):
+            for k, name in found:
+                out[k] = states[name]
+            return out
+        items = list(out)
+        for k, name in found:
+            items[k] = states[name]
+        return type(out)(items) if isinstance(out, list) or type(out) is tuple else out
+
+
+def state_slots(value: Any) -> list[tuple[Any, str]] | None:
+    """The tensors of a state object, as (owner, attribute) pairs in a fixed
+    order: its own tensor attributes, then those of the objects in its list
+    attributes (a Hugging Face cache's `layers`). None: not a state object."""
+    if isinstance(value, (torch.Tensor, torch.nn.Module)) or not hasattr(value, "__dict__"):
+        return None
+    slots: list[tuple[Any, str]] = []
+    for attr, v in sorted(vars(value).items()):
+        if isinstance(v, torch.Tensor):
+            slots.append((value, attr))
+        elif isinstance(v, (list, tuple)) and v and all(hasattr(x, "__dict__") and not isinstance(x, torch.Tensor)
+                                                        for x in v):
+            for item in v:
+                slots += [(item, a) for a, t in sorted(vars(item).items()) if isinstance(t, torch.Tensor)]
+    layers = getattr(value, "layers", None)
+    if not slots and not isinstance(layers, (list, tuple)):
+        return None
+    return slots
+
+
+def _slot_key(owner: Any, attr: str) -> tuple[Any, ...]:
+    """What a compiled program assumes of one slot's owner: its type, the
+    attribute, and its plain settings (sizes, flags), which tracing reads."""
+    plain = tuple(sorted((k, v) for k, v in vars(owner).items()
+                         if isinstance(v, (bool, int, float, str, torch.dtype, torch.device)) or v is None))
+    return (type(owner).__name__, attr, plain)
+
+
+def _initialized(state: Any) -> bool:
+    layers = getattr(state, "layers", None)
+    if not isinstance(layers, (list, tuple)):
+        return True
+    return all(getattr(layer, "is_initialized", True) for layer in layers)
+
+
+def _initialize_lazily(fn: Callable[..., Any], bound: inspect.BoundArguments, name: str, state: Any) -> None:
+    """Allocates the tensors of a cache whose layers allocate them on first
+    use (a Hugging Face StaticCache before its prefill), so that they can be
+    inputs: one eager call on a copy of the cache records each layer's first
+    keys and values, and the real layers are initialised from their shapes."""
+    import copy
+
+    probe = copy.deepcopy(state)
+    seen: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    for i, layer in enumerate(probe.layers):
+        init = getattr(layer, "lazy_initialization", None)
+        if init is None or getattr(layer, "is_initialized", True):
+            continue
+
+        def record(k: torch.Tensor, v: torch.Tensor, *rest: Any, _i: int = i, _init: Any = init, **kw: Any) -> Any:
+            seen[_i] = (k, v)
+            return _init(k, v, *rest, **kw)
+
+        layer.lazy_initialization = record
+    arguments = dict(bound.arguments)
+    arguments[name] = probe
+    args, kwargs = [], {}
+    for n, v in arguments.items():
+        kind = inspect.signature(fn).parameters[n].kind
+        if kind == inspect.Parameter.VAR_KEYWORD:
+            kwargs.update(v)
+        elif kind == inspect.Parameter.VAR_POSITIONAL:
+            args += list(v)
+        else:
+            kwargs[n] = v
+    with torch.no_grad():
+        fn(*args, **kwargs)
+    for i, layer in enumerate(state.layers):
+        if i in seen and not getattr(layer, "is_initialized", True):
+            k, v = seen[i]
+            empty = lambda t: torch.zeros((*t.shape[:-2], 0, t.shape[-1]), dtype=t.dtype, device=t.device)  # noqa: E731
+            layer.lazy_initialization(empty(k), empty(v))
 
 
 def parse_dynamic(spec: Any) -> Any:

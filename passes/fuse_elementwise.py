@@ -10,7 +10,9 @@ A producer P fuses into a consumer C when
   - P's body reads no `linalg.index` and not its own output;
   - C reads P's result through a permutation of all of C's loops, so every
     value of P is computed exactly once (a matmul, which reads each input
-    element once per output row or column, never fuses its producers).
+    element once per output row or column, never fuses its producers);
+  - every loop of the fused generic is still a plain dim of one of its
+    operands (a sum of a broadcast scalar keeps its broadcast).
 
 Unlike upstream `linalg-fuse-elementwise-ops`, this pass never moves
 reshapes through contractions, so matmuls stay 2-d/3-d and keep their fast
@@ -68,9 +70,21 @@ class FuseProducer(RewritePattern):
             producer = _fusable_producer(operand.owner, consumer)
             if producer is None or not _is_permutation(maps[i]):
                 continue
-            rewriter.replace(consumer, fuse(producer, consumer, i))
+            fused = fuse(producer, consumer, i)
+            if not _covers_loops(_maps(fused)):  # e.g. the sum of a broadcast scalar: no operand sizes a loop
+                continue
+            rewriter.replace(consumer, fused)
             rewriter.erase(producer)
             return
+
+
+def _covers_loops(maps: list[AffineMap]) -> bool:
+    """Whether every loop of a generic with these maps is a plain dim of
+    some operand, so that linalg can size it (and the op verifies)."""
+    from xdsl.ir.affine import AffineDimExpr
+
+    seen = {r.position for m in maps for r in m.results if isinstance(r, AffineDimExpr)}
+    return all(d in seen for d in range(maps[0].num_dims)) if maps else True
 
 
 def fuse(producer: linalg.GenericOp, consumer: linalg.GenericOp, index: int) -> linalg.GenericOp:

@@ -317,11 +317,12 @@ def _schedule(module: ir.Module, timings: list[StageTiming], threads: int = 1):
     script, decisions = schedule.build(module, threads)
     if script is None:
         return module, decisions, None
+    tagged = str(module)  # the script matches ops by the tags build() set: the reproducer needs them
     try:
         schedule.apply(module, script)
     except ir.MLIRError as e:
         folder = _reproducer(
-            "schedule", "transform-interpreter{entry-point=__transform_main}", schedule.with_script(before, script)
+            "schedule", "transform-interpreter{entry-point=__transform_main}", schedule.with_script(tagged, script)
         )
         diag = "; ".join(str(d.message) for d in e.error_diagnostics) or str(e)
         if "greedy pattern application failed" in diag:

@@ -101,6 +101,7 @@ def write(folder: Path, prepared: Any, threads: int, stages: Any, name: str) -> 
         "inputs": [_spec_json(s) for s in imported.inputs],
         "outputs": [_spec_json(s) for s in imported.outputs],
         "output_tree": _tree_json(imported.output_tree),
+        "mutated_inputs": list(imported.mutated),  # outputs[k] is written back into inputs[mutated_inputs[k]]
         "weights": weights,
         "schedule": [str(d) for d in lowered.decisions],
         "fallbacks": [lowered.fallback] if lowered.fallback else [],
@@ -443,7 +444,7 @@ def load(path: Path, m: dict[str, Any], threads: int | None = None, verify: bool
         "target": m["target"], "threads": threads, "cache": "aot", "library": str(library),
         "artifact": str(path), "schedule": m["schedule"], "fallbacks": m["fallbacks"],
     }
-    return CompiledProgram(inputs, outputs, tree, executable, {}, report)
+    return CompiledProgram(inputs, outputs, tree, executable, {}, report, mutated=list(m.get("mutated_inputs", [])))
 
 
 _LOADED: dict[Path, str] = {}  # library path -> sha256 of the one this process loaded from there

@@ -492,7 +492,11 @@ def _wrap(matmuls: str, elementwise: str) -> str:
     """Matmuls are vectorised and turned into contractions first; elementwise
     ops are vectorised after that, so that a reduction of products (a
     variance, say) stays a reduction instead of becoming a contraction that
-    the outer-product lowering would scalarise."""
+    the outer-product lowering would scalarise. Memref alias folding runs as
+    the upstream pass, not as a bounded pattern group: on a KV-cache decoder
+    (index_copy into a cache, then slices of it) its patterns cycle after
+    canonicalisation, and a group that does not converge fails the whole
+    schedule, while the pass stops after its iterations with valid IR."""
     bound = f"{{max_iterations = {MAX_PATTERN_ITERATIONS}, max_num_rewrites = {MAX_PATTERN_REWRITES}}}"
     return f"""module attributes {{transform.with_named_sequence}} {{
   transform.named_sequence @__transform_main(%root: {_A} {{transform.readonly}}) {{
@@ -508,11 +512,9 @@ def _wrap(matmuls: str, elementwise: str) -> str:
       transform.apply_patterns.vector.cast_away_vector_leading_one_dim
       transform.apply_patterns.canonicalization
     }} {bound} : {_A}
-    transform.apply_patterns to %func {{
-      transform.apply_patterns.memref.fold_memref_alias_ops
-    }} {bound} : {_A}
-    transform.apply_cse to %func : {_A}
-    %func2 = transform.structured.hoist_redundant_vector_transfers %func : ({_A}) -> {_A}
+    %func1 = transform.apply_registered_pass "fold-memref-alias-ops" to %func : ({_A}) -> {_A}
+    transform.apply_cse to %func1 : {_A}
+    %func2 = transform.structured.hoist_redundant_vector_transfers %func1 : ({_A}) -> {_A}
     transform.apply_patterns to %func2 {{
       transform.apply_patterns.vector.lower_contraction lowering_strategy = "outerproduct"
       transform.apply_patterns.vector.lower_outerproduct

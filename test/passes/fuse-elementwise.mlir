@@ -286,3 +286,23 @@ func.func @read_twice(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   } -> tensor<4x8xf32>
   func.return %1 : tensor<4x8xf32>
 }
+
+// A broadcast of a scalar stays apart from the sum that reads it: fused, no
+// operand would size the loop (the generic would not verify).
+// CHECK-LABEL: @sum_of_broadcast_scalar(
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0) -> ()>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>], iterator_types = ["reduction"]}
+func.func @sum_of_broadcast_scalar(%x: tensor<f32>) -> tensor<f32> {
+  %e0 = tensor.empty() : tensor<7xf32>
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0) -> ()>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x : tensor<f32>) outs(%e0 : tensor<7xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  } -> tensor<7xf32>
+  %e1 = tensor.empty() : tensor<f32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>], iterator_types = ["reduction"]} ins(%0 : tensor<7xf32>) outs(%e1 : tensor<f32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.addf %a, %o : f32
+    linalg.yield %r : f32
+  } -> tensor<f32>
+  func.return %1 : tensor<f32>
+}

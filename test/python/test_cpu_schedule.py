@@ -5,6 +5,8 @@ per scheduled op, `report["fallbacks"]` must stay empty) and the result
 against PyTorch.
 """
 
+import warnings
+
 import pytest
 import torch
 
@@ -77,18 +79,36 @@ func.func @forward(%a: memref<3x8x8xf32>, %o: memref<1x3x8x8xf32>, %m: index) {
 """
 
 
-def test_a_schedule_that_never_converges_falls_back_with_a_warning():
-    # without the bound on each pattern group this hangs in the transform interpreter
+def test_memref_alias_folding_that_never_converges_does_not_fail_the_schedule():
+    # as a bounded pattern group it failed the whole schedule (and a KV-cache
+    # decoder ran as plain loops); as the upstream pass it stops with valid IR
     from mlir import ir
     from sparcc.backends import cpu
 
+    with ir.Context(), ir.Location.unknown(), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        module, decisions, fallback = cpu._schedule(ir.Module.parse(NON_CONVERGING), [])
+        assert fallback is None and [d.op for d in decisions] == ["linalg.fill"]
+        text = str(module)
+        assert "linalg.fill" not in text and "vector.store" in text
+
+
+def test_a_schedule_that_does_not_converge_falls_back_with_a_warning(monkeypatch):
+    # one iteration is too few for the schedule's pattern groups: the bound
+    # fails the schedule, which keeps the module as it was (plain loops)
+    from mlir import ir
+    from sparcc.backends import cpu
+    from sparcc.backends.cpu import schedule
+
+    monkeypatch.setattr(schedule, "MAX_PATTERN_ITERATIONS", 1)
     with ir.Context(), ir.Location.unknown():
-        with pytest.warns(UserWarning, match="did not converge in 10 iterations") as caught:
+        with pytest.warns(UserWarning, match="did not converge in 1 iterations") as caught:
             module, decisions, fallback = cpu._schedule(ir.Module.parse(NON_CONVERGING), [])
         assert decisions == [] and "plain loops" in fallback
         assert "linalg.fill" in str(module)  # the module as it was before the schedule
     folder = str(caught[0].message).rsplit("Reproducer: ", 1)[1]
-    assert "fold_memref_alias_ops" in open(f"{folder}/input.mlir").read()
+    text = open(f"{folder}/input.mlir").read()
+    assert "sparcc.sched" in text and "transform.named_sequence" in text  # the tagged payload and its script
 
 
 @pytest.mark.parametrize("m, n, k", [(1, 1, 1), (64, 2048, 512), (1024, 1024, 1024), (37, 130, 3)])
