@@ -84,9 +84,16 @@ class Target(abc.ABC):
     def quant_store(self, name: str, typ: Any, quantized: Any) -> dict[str, Any]:
         """The weight-store entries (store name -> numpy array) of the
         quantised weight `name` of IR type `typ` (quant.QuantTensorType),
-        whose values are `quantized` (quant_formats' QuantizedTensor), laid
-        out for this target's kernels."""
+        whose values are `quantized` (quant_formats' QuantizedTensor; for a
+        sparse `typ`, sparse_quant's SparseQuantized), laid out for this
+        target's kernels."""
         raise SparccError(f"target '{self.name}' has no kernels for quantised weights")
+
+    def sparse_quant_kernel(self, sparse_fmt: Any, quant_fmt: Any) -> str:
+        """The kernel that runs a weight stored in sparse format `sparse_fmt`
+        whose values are in quant format `quant_fmt` (the reference formats);
+        ValueError saying what the target takes when none does."""
+        raise ValueError(f"target '{self.name}' has no kernels for sparse quantised weights")
 
     def sparse_kind(self, fmt: Any) -> str:
         """The kernel kind that runs a weight stored in sparse format `fmt`;

@@ -106,13 +106,18 @@ class LayerReport:
     sqnr_db: float
     bytes_f32: int
     bytes_quantized: int
+    sparsity: str | None = None  # the sparse format of a sparse x quant layer
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "layer": self.layer, "format": self.format, "shape": list(self.shape),
             "mse": self.mse, "sqnr_db": self.sqnr_db,
             "bytes_f32": self.bytes_f32, "bytes_quantized": self.bytes_quantized,
+            "bits_per_weight": 32 * self.bytes_quantized / max(self.bytes_f32, 1),
         }
+        if self.sparsity is not None:
+            out["sparsity"] = self.sparsity
+        return out
 
 
 def weight_error(w: np.ndarray, deq: np.ndarray) -> tuple[float, float]:
@@ -156,10 +161,23 @@ def apply_quant(imported: Any, spec: QuantSpec | None, target: Any = None) -> li
             continue
         seen.add(key)
         w = to_numpy(imported.weights[name])
-        q = typ.format.format.quantize(w)
-        deq = dequantize(q).reshape(w.shape)
+        if typ.is_sparse:  # pruned and quantised by sparsify.apply_sparsity: its IR storage is in the store
+            from sparcc.dialects import sparse_quant
+
+            q = sparse_quant.from_buffers(typ.sparsity.format, typ.format.format, w.shape,
+                                          lambda role: imported.weights[f"{name}#sq.{role}"].numpy())
+            deq = sparse_quant.dequantize(q)
+        else:
+            q = typ.format.format.quantize(w)
+            deq = dequantize(q).reshape(w.shape)
         mse, sqnr = weight_error(w, deq)
-        for store, data in target.quant_store(name, typ, q).items():
+        stored = target.quant_store(name, typ, q)
+        for store, data in stored.items():
             imported.weights[store] = torch.from_numpy(np.ascontiguousarray(data).copy())
+        if typ.is_sparse:  # the bytes of the target's layout
+            nbytes = sum(np.asarray(d).nbytes for d in stored.values())
+            reports.append(LayerReport(layer_of(name), typ.format.spec.data, tuple(w.shape), mse, sqnr,
+                                       w.size * 4, nbytes, typ.sparsity.spec.data))
+            continue
         reports.append(LayerReport(layer_of(name), q.spec, tuple(w.shape), mse, sqnr, w.size * 4, q.nbytes))
     return reports

@@ -21,6 +21,15 @@ prunes what the previous ones left; `tasd:2:4+1:8`) and computes x @ W^T as
 the sum of the parts' kernels. `dense` keeps a layer dense (to exclude it
 from a later, wider pattern).
 
+A layer that a `quant` spec also matches is sparse *and* quantised: it is
+pruned, stored in the sparse format, and the stored values are quantised
+(dialects/sparse_quant.py: quant groups run over the kept values of a row).
+Its weight is `!quant.tensor<NxK, #quant.format<Q>, #sparse.format<S>>`.
+Only combinations that the target has a kernel for are taken (the CPU: 2:4
+with a 4-bit format in groups of 32 or more kept values, e.g. `2:4` with
+`nf4:g64`); any other combination is one error naming the layer and both
+specs. Such a layer is reported in both reports.
+
 Without `auto:` the layer runs sparse even where sparcc predicts it slower
 than dense (the report says so); with `auto:` such a layer is pruned all
 the same but runs through the dense code, and the report says why.
@@ -150,10 +159,14 @@ class SparseLayerReport:
     execution: str
     truncations: list[dict[str, float]] = field(default_factory=list)
     block_choice: list[dict[str, Any]] = field(default_factory=list)  # @block: each candidate's cost
+    quant: str | None = None  # the quant format of the stored values (sparse x quant)
 
     def as_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("truncations", "block_choice")}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("truncations", "block_choice", "quant")}
         out["shape"] = list(self.shape)
+        out["bits_per_weight"] = 8 * self.bytes_sparse / max(self.shape[0] * self.shape[1], 1)
+        if self.quant is not None:
+            out["quant"] = self.quant
         if self.truncations:
             out["truncations"] = self.truncations
         if self.block_choice:
@@ -172,6 +185,35 @@ def store_buffers(storage: Any) -> tuple[list[torch.Tensor], torch.Tensor]:
         index.append(torch.from_numpy(np.ascontiguousarray(buf).reshape(-1).view(np.uint8).copy()))
     values = torch.from_numpy(np.ascontiguousarray(storage.values, dtype=np.float32).copy())
     return index, values
+
+
+_SPARSE_QUANT_HINT = ("give the layer one of the two, or a combination with a kernel (e.g. sparsity '2:4' with "
+                      "quant 'nf4:g64')")
+
+
+def sparse_quant_format(layer: str, quant_spec: str, value: str, target: Any = None) -> str | None:
+    """The sparse format of a layer that quant spec `quant_spec` and sparsity
+    value `value` both match (None for `dense`); SparccError naming the layer
+    and both specs when the combination cannot be built, or (with a target)
+    has no kernel there."""
+    from sparcc.dialects.quant_formats import parse_format as parse_quant
+    from sparcc.dialects.sparse_formats import parse_format
+
+    choice = parse_value(value)
+    if choice.dense:
+        return None
+    where = f"layer '{layer}' matches quant '{quant_spec}' and sparsity '{value}'"
+    if choice.tasd or choice.auto or choice.formats[0] == "block":
+        raise SparccError(f"{where}: a sparse and quantised layer takes one N:M pattern (no tasd:, auto: or "
+                          f"@block); {_SPARSE_QUANT_HINT}")
+    fmt = parse_format(choice.formats[0])
+    try:
+        fmt.static_storage((fmt.tile(0), fmt.tile(1)))  # ValueError when the layout depends on the data
+        if target is not None:
+            target.sparse_quant_kernel(fmt, parse_quant(quant_spec))
+    except ValueError as e:
+        raise SparccError(f"{where}: {e}; {_SPARSE_QUANT_HINT}") from None
+    return fmt.spec
 
 
 def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | None = None,
@@ -193,6 +235,7 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
         return []
     reports: list[SparseLayerReport] = []
     choices: dict[str, LayerSparsity] = {}  # layer -> what runs sparse
+    sparse_quant: dict[str, str] = {}  # layer -> sparse format of its quantised values
     done: set[str] = set()
     entries_of: dict[str, list[int]] = {}
     for linear in [o for o in imported.module.walk() if isinstance(o, nn.LinearOp)]:
@@ -209,10 +252,12 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
         if choice.dense:
             continue
         if quant is not None and (q := quant.format_for(layer)) is not None:
-            raise SparccError(
-                f"layer '{layer}' matches quant '{q}' and sparsity '{value}': sparse and quantised "
-                "kernels for one layer are not available yet; give the layer one of the two"
-            )
+            fmt = sparse_quant_format(layer, q, value, target)
+            w = to_numpy(imported.weights[name])
+            if fmt is not None and w.ndim == 2:
+                reports.append(_sparse_quant(imported, name, w, choice, fmt, q, target))
+                sparse_quant[layer] = fmt
+            continue
         w = to_numpy(imported.weights[name])
         if w.ndim != 2:
             continue
@@ -254,6 +299,13 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
             sum(split.nnz) / max(w.size, 1), stored, w.size * 4, bytes_sparse,
             split.rel_error[-1], speed, execution, truncations, layout,
         ))
+    if sparse_quant:
+        from sparcc.passes.quantize_weights import quantize_weights
+
+        assert quant is not None
+        quantize_weights(imported.module, lambda l: quant.format_for(l) if l in sparse_quant else None,
+                         sparse_quant.get)
+        imported.module.verify()
     if choices:
         sparsify_weights(imported.module, choices.get)
         for op in imported.module.walk():
@@ -262,3 +314,27 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
                 op.properties["entries"] = sparse.DenseArrayBase.from_list(sparse.i64, entries)
         imported.module.verify()
     return reports
+
+
+def _sparse_quant(imported: Any, name: str, w: np.ndarray, choice: LayerSparsity, fmt: str, q: str,
+                  target: Any) -> SparseLayerReport:
+    """Prunes and quantises one weight (dialects/sparse_quant.py) and puts its
+    IR storage into the weight store as `<name>#sq.<role>` (QuantTensorType.
+    storage(): index buffers as raw bytes, codes, scales, zero points); the
+    target's kernel layout is added by quantize.apply_quant."""
+    from sparcc.dialects import sparse_quant as sq
+
+    packed = sq.quantize(w, fmt, q, choice.parts[0])
+    for role, data in sq.buffers(packed).items():
+        data = np.ascontiguousarray(data)
+        if role.startswith("crd"):
+            data = data.reshape(-1).view(np.uint8)
+        imported.weights[f"{name}#sq.{role}"] = torch.from_numpy(data.copy())
+    rows, cols = w.shape
+    kernel = target.sparse_quant_kernel(packed.storage.format, q)
+    density = packed.storage.nnz / max(w.size, 1)
+    return SparseLayerReport(
+        layer_of(name), str(choice), [fmt], (rows, cols), density, packed.storage.stored, w.size * 4,
+        packed.nbytes, sq.error(w, packed), w.size * 4 / max(packed.nbytes, 1),
+        f"sparse x quant ({q}): {kernel}; predicted speed = f32 bytes / stored bytes", quant=q,
+    )

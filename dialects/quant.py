@@ -40,7 +40,11 @@ sparse encoding decides *which* weights are stored (its index buffers, and
 the logical shape of the stored values, e.g. [N, K/2] for 2:4); the format
 decides *how* those values are stored (it quantises the values array). Any
 attribute implementing `SparsityEncoding` fits the slot; without one the
-tensor is dense. Ops read it as the same logical f32 tensor either way.
+tensor is dense. Ops read it as the same logical f32 tensor either way. The
+encoding must have a static storage for the shape (N:M, V:N:M; not CSR:
+a verify error). `dialects/sparse_quant.py` is the numpy reference of such
+tensors (prune, store, quantise the values array: quant groups run over the
+kept values of a row).
 
 Checks: a bad spec or quant.tensor parameter in text is a parse error at its
 place, with parse_format's ValueError message verbatim; built from Python it
@@ -213,6 +217,11 @@ def _type_error(shape: Sequence[int], sparsity: Attribute) -> str | None:
         return f"expected static dims >= 1, got {dims}"
     if not isinstance(sparsity, NoneAttr | SparsityEncoding):
         return f"expected a sparsity encoding in the third parameter, got {sparsity}"
+    if isinstance(sparsity, SparsityEncoding):
+        try:  # a layout that depends on the data, or a shape the encoding does not take
+            sparsity.sparse_storage(shape)
+        except ValueError as e:
+            return f"sparsity {sparsity} cannot hold quantised values: {e}"
     return None
 
 

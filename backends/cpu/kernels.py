@@ -80,6 +80,15 @@ QLINEAR: dict[str, KernelRecord] = {
     "lut8": _record("sparcc_qlinear_lut8", _Q4),
 }
 
+# y[M, N] = x[M, K] @ W[N, K]^T (+ bias) for a 2:4 weight of 4-bit codes,
+# packed by sqlinear.py (sqkernels.c); `group` counts kept values per scale
+SPARSE_QUANT: dict[str, KernelRecord] = {
+    "24x4": _record("sparcc_sqlinear_24x4",
+                    "const float * x, const uint8_t * packed, const float * scales, const float * zeros, "
+                    "const float * lut, const float * bias, float * y, int64_t M, int64_t N, int64_t K, "
+                    "int64_t group, int64_t flags"),
+}
+
 # a sparse matrix A [rows, cols] in one storage kind times a dense operand (spkernels.c):
 # mode linear: c = b @ A^T (+ bias), b [n, cols]; mode spmm: c = A @ b, b [cols, n]
 SPARSE_KINDS = ("csr", "csc", "coo", "dcsr", "ell", "bsr", "nm", "vnm")
@@ -99,7 +108,7 @@ SDDMM_CSR = _record(
 )
 
 RECORDS: dict[str, KernelRecord] = {
-    r.symbol: r for r in (*QLINEAR.values(), *SPARSE.values(), SDDMM_CSR)
+    r.symbol: r for r in (*QLINEAR.values(), *SPARSE_QUANT.values(), *SPARSE.values(), SDDMM_CSR)
 }
 
 

@@ -25,7 +25,9 @@ reference quantiser (`sparcc.dialects.quant_formats`).
 
 Kernels: lut4 (every format of at most 4 bits but mxfp4: the value of a
 code is lut[code]), mx4 (mxfp4: E2M1 values, E8M0 scale codes), lut8 (8-bit
-formats: int8, fp8). Per-tensor scales and formats without scales have no
+formats: int8, fp8); a sparse weight `!quant.tensor<NxK, #quant.format<Q>,
+#sparse.format<"2:4">>` of a 4-bit Q calls sparcc_sqlinear_24x4
+(sqkernels.c), other sparse ones are rejected with the reason. Per-tensor scales and formats without scales have no
 kernel and are rejected with a message saying so.
 """
 
@@ -70,13 +72,35 @@ def kernel_for(fmt: quant.FormatAttr) -> str:
     raise UnsupportedOpError(f"quant.linear: no CPU kernel for {f.bits}-bit format '{f.spec}'")
 
 
+def sparse_kernel_for(typ: quant.QuantTensorType) -> str:
+    """The kernel of a sparse quantised weight (sqkernels.c), or UnsupportedOpError."""
+    from sparcc.backends.cpu.sqlinear import check
+
+    try:
+        return check(typ.sparsity.format, typ.format.format)  # type: ignore[attr-defined]
+    except (ValueError, AttributeError) as e:
+        raise UnsupportedOpError(f"quant.linear: {e}") from None
+
+
 def weight_buffers(name: str, typ: quant.QuantTensorType) -> list[tuple[str, str, list[int], Attribute]]:
     """(role, store name, shape, element type) of each buffer a quantised
     weight passes to its kernel, as backends/cpu/qlinear.py:kernel_operands
     lays them out: the codes as stored; scales and zero points one per row
     and group (per-tensor and unscaled formats get one per row: the kernels
-    take a scale per row); the value table."""
+    take a scale per row); the value table. A sparse weight (2:4 of 4-bit
+    codes) passes the buffers of backends/cpu/sqlinear.py:pack, under
+    `name#cpu.<role>`: its codes and positions packed in one stream, float32
+    scales per group of kept values, zero points, the value table."""
     fmt = typ.format
+    if typ.is_sparse:
+        n, k = quant.matrix_shape(typ.get_shape())
+        kept = -(-k // 4) * 2
+        blocks = -(-kept // group_of(fmt, kept))
+        out = [("packed", f"{name}#cpu.packed", [-(-n // 4), -(-k // 64) * 96], i8),
+               ("scales", f"{name}#cpu.scales", [n, blocks], f32)]
+        if fmt.has_zero_points:
+            out.append(("zeros", f"{name}#cpu.zeros", [n, blocks], f32))
+        return [*out, ("lut", f"{name}#cpu.lut", [16], f32)]
     storage = {b.role: b for b in fmt.storage(typ.get_shape())}
     n, k = quant.matrix_shape(typ.get_shape())
     blocks = -(-k // fmt.format.group) if fmt.format.granularity == "group" else 1
@@ -146,7 +170,7 @@ def _lower_linear(linear: quant.LinearOp) -> str:
     wtype = linear.weight.type
     assert isinstance(wtype, quant.QuantTensorType)
     fmt = wtype.format
-    kernel = kernel_for(fmt)
+    kernel = sparse_kernel_for(wtype) if wtype.is_sparse else kernel_for(fmt)
     source = linear.weight.owner
     if not isinstance(source, quant.WeightOp):
         raise UnsupportedOpError("quant.linear: the CPU kernels take a quant.weight from the weight store")
@@ -187,7 +211,8 @@ def _lower_linear(linear: quant.LinearOp) -> str:
     # the call makes the CPU schedule loop forever on the ops that read it
     out = add(memref.AllocOp.get(f32, alignment=64, shape=[*xshape[:-1], n], dynamic_sizes=dynamic)).results[0]
     args["y"] = flat_pointer(add, out, f32)
-    consts = {"M": m, "N": n, "K": k, "group": group_of(fmt, k), "flags": flags}
+    kept = -(-k // 4) * 2  # a sparse weight's scales count kept values
+    consts = {"M": m, "N": n, "K": k, "group": group_of(fmt, kept if wtype.is_sparse else k), "flags": flags}
 
     operands = [args[o.name] if o.is_pointer else as_i64(add, consts[o.name]) for o in record.operands]
     add(func.CallOp(kernel, operands, []))

@@ -64,8 +64,9 @@ class CpuTarget(Target):
     def quant_store(self, name: str, typ: Any, quantized: Any) -> dict[str, Any]:
         from sparcc.backends.cpu.lower_quant import weight_buffers
         from sparcc.backends.cpu.qlinear import kernel_operands
+        from sparcc.backends.cpu.sqlinear import pack
 
-        operands = kernel_operands(quantized)
+        operands = pack(quantized) if typ.is_sparse else kernel_operands(quantized)
         store = {}
         for role, entry, shape, _elem in weight_buffers(name, typ):
             data = operands[role]
@@ -76,6 +77,11 @@ class CpuTarget(Target):
                 )
             store[entry] = data
         return store
+
+    def sparse_quant_kernel(self, sparse_fmt: Any, quant_fmt: Any) -> str:
+        from sparcc.backends.cpu.sqlinear import check
+
+        return check(sparse_fmt, quant_fmt)
 
     def sparse_kind(self, fmt: Any) -> str:
         from sparcc.backends.cpu.sparse_kernels import call_params

@@ -13,6 +13,10 @@ without scales; uint8 E8M0 codes for mxfp4), `name#zeros` (asym, the same
 shape) and `name#lut` (the value table, padded to 16 or 256). `from_store`
 undoes the row repetition; the value table comes from the format, not the
 store. The float32 weight `name` stays in the store too and is not read.
+
+A sparse quantised weight (`!quant.tensor<..., #sparse.format<S>>`) is read
+from its IR storage, `name#sq.<role>` (compiler/sparsify.py), as a
+`sparse_quant.SparseQuantized`, and decoded by `sparse_quant.dequantize`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 import torch
 from sparcc.backends.ref.interpreter import Frame, handles
 from sparcc.backends.ref.nn_ops import linear
-from sparcc.dialects import quant
+from sparcc.dialects import quant, sparse_quant
 from sparcc.dialects.quant_formats import QuantizedTensor, dequantize
 from sparcc.errors import UnsupportedOpError
 
@@ -39,19 +43,23 @@ def from_store(f: Frame, name: str, typ: quant.QuantTensorType) -> QuantizedTens
     return QuantizedTensor(fmt.spec, typ.get_shape(), f.weight(f"{name}#codes").numpy(), scales, zeros)
 
 
-def dense(q: QuantizedTensor) -> torch.Tensor:
+def dense(q: QuantizedTensor | sparse_quant.SparseQuantized) -> torch.Tensor:
     """The float32 values of a quantised tensor (the format's dequantize)."""
+    if isinstance(q, sparse_quant.SparseQuantized):
+        return torch.from_numpy(np.ascontiguousarray(sparse_quant.dequantize(q)))
     return torch.from_numpy(np.ascontiguousarray(dequantize(q)))
 
 
 @handles(quant.WeightOp)
-def _weight(f: Frame, op: quant.WeightOp) -> QuantizedTensor:
+def _weight(f: Frame, op: quant.WeightOp) -> QuantizedTensor | sparse_quant.SparseQuantized:
     typ = op.result.type
     if typ.is_sparse:
-        raise UnsupportedOpError(
-            f"ref: quant.weight @{op.weight_name} is also sparse ({typ.sparsity}); the weight store has no "
-            "layout for sparse quantised weights (compiler/sparsify.py refuses such layers)"
-        )
+        sparsity = typ.sparsity
+        if not hasattr(sparsity, "format"):
+            raise UnsupportedOpError(f"ref: quant.weight @{op.weight_name}: no reference for sparsity {sparsity}")
+        name = op.weight_name
+        return sparse_quant.from_buffers(sparsity.format, typ.format.format, quant.matrix_shape(typ.get_shape()),
+                                         lambda role: f.weight(f"{name}#sq.{role}").numpy())
     return from_store(f, op.weight_name, typ)
 
 

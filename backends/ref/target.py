@@ -30,6 +30,9 @@ class RefTarget(Target):
     def quant_store(self, name: str, typ: Any, quantized: Any) -> dict[str, Any]:
         return get_target("cpu", available=False).quant_store(name, typ, quantized)
 
+    def sparse_quant_kernel(self, sparse_fmt: Any, quant_fmt: Any) -> str:
+        return get_target("cpu", available=False).sparse_quant_kernel(sparse_fmt, quant_fmt)
+
     def sparse_kind(self, fmt: Any) -> str:
         return get_target("cpu", available=False).sparse_kind(fmt)
 
