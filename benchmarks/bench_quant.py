@@ -32,6 +32,14 @@ Before the contenders, a STREAM-like triad (a = b + 3c on 256 MiB arrays,
 torch at T threads) measures the DRAM bandwidth; each row gives its weight
 GB/s as a percentage of it ("% of triad": a GEMV whose weights come from
 DRAM, --layers large, is at best 100 %).
+With --sparse-quant, only the sparse x quant section runs (issue 19): for
+Llama-7B-like layers (4096x4096, 11008x4096, 4096x11008) at batch
+--batch (default 1), 2:4 + nf4:g64 in one kernel (backends/cpu/sqkernels.c,
+sqlinear.bind) against nf4:g64 alone (ukernels.c) and eager f32, with its
+"vs nf4" ratio (nf4 time / 2:4+nf4 time; the issue's target is >= 1.1 in
+decode) and GB/s of the bytes each reads (2:4+nf4: its packed codes,
+positions and scales). --layers cycles copies as above (eager f32 gets at
+most 4: enough to exceed the L3).
 "speedup" is eager f32 time / contender time; "GB/s" is the weight bytes
 each contender reads (codes + scales (+ zero points); float32 weights for
 eager) per second. "err" is max |y - ref| / max |ref|, ref the float64
@@ -123,7 +131,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 64], help="rows of x")
     parser.add_argument("--layers", type=int, default=1, help="weight copies cycled through, one per call")
+    parser.add_argument("--sparse-quant", action="store_true",
+                        help="only the 2:4 + nf4:g64 section (results in benchmarks/results/sparse_quant.json)")
     opts = parser.parse_args()
+    if opts.sparse_quant:
+        sparse_quant_section(opts)
+        return
 
     rng = np.random.default_rng(0)
     w = rng.standard_normal((N, K), dtype=np.float32)
@@ -193,6 +206,72 @@ def main() -> None:
                     flush=True,
                 )
     write_results(opts.json, rows, torch_int4pack=has_int4pack, triad_GBps=triad)
+
+SPARSE_QUANT_SHAPES = ((4096, 4096), (11008, 4096), (4096, 11008))  # (N, K): attention/MLP-up, MLP-down
+
+
+def sparse_quant_section(opts) -> None:
+    """2:4 + nf4:g64 in one kernel vs nf4:g64 alone and eager f32 (module docstring)."""
+    from sparcc.backends.cpu import sqlinear
+    from sparcc.dialects import sparse_quant
+
+    spec = "nf4:g64"
+    batches = opts.batch if opts.batch != [1, 64] else [1]
+    json_path = opts.json if opts.json != "benchmarks/results/quant.json" else "benchmarks/results/sparse_quant.json"
+    triad = {t: triad_gbps(t) for t in opts.threads}
+    for t, bw in triad.items():
+        print(f"DRAM bandwidth (STREAM triad), {t} thread(s): {bw:.1f} GB/s", flush=True)
+    rng = np.random.default_rng(0)
+    rows = []
+    for n, k in SPARSE_QUANT_SHAPES:
+        w = rng.standard_normal((n, k), dtype=np.float32)
+        q = parse_format(spec).quantize(w)
+        sq = sparse_quant.quantize(w, "2:4", spec, "2:4")
+        ops = sqlinear.pack(sq)
+        deq = {"nf4": parse_format(spec).dequantize(q).astype(np.float64),
+               "24": sparse_quant.dequantize(sq).astype(np.float64)}
+        for m in batches:
+            x = rng.standard_normal((m, k), dtype=np.float32)
+            xt, x64 = torch.from_numpy(x), x.astype(np.float64)
+            L = opts.layers
+            copies = [torch.from_numpy(w)] + [torch.from_numpy(w).clone() for _ in range(min(L, 4) - 1)]
+            contenders = {"eager f32": (cycled([(lambda c=c: torch.nn.functional.linear(xt, c)) for c in copies]),
+                                        w.nbytes, w.astype(np.float64))}
+            nf4_runs, sq_runs = [], []
+            for i in range(L):
+                qi = q if i == 0 else type(q)(q.spec, q.shape, q.codes.copy(), q.scales.copy(), None)
+                run, y = ql.bind(x, qi)
+                nf4_runs.append(lambda run=run, y=y: (run(), y)[1])
+                oi = ops if i == 0 else {r: (v.copy() if isinstance(v, np.ndarray) else v) for r, v in ops.items()}
+                run, y = sqlinear.bind(x, oi)
+                sq_runs.append(lambda run=run, y=y: (run(), y)[1])
+            contenders[f"sparcc {spec}"] = (cycled(nf4_runs), q.nbytes, deq["nf4"])
+            contenders[f"sparcc 2:4+{spec}"] = (cycled(sq_runs), sqlinear.packed_bytes(ops), deq["24"])
+            errs = {name: rel_err(run(), x64 @ ref.T) for name, (run, _, ref) in contenders.items()}
+            for t in opts.threads:
+                torch.set_num_threads(t)
+                set_num_threads(t)
+                names = list(contenders)
+                times = dict(zip(names, blocked_median_ms([contenders[c][0] for c in names], opts.repeat,
+                                                          opts.block, slow_s=0.2)))
+                for name, ms in times.items():
+                    nbytes = contenders[name][1]
+                    row = {"case": "gemv" if m == 1 else f"gemm_m{m}", "M": m, "N": n, "K": k, "threads": t,
+                           "layers": L, "contender": name, "median_ms": ms,
+                           "speedup_vs_eager_f32": times["eager f32"] / ms,
+                           "vs_nf4": times[f"sparcc {spec}"] / ms, "weight_bytes": nbytes,
+                           "bits_per_weight": 8 * nbytes / (n * k), "weight_GBps": nbytes / ms / 1e6,
+                           "pct_of_triad": 100 * nbytes / ms / 1e6 / triad[t], "rel_err": errs[name],
+                           "weight_rel_err": None if name == "eager f32" else
+                           float(np.linalg.norm(w - (deq["nf4"] if name.endswith(f" {spec}") and "2:4" not in name
+                                                     else deq["24"])) / np.linalg.norm(w))}
+                    rows.append(row)
+                    print(f"{n}x{k} M={m} {t}t  {name:<20} {ms:8.3f} ms  {row['bits_per_weight']:4.2f} b/w  "
+                          f"{row['weight_GBps']:6.1f} GB/s ({row['pct_of_triad']:3.0f}% of triad)  "
+                          f"vs f32 {row['speedup_vs_eager_f32']:5.2f}x  vs nf4 {row['vs_nf4']:4.2f}x  "
+                          f"err {row['rel_err']:.1e}", flush=True)
+    write_results(json_path, rows, triad_GBps=triad)
+
 
 if __name__ == "__main__":
     main()
