@@ -167,6 +167,8 @@ def _checked_setup(opts: argparse.Namespace) -> tuple[Any, Any, Any, list[Any]]:
 def run(opts: argparse.Namespace) -> None:
     import torch
 
+    if opts.generate is not None:
+        return run_generate(opts)
     spec, sparse_spec, model, inputs = _checked_setup(opts)
     from sparcc.backends import get_target
 
@@ -200,6 +202,75 @@ def run(opts: argparse.Namespace) -> None:
             print(f"  kernel  {kernel}")
         for fallback in program.report["fallbacks"]:
             print(f"  fallback  {fallback}")
+
+
+def run_generate(opts: argparse.Namespace) -> None:
+    """`sparcc run FILE:FACTORY --generate N`: FACTORY returns a Hugging Face
+    causal LM; greedy generation of N tokens after a random prompt, through
+    sparcc and through eager PyTorch, each timed by phase (prefill, decode),
+    with the tokens compared and, for a quantised or pruned model, its
+    logits against float32's."""
+    import torch
+    from sparcc.backends import get_target
+    from sparcc.generate import greedy, logit_errors, teacher_forced_logits
+
+    if opts.generate < 1:
+        raise SparccError(f"--generate {opts.generate}: must be at least 1 (the tokens to generate)")
+    if opts.prompt < 1:
+        raise SparccError(f"--prompt {opts.prompt}: must be at least 1 (the prompt's length in tokens)")
+    if opts.example_input:
+        raise SparccError("--generate makes its own prompt (--prompt N tokens); leave out --example-input")
+    spec = _layer_rules(opts.quant, "--quant")
+    sparse_spec = _layer_rules(opts.sparsity, "--sparsity")
+    threads = get_target(opts.target_device).check_threads(opts.threads)
+    factory, _ = load_factory(opts.target)
+    try:
+        model = factory()
+    except Exception as e:  # noqa: BLE001 (the user's code)
+        raise SparccError(f"{opts.target}() raised {type(e).__name__}: {e}") from None
+    vocab = getattr(getattr(model, "config", None), "vocab_size", None)
+    if not isinstance(model, torch.nn.Module) or not isinstance(vocab, int):
+        raise SparccError(f"{opts.target}(): --generate needs a Hugging Face causal LM (a model with "
+                          f"config.vocab_size), got {type(model).__name__}")
+    model.eval()
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    ids = torch.randint(0, vocab, (1, opts.prompt))
+    fast = sparcc.jit(model.forward, target=opts.target_device, threads=threads, quant=spec, sparsity=sparse_spec)
+    start = time.perf_counter()
+    greedy(model, ids, min(opts.generate, 2), forward=fast, max_cache_len=opts.prompt + opts.generate)
+    compile_s = time.perf_counter() - start
+    runs = {"sparcc": [], "eager": []}
+    for _ in range(max(1, opts.repeat // 10)):  # alternated, best of each
+        runs["sparcc"].append(greedy(model, ids, opts.generate, forward=fast))
+        runs["eager"].append(greedy(model, ids, opts.generate))
+    best = {k: (max(r, key=lambda g: g.prefill_tokens_per_s), max(r, key=lambda g: g.decode_tokens_per_s))
+            for k, r in runs.items()}
+    ours, ref = runs["sparcc"][0], runs["eager"][0]
+    print(f"{opts.target}: prompt {opts.prompt} tokens, {opts.generate} new, on {opts.target_device}, "
+          f"{threads} thread(s), static cache")
+    print(f"  compile time     {compile_s:9.2f} s  (prefill and decode, {fast.compiles} program(s))")
+    print(f"  {'':16} {'prefill tok/s':>14} {'decode tok/s':>14}")
+    for k in ("sparcc", "eager"):
+        print(f"  {k:16} {best[k][0].prefill_tokens_per_s:14.1f} {best[k][1].decode_tokens_per_s:14.1f}")
+    print(f"  speed-up         {best['sparcc'][0].prefill_tokens_per_s / best['eager'][0].prefill_tokens_per_s:13.2f}x "
+          f"{best['sparcc'][1].decode_tokens_per_s / best['eager'][1].decode_tokens_per_s:13.2f}x")
+    same = int((ours.tokens == ref.tokens).all(0).long().cumprod(0).sum()) - opts.prompt
+    print(f"  greedy tokens    {same}/{opts.generate} equal to eager float32's before the first difference")
+    first = float((ours.first_logits - ref.first_logits).abs().max())
+    print(f"  first logits     {first:9.2e}  max abs error (vs PyTorch eager)")
+    if spec is not None or sparse_spec is not None:
+        errors = logit_errors(teacher_forced_logits(model, ref.tokens),
+                              teacher_forced_logits(model, ref.tokens, sparcc.jit(
+                                  model.forward, target=opts.target_device, threads=threads, quant=spec,
+                                  sparsity=sparse_spec)))
+        print(f"  vs float32 (teacher-forced on eager's tokens): logits rel err {errors['logits_rel_err']:.3e}, "
+              f"KL {errors['kl']:.3e} nats, top-1 agreement {errors['top1_agreement']:.1%}")
+        program = next(iter(next(iter(fast.keyword_programs.values())).cache.values()))
+        if "quant" in program.report:
+            _print_quant(program.report["quant"]["layers"])
+        if "sparsity" in program.report:
+            _print_sparsity(program.report["sparsity"]["layers"])
 
 
 def compile_artifact(opts: argparse.Namespace) -> None:
@@ -306,6 +377,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--target", dest="target_device", default="cpu", help=f"one of {targets_help} (sparcc targets)")
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--report", action="store_true", help="print the chosen tile sizes per kernel")
+    p.add_argument("--generate", type=int, metavar="N",
+                   help="FACTORY returns a Hugging Face causal LM: generate N tokens greedily with a static KV "
+                        "cache and print prefill and decode tokens/s against eager")
+    p.add_argument("--prompt", type=int, default=32, help="with --generate: the random prompt's length in tokens")
     p.add_argument("--threads", type=int, help="threads for sparcc and PyTorch (default: this machine's CPUs)")
     p.add_argument("--quant", action="append", metavar="PATTERN=FORMAT",
                    help="quantise matching linear layers' weights, e.g. '*.fc1=nf4:g64' (repeat; first match wins)")

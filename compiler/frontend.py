@@ -294,12 +294,18 @@ def export(
                 args = _dynamic_examples(args, dynamic)
             shapes = dynamic_shapes(module, args, dynamic) if dynamic else None
             program = torch.export.export(module, tuple(args), dynamic_shapes=shapes, strict=False)
+    except SparccError:  # raised by sparcc's own code inside the trace (a keyword call's state objects)
+        raise
     except Exception as e:  # torch raises many types; the user needs the text
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if dynamic and "Constraints violated" in str(e):
             raise DynamicShapeError(
                 f"the model does not allow these dims to vary ({_marks_text(dynamic)}): torch.export found "
                 f"that it specializes them. {first}"
+            ) from None
+        if dynamic:  # torch.export's symbolic tracing failed where a static trace may not
+            raise DynamicShapeError(
+                f"torch.export could not trace the model with these dims varying ({_marks_text(dynamic)}): {first}"
             ) from None
         shapes = ", ".join(str(list(a.shape)) for a in args)
         raise SparccError(
@@ -644,6 +650,12 @@ class GraphImporter:
         (with its count and first place), before anything is built."""
         missing: dict[str, list[torch.fx.Node]] = {}
         for node in graph.nodes:
+            if node.op == "call_function" and node.target in (aten._local_scalar_dense.default, aten.item.default):
+                raise UnsupportedOpError(
+                    f"the model reads a tensor's value as a Python number at {user_location(node)} (.item(), or a "
+                    "tensor used as a size or in an `if`): sparcc compiles programs whose sizes and control flow "
+                    "follow from the input shapes"
+                )
             if node.op == "call_function" and _size_node(node):
                 continue
             if node.op == "call_function" and node.target is not operator.getitem and handler_of(node.target) is None:

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch.utils import _pytree as pytree
 from sparcc.backends import get_target
 from sparcc.driver import CompiledProgram, compile_program
 from sparcc.errors import DynamicShapeError, InputMismatchError
@@ -121,6 +122,8 @@ class JitFunction:
                 f"{self.__name__}: keyword arguments need a model whose signature Python can read"
             ) from None
         names, tensors, constants = [], [], []
+        trees: list[tuple[str, Any, tuple[Any, ...]]] = []  # (argument, pytree spec, leaves: TENSOR for a tensor)
+        tree_tensors: list[torch.Tensor] = []
         states: dict[str, Any] = {}  # argument name -> a state object (a KV cache) whose tensors are inputs
         params = signature.parameters
         items: list[tuple[str, Any]] = []
@@ -140,6 +143,10 @@ class JitFunction:
                 tensors.append(value)
             elif value is None or isinstance(value, (bool, int, float, str)):
                 constants.append((name, value))
+            elif isinstance(value, (dict, list, tuple)) and _plain_tree(value):
+                leaves, spec = pytree.tree_flatten(value)  # a dict of masks (one per attention kind), say
+                trees.append((name, spec, tuple(TENSOR if isinstance(v, torch.Tensor) else v for v in leaves)))
+                tree_tensors += [v for v in leaves if isinstance(v, torch.Tensor)]
             elif state_slots(value) is not None:
                 states[name] = value
             else:
@@ -154,10 +161,11 @@ class JitFunction:
         slots = {name: state_slots(state) for name, state in states.items()}
         layout = tuple((name, type(states[name]).__name__, tuple(_slot_key(o, a) for o, a in slots[name]))
                        for name in slots)
-        key = (tuple(names), tuple((n, type(v).__name__, v) for n, v in constants), layout)
+        tree_key = tuple((n, str(spec), tuple((type(v).__name__, v) for v in leaves)) for n, spec, leaves in trees)
+        key = (tuple(names), tuple((n, type(v).__name__, v) for n, v in constants), layout, tree_key)
         inner = self.keyword_programs.get(key)
         if inner is None:
-            wrapped = _KeywordCall(self.model, fn, tuple(names), dict(constants), layout)
+            wrapped = _KeywordCall(self.model, fn, tuple(names), dict(constants), layout, tuple(trees))
             dynamic = self.dynamic if not isinstance(self.dynamic, dict) else None
             inner = JitFunction(wrapped, self.target, self.threads, self.use_cache, self.quant, self.sparsity,
                                 dynamic)
@@ -165,6 +173,7 @@ class JitFunction:
             self.keyword_programs[key] = inner
         wrapped = inner.model
         wrapped.states = states  # what a trace (or an eager check) of this call runs on
+        tensors += tree_tensors
         for name in slots:
             tensors += [getattr(o, a) for o, a in slots[name]]
         before = inner.compiles
@@ -173,6 +182,7 @@ class JitFunction:
         finally:
             wrapped.states = {}
             self.compiles += inner.compiles - before
+        wrapped.settle(states)
         return wrapped.put_back(out, states)
 
     def _program_for(self, args: tuple[Any, ...], key: Signature) -> CompiledProgram:
@@ -246,7 +256,14 @@ class JitFunction:
         )
 
 
+class _TensorLeaf:
+    def __repr__(self) -> str:
+        return "<tensor>"
+
+
+TENSOR = _TensorLeaf()  # a tensor leaf's place in a keyword argument's pytree (its value is an input)
 _FOUND: dict[int, list[tuple[Any, str]]] = {}  # id(_KeywordCall) -> where its output held state objects
+_AFTER: dict[int, list[tuple[int, str, Any]]] = {}  # id(_KeywordCall) -> the settings its call changes
 
 
 class _KeywordCall(torch.nn.Module):
@@ -256,7 +273,7 @@ class _KeywordCall(torch.nn.Module):
     not `m.lm_head.weight`) and quant/sparsity globs match as for the model."""
 
     def __init__(self, model: Any, fn: Callable[..., Any], names: tuple[str, ...], constants: dict[str, Any],
-                 layout: tuple[Any, ...] = ()):
+                 layout: tuple[Any, ...] = (), trees: tuple[Any, ...] = ()):
         super().__init__()
         if isinstance(model, torch.nn.Module):
             self._modules = model._modules  # noqa: SLF001 (shared, not copied: the weights' names stay)
@@ -271,11 +288,13 @@ class _KeywordCall(torch.nn.Module):
         self._names = names
         self._constants = constants
         self._layout = layout  # ((argument, type, slots), ...) of the state objects
+        self._trees = trees  # ((argument, pytree spec, leaves with TENSOR for each tensor), ...)
         self.states: dict[str, Any] = {}  # the state objects of the call being traced or checked
         # where the output held a state object, (key, argument), kept outside the
         # module: torch.export restores the module's attributes after tracing
         _FOUND[id(self)] = []
         weakref.finalize(self, _FOUND.pop, id(self), None)
+        weakref.finalize(self, _AFTER.pop, id(self), None)
 
     def forward(self, *tensors: torch.Tensor) -> Any:
         """The call with the state objects' tensors swapped for `tensors`'
@@ -284,17 +303,25 @@ class _KeywordCall(torch.nn.Module):
         returns it there)."""
         plain = dict(zip(self._names, tensors))
         rest = list(tensors[len(self._names):])
-        saved = []
+        for name, spec, leaves in self._trees:
+            plain[name] = pytree.tree_unflatten([rest.pop(0) if v is TENSOR else v for v in leaves], spec)
+        # every attribute of the state objects and of their slots' owners is
+        # put back afterwards: a trace must leave no symbolic size (or fake
+        # tensor) behind in them, nor an eager check an update
+        owners = _owners(self.states.values())
+        saved = [(o, dict(vars(o))) for o in owners]
+        inputs: list[tuple[Any, str, Any]] = []
         try:
             for name, _, _ in self._layout:
-                state = self.states[name]
-                for owner, attr in state_slots(state):
-                    saved.append((owner, attr, getattr(owner, attr)))
+                for owner, attr in state_slots(self.states[name]):
+                    inputs.append((owner, attr, rest[0]))
                     setattr(owner, attr, rest.pop(0))
             out = self._fn(**self._constants, **plain, **self.states)
+            _AFTER[id(self)] = self._settings_changed(saved, inputs)
         finally:
-            for owner, attr, value in saved:
-                setattr(owner, attr, value)
+            for owner, attrs in saved:
+                vars(owner).clear()
+                vars(owner).update(attrs)
         found = []
         by_id = {id(v): k for k, v in self.states.items()}
         if isinstance(out, dict):
@@ -311,6 +338,43 @@ class _KeywordCall(torch.nn.Module):
         _FOUND[id(self)] = found
         return out
 
+    def _settings_changed(self, saved: list[tuple[Any, dict[str, Any]]],
+                          inputs: list[tuple[Any, str, Any]]) -> list[tuple[int, str, Any]]:
+        """The plain settings (a Python-side counter such as a sliding
+        window's length) the call changed, as (owner index, attribute, new
+        value); the compiled call sets the same values afterwards. A tensor
+        that the model replaced instead of updating in place (a dynamic
+        cache's torch.cat) cannot be an input: one clear error."""
+        for owner, attr, value in inputs:
+            if getattr(owner, attr, None) is not value:
+                raise InputMismatchError(
+                    f"the model replaces the tensor '{attr}' of its {type(owner).__name__} instead of updating it "
+                    "in place; sparcc compiles caches of a fixed size (Hugging Face: "
+                    "cache_implementation='static')"
+                )
+        changed = []
+        for k, (owner, before) in enumerate(saved):
+            for attr, value in vars(owner).items():
+                if isinstance(value, torch.SymInt):
+                    raise DynamicShapeError(f"the call sets '{attr}' of its {type(owner).__name__} from a size")
+                if _plain(value) and (attr not in before or (before[attr] is not value and before[attr] != value)):
+                    changed.append((k, attr, value))
+                elif isinstance(value, torch.Tensor) and not isinstance(before.get(attr), torch.Tensor):
+                    raise InputMismatchError(
+                        f"the model creates the tensor '{attr}' of its {type(owner).__name__} during the call; "
+                        "sparcc compiles caches whose tensors exist before the call (Hugging Face: "
+                        "cache_implementation='static')"
+                    )
+        return changed
+
+    def settle(self, states: dict[str, Any]) -> None:
+        """Sets the plain settings the traced call changed, as eager would."""
+        changed = _AFTER.get(id(self))
+        if changed:
+            owners = _owners(states.values())
+            for k, attr, value in changed:
+                setattr(owners[k], attr, value)
+
     def put_back(self, out: Any, states: dict[str, Any]) -> Any:
         """`out` with the state objects back where the model returned them."""
         found = _FOUND.get(id(self))
@@ -324,6 +388,12 @@ class _KeywordCall(torch.nn.Module):
         for k, name in found:
             items[k] = states[name]
         return type(out)(items) if isinstance(out, list) or type(out) is tuple else out
+
+
+def _plain_tree(value: Any) -> bool:
+    """A dict/list/tuple whose leaves are tensors and constants."""
+    leaves = pytree.tree_leaves(value)
+    return all(v is None or isinstance(v, (torch.Tensor, bool, int, float, str)) for v in leaves)
 
 
 def state_slots(value: Any) -> list[tuple[Any, str]] | None:
@@ -346,11 +416,24 @@ def state_slots(value: Any) -> list[tuple[Any, str]] | None:
     return slots
 
 
+def _plain(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str, torch.dtype, torch.device))
+
+
+def _owners(states: Any) -> list[Any]:
+    """The state objects and the owners of their slots, each once."""
+    seen: dict[int, Any] = {}
+    for state in states:
+        seen.setdefault(id(state), state)
+        for owner, _ in state_slots(state) or []:
+            seen.setdefault(id(owner), owner)
+    return list(seen.values())
+
+
 def _slot_key(owner: Any, attr: str) -> tuple[Any, ...]:
     """What a compiled program assumes of one slot's owner: its type, the
     attribute, and its plain settings (sizes, flags), which tracing reads."""
-    plain = tuple(sorted((k, v) for k, v in vars(owner).items()
-                         if isinstance(v, (bool, int, float, str, torch.dtype, torch.device)) or v is None))
+    plain = tuple(sorted((k, v) for k, v in vars(owner).items() if _plain(v)))
     return (type(owner).__name__, attr, plain)
 
 

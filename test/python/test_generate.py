@@ -118,3 +118,82 @@ def test_first_step_logits_of_a_static_cache_call_match_eager():
     for a, b in zip(caches[0].layers, caches[1].layers):
         torch.testing.assert_close(a.keys, b.keys, atol=1e-5, rtol=1e-5)
         assert int(a.cumulative_length) == int(b.cumulative_length) == 7
+
+
+def test_a_dict_of_tensors_argument_is_flattened_into_inputs():
+    def f(x, masks=None, scale=1.0):
+        return x * masks["full"] + (masks["sliding"] if masks["sliding"] is not None else 0) * scale
+
+    fast = sparcc.jit(f, cache=False)
+    x = torch.randn(4, 8)
+    for masks in ({"full": torch.randn(4, 8), "sliding": torch.randn(4, 8)}, {"full": torch.randn(4, 8), "sliding": None}):
+        torch.testing.assert_close(fast(x, masks=masks, scale=2.0), f(x, masks=masks, scale=2.0))
+    assert fast.compiles == 2  # None in place of a tensor is another program
+
+
+def test_a_dynamic_cache_is_refused_with_the_fix():
+    model = _tiny_llama()
+    model.forward = sparcc.jit(model.forward, cache=False)
+    with pytest.raises(SparccError, match="replaces the tensor 'keys'.*cache_implementation='static'"):
+        model.generate(torch.randint(0, 1000, (1, 5)), max_new_tokens=2, do_sample=False)
+
+
+@pytest.mark.slow
+def test_a_sliding_window_cache_counts_in_python_and_still_gives_eager_tokens():
+    # Mistral's static sliding-window layers keep a Python int of the length:
+    # each compiled call sets it as the eager call would (one program per value)
+    sys.path.insert(0, BENCHMARKS)
+    import generate_zoo
+
+    row = generate_zoo.run("mistral", new_tokens=3, prompts=(6,))
+    assert row.get("same_tokens") is True, row
+
+
+def test_logit_errors_against_numpy():
+    import numpy as np
+    from sparcc.generate import logit_errors
+
+    rng = np.random.default_rng(0)
+    want = rng.normal(size=(5, 11))
+    got = want + rng.normal(scale=0.3, size=(5, 11))
+    got[2] = want[2] * -1  # a position whose top-1 differs
+    p = np.exp(want - want.max(1, keepdims=True)); p /= p.sum(1, keepdims=True)
+    q = np.exp(got - got.max(1, keepdims=True)); q /= q.sum(1, keepdims=True)
+    e = logit_errors(torch.tensor(want), torch.tensor(got))
+    assert e["kl"] == pytest.approx(float(np.mean(np.sum(p * np.log(p / q), 1))), rel=1e-9)
+    assert e["logits_rel_err"] == pytest.approx(float(np.linalg.norm(got - want) / np.linalg.norm(want)), rel=1e-9)
+    assert e["top1_agreement"] == pytest.approx(float(np.mean(want.argmax(1) == got.argmax(1))))
+
+
+def test_greedy_through_sparcc_matches_hugging_face_generate():
+    from sparcc.generate import greedy
+
+    model = _tiny_llama()
+    ids = torch.randint(0, 1000, (1, 6))
+    want = model.generate(ids, max_new_tokens=5, do_sample=False, cache_implementation="static")
+    fast = sparcc.jit(model.forward, cache=False)
+    got = greedy(model, ids, 5, forward=fast)
+    assert torch.equal(got.tokens, want) and got.prefill_tokens_per_s > 0 and got.decode_tokens_per_s > 0
+    assert torch.equal(greedy(model, ids, 5).tokens, want)
+    with pytest.raises(SparccError, match=r"shape \[1, n\]"):
+        greedy(model, ids[0], 5)
+
+
+def test_the_cli_generates_and_prints_both_phases(tmp_path, capsys):
+    from sparcc.cli import main
+
+    src = tmp_path / "lm.py"
+    src.write_text(
+        f"import sys; sys.path.insert(0, {BENCHMARKS!r})\n"
+        "import torch, zoo_models\n"
+        "def make():\n"
+        "    t = zoo_models.frameworks()[1]\n"
+        "    torch.manual_seed(0)\n"
+        "    return t.LlamaForCausalLM(t.LlamaConfig(vocab_size=500, hidden_size=64, intermediate_size=128,\n"
+        "        num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=2))\n"
+    )
+    assert main(["run", f"{src}:make", "--generate", "4", "--prompt", "5", "--repeat", "10", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "prefill tok/s" in out and "4/4 equal to eager" in out
+    assert main(["run", f"{src}:make", "--generate", "0"]) == 1
+    assert "--generate 0: must be at least 1" in capsys.readouterr().err
