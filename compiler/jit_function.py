@@ -12,7 +12,8 @@ Dynamic shapes: by default (`dynamic=None`) a model is compiled for the
 sizes of its first call; when a later call changes the size of some dims
 (same ranks and dtypes), the model is compiled once more with those dims
 dynamic, and that one program serves every size of them (as torch.compile's
-automatic dynamic shapes). `dynamic={0: {1: (1, 512)}}` marks dims up front
+automatic dynamic shapes); a size of 1 keeps a static program of its own (a
+decode step's one token is not the prefill's program at length 1). `dynamic={0: {1: (1, 512)}}` marks dims up front
 (input index -> dim -> (min, max), max None for unbounded); `dynamic=True`
 lets torch.export make every dim dynamic that the model lets vary;
 `dynamic=False` compiles every new signature statically. A model whose ops
@@ -230,8 +231,11 @@ class JitFunction:
             for i, (s, k) in enumerate(zip(seen, key)):
                 if k[2] is None:  # dense inputs only
                     for d, (a, b) in enumerate(zip(s[0], k[0])):
-                        if a != b:
-                            marks.setdefault(i, {})[d] = (1, None)
+                        # a size of 1 keeps its own static program (as torch.compile
+                        # specialises 0 and 1): a decode step (one token) is not
+                        # the prefill's program at length 1, which is slower
+                        if a != b and a != 1 and b != 1:
+                            marks.setdefault(i, {})[d] = (2, None)
         return marks
 
     def compile(self, *args: torch.Tensor, dynamic: dict[int, Any] | None = None) -> CompiledProgram:

@@ -100,10 +100,15 @@ def test_jit_recompiles_once_with_the_dims_that_changed():
     torch.manual_seed(2)
     model = Block().eval()
     fast = sparcc.jit(model, threads=1, cache=False)
-    for n in (8, 1, 5, 30, 13):  # the second size is 1: a decode step after a prefill
+    for n in (8, 1, 5, 30, 13, 1):  # the second size is 1: a decode step after a prefill
         _check(fast, model, torch.randint(0, 50, (1, n)))
-    assert fast.compiles == 2  # the first size, then one dynamic program for every later one
+    # the first size; size 1 on its own (static, as torch.compile specialises
+    # 1); then one dynamic program for every later size from 2 up
+    assert fast.compiles == 3
     assert len(fast.dynamic_programs) == 1
+    (program,) = fast.dynamic_programs
+    assert program.symbols == {"s0": (2, None)}
+    assert not fast.cache[((1, 1), torch.int64, None),].symbols
 
 
 def test_jit_dynamic_false_compiles_each_size():
