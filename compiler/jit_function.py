@@ -76,6 +76,7 @@ class JitFunction:
         self.dynamic_failed: str | None = None  # why automatic dynamic shapes were given up
         # calls with keyword arguments or constants: one JitFunction per (tensor names, constants)
         self.keyword_programs: dict[Any, JitFunction] = {}
+        self._lazy_shapes: dict[Any, Any] = {}  # a lazily allocated cache's layer shapes, by its layout
         fn = model.forward if isinstance(model, torch.nn.Module) else model
         self._fn = fn  # what a call binds its arguments to
         self._arity = _arity(fn)
@@ -158,7 +159,7 @@ class JitFunction:
                 )
         for name, state in states.items():
             if not _initialized(state):
-                _initialize_lazily(fn, bound, name, state)
+                _initialize_lazily(fn, bound, name, state, self._lazy_shapes)
         slots = {name: state_slots(state) for name, state in states.items()}
         layout = tuple((name, type(states[name]).__name__, tuple(_slot_key(o, a) for o, a in slots[name]))
                        for name in slots)
@@ -448,11 +449,32 @@ def _initialized(state: Any) -> bool:
     return all(getattr(layer, "is_initialized", True) for layer in layers)
 
 
-def _initialize_lazily(fn: Callable[..., Any], bound: inspect.BoundArguments, name: str, state: Any) -> None:
+def _initialize_lazily(fn: Callable[..., Any], bound: inspect.BoundArguments, name: str, state: Any,
+                       memo: dict[Any, Any]) -> None:
     """Allocates the tensors of a cache whose layers allocate them on first
     use (a Hugging Face StaticCache before its prefill), so that they can be
     inputs: one eager call on a copy of the cache records each layer's first
-    keys and values, and the real layers are initialised from their shapes."""
+    keys and values, and the real layers are initialised from their shapes.
+    The shapes are kept (`memo`, by the cache's layout and the arguments'
+    batch sizes): generate() makes a new cache per call, and only the first
+    one pays for the eager call."""
+    layout = (name, type(state).__name__, tuple(
+        (type(layer).__name__, tuple(sorted((k, v) for k, v in vars(layer).items() if _plain(v))))
+        for layer in state.layers
+    ), tuple((n, v.shape[:1], v.dtype) for n, v in bound.arguments.items() if isinstance(v, torch.Tensor)))
+    shapes = memo.get(layout)
+    if shapes is None:
+        shapes = memo[layout] = _probe_shapes(fn, bound, name, state)
+    for i, layer in enumerate(state.layers):
+        if i in shapes and not getattr(layer, "is_initialized", True):
+            (ks, kd), (vs, vd) = shapes[i]
+            layer.lazy_initialization(torch.zeros(ks, dtype=kd), torch.zeros(vs, dtype=vd))
+
+
+def _probe_shapes(fn: Callable[..., Any], bound: inspect.BoundArguments, name: str,
+                  state: Any) -> dict[int, Any]:
+    """Layer index -> ((shape, dtype) of keys, of values), with a length of 0,
+    from one eager call on a copy of `state`."""
     import copy
 
     probe = copy.deepcopy(state)
@@ -480,11 +502,7 @@ def _initialize_lazily(fn: Callable[..., Any], bound: inspect.BoundArguments, na
             kwargs[n] = v
     with torch.no_grad():
         fn(*args, **kwargs)
-    for i, layer in enumerate(state.layers):
-        if i in seen and not getattr(layer, "is_initialized", True):
-            k, v = seen[i]
-            empty = lambda t: torch.zeros((*t.shape[:-2], 0, t.shape[-1]), dtype=t.dtype, device=t.device)  # noqa: E731
-            layer.lazy_initialization(empty(k), empty(v))
+    return {i: tuple(((*t.shape[:-2], 0, t.shape[-1]), t.dtype) for t in kv) for i, kv in seen.items()}
 
 
 def parse_dynamic(spec: Any) -> Any:

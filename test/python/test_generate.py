@@ -197,3 +197,19 @@ def test_the_cli_generates_and_prints_both_phases(tmp_path, capsys):
     assert "prefill tok/s" in out and "4/4 equal to eager" in out
     assert main(["run", f"{src}:make", "--generate", "0"]) == 1
     assert "--generate 0: must be at least 1" in capsys.readouterr().err
+
+
+def test_a_new_lazy_cache_per_call_runs_the_eager_probe_once(monkeypatch):
+    from sparcc import jit_function
+
+    model = _tiny_llama()
+    ids = torch.randint(0, 1000, (1, 6))
+    fast = sparcc.jit(model.forward, cache=False)
+    probes = []
+    real = jit_function._probe_shapes
+    monkeypatch.setattr(jit_function, "_probe_shapes", lambda *a: probes.append(1) or real(*a))
+    want = model.generate(ids, max_new_tokens=3, do_sample=False, cache_implementation="static")
+    model.forward = fast
+    for _ in range(3):  # generate() makes a new (lazily allocated) cache per call
+        assert torch.equal(model.generate(ids, max_new_tokens=3, do_sample=False, cache_implementation="static"), want)
+    assert len(probes) == 1
