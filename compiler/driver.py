@@ -93,6 +93,9 @@ class CompiledProgram:
     # inputs the model updates in place: results[k] is written back into
     # input mutated[k] after each call (the leading results)
     mutated: list[int] = field(default_factory=list)
+    # per mutated input: the program may compute the new value in the input's
+    # own buffer (then nothing is written back)
+    in_place: list[bool] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.symbols:
@@ -169,6 +172,8 @@ class CompiledProgram:
             results = [torch.empty(s.shape, dtype=s.dtype) for s in self.outputs]
         except (RuntimeError, MemoryError) as e:  # a huge input's contiguous copy, or result, does not fit
             raise SparccError(f"cannot allocate this call's buffers: {str(e).splitlines()[0]}") from None
+        if self.mutated:
+            self._alias_updates(args, inputs, results)
         self.executable(inputs, results, ())
         return self._finish(results, args)
 
@@ -189,21 +194,50 @@ class CompiledProgram:
             results = [torch.empty(shape, dtype=s.dtype) for shape, s in zip(self._sizes.outputs(values), self.outputs)]
         except (RuntimeError, MemoryError) as e:  # as in __call__
             raise SparccError(f"cannot allocate this call's buffers: {str(e).splitlines()[0]}") from None
+        if self.mutated:
+            self._alias_updates(args, inputs, results)
         self.executable(inputs, results, values)
         return self._finish(results, args)
+
+    def _alias_updates(self, args: Sequence[Any], inputs: Sequence[torch.Tensor], results: list[torch.Tensor]) -> None:
+        """Points the result of each in-place update at its input's own buffer
+        (a KV cache is then updated where it lies, not copied back), when the
+        input went to the kernel as it is, shares no memory with another
+        input, and is large (IN_PLACE_MIN_BYTES). A call that fails an index
+        check may have written such an input already (a KV cache row at a
+        valid position); smaller ones (a length counter) are written back only
+        after a call that succeeds."""
+        spans = sorted((t.data_ptr(), t.data_ptr() + t.numel() * t.element_size(), k)
+                       for k, t in enumerate(inputs) if isinstance(t, torch.Tensor) and t.layout == torch.strided)
+        shared: set[int] = set()
+        reach, owner = -1, -1  # the furthest end so far, and whose
+        for start, end, k in spans:
+            if start < reach:
+                shared |= {k, owner}
+            if end > reach:
+                reach, owner = end, k
+        for k, (i, ok) in enumerate(zip(self.mutated, self.in_place)):
+            a = args[i]
+            if (ok and inputs[i] is a and i not in shared and a.shape == results[k].shape
+                    and a.dtype == results[k].dtype and a.numel() * a.element_size() >= IN_PLACE_MIN_BYTES):
+                results[k] = a
 
     def _finish(self, results: list[torch.Tensor], args: Sequence[Any]) -> Any:
         if (error := self.executable.take_error()) is not None:
             raise error
         if self.mutated:
             for i, new in zip(self.mutated, results):
-                _write_back(args[i], new)
+                if new is not args[i]:
+                    _write_back(args[i], new)
             results = results[len(self.mutated):]
         if self._one_result:
             return results[0]
         if self.output_tree is None:
             return tuple(results)
         return pytree.tree_unflatten(results, self.output_tree)
+
+
+IN_PLACE_MIN_BYTES = 64 * 1024
 
 
 def _write_back(dst: torch.Tensor, src: torch.Tensor) -> None:
@@ -413,7 +447,7 @@ def compile_program(
         }
     program = CompiledProgram(
         imported.inputs, imported.outputs, imported.output_tree, executable, ir, report, imported.symbols,
-        imported.mutated,
+        imported.mutated, imported.in_place,
     )
     # the error of the pruned/quantised program against the float32 model, run once
     spec, sparse_spec = prepared.quant, prepared.sparsity

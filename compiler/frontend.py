@@ -168,6 +168,10 @@ class ImportedProgram:
     # the user inputs the model updates in place, one per leading output
     # (outputs[:len(mutated)]): the caller copies each result back into its input
     mutated: list[int] = field(default_factory=list)
+    # for each mutated input: whether the program may write its new value
+    # straight into the input's buffer (the graph reads the input once, in
+    # the op that computes the new value: a KV cache's index_copy)
+    in_place: list[bool] = field(default_factory=list)
 
 
 def tensor_type(spec: TensorSpec, where: str) -> Attribute:
@@ -618,8 +622,22 @@ class GraphImporter:
         )
         module = ModuleOp([fn])
         return ImportedProgram(
-            module, self.weights, inputs, outputs, self.program.call_spec.out_spec, self.ops, self.ranges(), mutated
+            module, self.weights, inputs, outputs, self.program.call_spec.out_spec, self.ops, self.ranges(), mutated,
+            self.in_place(graph, sig),
         )
+
+    @staticmethod
+    def in_place(graph: torch.fx.Graph, sig: Any) -> list[bool]:
+        """For each updated input, in output order: whether its only reader is
+        the node that computes its new value."""
+        out = next(n for n in graph.nodes if n.op == "output")
+        placeholders = {n.name: n for n in graph.nodes if n.op == "placeholder"}
+        flags = []
+        for pos, spec in enumerate(sig.output_specs):
+            if spec.kind == OutputKind.USER_INPUT_MUTATION:
+                node, new = placeholders[spec.target], out.args[0][pos]
+                flags.append(isinstance(new, torch.fx.Node) and set(node.users) == {new})
+        return flags
 
     def ranges(self) -> dict[str, tuple[int, int | None]]:
         """Each size symbol's range, from torch.export's range constraints."""

@@ -213,3 +213,45 @@ def test_a_new_lazy_cache_per_call_runs_the_eager_probe_once(monkeypatch):
     for _ in range(3):  # generate() makes a new (lazily allocated) cache per call
         assert torch.equal(model.generate(ids, max_new_tokens=3, do_sample=False, cache_implementation="static"), want)
     assert len(probes) == 1
+
+
+def test_an_input_read_only_by_its_update_is_updated_in_its_own_buffer(monkeypatch):
+    from sparcc import driver
+
+    copied = []
+    real = driver._write_back
+    monkeypatch.setattr(driver, "_write_back", lambda dst, src: copied.append(dst.shape) or real(dst, src))
+
+    def update(cache, pos, x):
+        cache.index_copy_(0, pos, x)
+        return cache * 2
+
+    def reads_twice(cache, pos, x):
+        before = cache.sum()
+        cache.index_copy_(0, pos, x)
+        return cache * 2 + before
+
+    for f, in_place in ((update, True), (reads_twice, False)):
+        fast = sparcc.jit(f, cache=False)
+        cache, want = torch.zeros(128, 256), torch.zeros(128, 256)  # 128 KiB: large enough to update in place
+        for p in (1, 4):
+            x = torch.randn(1, 256)
+            torch.testing.assert_close(fast(cache, torch.tensor([p]), x), f(want, torch.tensor([p]), x))
+            assert torch.equal(cache, want)
+        (program,) = fast.cache.values()
+        assert program.in_place == [in_place]
+        assert len(copied) == (0 if in_place else 2)  # written back after each call unless updated in place
+        copied.clear()
+    # two inputs sharing memory: the update is computed apart and copied back
+    def two(cache, other, pos, x):
+        cache.index_copy_(0, pos, x)
+        return cache + other
+
+    fast = sparcc.jit(two, cache=False)
+    base = torch.zeros(6, 4)
+    view = base.view(6, 4)
+    want_base = base.clone()
+    got = fast(base, view, torch.tensor([2]), torch.ones(1, 4))
+    want = two(want_base, want_base.clone(), torch.tensor([2]), torch.ones(1, 4))
+    torch.testing.assert_close(got, want)
+    assert torch.equal(base, want_base)
