@@ -45,7 +45,10 @@
  * call instead of the weights once per chunk.
  *
  * M <= 4 (GEMV, memory-bound): per weight row, decode in registers and FMA
- * into M rows of accumulators, up to 4 weight rows at once. M > 4 (GEMM): x
+ * into M rows of accumulators, up to 4 weight rows at once; M = 1 with 4-bit
+ * codes takes the "wide" GEMV below (blocks of 128 weights, no widening
+ * shuffle, codes prefetched into L2), unless zero points come with groups
+ * under 128 or a group is not a power of two under 128. M > 4 (GEMM): x
  * is packed transposed [Kp][Mp] (16x16 register transposes); for each block
  * of 4 weight rows x 128 k, the weights are dequantised once into a 2 KB
  * stack buffer (codes of the next block prefetched), then a register tile of
@@ -78,12 +81,20 @@ enum { V_LUT16, V_INT8, V_UINT8, V_E5M2, V_E4M3, V_LUT256, V_KINDS };
 #define KC 128       /* GEMM: k per dequantised block (multiple of CH) */
 #define NS 64        /* GEMM: weight rows per block of output (multiple of NR) */
 #define MB 64        /* GEMM: rows of x per register tile (4 zmm) */
+#define WB 128       /* wide GEMV: k per block (64 bytes of 4-bit codes) */
+#define WR 4         /* wide GEMV: weight rows at once (one load of x feeds them all) */
+#define WPF 4096     /* wide GEMV: codes are prefetched (to L2) the next WR rows plus WPF bytes ahead */
+/* wide GEMV: one scaled table per group (groups of whole blocks) or per-lane scales */
+enum { W_TABLE = 1, W_LANES = 2 };
 
 struct qop {
   int vals;            /* V_*: how codes become values */
   int lanes;           /* 0: every chunk lies in one group; 1: fast per-lane scales; 2: general ones */
   int lg;              /* log2(group) for a power-of-two group, else -1 */
+  int wide;            /* GEMV in wide order (W_*), or 0 */
   __m512i lidx;        /* lanes == 1: group of each lane, relative to the chunk's first */
+  __m512i sidx;        /* W_LANES: group of each lane, relative to the block's first */
+  __mmask16 tmask[8];  /* wide order: lanes of each vector of the last block that lie before K */
   const uint8_t *codes;
   int64_t ldc;         /* bytes per row of codes */
   const float *scales; /* [N, G] float32, or NULL with e8m0 */
@@ -428,6 +439,149 @@ static void (*const gemv_lanes_fns[V_KINDS])(const struct qop *, int64_t, int64_
     gemv_lanes_V_LUT16, gemv_lanes_V_INT8, gemv_lanes_V_UINT8,
     gemv_lanes_V_E5M2,  gemv_lanes_V_E4M3, gemv_lanes_V_LUT256};
 
+/* ---------------------------------------------------------------------------
+ * Wide GEMV: M = 1, 4-bit codes, WR weight rows at a time. A block of 128
+ * elements of a row is its 64 bytes of codes, one load: dword lane j holds
+ * bytes 4j..4j+3, whose nibble s is element 8j+s. vpermps reads only bits
+ * 0..3 of its indices, so shifting the whole load by 4s gives the indices
+ * of elements 8j+s and no shuffle widens the codes: a block costs 8 lookups
+ * (vpermps, on the one shuffle port), 7 shifts and 8 FMAs per row, and 8
+ * loads of x for the WR rows. Vector s of a block holds elements 8j+s,
+ * lane j, and x is packed in that order ("wide order"). The codes of the
+ * next WR rows are prefetched into L2 (a 4-bit row is too short for the
+ * hardware prefetcher to get ahead; prefetches into L1 would hold its few
+ * fill buffers for a whole DRAM round trip).
+ *
+ * Groups of whole blocks (or one per row, W_TABLE) scale the table once per
+ * group, as the chunk kernels do: each weight is exact and each product is
+ * rounded once. Smaller groups (8..64, W_LANES; not with zero points) span a
+ * block's lanes, lane j in group 8j / group: the block sums lut[code] * x
+ * per lane, unscaled, and one FMA per block applies each lane's scale. A
+ * weight is still exact (for a one-hot x the product lut * 1 * s rounds
+ * once, to the reference's weight); sums round in another order.
+ * ------------------------------------------------------------------------ */
+
+/* position of element k in wide order */
+static inline int64_t wide_pos(int64_t k) {
+  const int64_t j = k % WB;
+  return k - j + (j % 8) * 16 + j / 8;
+}
+
+static inline __mmask64 first_bytes(int64_t n) {
+  return n >= 64 ? ~(__mmask64)0 : n <= 0 ? (__mmask64)0 : (((__mmask64)1 << n) - 1);
+}
+
+/* the 8 index vectors of the block of codes at p (masked: its first `avail` bytes) */
+INLINE void wide_codes(const uint8_t *p, int64_t avail, const int masked, __m512i idx[8]) {
+  __m512i v = masked ? _mm512_maskz_loadu_epi8(first_bytes(avail), p) : _mm512_loadu_si512(p);
+  __asm__("" : "+v"(v)); /* one load: the compiler would fold one into each shift */
+  idx[0] = v;
+  for (int s = 1; s < 8; s++) idx[s] = _mm512_srli_epi32(v, 4 * s);
+}
+
+/* W_LANES: the scale of each lane of block t of row n (masked: of the last
+ * block, whose last groups may not exist; lanes past them: any) */
+INLINE __m512 wide_scales(const struct qop *q, int64_t n, int64_t t, const int masked) {
+  const int64_t G = q->G, g0 = (t * WB) >> q->lg, o = n * G + g0, gb = WB >> q->lg;
+  if (q->e8m0) { /* MXFP4: four groups of 32, each a broadcast from the E8M0 table */
+    const uint8_t *e = q->e8m0 + o;
+    const int64_t last = masked ? G - 1 - g0 : 3;
+    __m512 s = _mm512_set1_ps(e8m0_table[e[0]]);
+    s = _mm512_mask_broadcastss_ps(s, 0x00F0, _mm_load_ss(&e8m0_table[e[min64(1, last)]]));
+    s = _mm512_mask_broadcastss_ps(s, 0x0F00, _mm_load_ss(&e8m0_table[e[min64(2, last)]]));
+    return _mm512_mask_broadcastss_ps(s, 0xF000, _mm_load_ss(&e8m0_table[e[min64(3, last)]]));
+  }
+  const float *p = q->scales + o;
+  if (masked) return _mm512_permutexvar_ps(q->sidx, _mm512_maskz_loadu_ps(first_lanes(min64(gb, G - g0)), p));
+  switch (gb) { /* loads of the block's scales only (a wider one would often split a cache line) */
+  case 2: return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(p[0]), _mm512_set1_ps(p[1]));
+  case 4: return _mm512_permutexvar_ps(q->sidx, _mm512_castps128_ps512(_mm_loadu_ps(p)));
+  case 8: return _mm512_permutexvar_ps(q->sidx, _mm512_castps256_ps512(_mm256_loadu_ps(p)));
+  default: return _mm512_loadu_ps(p);
+  }
+}
+
+/* block t of R weight rows from n; masked: the codes are read only up to
+ * each row's end and lanes past K (lm) are 0 */
+INLINE void wide_block(const struct qop *q, const uint8_t *row, int64_t n, int64_t t, const int R, const int mode,
+                       const int masked, const __mmask16 *lm, __m512 lut, const __m512 *tab, __m512 acc[][2]) {
+  const float *xp = q->xp + t * WB;
+  __m512 x[8];
+  for (int v = 0; v < 8; v++) x[v] = _mm512_load_ps(xp + 16 * v);
+  for (int r = 0; r < R; r++) {
+    const uint8_t *p = row + r * q->ldc + t * (WB / 2);
+    _mm_prefetch((const char *)(p + R * q->ldc + WPF), _MM_HINT_T1);
+    __m512i idx[8];
+    wide_codes(p, q->ldc - t * (WB / 2), masked, idx);
+    if (mode == W_TABLE) {
+      for (int v = 0; v < 8; v++) {
+        __m512 w = masked ? _mm512_maskz_permutexvar_ps(lm[v], idx[v], tab[r]) : _mm512_permutexvar_ps(idx[v], tab[r]);
+        acc[r][v & 1] = _mm512_fmadd_ps(w, x[v], acc[r][v & 1]);
+      }
+    } else {
+      __m512 b = _mm512_setzero_ps();
+      for (int v = 0; v < 8; v++) {
+        __m512 w = masked ? _mm512_maskz_permutexvar_ps(lm[v], idx[v], lut) : _mm512_permutexvar_ps(idx[v], lut);
+        b = _mm512_fmadd_ps(w, x[v], b);
+      }
+      __m512 s = wide_scales(q, n + r, t, masked);
+      if (masked) s = _mm512_maskz_mov_ps(lm[0], s); /* lanes past K: no group's */
+      acc[r][t & 1] = _mm512_fmadd_ps(b, s, acc[r][t & 1]);
+    }
+  }
+}
+
+/* R rows from n, block by block, x loaded once per block for all of them.
+ * zeros, mx: whether the rows have zero points, E8M0 scales */
+INLINE void wide_rows(const struct qop *q, int64_t n, const int R, const int mode, const int zeros, const int mx) {
+  const int64_t K = q->K, G = q->G, nblk = (K + WB - 1) / WB, nfull = K / WB;
+  const uint8_t *row = q->codes + n * q->ldc;
+  for (int r = 0; r < R; r++) { /* the scales of the rows whose codes the blocks prefetch */
+    const int64_t ahead = min64(q->N - 1, n + r + R + WPF / q->ldc + 1);
+    const uint8_t *sc = mx ? q->e8m0 + ahead * G : (const uint8_t *)(q->scales + ahead * G);
+    for (int64_t b = 0; b < (mx ? G : 4 * G); b += 64) _mm_prefetch((const char *)sc + b, _MM_HINT_T1);
+  }
+  const __m512 lut = _mm512_loadu_ps(q->lut);
+  __m512 acc[R][2], tab[R];
+  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = tab[r] = _mm512_setzero_ps();
+  /* W_TABLE: the table of each group, (lut - zero) * scale (a group is whole blocks, or the row) */
+  const int64_t bpg = G > 1 ? q->group / WB : nblk;
+#define WIDE_TABLE(r, g)                                                                              \
+  _mm512_mul_ps(zeros ? _mm512_sub_ps(lut, _mm512_set1_ps(q->zeros[(n + r) * G + (g)])) : lut,          \
+                _mm512_set1_ps(mx ? e8m0_table[q->e8m0[(n + r) * G + (g)]] : q->scales[(n + r) * G + (g)]))
+  int64_t t = 0, left = 0, g = 0;
+  for (; t < nfull; t++) {
+    if (mode == W_TABLE && left-- == 0) {
+      for (int r = 0; r < R; r++) tab[r] = WIDE_TABLE(r, g);
+      g++;
+      left = bpg - 1;
+    }
+    wide_block(q, row, n, t, R, mode, 0, NULL, lut, tab, acc);
+  }
+  if (t < nblk) { /* the short last block */
+    if (mode == W_TABLE)
+      for (int r = 0; r < R; r++) tab[r] = WIDE_TABLE(r, G - 1);
+    wide_block(q, row, n, t, R, mode, 1, q->tmask, lut, tab, acc);
+  }
+#undef WIDE_TABLE
+  for (int r = 0; r < R; r++) {
+    float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+    q->y[n + r] = q->bias ? v + q->bias[n + r] : v;
+  }
+}
+
+#define WIDE_SLICE(NAME, MODE, ZEROS, MX)                                                           \
+  static __attribute__((noinline)) void NAME(const struct qop *q, int64_t begin, int64_t end) {   \
+    int64_t n = begin;                                                                              \
+    for (; n + WR <= end; n += WR) wide_rows(q, n, WR, MODE, ZEROS, MX);                           \
+    for (; n < end; n++) wide_rows(q, n, 1, MODE, ZEROS, MX);                                      \
+  }
+WIDE_SLICE(wide_table_slice, W_TABLE, 0, 0)
+WIDE_SLICE(wide_table_zeros_slice, W_TABLE, 1, 0)
+WIDE_SLICE(wide_table_mx_slice, W_TABLE, 0, 1)
+WIDE_SLICE(wide_lanes_slice, W_LANES, 0, 0)
+WIDE_SLICE(wide_lanes_mx_slice, W_LANES, 0, 1)
+
 INLINE void gemv_rows(const struct qop *q, int64_t n, int64_t nvalid, const int MM, const int R, const int vals) {
   if (vals == V_LUT16) gemv_lut4(q, n, nvalid, MM, R);
   else gemv_lut8(q, n, nvalid, MM, R, vals);
@@ -435,6 +589,11 @@ INLINE void gemv_rows(const struct qop *q, int64_t n, int64_t nvalid, const int 
 
 /* rows [begin, end): R rows at a time, as many accumulators as fit */
 INLINE void gemv_slice(const struct qop *q, int64_t begin, int64_t end, const int vals) {
+  if (vals == V_LUT16 && q->wide) {
+    if (q->wide == W_LANES) (q->e8m0 ? wide_lanes_mx_slice : wide_lanes_slice)(q, begin, end);
+    else (q->e8m0 ? wide_table_mx_slice : q->zeros ? wide_table_zeros_slice : wide_table_slice)(q, begin, end);
+    return;
+  }
   if (q->lanes) {
     gemv_lanes_fns[vals](q, begin, end - begin);
     return;
@@ -612,6 +771,17 @@ static inline int64_t kernel_pos(int64_t k, int nibble_order) {
   return k - j + (j & 1) * 16 + j / 2;
 }
 
+/* GEMV, wide order: xp[wide_pos(k)] = x[k], zeros up to the next block */
+static void pack_wide(float *xp, const float *x, int64_t K) {
+  const __m512i j8 = _mm512_setr_epi32(0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120);
+  for (int64_t k0 = 0; k0 < K; k0 += WB)
+    for (int v = 0; v < 8; v++) {
+      const __mmask16 m = k0 + WB <= K ? (__mmask16)0xFFFF : first_lanes((K - k0 - v + 7) / 8);
+      __m512 r = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_add_epi32(j8, _mm512_set1_epi32(v)), x + k0, 4);
+      _mm512_store_ps(xp + k0 + 16 * v, r);
+    }
+}
+
 /* r[i][j] -> r[j][i]: four rounds that swap the off-diagonal b x b blocks of
  * each 2b x 2b block, b = 8, 4, 2, 1 (vpermt2ps; index tables built once) */
 static __m512i transpose_idx[4][2];
@@ -713,7 +883,19 @@ static void qlinear(struct qop *q, const float *x) {
       q->lidx = _mm512_srl_epi32(nib ? _mm512_add_epi32(j, j) : j, _mm_cvtsi32_si128(q->lg));
     }
   }
-  q->Kp = round_up(K, CH);
+  q->wide = 0;
+  if (nib && M == 1) {
+    if (q->G == 1 || g % WB == 0) q->wide = W_TABLE;
+    else if (q->lg >= 3 && g < WB && !q->zeros) q->wide = W_LANES;
+  }
+  if (q->wide) {
+    const __m512i j = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    q->sidx = q->wide == W_LANES ? _mm512_srl_epi32(_mm512_slli_epi32(j, 3), _mm_cvtsi32_si128(q->lg)) : j;
+    const int64_t k0 = K / WB * WB;
+    for (int v = 0; v < 8; v++) /* lane j of vector v of the last block: element k0 + 8j + v */
+      q->tmask[v] = first_lanes((K - k0 - v + 7) / 8);
+  }
+  q->Kp = round_up(K, q->wide ? WB : CH);
   q->x = x;
   static const range_fn_t gemv_fns[V_KINDS] = {gemv_lut16_fn, gemv_int8_fn, gemv_uint8_fn,
                                                gemv_e5m2_fn,  gemv_e4m3_fn, gemv_lut256_fn};
@@ -723,9 +905,13 @@ static void qlinear(struct qop *q, const float *x) {
     const int64_t MM = q->lanes && M > 1 ? 4 : M; /* x rows the GEMV reads (zero rows past M) */
     float *xp = aligned_alloc(64, (size_t)(MM * q->Kp) * sizeof(float));
     if (!xp) abort();
-    memset(xp, 0, (size_t)(MM * q->Kp) * sizeof(float));
-    for (int64_t m = 0; m < M; m++)
-      for (int64_t k = 0; k < K; k++) xp[m * q->Kp + kernel_pos(k, nib)] = x[m * K + k];
+    if (q->wide) {
+      pack_wide(xp, x, K);
+    } else {
+      memset(xp, 0, (size_t)(MM * q->Kp) * sizeof(float));
+      for (int64_t m = 0; m < M; m++)
+        for (int64_t k = 0; k < K; k++) xp[m * q->Kp + kernel_pos(k, nib)] = x[m * K + k];
+    }
     q->xp = xp;
     /* at least ~64K weights per slice, so small layers do not pay for a fork */
     int64_t grain = max64(16, round_up((1 << 16) / K, 16));

@@ -70,13 +70,15 @@ def check(y: np.ndarray, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None) 
 
 
 def one_hot_exact(q: QuantizedTensor, w: np.ndarray) -> None:
-    """x = identity: y = w.T must hold every dequantised weight exactly (+-0 alike), on both paths."""
+    """x = identity: y = w.T must hold every dequantised weight exactly (+-0 alike), on every path."""
     k = w.shape[1]
     eye = np.eye(k, dtype=np.float32)
     want = w.T.astype(np.float32)
     np.testing.assert_array_equal(ql.qlinear(eye, q), want, err_msg="GEMM path")  # M = K > 4
     for k0 in range(0, k, 3):  # M <= 3
         np.testing.assert_array_equal(ql.qlinear(eye[k0 : k0 + 3], q), want[k0 : k0 + 3], err_msg="GEMV path")
+    for k0 in range(k):  # M = 1: 4-bit codes take the wide GEMV
+        np.testing.assert_array_equal(ql.qlinear(eye[k0], q), want[k0], err_msg=f"M = 1, k = {k0}")
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -196,6 +198,36 @@ def test_any_group_size(kernel, group):
         run, y = ql.bind(x, ops, bias)
         run()
         check(y, x, w.astype(np.float64), bias)
+
+
+@pytest.mark.parametrize("zeros", [False, True], ids=["sym", "zeros"])
+@pytest.mark.parametrize("group", [8, 16, 32, 64, 128, 256, 384, 4096])
+def test_wide_gemv_groups_and_tails(group, zeros):
+    """M = 1 with 4-bit codes, the wide GEMV (blocks of 128 k, 4 rows at once, per-lane scales for groups
+    of 8..64, one scaled table per group of whole blocks; zero points with groups under 128 take the chunk
+    kernel): K a multiple of 128, not one, shorter than a block, odd; N not a multiple of 4; one-hot x
+    gives every weight exactly."""
+    rng = np.random.default_rng(group + zeros)
+    for n, k in ((5, 1024), (7, 1000), (3, 1001), (9, 127), (1, 129)):
+        codes = rng.integers(0, 16, (n, k), dtype=np.uint8)
+        lut = rng.standard_normal(16).astype(np.float32)
+        g = -(-k // group)
+        scales = rng.standard_normal((n, g)).astype(np.float32)
+        zp = rng.integers(0, 4, (n, g)).astype(np.float32) if zeros else np.zeros((n, g), np.float32)
+        full = lambda a: np.repeat(a, group, axis=1)[:, :k]
+        w = ((lut[codes] - full(zp)) * full(scales)).astype(np.float32)
+        ops = {"kernel": "lut4", "codes": np.ascontiguousarray(pack_nibbles(codes, axis=1)), "scales": scales,
+               "zeros": zp if zeros else None, "lut": lut, "group": group,
+               "flags": ql.FLAG_ZEROS if zeros else 0, "N": n, "K": k}
+        x, bias = data(1, n, k, seed=k)
+        run, y = ql.bind(x, ops, bias)
+        run()
+        check(y, x, w.astype(np.float64), bias)
+        eye = np.eye(k, dtype=np.float32)
+        for k0 in list(range(0, k, 37)) + [k - 1]:
+            run, y = ql.bind(eye[k0 : k0 + 1], ops)
+            run()
+            np.testing.assert_array_equal(y[0], w[:, k0], err_msg=f"[{n}, {k}] k = {k0}")
 
 
 def test_kernel_operands():
