@@ -92,7 +92,51 @@ def _llamacpp(model: torch.nn.Module, qtype: str, threads: int) -> Any:
         import llamacpp
     except ImportError as e:
         raise RuntimeError(f"llama.cpp peer unavailable ({e}); pip install -e '.[bench]'") from None
-    return llamacpp.Runner(model, qtype, threads)
+    return LlamaCpp(llamacpp, model, qtype, threads)
+
+
+class LlamaCpp:
+    """llama.cpp (llama-cpp-python) on a GGUF of the model's own weights
+    (benchmarks/llamacpp.py writes it), run in this process: the same loop
+    as sparcc.generate.greedy (one eval of the prompt, one per new token,
+    argmax), its KV cache in llama.cpp's default F16."""
+
+    def __init__(self, module: Any, model: torch.nn.Module, qtype: str, threads: int):
+        import tempfile
+
+        self.lc, self.threads = module, threads
+        self.folder = tempfile.mkdtemp(prefix="sparcc-gguf-")
+        self.path = module.write_gguf(model, Path(self.folder) / f"model-{qtype}.gguf", qtype)
+        self.llm: Any = None
+
+    def generate(self, ids: torch.Tensor, n: int) -> tuple[float, float, torch.Tensor]:
+        import numpy as np
+
+        prompt = ids[0].tolist()
+        if self.llm is None or self.llm.n_ctx() < len(prompt) + n:
+            self.llm = self.lc.open_gguf(self.path, n_ctx=len(prompt) + n, threads=self.threads)
+        llm = self.llm
+        llm.reset()
+        start = time.perf_counter()
+        llm.eval(prompt)
+        tokens = [int(np.argmax(self.lc._last_logits(llm)))]  # noqa: SLF001
+        mid = time.perf_counter()
+        for _ in range(n - 1):
+            llm.eval(tokens[-1:])
+            tokens.append(int(np.argmax(self.lc._last_logits(llm))))  # noqa: SLF001
+        end = time.perf_counter()
+        decode = (n - 1) / (end - mid) if n > 1 else float("nan")
+        return len(prompt) / (mid - start), decode, torch.cat([ids, torch.tensor([tokens])], 1)
+
+    def logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        import numpy as np
+
+        llm = self.lc.open_gguf(self.path, n_ctx=tokens.shape[1], threads=self.threads, logits_all=True)
+        llm.reset()
+        llm.eval(tokens[0].tolist())
+        scores = np.array(llm.scores[: tokens.shape[1]], dtype=np.float32)
+        llm.close()
+        return torch.from_numpy(scores)
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:

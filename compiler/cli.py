@@ -371,7 +371,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets_help = ", ".join(TARGETS)
     t = sub.add_parser("targets", help="list the targets and whether each is available here")
     t.set_defaults(action=list_targets)
-    p = sub.add_parser("run", help="compile FILE:FACTORY, check it against PyTorch and time both")
+    p = sub.add_parser("run", help="compile FILE:FACTORY, check it against PyTorch and time both",
+                       usage="sparcc run FILE:FACTORY [options]  (sparcc run -h lists them)")
     p.add_argument("target", metavar="FILE:FACTORY")
     p.add_argument("--example-input", action="append", metavar="SPEC", help='e.g. "randn(64,512)"; repeat per input')
     p.add_argument("--target", dest="target_device", default="cpu", help=f"one of {targets_help} (sparcc targets)")

@@ -369,9 +369,11 @@ def test_quant_tensor_with_sparse_slot_storage() -> None:
 
 
 def test_data_dependent_formats_have_no_static_storage() -> None:
-    typ = QuantTensorType([64, 128], "int4:g32", sparse.FormatAttr("csr"))
+    # a quantised tensor's sparsity must have a static layout: the type refuses CSR
+    with pytest.raises(VerifyException, match="stores a data-dependent number of entries"):
+        QuantTensorType([64, 128], "int4:g32", sparse.FormatAttr("csr"))
     with pytest.raises(ValueError, match="stores a data-dependent number of entries"):
-        typ.storage()
+        parse_format("csr").static_storage([64, 128])
 
 
 def test_sparse_tensor_type_and_ops_from_python() -> None:
