@@ -168,31 +168,37 @@ def bind(x, q: QuantizedTensor | dict, bias=None, out: np.ndarray | None = None)
     spec = q.spec if isinstance(q, QuantizedTensor) else ops["kernel"]
     if isinstance(q, QuantizedTensor) and len(q.shape) != 2:
         raise ValueError(f"qlinear: {spec} weight has shape {list(q.shape)}; a linear layer's weight is [out, in]")
+    return bound_call(_kernel(ops["kernel"]), QLINEAR[ops["kernel"]], ops, "codes", x, bias, out, "qlinear")
+
+
+def bound_call(fn: Callable[..., None], record, ops: dict, weight: str, x, bias, out: np.ndarray | None,
+               what: str) -> tuple[Callable[[], None], np.ndarray]:
+    """The checked buffers of a weight-only linear kernel `record` (x [..., K],
+    bias [N], y [M, N]; the weight's arrays from `ops`, its codes under the
+    name `weight`) bound to `fn` once: returns (run, y). Shared by qlinear
+    and sqlinear (2:4 x 4-bit)."""
     N, K = ops["N"], ops["K"]
-    x = as_float32(x, "qlinear: x")
+    x = as_float32(x, f"{what}: x")
     if x.ndim == 0 or x.shape[-1] != K:
-        raise ValueError(f"qlinear: x has shape {list(x.shape)}, expected [..., {K}] (the weight is [{N}, {K}])")
+        raise ValueError(f"{what}: x has shape {list(x.shape)}, expected [..., {K}] (the weight is [{N}, {K}])")
     lead = x.shape[:-1]
     M = math.prod(lead)
-    x2 = x.reshape(M, K)
     flags = ops["flags"]
     b = None
     if bias is not None:
-        b = as_float32(bias, "qlinear: bias")
+        b = as_float32(bias, f"{what}: bias")
         if b.shape != (N,):
-            raise ValueError(f"qlinear: bias has shape {list(b.shape)}, expected [{N}]")
+            raise ValueError(f"{what}: bias has shape {list(b.shape)}, expected [{N}]")
         flags |= FLAG_BIAS
     if out is None:
         out = np.empty((M, N), np.float32)
     elif out.dtype != np.float32 or out.shape != (M, N) or not out.flags.c_contiguous:
-        raise ValueError(f"qlinear: out must be a contiguous float32 [{M}, {N}] array")
-    arrays = {"x": x2, "codes": ops["codes"], "scales": ops["scales"], "zeros": ops["zeros"],
+        raise ValueError(f"{what}: out must be a contiguous float32 [{M}, {N}] array")
+    arrays = {"x": x.reshape(M, K), weight: ops[weight], "scales": ops["scales"], "zeros": ops["zeros"],
               "lut": ops["lut"], "bias": b, "y": out}
     sizes = {"M": M, "N": N, "K": K, "group": ops["group"], "flags": flags}
-    record = QLINEAR[ops["kernel"]]
     args = [(None if arrays[o.name] is None else arrays[o.name].ctypes.data) if o.is_pointer else sizes[o.name]
             for o in record.operands]
-    fn = _kernel(ops["kernel"])
 
     def run() -> None:
         fn(*args)

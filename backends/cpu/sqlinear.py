@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -32,7 +31,7 @@ from sparcc.dialects.sparse_formats import SparseFormat, nm, parse_format as par
 from sparcc.dialects.sparse_quant import SparseQuantized, stored_codes
 
 from . import toolchain
-from .kernels import FLAG_BIAS, FLAG_ZEROS, SPARSE_QUANT
+from .kernels import FLAG_ZEROS, SPARSE_QUANT
 
 __all__ = ["bind", "check", "pack", "sqlinear"]
 
@@ -121,36 +120,10 @@ def _kernel() -> ctypes._CFuncPtr:
 def bind(x, sq: SparseQuantized | dict, bias=None, out: np.ndarray | None = None) -> tuple[Callable[[], None], np.ndarray]:
     """Prepares `y = x @ dequantize(sq).T + bias` for repeated calls (as
     qlinear.bind): returns (run, y)."""
-    from .qlinear import as_float32
+    from .qlinear import bound_call
 
     ops = sq if isinstance(sq, dict) else pack(sq)
-    N, K = ops["N"], ops["K"]
-    x = as_float32(x, "sqlinear: x")
-    if x.ndim == 0 or x.shape[-1] != K:
-        raise ValueError(f"sqlinear: x has shape {list(x.shape)}, expected [..., {K}] (the weight is [{N}, {K}])")
-    lead = x.shape[:-1]
-    M = math.prod(lead)
-    flags = ops["flags"]
-    b = None
-    if bias is not None:
-        b = as_float32(bias, "sqlinear: bias")
-        if b.shape != (N,):
-            raise ValueError(f"sqlinear: bias has shape {list(b.shape)}, expected [{N}]")
-        flags |= FLAG_BIAS
-    if out is None:
-        out = np.empty((M, N), np.float32)
-    arrays = {"x": x.reshape(M, K), "packed": ops["packed"], "scales": ops["scales"], "zeros": ops["zeros"],
-              "lut": ops["lut"], "bias": b, "y": out}
-    sizes = {"M": M, "N": N, "K": K, "group": ops["group"], "flags": flags}
-    args = [(None if arrays[o.name] is None else arrays[o.name].ctypes.data) if o.is_pointer else sizes[o.name]
-            for o in KERNEL.operands]
-    fn = _kernel()
-
-    def run() -> None:
-        fn(*args)
-
-    run.buffers = arrays  # keeps alive the arrays whose addresses `args` holds
-    return run, out.reshape(*lead, N)
+    return bound_call(_kernel(), KERNEL, ops, "packed", x, bias, out, "sqlinear")
 
 
 def sqlinear(x, sq: SparseQuantized, bias=None) -> np.ndarray:
