@@ -169,11 +169,9 @@ class CompiledProgram:
         )
         try:
             inputs = args if fast else self.check(args)
-            results = [torch.empty(s.shape, dtype=s.dtype) for s in self.outputs]
+            results = self._results([s.shape for s in self.outputs], args, inputs)
         except (RuntimeError, MemoryError) as e:  # a huge input's contiguous copy, or result, does not fit
             raise SparccError(f"cannot allocate this call's buffers: {str(e).splitlines()[0]}") from None
-        if self.mutated:
-            self._alias_updates(args, inputs, results)
         self.executable(inputs, results, ())
         return self._finish(results, args)
 
@@ -191,15 +189,19 @@ class CompiledProgram:
         try:
             inputs = self.check(args)
             values = self._sizes.values(inputs)
-            results = [torch.empty(shape, dtype=s.dtype) for shape, s in zip(self._sizes.outputs(values), self.outputs)]
+            results = self._results(self._sizes.outputs(values), args, inputs)
         except (RuntimeError, MemoryError) as e:  # as in __call__
             raise SparccError(f"cannot allocate this call's buffers: {str(e).splitlines()[0]}") from None
-        if self.mutated:
-            self._alias_updates(args, inputs, results)
         self.executable(inputs, results, values)
         return self._finish(results, args)
 
-    def _alias_updates(self, args: Sequence[Any], inputs: Sequence[torch.Tensor], results: list[torch.Tensor]) -> None:
+    def _results(self, shapes: Sequence[Any], args: Sequence[Any], inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """This call's result buffers: new ones, or an updated input's own."""
+        aliased = self._aliases(shapes, args, inputs) if self.mutated else {}
+        return [aliased[k] if k in aliased else torch.empty(shape, dtype=s.dtype)
+                for k, (shape, s) in enumerate(zip(shapes, self.outputs))]
+
+    def _aliases(self, shapes: Sequence[Any], args: Sequence[Any], inputs: Sequence[torch.Tensor]) -> dict[int, torch.Tensor]:
         """Points the result of each in-place update at its input's own buffer
         (a KV cache is then updated where it lies, not copied back), when the
         input went to the kernel as it is, shares no memory with another
@@ -216,11 +218,13 @@ class CompiledProgram:
                 shared |= {k, owner}
             if end > reach:
                 reach, owner = end, k
+        aliased = {}
         for k, (i, ok) in enumerate(zip(self.mutated, self.in_place)):
             a = args[i]
-            if (ok and inputs[i] is a and i not in shared and a.shape == results[k].shape
-                    and a.dtype == results[k].dtype and a.numel() * a.element_size() >= IN_PLACE_MIN_BYTES):
-                results[k] = a
+            if (ok and inputs[i] is a and i not in shared and tuple(a.shape) == tuple(shapes[k])
+                    and a.dtype == self.outputs[k].dtype and a.numel() * a.element_size() >= IN_PLACE_MIN_BYTES):
+                aliased[k] = a
+        return aliased
 
     def _finish(self, results: list[torch.Tensor], args: Sequence[Any]) -> Any:
         if (error := self.executable.take_error()) is not None:

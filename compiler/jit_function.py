@@ -161,7 +161,8 @@ class JitFunction:
             if not _initialized(state):
                 _initialize_lazily(fn, bound, name, state, self._lazy_shapes)
         slots = {name: state_slots(state) for name, state in states.items()}
-        layout = tuple((name, type(states[name]).__name__, tuple(_slot_key(o, a) for o, a in slots[name]))
+        settings: dict[int, tuple[Any, ...]] = {}  # each owner's plain settings, read once per call
+        layout = tuple((name, type(states[name]).__name__, tuple(_slot_key(o, a, settings) for o, a in slots[name]))
                        for name in slots)
         tree_key = tuple((n, str(spec), tuple((type(v).__name__, v) for v in leaves)) for n, spec, leaves in trees)
         key = (tuple(names), tuple((n, type(v).__name__, v) for n, v in constants), layout, tree_key)
@@ -435,10 +436,15 @@ def _owners(states: Any) -> list[Any]:
     return list(seen.values())
 
 
-def _slot_key(owner: Any, attr: str) -> tuple[Any, ...]:
+def _slot_key(owner: Any, attr: str, settings: dict[int, tuple[Any, ...]] | None = None) -> tuple[Any, ...]:
     """What a compiled program assumes of one slot's owner: its type, the
-    attribute, and its plain settings (sizes, flags), which tracing reads."""
-    plain = tuple(sorted((k, v) for k, v in vars(owner).items() if _plain(v)))
+    attribute, and its plain settings (sizes, flags), which tracing reads
+    (`settings` keeps them per owner, for the owner's other slots)."""
+    plain = settings.get(id(owner)) if settings is not None else None
+    if plain is None:
+        plain = tuple(sorted((k, v) for k, v in vars(owner).items() if _plain(v)))
+        if settings is not None:
+            settings[id(owner)] = plain
     return (type(owner).__name__, attr, plain)
 
 
