@@ -350,8 +350,12 @@ API int sparcc_model_run(void *const *inputs, void *const *outputs) {{
 def _c_header(m: dict[str, Any]) -> str:
     """model.h: the C API and the shapes of this model's inputs and outputs."""
 
+    updates = dict(enumerate(m.get("mutated_inputs", [])))  # output k -> the input it updates
+
     def describe(kind: str, specs: list[dict[str, Any]]) -> list[str]:
-        return [f" *   {kind} {i}: {s['dtype']}{s['shape']}" for i, s in enumerate(specs)]
+        return [f" *   {kind} {i}: {s['dtype']}{s['shape']}"
+                + (f" (the new value of input {updates[i]}: copy it back)" if kind == "output" and i in updates else "")
+                for i, s in enumerate(specs)]
 
     def arrays(kind: str, specs: list[dict[str, Any]]) -> list[str]:
         return [

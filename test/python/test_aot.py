@@ -335,3 +335,22 @@ def test_compile_again_into_the_same_folder(tmp_path):
     with torch.no_grad():
         _close([sparcc.load(tmp_path / "out")(x)], [second(x)], 1e-4)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary folder left beside it
+
+
+def test_an_artifact_writes_back_the_inputs_it_updates_and_its_header_says_which(tmp_path):
+    from sparcc import artifact
+
+    def append(cache, pos, x):
+        cache.index_copy_(0, pos, x)
+        return cache * 2
+
+    artifact.compile(append, (torch.zeros(6, 4), torch.tensor([1]), torch.ones(1, 4)), tmp_path / "out", threads=1)
+    header = (tmp_path / "out" / "model.h").read_text()
+    assert "output 0: float32[6, 4] (the new value of input 0: copy it back)" in header
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["mutated_inputs"] == [0]
+    program = sparcc.load(tmp_path / "out")
+    cache, want = torch.zeros(6, 4), torch.zeros(6, 4)
+    for p in (2, 5):
+        x = torch.randn(1, 4)
+        torch.testing.assert_close(program(cache, torch.tensor([p]), x), append(want, torch.tensor([p]), x))
+        assert torch.equal(cache, want)
