@@ -498,19 +498,17 @@ def _probe_shapes(fn: Callable[..., Any], bound: inspect.BoundArguments, name: s
             return _init(k, v, *rest, **kw)
 
         layer.lazy_initialization = record
+    # the same call with the copy in place of the cache (which may have come
+    # through the model's **kwargs)
     arguments = dict(bound.arguments)
-    arguments[name] = probe
-    args, kwargs = [], {}
-    for n, v in arguments.items():
-        kind = inspect.signature(fn).parameters[n].kind
-        if kind == inspect.Parameter.VAR_KEYWORD:
-            kwargs.update(v)
-        elif kind == inspect.Parameter.VAR_POSITIONAL:
-            args += list(v)
-        else:
-            kwargs[n] = v
+    if name not in arguments:
+        extra = next(p.name for p in bound.signature.parameters.values() if p.kind == p.VAR_KEYWORD)
+        arguments[extra] = {**arguments[extra], name: probe}
+    else:
+        arguments[name] = probe
+    call = inspect.BoundArguments(bound.signature, arguments)
     with torch.no_grad():
-        fn(*args, **kwargs)
+        fn(*call.args, **call.kwargs)
     return {i: tuple(((*t.shape[:-2], 0, t.shape[-1]), t.dtype) for t in kv) for i, kv in seen.items()}
 
 

@@ -255,3 +255,34 @@ def test_an_input_read_only_by_its_update_is_updated_in_its_own_buffer(monkeypat
     want = two(want_base, want_base.clone(), torch.tensor([2]), torch.ones(1, 4))
     torch.testing.assert_close(got, want)
     assert torch.equal(base, want_base)
+
+
+class _LazyLayer:
+    def __init__(self):
+        self.is_initialized = False
+
+    def lazy_initialization(self, k, v):
+        self.keys = torch.zeros(*k.shape[:-2], 8, k.shape[-1])
+        self.is_initialized = True
+
+
+class _LazyCache:
+    def __init__(self):
+        self.layers = [_LazyLayer()]
+
+
+def _step(x, pos, **kw):  # the cache arrives through **kwargs
+    layer = kw["cache"].layers[0]
+    if not layer.is_initialized:
+        layer.lazy_initialization(x, x)
+    layer.keys.index_copy_(1, pos, x)
+    return layer.keys.sum(1)
+
+
+def test_a_lazy_cache_passed_through_the_models_kwargs_is_probed_and_updated():
+    fast = sparcc.jit(_step, cache=False)
+    cache, want = _LazyCache(), _LazyCache()
+    for p in (0, 3):
+        x = torch.randn(2, 1, 4)
+        torch.testing.assert_close(fast(x, torch.tensor([p]), cache=cache), _step(x, torch.tensor([p]), cache=want))
+        torch.testing.assert_close(cache.layers[0].keys, want.layers[0].keys)
