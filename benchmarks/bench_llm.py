@@ -140,7 +140,7 @@ class LlamaCpp:
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from sparcc.generate import greedy, logit_errors, teacher_forced_logits
+    from sparcc.generate import agreeing_prefix, greedy, logit_errors, teacher_forced_logits
 
     torch.set_num_threads(args.threads)
     model = build_model(args.layers, args.hidden, args.inter, args.vocab, args.heads, args.kv_heads)
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             if base:
                 row["decode_vs_eager_f32"] = round(b["decode"] / base["decode"], 2)
             tokens = b["tokens"]
-            row["same_tokens"] = int((tokens == reference.tokens).all(0).long().cumprod(0).sum()) - args.prompt
+            row["same_tokens"] = agreeing_prefix(tokens, reference.tokens, args.prompt)
             got = (teacher_forced_logits(model, reference.tokens, made) if engine.kind == "forward"
                    else made.logits(reference.tokens))
             row.update({k: float(f"{v:.4g}") for k, v in logit_errors(want_logits, got).items()})

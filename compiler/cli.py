@@ -212,7 +212,7 @@ def run_generate(opts: argparse.Namespace) -> None:
     logits against float32's."""
     import torch
     from sparcc.backends import get_target
-    from sparcc.generate import greedy, logit_errors, teacher_forced_logits
+    from sparcc.generate import agreeing_prefix, greedy, logit_errors, teacher_forced_logits
 
     if opts.generate < 1:
         raise SparccError(f"--generate {opts.generate}: must be at least 1 (the tokens to generate)")
@@ -255,15 +255,13 @@ def run_generate(opts: argparse.Namespace) -> None:
         print(f"  {k:16} {best[k][0].prefill_tokens_per_s:14.1f} {best[k][1].decode_tokens_per_s:14.1f}")
     print(f"  speed-up         {best['sparcc'][0].prefill_tokens_per_s / best['eager'][0].prefill_tokens_per_s:13.2f}x "
           f"{best['sparcc'][1].decode_tokens_per_s / best['eager'][1].decode_tokens_per_s:13.2f}x")
-    same = int((ours.tokens == ref.tokens).all(0).long().cumprod(0).sum()) - opts.prompt
+    same = agreeing_prefix(ours.tokens, ref.tokens, opts.prompt)
     print(f"  greedy tokens    {same}/{opts.generate} equal to eager float32's before the first difference")
     first = float((ours.first_logits - ref.first_logits).abs().max())
     print(f"  first logits     {first:9.2e}  max abs error (vs PyTorch eager)")
     if spec is not None or sparse_spec is not None:
-        errors = logit_errors(teacher_forced_logits(model, ref.tokens),
-                              teacher_forced_logits(model, ref.tokens, sparcc.jit(
-                                  model.forward, target=opts.target_device, threads=threads, quant=spec,
-                                  sparsity=sparse_spec)))
+        # the same jit: the full-sequence call (no cache) is one more program of it
+        errors = logit_errors(teacher_forced_logits(model, ref.tokens), teacher_forced_logits(model, ref.tokens, fast))
         print(f"  vs float32 (teacher-forced on eager's tokens): logits rel err {errors['logits_rel_err']:.3e}, "
               f"KL {errors['kl']:.3e} nats, top-1 agreement {errors['top1_agreement']:.1%}")
         program = next(iter(next(iter(fast.keyword_programs.values())).cache.values()))

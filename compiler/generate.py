@@ -80,7 +80,7 @@ def greedy(model: Any, ids: torch.Tensor, new_tokens: int, forward: Callable[...
     if new_tokens < 1:
         raise InputMismatchError(f"new tokens: {new_tokens}; must be at least 1")
     forward = forward or model.forward
-    name = _cache_argument(model.forward if forward is model.forward else forward)
+    name = _cache_argument(forward)
     cache = static_cache(model, max_cache_len or ids.shape[1] + new_tokens)
     out_tokens = [ids]
     with torch.no_grad():
@@ -97,6 +97,12 @@ def greedy(model: Any, ids: torch.Tensor, new_tokens: int, forward: Callable[...
             out_tokens.append(token)
         decode = time.perf_counter() - start
     return Generation(torch.cat(out_tokens, 1), first, prefill, decode, ids.shape[1], new_tokens)
+
+
+def agreeing_prefix(got: torch.Tensor, want: torch.Tensor, prompt_length: int) -> int:
+    """How many generated tokens of `got` equal `want`'s ([1, prompt + new]
+    each) before the first difference."""
+    return int((got == want).all(0).long().cumprod(0).sum()) - prompt_length
 
 
 def teacher_forced_logits(model: Any, tokens: torch.Tensor, forward: Callable[..., Any] | None = None) -> torch.Tensor:
