@@ -30,6 +30,7 @@ from typing import IO
 
 from sparcc.dialects.nn import Nn
 from sparcc.dialects.quant import Quant
+from sparcc.dialects.shard import Shard
 from sparcc.dialects.sparse import Sparse
 from sparcc.errors import SparccError
 from sparcc.passes import PASSES
@@ -41,7 +42,7 @@ from xdsl.utils.arg_spec import parse_pipeline
 from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
-DIALECTS = [Nn, Quant, Sparse]
+DIALECTS = [Nn, Quant, Sparse, Shard]
 
 Loc = tuple[str, int, int]
 
@@ -121,6 +122,8 @@ class SparccOptMain(xDSLOptMain):
     def register_all_dialects(self) -> None:
         super().register_all_dialects()
         for dialect in DIALECTS:
+            # sparcc's `shard` replaces xDSL's partial one of the same name
+            self.ctx._registered_dialects.pop(dialect.name, None)
             self.ctx.register_dialect(dialect.name, lambda d=dialect: d)
 
     def register_all_passes(self) -> None:
