@@ -1,11 +1,13 @@
 """
 Runs the model zoo (benchmarks/zoo_models.py) through sparcc: per model, the
-compile time, the error against eager, a status and the speed against eager
-at 1 and 2 threads.
+compile time, the error against eager, a status, and the speed of sparcc and
+of torch.compile (Inductor, CPU) against eager at 1 and 2 threads, with the
+peak working memory of eager and sparcc.
 
     python benchmarks/zoo.py                                 # every model
     python benchmarks/zoo.py --family hf --json zoo-hf.json
     python benchmarks/zoo.py --only resnet18 --only 'hf/*' --no-speed
+    python benchmarks/zoo.py --only 'hf/*' --json benchmarks/results/zoo.json --plot benchmarks/results/zoo.png
 
 Each model runs in its own process (a crash or a hang costs one row) with a
 time limit (--timeout, seconds, for the whole row). Status:
@@ -26,7 +28,13 @@ of eager with torch.set_num_threads(N) and of sparcc.jit(model, threads=N),
 N = 1 and 2. Eager is timed first, before sparcc's thread pool exists (a
 spinning pool slows eager). Compile time is the first call of
 sparcc.jit(model, threads=1, cache=False): export, import, passes, LLVM,
-link, load. The table goes to stdout as markdown; --json writes every field.
+link, load. torch.compile is compiled once per team size (Inductor fixes the
+OpenMP team size in its code) and timed in alternating blocks with eager at
+that size (--no-inductor skips it). Peak memory: the most resident memory
+that three calls add to the process (VmHWM, reset before them), plus, for
+sparcc, its weight buffers that are not the model's own tensors (packed or
+transposed copies, quantised codes). The table goes to stdout as markdown with
+the geomean ratios under it; --json writes every field, --plot a bar chart.
 """
 
 from __future__ import annotations
@@ -63,7 +71,8 @@ def _first_line(text: str, limit: int = 160) -> str:
 # ----------------------------------------------------------------------------
 
 
-def measure(name: str, speed: bool, threads: list[int], repeat: int, import_only: bool = False) -> dict[str, Any]:
+def measure(name: str, speed: bool, threads: list[int], repeat: int, import_only: bool = False,
+            inductor: bool = True) -> dict[str, Any]:
     import sparcc
     import torch
     from timing import blocked_median_ms
@@ -81,15 +90,8 @@ def measure(name: str, speed: bool, threads: list[int], repeat: int, import_only
     row["params_m"] = round(sum(p.numel() for p in model.parameters()) / 1e6, 2)
 
     eager: dict[int, float] = {}
-    if speed:  # eager first: no sparcc thread pool spinning yet
-        def eager_call() -> Any:
-            return model(*inputs)
-
-        ms = blocked_median_ms(
-            [eager_call] * len(threads), repeat, slow_s=0.25,
-            setups=[lambda n=n: torch.set_num_threads(n) for n in threads],
-        )
-        eager = dict(zip(threads, ms))
+    if speed:  # eager and Inductor first: no sparcc thread pool spinning yet
+        eager, row["eager_peak_mib"] = _time_peers(model, inputs, threads, repeat, inductor, row)
         row["eager_ms"] = {str(n): eager[n] for n in threads}
 
     programs = {}
@@ -130,7 +132,90 @@ def measure(name: str, speed: bool, threads: list[int], repeat: int, import_only
         ours[n] = blocked_median_ms([lambda fast=fast: fast(*inputs)], repeat, slow_s=0.25)[0]
     row["sparcc_ms"] = {str(n): ms for n, ms in ours.items()}
     row["speedup"] = {str(n): eager[n] / ours[n] for n in ours}
+    if ours:
+        row["sparcc_peak_mib"] = _peak_mib(lambda: fast(*inputs)) + _own_weights_mib(fast, model)
     return row
+
+
+# ----------------------------------------------------------------------------
+# the peers (eager, torch.compile) and memory
+# ----------------------------------------------------------------------------
+
+
+def _time_peers(model: Any, inputs: Any, threads: list[int], repeat: int, inductor: bool,
+                row: dict[str, Any]) -> tuple[dict[int, float], float]:
+    """Eager's latency per team size and its peak working memory; with
+    `inductor`, torch.compile's (Inductor, CPU) too, each compiled for its
+    team size (Inductor fixes the OpenMP team size in the code it writes) and
+    timed in alternating blocks with eager at that size."""
+    import torch
+    from timing import blocked_median_ms
+
+    eager: dict[int, float] = {}
+    compiled: dict[str, float] = {}
+    compile_s: dict[str, float] = {}
+    for n in threads:
+        torch.set_num_threads(n)
+        calls = [lambda: model(*inputs)]
+        if inductor:
+            try:
+                torch._dynamo.reset()
+                start = time.perf_counter()
+                fn = torch.compile(model)
+                with torch.no_grad():
+                    fn(*inputs)
+                compile_s[str(n)] = time.perf_counter() - start
+                calls.append(lambda fn=fn: fn(*inputs))
+            except Exception as e:  # noqa: BLE001 (the peer's failure is reported, not fatal)
+                row["inductor_message"] = f"{type(e).__name__}: {_first_line(str(e))}"
+                inductor = False
+        ms = blocked_median_ms(calls, repeat, slow_s=0.25, setups=[lambda n=n: torch.set_num_threads(n)] * len(calls))
+        eager[n] = ms[0]
+        if len(ms) > 1:
+            compiled[str(n)] = ms[1]
+    if compiled:
+        row["inductor_ms"] = compiled
+        row["inductor_compile_s"] = compile_s
+        row["inductor_speedup"] = {k: eager[int(k)] / v for k, v in compiled.items()}
+    torch._dynamo.reset()
+    return eager, _peak_mib(lambda: model(*inputs))
+
+
+def _peak_mib(call: Any) -> float:
+    """The most resident memory (MiB) that three calls of `call` add to what
+    the process holds before them: the working memory of a call (Linux's
+    VmHWM, reset through /proc/self/clear_refs after returning freed heap to
+    the system). NaN where the kernel does not offer it."""
+    import ctypes
+
+    import torch
+
+    def status(field: str) -> float:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return float("nan")
+    before = status("VmRSS")
+    with torch.no_grad():
+        for _ in range(3):
+            call()
+    return max(0.0, status("VmHWM") - before)
+
+
+def _own_weights_mib(program: Any, model: Any) -> float:
+    """MiB of the compiled program's weight buffers that are copies (packed,
+    transposed, quantised) rather than the model's own tensors: memory that
+    sparcc holds on top of the model."""
+    shared = {p.untyped_storage().data_ptr() for p in [*model.parameters(), *model.buffers()]}
+    own = {w.untyped_storage().data_ptr(): w.untyped_storage().nbytes() for w in getattr(program, "weights", [])
+           if w.untyped_storage().data_ptr() not in shared}
+    return sum(own.values()) / 2**20
 
 
 def _leaves(value: Any) -> list[Any]:
@@ -141,7 +226,8 @@ def _leaves(value: Any) -> list[Any]:
 
 def child(args: argparse.Namespace) -> int:
     threads = [int(t) for t in args.threads.split(",")]
-    row = measure(args.child, not args.no_speed and not args.import_only, threads, args.repeat, args.import_only)
+    row = measure(args.child, not args.no_speed and not args.import_only, threads, args.repeat, args.import_only,
+                  not args.no_inductor)
     Path(args.result).write_text(json.dumps(row))
     return 0
 
@@ -158,7 +244,7 @@ def run_one(name: str, args: argparse.Namespace) -> dict[str, Any]:
         log = Path(tmp) / "log.txt"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--result", str(result),
                "--threads", args.threads, "--repeat", str(args.repeat)]
-        cmd += ["--no-speed"] * args.no_speed + ["--import-only"] * args.import_only
+        cmd += ["--no-speed"] * args.no_speed + ["--import-only"] * args.import_only + ["--no-inductor"] * args.no_inductor
         start = time.perf_counter()
         with open(log, "w") as out:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -192,27 +278,81 @@ def summary(row: dict[str, Any], limit: int = 110) -> str:
 
 def _ms(row: dict[str, Any], key: str, n: str) -> str:
     value = row.get(key, {}).get(n)
-    return "" if value is None else (f"{value:.2f}x" if key == "speedup" else f"{value:.2f}")
+    return "" if value is None else (f"{value:.2f}x" if key.endswith("speedup") else f"{value:.2f}")
+
+
+def geomeans(rows: list[dict[str, Any]], key: str, n: str) -> tuple[float, int, float]:
+    """Geomean of the speed ratios `key` at `n` threads over the rows that
+    have one, how many, and the smallest."""
+    import math
+
+    ratios = [r[key][n] for r in rows if n in r.get(key, {})]
+    if not ratios:
+        return float("nan"), 0, float("nan")
+    return math.exp(sum(map(math.log, ratios)) / len(ratios)), len(ratios), min(ratios)
 
 
 def table(rows: list[dict[str, Any]], threads: list[str]) -> str:
+    inductor = any("inductor_ms" in r for r in rows)
     head = ["model", "status", "compile s", "error"]
     for n in threads:
-        head += [f"eager {n}t ms", f"sparcc {n}t ms", f"speed {n}t"]
+        head += [f"eager {n}t ms"] + [f"inductor {n}t ms"] * inductor + [f"sparcc {n}t ms", f"speed {n}t"]
+        head += [f"inductor speed {n}t"] * inductor
+    if any("sparcc_peak_mib" in r for r in rows):
+        head += ["peak MiB eager/sparcc"]
     head.append("message")
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in rows:
         cells = [r["name"], r["status"], f"{r['compile_s']:.1f}" if "compile_s" in r else "",
                  f"{r['error']:.1e}" if "error" in r else ""]
         for n in threads:
-            cells += [_ms(r, "eager_ms", n), _ms(r, "sparcc_ms", n), _ms(r, "speedup", n)]
+            cells += [_ms(r, "eager_ms", n)] + [_ms(r, "inductor_ms", n)] * inductor
+            cells += [_ms(r, "sparcc_ms", n), _ms(r, "speedup", n)] + [_ms(r, "inductor_speedup", n)] * inductor
+        if "peak MiB eager/sparcc" in head:
+            cells.append(f"{r['eager_peak_mib']:.0f}/{r['sparcc_peak_mib']:.0f}" if "sparcc_peak_mib" in r else "")
         cells.append(summary(r).replace("|", "\\|"))
         lines.append("| " + " | ".join(cells) + " |")
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     totals = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-    return "\n".join(lines) + f"\n\n{len(rows)} models: {totals}\n"
+    text = "\n".join(lines) + f"\n\n{len(rows)} models: {totals}\n"
+    for n in threads:
+        for key, who in (("speedup", "sparcc"), ("inductor_speedup", "torch.compile")):
+            g, count, worst = geomeans(rows, key, n)
+            if count:
+                text += f"{n} thread(s): {who} / eager geomean {g:.2f}x over {count} models (lowest {worst:.2f}x)\n"
+    return text
+
+
+def plot(rows: list[dict[str, Any]], threads: list[str], path: str) -> None:
+    """A bar chart of eager time / sparcc time (and / torch.compile time)
+    per model and team size, log scale, 1x marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    timed = [r for r in rows if r.get("speedup")]
+    series = [(key, n) for n in threads for key in ("speedup", "inductor_speedup")
+              if any(n in r.get(key, {}) for r in timed)]
+    width = 0.8 / max(1, len(series))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(timed) + 2), 4.5))
+    for k, (key, n) in enumerate(series):
+        values = [r.get(key, {}).get(n, float("nan")) for r in timed]
+        who = "sparcc" if key == "speedup" else "torch.compile"
+        g, _, _ = geomeans(timed, key, n)
+        ax.bar([i + k * width for i in range(len(timed))], values, width, label=f"{who}, {n} thread(s) (geomean {g:.2f}x)")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_ylabel("eager time / time (higher is faster)")
+    ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(timed))])
+    ax.set_xticklabels([r["name"] for r in timed], rotation=60, ha="right", fontsize=7)
+    ax.legend(fontsize=7)
+    ax.set_title("model zoo, batch 1: speed against PyTorch eager")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-speed", action="store_true", help="compile and check only")
     p.add_argument("--import-only", action="store_true",
                    help="only import into the nn dialect (status imports / unsupported; seconds per model)")
+    p.add_argument("--no-inductor", action="store_true", help="do not time torch.compile (Inductor)")
     p.add_argument("--json", metavar="FILE", help="write every row as JSON")
+    p.add_argument("--plot", metavar="PNG", help="bar chart of the speed against eager per model (matplotlib)")
     p.add_argument("--list", action="store_true", help="list the selected models and exit")
     p.add_argument("--table", metavar="FILE", help="print the table of a JSON file that --json wrote, and exit")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -236,7 +378,10 @@ def main(argv: list[str] | None = None) -> int:
         return child(args)
     if args.table:
         data = json.loads(Path(args.table).read_text())
-        print(table(data["results"], [] if all("eager_ms" not in r for r in data["results"]) else data["threads"]))
+        threads = [] if all("eager_ms" not in r for r in data["results"]) else data["threads"]
+        print(table(data["results"], threads))
+        if args.plot and threads:
+            plot(data["results"], threads, args.plot)
         return 0
     entries = zoo_models.select(args.only, args.family)
     if not entries:
@@ -257,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
         from timing import write_results
 
         write_results(args.json, rows, benchmark="zoo", threads=threads, timeout_s=args.timeout)
+    if args.plot and not (args.no_speed or args.import_only):
+        plot(rows, threads, args.plot)
     return 0
 
 
