@@ -61,6 +61,18 @@ def _sparsify_weights() -> type[ModulePass]:
     return SparsifyWeightsPass
 
 
+def _shard_propagate() -> type[ModulePass]:
+    from sparcc.passes.shard_propagate import ShardPropagatePass
+
+    return ShardPropagatePass
+
+
+def _shard_partition() -> type[ModulePass]:
+    from sparcc.passes.shard_partition import ShardPartitionPass
+
+    return ShardPartitionPass
+
+
 def _widen_bool_tensors() -> type[ModulePass]:
     from sparcc.passes.widen_bool_tensors import WidenBoolTensorsPass
 
@@ -77,4 +89,6 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "sparsify-weights": _sparsify_weights,
     "lower-sparse": _target_pass("sparcc.backends.cpu.lower_sparse:LowerSparsePass"),
     "widen-bool-tensors": _widen_bool_tensors,
+    "shard-propagate": _shard_propagate,
+    "shard-partition": _shard_partition,
 }

@@ -1,0 +1,125 @@
+"""
+`shard-partition`: the program that each process of a 1-D grid runs.
+
+In: the output of `shard-propagate` (every nn op and weight carries
+`shard.sharding`; `shard.reshard` where placements change). Out: the same
+program on local values (a dim split over N processes has 1/N of its size)
+with the data moved by collectives:
+
+    P -> R      shard.all_reduce
+    P -> S(d)   shard.reduce_scatter, scatter_axis d
+    S(d) -> R   shard.all_gather, gather_axis d
+    R -> S(d)   shard.all_slice, slice_axis d (no data moves)
+    S(a) -> S(b)  all_gather a, then all_slice b
+
+The program is the same on every process (SPMD); weights keep their
+`shard.sharding` so that a loader gives each process its part. A split dim
+that N does not divide is an error naming the tensor and the sizes.
+
+    %y = nn.linear %x, %w {shard.sharding = #shard.sharding<@mesh, [], partial = [0]>}
+           : (tensor<4x16xf32>, tensor<8x16xf32>) -> tensor<4x8xf32>
+    %r = shard.reshard %y from #shard.sharding<@mesh, [], partial = [0]> to #shard.sharding<@mesh, []>
+  becomes (N = 2)
+    %y = nn.linear %x, %w : (tensor<4x8xf32>, tensor<8x8xf32>) -> tensor<4x8xf32>
+    %r = shard.all_reduce %y on @mesh grid_axes = [0] : tensor<4x8xf32> -> tensor<4x8xf32>
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sparcc.dialects import nn
+from sparcc.dialects.shard import AllGatherOp, AllReduceOp, AllSliceOp, ReduceScatterOp, ReshardOp
+from sparcc.errors import SparccError
+from sparcc.passes.shard_propagate import ATTR, Place, find_grid
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+
+def _local(typ: TensorType, p: Place, n: int, what: str) -> TensorType:
+    if p.kind != "S":
+        return typ
+    shape = list(nn.shape_of(typ))
+    if not nn.is_static(shape):
+        raise SparccError(f"shard: {what} has the dynamic shape {nn.dims_text(shape)}; sharding needs static shapes")
+    if shape[p.dim] % n != 0:
+        raise SparccError(
+            f"shard: {what} dim {p.dim} has size {shape[p.dim]}, which {n} ranks do not divide "
+            f"(shape {shape}); choose another dim or replicate it"
+        )
+    shape[p.dim] //= n
+    return nn.tensor(shape, typ.element_type)
+
+
+def describe(op: Operation) -> str:
+    if isinstance(op, nn.WeightOp):
+        return f"weight '{op.weight_name}'"
+    return f"the result of {op.name} ({op.results[0].type})"
+
+
+class _Partition:
+    def __init__(self, grid: str, n: int):
+        self.grid, self.n = grid, n
+
+    def collective(self, cls, v: SSAValue, before: Operation, axis: int | None = None, scale: float = 1) -> SSAValue:
+        shape = list(nn.shape_of(v))
+        if axis is not None:
+            if scale < 1 and shape[axis] % self.n != 0:
+                raise SparccError(
+                    f"shard: a value of shape {shape} cannot be split over {self.n} ranks along dim {axis} "
+                    f"(size {shape[axis]})"
+                )
+            shape[axis] = int(shape[axis] * scale)
+        op = cls(v, nn.tensor(shape, v.type.element_type), self.grid, [0], axis)
+        Rewriter.insert_op(op, InsertPoint.before(before))
+        return op.result
+
+    def reshard(self, op: ReshardOp) -> None:
+        src, dst = Place.of(op.source), Place.of(op.target)  # type: ignore[arg-type]
+        v = op.src
+        if src == dst:
+            out = v
+        elif src.kind == "P" and dst.kind == "R":
+            out = self.collective(AllReduceOp, v, op)
+        elif src.kind == "P" and dst.kind == "S":
+            out = self.collective(ReduceScatterOp, v, op, dst.dim, 1 / self.n)
+        elif src.kind == "S" and dst.kind in "RS":
+            out = self.collective(AllGatherOp, v, op, src.dim, self.n)
+            if dst.kind == "S":
+                out = self.collective(AllSliceOp, out, op, dst.dim, 1 / self.n)
+        elif src.kind == "R" and dst.kind == "S":
+            out = self.collective(AllSliceOp, v, op, dst.dim, 1 / self.n)
+        else:
+            raise SparccError(f"shard: cannot reshard a value from {src} to {dst} (shape {list(nn.shape_of(v))})")
+        op.result.replace_all_uses_with(out)
+        Rewriter.erase_op(op)
+
+    def run(self, f: func.FuncOp) -> None:
+        for op in list(f.body.block.ops):
+            if isinstance(op, ReshardOp):
+                self.reshard(op)
+                continue
+            attr = op.attributes.get(ATTR)
+            if attr is None:
+                continue
+            p = Place.of(attr)  # type: ignore[arg-type]
+            for r in op.results:
+                if isinstance(r.type, TensorType):
+                    r._type = _local(r.type, p, self.n, describe(op))  # in place: the uses see the new type
+            if not isinstance(op, nn.WeightOp):
+                del op.attributes[ATTR]
+
+
+@dataclass(frozen=True)
+class ShardPartitionPass(ModulePass):
+    name = "shard-partition"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        grid = find_grid(op)
+        for f in op.walk():
+            if isinstance(f, func.FuncOp) and f.body.blocks:
+                _Partition(grid.sym_name.data, grid.dims[0]).run(f)

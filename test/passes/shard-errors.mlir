@@ -1,0 +1,40 @@
+// shard-propagate and shard-partition reject what they cannot split, with one message each.
+// RUN: sparcc-opt %s -p shard-propagate,shard-partition --split-input-file --verify-diagnostics 2>&1 | filecheck %s
+
+// A weight whose split dim the grid does not divide: named, with its sizes.
+// CHECK: error: {{.*}}shard: weight 'fc1.weight' dim 0 has size 15, which 2 ranks do not divide (shape [15, 8]); choose another dim or replicate it
+shard.grid @mesh(shape = [2])
+func.func @odd_weight(%x: tensor<4x8xf32>) -> tensor<4x15xf32> {
+  %w = nn.weight @fc1.weight : tensor<15x8xf32>
+  %a = shard.shard %w to #shard.sharding<@mesh, [[0]]> : tensor<15x8xf32>
+  %0 = nn.linear %x, %a : (tensor<4x8xf32>, tensor<15x8xf32>) -> tensor<4x15xf32>
+  func.return %0 : tensor<4x15xf32>
+}
+
+// -----
+
+// An activation split where the grid does not divide it.
+// CHECK: error: {{.*}}shard: a value of shape [3, 8] cannot be split over 2 ranks along dim 0 (size 3)
+shard.grid @mesh(shape = [2])
+func.func @odd_value(%x: tensor<3x8xf32>) -> tensor<3x8xf32> {
+  %0 = shard.shard %x to #shard.sharding<@mesh, [[0]]> : tensor<3x8xf32>
+  %1 = nn.relu %0 : tensor<3x8xf32>
+  func.return %1 : tensor<3x8xf32>
+}
+
+// -----
+
+// Only 1-D grids.
+// CHECK: error: {{.*}}shard: grid @g has shape [2, 2]; only 1-D grids are supported
+shard.grid @g(shape = [2, 2])
+func.func @grid2d(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  func.return %x : tensor<4x8xf32>
+}
+
+// -----
+
+// No grid at all.
+// CHECK: error: {{.*}}shard: expected one shard.grid in the module, found 0
+func.func @nogrid(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  func.return %x : tensor<4x8xf32>
+}

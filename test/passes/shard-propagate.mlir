@@ -1,0 +1,138 @@
+// RUN: sparcc-opt %s -p shard-propagate | filecheck %s
+
+// CHECK: builtin.module attributes {shard.unplaced = ["nn.argsort"]}
+shard.grid @mesh(shape = [2])
+
+// Megatron MLP: column-parallel fc1 (its bias follows), row-parallel fc2
+// whose bias is split off and added once, after the sum.
+// CHECK-LABEL: func.func @mlp
+// CHECK-NEXT:    %[[W1:.*]] = nn.weight @fc1.weight {shard.sharding = #shard.sharding<@mesh, [[0]]>}
+// CHECK-NEXT:    %[[B1:.*]] = nn.weight @fc1.bias {shard.sharding = #shard.sharding<@mesh, [[0]]>}
+// CHECK-NEXT:    %[[W2:.*]] = nn.weight @fc2.weight {shard.sharding = #shard.sharding<@mesh, [[], [0]]>}
+// CHECK-NEXT:    %[[B2:.*]] = nn.weight @fc2.bias {shard.sharding = #shard.sharding<@mesh, []>}
+// CHECK-NEXT:    %[[H:.*]] = nn.linear %x, %[[W1]], %[[B1]] {shard.sharding = #shard.sharding<@mesh, [[], [0]]>}
+// CHECK-NEXT:    %[[A:.*]] = nn.relu %[[H]] {shard.sharding = #shard.sharding<@mesh, [[], [0]]>}
+// CHECK-NEXT:    %[[P:.*]] = nn.linear %[[A]], %[[W2]] {shard.sharding = #shard.sharding<@mesh, [], partial = [0]>}
+// CHECK-NEXT:    %[[S:.*]] = shard.reshard %[[P]] from #shard.sharding<@mesh, [], partial = [0]> to #shard.sharding<@mesh, []>
+// CHECK-NEXT:    %[[Y:.*]] = nn.add %[[S]], %[[B2]] {shard.sharding = #shard.sharding<@mesh, []>}
+// CHECK-NEXT:    func.return %[[Y]]
+func.func @mlp(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %1 = nn.weight @fc1.weight : tensor<16x8xf32>
+  %2 = nn.weight @fc1.bias : tensor<16xf32>
+  %3 = nn.weight @fc2.weight : tensor<8x16xf32>
+  %4 = nn.weight @fc2.bias : tensor<8xf32>
+  %a = shard.shard %1 to #shard.sharding<@mesh, [[0]]> : tensor<16x8xf32>
+  %b = shard.shard %3 to #shard.sharding<@mesh, [[], [0]]> : tensor<8x16xf32>
+  %5 = nn.linear %x, %a, %2 : (tensor<4x8xf32>, tensor<16x8xf32>, tensor<16xf32>) -> tensor<4x16xf32>
+  %6 = nn.relu %5 : tensor<4x16xf32>
+  %7 = nn.linear %6, %b, %4 : (tensor<4x16xf32>, tensor<8x16xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  func.return %7 : tensor<4x8xf32>
+}
+
+// Attention: heads split by the reshape, moved by permute, kept by sdpa.
+// Only the row-parallel output projection sums.
+// CHECK-LABEL: func.func @attention
+// CHECK:         nn.linear {{.*}} {shard.sharding = #shard.sharding<@mesh, [[], [], [0]]>} : (tensor<2x8x32xf32>, tensor<32x32xf32>) -> tensor<2x8x32xf32>
+// CHECK-NEXT:    nn.reshape {{.*}} {shard.sharding = #shard.sharding<@mesh, [[], [], [0]]>} : tensor<2x8x32xf32> -> tensor<2x8x4x8xf32>
+// CHECK-NEXT:    nn.permute {{.*}} {shard.sharding = #shard.sharding<@mesh, [[], [0]]>, perm = array<i64: 0, 2, 1, 3>}
+// CHECK:         nn.sdpa {{.*}} {shard.sharding = #shard.sharding<@mesh, [[], [0]]>, is_causal = true
+// CHECK-NEXT:    nn.softmax {{.*}} {shard.sharding = #shard.sharding<@mesh, [[], [0]]>, dim = 3 : i64}
+// CHECK-NEXT:    nn.permute {{.*}} {shard.sharding = #shard.sharding<@mesh, [[], [], [0]]>
+// CHECK-NEXT:    nn.reshape {{.*}} {shard.sharding = #shard.sharding<@mesh, [[], [], [0]]>} : tensor<2x8x4x8xf32> -> tensor<2x8x32xf32>
+// CHECK-NEXT:    nn.linear {{.*}} {shard.sharding = #shard.sharding<@mesh, [], partial = [0]>}
+// CHECK-NEXT:    shard.reshard {{.*}} from #shard.sharding<@mesh, [], partial = [0]> to #shard.sharding<@mesh, []>
+// CHECK-NEXT:    func.return
+func.func @attention(%x: tensor<2x8x32xf32>) -> tensor<2x8x32xf32> {
+  %wq = nn.weight @q.weight : tensor<32x32xf32>
+  %wk = nn.weight @k.weight : tensor<32x32xf32>
+  %wv = nn.weight @v.weight : tensor<32x32xf32>
+  %wo = nn.weight @o.weight : tensor<32x32xf32>
+  %q0 = shard.shard %wq to #shard.sharding<@mesh, [[0]]> : tensor<32x32xf32>
+  %k0 = shard.shard %wk to #shard.sharding<@mesh, [[0]]> : tensor<32x32xf32>
+  %v0 = shard.shard %wv to #shard.sharding<@mesh, [[0]]> : tensor<32x32xf32>
+  %o0 = shard.shard %wo to #shard.sharding<@mesh, [[], [0]]> : tensor<32x32xf32>
+  %0 = nn.linear %x, %q0 : (tensor<2x8x32xf32>, tensor<32x32xf32>) -> tensor<2x8x32xf32>
+  %1 = nn.reshape %0 : tensor<2x8x32xf32> -> tensor<2x8x4x8xf32>
+  %2 = nn.permute %1 {perm = array<i64: 0, 2, 1, 3>} : tensor<2x8x4x8xf32> -> tensor<2x4x8x8xf32>
+  %3 = nn.linear %x, %k0 : (tensor<2x8x32xf32>, tensor<32x32xf32>) -> tensor<2x8x32xf32>
+  %4 = nn.reshape %3 : tensor<2x8x32xf32> -> tensor<2x8x4x8xf32>
+  %5 = nn.permute %4 {perm = array<i64: 0, 2, 1, 3>} : tensor<2x8x4x8xf32> -> tensor<2x4x8x8xf32>
+  %6 = nn.linear %x, %v0 : (tensor<2x8x32xf32>, tensor<32x32xf32>) -> tensor<2x8x32xf32>
+  %7 = nn.reshape %6 : tensor<2x8x32xf32> -> tensor<2x8x4x8xf32>
+  %8 = nn.permute %7 {perm = array<i64: 0, 2, 1, 3>} : tensor<2x8x4x8xf32> -> tensor<2x4x8x8xf32>
+  %9 = nn.sdpa %2, %5, %8 {is_causal = true, scale = 0.35355339059327373 : f64} : (tensor<2x4x8x8xf32>, tensor<2x4x8x8xf32>, tensor<2x4x8x8xf32>) -> tensor<2x4x8x8xf32>
+  %10 = nn.softmax %9 {dim = 3 : i64} : tensor<2x4x8x8xf32> -> tensor<2x4x8x8xf32>
+  %11 = nn.permute %10 {perm = array<i64: 0, 2, 1, 3>} : tensor<2x4x8x8xf32> -> tensor<2x8x4x8xf32>
+  %12 = nn.reshape %11 : tensor<2x8x4x8xf32> -> tensor<2x8x32xf32>
+  %13 = nn.linear %12, %o0 : (tensor<2x8x32xf32>, tensor<32x32xf32>) -> tensor<2x8x32xf32>
+  func.return %13 : tensor<2x8x32xf32>
+}
+
+// An unannotated weight takes the placement its consumer wants: here the
+// row-parallel one that the split input asks for.
+// CHECK-LABEL: func.func @free_weight
+// CHECK-NEXT:    %[[W2:.*]] = nn.weight @w2 {shard.sharding = #shard.sharding<@mesh, [[], [0]]>} : tensor<4x16xf32>
+// CHECK:         nn.linear %{{.*}}, %[[W2]] {shard.sharding = #shard.sharding<@mesh, [], partial = [0]>}
+func.func @free_weight(%x: tensor<4x8xf32>) -> tensor<4x4xf32> {
+  %w2 = nn.weight @w2 : tensor<4x16xf32>
+  %w1 = nn.weight @w1 : tensor<16x8xf32>
+  %a = shard.shard %w1 to #shard.sharding<@mesh, [[0]]> : tensor<16x8xf32>
+  %0 = nn.linear %x, %a : (tensor<4x8xf32>, tensor<16x8xf32>) -> tensor<4x16xf32>
+  %1 = nn.linear %0, %w2 : (tensor<4x16xf32>, tensor<4x16xf32>) -> tensor<4x4xf32>
+  func.return %1 : tensor<4x4xf32>
+}
+
+// Conflicting splits: the add keeps its first operand's split, the second
+// operand is resharded; the mul's row vector is sliced to match (no data
+// moves); the layer norm over the split dim gathers it.
+// CHECK-LABEL: func.func @conflict
+// CHECK:         %[[R:.*]] = shard.reshard %{{.*}} from #shard.sharding<@mesh, [[0]]> to #shard.sharding<@mesh, [[], [0]]> : tensor<8x8xf32>
+// CHECK-NEXT:    %[[S:.*]] = nn.add %{{.*}}, %[[R]] {shard.sharding = #shard.sharding<@mesh, [[], [0]]>}
+// CHECK-NEXT:    %[[B:.*]] = shard.reshard %b from #shard.sharding<@mesh, []> to #shard.sharding<@mesh, [[], [0]]> : tensor<1x8xf32>
+// CHECK-NEXT:    nn.mul %[[S]], %[[B]] {shard.sharding = #shard.sharding<@mesh, [[], [0]]>} : tensor<8x8xf32>, tensor<1x8xf32>
+// CHECK-NEXT:    %[[G:.*]] = shard.reshard %{{.*}} from #shard.sharding<@mesh, [[], [0]]> to #shard.sharding<@mesh, []>
+// CHECK-NEXT:    nn.layer_norm %[[G]] {shard.sharding = #shard.sharding<@mesh, []>
+func.func @conflict(%x: tensor<8x8xf32>, %b: tensor<1x8xf32>) -> tensor<8x8xf32> {
+  %0 = shard.shard %x to #shard.sharding<@mesh, [[], [0]]> : tensor<8x8xf32>
+  %1 = shard.shard %x to #shard.sharding<@mesh, [[0]]> : tensor<8x8xf32>
+  %2 = nn.add %0, %1 : tensor<8x8xf32>, tensor<8x8xf32> -> tensor<8x8xf32>
+  %3 = nn.mul %2, %b : tensor<8x8xf32>, tensor<1x8xf32> -> tensor<8x8xf32>
+  %4 = nn.layer_norm %3 {normalized_ndim = 1 : i64, eps = 1.000000e-05 : f64} : tensor<8x8xf32>
+  func.return %4 : tensor<8x8xf32>
+}
+
+// A row vector broadcast along the split dim stays whole.
+// CHECK-LABEL: func.func @broadcast
+// CHECK-NEXT:    %[[X:.*]] = shard.reshard %x from #shard.sharding<@mesh, []> to #shard.sharding<@mesh, [[0]]>
+// CHECK-NEXT:    nn.add %[[X]], %b {shard.sharding = #shard.sharding<@mesh, [[0]]>} : tensor<8x8xf32>, tensor<1x8xf32>
+func.func @broadcast(%x: tensor<8x8xf32>, %b: tensor<1x8xf32>) -> tensor<8x8xf32> {
+  %0 = shard.shard %x to #shard.sharding<@mesh, [[0]]> : tensor<8x8xf32>
+  %1 = nn.add %0, %b : tensor<8x8xf32>, tensor<1x8xf32> -> tensor<8x8xf32>
+  func.return %1 : tensor<8x8xf32>
+}
+
+// Embedding split along its features; a reshape that keeps the split
+// leading its group keeps it, one that merges it into an outer dim gathers.
+// CHECK-LABEL: func.func @embedding_reshape
+// CHECK:         nn.embedding {{.*}} {shard.sharding = #shard.sharding<@mesh, [[], [], [0]]>}
+// CHECK-NEXT:    nn.reshape {{.*}} {shard.sharding = #shard.sharding<@mesh, [[], [], [0]]>} : tensor<2x4x16xf32> -> tensor<2x4x4x4xf32>
+// CHECK-NEXT:    shard.reshard {{.*}} from #shard.sharding<@mesh, [[], [], [0]]> to #shard.sharding<@mesh, []> : tensor<2x4x16xf32>
+// CHECK-NEXT:    nn.reshape {{.*}} {shard.sharding = #shard.sharding<@mesh, []>} : tensor<2x4x16xf32> -> tensor<2x64xf32>
+func.func @embedding_reshape(%i: tensor<2x4xi64>) -> (tensor<2x4x4x4xf32>, tensor<2x64xf32>) {
+  %w = nn.weight @emb.weight : tensor<100x16xf32>
+  %a = shard.shard %w to #shard.sharding<@mesh, [[], [0]]> : tensor<100x16xf32>
+  %0 = nn.embedding %a, %i : (tensor<100x16xf32>, tensor<2x4xi64>) -> tensor<2x4x16xf32>
+  %1 = nn.reshape %0 : tensor<2x4x16xf32> -> tensor<2x4x4x4xf32>
+  %2 = nn.reshape %0 : tensor<2x4x16xf32> -> tensor<2x64xf32>
+  func.return %1, %2 : tensor<2x4x4x4xf32>, tensor<2x64xf32>
+}
+
+// An op without a rule runs replicated, and is listed in shard.unplaced.
+// CHECK-LABEL: func.func @unplaced
+// CHECK:         shard.reshard {{.*}} from #shard.sharding<@mesh, [[0]]> to #shard.sharding<@mesh, []>
+// CHECK-NEXT:    nn.argsort {{.*}}shard.sharding = #shard.sharding<@mesh, []>
+func.func @unplaced(%x: tensor<8x4xf32>) -> tensor<8x4xi64> {
+  %0 = shard.shard %x to #shard.sharding<@mesh, [[0]]> : tensor<8x4xf32>
+  %1 = nn.argsort %0 {dim = 1 : i64, descending = false} : tensor<8x4xf32> -> tensor<8x4xi64>
+  func.return %1 : tensor<8x4xi64>
+}
