@@ -27,6 +27,7 @@ from sparcc.errors import InputMismatchError, SparccError
 TARGETS: dict[str, str] = {
     "cpu": "sparcc.backends.cpu.target:CpuTarget",
     "ref": "sparcc.backends.ref.target:RefTarget",
+    "gpu": "sparcc.backends.gpu.target:GpuTarget",
 }
 
 
@@ -59,6 +60,11 @@ class Target(abc.ABC):
     def unavailable(self) -> str | None:
         """Why this target cannot run here (a missing tool, no device), or None."""
         return None
+
+    def unavailable_to_compile(self) -> str | None:
+        """Why this target cannot write an ahead-of-time artifact here, or
+        None; a target that cross-compiles (gpu) needs no device for that."""
+        return self.unavailable()
 
     def identity(self) -> list[str]:
         """What, besides the IR and options, decides the code built (host CPU,
@@ -138,16 +144,17 @@ class Target(abc.ABC):
 _loaded: dict[str, Target] = {}
 
 
-def get_target(name: Any, *, available: bool = True) -> Target:
+def get_target(name: Any, *, available: bool = True, compiling: bool = False) -> Target:
     """The target called `name`. SparccError when there is none, or (with
-    `available`) when it cannot run here, with the reason."""
+    `available`) when it cannot run here (`compiling`: cannot compile ahead
+    of time here), with the reason."""
     if not isinstance(name, str) or name not in TARGETS:
         raise SparccError(f"target '{name}' is not available; choose one of: {', '.join(TARGETS)}")
     target = _loaded.get(name)
     if target is None:
         module, _, cls = TARGETS[name].partition(":")
         target = _loaded[name] = getattr(importlib.import_module(module), cls)()
-    if available and (why := target.unavailable()) is not None:
+    if available and (why := target.unavailable_to_compile() if compiling else target.unavailable()) is not None:
         raise SparccError(f"target '{name}' is not available: {why}")
     return target
 

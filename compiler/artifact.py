@@ -66,7 +66,7 @@ def compile(
     from sparcc.backends import get_target
     from sparcc.driver import prepare
 
-    tgt = get_target(target)
+    tgt = get_target(target, compiling=True)
     if not tgt.writes_artifacts:
         raise SparccError(f"target '{tgt.name}' does not write ahead-of-time artifacts; use sparcc.jit")
     threads = tgt.check_threads(threads)

@@ -147,7 +147,9 @@ def _checked_setup(opts: argparse.Namespace) -> tuple[Any, Any, Any, list[Any]]:
     (quant spec, sparsity spec, model, inputs)."""
     from sparcc.backends import get_target
 
-    target = get_target(opts.target_device)
+    if getattr(opts, "gpu_arch", None):
+        os.environ["SPARCC_GPU_ARCH"] = opts.gpu_arch  # the gpu target reads it (backends/gpu/target.py)
+    target = get_target(opts.target_device, compiling=getattr(opts, "output", None) is not None)
     if opts.threads is not None and opts.threads < 1:
         raise SparccError(f"--threads {opts.threads}: must be at least 1")
     if opts.threads is not None and opts.threads > target.max_threads:
@@ -392,6 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--example-input", action="append", metavar="SPEC", help='e.g. "randn(64,512)"; repeat per input')
     c.add_argument("--target", dest="target_device", default="cpu", help=f"one of {targets_help} (sparcc targets)")
     c.add_argument("-o", "--output", required=True, metavar="FOLDER", help="where the artifact goes")
+    c.add_argument("--gpu-arch", metavar="SM", help="with --target gpu: the NVIDIA architecture, e.g. sm_80, sm_90 "
+                   "(default: this machine's GPU, else sm_90); no GPU is needed to compile")
     c.add_argument("--threads", type=int, help="threads the code is divided for (default: this machine's CPUs)")
     c.add_argument("--quant", action="append", metavar="PATTERN=FORMAT",
                    help="quantise matching linear layers' weights, e.g. '*.fc1=nf4:g64' (repeat; first match wins)")

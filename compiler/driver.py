@@ -101,6 +101,7 @@ class CompiledProgram:
         if self.symbols:
             self._sizes = _SizeRules(self.inputs, self.outputs, self.symbols)
         self._expected = [(s.dtype, torch.Size(s.shape) if not self.symbols else None) for s in self.inputs]
+        self._device = getattr(self.executable, "device", "cpu")  # where inputs and results live (gpu: "cuda")
         self._sparse = any(s.format is not None for s in self.inputs)
         self._one_result = len(self.outputs) - len(self.mutated) == 1 and (
             self.output_tree is None or self.output_tree.is_leaf()
@@ -146,8 +147,8 @@ class CompiledProgram:
                 raise InputMismatchError(
                     f"input {i}: expected shape {list(spec.shape)}, got {list(a.shape)}"
                 )
-            if a.device.type != "cpu":
-                raise InputMismatchError(f"input {i}: expected a CPU tensor, got device {a.device}")
+            if a.device.type != self._device:
+                raise InputMismatchError(f"input {i}: expected a {self._device.upper()} tensor, got device {a.device}")
             fmt = sparse_format(a)
             if fmt != spec.format:
                 raise InputMismatchError(
@@ -164,7 +165,8 @@ class CompiledProgram:
             return self._call_dynamic(args)
         # fast path: the signature matches exactly; anything else gets check()'s messages
         fast = not self._sparse and len(args) == len(self._expected) and all(
-            isinstance(a, torch.Tensor) and (a.dtype, a.shape) == e and a.is_cpu and a.is_contiguous()
+            isinstance(a, torch.Tensor) and (a.dtype, a.shape) == e and (a.is_cuda if self._device == "cuda" else a.is_cpu)
+            and a.is_contiguous()
             for a, e in zip(args, self._expected)
         )
         try:
@@ -198,7 +200,8 @@ class CompiledProgram:
     def _results(self, shapes: Sequence[Any], args: Sequence[Any], inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """This call's result buffers: new ones, or an updated input's own."""
         aliased = self._aliases(shapes, args, inputs) if self.mutated else {}
-        return [aliased[k] if k in aliased else torch.empty(shape, dtype=s.dtype)
+        device = inputs[0].device if self._device != "cpu" and inputs else None
+        return [aliased[k] if k in aliased else torch.empty(shape, dtype=s.dtype, device=device)
                 for k, (shape, s) in enumerate(zip(shapes, self.outputs))]
 
     def _aliases(self, shapes: Sequence[Any], args: Sequence[Any], inputs: Sequence[torch.Tensor]) -> dict[int, torch.Tensor]:
