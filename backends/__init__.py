@@ -28,6 +28,7 @@ TARGETS: dict[str, str] = {
     "cpu": "sparcc.backends.cpu.target:CpuTarget",
     "ref": "sparcc.backends.ref.target:RefTarget",
     "gpu": "sparcc.backends.gpu.target:GpuTarget",
+    "hls": "sparcc.backends.hls.target:HlsTarget",
 }
 
 

@@ -1,0 +1,254 @@
+"""Customisation primitives of the hls target, as attributes on the loop IR.
+
+A schedule maps layer globs to primitives, e.g.
+
+    {"fc1": {"unroll": 4, "pipeline": 1},
+     "*":   {"reuse_factor": 8, "partition": {"w_fc2_weight": "cyclic:4:1"}}}
+
+- `pipeline`: II of the nest's innermost loop (`#pragma HLS pipeline II=`);
+  False leaves the nest unpipelined.
+- `unroll`: factor on the nest's innermost parallel loop (the deepest loop
+  whose index every store uses); 0 unrolls it completely.
+- `reuse_factor` (hls4ml's): unroll = that loop's trip count / reuse_factor.
+- `partition`: {buffer: "cyclic|block:factor:dim" or "complete:0:dim"};
+  buffers are named as in kernel.cpp (in0, out0, w_<weight>, bufN).
+- `dataflow` (top-level key): `#pragma HLS dataflow` between the nests.
+
+A nest's layer is the module path of the weights it reads (fc1 for
+fc1.weight), else `nest<k>`. The first matching glob wins. The default
+heuristic pipelines every nest's innermost loop at the smallest II the QoR
+model allows, unrolls nothing, and partitions cyclically by the unroll
+factor the arrays that an unrolled loop walks. Emitters only read the
+attributes set here.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+from sparcc.backends.hls.emit import (
+    ATTR_DATAFLOW, ATTR_INTERFACE, buffer_names, ATTR_LABEL, ATTR_LAYER, ATTR_PARTITION, ATTR_PIPELINE, ATTR_TYPE, ATTR_UNROLL,
+    EmitError, _name, walk,
+)
+
+ATTR_USER_II = "hls.user_ii"  # the II was asked for by the user, not the heuristic
+KEYS = {"unroll", "pipeline", "reuse_factor", "partition"}
+INTERFACES = ("m_axi", "ap_memory", "stream")
+
+
+class ScheduleError(EmitError):
+    """A schedule or precision the hls target cannot apply."""
+
+
+def parse_precision(spec: Any) -> list[tuple[str, str]]:
+    """{"fc1": "ap_fixed<16,6>", "*": "float"} (or 'fc1=ap_fixed<16,6>;*=float') -> rules."""
+    import re
+
+    if spec is None:
+        return []
+    if isinstance(spec, str):
+        pairs = [p.split("=", 1) for p in spec.replace(";", "\n").splitlines() if p.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise ScheduleError(f"hls precision {spec!r}: expected PATTERN=TYPE, e.g. 'fc1=ap_fixed<16,6>'")
+        spec = {k.strip(): v.strip() for k, v in pairs}
+    if not isinstance(spec, dict):
+        raise ScheduleError(f"hls precision: expected a dict of layer glob -> type, got {type(spec).__name__}")
+    rules = []
+    for glob, typ in spec.items():
+        typ = str(typ).replace(" ", "")
+        m = re.fullmatch(r"ap_fixed<(\d+),(-?\d+)>", typ)
+        if typ != "float" and (m is None or not 2 <= int(m.group(1)) <= 26 or int(m.group(2)) > int(m.group(1))):
+            raise ScheduleError(
+                f"hls precision {glob}={typ}: expected float or ap_fixed<W,I> with 2 <= W <= 26 and I <= W "
+                "(wider words are not modelled bit-exactly)"
+            )
+        rules.append((str(glob), typ))
+    return rules
+
+
+def _match(rules: list[tuple[str, Any]], layer: str) -> Any:
+    for glob, value in rules:
+        if fnmatch.fnmatchcase(layer, glob) or fnmatch.fnmatchcase(layer, f"*.{glob}"):
+            return value
+    return None
+
+
+def layer_of(nest: Any, weights: dict[Any, str], k: int) -> str:
+    """The layer a nest belongs to: the module path of the weights it reads
+    (`weights`: weight argument -> store name)."""
+    names = []
+    for op in walk(nest):
+        if _name(op) == "memref.load" and op.operands[0] in weights:
+            w = weights[op.operands[0]]
+            layer = w.rsplit(".", 1)[0] if "." in w else w
+            if layer not in names:
+                names.append(layer)
+    return names[0] if names else f"nest{k}"
+
+
+def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dict[str, Any] | None,
+             precision: list[tuple[str, str]], interface: str) -> list[str]:
+    """Sets the schedule's attributes on `func`'s loops; returns the layer
+    of each nest. The II each pipeline asks for is checked later against
+    the QoR model (check_schedule)."""
+    from mlir import ir
+
+    schedule = dict(schedule or {})
+    if interface not in INTERFACES:
+        raise ScheduleError(f"hls interface {interface!r}: expected one of {', '.join(INTERFACES)}")
+    dataflow = bool(schedule.pop("dataflow", False))
+    rules = []
+    for glob, prims in schedule.items():
+        if not isinstance(prims, dict) or not set(prims) <= KEYS:
+            raise ScheduleError(
+                f"hls schedule for {glob!r}: expected a dict with keys among {', '.join(sorted(KEYS))}, got {prims!r}"
+            )
+        rules.append((glob, prims))
+    names = buffer_names(func)
+    ctx = module.context
+    with ctx:
+        i64 = ir.IntegerType.get_signless(64)
+        func.operation.attributes[ATTR_INTERFACE] = ir.StringAttr.get(interface)
+        if dataflow:
+            func.operation.attributes[ATTR_DATAFLOW] = ir.UnitAttr.get()
+        partitions: dict[str, str] = {}
+        layers = []
+        nests = [op for op in func.regions[0].blocks[0].operations if _name(op) == "scf.for"]
+        for k, nest in enumerate(nests):
+            layer = layer_of(nest, weight_names, k)
+            layers.append(layer)
+            nest.operation.attributes[ATTR_LAYER] = ir.StringAttr.get(layer)
+            typ = _match(precision, layer)
+            if typ is not None and typ != "float":
+                nest.operation.attributes[ATTR_TYPE] = ir.StringAttr.get(typ)
+            chain = _chain(nest)
+            for d, loop in enumerate(chain):
+                loop.operation.attributes[ATTR_LABEL] = ir.StringAttr.get(f"L{k}" if d == 0 else f"L{k}_{d}")
+            for op in walk(nest):  # loops off the main chain (rare) get labels too
+                if _name(op) == "scf.for" and ATTR_LABEL not in op.operation.attributes:
+                    op.operation.attributes[ATTR_LABEL] = ir.StringAttr.get(f"L{k}_x{id(op) % 10000}")
+            prims = _match(rules, layer) or {}
+            innermost = chain[-1]
+            ii = prims.get("pipeline", 1)
+            if ii is not False:
+                if isinstance(ii, bool) or not isinstance(ii, int) or ii < 1:
+                    raise ScheduleError(f"hls schedule for layer {layer}: pipeline II={ii!r}: expected a whole number >= 1")
+                innermost.operation.attributes[ATTR_PIPELINE] = ir.IntegerAttr.get(i64, ii)
+                if "pipeline" in prims:
+                    innermost.operation.attributes[ATTR_USER_II] = ir.UnitAttr.get()
+            target = _parallel_loop(chain)
+            trip = _trip(target)
+            factor = prims.get("unroll")
+            if "reuse_factor" in prims:
+                r = prims["reuse_factor"]
+                if isinstance(r, bool) or not isinstance(r, int) or r < 1 or trip % r:
+                    raise ScheduleError(
+                        f"hls schedule for layer {layer}: reuse_factor={r!r} must divide the trip count {trip} of "
+                        f"loop {_label(target)}"
+                    )
+                factor = trip // r
+            if factor is not None:
+                if isinstance(factor, bool) or not isinstance(factor, int) or factor < 0 or (factor and trip % factor):
+                    raise ScheduleError(
+                        f"hls schedule for layer {layer}: unroll factor {factor!r} must divide the trip count {trip} "
+                        f"of loop {_label(target)} (or be 0: complete)"
+                    )
+                if factor not in (1,):
+                    target.operation.attributes[ATTR_UNROLL] = ir.IntegerAttr.get(i64, factor)
+                    u = trip if factor == 0 else factor
+                    for name in _walked_arrays(target, names, interface):
+                        partitions.setdefault(name, f"cyclic:{u}:1")
+            for name, how in (prims.get("partition") or {}).items():
+                partitions[name] = how
+        if partitions:
+            func.operation.attributes[ATTR_PARTITION] = ir.DictAttr.get(
+                {k: ir.StringAttr.get(v) for k, v in partitions.items()}
+            )
+    return layers
+
+
+def _chain(nest: Any) -> list[Any]:
+    chain = [nest]
+    while True:
+        inner = [op for op in chain[-1].operation.regions[0].blocks[0].operations if _name(op) == "scf.for"]
+        if len(inner) != 1:
+            return chain
+        chain.append(inner[0])
+
+
+def _trip(loop: Any) -> int:
+    from sparcc.backends.hls.qor import trip_count
+
+    return trip_count(loop)
+
+
+def _label(loop: Any) -> str:
+    from mlir import ir
+
+    return ir.StringAttr(loop.operation.attributes[ATTR_LABEL]).value
+
+
+def _parallel_loop(chain: list[Any]) -> Any:
+    """The deepest loop of the chain whose index every store of the nest uses."""
+    stores = [op for op in walk(chain[0]) if _name(op) == "memref.store"]
+    for loop in reversed(chain):
+        iv = loop.operation.regions[0].blocks[0].arguments[0]
+        if stores and all(any(v == iv for v in list(s.operands)[2:]) for s in stores):
+            return loop
+    return chain[-1]
+
+
+def _walked_arrays(loop: Any, names: dict[Any, str], interface: str) -> list[str]:
+    """The C names of the arrays whose access index moves with `loop` (not the
+    top function's arguments under m_axi, which cannot be partitioned)."""
+    iv = loop.operation.regions[0].blocks[0].arguments[0]
+    out = []
+    for op in walk(loop):
+        if _name(op) in ("memref.load", "memref.store"):
+            m = op.operands[0] if _name(op) == "memref.load" else op.operands[1]
+            idx = list(op.operands)[1:] if _name(op) == "memref.load" else list(op.operands)[2:]
+            name = names.get(m)
+            if any(v == iv for v in idx) and name is not None and name not in out:
+                if interface == "m_axi" and name.startswith(("in", "out")):
+                    continue
+                out.append(name)
+    return out
+
+
+def check_partitions(kernel: Any) -> None:
+    """Every partition names an array of the kernel, with a legal kind,
+    a factor that divides it and dim 1 (arrays are flat)."""
+    names = {b.name: b for b in kernel.buffers}
+    for b in kernel.buffers:
+        if b.partition is None:
+            continue
+        kind, factor, dim = b.partition
+        if kind not in ("cyclic", "block", "complete"):
+            raise ScheduleError(f"partition of {b.name}: kind {kind!r}; expected cyclic, block or complete")
+        if dim != 1:
+            raise ScheduleError(f"partition of {b.name}: dim {dim}; the emitted arrays are flat (dim 1)")
+        if kind != "complete" and (factor < 1 or b.size % factor):
+            raise ScheduleError(
+                f"partition of {b.name}: factor {factor} does not divide its {b.size} elements; choose a divisor"
+            )
+    del names
+
+
+def check_pipelines(report: dict[str, Any]) -> None:
+    """An II the user asked for that the loop cannot reach is an error."""
+
+    def visit(loop: dict[str, Any], layer: str) -> None:
+        parts = loop.get("ii_parts")
+        if parts and parts.get("user") and loop["ii"] > parts["asked"]:
+            why = [f"{k} needs II >= {parts[k]}" for k in ("recurrence", "memory") if parts[k] > parts["asked"]]
+            raise ScheduleError(
+                f"hls schedule for layer {layer}: pipeline II={parts['asked']} on loop {loop['label']} is impossible: "
+                f"{'; '.join(why)} (the recurrence is the reduction's add chain; memory is the ports of its arrays "
+                "given their partitions); ask for that II or partition the arrays"
+            )
+        for c in loop.get("loops", []):
+            visit(c, layer)
+
+    for n in report["nests"]:
+        visit(n["loop"], n["layer"])

@@ -1,0 +1,254 @@
+"""The `hls` target: Vitis-style HLS C++ for an FPGA, checked by C simulation.
+
+nn -> linalg (sparcc passes) -> loops on memrefs (upstream MLIR,
+lower.py) -> schedule attributes (schedule.py) -> C++ (emit.py) + QoR
+estimate (qor.py) -> project files (project.py). `sparcc.jit(model,
+target="hls")` builds the design with g++ against the ap_types headers and
+calls it in-process (the C simulation); `sparcc compile --target hls`
+writes the project folder.
+
+Options (schedule, precision, interface) are set for the compiles inside
+`with options(...)`, or per call of compile_hls().
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sparcc.backends import Target
+from sparcc.errors import PipelineError, SparccError
+
+LIBRARY = "libcsim.so"
+
+
+@dataclass
+class Options:
+    schedule: dict[str, Any] = field(default_factory=dict)
+    precision: Any = None
+    interface: str = "m_axi"
+
+
+_options = Options()
+
+
+@contextlib.contextmanager
+def options(schedule: dict[str, Any] | None = None, precision: Any = None, interface: str = "m_axi") -> Iterator[Options]:
+    """The hls target's options for the compiles (sparcc.jit's first call,
+    sparcc.compile) made inside the block."""
+    global _options
+    from sparcc.backends.hls.schedule import parse_precision
+
+    parse_precision(precision)  # a bad spec fails here, before any work
+    saved, _options = _options, Options(dict(schedule or {}), precision, interface)
+    try:
+        yield _options
+    finally:
+        _options = saved
+
+
+def gxx() -> str | None:
+    return shutil.which("g++")
+
+
+class HlsTarget(Target):
+    name = "hls"
+    summary = "Vitis HLS C++ for an FPGA (xczu7ev, 200 MHz QoR estimate); runs as a g++ C simulation"
+    pipeline: ClassVar[tuple[str, ...]] = ("convert-nn-to-linalg", "fuse-elementwise", "widen-bool-tensors",
+                                           "lower-entry-abi")
+    max_threads = 1
+    cacheable = False  # options live outside the IR
+    writes_artifacts = True
+
+    def unavailable(self) -> str | None:
+        from sparcc.backends.hls.project import ap_types_dir
+
+        if gxx() is None:
+            return "no g++ on PATH for the C simulation; install g++"
+        if ap_types_dir() is None:
+            return "the ap_types headers (ap_fixed.h) are missing: pip install hls4ml (they ship with it)"
+        return None
+
+    def build(self, module: Any, folder: Path, threads: int) -> dict[str, Any]:
+        design = generate(str(module), _options)
+        design.write(folder)
+        return {**design.meta(), "library": LIBRARY, "ir": {"linalg": "linalg.mlir", "hls": "hls.mlir"},
+                "seconds": design.seconds, "schedule": design.schedule_lines(), "fallbacks": []}
+
+    def load(self, folder: Path, meta: dict[str, Any], program: Any, threads: int) -> CsimExecutable:
+        from sparcc.backends.hls.project import weights_h
+
+        kernel = kernel_from_meta(meta)
+        (folder / "weights.h").write_text(weights_h(kernel, program.weights))
+        lib = compile_library(folder)
+        return CsimExecutable(lib, kernel, [w for w in program.weights.values() if isinstance(w, torch.Tensor)])
+
+    def write_artifact(self, folder: Path, prepared: Any, threads: int, stages: Any, name: str) -> Any:
+        return write_project(folder, prepared, stages, name, _options)
+
+
+@dataclass
+class Design:
+    """An emitted design: its C++, QoR report and buffers."""
+
+    kernel: Any
+    report: dict[str, Any]
+    linalg: str
+    hls_ir: str
+    layers: list[str]
+    seconds: dict[str, float]
+
+    def write(self, folder: Path) -> None:
+        from sparcc.backends.hls import project, qor
+
+        (folder / "linalg.mlir").write_text(self.linalg)
+        (folder / "hls.mlir").write_text(self.hls_ir)
+        (folder / "kernel.h").write_text(project.kernel_h(self.kernel))
+        (folder / "kernel.cpp").write_text(project.kernel_cpp(self.kernel))
+        (folder / "report.json").write_text(json.dumps(self.report, indent=1))
+        (folder / "report.txt").write_text(qor.text(self.report))
+
+    def meta(self) -> dict[str, Any]:
+        k = self.kernel
+        return {
+            "interface": k.interface, "dataflow": k.dataflow, "fixed": sorted(k.fixed_types), "qor": self.report,
+            "buffers": [{"name": b.name, "shape": b.shape, "elem": b.elem, "role": b.role, "ctype": b.ctype,
+                         "weight": b.weight, "perm": b.value if b.role == "weight" else None,
+                         "value": b.value.tolist() if b.role == "constant" else None,
+                         "partition": list(b.partition) if b.partition else None} for b in k.buffers],
+        }
+
+    def schedule_lines(self) -> list[str]:
+        out = []
+        for n in self.report["nests"]:
+            cur, parts = n["loop"], []
+            while True:
+                parts.append(f"{cur['label']}[{cur['trip']}" + (f"/u{cur['unroll']}" if cur["unroll"] > 1 else "")
+                             + (f" II={cur['ii']}" if "ii" in cur else "") + "]")
+                if "loops" not in cur:
+                    break
+                cur = cur["loops"][0]
+            out.append(f"{n['layer']}: {' '.join(parts)} {n['latency']} cycles")
+        return out
+
+
+def generate(linalg: str, opts: Options) -> Design:
+    """linalg text -> the emitted, scheduled and checked design."""
+    from sparcc.backends.hls import emit, lower, qor, schedule
+
+    t0 = time.perf_counter()
+    module = lower.to_loops(linalg)
+    t1 = time.perf_counter()
+    with module.context:
+        func = emit.entry_function(module)
+        n_in, weights = emit.signature(func)
+        args = list(func.arguments)
+        weight_names = {args[n_in + i]: w["name"] for i, w in enumerate(weights)}
+        layers = schedule.annotate(module, func, weight_names, opts.schedule,
+                                   schedule.parse_precision(opts.precision), opts.interface)
+        emitter = emit.Emitter(func)
+        kernel = emitter.run(module)
+        schedule.check_partitions(kernel)
+        report = qor.report(func, kernel, emitter.views)
+        schedule.check_pipelines(report)
+        hls_ir = str(module)
+    t2 = time.perf_counter()
+    return Design(kernel, report, linalg, hls_ir, layers, {"hls-loops": t1 - t0, "hls-emit": t2 - t1})
+
+
+def kernel_from_meta(meta: dict[str, Any]) -> Any:
+    from sparcc.backends.hls.emit import Buffer, Kernel
+
+    bufs = []
+    for d in meta["buffers"]:
+        b = Buffer(d["name"], d["shape"], d["elem"], d["role"], d["ctype"], d["weight"])
+        b.value = d["perm"] if d["role"] == "weight" else (np.array(d["value"]) if d["value"] is not None else None)
+        b.partition = tuple(d["partition"]) if d["partition"] else None
+        bufs.append(b)
+    return Kernel("sparcc_top", "", bufs, [b for b in bufs if b.role == "input"],
+                  [b for b in bufs if b.role == "output"], [b for b in bufs if b.role == "weight"],
+                  meta["interface"], meta["dataflow"], set(meta["fixed"]))
+
+
+def compile_library(folder: Path) -> ctypes.CDLL:
+    """kernel.cpp (with weights.h) -> a shared library, with g++ against the
+    ap_types headers: the C simulation that sparcc.jit calls."""
+    from sparcc.backends.hls.project import ap_types_dir
+
+    inc = ap_types_dir()
+    if inc is None or gxx() is None:
+        raise SparccError("the hls C simulation needs g++ and the ap_types headers (pip install hls4ml)")
+    cmd = [gxx(), "-std=c++14", "-O2", "-Wno-unknown-pragmas", "-fPIC", "-shared", f"-I{inc}",
+           str(folder / "kernel.cpp"), "-o", str(folder / LIBRARY)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise PipelineError(f"g++ rejected the emitted HLS C++ (a sparcc bug): {done.stderr[-1500:]}", str(folder))
+    return ctypes.CDLL(str(folder / LIBRARY))
+
+
+class CsimExecutable:
+    """The C-simulation library's sparcc_run(args): inputs, then outputs."""
+
+    def __init__(self, lib: ctypes.CDLL, kernel: Any, weights: list[torch.Tensor]):
+        self.lib, self.kernel, self.weights = lib, kernel, weights
+        self._fn = lib.sparcc_run
+        self._fn.argtypes = [ctypes.c_void_p]
+        self._fn.restype = None
+
+    def __call__(self, inputs: Sequence[torch.Tensor], results: Sequence[torch.Tensor], sizes: Sequence[int]) -> None:
+        ptrs = (ctypes.c_void_p * (len(inputs) + len(results)))(*[t.data_ptr() for t in [*inputs, *results]])
+        self._fn(ptrs)
+
+    def take_error(self) -> SparccError | None:
+        return None
+
+
+def write_project(folder: Path, prepared: Any, stages: Any, name: str, opts: Options) -> Any:
+    """The HLS project of `prepared` in `folder` (sparcc compile --target hls)."""
+    import sparcc
+    from sparcc.artifact import FORMAT, MANIFEST, Artifact
+    from sparcc.backends.hls import project, qor
+    from torch.utils import _pytree as pytree
+
+    with stages("passes", "sparcc passes"):
+        prepared.run_passes()
+    with stages("lower", "loops, schedule and C++"):
+        design = generate(str(prepared.imported.module), opts)
+        design.write(folder)
+    kernel = design.kernel
+    with stages("weights", "weights and testbench"):
+        (folder / "weights.h").write_text(project.weights_h(kernel, prepared.imported.weights))
+        with torch.no_grad():
+            golden = [g.detach().numpy() for g in pytree.tree_leaves(prepared.model(*[a.clone() for a in prepared.args]))]
+        inputs = [a.detach().numpy() for a in prepared.args]
+        atol, rtol = project.tolerances(kernel)
+        (folder / "tb.cpp").write_text(project.tb_cpp(kernel, inputs, golden, atol, rtol))
+        (folder / "Makefile").write_text(project.makefile(None))
+        (folder / "run_hls.tcl").write_text(project.run_hls_tcl())
+    with stages("build", "checking the pragmas"):
+        from sparcc.backends.hls.pragmas import check_file
+
+        check_file(folder / "kernel.cpp")
+    files = sorted(p.name for p in folder.iterdir() if p.is_file())
+    manifest = {
+        "format": FORMAT, "sparcc_version": sparcc.__version__, "target": "hls", "name": name, "threads": 1,
+        "inputs": [{"dtype": str(s.dtype).removeprefix("torch."), "shape": list(s.shape)} for s in prepared.imported.inputs],
+        "outputs": [{"dtype": str(s.dtype).removeprefix("torch."), "shape": list(s.shape)} for s in prepared.imported.outputs],
+        "interface": kernel.interface, "precision": sorted(kernel.fixed_types) or ["float"],
+        "qor": {k: design.report[k] for k in ("device", "clock_mhz", "latency_cycles", "resources")},
+        "tolerance": {"atol": atol, "rtol": rtol}, "fallbacks": [],
+        "sha256": {f: hashlib.sha256((folder / f).read_bytes()).hexdigest() for f in files},
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    return Artifact(folder, manifest, qor.text(design.report))
