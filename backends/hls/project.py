@@ -146,8 +146,11 @@ def weights_h(k: Kernel, store: dict[str, Any]) -> str:
         if b.role == "weight":
             w = store[b.weight]
             t = w.detach().cpu() if hasattr(w, "detach") else w
-            if b.value is not None:  # the lower-entry-abi permutation
-                t = t.permute(*b.value)
+            if b.value is not None:  # nn.weight: viewed in the shape `perm` maps onto the argument's, then permuted
+                viewed = [0] * len(b.value)
+                for j, p in enumerate(b.value):
+                    viewed[p] = b.shape[j]
+                t = t.reshape(viewed).permute(*b.value)
             data = t.contiguous().numpy()
         elif b.role == "constant":
             data = b.value

@@ -124,6 +124,37 @@ def iv(loop: Any) -> Any:
     return loop.operation.regions[0].blocks[0].arguments[0]
 
 
+def _latency(op: Any, col: int) -> int:
+    name = _name(op)
+    if name == "memref.load":
+        return LATENCY["load"][col]
+    kind = OP_KIND.get(name, "math" if name.startswith("math.") else "int")
+    return LATENCY[kind][col]
+
+
+def _path(source: Any, value: Any, col: int) -> int:
+    """The longest latency from `source` (a loaded value) to `value` along
+    data dependences: the recurrence of a reduction through memory."""
+    memo: dict[Any, int | None] = {}
+
+    def longest(v: Any) -> int | None:
+        if v == source:
+            return 0
+        if v in memo:
+            return memo[v]
+        memo[v] = None
+        try:
+            owner = v.owner
+            ops = list(owner.operands) if _name(owner) != "memref.load" else []
+        except Exception:  # noqa: BLE001 (a block argument)
+            return None
+        best = [p for u in ops if (p := longest(u)) is not None]
+        memo[v] = max(best) + _latency(owner, col) if best else None
+        return memo[v]
+
+    return max(1, longest(value) or 1)
+
+
 class Model:
     """QoR of one annotated entry function."""
 
@@ -217,7 +248,7 @@ class Model:
                     ld = loads.get((base[0].name, *idx))
                     if ld is not None and not any(v == my_iv for v in idx):
                         # a reduction through memory: the chain from the load to this store
-                        chain = start - ready.get(ld.results[0], 0)
+                        chain = _path(ld.results[0], o.operands[0], col)
                         ii_rec = max(ii_rec, chain * unroll)
             else:
                 kind = OP_KIND.get(name, "math" if name.startswith("math.") else "int")
