@@ -562,6 +562,7 @@ def jit(
     quant: Any = None,
     sparsity: Any = None,
     dynamic: Any = None,
+    shard: Any = None,
 ) -> Any:
     """Compiles `model` (an nn.Module or a function of tensors) for `target`.
 
@@ -575,7 +576,13 @@ def jit(
     sparsity: weight pruning and sparse storage per layer, {glob: value}, e.g.
     {"encoder.*.fc1": "2:4", "*": "unstructured:0.9"} (sparcc/sparsify.py).
     Torch sparse inputs (COO, CSR, CSC, BSR) are compiled as sparse arguments.
+    shard: split the model over torch.distributed's process group, {glob:
+    "shard(dim)" | "replicate"} over parameter names, or "auto" (sparcc/shard.py).
     """
+    if shard is not None:
+        from sparcc.shard import sharded_jit
+
+        return sharded_jit(model, shard, target, threads, cache, quant=quant, sparsity=sparsity, dynamic=dynamic)
     if model is None:
         return lambda m: JitFunction(m, target, threads, cache, quant, sparsity, dynamic)
     return JitFunction(model, target, threads, cache, quant, sparsity, dynamic)

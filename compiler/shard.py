@@ -1,0 +1,612 @@
+"""
+Sharding: one model over the processes of a torch.distributed group.
+
+    # torchrun --nproc-per-node 2 script.py
+    torch.distributed.init_process_group("gloo")
+    fast = sparcc.jit(model, shard={"*.fc1.weight": "shard(0)", "*.fc2.weight": "shard(1)"})
+    y = fast(x)          # every rank passes the same x and gets the same y
+
+Keys are globs over parameter names (first match wins); placements are
+`shard(dim)` and `replicate`. `shard="auto"` picks Megatron-style pairs:
+a linear whose input comes only from other linears through ops that keep a
+split of the features or heads (elementwise, reshape, permute, sdpa) is
+row-parallel (`shard(1)`), those linears column-parallel (`shard(0)`). The
+mesh is the process group, 1-D; `shard={"mesh": N, ...}` states its size
+(checked against the group). Inputs and outputs are replicated.
+
+How it runs: the model is imported as for sparcc.jit, annotated
+(`shard.shard` on the weights), and `shard-propagate` and `shard-partition`
+give the program of one rank, the same on every rank. That program is cut
+into segments at its collectives; each segment is compiled by the target
+like any model (rank 0 compiles, the other ranks then find the segments in
+the on-disk cache), and the collectives run on torch.distributed between
+segments. Each rank keeps only its part of each weight.
+
+`ShardedProgram.comm` counts, per collective kind, the calls and the bytes
+of the local tensors handed to torch.distributed; `report["memory"]` gives
+the weight bytes this rank holds against the whole model's.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fnmatch
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from sparcc.dialects import nn
+from sparcc.dialects.shard import COLLECTIVES, AllGatherOp, AllReduceOp, AllSliceOp, GridOp, ReduceScatterOp, ShardOp
+from sparcc.errors import InputMismatchError, SparccError
+from sparcc.passes.shard_propagate import ATTR, Place, R, S, reshape_dim
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation, SSAValue
+from xdsl.rewriter import InsertPoint, Rewriter
+
+GRID = "mesh"
+PASSES = ("shard-propagate", "shard-partition")
+
+
+# ----------------------------------------------------------------------------
+# the user's spec
+# ----------------------------------------------------------------------------
+
+
+def parse_placement(text: str) -> str:
+    """'shard(0)', 'shard(-1)' or 'replicate', canonical; ValueError otherwise."""
+    t = text.strip().replace(" ", "")
+    if t in ("replicate", "replicated", "R"):
+        return "replicate"
+    if t.startswith("shard(") and t.endswith(")"):
+        try:
+            return f"shard({int(t[6:-1])})"
+        except ValueError:
+            pass
+    raise ValueError(f"placement '{text}' is not 'shard(<dim>)' or 'replicate'")
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """Parsed `shard=`: ordered (glob, placement) rules, or auto; the mesh size if stated."""
+
+    rules: tuple[tuple[str, str], ...] = ()
+    auto: bool = False
+    mesh: tuple[int, ...] | None = None
+
+    def placement_for(self, name: str) -> str | None:
+        for pattern, placement in self.rules:
+            if fnmatch.fnmatchcase(name, pattern):
+                return placement
+        return None
+
+
+def parse_shard_spec(spec: Any) -> ShardSpec:
+    """A dict {glob: placement} (with an optional "mesh": N), "auto", or
+    "glob=placement;..." (the CLI's form). Bad input: one SparccError."""
+    from sparcc.quantize import parse_layer_rules
+
+    if isinstance(spec, ShardSpec):
+        return spec
+    if isinstance(spec, str) and spec.strip() == "auto":
+        return ShardSpec(auto=True)
+    mesh = None
+    if isinstance(spec, dict) and "mesh" in spec:
+        spec = dict(spec)
+        raw = spec.pop("mesh")
+        mesh = (raw,) if isinstance(raw, int) else tuple(raw) if isinstance(raw, (tuple, list)) else None
+        if mesh is None or not mesh or not all(isinstance(m, int) and m >= 1 for m in mesh):
+            raise SparccError(f"shard: mesh {raw!r} is not a size or a tuple of sizes >= 1, e.g. 'mesh': 2")
+        if spec.get("*") == "auto" and len(spec) == 1:
+            return ShardSpec(auto=True, mesh=mesh)
+    rules = parse_layer_rules(spec, "shard", parse_placement, "shard(0)")
+    if rules is None:
+        raise SparccError("shard: expected a mapping of parameter globs to placements, or 'auto'")
+    return ShardSpec(rules.rules, mesh=mesh)
+
+
+def process_group() -> tuple[int, int]:
+    """(rank, world size) of torch.distributed's default group; a clear error without one."""
+    import torch.distributed as dist
+
+    if not dist.is_available() or not dist.is_initialized():
+        raise SparccError(
+            "sparcc.jit(shard=...): torch.distributed has no process group; call "
+            "torch.distributed.init_process_group('gloo') first (torchrun sets the environment it reads)"
+        )
+    return dist.get_rank(), dist.get_world_size()
+
+
+def check_mesh(spec: ShardSpec, world: int) -> None:
+    if spec.mesh is None:
+        return
+    if len(spec.mesh) != 1:
+        raise SparccError(f"shard: mesh {list(spec.mesh)} has {len(spec.mesh)} axes; sparcc shards over 1-D meshes")
+    if spec.mesh[0] != world:
+        raise SparccError(
+            f"shard: the mesh has {spec.mesh[0]} processes but the process group has {world} "
+            "(torch.distributed world size); start as many processes as the mesh has, or drop 'mesh'"
+        )
+
+
+# ----------------------------------------------------------------------------
+# annotation
+# ----------------------------------------------------------------------------
+
+
+def _weight_ops(f: func.FuncOp) -> list[nn.WeightOp]:
+    return [op for op in f.body.block.ops if isinstance(op, nn.WeightOp)]
+
+
+def entry(module: ModuleOp) -> func.FuncOp:
+    return next(op for op in module.ops if isinstance(op, func.FuncOp) and op.body.blocks)
+
+
+def annotate(module: ModuleOp, placements: dict[str, str], world: int) -> None:
+    """Adds the grid and a shard.shard after each weight that `placements`
+    (name -> placement) splits."""
+    module.body.block.insert_op_before(GridOp(GRID, [world]), module.body.block.first_op)
+    for op in _weight_ops(entry(module)):
+        text = placements.get(op.weight_name)
+        if text is None:
+            continue  # free: it takes the placement its consumer wants
+        if text == "replicate":
+            place = R
+        else:
+            shape = nn.shape_of(op.result)
+            d = int(text[6:-1])
+            if not -len(shape) <= d < len(shape):
+                raise SparccError(
+                    f"shard: '{op.weight_name}' has {len(shape)} dims (shape {list(shape)}); {text} names no dim of it"
+                )
+            place = S(d % len(shape))
+        ann = ShardOp(op.result, place.attr(GRID))
+        Rewriter.insert_op(ann, InsertPoint.after(op))
+        op.result.replace_uses_with_if(ann.result, lambda use, a=ann: use.operation is not a)
+
+
+def rule_placements(spec: ShardSpec, names: Sequence[str]) -> dict[str, str]:
+    """name -> placement by the spec's globs; a glob that matches no parameter is an error."""
+    out = {}
+    for name in names:
+        p = spec.placement_for(name)
+        if p is not None:
+            out[name] = p
+    for pattern, _ in spec.rules:
+        if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+            raise SparccError(
+                f"shard: the pattern '{pattern}' matches no parameter of the model; its parameters are "
+                f"{', '.join(list(names)[:8])}{', ...' if len(names) > 8 else ''}"
+            )
+    return out
+
+
+# ops through which a split of features/heads survives unchanged in kind
+_KEEPS_SPLIT = (nn.UnaryOp, nn.BinaryOp, nn.WhereOp, nn.CastOp, nn.ReshapeOp, nn.PermuteOp, nn.SdpaOp,
+                nn.ExpandOp, nn.SliceOp, nn.ConcatOp)
+
+
+def auto_placements(module: ModuleOp, world: int) -> dict[str, str]:
+    """Megatron pairs: for each linear B, the linears A that its input comes
+    from through ops in _KEEPS_SPLIT (operands broadcast against the result
+    are ignored: they are sliced, not summed) become column-parallel, B
+    row-parallel, when every split divides by `world`."""
+    f = entry(module)
+    out: dict[str, str] = {}
+
+    def weight_of(v: SSAValue) -> nn.WeightOp | None:
+        return v.owner if isinstance(v.owner, nn.WeightOp) and v.owner.perm is None else None
+
+    for op in f.body.block.ops:
+        if not isinstance(op, nn.LinearOp) or weight_of(op.weight) is None:
+            continue
+        sources: list[nn.LinearOp] = []
+        stack, seen, ok = [op.input], set(), True
+        while stack and ok:
+            v = stack.pop()
+            if v in seen:
+                continue
+            seen.add(v)
+            p = v.owner
+            if isinstance(p, nn.LinearOp):
+                if weight_of(p.weight) is None:
+                    ok = False
+                sources.append(p)
+            elif isinstance(p, _KEEPS_SPLIT):
+                full = nn.shape_of(p.results[0])
+                for x in p.operands:
+                    if isinstance(x.owner, nn.WeightOp) or (
+                        len(nn.shape_of(x)) == len(full) and math.prod(nn.shape_of(x)) == math.prod(full)
+                    ) or isinstance(p, (nn.UnaryOp, nn.ReshapeOp, nn.PermuteOp, nn.SdpaOp, nn.CastOp)):
+                        if not isinstance(x.owner, nn.WeightOp):
+                            stack.append(x)
+            else:
+                ok = False
+        if not ok or not sources:
+            continue
+        w = weight_of(op.weight)
+        ws = [weight_of(s.weight) for s in sources]
+        if any(nn.shape_of(x.result)[0] % world for x in ws) or nn.shape_of(w.result)[1] % world:
+            continue
+        trial = {**out, w.weight_name: "shard(1)", **{x.weight_name: "shard(0)" for x in ws}}
+        for s in sources:
+            if s.bias is not None and isinstance(s.bias.owner, nn.WeightOp):
+                trial[s.bias.owner.weight_name] = "shard(0)"
+        if _costs(module, trial, world) <= _costs(module, out, world) + 1:
+            out = trial
+    return out
+
+
+def _costs(module: ModuleOp, placements: dict[str, str], world: int) -> int:
+    """The number of collectives (other than slices) the placements lead to."""
+    clone = module.clone()
+    try:
+        annotate(clone, placements, world)
+        _run(clone, PASSES)
+    except SparccError:
+        return 10**9
+    return sum(1 for op in clone.walk() if isinstance(op, COLLECTIVES) and not isinstance(op, AllSliceOp))
+
+
+def _run(module: ModuleOp, names: Sequence[str]) -> None:
+    from sparcc.driver import run_passes
+
+    run_passes(module, names)
+
+
+# ----------------------------------------------------------------------------
+# the per-rank program: segments between collectives
+# ----------------------------------------------------------------------------
+
+
+def local_weight(full: torch.Tensor, op: nn.WeightOp, rank: int, world: int) -> torch.Tensor:
+    """This rank's part of a stored weight, in the store's layout (nn.weight:
+    viewed row-major in the shape `perm` maps onto the result, then permuted)."""
+    attr = op.attributes.get(ATTR)
+    place = R if attr is None else Place.of(attr)  # type: ignore[arg-type]
+    if place.kind != "S":
+        return full
+    shape = [s * world if d == place.dim else s for d, s in enumerate(nn.shape_of(op.result))]
+    perm = list(nn.ints(op.perm)) if op.perm is not None else list(range(len(shape)))
+    viewed = [0] * len(perm)
+    for j, p in enumerate(perm):
+        viewed[p] = shape[j]
+    return full.reshape(viewed).chunk(world, perm[place.dim])[rank].contiguous()
+
+
+@dataclass
+class Segment:
+    program: Any  # CompiledProgram
+    inputs: list[int]  # value slots
+    outputs: list[int]
+
+
+@dataclass
+class Collective:
+    kind: str  # all_reduce | all_gather | reduce_scatter | all_slice
+    input: int
+    output: int
+    axis: int | None
+
+
+def split(module: ModuleOp) -> tuple[list[Any], dict[SSAValue, int], list[SSAValue], list[SSAValue]]:
+    """The entry's ops as steps: ("ops", [ops]) runs and ("collective", op);
+    value slots; the entry's arguments and results."""
+    f = entry(module)
+    steps: list[Any] = []
+    run: list[Operation] = []
+    for op in f.body.block.ops:
+        if isinstance(op, func.ReturnOp):
+            break
+        if isinstance(op, nn.WeightOp):
+            continue
+        if isinstance(op, COLLECTIVES):
+            if run:
+                steps.append(("ops", run))
+                run = []
+            steps.append(("collective", op))
+        else:
+            run.append(op)
+    if run:
+        steps.append(("ops", run))
+    ret = f.body.block.last_op
+    return steps, {}, list(f.body.block.args), list(ret.operands) if ret else []
+
+
+def segment_module(ops: list[Operation], inputs: list[SSAValue], outputs: list[SSAValue]) -> ModuleOp:
+    """A module whose @forward runs `ops` (weights cloned in) from `inputs` to `outputs`."""
+    from xdsl.ir import Block, Region
+
+    block = Block(arg_types=[v.type for v in inputs])
+    mapping: dict[SSAValue, SSAValue] = dict(zip(inputs, block.args))
+    for op in ops:
+        for v in op.operands:
+            if v not in mapping and isinstance(v.owner, nn.WeightOp):
+                w = v.owner.clone()
+                w.attributes.pop(ATTR, None)
+                block.add_op(w)
+                mapping[v] = w.result
+        block.add_op(op.clone(value_mapper=mapping))
+    block.add_op(func.ReturnOp(*[mapping[v] for v in outputs]))
+    fn = func.FuncOp("forward", ([v.type for v in inputs], [v.type for v in outputs]), Region(block))
+    return ModuleOp([fn])
+
+
+def spec_of(v: SSAValue) -> Any:
+    from sparcc.frontend import TORCH_DTYPES, TensorSpec
+
+    return TensorSpec(tuple(nn.shape_of(v)), TORCH_DTYPES[v.type.element_type])
+
+
+def compile_segment(module: ModuleOp, weights: dict[str, torch.Tensor], inputs: list[Any], outputs: list[Any],
+                    tgt: Any, threads: int, use_cache: bool | None) -> Any:
+    """One segment through the target, like compile_program after import."""
+    import shutil
+    import tempfile
+    import weakref
+
+    from sparcc import cache
+    from sparcc.driver import CompiledProgram, run_passes
+    from sparcc.frontend import ImportedProgram
+
+    text = str(module)
+    imported = ImportedProgram(module, weights, inputs, outputs)
+
+    def build(folder: Path) -> dict[str, Any]:
+        run_passes(module, tgt.pipeline, text)
+        return tgt.build(module, folder, threads)
+
+    if tgt.cacheable and (use_cache if use_cache is not None else cache.enabled()):
+        options = {"target": tgt.name, "threads": threads, "pipeline": list(tgt.pipeline)}
+        folder, meta, hit = cache.get_or_build(cache.key(text, options, tgt), build, tgt.required_files())
+        status = "hit" if hit else "built"
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="sparcc-shard-"))
+        meta = build(folder)
+        status = "off"
+    executable = tgt.load(folder, meta, imported, threads)
+    program = CompiledProgram(inputs, outputs, None, executable, {"nn": text}, {"cache": status})
+    if status == "off":
+        weakref.finalize(program, shutil.rmtree, folder, True)
+    return program
+
+
+@dataclass
+class ShardedProgram:
+    """The program of one rank: segments and collectives over value slots."""
+
+    steps: list[Any]
+    inputs: list[Any]  # TensorSpec of the (replicated) inputs
+    n_slots: int
+    input_slots: list[int]
+    output_slots: list[int]
+    constants: dict[int, torch.Tensor]  # weights that a collective reads directly
+    rank: int
+    world: int
+    ir: dict[str, str] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+    comm: dict[str, list[int]] = field(default_factory=dict)  # kind -> [calls, bytes]
+    timeout: float | None = None
+
+    def __call__(self, *args: torch.Tensor) -> Any:
+        import torch.distributed as dist
+
+        if len(args) != len(self.inputs):
+            raise InputMismatchError(f"expected {len(self.inputs)} input(s), got {len(args)}")
+        for i, (a, s) in enumerate(zip(args, self.inputs)):
+            if not isinstance(a, torch.Tensor) or tuple(a.shape) != tuple(s.shape) or a.dtype != s.dtype:
+                got = f"{a.dtype}{list(a.shape)}" if isinstance(a, torch.Tensor) else type(a).__name__
+                raise InputMismatchError(f"input {i}: expected {s}, got {got}")
+        slots: list[Any] = [None] * self.n_slots
+        for k, a in zip(self.input_slots, args):
+            slots[k] = a.contiguous()
+        for k, t in self.constants.items():
+            slots[k] = t
+        for step in self.steps:
+            if isinstance(step, Segment):
+                out = step.program(*[slots[k] for k in step.inputs])
+                if isinstance(out, torch.Tensor):
+                    out = (out,)
+                for k, t in zip(step.outputs, out):
+                    slots[k] = t
+            else:
+                slots[step.output] = self._collective(dist, step, slots[step.input])
+        outs = [slots[k] for k in self.output_slots]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def _collective(self, dist: Any, c: Collective, x: torch.Tensor) -> torch.Tensor:
+        n = self.world
+        calls = self.comm.setdefault(c.kind, [0, 0])
+        if c.kind == "all_slice":
+            return x.chunk(n, c.axis)[self.rank].contiguous()
+        calls[0] += 1
+        calls[1] += x.numel() * x.element_size()
+        try:
+            if c.kind == "all_reduce":
+                x = x.clone() if not x.is_contiguous() else x
+                self._wait(dist.all_reduce(x, async_op=True), c)
+                return x
+            if c.kind == "all_gather":
+                parts = [torch.empty_like(x) for _ in range(n)]
+                self._wait(dist.all_gather(parts, x.contiguous(), async_op=True), c)
+                return torch.cat(parts, c.axis)
+            # reduce_scatter: gloo has none; a sum then this rank's part
+            y = x.clone()
+            self._wait(dist.all_reduce(y, async_op=True), c)
+            return y.chunk(n, c.axis)[self.rank].contiguous()
+        except RuntimeError as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise SparccError(
+                f"shard: rank {self.rank}: {c.kind} over {n} ranks failed ({first[:200]}); a peer process "
+                "may have died or stopped calling the model"
+            ) from None
+
+    def _wait(self, work: Any, c: Collective) -> None:
+        if self.timeout is None:
+            work.wait()
+        elif not work.wait(datetime.timedelta(seconds=self.timeout)):
+            raise RuntimeError(f"no answer within {self.timeout:g} s")
+
+
+def build_sharded(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, target: str = "cpu",
+                  threads: int | None = None, use_cache: bool | None = None,
+                  rank: int | None = None, world: int | None = None, timeout: float | None = None) -> ShardedProgram:
+    """Imports `model`, shards it for this rank and compiles its segments.
+    rank/world default to torch.distributed's (which must be initialised)."""
+    from sparcc.backends import get_target
+    from sparcc.driver import prepare
+
+    start = time.perf_counter()
+    distributed = rank is None
+    if distributed:
+        rank, world = process_group()
+    check_mesh(spec, world)
+    tgt = get_target(target)
+    threads = tgt.check_threads(threads)
+    prepared = prepare(model, args, tgt)
+    imported = prepared.imported
+    module = imported.module
+    if imported.symbols or imported.mutated:
+        raise SparccError("shard: models with dynamic shapes or in-place updated inputs are not sharded yet")
+    names = [op.weight_name for op in _weight_ops(entry(module))]
+    placements = auto_placements(module, world) if spec.auto else rule_placements(spec, names)
+    annotate(module, placements, world)
+    _run(module, PASSES)
+    unplaced = [a.data for a in module.attributes["shard.unplaced"].data] if "shard.unplaced" in module.attributes else []
+    ir = {"nn": prepared.ir["nn"], "partitioned": str(module)}
+
+    f = entry(module)
+    weights: dict[str, torch.Tensor] = {}
+    full_bytes = local_bytes = 0
+    for op in _weight_ops(f):
+        if op.weight_name in weights:
+            continue
+        full = imported.weights[op.weight_name]
+        local = local_weight(full, op, rank, world)
+        weights[op.weight_name] = local
+        full_bytes += full.numel() * full.element_size()
+        local_bytes += local.numel() * local.element_size()
+
+    steps_ir, _, args_v, results_v = split(module)
+    slot: dict[SSAValue, int] = {}
+
+    def slot_of(v: SSAValue) -> int:
+        return slot.setdefault(v, len(slot))
+
+    input_slots = [slot_of(v) for v in args_v]
+    # which values each later step reads
+    later: list[set[SSAValue]] = []
+    reads: set[SSAValue] = set(results_v)
+    for kind, payload in reversed(steps_ir):
+        later.append(set(reads))
+        ops = payload if kind == "ops" else [payload]
+        for op in ops:
+            reads |= set(op.operands)
+    later.reverse()
+    constants: dict[int, torch.Tensor] = {}
+    steps: list[Any] = []
+    # rank 0 compiles first; the others then load the same segments from the cache
+    if distributed and rank != 0:
+        _barrier()
+    try:
+        for (kind, payload), after in zip(steps_ir, later):
+            if kind == "collective":
+                op = payload
+                src = op.input
+                if isinstance(src.owner, nn.WeightOp):
+                    constants[slot_of(src)] = _bound(weights[src.owner.weight_name], src.owner)
+                axis = None if isinstance(op, AllReduceOp) else op.axis
+                kind_name = op.name.removeprefix("shard.")
+                steps.append(Collective(kind_name, slot_of(src), slot_of(op.result), axis))
+                continue
+            ops = payload
+            defined = {r for op in ops for r in op.results}
+            ins = []
+            for op in ops:
+                for v in op.operands:
+                    if v not in defined and v not in ins and not isinstance(v.owner, nn.WeightOp):
+                        ins.append(v)
+            outs = [v for op in ops for v in op.results if v in after]
+            seg = segment_module(ops, ins, outs)
+            program = compile_segment(seg, weights, [spec_of(v) for v in ins], [spec_of(v) for v in outs],
+                                      tgt, threads, use_cache)
+            steps.append(Segment(program, [slot_of(v) for v in ins], [slot_of(v) for v in outs]))
+    finally:
+        if distributed and rank == 0:
+            _barrier()
+    for v in results_v:
+        if isinstance(v.owner, nn.WeightOp):
+            constants[slot_of(v)] = _bound(weights[v.owner.weight_name], v.owner)
+    output_slots = [slot_of(v) for v in results_v]
+    collectives = [s.kind for s in steps if isinstance(s, Collective)]
+    report = {
+        "rank": rank,
+        "world": world,
+        "placements": placements,
+        "unplaced": unplaced,
+        "segments": sum(isinstance(s, Segment) for s in steps),
+        "collectives": collectives,
+        "memory": {"weights_bytes": local_bytes, "model_weights_bytes": full_bytes},
+        "cache": [s.program.report.get("cache") for s in steps if isinstance(s, Segment)],
+        "seconds": time.perf_counter() - start,
+    }
+    return ShardedProgram(steps, list(imported.inputs), len(slot), input_slots, output_slots, constants,
+                          rank, world, ir, report, timeout=timeout)
+
+
+def _bound(local: torch.Tensor, op: nn.WeightOp) -> torch.Tensor:
+    shape = list(nn.shape_of(op.result))
+    if op.perm is None:
+        return local.reshape(shape)
+    perm = list(nn.ints(op.perm))
+    viewed = [0] * len(perm)
+    for j, p in enumerate(perm):
+        viewed[p] = shape[j]
+    return local.reshape(viewed).permute(*perm).contiguous()
+
+
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    dist.barrier()
+
+
+class ShardedFunction:
+    """sparcc.jit(model, shard=...): compiles on the first call per input
+    signature, on every rank of the process group."""
+
+    def __init__(self, model: Any, shard: Any, target: str = "cpu", threads: int | None = None,
+                 cache: bool | None = None, timeout: float | None = None):
+        self.spec = parse_shard_spec(shard)  # a bad spec fails here
+        self.model, self.target, self.threads, self.use_cache, self.timeout = model, target, threads, cache, timeout
+        self.programs: dict[Any, ShardedProgram] = {}
+
+    def __call__(self, *args: torch.Tensor) -> Any:
+        key = tuple((tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else repr(a) for a in args)
+        program = self.programs.get(key)
+        if program is None:
+            program = build_sharded(self.model, args, self.spec, self.target, self.threads, self.use_cache,
+                                    timeout=self.timeout)
+            self.programs[key] = program
+        return program(*args)
+
+    @property
+    def program(self) -> ShardedProgram:
+        """The program of the last signature compiled."""
+        return next(reversed(self.programs.values()))
+
+
+def sharded_jit(model: Any, shard: Any, target: str, threads: int | None, cache: bool | None, **others: Any) -> Any:
+    """sparcc.jit's entry for shard=: the spec is checked now; quant=,
+    sparsity= and dynamic= do not combine with it yet."""
+    given = [k for k, v in others.items() if v is not None]
+    if given:
+        raise SparccError(f"sparcc.jit: shard= cannot be combined with {'= and '.join(given)}= yet")
+    spec = parse_shard_spec(shard)
+    if model is None:
+        return lambda m: ShardedFunction(m, spec, target, threads, cache)
+    return ShardedFunction(model, spec, target, threads, cache)
