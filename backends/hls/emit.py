@@ -123,6 +123,12 @@ def c_float(v: float, elem: str = "f32") -> str:
     return text + ("f" if elem == "f32" else "")
 
 
+def fixed_literal(v: float, ctype: str) -> str:
+    from sparcc.backends.hls.fixed import literal, parse
+
+    return f"{ctype}({c_float(literal(v, parse(ctype)), 'f64')})"
+
+
 def sanitize(name: str) -> str:
     return re.sub(r"\W", "_", name)
 
@@ -238,7 +244,7 @@ class Emitter:
 
     def val(self, v: Any) -> str:
         if v in self.float_consts and (self.nest_type or "").startswith("ap_"):
-            return f"{self.nest_type}({c_float(self.float_consts[v], 'f64')})"
+            return fixed_literal(self.float_consts[v], self.nest_type)
         try:
             return self.names[v]
         except KeyError:
@@ -575,7 +581,7 @@ def _constant(e: Emitter, op: Any, depth: int) -> None:
         v = ir.FloatAttr(a).value
         ctype = e.ctype_of(res.type)
         lit = c_float(v, t)
-        e.names[res] = lit if not ctype.startswith("ap_") else f"{ctype}({c_float(v, 'f64')})"
+        e.names[res] = lit if not ctype.startswith("ap_") else fixed_literal(v, ctype)
         e.types[res] = ctype
         e.float_consts[res] = v
         return

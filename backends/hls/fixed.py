@@ -36,3 +36,13 @@ def quantize(x: np.ndarray | float, fmt: Fixed) -> np.ndarray:
     span = 2.0**fmt.width
     wrapped = np.mod(scaled + span / 2, span) - span / 2
     return wrapped / 2.0**fmt.frac
+
+
+def literal(v: float, fmt: Fixed) -> float:
+    """A float constant in a fixed-point nest: infinities (a max-reduction's
+    start) become the type's extremes, everything else is rounded as usual."""
+    if v == float("inf"):
+        return 2.0 ** (fmt.integer - 1) - 2.0**-fmt.frac
+    if v == float("-inf"):
+        return -(2.0 ** (fmt.integer - 1))
+    return float(quantize(v, fmt))

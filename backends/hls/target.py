@@ -92,7 +92,10 @@ class HlsTarget(Target):
         kernel = kernel_from_meta(meta)
         (folder / "weights.h").write_text(weights_h(kernel, program.weights))
         lib = compile_library(folder)
-        return CsimExecutable(lib, kernel, [w for w in program.weights.values() if isinstance(w, torch.Tensor)])
+        exe = CsimExecutable(lib, kernel, [w for w in program.weights.values() if isinstance(w, torch.Tensor)])
+        exe.store = program.weights  # by name: what the bit-exact model (interp.py) binds
+        exe.options = _options
+        return exe
 
     def write_artifact(self, folder: Path, prepared: Any, threads: int, stages: Any, name: str) -> Any:
         return write_project(folder, prepared, stages, name, _options)
