@@ -284,6 +284,11 @@ class Emitter:
         for b in self.buffers:
             if b.name in self.partitions:
                 b.partition = self.partitions[b.name]
+        names = {b.name for b in self.buffers}
+        for name in self.partitions:
+            if name not in names:
+                raise EmitError(f"partition names '{name}', which is not an array of this kernel "
+                                f"(its arrays: {', '.join(sorted(names))})")
         return Kernel(self.top, "\n".join(self.lines), self.buffers, inputs, outputs, wbufs, self.interface,
                       self.dataflow, self.fixed)
 

@@ -53,7 +53,10 @@ def check(text: str, where: str = "kernel.cpp") -> int:
         kind = words[0].lower() if words else ""
         opts = dict(w.split("=", 1) for w in words[1:] if "=" in w)
         if kind in ("pipeline", "unroll"):
-            loop = FOR.match(lines[i - 1]) if i else None
+            j = i - 1
+            while j >= 0 and lines[j].strip().startswith("#pragma HLS"):
+                j -= 1  # pragmas stack at the top of the body
+            loop = FOR.match(lines[j]) if j >= 0 else None
             if loop is None:
                 raise PragmaError(f"{at}: '{s}' is not the first line of a labelled loop's body")
             lo, hi, step = int(loop.group(3)), int(loop.group(4)), int(loop.group(5) or 1)

@@ -132,6 +132,19 @@ def _latency(op: Any, col: int) -> int:
     return LATENCY[kind][col]
 
 
+def _depends(v: Any, iv: Any, depth: int = 0) -> bool:
+    """Whether index value `v` is computed from `iv`."""
+    if v == iv:
+        return True
+    if depth > 16:
+        return False
+    try:
+        owner = v.owner
+        return _name(owner) != "memref.load" and any(_depends(u, iv, depth + 1) for u in owner.operands)
+    except Exception:  # noqa: BLE001 (another block argument)
+        return False
+
+
 def _path(source: Any, value: Any, col: int) -> int:
     """The longest latency from `source` (a loaded value) to `value` along
     data dependences: the recurrence of a reduction through memory."""
@@ -168,19 +181,22 @@ class Model:
                 continue
             ctype = str_attr(op, ATTR_TYPE)
             ops: dict[str, int] = {}
-            loop = self.loop(op, ctype, ops, 1)
+            loop = self.loop(op, ctype, ops, 1, [])
             res = self.op_resources(ops, ctype)
             out.append(NestQoR(str_attr(op, ATTR_LAYER) or "", loop, ops, res))
         return out
 
-    def loop(self, op: Any, ctype: str | None, ops: dict[str, int], copies: int) -> LoopQoR:
+    def loop(self, op: Any, ctype: str | None, ops: dict[str, int], copies: int,
+             unrolled: list[tuple[Any, int]]) -> LoopQoR:
+        """`copies`: how many copies of this loop the unrolls of its
+        ancestors make; `unrolled`: those ancestors' (index, factor)."""
         trip = trip_count(op)
         unroll = int_attr(op, ATTR_UNROLL)
         unroll = trip if unroll == 0 else (unroll or 1)
         label = str_attr(op, ATTR_LABEL) or "?"
         ii_asked = int_attr(op, ATTR_PIPELINE)
         if ii_asked is not None:
-            depth, ii_rec, accesses, counts = self.iteration(op, ctype, unroll)
+            depth, ii_rec, accesses, counts = self.iteration(op, ctype, unroll, unrolled)
             for k, n in counts.items():
                 ops[k] = ops.get(k, 0) + n * copies
             ii_mem = self.memory_ii(accesses)
@@ -192,10 +208,11 @@ class Model:
                                                                    "memory": ii_mem,
                                                                    "user": "hls.user_ii" in op.operation.attributes},
                            depth)
-        children = [self.loop(c, ctype, ops, copies * unroll) for c in inner_loops(op)]
+        mine = [*unrolled, (iv(op), unroll)] if unroll > 1 else unrolled
+        children = [self.loop(c, ctype, ops, copies * unroll, mine) for c in inner_loops(op)]
         own = [o for o in body_ops(op) if _name(o) != "scf.for"]
         if not children:  # a loop left unpipelined: its body's path, once per iteration
-            depth, _, _, counts = self.iteration(op, ctype, unroll)
+            depth, _, _, counts = self.iteration(op, ctype, unroll, unrolled)
             for k, n in counts.items():
                 ops[k] = ops.get(k, 0) + n * copies
             body = depth
@@ -204,7 +221,8 @@ class Model:
         latency = (trip // unroll) * (body + 1)
         return LoopQoR(label, trip, unroll, None, latency, children)
 
-    def iteration(self, loop: Any, ctype: str | None, unroll: int) -> tuple[int, int, dict[tuple[str, str], int], dict[str, int]]:
+    def iteration(self, loop: Any, ctype: str | None, unroll: int,
+                  unrolled: list[tuple[Any, int]]) -> tuple[int, int, dict[tuple[str, str], int], dict[str, int]]:
         """One pipelined iteration of `loop` (inner loops fully unrolled,
         `unroll` copies of the body): its depth, recurrence II, accesses per
         (buffer, access kind) and operator counts."""
@@ -234,16 +252,17 @@ class Model:
                 lat = LATENCY["load"][col]
                 base = self.views.get(o.operands[0])
                 if base is not None:
-                    moves = any(v == my_iv for v in list(o.operands)[1:])
+                    idx = list(o.operands)[1:]
                     key = (base[0].name, "r")
-                    accesses[key] = accesses.get(key, 0) + (copies if moves or inner > 1 else max(1, inner))
+                    accesses[key] = accesses.get(key, 0) + self.spread(idx, my_iv, unroll, inner, unrolled)
                     loads[(base[0].name, *list(o.operands)[1:])] = o
             elif name == "memref.store":
                 lat = LATENCY["store"][col]
                 base = self.views.get(o.operands[1])
                 if base is not None:
                     key = (base[0].name, "w")
-                    accesses[key] = accesses.get(key, 0) + copies
+                    accesses[key] = accesses.get(key, 0) + self.spread(list(o.operands)[2:], my_iv, unroll, inner,
+                                                                       unrolled)
                     idx = list(o.operands)[2:]
                     ld = loads.get((base[0].name, *idx))
                     if ld is not None and not any(v == my_iv for v in idx):
@@ -261,6 +280,19 @@ class Model:
         if ii_rec > 1 and unroll > 1:
             depth += ii_rec - ii_rec // unroll
         return depth + 1, ii_rec, accesses, counts
+
+    @staticmethod
+    def spread(idx: list[Any], my_iv: Any, unroll: int, inner: int, unrolled: list[tuple[Any, int]]) -> int:
+        """Distinct accesses one pipelined iteration makes through an access
+        at `idx`: the copies of the unrolls whose index it depends on (an
+        address that does not move with a copy is read once for all)."""
+        n = inner  # loops inside the pipelined one are fully unrolled; their indices move (conservative)
+        if unroll > 1 and any(_depends(v, my_iv) for v in idx):
+            n *= unroll
+        for ancestor, factor in unrolled:
+            if any(_depends(v, ancestor) for v in idx):
+                n *= factor
+        return n
 
     def memory_ii(self, accesses: dict[tuple[str, str], int]) -> int:
         per_buffer: dict[str, int] = {}

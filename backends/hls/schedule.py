@@ -160,7 +160,14 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
                     for name in _walked_arrays(target, names, interface):
                         partitions.setdefault(name, f"cyclic:{u}:1")
             for name, how in (prims.get("partition") or {}).items():
-                partitions[name] = how
+                parts = str(how).split(":")
+                if len(parts) != 3 or parts[0] not in ("cyclic", "block", "complete") or not all(
+                        p.lstrip("-").isdigit() for p in parts[1:]):
+                    raise ScheduleError(
+                        f"hls schedule for layer {layer}: partition {name}={how!r}: expected 'cyclic:FACTOR:DIM', "
+                        "'block:FACTOR:DIM' or 'complete:0:DIM'"
+                    )
+                partitions[str(name)] = str(how)
         if partitions:
             func.operation.attributes[ATTR_PARTITION] = ir.DictAttr.get(
                 {k: ir.StringAttr.get(v) for k, v in partitions.items()}
@@ -252,3 +259,32 @@ def check_pipelines(report: dict[str, Any]) -> None:
 
     for n in report["nests"]:
         visit(n["loop"], n["layer"])
+
+
+def settle(func: Any, report: dict[str, Any]) -> bool:
+    """Sets each heuristic (not user-asked) pipeline's II to the one the QoR
+    model says it reaches, so the pragma says what the estimate assumes.
+    Returns whether anything changed."""
+    from mlir import ir
+
+    achieved: dict[str, int] = {}
+
+    def visit(loop: dict[str, Any]) -> None:
+        parts = loop.get("ii_parts")
+        if parts and not parts["user"] and loop["ii"] != parts["asked"]:
+            achieved[loop["label"]] = loop["ii"]
+        for c in loop.get("loops", []):
+            visit(c)
+
+    for n in report["nests"]:
+        visit(n["loop"])
+    if not achieved:
+        return False
+    with func.context:
+        i64 = ir.IntegerType.get_signless(64)
+        for op in walk(func):
+            if _name(op) == "scf.for" and ATTR_LABEL in op.operation.attributes:
+                label = ir.StringAttr(op.operation.attributes[ATTR_LABEL]).value
+                if label in achieved:
+                    op.operation.attributes[ATTR_PIPELINE] = ir.IntegerAttr.get(i64, achieved[label])
+    return True
