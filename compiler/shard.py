@@ -157,30 +157,46 @@ def annotate(module: ModuleOp, placements: dict[str, str], world: int) -> None:
         if text == "replicate":
             place = R
         else:
-            shape = nn.shape_of(op.result)
-            d = int(text[6:-1])
-            if not -len(shape) <= d < len(shape):
-                raise SparccError(
-                    f"shard: '{op.weight_name}' has {len(shape)} dims (shape {list(shape)}); {text} names no dim of it"
-                )
-            place = S(d % len(shape))
+            place = S(int(text[6:-1]))
         ann = ShardOp(op.result, place.attr(GRID))
         Rewriter.insert_op(ann, InsertPoint.after(op))
         op.result.replace_uses_with_if(ann.result, lambda use, a=ann: use.operation is not a)
 
 
-def rule_placements(spec: ShardSpec, names: Sequence[str]) -> dict[str, str]:
-    """name -> placement by the spec's globs; a glob that matches no parameter is an error."""
+def rule_placements(spec: ShardSpec, module: ModuleOp, weights: dict[str, torch.Tensor]) -> dict[str, str]:
+    """name -> placement (in the dims of the IR's nn.weight) by the spec's
+    globs over parameter names, whose dims are the parameter's own; a glob
+    that matches no parameter is an error."""
+    ops = {op.weight_name: op for op in _weight_ops(entry(module))}
+    names = list(ops)
     out = {}
-    for name in names:
-        p = spec.placement_for(name)
-        if p is not None:
-            out[name] = p
+    for name, op in ops.items():
+        text = spec.placement_for(name)
+        if text is None or text == "replicate":
+            if text is not None:
+                out[name] = text
+            continue
+        stored = tuple(weights[name].shape)
+        u = int(text[6:-1])
+        if not -len(stored) <= u < len(stored):
+            raise SparccError(f"shard: '{name}' has {len(stored)} dims (shape {list(stored)}); {text} names no dim of it")
+        u %= len(stored)
+        shape = nn.shape_of(op.result)
+        perm = list(nn.ints(op.perm)) if op.perm is not None else list(range(len(shape)))
+        viewed = [0] * len(perm)
+        for j, p in enumerate(perm):
+            viewed[p] = shape[j]
+        if tuple(viewed) != stored:
+            raise SparccError(
+                f"shard: '{name}' (shape {list(stored)}) is used reshaped to {list(shape)}; "
+                "its dims cannot be placed by the parameter's, replicate it"
+            )
+        out[name] = f"shard({perm.index(u)})"
     for pattern, _ in spec.rules:
         if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
             raise SparccError(
                 f"shard: the pattern '{pattern}' matches no parameter of the model; its parameters are "
-                f"{', '.join(list(names)[:8])}{', ...' if len(names) > 8 else ''}"
+                f"{', '.join(names[:8])}{', ...' if len(names) > 8 else ''}"
             )
     return out
 
@@ -199,7 +215,7 @@ def auto_placements(module: ModuleOp, world: int) -> dict[str, str]:
     out: dict[str, str] = {}
 
     def weight_of(v: SSAValue) -> nn.WeightOp | None:
-        return v.owner if isinstance(v.owner, nn.WeightOp) and v.owner.perm is None else None
+        return v.owner if isinstance(v.owner, nn.WeightOp) else None
 
     for op in f.body.block.ops:
         if not isinstance(op, nn.LinearOp) or weight_of(op.weight) is None:
@@ -219,11 +235,10 @@ def auto_placements(module: ModuleOp, world: int) -> dict[str, str]:
             elif isinstance(p, _KEEPS_SPLIT):
                 full = nn.shape_of(p.results[0])
                 for x in p.operands:
-                    if isinstance(x.owner, nn.WeightOp) or (
-                        len(nn.shape_of(x)) == len(full) and math.prod(nn.shape_of(x)) == math.prod(full)
-                    ) or isinstance(p, (nn.UnaryOp, nn.ReshapeOp, nn.PermuteOp, nn.SdpaOp, nn.CastOp)):
-                        if not isinstance(x.owner, nn.WeightOp):
-                            stack.append(x)
+                    # a binary op's broadcast operand is sliced, not traced
+                    main = not isinstance(p, (nn.BinaryOp, nn.WhereOp)) or math.prod(nn.shape_of(x)) == math.prod(full)
+                    if main and not isinstance(x.owner, nn.WeightOp):
+                        stack.append(x)
             else:
                 ok = False
         if not ok or not sources:
@@ -391,6 +406,7 @@ class ShardedProgram:
     report: dict[str, Any] = field(default_factory=dict)
     comm: dict[str, list[int]] = field(default_factory=dict)  # kind -> [calls, bytes]
     timeout: float | None = None
+    weights: dict[str, torch.Tensor] = field(default_factory=dict)  # this rank's parts, by name
 
     def __call__(self, *args: torch.Tensor) -> Any:
         import torch.distributed as dist
@@ -472,8 +488,7 @@ def build_sharded(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, tar
     module = imported.module
     if imported.symbols or imported.mutated:
         raise SparccError("shard: models with dynamic shapes or in-place updated inputs are not sharded yet")
-    names = [op.weight_name for op in _weight_ops(entry(module))]
-    placements = auto_placements(module, world) if spec.auto else rule_placements(spec, names)
+    placements = auto_placements(module, world) if spec.auto else rule_placements(spec, module, imported.weights)
     annotate(module, placements, world)
     _run(module, PASSES)
     unplaced = [a.data for a in module.attributes["shard.unplaced"].data] if "shard.unplaced" in module.attributes else []
@@ -555,7 +570,7 @@ def build_sharded(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, tar
         "seconds": time.perf_counter() - start,
     }
     return ShardedProgram(steps, list(imported.inputs), len(slot), input_slots, output_slots, constants,
-                          rank, world, ir, report, timeout=timeout)
+                          rank, world, ir, report, timeout=timeout, weights=weights)
 
 
 def _bound(local: torch.Tensor, op: nn.WeightOp) -> torch.Tensor:

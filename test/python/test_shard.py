@@ -1,0 +1,267 @@
+"""Sharding over torch.distributed (issue 16): 2-process gloo runs against eager
+PyTorch and DTensor, the collectives Megatron placements need, the bytes they
+move, each rank's weights, and the errors a user can meet.
+
+The 2-process cases run in one torch.multiprocessing spawn per tier (a spawn
+costs an interpreter, torch and sparcc per rank); each rank writes what it saw
+to a file and the tests below read it. Rank 0 compiles each segment, rank 1
+then loads it from the on-disk cache."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+import sparcc
+from sparcc.errors import SparccError
+
+TOL = 1e-5
+
+
+class MLP(torch.nn.Module):
+    def __init__(self, d: int = 16, f: int = 64, o: int = 16):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(d, f)
+        self.fc2 = torch.nn.Linear(f, o)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+class Block(torch.nn.Module):
+    """A pre-norm transformer block: causal multi-head attention and a GELU MLP."""
+
+    def __init__(self, d: int = 32, heads: int = 4, f: int = 64):
+        super().__init__()
+        self.heads = heads
+        self.ln1, self.ln2 = torch.nn.LayerNorm(d), torch.nn.LayerNorm(d)
+        self.q, self.k, self.v, self.o = (torch.nn.Linear(d, d) for _ in range(4))
+        self.fc1, self.fc2 = torch.nn.Linear(d, f), torch.nn.Linear(f, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        h = self.ln1(x)
+        q, k, v = (t(h).view(b, n, self.heads, d // self.heads).transpose(1, 2) for t in (self.q, self.k, self.v))
+        a = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.o(a.transpose(1, 2).reshape(b, n, d))
+        return x + self.fc2(torch.nn.functional.gelu(self.fc1(self.ln2(x))))
+
+
+class Stack(torch.nn.Module):
+    def __init__(self, layers: int = 2):
+        super().__init__()
+        self.layers = torch.nn.ModuleList(Block() for _ in range(layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+MLP_SPEC = {"*fc1.weight": "shard(0)", "*fc2.weight": "shard(1)"}
+
+
+def _error(fn) -> str:
+    try:
+        fn()
+    except SparccError as e:
+        return str(e)
+    return "no error"
+
+
+def _case_main(rank: int, out: dict[str, Any]) -> None:
+    torch.manual_seed(0)
+    mlp, mlp_x = MLP().eval(), torch.randn(8, 16)
+    fast = sparcc.jit(mlp, shard=MLP_SPEC, threads=1)
+    x = mlp_x
+    with torch.no_grad():
+        out["mlp"] = (fast(x), mlp(x))
+    out["mlp_report"], out["mlp_comm"] = fast.program.report, {k: list(v) for k, v in fast.program.comm.items()}
+    out["mlp_fc1_local"] = fast.program.weights["fc1.weight"].clone()
+
+    # the same annotations through DTensor's tensor parallelism
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel, parallelize_module
+
+    mesh = init_device_mesh("cpu", (2,))
+    tp = parallelize_module(MLP().eval(), mesh, {"fc1": ColwiseParallel(), "fc2": RowwiseParallel()})
+    with torch.no_grad():
+        for name, p in tp.named_parameters():  # the same weights as mlp's
+            p.copy_(torch.distributed.tensor.distribute_tensor(dict(mlp.named_parameters())[name], mesh,
+                                                               p.placements))
+        out["dtensor"] = tp(x)
+        out["dtensor_fc1_local"] = tp.fc1.weight.to_local().clone()
+
+    torch.manual_seed(1)
+    stack, x = Stack().eval(), torch.randn(2, 8, 32)
+    auto = sparcc.jit(stack, shard="auto", threads=1)
+    with torch.no_grad():
+        out["stack"] = (auto(x), stack(x))
+    out["stack_report"], out["stack_comm"] = auto.program.report, {k: list(v) for k, v in auto.program.comm.items()}
+    globs = {"*.q.weight": "shard(0)", "*.k.weight": "shard(0)", "*.v.weight": "shard(0)", "*.o.weight": "shard(1)",
+             "*.fc1.weight": "shard(0)", "*.fc2.weight": "shard(1)"}
+    manual = sparcc.jit(stack, shard=globs, threads=1)
+    out["stack_manual"] = manual(x)
+    out["stack_manual_cache"] = manual.program.report["cache"]
+
+    out["odd"] = _error(lambda: sparcc.jit(MLP(16, 15, 16), shard=MLP_SPEC)(torch.randn(8, 16)))
+    out["mesh"] = _error(lambda: sparcc.jit(mlp, shard={"mesh": 4, **MLP_SPEC})(torch.randn(8, 16)))
+
+    # a dead peer: rank 1 leaves, rank 0's next collective fails with a message
+    if rank == 1:
+        torch.distributed.barrier()
+        out_path = out.pop("_path")
+        torch.save(out, out_path)
+        os._exit(0)
+    torch.distributed.barrier()
+    out["dead_peer"] = _error(lambda: fast(mlp_x))
+
+
+def _case_zoo(rank: int, out: dict[str, Any]) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import zoo_models
+
+    entry = zoo_models.MODELS["hf/llama"]
+    model, args = entry.build(), entry.inputs()
+    fast = sparcc.jit(model, shard="auto", threads=1)
+    with torch.no_grad():
+        out["llama"] = (fast(*args), model(*args))
+    out["llama_report"], out["llama_comm"] = fast.program.report, dict(fast.program.comm)
+
+
+def _worker(rank: int, world: int, port: int, case: str, folder: str, cache: str) -> None:
+    import datetime
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), SPARCC_CACHE_DIR=cache)
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=60))
+    out: dict[str, Any] = {"_path": f"{folder}/rank{rank}.pt"}
+    globals()[f"_case_{case}"](rank, out)
+    torch.save({k: v for k, v in out.items() if k != "_path"}, out["_path"])
+    if rank == 0 and case == "main":
+        os._exit(0)  # the group lost rank 1: skip its teardown
+    torch.distributed.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _spawn(case: str, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    import torch.multiprocessing as mp
+
+    folder = tmp_path_factory.mktemp(f"shard-{case}")
+    mp.spawn(_worker, args=(2, _free_port(), case, str(folder), os.environ["SPARCC_CACHE_DIR"]), nprocs=2)
+    return [torch.load(folder / f"rank{r}.pt", weights_only=False) for r in range(2)]
+
+
+@pytest.fixture(scope="module")
+def main_run(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    return _spawn("main", tmp_path_factory)
+
+
+def test_mlp_matches_eager(main_run):
+    for r in main_run:
+        got, want = r["mlp"]
+        torch.testing.assert_close(got, want, atol=TOL, rtol=0)
+
+
+def test_mlp_one_all_reduce_of_the_output(main_run):
+    # column->row parallel: the analytic minimum is one all-reduce of the
+    # output [8, 16] float32; nothing else moves
+    for r in main_run:
+        assert r["mlp_report"]["collectives"] == ["all_reduce"]
+        assert r["mlp_comm"] == {"all_reduce": [1, 8 * 16 * 4]}
+
+
+def test_each_rank_holds_its_weight_parts(main_run):
+    full = (16 * 64 + 64 + 64 * 16 + 16) * 4
+    mine = (16 * 64 + 64 + 64 * 16) * 4 // 2 + 16 * 4  # fc2's bias is added once, after the sum
+    for rank, r in enumerate(main_run):
+        assert r["mlp_report"]["memory"] == {"weights_bytes": mine, "model_weights_bytes": full}
+        # rank r's fc1 rows are rows [32r, 32r + 32) of the full weight, as DTensor's ColwiseParallel puts them
+        torch.testing.assert_close(r["mlp_fc1_local"], r["dtensor_fc1_local"], atol=0, rtol=0)
+
+
+def test_mlp_matches_dtensor_tensor_parallel(main_run):
+    for r in main_run:
+        torch.testing.assert_close(r["mlp"][0], r["dtensor"], atol=TOL, rtol=0)
+
+
+def test_transformer_stack_auto_matches_eager(main_run):
+    for r in main_run:
+        got, want = r["stack"]
+        torch.testing.assert_close(got, want, atol=TOL, rtol=0)
+        torch.testing.assert_close(r["stack_manual"], want, atol=TOL, rtol=0)
+
+
+def test_auto_is_megatron_two_all_reduces_per_layer(main_run):
+    for r in main_run:
+        report = r["stack_report"]
+        assert report["unplaced"] == []
+        assert report["collectives"] == ["all_reduce"] * 4  # 2 layers
+        assert r["stack_comm"] == {"all_reduce": [4, 4 * 2 * 8 * 32 * 4]}
+        assert report["placements"]["layers.0.q.weight"] == "shard(0)"
+        assert report["placements"]["layers.1.fc2.weight"] == "shard(1)"
+
+
+def test_same_segments_are_cached(main_run):
+    # the globs give auto's placements: every segment is found in the cache
+    assert main_run[0]["stack_manual_cache"] == ["hit"] * 5
+    assert main_run[1]["stack_report"]["cache"] == ["hit"] * 5
+
+
+def test_distributed_errors(main_run):
+    r = main_run[0]
+    assert "'fc1.weight' dim 0 has size 15, which 2 ranks do not divide" in r["odd"]
+    assert "the mesh has 4 processes but the process group has 2" in r["mesh"]
+    assert "all_reduce over 2 ranks failed" in r["dead_peer"] and "peer process may have died" in r["dead_peer"]
+
+
+@pytest.mark.slow
+def test_llama_zoo_model_auto(tmp_path_factory):
+    runs = _spawn("zoo", tmp_path_factory)
+    for r in runs:
+        got, want = r["llama"]
+        torch.testing.assert_close(got, want, atol=TOL, rtol=0)
+        assert r["llama_report"]["unplaced"] == []
+        assert r["llama_report"]["collectives"] == ["all_reduce"] * 4
+        assert r["llama_comm"] == {"all_reduce": [4, 4 * 16 * 64 * 4]}
+
+
+# -- single process: mistakes caught before anything runs ----------------------
+
+
+def test_bad_placement_is_one_message():
+    with pytest.raises(SparccError, match=r"shard: layer pattern '\*fc1.weight': placement 'shrad\(0\)' is not"):
+        sparcc.jit(MLP(), shard={"*fc1.weight": "shrad(0)"})
+
+
+def test_no_process_group_is_one_message():
+    with pytest.raises(SparccError, match=r"torch.distributed has no process group; call "
+                                          r"torch.distributed.init_process_group\('gloo'\) first"):
+        sparcc.jit(MLP(), shard=MLP_SPEC)(torch.randn(8, 16))
+
+
+def test_shard_does_not_combine_with_quant():
+    with pytest.raises(SparccError, match="shard= cannot be combined with quant="):
+        sparcc.jit(MLP(), shard="auto", quant={"*": "int8:channel"})
+
+
+def test_unknown_glob_and_dim_are_named():
+    from sparcc import shard
+    from sparcc.frontend import import_module
+
+    imported = import_module(MLP(), [torch.randn(8, 16)])
+    with pytest.raises(SparccError, match="the pattern 'fc3.\\*' matches no parameter of the model"):
+        shard.rule_placements(shard.parse_shard_spec({"fc3.*": "shard(0)"}), imported.module, imported.weights)
+    with pytest.raises(SparccError, match=r"'fc1.weight' has 2 dims \(shape \[64, 16\]\); shard\(2\) names no dim"):
+        shard.rule_placements(shard.parse_shard_spec({"fc1.weight": "shard(2)"}), imported.module, imported.weights)
