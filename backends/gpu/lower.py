@@ -111,11 +111,14 @@ class Plan:
     args: list[Buffer]
     temps: list[Buffer]
     steps: list[Step]
+    # constant tensors (memref.global): copied to the device once, at load
+    consts: list[dict[str, Any]] = field(default_factory=list)  # shape, dtype, values (flat, row-major)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "args": [b.as_dict() for b in self.args],
             "temps": [b.as_dict() for b in self.temps],
+            "consts": self.consts,
             "steps": [s.as_dict() for s in self.steps],
         }
 
@@ -339,8 +342,15 @@ def map_loops(module: ir.Module) -> None:
     kernel: the host never touches device memory."""
     func = _entry(module)
     body = func.regions[0].blocks[0]
+    serial: list[ir.Operation] = []  # consecutive ops the host would run: one one-thread kernel
     for op in list(body.operations):
         op = op.operation
+        if op.name not in _HOST_OPS:
+            serial.append(op)
+            continue
+        if serial:
+            _wrap_in_one_thread(serial)
+            serial = []
         if op.name == "scf.parallel":
             rank = len(op.regions[0].blocks[0].arguments)
             inner = [o.operation for o in op.regions[0].blocks[0].operations if o.operation.name == "scf.parallel"]
@@ -354,8 +364,15 @@ def map_loops(module: ir.Module) -> None:
                 op.attributes["mapping"] = _mapping(_processors(rank, "thread"))
             else:
                 op.attributes["mapping"] = _mapping(_processors(rank, "block"))
-        elif op.name in ("scf.for", "memref.store", "scf.if"):
-            _wrap_in_one_thread(op)
+    if serial:
+        _wrap_in_one_thread(serial)
+
+
+# what the host function may hold after map_loops (plan_launches reads them)
+_HOST_OPS = frozenset({
+    "scf.parallel", "arith.constant", "memref.alloc", "memref.alloca", "memref.dealloc", "memref.get_global",
+    "memref.expand_shape", "memref.collapse_shape", "memref.cast", "func.return",
+})
 
 
 def _prod(xs: list[int]) -> int:
@@ -365,16 +382,20 @@ def _prod(xs: list[int]) -> int:
     return out
 
 
-def _wrap_in_one_thread(op: ir.Operation) -> None:
-    with ir.InsertionPoint(op), op.location:
+def _wrap_in_one_thread(ops: list[ir.Operation]) -> None:
+    """Moves `ops` (consecutive, in the entry function) into a one-iteration
+    scf.parallel mapped to one thread: a kernel of their own."""
+    first = ops[0]
+    with ir.InsertionPoint(first), first.location:
         index = ir.IndexType.get()
         c0 = ir.Operation.create("arith.constant", [index], attributes={"value": ir.IntegerAttr.get(index, 0)})
         c1 = ir.Operation.create("arith.constant", [index], attributes={"value": ir.IntegerAttr.get(index, 1)})
         loop = scf_dialect.ParallelOp([], [c0.result], [c1.result], [c1.result], [])
         block = loop.regions[0].blocks.append(index)
-    with ir.InsertionPoint(block), op.location:
+    with ir.InsertionPoint(block), first.location:
         reduce = scf_dialect.ReduceOp([], 0)
-    op.move_before(reduce.operation)
+    for op in ops:
+        op.move_before(reduce.operation)
     loop.operation.attributes["mapping"] = _mapping(["thread_x"])
 
 
@@ -428,6 +449,7 @@ def plan_launches(module: ir.Module) -> Plan:
         values[a] = ["buf", f"arg{i}"]
     temps: list[Buffer] = []
     steps: list[Step] = []
+    consts: list[dict[str, Any]] = []
     for op in block.operations:
         op = op.operation
         name = op.name
@@ -437,6 +459,9 @@ def plan_launches(module: ir.Module) -> Plan:
             shape, dtype = _memref(op.results[0].type)
             temps.append(Buffer("temp", len(temps), shape, dtype))
             values[op.results[0]] = ["buf", f"temp{len(temps) - 1}"]
+        elif name == "memref.get_global":
+            values[op.results[0]] = ["buf", f"const{len(consts)}"]
+            consts.append(_global_value(module, op))
         elif name in ("memref.expand_shape", "memref.collapse_shape", "memref.cast"):
             _memref(op.results[0].type)  # still contiguous, same pointer
             values[op.results[0]] = values[op.operands[0]]
@@ -446,7 +471,29 @@ def plan_launches(module: ir.Module) -> Plan:
             continue
         else:
             raise PipelineError(f"the GPU target cannot run '{name}' on the host (only kernels run): {op}")
-    return Plan(args, temps, steps)
+    return Plan(args, temps, steps, consts)
+
+
+def _global_value(module: ir.Module, get: ir.Operation) -> dict[str, Any]:
+    """The shape, dtype and values of the constant memref.global that `get` reads."""
+    name = ir.FlatSymbolRefAttr(get.attributes["name"]).value
+    glob = next(op.operation for op in module.body.operations
+                if op.operation.name == "memref.global"
+                and ir.StringAttr(op.operation.attributes["sym_name"]).value == name)
+    if "constant" not in glob.attributes or "initial_value" not in glob.attributes:
+        raise PipelineError(f"the GPU target supports constant globals only, got {glob}")
+    shape, dtype = _memref(get.results[0].type)
+    attr = ir.DenseElementsAttr(glob.attributes["initial_value"])
+    count = _prod(shape)
+    if attr.is_splat:
+        value = attr.get_splat_value()
+        scalar = ir.FloatAttr(value).value if dtype.startswith(("f", "bf")) else ir.IntegerAttr(value).value
+        flat = [scalar] * count
+    else:
+        import numpy as np
+
+        flat = np.array(attr).reshape(-1).tolist()
+    return {"shape": shape, "dtype": dtype, "values": flat}
 
 
 def _launch(op: ir.Operation, values: dict[Any, list[Any]]) -> Step:
@@ -494,7 +541,7 @@ def merge_kernel_modules(module: ir.Module) -> None:
                 ir.InsertionPoint(body).insert(inner)
         gm.erase()
     for op in list(module.body.operations):
-        if op.operation.name == "func.func":
+        if op.operation.name in ("func.func", "memref.global"):
             op.operation.erase()
 
 
@@ -517,3 +564,45 @@ def _object_text(obj: ir.Attribute) -> str:
         start = text.index('"') + 1
         end = text.rindex('"')
         return bytes(text[start:end], "utf-8").decode("unicode_escape")
+
+
+# ----------------------------------------------------------------------------
+# command line (the lit tests): python -m sparcc.backends.gpu.lower FILE --print kernels|plan|ptx
+# ----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Lowers FILE (linalg on tensors, what the CPU target starts from) and
+    prints one stage: the kernels before NVVM, the launch plan (one step a
+    line) or the PTX for --arch."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m sparcc.backends.gpu.lower", description=main.__doc__)
+    parser.add_argument("file")
+    parser.add_argument("--print", dest="what", choices=("kernels", "plan", "ptx"), default="kernels")
+    parser.add_argument("--arch", default=DEFAULT_ARCH)
+    opts = parser.parse_args(argv)
+    try:
+        with open(opts.file) as f:
+            lowered = lower(f.read(), (opts.arch,))
+    except (OSError, PipelineError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if opts.what == "kernels":
+        print(lowered.kernels_mlir)
+    elif opts.what == "ptx":
+        print(lowered.ptx[opts.arch])
+    else:
+        plan = lowered.plan.as_dict()
+        for key in ("args", "temps", "consts"):
+            for item in plan[key]:
+                print(key[:-1], json.dumps(item))
+        for step in plan["steps"]:
+            print("step", json.dumps(step))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

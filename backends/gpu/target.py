@@ -129,6 +129,8 @@ class GpuExecutable:
         self.plan = plan
         self.module = runtime.Module(image, sorted({s["kernel"] for s in plan["steps"]}))
         self.weights = [w.to("cuda") for w in weights]
+        self.consts = [torch.tensor(c["values"], dtype=DTYPES[c["dtype"]]).reshape(c["shape"]).to("cuda")
+                       for c in plan.get("consts", [])]
 
     def __call__(self, inputs: Sequence[torch.Tensor], results: Sequence[torch.Tensor], sizes: Sequence[int]) -> None:
         buffers = [*inputs, *self.weights, *results]
@@ -138,6 +140,7 @@ class GpuExecutable:
         pointers = {f"arg{i}": b.data_ptr() for i, b in enumerate(buffers)}
         temps = [torch.empty(t["shape"], dtype=DTYPES[t["dtype"]], device=device) for t in self.plan["temps"]]
         pointers.update({f"temp{i}": t.data_ptr() for i, t in enumerate(temps)})
+        pointers.update({f"const{i}": c.data_ptr() for i, c in enumerate(self.consts)})
         stream = torch.cuda.current_stream(device).cuda_stream
         for step in self.plan["steps"]:
             params = [("ptr", pointers[value]) if kind == "buf" else (kind, value) for kind, value in step["args"]]

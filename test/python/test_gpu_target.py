@@ -1,0 +1,201 @@
+"""The GPU target on a machine without a GPU: every supported model lowers to
+PTX for sm_80 and sm_90, ptxas accepts it, and its kernels and launch plan,
+run on the CPU (gpu_emulator.py), give PyTorch's values; without a CUDA
+driver, jit, load and the CLI say so in one message; ahead-of-time artifacts
+are written anyway (cross-compilation). Tests that need a device skip with
+the reason. benchmarks/gpu_check.sh runs them where an NVIDIA GPU is."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import sparcc
+from sparcc.backends import get_target
+from sparcc.backends.gpu import runtime, toolchain
+from sparcc.backends.gpu.lower import ARCHS, lower
+from sparcc.backends.gpu.target import bind_weights, weight_abi
+from sparcc.driver import prepare
+
+sys.path.insert(0, str(Path(__file__).parent))
+from gpu_emulator import Emulator  # noqa: E402
+
+NO_GPU = runtime.probe()
+needs_gpu = pytest.mark.skipif(NO_GPU is not None, reason=f"needs an NVIDIA GPU: {NO_GPU}")
+needs_ptxas = pytest.mark.skipif(toolchain.tool("ptxas") is None, reason="needs ptxas (CUDA toolkit)")
+
+
+class Chain(torch.nn.Module):
+    def forward(self, x, y):
+        return torch.tanh(x * y + 1.0).relu() - torch.sigmoid(y) / (x.abs() + 1.0)
+
+
+class MatMul(torch.nn.Module):
+    def forward(self, a, b):
+        return a @ b
+
+
+class Softmax(torch.nn.Module):
+    def forward(self, x):
+        return torch.softmax(x, -1)
+
+
+class Total(torch.nn.Module):
+    def forward(self, x):
+        return x.sum() * 0.5
+
+
+def mlp() -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.GELU(), torch.nn.Linear(64, 16))
+
+
+def cnn() -> torch.nn.Module:
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(8 * 6 * 6, 5),
+    )
+
+
+# name -> (model, example inputs); sizes chosen so that the block tile (8 x 32) does not divide them
+MODELS = {
+    "mlp": (mlp, lambda: (torch.randn(5, 32),)),
+    "elementwise": (Chain, lambda: (torch.randn(3, 5, 70), torch.randn(3, 5, 70))),
+    "matmul": (MatMul, lambda: (torch.randn(33, 40), torch.randn(40, 70))),
+    "softmax": (Softmax, lambda: (torch.randn(6, 100),)),
+    "layer_norm": (lambda: torch.nn.LayerNorm(48), lambda: (torch.randn(2, 5, 48),)),
+    "sum": (Total, lambda: (torch.randn(10, 13),)),
+    "cnn": (cnn, lambda: (torch.randn(2, 3, 12, 12),)),
+    "transformer": (lambda: torch.nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True),
+                    lambda: (torch.randn(1, 7, 32),)),
+}
+
+
+def _lowered(name: str):
+    make, example = MODELS[name]
+    torch.manual_seed(0)
+    model, args = make().eval(), example()
+    prepared = prepare(model, args, get_target("gpu", available=False))
+    prepared.run_passes()
+    module = prepared.imported.module
+    weights = bind_weights(weight_abi(module), prepared.imported.weights)
+    return model, args, weights, lower(str(module), ARCHS)
+
+
+@needs_ptxas
+@pytest.mark.parametrize("name", list(MODELS))
+def test_model_lowers_to_ptx_that_ptxas_accepts_and_computes_pytorchs_values(name):
+    model, args, weights, lowered = _lowered(name)
+    for arch in ARCHS:
+        ptx = lowered.ptx[arch]
+        assert f".target {arch}" in ptx
+        for step in lowered.plan.steps:
+            assert f".entry {step.kernel}(" in ptx
+        cubin = toolchain.ptxas(ptx, arch)
+        assert cubin[:4] == b"\x7fELF"
+    # the kernels before NVVM and the plan, run on this CPU
+    with torch.no_grad():
+        want = model(*args)
+    wants = want if isinstance(want, tuple) else (want,)
+    got = [torch.full(w.shape, float("nan"), dtype=w.dtype) for w in wants]
+    Emulator(lowered.kernels_mlir).run(lowered.plan.as_dict(), [*args, *weights, *got])
+    for g, w in zip(got, wants):
+        torch.testing.assert_close(g, w, atol=2e-5, rtol=2e-5)
+
+
+def test_launches_stay_within_the_hardware_limits():
+    *_, lowered = _lowered("transformer")
+    for step in lowered.plan.steps:
+        assert 1 <= step.block[0] * step.block[1] * step.block[2] <= 1024
+        assert step.grid[1] <= 65535 and step.grid[2] <= 65535
+
+
+def test_without_a_driver_jit_and_the_registry_say_so_once():
+    if NO_GPU is None:
+        pytest.skip("this machine has a GPU: the no-driver message is not shown here")
+    message = "target 'gpu' is not available: no CUDA driver found"
+    with pytest.raises(sparcc.SparccError) as info:
+        sparcc.jit(mlp(), target="gpu")(torch.randn(2, 32))
+    assert str(info.value) == message
+    listed = {name: why for name, _, why in sparcc.backends.targets()}
+    assert listed["gpu"] == "no CUDA driver found"
+
+
+def test_a_quantised_layer_has_no_gpu_kernel_and_says_so(tmp_path):
+    with pytest.raises(sparcc.SparccError, match="target 'gpu' has no kernels for quantised weights"):
+        sparcc.compile(mlp(), (torch.randn(2, 32),), tmp_path / "q", target="gpu", quant={"*": "nf4:g16"})
+
+
+@needs_ptxas
+def test_cli_cross_compiles_an_artifact_and_load_needs_a_driver(tmp_path):
+    model = tmp_path / "model.py"
+    model.write_text(
+        "import torch\n"
+        "def make():\n"
+        "    torch.manual_seed(0)\n"
+        "    return torch.nn.Sequential(torch.nn.Linear(16, 24), torch.nn.ReLU(), torch.nn.Linear(24, 8))\n"
+    )
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "sparcc.cli", "compile", f"{model}:make", "--example-input", "randn(3,16)",
+         "--target", "gpu", "--gpu-arch", "sm_80", "-o", str(out)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["target"] == "gpu" and m["arch"] == "sm_80"
+    assert {"kernels.ptx", "kernels.cubin", "plan.json", "weights.safetensors"} <= set(m["sha256"])
+    assert ".target sm_80" in (out / "kernels.ptx").read_text()
+    assert (out / "kernels.cubin").read_bytes()[:4] == b"\x7fELF"
+    assert [w["shape"] for w in m["weights"]] == [[24], [8], [16, 24], [24, 8]]  # as the kernels take them
+    plan = json.loads((out / "plan.json").read_text())
+    assert len(plan["args"]) == 1 + 4 + 1
+    if NO_GPU is not None:
+        with pytest.raises(sparcc.SparccError) as info:
+            sparcc.load(out)
+        assert str(info.value) == "target 'gpu' is not available: no CUDA driver found"
+
+
+def test_cli_rejects_an_architecture_it_cannot_name(tmp_path):
+    model = tmp_path / "model.py"
+    model.write_text("import torch\ndef make():\n    return torch.nn.Linear(4, 4)\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "sparcc.cli", "compile", f"{model}:make", "--example-input", "randn(2,4)",
+         "--target", "gpu", "--gpu-arch", "sm_5", "-o", str(tmp_path / "out")],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "sparcc: error: GPU architecture 'sm_5': expected sm_XY with XY >= 75, e.g. sm_80 or sm_90"
+    )
+
+
+# ----------------------------------------------------------------------------
+# on a GPU (benchmarks/gpu_check.sh runs these)
+# ----------------------------------------------------------------------------
+
+
+@needs_gpu
+@pytest.mark.parametrize("name", list(MODELS))
+def test_model_on_the_gpu_matches_pytorch_cuda(name):
+    make, example = MODELS[name]
+    torch.manual_seed(0)
+    model = make().eval()
+    args = [a.cuda() for a in example()]
+    fast = sparcc.jit(model.cuda(), target="gpu", cache=False)
+    with torch.no_grad():
+        got, want = fast(*args), model(*args)
+    assert got.device.type == "cuda"
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+@needs_gpu
+def test_a_cpu_tensor_to_a_gpu_program_is_one_clear_error():
+    fast = sparcc.jit(mlp().cuda(), target="gpu", cache=False)
+    fast(torch.randn(2, 32, device="cuda"))
+    with pytest.raises(sparcc.SparccError, match="input 0: expected a CUDA tensor, got device cpu"):
+        fast(torch.randn(2, 32))
