@@ -199,3 +199,88 @@ def test_a_cpu_tensor_to_a_gpu_program_is_one_clear_error():
     fast(torch.randn(2, 32, device="cuda"))
     with pytest.raises(sparcc.SparccError, match="input 0: expected a CUDA tensor, got device cpu"):
         fast(torch.randn(2, 32))
+
+
+# ----------------------------------------------------------------------------
+# hand-written kernels (kernels.cu): bf16/fp16 GEMM, W4A16 GEMV
+# ----------------------------------------------------------------------------
+
+needs_nvcc = pytest.mark.skipif(toolchain.tool("nvcc") is None or toolchain.tool("ptxas") is None,
+                                reason="needs nvcc and ptxas (CUDA toolkit)")
+
+
+@needs_nvcc
+@pytest.mark.parametrize("arch", ARCHS)
+def test_hand_written_kernels_compile_to_ptx_that_ptxas_accepts(arch):
+    from sparcc.backends.gpu import kernels
+
+    ptx = kernels.kernel_ptx(arch)
+    assert f".target {arch}" in ptx
+    for name in [*kernels.GEMM.values(), *kernels.GEMV_W4.values()]:
+        assert f".visible .entry {name}(" in ptx
+    assert "mma.sync.aligned" in ptx or "wmma.mma.sync" in ptx  # tensor cores
+    assert "cp.async" in ptx
+    assert (kernels.build(arch) / "kernels.cubin").read_bytes()[:4] == b"\x7fELF"
+
+
+@pytest.mark.parametrize("spec", ["nf4:g64", "int4:g128", "mxfp4", "e2m1:g32"])
+def test_w4_weights_are_laid_out_as_the_gemv_kernel_reads_them(spec):
+    """levels[code] * scale[row, k / group], with code k in the low nibble
+    of byte k / 2 when k is even (kernels.cu), is sparcc's dequantize."""
+    import numpy as np
+    from sparcc.backends.gpu import kernels
+    from sparcc.dialects.quant_formats import parse_format
+
+    rng = np.random.default_rng(0)
+    q = parse_format(spec).quantize(rng.standard_normal((12, 256)).astype(np.float32))
+    w = kernels.W4Weight.of(q, "cpu")
+    codes = w.codes.numpy()
+    k = np.arange(256)
+    nibble = (codes[:, k // 2] >> (4 * (k % 2))) & 0xF
+    mine = w.levels.numpy()[nibble] * w.scales.numpy()[:, k // w.group]
+    np.testing.assert_array_equal(mine, kernels.reference_w4(q))
+
+
+@pytest.mark.parametrize("spec, why", [
+    ("int8:g64", "takes 4-bit formats only"),
+    ("int4:g64:asym", "zero points (asym) are not in the GPU kernel"),
+    ("nf4:channel", "groups of a multiple of 32"),
+    ("nf4:g16", "groups of a multiple of 32"),
+])
+def test_a_weight_kind_with_no_gpu_kernel_is_one_clear_error(spec, why):
+    from sparcc.backends.gpu import kernels
+    from sparcc.dialects.quant_formats import parse_format
+
+    with pytest.raises(sparcc.SparccError) as info:
+        kernels.check_w4(parse_format(spec), (16, 256))
+    assert str(info.value).startswith(f"no GPU kernel for a {parse_format(spec).spec} weight of shape [16, 256]: ")
+    assert why in str(info.value)
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("m, n, k", [(128, 128, 64), (200, 136, 72), (1, 8, 8), (257, 1024, 512)])
+def test_gemm_matches_torch_matmul(dtype, m, n, k):
+    from sparcc.backends.gpu import kernels
+
+    torch.manual_seed(0)
+    a = torch.randn(m, k, device="cuda", dtype=dtype)
+    b = torch.randn(k, n, device="cuda", dtype=dtype)
+    want = (a.float() @ b.float())
+    got = kernels.gemm(a, b)
+    torch.testing.assert_close(got.float(), want, atol=2e-2 * k ** 0.5, rtol=1e-2)
+
+
+@needs_gpu
+@pytest.mark.parametrize("spec", ["nf4:g64", "int4:g128", "mxfp4"])
+def test_gemv_w4a16_matches_the_dequantised_weight(spec):
+    import numpy as np
+    from sparcc.backends.gpu import kernels
+    from sparcc.dialects.quant_formats import parse_format
+
+    rng = np.random.default_rng(0)
+    q = parse_format(spec).quantize(rng.standard_normal((300, 1024)).astype(np.float32))
+    w = kernels.W4Weight.of(q)
+    x = torch.randn(1024, device="cuda", dtype=torch.bfloat16)
+    want = torch.from_numpy(kernels.reference_w4(q)).cuda() @ x.float()
+    torch.testing.assert_close(kernels.gemv_w4a16(x, w).float(), want, atol=5e-2, rtol=2e-2)
