@@ -149,6 +149,11 @@ def _checked_setup(opts: argparse.Namespace) -> tuple[Any, Any, Any, list[Any]]:
 
     if getattr(opts, "gpu_arch", None):
         os.environ["SPARCC_GPU_ARCH"] = opts.gpu_arch  # the gpu target reads it (backends/gpu/target.py)
+    for flag, env in (("hls_precision", "SPARCC_HLS_PRECISION"), ("hls_schedule", "SPARCC_HLS_SCHEDULE"),
+                      ("hls_interface", "SPARCC_HLS_INTERFACE")):
+        if getattr(opts, flag, None):  # the hls target reads them (backends/hls/target.py)
+            value = getattr(opts, flag)
+            os.environ[env] = ";".join(value) if isinstance(value, list) else value
     target = get_target(opts.target_device, compiling=getattr(opts, "output", None) is not None)
     if opts.threads is not None and opts.threads < 1:
         raise SparccError(f"--threads {opts.threads}: must be at least 1")
@@ -401,6 +406,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="quantise matching linear layers' weights, e.g. '*.fc1=nf4:g64' (repeat; first match wins)")
     c.add_argument("--sparsity", action="append", metavar="PATTERN=VALUE",
                    help="prune matching linear layers and store them sparse (as for run)")
+    c.add_argument("--hls-precision", action="append", metavar="PATTERN=TYPE",
+                   help="--target hls: number type per layer, e.g. 'fc1=ap_fixed<16,6>' (repeat; first match wins)")
+    c.add_argument("--hls-schedule", metavar="JSON",
+                   help='--target hls: primitives per layer, e.g. \'{"fc1": {"unroll": 4}, "dataflow": true}\'')
+    c.add_argument("--hls-interface", choices=("m_axi", "ap_memory", "stream"),
+                   help="--target hls: the top function's ports (default m_axi)")
     c.set_defaults(action=compile_artifact)
     opts = parser.parse_args(argv)
     try:

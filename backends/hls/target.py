@@ -40,7 +40,7 @@ class Options:
     interface: str = "m_axi"
 
 
-_options = Options()
+_default = _options = Options()
 
 
 @contextlib.contextmanager
@@ -56,6 +56,27 @@ def options(schedule: dict[str, Any] | None = None, precision: Any = None, inter
         yield _options
     finally:
         _options = saved
+
+
+def current_options() -> Options:
+    """The options of `with options(...)`, else those `sparcc compile
+    --hls-*` left in SPARCC_HLS_PRECISION / _SCHEDULE / _INTERFACE."""
+    import os
+
+    from sparcc.backends.hls.schedule import ScheduleError
+
+    if _options is not _default:
+        return _options
+    schedule: dict[str, Any] = {}
+    if text := os.environ.get("SPARCC_HLS_SCHEDULE", "").strip():
+        try:
+            schedule = json.loads(text)
+        except ValueError as e:
+            raise ScheduleError(f"--hls-schedule {text!r} is not JSON: {e}") from None
+        if not isinstance(schedule, dict):
+            raise ScheduleError(f"--hls-schedule {text!r}: expected a JSON object of layer glob -> primitives")
+    return Options(schedule, os.environ.get("SPARCC_HLS_PRECISION") or None,
+                   os.environ.get("SPARCC_HLS_INTERFACE") or "m_axi")
 
 
 def gxx() -> str | None:
@@ -81,7 +102,7 @@ class HlsTarget(Target):
         return None
 
     def build(self, module: Any, folder: Path, threads: int) -> dict[str, Any]:
-        design = generate(str(module), _options)
+        design = generate(str(module), current_options())
         design.write(folder)
         return {**design.meta(), "library": LIBRARY, "ir": {"linalg": "linalg.mlir", "hls": "hls.mlir"},
                 "seconds": design.seconds, "schedule": design.schedule_lines(), "fallbacks": []}
@@ -94,11 +115,11 @@ class HlsTarget(Target):
         lib = compile_library(folder)
         exe = CsimExecutable(lib, kernel, [w for w in program.weights.values() if isinstance(w, torch.Tensor)])
         exe.store = program.weights  # by name: what the bit-exact model (interp.py) binds
-        exe.options = _options
+        exe.options = current_options()
         return exe
 
     def write_artifact(self, folder: Path, prepared: Any, threads: int, stages: Any, name: str) -> Any:
-        return write_project(folder, prepared, stages, name, _options)
+        return write_project(folder, prepared, stages, name, current_options())
 
 
 @dataclass
