@@ -200,9 +200,9 @@ def test_jit_unsupported_dtype(dtype):
 
 def test_jit_unknown_target():
     with pytest.raises(sparcc.SparccError) as info:
-        sparcc.jit(two_inputs, target="gpu")
+        sparcc.jit(two_inputs, target="tpu")
     msg = _assert_clean(info.value)
-    assert "'gpu'" in msg and "cpu" in msg
+    assert "'tpu'" in msg and "cpu" in msg
 
 
 def test_jit_decorator_form_and_unknown_target():
@@ -295,9 +295,9 @@ def test_program_non_contiguous_input_is_accepted(program):
 
 def test_compile_program_unknown_target():
     with pytest.raises(sparcc.SparccError) as info:
-        compile_program(nn.Linear(2, 2), [torch.randn(1, 2)], target="gpu")
+        compile_program(nn.Linear(2, 2), [torch.randn(1, 2)], target="tpu")
     msg = _assert_clean(info.value)
-    assert "'gpu'" in msg and "cpu" in msg
+    assert "'tpu'" in msg and "cpu" in msg
 
 
 @pytest.mark.parametrize("fn, x, words", [
