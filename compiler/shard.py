@@ -206,31 +206,39 @@ _KEEPS_SPLIT = (nn.UnaryOp, nn.BinaryOp, nn.WhereOp, nn.CastOp, nn.ReshapeOp, nn
                 nn.ExpandOp, nn.SliceOp, nn.ConcatOp)
 
 
+def _projection(op: Operation) -> tuple[nn.WeightOp, int, int, SSAValue] | None:
+    """A layer x @ W with a stored W: (W, its column-parallel dim, its
+    row-parallel dim, x). nn.linear's weight is [out, in]; a matmul by a
+    weight (GPT-2's Conv1D) has [in, out]."""
+    if isinstance(op, nn.LinearOp) and isinstance(op.weight.owner, nn.WeightOp):
+        return op.weight.owner, 0, 1, op.input
+    if isinstance(op, nn.MatmulOp) and isinstance(op.rhs.owner, nn.WeightOp) and len(nn.shape_of(op.rhs)) == 2:
+        return op.rhs.owner, 1, 0, op.lhs
+    return None
+
+
 def auto_placements(module: ModuleOp, world: int) -> dict[str, str]:
-    """Megatron pairs: for each linear B, the linears A that its input comes
-    from through ops in _KEEPS_SPLIT (operands broadcast against the result
-    are ignored: they are sliced, not summed) become column-parallel, B
-    row-parallel, when every split divides by `world`."""
+    """Megatron pairs: for each projection B (a linear, or a matmul by a
+    weight), the projections A that its input comes from through ops in
+    _KEEPS_SPLIT (operands broadcast against the result are ignored: they
+    are sliced, not summed) become column-parallel, B row-parallel, when
+    every split divides by `world` and the pair adds at most one collective
+    (the all-reduce after B)."""
     f = entry(module)
     out: dict[str, str] = {}
-
-    def weight_of(v: SSAValue) -> nn.WeightOp | None:
-        return v.owner if isinstance(v.owner, nn.WeightOp) else None
-
     for op in f.body.block.ops:
-        if not isinstance(op, nn.LinearOp) or weight_of(op.weight) is None:
+        b = _projection(op)
+        if b is None:
             continue
-        sources: list[nn.LinearOp] = []
-        stack, seen, ok = [op.input], set(), True
+        sources: list[Operation] = []
+        stack, seen, ok = [b[3]], set(), True
         while stack and ok:
             v = stack.pop()
             if v in seen:
                 continue
             seen.add(v)
             p = v.owner
-            if isinstance(p, nn.LinearOp):
-                if weight_of(p.weight) is None:
-                    ok = False
+            if _projection(p) is not None:
                 sources.append(p)
             elif isinstance(p, _KEEPS_SPLIT):
                 full = nn.shape_of(p.results[0])
@@ -243,13 +251,13 @@ def auto_placements(module: ModuleOp, world: int) -> dict[str, str]:
                 ok = False
         if not ok or not sources:
             continue
-        w = weight_of(op.weight)
-        ws = [weight_of(s.weight) for s in sources]
-        if any(nn.shape_of(x.result)[0] % world for x in ws) or nn.shape_of(w.result)[1] % world:
+        w, _, row, _ = b
+        cols = [_projection(s) for s in sources]
+        if any(nn.shape_of(c[0].result)[c[1]] % world for c in cols) or nn.shape_of(w.result)[row] % world:
             continue
-        trial = {**out, w.weight_name: "shard(1)", **{x.weight_name: "shard(0)" for x in ws}}
+        trial = {**out, w.weight_name: f"shard({row})", **{c[0].weight_name: f"shard({c[1]})" for c in cols}}
         for s in sources:
-            if s.bias is not None and isinstance(s.bias.owner, nn.WeightOp):
+            if isinstance(s, nn.LinearOp) and s.bias is not None and isinstance(s.bias.owner, nn.WeightOp):
                 trial[s.bias.owner.weight_name] = "shard(0)"
         if _costs(module, trial, world) <= _costs(module, out, world) + 1:
             out = trial

@@ -127,12 +127,13 @@ def _case_zoo(rank: int, out: dict[str, Any]) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import zoo_models
 
-    entry = zoo_models.MODELS["hf/llama"]
-    model, args = entry.build(), entry.inputs()
-    fast = sparcc.jit(model, shard="auto", threads=1)
-    with torch.no_grad():
-        out["llama"] = (fast(*args), model(*args))
-    out["llama_report"], out["llama_comm"] = fast.program.report, dict(fast.program.comm)
+    for name in ("llama", "gpt2"):
+        entry = zoo_models.MODELS[f"hf/{name}"]
+        model, args = entry.build(), entry.inputs()
+        fast = sparcc.jit(model, shard="auto", threads=1)
+        with torch.no_grad():
+            out[name] = (fast(*args), model(*args))
+        out[f"{name}_report"], out[f"{name}_comm"] = fast.program.report, dict(fast.program.comm)
 
 
 def _worker(rank: int, world: int, port: int, case: str, folder: str, cache: str) -> None:
@@ -226,15 +227,33 @@ def test_distributed_errors(main_run):
     assert "all_reduce over 2 ranks failed" in r["dead_peer"] and "peer process may have died" in r["dead_peer"]
 
 
+@pytest.fixture(scope="module")
+def zoo_run(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    return _spawn("zoo", tmp_path_factory)
+
+
 @pytest.mark.slow
-def test_llama_zoo_model_auto(tmp_path_factory):
-    runs = _spawn("zoo", tmp_path_factory)
-    for r in runs:
+def test_llama_zoo_model_auto(zoo_run):
+    # HF Llama (GQA, RoPE, RMSNorm, SwiGLU), 2 layers: Megatron attention and MLP
+    for r in zoo_run:
         got, want = r["llama"]
         torch.testing.assert_close(got, want, atol=TOL, rtol=0)
         assert r["llama_report"]["unplaced"] == []
         assert r["llama_report"]["collectives"] == ["all_reduce"] * 4
         assert r["llama_comm"] == {"all_reduce": [4, 4 * 16 * 64 * 4]}
+
+
+@pytest.mark.slow
+def test_gpt2_zoo_model_auto(zoo_run):
+    # GPT-2's Conv1D MLP (matmul by a [in, out] weight) is split; its fused
+    # q|k|v projection is not (splitting it would gather before the q/k/v
+    # slices), so one all-reduce per layer
+    for r in zoo_run:
+        got, want = r["gpt2"]
+        torch.testing.assert_close(got, want, atol=TOL, rtol=0)
+        assert r["gpt2_report"]["unplaced"] == []
+        assert r["gpt2_report"]["placements"]["m.transformer.h.0.mlp.c_fc.weight"] == "shard(1)"
+        assert r["gpt2_report"]["collectives"] == ["all_reduce"] * 2
 
 
 # -- single process: mistakes caught before anything runs ----------------------
