@@ -136,3 +136,41 @@ func.func @unplaced(%x: tensor<8x4xf32>) -> tensor<8x4xi64> {
   %1 = nn.argsort %0 {dim = 1 : i64, descending = false} : tensor<8x4xf32> -> tensor<8x4xi64>
   func.return %1 : tensor<8x4xi64>
 }
+
+// A matmul by [in, out] weights (GPT-2's Conv1D): split columns, then rows;
+// the column split carries through the bias add (the bias follows), the row
+// split leaves a partial sum that is summed before its bias is added.
+// CHECK-LABEL: func.func @conv1d
+// CHECK-NEXT:    %[[W1:.*]] = nn.weight @fc.weight {shard.sharding = #shard.sharding<@mesh, [[], [0]]>} : tensor<8x32xf32>
+// CHECK-NEXT:    %[[B1:.*]] = nn.weight @fc.bias {shard.sharding = #shard.sharding<@mesh, [[0]]>} : tensor<32xf32>
+// CHECK-NEXT:    %[[W2:.*]] = nn.weight @proj.weight {shard.sharding = #shard.sharding<@mesh, [[0]]>} : tensor<32x8xf32>
+// CHECK-NEXT:    %[[B2:.*]] = nn.weight @proj.bias {shard.sharding = #shard.sharding<@mesh, []>} : tensor<8xf32>
+// CHECK-NEXT:    %[[H:.*]] = nn.matmul %x, %[[W1]] {shard.sharding = #shard.sharding<@mesh, [[], [0]]>}
+// CHECK-NEXT:    %[[HB:.*]] = nn.add %[[H]], %[[B1]] {shard.sharding = #shard.sharding<@mesh, [[], [0]]>}
+// CHECK-NEXT:    %[[P:.*]] = nn.matmul %[[HB]], %[[W2]] {shard.sharding = #shard.sharding<@mesh, [], partial = [0]>}
+// CHECK-NEXT:    %[[S:.*]] = shard.reshard %[[P]] from #shard.sharding<@mesh, [], partial = [0]> to #shard.sharding<@mesh, []>
+// CHECK-NEXT:    nn.add %[[S]], %[[B2]] {shard.sharding = #shard.sharding<@mesh, []>}
+func.func @conv1d(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %w1 = nn.weight @fc.weight : tensor<8x32xf32>
+  %b1 = nn.weight @fc.bias : tensor<32xf32>
+  %w2 = nn.weight @proj.weight : tensor<32x8xf32>
+  %b2 = nn.weight @proj.bias : tensor<8xf32>
+  %a = shard.shard %w1 to #shard.sharding<@mesh, [[], [0]]> : tensor<8x32xf32>
+  %0 = nn.matmul %x, %a : tensor<4x8xf32>, tensor<8x32xf32> -> tensor<4x32xf32>
+  %1 = nn.add %0, %b1 : tensor<4x32xf32>, tensor<32xf32> -> tensor<4x32xf32>
+  %2 = nn.matmul %1, %w2 : tensor<4x32xf32>, tensor<32x8xf32> -> tensor<4x8xf32>
+  %3 = nn.add %2, %b2 : tensor<4x8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+  func.return %3 : tensor<4x8xf32>
+}
+
+// A sum over the split dim is a partial sum; a mean over it gathers first.
+// CHECK-LABEL: func.func @reductions
+// CHECK:         nn.sum %{{.*}} {shard.sharding = #shard.sharding<@mesh, [], partial = [0]>
+// CHECK:         %[[G:.*]] = shard.reshard %{{.*}} from #shard.sharding<@mesh, [[], [0]]> to #shard.sharding<@mesh, []>
+// CHECK-NEXT:    nn.mean %[[G]] {shard.sharding = #shard.sharding<@mesh, []>
+func.func @reductions(%x: tensor<4x8xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  %0 = shard.shard %x to #shard.sharding<@mesh, [[], [0]]> : tensor<4x8xf32>
+  %1 = nn.sum %0 {dims = array<i64: 1>} : tensor<4x8xf32> -> tensor<4xf32>
+  %2 = nn.mean %0 {dims = array<i64: 1>} : tensor<4x8xf32> -> tensor<4xf32>
+  func.return %1, %2 : tensor<4xf32>, tensor<4xf32>
+}
