@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             text = f.read()
         design = generate(text, Options(schedule, opts.precision, opts.interface))
         cpp = project.kernel_cpp(design.kernel)
-        check(cpp)
+        check(cpp, "kernel.cpp", {b.name: b.size for b in design.kernel.buffers})
     except (SparccError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

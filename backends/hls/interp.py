@@ -113,6 +113,19 @@ class Model:
                     "memref.subview", "memref.expand_shape", "memref.collapse_shape", "memref.cast",
                     "memref.reinterpret_cast"):
             return
+        if name == "memref.copy":
+            import itertools
+
+            (src, ss, so), (dst, ds, do) = self.e.views[ops[0]], self.e.views[ops[1]]
+            shape = [int(d) for d in ops[0].type.shape]
+            for ix in itertools.product(*(range(d) for d in shape)):
+                v = self.mem[src.name][so + sum(i * k for i, k in zip(ix, ss))]
+                if dst.ctype.startswith("ap_"):
+                    v = float(quantize(v, parse(dst.ctype)))
+                elif dst.ctype == "float":
+                    v = float(np.float32(v))
+                self.mem[dst.name][do + sum(i * k for i, k in zip(ix, ds))] = v
+            return
         res = op.results[0] if len(op.results) else None
         if name == "arith.constant":
             from mlir import ir

@@ -28,10 +28,11 @@ class PragmaError(SparccError):
     """An emitted pragma names nothing, or has an illegal factor."""
 
 
-def check(text: str, where: str = "kernel.cpp") -> int:
-    """Checks every pragma of `text`; returns how many there are."""
+def check(text: str, where: str = "kernel.cpp", extern: dict[str, int] | None = None) -> int:
+    """Checks every pragma of `text`; returns how many there are. `extern`:
+    arrays declared elsewhere (weights.h), name -> size."""
     lines = text.splitlines()
-    arrays: dict[str, int] = {}
+    arrays: dict[str, int] = dict(extern or {})
     for ln in lines:
         for m in ARRAY.finditer(ln):
             arrays[m.group(2)] = int(m.group(3))
@@ -101,5 +102,10 @@ def check(text: str, where: str = "kernel.cpp") -> int:
     return count
 
 
-def check_file(path: Path) -> int:
-    return check(path.read_text(), path.name)
+def check_file(path: Path, *others: Path) -> int:
+    """Checks kernel.cpp, with the arrays that `others` (weights.h) declare."""
+    extern: dict[str, int] = {}
+    for other in others:
+        for m in ARRAY.finditer(other.read_text()[:1_000_000]):
+            extern[m.group(2)] = int(m.group(3))
+    return check(path.read_text(), path.name, extern)

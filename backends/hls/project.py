@@ -71,8 +71,8 @@ def kernel_cpp(k: Kernel) -> str:
             out.append("#pragma HLS interface s_axilite port=return")
     if k.dataflow:
         out.append("#pragma HLS dataflow")
-    for b in [*k.inputs, *k.outputs]:
-        if b.partition is not None:
+    for b in k.buffers:  # the ports, and the weight ROMs of weights.h (locals: where they are declared)
+        if b.partition is not None and b.role != "local":
             out.append("  " + partition_pragma(b.name, *b.partition))
     out.append(k.body)
     out.append("}")

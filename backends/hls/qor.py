@@ -210,7 +210,7 @@ class Model:
                            depth)
         mine = [*unrolled, (iv(op), unroll)] if unroll > 1 else unrolled
         children = [self.loop(c, ctype, ops, copies * unroll, mine) for c in inner_loops(op)]
-        own = [o for o in body_ops(op) if _name(o) != "scf.for"]
+        own = [o for o in body_ops(op) if _name(o) not in ("scf.for", "scf.yield")]
         if not children:  # a loop left unpipelined: its body's path, once per iteration
             depth, _, _, counts = self.iteration(op, ctype, unroll, unrolled)
             for k, n in counts.items():

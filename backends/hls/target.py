@@ -112,6 +112,9 @@ class HlsTarget(Target):
 
         kernel = kernel_from_meta(meta)
         (folder / "weights.h").write_text(weights_h(kernel, program.weights))
+        from sparcc.backends.hls.pragmas import check
+
+        check((folder / "kernel.cpp").read_text(), "kernel.cpp", {b.name: b.size for b in kernel.buffers})
         lib = compile_library(folder)
         exe = CsimExecutable(lib, kernel, [w for w in program.weights.values() if isinstance(w, torch.Tensor)])
         exe.store = program.weights  # by name: what the bit-exact model (interp.py) binds
@@ -178,6 +181,12 @@ def generate(linalg: str, opts: Options) -> Design:
         func = emit.entry_function(module)
         n_in, weights = emit.signature(func)
         args = list(func.arguments)
+        for i, a in enumerate(args):
+            if not str(a.type).startswith("memref<") or "?" in str(a.type):
+                what = f"input {i}" if i < n_in else "a weight" if i < n_in + len(weights) else "an output"
+                raise emit.EmitError(
+                    f"{what} has type {a.type}: HLS needs static sizes; compile for fixed input shapes (no dynamic=)"
+                )
         weight_names = {args[n_in + i]: w["name"] for i, w in enumerate(weights)}
         layers = schedule.annotate(module, func, weight_names, opts.schedule,
                                    schedule.parse_precision(opts.precision), opts.interface)
@@ -267,7 +276,7 @@ def write_project(folder: Path, prepared: Any, stages: Any, name: str, opts: Opt
     with stages("build", "checking the pragmas"):
         from sparcc.backends.hls.pragmas import check_file
 
-        check_file(folder / "kernel.cpp")
+        check_file(folder / "kernel.cpp", folder / "weights.h")
     files = sorted(p.name for p in folder.iterdir() if p.is_file())
     manifest = {
         "format": FORMAT, "sparcc_version": sparcc.__version__, "target": "hls", "name": name, "threads": 1,

@@ -34,10 +34,13 @@ func.func @forward(%a: tensor<4x8xf32>, %b: tensor<8x16xf32>, %out: memref<4x16x
 // CHECK:      extern "C" void sparcc_run(void **args) {
 // CHECK-NEXT:   sparcc_top((float *)args[0], (float *)args[1], (float *)args[2]);
 
-// fill: 4 x (16 iterations at II 1 + depth 2 + 1) = 76; matmul: 4 x 16 x ((8 - 1) * 4 + 8 + 1) = 2624 + 2 x 4 entries
-// QOR:      latency 2710 cycles
-// QOR:      L0 {{ +}}nest0 {{ +}}76
-// QOR-NEXT: L1 {{ +}}nest1 {{ +}}2632 {{ +}}5 {{.*}}L1 4 > L1_1 16 > L1_2 8 II=4
+// The QoR model by hand. fill: the inner loop 16 iterations at II 1, depth store 1 + entry 1:
+// 15 + 2 = 17; outer 4 x (17 + 1) = 72. matmul: inner (8 - 1) x II 4 + depth (load 2, fmul 3,
+// fadd 4, store 1, entry 1 = 11) = 39; middle 16 x (39 + 1) = 640; outer 4 x (640 + 1) = 2564;
+// + 2 for the call = 2638. DSP: fmul 3 + fadd 2.
+// QOR:      latency 2638 cycles
+// QOR:      L0 {{ +}}nest0 {{ +}}72
+// QOR-NEXT: L1 {{ +}}nest1 {{ +}}2564 {{ +}}5 {{.*}}L1 4 > L1_1 16 > L1_2 8 II=4
 
 // UNROLL:      #pragma HLS interface ap_memory port=in0
 // UNROLL:      #pragma HLS array_partition variable=in1 cyclic factor=4 dim=1

@@ -1,0 +1,388 @@
+"""The hls target: emitted HLS C++ run as a g++ C simulation (in-process
+through sparcc.jit, and as `make csim` in a fresh copy of a compiled
+project), checked against PyTorch (float: 1e-5 relative) and bit for bit
+against the Python model of the design (interp.py); the QoR model against
+hand-derived counts; the pragma checker; refused inputs.
+
+Skips when g++ or the ap_types headers (the hls4ml package) are missing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import sparcc
+from sparcc.backends import get_target
+from sparcc.errors import SparccError
+
+_why = get_target("hls", available=False).unavailable()
+pytestmark = pytest.mark.skipif(_why is not None, reason=f"hls target unavailable: {_why}")
+
+from sparcc.backends.hls import options  # noqa: E402
+from sparcc.backends.hls.interp import simulate  # noqa: E402
+from sparcc.backends.hls.pragmas import PragmaError, check, check_file  # noqa: E402
+
+
+def _program(fast):
+    return next(iter(fast.cache.values()))
+
+
+def _run(model, args, **opts):
+    with options(**opts):
+        fast = sparcc.jit(model, target="hls", cache=False)
+        got = fast(*args)
+    return fast, got
+
+
+def _close(got, want, rtol=1e-5):
+    got, want = got.detach().double(), want.detach().double()
+    scale = max(1.0, float(want.abs().max()))
+    assert float((got - want).abs().max()) <= rtol * scale, float((got - want).abs().max())
+
+
+def _bit_exact(fast, args):
+    prog = _program(fast)
+    exe = prog.executable
+    want = simulate(prog.ir["linalg"], exe.options, [a.numpy() for a in args], exe.store)
+    got = fast(*args)
+    got = [got] if isinstance(got, torch.Tensor) else list(got)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g.detach().numpy(), w)
+
+
+def _report(fast) -> dict:
+    return json.loads((Path(_program(fast).report["library"]).parent / "report.json").read_text())
+
+
+class MLP(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(16, 32)
+        self.fc2 = torch.nn.Linear(32, 10)
+
+    def forward(self, x):
+        return torch.softmax(self.fc2(torch.tanh(self.fc1(x))), dim=-1)
+
+
+class CNN(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.pool = torch.nn.MaxPool2d(2)
+        self.avg = torch.nn.AvgPool2d(2)
+        self.fc = torch.nn.Linear(16, 5)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.avg(self.pool(torch.relu(self.conv(x)))), 1))
+
+
+class Attention(torch.nn.Module):
+    def __init__(self, d=8):
+        super().__init__()
+        self.q, self.k, self.v = (torch.nn.Linear(d, d) for _ in range(3))
+        self.norm = torch.nn.LayerNorm(d)
+
+    def forward(self, x):
+        a = torch.softmax(self.q(x) @ self.k(x).transpose(-1, -2) / 8**0.5, dim=-1)
+        return self.norm(x + a @ self.v(x))
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "attention"])
+def test_float_models_match_pytorch_and_the_model(name):
+    model, x = {
+        "mlp": (MLP(), torch.randn(2, 16)),
+        "cnn": (CNN(), torch.randn(1, 3, 8, 8)),
+        "attention": (Attention(), torch.randn(1, 4, 8)),
+    }[name]
+    model.eval()
+    fast, got = _run(model, [x])
+    with torch.no_grad():
+        _close(got, model(x))
+    _bit_exact(fast, [x])
+
+
+# PolyBench kernels as torch functions (small sizes; the loop structure is what matters)
+def gemm(A, B, C):
+    return 1.5 * A @ B + 1.2 * C
+
+
+def k2mm(A, B, C, D):
+    return 1.5 * (A @ B) @ C + 1.2 * D
+
+
+def k3mm(A, B, C, D):
+    return (A @ B) @ (C @ D)
+
+
+def atax(A, x):
+    return A.t() @ (A @ x)
+
+
+def bicg(A, p, r):
+    return A @ p, A.t() @ r
+
+
+def mvt(A, x1, x2, y1, y2):
+    return x1 + A @ y1, x2 + A.t() @ y2
+
+
+def gesummv(A, B, x):
+    return 1.5 * A @ x + 1.2 * B @ x
+
+
+def syrk(A, C):
+    return 1.2 * C + 1.5 * A @ A.t()
+
+
+def syr2k(A, B, C):
+    return 1.2 * C + 1.5 * (A @ B.t() + B @ A.t())
+
+
+def jacobi_2d(A, B):
+    for _ in range(2):
+        B = B.clone()
+        B[1:-1, 1:-1] = 0.2 * (A[1:-1, 1:-1] + A[1:-1, :-2] + A[1:-1, 2:] + A[2:, 1:-1] + A[:-2, 1:-1])
+        A = A.clone()
+        A[1:-1, 1:-1] = 0.2 * (B[1:-1, 1:-1] + B[1:-1, :-2] + B[1:-1, 2:] + B[2:, 1:-1] + B[:-2, 1:-1])
+    return A
+
+
+POLYBENCH = {
+    "gemm": (gemm, [(8, 6), (6, 10), (8, 10)]),
+    "2mm": (k2mm, [(6, 4), (4, 5), (5, 7), (6, 7)]),
+    "3mm": (k3mm, [(6, 4), (4, 5), (5, 3), (3, 7)]),
+    "atax": (atax, [(8, 6), (6,)]),
+    "bicg": (bicg, [(8, 6), (6,), (8,)]),
+    "mvt": (mvt, [(8, 8), (8,), (8,), (8,), (8,)]),
+    "gesummv": (gesummv, [(8, 8), (8, 8), (8,)]),
+    "syrk": (syrk, [(8, 6), (8, 8)]),
+    "syr2k": (syr2k, [(8, 6), (8, 6), (8, 8)]),
+    "jacobi-2d": (jacobi_2d, [(8, 8), (8, 8)]),
+}
+FAST_POLYBENCH = {"gemm", "atax", "jacobi-2d"}
+
+
+@pytest.mark.parametrize(
+    "name", [n if n in FAST_POLYBENCH else pytest.param(n, marks=pytest.mark.slow) for n in POLYBENCH]
+)
+def test_polybench_kernels(name):
+    fn, shapes = POLYBENCH[name]
+    args = [torch.randn(*s) for s in shapes]
+    fast, got = _run(fn, args)
+    want = fn(*args)
+    got, want = (got, want) if isinstance(want, tuple) else ((got,), (want,))
+    for g, w in zip(got, want):
+        _close(g, w)
+    _bit_exact(fast, args)
+
+
+@pytest.mark.parametrize("interface", ["stream", pytest.param("ap_memory", marks=pytest.mark.slow)])
+def test_interfaces(interface):
+    model, x = MLP().eval(), torch.randn(2, 16)
+    fast, got = _run(model, [x], interface=interface, schedule={"*": {"unroll": 2}})
+    with torch.no_grad():
+        _close(got, model(x))
+    folder = Path(_program(fast).report["library"]).parent
+    cpp = (folder / "kernel.cpp").read_text()
+    assert ("interface ap_memory port=in0" if interface == "ap_memory" else "hls::stream<float> &in0") in cpp
+    assert check_file(folder / "kernel.cpp", folder / "weights.h") > 0
+
+
+@pytest.mark.parametrize("precision", [{"*": "ap_fixed<16,6>"}, {"fc1": "ap_fixed<12,4>"},
+                                       pytest.param("fc*=ap_fixed<18,8>", marks=pytest.mark.slow)])
+def test_fixed_point_is_bit_exact_and_near_float(precision):
+    model, x = MLP().eval(), torch.randn(2, 16)
+    fast, got = _run(model, [x], precision=precision, schedule={"fc2": {"unroll": 2}})
+    _bit_exact(fast, [x])
+    with torch.no_grad():
+        err = float((got - model(x)).abs().max())
+    assert 0 < err < 0.05  # rounded, but close: 6..10 fraction bits on a softmax output
+    cpp = (Path(_program(fast).report["library"]).parent / "kernel.cpp").read_text()
+    assert "ap_fixed<" in cpp
+
+
+def test_fixed_point_weights_are_rounded_in_the_rom():
+    model, x = MLP().eval(), torch.randn(2, 16)
+    fast, _ = _run(model, [x], precision={"fc1": "ap_fixed<8,2>"})
+    text = (Path(_program(fast).report["library"]).parent / "weights.h").read_text()
+    assert "static const ap_fixed<8,2> w_fc1_weight[512]" in text
+    assert "static const float w_fc2_weight[320]" in text
+    block = text.split("w_fc1_weight[512] = {")[1].split("}")[0]
+    values = np.array([float(v) for v in block.replace("\n", " ").split(",") if v.strip()])
+    np.testing.assert_array_equal(values * 64, np.round(values * 64))  # multiples of 2^-6
+
+
+def test_unroll_by_4_gives_fewer_cycles_and_more_dsps():
+    model, x = torch.nn.Linear(64, 32).eval(), torch.randn(1, 64)
+    base, _ = _run(model, [x])
+    fast, got = _run(model, [x], schedule={"*": {"unroll": 4}})
+    with torch.no_grad():
+        _close(got, model(x))
+    r0, r4 = _report(base), _report(fast)
+    assert r4["latency_cycles"] < r0["latency_cycles"] / 3
+    assert r4["resources"]["DSP"] == 4 * r0["resources"]["DSP"] - 3 * 0
+    cpp = (Path(_program(fast).report["library"]).parent / "kernel.cpp").read_text()
+    assert "#pragma HLS unroll factor=4" in cpp
+    assert "array_partition variable=w_weight cyclic factor=4 dim=1" in cpp
+
+
+def test_qor_hand_derived_vector_add():
+    # one loop of 64 at II 1: two loads (2 cycles, in parallel), fadd (4), store (1) = depth 7,
+    # + 1 to enter: (64 - 1) * 1 + 8 = 71 cycles; + 2 for the call = 73. fadd: 2 DSP.
+    def vadd(a, b):
+        return a + b
+
+    a, b = torch.randn(64), torch.randn(64)
+    fast, _ = _run(vadd, [a, b], interface="ap_memory")
+    r = _report(fast)
+    assert r["nests"][0]["loop"] == {"label": "L0", "trip": 64, "unroll": 1, "latency": 71, "ii": 1, "depth": 8,
+                                     "ii_parts": {"asked": 1, "recurrence": 1, "memory": 1, "user": False}}
+    assert r["latency_cycles"] == 73 and r["resources"]["DSP"] == 2
+    # unroll 4 with ap_memory ports partitioned cyclic 4: 16 iterations at II 1 -> 15 + 8 = 23
+    fast, _ = _run(vadd, [a, b], interface="ap_memory", schedule={"*": {"unroll": 4}})
+    r = _report(fast)
+    assert r["nests"][0]["loop"]["latency"] == 23 and r["resources"]["DSP"] == 8
+    # under m_axi the ports cannot be partitioned: one access per cycle -> II 4: 15 * 4 + 8 = 68
+    fast, _ = _run(vadd, [a, b], schedule={"*": {"unroll": 4}})
+    loop = _report(fast)["nests"][0]["loop"]
+    assert (loop["ii"], loop["latency"], loop["ii_parts"]["memory"]) == (4, 68, 4)
+
+
+def test_qor_hand_derived_reduction():
+    # y[i] = sum_k A[i,k] x[k], 8 x 16: the k loop's float accumulation through memory has
+    # recurrence II = fadd latency 4; depth: load 2, fmul 3, fadd 4, store 1 = 10, + 1.
+    # per row: (16 - 1) * 4 + 11 = 71; rows: 8 * (71 + 1) = 576
+    def mv(A, x):
+        return A @ x
+
+    fast, _ = _run(mv, [torch.randn(8, 16), torch.randn(16)], interface="ap_memory")
+    nest = _report(fast)["nests"][-1]["loop"]
+    inner = nest["loops"][0]
+    assert (inner["trip"], inner["ii"], inner["depth"], inner["latency"]) == (16, 4, 11, 71)
+    assert nest["latency"] == 576
+    # the same in ap_fixed<16,6>: add 1 cycle, mul 2 -> II 1, depth 2 + 2 + 1 + 1 + 1 = 7
+    fast, _ = _run(mv, [torch.randn(8, 16), torch.randn(16)], interface="ap_memory", precision="*=ap_fixed<16,6>")
+    inner = _report(fast)["nests"][-1]["loop"]["loops"][0]
+    assert (inner["ii"], inner["depth"], inner["latency"]) == (1, 7, 22)
+
+
+def test_compile_writes_a_project_whose_make_csim_passes_in_a_fresh_copy(tmp_path):
+    factory = tmp_path / "small.py"
+    factory.write_text(
+        "import torch\n"
+        "def make_model():\n"
+        "    torch.manual_seed(0)\n"
+        "    return torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)).eval()\n"
+        "def example_inputs():\n"
+        "    return (torch.randn(4, 16),)\n"
+    )
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "sparcc.cli", "compile", f"{factory}:make_model", "--target", "hls", "-o", str(out),
+         "--hls-precision", "0=ap_fixed<16,6>", "--hls-schedule", '{"*": {"unroll": 2}}'],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    for f in ("kernel.cpp", "kernel.h", "weights.h", "tb.cpp", "Makefile", "run_hls.tcl", "report.json", "report.txt",
+              "manifest.json"):
+        assert (out / f).exists(), f
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["target"] == "hls" and m["precision"] == ["ap_fixed<16,6>"]
+    assert "set_part {xczu7ev" in (out / "run_hls.tcl").read_text()
+    fresh = tmp_path / "fresh"
+    shutil.copytree(out, fresh)
+    run = subprocess.run(["make", "csim"], capture_output=True, text=True, cwd=fresh)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "PASS: 40 outputs" in run.stdout
+    # a testbench exits non-zero when an output is wrong
+    tb = (fresh / "tb.cpp").read_text()
+    start = tb.index("golden_out0[40] = {") + len("golden_out0[40] = {\n  ")
+    (fresh / "tb.cpp").write_text(tb[:start] + "100.0f, " + tb[start:].split(",", 1)[1])
+    run = subprocess.run(["make", "csim"], capture_output=True, text=True, cwd=fresh)
+    assert run.returncode != 0 and "FAIL: 1 mismatches" in run.stdout
+
+
+@pytest.mark.slow
+def test_cli_rejects_a_bad_hls_option(tmp_path):
+    factory = tmp_path / "m.py"
+    factory.write_text("import torch\ndef f():\n    return torch.nn.Linear(4, 4).eval()\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "sparcc.cli", "compile", f"{factory}:f", "--example-input", "randn(1,4)", "--target",
+         "hls", "-o", str(tmp_path / "o"), "--hls-schedule", '{"*": {"unroll": 3}}'],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert "unroll factor 3 must divide the trip count 4" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_refused_inputs_are_one_clear_error():
+    model, x = MLP().eval(), torch.randn(2, 16)
+    with pytest.raises(SparccError, match="unroll factor 5 must divide the trip count 32 of loop"):
+        _run(model, [x], schedule={"fc1": {"unroll": 5}})
+    with pytest.raises(SparccError, match=r"pipeline II=1 on loop L\d+_2 is impossible: recurrence needs II >= 4"):
+        _run(model, [x], schedule={"fc1": {"pipeline": 1}})
+    with pytest.raises(SparccError, match="reuse_factor=3 must divide the trip count 32"):
+        _run(model, [x], schedule={"fc1": {"reuse_factor": 3}})
+    with pytest.raises(SparccError, match="partition of w_fc1_weight: factor 5 does not divide its 512 elements"):
+        _run(model, [x], schedule={"fc1": {"partition": {"w_fc1_weight": "cyclic:5:1"}}})
+    with pytest.raises(SparccError, match="expected float or ap_fixed<W,I>"):
+        _run(model, [x], precision={"*": "ap_fixed<16>"})
+    with pytest.raises(SparccError, match="HLS needs static sizes"):
+        with options():
+            sparcc.jit(model, target="hls", cache=False, dynamic={0: {0: (1, 8)}})(x)
+
+
+def test_reuse_factor_sets_the_unroll():
+    model, x = MLP().eval(), torch.randn(2, 16)
+    fast, got = _run(model, [x], schedule={"fc1": {"reuse_factor": 8}})
+    with torch.no_grad():
+        _close(got, model(x))
+    fc1 = [n for n in _report(fast)["nests"] if n["layer"] == "fc1"][0]
+    assert fc1["loop"]["loops"][0]["unroll"] == 4  # 32 outputs / reuse 8
+
+
+def test_pragma_checker():
+    good = (
+        "void sparcc_top(const float in0[8], float out0[8]) {\n"
+        "#pragma HLS interface ap_memory port=in0\n"
+        "  static float buf0[8];\n"
+        "  #pragma HLS array_partition variable=buf0 cyclic factor=4 dim=1\n"
+        "  L0: for (int i0 = 0; i0 < 8; i0 += 1) {\n"
+        "    #pragma HLS pipeline II=1\n"
+        "    #pragma HLS unroll factor=4\n"
+        "    out0[i0] = in0[i0];\n"
+        "  }\n"
+        "}\n"
+    )
+    assert check(good) == 4
+    bad = {
+        "unroll factor=3": "does not divide its trip count 8",
+        "variable=buf0 cyclic factor=3": "factor=3 does not divide 'buf0'",
+        "variable=buf0 cyclic": "variable=nothing cyclic",
+        "port=in0": "port=in9",
+    }
+    cases = [
+        (good.replace("unroll factor=4", "unroll factor=3"), "does not divide its trip count 8"),
+        (good.replace("cyclic factor=4", "cyclic factor=3"), "factor=3 does not divide 'buf0'"),
+        (good.replace("variable=buf0", "variable=nothing"), "names 'nothing', which is not an array"),
+        (good.replace("port=in0", "port=in9"), "names port 'in9'"),
+        (good.replace("    #pragma HLS pipeline II=1\n", "").replace("  L0:", "  #pragma HLS pipeline II=1\n  L0:"),
+         "not the first line of a labelled loop's body"),
+    ]
+    del bad
+    for text, message in cases:
+        with pytest.raises(PragmaError, match=message):
+            check(text)
