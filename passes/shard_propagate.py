@@ -244,7 +244,8 @@ def _sdpa(op: nn.SdpaOp, places, n):
     r = rank(op.query)
     for p in places[:3]:
         if p is not None and p.kind == "S" and p.dim < r - 2:
-            want = [p, p, p]
+            want = [S(_aligned(v, r, p.dim)) if _aligned(v, r, p.dim) is not None else R
+                    for v in (op.query, op.key, op.value)]  # a size-1 (broadcast) head dim stays whole
             if op.mask is not None:
                 d = _aligned(op.mask, r, p.dim)
                 want.append(R if d is None else S(d))

@@ -180,6 +180,7 @@ def test_mlp_one_all_reduce_of_the_output(main_run):
     # output [8, 16] float32; nothing else moves
     for r in main_run:
         assert r["mlp_report"]["collectives"] == ["all_reduce"]
+        assert r["mlp_report"]["unplaced"] == []
         assert r["mlp_comm"] == {"all_reduce": [1, 8 * 16 * 4]}
 
 
@@ -284,3 +285,20 @@ def test_unknown_glob_and_dim_are_named():
         shard.rule_placements(shard.parse_shard_spec({"fc3.*": "shard(0)"}), imported.module, imported.weights)
     with pytest.raises(SparccError, match=r"'fc1.weight' has 2 dims \(shape \[64, 16\]\); shard\(2\) names no dim"):
         shard.rule_placements(shard.parse_shard_spec({"fc1.weight": "shard(2)"}), imported.module, imported.weights)
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_local_weight_follows_a_folded_transpose(rank):
+    # nn.weight @w {perm = [1, 0]}: the stored [6, 4] tensor viewed as [6, 4]
+    # and transposed to the [4, 6] result; split along result dim 1 (local [4, 3])
+    from sparcc import shard
+    from sparcc.dialects import nn
+    from sparcc.passes.shard_propagate import ATTR, S
+    from xdsl.dialects.builtin import f32
+
+    full = torch.randn(6, 4)
+    op = nn.WeightOp("w", nn.tensor([4, 3], f32), perm=[1, 0])
+    op.attributes[ATTR] = S(1).attr("mesh")
+    local = shard.local_weight(full, op, rank, 2)
+    assert local.shape == (3, 4)
+    torch.testing.assert_close(shard._bound(local, op), full.t()[:, 3 * rank : 3 * rank + 3], atol=0, rtol=0)
