@@ -113,12 +113,16 @@ class Plan:
     steps: list[Step]
     # constant tensors (memref.global): copied to the device once, at load
     consts: list[dict[str, Any]] = field(default_factory=list)  # shape, dtype, values (flat, row-major)
+    # the argument (memref<4xi64>, last) where kernels report a bad index:
+    # kind, dim, value, size (sparcc.errors.run_time_error); None when no op checks one
+    error_arg: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "args": [b.as_dict() for b in self.args],
             "temps": [b.as_dict() for b in self.temps],
             "consts": self.consts,
+            "error_arg": self.error_arg,
             "steps": [s.as_dict() for s in self.steps],
         }
 
@@ -193,6 +197,7 @@ def _lower(text: str, archs: tuple[str, ...]) -> Lowered:
     seconds: dict[str, float] = {}
     with ir.Context(), ir.Location.unknown():
         module = ir.Module.parse(text)
+        error_arg = _index_errors_to_buffer(module)
         _reject_calls(module)
         _run(module, "prepare", PREPARE, seconds)
         _run(module, "bufferize", BUFFERIZE, seconds)
@@ -205,6 +210,7 @@ def _lower(text: str, archs: tuple[str, ...]) -> Lowered:
         map_loops(module)
         _run(module, "to-gpu", TO_GPU, seconds)
         plan = plan_launches(module)
+        plan.error_arg = error_arg
         merge_kernel_modules(module)
         kernels = str(module)
     ptx = {}
@@ -216,14 +222,51 @@ def _lower(text: str, archs: tuple[str, ...]) -> Lowered:
     return Lowered(plan, kernels, ptx, seconds)
 
 
+INDEX_ERROR = "sparcc_rt_index_error"  # the CPU runtime's hook (passes/convert_nn_to_linalg.py)
+
+
+def _index_errors_to_buffer(module: ir.Module) -> int | None:
+    """Each call of the index-check hook becomes stores of its four values
+    (kind, dim, value, size) into a new last argument of the entry function,
+    memref<4xi64>, that the executable zeroes before a call and reads after
+    it; returns that argument's position (None: no checks)."""
+    calls = _walk(module.operation, lambda op: op.name == "func.call"
+                  and str(op.attributes["callee"]).lstrip("@") == INDEX_ERROR)
+    if not calls:
+        return None
+    from mlir.dialects import memref as memref_dialect
+
+    entry = _entry(module)
+    block = entry.regions[0].blocks[0]
+    i64 = ir.IntegerType.get_signless(64)
+    err_type = ir.MemRefType.get([4], i64)
+    err = block.add_argument(err_type, ir.Location.unknown())
+    fn_type = ir.FunctionType(ir.TypeAttr(entry.attributes["function_type"]).value)
+    entry.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get([*fn_type.inputs, err_type],
+                                                                            list(fn_type.results)))
+    index = ir.IndexType.get()
+    for call in calls:
+        with ir.InsertionPoint(call), call.location:
+            for k, value in enumerate(call.operands):
+                pos = ir.Operation.create("arith.constant", [index],
+                                          attributes={"value": ir.IntegerAttr.get(index, k)})
+                memref_dialect.StoreOp(value, err, [pos.result])
+        call.erase()
+    for op in list(module.body.operations):
+        op = op.operation
+        if op.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == INDEX_ERROR:
+            op.erase()
+    return len(block.arguments) - 1
+
+
 def _reject_calls(module: ir.Module) -> None:
-    """A call of a C kernel (lower-quant, lower-sparse) or of sparcc's
-    run-time checks has no GPU code: one clear error naming it."""
+    """A call of a C kernel (lower-quant, lower-sparse) has no GPU code: one
+    clear error naming it."""
     for call in _walk(module.operation, lambda op: op.name == "func.call"):
         callee = str(call.attributes["callee"]).lstrip("@")
         raise PipelineError(
             f"the GPU target has no kernel for '{callee}' (a CPU kernel the model's lowering calls: "
-            f"a quantised or sparse layer, or an index check); compile this model for target 'cpu'"
+            f"a quantised or sparse layer); compile this model for target 'cpu'"
         )
 
 

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import torch
 from sparcc.backends import Target
 from sparcc.backends.gpu import runtime, toolchain
-from sparcc.errors import SparccError
+from sparcc.errors import SparccError, run_time_error
 
 PTX, CUBIN, PLAN, KERNELS_MLIR = "kernels.ptx", "kernels.cubin", "plan.json", "kernels.mlir"
 ARCH_ENV = "SPARCC_GPU_ARCH"
@@ -131,9 +131,14 @@ class GpuExecutable:
         self.weights = [w.to("cuda") for w in weights]
         self.consts = [torch.tensor(c["values"], dtype=DTYPES[c["dtype"]]).reshape(c["shape"]).to("cuda")
                        for c in plan.get("consts", [])]
+        # where kernels report a bad index (lower.py, error_arg); read after each call
+        self.error = torch.zeros(4, dtype=torch.int64, device="cuda") if plan.get("error_arg") is not None else None
 
     def __call__(self, inputs: Sequence[torch.Tensor], results: Sequence[torch.Tensor], sizes: Sequence[int]) -> None:
         buffers = [*inputs, *self.weights, *results]
+        if self.error is not None:
+            self.error.zero_()  # on torch's current stream, before the kernels
+            buffers.append(self.error)
         if len(buffers) != len(self.plan["args"]):
             raise SparccError(f"the GPU program takes {len(self.plan['args'])} buffers, it was given {len(buffers)}")
         device = inputs[0].device if inputs else torch.device("cuda")
@@ -151,7 +156,12 @@ class GpuExecutable:
             t.record_stream(torch.cuda.current_stream(device))
 
     def take_error(self) -> SparccError | None:
-        return None
+        """The bad index a kernel of the last call reported, once (this waits
+        for the call to finish: only programs that check indices pay it)."""
+        if self.error is None:
+            return None
+        kind, dim, value, size = self.error.tolist()
+        return run_time_error(kind, dim, value, size) if kind else None
 
 
 def weight_abi(module: Any) -> list[dict[str, Any]]:

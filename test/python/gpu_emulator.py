@@ -101,9 +101,14 @@ class Emulator:
                 argtypes = [ctypes.c_void_p if t.startswith("memref") else _CTYPES[t] for t in types]
                 self.functions[name] = (packed, argtypes + [ctypes.c_int64] * 6)
 
-    def run(self, plan: dict[str, Any], buffers: list[torch.Tensor]) -> None:
+    def run(self, plan: dict[str, Any], buffers: list[torch.Tensor]) -> list[int] | None:
         """Replays `plan` with the entry function's buffers (inputs, weights,
-        results: CPU tensors, contiguous)."""
+        results: CPU tensors, contiguous); returns what the kernels reported
+        in the index-error buffer (kind, dim, value, size), if the plan has one."""
+        error = None
+        if plan.get("error_arg") is not None:
+            error = torch.zeros(4, dtype=torch.int64)
+            buffers = [*buffers, error]
         assert len(buffers) == len(plan["args"])
         keep = {f"arg{i}": b for i, b in enumerate(buffers)}
         for i, t in enumerate(plan["temps"]):
@@ -121,3 +126,4 @@ class Emulator:
             values = [t(v) for t, v in zip(argtypes, [*args, *step["grid"], *step["block"]], strict=True)]
             slots = (ctypes.c_void_p * len(values))(*[ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in values])
             packed(ctypes.cast(slots, ctypes.c_void_p))
+        return None if error is None else error.tolist()

@@ -72,6 +72,7 @@ MODELS = {
     "layer_norm": (lambda: torch.nn.LayerNorm(48), lambda: (torch.randn(2, 5, 48),)),
     "sum": (Total, lambda: (torch.randn(10, 13),)),
     "cnn": (cnn, lambda: (torch.randn(2, 3, 12, 12),)),
+    "embedding": (lambda: torch.nn.Embedding(10, 6), lambda: (torch.tensor([[1, 2, 9], [0, 3, 3]]),)),
     "transformer": (lambda: torch.nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True),
                     lambda: (torch.randn(1, 7, 32),)),
 }
@@ -104,11 +105,27 @@ def test_model_lowers_to_ptx_that_ptxas_accepts_and_computes_pytorchs_values(nam
         want = model(*args)
     wants = want if isinstance(want, tuple) else (want,)
     got = [torch.full(w.shape, float("nan"), dtype=w.dtype) for w in wants]
-    Emulator(lowered.kernels_mlir).run(lowered.plan.as_dict(), [*args, *weights, *got])
+    error = Emulator(lowered.kernels_mlir).run(lowered.plan.as_dict(), [*args, *weights, *got])
+    assert error in (None, [0, 0, 0, 0])  # no index check failed
     for g, w in zip(got, wants):
         # f32: one rounding order against another; bf16/fp16: the same ops in the same order as eager here
         tol = 2e-5 if w.dtype == torch.float32 else 1e-2
         torch.testing.assert_close(g, w, atol=tol, rtol=tol)
+
+
+def test_a_bad_index_is_reported_as_the_cpu_target_reports_it():
+    """An embedding index out of range: the kernel writes kind, dim, value and
+    size into the plan's error buffer, which becomes the CPU target's error."""
+    from sparcc.errors import run_time_error
+
+    model, _, weights, lowered = _lowered("embedding")
+    bad = torch.tensor([[1, 2, 12], [0, 3, 3]])
+    out = torch.empty(2, 3, 6)
+    error = Emulator(lowered.kernels_mlir).run(lowered.plan.as_dict(), [bad, *weights, out])
+    with pytest.raises(sparcc.SparccError) as cpu:
+        sparcc.jit(model, target="cpu", cache=False)(bad)
+    assert str(run_time_error(*error)) == str(cpu.value)
+    assert type(run_time_error(*error)) is type(cpu.value)
 
 
 def test_launches_stay_within_the_hardware_limits():
