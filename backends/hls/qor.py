@@ -358,6 +358,23 @@ def report(func: Any, kernel: Kernel, views: dict[Any, Any]) -> dict[str, Any]:
     if kernel.interface == "m_axi":
         total["LUT"] += 1200 * n_ports + 250
         total["FF"] += 1500 * n_ports + 350
+    warnings = []
+    if kernel.dataflow:
+        writers: dict[str, list[str]] = {}
+        for op in func.regions[0].blocks[0].operations:
+            if _name(op) == "scf.for":
+                for inner in walk(op):
+                    if _name(inner) == "memref.store" and inner.operands[1] in views:
+                        name = views[inner.operands[1]][0].name
+                        if str_attr(op, ATTR_LABEL) not in writers.setdefault(name, []):
+                            writers[name].append(str_attr(op, ATTR_LABEL))
+        shared = {b: w for b, w in writers.items() if len(w) > 1}
+        if shared:
+            warnings.append(
+                "dataflow: not in canonical form (" + "; ".join(f"{b} written by {', '.join(w)}" for b, w in
+                                                             sorted(shared.items())[:4])
+                + "): Vitis runs such nests one after another; the interval assumes it does not"
+            )
     latencies = [n.loop.latency for n in nests]
     cycles = (sum(latencies) if not kernel.dataflow else sum(latencies)) + 2
     interval = (max(latencies, default=0) + 1) if kernel.dataflow else cycles
@@ -372,6 +389,7 @@ def report(func: Any, kernel: Kernel, views: dict[Any, Any]) -> dict[str, Any]:
         "utilisation": {k: total[k] / DEVICE[k] for k in total},
         "nests": [_nest_dict(n) for n in nests],
         "buffers": memory,
+        "warnings": warnings + [f"{k} {total[k]} is over the device's {DEVICE[k]}" for k in total if total[k] > DEVICE[k]],
         "model": "analytic (sparcc.backends.hls.qor): trip counts, II from recurrences and ports, "
                  "depth from operator latencies at the stated clock",
     }
@@ -396,6 +414,7 @@ def text(rep: dict[str, Any]) -> str:
         f"latency {rep['latency_cycles']} cycles ({rep['latency_us']:.2f} us), interval {rep['interval_cycles']} cycles",
         f"DSP {r['DSP']} ({rep['utilisation']['DSP']:.1%})  BRAM18K {r['BRAM18K']} ({rep['utilisation']['BRAM18K']:.1%})  "
         f"LUT {r['LUT']} ({rep['utilisation']['LUT']:.1%})  FF {r['FF']} ({rep['utilisation']['FF']:.1%})",
+        *[f"warning: {w}" for w in rep.get("warnings", [])],
         "",
         f"{'nest':<6} {'layer':<20} {'latency':>10} {'DSP':>6} {'LUT':>8} {'FF':>8}  loops (trip/unroll, II)",
     ]

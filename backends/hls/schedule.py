@@ -115,8 +115,9 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
         partitions: dict[str, str] = {}
         layers = []
         nests = [op for op in func.regions[0].blocks[0].operations if _name(op) == "scf.for"]
+        found = [layer_of(nest, weight_names, k) for k, nest in enumerate(nests)]
         for k, nest in enumerate(nests):
-            layer = layer_of(nest, weight_names, k)
+            layer = found[k] if not found[k].startswith("nest") else _layer_by_buffer(nests, found, k, names)
             layers.append(layer)
             nest.operation.attributes[ATTR_LAYER] = ir.StringAttr.get(layer)
             typ = _match(precision, layer)
@@ -173,6 +174,19 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
                 {k: ir.StringAttr.get(v) for k, v in partitions.items()}
             )
     return layers
+
+
+def _layer_by_buffer(nests: list[Any], found: list[str], k: int, names: dict[Any, str]) -> str:
+    """A nest that reads no weight (an accumulator's fill) belongs to the
+    layer of the next nest that uses the buffer it writes, if that one has
+    a layer; else it stays nest<k>."""
+    written = {names.get(op.operands[1]) for op in walk(nests[k]) if _name(op) == "memref.store"}
+    for j in range(k + 1, len(nests)):
+        used = {names.get(op.operands[0 if _name(op) == "memref.load" else 1])
+                for op in walk(nests[j]) if _name(op) in ("memref.load", "memref.store")}
+        if written & used - {None}:
+            return found[j] if not found[j].startswith("nest") else found[k]
+    return found[k]
 
 
 def _chain(nest: Any) -> list[Any]:
