@@ -75,6 +75,8 @@ def _worker(rank: int, world: int, port: int, args: argparse.Namespace, result: 
     dist.barrier()
     counted = args.block - 2
     times: dict[str, list[float]] = {"single": [], "sharded": [], "eager": []}
+    split = sharded.program.seconds
+    split["compute"] = split["collectives"] = 0.0
     with torch.no_grad():
         while len(times["sharded"]) < args.repeat:
             if rank == 0:
@@ -85,6 +87,10 @@ def _worker(rank: int, world: int, port: int, args: argparse.Namespace, result: 
             dist.barrier()
         if rank == 0:
             times["eager"] = _timed(lambda: model(x), 5)[2:]
+    calls = len(times["sharded"]) + 2 * (len(times["sharded"]) // counted)
+    split = {k: v / calls * 1e3 for k, v in split.items()}
+    gathered: list[Any] = [None] * world
+    dist.all_gather_object(gathered, split)
     if rank == 0:
         program = sharded.program
         row = {
@@ -101,6 +107,7 @@ def _worker(rank: int, world: int, port: int, args: argparse.Namespace, result: 
             "weights_bytes_per_rank": program.report["memory"]["weights_bytes"],
             "model_weights_bytes": program.report["memory"]["model_weights_bytes"],
             "collectives_per_call": program.report["collectives"],
+            "per_rank_ms_per_call": gathered,  # compute in segments, collectives (waits included)
             "all_reduce_bytes_per_call": program.comm["all_reduce"][1] // program.comm["all_reduce"][0],
         }
         row["speedup"] = row["single_1rank_1thread_ms"] / row["sharded_2rank_1thread_ms"]
@@ -134,6 +141,8 @@ def main() -> None:
     print(f"  2 ranks x 1 thread (sparcc)  {row['sharded_2rank_1thread_ms']:9.1f} ms   "
           f"speedup {row['speedup']:.2f}x (target 1.6x)")
     print(f"  eager 1 thread               {row['eager_1thread_ms']:9.1f} ms")
+    for r, split in enumerate(row["per_rank_ms_per_call"]):
+        print(f"  rank {r}: {split['compute']:.1f} ms in segments, {split['collectives']:.1f} ms in collectives per call")
     print(f"  per-rank weights {row['weights_bytes_per_rank'] / 2**20:.0f} MiB of {row['model_weights_bytes'] / 2**20:.0f} MiB;"
           f" {row['all_reduce_bytes_per_call'] / 2**20:.2f} MiB all-reduced per call; "
           f"max |sharded - single| {row['max_abs_err_sharded_vs_single']:.2e}")

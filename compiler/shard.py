@@ -415,6 +415,8 @@ class ShardedProgram:
     comm: dict[str, list[int]] = field(default_factory=dict)  # kind -> [calls, bytes]
     timeout: float | None = None
     weights: dict[str, torch.Tensor] = field(default_factory=dict)  # this rank's parts, by name
+    # seconds spent in compiled segments and in collectives (waits included), over all calls
+    seconds: dict[str, float] = field(default_factory=lambda: {"compute": 0.0, "collectives": 0.0})
 
     def __call__(self, *args: torch.Tensor) -> Any:
         import torch.distributed as dist
@@ -430,15 +432,19 @@ class ShardedProgram:
             slots[k] = a.contiguous()
         for k, t in self.constants.items():
             slots[k] = t
+        clock = time.perf_counter
         for step in self.steps:
+            start = clock()
             if isinstance(step, Segment):
                 out = step.program(*[slots[k] for k in step.inputs])
                 if isinstance(out, torch.Tensor):
                     out = (out,)
                 for k, t in zip(step.outputs, out):
                     slots[k] = t
+                self.seconds["compute"] += clock() - start
             else:
                 slots[step.output] = self._collective(dist, step, slots[step.input])
+                self.seconds["collectives"] += clock() - start
         outs = [slots[k] for k in self.output_slots]
         return outs[0] if len(outs) == 1 else tuple(outs)
 
