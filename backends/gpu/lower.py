@@ -207,6 +207,8 @@ def _lower(text: str, archs: tuple[str, ...]) -> Lowered:
         tile_blocks(module)
         seconds["tile"] = time.perf_counter() - start
         _run(module, "loops", LOOPS, seconds)
+        _run(module, "hoist", "loop-invariant-code-motion", seconds)
+        promote_accumulators(module)
         map_loops(module)
         _run(module, "to-gpu", TO_GPU, seconds)
         plan = plan_launches(module)
@@ -347,6 +349,93 @@ def tile_blocks(module: ir.Module) -> None:
     except ir.MLIRError as e:
         diag = "; ".join(str(d.message) for d in e.error_diagnostics) or str(e)
         raise PipelineError(f"GPU stage 'tile' failed: {diag}", _reproducer("tile", "", str(module))) from None
+
+
+def _inside(value: ir.Value, loop: ir.Operation) -> bool:
+    """Whether `value` is defined in `loop`'s body (or is one of its block arguments)."""
+    owner = value.owner
+    op = owner.owner if isinstance(owner, ir.Block) else getattr(owner, "operation", owner)
+    while op is not None:
+        if op == loop:
+            return True
+        op = op.parent
+    return False
+
+
+def promote_accumulators(module: ir.Module) -> None:
+    """In each scf.for (innermost first), a load and a later store of the
+    same element of a temporary buffer (memref.alloc), at indices fixed in
+    the loop, with no other access to that buffer in the loop, become one
+    load before the loop, a loop-carried value and one store after it: a
+    reduction (a matmul's dot product, a row sum) accumulates in a register,
+    not in global memory. The buffer is a temporary (it aliases nothing) or
+    an argument whose type no other buffer of the loop has: arguments alias
+    only as a whole, when a result is an input updated in place (sparcc.driver
+    gives both the same buffer), and then their types are equal."""
+    loops = _walk(module.operation, lambda op: op.name == "scf.for" and len(op.results) == 0)
+    depth = {}
+    for loop in loops:
+        d, op = 0, loop.parent
+        while op is not None:
+            d, op = d + 1, op.parent
+        depth[loop] = d
+    for loop in sorted(loops, key=lambda lp: -depth[lp]):
+        _promote_in(loop)
+
+
+def _promote_in(loop: ir.Operation) -> None:
+    body = loop.regions[0].blocks[0]
+    ops = [o.operation for o in body.operations]
+    for load in ops:
+        if load.name != "memref.load":
+            continue
+        buf = load.operands[0]
+        owner = getattr(buf.owner, "operation", buf.owner)
+        if isinstance(owner, ir.Block):  # an argument of the entry function
+            others = {str(v.type) for op in _walk(loop, lambda o: o.name in ("memref.load", "memref.store"))
+                      for v in op.operands if v != buf and str(v.type).startswith("memref")}
+            if str(buf.type) in others:
+                continue
+        elif owner.name != "memref.alloc":
+            continue
+        indices = list(load.operands[1:])
+        if any(_inside(i, loop) for i in indices):
+            continue
+        users = _walk(loop, lambda op: any(v == buf for v in op.operands))
+        stores = [u for u in users if u.name == "memref.store" and u.parent == loop
+                  and list(u.operands[2:]) == indices and u.operands[1] == buf]
+        if len(users) != 2 or len(stores) != 1 or not load.is_before_in_block(stores[0]):
+            continue
+        _carry(loop, load, stores[0])
+        return  # `loop` is gone; an outer loop's pass picks up the next buffer
+
+
+def _carry(loop: ir.Operation, load: ir.Operation, store: ir.Operation) -> None:
+    from mlir.dialects import memref as memref_dialect
+
+    lb, ub, step = list(loop.operands)[:3]
+    buf, indices = load.operands[0], list(load.operands[1:])
+    with ir.InsertionPoint(loop), loop.location:
+        init = memref_dialect.LoadOp(buf, indices)
+        new = scf_dialect.ForOp(lb, ub, step, [init.result])
+    old_body = loop.regions[0].blocks[0]
+    new_body = new.body
+    old_body.arguments[0].replace_all_uses_with(new.induction_variable)
+    load.results[0].replace_all_uses_with(new.inner_iter_args[0])
+    value = store.operands[0]
+    load.erase()
+    store.erase()
+    for op in list(old_body.operations):
+        op = op.operation
+        if op.name == "scf.yield":
+            continue
+        op.detach_from_parent()
+        ir.InsertionPoint(new_body).insert(op)
+    with ir.InsertionPoint(new_body), loop.location:
+        scf_dialect.YieldOp([value])
+    with ir.InsertionPoint(loop), loop.location:
+        memref_dialect.StoreOp(new.results[0], buf, indices)
+    loop.erase()
 
 
 def _mapping(processors: list[str]) -> ir.Attribute:

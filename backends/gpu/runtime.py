@@ -113,6 +113,16 @@ PARAM_TYPES: dict[str, Any] = {
 }
 
 
+def _param(kind: str, value: Any) -> Any:
+    """One kernel parameter as a ctypes value; 16-bit floats as their bits."""
+    if kind in ("f16", "bf16"):
+        import torch
+
+        dtype = torch.float16 if kind == "f16" else torch.bfloat16
+        return ctypes.c_uint16(torch.tensor([value], dtype=dtype).view(torch.int16).item() & 0xFFFF)
+    return PARAM_TYPES[kind](value)
+
+
 class Module:
     """A loaded CUDA module (cubin or NUL-terminated PTX) and its functions."""
 
@@ -134,7 +144,7 @@ class Module:
                params: Sequence[tuple[str, Any]], stream: int, shared: int = 0) -> None:
         """Launches kernel `name`; params: (kind, value) per parameter, kind a
         PARAM_TYPES key. Asynchronous, on `stream` (a CUstream handle)."""
-        values = [PARAM_TYPES[kind](value) for kind, value in params]
+        values = [_param(kind, value) for kind, value in params]
         array = (ctypes.c_void_p * max(len(values), 1))(
             *[ctypes.cast(ctypes.byref(v), ctypes.c_void_p) for v in values])
         check(f"cuLaunchKernel({name})", self.lib.cuLaunchKernel(
@@ -144,8 +154,10 @@ class Module:
             ctypes.c_uint(shared), ctypes.c_void_p(stream), array, ctypes.c_void_p(0)))
 
     def __del__(self) -> None:
+        import sys
+
         handle = getattr(self, "handle", None)
-        if handle is not None and handle.value:
+        if handle is not None and handle.value and not sys.is_finalizing():  # at exit the driver tears down itself
             try:
                 self.lib.cuModuleUnload(handle)
             except Exception:  # noqa: BLE001 (interpreter shutdown)

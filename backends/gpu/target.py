@@ -150,10 +150,8 @@ class GpuExecutable:
         for step in self.plan["steps"]:
             params = [("ptr", pointers[value]) if kind == "buf" else (kind, value) for kind, value in step["args"]]
             self.module.launch(step["kernel"], step["grid"], step["block"], params, stream)
-        # the temporaries go back to torch's allocator, which orders their
-        # reuse after this stream's work
-        for t in temps:
-            t.record_stream(torch.cuda.current_stream(device))
+        # the temporaries go back to torch's caching allocator when this returns: they were
+        # allocated on this stream, so their memory is reused only by work queued after these kernels
 
     def take_error(self) -> SparccError | None:
         """The bad index a kernel of the last call reported, once (this waits

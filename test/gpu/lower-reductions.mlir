@@ -35,10 +35,13 @@ func.func @forward(%x: memref<6x100xf32>, %rows: memref<6xf32>, %total: memref<f
 }
 
 // CHECK-LABEL: gpu.module @sparcc_kernels
-// CHECK:       gpu.func @forward_kernel_0(%{{.*}}: memref<6x100xf32>, %{{.*}}: memref<6xf32>) kernel
+// CHECK:       gpu.func @forward_kernel_0(%[[R:.*]]: memref<6xf32>, %[[X:.*]]: memref<6x100xf32>) kernel
 // CHECK:         %[[T:.*]] = gpu.thread_id  x
-// CHECK:         scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step
-// CHECK:           memref.load %{{.*}}[%[[T]], %[[K]]] : memref<6x100xf32>
+// CHECK:         %[[INIT:.*]] = memref.load %[[R]][%[[T]]]
+// CHECK:         %[[SUM:.*]] = scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %[[INIT]])
+// CHECK:           memref.load %[[X]][%[[T]], %[[K]]] : memref<6x100xf32>
+// CHECK:         memref.store %[[SUM]], %[[R]][%[[T]]]
+// the full reduction's accumulator stays in memory: the constant has its type, so promotion does not prove them apart
 // CHECK:       gpu.func @forward_kernel_1(%{{.*}}: memref<f32>, %{{.*}}: memref<6x100xf32>, %{{.*}}: memref<f32>) kernel
 // CHECK-NOT:     gpu.thread_id
 // CHECK:         memref.store
@@ -46,5 +49,5 @@ func.func @forward(%x: memref<6x100xf32>, %rows: memref<6xf32>, %total: memref<f
 // CHECK:           scf.for
 
 // PLAN:      const {"shape": [], "dtype": "f32", "values": [2.0]}
-// PLAN:      step {"op": "launch", "kernel": "forward_kernel_0", "grid": [1, 1, 1], "block": [6, 1, 1],
+// PLAN:      step {"op": "launch", "kernel": "forward_kernel_0", "grid": [1, 1, 1], "block": [6, 1, 1], "args": {{\[\["buf", "arg1"\], \["buf", "arg0"\]\]}}}
 // PLAN:      step {"op": "launch", "kernel": "forward_kernel_1", "grid": [1, 1, 1], "block": [1, 1, 1], "args": {{\[\["buf", "arg2"\], \["buf", "arg0"\], \["buf", "const0"\]\]}}}

@@ -305,3 +305,11 @@ def test_gemv_w4a16_matches_the_dequantised_weight(spec):
     x = torch.randn(1024, device="cuda", dtype=torch.bfloat16)
     want = torch.from_numpy(kernels.reference_w4(q)).cuda() @ x.float()
     torch.testing.assert_close(kernels.gemv_w4a16(x, w).float(), want, atol=5e-2, rtol=2e-2)
+
+
+def test_kernel_parameters_are_packed_as_the_driver_reads_them():
+    import ctypes
+
+    assert runtime._param("bf16", 1.0).value == 0x3F80
+    assert runtime._param("f16", -2.0).value == 0xC000
+    assert isinstance(runtime._param("i64", 7), ctypes.c_int64) and runtime._param("f32", 0.5).value == 0.5
