@@ -182,6 +182,10 @@ def load(folder: str | os.PathLike[str], threads: int | None = None, verify: boo
     path = Path(folder)
     if not path.is_dir():
         raise SparccError(f"'{path}': no such folder (expected what `sparcc compile -o` wrote)")
+    if (path / "shard.json").is_file() or (path / "rank0" / "shard.json").is_file():
+        from sparcc.shard import load_sharded  # sparcc compile --shard: one artifact per rank
+
+        return load_sharded(path, threads)
     m = read_manifest(path)
     tgt = get_target(m.get("target"))
     if threads is not None:

@@ -282,6 +282,10 @@ def compile_artifact(opts: argparse.Namespace) -> None:
     from sparcc import artifact
 
     spec, sparse_spec, model, inputs = _checked_setup(opts)
+    if opts.shard or opts.world_size is not None:
+        from sparcc.shard import cli_compile
+
+        return cli_compile(opts, model, inputs, spec, sparse_spec)
     result = artifact.compile(
         model, inputs, opts.output, target=opts.target_device, threads=opts.threads, name=opts.target,
         quant=spec, sparsity=sparse_spec,
@@ -406,6 +410,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="quantise matching linear layers' weights, e.g. '*.fc1=nf4:g64' (repeat; first match wins)")
     c.add_argument("--sparsity", action="append", metavar="PATTERN=VALUE",
                    help="prune matching linear layers and store them sparse (as for run)")
+    c.add_argument("--shard", action="append", metavar="PATTERN=PLACEMENT",
+                   help="split over --world-size processes: 'fc1.weight=shard(0)' (repeat; first match wins) "
+                   "or 'auto'; writes one artifact per rank")
+    c.add_argument("--world-size", type=int, metavar="N", help="with --shard: the number of processes")
     c.add_argument("--hls-precision", action="append", metavar="PATTERN=TYPE",
                    help="--target hls: number type per layer, e.g. 'fc1=ap_fixed<16,6>' (repeat; first match wins)")
     c.add_argument("--hls-schedule", metavar="JSON",

@@ -482,21 +482,42 @@ class ShardedProgram:
             raise RuntimeError(f"no answer within {self.timeout:g} s")
 
 
-def build_sharded(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, target: str = "cpu",
-                  threads: int | None = None, use_cache: bool | None = None,
-                  rank: int | None = None, world: int | None = None, timeout: float | None = None) -> ShardedProgram:
-    """Imports `model`, shards it for this rank and compiles its segments.
-    rank/world default to torch.distributed's (which must be initialised)."""
-    from sparcc.backends import get_target
+@dataclass
+class Plan:
+    """A model sharded for `world` ranks, the same for every rank: its
+    segments (modules), collectives and value slots."""
+
+    prepared: Any  # sparcc.driver.Prepared
+    module: ModuleOp  # the per-rank program
+    placements: dict[str, str]
+    unplaced: list[str]
+    steps: list[tuple]  # ("segment", module, in slots, out slots, in specs, out specs) | ("collective", Collective)
+    n_slots: int
+    input_slots: list[int]
+    output_slots: list[int]
+    constants: dict[int, nn.WeightOp]  # slots that hold a weight (a collective's input or an output)
+    world: int
+
+    def local_weights(self, rank: int) -> tuple[dict[str, torch.Tensor], int, int]:
+        """This rank's weight parts, their bytes and the whole model's."""
+        weights: dict[str, torch.Tensor] = {}
+        full_bytes = local_bytes = 0
+        for op in _weight_ops(entry(self.module)):
+            if op.weight_name in weights:
+                continue
+            full = self.prepared.imported.weights[op.weight_name]
+            weights[op.weight_name] = local = local_weight(full, op, rank, self.world)
+            full_bytes += full.numel() * full.element_size()
+            local_bytes += local.numel() * local.element_size()
+        return weights, local_bytes, full_bytes
+
+
+def plan(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, world: int, tgt: Any) -> Plan:
+    """Imports `model`, places its weights, runs shard-propagate and
+    shard-partition, and cuts the per-rank program at its collectives."""
     from sparcc.driver import prepare
 
-    start = time.perf_counter()
-    distributed = rank is None
-    if distributed:
-        rank, world = process_group()
     check_mesh(spec, world)
-    tgt = get_target(target)
-    threads = tgt.check_threads(threads)
     prepared = prepare(model, args, tgt)
     imported = prepared.imported
     module = imported.module
@@ -506,19 +527,6 @@ def build_sharded(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, tar
     annotate(module, placements, world)
     _run(module, PASSES)
     unplaced = [a.data for a in module.attributes["shard.unplaced"].data] if "shard.unplaced" in module.attributes else []
-    ir = {"nn": prepared.ir["nn"], "partitioned": str(module)}
-
-    f = entry(module)
-    weights: dict[str, torch.Tensor] = {}
-    full_bytes = local_bytes = 0
-    for op in _weight_ops(f):
-        if op.weight_name in weights:
-            continue
-        full = imported.weights[op.weight_name]
-        local = local_weight(full, op, rank, world)
-        weights[op.weight_name] = local
-        full_bytes += full.numel() * full.element_size()
-        local_bytes += local.numel() * local.element_size()
 
     steps_ir, _, args_v, results_v = split(module)
     slot: dict[SSAValue, int] = {}
@@ -527,64 +535,212 @@ def build_sharded(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, tar
         return slot.setdefault(v, len(slot))
 
     input_slots = [slot_of(v) for v in args_v]
-    # which values each later step reads
-    later: list[set[SSAValue]] = []
+    later: list[set[SSAValue]] = []  # the values each step's successors read
     reads: set[SSAValue] = set(results_v)
     for kind, payload in reversed(steps_ir):
         later.append(set(reads))
-        ops = payload if kind == "ops" else [payload]
-        for op in ops:
+        for op in payload if kind == "ops" else [payload]:
             reads |= set(op.operands)
     later.reverse()
-    constants: dict[int, torch.Tensor] = {}
+    constants: dict[int, nn.WeightOp] = {}
+    steps: list[tuple] = []
+    for (kind, payload), after in zip(steps_ir, later):
+        if kind == "collective":
+            src = payload.input
+            if isinstance(src.owner, nn.WeightOp):
+                constants[slot_of(src)] = src.owner
+            axis = None if isinstance(payload, AllReduceOp) else payload.axis
+            steps.append(("collective", Collective(payload.name.removeprefix("shard."), slot_of(src),
+                                                   slot_of(payload.result), axis)))
+            continue
+        defined = {r for op in payload for r in op.results}
+        ins: list[SSAValue] = []
+        for op in payload:
+            for v in op.operands:
+                if v not in defined and v not in ins and not isinstance(v.owner, nn.WeightOp):
+                    ins.append(v)
+        outs = [v for op in payload for v in op.results if v in after]
+        steps.append(("segment", segment_module(payload, ins, outs), [slot_of(v) for v in ins],
+                      [slot_of(v) for v in outs], [spec_of(v) for v in ins], [spec_of(v) for v in outs]))
+    for v in results_v:
+        if isinstance(v.owner, nn.WeightOp):
+            constants[slot_of(v)] = v.owner
+    output_slots = [slot_of(v) for v in results_v]
+    return Plan(prepared, module, placements, unplaced, steps, len(slot), input_slots, output_slots, constants, world)
+
+
+def _report(p: Plan, rank: int, steps: list[Any], local_bytes: int, full_bytes: int) -> dict[str, Any]:
+    return {
+        "rank": rank,
+        "world": p.world,
+        "placements": p.placements,
+        "unplaced": p.unplaced,
+        "segments": sum(isinstance(s, Segment) for s in steps),
+        "collectives": [s.kind for s in steps if isinstance(s, Collective)],
+        "memory": {"weights_bytes": local_bytes, "model_weights_bytes": full_bytes},
+        "cache": [s.program.report.get("cache") for s in steps if isinstance(s, Segment)],
+    }
+
+
+def build_sharded(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, target: str = "cpu",
+                  threads: int | None = None, use_cache: bool | None = None,
+                  rank: int | None = None, world: int | None = None, timeout: float | None = None) -> ShardedProgram:
+    """Imports `model`, shards it for this rank and compiles its segments.
+    rank/world default to torch.distributed's (which must be initialised)."""
+    from sparcc.backends import get_target
+
+    start = time.perf_counter()
+    distributed = rank is None
+    if distributed:
+        rank, world = process_group()
+    tgt = get_target(target)
+    threads = tgt.check_threads(threads)
+    p = plan(model, args, spec, world, tgt)
+    weights, local_bytes, full_bytes = p.local_weights(rank)
     steps: list[Any] = []
     # rank 0 compiles first; the others then load the same segments from the cache
     if distributed and rank != 0:
         _barrier()
     try:
-        for (kind, payload), after in zip(steps_ir, later):
-            if kind == "collective":
-                op = payload
-                src = op.input
-                if isinstance(src.owner, nn.WeightOp):
-                    constants[slot_of(src)] = _bound(weights[src.owner.weight_name], src.owner)
-                axis = None if isinstance(op, AllReduceOp) else op.axis
-                kind_name = op.name.removeprefix("shard.")
-                steps.append(Collective(kind_name, slot_of(src), slot_of(op.result), axis))
+        for step in p.steps:
+            if step[0] == "collective":
+                steps.append(step[1])
                 continue
-            ops = payload
-            defined = {r for op in ops for r in op.results}
-            ins = []
-            for op in ops:
-                for v in op.operands:
-                    if v not in defined and v not in ins and not isinstance(v.owner, nn.WeightOp):
-                        ins.append(v)
-            outs = [v for op in ops for v in op.results if v in after]
-            seg = segment_module(ops, ins, outs)
-            program = compile_segment(seg, weights, [spec_of(v) for v in ins], [spec_of(v) for v in outs],
-                                      tgt, threads, use_cache)
-            steps.append(Segment(program, [slot_of(v) for v in ins], [slot_of(v) for v in outs]))
+            _, seg, ins, outs, in_specs, out_specs = step
+            program = compile_segment(seg, weights, in_specs, out_specs, tgt, threads, use_cache)
+            steps.append(Segment(program, ins, outs))
     finally:
         if distributed and rank == 0:
             _barrier()
-    for v in results_v:
-        if isinstance(v.owner, nn.WeightOp):
-            constants[slot_of(v)] = _bound(weights[v.owner.weight_name], v.owner)
-    output_slots = [slot_of(v) for v in results_v]
-    collectives = [s.kind for s in steps if isinstance(s, Collective)]
-    report = {
-        "rank": rank,
-        "world": world,
-        "placements": placements,
-        "unplaced": unplaced,
-        "segments": sum(isinstance(s, Segment) for s in steps),
-        "collectives": collectives,
-        "memory": {"weights_bytes": local_bytes, "model_weights_bytes": full_bytes},
-        "cache": [s.program.report.get("cache") for s in steps if isinstance(s, Segment)],
-        "seconds": time.perf_counter() - start,
-    }
-    return ShardedProgram(steps, list(imported.inputs), len(slot), input_slots, output_slots, constants,
-                          rank, world, ir, report, timeout=timeout, weights=weights)
+    constants = {k: _bound(weights[op.weight_name], op) for k, op in p.constants.items()}
+    report = {**_report(p, rank, steps, local_bytes, full_bytes), "seconds": time.perf_counter() - start}
+    ir = {"nn": p.prepared.ir["nn"], "partitioned": str(p.module)}
+    return ShardedProgram(steps, list(p.prepared.imported.inputs), p.n_slots, p.input_slots, p.output_slots,
+                          constants, rank, world, ir, report, timeout=timeout, weights=weights)
+
+
+# ----------------------------------------------------------------------------
+# ahead of time: one artifact per rank
+# ----------------------------------------------------------------------------
+
+SHARD_MANIFEST = "shard.json"
+
+
+class _SegmentPrepared:
+    """What a target's artifact writer reads of sparcc.driver.Prepared, for one segment."""
+
+    def __init__(self, module: ModuleOp, weights: dict[str, torch.Tensor], inputs: list[Any], outputs: list[Any],
+                 tgt: Any):
+        from sparcc.frontend import ImportedProgram
+
+        self.imported = ImportedProgram(module, weights, inputs, outputs)
+        self.text = str(module)
+        self.tgt = tgt
+        self.import_seconds = 0.0
+        self.quant_layers: list[Any] = []
+        self.sparse_layers: list[Any] = []
+
+    def run_passes(self) -> dict[str, float]:
+        from sparcc.driver import run_passes
+
+        return run_passes(self.imported.module, self.tgt.pipeline, self.text)
+
+
+def compile_sharded(model: Any, args: Sequence[torch.Tensor], out: str | Path, shard: Any, world: int,
+                    target: str = "cpu", threads: int | None = None) -> list[Path]:
+    """Writes one artifact per rank, out/rank<r>/: an artifact per segment
+    (seg<k>/, holding that rank's weight parts) and shard.json (the steps).
+    No process group is needed to compile; `load_sharded` (and sparcc.load)
+    runs it under one of `world` processes."""
+    import json
+
+    from sparcc.backends import get_target
+
+    spec = parse_shard_spec(shard)
+    if not isinstance(world, int) or world < 1:
+        raise SparccError(f"shard: world size {world!r} is not a number of processes >= 1")
+    tgt = get_target(target, compiling=True)
+    if not tgt.writes_artifacts:
+        raise SparccError(f"target '{tgt.name}' does not write ahead-of-time artifacts; use sparcc.jit")
+    threads = tgt.check_threads(threads)
+    p = plan(model, args, spec, world, tgt)
+    if p.constants:
+        raise SparccError("shard: a collective of a weight itself is not written ahead of time yet; use sparcc.jit")
+    folders = []
+    for rank in range(world):
+        weights, local_bytes, full_bytes = p.local_weights(rank)
+        folder = Path(out) / f"rank{rank}"
+        folder.mkdir(parents=True, exist_ok=True)
+        steps_json, n_seg = [], 0
+        for step in p.steps:
+            if step[0] == "collective":
+                c = step[1]
+                steps_json.append({"collective": c.kind, "input": c.input, "output": c.output, "axis": c.axis})
+                continue
+            _, seg, ins, outs, in_specs, out_specs = step
+            name = f"seg{n_seg}"
+            n_seg += 1
+            seg_folder = folder / name
+            seg_folder.mkdir(exist_ok=True)
+            prepared = _SegmentPrepared(seg.clone(), weights, in_specs, out_specs, tgt)
+            from sparcc.artifact import Stages
+
+            stages = Stages(["passes", "lower", "weights", "build"], False)
+            try:
+                tgt.write_artifact(seg_folder, prepared, threads, stages, name)
+            finally:
+                stages.close()
+            steps_json.append({"segment": name, "inputs": ins, "outputs": outs})
+        manifest = {
+            "format": 1, "rank": rank, "world": world, "target": tgt.name, "steps": steps_json,
+            "n_slots": p.n_slots, "input_slots": p.input_slots, "output_slots": p.output_slots,
+            "inputs": [{"shape": list(s.shape), "dtype": str(s.dtype).removeprefix("torch.")}
+                       for s in p.prepared.imported.inputs],
+            "placements": p.placements, "unplaced": p.unplaced,
+            "memory": {"weights_bytes": local_bytes, "model_weights_bytes": full_bytes},
+        }
+        (folder / SHARD_MANIFEST).write_text(json.dumps(manifest, indent=1))
+        folders.append(folder)
+    return folders
+
+
+def load_sharded(folder: str | Path, threads: int | None = None, timeout: float | None = None) -> ShardedProgram:
+    """Loads what compile_sharded wrote: `folder` is out/ (this rank's
+    rank<r>/ is picked) or one rank's folder, which must be this process's
+    rank of a group of the same size."""
+    import json
+
+    from sparcc import artifact
+
+    rank, world = process_group()
+    path = Path(folder)
+    if (path / f"rank{rank}" / SHARD_MANIFEST).is_file():
+        path = path / f"rank{rank}"
+    try:
+        m = json.loads((path / SHARD_MANIFEST).read_text())
+    except (OSError, ValueError) as e:
+        raise SparccError(f"'{path}' holds no readable {SHARD_MANIFEST} ({e}); expected what compile_sharded wrote") from None
+    if m["world"] != world:
+        raise SparccError(
+            f"shard: '{path}' was compiled for a mesh of {m['world']} processes but the process group has {world} "
+            "(torch.distributed world size); start as many processes as the mesh has, or recompile with --world-size"
+        )
+    if m["rank"] != rank:
+        raise SparccError(f"shard: '{path}' is rank {m['rank']}'s artifact; this process is rank {rank}")
+    steps: list[Any] = []
+    for s in m["steps"]:
+        if "segment" in s:
+            steps.append(Segment(artifact.load(path / s["segment"], threads), s["inputs"], s["outputs"]))
+        else:
+            steps.append(Collective(s["collective"], s["input"], s["output"], s["axis"]))
+    from sparcc.frontend import TensorSpec
+
+    inputs = [TensorSpec(tuple(i["shape"]), getattr(torch, i["dtype"])) for i in m["inputs"]]
+    report = {"rank": rank, "world": world, "placements": m["placements"], "unplaced": m["unplaced"],
+              "memory": m["memory"], "collectives": [c.kind for c in steps if isinstance(c, Collective)],
+              "artifact": str(path)}
+    return ShardedProgram(steps, inputs, m["n_slots"], m["input_slots"], m["output_slots"], {}, rank, world,
+                          {}, report, timeout=timeout)
 
 
 def _bound(local: torch.Tensor, op: nn.WeightOp) -> torch.Tensor:
@@ -639,3 +795,25 @@ def sharded_jit(model: Any, shard: Any, target: str, threads: int | None, cache:
     if model is None:
         return lambda m: ShardedFunction(m, spec, target, threads, cache)
     return ShardedFunction(model, spec, target, threads, cache)
+
+
+def cli_compile(opts: Any, model: Any, inputs: list[Any], quant: Any, sparsity: Any) -> None:
+    """`sparcc compile --shard ... --world-size N -o out/`: out/rank<r>/ per rank."""
+    if quant is not None or sparsity is not None:
+        raise SparccError("--shard cannot be combined with --quant or --sparsity yet")
+    if not opts.shard or opts.world_size is None:
+        raise SparccError("--shard and --world-size go together: e.g. --shard auto --world-size 2")
+    parts = opts.shard
+    spec: Any = "auto" if parts == ["auto"] else (
+        parts[0] if len(parts) == 1 and parts[0].strip().startswith("{") else ";".join(parts))
+    folders = compile_sharded(model, inputs, opts.output, spec, opts.world_size, opts.target_device, opts.threads)
+    import json
+
+    for folder in folders:
+        m = json.loads((folder / SHARD_MANIFEST).read_text())
+        kinds = [s["collective"] for s in m["steps"] if "collective" in s]
+        print(f"{opts.target}: rank {m['rank']} of {m['world']} -> {folder}/ ({len(m['steps']) - len(kinds)} "
+              f"segment(s), collectives {', '.join(kinds) or 'none'}; weights "
+              f"{m['memory']['weights_bytes'] / 2**20:.2f} of {m['memory']['model_weights_bytes'] / 2**20:.2f} MiB)")
+    if m["unplaced"]:
+        print(f"  replicated (no sharding rule): {', '.join(m['unplaced'])}")

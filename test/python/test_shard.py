@@ -110,14 +110,18 @@ def _case_main(rank: int, out: dict[str, Any]) -> None:
     out["stack_manual"] = manual(x)
     out["stack_manual_cache"] = manual.program.report["cache"]
 
+    # ahead of time: the parent wrote one artifact per rank (see main_run)
+    aot = sparcc.load(out["_folder"] + "/aot")
+    out["aot"] = (aot(mlp_x), aot.report)
+    out["aot_mesh"] = _error(lambda: sparcc.load(out["_folder"] + "/aot4"))
+
     out["odd"] = _error(lambda: sparcc.jit(MLP(16, 15, 16), shard=MLP_SPEC)(torch.randn(8, 16)))
     out["mesh"] = _error(lambda: sparcc.jit(mlp, shard={"mesh": 4, **MLP_SPEC})(torch.randn(8, 16)))
 
     # a dead peer: rank 1 leaves, rank 0's next collective fails with a message
     if rank == 1:
         torch.distributed.barrier()
-        out_path = out.pop("_path")
-        torch.save(out, out_path)
+        torch.save({k: v for k, v in out.items() if not k.startswith("_")}, out["_path"])
         os._exit(0)
     torch.distributed.barrier()
     out["dead_peer"] = _error(lambda: fast(mlp_x))
@@ -142,9 +146,9 @@ def _worker(rank: int, world: int, port: int, case: str, folder: str, cache: str
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), SPARCC_CACHE_DIR=cache)
     torch.set_num_threads(1)
     torch.distributed.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=60))
-    out: dict[str, Any] = {"_path": f"{folder}/rank{rank}.pt"}
+    out: dict[str, Any] = {"_path": f"{folder}/rank{rank}.pt", "_folder": folder}
     globals()[f"_case_{case}"](rank, out)
-    torch.save({k: v for k, v in out.items() if k != "_path"}, out["_path"])
+    torch.save({k: v for k, v in out.items() if not k.startswith("_")}, out["_path"])
     if rank == 0 and case == "main":
         os._exit(0)  # the group lost rank 1: skip its teardown
     torch.distributed.destroy_process_group()
@@ -156,10 +160,29 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _write_aot(folder: Path) -> None:
+    """sparcc compile --shard's artifacts of the MLP of _case_main, for 2
+    ranks; aot4/ claims a mesh of 4."""
+    import json
+    import shutil
+
+    from sparcc import shard
+
+    torch.manual_seed(0)
+    mlp, x = MLP().eval(), torch.randn(8, 16)
+    shard.compile_sharded(mlp, [x], folder / "aot", MLP_SPEC, 2, threads=1)
+    shutil.copytree(folder / "aot", folder / "aot4")
+    for r in range(2):
+        m = json.loads((folder / "aot4" / f"rank{r}" / "shard.json").read_text())
+        (folder / "aot4" / f"rank{r}" / "shard.json").write_text(json.dumps({**m, "world": 4}))
+
+
 def _spawn(case: str, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     import torch.multiprocessing as mp
 
     folder = tmp_path_factory.mktemp(f"shard-{case}")
+    if case == "main":
+        _write_aot(folder)
     mp.spawn(_worker, args=(2, _free_port(), case, str(folder), os.environ["SPARCC_CACHE_DIR"]), nprocs=2)
     return [torch.load(folder / f"rank{r}.pt", weights_only=False) for r in range(2)]
 
@@ -219,6 +242,15 @@ def test_same_segments_are_cached(main_run):
     # the globs give auto's placements: every segment is found in the cache
     assert main_run[0]["stack_manual_cache"] == ["hit"] * 5
     assert main_run[1]["stack_report"]["cache"] == ["hit"] * 5
+
+
+def test_aot_artifact_per_rank(main_run):
+    for rank, r in enumerate(main_run):
+        got, report = r["aot"]
+        torch.testing.assert_close(got, r["mlp"][1], atol=TOL, rtol=0)
+        assert report["rank"] == rank and report["collectives"] == ["all_reduce"]
+        assert report["memory"] == r["mlp_report"]["memory"]
+        assert "compiled for a mesh of 4 processes but the process group has 2" in r["aot_mesh"]
 
 
 def test_distributed_errors(main_run):
@@ -302,3 +334,38 @@ def test_local_weight_follows_a_folded_transpose(rank):
     local = shard.local_weight(full, op, rank, 2)
     assert local.shape == (3, 4)
     torch.testing.assert_close(shard._bound(local, op), full.t()[:, 3 * rank : 3 * rank + 3], atol=0, rtol=0)
+
+
+EXAMPLE_MLP = str(Path(__file__).resolve().parents[2] / "examples" / "mlp.py")
+
+
+@pytest.mark.slow  # about 20 s on 2 busy cores: 2 ranks x 2 segments through llc; _write_aot covers the writer
+def test_cli_compile_writes_one_artifact_per_rank(tmp_path, capsys):
+    from sparcc.cli import main
+
+    args = f"compile {EXAMPLE_MLP}:make_model --example-input randn(4,512) -o {tmp_path}/o --shard auto --world-size 2 --threads 1"
+    assert main(args.split()) == 0
+    out = capsys.readouterr().out
+    assert "rank 0 of 2" in out and "rank 1 of 2" in out and "collectives all_reduce" in out
+    for r in range(2):
+        assert (tmp_path / "o" / f"rank{r}" / "shard.json").is_file()
+        assert (tmp_path / "o" / f"rank{r}" / "seg0" / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ("--shard auto", "--shard and --world-size go together"),
+        ("--shard fc1.weight=shard(x) --world-size 2", "placement 'shard(x)' is not 'shard(<dim>)' or 'replicate'"),
+        ("--shard fc1.weight=shard(0) --world-size 3",
+         "weight 'fc1.weight' dim 0 has size 2048, which 3 ranks do not divide"),
+        ("--shard auto --world-size 2 --quant *=int8:channel", "--shard cannot be combined with --quant"),
+    ],
+)
+def test_cli_shard_mistakes_get_one_message(extra, message, tmp_path, capsys):
+    from sparcc.cli import main
+
+    args = f"compile {EXAMPLE_MLP}:make_model --example-input randn(4,512) -o {tmp_path}/o {extra}"
+    assert main(args.split()) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sparcc: error: ") and message in err and "Traceback" not in err
