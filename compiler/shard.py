@@ -22,6 +22,10 @@ like any model (rank 0 compiles, the other ranks then find the segments in
 the on-disk cache), and the collectives run on torch.distributed between
 segments. Each rank keeps only its part of each weight.
 
+Ahead of time, `compile_sharded` (`sparcc compile --shard ... --world-size
+N`) writes one artifact per rank, out/rank<r>/ (an artifact per segment and
+shard.json); `sparcc.load(out)` runs this process's under the group.
+
 `ShardedProgram.comm` counts, per collective kind, the calls and the bytes
 of the local tensors handed to torch.distributed; `report["memory"]` gives
 the weight bytes this rank holds against the whole model's.
