@@ -57,43 +57,46 @@ def kernel_cpp(k: Kernel) -> str:
         "}",
         "",
     ]
-    body_name = TOP if k.interface != "stream" else "sparcc_core"
-    if k.interface == "stream":
+    wrapped = k.interface in ("m_axi", "stream")  # the core works on on-chip copies of the ports
+    ports = [*k.inputs, *k.outputs]
+    if wrapped:
         out.append(f"static void sparcc_core({core_args}) {{")
     else:
         out.append(f"void {TOP}({core_args}) {{")
-        for b in [*k.inputs, *k.outputs]:
-            if k.interface == "m_axi":
-                out.append(f"#pragma HLS interface m_axi port={b.name} offset=slave bundle=gmem_{b.name} depth={b.size}")
-            else:
-                out.append(f"#pragma HLS interface ap_memory port={b.name}")
-        if k.interface == "m_axi":
-            out.append("#pragma HLS interface s_axilite port=return")
+        for b in ports:
+            out.append(f"#pragma HLS interface ap_memory port={b.name}")
     if k.dataflow:
         out.append("#pragma HLS dataflow")
-    for b in k.buffers:  # the ports, and the weight ROMs of weights.h (locals: where they are declared)
-        if b.partition is not None and b.role != "local":
+    for b in k.buffers:  # ap_memory ports and the weight ROMs of weights.h (locals: where they are declared)
+        if b.partition is not None and b.role in ("weight", "constant", *(() if wrapped else ("input", "output"))):
             out.append("  " + partition_pragma(b.name, *b.partition))
     out.append(k.body)
     out.append("}")
-    if k.interface == "stream":
-        args = ", ".join(_arg(b, "stream") for b in [*k.inputs, *k.outputs])
+    if wrapped:
+        args = ", ".join(_arg(b, k.interface) for b in ports)
         out += ["", f"void {TOP}({args}) {{"]
-        for b in [*k.inputs, *k.outputs]:
-            out.append(f"#pragma HLS interface axis port={b.name}")
-        out.append("#pragma HLS dataflow")
-        for b in [*k.inputs, *k.outputs]:
+        for b in ports:
+            if k.interface == "m_axi":
+                out.append(f"#pragma HLS interface m_axi port={b.name} offset=slave bundle=gmem_{b.name} depth={b.size}")
+            else:
+                out.append(f"#pragma HLS interface axis port={b.name}")
+        if k.interface == "m_axi":
+            out.append("#pragma HLS interface s_axilite port=return")
+        for b in ports:
             elem = "float" if b.ctype.startswith("ap_") else b.ctype
             out.append(f"  static {elem} {b.name}_buf[{b.size}];")
+            if b.partition is not None:
+                out.append("  " + partition_pragma(f"{b.name}_buf", *b.partition))
         for b in k.inputs:
+            read = f"{b.name}.read()" if k.interface == "stream" else f"{b.name}[i]"
             out += [f"  read_{b.name}: for (int i = 0; i < {b.size}; ++i) {{",
-                    "#pragma HLS pipeline II=1", f"    {b.name}_buf[i] = {b.name}.read();", "  }"]
-        out.append(f"  sparcc_core({', '.join(b.name + '_buf' for b in [*k.inputs, *k.outputs])});")
+                    "    #pragma HLS pipeline II=1", f"    {b.name}_buf[i] = {read};", "  }"]
+        out.append(f"  sparcc_core({', '.join(b.name + '_buf' for b in ports)});")
         for b in k.outputs:
+            write = f"{b.name}.write({b.name}_buf[i]);" if k.interface == "stream" else f"{b.name}[i] = {b.name}_buf[i];"
             out += [f"  write_{b.name}: for (int i = 0; i < {b.size}; ++i) {{",
-                    "#pragma HLS pipeline II=1", f"    {b.name}.write({b.name}_buf[i]);", "  }"]
+                    "    #pragma HLS pipeline II=1", f"    {write}", "  }"]
         out.append("}")
-    del body_name
     # the host entry
     out += ["", "#ifndef __SYNTHESIS__", 'extern "C" void sparcc_run(void **args) {']
     bufs = [*k.inputs, *k.outputs]

@@ -17,6 +17,9 @@ section states the model; in short:
 - a loop that is not pipelined takes trip / unroll * (body + 1) cycles;
 - operators are not shared between nests; an unroll by U replicates the
   operators of the loop it is on U times;
+- m_axi and stream ports are copied into on-chip buffers before the
+  compute and back after it: size + AXI_LATENCY (64) cycles per m_axi port,
+  size + 2 per stream;
 - a buffer of at most 1024 bits goes in LUTRAM, a complete partition in
   registers, otherwise each bank takes ceil(depth / 512) * ceil(width / 36)
   BRAM18K.
@@ -49,7 +52,9 @@ COST_FLOAT = {
     "add": (2, 220, 300), "mul": (3, 130, 150), "div": (0, 780, 1300), "math": (7, 1500, 1800),
     "cmp": (0, 70, 40), "max": (0, 100, 40), "select": (0, 32, 0), "cast": (0, 200, 250),
 }
-PORTS = {"local": 2, "weight": 2, "constant": 2, "m_axi": 1, "ap_memory": 2, "stream": 1}
+# ports per bank and cycle; m_axi and stream ports are copied into on-chip buffers first
+PORTS = {"local": 2, "weight": 2, "constant": 2, "m_axi": 2, "ap_memory": 2, "stream": 2}
+AXI_LATENCY = 64  # cycles from an m_axi read request to its first beat (assumed DDR round trip)
 OP_KIND = {
     "arith.addf": "add", "arith.subf": "add", "arith.mulf": "mul", "arith.divf": "div",
     "arith.maximumf": "max", "arith.minimumf": "max", "arith.maxnumf": "max", "arith.minnumf": "max",
@@ -326,8 +331,8 @@ class Model:
     def memory(self) -> dict[str, dict[str, int]]:
         out = {}
         for b in self.kernel.buffers:
-            if b.role in ("input", "output"):
-                continue
+            if b.role in ("input", "output") and self.kernel.interface == "ap_memory":
+                continue  # memories outside the design
             width = _fixed_width(b.ctype) or 32
             banks = self.banks(b)
             depth = math.ceil(b.size / banks)
@@ -358,7 +363,10 @@ def report(func: Any, kernel: Kernel, views: dict[Any, Any]) -> dict[str, Any]:
     if kernel.interface == "m_axi":
         total["LUT"] += 1200 * n_ports + 250
         total["FF"] += 1500 * n_ports + 350
-    warnings = []
+    from mlir import ir
+
+    attrs = func.operation.attributes
+    warnings = [ir.StringAttr(a).value for a in ir.ArrayAttr(attrs["hls.notes"])] if "hls.notes" in attrs else []
     if kernel.dataflow:
         writers: dict[str, list[str]] = {}
         for op in func.regions[0].blocks[0].operations:
@@ -376,13 +384,20 @@ def report(func: Any, kernel: Kernel, views: dict[Any, Any]) -> dict[str, Any]:
                 + "): Vitis runs such nests one after another; the interval assumes it does not"
             )
     latencies = [n.loop.latency for n in nests]
-    cycles = (sum(latencies) if not kernel.dataflow else sum(latencies)) + 2
+    # the top function's copies between the ports and on-chip buffers: one element a cycle, after the
+    # AXI latency (m_axi) or the stream's first read
+    copies = 0
+    if kernel.interface != "ap_memory":
+        extra = AXI_LATENCY if kernel.interface == "m_axi" else 2
+        copies = sum(b.size + extra for b in [*kernel.inputs, *kernel.outputs])
+    cycles = sum(latencies) + copies + 2
     interval = (max(latencies, default=0) + 1) if kernel.dataflow else cycles
     clock = DEVICE["clock_mhz"]
     return {
         "device": DEVICE["part"],
         "clock_mhz": clock,
         "latency_cycles": cycles,
+        "copy_cycles": copies,
         "interval_cycles": interval,
         "latency_us": cycles / clock,
         "resources": total,

@@ -32,6 +32,7 @@ from sparcc.backends.hls.emit import (
     EmitError, _name, walk,
 )
 
+ATTR_NOTES = "hls.notes"  # what the schedule changed from what was asked, for the report
 ATTR_USER_II = "hls.user_ii"  # the II was asked for by the user, not the heuristic
 KEYS = {"unroll", "pipeline", "reuse_factor", "partition"}
 INTERFACES = ("m_axi", "ap_memory", "stream")
@@ -81,7 +82,7 @@ def layer_of(nest: Any, weights: dict[Any, str], k: int) -> str:
     for op in walk(nest):
         if _name(op) == "memref.load" and op.operands[0] in weights:
             w = weights[op.operands[0]]
-            layer = w.rsplit(".", 1)[0] if "." in w else w
+            layer = w.rsplit(".", 1)[0] if "." in w else "model"  # a top-level weight: the model's own
             if layer not in names:
                 names.append(layer)
     return names[0] if names else f"nest{k}"
@@ -113,6 +114,7 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
         if dataflow:
             func.operation.attributes[ATTR_DATAFLOW] = ir.UnitAttr.get()
         partitions: dict[str, str] = {}
+        notes: list[str] = []
         layers = []
         nests = [op for op in func.regions[0].blocks[0].operations if _name(op) == "scf.for"]
         found = [layer_of(nest, weight_names, k) for k, nest in enumerate(nests)]
@@ -149,6 +151,14 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
                         f"loop {_label(target)}"
                     )
                 factor = trip // r
+            glob = _match([(g, g) for g, _ in rules], layer)
+            if (isinstance(factor, int) and not isinstance(factor, bool) and factor > 1 and trip % factor
+                    and glob is not None and any(c in glob for c in "*?[")):
+                # a wildcard reaches loops of any size: the largest divisor not above the factor, said in the report
+                chosen = max(d for d in range(1, factor + 1) if trip % d == 0)
+                notes.append(f"unroll {factor} from '{glob}' does not divide loop {_label(target)} ({trip} iterations, "
+                             f"layer {layer}): unrolled by {chosen}")
+                factor = chosen
             if factor is not None:
                 if isinstance(factor, bool) or not isinstance(factor, int) or factor < 0 or (factor and trip % factor):
                     raise ScheduleError(
@@ -169,6 +179,8 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
                         "'block:FACTOR:DIM' or 'complete:0:DIM'"
                     )
                 partitions[str(name)] = str(how)
+        if notes:
+            func.operation.attributes[ATTR_NOTES] = ir.ArrayAttr.get([ir.StringAttr.get(n) for n in notes])
         if partitions:
             func.operation.attributes[ATTR_PARTITION] = ir.DictAttr.get(
                 {k: ir.StringAttr.get(v) for k, v in partitions.items()}
@@ -221,8 +233,7 @@ def _parallel_loop(chain: list[Any]) -> Any:
 
 
 def _walked_arrays(loop: Any, names: dict[Any, str], interface: str) -> list[str]:
-    """The C names of the arrays whose access index moves with `loop` (not the
-    top function's arguments under m_axi, which cannot be partitioned)."""
+    """The C names of the arrays whose access index moves with `loop`."""
     iv = loop.operation.regions[0].blocks[0].arguments[0]
     out = []
     for op in walk(loop):
@@ -231,8 +242,6 @@ def _walked_arrays(loop: Any, names: dict[Any, str], interface: str) -> list[str
             idx = list(op.operands)[1:] if _name(op) == "memref.load" else list(op.operands)[2:]
             name = names.get(m)
             if any(v == iv for v in idx) and name is not None and name not in out:
-                if interface == "m_axi" and name.startswith(("in", "out")):
-                    continue
                 out.append(name)
     return out
 

@@ -255,10 +255,15 @@ def test_qor_hand_derived_vector_add():
     fast, _ = _run(vadd, [a, b], interface="ap_memory", schedule={"*": {"unroll": 4}})
     r = _report(fast)
     assert r["nests"][0]["loop"]["latency"] == 23 and r["resources"]["DSP"] == 8
-    # under m_axi the ports cannot be partitioned: one access per cycle -> II 4: 15 * 4 + 8 = 68
-    fast, _ = _run(vadd, [a, b], schedule={"*": {"unroll": 4}})
+    # in0 left in one bank: 4 reads a cycle on 2 ports -> II 2: 15 * 2 + 8 = 38
+    fast, _ = _run(vadd, [a, b], interface="ap_memory",
+                   schedule={"*": {"unroll": 4, "partition": {"in0": "cyclic:1:1"}}})
     loop = _report(fast)["nests"][0]["loop"]
-    assert (loop["ii"], loop["latency"], loop["ii_parts"]["memory"]) == (4, 68, 4)
+    assert (loop["ii"], loop["latency"], loop["ii_parts"]["memory"]) == (2, 38, 2)
+    # m_axi: the ports are copied to on-chip buffers first, 64 + 64 cycles each: 23 + 3 * 128 + 2
+    fast, _ = _run(vadd, [a, b], schedule={"*": {"unroll": 4}})
+    r = _report(fast)
+    assert (r["nests"][0]["loop"]["latency"], r["copy_cycles"], r["latency_cycles"]) == (23, 384, 409)
 
 
 def test_qor_hand_derived_reduction():
@@ -318,10 +323,10 @@ def test_compile_writes_a_project_whose_make_csim_passes_in_a_fresh_copy(tmp_pat
 @pytest.mark.slow
 def test_cli_rejects_a_bad_hls_option(tmp_path):
     factory = tmp_path / "m.py"
-    factory.write_text("import torch\ndef f():\n    return torch.nn.Linear(4, 4).eval()\n")
+    factory.write_text("import torch\ndef f():\n    return torch.nn.Sequential(torch.nn.Linear(4, 4)).eval()\n")
     done = subprocess.run(
         [sys.executable, "-m", "sparcc.cli", "compile", f"{factory}:f", "--example-input", "randn(1,4)", "--target",
-         "hls", "-o", str(tmp_path / "o"), "--hls-schedule", '{"*": {"unroll": 3}}'],
+         "hls", "-o", str(tmp_path / "o"), "--hls-schedule", '{"0": {"unroll": 3}}'],
         capture_output=True, text=True, cwd=tmp_path,
     )
     assert done.returncode == 1
