@@ -465,6 +465,18 @@ def _trip_counts(loop: ir.Operation) -> list[int] | None:
     return counts
 
 
+def _block_processors(rank: int, counts: list[int] | None) -> list[str]:
+    """Blocks: the dim with the most tiles on x (up to 2^31 - 1 blocks), the
+    next on y and z (up to 65535 each); the rest sequential in each block."""
+    if counts is None:
+        return _processors(rank, "block")
+    order = sorted(range(rank), key=lambda d: -counts[d])
+    out = ["sequential"] * rank
+    for d, axis in zip(order, "xyz"):
+        out[d] = f"block_{axis}"
+    return out
+
+
 def map_loops(module: ir.Module) -> None:
     """Marks each outermost scf.parallel of the entry function for
     convert-parallel-loops-to-gpu: a tiled one (a forall of tiles around
@@ -488,7 +500,7 @@ def map_loops(module: ir.Module) -> None:
             inner = [o.operation for o in op.regions[0].blocks[0].operations if o.operation.name == "scf.parallel"]
             counts = _trip_counts(op)
             if inner:
-                op.attributes["mapping"] = _mapping(_processors(rank, "block"))
+                op.attributes["mapping"] = _mapping(_block_processors(rank, counts))
                 for loop in inner:
                     loop.attributes["mapping"] = _mapping(
                         _processors(len(loop.regions[0].blocks[0].arguments), "thread"))
@@ -651,7 +663,11 @@ def _launch(op: ir.Operation, values: dict[Any, list[Any]]) -> Step:
         kernel_args.append(values[v])
     kernel = str(op.attributes["kernel"])  # @module::@func
     module_name = kernel.split("::")[0].lstrip("@")
-    return Step("launch", module_name, dims[:3], dims[3:], kernel_args)
+    grid, block = dims[:3], dims[3:]
+    if grid[0] >= 2**31 or max(grid[1:]) > 65535 or block[0] * block[1] * block[2] > MAX_THREADS:
+        raise PipelineError(f"kernel {module_name} needs a launch of grid {grid} and block {block}, beyond what "
+                            f"NVIDIA GPUs take (grid x < 2^31, y and z <= 65535, {MAX_THREADS} threads a block)")
+    return Step("launch", module_name, grid, block, kernel_args)
 
 
 def merge_kernel_modules(module: ir.Module) -> None:

@@ -1,7 +1,7 @@
 // The GPU lowering of a matmul whose sizes the block tile (8 x 32) does not
-// divide: blocks over tiles, threads inside a tile with x on the innermost
-// (contiguous) dim, guards on the last tiles, the reduction in each thread
-// with its accumulator in a register.
+// divide: blocks over tiles (the dim with more tiles on x), threads inside a
+// tile with x on the innermost (contiguous) dim, guards on the last tiles,
+// the reduction in each thread with its accumulator in a register.
 // RUN: python -m sparcc.backends.gpu.lower %s --print kernels | filecheck %s --check-prefix=KERNELS
 // RUN: python -m sparcc.backends.gpu.lower %s --print plan | filecheck %s --check-prefix=PLAN
 // RUN: python -m sparcc.backends.gpu.lower %s --print ptx --arch sm_80 | filecheck %s --check-prefix=PTX80
@@ -28,8 +28,8 @@ func.func @forward(%a: memref<33x40xf32>, %b: memref<40x70xf32>, %out: memref<33
 // KERNELS:         %[[BY:.*]] = gpu.block_id  y
 // KERNELS:         %[[TX:.*]] = gpu.thread_id  x
 // KERNELS:         %[[TY:.*]] = gpu.thread_id  y
-// KERNELS:         %[[NR:.*]] = affine.min #[[ROWS]]()[%[[BY]]]
-// KERNELS:         %[[NC:.*]] = affine.min #[[COLS]]()[%[[BX]]]
+// KERNELS:         %[[NR:.*]] = affine.min #[[ROWS]]()[%[[BX]]]
+// KERNELS:         %[[NC:.*]] = affine.min #[[COLS]]()[%[[BY]]]
 // KERNELS:         arith.cmpi slt, %[[TY]], %[[NR]]
 // KERNELS:         arith.cmpi slt, %[[TX]], %[[NC]]
 // the accumulator lives in a register across the reduction (promote_accumulators)
@@ -47,8 +47,8 @@ func.func @forward(%a: memref<33x40xf32>, %b: memref<40x70xf32>, %out: memref<33
 // PLAN:      arg {"kind": "arg", "index": 0, "shape": [33, 40], "dtype": "f32"}
 // PLAN-NEXT: arg {"kind": "arg", "index": 1, "shape": [40, 70], "dtype": "f32"}
 // PLAN-NEXT: arg {"kind": "arg", "index": 2, "shape": [33, 70], "dtype": "f32"}
-// PLAN-NEXT: step {"op": "launch", "kernel": "forward_kernel", "grid": [3, 5, 1], "block": [32, 8, 1], "args": {{\[\["buf", "arg2"\]\]}}}
-// PLAN-NEXT: step {"op": "launch", "kernel": "forward_kernel_0", "grid": [3, 5, 1], "block": [32, 8, 1], "args": {{\[\["buf", "arg2"\], \["buf", "arg0"\], \["buf", "arg1"\]\]}}}
+// PLAN-NEXT: step {"op": "launch", "kernel": "forward_kernel", "grid": [5, 3, 1], "block": [32, 8, 1], "args": {{\[\["buf", "arg2"\]\]}}}
+// PLAN-NEXT: step {"op": "launch", "kernel": "forward_kernel_0", "grid": [5, 3, 1], "block": [32, 8, 1], "args": {{\[\["buf", "arg2"\], \["buf", "arg0"\], \["buf", "arg1"\]\]}}}
 
 // PTX80: .version 8.0
 // PTX80: .target sm_80
