@@ -2,25 +2,31 @@
 GPU lowering: linalg on tensors (what the CPU target also starts from) ->
 kernels in PTX for one NVIDIA architecture, plus the host's launch plan.
 
+    index checks -> error buffer       the CPU runtime's hook becomes stores into
+                                       a new last argument (_index_errors_to_buffer)
     bufferize (as on the CPU)          linalg on memrefs
     linalg-generalize-named-ops        every op a linalg.generic
     tile_using_forall (transform)      one forall tile per thread block:
                                        innermost parallel dims [.., 8, 32]
     scf-forall-to-parallel,
     convert-linalg-to-parallel-loops   block loop { thread loop { reductions } }
-    mapping attributes (map_loops)     innermost dim -> x, then y, z
+    loop-invariant-code-motion,
+    promote_accumulators               a reduction accumulates in a register
+    mapping attributes (map_loops)     threads: innermost dim -> x, then y, z;
+                                       blocks: most tiles -> x; host leftovers
+                                       -> one-thread kernels
     convert-parallel-loops-to-gpu,
     gpu-kernel-outlining               gpu.launch_func on the host
     plan (plan_launches)               the host function read into a list of
-                                       launches, temporaries and copies
+                                       launches, temporaries and constants
     nvvm-attach-target,
     gpu-lower-to-nvvm-pipeline,
     gpu-module-to-binary{format=isa}   PTX text, one module for all kernels
 
-The host function is not compiled: the executable (runtime.py) replays the
-plan with the CUDA driver on torch's current stream. Kernels take bare
-pointers (`kernel-bare-ptr-calling-convention`): a memref argument is one
-device pointer, an index one i64, a float one f32.
+The host function is not compiled: the executable (target.py) replays the
+plan with the CUDA driver (runtime.py) on torch's current stream. Kernels
+take bare pointers (`kernel-bare-ptr-calling-convention`): a memref argument
+is one device pointer, an index one i64, a float one f32.
 
 Consecutive threads (x) take consecutive elements of the innermost parallel
 dim, so loads and stores of row-major buffers coalesce. Reductions run in
