@@ -141,6 +141,18 @@ def _discard(entry: Path) -> None:
         trash.unlink(missing_ok=True)
 
 
+def lookup(k: str, required: frozenset[str] | set[str] = frozenset()) -> tuple[Path, dict[str, Any]] | None:
+    """The entry for key `k` and its metadata, if it is there and intact
+    (counted as a hit); None otherwise (nothing is built or deleted)."""
+    entry = folder() / k
+    if os.path.lexists(entry):
+        meta = _valid(entry, required)
+        if meta is not None:
+            STATS["hits"] += 1
+            return entry, meta
+    return None
+
+
 def get_or_build(k: str, build: Callable[[Path], dict[str, Any]],
                  required: frozenset[str] | set[str] = frozenset()) -> tuple[Path, dict[str, Any], bool]:
     """The entry for key `k`: found and checked, or built by `build(folder)`
@@ -186,4 +198,6 @@ def get_or_build(k: str, build: Callable[[Path], dict[str, Any]],
 
 
 def clear() -> None:
+    """Deletes every compiled entry and the trace cache (sparcc.trace_cache)."""
     shutil.rmtree(folder(), ignore_errors=True)
+    shutil.rmtree(root() / "trace", ignore_errors=True)

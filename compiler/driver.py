@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import shutil
 import tempfile
 import time
@@ -410,6 +411,12 @@ def compile_program(
     start = time.perf_counter()
     tgt = get_target(target)
     threads = tgt.check_threads(threads)
+    use = tgt.cacheable and (use_cache if use_cache is not None else cache.enabled())
+    trace_key = _trace_key(model, args, tgt, threads, quant, sparsity, dynamic) if use else None
+    if trace_key is not None:
+        program = _warm_start(trace_key, model, tgt, threads, start)
+        if program is not None:
+            return program
     prepared = prepare(model, args, tgt, quant, sparsity, dynamic)
     imported, ir = prepared.imported, dict(prepared.ir)
 
@@ -419,9 +426,10 @@ def compile_program(
         meta["seconds"] = {**pass_times, **meta.get("seconds", {})}
         return meta
 
-    if tgt.cacheable and (use_cache if use_cache is not None else cache.enabled()):
-        options = {"target": tgt.name, "threads": threads, "pipeline": list(tgt.pipeline)}  # formats are in the IR
-        folder, meta, hit = cache.get_or_build(cache.key(ir["nn"], options, tgt), build, tgt.required_files())
+    compiled_key = None
+    if use:
+        compiled_key = cache.key(ir["nn"], _cache_options(tgt, threads), tgt)  # formats are in the IR
+        folder, meta, hit = cache.get_or_build(compiled_key, build, tgt.required_files())
         cached = "hit" if hit else "built"
     else:
         folder = Path(tempfile.mkdtemp(prefix="sparcc-jit-"))
@@ -432,6 +440,35 @@ def compile_program(
             raise
         cache.STATS["compiles"] += 1
         cached = "off" if tgt.cacheable else "none"
+    program = _program(tgt, threads, folder, meta, cached, imported, ir, {"import": prepared.import_seconds})
+    report = program.report
+    # the error of the pruned/quantised program against the float32 model, run once
+    spec, sparse_spec = prepared.quant, prepared.sparsity
+    error = _output_error(model, args, program) if spec is not None or sparse_spec is not None else {}
+    if sparse_spec is not None:
+        report["sparsity"] = {"spec": sparse_spec.as_dict(), "layers": [r.as_dict() for r in prepared.sparse_layers], **error}
+    if spec is not None:
+        report["quant"] = {"spec": spec.as_dict(), "layers": [r.as_dict() for r in prepared.quant_layers], **error}
+    if trace_key is not None and compiled_key is not None:
+        from sparcc import trace_cache
+
+        extra = {k: report[k] for k in ("sparsity", "quant") if k in report}
+        report["trace"] = "saved" if trace_cache.save(trace_key, model, imported, ir["nn"], compiled_key, extra) else "not kept"
+    report["seconds"]["total"] = time.perf_counter() - start
+    if cached in ("off", "none"):
+        # no cache entry to keep: the folder goes when the program is freed, or
+        # at exit (a loaded library stays mapped; dlopen never reads it again)
+        weakref.finalize(program, shutil.rmtree, folder, True)
+    return program
+
+
+def _cache_options(tgt: Any, threads: int) -> dict[str, Any]:
+    return {"target": tgt.name, "threads": threads, "pipeline": list(tgt.pipeline)}
+
+
+def _program(tgt: Any, threads: int, folder: Path, meta: dict[str, Any], cached: str, imported: ImportedProgram,
+             ir: dict[str, str], seconds: dict[str, float]) -> CompiledProgram:
+    """The loaded program of a compiled entry, with its report."""
     for stage, file in meta.get("ir", {}).items():
         ir[stage] = (folder / file).read_text()
     executable = tgt.load(folder, meta, imported, threads)
@@ -441,7 +478,7 @@ def compile_program(
         "cache": cached,
         "library": str(folder / meta["library"]) if "library" in meta else str(folder),
         "ops": imported.ops,
-        "seconds": {"import": prepared.import_seconds, **(meta.get("seconds", {}) if cached != "hit" else {})},
+        "seconds": {**seconds, **(meta.get("seconds", {}) if cached not in ("hit", "warm") else {})},
         "schedule": meta.get("schedule", []),
         "fallbacks": meta.get("fallbacks", []),
         "outlined": meta.get("outlined", {}),
@@ -452,22 +489,52 @@ def compile_program(
             "inputs": [str(s) for s in imported.inputs],
             "outputs": [str(s) for s in imported.outputs],
         }
-    program = CompiledProgram(
+    return CompiledProgram(
         imported.inputs, imported.outputs, imported.output_tree, executable, ir, report, imported.symbols,
         imported.mutated, imported.in_place,
     )
-    # the error of the pruned/quantised program against the float32 model, run once
-    spec, sparse_spec = prepared.quant, prepared.sparsity
-    error = _output_error(model, args, program) if spec is not None or sparse_spec is not None else {}
-    if sparse_spec is not None:
-        report["sparsity"] = {"spec": sparse_spec.as_dict(), "layers": [r.as_dict() for r in prepared.sparse_layers], **error}
-    if spec is not None:
-        report["quant"] = {"spec": spec.as_dict(), "layers": [r.as_dict() for r in prepared.quant_layers], **error}
-    report["seconds"]["total"] = time.perf_counter() - start
-    if cached in ("off", "none"):
-        # no cache entry to keep: the folder goes when the program is freed, or
-        # at exit (a loaded library stays mapped; dlopen never reads it again)
-        weakref.finalize(program, shutil.rmtree, folder, True)
+
+
+def _trace_key(model: Any, args: Sequence[Any], tgt: Any, threads: int, quant: Any, sparsity: Any,
+               dynamic: Any) -> str | None:
+    """The trace cache's key (sparcc.trace_cache), or None: no warm start
+    (a model that holds per-call state, or something the key cannot describe)."""
+    from sparcc import trace_cache
+    from sparcc.quantize import parse_quant_spec
+    from sparcc.sparsify import parse_sparsity_spec
+
+    if getattr(model, "sparcc_traceable", True) is False:
+        return None
+    if any(not isinstance(a, torch.Tensor) for a in args):
+        return None  # import_module names the bad argument
+    spec, sparse_spec = parse_quant_spec(quant), parse_sparsity_spec(sparsity, tgt)
+    parts = [
+        json.dumps(_cache_options(tgt, threads), sort_keys=True), *tgt.identity(),
+        json.dumps(spec.as_dict() if spec is not None else None, sort_keys=True, default=str),
+        json.dumps(sparse_spec.as_dict() if sparse_spec is not None else None, sort_keys=True, default=str),
+        repr(dynamic),
+    ]
+    return trace_cache.fingerprint(model, args, parts)
+
+
+def _warm_start(key: str, model: Any, tgt: Any, threads: int, start: float) -> CompiledProgram | None:
+    """The program that the trace cache and the compile cache hold for
+    `key`, loaded without torch.export; None when either misses."""
+    from sparcc import cache, trace_cache
+
+    entry = trace_cache.find(key, model)
+    if entry is None:
+        return None
+    imported = trace_cache.imported_program(entry, model)
+    found = cache.lookup(entry.compiled_key, tgt.required_files()) if imported is not None else None
+    if found is None:
+        return None
+    folder, meta = found
+    program = _program(tgt, threads, folder, meta, "hit", imported, {"nn": trace_cache.nn_text(entry)},
+                       {"import": 0.0})
+    program.report.update(entry.data.get("extra", {}))
+    program.report["trace"] = "hit"
+    program.report["seconds"]["total"] = time.perf_counter() - start
     return program
 
 

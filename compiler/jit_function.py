@@ -305,6 +305,13 @@ class _KeywordCall(torch.nn.Module):
         weakref.finalize(self, _FOUND.pop, id(self), None)
         weakref.finalize(self, _AFTER.pop, id(self), None)
 
+    @property
+    def sparcc_traceable(self) -> bool:
+        """Whether the trace cache may key this call (sparcc.trace_cache): not
+        with state objects, whose tensors change every call and whose
+        settings the trace records in _FOUND/_AFTER."""
+        return not self._layout
+
     def forward(self, *tensors: torch.Tensor) -> Any:
         """The call with the state objects' tensors swapped for `tensors`'
         tail (so that torch.export sees their in-place updates as updates of

@@ -230,6 +230,7 @@ def auto_placements(module: ModuleOp, world: int) -> dict[str, str]:
     (the all-reduce after B)."""
     f = entry(module)
     out: dict[str, str] = {}
+    cost = _costs(module, out, world)
     for op in f.body.block.ops:
         b = _projection(op)
         if b is None:
@@ -263,8 +264,9 @@ def auto_placements(module: ModuleOp, world: int) -> dict[str, str]:
         for s in sources:
             if isinstance(s, nn.LinearOp) and s.bias is not None and isinstance(s.bias.owner, nn.WeightOp):
                 trial[s.bias.owner.weight_name] = "shard(0)"
-        if _costs(module, trial, world) <= _costs(module, out, world) + 1:
-            out = trial
+        trial_cost = _costs(module, trial, world)
+        if trial_cost <= cost + 1:
+            out, cost = trial, trial_cost
     return out
 
 
