@@ -123,6 +123,12 @@ def c_float(v: float, elem: str = "f32") -> str:
     return text + ("f" if elem == "f32" else "")
 
 
+def c_int(v: int) -> str:
+    if v == -(2**63):
+        return "(-9223372036854775807LL - 1)"
+    return str(v) if -(2**31) <= v < 2**31 else f"{v}LL"
+
+
 def fixed_literal(v: float, ctype: str) -> str:
     from sparcc.backends.hls.fixed import literal, parse
 
@@ -162,6 +168,19 @@ def signature(func: Any) -> tuple[int, list[dict[str, Any]]]:
 VIEWS = ("memref.subview", "memref.expand_shape", "memref.collapse_shape", "memref.cast", "memref.reinterpret_cast")
 
 
+def weight_c_names(weights: list[dict[str, Any]]) -> list[str]:
+    """C names of the weight arguments: w_<name>, with _<k> on a weight the
+    entry takes twice (a tied weight, in two layouts)."""
+    out: list[str] = []
+    for rec in weights:
+        base = name = "w_" + sanitize(rec["name"])
+        k = 1
+        while name in out:
+            name, k = f"{base}_{k}", k + 1
+        out.append(name)
+    return out
+
+
 def buffer_names(func: Any) -> dict[Any, str]:
     """The C array name of every memref value of `func` (a view: its base's),
     as the emitter names them: in<i>, w_<weight>, out<j>, buf<n>, c_<global>."""
@@ -174,7 +193,7 @@ def buffer_names(func: Any) -> dict[Any, str]:
         if i < n_in:
             names[a] = f"in{i}"
         elif i < n_in + len(weights):
-            names[a] = "w_" + sanitize(weights[i - n_in]["name"])
+            names[a] = weight_c_names(weights)[i - n_in]
         else:
             names[a] = f"out{i - n_in - len(weights)}"
     n_local = 0
@@ -266,7 +285,7 @@ class Emitter:
                 inputs.append(b)
             elif i < n_in + n_w:
                 rec = weights[i - n_in]
-                b = Buffer("w_" + sanitize(rec["name"]), shape, elem, "weight", SCALAR.get(elem, "float"),
+                b = Buffer(weight_c_names(weights)[i - n_in], shape, elem, "weight", SCALAR.get(elem, "float"),
                            weight=rec["name"])
                 b.value = rec.get("perm")
                 wbufs.append(b)
@@ -491,6 +510,22 @@ def _outer_loop(op: Any) -> Any:
     return outer
 
 
+RUNTIME_HOOKS = {"sparcc_rt_index_error"}  # reads are clamped; the hook reports the first bad index (host side)
+
+
+@handles("func.call")
+def _call(e: Emitter, op: Any, depth: int) -> None:
+    from mlir import ir
+
+    callee = ir.FlatSymbolRefAttr(_attr(op, "callee")).value
+    if callee not in RUNTIME_HOOKS:
+        raise EmitError(
+            f"the hls target cannot emit a call to '{callee}' (at {where(op)}): only dense loops are emitted; "
+            "quantised and sparse layers lower to CPU kernels, which the hls target does not have"
+        )
+    e.line(depth, f"{callee}({', '.join(e.val(v) for v in op.operands)});")
+
+
 @handles("memref.dealloc")
 def _dealloc(e: Emitter, op: Any, depth: int) -> None:
     pass
@@ -579,7 +614,7 @@ def _constant(e: Emitter, op: Any, depth: int) -> None:
     a = _attr(op, "value")
     if t == "index" or (t.startswith("i") and t in SCALAR):
         v = ir.IntegerAttr(a).value
-        e.names[res] = str(int(v)) if t != "i1" else ("true" if v else "false")
+        e.names[res] = c_int(int(v)) if t != "i1" else ("true" if v else "false")
         e.types[res] = SCALAR[t]
         return
     if t in ("f32", "f64"):

@@ -109,7 +109,7 @@ class Model:
                     self.run(inner)
             self.fmt = saved
             return
-        if name in ("scf.yield", "func.return", "memref.dealloc", "memref.alloc", "memref.alloca", "memref.get_global",
+        if name in ("scf.yield", "func.return", "func.call", "memref.dealloc", "memref.alloc", "memref.alloca", "memref.get_global",
                     "memref.subview", "memref.expand_shape", "memref.collapse_shape", "memref.cast",
                     "memref.reinterpret_cast"):
             return

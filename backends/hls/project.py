@@ -56,6 +56,24 @@ def kernel_cpp(k: Kernel) -> str:
         "  To t; std::memcpy(&t, &v, sizeof(To)); return t;",
         "}",
         "",
+        "// An index read from an input outside its table: the read is clamped; the C simulation",
+        "// reports the first one (sparcc.jit raises it), the hardware ignores it.",
+        "#ifndef __SYNTHESIS__",
+        "static long long sparcc_error[4];",
+        "static void sparcc_rt_index_error(long long kind, long long dim, long long value, long long size) {",
+        "  if (!sparcc_error[0]) { sparcc_error[0] = kind; sparcc_error[1] = dim; sparcc_error[2] = value; "
+        "sparcc_error[3] = size; }",
+        "}",
+        'extern "C" long long sparcc_take_error(long long *out) {',
+        "  long long kind = sparcc_error[0];",
+        "  for (int i = 0; i < 3; ++i) out[i] = sparcc_error[i + 1];",
+        "  sparcc_error[0] = 0;",
+        "  return kind;",
+        "}",
+        "#else",
+        "static void sparcc_rt_index_error(long long, long long, long long, long long) {}",
+        "#endif",
+        "",
     ]
     wrapped = k.interface in ("m_axi", "stream")  # the core works on on-chip copies of the ports
     ports = [*k.inputs, *k.outputs]

@@ -242,13 +242,20 @@ class CsimExecutable:
         self._fn = lib.sparcc_run
         self._fn.argtypes = [ctypes.c_void_p]
         self._fn.restype = None
+        self._take = lib.sparcc_take_error
+        self._take.argtypes = [ctypes.c_void_p]
+        self._take.restype = ctypes.c_longlong
 
     def __call__(self, inputs: Sequence[torch.Tensor], results: Sequence[torch.Tensor], sizes: Sequence[int]) -> None:
         ptrs = (ctypes.c_void_p * (len(inputs) + len(results)))(*[t.data_ptr() for t in [*inputs, *results]])
         self._fn(ptrs)
 
     def take_error(self) -> SparccError | None:
-        return None
+        from sparcc.errors import run_time_error
+
+        error = (ctypes.c_longlong * 3)()
+        kind = self._take(error)
+        return run_time_error(kind, *error) if kind else None
 
 
 def write_project(folder: Path, prepared: Any, stages: Any, name: str, opts: Options) -> Any:
