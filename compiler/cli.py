@@ -339,6 +339,23 @@ def list_targets(opts: argparse.Namespace) -> None:
             print(f"       {summary}")
 
 
+def cache_command(opts: argparse.Namespace) -> None:
+    """`sparcc cache info|clear`: the on-disk compile and trace caches."""
+    from sparcc import cache
+
+    root = cache.root()
+    if opts.cache_action == "clear":
+        cache.clear()
+        print(f"cleared the compile and trace caches in {root}")
+        return
+    for name, what in (("jit", "compiled entries"), ("trace", "trace entries")):
+        folder = root / name
+        entries = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")] if folder.is_dir() else []
+        size = sum(f.stat().st_size for e in entries for f in e.rglob("*") if f.is_file())
+        print(f"{what:<17} {len(entries):>5}  {size / 2**20:8.1f} MiB  {folder}")
+    print(f"(SPARCC_CACHE={'on' if cache.enabled() else 'off'}; set SPARCC_CACHE_DIR to move it)")
+
+
 def shadowing_note(cwd: str | None = None) -> str | None:
     """A warning if the working directory holds a `sparcc` folder (or
     sparcc.py) other than this package: Python started here (`python -c`,
@@ -380,6 +397,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets_help = ", ".join(TARGETS)
     t = sub.add_parser("targets", help="list the targets and whether each is available here")
     t.set_defaults(action=list_targets)
+    k = sub.add_parser("cache", help="show or clear the on-disk compile and trace caches")
+    k.add_argument("cache_action", choices=["info", "clear"], nargs="?", default="info")
+    k.set_defaults(action=cache_command)
     p = sub.add_parser("run", help="compile FILE:FACTORY, check it against PyTorch and time both",
                        usage="sparcc run FILE:FACTORY [options]  (sparcc run -h lists them)")
     p.add_argument("target", metavar="FILE:FACTORY")

@@ -314,3 +314,17 @@ def test_function_model_warm_start(cache_dir: Path) -> None:
     (program,) = fast2.cache.values()
     assert program.report["trace"] == "hit"
     torch.testing.assert_close(got, f(x, y))
+
+
+def test_cli_cache_info_and_clear(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sparcc.cli import main
+
+    _run(Block().eval(), torch.randn(4, 16))
+    assert main(["cache", "info"]) in (0, None)
+    out = capsys.readouterr().out
+    assert "trace entries         1" in out and str(cache_dir / "jit") in out
+    assert main(["cache", "clear"]) in (0, None)
+    assert not (cache_dir / "trace").exists() and not (cache_dir / "jit").exists()
+    with pytest.raises(SystemExit):
+        main(["cache", "bogus"])
+    assert "invalid choice: 'bogus'" in capsys.readouterr().err
