@@ -391,3 +391,28 @@ def test_pragma_checker():
     for text, message in cases:
         with pytest.raises(PragmaError, match=message):
             check(text)
+
+
+def test_an_index_out_of_range_is_reported_and_the_read_stays_clamped():
+    from sparcc.errors import IndexOutOfRangeError
+
+    emb = torch.nn.Embedding(10, 4).eval()
+    fast, got = _run(emb, [torch.tensor([[1, 2, 3]])])
+    _close(got, emb(torch.tensor([[1, 2, 3]])))
+    with pytest.raises(IndexOutOfRangeError, match="index 12"):
+        fast(torch.tensor([[1, 12, 3]]))
+    _close(fast(torch.tensor([[4, 5, 6]])), emb(torch.tensor([[4, 5, 6]])))  # the error was taken once
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["hf/gpt2", "hf/llama", "hf/bert"])
+def test_zoo_transformers_run_end_to_end(name):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    zoo = pytest.importorskip("zoo_models")
+    entry = zoo.MODELS[name]
+    model, args = entry.build(), entry.inputs()
+    fast = sparcc.jit(model, target="hls", cache=False)
+    with torch.no_grad():
+        assert zoo.error(fast(*args), model(*args)) < 1e-5
+    cpp = (Path(_program(fast).report["library"]).parent / "kernel.cpp").read_text()
+    assert cpp.count("#pragma HLS pipeline") > 20
