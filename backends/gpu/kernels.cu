@@ -20,6 +20,13 @@
 //     (K/2 bytes a row). One warp a row: each lane reads 16 bytes (32 weights)
 //     per step, the warp's 512 bytes contiguous; lanes sum with shuffles.
 //     K a multiple of 32, group a multiple of 32 dividing K (kernels.py).
+//
+//   sparcc_spmm_csr_f32
+//     C[M,N] = A[M,K] @ B[K,N] with A in CSR (int64 row offsets and column
+//     indices, f32 values), B and C dense row-major f32. One warp a row of A;
+//     each lane owns columns lane, lane + 32, ... of C's row, in registers
+//     for 4 columns at a time; the row's nonzeros are read once per 128
+//     columns and broadcast through the warp with shuffles.
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -153,9 +160,49 @@ __device__ void gemv_w4(const T *__restrict__ x, const uint8_t *__restrict__ W, 
   if (lane == 0) y[row] = T(sum);
 }
 
+constexpr int SPMM_COLS = 4;  // columns of C a lane keeps per pass (128 a warp)
+
+__device__ void spmm_csr(const int64_t *__restrict__ crow, const int64_t *__restrict__ col,
+                         const float *__restrict__ val, const float *__restrict__ B, float *__restrict__ C,
+                         int M, int N) {
+  int warp = (blockIdx.x * blockDim.x + threadIdx.x) / 32, lane = threadIdx.x % 32;
+  if (warp >= M) return;
+  int64_t start = crow[warp], end = crow[warp + 1];
+  for (int n0 = 0; n0 < N; n0 += 32 * SPMM_COLS) {
+    float acc[SPMM_COLS] = {};
+    for (int64_t base = start; base < end; base += 32) {
+      int64_t mine = base + lane;
+      int64_t c = mine < end ? col[mine] : 0;  // each lane fetches one nonzero, then all share it
+      float v = mine < end ? val[mine] : 0.0f;
+      int count = (int)min((int64_t)32, end - base);
+      for (int j = 0; j < count; ++j) {
+        int64_t cj = __shfl_sync(0xffffffffu, c, j);
+        float vj = __shfl_sync(0xffffffffu, v, j);
+        const float *brow = B + cj * (int64_t)N;
+#pragma unroll
+        for (int q = 0; q < SPMM_COLS; ++q) {
+          int n = n0 + q * 32 + lane;
+          if (n < N) acc[q] += vj * brow[n];
+        }
+      }
+    }
+#pragma unroll
+    for (int q = 0; q < SPMM_COLS; ++q) {
+      int n = n0 + q * 32 + lane;
+      if (n < N) C[(int64_t)warp * N + n] = acc[q];
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" {
+
+__global__ void sparcc_spmm_csr_f32(const int64_t *crow, const int64_t *col, const float *val, const float *B,
+                                    float *C, int M, int N) {
+  spmm_csr(crow, col, val, B, C, M, N);
+}
+
 
 __global__ void __launch_bounds__(THREADS) sparcc_gemm_bf16(const __nv_bfloat16 *A, const __nv_bfloat16 *B,
                                                             __nv_bfloat16 *C, int M, int N, int K) {

@@ -5,6 +5,7 @@ sparcc's hand-written GPU kernels (kernels.cu): build, load, launch.
     c = gemm(a, b)                            # bf16/fp16 CUDA tensors, f32 accumulation
     w = W4Weight.of(quantized, "cuda")        # a sparcc 4-bit QuantizedTensor on the device
     y = gemv_w4a16(x, w)                      # x: [K] bf16/fp16
+    c = spmm_csr(a, b)                        # a: torch sparse CSR f32, b: dense f32
 
 Why CUDA C and not MLIR: upstream MLIR 22 reaches tensor cores through
 nvgpu.mma.sync only from vector IR that sparcc's lowering does not yet
@@ -34,6 +35,7 @@ from sparcc.errors import SparccError
 SOURCE = Path(__file__).with_name("kernels.cu")
 GEMM = {torch.bfloat16: "sparcc_gemm_bf16", torch.float16: "sparcc_gemm_f16"}
 GEMV_W4 = {torch.bfloat16: "sparcc_gemv_w4a16_bf16", torch.float16: "sparcc_gemv_w4a16_f16"}
+SPMM_CSR = "sparcc_spmm_csr_f32"
 GEMM_TILE = (128, 128)  # kernels.cu BM, BN
 THREADS = 256
 
@@ -64,7 +66,7 @@ def kernel_ptx(arch: str) -> str:
 @functools.cache
 def _module(arch: str) -> runtime.Module:
     image = (build(arch) / "kernels.cubin").read_bytes()
-    return runtime.Module(image, [*GEMM.values(), *GEMV_W4.values()])
+    return runtime.Module(image, [*GEMM.values(), *GEMV_W4.values(), SPMM_CSR])
 
 
 def _loaded() -> runtime.Module:
@@ -159,6 +161,28 @@ def gemv_w4a16(x: torch.Tensor, w: W4Weight) -> torch.Tensor:
                       ("ptr", w.levels.data_ptr()), ("ptr", y.data_ptr()), ("i32", n), ("i32", k), ("i32", w.group)],
                      torch.cuda.current_stream(x.device).cuda_stream)
     return y
+
+
+def spmm_csr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a [M, K] (torch.sparse_csr, float32, int64 indices) @ b [K, N] (dense
+    float32) -> dense [M, N], on the device."""
+    if not isinstance(a, torch.Tensor) or a.layout != torch.sparse_csr or a.device.type != "cuda":
+        raise SparccError(f"spmm_csr: expected a torch.sparse_csr CUDA tensor for a, got "
+                          f"{getattr(a, 'layout', type(a).__name__)} on {getattr(a, 'device', '?')}")
+    if a.dtype != torch.float32 or a.crow_indices().dtype != torch.int64:
+        raise SparccError(f"spmm_csr: no GPU kernel for CSR values {a.dtype} with {a.crow_indices().dtype} "
+                          f"indices; it takes float32 values and int64 indices")
+    _check_cuda("b", b, (torch.float32,), 2)
+    (m, k), (k2, n) = a.shape, b.shape
+    if k != k2:
+        raise SparccError(f"spmm_csr: a is {m}x{k}, b is {k2}x{n}: the inner sizes differ")
+    crow, col, val = a.crow_indices().contiguous(), a.col_indices().contiguous(), a.values().contiguous()
+    c = torch.empty(m, n, dtype=torch.float32, device=b.device)
+    _loaded().launch(SPMM_CSR, [(m * 32 + THREADS - 1) // THREADS, 1, 1], [THREADS, 1, 1],
+                     [("ptr", crow.data_ptr()), ("ptr", col.data_ptr()), ("ptr", val.data_ptr()),
+                      ("ptr", b.data_ptr()), ("ptr", c.data_ptr()), ("i32", m), ("i32", n)],
+                     torch.cuda.current_stream(b.device).cuda_stream)
+    return c
 
 
 def reference_w4(quantized: Any) -> np.ndarray:

@@ -253,7 +253,7 @@ def test_hand_written_kernels_compile_to_ptx_that_ptxas_accepts(arch):
 
     ptx = kernels.kernel_ptx(arch)
     assert f".target {arch}" in ptx
-    for name in [*kernels.GEMM.values(), *kernels.GEMV_W4.values()]:
+    for name in [*kernels.GEMM.values(), *kernels.GEMV_W4.values(), kernels.SPMM_CSR]:
         assert f".visible .entry {name}(" in ptx
     assert "mma.sync.aligned" in ptx or "wmma.mma.sync" in ptx  # tensor cores
     assert "cp.async" in ptx
@@ -329,3 +329,23 @@ def test_kernel_parameters_are_packed_as_the_driver_reads_them():
     assert runtime._param("bf16", 1.0).value == 0x3F80
     assert runtime._param("f16", -2.0).value == 0xC000
     assert isinstance(runtime._param("i64", 7), ctypes.c_int64) and runtime._param("f32", 0.5).value == 0.5
+
+
+def test_spmm_csr_names_what_it_takes():
+    from sparcc.backends.gpu import kernels
+
+    a = torch.randn(4, 6).to_sparse_csr()
+    with pytest.raises(sparcc.SparccError, match="spmm_csr: expected a torch.sparse_csr CUDA tensor for a"):
+        kernels.spmm_csr(a, torch.randn(6, 3))
+
+
+@needs_gpu
+@pytest.mark.parametrize("m, k, n", [(7, 50, 3), (300, 512, 200), (64, 64, 129)])
+def test_spmm_csr_matches_torch(m, k, n):
+    from sparcc.backends.gpu import kernels
+
+    torch.manual_seed(0)
+    dense = torch.randn(m, k, device="cuda") * (torch.rand(m, k, device="cuda") < 0.1)
+    dense[0] = 0  # an empty row
+    b = torch.randn(k, n, device="cuda")
+    torch.testing.assert_close(kernels.spmm_csr(dense.to_sparse_csr(), b), dense @ b, atol=1e-4, rtol=1e-4)
