@@ -349,3 +349,61 @@ def test_spmm_csr_matches_torch(m, k, n):
     dense[0] = 0  # an empty row
     b = torch.randn(k, n, device="cuda")
     torch.testing.assert_close(kernels.spmm_csr(dense.to_sparse_csr(), b), dense @ b, atol=1e-4, rtol=1e-4)
+
+
+class _Fn(torch.nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args):
+        return self.fn(*args)
+
+
+F = torch.nn.functional
+MORE = {
+    "grouped conv + adaptive pool": (
+        lambda: torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(8, 8, 3, groups=2), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+            torch.nn.Linear(8, 5)),
+        lambda: (torch.randn(2, 3, 12, 12),)),
+    "conv1d stride 2": (lambda: torch.nn.Conv1d(4, 6, 3, stride=2), lambda: (torch.randn(2, 4, 17),)),
+    "causal sdpa": (lambda: _Fn(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True)),
+                    lambda: tuple(torch.randn(1, 2, 5, 8) for _ in range(3))),
+    "bmm": (lambda: _Fn(torch.bmm), lambda: (torch.randn(3, 5, 7), torch.randn(3, 7, 4))),
+    "cat of a transpose": (lambda: _Fn(lambda x, y: torch.cat([x.t(), y], 0)),
+                           lambda: (torch.randn(5, 3), torch.randn(2, 5))),
+    "argmax": (lambda: _Fn(lambda x: x.argmax(-1)), lambda: (torch.randn(4, 9),)),
+    "where": (lambda: _Fn(lambda x, y: torch.where(x > y, x, y * 2)), lambda: (torch.randn(4, 9), torch.randn(4, 9))),
+    "bool result": (lambda: _Fn(lambda x: x > 0), lambda: (torch.randn(4, 9),)),
+    "cumsum": (lambda: _Fn(lambda x: x.cumsum(-1)), lambda: (torch.randn(4, 9),)),
+    "rms norm": (lambda: _Fn(lambda x: x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)),
+                 lambda: (torch.randn(3, 64),)),
+    "int64 add": (lambda: _Fn(lambda x: x + 3), lambda: (torch.randint(0, 5, (4, 5)),)),
+    "two results": (lambda: _Fn(lambda x: (x.sin(), x.max(-1).values)), lambda: (torch.randn(3, 7),)),
+    "100k elements": (lambda: _Fn(lambda x: torch.exp(x) + 1), lambda: (torch.randn(100000),)),
+}
+
+
+@pytest.mark.slow
+@needs_ptxas
+@pytest.mark.parametrize("name", list(MORE))
+def test_more_ops_lower_to_ptx_and_compute_pytorchs_values(name):
+    make, example = MORE[name]
+    torch.manual_seed(0)
+    model, args = make().eval(), example()
+    prepared = prepare(model, args, get_target("gpu", available=False))
+    prepared.run_passes()
+    module = prepared.imported.module
+    lowered = lower(str(module), ARCHS)
+    for arch in ARCHS:
+        assert toolchain.ptxas(lowered.ptx[arch], arch)[:4] == b"\x7fELF"
+    with torch.no_grad():
+        want = model(*args)
+    wants = want if isinstance(want, tuple) else (want,)
+    got = [torch.zeros_like(w) for w in wants]
+    weights = bind_weights(weight_abi(module), prepared.imported.weights)
+    Emulator(lowered.kernels_mlir).run(lowered.plan.as_dict(), [*args, *weights, *got])
+    for g, w in zip(got, wants):
+        torch.testing.assert_close(g, w, atol=2e-5, rtol=2e-5)
