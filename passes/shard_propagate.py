@@ -369,7 +369,6 @@ class _Propagation:
         self.n = grid.dims[0]
         self.place: dict[SSAValue, Place | None] = {}
         self.unplaced: list[str] = []
-        self.resharded: dict[tuple[SSAValue, Place], SSAValue] = {}
 
     def set(self, v: SSAValue, p: Place) -> None:
         self.place[v] = p
@@ -388,12 +387,9 @@ class _Propagation:
             return v
         if have == want:
             return v
-        if (v, want) in self.resharded:  # an earlier consumer's reshard (it dominates this one)
-            return self.resharded[v, want]
         op = ReshardOp(v, have.attr(self.grid), want.attr(self.grid))
         Rewriter.insert_op(op, InsertPoint.before(before))
         self.place[op.result] = want
-        self.resharded[v, want] = op.result
         return op.result
 
     def run(self, f: func.FuncOp) -> None:

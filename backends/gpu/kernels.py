@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,12 +51,13 @@ def build(arch: str) -> Path:
     if (folder / "kernels.cubin").is_file():
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "kernels.ptx.tmp"
+    tmp = folder / f"kernels.ptx.{os.getpid()}"  # another process may build the same folder at once
     toolchain.nvcc_ptx(SOURCE, arch, tmp)
     cubin = toolchain.ptxas(tmp.read_text(), arch)
     tmp.replace(folder / "kernels.ptx")
-    (folder / "kernels.cubin.tmp").write_bytes(cubin)
-    (folder / "kernels.cubin.tmp").replace(folder / "kernels.cubin")
+    tmp_cubin = folder / f"kernels.cubin.{os.getpid()}"
+    tmp_cubin.write_bytes(cubin)
+    tmp_cubin.replace(folder / "kernels.cubin")  # last: marks the folder complete
     return folder
 
 

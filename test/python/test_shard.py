@@ -64,17 +64,6 @@ class Stack(torch.nn.Module):
         return x
 
 
-class Unplaced(torch.nn.Module):
-    """A column-parallel linear whose split output meets argsort (no sharding rule)."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc = torch.nn.Linear(16, 32)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.argsort(self.fc(x), dim=0)
-
-
 MLP_SPEC = {"*fc1.weight": "shard(0)", "*fc2.weight": "shard(1)"}
 
 
@@ -120,11 +109,6 @@ def _case_main(rank: int, out: dict[str, Any]) -> None:
     manual = sparcc.jit(stack, shard=globs, threads=1)
     out["stack_manual"] = manual(x)
     out["stack_manual_cache"] = manual.program.report["cache"]
-
-    # an op without a sharding rule runs replicated and is named
-    unruly = Unplaced().eval()
-    fast_u = sparcc.jit(unruly, shard={"fc.weight": "shard(0)"}, threads=1)
-    out["unplaced"] = (fast_u(mlp_x), unruly(mlp_x), fast_u.program.report)
 
     # ahead of time: the parent wrote one artifact per rank (see main_run)
     aot = sparcc.load(out["_folder"] + "/aot")
@@ -258,14 +242,6 @@ def test_same_segments_are_cached(main_run):
     # the globs give auto's placements: every segment is found in the cache
     assert main_run[0]["stack_manual_cache"] == ["hit"] * 5
     assert main_run[1]["stack_report"]["cache"] == ["hit"] * 5
-
-
-def test_an_op_without_a_rule_is_named_and_runs_replicated(main_run):
-    for r in main_run:
-        got, want, report = r["unplaced"]
-        assert torch.equal(got, want)
-        assert report["unplaced"] == ["nn.argsort", "nn.gather"]  # torch.argsort imports as both
-        assert report["collectives"] == ["all_gather"]  # one gather serves both
 
 
 def test_aot_artifact_per_rank(main_run):
