@@ -124,6 +124,9 @@ class HlsTarget(Target):
     def write_artifact(self, folder: Path, prepared: Any, threads: int, stages: Any, name: str) -> Any:
         return write_project(folder, prepared, stages, name, current_options())
 
+    def load_artifact(self, folder: Path, manifest: dict[str, Any], threads: int | None, verify: bool) -> Any:
+        return load_project(folder, manifest, verify)
+
 
 @dataclass
 class Design:
@@ -292,7 +295,55 @@ def write_project(folder: Path, prepared: Any, stages: Any, name: str, opts: Opt
         "interface": kernel.interface, "precision": sorted(kernel.fixed_types) or ["float"],
         "qor": {k: design.report[k] for k in ("device", "clock_mhz", "latency_cycles", "resources")},
         "tolerance": {"atol": atol, "rtol": rtol}, "fallbacks": [],
+        "output_tree": _tree_json(prepared.imported.output_tree),
         "sha256": {f: hashlib.sha256((folder / f).read_bytes()).hexdigest() for f in files},
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
     return Artifact(folder, manifest, qor.text(design.report))
+
+
+def _tree_json(tree: Any) -> str | None:
+    from torch.utils import _pytree as pytree
+
+    if tree is None:
+        return None
+    try:
+        return pytree.treespec_dumps(tree)
+    except Exception:  # noqa: BLE001 (custom pytree nodes without a serialiser)
+        return None
+
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "int32": torch.int32}
+SOURCES = ("kernel.cpp", "kernel.h", "weights.h")
+
+
+def load_project(folder: Path, m: dict[str, Any], verify: bool) -> Any:
+    """An hls project folder as a callable program: its kernel.cpp built
+    with g++ (in a private folder) and called like sparcc.jit's."""
+    import tempfile
+    import weakref
+
+    from sparcc.driver import CompiledProgram
+    from sparcc.frontend import TensorSpec
+    from torch.utils import _pytree as pytree
+
+    try:
+        for name in SOURCES:
+            if not (folder / name).is_file():
+                raise SparccError(f"'{folder}' is incomplete: {name} is missing; recompile it")
+            if verify and hashlib.sha256((folder / name).read_bytes()).hexdigest() != m["sha256"][name]:
+                raise SparccError(f"'{folder / name}' is corrupt (its sha256 differs from the manifest's); recompile it")
+        inputs = [TensorSpec(tuple(int(d) for d in s["shape"]), DTYPES[s["dtype"]]) for s in m["inputs"]]
+        outputs = [TensorSpec(tuple(int(d) for d in s["shape"]), DTYPES[s["dtype"]]) for s in m["outputs"]]
+        tree = pytree.treespec_loads(m["output_tree"]) if m.get("output_tree") is not None else None
+    except (KeyError, TypeError, ValueError) as e:
+        raise SparccError(f"'{folder / 'manifest.json'}' is corrupt ({type(e).__name__}: {e}); recompile it") from None
+    build = Path(tempfile.mkdtemp(prefix="sparcc-hls-load-"))
+    for name in SOURCES:
+        shutil.copy(folder / name, build / name)
+    lib = compile_library(build)
+    program = CompiledProgram(inputs, outputs, tree, CsimExecutable(lib, None, []), {},
+                              {"target": "hls", "threads": 1, "cache": "aot", "library": str(build / LIBRARY),
+                               "artifact": str(folder), "schedule": [], "fallbacks": []})
+    weakref.finalize(program, shutil.rmtree, build, True)
+    return program

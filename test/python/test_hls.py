@@ -307,6 +307,16 @@ def test_compile_writes_a_project_whose_make_csim_passes_in_a_fresh_copy(tmp_pat
     m = json.loads((out / "manifest.json").read_text())
     assert m["target"] == "hls" and m["precision"] == ["ap_fixed<16,6>"]
     assert "set_part {xczu7ev" in (out / "run_hls.tcl").read_text()
+    # sparcc.load builds the project's kernel.cpp and runs it like a jit program
+    import runpy
+
+    ns = runpy.run_path(str(factory))
+    model, x = ns["make_model"](), torch.randn(3, 16)
+    with pytest.raises(SparccError, match=r"expected shape \[4, 16\]"):
+        sparcc.load(out)(x)
+    x = torch.randn(4, 16)
+    with torch.no_grad():
+        assert float((sparcc.load(out)(x) - model(x)).abs().max()) < 0.1  # layer 0 in ap_fixed<16,6>
     fresh = tmp_path / "fresh"
     shutil.copytree(out, fresh)
     run = subprocess.run(["make", "csim"], capture_output=True, text=True, cwd=fresh)
