@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -69,8 +70,8 @@ def compiler_digest() -> str:
     root = Path(sparcc.__file__).resolve().parent
     roots = [root]
     for mod in ("sparcc.dialects", "sparcc.passes", "sparcc.backends"):
-        spec = __import__(mod, fromlist=["x"])
-        roots.append(Path(spec.__file__).resolve().parent)
+        spec = importlib.util.find_spec(mod)  # found, not imported: a warm start needs no xDSL
+        roots.append(Path(spec.origin).resolve().parent)
     for r in roots:
         for path in sorted(r.rglob("*")):
             if path.suffix in (".py", ".c") and "__pycache__" not in path.parts:

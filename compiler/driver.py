@@ -23,21 +23,19 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from sparcc.dialects.nn import dims_text
 from sparcc.errors import InputMismatchError, PipelineError, SparccError
-from sparcc.frontend import (
-    ImportedProgram,
-    TensorSpec,
-    import_module,
-    rejected_by_pytorch,
-    sparse_format,
-)
+from sparcc.specs import ImportedProgram, TensorSpec, dims_text, sparse_format
 from torch.utils import _pytree as pytree
-from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+
+if TYPE_CHECKING:
+    from xdsl.dialects.builtin import ModuleOp
+
+# The compiler's own modules (the frontend, xDSL, sympy, MLIR) are imported
+# where they are used: a warm start (sparcc.trace_cache) and a loaded program
+# run without them.
 
 
 def run_passes(module: ModuleOp, names: Sequence[str], source: str | None = None) -> dict[str, float]:
@@ -46,6 +44,8 @@ def run_passes(module: ModuleOp, names: Sequence[str], source: str | None = None
     PipelineError whose reproducer replays `source` (the module's text
     before the first pass) through the passes up to the failing one."""
     from sparcc.passes import PASSES
+
+    from xdsl.context import Context
 
     ctx = Context(allow_unregistered=True)
     timings = {}
@@ -331,6 +331,8 @@ def pytorch_rejects(model: Any, args: Sequence[Any]) -> Iterator[None]:
     try:
         yield
     except PipelineError:
+        from sparcc.frontend import rejected_by_pytorch
+
         why = rejected_by_pytorch(model, args)
         if why is None:
             raise
@@ -373,6 +375,8 @@ def prepare(model: Any, args: Sequence[Any], target: Any, quant: Any = None, spa
     sparse_spec = parse_sparsity_spec(sparsity, target)
     start = time.perf_counter()
     with pytorch_rejects(model, args):
+        from sparcc.frontend import import_module
+
         imported: ImportedProgram = import_module(model, args, dynamic)
     seconds = time.perf_counter() - start
     sparse_layers = apply_sparsity(imported, sparse_spec, spec, target)

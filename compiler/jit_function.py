@@ -41,7 +41,7 @@ from torch.utils import _pytree as pytree
 from sparcc.backends import get_target
 from sparcc.driver import CompiledProgram, compile_program
 from sparcc.errors import DynamicShapeError, InputMismatchError
-from sparcc.frontend import sparse_format
+from sparcc.specs import sparse_format
 
 Signature = tuple[tuple[tuple[int, ...], torch.dtype, str | None], ...]
 

@@ -268,7 +268,7 @@ def fingerprint(model: Any, args: Any, parts: list[str]) -> str | None:
     target identity), or None when the model holds something the key cannot
     describe (no warm start then)."""
     from sparcc import cache
-    from sparcc.frontend import sparse_format
+    from sparcc.specs import sparse_format
 
     fp = _Fingerprint()
     fp.put(VERSION, cache.compiler_digest(), torch.__version__, *parts)
@@ -339,16 +339,20 @@ def _model_tensors(model: Any) -> dict[tuple[int, torch.dtype, tuple[int, ...], 
 
 
 def _spec_json(spec: Any) -> list[Any]:
-    from sparcc.dialects import nn
+    from sparcc.specs import dims_text
 
-    return [nn.dims_text(spec.shape), str(spec.dtype).removeprefix("torch."), spec.format]
+    return [dims_text(spec.shape), str(spec.dtype).removeprefix("torch."), spec.format]
 
 
 def _spec_of(data: list[Any]) -> Any:
-    from sparcc.dialects import nn
-    from sparcc.frontend import TensorSpec
+    from sparcc.specs import TensorSpec
 
     shape, dtype, fmt = data
+    dims = shape.strip()[1:-1].replace(" ", "").split(",") if shape.strip() != "[]" else []
+    if all(d.isdigit() for d in dims):  # static: no sympy
+        return TensorSpec(tuple(int(d) for d in dims), getattr(torch, dtype), fmt)
+    from sparcc.dialects import nn
+
     return TensorSpec(nn.parse_dim_list(shape), getattr(torch, dtype), fmt)
 
 
@@ -449,7 +453,7 @@ def imported_program(entry: Entry, model: Any) -> Any:
     entry does not fit the model (a damaged or foreign entry)."""
     from torch.utils import _pytree as pytree
 
-    from sparcc.frontend import ImportedProgram
+    from sparcc.specs import ImportedProgram
 
     data = entry.data
     try:

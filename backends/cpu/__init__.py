@@ -29,11 +29,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlir import ir, passmanager
-from mlir.dialects import linalg as linalg_dialect
-from mlir.dialects import llvm as llvm_dialect
-from sparcc.backends.cpu import outline, schedule, toolchain
+from typing import TYPE_CHECKING
+
+from sparcc.backends.cpu import toolchain
 from sparcc.errors import PipelineError
+
+if TYPE_CHECKING:
+    from mlir import ir
+
+# MLIR (and the schedule and outlining, which use it) is imported by the
+# functions that lower: loading and calling a compiled library needs none of it.
 
 # Stage name -> upstream pass pipeline. Traps this order avoids are listed in
 # the README (development section). No cse before bufferization: it merges
@@ -180,6 +185,8 @@ def replay_command(src: str, pipeline: str) -> str:
 
 
 def _run(module: ir.Module, stage: str, pipeline: str, timings: list[StageTiming]) -> None:
+    from mlir import ir, passmanager
+
     before = str(module)
     start = time.perf_counter()
     try:
@@ -208,6 +215,10 @@ def lower(text: str, threads: int = 1) -> Lowered:
 
 
 def _lower(text: str, threads: int) -> Lowered:
+    from mlir import ir
+    from mlir.dialects import llvm as llvm_dialect
+    from sparcc.backends.cpu import outline
+
     timings: list[StageTiming] = []
     with ir.Context(), ir.Location.unknown():
         try:
@@ -266,6 +277,9 @@ def _strided_copies_to_loops(module: ir.Module) -> None:
     such copies whenever one value is written into several slices (a `cat`
     of one tensor with itself, as rotary embeddings do); linalg.copy lowers
     to loops like every other linalg op."""
+    from mlir import ir
+    from mlir.dialects import linalg as linalg_dialect
+
     for op in _ops_named(module, "memref.copy"):
         src, dst = op.operands
         if all(_identity_layout(v.type) for v in (src, dst)):
@@ -277,6 +291,8 @@ def _strided_copies_to_loops(module: ir.Module) -> None:
 
 def _ops_named(module: ir.Module, name: str) -> list[ir.Operation]:
     """The ops of one kind in `module`, collected before any is rewritten."""
+    from mlir import ir
+
     found: list[ir.Operation] = []
 
     def visit(op: ir.Operation) -> ir.WalkResult:
@@ -289,6 +305,8 @@ def _ops_named(module: ir.Module, name: str) -> list[ir.Operation]:
 
 
 def _identity_layout(typ: ir.Type) -> bool:
+    from mlir import ir
+
     memref = ir.MemRefType(typ)
     layout = memref.layout
     return isinstance(layout, ir.AffineMapAttr) and layout.value == ir.AffineMap.get_identity(memref.rank)
@@ -312,6 +330,9 @@ def _inline_alloca_scopes(module: ir.Module) -> None:
 
 def _schedule(module: ir.Module, timings: list[StageTiming], threads: int = 1):
     """Tiles and vectorises; if the schedule fails, says so and keeps loops."""
+    from mlir import ir
+    from sparcc.backends.cpu import schedule
+
     before = str(module)
     start = time.perf_counter()
     script, decisions = schedule.build(module, threads)
