@@ -44,9 +44,9 @@ from typing import Any
 
 import torch
 from sparcc.dialects import nn
-from sparcc.dialects.shard import COLLECTIVES, AllReduceOp, AllSliceOp, GridOp, ShardOp
+from sparcc.dialects.shard import COLLECTIVES, AllGatherOp, AllReduceOp, AllSliceOp, GridOp, ReduceScatterOp, ShardOp
 from sparcc.errors import InputMismatchError, SparccError
-from sparcc.passes.shard_propagate import ATTR, Place, R, S
+from sparcc.passes.shard_propagate import ATTR, Place, R, S, reshape_dim
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
@@ -322,9 +322,9 @@ class Collective:
     axis: int | None
 
 
-def split(module: ModuleOp) -> tuple[list[Any], list[SSAValue], list[SSAValue]]:
-    """The entry's ops as steps, ("ops", [ops]) runs and ("collective", op);
-    the entry's arguments and results."""
+def split(module: ModuleOp) -> tuple[list[Any], dict[SSAValue, int], list[SSAValue], list[SSAValue]]:
+    """The entry's ops as steps: ("ops", [ops]) runs and ("collective", op);
+    value slots; the entry's arguments and results."""
     f = entry(module)
     steps: list[Any] = []
     run: list[Operation] = []
@@ -343,7 +343,7 @@ def split(module: ModuleOp) -> tuple[list[Any], list[SSAValue], list[SSAValue]]:
     if run:
         steps.append(("ops", run))
     ret = f.body.block.last_op
-    return steps, list(f.body.block.args), list(ret.operands) if ret else []
+    return steps, {}, list(f.body.block.args), list(ret.operands) if ret else []
 
 
 def segment_module(ops: list[Operation], inputs: list[SSAValue], outputs: list[SSAValue]) -> ModuleOp:
@@ -534,7 +534,7 @@ def plan(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, world: int, 
     _run(module, PASSES)
     unplaced = [a.data for a in module.attributes["shard.unplaced"].data] if "shard.unplaced" in module.attributes else []
 
-    steps_ir, args_v, results_v = split(module)
+    steps_ir, _, args_v, results_v = split(module)
     slot: dict[SSAValue, int] = {}
 
     def slot_of(v: SSAValue) -> int:
