@@ -418,7 +418,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="prune matching linear layers and store them sparse, e.g. '*.fc1=2:4', "
                         "'*=unstructured:0.9@csr', '*=auto:unstructured:0.5', '*=tasd:2:4+1:8' (repeat; first match wins)")
     p.set_defaults(action=run)
-    c = sub.add_parser("compile", help="compile FILE:FACTORY ahead of time into a folder (sparcc.load or C runs it)")
+    c = sub.add_parser("compile", help="compile FILE:FACTORY ahead of time into a folder (sparcc.load or C runs it)",
+                       usage="sparcc compile FILE:FACTORY -o FOLDER [options]  (sparcc compile -h lists them)")
     c.add_argument("target", metavar="FILE:FACTORY")
     c.add_argument("--example-input", action="append", metavar="SPEC", help='e.g. "randn(64,512)"; repeat per input')
     c.add_argument("--target", dest="target_device", default="cpu", help=f"one of {targets_help} (sparcc targets)")
