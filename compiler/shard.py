@@ -44,9 +44,9 @@ from typing import Any
 
 import torch
 from sparcc.dialects import nn
-from sparcc.dialects.shard import COLLECTIVES, AllGatherOp, AllReduceOp, AllSliceOp, GridOp, ReduceScatterOp, ShardOp
+from sparcc.dialects.shard import COLLECTIVES, AllReduceOp, AllSliceOp, GridOp, ShardOp
 from sparcc.errors import InputMismatchError, SparccError
-from sparcc.passes.shard_propagate import ATTR, Place, R, S, reshape_dim
+from sparcc.passes.shard_propagate import ATTR, Place, R, S
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
@@ -81,6 +81,7 @@ class ShardSpec:
     rules: tuple[tuple[str, str], ...] = ()
     auto: bool = False
     mesh: tuple[int, ...] | None = None
+    timeout: float | None = None  # seconds a collective waits for its peers
 
     def placement_for(self, name: str) -> str | None:
         for pattern, placement in self.rules:
@@ -90,27 +91,35 @@ class ShardSpec:
 
 
 def parse_shard_spec(spec: Any) -> ShardSpec:
-    """A dict {glob: placement} (with an optional "mesh": N), "auto", or
-    "glob=placement;..." (the CLI's form). Bad input: one SparccError."""
+    """A dict {glob: placement}, "auto", or "glob=placement;..." (the CLI's
+    form). A dict may also hold the options "mesh": N (checked against the
+    process group) and "timeout": seconds (a collective that waits longer
+    for a peer fails with a message); {"*": "auto", ...} is auto with
+    options. Bad input: one SparccError."""
     from sparcc.quantize import parse_layer_rules
 
     if isinstance(spec, ShardSpec):
         return spec
     if isinstance(spec, str) and spec.strip() == "auto":
         return ShardSpec(auto=True)
-    mesh = None
-    if isinstance(spec, dict) and "mesh" in spec:
+    mesh = timeout = None
+    if isinstance(spec, dict) and ("mesh" in spec or "timeout" in spec):
         spec = dict(spec)
-        raw = spec.pop("mesh")
-        mesh = (raw,) if isinstance(raw, int) else tuple(raw) if isinstance(raw, (tuple, list)) else None
-        if mesh is None or not mesh or not all(isinstance(m, int) and m >= 1 for m in mesh):
-            raise SparccError(f"shard: mesh {raw!r} is not a size or a tuple of sizes >= 1, e.g. 'mesh': 2")
-        if spec.get("*") == "auto" and len(spec) == 1:
-            return ShardSpec(auto=True, mesh=mesh)
+        if "mesh" in spec:
+            raw = spec.pop("mesh")
+            mesh = (raw,) if isinstance(raw, int) else tuple(raw) if isinstance(raw, (tuple, list)) else None
+            if mesh is None or not mesh or not all(isinstance(m, int) and m >= 1 for m in mesh):
+                raise SparccError(f"shard: mesh {raw!r} is not a size or a tuple of sizes >= 1, e.g. 'mesh': 2")
+        if "timeout" in spec:
+            timeout = spec.pop("timeout")
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+                raise SparccError(f"shard: timeout {timeout!r} is not a number of seconds > 0")
+    if isinstance(spec, dict) and spec == {"*": "auto"}:
+        return ShardSpec(auto=True, mesh=mesh, timeout=timeout)
     rules = parse_layer_rules(spec, "shard", parse_placement, "shard(0)")
     if rules is None:
         raise SparccError("shard: expected a mapping of parameter globs to placements, or 'auto'")
-    return ShardSpec(rules.rules, mesh=mesh)
+    return ShardSpec(rules.rules, mesh=mesh, timeout=timeout)
 
 
 def process_group() -> tuple[int, int]:
@@ -322,9 +331,9 @@ class Collective:
     axis: int | None
 
 
-def split(module: ModuleOp) -> tuple[list[Any], dict[SSAValue, int], list[SSAValue], list[SSAValue]]:
-    """The entry's ops as steps: ("ops", [ops]) runs and ("collective", op);
-    value slots; the entry's arguments and results."""
+def split(module: ModuleOp) -> tuple[list[Any], list[SSAValue], list[SSAValue]]:
+    """The entry's ops as steps, ("ops", [ops]) runs and ("collective", op);
+    the entry's arguments and results."""
     f = entry(module)
     steps: list[Any] = []
     run: list[Operation] = []
@@ -343,7 +352,7 @@ def split(module: ModuleOp) -> tuple[list[Any], dict[SSAValue, int], list[SSAVal
     if run:
         steps.append(("ops", run))
     ret = f.body.block.last_op
-    return steps, {}, list(f.body.block.args), list(ret.operands) if ret else []
+    return steps, list(f.body.block.args), list(ret.operands) if ret else []
 
 
 def segment_module(ops: list[Operation], inputs: list[SSAValue], outputs: list[SSAValue]) -> ModuleOp:
@@ -534,7 +543,7 @@ def plan(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, world: int, 
     _run(module, PASSES)
     unplaced = [a.data for a in module.attributes["shard.unplaced"].data] if "shard.unplaced" in module.attributes else []
 
-    steps_ir, _, args_v, results_v = split(module)
+    steps_ir, args_v, results_v = split(module)
     slot: dict[SSAValue, int] = {}
 
     def slot_of(v: SSAValue) -> int:
@@ -781,7 +790,7 @@ class ShardedFunction:
         program = self.programs.get(key)
         if program is None:
             program = build_sharded(self.model, args, self.spec, self.target, self.threads, self.use_cache,
-                                    timeout=self.timeout)
+                                    timeout=self.timeout if self.timeout is not None else self.spec.timeout)
             self.programs[key] = program
         return program(*args)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,17 @@ class Stack(torch.nn.Module):
         return x
 
 
+class Unplaced(torch.nn.Module):
+    """A column-parallel linear whose split output meets argsort (no sharding rule)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(16, 32)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.argsort(self.fc(x), dim=0)
+
+
 MLP_SPEC = {"*fc1.weight": "shard(0)", "*fc2.weight": "shard(1)"}
 
 
@@ -110,6 +122,11 @@ def _case_main(rank: int, out: dict[str, Any]) -> None:
     out["stack_manual"] = manual(x)
     out["stack_manual_cache"] = manual.program.report["cache"]
 
+    # an op without a sharding rule runs replicated and is named
+    unruly = Unplaced().eval()
+    fast_u = sparcc.jit(unruly, shard={"fc.weight": "shard(0)"}, threads=1)
+    out["unplaced"] = (fast_u(mlp_x), unruly(mlp_x), fast_u.program.report)
+
     # ahead of time: the parent wrote one artifact per rank (see main_run)
     aot = sparcc.load(out["_folder"] + "/aot")
     out["aot"] = (aot(mlp_x), aot.report)
@@ -118,12 +135,19 @@ def _case_main(rank: int, out: dict[str, Any]) -> None:
     out["odd"] = _error(lambda: sparcc.jit(MLP(16, 15, 16), shard=MLP_SPEC)(torch.randn(8, 16)))
     out["mesh"] = _error(lambda: sparcc.jit(mlp, shard={"mesh": 4, **MLP_SPEC})(torch.randn(8, 16)))
 
-    # a dead peer: rank 1 leaves, rank 0's next collective fails with a message
+    # a hung peer (rank 1 sleeps) and then a dead one (it leaves): rank 0's
+    # collectives fail with a message, after the timeout or when gloo sees
+    # the connection close
     if rank == 1:
         torch.distributed.barrier()
+        time.sleep(4)
         torch.save({k: v for k, v in out.items() if not k.startswith("_")}, out["_path"])
         os._exit(0)
     torch.distributed.barrier()
+    fast.program.timeout = 1.0  # what shard={"timeout": 1.0, ...} sets
+    start = time.perf_counter()
+    out["hung_peer"] = (_error(lambda: fast(mlp_x)), time.perf_counter() - start)
+    fast.program.timeout = 30.0
     out["dead_peer"] = _error(lambda: fast(mlp_x))
 
 
@@ -244,6 +268,14 @@ def test_same_segments_are_cached(main_run):
     assert main_run[1]["stack_report"]["cache"] == ["hit"] * 5
 
 
+def test_an_op_without_a_rule_is_named_and_runs_replicated(main_run):
+    for r in main_run:
+        got, want, report = r["unplaced"]
+        assert torch.equal(got, want)
+        assert report["unplaced"] == ["nn.argsort", "nn.gather"]  # torch.argsort imports as both
+        assert report["collectives"] == ["all_gather"]  # one gather serves both
+
+
 def test_aot_artifact_per_rank(main_run):
     for rank, r in enumerate(main_run):
         got, report = r["aot"]
@@ -258,6 +290,8 @@ def test_distributed_errors(main_run):
     assert "'fc1.weight' dim 0 has size 15, which 2 ranks do not divide" in r["odd"]
     assert "the mesh has 4 processes but the process group has 2" in r["mesh"]
     assert "all_reduce over 2 ranks failed" in r["dead_peer"] and "peer process may have died" in r["dead_peer"]
+    hung, seconds = r["hung_peer"]
+    assert "all_reduce over 2 ranks failed" in hung and seconds < 3.5  # rank 1 sleeps 4 s
 
 
 @pytest.fixture(scope="module")
@@ -301,6 +335,16 @@ def test_no_process_group_is_one_message():
     with pytest.raises(SparccError, match=r"torch.distributed has no process group; call "
                                           r"torch.distributed.init_process_group\('gloo'\) first"):
         sparcc.jit(MLP(), shard=MLP_SPEC)(torch.randn(8, 16))
+
+
+def test_bad_options_are_one_message():
+    from sparcc.shard import parse_shard_spec
+
+    assert parse_shard_spec({"*": "auto", "mesh": 2, "timeout": 30}).timeout == 30
+    with pytest.raises(SparccError, match="shard: timeout -1 is not a number of seconds > 0"):
+        parse_shard_spec({"timeout": -1, "fc1.weight": "shard(0)"})
+    with pytest.raises(SparccError, match=r"shard: mesh \[0\] is not a size or a tuple of sizes >= 1"):
+        parse_shard_spec({"mesh": [0], "fc1.weight": "shard(0)"})
 
 
 def test_shard_does_not_combine_with_quant():
