@@ -39,7 +39,6 @@ the module attribute `shard.unplaced`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -114,10 +113,6 @@ def rule(*ops: type[Operation]) -> Callable[[Rule], Rule]:
     return register
 
 
-def _tensor_operands(op: Operation) -> list[SSAValue]:
-    return list(op.operands)
-
-
 def _aligned(v: SSAValue, out_rank: int, d_out: int) -> int | None:
     """The dim of `v` that broadcasting aligns with result dim d_out, when
     v covers it with a size above 1."""
@@ -159,16 +154,10 @@ def _neg(op, places, n):
     return _elementwise(op, places, n, partial_ok=True)
 
 
-@rule(nn.CastOp)
-def _cast(op, places, n):
-    # a float cast of a partial sum is still one; keep it simple: only floats
-    return _elementwise(op, places, n)
-
-
 def _register_elementwise() -> None:
     ops = [c for c in vars(nn).values() if isinstance(c, type) and issubclass(c, (nn.UnaryOp, nn.BinaryOp))
            and hasattr(c, "name") and isinstance(getattr(c, "name", None), str)]
-    for c in [*ops, nn.WhereOp]:
+    for c in [*ops, nn.WhereOp, nn.CastOp]:
         RULES.setdefault(c, lambda op, places, n: _elementwise(op, places, n))
 
 
@@ -369,6 +358,7 @@ class _Propagation:
         self.n = grid.dims[0]
         self.place: dict[SSAValue, Place | None] = {}
         self.unplaced: list[str] = []
+        self.resharded: dict[tuple[SSAValue, Place], SSAValue] = {}
 
     def set(self, v: SSAValue, p: Place) -> None:
         self.place[v] = p
@@ -387,9 +377,12 @@ class _Propagation:
             return v
         if have == want:
             return v
+        if (v, want) in self.resharded:  # an earlier consumer's reshard (it dominates this one)
+            return self.resharded[v, want]
         op = ReshardOp(v, have.attr(self.grid), want.attr(self.grid))
         Rewriter.insert_op(op, InsertPoint.before(before))
         self.place[op.result] = want
+        self.resharded[v, want] = op.result
         return op.result
 
     def run(self, f: func.FuncOp) -> None:

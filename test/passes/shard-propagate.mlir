@@ -174,3 +174,17 @@ func.func @reductions(%x: tensor<4x8xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
   %2 = nn.mean %0 {dims = array<i64: 1>} : tensor<4x8xf32> -> tensor<4xf32>
   func.return %1, %2 : tensor<4xf32>, tensor<4xf32>
 }
+
+// Two consumers that need the same reshard share one.
+// CHECK-LABEL: func.func @shared_reshard
+// CHECK:         %[[G:.*]] = shard.reshard %{{.*}} from #shard.sharding<@mesh, [[], [0]]> to #shard.sharding<@mesh, []>
+// CHECK-NEXT:    nn.softmax %[[G]]
+// CHECK-NEXT:    nn.log_softmax %[[G]]
+// CHECK-NOT:     shard.reshard
+func.func @shared_reshard(%x: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) {
+  %0 = shard.shard %x to #shard.sharding<@mesh, [[], [0]]> : tensor<4x8xf32>
+  %1 = nn.relu %0 : tensor<4x8xf32>
+  %2 = nn.softmax %1 {dim = 1 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>
+  %3 = nn.log_softmax %1 {dim = 1 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>
+  func.return %2, %3 : tensor<4x8xf32>, tensor<4x8xf32>
+}
