@@ -285,8 +285,8 @@ class Emitter:
                 inputs.append(b)
             elif i < n_in + n_w:
                 rec = weights[i - n_in]
-                b = Buffer(weight_c_names(weights)[i - n_in], shape, elem, "weight", SCALAR.get(elem, "float"),
-                           weight=rec["name"])
+                ctype = "unsigned char" if rec["name"].endswith("#codes") else SCALAR.get(elem, "float")  # hls-lower-quant
+                b = Buffer(weight_c_names(weights)[i - n_in], shape, elem, "weight", ctype, weight=rec["name"])
                 b.value = rec.get("perm")
                 wbufs.append(b)
             else:

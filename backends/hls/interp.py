@@ -35,6 +35,14 @@ MATH_NAMES = {
 }
 
 
+INT_OPS = {
+    "arith.addi": lambda x, y: x + y, "arith.subi": lambda x, y: x - y, "arith.muli": lambda x, y: x * y,
+    "arith.maxsi": max, "arith.minsi": min, "arith.andi": lambda x, y: x & y, "arith.ori": lambda x, y: x | y,
+    "arith.xori": lambda x, y: x ^ y, "arith.shli": lambda x, y: x << y, "arith.shrsi": lambda x, y: x >> y,
+    "arith.divsi": lambda x, y: int(x / y), "arith.remsi": lambda x, y: int(math.fmod(x, y)),
+}
+
+
 def _fn(name: str, single: bool, nargs: int = 1) -> Any:
     f = getattr(_libm, name + ("f" if single else ""))
     t = ctypes.c_float if single else ctypes.c_double
@@ -108,6 +116,17 @@ class Model:
                 for inner in body:
                     self.run(inner)
             self.fmt = saved
+            return
+        if name == "scf.if":
+            regions = op.operation.regions
+            k = 0 if env[ops[0]] else 1
+            if k < len(regions) and regions[k].blocks:
+                for inner in regions[k].blocks[0].operations:
+                    if _name(inner) == "scf.yield":
+                        for r, y in zip(op.results, inner.operands):
+                            env[r] = env[y]
+                    else:
+                        self.run(inner)
             return
         if name in ("scf.yield", "func.return", "func.call", "memref.dealloc", "memref.alloc", "memref.alloca", "memref.get_global",
                     "memref.subview", "memref.expand_shape", "memref.collapse_shape", "memref.cast",
@@ -185,9 +204,17 @@ class Model:
             env[res] = table[pred]
         elif name == "arith.select":
             env[res] = a[1] if a[0] else a[2]
-        elif name in ("arith.addi", "arith.subi", "arith.muli"):
-            env[res] = a[0] + a[1] if name == "arith.addi" else a[0] - a[1] if name == "arith.subi" else a[0] * a[1]
-        elif name in ("arith.index_cast", "arith.extsi", "arith.trunci"):
+        elif name in INT_OPS:
+            env[res] = INT_OPS[name](int(a[0]), int(a[1]))
+        elif name == "arith.cmpi":
+            from mlir import ir
+
+            pred = ir.IntegerAttr(_attr(op, "predicate")).value
+            x, y = int(a[0]), int(a[1])
+            if pred >= 6:  # unsigned: as 64-bit patterns
+                x, y = x % 2**64, y % 2**64
+            env[res] = [x == y, x != y, x < y, x <= y, x > y, x >= y, x < y, x <= y, x > y, x >= y][pred]
+        elif name in ("arith.index_cast", "arith.extsi", "arith.trunci", "arith.extui", "arith.index_castui"):
             env[res] = int(a[0])
         elif name in ("arith.sitofp", "arith.extf", "arith.truncf"):
             env[res] = self.q(float(a[0]))

@@ -333,7 +333,8 @@ class Model:
         for b in self.kernel.buffers:
             if b.role in ("input", "output") and self.kernel.interface == "ap_memory":
                 continue  # memories outside the design
-            width = _fixed_width(b.ctype) or 32
+            width = _fixed_width(b.ctype) or {"unsigned char": 8, "signed char": 8, "bool": 1, "short": 16,
+                                              "double": 64, "long long": 64}.get(b.ctype, 32)
             banks = self.banks(b)
             depth = math.ceil(b.size / banks)
             bits = depth * width

@@ -86,7 +86,7 @@ def gxx() -> str | None:
 class HlsTarget(Target):
     name = "hls"
     summary = "Vitis HLS C++ for an FPGA (xczu7ev, 200 MHz QoR estimate); runs as a g++ C simulation"
-    pipeline: ClassVar[tuple[str, ...]] = ("convert-nn-to-linalg", "fuse-elementwise", "widen-bool-tensors",
+    pipeline: ClassVar[tuple[str, ...]] = ("hls-lower-quant", "convert-nn-to-linalg", "fuse-elementwise", "widen-bool-tensors",
                                            "lower-entry-abi")
     max_threads = 1
     cacheable = False  # options live outside the IR
@@ -100,6 +100,14 @@ class HlsTarget(Target):
         if ap_types_dir() is None:
             return "the ap_types headers (ap_fixed.h) are missing: pip install hls4ml (they ship with it)"
         return None
+
+    def quant_store(self, name: str, typ: Any, quantized: Any) -> dict[str, Any]:
+        from sparcc.backends.hls.lower_quant import store_entries
+
+        try:
+            return store_entries(name, typ, quantized)
+        except ValueError as e:
+            raise SparccError(str(e)) from None
 
     def build(self, module: Any, folder: Path, threads: int) -> dict[str, Any]:
         design = generate(str(module), current_options())

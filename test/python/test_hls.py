@@ -426,3 +426,30 @@ def test_zoo_transformers_run_end_to_end(name):
         assert zoo.error(fast(*args), model(*args)) < 1e-5
     cpp = (Path(_program(fast).report["library"]).parent / "kernel.cpp").read_text()
     assert cpp.count("#pragma HLS pipeline") > 20
+
+
+@pytest.mark.parametrize("spec", ["nf4:g32", "int4:g32", pytest.param("mxfp4", marks=pytest.mark.slow),
+                                  pytest.param("int8:channel", marks=pytest.mark.slow)])
+def test_quantised_layers_read_codes_through_the_value_table(spec):
+    model = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 8)).eval()
+    x = torch.randn(2, 64)
+    with options():
+        fast = sparcc.jit(model, target="hls", cache=False, quant={"0": spec})
+        got = fast(x)
+    want = sparcc.jit(model, target="ref", cache=False, quant={"0": spec})(x)  # sparcc's oracle, same codes
+    _close(got, want)
+    _bit_exact(fast, [x])
+    folder = Path(_program(fast).report["library"]).parent
+    weights = (folder / "weights.h").read_text()
+    assert "static const unsigned char w_0_weight_codes[1024]" in weights
+    assert "w_0_weight_lut[" in weights and "w_0_weight_scales[" in weights
+    assert "w_0_weight[" not in weights  # the float weight is not in the design
+
+
+def test_quantised_layer_refusals():
+    model = torch.nn.Sequential(torch.nn.Linear(64, 16)).eval()
+    with pytest.raises(SparccError, match="zero points; the hls target takes symmetric formats"):
+        with options():
+            sparcc.jit(model, target="hls", cache=False, quant={"0": "int4:g32:asym"})(torch.randn(1, 64))
+    with pytest.raises(SparccError, match="target 'hls' has no kernels for sparse weights"):
+        sparcc.jit(model, target="hls", cache=False, sparsity={"0": "2:4"})(torch.randn(1, 64))
