@@ -520,8 +520,8 @@ def _call(e: Emitter, op: Any, depth: int) -> None:
     callee = ir.FlatSymbolRefAttr(_attr(op, "callee")).value
     if callee not in RUNTIME_HOOKS:
         raise EmitError(
-            f"the hls target cannot emit a call to '{callee}' (at {where(op)}): only dense loops are emitted; "
-            "quantised and sparse layers lower to CPU kernels, which the hls target does not have"
+            f"the hls target cannot emit a call to '{callee}' (at {where(op)}): it emits loops only and has no "
+            "kernel library to call"
         )
     e.line(depth, f"{callee}({', '.join(e.val(v) for v in op.operands)});")
 

@@ -6,4 +6,4 @@ func.func @forward(%a: memref<4xf32>, %out: memref<4xf32>) {
   func.call @helper(%a) : (memref<4xf32>) -> () loc("model.py":12:3)
   return
 }
-// CHECK: error: the hls target cannot emit 'func.call' (at "model.py":12:3)
+// CHECK: error: the hls target cannot emit a call to 'helper' (at "model.py":12:3): it emits loops only and has no kernel library to call
