@@ -130,6 +130,7 @@ class JitFunction:
         trees: list[tuple[str, Any, tuple[Any, ...]]] = []  # (argument, pytree spec, leaves: TENSOR for a tensor)
         tree_tensors: list[torch.Tensor] = []
         states: dict[str, Any] = {}  # argument name -> a state object (a KV cache) whose tensors are inputs
+        slots: dict[str, list[tuple[Any, str]]] = {}  # argument name -> its state object's slots
         params = signature.parameters
         items: list[tuple[str, Any]] = []
         for name, value in bound.arguments.items():
@@ -152,8 +153,9 @@ class JitFunction:
                 leaves, spec = pytree.tree_flatten(value)  # a dict of masks (one per attention kind), say
                 trees.append((name, spec, tuple(TENSOR if isinstance(v, torch.Tensor) else v for v in leaves)))
                 tree_tensors += [v for v in leaves if isinstance(v, torch.Tensor)]
-            elif state_slots(value) is not None:
+            elif (found := state_slots(value)) is not None:
                 states[name] = value
+                slots[name] = found
             else:
                 raise InputMismatchError(
                     f"{self.__name__}: argument '{name}' is a {type(value).__name__}; sparcc.jit takes tensors, "
@@ -163,7 +165,7 @@ class JitFunction:
         for name, state in states.items():
             if not _initialized(state):
                 _initialize_lazily(fn, bound, name, state, self._lazy_shapes)
-        slots = {name: state_slots(state) for name, state in states.items()}
+                slots[name] = state_slots(state)  # its tensors exist now
         settings: dict[int, tuple[Any, ...]] = {}  # each owner's plain settings, read once per call
         layout = tuple((name, type(states[name]).__name__, tuple(_slot_key(o, a, settings) for o, a in slots[name]))
                        for name in slots)
