@@ -87,6 +87,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "quantize-weights": _quantize_weights,
     "lower-quant": _target_pass("sparcc.backends.cpu.lower_quant:LowerQuantPass"),
     "hls-lower-quant": _target_pass("sparcc.backends.hls.lower_quant:LowerQuantPass"),
+    "hls-lower-sparse": _target_pass("sparcc.backends.hls.lower_sparse:LowerSparsePass"),
     "sparsify-weights": _sparsify_weights,
     "lower-sparse": _target_pass("sparcc.backends.cpu.lower_sparse:LowerSparsePass"),
     "widen-bool-tensors": _widen_bool_tensors,

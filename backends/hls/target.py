@@ -86,7 +86,7 @@ def gxx() -> str | None:
 class HlsTarget(Target):
     name = "hls"
     summary = "Vitis HLS C++ for an FPGA (xczu7ev, 200 MHz QoR estimate); runs as a g++ C simulation"
-    pipeline: ClassVar[tuple[str, ...]] = ("hls-lower-quant", "convert-nn-to-linalg", "fuse-elementwise", "widen-bool-tensors",
+    pipeline: ClassVar[tuple[str, ...]] = ("hls-lower-sparse", "hls-lower-quant", "convert-nn-to-linalg", "fuse-elementwise", "widen-bool-tensors",
                                            "lower-entry-abi")
     max_threads = 1
     cacheable = False  # options live outside the IR
@@ -108,6 +108,13 @@ class HlsTarget(Target):
             return store_entries(name, typ, quantized)
         except ValueError as e:
             raise SparccError(str(e)) from None
+
+    def sparse_kind(self, fmt: Any) -> str:
+        from sparcc.backends.hls.lower_sparse import nm_of
+
+        if nm_of(fmt) is None:
+            raise ValueError(f"target 'hls' takes N:M sparsity only (e.g. 2:4), not '{getattr(fmt, 'spec', fmt)}'")
+        return "nm"
 
     def build(self, module: Any, folder: Path, threads: int) -> dict[str, Any]:
         design = generate(str(module), current_options())
