@@ -262,7 +262,7 @@ class Emitter:
         self.lines.append("  " * depth + text)
 
     def val(self, v: Any) -> str:
-        if v in self.float_consts and (self.nest_type or "").startswith("ap_"):
+        if v in self.float_consts and (self.nest_type or "").startswith("ap_fixed"):
             return fixed_literal(self.float_consts[v], self.nest_type)
         try:
             return self.names[v]
@@ -285,7 +285,7 @@ class Emitter:
                 inputs.append(b)
             elif i < n_in + n_w:
                 rec = weights[i - n_in]
-                ctype = "unsigned char" if rec["name"].endswith("#codes") else SCALAR.get(elem, "float")  # hls-lower-quant
+                ctype = SCALAR.get(elem, "float")
                 b = Buffer(weight_c_names(weights)[i - n_in], shape, elem, "weight", ctype, weight=rec["name"])
                 b.value = rec.get("perm")
                 wbufs.append(b)
@@ -296,6 +296,10 @@ class Emitter:
                 raise EmitError(f"argument {i} has element type {elem}, which the hls emitter does not take")
             self.buffers.append(b)
             self.views[a] = (b, strides, offset)
+        for b in wbufs:  # hls-lower-quant's codes: as wide as their value table needs
+            lut = next((t for t in wbufs if t.weight == f"{(b.weight or '').removesuffix('#codes')}#lut"), None)
+            if (b.weight or "").endswith("#codes") and lut is not None:
+                b.ctype = f"ap_uint<{max(1, (lut.shape[0] - 1).bit_length())}>"
         self.assign_types()
         block = self.func.regions[0].blocks[0]
         for op in block.operations:
@@ -323,7 +327,8 @@ class Emitter:
             for inner in walk(op):
                 if _name(inner) == "memref.load":
                     base = self.views.get(inner.operands[0])
-                    if base is not None and base[0].role == "weight" and base[0].name not in seen:
+                    if (base is not None and base[0].role == "weight" and base[0].name not in seen
+                            and base[0].elem in ("f32", "f64")):
                         seen.add(base[0].name)
                         if typ is not None:
                             base[0].ctype = typ
@@ -370,10 +375,10 @@ class Emitter:
 
     def as_double(self, v: Any) -> str:
         name = self.val(v)
-        return f"(double){name}" if self.types.get(v, "float").startswith("ap_") else name
+        return f"(double){name}" if self.types.get(v, "float").startswith("ap_fixed") else name
 
     def is_fixed(self, v: Any) -> bool:
-        return self.types.get(v, "").startswith("ap_")
+        return self.types.get(v, "").startswith("ap_fixed")
 
 
 def walk(op: Any):
@@ -621,7 +626,7 @@ def _constant(e: Emitter, op: Any, depth: int) -> None:
         v = ir.FloatAttr(a).value
         ctype = e.ctype_of(res.type)
         lit = c_float(v, t)
-        e.names[res] = lit if not ctype.startswith("ap_") else fixed_literal(v, ctype)
+        e.names[res] = lit if not ctype.startswith("ap_fixed") else fixed_literal(v, ctype)
         e.types[res] = ctype
         e.float_consts[res] = v
         return
@@ -644,7 +649,7 @@ def _binary(e: Emitter, op: Any, depth: int) -> None:
 @handles("arith.divf")
 def _divf(e: Emitter, op: Any, depth: int) -> None:
     a, b = op.operands
-    if e.is_fixed(a) or e.is_fixed(b) or (e.nest_type or "").startswith("ap_"):
+    if e.is_fixed(a) or e.is_fixed(b) or (e.nest_type or "").startswith("ap_fixed"):
         e.define(op, depth, f"{e.as_double(a)} / {e.as_double(b)}")
     else:
         e.define(op, depth, f"{e.val(a)} / {e.val(b)}")
@@ -727,7 +732,7 @@ MATH = {
 def _math(e: Emitter, op: Any, depth: int) -> None:
     args = [e.as_double(v) for v in op.operands]
     text = MATH[_name(op)].format(*args)
-    if _name(op) == "math.rsqrt" and not (e.nest_type or "").startswith("ap_") and str(op.results[0].type) == "f32":
+    if _name(op) == "math.rsqrt" and not (e.nest_type or "").startswith("ap_fixed") and str(op.results[0].type) == "f32":
         text = f"1.0f / std::sqrt({args[0]})"
     e.define(op, depth, text)
 

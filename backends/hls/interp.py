@@ -81,7 +81,7 @@ class Model:
                     viewed[p] = b.shape[j]
                 t = t.reshape(viewed).permute(*b.value)
             data = np.asarray(t.contiguous().numpy(), dtype=np.float64).reshape(-1)
-            return quantize(data, parse(b.ctype)) if b.ctype.startswith("ap_") else data
+            return quantize(data, parse(b.ctype)) if b.ctype.startswith("ap_fixed") else data
         if b.role == "constant":
             return np.asarray(b.value, dtype=np.float64).reshape(-1)
         return np.zeros(b.size, dtype=np.float64)
@@ -139,7 +139,7 @@ class Model:
             shape = [int(d) for d in ops[0].type.shape]
             for ix in itertools.product(*(range(d) for d in shape)):
                 v = self.mem[src.name][so + sum(i * k for i, k in zip(ix, ss))]
-                if dst.ctype.startswith("ap_"):
+                if dst.ctype.startswith("ap_fixed"):
                     v = float(quantize(v, parse(dst.ctype)))
                 elif dst.ctype == "float":
                     v = float(np.float32(v))
@@ -167,7 +167,7 @@ class Model:
             base = self.e.views[ops[1]][0]
             consts = self.e.float_consts
             v = literal(consts[ops[0]], self.fmt) if self.fmt is not None and ops[0] in consts else env[ops[0]]
-            if base.ctype.startswith("ap_"):
+            if base.ctype.startswith("ap_fixed"):
                 v = float(quantize(v, parse(base.ctype))) if self.fmt is None or str(self.fmt) != base.ctype else v
             elif base.ctype == "float":
                 v = float(np.float32(v))

@@ -12,7 +12,7 @@ through the format's value table, for the hls target.
     %y = nn.linear %x, %w, %b
 
 The codes, the value table and the scales become arrays of the design
-(unsigned char codes, float ROMs); the dequantised weight is a buffer the
+(codes as ap_uint<bits of the table>, ROMs); the dequantised weight is a buffer the
 design fills on each call. Symmetric formats only (no zero points);
 MXFP4's E8M0 scales are stored as their float values.
 """

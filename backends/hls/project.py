@@ -23,7 +23,7 @@ def _decl(b: Buffer, const: bool) -> str:
 
 
 def _arg(b: Buffer, interface: str) -> str:
-    elem = "float" if b.ctype.startswith("ap_") else b.ctype
+    elem = "float" if b.ctype.startswith("ap_fixed") else b.ctype
     if interface == "stream":
         return f"hls::stream<{elem}> &{b.name}"
     return f"{'const ' if b.role == 'input' else ''}{elem} {b.name}[{b.size}]"
@@ -101,7 +101,7 @@ def kernel_cpp(k: Kernel) -> str:
         if k.interface == "m_axi":
             out.append("#pragma HLS interface s_axilite port=return")
         for b in ports:
-            elem = "float" if b.ctype.startswith("ap_") else b.ctype
+            elem = "float" if b.ctype.startswith("ap_fixed") else b.ctype
             out.append(f"  static {elem} {b.name}_buf[{b.size}];")
             if b.partition is not None:
                 out.append("  " + partition_pragma(f"{b.name}_buf", *b.partition))
@@ -120,19 +120,19 @@ def kernel_cpp(k: Kernel) -> str:
     bufs = [*k.inputs, *k.outputs]
     if k.interface == "stream":
         for b in bufs:
-            elem = "float" if b.ctype.startswith("ap_") else b.ctype
+            elem = "float" if b.ctype.startswith("ap_fixed") else b.ctype
             out.append(f"  hls::stream<{elem}> s_{b.name};")
         for i, b in enumerate(k.inputs):
-            elem = "float" if b.ctype.startswith("ap_") else b.ctype
+            elem = "float" if b.ctype.startswith("ap_fixed") else b.ctype
             out.append(f"  for (int i = 0; i < {b.size}; ++i) s_{b.name}.write((({elem} *)args[{i}])[i]);")
         out.append(f"  {TOP}({', '.join('s_' + b.name for b in bufs)});")
         for j, b in enumerate(k.outputs):
-            elem = "float" if b.ctype.startswith("ap_") else b.ctype
+            elem = "float" if b.ctype.startswith("ap_fixed") else b.ctype
             out.append(f"  for (int i = 0; i < {b.size}; ++i) (({elem} *)args[{len(k.inputs) + j}])[i] = s_{b.name}.read();")
     else:
         casts = []
         for i, b in enumerate(bufs):
-            elem = "float" if b.ctype.startswith("ap_") else b.ctype
+            elem = "float" if b.ctype.startswith("ap_fixed") else b.ctype
             casts.append(f"({elem} *)args[{i}]")
         out.append(f"  {TOP}({', '.join(casts)});")
     out += ["}", "#endif", ""]
@@ -145,11 +145,13 @@ def _values(data: np.ndarray, ctype: str) -> str:
         items = [c_float(float(v)) for v in flat.astype(np.float32)]
     elif ctype == "double":
         items = [c_float(float(v), "f64") for v in flat]
-    elif ctype.startswith("ap_"):
+    elif ctype.startswith("ap_fixed"):
         from sparcc.backends.hls.fixed import parse, quantize
 
         fmt = parse(ctype)
         items = [repr(float(v)) for v in quantize(flat.astype(np.float64), fmt)]
+    elif ctype.startswith("ap_uint"):
+        items = [str(int(v)) for v in flat]
     elif ctype == "bool":
         items = ["true" if v else "false" for v in flat]
     else:
@@ -194,10 +196,10 @@ def tb_cpp(k: Kernel, inputs: list[np.ndarray], golden: list[np.ndarray], atol: 
         "#include <cstdio>", "#include <cmath>", '#include "kernel.h"', "",
     ]
     for b, data in zip(k.inputs, inputs):
-        elem = "float" if b.ctype.startswith("ap_") else b.ctype
+        elem = "float" if b.ctype.startswith("ap_fixed") else b.ctype
         out += [f"static {elem} tb_{b.name}[{b.size}] = {{", _values(data, elem), "};"]
     for b, data in zip(k.outputs, golden):
-        elem = "float" if b.ctype.startswith("ap_") else b.ctype
+        elem = "float" if b.ctype.startswith("ap_fixed") else b.ctype
         out += [f"static const {elem} golden_{b.name}[{b.size}] = {{", _values(data, elem), "};",
                 f"static {elem} tb_{b.name}[{b.size}];"]
     args = ", ".join(f"(void *)tb_{b.name}" for b in [*k.inputs, *k.outputs])

@@ -64,7 +64,7 @@ OP_KIND = {
 
 
 def _fixed_width(ctype: str | None) -> int | None:
-    m = re.match(r"ap_u?fixed<\s*(\d+)", ctype or "")
+    m = re.match(r"ap_u?(?:fixed|int)<\s*(\d+)", ctype or "")
     return int(m.group(1)) if m else None
 
 

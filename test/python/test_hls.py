@@ -441,7 +441,8 @@ def test_quantised_layers_read_codes_through_the_value_table(spec):
     _bit_exact(fast, [x])
     folder = Path(_program(fast).report["library"]).parent
     weights = (folder / "weights.h").read_text()
-    assert "static const unsigned char w_0_weight_codes[1024]" in weights
+    bits = 8 if spec.startswith("int8") else 4
+    assert f"static const ap_uint<{bits}> w_0_weight_codes[1024]" in weights  # codes as narrow as the table
     assert "w_0_weight_lut[" in weights and "w_0_weight_scales[" in weights
     assert "w_0_weight[" not in weights  # the float weight is not in the design
 
@@ -470,3 +471,19 @@ def test_nm_sparse_layers_walk_the_kept_values(spec):
     assert f"static const signed char w_0_weight_i0[{kept}]" in weights
     assert f"static const float w_0_weight_values[{kept}]" in weights
     assert "w_0_weight[" not in weights
+
+
+def test_a_quantised_layer_in_fixed_point_is_bit_exact():
+    model = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 8)).eval()
+    x = torch.randn(2, 64)
+    fast, got = _run_q(model, x, quant={"0": "nf4:g32"}, precision={"*": "ap_fixed<16,6>"})
+    _bit_exact(fast, [x])
+    weights = (Path(_program(fast).report["library"]).parent / "weights.h").read_text()
+    assert "static const ap_fixed<16,6> w_0_weight_lut[16]" in weights  # the table in the layer's type
+    assert "static const ap_uint<4> w_0_weight_codes[1024]" in weights
+
+
+def _run_q(model, x, quant, **opts):
+    with options(**opts):
+        fast = sparcc.jit(model, target="hls", cache=False, quant=quant)
+        return fast, fast(x)
