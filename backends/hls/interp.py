@@ -73,14 +73,9 @@ class Model:
 
     def _initial(self, b: Buffer, store: dict[str, Any]) -> np.ndarray:
         if b.role == "weight":
-            t = store[b.weight]
-            t = t.detach().cpu() if hasattr(t, "detach") else t
-            if b.value is not None:
-                viewed = [0] * len(b.value)
-                for j, p in enumerate(b.value):
-                    viewed[p] = b.shape[j]
-                t = t.reshape(viewed).permute(*b.value)
-            data = np.asarray(t.contiguous().numpy(), dtype=np.float64).reshape(-1)
+            from sparcc.backends.hls.project import weight_data
+
+            data = np.asarray(weight_data(b, store), dtype=np.float64).reshape(-1)
             return quantize(data, parse(b.ctype)) if b.ctype.startswith("ap_fixed") else data
         if b.role == "constant":
             return np.asarray(b.value, dtype=np.float64).reshape(-1)

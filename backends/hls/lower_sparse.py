@@ -58,11 +58,15 @@ class LowerSparsePass(ModulePass):
                 raise UnsupportedOpError("sparse.linear of a weight that is not a sparse.weight: not supported by hls")
             typ = wop.result.type
             rows, cols = typ.get_shape()
-            nm = nm_of(typ.format.format)
+            fmt = typ.format.format
+            if is_ell(fmt):
+                self.ell(rewriter, lin, wop, rows, cols, fmt)
+                continue
+            nm = nm_of(fmt)
             if nm is None:
                 raise UnsupportedOpError(
-                    f"the hls target takes N:M sparsity only (e.g. 2:4), not '{typ.format.format.spec}' "
-                    f"(weight {wop.weight_name}): other formats have data-dependent loop bounds"
+                    f"the hls target takes N:M and ELL sparsity (e.g. '2:4', 'unstructured:0.9@ell'), not "
+                    f"'{fmt.spec}' (weight {wop.weight_name}): other formats have data-dependent loop bounds"
                 )
             n, m = nm
             if cols % m:
@@ -102,3 +106,52 @@ class LowerSparsePass(ModulePass):
         for wop in list(op.walk()):
             if isinstance(wop, sparse.WeightOp) and not wop.result.uses:
                 rewriter.erase_op(wop)
+
+    @staticmethod
+    def ell(rewriter: Rewriter, lin: Any, wop: Any, rows: int, cols: int, fmt: Any) -> None:
+        """ELL: each row's stored values (padded to one width, the padding
+        zero) and their columns; x gathered by the columns."""
+        entries = list(wop.entries.get_values()) if wop.entries is not None else None
+        if not entries or entries[-1] % rows:
+            raise UnsupportedOpError(f"{wop.weight_name}: an ELL weight without its entry counts")
+        width = entries[-1] // rows
+        x_shape = list(lin.input.type.get_shape())
+        batch = 1
+        for d in x_shape[:-1]:
+            batch *= d
+        name = wop.weight_name
+        ops: list[Any] = []
+
+        def add(o: Any) -> Any:
+            ops.append(o)
+            return o.results[0]
+
+        crd = add(nn.WeightOp(f"{name}#i1", TensorType(IntegerType(fmt.crd), [rows, width])))
+        vals = add(nn.WeightOp(f"{name}#values", TensorType(f32, [rows, width])))
+        x3 = add(nn.ReshapeOp(lin.input, [batch, 1, cols]))
+        xe = add(nn.ExpandOp(x3, [batch, rows, cols]))
+        idx = add(nn.CastOp(crd, i64)) if fmt.crd != 64 else crd
+        idx3 = add(nn.ReshapeOp(idx, [1, rows, width]))
+        idxe = add(nn.ExpandOp(idx3, [batch, rows, width]))
+        picked = add(nn.GatherOp(xe, idxe, 2))
+        v3 = add(nn.ReshapeOp(vals, [1, rows, width]))
+        ve = add(nn.ExpandOp(v3, [batch, rows, width]))
+        prod = add(nn.MulOp(picked, ve))
+        y = add(nn.SumOp(prod, [2]))
+        if lin.bias is not None:
+            b2 = add(nn.ReshapeOp(lin.bias, [1, rows]))
+            be = add(nn.ExpandOp(b2, [batch, rows]))
+            y = add(nn.AddOp(y, be))
+        y = add(nn.ReshapeOp(y, [*x_shape[:-1], rows]))
+        rewriter.insert_op(ops, InsertPoint.before(lin))
+        lin.result.replace_all_uses_with(y)
+        rewriter.erase_op(lin)
+
+
+def is_ell(fmt: Any) -> bool:
+    """Whether `fmt` is the ELL preset (any index width)."""
+    from sparcc.dialects.sparse_formats import parse_format
+
+    if isinstance(fmt, str):
+        fmt = parse_format(fmt)
+    return fmt.spec.split(";")[0] == "ell"

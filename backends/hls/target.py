@@ -110,10 +110,13 @@ class HlsTarget(Target):
             raise SparccError(str(e)) from None
 
     def sparse_kind(self, fmt: Any) -> str:
-        from sparcc.backends.hls.lower_sparse import nm_of
+        from sparcc.backends.hls.lower_sparse import is_ell, nm_of
 
+        if is_ell(fmt):
+            return "ell"
         if nm_of(fmt) is None:
-            raise ValueError(f"target 'hls' takes N:M sparsity only (e.g. 2:4), not '{getattr(fmt, 'spec', fmt)}'")
+            raise ValueError(f"target 'hls' takes N:M and ELL sparsity (e.g. '2:4', 'unstructured:0.9@ell'), "
+                             f"not '{getattr(fmt, 'spec', fmt)}'")
         return "nm"
 
     def build(self, module: Any, folder: Path, threads: int) -> dict[str, Any]:

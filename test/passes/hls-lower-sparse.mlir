@@ -17,3 +17,16 @@ func.func @two_of_four(%x: tensor<2x16xf32>) -> tensor<2x8xf32> {
   %y = sparse.linear %x, %w, %b : tensor<2x16xf32>, !sparse.tensor<8x16xf32, #sparse.format<"2:4">>, tensor<8xf32> -> tensor<2x8xf32>
   func.return %y : tensor<2x8xf32>
 }
+
+// CHECK-LABEL: @ell
+// CHECK:         %[[CRD:.*]] = nn.weight @"g.weight#i1" : tensor<4x5xi32>
+// CHECK-NEXT:    %[[VALS:.*]] = nn.weight @"g.weight#values" : tensor<4x5xf32>
+// CHECK-NEXT:    %[[X3:.*]] = nn.reshape %x : tensor<2x8xf32> -> tensor<2x1x8xf32>
+// CHECK-NEXT:    %[[XE:.*]] = nn.expand %[[X3]] : tensor<2x1x8xf32> -> tensor<2x4x8xf32>
+// CHECK:         nn.gather %[[XE]], %{{.*}} {dim = 2 : i64} : (tensor<2x4x8xf32>, tensor<2x4x5xi64>) -> tensor<2x4x5xf32>
+// CHECK:         nn.sum %{{.*}} {dims = array<i64: 2>} : tensor<2x4x5xf32> -> tensor<2x4xf32>
+func.func @ell(%x: tensor<2x8xf32>) -> tensor<2x4xf32> {
+  %w = sparse.weight @"g.weight" {entries = array<i64: 4, 20>} : !sparse.tensor<4x8xf32, #sparse.format<"ell">>
+  %y = sparse.linear %x, %w : tensor<2x8xf32>, !sparse.tensor<4x8xf32, #sparse.format<"ell">> -> tensor<2x4xf32>
+  func.return %y : tensor<2x4xf32>
+}

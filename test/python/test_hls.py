@@ -452,7 +452,7 @@ def test_quantised_layer_refusals():
     with pytest.raises(SparccError, match="zero points; the hls target takes symmetric formats"):
         with options():
             sparcc.jit(model, target="hls", cache=False, quant={"0": "int4:g32:asym"})(torch.randn(1, 64))
-    with pytest.raises(SparccError, match="target 'hls' takes N:M sparsity only \\(e.g. 2:4\\), not 'csr'"):
+    with pytest.raises(SparccError, match="target 'hls' takes N:M and ELL sparsity .*, not 'csr'"):
         sparcc.jit(model, target="hls", cache=False, sparsity={"0": "unstructured:0.5@csr"})(torch.randn(1, 64))
 
 
@@ -470,6 +470,20 @@ def test_nm_sparse_layers_walk_the_kept_values(spec):
     kept = 16 * 8 * int(spec[0]) // 4
     assert f"static const signed char w_0_weight_i0[{kept}]" in weights
     assert f"static const float w_0_weight_values[{kept}]" in weights
+    assert "w_0_weight[" not in weights
+
+
+def test_ell_sparse_layers_gather_x_by_column():
+    model = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.ReLU(), torch.nn.Linear(8, 4)).eval()
+    x = torch.randn(3, 16)
+    spec = {"0": "unstructured:0.75@ell"}
+    with options():
+        fast = sparcc.jit(model, target="hls", cache=False, sparsity=spec)
+        got = fast(x)
+    _close(got, sparcc.jit(model, target="ref", cache=False, sparsity=spec)(x))
+    _bit_exact(fast, [x])
+    weights = (Path(_program(fast).report["library"]).parent / "weights.h").read_text()
+    assert "static const int w_0_weight_i1[" in weights and "w_0_weight_values[" in weights
     assert "w_0_weight[" not in weights
 
 
