@@ -5,7 +5,6 @@ HLS csim/csynth/cosim), and the C entry the in-process C simulation calls."""
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -296,5 +295,3 @@ def tolerances(k: Kernel) -> tuple[float, float]:
     lsb = max(2.0 ** -parse(t).frac for t in k.fixed_types)
     return max(1e-3, 64 * lsb), 0.05
 
-
-del math

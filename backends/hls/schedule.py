@@ -92,7 +92,7 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
              precision: list[tuple[str, str]], interface: str) -> list[str]:
     """Sets the schedule's attributes on `func`'s loops; returns the layer
     of each nest. The II each pipeline asks for is checked later against
-    the QoR model (check_schedule)."""
+    the QoR model (check_pipelines)."""
     from mlir import ir
 
     schedule = dict(schedule or {})
@@ -249,7 +249,6 @@ def _walked_arrays(loop: Any, names: dict[Any, str], interface: str) -> list[str
 def check_partitions(kernel: Any) -> None:
     """Every partition names an array of the kernel, with a legal kind,
     a factor that divides it and dim 1 (arrays are flat)."""
-    names = {b.name: b for b in kernel.buffers}
     for b in kernel.buffers:
         if b.partition is None:
             continue
@@ -262,7 +261,6 @@ def check_partitions(kernel: Any) -> None:
             raise ScheduleError(
                 f"partition of {b.name}: factor {factor} does not divide its {b.size} elements; choose a divisor"
             )
-    del names
 
 
 def check_pipelines(report: dict[str, Any]) -> None:

@@ -233,7 +233,7 @@ def test_unroll_by_4_gives_fewer_cycles_and_more_dsps():
         _close(got, model(x))
     r0, r4 = _report(base), _report(fast)
     assert r4["latency_cycles"] < r0["latency_cycles"] / 3
-    assert r4["resources"]["DSP"] == 4 * r0["resources"]["DSP"] - 3 * 0
+    assert r4["resources"]["DSP"] == 4 * r0["resources"]["DSP"]
     cpp = (Path(_program(fast).report["library"]).parent / "kernel.cpp").read_text()
     assert "#pragma HLS unroll factor=4" in cpp
     assert "array_partition variable=w_weight cyclic factor=4 dim=1" in cpp
@@ -383,12 +383,6 @@ def test_pragma_checker():
         "}\n"
     )
     assert check(good) == 4
-    bad = {
-        "unroll factor=3": "does not divide its trip count 8",
-        "variable=buf0 cyclic factor=3": "factor=3 does not divide 'buf0'",
-        "variable=buf0 cyclic": "variable=nothing cyclic",
-        "port=in0": "port=in9",
-    }
     cases = [
         (good.replace("unroll factor=4", "unroll factor=3"), "does not divide its trip count 8"),
         (good.replace("cyclic factor=4", "cyclic factor=3"), "factor=3 does not divide 'buf0'"),
@@ -397,7 +391,6 @@ def test_pragma_checker():
         (good.replace("    #pragma HLS pipeline II=1\n", "").replace("  L0:", "  #pragma HLS pipeline II=1\n  L0:"),
          "not the first line of a labelled loop's body"),
     ]
-    del bad
     for text, message in cases:
         with pytest.raises(PragmaError, match=message):
             check(text)
