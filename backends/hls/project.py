@@ -181,7 +181,7 @@ def weight_data(b: Buffer, store: dict[str, Any]) -> np.ndarray:
         for j, p in enumerate(b.value):
             viewed[p] = b.shape[j]
         t = t.reshape(viewed).permute(*b.value)
-    return t.contiguous().numpy()
+    return t.contiguous().reshape(b.shape).numpy()
 
 
 def weights_h(k: Kernel, store: dict[str, Any]) -> str:

@@ -294,8 +294,16 @@ def write_project(folder: Path, prepared: Any, stages: Any, name: str, opts: Opt
     kernel = design.kernel
     with stages("weights", "weights and testbench"):
         (folder / "weights.h").write_text(project.weights_h(kernel, prepared.imported.weights))
+        shapes = ({k: tuple(v.shape) for k, v in prepared.model.state_dict().items()}
+                  if isinstance(prepared.model, torch.nn.Module) else {})
+        effective = effective_weights(kernel, prepared.imported.weights, shapes)
         with torch.no_grad():
-            golden = [g.detach().numpy() for g in pytree.tree_leaves(prepared.model(*[a.clone() for a in prepared.args]))]
+            args = [a.clone() for a in prepared.args]
+            if effective and isinstance(prepared.model, torch.nn.Module):
+                out = torch.func.functional_call(prepared.model, effective, tuple(args), strict=False)
+            else:
+                out = prepared.model(*args)
+            golden = [g.detach().numpy() for g in pytree.tree_leaves(out)]
         inputs = [a.detach().numpy() for a in prepared.args]
         atol, rtol = project.tolerances(kernel)
         (folder / "tb.cpp").write_text(project.tb_cpp(kernel, inputs, golden, atol, rtol))
@@ -365,3 +373,41 @@ def load_project(folder: Path, m: dict[str, Any], verify: bool) -> Any:
                                "artifact": str(folder), "schedule": [], "fallbacks": []})
     weakref.finalize(program, shutil.rmtree, build, True)
     return program
+
+
+def effective_weights(kernel: Any, store: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
+    """The float weights a quantised or pruned design computes with, by
+    parameter name (of shape `shapes`), rebuilt from its arrays (codes
+    through the value table times the scales; kept values at their
+    columns): the testbench's golden outputs are PyTorch's with these. The
+    arrays come in the entry's shapes (lower-entry-abi folds reshapes into
+    them), so each is read row-major against the parameter's rows."""
+    from sparcc.backends.hls.project import weight_data
+
+    by_name = {b.weight: b for b in kernel.weights}
+    out: dict[str, torch.Tensor] = {}
+    for w, b in by_name.items():
+        base, _, role = w.partition("#")
+        if base not in shapes or role not in ("codes", "i0", "i1") or (role != "codes" and f"{base}#values" not in by_name):
+            continue
+        rows = shapes[base][0]
+        cols = int(np.prod(shapes[base])) // rows
+        index = weight_data(b, store).astype(np.int64)
+        if role == "codes":  # hls-lower-quant
+            lut = weight_data(by_name[f"{base}#lut"], store).reshape(-1)
+            scales = weight_data(by_name[f"{base}#scales"], store).reshape(rows, -1)
+            dense = lut[index.reshape(rows, cols)] * np.repeat(scales, cols // scales.shape[1], axis=1)
+        else:
+            vals = weight_data(by_name[f"{base}#values"], store).reshape(rows, -1)
+            dense = np.zeros((rows, cols), np.float32)
+            r = np.repeat(np.arange(rows)[:, None], vals.shape[1], axis=1)
+            if role == "i0":  # N:M: positions in groups of M, N per group
+                n = b.shape[-1]
+                m = cols * n // vals.shape[1]
+                k = np.arange(vals.shape[1])[None, :]
+                col = (k // n) * m + index.reshape(rows, -1)
+            else:  # ELL: columns, padding entries hold zero
+                col = index.reshape(rows, -1)
+            np.add.at(dense, (r, col), vals)
+        out[base] = torch.from_numpy(np.asarray(dense, np.float32)).reshape(shapes[base])
+    return out

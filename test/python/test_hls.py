@@ -494,3 +494,27 @@ def _run_q(model, x, quant, **opts):
     with options(**opts):
         fast = sparcc.jit(model, target="hls", cache=False, quant=quant)
         return fast, fast(x)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["cnn", "attention", "nf4", "2:4", "ell", "gemm", "jacobi-2d", "fixed"])
+def test_every_kind_of_design_passes_make_csim_in_a_fresh_copy(case, tmp_path):
+    from sparcc import artifact
+
+    model, args, kw, opts = {
+        "cnn": (CNN(), [torch.randn(1, 3, 8, 8)], {}, {}),
+        "attention": (Attention(), [torch.randn(1, 4, 8)], {}, {}),
+        "nf4": (MLP(), [torch.randn(2, 16)], {"quant": {"fc1": "nf4:g16"}}, {}),
+        "2:4": (MLP(), [torch.randn(2, 16)], {"sparsity": {"fc1": "2:4"}}, {}),
+        "ell": (MLP(), [torch.randn(2, 16)], {"sparsity": {"fc1": "unstructured:0.5@ell"}}, {}),
+        "gemm": (gemm, [torch.randn(8, 6), torch.randn(6, 10), torch.randn(8, 10)], {}, {"interface": "stream"}),
+        "jacobi-2d": (jacobi_2d, [torch.randn(8, 8), torch.randn(8, 8)], {}, {"interface": "ap_memory"}),
+        "fixed": (MLP(), [torch.randn(2, 16)], {}, {"precision": {"*": "ap_fixed<18,8>"}}),
+    }[case]
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+    with options(**opts):
+        artifact.compile(model, args, tmp_path / "out", target="hls", **kw)
+    shutil.copytree(tmp_path / "out", tmp_path / "fresh")
+    run = subprocess.run(["make", "csim"], capture_output=True, text=True, cwd=tmp_path / "fresh")
+    assert run.returncode == 0 and "PASS" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:]
