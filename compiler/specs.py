@@ -129,3 +129,16 @@ class ImportedProgram:
     # straight into the input's buffer (the graph reads the input once, in
     # the op that computes the new value: a KV cache's index_copy)
     in_place: list[bool] = field(default_factory=list)
+
+
+def tree_json(tree: Any) -> str | None:
+    """An output pytree as torch's JSON, or None when it is None or holds a
+    type that does not serialise (a custom pytree node without a name)."""
+    if tree is None:
+        return None
+    from torch.utils import _pytree as pytree
+
+    try:
+        return pytree.treespec_dumps(tree)
+    except Exception:  # noqa: BLE001 (custom pytree nodes without a serialiser)
+        return None

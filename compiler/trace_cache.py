@@ -361,12 +361,11 @@ def save(key: str, model: Any, imported: Any, nn_text: str, compiled_key: str, e
     passes) under `key`; best effort: an entry that cannot be written (an
     output pytree of a type pytree cannot serialise, a full disk) is skipped:
     False."""
-    from torch.utils import _pytree as pytree
+    from sparcc.specs import tree_json
 
-    try:
-        tree = pytree.treespec_dumps(imported.output_tree) if imported.output_tree is not None else None
-    except Exception:  # noqa: BLE001 (a custom pytree node without a serialised name)
-        return False
+    tree = tree_json(imported.output_tree)
+    if tree is None and imported.output_tree is not None:
+        return False  # a custom pytree node without a serialised name
     own = _model_tensors(model)
     recipe, saved = [], {}
     for name, t in imported.weights.items():

@@ -48,6 +48,7 @@ from sparcc.cache import sha256_file
 from sparcc.driver import CompiledProgram
 from sparcc.errors import SparccError
 from sparcc.frontend import TensorSpec
+from sparcc.specs import tree_json
 from torch.utils import _pytree as pytree
 
 ENTRY = "forward"
@@ -100,7 +101,7 @@ def write(folder: Path, prepared: Any, threads: int, stages: Any, name: str) -> 
         "weights_file": WEIGHTS,
         "inputs": [_spec_json(s) for s in imported.inputs],
         "outputs": [_spec_json(s) for s in imported.outputs],
-        "output_tree": _tree_json(imported.output_tree),
+        "output_tree": tree_json(imported.output_tree),
         "mutated_inputs": list(imported.mutated),  # outputs[k] is written back into inputs[mutated_inputs[k]]
         "weights": weights,
         "schedule": [str(d) for d in lowered.decisions],
@@ -173,17 +174,6 @@ def _dtype_name(dtype: torch.dtype) -> str:
 
 def _spec_json(spec: TensorSpec) -> dict[str, Any]:
     return {"shape": list(spec.shape), "dtype": _dtype_name(spec.dtype)}
-
-
-def _tree_json(tree: Any) -> str | None:
-    """The output pytree as torch's JSON, or None (a flat tuple) when it
-    holds a type that does not serialise."""
-    if tree is None:
-        return None
-    try:
-        return pytree.treespec_dumps(tree)
-    except Exception:  # noqa: BLE001 (custom pytree nodes without a serialiser)
-        return None
 
 
 def _report(name: str, m: dict[str, Any], ops: dict[str, int], seconds: dict[str, float]) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from sparcc.backends import Target
+from sparcc.backends import Target, bind_weights, weight_abi  # noqa: F401 (artifact.py takes them from here)
 from sparcc.backends import cpu
 from sparcc.backends.cpu import toolchain
 from sparcc.errors import InputMismatchError, PipelineError, SparccError, run_time_error
@@ -191,42 +191,3 @@ def abi_arguments(spec: Any) -> int:
     from sparcc.backends.cpu.lower_sparse import index_buffers
 
     return len(index_buffers(parse_format(spec.format), spec.shape, None)) + 1
-
-
-def weight_abi(module: Any) -> list[dict[str, Any]]:
-    """The entry function's weight parameters, in order: the store name, the
-    `perm` (nn.weight semantics) and the parameter's shape."""
-    from sparcc.dialects.nn import ints
-    from xdsl.dialects import func
-
-    entry = next(op for op in module.ops if isinstance(op, func.FuncOp) and not op.is_declaration)
-    first = ints(entry.attributes["sparcc.num_inputs"])[0]  # type: ignore[arg-type]
-    arg_types = entry.function_type.inputs.data
-    abi = []
-    for i, entry_attr in enumerate(entry.attributes["sparcc.weights"].data):  # type: ignore[attr-defined]
-        fields = entry_attr.data
-        abi.append({
-            "name": fields["name"].data,
-            "perm": list(ints(fields["perm"])) if "perm" in fields else None,
-            "shape": list(arg_types[first + i].get_shape()),
-        })
-    return abi
-
-
-def bind_weights(abi: list[dict[str, Any]], store: dict[str, torch.Tensor]) -> list[torch.Tensor]:
-    """The weight buffers in the order the entry function takes them."""
-    buffers = []
-    for w in abi:
-        data, shape, perm = store[w["name"]], w["shape"], w["perm"]
-        # nn.weight semantics: the stored tensor viewed row-major in the shape
-        # that `perm` maps onto the argument's shape, then permuted
-        if perm is not None:
-            viewed = [0] * len(perm)
-            for j, p in enumerate(perm):
-                viewed[p] = shape[j]
-            data = data.reshape(viewed).permute(*perm)
-        else:
-            data = data.reshape(shape)
-        # in the store's dtype, which the frontend made the IR's (float64 stays float64)
-        buffers.append(data.contiguous())
-    return buffers

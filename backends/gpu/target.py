@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from sparcc.backends import Target
+from sparcc.backends import Target, bind_weights, weight_abi  # noqa: F401 (artifact.py takes bind_weights from here)
 from sparcc.backends.gpu import runtime, toolchain
 from sparcc.errors import SparccError, run_time_error
 
@@ -160,35 +160,3 @@ class GpuExecutable:
             return None
         kind, dim, value, size = self.error.tolist()
         return run_time_error(kind, dim, value, size) if kind else None
-
-
-def weight_abi(module: Any) -> list[dict[str, Any]]:
-    """The entry function's weight parameters in order: store name, `perm`
-    (nn.weight semantics) and shape (lower-entry-abi's sparcc.weights)."""
-    from sparcc.dialects.nn import ints
-    from xdsl.dialects import func
-
-    entry = next(op for op in module.ops if isinstance(op, func.FuncOp) and not op.is_declaration)
-    first = ints(entry.attributes["sparcc.num_inputs"])[0]  # type: ignore[arg-type]
-    arg_types = entry.function_type.inputs.data
-    return [
-        {"name": e.data["name"].data, "perm": list(ints(e.data["perm"])) if "perm" in e.data else None,
-         "shape": list(arg_types[first + i].get_shape())}
-        for i, e in enumerate(entry.attributes["sparcc.weights"].data)  # type: ignore[attr-defined]
-    ]
-
-
-def bind_weights(abi: list[dict[str, Any]], store: dict[str, torch.Tensor]) -> list[torch.Tensor]:
-    """The weight buffers in the entry function's order, contiguous (on the host)."""
-    out = []
-    for w in abi:
-        data, shape, perm = store[w["name"]], w["shape"], w["perm"]
-        if perm is not None:
-            viewed = [0] * len(perm)
-            for j, p in enumerate(perm):
-                viewed[p] = shape[j]
-            data = data.reshape(viewed).permute(*perm)
-        else:
-            data = data.reshape(shape)
-        out.append(data.contiguous())
-    return out

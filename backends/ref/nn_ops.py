@@ -39,7 +39,7 @@ def flag(attr: BoolAttr) -> bool:
 @handles(nn.WeightOp)
 def _weight(f: Frame, op: nn.WeightOp) -> Tensor:
     """The stored tensor viewed row-major in the shape that `perm` maps onto
-    the result's shape, then permuted (driver.bind_weights)."""
+    the result's shape, then permuted (sparcc.backends.bind_weights)."""
     data, shape = f.weight(op.weight_name), f.shape(op.result)
     if op.perm is None:
         return data.reshape(shape)
