@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from sparcc.backends import Target
 from sparcc.errors import PipelineError, SparccError
+from sparcc.specs import tree_json
 
 LIBRARY = "libcsim.so"
 
@@ -321,22 +322,11 @@ def write_project(folder: Path, prepared: Any, stages: Any, name: str, opts: Opt
         "interface": kernel.interface, "precision": sorted(kernel.fixed_types) or ["float"],
         "qor": {k: design.report[k] for k in ("device", "clock_mhz", "latency_cycles", "resources")},
         "tolerance": {"atol": atol, "rtol": rtol}, "fallbacks": [],
-        "output_tree": _tree_json(prepared.imported.output_tree),
+        "output_tree": tree_json(prepared.imported.output_tree),
         "sha256": {f: hashlib.sha256((folder / f).read_bytes()).hexdigest() for f in files},
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
     return Artifact(folder, manifest, qor.text(design.report))
-
-
-def _tree_json(tree: Any) -> str | None:
-    from torch.utils import _pytree as pytree
-
-    if tree is None:
-        return None
-    try:
-        return pytree.treespec_dumps(tree)
-    except Exception:  # noqa: BLE001 (custom pytree nodes without a serialiser)
-        return None
 
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "int32": torch.int32}
