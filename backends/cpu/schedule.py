@@ -72,7 +72,9 @@ def tile_sizes(m: int, n: int, k: int) -> dict[str, int]:
     + 1 broadcast must fit the 32 zmm registers. mc, nc, kc are cache tiles.
     A kc x nr panel of B is packed into a contiguous buffer when it is reused
     by at least pack_min_m rows and is deep (kc >= pack_min_k): measured here,
-    packing won on the MLP's K=512/2048 panels and lost on the encoder's K=256.
+    packing won on the MLP's K=512/2048 panels and lost on the encoder's K=256
+    and at 16 rows. Below WHOLE_ROWS_MAX_M rows, mr divides M where a tile
+    that does fits (_whole_row_tile).
     """
     if n % 64 == 0:
         mr, nr = 6, 64
@@ -83,13 +85,48 @@ def tile_sizes(m: int, n: int, k: int) -> dict[str, int]:
     else:
         mr, nr = 8, max(n, 1)
     mr, nr = min(mr, m), min(nr, n)
+    if m % mr and m < WHOLE_ROWS_MAX_M and (whole := _whole_row_tile(m, n)) is not None:
+        mr, nr = whole
     kc = _largest_divisor_leq(k, 512)
     if kc < 64 and k > 512:
         kc = k
     nc = _largest_divisor_leq(n - n % nr, 256, nr) if n >= nr else n
     mmain = m - m % mr
     mc = _largest_divisor_leq(mmain, 1024, mr) if mmain else m
-    return dict(mr=mr, nr=nr, mc=mc, nc=nc, kc=kc, pack_min_m=16, pack_min_k=512)
+    return dict(mr=mr, nr=nr, mc=mc, nc=nc, kc=kc, pack_min_m=PACK_MIN_M, pack_min_k=512)
+
+
+# Below this many rows, a register tile whose mr does not divide M is
+# replaced by one that does (_whole_row_tile): the rows left over would be a
+# loop nest of their own that streams all of B again, and at a few rows
+# (a batch-1 CNN's late stages, 16 or 50 tokens) streaming B is the cost.
+WHOLE_ROWS_MAX_M = 64
+# Fewest rows that reuse a packed panel of B enough to pay for its copy
+# (1 thread, Linear at M=16: packing cost 1.15-1.45x; at M=24 it saved 7%).
+PACK_MIN_M = 20
+
+
+def _whole_row_tile(m: int, n: int) -> tuple[int, int] | None:
+    """The register tile (mr, nr) with mr dividing m and nr in 64/32/16
+    dividing n that fits the registers (mr*nr/16 accumulators + nr/16 B
+    vectors + 1 broadcast <= 32 zmm) and does the most FMAs per load (mr
+    broadcasts of A and nr/16 vectors of B feed mr*nr/16 FMAs per k); None
+    when no such tile has at least 8 accumulators and 1.5 FMAs a load (a
+    thin or broadcast-bound tile loses more than the second pass over B
+    costs)."""
+    best: tuple[float, int, int, int] | None = None
+    for nr in (64, 32, 16):
+        if n % nr or nr > n:
+            continue
+        limit = (31 - nr // 16) * 16 // nr
+        mr = max(d for d in range(1, min(limit, m) + 1) if m % d == 0)
+        acc = mr * nr // 16
+        score = (acc / (mr + nr // 16), acc, mr, nr)
+        if acc < 8 or score[0] < 1.5:  # 6x64 does 2.4 FMAs a load; 17x16 (M=17) 0.94 ran 1.7x slower
+            continue
+        if best is None or score > best:
+            best = score
+    return None if best is None else (best[2], best[3])
 
 
 # Smallest ops worth a parallel region: forking and joining the team costs
