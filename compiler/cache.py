@@ -161,11 +161,9 @@ def get_or_build(k: str, build: Callable[[Path], dict[str, Any]],
     returns the metadata). The flag says whether the entry was found (True)
     or built here (False)."""
     entry = folder() / k
-    if os.path.lexists(entry):
-        meta = _valid(entry, required)
-        if meta is not None:
-            STATS["hits"] += 1
-            return entry, meta, True
+    if (found := lookup(k, required)) is not None:
+        return (*found, True)
+    if os.path.lexists(entry):  # there, but damaged or incomplete
         STATS["rebuilt"] += 1
         _discard(entry)
     try:

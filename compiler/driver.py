@@ -416,6 +416,7 @@ def compile_program(
     tgt = get_target(target)
     threads = tgt.check_threads(threads)
     use = tgt.cacheable and (use_cache if use_cache is not None else cache.enabled())
+    quant, sparsity = _parsed_specs(quant, sparsity, tgt)  # once: the key and prepare() both read them
     trace_key = _trace_key(model, args, tgt, threads, quant, sparsity, dynamic) if use else None
     if trace_key is not None:
         program = _warm_start(trace_key, model, tgt, threads, start)
@@ -499,19 +500,24 @@ def _program(tgt: Any, threads: int, folder: Path, meta: dict[str, Any], cached:
     )
 
 
-def _trace_key(model: Any, args: Sequence[Any], tgt: Any, threads: int, quant: Any, sparsity: Any,
-               dynamic: Any) -> str | None:
-    """The trace cache's key (sparcc.trace_cache), or None: no warm start
-    (a model that holds per-call state, or something the key cannot describe)."""
-    from sparcc import trace_cache
+def _parsed_specs(quant: Any, sparsity: Any, tgt: Any) -> tuple[Any, Any]:
     from sparcc.quantize import parse_quant_spec
     from sparcc.sparsify import parse_sparsity_spec
+
+    return parse_quant_spec(quant), parse_sparsity_spec(sparsity, tgt)
+
+
+def _trace_key(model: Any, args: Sequence[Any], tgt: Any, threads: int, spec: Any, sparse_spec: Any,
+               dynamic: Any) -> str | None:
+    """The trace cache's key (sparcc.trace_cache) for the parsed quant and
+    sparsity specs, or None: no warm start (a model that holds per-call
+    state, or something the key cannot describe)."""
+    from sparcc import trace_cache
 
     if getattr(model, "sparcc_traceable", True) is False:
         return None
     if any(not isinstance(a, torch.Tensor) for a in args):
         return None  # import_module names the bad argument
-    spec, sparse_spec = parse_quant_spec(quant), parse_sparsity_spec(sparsity, tgt)
     parts = [
         json.dumps(_cache_options(tgt, threads), sort_keys=True), *tgt.identity(),
         json.dumps(spec.as_dict() if spec is not None else None, sort_keys=True, default=str),

@@ -207,13 +207,7 @@ class _Fingerprint:
     def function(self, fn: Any, depth: int) -> None:
         if isinstance(fn, types.MethodType):
             self.put("method")
-            owner = fn.__self__
-            if isinstance(owner, type):
-                self.put("class", owner.__module__, owner.__qualname__)
-            elif not isinstance(owner, torch.nn.Module):
-                self.value(owner, depth)
-            else:  # a module's bound method: the module is described where it sits
-                self.value(owner, depth)
+            self.value(fn.__self__, depth)  # a class, a module or another object
             fn = fn.__func__
         self.put("function", fn.__module__, fn.__qualname__)
         self.code_of(fn)
@@ -285,11 +279,17 @@ def fingerprint(model: Any, args: Any, parts: list[str]) -> str | None:
             fp.value(model)
         else:
             return None
-    except _Unkeyable:
-        return None
-    except Exception:  # noqa: BLE001 (an attribute that breaks on inspection: no warm start, not an error)
+    except Exception:  # noqa: BLE001 (_Unkeyable, or an attribute that breaks on inspection: no warm start)
         return None
     return fp.h.hexdigest()[:32]
+
+
+def _named_tensors(model: Any) -> list[tuple[str, torch.Tensor]]:
+    """Every parameter and buffer of a module by its name (shared ones under
+    each name); none for a function."""
+    if not isinstance(model, torch.nn.Module):
+        return []
+    return [*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)]
 
 
 def values_digest(model: Any) -> str | None:
@@ -297,7 +297,7 @@ def values_digest(model: Any) -> str | None:
     if not isinstance(model, torch.nn.Module):
         return "-"
     h = hashlib.sha256()
-    for name, t in [*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)]:
+    for name, t in _named_tensors(model):
         if t.layout != torch.strided or t.device.type != "cpu" or t.is_meta:
             return None
         h.update(name.encode())
@@ -329,10 +329,8 @@ class Entry:
 
 
 def _model_tensors(model: Any) -> dict[tuple[int, torch.dtype, tuple[int, ...], tuple[int, ...]], str]:
-    if not isinstance(model, torch.nn.Module):
-        return {}
     found = {}
-    for name, t in [*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)]:
+    for name, t in _named_tensors(model):
         if t.layout == torch.strided and t.device.type == "cpu":
             found.setdefault((t.data_ptr(), t.dtype, tuple(t.shape), tuple(t.stride())), name)
     return found
@@ -456,9 +454,7 @@ def imported_program(entry: Entry, model: Any) -> Any:
 
     data = entry.data
     try:
-        tensors = dict(model.named_parameters(remove_duplicate=False)) if isinstance(model, torch.nn.Module) else {}
-        if isinstance(model, torch.nn.Module):
-            tensors.update(model.named_buffers(remove_duplicate=False))
+        tensors = dict(_named_tensors(model))
         saved: dict[str, torch.Tensor] = {}
         if (entry.path / "weights.safetensors").is_file():
             from safetensors.torch import load_file
