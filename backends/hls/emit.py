@@ -36,6 +36,9 @@ ATTR_LAYER = "hls.layer"  # on a nest's outer loop
 ATTR_PARTITION = "hls.partition"  # on the function: {buffer: "kind:factor:dim"}
 ATTR_DATAFLOW = "hls.dataflow"
 ATTR_INTERFACE = "hls.interface"  # "m_axi" | "ap_memory" | "stream"
+ATTR_TRIPS = "hls.trips"  # on a loop whose bounds are data: its trip count in each iteration of its parent
+ATTR_TRIPCOUNT = "hls.tripcount"  # the same loop: [min, max, avg] (#pragma HLS loop_tripcount)
+ATTR_ESTIMATED = "hls.trips_estimated"  # those trips are an estimate (the weights were not at hand)
 
 SCALAR = {"f32": "float", "f64": "double", "i1": "bool", "i8": "signed char", "i16": "short", "i32": "int",
           "i64": "long long", "index": "long long"}
@@ -442,6 +445,11 @@ def _for(e: Emitter, op: Any, depth: int) -> None:
     unroll = int_attr(op, ATTR_UNROLL)
     if unroll is not None:
         e.line(depth + 1, "#pragma HLS unroll" + (f" factor={unroll}" if unroll > 0 else ""))
+    if ATTR_TRIPCOUNT in op.operation.attributes:  # bounds that are data: what Vitis' report assumes
+        from mlir import ir
+
+        lo, hi, avg = ir.DenseI64ArrayAttr(op.operation.attributes[ATTR_TRIPCOUNT])
+        e.line(depth + 1, f"#pragma HLS loop_tripcount min={lo} max={hi} avg={avg}")
     for inner in body.operations:
         e.emit(inner, depth + 1)
     e.line(depth, "}")

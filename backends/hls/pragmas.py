@@ -1,8 +1,10 @@
 """The pragma checker: g++ ignores `#pragma HLS`, so this reads the emitted
 C++ and checks every pragma against what it names.
 
-- pipeline / unroll: first line of a labelled `for` loop's body; unroll
-  factors divide the loop's constant trip count; II >= 1.
+- pipeline / unroll / loop_tripcount: first line of a labelled `for`
+  loop's body; unroll factors divide the loop's constant trip count (a
+  loop whose bounds are variables, a CSR row, is not unrolled); II >= 1;
+  loop_tripcount only on such a loop, with 0 <= min <= avg <= max.
 - array_partition: `variable=` names an array declared in the file (a
   local, a weight ROM or a top-function argument that is not an m_axi
   port); cyclic/block factors divide its size; dim 1 (flat arrays).
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from sparcc.errors import SparccError
 
-FOR = re.compile(r"^\s*(\w+):\s*for\s*\(int\s+(\w+)\s*=\s*(-?\d+);\s*\2\s*<\s*(-?\d+);\s*(?:\2\s*\+=\s*(\d+)|\+\+\2)\)\s*\{")
+FOR = re.compile(r"^\s*(\w+):\s*for\s*\(int\s+(\w+)\s*=\s*(-?\w+);\s*\2\s*<\s*(-?\w+);\s*(?:\2\s*\+=\s*(\d+)|\+\+\2)\)\s*\{")
 ARRAY = re.compile(r"(?:static\s+)?(?:const\s+)?([\w:<>,\s]+?)\s+(\w+)\[(\d+)\]")
 FUNC = re.compile(r"^(?:static\s+)?void\s+(\w+)\((.*)\)\s*\{\s*$")
 MODES = {"m_axi", "s_axilite", "ap_memory", "axis", "ap_none", "ap_vld", "bram", "ap_fifo"}
@@ -53,16 +55,24 @@ def check(text: str, where: str = "kernel.cpp", extern: dict[str, int] | None = 
         words = s.split()[2:]
         kind = words[0].lower() if words else ""
         opts = dict(w.split("=", 1) for w in words[1:] if "=" in w)
-        if kind in ("pipeline", "unroll"):
+        if kind in ("pipeline", "unroll", "loop_tripcount"):
             j = i - 1
             while j >= 0 and lines[j].strip().startswith("#pragma HLS"):
                 j -= 1  # pragmas stack at the top of the body
             loop = FOR.match(lines[j]) if j >= 0 else None
             if loop is None:
                 raise PragmaError(f"{at}: '{s}' is not the first line of a labelled loop's body")
-            lo, hi, step = int(loop.group(3)), int(loop.group(4)), int(loop.group(5) or 1)
-            trip = max(0, -(-(hi - lo) // step))
-            if kind == "pipeline":
+            bounds = (loop.group(3), loop.group(4))
+            static = all(re.fullmatch(r"-?\d+", b) for b in bounds)
+            trip = max(0, -(-(int(bounds[1]) - int(bounds[0])) // int(loop.group(5) or 1))) if static else None
+            if kind == "loop_tripcount":
+                counts = [int(opts.get(k, "-1")) for k in ("min", "max", "avg")]
+                if static or not 0 <= counts[0] <= counts[2] <= counts[1]:
+                    raise PragmaError(f"{at}: loop_tripcount on loop {loop.group(1)} needs data-dependent bounds and "
+                                      "0 <= min <= avg <= max")
+            elif trip is None and kind == "unroll":
+                raise PragmaError(f"{at}: unroll on loop {loop.group(1)}, whose trip count is data")
+            elif kind == "pipeline":
                 ii = int(opts.get("II", "1"))
                 if ii < 1:
                     raise PragmaError(f"{at}: pipeline II={ii} on loop {loop.group(1)}: II must be >= 1")

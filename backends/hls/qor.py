@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sparcc.backends.hls.emit import (
-    ATTR_LABEL, ATTR_LAYER, ATTR_PIPELINE, ATTR_TYPE, ATTR_UNROLL, Buffer, Kernel, _name, int_attr, str_attr, walk,
+    ATTR_ESTIMATED, ATTR_TRIPS, ATTR_LABEL, ATTR_LAYER, ATTR_PIPELINE, ATTR_TYPE, ATTR_UNROLL, Buffer, Kernel, _name, int_attr, str_attr, walk,
 )
 
 DEVICE = {"part": "xczu7ev-ffvc1156-2-e", "clock_mhz": 200, "DSP": 1728, "BRAM18K": 624, "LUT": 230400, "FF": 460800}
@@ -86,6 +86,7 @@ class LoopQoR:
     children: list[LoopQoR] = field(default_factory=list)
     ii_parts: dict[str, int] = field(default_factory=dict)
     depth: int = 0
+    trips: dict[str, Any] | None = None  # a loop whose bounds are data: its trip counts
 
 
 @dataclass
@@ -108,13 +109,32 @@ def _constant(v: Any) -> int | None:
     return None
 
 
-def trip_count(loop: Any) -> int:
+def _ints(op: Any, key: str) -> list[int] | None:
+    attrs = op.operation.attributes
+    if key not in attrs:
+        return None
+    from mlir import ir
+
+    return list(ir.DenseI64ArrayAttr(attrs[key]))
+
+
+def static_trip(loop: Any) -> int | None:
+    """The trip count of a loop with constant bounds, else None (a loop
+    whose bounds are data: a CSR row)."""
     lb, ub, step = (_constant(v) for v in list(loop.operands)[:3])
     if None in (lb, ub, step):
+        return None
+    return max(0, math.ceil((ub - lb) / step))
+
+
+def trip_count(loop: Any) -> int:
+    trip = static_trip(loop)
+    if trip is None:
         from sparcc.backends.hls.emit import EmitError, where
 
-        raise EmitError(f"loop at {where(loop)} has a bound that is not a constant: HLS needs static trip counts")
-    return max(0, math.ceil((ub - lb) / step))
+        raise EmitError(f"loop at {where(loop)} has a bound that is not a constant: HLS needs static trip counts "
+                        "(or bounds read from a constant array, as a CSR row's)")
+    return trip
 
 
 def body_ops(loop: Any) -> list[Any]:
@@ -194,8 +214,12 @@ class Model:
     def loop(self, op: Any, ctype: str | None, ops: dict[str, int], copies: int,
              unrolled: list[tuple[Any, int]]) -> LoopQoR:
         """`copies`: how many copies of this loop the unrolls of its
-        ancestors make; `unrolled`: those ancestors' (index, factor)."""
-        trip = trip_count(op)
+        ancestors make; `unrolled`: those ancestors' (index, factor).
+        A loop whose bounds are data (hls.trips: its trip count in each
+        iteration of its parent) reports its latency summed over those
+        iterations, and its parent adds that sum once."""
+        trips = _ints(op, ATTR_TRIPS)
+        trip = trip_count(op) if trips is None else max(trips, default=0)
         unroll = int_attr(op, ATTR_UNROLL)
         unroll = trip if unroll == 0 else (unroll or 1)
         label = str_attr(op, ATTR_LABEL) or "?"
@@ -206,13 +230,14 @@ class Model:
                 ops[k] = ops.get(k, 0) + n * copies
             ii_mem = self.memory_ii(accesses)
             ii = max(ii_asked, ii_rec, ii_mem)
-            
+            parts = {"asked": ii_asked, "recurrence": ii_rec, "memory": ii_mem,
+                     "user": "hls.user_ii" in op.operation.attributes}
+            if trips is not None:  # an empty row still tests its bound: 1 cycle
+                latency = sum((t - 1) * ii + depth if t else 1 for t in trips)
+                return LoopQoR(label, trip, 1, ii, latency, [], parts, depth, self.trips_of(op, trips))
             n = trip // unroll
             latency = (n - 1) * ii + depth if n else 0
-            return LoopQoR(label, trip, unroll, ii, latency, [], {"asked": ii_asked, "recurrence": ii_rec,
-                                                                   "memory": ii_mem,
-                                                                   "user": "hls.user_ii" in op.operation.attributes},
-                           depth)
+            return LoopQoR(label, trip, unroll, ii, latency, [], parts, depth)
         mine = [*unrolled, (iv(op), unroll)] if unroll > 1 else unrolled
         children = [self.loop(c, ctype, ops, copies * unroll, mine) for c in inner_loops(op)]
         own = [o for o in body_ops(op) if _name(o) not in ("scf.for", "scf.yield")]
@@ -222,9 +247,17 @@ class Model:
                 ops[k] = ops.get(k, 0) + n * copies
             body = depth
         else:
-            body = sum(c.latency for c in children) + (1 if own else 0)
-        latency = (trip // unroll) * (body + 1)
+            body = sum(c.latency for c in children if c.trips is None) + (1 if own else 0)
+        if trips is not None:
+            return LoopQoR(label, trip, 1, None, sum(t * (body + 1) if t else 1 for t in trips), children,
+                           trips=self.trips_of(op, trips))
+        latency = (trip // unroll) * (body + 1) + sum(c.latency for c in children if c.trips is not None)
         return LoopQoR(label, trip, unroll, None, latency, children)
+
+    @staticmethod
+    def trips_of(op: Any, trips: list[int]) -> dict[str, Any]:
+        return {"min": min(trips, default=0), "max": max(trips, default=0), "total": sum(trips),
+                "estimated": ATTR_ESTIMATED in op.operation.attributes}
 
     def iteration(self, loop: Any, ctype: str | None, unroll: int,
                   unrolled: list[tuple[Any, int]]) -> tuple[int, int, dict[tuple[str, str], int], dict[str, int]]:
@@ -368,6 +401,10 @@ def report(func: Any, kernel: Kernel, views: dict[Any, Any]) -> dict[str, Any]:
 
     attrs = func.operation.attributes
     warnings = [ir.StringAttr(a).value for a in ir.ArrayAttr(attrs["hls.notes"])] if "hls.notes" in attrs else []
+    for op in walk(func):
+        if _name(op) == "scf.for" and ATTR_ESTIMATED in op.operation.attributes:
+            warnings.append(f"loop {str_attr(op, ATTR_LABEL)}: its trip counts are data and the weights were not at "
+                            "hand; each iteration is taken to walk an equal share of its arrays")
     if kernel.dataflow:
         writers: dict[str, list[str]] = {}
         for op in func.regions[0].blocks[0].operations:
@@ -416,6 +453,8 @@ def _nest_dict(n: NestQoR) -> dict[str, Any]:
         d: dict[str, Any] = {"label": l_.label, "trip": l_.trip, "unroll": l_.unroll, "latency": l_.latency}
         if l_.ii is not None:
             d.update(ii=l_.ii, depth=l_.depth, ii_parts=l_.ii_parts)
+        if l_.trips is not None:
+            d["trips"] = l_.trips
         if l_.children:
             d["loops"] = [loop(c) for c in l_.children]
         return d
@@ -437,7 +476,9 @@ def text(rep: dict[str, Any]) -> str:
     for n in rep["nests"]:
         chain, cur = [], n["loop"]
         while True:
-            s = f"{cur['label']} {cur['trip']}" + (f"/u{cur['unroll']}" if cur["unroll"] > 1 else "")
+            trip = (f"{cur['trips']['min']}..{cur['trips']['max']}" + ("?" if cur["trips"]["estimated"] else "")
+                    if "trips" in cur else cur["trip"])
+            s = f"{cur['label']} {trip}" + (f"/u{cur['unroll']}" if cur["unroll"] > 1 else "")
             if "ii" in cur:
                 s += f" II={cur['ii']}"
             chain.append(s)

@@ -31,6 +31,8 @@ from sparcc.backends.hls.emit import (
     ATTR_DATAFLOW, ATTR_INTERFACE, buffer_names, ATTR_LABEL, ATTR_LAYER, ATTR_PARTITION, ATTR_PIPELINE, ATTR_TYPE, ATTR_UNROLL,
     EmitError, _name, walk,
 )
+from sparcc.backends.hls.emit import ATTR_ESTIMATED, ATTR_TRIPCOUNT, ATTR_TRIPS
+from sparcc.backends.hls.qor import static_trip
 
 ATTR_NOTES = "hls.notes"  # what the schedule changed from what was asked, for the report
 ATTR_USER_II = "hls.user_ii"  # the II was asked for by the user, not the heuristic
@@ -152,6 +154,14 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
                     )
                 factor = trip // r
             glob = _match([(g, g) for g, _ in rules], layer)
+            if factor not in (None, 1) and any(_name(op) == "scf.for" and static_trip(op) is None for op in walk(target)):
+                why = (f"loop {_label(target)} (layer {layer}) holds a loop whose trip count is data (a CSR row), "
+                       "which the hls target does not unroll around")
+                if glob is None or not any(c in glob for c in "*?["):
+                    raise ScheduleError(f"hls schedule for layer {layer}: unroll {factor!r}: {why}; use ELL or N:M "
+                                        "sparsity for an unrolled sparse layer")
+                notes.append(f"unroll {factor} from '{glob}' not applied: {why}")
+                factor = None
             if (isinstance(factor, int) and not isinstance(factor, bool) and factor > 1 and trip % factor
                     and glob is not None and any(c in glob for c in "*?[")):
                 # a wildcard reaches loops of any size: the largest divisor not above the factor, said in the report
@@ -211,9 +221,12 @@ def _chain(nest: Any) -> list[Any]:
 
 
 def _trip(loop: Any) -> int:
-    from sparcc.backends.hls.qor import trip_count
+    """The loop's trip count; 1 for a loop whose bounds are data (it is
+    never unrolled: annotate refuses that)."""
+    from sparcc.backends.hls.qor import static_trip
 
-    return trip_count(loop)
+    trip = static_trip(loop)
+    return 1 if trip is None else trip
 
 
 def _label(loop: Any) -> str:
@@ -309,3 +322,84 @@ def settle(func: Any, report: dict[str, Any]) -> bool:
                 if label in achieved:
                     op.operation.attributes[ATTR_PIPELINE] = ir.IntegerAttr.get(i64, achieved[label])
     return True
+
+
+def annotate_trips(func: Any, views: dict[Any, Any], store: dict[str, Any] | None) -> bool:
+    """Sets the trip counts of each loop whose bounds are read from a
+    constant array (a CSR row: pos[r] .. pos[r + 1]): `hls.trips`, one per
+    iteration of the enclosing loop, and `hls.tripcount` [min, max, avg].
+    The bounds are evaluated on the weights of `store`; without it (the
+    emitter alone) each iteration is taken to walk an equal share of the
+    arrays the loop indexes with its own index (their length: nnz), marked
+    as an estimate. Returns whether there was such a loop."""
+    from mlir import ir
+
+    from sparcc.backends.hls.emit import where
+    from sparcc.backends.hls.qor import static_trip, trip_count
+
+    found = False
+    with func.context:
+        for loop in [op for op in walk(func) if _name(op) == "scf.for"]:
+            if static_trip(loop) is not None:
+                continue
+            found = True
+            parent = loop.operation.parent
+            if _name(parent) != "scf.for" or static_trip(parent) is None:
+                raise ScheduleError(f"loop at {where(loop)} has bounds that are data outside a loop of constant bounds; "
+                                    "the hls target takes them only in a CSR row")
+            piv = parent.regions[0].blocks[0].arguments[0]
+            lb0, step0 = (_evaluate(v, {}, views, store, loop) for v in (parent.operands[0], parent.operands[2]))
+            n = trip_count(parent)
+            estimated = store is None
+            if not estimated:
+                trips = []
+                for i in range(n):
+                    env = {piv: lb0 + i * step0}
+                    lb, ub, step = (_evaluate(v, env, views, store, loop) for v in list(loop.operands)[:3])
+                    trips.append(max(0, -(-(ub - lb) // step)))
+                avg = -(-sum(trips) // n) if n else 0
+                count = [min(trips, default=0), max(trips, default=0), avg]
+            else:
+                size = min((views[op.operands[0]][0].size for op in walk(loop)
+                            if _name(op) == "memref.load" and op.operands[0] in views
+                            and list(op.operands)[1:] == [loop.regions[0].blocks[0].arguments[0]]), default=None)
+                if size is None:
+                    raise ScheduleError(f"loop at {where(loop)}: its bounds are data and it walks no array by its index")
+                avg = -(-size // n) if n else 0
+                trips, count = [avg] * n, [0, size, avg]
+            attrs = loop.operation.attributes
+            attrs[ATTR_TRIPS] = ir.DenseI64ArrayAttr.get(trips)
+            attrs[ATTR_TRIPCOUNT] = ir.DenseI64ArrayAttr.get(count)
+            if estimated:
+                attrs[ATTR_ESTIMATED] = ir.UnitAttr.get()
+    return found
+
+
+def _evaluate(v: Any, env: dict[Any, int], views: dict[Any, Any], store: dict[str, Any] | None, loop: Any) -> int:
+    """The value of index `v` given the loop indices in `env`: constants,
+    integer arithmetic, casts and loads from weights (read from `store`)."""
+    from mlir import ir
+
+    from sparcc.backends.hls.emit import where
+
+    if v in env:
+        return env[v]
+    owner = v.owner
+    name = _name(owner) if isinstance(owner, (ir.Operation, ir.OpView)) else ""
+    args = list(owner.operands) if name else []
+    if name == "arith.constant":
+        return ir.IntegerAttr(owner.attributes["value"]).value
+    if name in ("arith.index_cast", "arith.index_castui", "arith.extsi", "arith.extui"):
+        return _evaluate(args[0], env, views, store, loop)
+    if name in ("arith.addi", "arith.subi", "arith.muli"):
+        a, b = (_evaluate(u, env, views, store, loop) for u in args)
+        return a + b if name == "arith.addi" else a - b if name == "arith.subi" else a * b
+    if name == "memref.load" and args[0] in views and store is not None:
+        from sparcc.backends.hls.project import weight_data
+
+        base, strides, offset = views[args[0]]
+        if base.role in ("weight", "constant"):
+            data = (weight_data(base, store) if base.role == "weight" else base.value).reshape(-1)
+            return int(data[offset + sum(_evaluate(i, env, views, store, loop) * s for i, s in zip(args[1:], strides))])
+    raise ScheduleError(f"loop at {where(loop)}: its bounds are not read from a constant array by the enclosing loop's "
+                        "index alone, which the hls target needs to bound its trip count")

@@ -111,24 +111,34 @@ class HlsTarget(Target):
             raise SparccError(str(e)) from None
 
     def sparse_kind(self, fmt: Any) -> str:
-        from sparcc.backends.hls.lower_sparse import is_ell, nm_of
+        from sparcc.backends.hls.lower_sparse import is_csr, is_ell, nm_of
 
         if is_ell(fmt):
             return "ell"
+        if is_csr(fmt):
+            return "csr"
         if nm_of(fmt) is None:
-            raise ValueError(f"target 'hls' takes N:M and ELL sparsity (e.g. '2:4', 'unstructured:0.9@ell'), "
-                             f"not '{getattr(fmt, 'spec', fmt)}'")
+            raise ValueError(f"target 'hls' takes N:M, ELL and CSR sparsity (e.g. '2:4', 'unstructured:0.9@ell', "
+                             f"'unstructured:0.9@csr'), not '{getattr(fmt, 'spec', fmt)}'")
         return "nm"
 
     def build(self, module: Any, folder: Path, threads: int) -> dict[str, Any]:
         design = generate(str(module), current_options())
         design.write(folder)
+        return self._meta(design)
+
+    @staticmethod
+    def _meta(design: Design) -> dict[str, Any]:
         return {**design.meta(), "library": LIBRARY, "ir": {"linalg": "linalg.mlir", "hls": "hls.mlir"},
                 "seconds": design.seconds, "schedule": design.schedule_lines(), "fallbacks": []}
 
     def load(self, folder: Path, meta: dict[str, Any], program: Any, threads: int) -> CsimExecutable:
         from sparcc.backends.hls.project import weights_h
 
+        if meta.get("data_trips"):  # loops whose trip counts are data: the design again, with the weights at hand
+            design = generate((folder / "linalg.mlir").read_text(), current_options(), program.weights)
+            design.write(folder)
+            meta.update(self._meta(design))  # the program's report reads the schedule from here
         kernel = kernel_from_meta(meta)
         (folder / "weights.h").write_text(weights_h(kernel, program.weights))
         from sparcc.backends.hls.pragmas import check
@@ -172,6 +182,7 @@ class Design:
         k = self.kernel
         return {
             "interface": k.interface, "dataflow": k.dataflow, "fixed": sorted(k.fixed_types), "qor": self.report,
+            "data_trips": any("trips" in loop for n in self.report["nests"] for loop in _loops(n["loop"])),
             "buffers": [{"name": b.name, "shape": b.shape, "elem": b.elem, "role": b.role, "ctype": b.ctype,
                          "weight": b.weight, "perm": b.value if b.role == "weight" else None,
                          "value": b.value.tolist() if b.role == "constant" else None,
@@ -183,7 +194,8 @@ class Design:
         for n in self.report["nests"]:
             cur, parts = n["loop"], []
             while True:
-                parts.append(f"{cur['label']}[{cur['trip']}" + (f"/u{cur['unroll']}" if cur["unroll"] > 1 else "")
+                trip = f"{cur['trips']['min']}..{cur['trips']['max']}" if "trips" in cur else cur["trip"]
+                parts.append(f"{cur['label']}[{trip}" + (f"/u{cur['unroll']}" if cur["unroll"] > 1 else "")
                              + (f" II={cur['ii']}" if "ii" in cur else "") + "]")
                 if "loops" not in cur:
                     break
@@ -192,8 +204,16 @@ class Design:
         return out
 
 
-def generate(linalg: str, opts: Options) -> Design:
-    """linalg text -> the emitted, scheduled and checked design."""
+def _loops(loop: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield loop
+    for c in loop.get("loops", []):
+        yield from _loops(c)
+
+
+def generate(linalg: str, opts: Options, store: dict[str, Any] | None = None) -> Design:
+    """linalg text -> the emitted, scheduled and checked design. `store`
+    (the weights by name) gives the trip counts of loops whose bounds are
+    data (CSR rows); without it the QoR model estimates them."""
     from sparcc.backends.hls import emit, lower, qor, schedule
 
     t0 = time.perf_counter()
@@ -214,6 +234,9 @@ def generate(linalg: str, opts: Options) -> Design:
                                    schedule.parse_precision(opts.precision), opts.interface)
         emitter = emit.Emitter(func)
         kernel = emitter.run(module)
+        if schedule.annotate_trips(func, emitter.views, store):  # the loop_tripcount pragmas
+            emitter = emit.Emitter(func)
+            kernel = emitter.run(module)
         schedule.check_partitions(kernel)
         report = qor.report(func, kernel, emitter.views)
         schedule.check_pipelines(report)
@@ -290,7 +313,7 @@ def write_project(folder: Path, prepared: Any, stages: Any, name: str, opts: Opt
     with stages("passes", "sparcc passes"):
         prepared.run_passes()
     with stages("lower", "loops, schedule and C++"):
-        design = generate(str(prepared.imported.module), opts)
+        design = generate(str(prepared.imported.module), opts, prepared.imported.weights)
         design.write(folder)
     kernel = design.kernel
     with stages("weights", "weights and testbench"):
@@ -378,7 +401,9 @@ def effective_weights(kernel: Any, store: dict[str, Any], shapes: dict[str, tupl
     out: dict[str, torch.Tensor] = {}
     for w, b in by_name.items():
         base, _, role = w.partition("#")
-        if base not in shapes or role not in ("codes", "i0", "i1") or (role != "codes" and f"{base}#values" not in by_name):
+        csr = f"{base}#i0" in by_name and f"{base}#i1" in by_name
+        if (base not in shapes or role not in ("codes", "i0", "i1") or (role != "codes" and f"{base}#values" not in by_name)
+                or (csr and role == "i0")):
             continue
         rows = shapes[base][0]
         cols = int(np.prod(shapes[base])) // rows
@@ -388,16 +413,21 @@ def effective_weights(kernel: Any, store: dict[str, Any], shapes: dict[str, tupl
             scales = weight_data(by_name[f"{base}#scales"], store).reshape(rows, -1)
             dense = lut[index.reshape(rows, cols)] * np.repeat(scales, cols // scales.shape[1], axis=1)
         else:
-            vals = weight_data(by_name[f"{base}#values"], store).reshape(rows, -1)
+            vals = weight_data(by_name[f"{base}#values"], store).reshape(-1)
             dense = np.zeros((rows, cols), np.float32)
-            r = np.repeat(np.arange(rows)[:, None], vals.shape[1], axis=1)
-            if role == "i0":  # N:M: positions in groups of M, N per group
-                n = b.shape[-1]
-                m = cols * n // vals.shape[1]
-                k = np.arange(vals.shape[1])[None, :]
-                col = (k // n) * m + index.reshape(rows, -1)
-            else:  # ELL: columns, padding entries hold zero
-                col = index.reshape(rows, -1)
+            if csr:  # CSR: row r's columns are crd[pos[r]:pos[r+1]]
+                pos = weight_data(by_name[f"{base}#i0"], store).astype(np.int64)
+                r, col = np.repeat(np.arange(rows), np.diff(pos)), index.reshape(-1)
+            else:
+                vals = vals.reshape(rows, -1)
+                r = np.repeat(np.arange(rows)[:, None], vals.shape[1], axis=1)
+                if role == "i0":  # N:M: positions in groups of M, N per group
+                    n = b.shape[-1]
+                    m = cols * n // vals.shape[1]
+                    k = np.arange(vals.shape[1])[None, :]
+                    col = (k // n) * m + index.reshape(rows, -1)
+                else:  # ELL: columns, padding entries hold zero
+                    col = index.reshape(rows, -1)
             np.add.at(dense, (r, col), vals)
         out[base] = torch.from_numpy(np.asarray(dense, np.float32)).reshape(shapes[base])
     return out
