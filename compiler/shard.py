@@ -43,10 +43,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from sparcc.dialects import nn
+from sparcc.dialects import nn, quant, sparse
 from sparcc.dialects.shard import COLLECTIVES, AllReduceOp, AllSliceOp, GridOp, ShardOp
 from sparcc.errors import InputMismatchError, SparccError
-from sparcc.passes.shard_propagate import ATTR, Place, R, S
+from sparcc.passes.shard_propagate import ATTR, WEIGHT_OPS, Place, R, S
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
@@ -151,8 +151,13 @@ def check_mesh(spec: ShardSpec, world: int) -> None:
 # ----------------------------------------------------------------------------
 
 
-def _weight_ops(f: func.FuncOp) -> list[nn.WeightOp]:
-    return [op for op in f.body.block.ops if isinstance(op, nn.WeightOp)]
+def _weight_ops(f: func.FuncOp) -> list[Any]:
+    """The entry's weights: nn.weight, and quant.weight/sparse.weight of compressed layers."""
+    return [op for op in f.body.block.ops if isinstance(op, WEIGHT_OPS)]
+
+
+def _shape(v: SSAValue) -> tuple[int, ...]:
+    return tuple(v.type.get_shape())  # a tensor's, or a compressed weight's logical shape
 
 
 def entry(module: ModuleOp) -> func.FuncOp:
@@ -189,13 +194,13 @@ def rule_placements(spec: ShardSpec, module: ModuleOp, weights: dict[str, torch.
             if text is not None:
                 out[name] = text
             continue
-        stored = tuple(weights[name].shape)
+        stored = tuple(weights[name].shape)  # the float parameter, also of a compressed weight
         u = int(text[6:-1])
         if not -len(stored) <= u < len(stored):
             raise SparccError(f"shard: '{name}' has {len(stored)} dims (shape {list(stored)}); {text} names no dim of it")
         u %= len(stored)
-        shape = nn.shape_of(op.result)
-        perm = list(nn.ints(op.perm)) if op.perm is not None else list(range(len(shape)))
+        shape = _shape(op.result)
+        perm = list(nn.ints(op.perm)) if getattr(op, "perm", None) is not None else list(range(len(shape)))
         viewed = [0] * len(perm)
         for j, p in enumerate(perm):
             viewed[p] = shape[j]
@@ -219,11 +224,11 @@ _KEEPS_SPLIT = (nn.UnaryOp, nn.BinaryOp, nn.WhereOp, nn.CastOp, nn.ReshapeOp, nn
                 nn.ExpandOp, nn.SliceOp, nn.ConcatOp)
 
 
-def _projection(op: Operation) -> tuple[nn.WeightOp, int, int, SSAValue] | None:
+def _projection(op: Operation) -> tuple[Any, int, int, SSAValue] | None:
     """A layer x @ W with a stored W: (W, its column-parallel dim, its
-    row-parallel dim, x). nn.linear's weight is [out, in]; a matmul by a
-    weight (GPT-2's Conv1D) has [in, out]."""
-    if isinstance(op, nn.LinearOp) and isinstance(op.weight.owner, nn.WeightOp):
+    row-parallel dim, x). nn.linear's weight is [out, in] (also quant.linear's
+    and sparse.linear's); a matmul by a weight (GPT-2's Conv1D) has [in, out]."""
+    if isinstance(op, (nn.LinearOp, quant.LinearOp, sparse.LinearOp)) and isinstance(op.weight.owner, WEIGHT_OPS):
         return op.weight.owner, 0, 1, op.input
     if isinstance(op, nn.MatmulOp) and isinstance(op.rhs.owner, nn.WeightOp) and len(nn.shape_of(op.rhs)) == 2:
         return op.rhs.owner, 1, 0, op.lhs
@@ -259,7 +264,7 @@ def auto_placements(module: ModuleOp, world: int) -> dict[str, str]:
                 for x in p.operands:
                     # a binary op's broadcast operand is sliced, not traced
                     main = not isinstance(p, (nn.BinaryOp, nn.WhereOp)) or math.prod(nn.shape_of(x)) == math.prod(full)
-                    if main and not isinstance(x.owner, nn.WeightOp):
+                    if main and not isinstance(x.owner, WEIGHT_OPS):
                         stack.append(x)
             else:
                 ok = False
@@ -267,11 +272,11 @@ def auto_placements(module: ModuleOp, world: int) -> dict[str, str]:
             continue
         w, _, row, _ = b
         cols = [_projection(s) for s in sources]
-        if any(nn.shape_of(c[0].result)[c[1]] % world for c in cols) or nn.shape_of(w.result)[row] % world:
+        if any(_shape(c[0].result)[c[1]] % world for c in cols) or _shape(w.result)[row] % world:
             continue
         trial = {**out, w.weight_name: f"shard({row})", **{c[0].weight_name: f"shard({c[1]})" for c in cols}}
         for s in sources:
-            if isinstance(s, nn.LinearOp) and s.bias is not None and isinstance(s.bias.owner, nn.WeightOp):
+            if getattr(s, "bias", None) is not None and isinstance(s.bias.owner, nn.WeightOp):
                 trial[s.bias.owner.weight_name] = "shard(0)"
         trial_cost = _costs(module, trial, world)
         if trial_cost <= cost + 1:
@@ -304,8 +309,7 @@ def _run(module: ModuleOp, names: Sequence[str]) -> None:
 def local_weight(full: torch.Tensor, op: nn.WeightOp, rank: int, world: int) -> torch.Tensor:
     """This rank's part of a stored weight, in the store's layout (nn.weight:
     viewed row-major in the shape `perm` maps onto the result, then permuted)."""
-    attr = op.attributes.get(ATTR)
-    place = R if attr is None else Place.of(attr)  # type: ignore[arg-type]
+    place = _place(op)
     if place.kind != "S":
         return full
     shape = [s * world if d == place.dim else s for d, s in enumerate(nn.shape_of(op.result))]
@@ -314,6 +318,81 @@ def local_weight(full: torch.Tensor, op: nn.WeightOp, rank: int, world: int) -> 
     for j, p in enumerate(perm):
         viewed[p] = shape[j]
     return full.reshape(viewed).chunk(world, perm[place.dim])[rank].contiguous()
+
+
+def _place(op: Operation) -> Place:
+    attr = op.attributes.get(ATTR)
+    return R if attr is None else Place.of(attr)  # type: ignore[arg-type]
+
+
+def slice_quantized(q: Any, fmt: Any, d: int, rank: int, world: int) -> Any:
+    """Rank `rank`'s part along dim d of a quantised [rows, cols] weight
+    (quant_formats.QuantizedTensor): its codes and the scales (and zero
+    points) of its rows or groups; a per-channel or per-tensor scale that
+    spans a split row is kept whole, so the part dequantises to the same
+    values as the whole weight's slice."""
+    import numpy as np
+
+    from sparcc.dialects.quant_formats import QuantizedTensor, pack_nibbles, unpack_nibbles
+
+    rows, cols = q.shape
+    packed = fmt.bits <= 4
+    codes = unpack_nibbles(q.codes, cols, axis=1) if packed else q.codes
+    size = q.shape[d] // world
+    lo, hi = rank * size, (rank + 1) * size
+
+    def per_block(a: np.ndarray | None) -> np.ndarray | None:
+        if a is None:
+            return None
+        if d == 0 and fmt.granularity in ("channel", "group"):
+            return a[lo:hi]
+        if d == 1 and fmt.granularity == "group":
+            return a[:, lo // fmt.group : hi // fmt.group]
+        return a  # one scale per tensor, or per row of a column split
+
+    codes = codes[lo:hi] if d == 0 else codes[:, lo:hi]
+    if packed:
+        codes = pack_nibbles(np.ascontiguousarray(codes), axis=1)
+    shape = (size, cols) if d == 0 else (rows, size)
+    return QuantizedTensor(q.spec, shape, np.ascontiguousarray(codes), per_block(q.scales), per_block(q.zero_points))
+
+
+def compressed_part(op: Any, store: dict[str, torch.Tensor], rank: int, world: int, tgt: Any,
+                    sparsity: Any) -> dict[str, torch.Tensor]:
+    """The weight-store entries (`<name>#codes`, `#i0`, `#values`, ...) of
+    rank `rank`'s part of a quantised or sparse weight, whose type is already
+    the part's (shard-partition). The whole weight is compressed as without
+    sharding (the same codes, scales, kept values) and this rank's part is
+    cut from it, then laid out for the target's kernel for the part's shape."""
+    import numpy as np
+
+    from sparcc.quantize import to_numpy
+
+    name = op.weight_name
+    place = _place(op)
+    whole = {k: v for k, v in store.items() if k.startswith(name + "#")}
+    if place.kind != "S":
+        return whole
+    if name not in store:
+        raise SparccError(f"shard: weight '{name}' is one part of a TASD sum; split layers take one sparse pattern")
+    w = to_numpy(store[name])
+    typ = op.result.type
+    if isinstance(typ, quant.QuantTensorType):
+        fmt = typ.format.format
+        part = slice_quantized(fmt.quantize(w), fmt, place.dim, rank, world)
+        return {k: torch.from_numpy(np.ascontiguousarray(v).copy()) for k, v in tgt.quant_store(name, typ, part).items()}
+    from sparcc.dialects.sparse_formats import encode, tasd
+    from sparcc.quantize import layer_of
+    from sparcc.sparsify import parse_value, store_buffers
+
+    parts = parse_value(sparsity.format_for(layer_of(name))).parts
+    if len(parts) != 1:
+        raise SparccError(f"shard: weight '{name}' is a TASD sum of {len(parts)} parts; split layers take one pattern")
+    pruned = np.asarray(tasd(w, list(parts)).parts[0], np.float32)  # pruned whole, as sparcc.jit does
+    size = pruned.shape[place.dim] // world
+    local = np.take(pruned, range(rank * size, (rank + 1) * size), axis=place.dim)
+    index, values = store_buffers(encode(np.ascontiguousarray(local), typ.format.format))
+    return {**{f"{name}#i{j}": t for j, t in enumerate(index)}, f"{name}#values": values}
 
 
 @dataclass
@@ -340,7 +419,7 @@ def split(module: ModuleOp) -> tuple[list[Any], list[SSAValue], list[SSAValue]]:
     for op in f.body.block.ops:
         if isinstance(op, func.ReturnOp):
             break
-        if isinstance(op, nn.WeightOp):
+        if isinstance(op, WEIGHT_OPS):
             continue
         if isinstance(op, COLLECTIVES):
             if run:
@@ -363,7 +442,7 @@ def segment_module(ops: list[Operation], inputs: list[SSAValue], outputs: list[S
     mapping: dict[SSAValue, SSAValue] = dict(zip(inputs, block.args))
     for op in ops:
         for v in op.operands:
-            if v not in mapping and isinstance(v.owner, nn.WeightOp):
+            if v not in mapping and isinstance(v.owner, WEIGHT_OPS):
                 w = v.owner.clone()
                 w.attributes.pop(ATTR, None)
                 block.add_op(w)
@@ -514,26 +593,38 @@ class Plan:
     world: int
 
     def local_weights(self, rank: int) -> tuple[dict[str, torch.Tensor], int, int]:
-        """This rank's weight parts, their bytes and the whole model's."""
+        """This rank's weight parts (a compressed weight's store entries), their
+        bytes and the whole model's."""
         weights: dict[str, torch.Tensor] = {}
         full_bytes = local_bytes = 0
+        store = self.prepared.imported.weights
+        seen: set[str] = set()
         for op in _weight_ops(entry(self.module)):
-            if op.weight_name in weights:
+            name = op.weight_name
+            if name in seen:
                 continue
-            full = self.prepared.imported.weights[op.weight_name]
-            weights[op.weight_name] = local = local_weight(full, op, rank, self.world)
-            full_bytes += full.numel() * full.element_size()
-            local_bytes += local.numel() * local.element_size()
+            seen.add(name)
+            if isinstance(op, nn.WeightOp):
+                full = {name: store[name]}
+                local = {name: local_weight(store[name], op, rank, self.world)}
+            else:
+                full = {k: v for k, v in store.items() if k.startswith(name + "#")}
+                local = compressed_part(op, store, rank, self.world, self.prepared.target, self.prepared.sparsity)
+            weights.update(local)
+            full_bytes += sum(t.numel() * t.element_size() for t in full.values())
+            local_bytes += sum(t.numel() * t.element_size() for t in local.values())
         return weights, local_bytes, full_bytes
 
 
-def plan(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, world: int, tgt: Any) -> Plan:
-    """Imports `model`, places its weights, runs shard-propagate and
-    shard-partition, and cuts the per-rank program at its collectives."""
+def plan(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, world: int, tgt: Any,
+         quant: Any = None, sparsity: Any = None) -> Plan:
+    """Imports `model` (its layers pruned and quantised as `sparsity` and
+    `quant` say, as sparcc.jit does), places its weights, runs shard-propagate
+    and shard-partition, and cuts the per-rank program at its collectives."""
     from sparcc.driver import prepare
 
     check_mesh(spec, world)
-    prepared = prepare(model, args, tgt)
+    prepared = prepare(model, args, tgt, quant, sparsity)
     imported = prepared.imported
     module = imported.module
     if imported.symbols or imported.mutated:
@@ -572,7 +663,7 @@ def plan(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, world: int, 
         ins: list[SSAValue] = []
         for op in payload:
             for v in op.operands:
-                if v not in defined and v not in ins and not isinstance(v.owner, nn.WeightOp):
+                if v not in defined and v not in ins and not isinstance(v.owner, WEIGHT_OPS):
                     ins.append(v)
         outs = [v for op in payload for v in op.results if v in after]
         steps.append(("segment", segment_module(payload, ins, outs), [slot_of(v) for v in ins],
@@ -599,7 +690,8 @@ def _report(p: Plan, rank: int, steps: list[Any], local_bytes: int, full_bytes: 
 
 def build_sharded(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, target: str = "cpu",
                   threads: int | None = None, use_cache: bool | None = None,
-                  rank: int | None = None, world: int | None = None, timeout: float | None = None) -> ShardedProgram:
+                  rank: int | None = None, world: int | None = None, timeout: float | None = None,
+                  quant: Any = None, sparsity: Any = None) -> ShardedProgram:
     """Imports `model`, shards it for this rank and compiles its segments.
     rank/world default to torch.distributed's (which must be initialised)."""
     from sparcc.backends import get_target
@@ -610,7 +702,7 @@ def build_sharded(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, tar
         rank, world = process_group()
     tgt = get_target(target)
     threads = tgt.check_threads(threads)
-    p = plan(model, args, spec, world, tgt)
+    p = plan(model, args, spec, world, tgt, quant, sparsity)
     weights, local_bytes, full_bytes = p.local_weights(rank)
     steps: list[Any] = []
     # rank 0 compiles first; the others then load the same segments from the cache
@@ -662,7 +754,8 @@ class _SegmentPrepared:
 
 
 def compile_sharded(model: Any, args: Sequence[torch.Tensor], out: str | Path, shard: Any, world: int,
-                    target: str = "cpu", threads: int | None = None) -> list[Path]:
+                    target: str = "cpu", threads: int | None = None, quant: Any = None,
+                    sparsity: Any = None) -> list[Path]:
     """Writes one artifact per rank, out/rank<r>/: an artifact per segment
     (seg<k>/, holding that rank's weight parts) and shard.json (the steps).
     No process group is needed to compile; `load_sharded` (and sparcc.load)
@@ -678,7 +771,7 @@ def compile_sharded(model: Any, args: Sequence[torch.Tensor], out: str | Path, s
     if not tgt.writes_artifacts:
         raise SparccError(f"target '{tgt.name}' does not write ahead-of-time artifacts; use sparcc.jit")
     threads = tgt.check_threads(threads)
-    p = plan(model, args, spec, world, tgt)
+    p = plan(model, args, spec, world, tgt, quant, sparsity)
     if p.constants:
         raise SparccError("shard: a collective of a weight itself is not written ahead of time yet; use sparcc.jit")
     folders = []
@@ -780,9 +873,10 @@ class ShardedFunction:
     signature, on every rank of the process group."""
 
     def __init__(self, model: Any, shard: Any, target: str = "cpu", threads: int | None = None,
-                 cache: bool | None = None, timeout: float | None = None):
+                 cache: bool | None = None, timeout: float | None = None, quant: Any = None, sparsity: Any = None):
         self.spec = parse_shard_spec(shard)  # a bad spec fails here
         self.model, self.target, self.threads, self.use_cache, self.timeout = model, target, threads, cache, timeout
+        self.quant, self.sparsity = quant, sparsity
         self.programs: dict[Any, ShardedProgram] = {}
 
     def __call__(self, *args: torch.Tensor) -> Any:
@@ -790,7 +884,8 @@ class ShardedFunction:
         program = self.programs.get(key)
         if program is None:
             program = build_sharded(self.model, args, self.spec, self.target, self.threads, self.use_cache,
-                                    timeout=self.timeout if self.timeout is not None else self.spec.timeout)
+                                    timeout=self.timeout if self.timeout is not None else self.spec.timeout,
+                                    quant=self.quant, sparsity=self.sparsity)
             self.programs[key] = program
         return program(*args)
 
@@ -800,28 +895,32 @@ class ShardedFunction:
         return next(reversed(self.programs.values()))
 
 
-def sharded_jit(model: Any, shard: Any, target: str, threads: int | None, cache: bool | None, **others: Any) -> Any:
-    """sparcc.jit's entry for shard=: the spec is checked now; quant=,
-    sparsity= and dynamic= do not combine with it yet."""
-    given = [k for k, v in others.items() if v is not None]
-    if given:
-        raise SparccError(f"sparcc.jit: shard= cannot be combined with {'= and '.join(given)}= yet")
+def sharded_jit(model: Any, shard: Any, target: str, threads: int | None, cache: bool | None, quant: Any = None,
+                sparsity: Any = None, dynamic: Any = None) -> Any:
+    """sparcc.jit's entry for shard=: the specs are checked now; quant= and
+    sparsity= compress the layers as without shard= (each rank keeps its
+    part of the compressed weights); dynamic= does not combine with it yet."""
+    from sparcc.quantize import parse_quant_spec
+    from sparcc.sparsify import parse_sparsity_spec
+
+    if dynamic is not None:
+        raise SparccError("sparcc.jit: shard= cannot be combined with dynamic= yet")
     spec = parse_shard_spec(shard)
+    quant, sparsity = parse_quant_spec(quant), parse_sparsity_spec(sparsity)
     if model is None:
-        return lambda m: ShardedFunction(m, spec, target, threads, cache)
-    return ShardedFunction(model, spec, target, threads, cache)
+        return lambda m: ShardedFunction(m, spec, target, threads, cache, quant=quant, sparsity=sparsity)
+    return ShardedFunction(model, spec, target, threads, cache, quant=quant, sparsity=sparsity)
 
 
 def cli_compile(opts: Any, model: Any, inputs: list[Any], quant: Any, sparsity: Any) -> None:
     """`sparcc compile --shard ... --world-size N -o out/`: out/rank<r>/ per rank."""
-    if quant is not None or sparsity is not None:
-        raise SparccError("--shard cannot be combined with --quant or --sparsity yet")
     if not opts.shard or opts.world_size is None:
         raise SparccError("--shard and --world-size go together: e.g. --shard auto --world-size 2")
     parts = opts.shard
     spec: Any = "auto" if parts == ["auto"] else (
         parts[0] if len(parts) == 1 and parts[0].strip().startswith("{") else ";".join(parts))
-    folders = compile_sharded(model, inputs, opts.output, spec, opts.world_size, opts.target_device, opts.threads)
+    folders = compile_sharded(model, inputs, opts.output, spec, opts.world_size, opts.target_device, opts.threads,
+                              quant, sparsity)
     import json
 
     for folder in folders:

@@ -36,6 +36,8 @@ import math
 from collections.abc import Sequence
 from typing import ClassVar
 
+from sparcc.dialects.quant import QuantTensorType
+from sparcc.dialects.sparse import SparseTensorType
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DenseArrayBase,
@@ -194,7 +196,7 @@ class ShardingAttr(ParametrizedAttribute):
         for a in (*[a for s in self.splits for a in s], *self.partial):
             if a >= len(grid.dims):
                 raise VerifyException(f"expected grid axes < {len(grid.dims)} of @{grid.sym_name.data}, got {a}")
-        if isinstance(typ, TensorType) and len(self.splits) > len(typ.get_shape()):
+        if isinstance(typ, (TensorType, QuantTensorType, SparseTensorType)) and len(self.splits) > len(typ.get_shape()):
             raise VerifyException(
                 f"expected at most {len(typ.get_shape())} split dims for {typ}, got {len(self.splits)}"
             )
@@ -230,7 +232,8 @@ class ShardOp(IRDLOperation):
     """
 
     name = "shard.shard"
-    T: ClassVar = VarConstraint("T", base(TensorType))
+    # a tensor, or a compressed weight (quant.tensor, sparse.tensor)
+    T: ClassVar = VarConstraint("T", base(TensorType) | base(QuantTensorType) | base(SparseTensorType))
     src = operand_def(T)
     result = result_def(T)
     sharding = prop_def(_SHARDING)

@@ -28,21 +28,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sparcc.dialects import nn
+from sparcc.dialects import nn, quant, sparse
 from sparcc.dialects.shard import AllGatherOp, AllReduceOp, AllSliceOp, ReduceScatterOp, ReshardOp
 from sparcc.errors import SparccError
-from sparcc.passes.shard_propagate import ATTR, Place, find_grid
+from sparcc.passes.shard_propagate import ATTR, WEIGHT_OPS, Place, find_grid, split_problem
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp, TensorType
-from xdsl.ir import Operation, SSAValue
+from xdsl.dialects.builtin import DenseArrayBase, ModuleOp, TensorType, i64
+from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 
-def _local(typ: TensorType, p: Place, n: int, what: str) -> TensorType:
+def _local(typ: Attribute, p: Place, n: int, what: str) -> Attribute:
     if p.kind != "S":
         return typ
+    if isinstance(typ, (quant.QuantTensorType, sparse.SparseTensorType)):
+        return _local_compressed(typ, p.dim, n, what)
     shape = list(nn.shape_of(typ))
     if not nn.is_static(shape):
         raise SparccError(f"shard: {what} has the dynamic shape {nn.dims_text(shape)}; sharding needs static shapes")
@@ -55,8 +57,25 @@ def _local(typ: TensorType, p: Place, n: int, what: str) -> TensorType:
     return nn.tensor(shape, typ.element_type)
 
 
+def _local_compressed(typ: Attribute, d: int, n: int, what: str) -> Attribute:
+    """A rank's part of a quantised or sparse weight: its type of the local
+    shape, in the same format (split_problem says when there is none)."""
+    shape = list(typ.get_shape())
+    if shape[d] % n != 0:
+        raise SparccError(
+            f"shard: {what} dim {d} has size {shape[d]}, which {n} ranks do not divide "
+            f"(shape {shape}); choose another dim or replicate it"
+        )
+    if (why := split_problem(typ, d, n)) is not None:
+        raise SparccError(f"shard: {what} ({typ}) cannot be split along dim {d}: {why}; replicate it")
+    shape[d] //= n
+    if isinstance(typ, quant.QuantTensorType):
+        return quant.QuantTensorType(shape, typ.format, None if not typ.is_sparse else typ.sparsity)
+    return sparse.SparseTensorType(shape, typ.element_type, typ.format)
+
+
 def describe(op: Operation) -> str:
-    if isinstance(op, nn.WeightOp):
+    if isinstance(op, WEIGHT_OPS):
         return f"weight '{op.weight_name}'"
     return f"the result of {op.name} ({op.results[0].type})"
 
@@ -108,9 +127,12 @@ class _Partition:
                 continue
             p = Place.of(attr)  # type: ignore[arg-type]
             for r in op.results:
-                if isinstance(r.type, TensorType):
+                if isinstance(r.type, (TensorType, quant.QuantTensorType, sparse.SparseTensorType)):
                     r._type = _local(r.type, p, self.n, describe(op))  # in place: the uses see the new type
-            if not isinstance(op, nn.WeightOp):
+            if isinstance(op, sparse.WeightOp) and op.entries is not None and p.kind == "S":  # a static format's
+                entries = op.result.type.format.format.static_entries(op.result.type.get_shape())
+                op.properties["entries"] = DenseArrayBase.from_list(i64, entries)
+            if not isinstance(op, WEIGHT_OPS):
                 del op.attributes[ATTR]
 
 

@@ -42,17 +42,60 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sparcc.dialects import nn
+from sparcc.dialects import nn, quant, sparse
 from sparcc.dialects.shard import GridOp, ReshardOp, ShardingAttr, ShardOp
 from sparcc.errors import SparccError
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr, TensorType
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 ATTR = "shard.sharding"
+
+# the ops that name a stored weight: a rank loads its part of each
+WEIGHT_OPS = (nn.WeightOp, quant.WeightOp, sparse.WeightOp)
+
+
+def split_problem(typ: object, d: int, n: int) -> str | None:
+    """Why a weight of type `typ` cannot be split along dim d over n ranks
+    so that each rank keeps its part of the compressed storage and its
+    kernel runs on it; None when it can (a plain tensor always can, its
+    divisibility aside). A quantised weight [out, in] keeps its codes and
+    scales: rows split anywhere, columns at group boundaries (and at whole
+    bytes of packed 4-bit codes). A sparse one keeps its kept values: the
+    format's layout must not depend on the data (the same program on every
+    rank) and the split must fall between its tiles (N:M groups, blocks)."""
+    if isinstance(typ, quant.QuantTensorType):
+        fmt = typ.format.format
+        rows, cols = typ.get_shape()
+        if typ.is_sparse:
+            return f"its sparse x quant storage ({typ.sparsity}) is not split yet"
+        if d == 1 and cols % n == 0:
+            local = cols // n
+            if fmt.granularity == "group" and local % fmt.group:
+                return f"{n} ranks would split its groups of {fmt.group} ({cols} columns, {local} per rank)"
+            if fmt.bits <= 4 and local % 2:
+                return f"{n} ranks would split a byte of its packed 4-bit codes ({local} columns per rank)"
+        return None
+    if isinstance(typ, sparse.SparseTensorType):
+        fmt = typ.format.format
+        shape = list(typ.get_shape())
+        if shape[d] % n:
+            return None  # partition names the sizes
+        shape[d] //= n
+        if fmt.static_entries(shape) is None:
+            return f"format '{typ.format.spec.data}' stores a number of entries that depends on the data"
+        if shape[d] % fmt.tile(d):
+            return (f"{n} ranks would split its tiles of {fmt.tile(d)} along dim {d} "
+                    f"({shape[d] * n} in all, {shape[d]} per rank)")
+        return None
+    return None
+
+
+def weight_name(v: SSAValue) -> str | None:
+    return v.owner.weight_name if isinstance(v.owner, WEIGHT_OPS) else None
 
 
 @dataclass(frozen=True)
@@ -175,6 +218,23 @@ def _linear(op: nn.LinearOp, places, n):
     if px == P and not bias:
         return [P, R], P
     return [R, R, *([R] if bias else [])], R
+
+
+@rule(quant.LinearOp, sparse.LinearOp)
+def _compressed_linear(op, places, n):
+    """As nn.linear, on the kept parts of a compressed weight: a free weight
+    that cannot be split (split_problem) stays whole; a pinned one is an error."""
+    w = op.weight
+    want, out = _linear(op, places[:3], n)
+    pw = want[1]
+    if pw.kind == "S" and (why := split_problem(w.type, pw.dim, n)) is not None:
+        if places[1] is not None:
+            raise SparccError(f"shard: weight '{weight_name(w)}' ({w.type}) cannot be split along dim {pw.dim}: {why}; "
+                              "replicate it or choose another placement")
+        want, out = _linear(op, [places[0], R, *places[2:3]], n)
+    if len(places) > len(want):  # sparse.linear's acc: added to the product, placed as it
+        want = [*want, out]
+    return want, out
 
 
 @rule(nn.MatmulOp)
@@ -379,6 +439,11 @@ class _Propagation:
             return v
         if (v, want) in self.resharded:  # an earlier consumer's reshard (it dominates this one)
             return self.resharded[v, want]
+        if not isinstance(v.type, TensorType):
+            raise SparccError(
+                f"shard: weight '{weight_name(v)}' ({v.type}) is placed {have} but {before.name} needs it {want}; "
+                "a compressed weight is not moved at run time: place it as its consumer needs"
+            )
         op = ReshardOp(v, have.attr(self.grid), want.attr(self.grid))
         Rewriter.insert_op(op, InsertPoint.before(before))
         self.place[op.result] = want
@@ -389,7 +454,7 @@ class _Propagation:
         for arg in f.body.block.args:
             self.place[arg] = R
         for op in list(f.body.block.ops):
-            if isinstance(op, nn.WeightOp):
+            if isinstance(op, WEIGHT_OPS):
                 self.place[op.result] = None
             elif isinstance(op, ShardOp):
                 self.annotation(op)
@@ -425,9 +490,9 @@ class _Propagation:
         else:
             want, out = f(op, places, self.n)
         bias_add = None
-        if isinstance(op, nn.LinearOp) and out == P and op.bias is not None:
+        if isinstance(op, _LINEARS) and out == P and op.bias is not None:
             op, bias_add = self.split_bias(op)
-            want = want[:2]
+            want = [*want[:2], *want[3:]]
         for i, (v, w) in enumerate(zip(list(op.operands), want)):
             new = self.fix(v, w, op)
             if new is not v:
@@ -437,13 +502,19 @@ class _Propagation:
         if bias_add is not None:
             self.visit(bias_add)
 
-    def split_bias(self, op: nn.LinearOp) -> tuple[nn.LinearOp, nn.AddOp]:
+    def split_bias(self, op: Operation) -> tuple[Operation, nn.AddOp]:
         """linear(x, w, b) -> add(linear(x, w), b): a row-parallel linear
         sums its parts before the bias is added once."""
-        new = nn.LinearOp(op.input, op.weight)
+        if isinstance(op, sparse.LinearOp):
+            new = sparse.LinearOp(op.input, op.weight, None, op.acc)
+        else:
+            new = type(op)(op.input, op.weight)
         add = nn.AddOp(new.result, op.bias)
         Rewriter.replace_op(op, [new, add], [add.result])
         return new, add
+
+
+_LINEARS = (nn.LinearOp, quant.LinearOp, sparse.LinearOp)
 
 
 @dataclass(frozen=True)

@@ -38,3 +38,29 @@ func.func @grid2d(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
 func.func @nogrid(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   func.return %x : tensor<4x8xf32>
 }
+
+// -----
+
+// A quantised weight placed so that its groups straddle two ranks: named,
+// with the format and why (each rank keeps whole groups of codes and scales).
+// CHECK: error: {{.*}}shard: weight 'fc2.weight' (!quant.tensor<8x16, #quant.format<"nf4:g16">>) cannot be split along dim 1: 2 ranks would split its groups of 16 (16 columns, 8 per rank); replicate it or choose another placement
+shard.grid @mesh(shape = [2])
+func.func @straddled_groups(%x: tensor<4x16xf32>) -> tensor<4x8xf32> {
+  %w = quant.weight @fc2.weight : !quant.tensor<8x16, #quant.format<"nf4:g16">>
+  %a = shard.shard %w to #shard.sharding<@mesh, [[], [0]]> : !quant.tensor<8x16, #quant.format<"nf4:g16">>
+  %0 = quant.linear %x, %a : (tensor<4x16xf32>, !quant.tensor<8x16, #quant.format<"nf4:g16">>) -> tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+// A sparse weight whose stored entries depend on its values (CSR): a rank's
+// part would differ from the others' in size, so it is not split.
+// CHECK: error: {{.*}}shard: weight 'fc1.weight' (!sparse.tensor<16x8xf32, #sparse.format<"csr">>) cannot be split along dim 0: format 'csr' stores a number of entries that depends on the data
+shard.grid @mesh(shape = [2])
+func.func @csr_pinned(%x: tensor<4x8xf32>) -> tensor<4x16xf32> {
+  %w = sparse.weight @fc1.weight {entries = array<i64: 16, 40>} : !sparse.tensor<16x8xf32, #sparse.format<"csr">>
+  %a = shard.shard %w to #shard.sharding<@mesh, [[0]]> : !sparse.tensor<16x8xf32, #sparse.format<"csr">>
+  %0 = sparse.linear %x, %a : tensor<4x8xf32>, !sparse.tensor<16x8xf32, #sparse.format<"csr">> -> tensor<4x16xf32>
+  func.return %0 : tensor<4x16xf32>
+}

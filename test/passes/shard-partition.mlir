@@ -65,3 +65,20 @@ func.func @heads(%x: tensor<2x8x32xf32>) -> tensor<2x4x8x8xf32> {
   func.return %2 : tensor<2x4x8x8xf32>
 }
 
+
+// Compressed weights get the type of their part, in the same format; a
+// static sparse format's entries are those of the part.
+// CHECK-LABEL: func.func @compressed
+// CHECK-NEXT:    %[[W1:.*]] = quant.weight @fc1.weight {shard.sharding = #shard.sharding<@mesh, [[0]]>} : !quant.tensor<8x8, #quant.format<"nf4:g8">>
+// CHECK-NEXT:    %[[W2:.*]] = sparse.weight @fc2.weight {shard.sharding = #shard.sharding<@mesh, [[], [0]]>, entries = array<i64: 8, 16, 32>} : !sparse.tensor<8x8xf32, #sparse.format<"2:4">>
+// CHECK-NEXT:    %[[H:.*]] = quant.linear %x, %[[W1]] : (tensor<4x8xf32>, !quant.tensor<8x8, #quant.format<"nf4:g8">>) -> tensor<4x8xf32>
+// CHECK-NEXT:    %[[P:.*]] = sparse.linear %[[H]], %[[W2]] : tensor<4x8xf32>, !sparse.tensor<8x8xf32, #sparse.format<"2:4">> -> tensor<4x8xf32>
+// CHECK-NEXT:    shard.all_reduce %[[P]] on @mesh grid_axes = [0] : tensor<4x8xf32> -> tensor<4x8xf32>
+func.func @compressed(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %1 = quant.weight @fc1.weight {shard.sharding = #shard.sharding<@mesh, [[0]]>} : !quant.tensor<16x8, #quant.format<"nf4:g8">>
+  %3 = sparse.weight @fc2.weight {shard.sharding = #shard.sharding<@mesh, [[], [0]]>, entries = array<i64: 8, 32, 64>} : !sparse.tensor<8x16xf32, #sparse.format<"2:4">>
+  %5 = quant.linear %x, %1 {shard.sharding = #shard.sharding<@mesh, [[], [0]]>} : (tensor<4x8xf32>, !quant.tensor<16x8, #quant.format<"nf4:g8">>) -> tensor<4x16xf32>
+  %7 = sparse.linear %5, %3 {shard.sharding = #shard.sharding<@mesh, [], partial = [0]>} : tensor<4x16xf32>, !sparse.tensor<8x16xf32, #sparse.format<"2:4">> -> tensor<4x8xf32>
+  %8 = shard.reshard %7 from #shard.sharding<@mesh, [], partial = [0]> to #shard.sharding<@mesh, []> : tensor<4x8xf32>
+  func.return %8 : tensor<4x8xf32>
+}

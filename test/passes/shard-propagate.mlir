@@ -188,3 +188,44 @@ func.func @shared_reshard(%x: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf
   %3 = nn.log_softmax %1 {dim = 1 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>
   func.return %2, %3 : tensor<4x8xf32>, tensor<4x8xf32>
 }
+
+// Compressed layers: an NF4 (quant.linear) column-parallel layer and a 2:4
+// sparse (sparse.linear) row-parallel one, placed like nn.linear (shard.shard
+// takes a quant.tensor and a sparse.tensor); the row-parallel bias is split
+// off as for nn.linear.
+// CHECK-LABEL: func.func @compressed_mlp
+// CHECK-NEXT:    %[[W1:.*]] = quant.weight @fc1.weight {shard.sharding = #shard.sharding<@mesh, [[0]]>} : !quant.tensor<16x8, #quant.format<"nf4:g8">>
+// CHECK-NEXT:    %[[W2:.*]] = sparse.weight @fc2.weight {shard.sharding = #shard.sharding<@mesh, [[], [0]]>, entries = array<i64: 8, 32, 64>}
+// CHECK-NEXT:    %[[B2:.*]] = nn.weight @fc2.bias {shard.sharding = #shard.sharding<@mesh, []>}
+// CHECK-NEXT:    %[[H:.*]] = quant.linear %x, %[[W1]] {shard.sharding = #shard.sharding<@mesh, [[], [0]]>}
+// CHECK-NEXT:    %[[A:.*]] = nn.relu %[[H]] {shard.sharding = #shard.sharding<@mesh, [[], [0]]>}
+// CHECK-NEXT:    %[[P:.*]] = sparse.linear %[[A]], %[[W2]] {shard.sharding = #shard.sharding<@mesh, [], partial = [0]>}
+// CHECK-NEXT:    %[[S:.*]] = shard.reshard %[[P]] from #shard.sharding<@mesh, [], partial = [0]> to #shard.sharding<@mesh, []>
+// CHECK-NEXT:    %[[Y:.*]] = nn.add %[[S]], %[[B2]] {shard.sharding = #shard.sharding<@mesh, []>}
+// CHECK-NEXT:    func.return %[[Y]]
+func.func @compressed_mlp(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %1 = quant.weight @fc1.weight : !quant.tensor<16x8, #quant.format<"nf4:g8">>
+  %3 = sparse.weight @fc2.weight {entries = array<i64: 8, 32, 64>} : !sparse.tensor<8x16xf32, #sparse.format<"2:4">>
+  %4 = nn.weight @fc2.bias : tensor<8xf32>
+  %a = shard.shard %1 to #shard.sharding<@mesh, [[0]]> : !quant.tensor<16x8, #quant.format<"nf4:g8">>
+  %b = shard.shard %3 to #shard.sharding<@mesh, [[], [0]]> : !sparse.tensor<8x16xf32, #sparse.format<"2:4">>
+  %5 = quant.linear %x, %a : (tensor<4x8xf32>, !quant.tensor<16x8, #quant.format<"nf4:g8">>) -> tensor<4x16xf32>
+  %6 = nn.relu %5 : tensor<4x16xf32>
+  %7 = sparse.linear %6, %b, %4 : tensor<4x16xf32>, !sparse.tensor<8x16xf32, #sparse.format<"2:4">>, tensor<8xf32> -> tensor<4x8xf32>
+  func.return %7 : tensor<4x8xf32>
+}
+
+// A free weight whose format cannot be split (CSR: the entries depend on the
+// data) stays whole; the layer runs on the gathered input.
+// CHECK-LABEL: func.func @csr_stays_whole
+// CHECK:         %[[W:.*]] = sparse.weight @fc2.weight {shard.sharding = #shard.sharding<@mesh, []>, entries = array<i64: 8, 20>}
+// CHECK:         %[[G:.*]] = shard.reshard %{{.*}} from #shard.sharding<@mesh, [[], [0]]> to #shard.sharding<@mesh, []>
+// CHECK-NEXT:    sparse.linear %[[G]], %[[W]] {shard.sharding = #shard.sharding<@mesh, []>}
+func.func @csr_stays_whole(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %1 = nn.weight @fc1.weight : tensor<16x8xf32>
+  %3 = sparse.weight @fc2.weight {entries = array<i64: 8, 20>} : !sparse.tensor<8x16xf32, #sparse.format<"csr">>
+  %a = shard.shard %1 to #shard.sharding<@mesh, [[0]]> : tensor<16x8xf32>
+  %5 = nn.linear %x, %a : (tensor<4x8xf32>, tensor<16x8xf32>) -> tensor<4x16xf32>
+  %7 = sparse.linear %5, %3 : tensor<4x16xf32>, !sparse.tensor<8x16xf32, #sparse.format<"csr">> -> tensor<4x8xf32>
+  func.return %7 : tensor<4x8xf32>
+}
