@@ -62,16 +62,34 @@ PASSES = ("shard-propagate", "shard-partition")
 
 
 def parse_placement(text: str) -> str:
-    """'shard(0)', 'shard(-1)' or 'replicate', canonical; ValueError otherwise."""
+    """'shard(0)', 'shard(-1)', 'shard(1, blocks=3)' (the dim is 3 equal
+    blocks, a fused q|k|v, each split) or 'replicate', canonical; ValueError
+    otherwise."""
     t = text.strip().replace(" ", "")
     if t in ("replicate", "replicated", "R"):
         return "replicate"
     if t.startswith("shard(") and t.endswith(")"):
+        dim, _, blocks = t[6:-1].partition(",blocks=")
         try:
-            return f"shard({int(t[6:-1])})"
+            d, k = int(dim), int(blocks or 1)
+            if k >= 1:
+                return f"shard({d})" if k == 1 else f"shard({d}, blocks={k})"
         except ValueError:
             pass
-    raise ValueError(f"placement '{text}' is not 'shard(<dim>)' or 'replicate'")
+    raise ValueError(f"placement '{text}' is not 'shard(<dim>)', 'shard(<dim>, blocks=<k>)' or 'replicate'")
+
+
+def placement_of(text: str) -> Place:
+    """The Place of a canonical placement text (in the IR's dims)."""
+    if text == "replicate":
+        return R
+    dim, _, blocks = text[6:-1].replace(" ", "").partition(",blocks=")
+    return Place("B", int(dim), int(blocks)) if int(blocks or 1) > 1 else S(int(dim))
+
+
+def _with_dim(text: str, d: int) -> str:
+    p = placement_of(text)
+    return f"shard({d})" if p.kind == "S" else f"shard({d}, blocks={p.blocks})"
 
 
 @dataclass(frozen=True)
@@ -172,11 +190,7 @@ def annotate(module: ModuleOp, placements: dict[str, str], world: int) -> None:
         text = placements.get(op.weight_name)
         if text is None:
             continue  # free: it takes the placement its consumer wants
-        if text == "replicate":
-            place = R
-        else:
-            place = S(int(text[6:-1]))
-        ann = ShardOp(op.result, place.attr(GRID))
+        ann = ShardOp(op.result, placement_of(text).attr(GRID))
         Rewriter.insert_op(ann, InsertPoint.after(op))
         op.result.replace_uses_with_if(ann.result, lambda use, a=ann: use.operation is not a)
 
@@ -195,7 +209,7 @@ def rule_placements(spec: ShardSpec, module: ModuleOp, weights: dict[str, torch.
                 out[name] = text
             continue
         stored = tuple(weights[name].shape)  # the float parameter, also of a compressed weight
-        u = int(text[6:-1])
+        u = placement_of(text).dim
         if not -len(stored) <= u < len(stored):
             raise SparccError(f"shard: '{name}' has {len(stored)} dims (shape {list(stored)}); {text} names no dim of it")
         u %= len(stored)
@@ -209,7 +223,7 @@ def rule_placements(spec: ShardSpec, module: ModuleOp, weights: dict[str, torch.
                 f"shard: '{name}' (shape {list(stored)}) is used reshaped to {list(shape)}; "
                 "its dims cannot be placed by the parameter's, replicate it"
             )
-        out[name] = f"shard({perm.index(u)})"
+        out[name] = _with_dim(text, perm.index(u))
     for pattern, _ in spec.rules:
         if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
             raise SparccError(
@@ -274,14 +288,42 @@ def auto_placements(module: ModuleOp, world: int) -> dict[str, str]:
         cols = [_projection(s) for s in sources]
         if any(_shape(c[0].result)[c[1]] % world for c in cols) or _shape(w.result)[row] % world:
             continue
-        trial = {**out, w.weight_name: f"shard({row})", **{c[0].weight_name: f"shard({c[1]})" for c in cols}}
-        for s in sources:
-            if getattr(s, "bias", None) is not None and isinstance(s.bias.owner, nn.WeightOp):
-                trial[s.bias.owner.weight_name] = "shard(0)"
-        trial_cost = _costs(module, trial, world)
-        if trial_cost <= cost + 1:
-            out, cost = trial, trial_cost
+        for fused in (False, True):  # a fused q|k|v projection is split per block
+            blocks = [_fused_blocks(s) if fused else 1 for s in sources]
+            if fused and blocks == [1] * len(sources) or any(
+                    _shape(c[0].result)[c[1]] % (world * k) for c, k in zip(cols, blocks)):
+                continue
+            trial = {**out, w.weight_name: f"shard({row})",
+                     **{c[0].weight_name: _with_dim(f"shard(0, blocks={k})", c[1]) for c, k in zip(cols, blocks)}}
+            for s, k in zip(sources, blocks):
+                if getattr(s, "bias", None) is not None and isinstance(s.bias.owner, nn.WeightOp):
+                    trial[s.bias.owner.weight_name] = _with_dim(f"shard(0, blocks={k})", 0)
+            trial_cost = _costs(module, trial, world)
+            if trial_cost <= cost + 1:
+                out, cost = trial, trial_cost
+                break
     return out
+
+
+def _fused_blocks(op: Operation) -> int:
+    """k when the output of projection `op` (through a bias add and reshapes
+    that keep its last dim) is only cut into k equal slices of that dim, as
+    GPT-2's c_attn into q, k and v; else 1."""
+    v = op.results[0]
+    width = _shape(v)[-1]
+    while len(list(v.uses)) == 1:
+        user = next(iter(v.uses)).operation
+        if not isinstance(user, (nn.AddOp, nn.ReshapeOp)) or _shape(user.results[0])[-1] != width:
+            break
+        v = user.results[0]
+    slices = [u.operation for u in v.uses]
+    last = len(_shape(v)) - 1
+    if len(slices) < 2 or not all(isinstance(s, nn.SliceOp) and nn.normalize_dim(s.dim.value.data, last + 1) == last
+                                  for s in slices):
+        return 1
+    sizes = {_shape(s.results[0])[-1] for s in slices}
+    size = sizes.pop() if len(sizes) == 1 else 0
+    return width // size if size and width % size == 0 and width // size == len(slices) else 1
 
 
 def _costs(module: ModuleOp, placements: dict[str, str], world: int) -> int:
@@ -310,14 +352,16 @@ def local_weight(full: torch.Tensor, op: nn.WeightOp, rank: int, world: int) -> 
     """This rank's part of a stored weight, in the store's layout (nn.weight:
     viewed row-major in the shape `perm` maps onto the result, then permuted)."""
     place = _place(op)
-    if place.kind != "S":
+    if place.kind not in "SB":
         return full
     shape = [s * world if d == place.dim else s for d, s in enumerate(nn.shape_of(op.result))]
     perm = list(nn.ints(op.perm)) if op.perm is not None else list(range(len(shape)))
     viewed = [0] * len(perm)
     for j, p in enumerate(perm):
         viewed[p] = shape[j]
-    return full.reshape(viewed).chunk(world, perm[place.dim])[rank].contiguous()
+    d = perm[place.dim]
+    blocks = full.reshape(viewed).unflatten(d, (place.blocks, -1))  # a fused q|k|v: its part of each block
+    return blocks.chunk(world, d + 1)[rank].flatten(d, d + 1).contiguous()
 
 
 def _place(op: Operation) -> Place:

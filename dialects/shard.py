@@ -122,21 +122,26 @@ class ShardingAttr(ParametrizedAttribute):
     #shard.sharding<@mesh, [[0], []]>              dim 0 split over axis 0
     #shard.sharding<@mesh, []>                     replicated
     #shard.sharding<@mesh, [], partial = [0]>      a sum over axis 0 pending
+    #shard.sharding<@mesh, [[], [0]], blocks = 3>  dim 1 is 3 equal blocks (a fused
+                                                   q|k|v), each split over axis 0: a
+                                                   process holds its part of each block
     """
 
     name = "shard.sharding"
     grid: SymbolRefAttr
     split_axes: ArrayAttr[ArrayAttr[IntAttr]]
     partial_axes: ArrayAttr[IntAttr]
+    blocks: IntAttr  # of the split dim; 1: the dim is split as one block
 
     def __init__(self, grid: str | SymbolRefAttr, split_axes: Sequence[Sequence[int]] = (),
-                 partial_axes: Sequence[int] = ()):
+                 partial_axes: Sequence[int] = (), blocks: int = 1):
         if isinstance(grid, str):
             grid = SymbolRefAttr(grid)
         super().__init__(
             grid,
             ArrayAttr([ArrayAttr([IntAttr(a) for a in axes]) for axes in split_axes]),
             ArrayAttr([IntAttr(a) for a in partial_axes]),
+            IntAttr(blocks),
         )
 
     @property
@@ -168,20 +173,27 @@ class ShardingAttr(ParametrizedAttribute):
 
             splits = parser.parse_comma_separated_list(parser.Delimiter.SQUARE, axes)
             partial: list[int] = []
-            if parser.parse_optional_punctuation(","):
-                parser.parse_keyword("partial")
-                parser.parse_punctuation("=")
-                partial = axes()
+            blocks = 1
+            while parser.parse_optional_punctuation(","):
+                if parser.parse_optional_keyword("blocks"):
+                    parser.parse_punctuation("=")
+                    blocks = parser.parse_integer()
+                else:
+                    parser.parse_keyword("partial")
+                    parser.parse_punctuation("=")
+                    partial = axes()
         return (
             grid,
             ArrayAttr([ArrayAttr([IntAttr(a) for a in s]) for s in splits]),
             ArrayAttr([IntAttr(a) for a in partial]),
+            IntAttr(blocks),
         )
 
     def print_parameters(self, printer: Printer) -> None:
         splits = ", ".join("[" + ", ".join(map(str, s)) + "]" for s in self.splits)
         partial = f", partial = [{', '.join(map(str, self.partial))}]" if self.partial else ""
-        printer.print_string(f"<@{self.grid.root_reference.data}, [{splits}]{partial}>")
+        blocks = f", blocks = {self.blocks.data}" if self.blocks.data != 1 else ""
+        printer.print_string(f"<@{self.grid.root_reference.data}, [{splits}]{partial}{blocks}>")
 
     def verify(self) -> None:
         used = [a for s in self.splits for a in s] + list(self.partial)
@@ -189,6 +201,8 @@ class ShardingAttr(ParametrizedAttribute):
             raise VerifyException(f"expected grid axes >= 0, got {used}")
         if len(set(used)) != len(used):
             raise VerifyException(f"expected each grid axis at most once, got {used}")
+        if self.blocks.data < 1 or (self.blocks.data > 1 and sum(1 for s in self.splits if s) != 1):
+            raise VerifyException(f"expected blocks >= 1, and blocks > 1 only with one split dim, got {self.blocks.data}")
 
     def check(self, op: Operation, typ: Attribute) -> GridOp:
         """Checks the sharding against the grid `op` sees and a tensor type."""

@@ -34,23 +34,26 @@ from sparcc.errors import SparccError
 from sparcc.passes.shard_propagate import ATTR, WEIGHT_OPS, Place, find_grid, split_problem
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import DenseArrayBase, ModuleOp, TensorType, i64
+from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, ModuleOp, TensorType, i64
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 
 def _local(typ: Attribute, p: Place, n: int, what: str) -> Attribute:
-    if p.kind != "S":
+    if p.kind not in "SB":
         return typ
     if isinstance(typ, (quant.QuantTensorType, sparse.SparseTensorType)):
+        if p.kind == "B":
+            raise SparccError(f"shard: {what} ({typ}): a compressed weight is not split in blocks yet; replicate it")
         return _local_compressed(typ, p.dim, n, what)
     shape = list(nn.shape_of(typ))
     if not nn.is_static(shape):
         raise SparccError(f"shard: {what} has the dynamic shape {nn.dims_text(shape)}; sharding needs static shapes")
-    if shape[p.dim] % n != 0:
+    if shape[p.dim] % (n * p.blocks) != 0:
+        blocks = f" ({p.blocks} blocks of {shape[p.dim] // p.blocks})" if p.blocks > 1 else ""
         raise SparccError(
-            f"shard: {what} dim {p.dim} has size {shape[p.dim]}, which {n} ranks do not divide "
+            f"shard: {what} dim {p.dim} has size {shape[p.dim]}{blocks}, which {n} ranks do not divide "
             f"(shape {shape}); choose another dim or replicate it"
         )
     shape[p.dim] //= n
@@ -102,6 +105,10 @@ class _Partition:
         v = op.src
         if src == dst:
             out = v
+        elif "B" in (src.kind, dst.kind):
+            what = v.owner.name if isinstance(v.owner, Operation) else "an argument"
+            raise SparccError(f"shard: cannot reshard the result of {what} from {src} to {dst}: the blocks of a "
+                              "fused projection are only sliced apart, one whole block at a time")
         elif src.kind == "P" and dst.kind == "R":
             out = self.collective(AllReduceOp, v, op)
         elif src.kind == "P" and dst.kind == "S":
@@ -117,7 +124,17 @@ class _Partition:
         op.result.replace_all_uses_with(out)
         Rewriter.erase_op(op)
 
+    def local_slice(self, op: nn.SliceOp, p: Place) -> None:
+        """A slice of whole blocks of a blocked split (q of q|k|v): this
+        process's part of them, at 1/N of the bounds."""
+        d = nn.normalize_dim(op.dim.value.data, len(nn.shape_of(op.input)))
+        if p.kind == "B" and p.dim == d:
+            whole = nn.shape_of(op.input)[d] * self.n  # the input has its local type already
+            for key, v in (("start", op.start.value.data), ("end", min(op.end.value.data, whole))):
+                op.properties[key] = IntegerAttr(v // self.n, i64)
+
     def run(self, f: func.FuncOp) -> None:
+        placed: dict[SSAValue, Place] = {}
         for op in list(f.body.block.ops):
             if isinstance(op, ReshardOp):
                 self.reshard(op)
@@ -126,6 +143,10 @@ class _Partition:
             if attr is None:
                 continue
             p = Place.of(attr)  # type: ignore[arg-type]
+            if isinstance(op, nn.SliceOp) and op.input in placed:
+                self.local_slice(op, placed[op.input])
+            for r in op.results:
+                placed[r] = p
             for r in op.results:
                 if isinstance(r.type, (TensorType, quant.QuantTensorType, sparse.SparseTensorType)):
                     r._type = _local(r.type, p, self.n, describe(op))  # in place: the uses see the new type

@@ -22,6 +22,13 @@ the placements it wants for its operands and the one of its result:
                add/sub of partial sums and neg keep P
     softmax, layer_norm, reductions, sdpa, embedding, reshape, permute,
     expand, concat, slice: split dims that the op does not mix pass through
+    quant.linear, sparse.linear   as linear, when the compressed weight can
+               be cut there (split_problem); else it stays whole
+
+A fused projection (GPT-2's q|k|v) is split per block: `blocks = k` on a
+sharding says the dim is k equal blocks, each split; linear/matmul, the
+bias add and reshapes carry it, and a slice of whole blocks (q) is an
+ordinary split of its own.
 
 A weight that no annotation places takes the placement its first consumer
 wants (a rank loads its part; nothing moves at run time). An op without a
@@ -47,7 +54,7 @@ from sparcc.dialects.shard import GridOp, ReshardOp, ShardingAttr, ShardOp
 from sparcc.errors import SparccError
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr, TensorType
+from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, StringAttr, TensorType
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
@@ -100,17 +107,22 @@ def weight_name(v: SSAValue) -> str | None:
 
 @dataclass(frozen=True)
 class Place:
-    """A placement on a 1-D grid: "R", "P" or "S" with a dim."""
+    """A placement on a 1-D grid: "R", "P", "S" with a dim, or "B": a dim
+    made of `blocks` equal blocks (a fused q|k|v), each split over the grid,
+    a process holding its part of every block in block order."""
 
     kind: str
     dim: int = -1
+    blocks: int = 1
 
     def __str__(self) -> str:
+        if self.kind == "B":
+            return f"S({self.dim}) in {self.blocks} blocks"
         return f"S({self.dim})" if self.kind == "S" else self.kind
 
     def attr(self, grid: str) -> ShardingAttr:
-        if self.kind == "S":
-            return ShardingAttr(grid, [[]] * self.dim + [[0]])
+        if self.kind in "SB":
+            return ShardingAttr(grid, [[]] * self.dim + [[0]], [], self.blocks)
         return ShardingAttr(grid, [], [0] if self.kind == "P" else [])
 
     @staticmethod
@@ -122,7 +134,8 @@ class Place:
             return R
         if len(split) > 1 or attr.splits[split[0]] != (0,):
             raise SparccError(f"shard: {attr} splits more than one dim; only 1-D grids are supported")
-        return Place("S", split[0])
+        blocks = attr.blocks.data
+        return Place("B", split[0], blocks) if blocks > 1 else Place("S", split[0])
 
 
 R = Place("R")
@@ -131,6 +144,14 @@ P = Place("P")
 
 def S(d: int) -> Place:
     return Place("S", d)
+
+
+def B(d: int, blocks: int) -> Place:
+    return S(d) if blocks == 1 else Place("B", d, blocks)
+
+
+def _blocked(places: list) -> Place | None:
+    return next((p for p in places if p is not None and p.kind == "B"), None)
 
 
 def rank(v: SSAValue) -> int:
@@ -178,6 +199,15 @@ def _elementwise(op: Operation, places: list, n: int, partial_ok: bool = False) 
     if partial_ok and places and all(p == P for p in places):
         return [P] * len(places), P
     d_out = _split_out(op, places, out_rank)
+    b = _blocked(places)
+    if d_out is None and b is not None:  # blocks of a fused projection: operands of the dim's size follow
+        v = op.operands[places.index(b)]
+        d_out = b.dim + out_rank - rank(v)
+        want = []
+        for w in op.operands:
+            d = _aligned(w, out_rank, d_out)
+            want.append(B(d, b.blocks) if d is not None and size(w, d) == size(op.results[0], d_out) else R)
+        return want, B(d_out, b.blocks)
     if d_out is None:
         return [R] * len(places), R
     want = []
@@ -209,6 +239,8 @@ def _linear(op: nn.LinearOp, places, n):
     px, pw = places[0], places[1]
     last = rank(op.input) - 1
     bias = [] if op.bias is None else [None]
+    if pw is not None and pw.kind == "B" and pw.dim == 0:  # a fused q|k|v, column parallel
+        return [R, pw, *([pw] if bias else [])], B(last, pw.blocks)
     if pw == S(0):
         return [R, S(0), *([S(0)] if bias else [])], S(last)
     if pw == S(1) or (pw is None and px == S(last)):
@@ -241,6 +273,8 @@ def _compressed_linear(op, places, n):
 def _matmul(op: nn.MatmulOp, places, n):
     pa, pb = places
     ra, rb, ro = rank(op.lhs), rank(op.rhs), rank(op.result)
+    if pb is not None and pb.kind == "B" and pb.dim == rb - 1 and pa in (R, None):  # a fused [in, q|k|v]
+        return [R, pb], B(ro - 1, pb.blocks)
     if pa == S(ra - 1) and pb in (S(rb - 2), None):
         return [pa, S(rb - 2)], P
     if pa is not None and pa.kind == "S" and pa.dim == ra - 2:
@@ -358,12 +392,12 @@ def _reshape(op: nn.ReshapeOp, places, n):
     p = places[0]
     if p == P:
         return [P], P
-    if p is not None and p.kind == "S":
+    if p is not None and p.kind in "SB":
         src, dst = nn.shape_of(op.input), nn.shape_of(op.result)
         if nn.is_static(src) and nn.is_static(dst):
             d = reshape_dim(src, dst, p.dim, n)
-            if d is not None:
-                return [p], S(d)
+            if d is not None and (p.kind == "S" or src[p.dim] == dst[d]):  # blocks: the dim kept whole
+                return [p], B(d, p.blocks)
     return [R], R
 
 
@@ -388,8 +422,16 @@ def _concat(op: nn.ConcatOp, places, n):
 def _slice(op: nn.SliceOp, places, n):
     p = places[0]
     d = nn.normalize_dim(op.dim.value.data, rank(op.input))
-    if p is not None and p.kind == "S" and p.dim != d:
+    if p is not None and p.kind in "SB" and p.dim != d:
         return [p], p
+    if p is not None and p.kind == "B" and p.dim == d:
+        # whole blocks of a fused projection (q of q|k|v): each process slices its part of them
+        if not isinstance(op.start, IntegerAttr) or not isinstance(op.end, IntegerAttr):
+            return [R], R
+        whole, block = size(op.input, d), size(op.input, d) // p.blocks
+        start, end, step = op.start.value.data, op.end.value.data, op.step.value.data  # type: ignore[union-attr]
+        if step == 1 and start % block == 0 and min(end, whole) % block == 0 and end > start:
+            return [p], B(d, (min(end, whole) - start) // block)
     return [R], R
 
 

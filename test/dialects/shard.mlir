@@ -15,6 +15,13 @@ func.func @annotate(%x: tensor<4x8xf32>, %w: tensor<16x8xf32>) -> tensor<4x8xf32
   %2 = shard.shard %x to #shard.sharding<@grid2d, [[1, 0]]> : tensor<4x8xf32>
   // CHECK-NEXT: shard.reshard %{{.*}} from #shard.sharding<@mesh, [], partial = [0]> to #shard.sharding<@mesh, [[], [0]]> : tensor<4x8xf32>
   %3 = shard.reshard %1 from #shard.sharding<@mesh, [], partial = [0]> to #shard.sharding<@mesh, [[], [0]]> : tensor<4x8xf32>
+  // a fused q|k|v: dim 0 is 3 blocks, each split; a compressed weight
+  // CHECK-NEXT: shard.shard %{{.*}} to #shard.sharding<@mesh, [[0]], blocks = 3> : tensor<16x8xf32>
+  %4 = shard.shard %w to #shard.sharding<@mesh, [[0]], blocks = 3> : tensor<16x8xf32>
+  // CHECK-NEXT: quant.weight
+  // CHECK-NEXT: shard.shard %{{.*}} to #shard.sharding<@mesh, [[0]]> : !quant.tensor<16x8, #quant.format<"nf4:g8">>
+  %q = quant.weight @fc.weight : !quant.tensor<16x8, #quant.format<"nf4:g8">>
+  %5 = shard.shard %q to #shard.sharding<@mesh, [[0]]> : !quant.tensor<16x8, #quant.format<"nf4:g8">>
   func.return %3 : tensor<4x8xf32>
 }
 

@@ -75,3 +75,12 @@ func.func @reduce_axes(%x: tensor<4x4xf32>) {
   %0 = shard.all_reduce %x on @mesh grid_axes = [3] : tensor<4x4xf32> -> tensor<4x4xf32>
   func.return
 }
+
+// -----
+
+shard.grid @mesh(shape = [2])
+func.func @blocks_without_split(%x: tensor<4x4xf32>) {
+  // CHECK: expected blocks >= 1, and blocks > 1 only with one split dim, got 3
+  %0 = shard.shard %x to #shard.sharding<@mesh, [], blocks = 3> : tensor<4x4xf32>
+  func.return
+}

@@ -64,3 +64,16 @@ func.func @csr_pinned(%x: tensor<4x8xf32>) -> tensor<4x16xf32> {
   %0 = sparse.linear %x, %a : tensor<4x8xf32>, !sparse.tensor<16x8xf32, #sparse.format<"csr">> -> tensor<4x16xf32>
   func.return %0 : tensor<4x16xf32>
 }
+
+// -----
+
+// The blocks of a fused projection are only sliced apart, never gathered
+// whole: named with both placements.
+// CHECK: error: {{.*}}shard: cannot reshard the result of nn.matmul from S(1) in 3 blocks to R: the blocks of a fused projection are only sliced apart, one whole block at a time
+shard.grid @mesh(shape = [2])
+func.func @gather_blocks(%x: tensor<4x8xf32>) -> tensor<4x24xf32> {
+  %w = nn.weight @c_attn.weight : tensor<8x24xf32>
+  %a = shard.shard %w to #shard.sharding<@mesh, [[], [0]], blocks = 3> : tensor<8x24xf32>
+  %0 = nn.matmul %x, %a : tensor<4x8xf32>, tensor<8x24xf32> -> tensor<4x24xf32>
+  func.return %0 : tensor<4x24xf32>
+}

@@ -82,3 +82,18 @@ func.func @compressed(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   %8 = shard.reshard %7 from #shard.sharding<@mesh, [], partial = [0]> to #shard.sharding<@mesh, []> : tensor<4x8xf32>
   func.return %8 : tensor<4x8xf32>
 }
+
+// A fused q|k|v split per block: a process holds [q part | k part | v part],
+// so the slice of a whole block takes 1/N of its bounds.
+// BOTH-LABEL: func.func @fused_qkv
+// BOTH-NEXT:    %[[W:.*]] = nn.weight @c_attn.weight {shard.sharding = #shard.sharding<@mesh, [[], [0]], blocks = 3>} : tensor<8x12xf32>
+// BOTH-NEXT:    %[[M:.*]] = nn.matmul %x, %[[W]] : tensor<4x8xf32>, tensor<8x12xf32> -> tensor<4x12xf32>
+// BOTH-NEXT:    %[[K:.*]] = nn.slice %[[M]] {dim = 1 : i64, start = 4 : i64, end = 8 : i64, step = 1 : i64} : tensor<4x12xf32> -> tensor<4x4xf32>
+// BOTH-NEXT:    shard.all_gather %[[K]] on @mesh grid_axes = [0] gather_axis = 1 : tensor<4x4xf32> -> tensor<4x8xf32>
+func.func @fused_qkv(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %w = nn.weight @c_attn.weight : tensor<8x24xf32>
+  %a = shard.shard %w to #shard.sharding<@mesh, [[], [0]], blocks = 3> : tensor<8x24xf32>
+  %0 = nn.matmul %x, %a : tensor<4x8xf32>, tensor<8x24xf32> -> tensor<4x24xf32>
+  %k = nn.slice %0 {dim = 1 : i64, start = 8 : i64, end = 16 : i64, step = 1 : i64} : tensor<4x24xf32> -> tensor<4x8xf32>
+  func.return %k : tensor<4x8xf32>
+}

@@ -229,3 +229,30 @@ func.func @csr_stays_whole(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   %7 = sparse.linear %5, %3 : tensor<4x16xf32>, !sparse.tensor<8x16xf32, #sparse.format<"csr">> -> tensor<4x8xf32>
   func.return %7 : tensor<4x8xf32>
 }
+
+// A fused q|k|v projection (GPT-2's c_attn: a matmul by a [in, 3d] weight
+// and a bias add) split per block: its output keeps the 3 blocks through the
+// add and the reshape, and each slice of one whole block (q, k, v) is an
+// ordinary split of its own; nothing moves.
+// CHECK-LABEL: func.func @fused_qkv
+// CHECK-NEXT:    %[[W:.*]] = nn.weight @c_attn.weight {shard.sharding = #shard.sharding<@mesh, [[], [0]], blocks = 3>}
+// CHECK-NEXT:    %[[B:.*]] = nn.weight @c_attn.bias {shard.sharding = #shard.sharding<@mesh, [[0]], blocks = 3>}
+// CHECK-NEXT:    %[[M:.*]] = nn.matmul %x, %[[W]] {shard.sharding = #shard.sharding<@mesh, [[], [0]], blocks = 3>}
+// CHECK-NEXT:    %[[A:.*]] = nn.add %[[M]], %[[B]] {shard.sharding = #shard.sharding<@mesh, [[], [0]], blocks = 3>}
+// CHECK-NEXT:    %[[R:.*]] = nn.reshape %[[A]] {shard.sharding = #shard.sharding<@mesh, [[], [], [0]], blocks = 3>}
+// CHECK-NEXT:    nn.slice %[[R]] {shard.sharding = #shard.sharding<@mesh, [[], [], [0]]>, dim = 2 : i64, start = 0 : i64, end = 8 : i64
+// CHECK-NEXT:    nn.slice %[[R]] {shard.sharding = #shard.sharding<@mesh, [[], [], [0]]>, dim = 2 : i64, start = 8 : i64, end = 16 : i64
+// CHECK-NEXT:    nn.add
+// CHECK-NEXT:    shard.reshard %{{.*}} from #shard.sharding<@mesh, [[], [], [0]]> to #shard.sharding<@mesh, []>
+func.func @fused_qkv(%x: tensor<4x8xf32>) -> tensor<1x4x8xf32> {
+  %w = nn.weight @c_attn.weight : tensor<8x24xf32>
+  %b = nn.weight @c_attn.bias : tensor<24xf32>
+  %a = shard.shard %w to #shard.sharding<@mesh, [[], [0]], blocks = 3> : tensor<8x24xf32>
+  %0 = nn.matmul %x, %a : tensor<4x8xf32>, tensor<8x24xf32> -> tensor<4x24xf32>
+  %1 = nn.add %0, %b : tensor<4x24xf32>, tensor<24xf32> -> tensor<4x24xf32>
+  %2 = nn.reshape %1 : tensor<4x24xf32> -> tensor<1x4x24xf32>
+  %q = nn.slice %2 {dim = 2 : i64, start = 0 : i64, end = 8 : i64, step = 1 : i64} : tensor<1x4x24xf32> -> tensor<1x4x8xf32>
+  %k = nn.slice %2 {dim = 2 : i64, start = 8 : i64, end = 16 : i64, step = 1 : i64} : tensor<1x4x24xf32> -> tensor<1x4x8xf32>
+  %3 = nn.add %q, %k : tensor<1x4x8xf32>, tensor<1x4x8xf32> -> tensor<1x4x8xf32>
+  func.return %3 : tensor<1x4x8xf32>
+}

@@ -36,19 +36,25 @@ class MLP(torch.nn.Module):
 
 
 class Block(torch.nn.Module):
-    """A pre-norm transformer block: causal multi-head attention and a GELU MLP."""
+    """A pre-norm transformer block: causal multi-head attention (q, k and v
+    projected by one fused Linear, as GPT-2 does, or by three) and a GELU MLP."""
 
-    def __init__(self, d: int = 32, heads: int = 4, f: int = 64):
+    def __init__(self, d: int = 32, heads: int = 4, f: int = 64, fused: bool = False):
         super().__init__()
-        self.heads = heads
+        self.heads, self.fused = heads, fused
         self.ln1, self.ln2 = torch.nn.LayerNorm(d), torch.nn.LayerNorm(d)
-        self.q, self.k, self.v, self.o = (torch.nn.Linear(d, d) for _ in range(4))
+        if fused:
+            self.qkv = torch.nn.Linear(d, 3 * d)
+        else:
+            self.q, self.k, self.v = (torch.nn.Linear(d, d) for _ in range(3))
+        self.o = torch.nn.Linear(d, d)
         self.fc1, self.fc2 = torch.nn.Linear(d, f), torch.nn.Linear(f, d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         h = self.ln1(x)
-        q, k, v = (t(h).view(b, n, self.heads, d // self.heads).transpose(1, 2) for t in (self.q, self.k, self.v))
+        qkv = self.qkv(h).split(d, dim=-1) if self.fused else (self.q(h), self.k(h), self.v(h))
+        q, k, v = (t.view(b, n, self.heads, d // self.heads).transpose(1, 2) for t in qkv)
         a = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.o(a.transpose(1, 2).reshape(b, n, d))
         return x + self.fc2(torch.nn.functional.gelu(self.fc1(self.ln2(x))))
@@ -57,7 +63,7 @@ class Block(torch.nn.Module):
 class Stack(torch.nn.Module):
     def __init__(self, layers: int = 2):
         super().__init__()
-        self.layers = torch.nn.ModuleList(Block() for _ in range(layers))
+        self.layers = torch.nn.ModuleList(Block(fused=i == 0) for i in range(layers))  # layer 0: fused q|k|v
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
@@ -137,8 +143,8 @@ def _case_main(rank: int, out: dict[str, Any]) -> None:
         out["stack"] = (auto(x), stack(x))
     out["stack_report"], out["stack_comm"] = auto.program.report, {k: list(v) for k, v in auto.program.comm.items()}
     out["stack_min"] = min_all_reduce(stack, auto.program.report["placements"], x)
-    globs = {"*.q.weight": "shard(0)", "*.k.weight": "shard(0)", "*.v.weight": "shard(0)", "*.o.weight": "shard(1)",
-             "*.fc1.weight": "shard(0)", "*.fc2.weight": "shard(1)"}
+    globs = {"*.qkv.weight": "shard(0, blocks=3)", "*.q.weight": "shard(0)", "*.k.weight": "shard(0)",
+             "*.v.weight": "shard(0)", "*.o.weight": "shard(1)", "*.fc1.weight": "shard(0)", "*.fc2.weight": "shard(1)"}
     manual = sparcc.jit(stack, shard=globs, threads=1)
     out["stack_manual"] = manual(x)
     out["stack_manual_cache"] = manual.program.report["cache"]
@@ -323,7 +329,9 @@ def test_auto_is_megatron_two_all_reduces_per_layer(main_run):
         assert report["unplaced"] == []
         assert report["collectives"] == ["all_reduce"] * 4  # 2 layers
         assert r["stack_comm"] == {"all_reduce": [4, 4 * 2 * 8 * 32 * 4]}
-        assert report["placements"]["layers.0.q.weight"] == "shard(0)"
+        # the fused q|k|v is split per block: each rank keeps its heads of q, of k and of v
+        assert report["placements"]["layers.0.qkv.weight"] == "shard(0, blocks=3)"
+        assert report["placements"]["layers.1.q.weight"] == "shard(0)"
         assert report["placements"]["layers.1.fc2.weight"] == "shard(1)"
 
 
@@ -378,15 +386,15 @@ def test_llama_zoo_model_auto(zoo_run):
 
 @pytest.mark.slow
 def test_gpt2_zoo_model_auto(zoo_run):
-    # GPT-2's Conv1D MLP (matmul by a [in, out] weight) is split; its fused
-    # q|k|v projection is not (splitting it would gather before the q/k/v
-    # slices), so one all-reduce per layer
+    # GPT-2's Conv1D layers (matmul by a [in, out] weight) are split, its
+    # fused q|k|v projection per block: Megatron's 2 all-reduces per layer
     for r in zoo_run:
         got, want = r["gpt2"]
         torch.testing.assert_close(got, want, atol=TOL, rtol=0)
         assert r["gpt2_report"]["unplaced"] == []
         assert r["gpt2_report"]["placements"]["m.transformer.h.0.mlp.c_fc.weight"] == "shard(1)"
-        assert r["gpt2_report"]["collectives"] == ["all_reduce"] * 2
+        assert r["gpt2_report"]["placements"]["m.transformer.h.0.attn.c_attn.weight"] == "shard(1, blocks=3)"
+        assert r["gpt2_report"]["collectives"] == ["all_reduce"] * 4
         assert list(r["gpt2_comm"]["all_reduce"]) == r["gpt2_min"]
 
 
@@ -487,7 +495,7 @@ def test_cli_compile_writes_one_artifact_per_rank(tmp_path, capsys):
     "extra, message",
     [
         ("--shard auto", "--shard and --world-size go together"),
-        ("--shard fc1.weight=shard(x) --world-size 2", "placement 'shard(x)' is not 'shard(<dim>)' or 'replicate'"),
+        ("--shard fc1.weight=shard(x) --world-size 2", "placement 'shard(x)' is not 'shard(<dim>)'"),
         ("--shard fc1.weight=shard(0) --world-size 3",
          "weight 'fc1.weight' dim 0 has size 2048, which 3 ranks do not divide"),
     ],
