@@ -303,7 +303,7 @@ class Model:
                                                                        unrolled)
                     idx = list(o.operands)[2:]
                     ld = loads.get((base[0].name, *idx))
-                    if ld is not None and not any(v == my_iv for v in idx):
+                    if ld is not None and not any(_depends(v, my_iv) for v in idx):
                         # a reduction through memory: the chain from the load to this store
                         chain = _path(ld.results[0], o.operands[0], col)
                         ii_rec = max(ii_rec, chain * unroll)

@@ -10,6 +10,9 @@ A schedule maps layer globs to primitives, e.g.
 - `unroll`: factor on the nest's innermost parallel loop (the deepest loop
   whose index every store uses); 0 unrolls it completely.
 - `reuse_factor` (hls4ml's): unroll = that loop's trip count / reuse_factor.
+- `tile`: [F0, F1, ...] per loop of the nest from the outermost (Allo's
+  tile: split + reorder, see tile()); applied before the others, which then
+  see the tiled nest (its point loop is the innermost, pipelined one).
 - `partition`: {buffer: "cyclic|block:factor:dim" or "complete:0:dim"};
   buffers are named as in kernel.cpp (in0, out0, w_<weight>, bufN).
 - `dataflow` (top-level key): `#pragma HLS dataflow` between the nests.
@@ -36,7 +39,7 @@ from sparcc.backends.hls.qor import static_trip
 
 ATTR_NOTES = "hls.notes"  # what the schedule changed from what was asked, for the report
 ATTR_USER_II = "hls.user_ii"  # the II was asked for by the user, not the heuristic
-KEYS = {"unroll", "pipeline", "reuse_factor", "partition"}
+KEYS = {"tile", "unroll", "pipeline", "reuse_factor", "partition"}
 INTERFACES = ("m_axi", "ap_memory", "stream")
 
 
@@ -123,6 +126,10 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
         for k, nest in enumerate(nests):
             layer = found[k] if not found[k].startswith("nest") else _layer_by_buffer(nests, found, k, names)
             layers.append(layer)
+            prims = _match(rules, layer) or {}
+            if "tile" in prims:
+                nest = nests[k] = tile(nest, prims["tile"], layer, _match([(g, g) for g, _ in rules], layer), notes,
+                                       names)
             nest.operation.attributes[ATTR_LAYER] = ir.StringAttr.get(layer)
             typ = _match(precision, layer)
             if typ is not None and typ != "float":
@@ -133,7 +140,6 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
             for op in walk(nest):  # loops off the main chain (rare) get labels too
                 if _name(op) == "scf.for" and ATTR_LABEL not in op.operation.attributes:
                     op.operation.attributes[ATTR_LABEL] = ir.StringAttr.get(f"L{k}_x{id(op) % 10000}")
-            prims = _match(rules, layer) or {}
             innermost = chain[-1]
             ii = prims.get("pipeline", 1)
             if ii is not False:
@@ -190,12 +196,131 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
                     )
                 partitions[str(name)] = str(how)
         if notes:
-            func.operation.attributes[ATTR_NOTES] = ir.ArrayAttr.get([ir.StringAttr.get(n) for n in notes])
+            func.operation.attributes[ATTR_NOTES] = ir.ArrayAttr.get([ir.StringAttr.get(n) for n in dict.fromkeys(notes)])
         if partitions:
             func.operation.attributes[ATTR_PARTITION] = ir.DictAttr.get(
                 {k: ir.StringAttr.get(v) for k, v in partitions.items()}
             )
     return layers
+
+
+def tile(nest: Any, factors: Any, layer: str, glob: str | None, notes: list[str], names: dict[Any, str]) -> Any:
+    """Allo's tile: each loop of the nest's leading perfect band (the
+    loops that hold only the next one, and that one) whose factor F is
+    above 1 is split into an outer loop of trip / F iterations and a point
+    loop of F, and the point loops go innermost in the band, in order:
+    [i, j, k] by [1, 4] -> [i, j.outer, k, j.point] (the reduction loop k
+    then sits outside the pipelined loop, which no longer waits for its
+    accumulation). A factor of 0 or 1 leaves its loop whole; a nest
+    shallower than the list takes its first factors. Returns the new
+    outermost loop."""
+    from mlir import ir
+    from mlir.dialects import arith, scf
+
+    if (not isinstance(factors, (list, tuple)) or not factors
+            or not all(isinstance(f, int) and not isinstance(f, bool) and f >= 0 for f in factors)):
+        raise ScheduleError(f"hls schedule for layer {layer}: tile={factors!r}: expected a list of factors, one per "
+                            "loop of the nest from the outermost (0 or 1: not tiled), e.g. [1, 4]")
+    wildcard = glob is not None and any(c in glob for c in "*?[")
+    chain = _chain(nest)
+    factors = list(factors)[: len(chain)]
+    if not any(f > 1 for f in factors):
+        return nest
+    perfect = 1  # the leading perfect band: each loop holds only the next
+    while perfect < len(chain) and all(op.operation == chain[perfect].operation or _name(op) == "scf.yield"
+                                       for op in body_of(chain[perfect - 1])):
+        perfect += 1
+    last = max(d for d, f in enumerate(factors) if f > 1)
+    band = chain[: max(perfect, last + 1)]
+    factors += [0] * (len(band) - len(factors))
+    for d, loop in enumerate(band):
+        trip = static_trip(loop)
+        f = factors[d]
+        if trip is None:
+            raise ScheduleError(f"hls schedule for layer {layer}: tile: loop {d} of the nest has a trip count that is data")
+        if f > 1 and trip % f:
+            if not wildcard:
+                raise ScheduleError(f"hls schedule for layer {layer}: tile factor {f} must divide the trip count {trip} "
+                                    f"of loop {d} of the nest")
+            chosen = max(x for x in range(1, f + 1) if trip % x == 0)
+            notes.append(f"tile {f} from '{glob}' does not divide loop {d} of a nest of layer {layer} ({trip} "
+                         f"iterations): " + (f"tiled by {chosen}" if chosen > 1 else "not tiled"))
+            factors[d] = chosen
+    why = _untileable(band, names)
+    if why:
+        if not wildcard:
+            raise ScheduleError(f"hls schedule for layer {layer}: tile {list(factors)}: {why}")
+        notes.append(f"tile from '{glob}' not applied to a nest of layer {layer}: {why}")
+        return nest
+    index = ir.IndexType.get()
+    with ir.InsertionPoint(nest), nest.location:
+        bounds = []
+        for loop, f in zip(band, factors):
+            lb, ub, step = list(loop.operands)[:3]
+            s = _int(step)
+            bounds.append((lb, ub, step, arith.ConstantOp(index, s * f).result if f > 1 else None,
+                           arith.ConstantOp(index, 0).result, arith.ConstantOp(index, s * f).result if f > 1 else None))
+    order = [(d, "outer") for d in range(len(band))] + [(d, "point") for d, f in enumerate(factors) if f > 1]
+    ivs: dict[tuple[int, str], Any] = {}
+    where = ir.InsertionPoint(nest)
+    first = None
+    for d, part in order:
+        lb, ub, step, wide, zero, span = bounds[d]
+        with where, nest.location:
+            if part == "outer":
+                loop = scf.ForOp(lb, ub, wide if wide is not None else step)
+            else:
+                loop = scf.ForOp(zero, span, step)
+            first = first or loop
+            ivs[(d, part)] = loop.induction_variable
+            with ir.InsertionPoint(loop.body):
+                yield_ = scf.YieldOp([])
+            where = ir.InsertionPoint(yield_)
+    innermost = band[-1].regions[0].blocks[0]
+    with where, nest.location:
+        for d, f in enumerate(factors):
+            old = band[d].regions[0].blocks[0].arguments[0]
+            new = arith.AddIOp(ivs[(d, "outer")], ivs[(d, "point")]).result if f > 1 else ivs[(d, "outer")]
+            old.replace_all_uses_with(new)
+    for op in list(innermost.operations):
+        if _name(op) != "scf.yield":
+            op.operation.move_before(yield_)
+    nest.operation.erase()
+    return first
+
+
+def _int(v: Any) -> int:
+    from mlir import ir
+
+    return ir.IntegerAttr(v.owner.attributes["value"]).value
+
+
+def _untileable(band: list[Any], names: dict[Any, str]) -> str | None:
+    """Why the band cannot be tiled (permuted), or None: it must be
+    perfectly nested, and every array it writes it may read only at the
+    address it writes (an accumulator), so that reordering its iterations
+    keeps each address's own sequence of updates."""
+    for outer, inner in zip(band, band[1:]):
+        others = [op for op in body_of(outer) if op.operation != inner.operation and _name(op) != "scf.yield"]
+        if others:
+            return f"the loops are not perfectly nested ('{_name(others[0])}' between loops)"
+    loads: dict[Any, set[tuple[Any, ...]]] = {}
+    stores: dict[Any, set[tuple[Any, ...]]] = {}
+    for op in walk(band[0]):  # by array (a view's accesses are its base's), then by address
+        if _name(op) == "memref.load":
+            loads.setdefault(names.get(op.operands[0]), set()).add((op.operands[0], *list(op.operands)[1:]))
+        elif _name(op) == "memref.store":
+            stores.setdefault(names.get(op.operands[1]), set()).add((op.operands[1], *list(op.operands)[2:]))
+        elif _name(op) in ("func.call", "scf.if"):
+            return f"its body holds '{_name(op)}'"
+    for buf, at in stores.items():
+        if len(at) > 1 or not loads.get(buf, set()) <= at:
+            return "it reads an array it writes at another address, and reordering its iterations could change the result"
+    return None
+
+
+def body_of(loop: Any) -> list[Any]:
+    return list(loop.operation.regions[0].blocks[0].operations)
 
 
 def _layer_by_buffer(nests: list[Any], found: list[str], k: int, names: dict[Any, str]) -> str:
@@ -237,16 +362,20 @@ def _label(loop: Any) -> str:
 
 def _parallel_loop(chain: list[Any]) -> Any:
     """The deepest loop of the chain whose index every store of the nest uses."""
+    from sparcc.backends.hls.qor import _depends
+
     stores = [op for op in walk(chain[0]) if _name(op) == "memref.store"]
     for loop in reversed(chain):
         iv = loop.operation.regions[0].blocks[0].arguments[0]
-        if stores and all(any(v == iv for v in list(s.operands)[2:]) for s in stores):
+        if stores and all(any(_depends(v, iv) for v in list(s.operands)[2:]) for s in stores):
             return loop
     return chain[-1]
 
 
 def _walked_arrays(loop: Any, names: dict[Any, str], interface: str) -> list[str]:
     """The C names of the arrays whose access index moves with `loop`."""
+    from sparcc.backends.hls.qor import _depends
+
     iv = loop.operation.regions[0].blocks[0].arguments[0]
     out = []
     for op in walk(loop):
@@ -254,7 +383,7 @@ def _walked_arrays(loop: Any, names: dict[Any, str], interface: str) -> list[str
             m = op.operands[0] if _name(op) == "memref.load" else op.operands[1]
             idx = list(op.operands)[1:] if _name(op) == "memref.load" else list(op.operands)[2:]
             name = names.get(m)
-            if any(v == iv for v in idx) and name is not None and name not in out:
+            if any(_depends(v, iv) for v in idx) and name is not None and name not in out:
                 out.append(name)
     return out
 

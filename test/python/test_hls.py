@@ -285,6 +285,29 @@ def test_qor_hand_derived_reduction():
     assert (inner["ii"], inner["depth"], inner["latency"]) == (1, 7, 22)
 
 
+def test_tile_moves_the_reduction_out_of_the_pipelined_loop():
+    # y = A @ x, 8 x 16, ap_memory: untiled the k loop is pipelined at II 4 (576 cycles, above).
+    # tile [8]: i -> i.outer (1 iteration) > k (16) > i.point (8); the pipelined point loop stores
+    # y[i] at a new address each iteration: no recurrence, II 1; depth load 2 + fmul 3 + fadd 4 +
+    # store 1 + entry 1 = 11: (8 - 1) * 1 + 11 = 18; k: 16 * (18 + 1) = 304; i.outer: 1 * (304 + 1) = 305.
+    def mv(A, x):
+        return A @ x
+
+    args = [torch.randn(8, 16), torch.randn(16)]
+    fast, got = _run(mv, args, interface="ap_memory", schedule={"*": {"tile": [8]}})
+    _close(got, mv(*args))
+    _bit_exact(fast, args)
+    outer = _report(fast)["nests"][-1]["loop"]
+    k = outer["loops"][0]
+    point = k["loops"][0]
+    assert (outer["trip"], k["trip"], point["trip"]) == (1, 16, 8)
+    assert (point["ii"], point["depth"], point["latency"], k["latency"], outer["latency"]) == (1, 11, 18, 304, 305)
+    folder = Path(_program(fast).report["library"]).parent
+    cpp = (folder / "kernel.cpp").read_text()
+    assert "L1: for (int i1 = 0; i1 < 8; i1 += 8) {" in cpp and "L1_2: for (int i1_2 = 0; i1_2 < 8; i1_2 += 1) {" in cpp
+    assert check_file(folder / "kernel.cpp", folder / "weights.h") > 0
+
+
 def test_compile_writes_a_project_whose_make_csim_passes_in_a_fresh_copy(tmp_path):
     factory = tmp_path / "small.py"
     factory.write_text(
