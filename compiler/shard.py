@@ -448,32 +448,57 @@ class Segment:
 
 @dataclass
 class Collective:
+    """Starts a collective (torch.distributed's async_op=True); a Wait later
+    completes it."""
+
     kind: str  # all_reduce | all_gather | reduce_scatter | all_slice
     input: int
     output: int
     axis: int | None
+    keep_input: bool = False  # a later step reads the input too: reduce a copy, not it in place
+
+
+@dataclass
+class Wait:
+    """Completes the started collectives whose results go to these slots."""
+
+    outputs: list[int]
 
 
 def split(module: ModuleOp) -> tuple[list[Any], list[SSAValue], list[SSAValue]]:
-    """The entry's ops as steps, ("ops", [ops]) runs and ("collective", op);
-    the entry's arguments and results."""
+    """The entry's ops as steps: ("ops", [ops]) runs, ("issue", op) that
+    starts a collective as soon as its input is computed, and ("wait", [ops])
+    before the first op that reads their results; the entry's arguments and
+    results. Ops are pure, so an op that reads no pending result runs
+    before the wait, while the data moves (communication overlaps compute
+    where the program has such ops: each pass over the ops left takes every
+    op that needs nothing pending, then waits)."""
     f = entry(module)
+    ops = [op for op in f.body.block.ops if not isinstance(op, (func.ReturnOp, *WEIGHT_OPS))]
     steps: list[Any] = []
-    run: list[Operation] = []
-    for op in f.body.block.ops:
-        if isinstance(op, func.ReturnOp):
-            break
-        if isinstance(op, WEIGHT_OPS):
-            continue
-        if isinstance(op, COLLECTIVES):
-            if run:
-                steps.append(("ops", run))
-                run = []
-            steps.append(("collective", op))
-        else:
-            run.append(op)
-    if run:
-        steps.append(("ops", run))
+    while ops:
+        run: list[Operation] = []
+        deferred: list[Operation] = []
+        pending: list[Operation] = []
+        blocked: set[SSAValue] = set()  # results of pending collectives and of deferred ops
+        for op in ops:
+            if any(v in blocked for v in op.operands):
+                deferred.append(op)
+                blocked.update(op.results)
+            elif isinstance(op, COLLECTIVES):
+                if run:
+                    steps.append(("ops", run))
+                    run = []
+                steps.append(("issue", op))
+                pending.append(op)
+                blocked.update(op.results)
+            else:
+                run.append(op)
+        if run:
+            steps.append(("ops", run))
+        if pending:
+            steps.append(("wait", pending))
+        ops = deferred
     ret = f.body.block.last_op
     return steps, list(f.body.block.args), list(ret.operands) if ret else []
 
@@ -571,6 +596,7 @@ class ShardedProgram:
         for k, t in self.constants.items():
             slots[k] = t
         clock = time.perf_counter
+        started: dict[int, tuple[Collective, Any, Any]] = {}  # output slot -> (collective, work, finish)
         for step in self.steps:
             start = clock()
             if isinstance(step, Segment):
@@ -580,40 +606,49 @@ class ShardedProgram:
                 for k, t in zip(step.outputs, out):
                     slots[k] = t
                 self.seconds["compute"] += clock() - start
+            elif isinstance(step, Collective):
+                started[step.output] = (step, *self._guard(step, lambda: self._start(dist, step, slots[step.input])))
+                self.seconds["collectives"] += clock() - start
             else:
-                slots[step.output] = self._collective(dist, step, slots[step.input])
+                for k in step.outputs:
+                    c, work, finish = started.pop(k)
+                    self._guard(c, lambda: self._wait(work))
+                    slots[k] = finish()
                 self.seconds["collectives"] += clock() - start
         outs = [slots[k] for k in self.output_slots]
         return outs[0] if len(outs) == 1 else tuple(outs)
 
-    def _collective(self, dist: Any, c: Collective, x: torch.Tensor) -> torch.Tensor:
+    def _start(self, dist: Any, c: Collective, x: torch.Tensor) -> tuple[Any, Any]:
+        """Starts collective `c` on x: (its torch.distributed work or None, a
+        function that gives the result once the work is done)."""
         n = self.world
         calls = self.comm.setdefault(c.kind, [0, 0])
         if c.kind == "all_slice":
-            return x.chunk(n, c.axis)[self.rank].contiguous()
+            return None, lambda: x.chunk(n, c.axis)[self.rank].contiguous()
         calls[0] += 1
         calls[1] += x.numel() * x.element_size()
+        if c.kind == "all_gather":
+            parts = [torch.empty_like(x) for _ in range(n)]
+            return dist.all_gather(parts, x.contiguous(), async_op=True), lambda: torch.cat(parts, c.axis)
+        y = x.clone() if c.keep_input or not x.is_contiguous() or c.kind == "reduce_scatter" else x
+        work = dist.all_reduce(y, async_op=True)
+        if c.kind == "all_reduce":
+            return work, lambda: y
+        return work, lambda: y.chunk(n, c.axis)[self.rank].contiguous()  # reduce_scatter: gloo has none
+
+    def _guard(self, c: Collective, fn: Any) -> Any:
         try:
-            if c.kind == "all_reduce":
-                x = x.clone() if not x.is_contiguous() else x
-                self._wait(dist.all_reduce(x, async_op=True), c)
-                return x
-            if c.kind == "all_gather":
-                parts = [torch.empty_like(x) for _ in range(n)]
-                self._wait(dist.all_gather(parts, x.contiguous(), async_op=True), c)
-                return torch.cat(parts, c.axis)
-            # reduce_scatter: gloo has none; a sum then this rank's part
-            y = x.clone()
-            self._wait(dist.all_reduce(y, async_op=True), c)
-            return y.chunk(n, c.axis)[self.rank].contiguous()
+            return fn()
         except RuntimeError as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise SparccError(
-                f"shard: rank {self.rank}: {c.kind} over {n} ranks failed ({first[:200]}); a peer process "
+                f"shard: rank {self.rank}: {c.kind} over {self.world} ranks failed ({first[:200]}); a peer process "
                 "may have died or stopped calling the model"
             ) from None
 
-    def _wait(self, work: Any, c: Collective) -> None:
+    def _wait(self, work: Any) -> None:
+        if work is None:
+            return
         if self.timeout is None:
             work.wait()
         elif not work.wait(datetime.timedelta(seconds=self.timeout)):
@@ -630,6 +665,7 @@ class Plan:
     placements: dict[str, str]
     unplaced: list[str]
     steps: list[tuple]  # ("segment", module, in slots, out slots, in specs, out specs) | ("collective", Collective)
+    #                     | ("wait", Wait)
     n_slots: int
     input_slots: list[int]
     output_slots: list[int]
@@ -689,19 +725,23 @@ def plan(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, world: int, 
     reads: set[SSAValue] = set(results_v)
     for kind, payload in reversed(steps_ir):
         later.append(set(reads))
-        for op in payload if kind == "ops" else [payload]:
+        for op in payload if kind == "ops" else [payload] if kind == "issue" else []:
             reads |= set(op.operands)
     later.reverse()
     constants: dict[int, nn.WeightOp] = {}
     steps: list[tuple] = []
     for (kind, payload), after in zip(steps_ir, later):
-        if kind == "collective":
+        if kind == "wait":
+            steps.append(("wait", Wait([slot_of(op.result) for op in payload])))
+            continue
+        if kind == "issue":
             src = payload.input
             if isinstance(src.owner, nn.WeightOp):
                 constants[slot_of(src)] = src.owner
             axis = None if isinstance(payload, AllReduceOp) else payload.axis
             steps.append(("collective", Collective(payload.name.removeprefix("shard."), slot_of(src),
-                                                   slot_of(payload.result), axis)))
+                                                   slot_of(payload.result), axis,
+                                                   keep_input=src in after or isinstance(src.owner, nn.WeightOp))))
             continue
         defined = {r for op in payload for r in op.results}
         ins: list[SSAValue] = []
@@ -727,6 +767,8 @@ def _report(p: Plan, rank: int, steps: list[Any], local_bytes: int, full_bytes: 
         "unplaced": p.unplaced,
         "segments": sum(isinstance(s, Segment) for s in steps),
         "collectives": [s.kind for s in steps if isinstance(s, Collective)],
+        "schedule": [s.kind if isinstance(s, Collective) else "wait" if isinstance(s, Wait) else "segment"
+                     for s in steps],
         "memory": {"weights_bytes": local_bytes, "model_weights_bytes": full_bytes},
         "cache": [s.program.report.get("cache") for s in steps if isinstance(s, Segment)],
     }
@@ -754,7 +796,7 @@ def build_sharded(model: Any, args: Sequence[torch.Tensor], spec: ShardSpec, tar
         _barrier()
     try:
         for step in p.steps:
-            if step[0] == "collective":
+            if step[0] in ("collective", "wait"):
                 steps.append(step[1])
                 continue
             _, seg, ins, outs, in_specs, out_specs = step
@@ -827,7 +869,11 @@ def compile_sharded(model: Any, args: Sequence[torch.Tensor], out: str | Path, s
         for step in p.steps:
             if step[0] == "collective":
                 c = step[1]
-                steps_json.append({"collective": c.kind, "input": c.input, "output": c.output, "axis": c.axis})
+                steps_json.append({"collective": c.kind, "input": c.input, "output": c.output, "axis": c.axis,
+                                   "keep_input": c.keep_input})
+                continue
+            if step[0] == "wait":
+                steps_json.append({"wait": step[1].outputs})
                 continue
             _, seg, ins, outs, in_specs, out_specs = step
             name = f"seg{n_seg}"
@@ -844,7 +890,7 @@ def compile_sharded(model: Any, args: Sequence[torch.Tensor], out: str | Path, s
                 stages.close()
             steps_json.append({"segment": name, "inputs": ins, "outputs": outs})
         manifest = {
-            "format": 1, "rank": rank, "world": world, "target": tgt.name, "steps": steps_json,
+            "format": 2, "rank": rank, "world": world, "target": tgt.name, "steps": steps_json,
             "n_slots": p.n_slots, "input_slots": p.input_slots, "output_slots": p.output_slots,
             "inputs": [{"shape": list(s.shape), "dtype": str(s.dtype).removeprefix("torch.")}
                        for s in p.prepared.imported.inputs],
@@ -883,8 +929,12 @@ def load_sharded(folder: str | Path, threads: int | None = None, timeout: float 
     for s in m["steps"]:
         if "segment" in s:
             steps.append(Segment(artifact.load(path / s["segment"], threads), s["inputs"], s["outputs"]))
+        elif "wait" in s:
+            steps.append(Wait(s["wait"]))
         else:
-            steps.append(Collective(s["collective"], s["input"], s["output"], s["axis"]))
+            steps.append(Collective(s["collective"], s["input"], s["output"], s["axis"], s.get("keep_input", False)))
+            if m.get("format", 1) == 1:  # written before overlap: each collective completes at once
+                steps.append(Wait([s["output"]]))
     from sparcc.frontend import TensorSpec
 
     inputs = [TensorSpec(tuple(i["shape"]), getattr(torch, i["dtype"])) for i in m["inputs"]]
@@ -970,7 +1020,7 @@ def cli_compile(opts: Any, model: Any, inputs: list[Any], quant: Any, sparsity: 
     for folder in folders:
         m = json.loads((folder / SHARD_MANIFEST).read_text())
         kinds = [s["collective"] for s in m["steps"] if "collective" in s]
-        print(f"{opts.target}: rank {m['rank']} of {m['world']} -> {folder}/ ({len(m['steps']) - len(kinds)} "
+        print(f"{opts.target}: rank {m['rank']} of {m['world']} -> {folder}/ ({sum('segment' in s for s in m['steps'])} "
               f"segment(s), collectives {', '.join(kinds) or 'none'}; weights "
               f"{m['memory']['weights_bytes'] / 2**20:.2f} of {m['memory']['model_weights_bytes'] / 2**20:.2f} MiB)")
     if m["unplaced"]:

@@ -71,6 +71,17 @@ class Stack(torch.nn.Module):
         return x
 
 
+class Branches(MLP):
+    """An MLP beside an independent layer: `skip` runs while the MLP's sum moves."""
+
+    def __init__(self, d: int, f: int):
+        super().__init__(d, f, d)
+        self.skip = torch.nn.Linear(d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.relu(self.fc1(x))) + self.skip(x)
+
+
 class Unplaced(torch.nn.Module):
     """A column-parallel linear whose split output meets argsort (no sharding rule)."""
 
@@ -149,9 +160,10 @@ def _case_main(rank: int, out: dict[str, Any]) -> None:
     out["stack_manual"] = manual(x)
     out["stack_manual_cache"] = manual.program.report["cache"]
 
-    # compressed layers: an NF4 column-parallel fc1 and a 2:4 sparse row-parallel fc2
+    # compressed layers: an NF4 column-parallel fc1 and a 2:4 sparse row-parallel
+    # fc2, beside a replicated float layer that runs while fc2's sum moves
     torch.manual_seed(2)
-    cmlp, cx = MLP(64, 128, 64).eval(), torch.randn(8, 64)
+    cmlp, cx = Branches(64, 128).eval(), torch.randn(8, 64)
     comp = sparcc.jit(cmlp, shard=MLP_SPEC, quant={"fc1": "nf4:g32"}, sparsity={"fc2": "2:4"}, threads=1)
     with torch.no_grad():
         out["compressed"] = (comp(cx), cmlp, cx)
@@ -310,10 +322,18 @@ def test_compressed_layers_keep_their_parts(main_run):
         report = r["compressed_report"]
         assert report["placements"]["fc1.weight"] == "shard(0)" and report["unplaced"] == []
         # each rank: half of fc1's 4-bit codes, scales and bias and of fc2's
-        # kept values and their 1-byte indices; NF4's table and fc2's bias whole
+        # kept values and their 1-byte indices; NF4's table, fc2's bias and skip whole
         split = 64 * 32 + 64 * 2 * 4 + 64 * 4 + 64 * 32 * 4 + 64 * 32
-        whole = 16 * 4 + 64 * 4
+        whole = 16 * 4 + 64 * 4 + (64 * 64 + 64) * 4
         assert report["memory"] == {"weights_bytes": split + whole, "model_weights_bytes": 2 * split + whole}
+
+
+def test_communication_overlaps_independent_compute(main_run):
+    # fc2's all-reduce starts as soon as fc2 is done; `skip`, which does not
+    # read it, runs before the wait; the bias add and the sum after it
+    for r in main_run:
+        assert r["compressed_report"]["schedule"] == ["segment", "all_reduce", "segment", "wait", "segment"]
+        assert r["mlp_report"]["schedule"] == ["segment", "all_reduce", "wait", "segment"]  # nothing to overlap
 
 
 def test_transformer_stack_auto_matches_eager(main_run):
