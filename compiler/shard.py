@@ -957,9 +957,19 @@ def _bound(local: torch.Tensor, op: nn.WeightOp) -> torch.Tensor:
 
 
 def _barrier() -> None:
+    """Rank 0 compiles, the others wait here; a peer that dies meanwhile ends
+    the wait (gloo's closed connection, or the process group's timeout) with
+    one message."""
     import torch.distributed as dist
 
-    dist.barrier()
+    try:
+        dist.barrier()
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SparccError(
+            f"shard: rank {dist.get_rank()}: waiting for the other ranks while rank 0 compiles failed ({first[:200]}); "
+            "a peer process may have died (see its own error)"
+        ) from None
 
 
 class ShardedFunction:

@@ -432,6 +432,21 @@ def test_no_process_group_is_one_message():
         sparcc.jit(MLP(), shard=MLP_SPEC)(torch.randn(8, 16))
 
 
+def test_a_peer_lost_while_rank_0_compiles_is_one_message(monkeypatch):
+    import torch.distributed as dist
+
+    from sparcc import shard
+
+    def lost() -> None:
+        raise RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer\nmore")
+
+    monkeypatch.setattr(dist, "barrier", lost)
+    monkeypatch.setattr(dist, "get_rank", lambda: 1)
+    with pytest.raises(SparccError, match=r"shard: rank 1: waiting for the other ranks while rank 0 compiles failed "
+                                          r"\(.*Connection closed by peer\); a peer process may have died"):
+        shard._barrier()
+
+
 def test_bad_options_are_one_message():
     from sparcc.shard import parse_shard_spec
 
