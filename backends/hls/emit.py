@@ -80,6 +80,20 @@ class Kernel:
     interface: str
     dataflow: bool
     fixed_types: set[str] = field(default_factory=set)
+    items: list[Item] = field(default_factory=list)
+
+
+@dataclass
+class Item:
+    """One top-level statement of the core (a loop nest, a copy), as the
+    dataflow split (dataflow.py) sees it: its C++ lines, the arrays it
+    reads and writes (by C name) and its layer."""
+
+    text: str
+    reads: set[str]
+    writes: set[str]
+    layer: str
+    label: str | None = None  # a nest's outer loop label (the QoR model's key)
 
 
 def _name(op: Any) -> str:
@@ -305,8 +319,14 @@ class Emitter:
                 b.ctype = f"ap_uint<{max(1, (lut.shape[0] - 1).bit_length())}>"
         self.assign_types()
         block = self.func.regions[0].blocks[0]
+        items: list[Item] = []
         for op in block.operations:
+            start = len(self.lines)
             self.emit(op, 1)
+            if len(self.lines) > start and _name(op) not in ("memref.alloc", "memref.alloca"):
+                reads, writes = self.accesses(op)
+                layer = str_attr(op, ATTR_LAYER) or (items[-1].layer if items else "")
+                items.append(Item("\n".join(self.lines[start:]), reads, writes, layer, str_attr(op, ATTR_LABEL)))
         for b in self.buffers:
             if b.name in self.partitions:
                 b.partition = self.partitions[b.name]
@@ -316,7 +336,22 @@ class Emitter:
                 raise EmitError(f"partition names '{name}', which is not an array of this kernel "
                                 f"(its arrays: {', '.join(sorted(names))})")
         return Kernel(self.top, "\n".join(self.lines), self.buffers, inputs, outputs, wbufs, self.interface,
-                      self.dataflow, self.fixed)
+                      self.dataflow, self.fixed, items)
+
+    def accesses(self, op: Any) -> tuple[set[str], set[str]]:
+        """The arrays (C names) `op` reads and writes."""
+        reads: set[str] = set()
+        writes: set[str] = set()
+        for inner in walk(op):
+            kind = _name(inner)
+            if kind == "memref.load" and inner.operands[0] in self.views:
+                reads.add(self.views[inner.operands[0]][0].name)
+            elif kind == "memref.store" and inner.operands[1] in self.views:
+                writes.add(self.views[inner.operands[1]][0].name)
+            elif kind == "memref.copy":
+                reads.add(self.views[inner.operands[0]][0].name)
+                writes.add(self.views[inner.operands[1]][0].name)
+        return reads, writes
 
     def assign_types(self) -> None:
         """Each weight takes the number type of the first nest that reads it

@@ -11,6 +11,7 @@ C++ and checks every pragma against what it names.
 - interface: `port=` names an argument of the enclosing function (or
   `return`); the mode is one Vitis knows.
 - dataflow: at function scope.
+- stream: `variable=` names an hls::stream declared in the file, depth >= 1.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def check(text: str, where: str = "kernel.cpp", extern: dict[str, int] | None = 
     for ln in lines:
         for m in ARRAY.finditer(ln):
             arrays[m.group(2)] = int(m.group(3))
+    streams = {m.group(1) for ln in lines if (m := re.search(r"hls::stream<.*>\s+(\w+);", ln)) is not None}
     args: list[str] = []
     maxi: set[str] = set()
     for ln in lines:
@@ -104,6 +106,12 @@ def check(text: str, where: str = "kernel.cpp", extern: dict[str, int] | None = 
                 raise PragmaError(f"{at}: interface mode '{mode}' is not one Vitis HLS knows")
             if port != "return" and port not in args:
                 raise PragmaError(f"{at}: interface names port '{port}', not an argument of the function")
+        elif kind == "stream":
+            var, depth = opts.get("variable"), opts.get("depth", "")
+            if var not in streams:
+                raise PragmaError(f"{at}: stream names '{var}', which is not an hls::stream of this kernel")
+            if not depth.isdigit() or int(depth) < 1:
+                raise PragmaError(f"{at}: stream '{var}' needs a depth >= 1")
         elif kind == "dataflow":
             if ln.startswith("    "):
                 raise PragmaError(f"{at}: dataflow inside a loop; it belongs at function scope")

@@ -74,6 +74,12 @@ def kernel_cpp(k: Kernel) -> str:
         "#endif",
         "",
     ]
+    if k.dataflow:
+        from sparcc.backends.hls.dataflow import split
+
+        graph = split(k)
+        if len([p for p in graph.processes if not p.feed]) > 1:
+            return "\n".join(out + dataflow_cpp(k, graph))
     wrapped = k.interface in ("m_axi", "stream")  # the core works on on-chip copies of the ports
     ports = [*k.inputs, *k.outputs]
     if wrapped:
@@ -114,8 +120,13 @@ def kernel_cpp(k: Kernel) -> str:
             out += [f"  write_{b.name}: for (int i = 0; i < {b.size}; ++i) {{",
                     "    #pragma HLS pipeline II=1", f"    {write}", "  }"]
         out.append("}")
-    # the host entry
-    out += ["", "#ifndef __SYNTHESIS__", 'extern "C" void sparcc_run(void **args) {']
+    return "\n".join(out + host_entry(k))
+
+
+def host_entry(k: Kernel) -> list[str]:
+    """sparcc_run(args): the top function called on host arrays (the
+    testbench and sparcc.jit call it)."""
+    out = ["", "#ifndef __SYNTHESIS__", 'extern "C" void sparcc_run(void **args) {']
     bufs = [*k.inputs, *k.outputs]
     if k.interface == "stream":
         for b in bufs:
@@ -135,7 +146,99 @@ def kernel_cpp(k: Kernel) -> str:
             casts.append(f"({elem} *)args[{i}]")
         out.append(f"  {TOP}({', '.join(casts)});")
     out += ["}", "#endif", ""]
-    return "\n".join(out)
+    return out
+
+
+def _port_elem(b: Buffer) -> str:
+    return "float" if b.ctype.startswith("ap_fixed") else b.ctype
+
+
+def dataflow_cpp(k: Kernel, graph: Any) -> list[str]:
+    """The processes of dataflow.split and the top function that connects
+    them with streams (`#pragma HLS dataflow`); a port is `<name>_port`."""
+    by_name = {b.name: b for b in k.buffers}
+    ports = {b.name for b in [*k.inputs, *k.outputs]}
+    streams_of: dict[tuple[str, str], Any] = {}  # (array, reader) -> stream
+    for st in graph.streams:
+        streams_of[(st.array, st.dst)] = st
+
+    def port_arg(b: Buffer) -> str:
+        if k.interface == "stream":
+            return f"hls::stream<{_port_elem(b)}> &{b.name}_port"
+        return f"{'const ' if b.role == 'input' else ''}{_port_elem(b)} {b.name}_port[{b.size}]"
+
+    def loop(label: str, size: int, body: list[str]) -> list[str]:
+        return [f"  {label}: for (int i = 0; i < {size}; ++i) {{", "    #pragma HLS pipeline II=1",
+                *[f"    {line}" for line in body], "  }"]
+
+    out: list[str] = []
+    calls: list[str] = []
+    for p in graph.processes:
+        args, call = [], []
+        for name in p.ins:
+            st = streams_of.get((name, p.name))
+            if st is None or p.feed:  # a port this process reads itself
+                args.append(port_arg(by_name[name]))
+                call.append(f"{name}_port")
+            else:
+                args.append(f"hls::stream<{st.ctype}> &{st.name}")
+                call.append(st.name)
+        outs = [st for st in graph.streams if st.src == p.name]
+        for st in outs:
+            args.append(f"hls::stream<{st.ctype}> &{st.name}")
+            call.append(st.name)
+        for name in p.outs:
+            if name in ports:
+                args.append(port_arg(by_name[name]))
+                call.append(f"{name}_port")
+        layers = f" (layer {', '.join(p.layers)})" if p.layers else ""
+        out += ["", f"// process {p.name}{layers}", f"static void {p.name}({', '.join(args)}) {{"]
+        if p.feed:
+            b = by_name[p.ins[0]]
+            read = f"{b.name}_port.read()" if k.interface == "stream" else f"{b.name}_port[i]"
+            out += loop(f"feed_{b.name}", b.size, [f"{_port_elem(b)} v = {read};", *[f"{st.name}.write(v);" for st in outs]])
+            out.append("}")
+            calls.append(f"  {p.name}({', '.join(call)});")
+            continue
+        used = sorted(p.reads | p.writes)
+        weights = sorted({n for i in p.items for n in i.reads} - set(used))
+        for name in used:
+            b = by_name[name]
+            out.append(f"  static {b.ctype} {name}[{b.size}];")
+            if b.partition is not None:
+                out.append("  " + partition_pragma(name, *b.partition))
+        for name in weights:
+            b = by_name.get(name)
+            if b is not None and b.partition is not None:
+                out.append("  " + partition_pragma(name, *b.partition))
+        for name in p.ins:
+            st = streams_of.get((name, p.name))
+            src = (st.name + ".read()" if st is not None
+                   else f"{name}_port.read()" if k.interface == "stream" else f"{name}_port[i]")
+            out += loop(f"read_{name}", by_name[name].size, [f"{name}[i] = {src};"])
+        out += [i.text for i in p.items]
+        for name in p.outs:
+            b = by_name[name]
+            body = [f"{st.name}.write({name}[i]);" for st in outs if st.array == name]
+            if name in ports:
+                body.append(f"{name}_port.write({name}[i]);" if k.interface == "stream" else f"{name}_port[i] = {name}[i];")
+            out += loop(f"write_{name}", b.size, body)
+        out.append("}")
+        calls.append(f"  {p.name}({', '.join(call)});")
+    top = ["", f"void {TOP}({', '.join(port_arg(b) for b in [*k.inputs, *k.outputs])}) {{"]
+    for b in [*k.inputs, *k.outputs]:
+        if k.interface == "m_axi":
+            top.append(f"#pragma HLS interface m_axi port={b.name}_port offset=slave bundle=gmem_{b.name} depth={b.size}")
+        elif k.interface == "stream":
+            top.append(f"#pragma HLS interface axis port={b.name}_port")
+        else:
+            top.append(f"#pragma HLS interface ap_memory port={b.name}_port")
+    if k.interface == "m_axi":
+        top.append("#pragma HLS interface s_axilite port=return")
+    top.append("#pragma HLS dataflow")
+    for st in graph.streams:
+        top += [f"  hls::stream<{st.ctype}> {st.name};", f"  #pragma HLS stream variable={st.name} depth={st.depth}"]
+    return out + top + calls + ["}"] + host_entry(k)
 
 
 def _values(data: np.ndarray, ctype: str) -> str:

@@ -405,31 +405,29 @@ def report(func: Any, kernel: Kernel, views: dict[Any, Any]) -> dict[str, Any]:
         if _name(op) == "scf.for" and ATTR_ESTIMATED in op.operation.attributes:
             warnings.append(f"loop {str_attr(op, ATTR_LABEL)}: its trip counts are data and the weights were not at "
                             "hand; each iteration is taken to walk an equal share of its arrays")
+    graph = None
     if kernel.dataflow:
-        writers: dict[str, list[str]] = {}
-        for op in func.regions[0].blocks[0].operations:
-            if _name(op) == "scf.for":
-                for inner in walk(op):
-                    if _name(inner) == "memref.store" and inner.operands[1] in views:
-                        name = views[inner.operands[1]][0].name
-                        if str_attr(op, ATTR_LABEL) not in writers.setdefault(name, []):
-                            writers[name].append(str_attr(op, ATTR_LABEL))
-        shared = {b: w for b, w in writers.items() if len(w) > 1}
-        if shared:
-            warnings.append(
-                "dataflow: not in canonical form (" + "; ".join(f"{b} written by {', '.join(w)}" for b, w in
-                                                             sorted(shared.items())[:4])
-                + "): Vitis runs such nests one after another; the interval assumes it does not"
-            )
+        from sparcc.backends.hls.dataflow import split
+
+        graph = split(kernel)
+        if len([p for p in graph.processes if not p.feed]) < 2:
+            graph = None
+            warnings.append("dataflow: the design is one process (its nests share arrays that more than one layer "
+                            "writes); it runs as without dataflow")
     latencies = [n.loop.latency for n in nests]
     # the top function's copies between the ports and on-chip buffers: one element a cycle, after the
     # AXI latency (m_axi) or the stream's first read
     copies = 0
-    if kernel.interface != "ap_memory":
-        extra = AXI_LATENCY if kernel.interface == "m_axi" else 2
-        copies = sum(b.size + extra for b in [*kernel.inputs, *kernel.outputs])
+    port_extra = AXI_LATENCY if kernel.interface == "m_axi" else 2
+    if kernel.interface != "ap_memory" and graph is None:
+        copies = sum(b.size + port_extra for b in [*kernel.inputs, *kernel.outputs])
     cycles = sum(latencies) + copies + 2
-    interval = (max(latencies, default=0) + 1) if kernel.dataflow else cycles
+    interval = cycles
+    processes = []
+    if graph is not None:
+        processes = _processes(graph, kernel, nests, port_extra, memory, total)
+        cycles = sum(p["latency"] for p in processes) + 2  # within one call, each waits for all its input
+        interval = max(p["latency"] for p in processes) + 1
     clock = DEVICE["clock_mhz"]
     return {
         "device": DEVICE["part"],
@@ -441,11 +439,49 @@ def report(func: Any, kernel: Kernel, views: dict[Any, Any]) -> dict[str, Any]:
         "resources": total,
         "utilisation": {k: total[k] / DEVICE[k] for k in total},
         "nests": [_nest_dict(n) for n in nests],
+        **({"dataflow": {"processes": processes, "streams": [
+            {"name": st.name, "from": st.src, "to": st.dst, "depth": st.depth} for st in graph.streams]}}
+           if graph is not None else {}),
         "buffers": memory,
         "warnings": warnings + [f"{k} {total[k]} is over the device's {DEVICE[k]}" for k in total if total[k] > DEVICE[k]],
         "model": "analytic (sparcc.backends.hls.qor): trip counts, II from recurrences and ports, "
                  "depth from operator latencies at the stated clock",
     }
+
+
+def _processes(graph: Any, kernel: Kernel, nests: list[NestQoR], port_extra: int, memory: dict[str, Any],
+               total: dict[str, int]) -> list[dict[str, Any]]:
+    """Each dataflow process's latency (reading its inputs, its nests,
+    writing its outputs: a loop at II 1 per array, + the AXI latency on an
+    m_axi port, + 2 on a stream), and the memory dataflow adds: a copy of
+    an array per process beyond the first that uses it, and the FIFOs."""
+    by_label = {n.loop.label: n.loop.latency for n in nests}
+    sizes = {b.name: b.size for b in kernel.buffers}
+    ports = {b.name for b in [*kernel.inputs, *kernel.outputs]}
+    out = []
+    users: dict[str, int] = {}
+    for p in graph.processes:
+        io = sum(sizes[a] + (port_extra if a in ports and not any(
+            st.array == a and st.dst == p.name for st in graph.streams) else 2) for a in p.ins)
+        io += sum(sizes[a] + (port_extra if a in ports else 2) for a in p.outs)
+        if p.feed:
+            io = sizes[p.ins[0]] + port_extra
+        compute = sum(by_label.get(i.label, 0) for i in p.items)
+        out.append({"name": p.name, "layers": p.layers, "latency": io + compute, "io": io})
+        for a in p.reads | p.writes:
+            users[a] = users.get(a, 0) + 1
+    for a, n in users.items():
+        if a in memory and n > 1:
+            for k, v in memory[a].items():
+                total[k] += v * (n - 1)
+    width = {b.name: _fixed_width(b.ctype) or 32 for b in kernel.buffers}
+    for st in graph.streams:
+        bits = st.depth * width[st.array]
+        if bits <= 1024:
+            total["LUT"] += math.ceil(bits / 32)  # SRL FIFO
+        else:
+            total["BRAM18K"] += math.ceil(st.depth / 512) * math.ceil(width[st.array] / 36)
+    return out
 
 
 def _nest_dict(n: NestQoR) -> dict[str, Any]:

@@ -308,6 +308,31 @@ def test_tile_moves_the_reduction_out_of_the_pipelined_loop():
     assert check_file(folder / "kernel.cpp", folder / "weights.h") > 0
 
 
+def test_dataflow_connects_the_layers_through_streams():
+    # each layer a process: its inputs read from hls::stream FIFOs (or its port) into its own copy,
+    # its nests unchanged, its outputs written to a stream per reader (the softmax's exp feeds two)
+    model, x = MLP().eval(), torch.randn(2, 16)
+    fast, got = _run(model, [x], schedule={"dataflow": True})
+    with torch.no_grad():
+        _close(got, model(x))
+    _bit_exact(fast, [x])
+    folder = Path(_program(fast).report["library"]).parent
+    cpp = (folder / "kernel.cpp").read_text()
+    top = cpp[cpp.index("void sparcc_top("):]
+    assert "#pragma HLS dataflow" in top and "hls::stream<float> s_" in top and "static void sparcc_p5(" in cpp
+    assert "for (int i = 0; i < 32; ++i) {\n    #pragma HLS pipeline II=1\n    in0[i] = in0_port[i];" in cpp
+    assert check_file(folder / "kernel.cpp", folder / "weights.h") > 0
+    r = _report(fast)
+    procs = r["dataflow"]["processes"]
+    assert procs[0]["layers"] == ["fc1"] and procs[1]["layers"] == ["fc2"]
+    # fc1: in0 from m_axi (32 + 64 cycles), its 64 outputs to fc2's stream (64 + 2); its nests by label
+    fc1 = sum(n["latency"] for n in r["nests"] if n["layer"] == "fc1")
+    assert procs[0]["latency"] == (32 + 64) + fc1 + (64 + 2)
+    assert r["interval_cycles"] == max(p["latency"] for p in procs) + 1
+    assert r["latency_cycles"] == sum(p["latency"] for p in procs) + 2
+    assert any(len([s for s in r["dataflow"]["streams"] if s["from"] == p["name"]]) == 2 for p in procs)
+
+
 def test_compile_writes_a_project_whose_make_csim_passes_in_a_fresh_copy(tmp_path):
     factory = tmp_path / "small.py"
     factory.write_text(
@@ -570,7 +595,8 @@ def _run_q(model, x, quant, **opts):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["cnn", "attention", "nf4", "2:4", "ell", "csr", "gemm", "jacobi-2d", "fixed"])
+@pytest.mark.parametrize("case", ["cnn", "attention", "nf4", "2:4", "ell", "csr", "gemm", "jacobi-2d", "fixed",
+                                  "dataflow"])
 def test_every_kind_of_design_passes_make_csim_in_a_fresh_copy(case, tmp_path):
     from sparcc import artifact
 
@@ -585,6 +611,9 @@ def test_every_kind_of_design_passes_make_csim_in_a_fresh_copy(case, tmp_path):
         "gemm": (gemm, [torch.randn(8, 6), torch.randn(6, 10), torch.randn(8, 10)], {}, {"interface": "stream"}),
         "jacobi-2d": (jacobi_2d, [torch.randn(8, 8), torch.randn(8, 8)], {}, {"interface": "ap_memory"}),
         "fixed": (MLP(), [torch.randn(2, 16)], {}, {"precision": {"*": "ap_fixed<18,8>"}}),
+        "dataflow": (Attention(), [torch.randn(1, 4, 8)], {},  # x feeds q, k, v and the residual
+                     {"schedule": {"dataflow": True, "norm": {"unroll": 2}}, "interface": "stream",
+                      "precision": {"v": "ap_fixed<18,8>"}}),
     }[case]
     if isinstance(model, torch.nn.Module):
         model.eval()
