@@ -18,10 +18,12 @@ import abc
 import importlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-import torch
 from sparcc.errors import InputMismatchError, SparccError
+
+if TYPE_CHECKING:  # the timing worker of sparcc tune loads libraries without torch
+    import torch
 
 # name -> "module:class"; the class is a Target
 TARGETS: dict[str, str] = {
@@ -107,11 +109,28 @@ class Target(abc.ABC):
         ValueError when no kernel of this target takes it."""
         raise ValueError(f"target '{self.name}' has no kernels for sparse weights")
 
-    # -- cost hooks (the learned cost model will fill these) ---------------
+    # -- cost hooks (sparcc.costmodel) --------------------------------------
+    # the names of cost_spaces(), known without importing them (cache keys)
+    cost_space_names: ClassVar[tuple[str, ...]] = ()
+
+    def cost_spaces(self) -> dict[str, Any]:
+        """The decisions this target lets the learned cost model make, by
+        name: sparcc.costmodel.CostSpace objects (`sparcc tune` measures
+        them, `choose` asks the model)."""
+        return {}
+
     def sparse_speedup(self, parts: Sequence[tuple[str, int]], rows: int, cols: int) -> float:
         """Predicted speed of a sparse layer (kernel kind, stored values per
         part) against this target's dense code for a rows x cols weight."""
         return 1.0
+
+    def sparse_estimate(self, parts: Sequence[tuple[str, int]], rows: int, cols: int,
+                        batch_rows: int | None = None, formats: Sequence[str] | None = None,
+                        threads: int | None = None) -> tuple[float, str]:
+        """(sparse_speedup's prediction, what made it). A target with a
+        learned model of its sparse kernels also knows the layer's input
+        rows (`batch_rows`, None when dynamic) and formats."""
+        return self.sparse_speedup(parts, rows, cols), "the kernel rate table"
 
     # -- build and load ----------------------------------------------------
     @abc.abstractmethod

@@ -82,7 +82,7 @@ def compile(
     stages = Stages(["import", "passes", "lower", "weights", "build"], progress)
     try:
         with stages("import", "importing the model (torch.export)"):
-            prepared = prepare(model, args, tgt, quant, sparsity)
+            prepared = prepare(model, args, tgt, quant, sparsity, threads=threads)
         try:
             result = tgt.write_artifact(work, prepared, threads, stages,
                                         name or getattr(model, "__name__", type(model).__name__))

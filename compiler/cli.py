@@ -330,6 +330,12 @@ def _print_quant(layers: Sequence[dict[str, Any]]) -> None:
               f"{q['bytes_f32'] / 2**20:.2f} -> {q['bytes_quantized'] / 2**20:.2f} MiB")
 
 
+def tune_command(opts: argparse.Namespace) -> None:
+    from sparcc import tune
+
+    tune.main(opts)
+
+
 def list_targets(opts: argparse.Namespace) -> None:
     from sparcc.backends import targets
 
@@ -442,6 +448,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--hls-interface", choices=("m_axi", "ap_memory", "stream"),
                    help="--target hls: the top function's ports (default m_axi)")
     c.set_defaults(action=compile_artifact)
+    u = sub.add_parser("tune", help="measure schedule candidates, train and evaluate the cost model",
+                       usage="sparcc tune [FILE:FACTORY] [--shapes SHAPES.json] [--train] [--eval SHAPES.json] [options]")
+    u.add_argument("model", nargs="?", metavar="FILE:FACTORY", help="measure the candidates of this model's kernels")
+    u.add_argument("--example-input", action="append", metavar="SPEC", help='with FILE:FACTORY, e.g. "randn(64,512)"')
+    u.add_argument("--shapes", metavar="SHAPES.json", help='measure these problems: [{"M": 64, "N": 768, "K": 192}, ...]')
+    u.add_argument("--train", action="store_true", help="fit this machine's cost model to the dataset")
+    u.add_argument("--eval", metavar="SHAPES.json", help="measure each problem's candidates and rate the model's choice")
+    u.add_argument("--space", help="the cost space (default: the target's first, cpu.matmul)")
+    u.add_argument("--target", dest="target_device", default="cpu", help=f"one of {targets_help}")
+    u.add_argument("--threads", type=int, help="threads of problems that do not say (default 1)")
+    u.add_argument("--sample", type=int, metavar="K", help="measure at most K candidates per problem (random, "
+                   "the heuristic's always among them; default: all)")
+    u.add_argument("--objective", choices=("regression", "lambdarank"), default="regression",
+                   help="with --train: predict log time, or rank within a problem")
+    u.add_argument("--dataset", metavar="FILE", help="the dataset (default: <cache dir>/tune/SPACE.jsonl)")
+    u.add_argument("--model-file", metavar="FILE", help="with --train: where the model goes (default: "
+                   "<cache dir>/costmodel/SPACE.json, which compiles then use)")
+    u.set_defaults(action=tune_command)
     opts = parser.parse_args(argv)
     try:
         opts.action(opts)

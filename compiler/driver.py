@@ -365,7 +365,7 @@ class Prepared:
 
 
 def prepare(model: Any, args: Sequence[Any], target: Any, quant: Any = None, sparsity: Any = None,
-            dynamic: Any = None) -> Prepared:
+            dynamic: Any = None, threads: int | None = None) -> Prepared:
     """Parses the specs (a bad one fails before any work), imports `model`
     (torch.export), prunes and quantises its weights for `target`'s kernels."""
     from sparcc.quantize import apply_quant, parse_quant_spec
@@ -379,7 +379,7 @@ def prepare(model: Any, args: Sequence[Any], target: Any, quant: Any = None, spa
 
         imported: ImportedProgram = import_module(model, args, dynamic)
     seconds = time.perf_counter() - start
-    sparse_layers = apply_sparsity(imported, sparse_spec, spec, target)
+    sparse_layers = apply_sparsity(imported, sparse_spec, spec, target, threads)
     layers = apply_quant(imported, spec, target)
     return Prepared(model, args, target, imported, spec, sparse_spec, layers, sparse_layers,
                     {"nn": str(imported.module)}, seconds)
@@ -422,7 +422,7 @@ def compile_program(
         program = _warm_start(trace_key, model, tgt, threads, start)
         if program is not None:
             return program
-    prepared = prepare(model, args, tgt, quant, sparsity, dynamic)
+    prepared = prepare(model, args, tgt, quant, sparsity, dynamic, threads)
     imported, ir = prepared.imported, dict(prepared.ir)
 
     def build(folder: Path) -> dict[str, Any]:
@@ -468,7 +468,12 @@ def compile_program(
 
 
 def _cache_options(tgt: Any, threads: int) -> dict[str, Any]:
-    return {"target": tgt.name, "threads": threads, "pipeline": list(tgt.pipeline)}
+    options = {"target": tgt.name, "threads": threads, "pipeline": list(tgt.pipeline)}
+    if tgt.cost_space_names:  # a new cost model file, or SPARCC_MEASURE_TOP, changes the code built
+        from sparcc import costmodel
+
+        options["costmodel"] = costmodel.fingerprint(tgt.cost_space_names)
+    return options
 
 
 def _program(tgt: Any, threads: int, folder: Path, meta: dict[str, Any], cached: str, imported: ImportedProgram,
@@ -485,6 +490,7 @@ def _program(tgt: Any, threads: int, folder: Path, meta: dict[str, Any], cached:
         "ops": imported.ops,
         "seconds": {**seconds, **(meta.get("seconds", {}) if cached not in ("hit", "warm") else {})},
         "schedule": meta.get("schedule", []),
+        "choices": meta.get("choices", []),  # the cost model's decisions (sparcc.costmodel.choose)
         "fallbacks": meta.get("fallbacks", []),
         "outlined": meta.get("outlined", {}),
     }

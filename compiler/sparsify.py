@@ -216,8 +216,20 @@ def sparse_quant_format(layer: str, quant_spec: str, value: str, target: Any = N
     return fmt.spec
 
 
+def _input_rows(linear: Any) -> int | None:
+    """The rows a linear layer's weight meets per call (its input's leading
+    dims), None when one is dynamic."""
+    shape = list(linear.input.type.get_shape())
+    rows = 1
+    for d in shape[:-1]:
+        if d < 0:
+            return None
+        rows *= d
+    return rows
+
+
 def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | None = None,
-                   target: Any = None) -> list[SparseLayerReport]:
+                   target: Any = None, threads: int | None = None) -> list[SparseLayerReport]:
     """Prunes the chosen linear layers of `imported` (an ImportedProgram), rewrites
     them to sparse.linear (passes/sparsify_weights.py), encodes each part into the
     weight store as `<weight>[#tasdK]#i0..#i3` and `#values`, and records the
@@ -278,13 +290,15 @@ def apply_sparsity(imported: Any, spec: QuantSpec | None, quant: QuantSpec | Non
              "coverage": split.coverage[t], "density": sum(split.nnz[: t + 1]) / w.size}
             for t in range(len(parts))
         ] if choice.tasd else []
-        speed = target.sparse_speedup([(k, s.stored) for k, (_, s) in zip(kinds, parts)], rows, cols)
+        speed, predicted_by = target.sparse_estimate([(k, s.stored) for k, (_, s) in zip(kinds, parts)], rows, cols,
+                                                     _input_rows(linear), [str(f) for f in choice.formats], threads)
         runs_dense = choice.auto and speed < 1.0
         if runs_dense:
-            execution = f"dense (auto: the sparse kernel is predicted {speed:.2f}x of dense)"
+            execution = f"dense (auto: the sparse kernel is predicted {speed:.2f}x of dense by {predicted_by})"
             imported.weights[name] = torch.from_numpy(np.asarray(split.approximation(), dtype=np.float32))
         else:
-            execution = "sparse" if speed >= 1.0 else f"sparse (predicted {speed:.2f}x of dense; use auto: to fall back)"
+            execution = (f"sparse (predicted {speed:.2f}x of dense by {predicted_by})" if speed >= 1.0 else
+                         f"sparse (predicted {speed:.2f}x of dense by {predicted_by}; use auto: to fall back)")
             choices[layer] = choice
             for k, (_, storage) in enumerate(parts):
                 base = part_name(name, k, choice.tasd)

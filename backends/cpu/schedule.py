@@ -22,7 +22,11 @@ short tail where the vector width does not divide it (never masked).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 from mlir import ir
 
@@ -46,6 +50,9 @@ class Decision:
     def __str__(self) -> str:
         if isinstance(self.tiles, str):
             return f"{self.op} {list(self.shape)} {self.tiles}"
+        if isinstance(self.tiles, dict) and "choice" in self.tiles:
+            tiles = {k: v for k, v in self.tiles.items() if k != "choice"}
+            return f"{self.op} {list(self.shape)} tiles={tiles} ({self.tiles['choice']['summary']})"
         return f"{self.op} {list(self.shape)} tiles={self.tiles}"
 
 
@@ -260,27 +267,25 @@ def _matmul_piece(s: _Script, h: str, m: int, n: int, k: int, ts: dict[str, int]
 
 def _matmul(
     s: _Script, h: str, shape: tuple[int, ...], batched: bool, threads: int = 1
-) -> dict[str, int]:
+) -> dict[str, Any]:
     if batched:
         batch, m, n, k = shape
     else:
         batch, (m, n, k) = 1, shape
-    par = parallel_split(m, n, k, threads, batch)
+    problem = MatmulProblem(batch, m, n, k, threads)
+    config, choice = choose_matmul(problem)
+    par = (config["split"], problem.chunk(config["split"])) if config["split"] != "none" else None
     if par is not None:
         dim, chunk = par
         sizes = {"b": [chunk, 0, 0, 0], "n": [0, chunk, 0], "m": [chunk, 0, 0]}[dim]
         if batched and dim != "b":
             sizes = [0] + sizes
         h = s.forall(h, sizes)
-        if dim == "n":
-            n = chunk
-        elif dim == "m":
-            m = chunk
+    m, n = problem.piece(config["split"])
     if batched:
         h = s.tile(h, [1, 0, 0, 0])
-    ts = tile_sizes(m, n, k)
-    if par is not None:
-        ts = {**ts, "split": par[0], "threads": threads}
+    ts = {key: config[key] for key in ("mr", "nr", "nc", "kc")}
+    ts |= {"pack_min_m": config["pack"] or 1 << 30, "pack_min_k": 0}
     off = 1 if batched else 0
     pieces = [(h, m)]
     mmain = m - m % ts["mr"]
@@ -295,7 +300,185 @@ def _matmul(
             npieces = [(a, nmain), (b, n - nmain)]
         for hn, np_ in npieces:
             _matmul_piece(s, hn, mp, np_, k, ts, batched)
-    return ts
+    shown: dict[str, Any] = {key: config[key] for key in ("mr", "nr", "nc", "kc", "pack")}
+    if par is not None:
+        shown |= {"split": par[0], "threads": threads}
+    return shown | ({"choice": choice} if choice else {})
+
+
+# ----------------------------------------------------------------------------
+# the matmul search space (what the cost model chooses from)
+# ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatmulProblem:
+    """C[batch, m, n] = A[batch, m, k] @ B[batch, k, n] on `threads` threads."""
+
+    batch: int
+    m: int
+    n: int
+    k: int
+    threads: int = 1
+
+    def chunk(self, split: str) -> int:
+        return {"b": self.batch, "n": self.n, "m": self.m}[split] // self.threads
+
+    def piece(self, split: str) -> tuple[int, int]:
+        """(m, n) of one thread's share."""
+        if split == "m":
+            return self.m // self.threads, self.n
+        if split == "n":
+            return self.m, self.n // self.threads
+        return self.m, self.n
+
+    def splits(self) -> list[str]:
+        """The ways to divide the work evenly among the threads (static
+        shapes per thread): "none" always; "b", "n", "m" where they divide."""
+        out = ["none"]
+        t = self.threads
+        if t <= 1 or self.batch * self.m * self.n * self.k < PARALLEL_MIN_MACS // 4:
+            return out
+        if self.batch % t == 0:
+            out.append("b")
+        if self.n % t == 0 and (self.n // t) % 16 == 0:
+            out.append("n")
+        if self.m % t == 0:
+            out.append("m")
+        return out
+
+    def as_dict(self) -> dict[str, int]:
+        return {"batch": self.batch, "m": self.m, "n": self.n, "k": self.k, "threads": self.threads}
+
+
+MATMUL_KEYS = ("split", "mr", "nr", "nc", "kc", "pack")
+
+
+def heuristic_matmul(p: MatmulProblem) -> dict[str, Any]:
+    """The hand-written choice (tile_sizes, parallel_split): the cost
+    model's fallback, and the baseline it is measured against."""
+    par = parallel_split(p.m, p.n, p.k, p.threads, p.batch)
+    split = par[0] if par is not None else "none"
+    m, n = p.piece(split)
+    ts = tile_sizes(m, n, p.k)
+    pack = ts["pack_min_m"] if ts["kc"] >= ts["pack_min_k"] else 0
+    return {"split": split, "mr": ts["mr"], "nr": ts["nr"], "nc": ts["nc"], "kc": ts["kc"], "pack": pack}
+
+
+# register tiles tried per vector width of B: (nr, [mr...]); each has at
+# most 31 - nr/16 accumulators of 16 lanes
+_REGISTER_TILES = ((64, (2, 4, 6)), (32, (4, 8, 12, 14)), (16, (8, 14, 24)))
+
+
+def matmul_space(p: MatmulProblem) -> list[dict[str, Any]]:
+    """Every configuration the schedule accepts for `p`, the heuristic's
+    among them: split x register tile (whole-row tiles added) x kc x pack."""
+    seen: set[tuple] = set()
+    out: list[dict[str, Any]] = []
+
+    def add(config: dict[str, Any]) -> None:
+        key = tuple(config[k] for k in MATMUL_KEYS)
+        if key not in seen:
+            seen.add(key)
+            out.append(config)
+
+    add(heuristic_matmul(p))
+    for split in p.splits():
+        m, n = p.piece(split)
+        tiles: list[tuple[int, int]] = []
+        for nr, mrs in _REGISTER_TILES:
+            if nr > n and nr != 16:
+                continue
+            nr_ = min(nr, n)
+            limit = (31 - nr // 16) * 16 // nr
+            whole = max(d for d in range(1, min(limit, m) + 1) if m % d == 0)
+            for mr in {*(min(x, m) for x in mrs), whole}:
+                tiles.append((mr, nr_))
+        kcs = sorted({_largest_divisor_leq(p.k, cap) for cap in (128, 256, 512)} | {p.k if p.k <= 1024 else p.k})
+        kcs = [kc for kc in kcs if kc >= min(64, p.k) or kc == p.k]
+        for mr, nr in sorted(set(tiles)):
+            nc = _largest_divisor_leq(n - n % nr, 256, nr) if n >= nr else n
+            for kc in kcs:
+                for pack in ((0, 8) if m - m % mr >= 8 else (0,)):
+                    add({"split": split, "mr": mr, "nr": nr, "nc": nc, "kc": kc, "pack": pack})
+    return out
+
+
+def check_matmul(p: MatmulProblem, config: dict[str, Any]) -> str | None:
+    """Why `config` is not a valid schedule of `p`, or None."""
+    missing = [k for k in MATMUL_KEYS if k not in config]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if config["split"] not in p.splits():
+        return f"split '{config['split']}' does not divide {p.as_dict()} evenly among {p.threads} threads"
+    m, n = p.piece(config["split"])
+    mr, nr, kc, nc = config["mr"], config["nr"], config["kc"], config["nc"]
+    if not (1 <= mr <= m and 1 <= nr <= n and 1 <= kc <= p.k and nr <= nc <= n):
+        return f"tiles mr={mr} nr={nr} nc={nc} kc={kc} do not fit m={m} n={n} k={p.k}"
+    if mr * -(-nr // 16) + -(-nr // 16) + 1 > 32:
+        return f"register tile {mr}x{nr} needs more than 32 vector registers"
+    return None
+
+
+def matmul_features(p: MatmulProblem, config: dict[str, Any], machine: dict[str, float]) -> dict[str, float]:
+    """What the cost model sees of one configuration: the problem, the
+    tiles, and what they imply (register use, FMAs per load, tails, cache
+    footprints, traffic, arithmetic intensity), and the machine."""
+    import math
+
+    m, n = p.piece(config["split"])
+    mr, nr, kc, nc = config["mr"], config["nr"], config["kc"], config["nc"]
+    kc_eff = kc if p.k % kc == 0 else p.k
+    vecs = -(-nr // 16)
+    acc = mr * vecs
+    mmain = m - m % mr
+    packed = int(config["pack"] > 0 and mmain >= config["pack"])
+    row_passes = (1 if mmain else 0) + (1 if m % mr else 0)  # passes over B (a row tail streams it again)
+    flops = 2.0 * p.batch * p.m * p.n * p.k
+    traffic = 4.0 * p.batch * (p.m * p.k + p.k * p.n * row_passes + p.m * p.n)
+    lg = lambda x: math.log2(max(x, 1))  # noqa: E731
+    return {
+        "log_m": lg(p.m), "log_n": lg(p.n), "log_k": lg(p.k), "log_batch": lg(p.batch), "threads": p.threads,
+        "log_piece_m": lg(m), "log_piece_n": lg(n),
+        "split_none": float(config["split"] == "none"), "split_b": float(config["split"] == "b"),
+        "split_n": float(config["split"] == "n"), "split_m": float(config["split"] == "m"),
+        "mr": mr, "nr": nr, "log_kc": lg(kc_eff), "log_nc": lg(nc), "packed": packed,
+        "accumulators": acc, "fma_per_load": acc / (mr + vecs), "vector_fill": nr / (16 * vecs),
+        "m_tail": m % mr, "m_tail_frac": (m % mr) / m, "n_tail": n % nr, "n_tail_frac": (n % nr) / n,
+        "row_passes": row_passes, "k_panels": p.k / kc_eff, "m_tiles": lg(m / mr),
+        "panel_kib": kc_eff * nr * 4 / 1024, "a_block_kib": m * kc_eff * 4 / 1024, "b_block_kib": kc_eff * nc * 4 / 1024,
+        "log_flops": lg(flops), "log_bytes": lg(traffic), "intensity": flops / traffic,
+        "log_flops_per_thread": lg(flops / (p.threads if config["split"] != "none" else 1)),
+        **machine,
+    }
+
+
+# A tuner's fixed configuration (sparcc tune builds one candidate at a
+# time); None: the cost model (or the heuristic) chooses.
+_FORCED: ContextVar[dict[str, Any] | None] = ContextVar("sparcc_forced_matmul", default=None)
+
+
+@contextmanager
+def forced_matmul(config: dict[str, Any]) -> Iterator[None]:
+    token = _FORCED.set(config)
+    try:
+        yield
+    finally:
+        _FORCED.reset(token)
+
+
+def choose_matmul(p: MatmulProblem) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The configuration of one matmul, and how it was chosen (None for a
+    forced one): through sparcc's cost model over matmul_space."""
+    forced = _FORCED.get()
+    if forced is not None:
+        why = check_matmul(p, forced)
+        if why is not None:
+            raise ValueError(f"forced matmul schedule {forced} for {p.as_dict()}: {why}")
+        return forced, None
+    from sparcc.backends.cpu import tuning
+
+    return tuning.choose(p)
 
 
 def _innermost(

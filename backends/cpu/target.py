@@ -88,9 +88,39 @@ class CpuTarget(Target):
 
         return call_params(fmt)[0]
 
+    cost_space_names = ("cpu.matmul", "cpu.sparse")
+
+    def cost_spaces(self) -> dict[str, Any]:
+        from sparcc.backends.cpu import tuning
+
+        return {tuning.MATMUL: tuning.SPACE, tuning.SPARSE: tuning.SPARSE_SPACE}
+
     def sparse_speedup(self, parts: Sequence[tuple[str, int]], rows: int, cols: int) -> float:
         cost = sum(stored / RELATIVE_RATE[kind] for kind, stored in parts)
         return rows * cols / cost if cost else float("inf")
+
+    def sparse_estimate(self, parts: Sequence[tuple[str, int]], rows: int, cols: int,
+                        batch_rows: int | None = None, formats: Sequence[str] | None = None,
+                        threads: int | None = None) -> tuple[float, str]:
+        """The cost model of `cpu.sparse` where it has one that covers the
+        layer (one part, static input rows), else RELATIVE_RATE."""
+        rate = self.sparse_speedup(parts, rows, cols)
+        if batch_rows is None or not formats or len(parts) != 1 or len(formats) != 1:
+            return rate, "the kernel rate table"
+        from sparcc import costmodel
+        from sparcc.backends.cpu import tuning
+
+        model, warning = costmodel.load(tuning.SPARSE)
+        if model is None:
+            return rate, "the kernel rate table" + (f" ({warning})" if warning else "")
+        p = tuning.layer_problem(batch_rows, rows, cols, formats[0], parts[0][1], threads or self.default_threads())
+        outside = tuning.SPARSE_SPACE.covers(model.meta.get("domain", {}), p)
+        if outside:
+            return rate, f"the kernel rate table ({outside})"
+        dense, sparse = costmodel.rank(tuning.SPARSE_SPACE, p, model,
+                                       [{"run": "dense"}, {"run": "sparse", "format": p.fmt}])
+        source = "default" if model.source == "default" else model.source
+        return dense / sparse, f"the cost model ({source})"
 
     # -- build and load ----------------------------------------------------
     def build(self, module: Any, folder: Path, threads: int) -> dict[str, Any]:
@@ -101,6 +131,7 @@ class CpuTarget(Target):
         return {
             "weights": weight_abi(module),
             "schedule": [str(d) for d in lowered.decisions],
+            "choices": [d.tiles["choice"] for d in lowered.decisions if isinstance(d.tiles, dict) and "choice" in d.tiles],
             "fallbacks": [lowered.fallback] if lowered.fallback else [],
             "outlined": lowered.outlined,
             "seconds": {**{t.name: t.seconds for t in lowered.timings}, **tool_times},

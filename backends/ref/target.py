@@ -39,6 +39,11 @@ class RefTarget(Target):
     def sparse_speedup(self, parts: Sequence[tuple[str, int]], rows: int, cols: int) -> float:
         return get_target("cpu", available=False).sparse_speedup(parts, rows, cols)
 
+    def sparse_estimate(self, parts: Sequence[tuple[str, int]], rows: int, cols: int,
+                        batch_rows: int | None = None, formats: Sequence[str] | None = None,
+                        threads: int | None = None) -> tuple[float, str]:
+        return get_target("cpu", available=False).sparse_estimate(parts, rows, cols, batch_rows, formats, threads)
+
     def build(self, module: Any, folder: Path, threads: int) -> dict[str, Any]:
         (folder / "nn.mlir").write_text(str(module))  # what runs, for inspection
         return {"ir": {"interpreted": "nn.mlir"}}

@@ -1,0 +1,336 @@
+"""
+The learned cost model's data, evaluation and shipped default (issue: the
+learned cost model), for the CPU matmul space (`cpu.matmul`).
+
+  python benchmarks/costmodel.py collect [--train-problems 120 --test-problems 40 --sample 40]
+  python benchmarks/costmodel.py evaluate [--plot-dir benchmarks/results/costmodel]
+  python benchmarks/costmodel.py ship
+
+collect: a shape suite (matmul shapes of the zoo's layers at batch-1 token
+and pixel counts, and random shapes), split **by shape** into train and
+test problems before anything is measured. Train problems get a random
+sample of their candidates (the heuristic's always among them), test
+problems all of them (exhaustive). Rows go to
+benchmarks/results/costmodel/cpu.matmul.jsonl (the dataset sparcc tune
+writes, in the repository so that the evaluation can be redone).
+
+evaluate: trains on the train problems only (regression on log time, and
+lambdarank), and on each test problem compares the model's choice with the
+best measured and with the heuristic; prints `sparcc tune --eval`'s lines,
+plots predicted against measured cost and best-found against measurements
+for model-guided and random search.
+
+ship: trains the chosen objective on every row and writes
+compiler/costmodels/cpu.matmul.json, the default the package ships.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "costmodel"
+SPACES = ("cpu.matmul", "cpu.sparse")
+
+
+def dataset(space: str) -> Path:
+    return RESULTS / f"{space}.jsonl"
+
+
+def split_file(space: str) -> Path:
+    return RESULTS / f"{space}.split.json"
+
+
+def shipped(space: str) -> Path:
+    return HERE.parent / "compiler" / "costmodels" / f"{space}.json"
+
+# (N, K) of Linear layers and im2col'd convolutions in the zoo's models
+LAYERS = [
+    (768, 192), (192, 768), (576, 192), (192, 192), (3072, 768), (768, 3072), (2304, 768), (768, 768),
+    (512, 512), (1000, 512), (64, 576), (128, 1152), (256, 2304), (512, 4608), (384, 96), (96, 384),
+    (1024, 256), (256, 1024), (2048, 512), (512, 2048), (64, 147), (128, 576), (256, 128), (32, 27),
+    (1000, 1280), (1280, 320), (96, 24), (144, 24), (40, 240), (480, 80), (100, 37), (130, 70), (64, 64),
+    (4096, 1024), (1536, 384), (384, 1536), (320, 1280), (24, 144), (16, 8), (50, 20),
+]
+ROWS = [1, 2, 4, 7, 8, 14, 16, 25, 49, 50, 56, 64, 100, 128, 196, 197, 256, 384, 512, 784]
+MAX_FLOPS = 6e8  # keeps one candidate's call under ~5 ms
+
+
+def suite(n_train: int, n_test: int, seed: int, two_threads: float = 0.0) -> tuple[list[dict], list[dict]]:
+    rng = random.Random(seed)
+    seen, problems = set(), []
+    while len(problems) < n_train + n_test:
+        if rng.random() < 0.6:
+            n, k = rng.choice(LAYERS)
+            m = rng.choice(ROWS)
+        else:
+            m = int(math.exp(rng.uniform(0, math.log(800))))
+            n = int(math.exp(rng.uniform(math.log(8), math.log(4096))))
+            k = int(math.exp(rng.uniform(math.log(8), math.log(4096))))
+        if 2 * m * n * k > MAX_FLOPS or 2 * m * n * k < 2e4:
+            continue
+        threads = 2 if rng.random() < two_threads else 1
+        p = {"M": m, "N": n, "K": k, "threads": threads}
+        key = (m, n, k, threads)
+        if key not in seen:
+            seen.add(key)
+            problems.append(p)
+    rng.shuffle(problems)
+    # the split is by shape: a shape (M, N, K) is in train or in test at every thread count
+    test_shapes = {(p["M"], p["N"], p["K"]) for p in problems[:n_test]}
+    test = [p for p in problems if (p["M"], p["N"], p["K"]) in test_shapes]
+    train = [p for p in problems if (p["M"], p["N"], p["K"]) not in test_shapes]
+    return train, test
+
+
+def sparse_suite(n_train: int, n_test: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """Linear layers of the zoo's sizes at batch-1 row counts, pruned
+    unstructured (1-50 % kept), N:M or in blocks."""
+    rng = random.Random(seed)
+    seen, problems = set(), []
+    layers = [(n, k) for n, k in LAYERS if n >= 64 and k >= 64] + [(4096, 4096), (2048, 2048), (4096, 1024)]
+    while len(problems) < n_train + n_test:
+        n, k = rng.choice(layers)
+        m = rng.choice([1, 1, 4, 8, 16, 32, 64, 128, 197, 256])
+        kind = rng.random()
+        if kind < 0.6:
+            p = {"M": m, "N": n, "K": k, "pattern": "unstructured", "density": rng.choice([0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5])}
+        elif kind < 0.8:
+            p = {"M": m, "N": n, "K": k, "pattern": rng.choice(["2:4", "1:4", "2:8", "4:8"])}
+        else:
+            p = {"M": m, "N": n, "K": k, "pattern": rng.choice(["block:4x4", "block:2x2", "block:8x8"]),
+                 "density": rng.choice([0.1, 0.25, 0.5])}
+        if 2 * m * n * k > 4 * MAX_FLOPS:
+            continue
+        key = json.dumps(p, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            problems.append(p)
+    rng.shuffle(problems)
+    shape = lambda p: (p["M"], p["N"], p["K"])  # noqa: E731
+    test_shapes = {shape(p) for p in problems[:n_test]}
+    return [p for p in problems if shape(p) not in test_shapes], [p for p in problems if shape(p) in test_shapes]
+
+
+def _space(name: str = "cpu.matmul"):
+    from sparcc.backends import get_target
+
+    return get_target("cpu").cost_spaces()[name]
+
+
+def collect(opts: argparse.Namespace) -> None:
+    from sparcc import tune
+
+    space = _space(opts.space)
+    DATASET, SPLIT = dataset(space.name), split_file(space.name)
+    if SPLIT.exists() and not opts.new_split:
+        split = json.loads(SPLIT.read_text())
+    else:
+        if space.name == "cpu.sparse":
+            train, test = sparse_suite(opts.train_problems, opts.test_problems, opts.seed)
+        else:
+            train, test = suite(opts.train_problems, opts.test_problems, opts.seed, opts.two_threads)
+        split = {"seed": opts.seed, "train": train, "test": test}
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        SPLIT.write_text(json.dumps(split, indent=1))
+    done = {tune.problem_key(g[0]) for g in tune.groups(space, tune.read_rows(space.name, DATASET))}
+    todo = []
+    for part in ("test", "train") if opts.test_first else ("train", "test"):
+        for p in split[part]:
+            prob = space.problem(p)
+            if tune.problem_key(space.problem_dict(prob)) not in done:
+                todo.append((part, prob))
+    if opts.limit:
+        todo = todo[: opts.limit]
+    print(f"{len(todo)} problems to measure ({len(done)} in the dataset)", flush=True)
+    for part, prob in todo:
+        k = None if part == "test" else opts.sample
+        tune.measure_problems(space, [prob], k, source=f"bench-{part}", path=DATASET,
+                              say=lambda s: print(s, flush=True))
+
+
+def evaluate_sparse(space, train_groups, test_groups, opts) -> None:
+    """On unseen layer shapes: does the model's dense-or-sparse decision for
+    the layer's format agree with measurement (what `auto:` decides), and
+    does it pick the fastest format; the rate-table heuristic alongside."""
+    from sparcc import costmodel
+
+    model = _train(space, train_groups, opts.objectives[0])
+    agree = agree_h = top1 = 0
+    lines = []
+    for problem, configs, times in test_groups:
+        p = space.problem(problem)
+        t = {space.key(c): x for c, x in zip(configs, times)}
+        dense, sparse = t.get(("dense", "")), t.get(("sparse", p.fmt))
+        if dense is None or sparse is None:
+            continue
+        pred = dict(zip([space.key(c) for c in configs], costmodel.rank(space, p, model, configs)))
+        model_sparse = pred[("sparse", p.fmt)] < pred[("dense", "")]
+        heur_sparse = space.heuristic(p)["run"] == "sparse"
+        truth = sparse < dense
+        agree += model_sparse == truth
+        agree_h += heur_sparse == truth
+        best = min(times)
+        chosen = min(pred, key=pred.get)
+        top1 += t[chosen] <= best * 1.05
+        lines.append(f"{problem}: measured sparse/dense {dense / sparse:.2f}x, model says "
+                     f"{'sparse' if model_sparse else 'dense'}, heuristic {'sparse' if heur_sparse else 'dense'}")
+    n = len(lines)
+    if opts.verbose:
+        print("\n".join(lines))
+    print(f"train: {len(train_groups)} layers; test: {n} layers (shapes never trained on)")
+    print(f"auto: dense-or-sparse agrees with measurement: model {agree / n * 100:.0f}%, "
+          f"rate-table heuristic {agree_h / n * 100:.0f}%")
+    print(f"fastest of dense and the pattern's formats within 5%: model {top1 / n * 100:.0f}%")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{space.name}.evaluation.json").write_text(json.dumps(
+        {"layers": n, "agree_model": agree / n, "agree_heuristic": agree_h / n, "top1_within_5": top1 / n}, indent=1))
+
+
+def _groups(space, part: str, split: dict, rows: list[dict]):
+    from sparcc import tune
+
+    keys = {tune.problem_key(space.problem_dict(space.problem(p))) for p in split[part]}
+    return [g for g in tune.groups(space, rows) if tune.problem_key(g[0]) in keys]
+
+
+def _train(space, groups, objective: str):
+    from sparcc import tune
+
+    return tune.fit(space, groups, objective)
+
+
+def evaluate(opts: argparse.Namespace) -> None:
+    from sparcc import tune
+
+    space = _space(opts.space)
+    split = json.loads(split_file(space.name).read_text())
+    rows = tune.read_rows(space.name, dataset(space.name))
+    train_groups, test_groups = _groups(space, "train", split, rows), _groups(space, "test", split, rows)
+    if space.name == "cpu.sparse":
+        return evaluate_sparse(space, train_groups, test_groups, opts)
+    print(f"train: {len(train_groups)} problems, {sum(len(g[2]) for g in train_groups)} measurements; "
+          f"test: {len(test_groups)} problems, {sum(len(g[2]) for g in test_groups)} measurements (shapes never trained on)")
+    report = {}
+    for objective in opts.objectives:
+        model = _train(space, train_groups, objective)
+        results = [tune.evaluate_group(space, model, space.problem(p), cs, ts) for p, cs, ts in test_groups]
+        s = tune.summarise(results)
+        report[objective] = {"summary": s, "results": results}
+        print(f"\n== objective {objective} ==")
+        if opts.verbose:
+            for r in results:
+                h = f"{r['heuristic_vs_best']:.2f}" if r["heuristic_vs_best"] is not None else "-"
+                print(f"{tune._problem_text(r['problem'])}  chosen/best {r['chosen_vs_best']:.2f}  heuristic/best {h}  "
+                      f"tau {r['tau']:.2f}  ({r['candidates']} measured)")
+        hb = [r["heuristic_vs_best"] for r in results if r["heuristic_vs_best"] is not None]
+        print(f"heuristic within 5% of the best on {sum(x >= 1 / 1.05 for x in hb) / len(hb) * 100:.0f}% of problems")
+        print(f"measurements to come within 5% of the best: {s['fewer_measurements']:.1f}x fewer than random search")
+        print(tune.summary_line(s))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{space.name}.evaluation.json").write_text(json.dumps({o: r["summary"] for o, r in report.items()}, indent=1))
+    if opts.plot_dir:
+        _plots(report, Path(opts.plot_dir))
+
+
+def _plots(report: dict, folder: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for objective, r in report.items():
+        fig, ax = plt.subplots(figsize=(5, 5))
+        for res in r["results"]:
+            best = min(res["measured"])
+            pbest = min(res["predicted"])
+            ax.scatter([p / pbest for p in res["predicted"]] if objective == "regression" else res["predicted"],
+                       [t / best for t in res["measured"]], s=4, alpha=0.5)
+        ax.set_xlabel("predicted cost (relative to the problem's lowest)" if objective == "regression" else "predicted rank cost")
+        ax.set_ylabel("measured time / best measured")
+        if objective == "regression":
+            ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"cpu.matmul test shapes ({objective})")
+        fig.tight_layout()
+        fig.savefig(folder / f"predicted_vs_measured_{objective}.png", dpi=110)
+        plt.close(fig)
+        # best found (relative to the best) after n measurements: guided (predicted order) vs random (expected)
+        steps = 30
+        guided = [0.0] * steps
+        rnd = [0.0] * steps
+        rng = random.Random(0)
+        for res in r["results"]:
+            t, p = res["measured"], res["predicted"]
+            best = min(t)
+            order = sorted(range(len(t)), key=lambda i: p[i])
+            for n in range(steps):
+                guided[n] += best / min(t[i] for i in order[: n + 1])
+            for _ in range(50):
+                perm = rng.sample(range(len(t)), len(t))
+                for n in range(steps):
+                    rnd[n] += best / min(t[i] for i in perm[: n + 1]) / 50
+        count = len(r["results"])
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(range(1, steps + 1), [g / count for g in guided], label="cost-model guided")
+        ax.plot(range(1, steps + 1), [x / count for x in rnd], label="random search")
+        ax.set_xlabel("measurements")
+        ax.set_ylabel("best found / best of all (mean over test shapes)")
+        ax.legend()
+        ax.set_title(f"search on unseen shapes ({objective})")
+        fig.tight_layout()
+        fig.savefig(folder / f"search_{objective}.png", dpi=110)
+        plt.close(fig)
+    print(f"plots in {folder}")
+
+
+def ship(opts: argparse.Namespace) -> None:
+    from sparcc import costmodel, tune
+
+    space = _space(opts.space)
+    rows = tune.read_rows(space.name, dataset(space.name))
+    groups = tune.groups(space, rows)
+    model = _train(space, groups, opts.objective)
+    out = shipped(space.name)
+    costmodel.save(model, out, machine=tune.machine_id(), trained_on=str(dataset(space.name).relative_to(HERE.parent)))
+    print(f"{out}: {opts.objective}, {model.meta['rows']} measurements of {model.meta['problems']} problems, "
+          f"{out.stat().st_size // 1024} KiB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--space", default="cpu.matmul", choices=SPACES)
+    c.add_argument("--train-problems", type=int, default=120)
+    c.add_argument("--test-problems", type=int, default=40)
+    c.add_argument("--sample", type=int, default=40)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--limit", type=int, help="measure at most this many problems now")
+    c.add_argument("--new-split", action="store_true")
+    c.add_argument("--two-threads", type=float, default=0.0,
+                   help="the share of 2-thread problems (their wall-clock times need a quiet machine)")
+    c.add_argument("--test-first", action="store_true")
+    c.set_defaults(fn=collect)
+    e = sub.add_parser("evaluate")
+    e.add_argument("--space", default="cpu.matmul", choices=SPACES)
+    e.add_argument("--objectives", nargs="+", default=["regression", "lambdarank"])
+    e.add_argument("--plot-dir", default=str(RESULTS))
+    e.add_argument("-v", "--verbose", action="store_true")
+    e.set_defaults(fn=evaluate)
+    s = sub.add_parser("ship")
+    s.add_argument("--space", default="cpu.matmul", choices=SPACES)
+    s.add_argument("--objective", default="regression", choices=["regression", "lambdarank"])
+    s.set_defaults(fn=ship)
+    opts = ap.parse_args()
+    opts.fn(opts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
