@@ -81,6 +81,7 @@ class Kernel:
     dataflow: bool
     fixed_types: set[str] = field(default_factory=set)
     items: list[Item] = field(default_factory=list)
+    weights_file: bool = False  # weights.bin through an m_axi port, not ROM initialisers (project.py)
 
 
 @dataclass

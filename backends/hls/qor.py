@@ -397,6 +397,13 @@ def report(func: Any, kernel: Kernel, views: dict[Any, Any]) -> dict[str, Any]:
     if kernel.interface == "m_axi":
         total["LUT"] += 1200 * n_ports + 250
         total["FF"] += 1500 * n_ports + 350
+    load = {}
+    if kernel.weights_file:  # the weights.bin port (m_axi), read once by the first call
+        from sparcc.backends.hls.project import weight_words
+
+        total["LUT"] += 1200 + (250 if kernel.interface != "m_axi" else 0)
+        total["FF"] += 1500 + (350 if kernel.interface != "m_axi" else 0)
+        load = {"weight_load_cycles": weight_words(kernel) + AXI_LATENCY}
     from mlir import ir
 
     attrs = func.operation.attributes
@@ -434,6 +441,7 @@ def report(func: Any, kernel: Kernel, views: dict[Any, Any]) -> dict[str, Any]:
         "clock_mhz": clock,
         "latency_cycles": cycles,
         "copy_cycles": copies,
+        **load,
         "interval_cycles": interval,
         "latency_us": cycles / clock,
         "resources": total,
@@ -502,7 +510,9 @@ def text(rep: dict[str, Any]) -> str:
     r = rep["resources"]
     lines = [
         f"sparcc HLS estimate for {rep['device']} at {rep['clock_mhz']} MHz (analytic model, not synthesis)",
-        f"latency {rep['latency_cycles']} cycles ({rep['latency_us']:.2f} us), interval {rep['interval_cycles']} cycles",
+        f"latency {rep['latency_cycles']} cycles ({rep['latency_us']:.2f} us), interval {rep['interval_cycles']} cycles"
+        + (f"; the first call loads the weights first: {rep['weight_load_cycles']} cycles"
+           if "weight_load_cycles" in rep else ""),
         f"DSP {r['DSP']} ({rep['utilisation']['DSP']:.1%})  BRAM18K {r['BRAM18K']} ({rep['utilisation']['BRAM18K']:.1%})  "
         f"LUT {r['LUT']} ({rep['utilisation']['LUT']:.1%})  FF {r['FF']} ({rep['utilisation']['FF']:.1%})",
         *[f"warning: {w}" for w in rep.get("warnings", [])],

@@ -34,25 +34,33 @@ from sparcc.specs import tree_json
 LIBRARY = "libcsim.so"
 
 
+WEIGHTS = ("auto", "header", "bin")
+AUTO_BIN = 1 << 18  # weight elements above which "auto" writes weights.bin (g++ on a weights.h of millions of
+# initialisers runs out of memory)
+
+
 @dataclass
 class Options:
     schedule: dict[str, Any] = field(default_factory=dict)
     precision: Any = None
     interface: str = "m_axi"
+    weights: str = "auto"  # header: ROM initialisers in weights.h; bin: weights.bin through a port; auto: by size
 
 
 _default = _options = Options()
 
 
 @contextlib.contextmanager
-def options(schedule: dict[str, Any] | None = None, precision: Any = None, interface: str = "m_axi") -> Iterator[Options]:
+def options(schedule: dict[str, Any] | None = None, precision: Any = None, interface: str = "m_axi",
+            weights: str = "auto") -> Iterator[Options]:
     """The hls target's options for the compiles (sparcc.jit's first call,
     sparcc.compile) made inside the block."""
     global _options
     from sparcc.backends.hls.schedule import parse_precision
 
     parse_precision(precision)  # a bad spec fails here, before any work
-    saved, _options = _options, Options(dict(schedule or {}), precision, interface)
+    _check_weights(weights)
+    saved, _options = _options, Options(dict(schedule or {}), precision, interface, weights)
     try:
         yield _options
     finally:
@@ -77,7 +85,17 @@ def current_options() -> Options:
         if not isinstance(schedule, dict):
             raise ScheduleError(f"--hls-schedule {text!r}: expected a JSON object of layer glob -> primitives")
     return Options(schedule, os.environ.get("SPARCC_HLS_PRECISION") or None,
-                   os.environ.get("SPARCC_HLS_INTERFACE") or "m_axi")
+                   os.environ.get("SPARCC_HLS_INTERFACE") or "m_axi",
+                   _check_weights(os.environ.get("SPARCC_HLS_WEIGHTS") or "auto"))
+
+
+def _check_weights(weights: str) -> str:
+    from sparcc.backends.hls.schedule import ScheduleError
+
+    if weights not in WEIGHTS:
+        raise ScheduleError(f"hls weights {weights!r}: expected one of {', '.join(WEIGHTS)} (header: C initialisers "
+                            "in weights.h; bin: weights.bin, read through a port by the first call)")
+    return weights
 
 
 def gxx() -> str | None:
@@ -141,11 +159,17 @@ class HlsTarget(Target):
             meta.update(self._meta(design))  # the program's report reads the schedule from here
         kernel = kernel_from_meta(meta)
         (folder / "weights.h").write_text(weights_h(kernel, program.weights))
+        words = None
+        if kernel.weights_file:
+            from sparcc.backends.hls.project import weights_bin
+
+            (folder / "weights.bin").write_bytes(weights_bin(kernel, program.weights))
+            words = np.fromfile(folder / "weights.bin", dtype="<u4")
         from sparcc.backends.hls.pragmas import check
 
         check((folder / "kernel.cpp").read_text(), "kernel.cpp", {b.name: b.size for b in kernel.buffers})
         lib = compile_library(folder)
-        exe = CsimExecutable(lib, kernel, [w for w in program.weights.values() if isinstance(w, torch.Tensor)])
+        exe = CsimExecutable(lib, kernel, [w for w in program.weights.values() if isinstance(w, torch.Tensor)], words)
         exe.store = program.weights  # by name: what the bit-exact model (interp.py) binds
         exe.options = current_options()
         return exe
@@ -182,6 +206,7 @@ class Design:
         k = self.kernel
         return {
             "interface": k.interface, "dataflow": k.dataflow, "fixed": sorted(k.fixed_types), "qor": self.report,
+            "weights_file": k.weights_file,
             "data_trips": any("trips" in loop for n in self.report["nests"] for loop in _loops(n["loop"])),
             "buffers": [{"name": b.name, "shape": b.shape, "elem": b.elem, "role": b.role, "ctype": b.ctype,
                          "weight": b.weight, "perm": b.value if b.role == "weight" else None,
@@ -237,16 +262,25 @@ def generate(linalg: str, opts: Options, store: dict[str, Any] | None = None) ->
         if schedule.annotate_trips(func, emitter.views, store):  # the loop_tripcount pragmas
             emitter = emit.Emitter(func)
             kernel = emitter.run(module)
+        kernel.weights_file = weights_file(kernel, opts)
         schedule.check_partitions(kernel)
         report = qor.report(func, kernel, emitter.views)
         schedule.check_pipelines(report)
         if schedule.settle(func, report):  # the heuristic's pipelines ask for the II the model says they reach
             emitter = emit.Emitter(func)
             kernel = emitter.run(module)
+            kernel.weights_file = weights_file(kernel, opts)
             report = qor.report(func, kernel, emitter.views)
         hls_ir = str(module)
     t2 = time.perf_counter()
     return Design(kernel, report, linalg, hls_ir, layers, {"hls-loops": t1 - t0, "hls-emit": t2 - t1})
+
+
+def weights_file(kernel: Any, opts: Options) -> bool:
+    """Whether the design reads its weights from weights.bin."""
+    if opts.weights == "auto":
+        return sum(b.size for b in kernel.buffers if b.role in ("weight", "constant")) > AUTO_BIN
+    return opts.weights == "bin"
 
 
 def kernel_from_meta(meta: dict[str, Any]) -> Any:
@@ -260,7 +294,7 @@ def kernel_from_meta(meta: dict[str, Any]) -> Any:
         bufs.append(b)
     return Kernel("sparcc_top", "", bufs, [b for b in bufs if b.role == "input"],
                   [b for b in bufs if b.role == "output"], [b for b in bufs if b.role == "weight"],
-                  meta["interface"], meta["dataflow"], set(meta["fixed"]))
+                  meta["interface"], meta["dataflow"], set(meta["fixed"]), weights_file=meta.get("weights_file", False))
 
 
 def compile_library(folder: Path) -> ctypes.CDLL:
@@ -282,8 +316,12 @@ def compile_library(folder: Path) -> ctypes.CDLL:
 class CsimExecutable:
     """The C-simulation library's sparcc_run(args): inputs, then outputs."""
 
-    def __init__(self, lib: ctypes.CDLL, kernel: Any, weights: list[torch.Tensor]):
+    def __init__(self, lib: ctypes.CDLL, kernel: Any, weights: list[torch.Tensor], words: np.ndarray | None = None):
         self.lib, self.kernel, self.weights = lib, kernel, weights
+        self.words = words  # weights.bin, kept alive: the design reads it on its first call
+        if words is not None:
+            lib.sparcc_set_weights.argtypes = [ctypes.c_void_p]
+            lib.sparcc_set_weights(words.ctypes.data)
         self._fn = lib.sparcc_run
         self._fn.argtypes = [ctypes.c_void_p]
         self._fn.restype = None
@@ -318,6 +356,8 @@ def write_project(folder: Path, prepared: Any, stages: Any, name: str, opts: Opt
     kernel = design.kernel
     with stages("weights", "weights and testbench"):
         (folder / "weights.h").write_text(project.weights_h(kernel, prepared.imported.weights))
+        if kernel.weights_file:
+            (folder / "weights.bin").write_bytes(project.weights_bin(kernel, prepared.imported.weights))
         shapes = ({k: tuple(v.shape) for k, v in prepared.model.state_dict().items()}
                   if isinstance(prepared.model, torch.nn.Module) else {})
         effective = effective_weights(kernel, prepared.imported.weights, shapes)
@@ -343,6 +383,7 @@ def write_project(folder: Path, prepared: Any, stages: Any, name: str, opts: Opt
         "inputs": [{"dtype": str(s.dtype).removeprefix("torch."), "shape": list(s.shape)} for s in prepared.imported.inputs],
         "outputs": [{"dtype": str(s.dtype).removeprefix("torch."), "shape": list(s.shape)} for s in prepared.imported.outputs],
         "interface": kernel.interface, "precision": sorted(kernel.fixed_types) or ["float"],
+        "weights": "weights.bin" if kernel.weights_file else "weights.h",
         "qor": {k: design.report[k] for k in ("device", "clock_mhz", "latency_cycles", "resources")},
         "tolerance": {"atol": atol, "rtol": rtol}, "fallbacks": [],
         "output_tree": tree_json(prepared.imported.output_tree),
@@ -366,8 +407,9 @@ def load_project(folder: Path, m: dict[str, Any], verify: bool) -> Any:
     from sparcc.frontend import TensorSpec
     from torch.utils import _pytree as pytree
 
+    sources = SOURCES + (("weights.bin",) if m.get("weights") == "weights.bin" else ())
     try:
-        for name in SOURCES:
+        for name in sources:
             if not (folder / name).is_file():
                 raise SparccError(f"'{folder}' is incomplete: {name} is missing; recompile it")
             if verify and hashlib.sha256((folder / name).read_bytes()).hexdigest() != m["sha256"][name]:
@@ -378,10 +420,11 @@ def load_project(folder: Path, m: dict[str, Any], verify: bool) -> Any:
     except (KeyError, TypeError, ValueError) as e:
         raise SparccError(f"'{folder / 'manifest.json'}' is corrupt ({type(e).__name__}: {e}); recompile it") from None
     build = Path(tempfile.mkdtemp(prefix="sparcc-hls-load-"))
-    for name in SOURCES:
+    for name in sources:
         shutil.copy(folder / name, build / name)
     lib = compile_library(build)
-    program = CompiledProgram(inputs, outputs, tree, CsimExecutable(lib, None, []), {},
+    words = np.fromfile(build / "weights.bin", dtype="<u4") if "weights.bin" in sources else None
+    program = CompiledProgram(inputs, outputs, tree, CsimExecutable(lib, None, [], words), {},
                               {"target": "hls", "threads": 1, "cache": "aot", "library": str(build / LIBRARY),
                                "artifact": str(folder), "schedule": [], "fallbacks": []})
     weakref.finalize(program, shutil.rmtree, build, True)

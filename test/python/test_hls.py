@@ -215,6 +215,7 @@ def test_fixed_point_is_bit_exact_and_near_float(precision):
     assert "ap_fixed<" in cpp
 
 
+@pytest.mark.slow
 def test_fixed_point_weights_are_rounded_in_the_rom():
     model, x = MLP().eval(), torch.randn(2, 16)
     fast, _ = _run(model, [x], precision={"fc1": "ap_fixed<8,2>"})
@@ -331,6 +332,38 @@ def test_dataflow_connects_the_layers_through_streams():
     assert r["interval_cycles"] == max(p["latency"] for p in procs) + 1
     assert r["latency_cycles"] == sum(p["latency"] for p in procs) + 2
     assert any(len([s for s in r["dataflow"]["streams"] if s["from"] == p["name"]]) == 2 for p in procs)
+
+
+def test_weights_as_a_binary_file():
+    # weights.bin: one 32-bit word a weight, read through the sparcc_wts m_axi port into the
+    # on-chip arrays by the first call; weights.h declares the arrays without initialisers
+    model, x = MLP().eval(), torch.randn(2, 16)
+    fast, got = _run(model, [x], weights="bin", precision={"fc2": "ap_fixed<16,6>"})
+    _bit_exact(fast, [x])
+    _close(fast(x), got)  # the second call runs on the weights the first one loaded
+    folder = Path(_program(fast).report["library"]).parent
+    header, cpp = (folder / "weights.h").read_text(), (folder / "kernel.cpp").read_text()
+    words = 16 * 32 + 32 + 32 * 10 + 10
+    assert "static float w_fc1_weight[512];" in header and "static ap_fixed<16,6> w_fc2_weight[320];" in header
+    assert (folder / "weights.bin").stat().st_size == 4 * words
+    assert f"#pragma HLS interface m_axi port=sparcc_wts offset=slave bundle=gmem_sparcc_wts depth={words}" in cpp
+    assert check_file(folder / "kernel.cpp", folder / "weights.h") > 0
+    assert _report(fast)["weight_load_cycles"] == words + 64  # one word a cycle after the AXI latency
+    with pytest.raises(SparccError, match="hls weights 'rom': expected one of auto, header, bin"):
+        _run(model, [x], weights="rom")
+
+
+@pytest.mark.slow
+def test_a_model_of_two_million_weights_builds_with_its_weights_in_a_file():
+    model = torch.nn.Sequential(torch.nn.Linear(1024, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 1024)).eval()
+    x = torch.randn(1, 1024)
+    fast, got = _run(model, [x])  # "auto": above 2^18 weights
+    with torch.no_grad():
+        _close(got, model(x))
+    folder = Path(_program(fast).report["library"]).parent
+    assert (folder / "weights.bin").stat().st_size == 4 * (2 * 1024 * 1024 + 2 * 1024)
+    assert (folder / "weights.h").stat().st_size < 10_000
+    assert any("BRAM18K" in w and "over the device" in w for w in _report(fast)["warnings"])
 
 
 def test_compile_writes_a_project_whose_make_csim_passes_in_a_fresh_copy(tmp_path):
@@ -596,7 +629,7 @@ def _run_q(model, x, quant, **opts):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["cnn", "attention", "nf4", "2:4", "ell", "csr", "gemm", "jacobi-2d", "fixed",
-                                  "dataflow"])
+                                  "dataflow", "weights.bin"])
 def test_every_kind_of_design_passes_make_csim_in_a_fresh_copy(case, tmp_path):
     from sparcc import artifact
 
@@ -614,6 +647,8 @@ def test_every_kind_of_design_passes_make_csim_in_a_fresh_copy(case, tmp_path):
         "dataflow": (Attention(), [torch.randn(1, 4, 8)], {},  # x feeds q, k, v and the residual
                      {"schedule": {"dataflow": True, "norm": {"unroll": 2}}, "interface": "stream",
                       "precision": {"v": "ap_fixed<18,8>"}}),
+        "weights.bin": (MLP(), [torch.randn(2, 16)], {"quant": {"fc1": "int4:g8"}, "sparsity": {"fc2": "unstructured:0.5@csr"}},
+                        {"weights": "bin", "schedule": {"dataflow": True}, "precision": {"fc1": "ap_fixed<16,6>"}}),
     }[case]
     if isinstance(model, torch.nn.Module):
         model.eval()
