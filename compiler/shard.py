@@ -630,11 +630,12 @@ class ShardedProgram:
         if c.kind == "all_gather":
             parts = [torch.empty_like(x) for _ in range(n)]
             return dist.all_gather(parts, x.contiguous(), async_op=True), lambda: torch.cat(parts, c.axis)
-        y = x.clone() if c.keep_input or not x.is_contiguous() or c.kind == "reduce_scatter" else x
-        work = dist.all_reduce(y, async_op=True)
-        if c.kind == "all_reduce":
-            return work, lambda: y
-        return work, lambda: y.chunk(n, c.axis)[self.rank].contiguous()  # reduce_scatter: gloo has none
+        if c.kind == "reduce_scatter":  # rank r gets the sum of part r along the axis
+            front = x.movedim(c.axis, 0).contiguous()
+            part = torch.empty((front.shape[0] // n, *front.shape[1:]), dtype=x.dtype)
+            return dist.reduce_scatter_tensor(part, front, async_op=True), lambda: part.movedim(0, c.axis).contiguous()
+        y = x.clone() if c.keep_input or not x.is_contiguous() else x
+        return dist.all_reduce(y, async_op=True), lambda: y
 
     def _guard(self, c: Collective, fn: Any) -> Any:
         try:

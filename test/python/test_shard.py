@@ -82,6 +82,19 @@ class Branches(MLP):
         return self.fc2(torch.relu(self.fc1(x))) + self.skip(x)
 
 
+class Scatter(torch.nn.Module):
+    """A row-parallel sum added to a column-parallel output: the sum is
+    reduce-scattered to the split it is added to, then gathered."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = torch.nn.Linear(16, 32, bias=False), torch.nn.Linear(32, 16, bias=False)
+        self.fc3 = torch.nn.Linear(16, 16, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.relu(self.fc1(x))) + self.fc3(x)
+
+
 class Unplaced(torch.nn.Module):
     """A column-parallel linear whose split output meets argsort (no sharding rule)."""
 
@@ -203,6 +216,13 @@ def _case_main(rank: int, out: dict[str, Any]) -> None:
 def _case_zoo(rank: int, out: dict[str, Any]) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import zoo_models
+
+    torch.manual_seed(3)
+    m, x = Scatter().eval(), torch.randn(8, 16)
+    fast = sparcc.jit(m, shard={"fc1.weight": "shard(0)", "fc2.weight": "shard(1)", "fc3.weight": "shard(0)"},
+                      threads=1)
+    with torch.no_grad():
+        out["scatter"] = (fast(x), m(x), fast.program.report, {k: list(v) for k, v in fast.program.comm.items()})
 
     for name in ("llama", "gpt2"):
         entry = zoo_models.MODELS[f"hf/{name}"]
@@ -390,6 +410,17 @@ def test_distributed_errors(main_run):
 @pytest.fixture(scope="module")
 def zoo_run(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     return _spawn("zoo", tmp_path_factory)
+
+
+@pytest.mark.slow
+def test_reduce_scatter_on_gloo(zoo_run):
+    # the row-parallel sum goes to each rank's half of the columns (gloo's
+    # reduce_scatter: the whole 8x16 output handed in), the sum is gathered
+    for r in zoo_run:
+        got, want, report, comm = r["scatter"]
+        torch.testing.assert_close(got, want, atol=TOL, rtol=0)
+        assert report["collectives"] == ["reduce_scatter", "all_gather"]
+        assert comm == {"reduce_scatter": [1, 8 * 16 * 4], "all_gather": [1, 8 * 8 * 4]}
 
 
 @pytest.mark.slow
