@@ -234,8 +234,9 @@ def rule_placements(spec: ShardSpec, module: ModuleOp, weights: dict[str, torch.
 
 
 # ops through which a split of features/heads survives unchanged in kind
+# (softmax and a matmul of two activations keep a split of the heads: attention written out, as GPT-Neo's)
 _KEEPS_SPLIT = (nn.UnaryOp, nn.BinaryOp, nn.WhereOp, nn.CastOp, nn.ReshapeOp, nn.PermuteOp, nn.SdpaOp,
-                nn.ExpandOp, nn.SliceOp, nn.ConcatOp)
+                nn.ExpandOp, nn.SliceOp, nn.ConcatOp, nn.SoftmaxOp, nn.MatmulOp)
 
 
 def _projection(op: Operation) -> tuple[Any, int, int, SSAValue] | None:
@@ -273,9 +274,12 @@ def auto_placements(module: ModuleOp, world: int) -> dict[str, str]:
             p = v.owner
             if _projection(p) is not None:
                 sources.append(p)
+            elif isinstance(p, Operation) and not p.operands:
+                continue  # a constant or an arange: sliced like any replicated operand
             elif isinstance(p, _KEEPS_SPLIT):
                 full = nn.shape_of(p.results[0])
-                for x in p.operands:
+                # sdpa's mask is sliced with the heads or broadcast over them: only q, k, v are traced
+                for x in p.operands[:3] if isinstance(p, nn.SdpaOp) else p.operands:
                     # a binary op's broadcast operand is sliced, not traced
                     main = not isinstance(p, (nn.BinaryOp, nn.WhereOp)) or math.prod(nn.shape_of(x)) == math.prod(full)
                     if main and not isinstance(x.owner, WEIGHT_OPS):

@@ -526,7 +526,7 @@ class _Propagation:
         places = [self.get(v) for v in op.operands]
         f = RULES.get(type(op))
         if f is None or len(op.results) != 1:
-            if any(p != R for p in places):
+            if any(p is not None and p != R for p in places):  # a free weight is simply loaded whole
                 self.unplaced.append(op.name)
             want, out = [R] * len(places), R
         else:

@@ -449,6 +449,26 @@ def test_gpt2_zoo_model_auto(zoo_run):
         assert list(r["gpt2_comm"]["all_reduce"]) == r["gpt2_min"]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name, all_reduces", [
+    ("gpt_neox", 4), ("gpt_neo", 4), ("gptj", 4), ("bert", 4), ("mistral", 4), ("qwen2", 4),
+    ("gpt_bigcode", 2),  # multi-query attention: one k/v head, not split; its MLP is
+])
+def test_zoo_transformers_are_placed(name, all_reduces):
+    # propagation places every op of these 2-layer zoo models under auto (no
+    # process group needed to plan): Megatron's 2 all-reduces per layer
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import zoo_models
+
+    from sparcc import shard
+    from sparcc.backends import get_target
+
+    entry = zoo_models.MODELS[f"hf/{name}"]
+    p = shard.plan(entry.build(), entry.inputs(), shard.parse_shard_spec("auto"), 2, get_target("cpu"))
+    assert p.unplaced == []
+    assert [s[1].kind for s in p.steps if s[0] == "collective"] == ["all_reduce"] * all_reduces
+
+
 # -- single process: mistakes caught before anything runs ----------------------
 
 
