@@ -637,7 +637,7 @@ class ShardedProgram:
         if c.kind == "reduce_scatter":  # rank r gets the sum of part r along the axis
             front = x.movedim(c.axis, 0).contiguous()
             part = torch.empty((front.shape[0] // n, *front.shape[1:]), dtype=x.dtype)
-            return dist.reduce_scatter_tensor(part, front, async_op=True), lambda: part.movedim(0, c.axis).contiguous()
+            return dist.reduce_scatter_single(part, front, async_op=True), lambda: part.movedim(0, c.axis).contiguous()
         y = x.clone() if c.keep_input or not x.is_contiguous() else x
         return dist.all_reduce(y, async_op=True), lambda: y
 

@@ -217,6 +217,11 @@ def _case_zoo(rank: int, out: dict[str, Any]) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import zoo_models
 
+    aot = sparcc.load(out["_folder"] + "/aotc")
+    torch.manual_seed(2)
+    m, x = Branches(64, 128).eval(), torch.randn(8, 64)
+    out["aot_compressed"] = (aot(x), m, x, aot.report)
+
     torch.manual_seed(3)
     m, x = Scatter().eval(), torch.randn(8, 16)
     fast = sparcc.jit(m, shard={"fc1.weight": "shard(0)", "fc2.weight": "shard(1)", "fc3.weight": "shard(0)"},
@@ -277,6 +282,12 @@ def _spawn(case: str, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str
     folder = tmp_path_factory.mktemp(f"shard-{case}")
     if case == "main":
         _write_aot(folder)
+    if case == "zoo":  # compressed layers ahead of time
+        from sparcc import shard
+
+        torch.manual_seed(2)
+        shard.compile_sharded(Branches(64, 128).eval(), [torch.randn(8, 64)], folder / "aotc", MLP_SPEC, 2, threads=1,
+                              quant={"fc1": "nf4:g32"}, sparsity={"fc2": "2:4"})
     mp.spawn(_worker, args=(2, _free_port(), case, str(folder), os.environ["SPARCC_CACHE_DIR"]), nprocs=2)
     return [torch.load(folder / f"rank{r}.pt", weights_only=False) for r in range(2)]
 
@@ -325,18 +336,23 @@ def test_mlp_matches_dtensor_tensor_parallel(main_run):
         torch.testing.assert_close(r["mlp"][0], r["dtensor"], atol=TOL, rtol=0)
 
 
-def test_compressed_layers_keep_their_parts(main_run):
-    # NF4 fc1 split by rows (output features) and 2:4 fc2 split by columns
-    # (input features): the same as PyTorch with the weights that sparcc's
-    # single-process compression gives (NF4 round trip, 2:4 pruning)
+def _compressed_reference(m: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """PyTorch with the weights that sparcc's single-process compression gives
+    (fc1's NF4 round trip, fc2's 2:4 pruning)."""
     from sparcc.dialects.quant_formats import parse_format
     from sparcc.dialects.sparse_formats import prune
 
-    got, m, x = main_run[0]["compressed"]
     with torch.no_grad():
         m.fc1.weight.copy_(torch.from_numpy(parse_format("nf4:g32").roundtrip(m.fc1.weight.numpy())))
         m.fc2.weight.copy_(torch.from_numpy(prune(m.fc2.weight.numpy(), "2:4")))
-        want = m(x)
+        return m(x)
+
+
+def test_compressed_layers_keep_their_parts(main_run):
+    # NF4 fc1 split by rows (output features) and 2:4 fc2 split by columns
+    # (input features): the same as PyTorch with the compressed weights
+    got, m, x = main_run[0]["compressed"]
+    want = _compressed_reference(m, x)
     for r in main_run:
         torch.testing.assert_close(r["compressed"][0], want, atol=TOL, rtol=0)
         report = r["compressed_report"]
@@ -410,6 +426,19 @@ def test_distributed_errors(main_run):
 @pytest.fixture(scope="module")
 def zoo_run(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     return _spawn("zoo", tmp_path_factory)
+
+
+@pytest.mark.slow
+def test_compressed_layers_ahead_of_time(zoo_run):
+    # compile_sharded with quant= and sparsity=: each rank's artifact holds its
+    # part of the compressed weights and computes what the JIT does
+    for rank, r in enumerate(zoo_run):
+        got, m, x, report = r["aot_compressed"]
+        torch.testing.assert_close(got, _compressed_reference(m, x), atol=TOL, rtol=0)
+        assert report["rank"] == rank and report["collectives"] == ["all_reduce"]
+        split = 64 * 32 + 64 * 2 * 4 + 64 * 4 + 64 * 32 * 4 + 64 * 32  # as test_compressed_layers_keep_their_parts
+        whole = 16 * 4 + 64 * 4 + (64 * 64 + 64) * 4
+        assert report["memory"] == {"weights_bytes": split + whole, "model_weights_bytes": 2 * split + whole}
 
 
 @pytest.mark.slow
