@@ -349,12 +349,20 @@ class GraphImporter:
         self.weights: dict[str, torch.Tensor] = {}
         self.ops: dict[str, int] = {}
         self.node: torch.fx.Node | None = None
+        self._where: tuple[torch.fx.Node | None, str] = (None, "")  # the current node's user_location
         self.symbols: dict[sympy.Symbol, sympy.Symbol] = {}  # torch's size symbols -> s0, s1, ...
 
     # -- helpers used by handlers ---------------------------------------------
 
     def emit(self, op: Operation) -> SSAValue:
         self.block.add_op(op)
+        if self.node is not None:  # the user's line, for a target's messages (xDSL ops have no locations; not in the IR text)
+            if self._where[0] is not self.node:
+                self._where = (self.node, user_location(self.node))
+            try:
+                op.source_location = self._where[1]
+            except AttributeError:  # an op class without a __dict__
+                pass
         return op.results[0]
 
     def meta_shape(self) -> tuple[nn.Dim, ...]:

@@ -125,9 +125,26 @@ def str_attr(op: Any, key: str) -> str | None:
 
 
 def where(op: Any) -> str:
-    """The op's source location, as the user wrote it where one is known."""
-    loc = str(op.operation.location)
-    return "unknown location" if loc in ("loc(unknown)", "") else loc.removeprefix("loc(").removesuffix(")")
+    """The op's source location, as the user wrote it where one is known:
+    its own, else the source marker before its top-level statement
+    (sources.py); "unknown location" when neither is."""
+    from sparcc.backends.hls.sources import MARKER
+
+    loc = str(op.operation.location).removeprefix("loc(").removesuffix(")")
+    if loc not in ("unknown", "") and not loc.startswith('"-":'):  # "-": a line of the IR text sparcc handed MLIR
+        return loc
+    top = op.operation
+    while top.parent is not None and _name(top.parent) != "func.func":
+        top = top.parent
+    if top.parent is None:
+        return "unknown location"
+    source = None
+    for o in top.parent.regions[0].blocks[0].operations:
+        if o.operation == top:
+            break
+        if _name(o) == MARKER:
+            source = str_attr(o, "location")
+    return source or "unknown location"
 
 
 def c_float(v: float, elem: str = "f32") -> str:
@@ -575,9 +592,9 @@ def _call(e: Emitter, op: Any, depth: int) -> None:
     e.line(depth, f"{callee}({', '.join(e.val(v) for v in op.operands)});")
 
 
-@handles("memref.dealloc")
-def _dealloc(e: Emitter, op: Any, depth: int) -> None:
-    pass
+@handles("memref.dealloc", "hls.source")
+def _nothing(e: Emitter, op: Any, depth: int) -> None:
+    pass  # a dealloc (buffers are fixed arrays); a source marker (sources.py)
 
 
 @handles("memref.get_global")

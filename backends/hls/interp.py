@@ -123,7 +123,7 @@ class Model:
                     else:
                         self.run(inner)
             return
-        if name in ("scf.yield", "func.return", "func.call", "memref.dealloc", "memref.alloc", "memref.alloca", "memref.get_global",
+        if name in ("scf.yield", "func.return", "func.call", "memref.dealloc", "hls.source", "memref.alloc", "memref.alloca", "memref.get_global",
                     "memref.subview", "memref.expand_shape", "memref.collapse_shape", "memref.cast",
                     "memref.reinterpret_cast"):
             return

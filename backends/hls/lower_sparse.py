@@ -63,6 +63,9 @@ class LowerSparsePass(ModulePass):
     name = "hls-lower-sparse"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        from sparcc.backends.hls.sources import mark
+
+        mark(op)  # the first pass of the hls pipeline: source markers while the nn ops still know their lines
         rewriter = Rewriter()
         for lin in list(op.walk()):
             if not isinstance(lin, sparse.LinearOp):

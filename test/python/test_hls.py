@@ -10,6 +10,7 @@ Skips when g++ or the ap_types headers (the hls4ml package) are missing.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -478,6 +479,43 @@ def test_pragma_checker():
             check(text)
 
 
+class Tangent(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(8, 8)
+
+    def forward(self, x):
+        y = torch.relu(self.fc(x))
+        return torch.tan(y)  # math.tan: no C++ handler
+
+
+def test_an_op_the_emitter_cannot_handle_is_named_with_its_source_line():
+    import inspect
+
+    line = inspect.getsourcelines(Tangent.forward)[1] + 2
+    with pytest.raises(SparccError, match=rf"cannot emit 'math.tan' \(at {re.escape(__file__)}:{line}\)"):
+        _run(Tangent().eval(), [torch.randn(2, 8)])
+
+
+@pytest.mark.slow
+def test_sparcc_compile_names_the_source_line_without_a_traceback(tmp_path):
+    factory = tmp_path / "tangent.py"
+    factory.write_text(
+        "import torch\n"
+        "class M(torch.nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return torch.tan(x) + 1\n"
+        "def make():\n"
+        "    return M()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "sparcc.cli", "compile", f"{factory}:make", "--example-input", "randn(2,4)", "--target",
+         "hls", "-o", str(tmp_path / "o")], capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert f"cannot emit 'math.tan' (at {factory}:4)" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_an_index_out_of_range_is_reported_and_the_read_stays_clamped():
     from sparcc.errors import IndexOutOfRangeError
 
@@ -611,6 +649,7 @@ def test_csr_layers_refuse_an_unroll_around_a_row():
             sparcc.jit(wide, target="hls", cache=False, sparsity={"0": "unstructured:0.5@csr;crd=8"})(torch.randn(1, 160))
 
 
+@pytest.mark.slow
 def test_a_quantised_layer_in_fixed_point_is_bit_exact():
     model = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 8)).eval()
     x = torch.randn(2, 64)
