@@ -425,21 +425,39 @@ def compressed_part(op: Any, store: dict[str, torch.Tensor], rank: int, world: i
         raise SparccError(f"shard: weight '{name}' is one part of a TASD sum; split layers take one sparse pattern")
     w = to_numpy(store[name])
     typ = op.result.type
-    if isinstance(typ, quant.QuantTensorType):
+
+    def torch_store(entries: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return {k: torch.from_numpy(np.ascontiguousarray(v).copy()) for k, v in entries.items()}
+
+    if isinstance(typ, quant.QuantTensorType) and not typ.is_sparse:
         fmt = typ.format.format
         part = slice_quantized(fmt.quantize(w), fmt, place.dim, rank, world)
-        return {k: torch.from_numpy(np.ascontiguousarray(v).copy()) for k, v in tgt.quant_store(name, typ, part).items()}
-    from sparcc.dialects.sparse_formats import encode, tasd
+        return torch_store(tgt.quant_store(name, typ, part))
+    from sparcc.dialects.sparse_formats import decode, encode, tasd
     from sparcc.quantize import layer_of
     from sparcc.sparsify import parse_value, store_buffers
 
     parts = parse_value(sparsity.format_for(layer_of(name))).parts
     if len(parts) != 1:
         raise SparccError(f"shard: weight '{name}' is a TASD sum of {len(parts)} parts; split layers take one pattern")
+
+    def mine(a: np.ndarray) -> np.ndarray:
+        size = a.shape[place.dim] // world
+        return np.ascontiguousarray(np.take(a, range(rank * size, (rank + 1) * size), axis=place.dim))
+
+    if isinstance(typ, quant.QuantTensorType):  # N:M with quantised kept values
+        from sparcc.dialects import sparse_quant as sq
+
+        sfmt, fmt = typ.sparsity.format, typ.format.format  # type: ignore[attr-defined]
+        whole = sq.quantize(w, sfmt, fmt, parts[0])  # as sparcc.jit prunes and quantises it
+        # the part's kept values are a slice of the whole's values array [rows, kept], by rows or columns
+        part = sq.SparseQuantized(encode(mine(decode(whole.storage)), sfmt),
+                                  slice_quantized(whole.values, fmt, place.dim, rank, world))
+        ir = {f"{name}#sq.{role}": (a.reshape(-1).view(np.uint8) if role.startswith("crd") else a)
+              for role, a in sq.buffers(part).items()}
+        return torch_store({**ir, **tgt.quant_store(name, typ, part)})
     pruned = np.asarray(tasd(w, list(parts)).parts[0], np.float32)  # pruned whole, as sparcc.jit does
-    size = pruned.shape[place.dim] // world
-    local = np.take(pruned, range(rank * size, (rank + 1) * size), axis=place.dim)
-    index, values = store_buffers(encode(np.ascontiguousarray(local), typ.format.format))
+    index, values = store_buffers(encode(mine(pruned), typ.format.format))
     return {**{f"{name}#i{j}": t for j, t in enumerate(index)}, f"{name}#values": values}
 
 

@@ -54,7 +54,7 @@ from sparcc.dialects.shard import GridOp, ReshardOp, ShardingAttr, ShardOp
 from sparcc.errors import SparccError
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, StringAttr, TensorType
+from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, StringAttr, TensorType, f32
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
@@ -77,8 +77,16 @@ def split_problem(typ: object, d: int, n: int) -> str | None:
     if isinstance(typ, quant.QuantTensorType):
         fmt = typ.format.format
         rows, cols = typ.get_shape()
-        if typ.is_sparse:
-            return f"its sparse x quant storage ({typ.sparsity}) is not split yet"
+        if typ.is_sparse:  # N:M: the kept values [rows, cols / M * N] hold the codes and their groups
+            sfmt = typ.sparsity.format  # type: ignore[attr-defined]
+            if sfmt.tile(0) != 1:
+                return f"its values in {typ.sparsity} walk {sfmt.tile(0)} rows per group; not split yet"
+            if (why := split_problem(sparse.SparseTensorType(typ.get_shape(), f32, typ.sparsity), d, n)):
+                return why
+            if d == 1 and cols % n == 0:
+                kept = sfmt.static_storage((rows, cols // n))[1][1]
+                return split_problem(quant.QuantTensorType((rows, kept * n), typ.format), 1, n)
+            return None
         if d == 1 and cols % n == 0:
             local = cols // n
             if fmt.granularity == "group" and local % fmt.group:

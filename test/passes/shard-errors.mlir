@@ -77,3 +77,16 @@ func.func @gather_blocks(%x: tensor<4x8xf32>) -> tensor<4x24xf32> {
   %0 = nn.matmul %x, %a : tensor<4x8xf32>, tensor<8x24xf32> -> tensor<4x24xf32>
   func.return %0 : tensor<4x24xf32>
 }
+
+// -----
+
+// 2:4 with NF4 kept values: a split whose ranks would share a quant group of
+// kept values (16 columns keep 8 values a row; 4 per rank; groups of 8).
+// CHECK: error: {{.*}}shard: weight 'fc.weight' ({{.*}}) cannot be split along dim 1: 2 ranks would split its groups of 8 (8 columns, 4 per rank)
+shard.grid @mesh(shape = [2])
+func.func @sparse_quant_groups(%x: tensor<4x16xf32>) -> tensor<4x8xf32> {
+  %w = quant.weight @fc.weight : !quant.tensor<8x16, #quant.format<"nf4:g8">, #sparse.format<"2:4">>
+  %a = shard.shard %w to #shard.sharding<@mesh, [[], [0]]> : !quant.tensor<8x16, #quant.format<"nf4:g8">, #sparse.format<"2:4">>
+  %0 = quant.linear %x, %a : (tensor<4x16xf32>, !quant.tensor<8x16, #quant.format<"nf4:g8">, #sparse.format<"2:4">>) -> tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}

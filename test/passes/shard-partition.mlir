@@ -97,3 +97,17 @@ func.func @fused_qkv(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   %k = nn.slice %0 {dim = 1 : i64, start = 8 : i64, end = 16 : i64, step = 1 : i64} : tensor<4x24xf32> -> tensor<4x8xf32>
   func.return %k : tensor<4x8xf32>
 }
+
+// A 2:4 weight with NF4 kept values split along its input features: the
+// part keeps whole N:M groups and whole quant groups of kept values (32
+// columns keep 16 values a row, 8 per rank: one group of 8 each).
+// CHECK-LABEL: func.func @sparse_quant
+// CHECK-NEXT:    quant.weight @fc.weight {shard.sharding = #shard.sharding<@mesh, [[], [0]]>} : !quant.tensor<8x16, #quant.format<"nf4:g8">, #sparse.format<"2:4">>
+// CHECK-NEXT:    shard.all_slice %x on @mesh grid_axes = [0] slice_axis = 1 : tensor<4x32xf32> -> tensor<4x16xf32>
+func.func @sparse_quant(%x: tensor<4x32xf32>) -> tensor<4x8xf32> {
+  %1 = quant.weight @fc.weight {shard.sharding = #shard.sharding<@mesh, [[], [0]]>} : !quant.tensor<8x32, #quant.format<"nf4:g8">, #sparse.format<"2:4">>
+  %xs = shard.reshard %x from #shard.sharding<@mesh, []> to #shard.sharding<@mesh, [[], [0]]> : tensor<4x32xf32>
+  %0 = quant.linear %xs, %1 {shard.sharding = #shard.sharding<@mesh, [], partial = [0]>} : (tensor<4x32xf32>, !quant.tensor<8x32, #quant.format<"nf4:g8">, #sparse.format<"2:4">>) -> tensor<4x8xf32>
+  %2 = shard.reshard %0 from #shard.sharding<@mesh, [], partial = [0]> to #shard.sharding<@mesh, []> : tensor<4x8xf32>
+  func.return %2 : tensor<4x8xf32>
+}

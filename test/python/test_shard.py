@@ -282,12 +282,12 @@ def _spawn(case: str, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str
     folder = tmp_path_factory.mktemp(f"shard-{case}")
     if case == "main":
         _write_aot(folder)
-    if case == "zoo":  # compressed layers ahead of time
+    if case == "zoo":  # compressed layers ahead of time: fc2 2:4-pruned with NF4 kept values
         from sparcc import shard
 
         torch.manual_seed(2)
         shard.compile_sharded(Branches(64, 128).eval(), [torch.randn(8, 64)], folder / "aotc", MLP_SPEC, 2, threads=1,
-                              quant={"fc1": "nf4:g32"}, sparsity={"fc2": "2:4"})
+                              quant={"fc*": "nf4:g32"}, sparsity={"fc2": "2:4"})
     mp.spawn(_worker, args=(2, _free_port(), case, str(folder), os.environ["SPARCC_CACHE_DIR"]), nprocs=2)
     return [torch.load(folder / f"rank{r}.pt", weights_only=False) for r in range(2)]
 
@@ -336,15 +336,18 @@ def test_mlp_matches_dtensor_tensor_parallel(main_run):
         torch.testing.assert_close(r["mlp"][0], r["dtensor"], atol=TOL, rtol=0)
 
 
-def _compressed_reference(m: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _compressed_reference(m: torch.nn.Module, x: torch.Tensor, nf4_kept: bool = False) -> torch.Tensor:
     """PyTorch with the weights that sparcc's single-process compression gives
-    (fc1's NF4 round trip, fc2's 2:4 pruning)."""
+    (fc1's NF4 round trip, fc2's 2:4 pruning, with NF4 kept values if nf4_kept)."""
+    from sparcc.dialects import sparse_quant
     from sparcc.dialects.quant_formats import parse_format
     from sparcc.dialects.sparse_formats import prune
 
+    w2 = m.fc2.weight.detach().numpy()
+    w2 = sparse_quant.dequantize(sparse_quant.quantize(w2, "2:4", "nf4:g32", "2:4")) if nf4_kept else prune(w2, "2:4")
     with torch.no_grad():
-        m.fc1.weight.copy_(torch.from_numpy(parse_format("nf4:g32").roundtrip(m.fc1.weight.numpy())))
-        m.fc2.weight.copy_(torch.from_numpy(prune(m.fc2.weight.numpy(), "2:4")))
+        m.fc1.weight.copy_(torch.from_numpy(parse_format("nf4:g32").roundtrip(m.fc1.weight.detach().numpy())))
+        m.fc2.weight.copy_(torch.from_numpy(w2))
         return m(x)
 
 
@@ -430,15 +433,17 @@ def zoo_run(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_compressed_layers_ahead_of_time(zoo_run):
-    # compile_sharded with quant= and sparsity=: each rank's artifact holds its
-    # part of the compressed weights and computes what the JIT does
+    # compile_sharded with quant= and sparsity=, fc2 2:4 with NF4 kept values
+    # (split along its input features: each rank keeps half of the kept
+    # values' codes, their groups' scales and their positions): each rank's
+    # artifact computes what the single-process compressed model does
     for rank, r in enumerate(zoo_run):
         got, m, x, report = r["aot_compressed"]
-        torch.testing.assert_close(got, _compressed_reference(m, x), atol=TOL, rtol=0)
+        torch.testing.assert_close(got, _compressed_reference(m, x, nf4_kept=True), atol=TOL, rtol=0)
         assert report["rank"] == rank and report["collectives"] == ["all_reduce"]
-        split = 64 * 32 + 64 * 2 * 4 + 64 * 4 + 64 * 32 * 4 + 64 * 32  # as test_compressed_layers_keep_their_parts
-        whole = 16 * 4 + 64 * 4 + (64 * 64 + 64) * 4
-        assert report["memory"] == {"weights_bytes": split + whole, "model_weights_bytes": 2 * split + whole}
+        whole = 16 * 4 + 16 * 4 + 64 * 4 + (64 * 64 + 64) * 4  # the two NF4 tables, fc2's bias, skip
+        mem = report["memory"]
+        assert 2 * mem["weights_bytes"] - mem["model_weights_bytes"] == whole  # everything else halves
 
 
 @pytest.mark.slow
