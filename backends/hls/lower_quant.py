@@ -13,8 +13,14 @@ through the format's value table, for the hls target.
 
 The codes, the value table and the scales become arrays of the design
 (codes as ap_uint<bits of the table>, ROMs); the dequantised weight is a buffer the
-design fills on each call. Symmetric formats only (no zero points);
-MXFP4's E8M0 scales are stored as their float values.
+design fills on each call. Asymmetric integers read (value - zero point)
+* scale, the zero points one per row and group (`#zeros`, float: exact
+small integers). MXFP4's E8M0 scales are stored as their float values.
+
+A sparse quantised weight (N:M, dialects/sparse_quant.py) holds the codes
+of its kept values only, [N, K / M * N], quantised in groups along them:
+they are dequantised the same way and multiplied with x read through their
+positions in each group (`#i0`), as hls-lower-sparse does for float N:M.
 """
 
 from __future__ import annotations
@@ -35,15 +41,26 @@ i32 = IntegerType(32)
 
 
 def store_entries(name: str, typ: Any, q: Any) -> dict[str, np.ndarray]:
-    """The weight-store arrays of a quantised weight for this lowering."""
+    """The weight-store arrays of a quantised weight for this lowering; of
+    a sparse one (N:M, dialects/sparse_quant.py), those of its kept values
+    and their positions in each group (`#i0`, as hls-lower-sparse reads
+    them)."""
     from sparcc.dialects.quant_formats import parse_format, unpack_nibbles
 
+    index: dict[str, np.ndarray] = {}
     if typ.is_sparse:
-        raise ValueError(f"{name}: the hls target has no sparse quantised layers")
+        from sparcc.backends.hls.lower_sparse import nm_of
+
+        nm = nm_of(typ.sparsity.format)
+        if nm is None:
+            raise ValueError(f"{name}: the hls target takes sparse quantised layers in N:M, not "
+                             f"'{typ.sparsity.format.spec}'")
+        rows = typ.get_shape()[0]
+        crd = next(v for k, v in q.index_buffers().items() if k.startswith("crd"))
+        index[f"{name}#i0"] = np.ascontiguousarray(np.asarray(crd).reshape(rows, -1, nm[0]), dtype=np.int8)
+        q = q.values
     fmt = parse_format(q.spec)
     rows, cols = q.shape[0], int(np.prod(q.shape[1:]))
-    if fmt.asym or q.zero_points is not None:
-        raise ValueError(f"{name}: {q.spec} has zero points; the hls target takes symmetric formats")
     codes = unpack_nibbles(q.codes, cols, axis=1) if fmt.bits <= 4 else q.codes
     values = np.asarray(fmt.element.values, np.float32)
     gran = fmt.granularity
@@ -60,11 +77,20 @@ def store_entries(name: str, typ: Any, q: Any) -> dict[str, np.ndarray]:
         scales = np.repeat(scales, rows, axis=0)
     if scales.shape != (rows, blocks):
         raise ValueError(f"{name}: scales of shape {scales.shape}, expected {(rows, blocks)}")
-    return {
+    out = {
         f"{name}#codes": np.ascontiguousarray(codes.reshape(rows, cols), dtype=np.int32),
         f"{name}#lut": values.reshape(-1, 1).copy(),
         f"{name}#scales": np.ascontiguousarray(scales),
+        **index,
     }
+    if q.zero_points is not None:  # asym: (value - zero point) * scale, per row and group
+        zeros = np.asarray(q.zero_points, np.float32)
+        if zeros.shape[0] == 1 and rows > 1:
+            zeros = np.repeat(zeros, rows, axis=0)
+        if zeros.shape != (rows, blocks):
+            raise ValueError(f"{name}: zero points of shape {zeros.shape}, expected {(rows, blocks)}")
+        out[f"{name}#zeros"] = np.ascontiguousarray(zeros)
+    return out
 
 
 @dataclass(frozen=True)
@@ -83,25 +109,57 @@ class LowerQuantPass(ModulePass):
                 raise UnsupportedOpError("quant.linear whose weight is not a quant.weight: not supported by hls")
             typ = wop.result.type
             rows, cols = typ.get_shape()
+            nm = None
+            if typ.is_sparse:  # the values are the kept ones of an N:M weight: K' = K / M * N per row
+                from sparcc.backends.hls.lower_sparse import nm_of
+
+                nm = nm_of(typ.sparsity.format)
+                if nm is None or cols % nm[1]:
+                    raise UnsupportedOpError(f"{wop.weight_name}: the hls target takes sparse quantised layers in "
+                                             f"N:M of whole groups, not '{typ.sparsity.format.spec}'")
+                cols = cols // nm[1] * nm[0]
             fmt = typ.format.format
             gran = fmt.granularity
             blocks = cols // fmt.group if gran == "group" else 1
+            if gran == "group" and cols % fmt.group:
+                raise UnsupportedOpError(f"{wop.weight_name}: {cols} stored values a row are not whole groups of "
+                                         f"{fmt.group} ({fmt.spec}); the hls target needs whole groups")
             group = cols // blocks
             name = wop.weight_name
             entries = len(fmt.element.values)
-            codes = nn.WeightOp(f"{name}#codes", TensorType(i32, [rows, cols]))
-            table = nn.WeightOp(f"{name}#lut", TensorType(f32, [entries, 1]))
-            scales = nn.WeightOp(f"{name}#scales", TensorType(f32, [rows, blocks]))
-            looked = nn.EmbeddingOp(table.result, codes.result)
-            flat = nn.ReshapeOp(looked.result, [rows, cols])
-            s3 = nn.ReshapeOp(scales.result, [rows, blocks, 1])
-            wide = nn.ExpandOp(s3.result, [rows, blocks, group])
-            sfull = nn.ReshapeOp(wide.result, [rows, cols])
-            w = nn.MulOp(flat.result, sfull.result)
-            new = nn.LinearOp(lin.input, w.result, lin.bias)
-            rewriter.insert_op([codes, table, scales, looked, flat, s3, wide, sfull, w, new],
-                               _before(lin))
-            lin.result.replace_all_uses_with(new.result)
+            ops: list[Any] = []
+
+            def add(o: Any) -> Any:
+                ops.append(o)
+                return o.results[0]
+
+            codes = add(nn.WeightOp(f"{name}#codes", TensorType(i32, [rows, cols])))
+            table = add(nn.WeightOp(f"{name}#lut", TensorType(f32, [entries, 1])))
+            scales = add(nn.WeightOp(f"{name}#scales", TensorType(f32, [rows, blocks])))
+            w = add(nn.ReshapeOp(add(nn.EmbeddingOp(table, codes)), [rows, cols]))
+            per_value = [rows, blocks, group]
+            if fmt.asym:
+                zeros = add(nn.WeightOp(f"{name}#zeros", TensorType(f32, [rows, blocks])))
+                zfull = add(nn.ReshapeOp(add(nn.ExpandOp(add(nn.ReshapeOp(zeros, [rows, blocks, 1])), per_value)),
+                                         [rows, cols]))
+                w = add(nn.SubOp(w, zfull))
+            sfull = add(nn.ReshapeOp(add(nn.ExpandOp(add(nn.ReshapeOp(scales, [rows, blocks, 1])), per_value)),
+                                     [rows, cols]))
+            w = add(nn.MulOp(w, sfull))
+            rewriter.insert_op(ops, _before(lin))
+            if nm is None:
+                new = nn.LinearOp(lin.input, w, lin.bias)
+                rewriter.insert_op(new, _before(lin))
+                y = new.result
+            else:
+                from sparcc.backends.hls.lower_sparse import nm_linear
+
+                n, m = nm
+                crd = nn.WeightOp(f"{name}#i0", TensorType(IntegerType(8), [rows, cols // n, n]))
+                vals = nn.ReshapeOp(w, [rows, cols // n, n])
+                rewriter.insert_op([crd, vals], _before(lin))
+                y = nm_linear(rewriter, lin, crd.result, vals.result, rows, cols // n * m, n, m)
+            lin.result.replace_all_uses_with(y)
             rewriter.erase_op(lin)
         for wop in list(op.walk()):
             if isinstance(wop, quant.WeightOp) and not wop.result.uses:

@@ -88,41 +88,17 @@ class LowerSparsePass(ModulePass):
             if nm is None:
                 raise UnsupportedOpError(
                     f"the hls target takes N:M, ELL and CSR sparsity (e.g. '2:4', 'unstructured:0.9@ell'), not "
-                    f"'{fmt.spec}' (weight {wop.weight_name}): other formats have data-dependent loop bounds"
+                    f"'{fmt.spec}' (weight {wop.weight_name})"
                 )
             n, m = nm
             if cols % m:
                 raise UnsupportedOpError(f"{wop.weight_name}: {cols} columns are not whole groups of {m}")
             groups = cols // m
-            x_shape = list(lin.input.type.get_shape())
-            batch = 1
-            for d in x_shape[:-1]:
-                batch *= d
             name = wop.weight_name
-            ops: list[Any] = []
-
-            def add(o: Any) -> Any:
-                ops.append(o)
-                return o.results[0]
-
-            crd = add(nn.WeightOp(f"{name}#i0", TensorType(i8, [rows, groups, n])))
-            vals = add(nn.WeightOp(f"{name}#values", TensorType(f32, [rows, groups, n])))
-            x4 = add(nn.ReshapeOp(lin.input, [batch, 1, groups, m]))
-            xe = add(nn.ExpandOp(x4, [batch, rows, groups, m]))
-            idx = add(nn.CastOp(crd, i64))
-            idx4 = add(nn.ReshapeOp(idx, [1, rows, groups, n]))
-            idxe = add(nn.ExpandOp(idx4, [batch, rows, groups, n]))
-            picked = add(nn.GatherOp(xe, idxe, 3))
-            v4 = add(nn.ReshapeOp(vals, [1, rows, groups, n]))
-            ve = add(nn.ExpandOp(v4, [batch, rows, groups, n]))
-            prod = add(nn.MulOp(picked, ve))
-            y = add(nn.SumOp(prod, [2, 3]))
-            if lin.bias is not None:
-                b2 = add(nn.ReshapeOp(lin.bias, [1, rows]))
-                be = add(nn.ExpandOp(b2, [batch, rows]))
-                y = add(nn.AddOp(y, be))
-            y = add(nn.ReshapeOp(y, [*x_shape[:-1], rows]))
-            rewriter.insert_op(ops, InsertPoint.before(lin))
+            crd = nn.WeightOp(f"{name}#i0", TensorType(i8, [rows, groups, n]))
+            vals = nn.WeightOp(f"{name}#values", TensorType(f32, [rows, groups, n]))
+            rewriter.insert_op([crd, vals], InsertPoint.before(lin))
+            y = nm_linear(rewriter, lin, crd.result, vals.result, rows, cols, n, m)
             lin.result.replace_all_uses_with(y)
             rewriter.erase_op(lin)
         for wop in list(op.walk()):
@@ -239,6 +215,41 @@ class LowerSparsePass(ModulePass):
         rewriter.insert_op(ops, InsertPoint.before(lin))
         lin.result.replace_all_uses_with(y)
         rewriter.erase_op(lin)
+
+
+def nm_linear(rewriter: Rewriter, lin: Any, crd: Any, vals: Any, rows: int, cols: int, n: int, m: int) -> Any:
+    """y = x W^T + b for an N:M weight of `rows` x `cols` given by its kept
+    values `vals` and their positions in each group of M `crd` (both
+    [rows, cols / M, N]): x read through the positions, multiplied, summed.
+    The ops go before `lin` (whose input and bias they take); returns y."""
+    groups = cols // m
+    x_shape = list(lin.input.type.get_shape())
+    batch = 1
+    for d in x_shape[:-1]:
+        batch *= d
+    ops: list[Any] = []
+
+    def add(o: Any) -> Any:
+        ops.append(o)
+        return o.results[0]
+
+    x4 = add(nn.ReshapeOp(lin.input, [batch, 1, groups, m]))
+    xe = add(nn.ExpandOp(x4, [batch, rows, groups, m]))
+    idx = add(nn.CastOp(crd, i64))
+    idx4 = add(nn.ReshapeOp(idx, [1, rows, groups, n]))
+    idxe = add(nn.ExpandOp(idx4, [batch, rows, groups, n]))
+    picked = add(nn.GatherOp(xe, idxe, 3))
+    v4 = add(nn.ReshapeOp(vals, [1, rows, groups, n]))
+    ve = add(nn.ExpandOp(v4, [batch, rows, groups, n]))
+    prod = add(nn.MulOp(picked, ve))
+    y = add(nn.SumOp(prod, [2, 3]))
+    if lin.bias is not None:
+        b2 = add(nn.ReshapeOp(lin.bias, [1, rows]))
+        be = add(nn.ExpandOp(b2, [batch, rows]))
+        y = add(nn.AddOp(y, be))
+    y = add(nn.ReshapeOp(y, [*x_shape[:-1], rows]))
+    rewriter.insert_op(ops, InsertPoint.before(lin))
+    return y
 
 
 def is_csr(fmt: Any) -> bool:

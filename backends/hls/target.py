@@ -128,6 +128,14 @@ class HlsTarget(Target):
         except ValueError as e:
             raise SparccError(str(e)) from None
 
+    def sparse_quant_kernel(self, sparse_fmt: Any, quant_fmt: Any) -> str:
+        from sparcc.backends.hls.lower_sparse import nm_of
+
+        if nm_of(sparse_fmt) is None:
+            raise ValueError(f"target 'hls' takes sparse quantised layers in N:M (e.g. sparsity '2:4' with quant "
+                             f"'nf4:g32'), not '{getattr(sparse_fmt, 'spec', sparse_fmt)}'")
+        return "hls: codes of the kept values through the value table, x read through their positions"
+
     def sparse_kind(self, fmt: Any) -> str:
         from sparcc.backends.hls.lower_sparse import is_csr, is_ell, nm_of
 
@@ -434,43 +442,51 @@ def load_project(folder: Path, m: dict[str, Any], verify: bool) -> Any:
 def effective_weights(kernel: Any, store: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
     """The float weights a quantised or pruned design computes with, by
     parameter name (of shape `shapes`), rebuilt from its arrays (codes
-    through the value table times the scales; kept values at their
-    columns): the testbench's golden outputs are PyTorch's with these. The
+    through the value table, less the zero points, times the scales; kept
+    values at their columns): the testbench's golden outputs are PyTorch's with these. The
     arrays come in the entry's shapes (lower-entry-abi folds reshapes into
     them), so each is read row-major against the parameter's rows."""
     from sparcc.backends.hls.project import weight_data
 
     by_name = {b.weight: b for b in kernel.weights}
     out: dict[str, torch.Tensor] = {}
-    for w, b in by_name.items():
-        base, _, role = w.partition("#")
-        csr = f"{base}#i0" in by_name and f"{base}#i1" in by_name
-        if (base not in shapes or role not in ("codes", "i0", "i1") or (role != "codes" and f"{base}#values" not in by_name)
-                or (csr and role == "i0")):
+    for base in dict.fromkeys(w.partition("#")[0] for w in by_name if "#" in w):
+        if base not in shapes:
             continue
         rows = shapes[base][0]
         cols = int(np.prod(shapes[base])) // rows
-        index = weight_data(b, store).astype(np.int64)
-        if role == "codes":  # hls-lower-quant
-            lut = weight_data(by_name[f"{base}#lut"], store).reshape(-1)
-            scales = weight_data(by_name[f"{base}#scales"], store).reshape(rows, -1)
-            dense = lut[index.reshape(rows, cols)] * np.repeat(scales, cols // scales.shape[1], axis=1)
+
+        def data(role: str) -> np.ndarray | None:
+            b = by_name.get(f"{base}#{role}")
+            return None if b is None else weight_data(b, store)
+
+        if (codes := data("codes")) is not None:  # hls-lower-quant: (table[code] - zero) * scale
+            codes = codes.astype(np.int64).reshape(rows, -1)
+            vals = data("lut").reshape(-1)[codes]
+            blocks = data("scales").reshape(rows, -1)
+            if (zeros := data("zeros")) is not None:
+                vals = vals - np.repeat(zeros.reshape(rows, -1), codes.shape[1] // blocks.shape[1], axis=1)
+            vals = vals * np.repeat(blocks, codes.shape[1] // blocks.shape[1], axis=1)
+        elif (vals := data("values")) is None:
+            continue
+        pos, crd = data("i0"), data("i1")
+        if pos is None and crd is None:
+            dense = vals.reshape(rows, cols)
         else:
-            vals = weight_data(by_name[f"{base}#values"], store).reshape(-1)
             dense = np.zeros((rows, cols), np.float32)
-            if csr:  # CSR: row r's columns are crd[pos[r]:pos[r+1]]
-                pos = weight_data(by_name[f"{base}#i0"], store).astype(np.int64)
-                r, col = np.repeat(np.arange(rows), np.diff(pos)), index.reshape(-1)
-            else:
-                vals = vals.reshape(rows, -1)
-                r = np.repeat(np.arange(rows)[:, None], vals.shape[1], axis=1)
-                if role == "i0":  # N:M: positions in groups of M, N per group
-                    n = b.shape[-1]
-                    m = cols * n // vals.shape[1]
-                    k = np.arange(vals.shape[1])[None, :]
-                    col = (k // n) * m + index.reshape(rows, -1)
-                else:  # ELL: columns, padding entries hold zero
-                    col = index.reshape(rows, -1)
+            vals = vals.reshape(-1)
+            if pos is not None and crd is not None:  # CSR: row r's columns are crd[pos[r]:pos[r+1]]
+                r, col = np.repeat(np.arange(rows), np.diff(pos.astype(np.int64))), crd.reshape(-1).astype(np.int64)
+            elif pos is not None:  # N:M: positions in groups of M, N per group
+                n = by_name[f"{base}#i0"].shape[-1]
+                kept = pos.size // rows
+                m = cols * n // kept
+                k = np.arange(kept)[None, :]
+                col = ((k // n) * m + pos.reshape(rows, -1).astype(np.int64)).reshape(-1)
+                r = np.repeat(np.arange(rows), kept)
+            else:  # ELL: columns, padding entries hold zero
+                col = crd.reshape(-1).astype(np.int64)
+                r = np.repeat(np.arange(rows), col.size // rows)
             np.add.at(dense, (r, col), vals)
         out[base] = torch.from_numpy(np.asarray(dense, np.float32)).reshape(shapes[base])
     return out

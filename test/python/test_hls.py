@@ -543,7 +543,8 @@ def test_zoo_transformers_run_end_to_end(name):
 
 @pytest.mark.parametrize("spec", ["nf4:g32", pytest.param("int4:g32", marks=pytest.mark.slow),
                                   pytest.param("mxfp4", marks=pytest.mark.slow),
-                                  pytest.param("int8:channel", marks=pytest.mark.slow)])
+                                  pytest.param("int8:channel", marks=pytest.mark.slow),
+                                  pytest.param("int8:channel:asym", marks=pytest.mark.slow)])
 def test_quantised_layers_read_codes_through_the_value_table(spec):
     model = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 8)).eval()
     x = torch.randn(2, 64)
@@ -561,11 +562,31 @@ def test_quantised_layers_read_codes_through_the_value_table(spec):
     assert "w_0_weight[" not in weights  # the float weight is not in the design
 
 
+def test_quantised_and_sparse_on_one_layer():
+    # 2:4 with asymmetric int4 on the kept values: (table[code] - zero point) * scale per group of
+    # 32 kept values, multiplied with x read through the kept positions
+    model = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 8)).eval()
+    x = torch.randn(2, 64)
+    spec = {"quant": {"0": "int4:g32:asym"}, "sparsity": {"0": "2:4"}}
+    with options():
+        fast = sparcc.jit(model, target="hls", cache=False, **spec)
+        got = fast(x)
+    _close(got, sparcc.jit(model, target="ref", cache=False, **spec)(x))  # sparcc's oracle, same codes
+    _bit_exact(fast, [x])
+    weights = (Path(_program(fast).report["library"]).parent / "weights.h").read_text()
+    kept = 16 * 64 // 2
+    assert f"static const ap_uint<4> w_0_weight_codes[{kept}]" in weights  # the kept values' codes only
+    assert f"static const signed char w_0_weight_i0[{kept}]" in weights
+    assert "w_0_weight_zeros[16]" in weights and "w_0_weight_scales[16]" in weights  # 16 rows x 32 kept: 1 group
+    assert "w_0_weight[" not in weights and "w_0_weight_values[" not in weights
+
+
 def test_quantised_layer_refusals():
     model = torch.nn.Sequential(torch.nn.Linear(64, 16)).eval()
-    with pytest.raises(SparccError, match="zero points; the hls target takes symmetric formats"):
+    narrow = torch.nn.Sequential(torch.nn.Linear(48, 16)).eval()  # 2:4 keeps 24 values a row
+    with pytest.raises(SparccError, match="24 columns are not a whole number of groups of 16"):
         with options():
-            sparcc.jit(model, target="hls", cache=False, quant={"0": "int4:g32:asym"})(torch.randn(1, 64))
+            sparcc.jit(narrow, target="hls", cache=False, quant={"0": "int4:g16"}, sparsity={"0": "2:4"})(torch.randn(1, 48))
     with pytest.raises(SparccError, match="target 'hls' takes N:M, ELL and CSR sparsity .*, not 'bsr:2x2'"):
         sparcc.jit(model, target="hls", cache=False, sparsity={"0": "unstructured:0.5@bsr:2x2"})(torch.randn(1, 64))
 
@@ -668,7 +689,7 @@ def _run_q(model, x, quant, **opts):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["cnn", "attention", "nf4", "2:4", "ell", "csr", "gemm", "jacobi-2d", "fixed",
-                                  "dataflow", "weights.bin"])
+                                  "dataflow", "weights.bin", "sparse+quant"])
 def test_every_kind_of_design_passes_make_csim_in_a_fresh_copy(case, tmp_path):
     from sparcc import artifact
 
@@ -686,6 +707,8 @@ def test_every_kind_of_design_passes_make_csim_in_a_fresh_copy(case, tmp_path):
         "dataflow": (Attention(), [torch.randn(1, 4, 8)], {},  # x feeds q, k, v and the residual
                      {"schedule": {"dataflow": True, "norm": {"unroll": 2}}, "interface": "stream",
                       "precision": {"v": "ap_fixed<18,8>"}}),
+        "sparse+quant": (MLP(), [torch.randn(2, 16)], {"quant": {"fc1": "int4:g8:asym"}, "sparsity": {"fc1": "2:4"}},
+                         {"precision": {"fc1": "ap_fixed<16,6>"}}),
         "weights.bin": (MLP(), [torch.randn(2, 16)], {"quant": {"fc1": "int4:g8"}, "sparsity": {"fc2": "unstructured:0.5@csr"}},
                         {"weights": "bin", "schedule": {"dataflow": True}, "precision": {"fc1": "ap_fixed<16,6>"}}),
     }[case]
