@@ -6,6 +6,7 @@ annotated loop IR (--emit ir). A user mistake is one line on stderr, exit 1.
   --schedule JSON     e.g. '{"*": {"unroll": 4}, "dataflow": true}'
   --precision SPEC    e.g. '*=ap_fixed<16,6>'
   --interface MODE    m_axi (default), ap_memory or stream
+  --weights MODE      auto (default), header or bin (weights.bin through the sparcc_wts port)
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--schedule", default="{}")
     p.add_argument("--precision")
     p.add_argument("--interface", default="m_axi")
+    p.add_argument("--weights", default="auto")
     p.add_argument("--emit", choices=("cpp", "qor", "ir"), default="cpp")
     opts = p.parse_args(argv)
     from sparcc.backends.hls import project, qor
     from sparcc.backends.hls.pragmas import check
-    from sparcc.backends.hls.target import Options, generate
+    from sparcc.backends.hls.target import Options, _check_weights, generate
 
     try:
         try:
@@ -36,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SparccError(f"--schedule is not JSON: {e}") from None
         with open(opts.file) as f:
             text = f.read()
-        design = generate(text, Options(schedule, opts.precision, opts.interface))
+        design = generate(text, Options(schedule, opts.precision, opts.interface, _check_weights(opts.weights)))
         cpp = project.kernel_cpp(design.kernel)
         check(cpp, "kernel.cpp", {b.name: b.size for b in design.kernel.buffers})
     except (SparccError, OSError) as e:

@@ -3,7 +3,10 @@ of the emitted design, read from the same annotated loop IR the emitter
 prints (backends/hls/emit.py's attributes). The README's "FPGA (HLS C++)"
 section states the model; in short:
 
-- trip counts are the loops' constant bounds;
+- trip counts are the loops' constant bounds; a loop whose bounds are data
+  (a CSR row) has its trip count per iteration of its parent in hls.trips
+  (schedule.annotate_trips, from the weights), and reports its latency
+  summed over them;
 - a pipelined loop runs N = trip / unroll iterations at interval II and
   takes (N - 1) * II + depth cycles; loops inside it are fully unrolled;
 - II = max(the II asked for, the recurrence II, the memory-port II):
@@ -22,7 +25,12 @@ section states the model; in short:
   size + 2 per stream;
 - a buffer of at most 1024 bits goes in LUTRAM, a complete partition in
   registers, otherwise each bank takes ceil(depth / 512) * ceil(width / 36)
-  BRAM18K.
+  BRAM18K;
+- dataflow (dataflow.py): a process's latency is its reads, nests and
+  writes; the interval the slowest process + 1; FIFOs and each process's
+  copies of its arrays count as memory;
+- weights.bin: the first call's copy of the weights is weight_load_cycles,
+  outside the latency.
 
 The device is a Zynq UltraScale+ xczu7ev at 200 MHz; operator figures are
 this model's assumptions (typical of Vitis HLS floating-point and DSP48E2

@@ -15,7 +15,8 @@ A schedule maps layer globs to primitives, e.g.
   see the tiled nest (its point loop is the innermost, pipelined one).
 - `partition`: {buffer: "cyclic|block:factor:dim" or "complete:0:dim"};
   buffers are named as in kernel.cpp (in0, out0, w_<weight>, bufN).
-- `dataflow` (top-level key): `#pragma HLS dataflow` between the nests.
+- `dataflow` (top-level key): the layers as processes of a dataflow region,
+  connected by hls::stream FIFOs (dataflow.py; project.py emits them).
 
 A nest's layer is the module path of the weights it reads (fc1 for
 fc1.weight), else `nest<k>`. The first matching glob wins. The default
