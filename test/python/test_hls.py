@@ -2,7 +2,9 @@
 through sparcc.jit, and as `make csim` in a fresh copy of a compiled
 project), checked against PyTorch (float: 1e-5 relative) and bit for bit
 against the Python model of the design (interp.py); the QoR model against
-hand-derived counts; the pragma checker; refused inputs.
+hand-derived counts (CSR rows, tile, dataflow processes, the weights.bin
+load); the pragma checker; refused inputs, named with the user's source
+line.
 
 Skips when g++ or the ap_types headers (the hls4ml package) are missing.
 """
@@ -539,6 +541,20 @@ def test_zoo_transformers_run_end_to_end(name):
         assert zoo.error(fast(*args), model(*args)) < 1e-5
     cpp = (Path(_program(fast).report["library"]).parent / "kernel.cpp").read_text()
     assert cpp.count("#pragma HLS pipeline") > 20
+
+
+@pytest.mark.slow
+def test_zoo_gpt2_in_dataflow_with_its_weights_in_a_file():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    zoo = pytest.importorskip("zoo_models")
+    entry = zoo.MODELS["hf/gpt2"]
+    model, args = entry.build(), entry.inputs()
+    with options(schedule={"dataflow": True}, weights="bin"):
+        fast = sparcc.jit(model, target="hls", cache=False)
+        with torch.no_grad():
+            assert zoo.error(fast(*args), model(*args)) < 1e-5
+    r = _report(fast)
+    assert len(r["dataflow"]["processes"]) > 20 and r["interval_cycles"] < r["latency_cycles"] / 2
 
 
 @pytest.mark.parametrize("spec", ["nf4:g32", pytest.param("int4:g32", marks=pytest.mark.slow),
