@@ -479,6 +479,32 @@ def test_pragma_checker():
     for text, message in cases:
         with pytest.raises(PragmaError, match=message):
             check(text)
+    # a loop whose bounds are data (a CSR row) takes loop_tripcount and no unroll; stream pragmas name streams
+    row = (
+        "void f(hls::stream<float> &s_in, const int pos[5]) {\n"
+        "  hls::stream<float> s_a;\n"
+        "  #pragma HLS stream variable=s_a depth=4\n"
+        "  L0: for (int i0 = 0; i0 < 4; i0 += 1) {\n"
+        "    int v1 = pos[i0];\n"
+        "    int v2 = pos[i0 + 1];\n"
+        "    L0_1: for (int i0_1 = v1; i0_1 < v2; i0_1 += 1) {\n"
+        "      #pragma HLS pipeline II=1\n"
+        "      #pragma HLS loop_tripcount min=0 max=6 avg=3\n"
+        "      s_a.write(s_in.read());\n"
+        "    }\n"
+        "  }\n"
+        "}\n"
+    )
+    assert check(row) == 3
+    for text, message in [
+        (row.replace("loop_tripcount", "unroll factor=2 //"), "unroll on loop L0_1, whose trip count is data"),
+        (row.replace("min=0 max=6 avg=3", "min=4 max=6 avg=3"), "0 <= min <= avg <= max"),
+        (row.replace("variable=s_a", "variable=s_b"), "stream names 's_b', which is not an hls::stream"),
+        (good.replace("#pragma HLS unroll factor=4", "#pragma HLS loop_tripcount min=1 max=8 avg=8"),
+         "loop_tripcount on loop L0 needs data-dependent bounds"),
+    ]:
+        with pytest.raises(PragmaError, match=message):
+            check(text)
 
 
 class Tangent(torch.nn.Module):
