@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sparcc.backends.hls.emit import (
-    ATTR_ESTIMATED, ATTR_TRIPS, ATTR_LABEL, ATTR_LAYER, ATTR_PIPELINE, ATTR_TYPE, ATTR_UNROLL, Buffer, Kernel, _name, int_attr, str_attr, walk,
+    ATTR_ESTIMATED, ATTR_LABEL, ATTR_LAYER, ATTR_PIPELINE, ATTR_TRIPS, ATTR_TYPE, ATTR_UNROLL, Buffer, Kernel, _name,
+    int_attr, str_attr, walk, where,
 )
 
 DEVICE = {"part": "xczu7ev-ffvc1156-2-e", "clock_mhz": 200, "DSP": 1728, "BRAM18K": 624, "LUT": 230400, "FF": 460800}
@@ -103,6 +104,7 @@ class NestQoR:
     loop: LoopQoR
     ops: dict[str, int]
     resources: dict[str, int]
+    source: str = "unknown location"  # the user's line (sources.py)
 
 
 def _constant(v: Any) -> int | None:
@@ -216,7 +218,7 @@ class Model:
             ops: dict[str, int] = {}
             loop = self.loop(op, ctype, ops, 1, [])
             res = self.op_resources(ops, ctype)
-            out.append(NestQoR(str_attr(op, ATTR_LAYER) or "", loop, ops, res))
+            out.append(NestQoR(str_attr(op, ATTR_LAYER) or "", loop, ops, res, where(op)))
         return out
 
     def loop(self, op: Any, ctype: str | None, ops: dict[str, int], copies: int,
@@ -511,7 +513,8 @@ def _nest_dict(n: NestQoR) -> dict[str, Any]:
             d["loops"] = [loop(c) for c in l_.children]
         return d
 
-    return {"layer": n.layer, "latency": n.loop.latency, "ops": n.ops, **n.resources, "loop": loop(n.loop)}
+    return {"layer": n.layer, **({"source": n.source} if n.source != "unknown location" else {}),
+            "latency": n.loop.latency, "ops": n.ops, **n.resources, "loop": loop(n.loop)}
 
 
 def text(rep: dict[str, Any]) -> str:

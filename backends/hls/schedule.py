@@ -132,6 +132,7 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
                 nest = nests[k] = tile(nest, prims["tile"], layer, _match([(g, g) for g, _ in rules], layer), notes,
                                        names)
             nest.operation.attributes[ATTR_LAYER] = ir.StringAttr.get(layer)
+            who = _who(layer, nest)
             typ = _match(precision, layer)
             if typ is not None and typ != "float":
                 nest.operation.attributes[ATTR_TYPE] = ir.StringAttr.get(typ)
@@ -145,7 +146,7 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
             ii = prims.get("pipeline", 1)
             if ii is not False:
                 if isinstance(ii, bool) or not isinstance(ii, int) or ii < 1:
-                    raise ScheduleError(f"hls schedule for layer {layer}: pipeline II={ii!r}: expected a whole number >= 1")
+                    raise ScheduleError(f"hls schedule for layer {who}: pipeline II={ii!r}: expected a whole number >= 1")
                 innermost.operation.attributes[ATTR_PIPELINE] = ir.IntegerAttr.get(i64, ii)
                 if "pipeline" in prims:
                     innermost.operation.attributes[ATTR_USER_II] = ir.UnitAttr.get()
@@ -156,7 +157,7 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
                 r = prims["reuse_factor"]
                 if isinstance(r, bool) or not isinstance(r, int) or r < 1 or trip % r:
                     raise ScheduleError(
-                        f"hls schedule for layer {layer}: reuse_factor={r!r} must divide the trip count {trip} of "
+                        f"hls schedule for layer {who}: reuse_factor={r!r} must divide the trip count {trip} of "
                         f"loop {_label(target)}"
                     )
                 factor = trip // r
@@ -165,7 +166,7 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
                 why = (f"loop {_label(target)} (layer {layer}) holds a loop whose trip count is data (a CSR row), "
                        "which the hls target does not unroll around")
                 if glob is None or not any(c in glob for c in "*?["):
-                    raise ScheduleError(f"hls schedule for layer {layer}: unroll {factor!r}: {why}; use ELL or N:M "
+                    raise ScheduleError(f"hls schedule for layer {who}: unroll {factor!r}: {why}; use ELL or N:M "
                                         "sparsity for an unrolled sparse layer")
                 notes.append(f"unroll {factor} from '{glob}' not applied: {why}")
                 factor = None
@@ -179,7 +180,7 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
             if factor is not None:
                 if isinstance(factor, bool) or not isinstance(factor, int) or factor < 0 or (factor and trip % factor):
                     raise ScheduleError(
-                        f"hls schedule for layer {layer}: unroll factor {factor!r} must divide the trip count {trip} "
+                        f"hls schedule for layer {who}: unroll factor {factor!r} must divide the trip count {trip} "
                         f"of loop {_label(target)} (or be 0: complete)"
                     )
                 if factor not in (1,):
@@ -192,7 +193,7 @@ def annotate(module: Any, func: Any, weight_names: dict[Any, str], schedule: dic
                 if len(parts) != 3 or parts[0] not in ("cyclic", "block", "complete") or not all(
                         p.lstrip("-").isdigit() for p in parts[1:]):
                     raise ScheduleError(
-                        f"hls schedule for layer {layer}: partition {name}={how!r}: expected 'cyclic:FACTOR:DIM', "
+                        f"hls schedule for layer {who}: partition {name}={how!r}: expected 'cyclic:FACTOR:DIM', "
                         "'block:FACTOR:DIM' or 'complete:0:DIM'"
                     )
                 partitions[str(name)] = str(how)
@@ -218,9 +219,10 @@ def tile(nest: Any, factors: Any, layer: str, glob: str | None, notes: list[str]
     from mlir import ir
     from mlir.dialects import arith, scf
 
+    who = _who(layer, nest)
     if (not isinstance(factors, (list, tuple)) or not factors
             or not all(isinstance(f, int) and not isinstance(f, bool) and f >= 0 for f in factors)):
-        raise ScheduleError(f"hls schedule for layer {layer}: tile={factors!r}: expected a list of factors, one per "
+        raise ScheduleError(f"hls schedule for layer {who}: tile={factors!r}: expected a list of factors, one per "
                             "loop of the nest from the outermost (0 or 1: not tiled), e.g. [1, 4]")
     wildcard = glob is not None and any(c in glob for c in "*?[")
     chain = _chain(nest)
@@ -238,10 +240,10 @@ def tile(nest: Any, factors: Any, layer: str, glob: str | None, notes: list[str]
         trip = static_trip(loop)
         f = factors[d]
         if trip is None:
-            raise ScheduleError(f"hls schedule for layer {layer}: tile: loop {d} of the nest has a trip count that is data")
+            raise ScheduleError(f"hls schedule for layer {who}: tile: loop {d} of the nest has a trip count that is data")
         if f > 1 and trip % f:
             if not wildcard:
-                raise ScheduleError(f"hls schedule for layer {layer}: tile factor {f} must divide the trip count {trip} "
+                raise ScheduleError(f"hls schedule for layer {who}: tile factor {f} must divide the trip count {trip} "
                                     f"of loop {d} of the nest")
             chosen = max(x for x in range(1, f + 1) if trip % x == 0)
             notes.append(f"tile {f} from '{glob}' does not divide loop {d} of a nest of layer {layer} ({trip} "
@@ -250,7 +252,7 @@ def tile(nest: Any, factors: Any, layer: str, glob: str | None, notes: list[str]
     why = _untileable(band, names)
     if why:
         if not wildcard:
-            raise ScheduleError(f"hls schedule for layer {layer}: tile {list(factors)}: {why}")
+            raise ScheduleError(f"hls schedule for layer {who}: tile {list(factors)}: {why}")
         notes.append(f"tile from '{glob}' not applied to a nest of layer {layer}: {why}")
         return nest
     index = ir.IndexType.get()
@@ -288,6 +290,15 @@ def tile(nest: Any, factors: Any, layer: str, glob: str | None, notes: list[str]
             op.operation.move_before(yield_)
     nest.operation.erase()
     return first
+
+
+def _who(layer: str, nest: Any) -> str:
+    """A layer as errors name it: with the user's source line when the IR
+    knows it (sources.py)."""
+    from sparcc.backends.hls.emit import where
+
+    src = where(nest)
+    return layer if src == "unknown location" else f"{layer} ({src})"
 
 
 def _int(v: Any) -> int:
@@ -422,7 +433,7 @@ def check_pipelines(report: dict[str, Any]) -> None:
             visit(c, layer)
 
     for n in report["nests"]:
-        visit(n["loop"], n["layer"])
+        visit(n["loop"], n["layer"] + (f" ({n['source']})" if "source" in n else ""))
 
 
 def settle(func: Any, report: dict[str, Any]) -> bool:

@@ -523,6 +523,10 @@ def test_an_op_the_emitter_cannot_handle_is_named_with_its_source_line():
     line = inspect.getsourcelines(Tangent.forward)[1] + 2
     with pytest.raises(SparccError, match=rf"cannot emit 'math.tan' \(at {re.escape(__file__)}:{line}\)"):
         _run(Tangent().eval(), [torch.randn(2, 8)])
+    # a schedule the layer cannot take names its line too
+    line -= 1
+    with pytest.raises(SparccError, match=rf"for layer fc \(.*{re.escape(__file__)}:{line}.*\): unroll factor 3 must"):
+        _run(Tangent().eval(), [torch.randn(2, 8)], schedule={"fc": {"unroll": 3}})
 
 
 @pytest.mark.slow
