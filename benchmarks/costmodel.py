@@ -38,8 +38,26 @@ RESULTS = HERE / "results" / "costmodel"
 SPACES = ("cpu.matmul", "cpu.sparse")
 
 
+# the measurements and splits behind the shipped models, in the repository
+# (benchmarks/results/ is not): `ship` writes them, the other commands start
+# from them when RESULTS has none
+DATA = HERE / "costmodel_data"
+
+
 def dataset(space: str) -> Path:
-    return RESULTS / f"{space}.jsonl"
+    path = RESULTS / f"{space}.jsonl"
+    packed = DATA / f"{space}.jsonl.gz"
+    if not path.exists() and packed.exists():
+        import gzip
+        import shutil
+
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        with gzip.open(packed, "rb") as src, open(path, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        split = DATA / f"{space}.split.json"
+        if split.exists() and not split_file(space).exists():
+            shutil.copy(split, split_file(space))
+    return path
 
 
 def split_file(space: str) -> Path:
@@ -138,6 +156,14 @@ def collect(opts: argparse.Namespace) -> None:
         split = {"seed": opts.seed, "train": train, "test": test}
         RESULTS.mkdir(parents=True, exist_ok=True)
         SPLIT.write_text(json.dumps(split, indent=1))
+    if opts.extend:  # more train problems, none of a test shape
+        make = sparse_suite if space.name == "cpu.sparse" else suite
+        test_shapes = {(p["M"], p["N"], p["K"]) for p in split["test"]}
+        have = {json.dumps(p, sort_keys=True) for p in split["train"]}
+        more, _ = make(opts.extend, 0, opts.seed + 1000 + len(split["train"]))
+        split["train"] += [p for p in more if (p["M"], p["N"], p["K"]) not in test_shapes
+                           and json.dumps(p, sort_keys=True) not in have]
+        SPLIT.write_text(json.dumps(split, indent=1))
     done = {tune.problem_key(g[0]) for g in tune.groups(space, tune.read_rows(space.name, DATASET))}
     todo = []
     for part in ("test", "train") if opts.test_first else ("train", "test"):
@@ -209,8 +235,8 @@ def evaluate(opts: argparse.Namespace) -> None:
     from sparcc import tune
 
     space = _space(opts.space)
-    split = json.loads(split_file(space.name).read_text())
     rows = tune.read_rows(space.name, dataset(space.name))
+    split = json.loads(split_file(space.name).read_text())
     train_groups, test_groups = _groups(space, "train", split, rows), _groups(space, "test", split, rows)
     if space.name == "cpu.sparse":
         return evaluate_sparse(space, train_groups, test_groups, opts)
@@ -236,6 +262,130 @@ def evaluate(opts: argparse.Namespace) -> None:
     (RESULTS / f"{space.name}.evaluation.json").write_text(json.dumps({o: r["summary"] for o, r in report.items()}, indent=1))
     if opts.plot_dir:
         _plots(report, Path(opts.plot_dir))
+
+
+VARIANTS = {
+    "relative": ("relative", {}),
+    "relative-deep": ("relative", {"num_leaves": 63, "learning_rate": 0.03}),
+    "lambdarank": ("lambdarank", {}),
+    "lambdarank-all-pairs": ("lambdarank", {"lambdarank_truncation_level": 400}),
+    "lambdarank-deep": ("lambdarank", {"num_leaves": 63, "learning_rate": 0.03}),
+    "xendcg": ("lambdarank", {"objective": "rank_xendcg"}),
+    "lambdarank-all-pairs-deep": ("lambdarank", {"lambdarank_truncation_level": 400, "num_leaves": 63,
+                                                 "learning_rate": 0.03}),
+    "lambdarank-all-pairs-small": ("lambdarank", {"lambdarank_truncation_level": 400, "num_leaves": 15,
+                                                  "min_data_in_leaf": 10}),
+}
+
+
+def cv(opts: argparse.Namespace) -> None:
+    """Chooses the objective and its settings on the train problems alone
+    (5 folds by shape); the test problems stay unseen until `evaluate`."""
+    from sparcc import costmodel, tune
+
+    space = _space(opts.space)
+    rows = tune.read_rows(space.name, dataset(space.name))
+    split = json.loads(split_file(space.name).read_text())
+    groups = _groups(space, "train", split, rows)
+    shapes = sorted({(g[0]["m"], g[0]["n"], g[0]["k"]) for g in groups})
+    random.Random(0).shuffle(shapes)
+    folds = [set(shapes[i::5]) for i in range(5)]
+    for name in opts.variants:
+        objective, extra = VARIANTS[name]
+        saved = dict(costmodel.PARAMS[objective])
+        costmodel.PARAMS[objective].update(extra)
+        try:
+            results = []
+            for fold in folds:
+                train = [g for g in groups if (g[0]["m"], g[0]["n"], g[0]["k"]) not in fold]
+                held = [g for g in groups if (g[0]["m"], g[0]["n"], g[0]["k"]) in fold]
+                model = _train(space, train, objective)
+                results += [tune.evaluate_group(space, model, space.problem(p), cs, ts) for p, cs, ts in held
+                            if len(cs) > 1]
+        finally:
+            costmodel.PARAMS[objective] = saved
+        s = tune.summarise(results)
+        print(f"{name:<22} {tune.summary_line(s)}  fewer-measurements: {s['fewer_measurements']:.1f}x", flush=True)
+
+
+def noise(opts: argparse.Namespace) -> None:
+    """The ceiling that measurement noise puts on the metrics: times N test
+    problems again and compares the two runs as evaluate compares the
+    model with a run (Kendall's tau; the best of one run within 5 % of
+    the best in the other)."""
+    from scipy.stats import kendalltau
+
+    from sparcc import tune
+
+    space = _space(opts.space)
+    split = json.loads(split_file(space.name).read_text())
+    rows = tune.read_rows(space.name, dataset(space.name))
+    first = {tune.problem_key(g[0]): g for g in _groups(space, "test", split, rows)}
+    again = RESULTS / f"{space.name}.repeat.jsonl"
+    problems = [space.problem(p) for p in split["test"]][: opts.problems]
+    have = {tune.problem_key(g[0]) for g in tune.groups(space, tune.read_rows(space.name, again))}
+    todo = [p for p in problems if tune.problem_key(space.problem_dict(p)) not in have]
+    tune.measure_problems(space, todo, None, source="bench-repeat", path=again, say=lambda s: None)
+    taus, top1 = [], []
+    for problem, configs, times in tune.groups(space, tune.read_rows(space.name, again)):
+        g = first.get(tune.problem_key(problem))
+        if g is None or len(times) < 2:
+            continue
+        t1 = {space.key(c): t for c, t in zip(g[1], g[2])}
+        pairs = [(t1[space.key(c)], t) for c, t in zip(configs, times) if space.key(c) in t1]
+        a, b = [x for x, _ in pairs], [y for _, y in pairs]
+        taus.append(kendalltau(a, b).statistic)
+        top1.append(a[b.index(min(b))] <= min(a) * 1.05)
+    print(f"{len(taus)} test problems timed twice: kendall-tau between the runs {sum(taus) / len(taus):.2f}, "
+          f"the best of run 2 within 5% of run 1's best on {sum(top1) / len(top1) * 100:.0f}%")
+
+
+ZOO = ["torchvision/resnet18", "torchvision/mobilenet_v3_small", "torchvision/convnext_tiny", "torchvision/resnet50",
+       "timm/vit_tiny_patch16_224", "timm/deit_tiny_patch16_224", "hf/bert", "hf/gpt2"]
+
+
+def zoo(opts: argparse.Namespace) -> None:
+    """Zoo models compiled with the heuristic (SPARCC_COSTMODEL=off) and
+    with the cost model, timed in alternating blocks in one process, with
+    eager PyTorch alongside: the end-to-end effect of the model's choices."""
+    import os
+
+    import sparcc
+    import torch
+
+    sys.path.insert(0, str(HERE))
+    import zoo_models
+    from timing import blocked_median_ms
+
+    torch.set_num_threads(opts.threads)
+    rows = []
+    print(f"{opts.threads} thread(s); ms; gain = heuristic / cost model")
+    print("| model | heuristic ms | cost model ms | gain | eager ms | matmuls chosen by the model |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for entry in zoo_models.select(opts.models):
+        model, args = entry.build(), entry.inputs()
+        programs = []
+        for setting in ("off", ""):
+            os.environ["SPARCC_COSTMODEL"] = setting
+            fast = sparcc.jit(model, threads=opts.threads)
+            with torch.no_grad():
+                fast(*args)
+            programs.append(fast)
+        os.environ.pop("SPARCC_COSTMODEL", None)
+        report = next(iter(programs[1].cache.values())).report
+        by_model = sum(c.get("by") in ("model", "measured") for c in report.get("choices", []))
+        with torch.no_grad():
+            torch.testing.assert_close(programs[1](*args), programs[0](*args), rtol=1e-3, atol=1e-3)
+            ms = blocked_median_ms([lambda: programs[0](*args), lambda: programs[1](*args), lambda: model(*args)],
+                                   opts.repeat)
+        rows.append({"model": entry.name, "heuristic_ms": ms[0], "costmodel_ms": ms[1], "eager_ms": ms[2],
+                     "gain": ms[0] / ms[1], "chosen_by_model": by_model, "matmuls": len(report.get("choices", []))})
+        print(f"| {entry.name} | {ms[0]:.3f} | {ms[1]:.3f} | {ms[0] / ms[1]:.2f}x | {ms[2]:.3f} | "
+              f"{by_model}/{len(report.get('choices', []))} |", flush=True)
+    gains = [r["gain"] for r in rows]
+    print(f"geomean gain {math.exp(sum(map(math.log, gains)) / len(gains)):.2f}x")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"zoo-{opts.threads}t.json").write_text(json.dumps(rows, indent=1))
 
 
 def _plots(report: dict, folder: Path) -> None:
@@ -297,6 +447,14 @@ def ship(opts: argparse.Namespace) -> None:
     rows = tune.read_rows(space.name, dataset(space.name))
     groups = tune.groups(space, rows)
     model = _train(space, groups, opts.objective)
+    import gzip
+    import shutil
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    with open(dataset(space.name), "rb") as src, open(DATA / f"{space.name}.jsonl.gz", "wb") as raw, \
+            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as dst:
+        shutil.copyfileobj(src, dst)
+    shutil.copy(split_file(space.name), DATA / f"{space.name}.split.json")
     out = shipped(space.name)
     costmodel.save(model, out, machine=tune.machine_id(), trained_on=str(dataset(space.name).relative_to(HERE.parent)))
     print(f"{out}: {opts.objective}, {model.meta['rows']} measurements of {model.meta['problems']} problems, "
@@ -317,6 +475,7 @@ def main() -> None:
     c.add_argument("--two-threads", type=float, default=0.0,
                    help="the share of 2-thread problems (their wall-clock times need a quiet machine)")
     c.add_argument("--test-first", action="store_true")
+    c.add_argument("--extend", type=int, metavar="N", help="add N train problems (no test shape) to the split")
     c.set_defaults(fn=collect)
     e = sub.add_parser("evaluate")
     e.add_argument("--space", default="cpu.matmul", choices=SPACES)
@@ -324,6 +483,19 @@ def main() -> None:
     e.add_argument("--plot-dir", default=str(RESULTS))
     e.add_argument("-v", "--verbose", action="store_true")
     e.set_defaults(fn=evaluate)
+    v = sub.add_parser("cv")
+    v.add_argument("--space", default="cpu.matmul", choices=SPACES)
+    v.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    v.set_defaults(fn=cv)
+    n = sub.add_parser("noise")
+    n.add_argument("--space", default="cpu.matmul", choices=SPACES)
+    n.add_argument("--problems", type=int, default=12)
+    n.set_defaults(fn=noise)
+    z = sub.add_parser("zoo")
+    z.add_argument("--threads", type=int, default=1)
+    z.add_argument("--repeat", type=int, default=20)
+    z.add_argument("--models", nargs="+", default=ZOO)
+    z.set_defaults(fn=zoo)
     s = sub.add_parser("ship")
     s.add_argument("--space", default="cpu.matmul", choices=SPACES)
     s.add_argument("--objective", default="regression", choices=["regression", "lambdarank"])

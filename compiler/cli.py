@@ -147,6 +147,10 @@ def _checked_setup(opts: argparse.Namespace) -> tuple[Any, Any, Any, list[Any]]:
     (quant spec, sparsity spec, model, inputs)."""
     from sparcc.backends import get_target
 
+    if getattr(opts, "measure_top", None) is not None:
+        if opts.measure_top < 0:
+            raise SparccError(f"--measure-top {opts.measure_top}: must be at least 0 (0: do not measure)")
+        os.environ["SPARCC_MEASURE_TOP"] = str(opts.measure_top)  # sparcc/costmodel.py reads it
     if getattr(opts, "gpu_arch", None):
         os.environ["SPARCC_GPU_ARCH"] = opts.gpu_arch  # the gpu target reads it (backends/gpu/target.py)
     for flag, env in (("hls_precision", "SPARCC_HLS_PRECISION"), ("hls_schedule", "SPARCC_HLS_SCHEDULE"),
@@ -418,6 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "cache and print prefill and decode tokens/s against eager")
     p.add_argument("--prompt", type=int, default=32, help="with --generate: the random prompt's length in tokens")
     p.add_argument("--threads", type=int, help="threads for sparcc and PyTorch (default: this machine's CPUs)")
+    p.add_argument("--measure-top", type=int, metavar="K", help="time the cost model's K best schedules of each "
+                   "kernel (and the heuristic's) while compiling, and keep the fastest (SPARCC_MEASURE_TOP)")
     p.add_argument("--quant", action="append", metavar="PATTERN=FORMAT",
                    help="quantise matching linear layers' weights, e.g. '*.fc1=nf4:g64' (repeat; first match wins)")
     p.add_argument("--sparsity", action="append", metavar="PATTERN=VALUE",
@@ -433,6 +439,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--gpu-arch", metavar="SM", help="with --target gpu: the NVIDIA architecture, e.g. sm_80, sm_90 "
                    "(default: this machine's GPU, else sm_90); no GPU is needed to compile")
     c.add_argument("--threads", type=int, help="threads the code is divided for (default: this machine's CPUs)")
+    c.add_argument("--measure-top", type=int, metavar="K", help="time the cost model's K best schedules of each "
+                   "kernel (and the heuristic's) while compiling, and keep the fastest (SPARCC_MEASURE_TOP)")
     c.add_argument("--quant", action="append", metavar="PATTERN=FORMAT",
                    help="quantise matching linear layers' weights, e.g. '*.fc1=nf4:g64' (repeat; first match wins)")
     c.add_argument("--sparsity", action="append", metavar="PATTERN=VALUE",

@@ -105,6 +105,7 @@ def write(folder: Path, prepared: Any, threads: int, stages: Any, name: str) -> 
         "mutated_inputs": list(imported.mutated),  # outputs[k] is written back into inputs[mutated_inputs[k]]
         "weights": weights,
         "schedule": [str(d) for d in lowered.decisions],
+        "choices": [d.tiles["choice"] for d in lowered.decisions if isinstance(d.tiles, dict) and "choice" in d.tiles],
         "fallbacks": [lowered.fallback] if lowered.fallback else [],
         "quant": [r.as_dict() for r in prepared.quant_layers],
         "sparsity": [r.as_dict() for r in prepared.sparse_layers],
@@ -194,7 +195,7 @@ def _report(name: str, m: dict[str, Any], ops: dict[str, int], seconds: dict[str
         "stage                                  seconds",
         *(f"  {stage:<36} {s:7.3f}" for stage, s in seconds.items()),
         "",
-        "kernels (tile sizes from backends/cpu/schedule.py)",
+        "kernels (tile sizes from the cost model, or backends/cpu/schedule.py's heuristic: see each line)",
         *(f"  {k}" for k in m["schedule"] or ["none scheduled"]),
         "",
         "fallbacks",

@@ -435,6 +435,16 @@ def matmul_features(p: MatmulProblem, config: dict[str, Any], machine: dict[str,
     packed = int(config["pack"] > 0 and mmain >= config["pack"])
     row_passes = (1 if mmain else 0) + (1 if m % mr else 0)  # passes over B (a row tail streams it again)
     flops = 2.0 * p.batch * p.m * p.n * p.k
+    # a register-level count: cycles of the FMA and load ports per k step of
+    # each tile (2 of each a cycle), summed over the main tiles and the tails
+    def tile_cycles(rows: int, cols: int) -> float:
+        v = -(-cols // 16)
+        return max(rows * v, rows + v) / 2 if rows and cols else 0.0
+
+    m_tail, n_tail = m % mr, n % nr
+    cycles = p.k * ((mmain // mr) * (n // nr) * tile_cycles(mr, nr) + (n // nr) * tile_cycles(m_tail, nr)
+                    + (mmain // mr) * tile_cycles(mr, n_tail) + tile_cycles(m_tail, n_tail))
+    pack_copies = (p.k * (n - n_tail) / 16) * (1 if packed else 0)
     traffic = 4.0 * p.batch * (p.m * p.k + p.k * p.n * row_passes + p.m * p.n)
     lg = lambda x: math.log2(max(x, 1))  # noqa: E731
     return {
@@ -449,6 +459,9 @@ def matmul_features(p: MatmulProblem, config: dict[str, Any], machine: dict[str,
         "panel_kib": kc_eff * nr * 4 / 1024, "a_block_kib": m * kc_eff * 4 / 1024, "b_block_kib": kc_eff * nc * 4 / 1024,
         "log_flops": lg(flops), "log_bytes": lg(traffic), "intensity": flops / traffic,
         "log_flops_per_thread": lg(flops / (p.threads if config["split"] != "none" else 1)),
+        "log_tile_cycles": lg(cycles * p.batch), "fma_efficiency": flops / 32 / max(cycles * p.batch, 1),
+        "main_fraction": (mmain * (n - n_tail)) / (m * n), "log_pack_copies": lg(pack_copies),
+        "pack_per_flop": pack_copies * 32 / flops,
         **machine,
     }
 

@@ -136,10 +136,45 @@ SPACE = MatmulSpace()
 
 
 def choose(p: MatmulProblem) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The schedule's question to the cost model for one matmul."""
+    """The schedule's question to the cost model for one matmul. A model
+    trained at one thread still schedules a multi-thread matmul: the
+    heuristic splits it, and each thread's piece, which runs on its own,
+    gets the model's choice for that piece at one thread."""
     from sparcc import costmodel
 
+    key = (p, costmodel.fingerprint((MATMUL,)))  # a model's layers repeat their shapes
+    if key not in _CHOSEN:
+        _CHOSEN[key] = _choose(p)
+    config, record = _CHOSEN[key]
+    return dict(config), dict(record)
+
+
+_CHOSEN: dict[tuple, tuple[dict[str, Any], dict[str, Any]]] = {}
+
+
+def _choose(p: MatmulProblem) -> tuple[dict[str, Any], dict[str, Any]]:
+    from sparcc import costmodel
+
+    if p.threads > 1:
+        model, _ = costmodel.load(MATMUL)
+        domain = model.meta.get("domain", {}) if model is not None else {}
+        if model is not None and SPACE.covers(domain, p) and SPACE.covers(domain, piece_problem(p, "none")) is None:
+            split = heuristic_matmul(p)["split"]
+            config, record = costmodel.choose(SPACE, piece_problem(p, split))
+            record["summary"] += f"; for each thread's piece, split {split} by the heuristic"
+            record["problem"] = p.as_dict()
+            return {**config, "split": split}, record
     return costmodel.choose(SPACE, p)
+
+
+def piece_problem(p: MatmulProblem, split: str) -> MatmulProblem:
+    """What one thread computes under `split`, as a one-thread problem."""
+    if split == "none":
+        return MatmulProblem(p.batch, p.m, p.n, p.k, 1)
+    if split == "b":
+        return MatmulProblem(p.batch // p.threads, p.m, p.n, p.k, 1)
+    m, n = p.piece(split)
+    return MatmulProblem(p.batch, m, n, p.k, 1)
 
 
 # ----------------------------------------------------------------------------
@@ -488,6 +523,8 @@ class SparseSpace:
             "log_m": lg(p.m), "log_n": lg(p.n), "log_k": lg(p.k), "threads": p.threads, "density": p.density,
             "dense": float(dense), **{f"kind_{x}": float(kind == x) for x in _KINDS},
             "stored_fraction": frac, "log_flops": lg(2 * p.m * p.n * p.k * frac),
+            "log_stored": lg(p.n * p.k * frac), "log_weight": lg(p.n * p.k), "log_outputs": lg(p.m * p.n),
+            "stored_per_row": p.k * frac,
             "log_weight_bytes": lg(weight_bytes), "log_act_bytes": lg(4 * p.m * (p.n + p.k)),
             "intensity": 2 * p.m * p.n * p.k * frac / (weight_bytes + 4 * p.m * (p.n + p.k)),
             **machine(),

@@ -105,7 +105,8 @@ def test_a_damaged_model_file_warns_and_falls_back_to_the_heuristic(tmp_path, mo
 def test_a_model_of_another_space_or_bad_trees_is_damaged(tmp_path):
     good = json.loads((_toy_model(tmp_path, {"mr": 4, "nr": 32}) / "cpu.matmul.json").read_text())
     for broken, why in (({**good, "space": "cpu.other"}, "model of 'cpu.other'"),
-                        ({**good, "booster": "tree\nnonsense"}, "damaged"),
+                        ({**{k: v for k, v in good.items() if k != "booster_gz"}, "booster": "tree\nnonsense"}, "damaged"),
+                        ({**good, "booster_gz": "not base64!"}, "damaged"),
                         ({**good, "features": good["features"][:-1]}, "features")):
         path = tmp_path / "broken.json"
         path.write_text(json.dumps(broken))
@@ -207,6 +208,7 @@ def test_tune_cli_measures_trains_and_evaluates(tmp_path, capsys):
     (["tune", "--shapes", "/nonexistent.json"], "cannot read it"),
     (["tune", "--space", "gpu.magic", "--train"], "--space gpu.magic"),
     (["tune", "--sample", "1", "--train"], "--sample 1"),
+    (["run", "examples/mlp.py:make_model", "--measure-top", "-1"], "--measure-top -1: must be at least 0"),
 ])
 def test_tune_cli_errors_are_one_line(argv, message, capsys):
     assert cli_main(argv) == 1
@@ -300,3 +302,17 @@ def test_the_sparse_model_decides_auto_and_the_report_says_so(tmp_path, monkeypa
     fc1, fc2 = program.report["sparsity"]["layers"]
     assert fc1["execution"].startswith("sparse (predicted") and "by the cost model" in fc1["execution"]
     assert fc2["execution"].startswith("dense (auto:") and "by the cost model" in fc2["execution"]
+
+
+def test_a_one_thread_model_schedules_each_threads_piece(tmp_path, monkeypatch):
+    """Trained at one thread, the model declines to split 2 threads; the
+    heuristic splits, and each thread's piece gets the model's tiles."""
+    monkeypatch.setenv(costmodel.MODEL_ENV, str(_toy_model(tmp_path, {"mr": 4, "nr": 32})))
+    model, _ = costmodel.load("cpu.matmul")
+    model.meta["domain"] = {"threads": [1]}
+    p = MatmulProblem(1, 64, 512, 256, 2)
+    config, record = tuning.choose(p)
+    assert config["split"] == heuristic_matmul(p)["split"] == "n"
+    assert (config["mr"], config["nr"]) == (4, 32) and check_matmul(p, config) is None
+    assert record["by"] == "model" and "split n by the heuristic" in record["summary"]
+    assert SPACE.covers({"threads": [1]}, p) == "the model was trained on 1 thread(s), not 2"
