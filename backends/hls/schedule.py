@@ -325,6 +325,8 @@ def _untileable(band: list[Any], names: dict[Any, str]) -> str | None:
             stores.setdefault(names.get(op.operands[1]), set()).add((op.operands[1], *list(op.operands)[2:]))
         elif _name(op) in ("func.call", "scf.if"):
             return f"its body holds '{_name(op)}'"
+        elif _name(op) == "scf.for" and static_trip(op) is None:
+            return "it holds a loop whose trip count is data (a CSR row), which is not tiled around"
     for buf, at in stores.items():
         if len(at) > 1 or not loads.get(buf, set()) <= at:
             return "it reads an array it writes at another address, and reordering its iterations could change the result"

@@ -2,7 +2,9 @@
 
 The frontend tags each nn op with the file:line of the PyTorch code that
 produced it (`op.source_location`, a Python attribute: xDSL ops have no
-locations, and it stays out of the IR text and the cache key). The lowering
+locations, and it stays out of the IR text and the cache key). An op that
+sparcc's weight passes rebuilt (sparse.linear, quant.linear) has lost its
+tag and takes the line of the first op that uses its result. The lowering
 to linalg builds new ops and drops it, so `mark` (run by hls-lower-sparse,
 the first pass of the hls pipeline) puts a marker op before the first op of
 each source line:
@@ -38,9 +40,26 @@ def mark(module: Any) -> None:
             if op.name == MARKER:
                 last = op.attributes["location"]
                 continue
-            loc = getattr(op, "source_location", None)
-            if not loc or loc.startswith("<"):
+            loc = _location(op)
+            if not loc:
                 continue
             if last is None or last.data != loc:
                 last = StringAttr(loc)
                 block.insert_op_before(marker.create(attributes={"location": last}), op)
+
+
+def _location(op: Any, depth: int = 0) -> str | None:
+    """The op's source line; for an op without one that sparcc's weight
+    passes rebuilt (a layer made sparse.linear or quant.linear), the line of
+    the first op that uses its result (the statement that consumes the
+    layer's output, which is usually the one that calls it)."""
+    loc = getattr(op, "source_location", None)
+    if loc and not loc.startswith("<"):
+        return loc
+    if depth > 4 or op.name in ("nn.weight", "sparse.weight", "quant.weight"):
+        return None
+    for result in op.results:
+        for use in result.uses:
+            if (found := _location(use.operation, depth + 1)) is not None:
+                return found
+    return None

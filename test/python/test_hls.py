@@ -710,6 +710,9 @@ def test_csr_layers_refuse_an_unroll_around_a_row():
         fast = sparcc.jit(model, target="hls", cache=False, sparsity={"0": "unstructured:0.5@csr"})
         fast(x)
     assert any("not applied" in w for w in _report(fast)["warnings"])
+    with pytest.raises(SparccError, match=r"tile \[2, 2\]: it holds a loop whose trip count is data"):
+        with options(schedule={"0": {"tile": [2, 2]}}):
+            sparcc.jit(model, target="hls", cache=False, sparsity={"0": "unstructured:0.5@csr"})(x)
     wide = torch.nn.Sequential(torch.nn.Linear(160, 4)).eval()
     with pytest.raises(SparccError, match="CSR columns up to 159 do not fit the format's signed 8-bit index type"):
         with options():
