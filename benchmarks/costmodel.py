@@ -1,27 +1,36 @@
 """
-The learned cost model's data, evaluation and shipped default (issue: the
-learned cost model), for the CPU matmul space (`cpu.matmul`).
+The learned cost model's data, evaluation and shipped defaults (the cost
+model issue), for the CPU's spaces cpu.matmul and cpu.sparse.
 
-  python benchmarks/costmodel.py collect [--train-problems 120 --test-problems 40 --sample 40]
-  python benchmarks/costmodel.py evaluate [--plot-dir benchmarks/results/costmodel]
-  python benchmarks/costmodel.py ship
+  python benchmarks/costmodel.py collect [--space cpu.sparse] [--part train|test] [--sample 30]
+  python benchmarks/costmodel.py cv                 # choose the objective on the train problems
+  python benchmarks/costmodel.py evaluate [-v]      # the unseen test shapes; plots
+  python benchmarks/costmodel.py evaluate --space cpu.sparse
+  python benchmarks/costmodel.py noise              # measurement against measurement
+  python benchmarks/costmodel.py zoo --threads 1    # zoo models: heuristic vs cost model, end to end
+  python benchmarks/costmodel.py ship [--space cpu.sparse --objective regression]
 
-collect: a shape suite (matmul shapes of the zoo's layers at batch-1 token
-and pixel counts, and random shapes), split **by shape** into train and
-test problems before anything is measured. Train problems get a random
-sample of their candidates (the heuristic's always among them), test
-problems all of them (exhaustive). Rows go to
-benchmarks/results/costmodel/cpu.matmul.jsonl (the dataset sparcc tune
-writes, in the repository so that the evaluation can be redone).
+collect: a suite (matmul shapes of the zoo's layers at batch-1 token and
+pixel counts plus random shapes; for cpu.sparse, Linear layers pruned
+unstructured, N:M or in blocks), split **by shape** into train and test
+problems before anything is measured (`--extend N` adds train problems of
+other shapes). Train problems get a random sample of their candidates (the
+heuristic's always among them), test problems all of them. Rows go to
+benchmarks/results/costmodel/SPACE.jsonl (sparcc tune's dataset format, or
+--out FILE); `ship` keeps a gzipped copy and the split in
+benchmarks/costmodel_data/, from which the other commands start on a fresh
+clone.
 
-evaluate: trains on the train problems only (regression on log time, and
-lambdarank), and on each test problem compares the model's choice with the
-best measured and with the heuristic; prints `sparcc tune --eval`'s lines,
-plots predicted against measured cost and best-found against measurements
-for model-guided and random search.
+cv: 5 folds by shape over the train problems for each objective and its
+settings (VARIANTS); the test problems stay unseen. evaluate: trains on the
+train problems only and compares the model's choice on each test problem
+with the best measured and with the heuristic (sparcc tune --eval's lines);
+plots predicted against measured cost, and the best found against the
+number of measurements for model-guided and random search. For cpu.sparse:
+how often the dense-or-sparse decision of `auto:` agrees with measurement.
 
-ship: trains the chosen objective on every row and writes
-compiler/costmodels/cpu.matmul.json, the default the package ships.
+ship: trains on every row and writes compiler/costmodels/SPACE.json, the
+default the package ships.
 """
 
 from __future__ import annotations
@@ -164,9 +173,11 @@ def collect(opts: argparse.Namespace) -> None:
         split["train"] += [p for p in more if (p["M"], p["N"], p["K"]) not in test_shapes
                            and json.dumps(p, sort_keys=True) not in have]
         SPLIT.write_text(json.dumps(split, indent=1))
-    done = {tune.problem_key(g[0]) for g in tune.groups(space, tune.read_rows(space.name, DATASET))}
+    target = Path(opts.out) if opts.out else DATASET
+    done = {tune.problem_key(g[0]) for g in tune.groups(space, tune.read_rows(space.name, target))}
     todo = []
-    for part in ("test", "train") if opts.test_first else ("train", "test"):
+    parts = ("test", "train") if opts.test_first else ("train", "test")
+    for part in [x for x in parts if opts.part in (None, x)]:
         for p in split[part]:
             prob = space.problem(p)
             if tune.problem_key(space.problem_dict(prob)) not in done:
@@ -176,7 +187,7 @@ def collect(opts: argparse.Namespace) -> None:
     print(f"{len(todo)} problems to measure ({len(done)} in the dataset)", flush=True)
     for part, prob in todo:
         k = None if part == "test" else opts.sample
-        tune.measure_problems(space, [prob], k, source=f"bench-{part}", path=DATASET,
+        tune.measure_problems(space, [prob], k, source=f"bench-{part}", path=target,
                               say=lambda s: print(s, flush=True))
 
 
@@ -267,9 +278,10 @@ def evaluate(opts: argparse.Namespace) -> None:
 VARIANTS = {
     "relative": ("relative", {}),
     "relative-deep": ("relative", {"num_leaves": 63, "learning_rate": 0.03}),
-    "lambdarank": ("lambdarank", {}),
-    "lambdarank-all-pairs": ("lambdarank", {"lambdarank_truncation_level": 400}),
-    "lambdarank-deep": ("lambdarank", {"num_leaves": 63, "learning_rate": 0.03}),
+    "lambdarank-top10": ("lambdarank", {"lambdarank_truncation_level": 10, "num_leaves": 31, "min_data_in_leaf": 5}),
+    "lambdarank-all-pairs": ("lambdarank", {"lambdarank_truncation_level": 400, "num_leaves": 31,
+                                            "min_data_in_leaf": 5}),
+    "lambdarank-deep": ("lambdarank", {"lambdarank_truncation_level": 10, "num_leaves": 63, "learning_rate": 0.03}),
     "xendcg": ("lambdarank", {"objective": "rank_xendcg"}),
     "lambdarank-all-pairs-deep": ("lambdarank", {"lambdarank_truncation_level": 400, "num_leaves": 63,
                                                  "learning_rate": 0.03}),
@@ -475,6 +487,8 @@ def main() -> None:
     c.add_argument("--two-threads", type=float, default=0.0,
                    help="the share of 2-thread problems (their wall-clock times need a quiet machine)")
     c.add_argument("--test-first", action="store_true")
+    c.add_argument("--part", choices=("train", "test"), help="measure only this part of the split")
+    c.add_argument("--out", help="append to this file instead of the dataset (merge it afterwards)")
     c.add_argument("--extend", type=int, metavar="N", help="add N train problems (no test shape) to the split")
     c.set_defaults(fn=collect)
     e = sub.add_parser("evaluate")
