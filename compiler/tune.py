@@ -237,11 +237,11 @@ def read_problems(path: str, space: Any, threads: int = 1) -> list[Any]:
 def model_problems(spec: str, inputs: Sequence[str] | None, threads: int, space: Any) -> list[Any]:
     """The problems of `space` in a model's compiled program (each kernel
     the cost model decided)."""
-    import sparcc
     from sparcc.cli import model_and_inputs
+    from sparcc.driver import compile_program
 
     model, args = model_and_inputs(spec, inputs)
-    program = sparcc.driver.compile_program(model, args, threads=threads, use_cache=False)
+    program = compile_program(model, args, threads=threads, use_cache=False)
     seen, out = set(), []
     for choice in program.report.get("choices", []):
         if choice.get("space") == space.name and problem_key(choice["problem"]) not in seen:

@@ -316,3 +316,14 @@ def test_a_one_thread_model_schedules_each_threads_piece(tmp_path, monkeypatch):
     assert (config["mr"], config["nr"]) == (4, 32) and check_matmul(p, config) is None
     assert record["by"] == "model" and "split n by the heuristic" in record["summary"]
     assert SPACE.covers({"threads": [1]}, p) == "the model was trained on 1 thread(s), not 2"
+
+
+def test_tune_measures_the_matmuls_of_a_model(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "import torch\n"
+        "def make():\n    return torch.nn.Sequential(torch.nn.Linear(24, 40), torch.nn.ReLU(), torch.nn.Linear(40, 16))\n")
+    data = tmp_path / "d.jsonl"
+    assert cli_main(["tune", f"{tmp_path / 'm.py'}:make", "--example-input", "randn(6,24)", "--sample", "2",
+                     "--dataset", str(data)]) == 0
+    problems = {tuple(json.loads(line)["problem"][k] for k in "mnk") for line in data.read_text().splitlines()}
+    assert problems == {(6, 40, 24), (6, 16, 40)}  # one problem per Linear: rows x out x in
