@@ -250,6 +250,50 @@ def model_problems(spec: str, inputs: Sequence[str] | None, threads: int, space:
     return out
 
 
+def tune(problems: Sequence[dict[str, Any]], space: str = "cpu.matmul", sample: int | None = None,
+         dataset: str | Path | None = None, threads: int = 1, target: str = "cpu") -> list[dict[str, Any]]:
+    """`sparcc tune --shapes` from Python: measures (up to `sample` of) the
+    candidates of each problem ({"M", "N", "K", ...}) and appends them to
+    the dataset; returns one record per problem: {"problem", "best_us",
+    "best", "heuristic_us"}."""
+    sp = _space_of(target, space)
+    parsed = []
+    for i, item in enumerate(problems):
+        try:
+            parsed.append(sp.problem({"threads": threads, **item}))
+        except (ValueError, TypeError) as e:
+            raise SparccError(f"problem {i}: {e}") from None
+    out = []
+    for p, configs, results in measure_problems(sp, parsed, sample, path=Path(dataset) if dataset else None,
+                                                say=lambda s: None):
+        timed = [(r["us"], c) for c, r in zip(configs, results) if r.get("us") is not None]
+        hkey = sp.key(sp.heuristic(p))
+        h = next((r["us"] for c, r in zip(configs, results) if sp.key(c) == hkey), None)
+        best = min(timed, key=lambda x: x[0]) if timed else (None, None)
+        out.append({"problem": sp.problem_dict(p), "best_us": best[0], "best": best[1], "heuristic_us": h})
+    return out
+
+
+def train_model(space: str = "cpu.matmul", dataset: str | Path | None = None, objective: str = "regression",
+                out: str | Path | None = None, target: str = "cpu") -> Path:
+    """`sparcc tune --train` from Python: fits this machine's model of
+    `space` to the dataset and writes it where compiles find it (or `out`)."""
+    from sparcc import costmodel
+
+    sp = _space_of(target, space)
+    model = train(sp, read_rows(space, Path(dataset) if dataset else None, machine_id()), objective)
+    return costmodel.save(model, Path(out) if out else costmodel.local_path(space), machine=machine_id())
+
+
+def _space_of(target: str, space: str) -> Any:
+    from sparcc.backends import get_target
+
+    spaces = get_target(target).cost_spaces()
+    if space not in spaces:
+        raise SparccError(f"space '{space}': target '{target}' has {', '.join(spaces) or 'none'}")
+    return spaces[space]
+
+
 def main(opts: Any) -> None:
     """The `sparcc tune` command."""
     from sparcc import costmodel

@@ -327,3 +327,17 @@ def test_tune_measures_the_matmuls_of_a_model(tmp_path):
                      "--dataset", str(data)]) == 0
     problems = {tuple(json.loads(line)["problem"][k] for k in "mnk") for line in data.read_text().splitlines()}
     assert problems == {(6, 40, 24), (6, 16, 40)}  # one problem per Linear: rows x out x in
+
+
+def test_tune_from_python(tmp_path):
+    data = tmp_path / "d.jsonl"
+    (rec,) = tune.tune([{"M": 8, "N": 32, "K": 16}], dataset=data)
+    assert rec["problem"] == {"batch": 1, "m": 8, "n": 32, "k": 16, "threads": 1}
+    assert rec["best_us"] <= rec["heuristic_us"] and check_matmul(MatmulProblem(1, 8, 32, 16), rec["best"]) is None
+    tune.tune([{"M": 4, "N": 16, "K": 32}], dataset=data)
+    path = tune.train_model(dataset=data, out=tmp_path / "m.json")
+    assert costmodel._read("cpu.matmul", str(path), path)[1] is None
+    with pytest.raises(sparcc.SparccError, match="problem 0: a matmul problem needs whole numbers"):
+        tune.tune([{"M": "x"}])
+    with pytest.raises(sparcc.SparccError, match="space 'cpu.nothing'"):
+        tune.tune([{"M": 1, "N": 1, "K": 1}], space="cpu.nothing")
