@@ -138,12 +138,27 @@ def fingerprint(spaces: Sequence[str]) -> str:
     h = hashlib.sha256(f"{os.environ.get(MODEL_ENV, '')}|{measure_top()}".encode())
     for space in spaces:
         for _source, path in candidates_paths(space):
-            try:
-                h.update(path.read_bytes())
+            digest = _file_digest(path)
+            if digest is not None:
+                h.update(digest)
                 break
-            except OSError:
-                continue
     return h.hexdigest()[:16]
+
+
+_DIGESTS: dict[tuple[str, int, int], bytes] = {}
+
+
+def _file_digest(path: Path) -> bytes | None:
+    """The file's sha256, read once per version (tuning.choose asks for
+    every matmul of a compile); None when it cannot be read."""
+    try:
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key not in _DIGESTS:
+            _DIGESTS[key] = hashlib.sha256(path.read_bytes()).digest()
+        return _DIGESTS[key]
+    except OSError:
+        return None
 
 
 def measure_top() -> int:
