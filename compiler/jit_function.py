@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import warnings
 import weakref
 from collections.abc import Callable
@@ -42,6 +43,11 @@ from sparcc.backends import get_target
 from sparcc.driver import CompiledProgram, compile_program
 from sparcc.errors import DynamicShapeError, InputMismatchError
 from sparcc.specs import sparse_format
+
+# torch.export is not safe to run from two threads at once (it fails with
+# "_EXPORT_MODULE_HIERARCHY must not be None"): compiles take turns, and a
+# thread whose first call finds another compiling its signature waits for it.
+_COMPILE_LOCK = threading.RLock()
 
 Signature = tuple[tuple[tuple[int, ...], torch.dtype, str | None], ...]
 
@@ -102,8 +108,11 @@ class JitFunction:
         key = self.signature(args)
         program = self.cache.get(key)
         if program is None:
-            program = self._program_for(args, key)
-            self.cache[key] = program
+            with _COMPILE_LOCK:  # a second thread's first call waits and takes the same program
+                program = self.cache.get(key)
+                if program is None:
+                    program = self._program_for(args, key)
+                    self.cache[key] = program
         return program(*args)
 
     def _call_with_keywords(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -58,11 +58,16 @@ BUFFERIZE = (
 # (_inline_alloca_scopes): scf-to-cf would leave them with several blocks,
 # which their verifier rejects.
 PARALLEL = "scf-forall-to-parallel,convert-scf-to-openmp,func.func(buffer-loop-hoisting)"
+# use-generic-functions: memref.alloc/dealloc call _mlir_memref_to_llvm_alloc/
+# _free, which the runtime implements with free lists that keep large blocks
+# for the next call (runtime.c: plain malloc gives them back to the system,
+# and every call then page-faults its activations in again).
 TO_LLVM = (
     "canonicalize,cse,convert-linalg-to-loops,convert-math-to-funcs,fold-memref-alias-ops,"
     "convert-vector-to-scf{full-unroll=true},expand-strided-metadata,lower-affine,"
     "convert-scf-to-cf,math-expand-ops,convert-math-to-llvm,convert-math-to-libm,"
-    "convert-vector-to-llvm{reassociate-fp-reductions=true},finalize-memref-to-llvm,convert-arith-to-llvm,"
+    "convert-vector-to-llvm{reassociate-fp-reductions=true},finalize-memref-to-llvm{use-generic-functions=true},"
+    "convert-arith-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=true},convert-cf-to-llvm,"
     "convert-index-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,reconcile-unrealized-casts"
 )
@@ -150,6 +155,35 @@ def set_num_threads(n: int, lib: ctypes.CDLL | None = None) -> None:
     """Team size of sparcc's runtime in this process."""
     rt = lib if lib is not None else ctypes.CDLL(str(toolchain.runtime_library()))
     rt.sparcc_rt_set_num_threads(ctypes.c_int(max(1, int(n))))
+
+
+def _loaded_runtime() -> ctypes.CDLL | None:
+    """The runtime that this process's sparcc libraries share (they name it
+    by its soname, so the first one loaded serves all), or None before any."""
+    try:
+        return ctypes.CDLL(toolchain.RUNTIME, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
+    except OSError:
+        return None
+
+
+def cached_memory() -> int:
+    """Bytes of freed intermediate buffers that the runtime keeps for the next
+    call of compiled code (runtime.c; at most SPARCC_ALLOC_CACHE_MB MiB)."""
+    rt = _loaded_runtime()
+    if rt is None:
+        return 0
+    rt.sparcc_rt_alloc_cached.restype = ctypes.c_int64
+    return int(rt.sparcc_rt_alloc_cached())
+
+
+def release_memory() -> int:
+    """Gives those buffers back to the system; returns the bytes released.
+    The next call of a model allocates (and page-faults) them again."""
+    rt = _loaded_runtime()
+    if rt is None:
+        return 0
+    rt.sparcc_rt_alloc_release.restype = ctypes.c_int64
+    return int(rt.sparcc_rt_alloc_release())
 
 
 def default_threads() -> int:
