@@ -73,6 +73,12 @@ def _shard_partition() -> type[ModulePass]:
     return ShardPartitionPass
 
 
+def _customize_layout() -> type[ModulePass]:
+    from sparcc.passes.customize_layout import CustomizeLayoutPass
+
+    return CustomizeLayoutPass
+
+
 def _widen_bool_tensors() -> type[ModulePass]:
     from sparcc.passes.widen_bool_tensors import WidenBoolTensorsPass
 
@@ -84,6 +90,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "lower-entry-abi": _lower_entry_abi,
     "approximate-math": _approximate_math,
     "fuse-elementwise": _fuse_elementwise,
+    "customize-layout": _customize_layout,
     "quantize-weights": _quantize_weights,
     "lower-quant": _target_pass("sparcc.backends.cpu.lower_quant:LowerQuantPass"),
     "hls-lower-quant": _target_pass("sparcc.backends.hls.lower_quant:LowerQuantPass"),

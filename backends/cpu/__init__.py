@@ -186,6 +186,16 @@ def release_memory() -> int:
     return int(rt.sparcc_rt_alloc_release())
 
 
+def set_cached_memory_limit(mib: int) -> None:
+    """The most (MiB) that the runtime keeps of freed buffers from now on (0:
+    none, glibc's malloc then serves and takes back every block); empties
+    what it holds. SPARCC_ALLOC_CACHE_MB sets it for a process (default 1024)."""
+    rt = _loaded_runtime()
+    if rt is None:
+        raise PipelineError("no sparcc library is loaded in this process yet: compile or load a model first")
+    rt.sparcc_rt_alloc_set_limit(ctypes.c_int64(max(0, int(mib)) << 20))
+
+
 def default_threads() -> int:
     """SPARCC_NUM_THREADS, else the CPUs this process may run on."""
     env = os.environ.get("SPARCC_NUM_THREADS", "").strip()

@@ -487,6 +487,15 @@ EXPORT int64_t sparcc_rt_alloc_release(void) {
     return released;
 }
 
+/* Sets the most the free lists hold (bytes; 0: none, every block goes back
+ * to the system when freed) and empties them. */
+EXPORT void sparcc_rt_alloc_set_limit(int64_t bytes) {
+    sparcc_rt_alloc_release();
+    pthread_mutex_lock(&alloc_lock);
+    alloc_cache_limit = bytes > 0 ? bytes : 0;
+    pthread_mutex_unlock(&alloc_lock);
+}
+
 /* Bytes now held on the free lists. */
 EXPORT int64_t sparcc_rt_alloc_cached(void) {
     pthread_mutex_lock(&alloc_lock);

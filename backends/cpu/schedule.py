@@ -22,6 +22,7 @@ short tail where the vector width does not divide it (never masked).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -141,6 +142,7 @@ def _whole_row_tile(m: int, n: int) -> tuple[int, int] | None:
 # results take on one core here.
 PARALLEL_MIN_MACS = 1 << 18
 PARALLEL_MIN_ELEMENTS = 1 << 15
+SPLIT_PLAIN_LOOPS = True  # _split_plain_loops (a switch for benchmarks)
 
 
 def parallel_split(m: int, n: int, k: int, threads: int, batch: int = 1) -> tuple[str, int] | None:
@@ -303,6 +305,55 @@ def _matmul(
     shown: dict[str, Any] = {key: config[key] for key in ("mr", "nr", "nc", "kc", "pack")}
     if par is not None:
         shown |= {"split": par[0], "threads": threads}
+    return shown | ({"choice": choice} if choice else {})
+
+
+def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, threads: int = 1) -> dict[str, Any]:
+    """A matmul whose B the customize-layout pass stored in panels:
+    Cp[j, m, r] += A[m, k] * Bp[j, k, r] with loops (j, m, r, k) (Bp[j] is
+    a contiguous k x p panel; a copy then writes Cp into C). The cost model chooses as for the plain
+    matmul of the same shape; the tiles then follow the panels: threads split
+    the panels (or the rows), each panel is cut into register-tile columns nr
+    (a divisor of p) and k blocks, and no packing copy is made.
+
+    Loops: j -> r(nr) -> k(kc) -> m(mr) -> k(1) -> vectorised 1 x mr x nr x 1
+    (the panel dim leads, and is cast away, so the accumulators stay in
+    registers across k as in the plain matmul)."""
+    n = panels * p
+    problem = MatmulProblem(1, m, n, k, threads)
+    config, choice = choose_matmul(problem)
+    split = config["split"]
+    if split == "n" and panels % threads:
+        split = "m" if "m" in problem.splits() else "none"
+    if split == "n":
+        h = s.forall(h, [panels // threads, 0, 0, 0])
+    elif split == "m":
+        h = s.forall(h, [0, m // threads, 0, 0])
+    mp = m // threads if split == "m" else m
+    nr = min(config["nr"], p)
+    while p % nr:
+        nr //= 2
+    mr = min(config["mr"], mp)
+    kc = config["kc"] if k % config["kc"] == 0 else k
+    h = s.tile(h, [1, 0, nr, kc])
+    mmain = mp - mp % mr
+    pieces = [(h, mr if mmain else mp)]
+    if 0 < mmain < mp:
+        a, b = s.split(h, 1, mmain)
+        pieces = [(a, mr), (b, mp - mmain)]
+    for hp, rows in pieces:
+        t = s.tile(hp, [0, rows, 0, 1])
+        loop = s.v("l")
+        s.emit(f'{loop} = transform.get_parent_op {t} {{op_name = "scf.for"}} : ({_A}) -> {_A}')
+        s.emit(f"transform.apply_patterns to {loop} {{\n"
+               f"      transform.apply_patterns.linalg.fold_unit_extent_dims_via_slices\n"
+               f"    }} {{max_iterations = {MAX_PATTERN_ITERATIONS}, max_num_rewrites = {MAX_PATTERN_REWRITES}}} : {_A}")
+        t2 = s.v("t")
+        s.emit(f'{t2} = transform.structured.match ops{{["linalg.generic"]}} in {loop} : ({_A}) -> {_A}')
+        s.vectorize(t2)
+    shown: dict[str, Any] = {"layout": f"panels:{p}", "mr": mr, "nr": nr, "kc": kc}
+    if split != "none":
+        shown |= {"split": split, "threads": threads}
     return shown | ({"choice": choice} if choice else {})
 
 
@@ -632,6 +683,41 @@ def _loop_ranges(op: ir.Operation) -> list[int] | None:
     return [ranges[i] for i in range(n)]
 
 
+def _split_plain_loops(s: _Script, op: ir.Operation, tag: int, threads: int) -> Decision | None:
+    """An all-parallel generic that is not vectorised (an im2col gather, a
+    transpose: see _loop_ranges) still divides its outermost even loop
+    among the threads; its loops stay scalar. The loop extents come from the
+    output, whose map is a permutation of all loops."""
+    if threads <= 1 or len(op.results) > 1 or not SPLIT_PLAIN_LOOPS:
+        return None
+    iterators = [str(a) for a in op.attributes["iterator_types"]]
+    if any("reduction" in it for it in iterators):
+        return None
+    out_map = ir.AffineMapAttr(op.attributes["indexing_maps"][len(op.operands) - 1]).value
+    shape = _shape(op.operands[len(op.operands) - 1])
+    positions = []
+    for expr in out_map.results:
+        expr = expr.maybe_downcast()
+        if not isinstance(expr, ir.AffineDimExpr):
+            return None
+        positions.append(expr.position)
+    if sorted(positions) != list(range(out_map.n_dims)) or any(_is_dyn(d) for d in shape):
+        return None
+    ranges = [0] * out_map.n_dims
+    for pos, size in zip(positions, shape):
+        ranges[pos] = size
+    if math.prod(ranges) < PARALLEL_MIN_ELEMENTS:
+        return None
+    dim = next((i for i, r in enumerate(ranges) if r % threads == 0 and r >= threads), None)
+    if dim is None:
+        return None
+    op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
+    sizes = [0] * len(ranges)
+    sizes[dim] = ranges[dim] // threads
+    s.forall(s.match(tag), sizes)
+    return Decision(op.name, tuple(ranges), {"loops": "scalar", "split": dim, "threads": threads})
+
+
 def _schedulable_generic(op: ir.Operation) -> tuple[list[int], list[str]] | None:
     body = list(op.regions[0].blocks[0].operations)
     if len(body[-1].operands) != 1:  # a reduction carrying (value, index): plain loops
@@ -652,6 +738,14 @@ _BATCH_MATMUL_MAPS = (
     "(d0, d1, d2, d3) -> (d0, d3, d2)",
     "(d0, d1, d2, d3) -> (d0, d1, d2)",
 )
+
+
+def _panels(op: ir.Operation) -> int | None:
+    """The panel width of a matmul that customize-layout rewrote, or None."""
+    if op.name != "linalg.generic" or "sparcc.layout" not in op.attributes:
+        return None
+    layout = ir.StringAttr(op.attributes["sparcc.layout"]).value
+    return int(layout.split(":")[1]) if layout.startswith("panels:") else None
 
 
 def _is_batch_matmul(op: ir.Operation) -> bool:
@@ -702,9 +796,17 @@ def build(module: ir.Module, threads: int = 1) -> tuple[str | None, list[Decisio
             op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
             vec = _innermost(ew, ew.match(tag), list(shape), ["parallel"] * len(shape), threads)
             decisions.append(Decision(name, shape, vec))
+        elif _panels(op) is not None:
+            (m, k), (panels, _, p) = _shape(op.operands[0]), _shape(op.operands[2])  # A, Cp[j, m, r]
+            op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
+            ts = _packed_matmul(s, s.match(tag), m, panels, p, k, threads)
+            decisions.append(Decision("linalg.matmul", (m, panels * p, k), ts))
         else:
             found = _schedulable_generic(op)
             if found is None:
+                split = _split_plain_loops(ew, op, tag, threads)
+                if split is not None:
+                    decisions.append(split)
                 continue
             ranges, iterators = found
             op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)

@@ -4,6 +4,7 @@ shared library built with opt/llc/gcc and called through ctypes."""
 from __future__ import annotations
 
 import ctypes
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,10 +34,18 @@ RELATIVE_RATE = {
 class CpuTarget(Target):
     name = "cpu"
     summary = "this machine's CPU: upstream MLIR to LLVM IR, a shared library called through ctypes"
-    pipeline: ClassVar[tuple[str, ...]] = (
-        "lower-sparse", "lower-quant", "convert-nn-to-linalg", "fuse-elementwise", "widen-bool-tensors",
-        "approximate-math", "lower-entry-abi",
+    passes: ClassVar[tuple[str, ...]] = (
+        "lower-sparse", "lower-quant", "convert-nn-to-linalg", "customize-layout", "fuse-elementwise",
+        "widen-bool-tensors", "approximate-math", "lower-entry-abi",
     )
+
+    @property
+    def pipeline(self) -> tuple[str, ...]:  # type: ignore[override]
+        """`passes`; SPARCC_LAYOUT=0 leaves out customize-layout (to measure
+        what it gains; the pipeline is part of both cache keys)."""
+        if os.environ.get("SPARCC_LAYOUT", "").strip() == "0":
+            return tuple(p for p in self.passes if p != "customize-layout")
+        return self.passes
     max_threads = MAX_THREADS
     writes_artifacts = True
 

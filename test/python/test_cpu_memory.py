@@ -79,3 +79,22 @@ def test_a_zero_cache_limit_keeps_nothing():
                          env={**__import__("os").environ, "SPARCC_ALLOC_CACHE_MB": "0"}, timeout=600)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-1] == "0"
+
+
+def test_the_limit_can_change_in_a_process():
+    model = _model()
+    fast = sparcc.jit(model, cache=False)
+    x = torch.randn(64, 256)
+    try:
+        cpu.set_cached_memory_limit(0)
+        with torch.no_grad():
+            torch.testing.assert_close(fast(x), model(x), rtol=1e-4, atol=1e-5)
+        assert cpu.cached_memory() == 0
+        # 2 MiB: room for one block of a 1 MiB intermediate (1.25 MiB with its
+        # header and size class), not for two
+        cpu.set_cached_memory_limit(2)
+        with torch.no_grad():
+            torch.testing.assert_close(fast(x), model(x), rtol=1e-4, atol=1e-5)
+        assert 0 < cpu.cached_memory() <= 2 << 20
+    finally:
+        cpu.set_cached_memory_limit(1024)

@@ -153,3 +153,24 @@ def test_parallel_kernels_are_reported_and_correct():
     program = compile_program(torch.bmm, (a, b), threads=2)
     assert any("'split': 'b'" in d for d in program.report["schedule"]), program.report["schedule"]
     torch.testing.assert_close(program(a, b), torch.bmm(a, b), atol=1e-4, rtol=1e-4)
+
+
+def test_gathers_and_transposes_split_among_threads_unvectorised():
+    """An im2col gather and a transpose are not vectorised (see
+    test_elementwise_and_reductions_are_vectorised_but_transposes_are_not);
+    on two threads each still splits its outer loop, and computes the same."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 32, 3, stride=2, padding=1).eval()
+    x = torch.randn(1, 16, 64, 64)
+    program = compile_program(conv, (x,), threads=2)
+    split = [d for d in program.report["schedule"] if "'loops': 'scalar'" in d]
+    assert any(d.startswith("linalg.generic [1, 32, 32, 16, 3, 3]") for d in split), program.report["schedule"]
+    assert all("'threads': 2" in d for d in split)
+    with torch.no_grad():
+        torch.testing.assert_close(program(x), conv(x), atol=1e-4, rtol=1e-4)
+    t = torch.randn(256, 384)
+    program = compile_program(lambda a: a.transpose(0, 1) * 2, (t,), threads=2)
+    assert any("'loops': 'scalar', 'split': 0" in d for d in program.report["schedule"]), program.report["schedule"]
+    torch.testing.assert_close(program(t), t.transpose(0, 1) * 2)
+    program = compile_program(lambda a: a.transpose(0, 1) * 2, (t,), threads=1)
+    assert not any("'loops': 'scalar'" in d for d in program.report["schedule"])

@@ -1,0 +1,170 @@
+"""
+customize-layout: chooses the memory layout of the weights that matmuls read,
+and lays them out once, at load time, instead of on every call.
+
+A `linalg.matmul` C[M, N] += A[M, K] @ B[K, N] whose B is a weight
+(`nn.weight`, the model's [N, K] Linear weight or [K, N] as stored) reads B a
+row of `nr` values at a time, K rows apart: a stride of 4N bytes between
+consecutive loads, which the hardware prefetchers follow poorly, and which
+the CPU schedule repairs per call by copying each [kc, nr] panel into a
+contiguous buffer (from 20 rows of A up; below that it reads B strided). Here
+B is stored instead in panels of P columns, each panel K x P and contiguous:
+
+    Bp[N/P, K, P]  with  Bp[j, k, r] = B[k, j*P + r]
+
+which `nn.weight` expresses by itself (the stored tensor viewed row-major as
+[N/P, P, K] or [K, N/P, P], then permuted), so the weight binder builds it
+when the program loads. The matmul becomes
+
+    Cp[N/P, M, P] = fill;  Cp[j, m, r] += A[m, k] * Bp[j, k, r]   (loops j, m, r, k)
+    C[m, j*P + r] = Cp[j, m, r]                                   (a copy, C viewed as [M, N/P, P])
+
+The contraction is tagged `sparcc.layout = "panels:P"`; the CPU schedule
+tiles it as its register-tiled matmul (one panel at a time, no packing copy)
+and the report prints the layout with the tiles. Cp keeps the panel dim
+first so that a register tile's unit panel dim leads (see
+backends/cpu/schedule.py:_packed_matmul). The contraction's body is one
+fused multiply-add.
+
+Chosen where it pays (the cost interface: a heuristic today):
+  - B is an `nn.weight` of rank 2, read only as matmul B operands
+    (a weight read elsewhere too keeps its buffer and gets a second one);
+  - f32, static shapes, and a panel width P in (64, 32, 16) that divides N
+    (the widest, the schedule's widest register tile);
+  - A has at most `max_rows` rows (default 8) and B at least `min_bytes`
+    bytes (default 1 MiB): a matmul that streams a large weight for few rows
+    (batch-1 decoding, the last stages of a CNN), where the strided reads of
+    B bound its speed. Measured (benchmarks/bench_layout.py): 1.2-1.7x on
+    such shapes at 1 and 2 threads; with more rows the computation bounds it,
+    the plain schedule's panel copy is amortised, and the extra copy of the
+    result here made 16-256-row matmuls up to 1.7x slower at 2 threads.
+
+Options: `panel` (P; the widest tried), `max_rows`, `min_bytes`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import math, tensor
+from xdsl.dialects.builtin import (
+    AffineMapAttr, ArrayAttr, Float32Type, IntegerAttr, ModuleOp, StringAttr, TensorType, i64,
+)
+from xdsl.dialects.linalg import ops as linalg
+from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir.affine import AffineExpr, AffineMap
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from sparcc.dialects import nn
+
+LAYOUT_ATTR = "sparcc.layout"
+PANELS = (64, 32, 16)
+
+
+def _reassociation(groups: list[list[int]]) -> ArrayAttr:
+    return ArrayAttr([ArrayAttr([IntegerAttr(i, i64) for i in g]) for g in groups])
+
+
+def _amap(results: list[int], num_dims: int = 4) -> AffineMapAttr:
+    return AffineMapAttr(AffineMap(num_dims, 0, tuple(AffineExpr.dimension(i) for i in results)))
+
+
+def panel_width(n: int, widest: int) -> int | None:
+    """The widest panel in PANELS, at most `widest`, that divides n."""
+    return next((p for p in PANELS if p <= widest and n % p == 0), None)
+
+
+def _static_f32(value: SSAValue) -> list[int] | None:
+    typ = value.type
+    if not isinstance(typ, TensorType) or not isinstance(typ.element_type, Float32Type):
+        return None
+    shape = list(typ.get_shape())
+    return shape if all(d >= 0 for d in shape) else None
+
+
+def _packed_weight(w: nn.WeightOp, k: int, n: int, p: int) -> nn.WeightOp | None:
+    """nn.weight of Bp[n/p, k, p] from the same store entry as `w` (B[k, n])."""
+    perm = list(nn.ints(w.perm)) if w.perm is not None else None
+    if perm == [1, 0]:  # stored (viewed) as [n, k] = [n/p, p, k] -> permute (0, 2, 1)
+        new_perm = [0, 2, 1]
+    elif perm is None or perm == [0, 1]:  # stored as [k, n] = [k, n/p, p] -> permute (1, 0, 2)
+        new_perm = [1, 0, 2]
+    else:
+        return None
+    return nn.WeightOp(w.weight_name, TensorType(Float32Type(), [n // p, k, p]), new_perm)
+
+
+@dataclass(frozen=True)
+class CustomizeLayoutPass(ModulePass):
+    name = "customize-layout"
+
+    panel: int = 64
+    max_rows: int = 8
+    min_bytes: int = 1 << 20
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        matmuls = [m for m in op.walk() if isinstance(m, linalg.MatmulOp)]
+        packed: dict[tuple[int, int], SSAValue] = {}  # (id of the weight op, P) -> its packed weight
+        for mm in matmuls:
+            self._rewrite(mm, packed)
+
+    def _rewrite(self, mm: linalg.MatmulOp, packed: dict[tuple[int, int], SSAValue]) -> None:
+        if len(mm.inputs) != 2 or len(mm.outputs) != 1 or len(mm.res) != 1:
+            return
+        a, b, out = mm.inputs[0], mm.inputs[1], mm.outputs[0]
+        w = b.owner
+        sa, sb, so = _static_f32(a), _static_f32(b), _static_f32(out)
+        if not isinstance(w, nn.WeightOp) or sa is None or sb is None or so is None or len(sb) != 2:
+            return
+        (m, k), n = sa, sb[1]
+        p = panel_width(n, self.panel)
+        if p is None or not 1 <= m <= self.max_rows or 4 * k * n < self.min_bytes:
+            return
+        fill = out.owner
+        if not isinstance(fill, linalg.FillOp) or len(fill.inputs) != 1:
+            return  # an accumulator that is not a constant: left as it is
+        key = (id(w), p)
+        if key not in packed:
+            new = _packed_weight(w, k, n, p)
+            if new is None:
+                return
+            Rewriter.insert_op(new, InsertPoint.before(w))
+            packed[key] = new.result
+        bp = packed[key]
+        nb = n // p
+        f32 = Float32Type()
+        # Cp[j, m, r] = fill; Cp[j, m, r] += A[m, k] * Bp[j, k, r]   (loops j, m, r, k)
+        empty = tensor.EmptyOp([], TensorType(f32, [nb, m, p]))
+        init = linalg.FillOp([fill.inputs[0]], [empty.tensor], [empty.tensor.type])
+        # acc + a * b as one fused multiply-add: once the CPU schedule folds the
+        # unit dims of a register tile, the body is elementwise, and a
+        # separate mulf and addf would stay two instructions
+        block = Block(arg_types=[f32] * 3)
+        fma = math.FmaOp(block.args[0], block.args[1], block.args[2])
+        block.add_ops([fma, linalg.YieldOp(fma.result)])
+        contraction = linalg.GenericOp(
+            [a, bp], [init.res[0]], Region(block), [_amap([1, 3]), _amap([0, 3, 2]), _amap([0, 1, 2])],
+            [linalg.IteratorTypeAttr.parallel()] * 3 + [linalg.IteratorTypeAttr.reduction()],
+            [TensorType(f32, [nb, m, p])],
+        )
+        contraction.attributes[LAYOUT_ATTR] = StringAttr(f"panels:{p}")
+        # C[m, j*p + r] = Cp[j, m, r]: a copy into C viewed as [m, j, r]
+        empty_c = tensor.EmptyOp([], TensorType(f32, [m, nb, p]))
+        copy_block = Block(arg_types=[f32] * 2)
+        copy_block.add_op(linalg.YieldOp(copy_block.args[0]))
+        unpack = linalg.GenericOp(
+            [contraction.res[0]], [empty_c.tensor], Region(copy_block),
+            [_amap([1, 0, 2], 3), _amap([0, 1, 2], 3)], [linalg.IteratorTypeAttr.parallel()] * 3,
+            [TensorType(f32, [m, nb, p])],
+        )
+        collapse = tensor.CollapseShapeOp.build(
+            operands=[unpack.res[0]], result_types=[mm.res[0].type],
+            properties={"reassociation": _reassociation([[0], [1, 2]])},
+        )
+        Rewriter.replace_op(mm, [empty, init, contraction, empty_c, unpack, collapse], [collapse.results[0]])
+        if not fill.res[0].uses:
+            Rewriter.erase_op(fill)
+        if not w.result.uses:  # every reader now takes the panels
+            Rewriter.erase_op(w)

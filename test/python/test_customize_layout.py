@@ -1,0 +1,81 @@
+"""customize-layout end to end: weights of few-row matmuls stored in
+contiguous panels at load time (passes/customize_layout.py) and the CPU
+schedule's panel matmul (backends/cpu/schedule.py:_packed_matmul), against
+PyTorch, through the JIT and an AOT artifact; the report names the layout."""
+
+from __future__ import annotations
+
+import pytest
+import sparcc
+import torch
+from torch import nn
+
+
+def _matmul_lines(program) -> list[str]:
+    return [line for line in program.report["schedule"] if line.startswith("linalg.matmul")]
+
+
+def _program(fast):
+    (program,) = fast.cache.values()
+    return program
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("rows,out_features,panel", [(1, 512, 64), (3, 512, 64), (8, 784, 16), (5, 1056, 32)])
+def test_few_rows_read_a_panelled_weight(rows, out_features, panel, threads):
+    torch.manual_seed(rows)
+    layer = nn.Linear(1024, out_features).eval()
+    x = torch.randn(rows, 1024)
+    fast = sparcc.jit(layer, threads=threads, cache=False)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), layer(x), rtol=1e-4, atol=1e-4)
+        x2 = torch.randn(rows, 1024)  # a second call: the weights stay as laid out
+        torch.testing.assert_close(fast(x2), layer(x2), rtol=1e-4, atol=1e-4)
+    (line,) = _matmul_lines(_program(fast))
+    assert f"'layout': 'panels:{panel}'" in line, line
+    if threads == 2 and out_features == 512:  # 8 panels: split among the threads
+        assert "'split': 'n', 'threads': 2" in line, line
+
+
+def test_more_rows_keep_the_plain_matmul():
+    layer = nn.Linear(1024, 512).eval()
+    x = torch.randn(9, 1024)
+    fast = sparcc.jit(layer, cache=False)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), layer(x), rtol=1e-4, atol=1e-4)
+    (line,) = _matmul_lines(_program(fast))
+    assert "layout" not in line
+
+
+class SharedWeight(nn.Module):
+    """One weight read by two matmuls and by an elementwise op: the matmuls
+    share one panelled buffer, the sum reads the weight as it is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(1024, 512) / 32)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x @ self.w + torch.relu(y @ self.w), self.w.sum(0)
+
+
+def test_a_weight_read_by_several_ops():
+    model = SharedWeight().eval()
+    x, y = torch.randn(3, 1024), torch.randn(3, 1024)
+    fast = sparcc.jit(model, threads=2, cache=False)
+    with torch.no_grad():
+        got, want = fast(x, y), model(x, y)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-4)
+    lines = _matmul_lines(_program(fast))
+    assert len(lines) == 2 and all("panels:64" in line for line in lines), lines
+
+
+def test_aot_artifact_lays_the_weights_out_when_it_loads(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1024, 1024), nn.GELU(), nn.Linear(1024, 256)).eval()
+    x = torch.randn(2, 1024)
+    sparcc.compile(model, (x,), tmp_path / "out")
+    loaded = sparcc.load(tmp_path / "out")
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x), rtol=1e-4, atol=1e-4)
