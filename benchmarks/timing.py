@@ -15,6 +15,9 @@ import sparcc
 import torch
 
 
+SETTLE_S = 0.005  # the least time of uncounted calls at the start of each block
+
+
 def blocked_median_ms(
     calls: Sequence[Callable[[], Any]],
     repeat: int,
@@ -25,16 +28,16 @@ def blocked_median_ms(
 ) -> list[float]:
     """Median latency (ms) of each zero-argument callable.
 
-    The callables run in alternating blocks of `block` calls whose first
-    `settle` calls are not counted, so a change in machine load hits all of
-    them alike while each runtime's idle workers stop spinning before the
-    next one runs. `setups[i]()` runs before each block of call i (e.g.
+    The callables run in alternating blocks of `block - settle` counted
+    calls, after uncounted ones (at least `settle`, and at least SETTLE_S
+    long), so a change in machine load hits all of them alike while each
+    runtime's idle workers stop spinning before the next one is timed. `setups[i]()` runs before each block of call i (e.g.
     torch.set_num_threads). A callable slower than `slow_s` per call is
     timed on its own, over 3 calls, after the others.
     """
     setups = setups or [lambda: None] * len(calls)
     times: list[list[float]] = [[] for _ in calls]
-    slow = []
+    slow, settles = [], []
     with torch.no_grad():
         for fn, setup in zip(calls, setups):
             setup()
@@ -43,16 +46,24 @@ def blocked_median_ms(
             slow.append(time.perf_counter() - start > slow_s)
             for _ in range(0 if slow[-1] else 2):
                 fn()
+            start = time.perf_counter()
+            fn()
+            # uncounted calls fill at least SETTLE_S: the previous contender's
+            # threads (PyTorch's OpenMP team, sparcc's pool) spin for up to a
+            # few ms after its last call, and on 2 cores they take the cores
+            # that a 0.1 ms model needs (Llama's tiny config measured 0.56 ms
+            # at 2 threads after eager blocks, 0.08 ms alone)
+            settles.append(max(settle, math.ceil(SETTLE_S / max(time.perf_counter() - start, 1e-7))))
         counted = block - settle
         for _ in range(max(1, -(-repeat // counted))):
-            for fn, setup, ts, is_slow in zip(calls, setups, times, slow):
+            for fn, setup, ts, is_slow, first in zip(calls, setups, times, slow, settles):
                 if is_slow:
                     continue
                 setup()
-                for i in range(block):
+                for i in range(first + counted):
                     start = time.perf_counter()
                     fn()
-                    if i >= settle:
+                    if i >= first:
                         ts.append(time.perf_counter() - start)
         for fn, setup, ts, is_slow in zip(calls, setups, times, slow):
             if is_slow:
