@@ -143,6 +143,10 @@ def _whole_row_tile(m: int, n: int) -> tuple[int, int] | None:
 PARALLEL_MIN_MACS = 1 << 18
 PARALLEL_MIN_ELEMENTS = 1 << 15
 SPLIT_PLAIN_LOOPS = True  # _split_plain_loops (a switch for benchmarks)
+# The linalg ops that no schedule vectorised become loops before the hoisting
+# of accumulators (see _wrap); a switch for benchmarks.
+LOOPS_BEFORE_HOISTING = True
+LOOPS_PASS = "convert-linalg-to-loops"
 
 
 def parallel_split(m: int, n: int, k: int, threads: int, batch: int = 1) -> tuple[str, int] | None:
@@ -847,7 +851,11 @@ def _wrap(matmuls: str, elementwise: str) -> str:
       transform.apply_patterns.vector.cast_away_vector_leading_one_dim
       transform.apply_patterns.canonicalization
     }} {bound} : {_A}
-    %func1 = transform.apply_registered_pass "fold-memref-alias-ops" to %func : ({_A}) -> {_A}
+    %loops = transform.apply_registered_pass "{LOOPS_PASS if LOOPS_BEFORE_HOISTING else 'canonicalize'}" to %func : ({_A}) -> {_A}
+    %func1 = transform.apply_registered_pass "fold-memref-alias-ops" to %loops : ({_A}) -> {_A}
+    transform.apply_patterns to %func1 {{
+      transform.apply_patterns.canonicalization
+    }} {bound} : {_A}
     transform.apply_cse to %func1 : {_A}
     %func2 = transform.structured.hoist_redundant_vector_transfers %func1 : ({_A}) -> {_A}
     transform.apply_patterns to %func2 {{
