@@ -34,12 +34,16 @@ Chosen where it pays (the cost interface: a heuristic today):
   - A has at most `max_rows` rows (default 8) and B at least `min_bytes`
     bytes (default 1 MiB): a matmul that streams a large weight for few rows
     (batch-1 decoding, the last stages of a CNN), where the strided reads of
-    B bound its speed. Measured (benchmarks/bench_layout.py): 1.2-1.7x on
+    B bound its speed; or at most `stream_rows` rows (default 32) and B at
+    least `stream_bytes` (default 8 MiB), a weight that comes from memory
+    on every call of a model (torchvision's vit_b_16 at 17 tokens: 111 ms
+    without, 74 ms with, eager 72 ms, one thread). Measured (benchmarks/bench_layout.py): 1.2-1.7x on
     such shapes at 1 and 2 threads; with more rows the computation bounds it,
     the plain schedule's panel copy is amortised, and the extra copy of the
     result here made 16-256-row matmuls up to 1.7x slower at 2 threads.
 
-Options: `panel` (P; the widest tried), `max_rows`, `min_bytes`.
+Options: `panel` (P; the widest tried), `max_rows`, `min_bytes`, `stream_rows`,
+`stream_bytes`.
 """
 
 from __future__ import annotations
@@ -103,6 +107,8 @@ class CustomizeLayoutPass(ModulePass):
     panel: int = 64
     max_rows: int = 8
     min_bytes: int = 1 << 20
+    stream_rows: int = 32
+    stream_bytes: int = 8 << 20
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         matmuls = [m for m in op.walk() if isinstance(m, linalg.MatmulOp)]
@@ -120,7 +126,8 @@ class CustomizeLayoutPass(ModulePass):
             return
         (m, k), n = sa, sb[1]
         p = panel_width(n, self.panel)
-        if p is None or not 1 <= m <= self.max_rows or 4 * k * n < self.min_bytes:
+        rows = self.max_rows if 4 * k * n < self.stream_bytes else self.stream_rows
+        if p is None or not 1 <= m <= rows or 4 * k * n < self.min_bytes:
             return
         fill = out.owner
         if not isinstance(fill, linalg.FillOp) or len(fill.inputs) != 1:

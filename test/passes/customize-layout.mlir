@@ -46,6 +46,21 @@ func.func @stored_k_by_n(%x: tensor<1x512xf32>) -> tensor<1x784xf32> {
   func.return %0 : tensor<1x784xf32>
 }
 
+// More rows than max_rows (8) but at most stream_rows (32), and a weight of
+// at least stream_bytes (8 MiB, here 9 MiB): it comes from memory on every
+// call, and is read in panels too.
+// CHECK-LABEL: @streamed_weight(
+// CHECK:         nn.weight @big {perm = array<i64: 0, 2, 1>} : tensor<48x768x64xf32>
+// CHECK:         sparcc.layout = "panels:64"
+func.func @streamed_weight(%x: tensor<17x768xf32>) -> tensor<17x3072xf32> {
+  %w = nn.weight @big {perm = array<i64: 1, 0>} : tensor<768x3072xf32>
+  %z = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<17x3072xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<17x3072xf32>) -> tensor<17x3072xf32>
+  %0 = linalg.matmul ins(%x, %w : tensor<17x768xf32>, tensor<768x3072xf32>) outs(%f : tensor<17x3072xf32>) -> tensor<17x3072xf32>
+  func.return %0 : tensor<17x3072xf32>
+}
+
 // A weight that something else reads too keeps its buffer, and the matmul
 // gets a packed one of its own.
 // CHECK-LABEL: @shared_weight(

@@ -37,6 +37,16 @@ def test_few_rows_read_a_panelled_weight(rows, out_features, panel, threads):
         assert "'split': 'n', 'threads': 2" in line, line
 
 
+def test_a_weight_from_memory_is_panelled_for_more_rows():
+    layer = nn.Linear(768, 3072).eval()  # 9 MiB: over stream_bytes
+    x = torch.randn(17, 768)
+    fast = sparcc.jit(layer, threads=2, cache=False)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), layer(x), rtol=1e-4, atol=1e-4)
+    (line,) = _matmul_lines(_program(fast))
+    assert "'layout': 'panels:64'" in line, line
+
+
 def test_more_rows_keep_the_plain_matmul():
     layer = nn.Linear(1024, 512).eval()
     x = torch.randn(9, 1024)
