@@ -1,0 +1,75 @@
+"""The CPU schedule's switches, each against the schedule without it, on zoo
+models in one process (eager as the third contender).
+
+    python benchmarks/bench_schedule.py [--switch LOOPS_BEFORE_HOISTING] [--threads 2]
+                                        [--repeat 30] [--only GLOB ...]
+
+Switches (backends/cpu/schedule.py): LOOPS_BEFORE_HOISTING (unvectorised
+linalg ops become loops before the accumulators are hoisted, so that their
+memref views fold away) and SPLIT_PLAIN_LOOPS (gathers and transposes divide
+their outer loop among the threads). Each model is compiled with the switch
+on and off (cache off: the cache key does not see the switches) and the two
+programs and eager are timed in alternating blocks. Writes
+benchmarks/results/schedule.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "torchvision/convnext_tiny",
+          "torchvision/densenet121", "timm/vit_tiny_patch16_224"]
+SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--switch", choices=SWITCHES, default="LOOPS_BEFORE_HOISTING")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=30)
+    p.add_argument("--only", action="append", metavar="GLOB")
+    p.add_argument("--json", default=str(HERE / "results" / "schedule.json"))
+    args = p.parse_args()
+    import sparcc
+    import torch
+    import zoo_models
+    from sparcc.backends.cpu import schedule
+    from timing import blocked_median_ms, write_results
+
+    rows: list[dict[str, Any]] = []
+    print(f"{args.switch}, {args.threads} thread(s); ms; gain = off / on; vs eager = eager / on")
+    print("| model | off ms | on ms | gain | eager ms | vs eager |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    saved = getattr(schedule, args.switch)
+    for entry in zoo_models.select(args.only or MODELS):
+        model, inputs = entry.build().eval(), entry.inputs()
+        programs = []
+        try:
+            for flag in (True, False):
+                setattr(schedule, args.switch, flag)
+                fast = sparcc.jit(model, threads=args.threads, cache=False)
+                fast(*inputs)
+                programs.append(fast)
+        finally:
+            setattr(schedule, args.switch, saved)
+        torch.set_num_threads(args.threads)
+        with torch.no_grad():
+            want = model(*inputs)
+            for fast in programs:
+                torch.testing.assert_close(fast(*inputs), want, rtol=1e-3, atol=1e-3)
+        on, off = programs
+        ms = blocked_median_ms([lambda: on(*inputs), lambda: off(*inputs), lambda: model(*inputs)], args.repeat)
+        rows.append({"model": entry.name, "on_ms": ms[0], "off_ms": ms[1], "eager_ms": ms[2]})
+        print(f"| {entry.name} | {ms[1]:.2f} | {ms[0]:.2f} | {ms[1] / ms[0]:.2f}x | {ms[2]:.2f} | "
+              f"{ms[2] / ms[0]:.2f}x |", flush=True)
+    write_results(args.json, rows, switch=args.switch, threads=args.threads)
+
+
+if __name__ == "__main__":
+    main()
