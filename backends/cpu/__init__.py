@@ -161,29 +161,25 @@ def _loaded_runtime() -> ctypes.CDLL | None:
     """The runtime that this process's sparcc libraries share (they name it
     by its soname, so the first one loaded serves all), or None before any."""
     try:
-        return ctypes.CDLL(toolchain.RUNTIME, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
+        rt = ctypes.CDLL(toolchain.RUNTIME, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
     except OSError:
         return None
+    rt.sparcc_rt_alloc_cached.restype = rt.sparcc_rt_alloc_release.restype = ctypes.c_int64
+    return rt
 
 
 def cached_memory() -> int:
     """Bytes of freed intermediate buffers that the runtime keeps for the next
     call of compiled code (runtime.c; at most SPARCC_ALLOC_CACHE_MB MiB)."""
     rt = _loaded_runtime()
-    if rt is None:
-        return 0
-    rt.sparcc_rt_alloc_cached.restype = ctypes.c_int64
-    return int(rt.sparcc_rt_alloc_cached())
+    return int(rt.sparcc_rt_alloc_cached()) if rt is not None else 0
 
 
 def release_memory() -> int:
     """Gives those buffers back to the system; returns the bytes released.
     The next call of a model allocates (and page-faults) them again."""
     rt = _loaded_runtime()
-    if rt is None:
-        return 0
-    rt.sparcc_rt_alloc_release.restype = ctypes.c_int64
-    return int(rt.sparcc_rt_alloc_release())
+    return int(rt.sparcc_rt_alloc_release()) if rt is not None else 0
 
 
 def set_cached_memory_limit(mib: int) -> None:

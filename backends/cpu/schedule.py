@@ -146,7 +146,6 @@ SPLIT_PLAIN_LOOPS = True  # _split_plain_loops (a switch for benchmarks)
 # The linalg ops that no schedule vectorised become loops before the hoisting
 # of accumulators (see _wrap); a switch for benchmarks.
 LOOPS_BEFORE_HOISTING = True
-LOOPS_PASS = "convert-linalg-to-loops"
 
 
 def parallel_split(m: int, n: int, k: int, threads: int, batch: int = 1) -> tuple[str, int] | None:
@@ -320,9 +319,10 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
     the panels (or the rows), each panel is cut into register-tile columns nr
     (a divisor of p) and k blocks, and no packing copy is made.
 
-    Loops: j -> r(nr) -> k(kc) -> m(mr) -> k(1) -> vectorised 1 x mr x nr x 1
-    (the panel dim leads, and is cast away, so the accumulators stay in
-    registers across k as in the plain matmul)."""
+    Loops: j -> r(nr) -> k(kc) -> m(mr) -> k(1) -> vectorised mr x nr: the
+    unit panel and k dims of the register tile are folded away inside its
+    loop first (fold_unit_extent_dims_via_slices), which leaves an
+    elementwise fma whose accumulators are hoisted as in the plain matmul."""
     n = panels * p
     problem = MatmulProblem(1, m, n, k, threads)
     config, choice = choose_matmul(problem)
@@ -340,9 +340,9 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
     mr = min(config["mr"], mp)
     kc = config["kc"] if k % config["kc"] == 0 else k
     h = s.tile(h, [1, 0, nr, kc])
-    mmain = mp - mp % mr
-    pieces = [(h, mr if mmain else mp)]
-    if 0 < mmain < mp:
+    mmain = mp - mp % mr  # at least mr: mr <= mp
+    pieces = [(h, mr)]
+    if mmain < mp:
         a, b = s.split(h, 1, mmain)
         pieces = [(a, mr), (b, mp - mmain)]
     for hp, rows in pieces:
@@ -744,12 +744,11 @@ _BATCH_MATMUL_MAPS = (
 )
 
 
-def _panels(op: ir.Operation) -> int | None:
-    """The panel width of a matmul that customize-layout rewrote, or None."""
-    if op.name != "linalg.generic" or "sparcc.layout" not in op.attributes:
-        return None
-    layout = ir.StringAttr(op.attributes["sparcc.layout"]).value
-    return int(layout.split(":")[1]) if layout.startswith("panels:") else None
+def _is_panel_matmul(op: ir.Operation) -> bool:
+    """A matmul that customize-layout rewrote (its panel width is the
+    innermost size of its output, Cp[j, m, r])."""
+    return (op.name == "linalg.generic" and "sparcc.layout" in op.attributes
+            and ir.StringAttr(op.attributes["sparcc.layout"]).value.startswith("panels:"))
 
 
 def _is_batch_matmul(op: ir.Operation) -> bool:
@@ -800,7 +799,7 @@ def build(module: ir.Module, threads: int = 1) -> tuple[str | None, list[Decisio
             op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
             vec = _innermost(ew, ew.match(tag), list(shape), ["parallel"] * len(shape), threads)
             decisions.append(Decision(name, shape, vec))
-        elif _panels(op) is not None:
+        elif _is_panel_matmul(op):
             (m, k), (panels, _, p) = _shape(op.operands[0]), _shape(op.operands[2])  # A, Cp[j, m, r]
             op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
             ts = _packed_matmul(s, s.match(tag), m, panels, p, k, threads)
@@ -851,7 +850,7 @@ def _wrap(matmuls: str, elementwise: str) -> str:
       transform.apply_patterns.vector.cast_away_vector_leading_one_dim
       transform.apply_patterns.canonicalization
     }} {bound} : {_A}
-    %loops = transform.apply_registered_pass "{LOOPS_PASS if LOOPS_BEFORE_HOISTING else 'canonicalize'}" to %func : ({_A}) -> {_A}
+    %loops = transform.apply_registered_pass "{'convert-linalg-to-loops' if LOOPS_BEFORE_HOISTING else 'canonicalize'}" to %func : ({_A}) -> {_A}
     %func1 = transform.apply_registered_pass "fold-memref-alias-ops" to %loops : ({_A}) -> {_A}
     transform.apply_patterns to %func1 {{
       transform.apply_patterns.canonicalization
