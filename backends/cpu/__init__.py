@@ -138,6 +138,9 @@ def load_library(path: Path, threads: int | None = None) -> ctypes.CDLL:
     library that does not load (a symbol that nothing defines, a missing
     runtime) is a PipelineError naming the 'load' stage and the library's
     folder, not a raw OSError; the link already rejects undefined symbols."""
+    env = os.environ.get("SPARCC_ALLOC_CACHE_MB", "").strip()
+    if env and not env.isdigit():  # runtime.c reads it; a typo there would turn the free lists off silently
+        raise PipelineError(f"SPARCC_ALLOC_CACHE_MB='{env}' must be a whole number of MiB (0 turns the free lists off)")
     try:
         lib = ctypes.CDLL(str(path))
     except OSError as e:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 
+import pytest
 import torch
 
 import sparcc
@@ -98,3 +99,9 @@ def test_the_limit_can_change_in_a_process():
         assert 0 < cpu.cached_memory() <= 2 << 20
     finally:
         cpu.set_cached_memory_limit(1024)
+
+
+def test_a_limit_that_is_not_a_number_is_one_clear_error(monkeypatch):
+    monkeypatch.setenv("SPARCC_ALLOC_CACHE_MB", "1G")
+    with pytest.raises(sparcc.SparccError, match="SPARCC_ALLOC_CACHE_MB='1G' must be a whole number of MiB"):
+        sparcc.jit(lambda x: x * 2.0, cache=False)(torch.randn(4))
