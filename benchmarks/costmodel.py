@@ -15,7 +15,10 @@ pixel counts plus random shapes; for cpu.sparse, Linear layers pruned
 unstructured, N:M or in blocks), split **by shape** into train and test
 problems before anything is measured (`--extend N` adds train problems of
 other shapes). Train problems get a random sample of their candidates (the
-heuristic's always among them), test problems all of them. Rows go to
+heuristic's always among them), test problems all of them. Only problems
+that this machine has not measured are measured: the dataset holds rows of
+several machines, each with the features of the machine that measured it
+(`target`), and evaluate prints a line per machine. Rows go to
 benchmarks/results/costmodel/SPACE.jsonl (sparcc tune's dataset format, or
 --out FILE); `ship` keeps a gzipped copy and the split in
 benchmarks/costmodel_data/, from which the other commands start on a fresh
@@ -174,7 +177,8 @@ def collect(opts: argparse.Namespace) -> None:
                            and json.dumps(p, sort_keys=True) not in have]
         SPLIT.write_text(json.dumps(split, indent=1))
     target = Path(opts.out) if opts.out else DATASET
-    done = {tune.problem_key(g[0]) for g in tune.groups(space, tune.read_rows(space.name, target))}
+    # what this machine measured already (the dataset holds other machines' rows too)
+    done = {tune.problem_key(g.problem) for g in tune.groups(space, tune.read_rows(space.name, target, tune.machine_id()))}
     todo = []
     parts = ("test", "train") if opts.test_first else ("train", "test")
     for part in [x for x in parts if opts.part in (None, x)]:
@@ -200,13 +204,13 @@ def evaluate_sparse(space, train_groups, test_groups, opts) -> None:
     model = _train(space, train_groups, opts.objectives[0])
     agree = agree_h = top1 = 0
     lines = []
-    for problem, configs, times in test_groups:
+    for problem, configs, times, target, _ in test_groups:
         p = space.problem(problem)
         t = {space.key(c): x for c, x in zip(configs, times)}
         dense, sparse = t.get(("dense", "")), t.get(("sparse", p.fmt))
         if dense is None or sparse is None:
             continue
-        pred = dict(zip([space.key(c) for c in configs], costmodel.rank(space, p, model, configs)))
+        pred = dict(zip([space.key(c) for c in configs], costmodel.rank(space, p, model, configs, target)))
         model_sparse = pred[("sparse", p.fmt)] < pred[("dense", "")]
         heur_sparse = space.heuristic(p)["run"] == "sparse"
         truth = sparse < dense
@@ -256,7 +260,8 @@ def evaluate(opts: argparse.Namespace) -> None:
     report = {}
     for objective in opts.objectives:
         model = _train(space, train_groups, objective)
-        results = [tune.evaluate_group(space, model, space.problem(p), cs, ts) for p, cs, ts in test_groups]
+        results = [tune.evaluate_group(space, model, space.problem(g.problem), g.configs, g.times, target=g.target)
+                   | {"machine": g.machine} for g in test_groups]
         s = tune.summarise(results)
         report[objective] = {"summary": s, "results": results}
         print(f"\n== objective {objective} ==")
@@ -269,6 +274,10 @@ def evaluate(opts: argparse.Namespace) -> None:
         print(f"heuristic within 5% of the best on {sum(x >= 1 / 1.05 for x in hb) / len(hb) * 100:.0f}% of problems")
         print(f"measurements to come within 5% of the best: {s['fewer_measurements']:.1f}x fewer than random search")
         print(tune.summary_line(s))
+        machines = sorted({r["machine"] for r in results})
+        for m in machines if len(machines) > 1 else []:
+            mine = [r for r in results if r["machine"] == m]
+            print(f"  machine {m} ({len(mine)} problems): {tune.summary_line(tune.summarise(mine))}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{space.name}.evaluation.json").write_text(json.dumps({o: r["summary"] for o, r in report.items()}, indent=1))
     if opts.plot_dir:
@@ -312,8 +321,8 @@ def cv(opts: argparse.Namespace) -> None:
                 train = [g for g in groups if (g[0]["m"], g[0]["n"], g[0]["k"]) not in fold]
                 held = [g for g in groups if (g[0]["m"], g[0]["n"], g[0]["k"]) in fold]
                 model = _train(space, train, objective)
-                results += [tune.evaluate_group(space, model, space.problem(p), cs, ts) for p, cs, ts in held
-                            if len(cs) > 1]
+                results += [tune.evaluate_group(space, model, space.problem(g.problem), g.configs, g.times,
+                                                target=g.target) for g in held if len(g.configs) > 1]
         finally:
             costmodel.PARAMS[objective] = saved
         s = tune.summarise(results)
@@ -331,7 +340,7 @@ def noise(opts: argparse.Namespace) -> None:
 
     space = _space(opts.space)
     split = json.loads(split_file(space.name).read_text())
-    rows = tune.read_rows(space.name, dataset(space.name))
+    rows = tune.read_rows(space.name, dataset(space.name), tune.machine_id())
     first = {tune.problem_key(g[0]): g for g in _groups(space, "test", split, rows)}
     again = RESULTS / f"{space.name}.repeat.jsonl"
     problems = [space.problem(p) for p in split["test"]][: opts.problems]
@@ -339,7 +348,7 @@ def noise(opts: argparse.Namespace) -> None:
     todo = [p for p in problems if tune.problem_key(space.problem_dict(p)) not in have]
     tune.measure_problems(space, todo, None, source="bench-repeat", path=again, say=lambda s: None)
     taus, top1 = [], []
-    for problem, configs, times in tune.groups(space, tune.read_rows(space.name, again)):
+    for problem, configs, times, _, _ in tune.groups(space, tune.read_rows(space.name, again)):
         g = first.get(tune.problem_key(problem))
         if g is None or len(times) < 2:
             continue

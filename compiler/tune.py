@@ -26,7 +26,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sparcc.errors import SparccError
 
@@ -47,7 +47,8 @@ def machine_id() -> str:
 
 
 def row(space: Any, problem: Any, config: dict[str, Any], result: dict[str, Any], source: str) -> dict[str, Any]:
-    return {"space": space.name, "machine": machine_id(), "problem": space.problem_dict(problem), "config": config,
+    return {"space": space.name, "machine": machine_id(), "target": space.target_features(),
+            "problem": space.problem_dict(problem), "config": config,
             "us": result.get("us"), "noise": result.get("noise"), "error": result.get("error"), "source": source,
             "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
@@ -89,23 +90,35 @@ def problem_key(problem: dict[str, Any]) -> str:
     return json.dumps(problem, sort_keys=True)
 
 
-def groups(space: Any, rows: Sequence[dict[str, Any]]) -> list[tuple[dict[str, Any], list[dict[str, Any]], list[float]]]:
-    """Rows grouped by problem: (problem, configs, microseconds); a config
-    measured more than once keeps the median of its times."""
-    by: dict[str, dict[tuple, list]] = {}
-    keep: dict[str, dict[str, Any]] = {}
-    configs: dict[tuple[str, tuple], dict[str, Any]] = {}
+class Group(NamedTuple):
+    """One problem measured on one machine: its candidates' times and the
+    machine's target features (None: a row from before rows recorded them,
+    read as this machine's)."""
+
+    problem: dict[str, Any]
+    configs: list[dict[str, Any]]
+    times: list[float]
+    target: dict[str, float] | None = None
+    machine: str = ""  # machine_id() of the machine that measured it
+
+
+def groups(space: Any, rows: Sequence[dict[str, Any]]) -> list[Group]:
+    """Rows grouped by machine and problem; a config measured more than
+    once keeps the median of its times."""
+    by: dict[tuple[str, str], dict[tuple, list]] = {}
+    keep: dict[tuple[str, str], tuple[dict[str, Any], dict[str, float] | None]] = {}
+    configs: dict[tuple[str, str, tuple], dict[str, Any]] = {}
     for r in rows:
-        pk = problem_key(r["problem"])
-        keep[pk] = r["problem"]
+        gk = (str(r.get("machine")), problem_key(r["problem"]))
+        keep.setdefault(gk, (r["problem"], r.get("target")))
         ck = space.key(r["config"])
-        configs[(pk, ck)] = r["config"]
-        by.setdefault(pk, {}).setdefault(ck, []).append(float(r["us"]))
+        configs[(*gk, ck)] = r["config"]
+        by.setdefault(gk, {}).setdefault(ck, []).append(float(r["us"]))
     out = []
-    for pk, cmap in by.items():
-        cs = [configs[(pk, ck)] for ck in cmap]
+    for gk, cmap in by.items():
+        cs = [configs[(*gk, ck)] for ck in cmap]
         ts = [sorted(v)[len(v) // 2] for v in cmap.values()]
-        out.append((keep[pk], cs, ts))
+        out.append(Group(keep[gk][0], cs, ts, keep[gk][1], gk[0]))
     return out
 
 
@@ -142,7 +155,7 @@ def train(space: Any, rows: Sequence[dict[str, Any]], objective: str = "regressi
     return fit(space, groups(space, rows), objective)
 
 
-def fit(space: Any, grouped: Sequence[tuple[dict[str, Any], list[dict[str, Any]], list[float]]],
+def fit(space: Any, grouped: Sequence[Group],
         objective: str = "regression") -> Any:
     """A model of `space` from measured problems (groups()); it records
     what it was trained on (space.domain) so that it declines problems
@@ -150,10 +163,10 @@ def fit(space: Any, grouped: Sequence[tuple[dict[str, Any], list[dict[str, Any]]
     from sparcc import costmodel
 
     data, problems = [], []
-    for problem, configs, times in grouped:
-        p = space.problem(problem)
+    for g in grouped:
+        p = space.problem(g.problem)
         problems.append(p)
-        data.append(([space.features(p, c) for c in configs], times))
+        data.append(([space.features(p, c, g.target) for c in g.configs], g.times))
     if len(data) < 2:
         raise SparccError(f"the dataset of '{space.name}' holds {len(data)} measured problem(s); "
                           f"measure more first (sparcc tune --shapes SHAPES.json)")
@@ -168,17 +181,18 @@ def fit(space: Any, grouped: Sequence[tuple[dict[str, Any], list[dict[str, Any]]
 
 
 def evaluate_group(space: Any, model: Any, problem: Any, configs: list[dict[str, Any]], times: list[float],
-                   within: float = 0.05) -> dict[str, Any]:
+                   within: float = 0.05, target: dict[str, float] | None = None) -> dict[str, Any]:
     """The model's choice among measured `configs` of `problem` against the
     best measured and the heuristic's: speeds relative to the best (1.0 =
     the best), Kendall's tau of predicted against measured, and the
     measurements a model-guided and a random search need to come within
-    `within` of the best."""
+    `within` of the best. `target`: the features of the machine that
+    measured them (default this one's)."""
     from scipy.stats import kendalltau
 
     from sparcc import costmodel
 
-    pred = costmodel.rank(space, problem, model, configs)
+    pred = costmodel.rank(space, problem, model, configs, target)
     best = min(times)
     chosen = min(range(len(configs)), key=lambda i: pred[i])
     hkey = space.key(space.heuristic(problem))

@@ -88,6 +88,19 @@ def host_cpu() -> str:
 
 
 @functools.cache
+def host_vendor() -> str:
+    """/proc/cpuinfo's vendor_id (GenuineIntel, AuthenticAMD), or ""."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+@functools.cache
 def host_features() -> tuple[str, ...]:
     """The FEATURE_FLAGS this machine has."""
     flags: set[str] = set()

@@ -59,7 +59,12 @@ ROTATE_BYTES = 8 << 20
 
 @functools.cache
 def machine() -> dict[str, float]:
-    """The target features the cost model sees: cores, vector width, L1/L2 size."""
+    """The target features the cost model sees: cores, vector width, L1/L2
+    size, and whether the CPU is AMD's (Zen 4 runs a 512-bit FMA as two
+    256-bit halves, so the register tile that wins differs: GEMM 1024^3's
+    best tile was 4x64 on Zen 4 and 14x32 on Sapphire Rapids). Every row
+    that `sparcc tune` measures records them, so one model learns from rows
+    of several machines."""
     from sparcc.backends.cpu import toolchain
 
     def cache_kib(index: int, default: float) -> float:
@@ -71,7 +76,8 @@ def machine() -> dict[str, float]:
 
     lanes = 16 if "avx512f" in toolchain.host_features() else 8
     return {"cores": float(os.cpu_count() or 1), "simd_lanes": float(lanes),
-            "l1d_kib": cache_kib(0, 48.0), "l2_kib": cache_kib(2, 2048.0)}
+            "l1d_kib": cache_kib(0, 48.0), "l2_kib": cache_kib(2, 2048.0),
+            "amd": float(toolchain.host_vendor() == "AuthenticAMD")}
 
 
 def problem_from(values: dict[str, Any]) -> MatmulProblem:
@@ -87,8 +93,8 @@ def problem_from(values: dict[str, Any]) -> MatmulProblem:
     return MatmulProblem(batch, *dims, threads)
 
 
-def features(p: MatmulProblem, config: dict[str, Any]) -> dict[str, float]:
-    return matmul_features(p, config, machine())
+def features(p: MatmulProblem, config: dict[str, Any], target: dict[str, float] | None = None) -> dict[str, float]:
+    return matmul_features(p, config, target or machine())
 
 
 def describe(config: dict[str, Any]) -> str:
@@ -114,8 +120,12 @@ class MatmulSpace:
     def heuristic(self, p: MatmulProblem) -> dict[str, Any]:
         return heuristic_matmul(p)
 
-    def features(self, p: MatmulProblem, config: dict[str, Any]) -> dict[str, float]:
-        return features(p, config)
+    def features(self, p: MatmulProblem, config: dict[str, Any],
+                 target: dict[str, float] | None = None) -> dict[str, float]:
+        return features(p, config, target)
+
+    def target_features(self) -> dict[str, float]:
+        return machine()
 
     def key(self, config: dict[str, Any]) -> tuple:
         return tuple(config[k] for k in MATMUL_KEYS)
@@ -533,7 +543,8 @@ class SparseSpace:
         frac = stored_fraction(p.n, p.k, p.prune_spec(), fmt)
         return {"run": "sparse", "format": fmt} if frac < RELATIVE_RATE[call_params(fmt)[0]] else {"run": "dense"}
 
-    def features(self, p: SparseProblem, config: dict[str, Any]) -> dict[str, float]:
+    def features(self, p: SparseProblem, config: dict[str, Any],
+                 target: dict[str, float] | None = None) -> dict[str, float]:
         from sparcc.backends.cpu.sparse_kernels import call_params
 
         lg = lambda x: math.log2(max(x, 1))  # noqa: E731
@@ -555,8 +566,11 @@ class SparseSpace:
             "block_cols": params[1] if kind == "bsr" else 1, "group": params[1] if kind == "nm" else 1,
             "log_weight_bytes": lg(weight_bytes), "log_act_bytes": lg(4 * p.m * (p.n + p.k)),
             "intensity": 2 * p.m * p.n * p.k * frac / (weight_bytes + 4 * p.m * (p.n + p.k)),
-            **machine(),
+            **(target or machine()),
         }
+
+    def target_features(self) -> dict[str, float]:
+        return machine()
 
     def key(self, config: dict[str, Any]) -> tuple:
         return (config["run"], config.get("format", ""))

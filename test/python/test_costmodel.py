@@ -152,7 +152,7 @@ def test_evaluation_metrics_on_a_hand_derived_case():
     class ToySpace:
         name = "toy"
 
-        def features(self, p, c):
+        def features(self, p, c, target=None):
             return {}
 
         def heuristic(self, p):
@@ -341,3 +341,40 @@ def test_tune_from_python(tmp_path):
         tune.tune([{"M": "x"}])
     with pytest.raises(sparcc.SparccError, match="space 'cpu.nothing'"):
         tune.tune([{"M": 1, "N": 1, "K": 1}], space="cpu.nothing")
+
+
+def test_one_model_learns_from_rows_of_two_machines_and_chooses_per_machine():
+    """Rows record the target features of the machine that measured them;
+    groups() keeps each machine's measurements of a problem apart and fit()
+    sees each with its own machine's features. Made-up times: on the AMD
+    machine 4x64 tiles win, on the other 14x32 (as GEMM 1024^3 measured on
+    Zen 4 and Sapphire Rapids); the model, asked for a problem it never
+    saw, must choose each machine's winner."""
+    intel = {"cores": 2.0, "simd_lanes": 16.0, "l1d_kib": 48.0, "l2_kib": 2048.0, "amd": 0.0}
+    amd = {"cores": 2.0, "simd_lanes": 16.0, "l1d_kib": 32.0, "l2_kib": 1024.0, "amd": 1.0}
+    winners = {"intel": (14, 32), "amd": (4, 64)}
+    rows = []
+    for m, n, k in [(64, 256, 128), (96, 512, 64), (128, 128, 256), (256, 512, 512), (192, 256, 384), (128, 1024, 128)]:
+        p = MatmulProblem(1, m, n, k)
+        for name, target in (("intel", intel), ("amd", amd)):
+            for c in matmul_space(p):
+                us = 1.0 if (c["mr"], c["nr"]) == winners[name] else 2.0 + c["kc"] / 1024
+                rows.append({"space": SPACE.name, "machine": name, "target": target, "problem": p.as_dict(),
+                             "config": c, "us": us})
+    grouped = tune.groups(SPACE, rows)
+    assert len(grouped) == 12 and {g.machine for g in grouped} == {"intel", "amd"}
+    assert all(g.target == (amd if g.machine == "amd" else intel) for g in grouped)
+    model = tune.fit(SPACE, grouped, "regression")
+    unseen = MatmulProblem(1, 224, 512, 256)
+    configs = matmul_space(unseen)
+    for name, target in (("intel", intel), ("amd", amd)):
+        costs = costmodel.rank(SPACE, unseen, model, configs, target)
+        chosen = configs[min(range(len(configs)), key=costs.__getitem__)]
+        assert (chosen["mr"], chosen["nr"]) == winners[name], name
+
+
+def test_tuned_rows_record_this_machines_target_features():
+    p = MatmulProblem(1, 4, 16, 8)
+    r = tune.row(SPACE, p, heuristic_matmul(p), {"us": 1.0, "noise": 0.0}, "test")
+    assert r["target"] == tuning.machine() and r["machine"] == tune.machine_id()
+    assert set(r["target"]) >= {"cores", "simd_lanes", "l1d_kib", "l2_kib", "amd"}
