@@ -6,8 +6,10 @@ models in one process (eager as the third contender).
 
 Switches (backends/cpu/schedule.py): LOOPS_BEFORE_HOISTING (unvectorised
 linalg ops become loops before the accumulators are hoisted, so that their
-memref views fold away) and SPLIT_PLAIN_LOOPS (gathers and transposes divide
-their outer loop among the threads). Each model is compiled with the switch
+memref views fold away), SPLIT_PLAIN_LOOPS (gathers and transposes divide
+their outer loop among the threads) and WINDOW_OPS (pooling and grouped or
+depthwise convolutions vectorised along the output row and split among the
+threads). Each model is compiled with the switch
 on and off (cache off: the cache key does not see the switches) and the two
 programs and eager are timed in alternating blocks. Writes
 benchmarks/results/schedule.json.
@@ -25,7 +27,7 @@ sys.path.insert(0, str(HERE))
 
 MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "torchvision/convnext_tiny",
           "torchvision/densenet121", "timm/vit_tiny_patch16_224"]
-SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS")
+SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS")
 
 
 def main() -> None:

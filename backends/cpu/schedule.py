@@ -143,6 +143,10 @@ def _whole_row_tile(m: int, n: int) -> tuple[int, int] | None:
 PARALLEL_MIN_MACS = 1 << 18
 PARALLEL_MIN_ELEMENTS = 1 << 15
 SPLIT_PLAIN_LOOPS = True  # _split_plain_loops (a switch for benchmarks)
+WINDOW_OPS = True  # _window_op: pooling and grouped convolutions (a switch for benchmarks)
+# Widest vector of a window op's output row (4 zmm accumulators)
+WINDOW_MAX_WIDTH = 64
+WINDOW_MIN_WIDTH = 32  # shorter output rows are left to the plain loops
 # The linalg ops that no schedule vectorised become loops before the hoisting
 # of accumulators (see _wrap); a switch for benchmarks.
 LOOPS_BEFORE_HOISTING = True
@@ -722,6 +726,147 @@ def _split_plain_loops(s: _Script, op: ir.Operation, tag: int, threads: int) -> 
     return Decision(op.name, tuple(ranges), {"loops": "scalar", "split": dim, "threads": threads})
 
 
+def _window_terms(expr: Any) -> list[tuple[int, int]] | None:
+    """An index expression as (loop, coefficient) terms: `d3`, `d3 * 2 + d5`,
+    `d3 + d5 * 2`; None for anything else (constants, mods, divisions)."""
+    expr = expr.maybe_downcast()
+    if isinstance(expr, ir.AffineDimExpr):
+        return [(expr.position, 1)]
+    if isinstance(expr, ir.AffineMulExpr):
+        lhs, rhs = expr.lhs.maybe_downcast(), expr.rhs.maybe_downcast()
+        if isinstance(lhs, ir.AffineDimExpr) and isinstance(rhs, ir.AffineConstantExpr) and rhs.value > 0:
+            return [(lhs.position, rhs.value)]
+        return None
+    if isinstance(expr, ir.AffineAddExpr):
+        lhs, rhs = _window_terms(expr.lhs), _window_terms(expr.rhs)
+        if lhs is None or rhs is None:
+            return None
+        return lhs + rhs
+    return None
+
+
+def _window_op(s: _Script, op: ir.Operation, tag: int, threads: int) -> Decision | None:
+    """A window op (pooling, a grouped or depthwise convolution: a generic
+    whose input is read at `oh * stride + kh`) that the other schedules leave
+    to scalar loops on one thread: its output map is a permutation of the
+    parallel loops, every loop's extent is the size of an operand dim that
+    it indexes alone, and the output row (the output's innermost dim, `ow`)
+    appears only in the innermost index of each input.
+
+    Threads split the first parallel loop that divides evenly (the
+    channels). A contiguous output row of WINDOW_MIN_WIDTH or more is
+    vectorised: every loop is tiled by 1 but `ow`, cut into vectors of 2^k
+    lanes (whole zmm registers for the main part, then 8, 4, 2, 1); the
+    unit dims are folded away inside the innermost loop
+    (fold_unit_extent_dims_via_slices), which leaves a 1-d elementwise op of
+    an output vector and the input row at one tap, and the output vector
+    stays in a register over the taps (hoisting). A strided row (stride 2)
+    stays scalar loops, split among the threads; a short row is left alone
+    (see below). Measured at batch 1 on a Zen 4 VM (`python
+    benchmarks/bench_schedule.py --switch WINDOW_OPS`): depthwise 7x7 at 56
+    1.18x at 1 thread and 1.87x at 2, stride-2 depthwise and max pool
+    1.08-1.2x at 2 threads; whole models 0.96-1.12x, within the noise."""
+    if not WINDOW_OPS or len(op.results) > 1 or _dynamic(op):
+        return None
+    for inner in op.regions[0].blocks[0].operations:
+        if not inner.operation.name.startswith(_VECTORIZABLE_BODY) or inner.operation.name == "linalg.index":
+            return None
+    maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+    n = maps[0].n_dims
+    iterators = ["reduction" if "reduction" in str(a) else "parallel" for a in op.attributes["iterator_types"]]
+    ranges: dict[int, int] = {}
+    terms: list[list[list[tuple[int, int]]]] = []
+    for value, amap in zip(op.operands, maps):
+        shape = _shape(value)
+        operand = []
+        for size, expr in zip(shape, amap.results):
+            t = _window_terms(expr)
+            if t is None:
+                return None
+            if len(t) == 1 and t[0][1] == 1:
+                ranges[t[0][0]] = size
+            operand.append(t)
+        terms.append(operand)
+    out = terms[-1]
+    if len(ranges) != n or any(len(t) != 1 or t[0][1] != 1 for t in out):
+        return None
+    if sorted(t[0][0] for t in out) != sorted(i for i in range(n) if iterators[i] == "parallel"):
+        return None
+    if not any(len(t) > 1 for operand in terms[:-1] for t in operand):  # no window: the plain schedules' case
+        return None
+    ow = out[-1][0][0]
+    stride = 1
+    for operand in terms[:-1]:  # `ow` only in an operand's innermost index, with a stride there
+        for i, t in enumerate(operand):
+            coef = [c for d, c in t if d == ow]
+            if coef and i != len(operand) - 1:
+                return None
+            if coef:
+                stride = max(stride, coef[0])
+    extents = [ranges[i] for i in range(n)]
+    if math.prod(extents[i] for i in range(n) if iterators[i] == "parallel") < 256:
+        return None  # a few outputs: plain loops cost less than a schedule
+    dim = None
+    if threads > 1 and math.prod(extents) >= PARALLEL_MIN_ELEMENTS:
+        dim = next((i for i in range(n) if iterators[i] == "parallel" and i != ow
+                    and extents[i] % threads == 0 and extents[i] >= threads), None)
+    # a row under 32 lanes (14, 28: late stages) would be pieces of 8 + 4 + 2
+    # lanes that each run every tap: slower than LLVM's own loops at 7x7
+    # taps, and split among threads those ran 2-3x slower still
+    if extents[ow] < WINDOW_MIN_WIDTH or (stride != 1 and dim is None):
+        return None
+    op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
+    h = s.match(tag)
+    shown: dict[str, Any] = {"window": True}
+    if dim is not None:
+        sizes = [0] * n
+        sizes[dim] = extents[dim] // threads
+        h = s.forall(h, sizes)
+        shown |= {"split": dim, "threads": threads}
+    if stride != 1:  # scalar loops: tiled, a strided row ran slower than LLVM's own (max pool 3x3/2: 3x)
+        return Decision(op.name, tuple(extents), shown | {"loops": "scalar", "stride": stride})
+    # vectors of 2^k lanes only: a 48- or 14-lane vector is legalised by
+    # widening, and its loads, which must not read past the row, become one
+    # scalar load per lane. A main part of 16-lane multiples (64, 32 or 16
+    # a vector), then one piece per power of two left (56 = 48 + 8).
+    last = extents[ow]
+    widths = []
+    main = last - last % 16
+    if main:
+        widths.append((main, next(w for w in (64, 32, 16) if w <= WINDOW_MAX_WIDTH and main % w == 0)))
+    rest = last - main
+    for w in (8, 4, 2, 1):
+        if rest >= w:
+            widths.append((w, w))
+            rest -= w
+    pieces = []
+    h_rest = h
+    for i, (extent, w) in enumerate(widths):  # each split cuts what the one before left (its loops start at 0)
+        if i < len(widths) - 1:
+            a, h_rest = s.split(h_rest, ow, extent)
+            pieces.append((a, extent, w))
+        else:
+            pieces.append((h_rest, extent, w))
+    width = widths[0][1]
+    # loops: the parallel ones, then the taps: each vector of the output row
+    # accumulates over all taps in a register
+    order = [i for i in range(n) if iterators[i] == "parallel"] + [i for i in range(n) if iterators[i] == "reduction"]
+    for piece, extent, w in pieces:
+        sizes = [1] * n
+        sizes[ow] = w
+        t = s.tile(piece, sizes, order)
+        loop = s.v("l")
+        s.emit(f'{loop} = transform.get_parent_op {t} {{op_name = "scf.for"}} : ({_A}) -> {_A}')
+        s.emit(f"transform.apply_patterns to {loop} {{\n"
+               f"      transform.apply_patterns.linalg.fold_unit_extent_dims_via_slices\n"
+               f"    }} {{max_iterations = {MAX_PATTERN_ITERATIONS}, max_num_rewrites = {MAX_PATTERN_REWRITES}}} : {_A}")
+        t2 = s.v("t")
+        s.emit(f'{t2} = transform.structured.match ops{{["linalg.generic"]}} in {loop} : ({_A}) -> {_A}')
+        s.vectorize(t2)
+    shown |= {"vector": [width]}
+    return Decision(op.name, tuple(extents), shown)
+
+
 def _schedulable_generic(op: ir.Operation) -> tuple[list[int], list[str]] | None:
     body = list(op.regions[0].blocks[0].operations)
     if len(body[-1].operands) != 1:  # a reduction carrying (value, index): plain loops
@@ -807,6 +952,10 @@ def build(module: ir.Module, threads: int = 1) -> tuple[str | None, list[Decisio
         else:
             found = _schedulable_generic(op)
             if found is None:
+                window = _window_op(ew, op, tag, threads)
+                if window is not None:
+                    decisions.append(window)
+                    continue
                 split = _split_plain_loops(ew, op, tag, threads)
                 if split is not None:
                     decisions.append(split)

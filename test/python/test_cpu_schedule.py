@@ -174,3 +174,48 @@ def test_gathers_and_transposes_split_among_threads_unvectorised():
     torch.testing.assert_close(program(t), t.transpose(0, 1) * 2)
     program = compile_program(lambda a: a.transpose(0, 1) * 2, (t,), threads=1)
     assert not any("'loops': 'scalar'" in d for d in program.report["schedule"])
+
+
+WINDOW_CASES = [  # (what, module, input shape, vectorised: a contiguous output row of 32 or more)
+    ("depthwise 7x7 at 56 (48 + 8 lanes)", lambda: torch.nn.Conv2d(24, 24, 7, padding=3, groups=24), (1, 24, 56, 56),
+     True),
+    ("depthwise 3x3 at 14", lambda: torch.nn.Conv2d(40, 40, 3, padding=1, groups=40), (1, 40, 14, 14), False),
+    ("depthwise 5x5 at 97, dilated (96 + 1)", lambda: torch.nn.Conv2d(8, 8, 5, padding=4, dilation=2, groups=8),
+     (2, 8, 97, 97), True),
+    ("grouped 3x3 (4 channels a group), no bias", lambda: torch.nn.Conv2d(16, 32, 3, padding=1, groups=4, bias=False),
+     (1, 16, 64, 64), True),
+    ("depthwise 3x3 stride 2", lambda: torch.nn.Conv2d(32, 32, 3, stride=2, padding=1, groups=32), (1, 32, 64, 64),
+     False),
+    ("max pool 3x3 at 48", lambda: torch.nn.MaxPool2d(3, 1, 1), (1, 16, 48, 48), True),
+    ("avg pool 2x2 stride 2", lambda: torch.nn.AvgPool2d(2), (1, 32, 64, 64), False),
+    ("avg pool 3x3 at 30", lambda: torch.nn.AvgPool2d(3, 1, 1, count_include_pad=False), (1, 8, 30, 30), False),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("what, make, shape, vectorised", WINDOW_CASES, ids=[c[0] for c in WINDOW_CASES])
+def test_window_ops_are_vectorised_along_the_output_row_and_split_among_threads(what, make, shape, vectorised,
+                                                                                  threads):
+    """Pooling and grouped/depthwise convolutions (generics that read the
+    input at oh * stride + kh): a contiguous output row of 32 or more is
+    vectorised in pieces of 2^k lanes (a 48-lane vector's loads were
+    scalarised by LLVM), and with 2 threads the channels are split; a
+    strided row stays scalar loops, split among 2 threads; a row under 32
+    is left to the plain loops. The result is PyTorch's."""
+    torch.manual_seed(0)
+    module = make().eval()
+    x = torch.randn(shape)
+    program = compile_program(module, (x,), threads=threads)
+    assert program.report["fallbacks"] == []
+    window = [d for d in program.report["schedule"] if "'window': True" in d]
+    short = shape[-1] // (2 if "stride 2" in what else 1) < 32
+    assert bool(window) == (vectorised or (threads > 1 and not short)), program.report["schedule"]
+    for d in window:
+        if vectorised:
+            width = int(d.split("'vector': [")[1].split("]")[0])
+            assert width & (width - 1) == 0 and 16 <= width <= 64, d
+        else:
+            assert "'loops': 'scalar'" in d, d
+        assert ("'threads': 2" in d) == (threads == 2), d
+    with torch.no_grad():
+        torch.testing.assert_close(program(x), module(x), atol=1e-5, rtol=1e-5)
