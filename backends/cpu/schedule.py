@@ -234,6 +234,20 @@ class _Script:
         self.emit(f"{a}, {b} = transform.split_handle {s} : ({_A}) -> ({_A}, {_A})")
         return a, b
 
+    def fold_unit_dims_and_vectorize(self, h: str) -> None:
+        """Folds the unit dims of the tile `h` away inside its enclosing loop
+        only (fold_unit_extent_dims_via_slices: on the function it would
+        rewrite ops whose tiles are already decided), then vectorises what
+        is left."""
+        loop = self.v("l")
+        self.emit(f'{loop} = transform.get_parent_op {h} {{op_name = "scf.for"}} : ({_A}) -> {_A}')
+        self.emit(f"transform.apply_patterns to {loop} {{\n"
+                  f"      transform.apply_patterns.linalg.fold_unit_extent_dims_via_slices\n"
+                  f"    }} {{max_iterations = {MAX_PATTERN_ITERATIONS}, max_num_rewrites = {MAX_PATTERN_REWRITES}}} : {_A}")
+        t = self.v("t")
+        self.emit(f'{t} = transform.structured.match ops{{["linalg.generic"]}} in {loop} : ({_A}) -> {_A}')
+        self.vectorize(t)
+
     def vectorize(self, h: str, sizes: list[int] | None = None) -> None:
         vs = f" vector_sizes [{', '.join(map(str, sizes))}]" if sizes else ""
         self.emit(f"transform.structured.vectorize {h}{vs} : {_A}")
@@ -351,14 +365,7 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
         pieces = [(a, mr), (b, mp - mmain)]
     for hp, rows in pieces:
         t = s.tile(hp, [0, rows, 0, 1])
-        loop = s.v("l")
-        s.emit(f'{loop} = transform.get_parent_op {t} {{op_name = "scf.for"}} : ({_A}) -> {_A}')
-        s.emit(f"transform.apply_patterns to {loop} {{\n"
-               f"      transform.apply_patterns.linalg.fold_unit_extent_dims_via_slices\n"
-               f"    }} {{max_iterations = {MAX_PATTERN_ITERATIONS}, max_num_rewrites = {MAX_PATTERN_REWRITES}}} : {_A}")
-        t2 = s.v("t")
-        s.emit(f'{t2} = transform.structured.match ops{{["linalg.generic"]}} in {loop} : ({_A}) -> {_A}')
-        s.vectorize(t2)
+        s.fold_unit_dims_and_vectorize(t)
     shown: dict[str, Any] = {"layout": f"panels:{p}", "mr": mr, "nr": nr, "kc": kc}
     if split != "none":
         shown |= {"split": split, "threads": threads}
@@ -855,14 +862,7 @@ def _window_op(s: _Script, op: ir.Operation, tag: int, threads: int) -> Decision
         sizes = [1] * n
         sizes[ow] = w
         t = s.tile(piece, sizes, order)
-        loop = s.v("l")
-        s.emit(f'{loop} = transform.get_parent_op {t} {{op_name = "scf.for"}} : ({_A}) -> {_A}')
-        s.emit(f"transform.apply_patterns to {loop} {{\n"
-               f"      transform.apply_patterns.linalg.fold_unit_extent_dims_via_slices\n"
-               f"    }} {{max_iterations = {MAX_PATTERN_ITERATIONS}, max_num_rewrites = {MAX_PATTERN_REWRITES}}} : {_A}")
-        t2 = s.v("t")
-        s.emit(f'{t2} = transform.structured.match ops{{["linalg.generic"]}} in {loop} : ({_A}) -> {_A}')
-        s.vectorize(t2)
+        s.fold_unit_dims_and_vectorize(t)
     shown |= {"vector": [width]}
     return Decision(op.name, tuple(extents), shown)
 
