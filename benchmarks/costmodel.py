@@ -7,6 +7,7 @@ model issue), for the CPU's spaces cpu.matmul and cpu.sparse.
   python benchmarks/costmodel.py evaluate [-v]      # the unseen test shapes; plots
   python benchmarks/costmodel.py evaluate --space cpu.sparse
   python benchmarks/costmodel.py noise              # measurement against measurement
+  python benchmarks/costmodel.py threads --threads 2 # 2-thread choices: a 2-thread model vs per-piece
   python benchmarks/costmodel.py zoo --threads 1    # zoo models: heuristic vs cost model, end to end
   python benchmarks/costmodel.py ship [--space cpu.sparse --objective regression]
 
@@ -361,6 +362,52 @@ def noise(opts: argparse.Namespace) -> None:
           f"the best of run 2 within 5% of run 1's best on {sum(top1) / len(top1) * 100:.0f}%")
 
 
+def threads(opts: argparse.Namespace) -> None:
+    """How the matmuls of `--threads` threads are best chosen, on the unseen
+    test shapes at that count: a model trained with those problems (it
+    chooses the split too), the way compiles choose with a model trained at
+    one thread (the heuristic splits, the model tiles each thread's piece:
+    tuning._choose), and the heuristic. Each choice's measured time against
+    the best of all candidates."""
+    from sparcc import costmodel, tune
+    from sparcc.backends.cpu import tuning
+    from sparcc.backends.cpu.schedule import heuristic_matmul
+
+    space = _space("cpu.matmul")
+    rows = tune.read_rows(space.name, dataset(space.name))
+    split = json.loads(split_file(space.name).read_text())
+    train, test = _groups(space, "train", split, rows), _groups(space, "test", split, rows)
+    test = [g for g in test if g.problem["threads"] == opts.threads]
+    if not test:
+        raise SystemExit(f"no test problem at {opts.threads} threads was measured (collect first)")
+    with_threads = _train(space, train, opts.objective)
+    one_thread = _train(space, [g for g in train if g.problem["threads"] == 1], opts.objective)
+
+    def piecewise(p):  # what tuning._choose does with a one-thread model
+        s = heuristic_matmul(p)["split"]
+        piece = tuning.piece_problem(p, s)
+        cands = space.candidates(piece)
+        costs = costmodel.rank(space, piece, one_thread, cands)
+        return {**cands[min(range(len(cands)), key=costs.__getitem__)], "split": s}
+
+    ratios: dict[str, list[float]] = {"model with these threads": [], "one-thread model per piece": [],
+                                      "heuristic": []}
+    for g in test:
+        p = space.problem(g.problem)
+        t = {space.key(c): x for c, x in zip(g.configs, g.times)}
+        best = min(g.times)
+        r = tune.evaluate_group(space, with_threads, p, g.configs, g.times, target=g.target)
+        ratios["model with these threads"].append(best / r["chosen_us"])
+        for name, config in (("one-thread model per piece", piecewise(p)), ("heuristic", heuristic_matmul(p))):
+            if space.key(config) in t:
+                ratios[name].append(best / t[space.key(config)])
+    print(f"{len(test)} unseen problems at {opts.threads} threads; train: {len(train)} problems")
+    for name, v in ratios.items():
+        top1 = sum(x >= 1 / 1.05 for x in v) / len(v) * 100
+        print(f"{name:28s} within 5% of the best: {top1:.0f}%  geomean best/chosen: "
+              f"{math.exp(sum(map(math.log, v)) / len(v)):.3f}  ({len(v)} problems)")
+
+
 ZOO = ["torchvision/resnet18", "torchvision/mobilenet_v3_small", "torchvision/convnext_tiny", "torchvision/resnet50",
        "timm/vit_tiny_patch16_224", "timm/deit_tiny_patch16_224", "hf/bert", "hf/gpt2"]
 
@@ -514,6 +561,10 @@ def main() -> None:
     n.add_argument("--space", default="cpu.matmul", choices=SPACES)
     n.add_argument("--problems", type=int, default=12)
     n.set_defaults(fn=noise)
+    t = sub.add_parser("threads")
+    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--objective", default="lambdarank", choices=["regression", "lambdarank"])
+    t.set_defaults(fn=threads)
     z = sub.add_parser("zoo")
     z.add_argument("--threads", type=int, default=1)
     z.add_argument("--repeat", type=int, default=20)
