@@ -8,6 +8,7 @@ model issue), for the CPU's spaces cpu.matmul and cpu.sparse.
   python benchmarks/costmodel.py evaluate --space cpu.sparse
   python benchmarks/costmodel.py noise              # measurement against measurement
   python benchmarks/costmodel.py threads --threads 2 # 2-thread choices: a 2-thread model vs per-piece
+  python benchmarks/costmodel.py machines           # one machine's model on another's shapes
   python benchmarks/costmodel.py zoo --threads 1    # zoo models: heuristic vs cost model, end to end
   python benchmarks/costmodel.py ship [--space cpu.sparse --objective regression]
 
@@ -362,6 +363,26 @@ def noise(opts: argparse.Namespace) -> None:
           f"the best of run 2 within 5% of run 1's best on {sum(top1) / len(top1) * 100:.0f}%")
 
 
+def machines(opts: argparse.Namespace) -> None:
+    """Transfer between machines, at one thread: a model trained on each
+    machine's train rows alone and on all of them, tested on each machine's
+    unseen test shapes (tune --eval's summary line per pair)."""
+    from sparcc import tune
+
+    space = _space("cpu.matmul")
+    rows = tune.read_rows(space.name, dataset(space.name))
+    split = json.loads(split_file(space.name).read_text())
+    train = [g for g in _groups(space, "train", split, rows) if g.problem["threads"] == 1]
+    test = [g for g in _groups(space, "test", split, rows) if g.problem["threads"] == 1]
+    names = sorted({g.machine for g in test})
+    for trained in [[m] for m in names] + [names]:
+        model = _train(space, [g for g in train if g.machine in trained], opts.objective)
+        for m in names:
+            results = [tune.evaluate_group(space, model, space.problem(g.problem), g.configs, g.times, target=g.target)
+                       for g in test if g.machine == m]
+            print(f"trained on {'+'.join(trained):27s} tested on {m}: {tune.summary_line(tune.summarise(results))}")
+
+
 def threads(opts: argparse.Namespace) -> None:
     """How the matmuls of `--threads` threads are best chosen, on the unseen
     test shapes at that count: a model trained with those problems (it
@@ -561,6 +582,9 @@ def main() -> None:
     n.add_argument("--space", default="cpu.matmul", choices=SPACES)
     n.add_argument("--problems", type=int, default=12)
     n.set_defaults(fn=noise)
+    m = sub.add_parser("machines")
+    m.add_argument("--objective", default="lambdarank", choices=["regression", "lambdarank"])
+    m.set_defaults(fn=machines)
     t = sub.add_parser("threads")
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--objective", default="lambdarank", choices=["regression", "lambdarank"])
