@@ -773,11 +773,8 @@ def _window_op(s: _Script, op: ir.Operation, tag: int, threads: int) -> Decision
     benchmarks/bench_schedule.py --switch WINDOW_OPS`): depthwise 7x7 at 56
     1.18x at 1 thread and 1.87x at 2, stride-2 depthwise and max pool
     1.08-1.2x at 2 threads; whole models 0.96-1.12x, within the noise."""
-    if not WINDOW_OPS or len(op.results) > 1 or _dynamic(op):
+    if not WINDOW_OPS or len(op.results) > 1 or _dynamic(op) or not _vectorizable_body(op, index=False):
         return None
-    for inner in op.regions[0].blocks[0].operations:
-        if not inner.operation.name.startswith(_VECTORIZABLE_BODY) or inner.operation.name == "linalg.index":
-            return None
     maps = [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
     n = maps[0].n_dims
     iterators = ["reduction" if "reduction" in str(a) else "parallel" for a in op.attributes["iterator_types"]]
@@ -848,32 +845,35 @@ def _window_op(s: _Script, op: ir.Operation, tag: int, threads: int) -> Decision
             rest -= w
     pieces = []
     h_rest = h
-    for i, (extent, w) in enumerate(widths):  # each split cuts what the one before left (its loops start at 0)
-        if i < len(widths) - 1:
-            a, h_rest = s.split(h_rest, ow, extent)
-            pieces.append((a, extent, w))
-        else:
-            pieces.append((h_rest, extent, w))
-    width = widths[0][1]
+    for extent, w in widths[:-1]:  # each split cuts what the one before left (its loops start at 0)
+        a, h_rest = s.split(h_rest, ow, extent)
+        pieces.append((a, w))
+    pieces.append((h_rest, widths[-1][1]))
     # loops: the parallel ones, then the taps: each vector of the output row
     # accumulates over all taps in a register
     order = [i for i in range(n) if iterators[i] == "parallel"] + [i for i in range(n) if iterators[i] == "reduction"]
-    for piece, extent, w in pieces:
+    for piece, w in pieces:
         sizes = [1] * n
         sizes[ow] = w
         t = s.tile(piece, sizes, order)
         s.fold_unit_dims_and_vectorize(t)
-    shown |= {"vector": [width]}
+    shown |= {"vector": [widths[0][1]]}
     return Decision(op.name, tuple(extents), shown)
+
+
+def _vectorizable_body(op: ir.Operation, index: bool = True) -> bool:
+    """Whether every op of the generic's body is arith/math (and
+    linalg.index, unless `index` is False) ending in linalg.yield."""
+    allowed = _VECTORIZABLE_BODY if index else tuple(p for p in _VECTORIZABLE_BODY if p != "linalg.index")
+    return all(inner.operation.name.startswith(allowed) for inner in op.regions[0].blocks[0].operations)
 
 
 def _schedulable_generic(op: ir.Operation) -> tuple[list[int], list[str]] | None:
     body = list(op.regions[0].blocks[0].operations)
     if len(body[-1].operands) != 1:  # a reduction carrying (value, index): plain loops
         return None
-    for inner in op.regions[0].blocks[0].operations:
-        if not inner.operation.name.startswith(_VECTORIZABLE_BODY):
-            return None
+    if not _vectorizable_body(op):
+        return None
     ranges = _loop_ranges(op)
     if not ranges or 0 in ranges:
         return None

@@ -87,13 +87,13 @@ def host_cpu() -> str:
     return "x86-64"
 
 
-@functools.cache
-def host_vendor() -> str:
-    """/proc/cpuinfo's vendor_id (GenuineIntel, AuthenticAMD), or ""."""
+def _cpuinfo(key: str) -> str:
+    """The value of the first `key` line of /proc/cpuinfo, or "" (no such
+    line, or no /proc)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("vendor_id"):
+                if line.startswith(key):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
@@ -101,17 +101,15 @@ def host_vendor() -> str:
 
 
 @functools.cache
+def host_vendor() -> str:
+    """/proc/cpuinfo's vendor_id (GenuineIntel, AuthenticAMD), or ""."""
+    return _cpuinfo("vendor_id")
+
+
+@functools.cache
 def host_features() -> tuple[str, ...]:
     """The FEATURE_FLAGS this machine has."""
-    flags: set[str] = set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
-    except OSError:
-        pass
+    flags = set(_cpuinfo("flags").split())
     return tuple(f for f in FEATURE_FLAGS if f in flags)
 
 
