@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import abc
 import importlib
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -113,6 +114,12 @@ class Target(abc.ABC):
     # the names of cost_spaces(), known without importing them (cache keys)
     cost_space_names: ClassVar[tuple[str, ...]] = ()
 
+    def upstream_steps(self) -> dict[str, Any]:
+        """The target's own rewrites of upstream MLIR (a function of an
+        `mlir.ir.Module`) by name, which `sparcc-opt --mlir-pipeline ...
+        --step NAME` runs for lit tests; none by default."""
+        return {}
+
     def cost_spaces(self) -> dict[str, Any]:
         """The decisions this target lets the learned cost model make, by
         name: sparcc.costmodel.CostSpace objects (`sparcc tune` measures
@@ -186,7 +193,11 @@ def weight_abi(module: Any) -> list[dict[str, Any]]:
 
 def bind_weights(abi: list[dict[str, Any]], store: dict[str, torch.Tensor]) -> list[torch.Tensor]:
     """The weight buffers in the order the entry function takes them (on the
-    host; a device target uploads them)."""
+    host; a device target uploads them). A buffer that must be a copy of
+    the stored tensor (permuted, or made contiguous) is shared with every
+    other program of the process that binds the same tensor the same way
+    while it holds the same values (a model compiled for two signatures or
+    team sizes keeps one transposed copy of each weight, not two)."""
     buffers = []
     for w in abi:
         data, shape, perm = store[w["name"]], w["shape"], w["perm"]
@@ -196,12 +207,36 @@ def bind_weights(abi: list[dict[str, Any]], store: dict[str, torch.Tensor]) -> l
             viewed = [0] * len(perm)
             for j, p in enumerate(perm):
                 viewed[p] = shape[j]
-            data = data.reshape(viewed).permute(*perm)
+            bound = data.reshape(viewed).permute(*perm)
         else:
-            data = data.reshape(shape)
+            bound = data.reshape(shape)
         # in the store's dtype, which the frontend made the IR's (float64 stays float64)
-        buffers.append(data.contiguous())
+        buffers.append(bound if bound.is_contiguous() else _shared_copy(data, bound, perm))
     return buffers
+
+
+# (the source's storage address and layout, the bound view's shape and
+# permutation) -> a contiguous copy of that view; an entry lives as long as
+# some program holds its copy, and the copy keeps its source alive (so that
+# the address cannot be reused by another tensor meanwhile)
+_copies: weakref.WeakValueDictionary[tuple[Any, ...], torch.Tensor] = weakref.WeakValueDictionary()
+
+
+def _shared_copy(source: torch.Tensor, view: torch.Tensor, perm: list[int] | None) -> torch.Tensor:
+    import torch
+
+    key = (source.device, source.untyped_storage().data_ptr(), source.storage_offset(), source.dtype,
+           tuple(source.shape), source.stride(), tuple(view.shape), tuple(perm or ()))
+    copy = _copies.get(key)
+    # the same values: weights are captured when a program is built, and a
+    # tensor changed in place since the last copy (even through .data, which
+    # no version counter sees) gets a copy of its own
+    if copy is not None and torch.equal(copy, view):
+        return copy
+    copy = view.contiguous()
+    copy._sparcc_source = source  # type: ignore[attr-defined]
+    _copies[key] = copy
+    return copy
 
 
 _loaded: dict[str, Target] = {}

@@ -9,7 +9,8 @@ linalg ops become loops before the accumulators are hoisted, so that their
 memref views fold away), SPLIT_PLAIN_LOOPS (gathers and transposes divide
 their outer loop among the threads) and WINDOW_OPS (pooling and grouped or
 depthwise convolutions vectorised along the output row and split among the
-threads). Each model is compiled with the switch
+threads), and PLAN_BUFFERS (backends/cpu/plan_buffers.py: intermediate
+buffers share one arena by lifetime). Each model is compiled with the switch
 on and off (cache off: the cache key does not see the switches) and the two
 programs and eager are timed in alternating blocks. Writes
 benchmarks/results/schedule.json.
@@ -27,7 +28,7 @@ sys.path.insert(0, str(HERE))
 
 MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "torchvision/convnext_tiny",
           "torchvision/densenet121", "timm/vit_tiny_patch16_224"]
-SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS")
+SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS")
 
 
 def main() -> None:
@@ -41,25 +42,26 @@ def main() -> None:
     import sparcc
     import torch
     import zoo_models
-    from sparcc.backends.cpu import schedule
+    from sparcc.backends.cpu import plan_buffers, schedule
     from timing import blocked_median_ms, write_results
 
     rows: list[dict[str, Any]] = []
     print(f"{args.switch}, {args.threads} thread(s); ms; gain = off / on; vs eager = eager / on")
     print("| model | off ms | on ms | gain | eager ms | vs eager |")
     print("| --- | --- | --- | --- | --- | --- |")
-    saved = getattr(schedule, args.switch)
+    owner = plan_buffers if args.switch == "PLAN_BUFFERS" else schedule
+    saved = getattr(owner, args.switch)
     for entry in zoo_models.select(args.only or MODELS):
         model, inputs = entry.build().eval(), entry.inputs()
         programs = []
         try:
             for flag in (True, False):
-                setattr(schedule, args.switch, flag)
+                setattr(owner, args.switch, flag)
                 fast = sparcc.jit(model, threads=args.threads, cache=False)
                 fast(*inputs)
                 programs.append(fast)
         finally:
-            setattr(schedule, args.switch, saved)
+            setattr(owner, args.switch, saved)
         torch.set_num_threads(args.threads)
         with torch.no_grad():
             want = model(*inputs)

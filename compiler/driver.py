@@ -493,6 +493,8 @@ def _program(tgt: Any, threads: int, folder: Path, meta: dict[str, Any], cached:
         "choices": meta.get("choices", []),  # the cost model's decisions (sparcc.costmodel.choose)
         "fallbacks": meta.get("fallbacks", []),
         "outlined": meta.get("outlined", {}),
+        # the bytes of each function's planned intermediate buffers (backends/cpu/plan_buffers.py)
+        "arenas": meta.get("arenas", {}),
     }
     if imported.symbols:
         report["dynamic"] = {

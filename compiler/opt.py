@@ -17,6 +17,9 @@ With --verify-diagnostics the same one-line message is printed and the next
 upstream MLIR pass pipeline through the MLIR Python bindings (the one
 sparcc's CPU backend uses); it is what sparcc's reproducers replay with. A failure that is a bug in sparcc itself is
 reported as an internal error; SPARCC_TRACEBACK=1 shows its traceback.
+`--step TARGET:NAME` (repeatable) then runs one of a target's own rewrites
+of upstream IR, in the order given (`Target.upstream_steps`; the CPU's:
+cpu:plan-buffers, cpu:outline-loop-nests).
 """
 
 from __future__ import annotations
@@ -360,6 +363,18 @@ def _upstream_loc(loc: object, name: str) -> str:
     return f"{name}:{found[1]}:{found[2]}" if found else name
 
 
+def _upstream_steps() -> dict[str, Callable]:
+    """Every target's own rewrites of upstream IR (no pass manager knows
+    them), as TARGET:NAME."""
+    from sparcc.backends import TARGETS, get_target
+
+    steps = {}
+    for target in TARGETS:
+        for name, step in get_target(target, available=False).upstream_steps().items():
+            steps[f"{target}:{name}"] = step
+    return steps
+
+
 def run_upstream(argv: Sequence[str]) -> int:
     """`FILE [-o OUT] --mlir-pipeline=PIPELINE`: upstream MLIR's parser and passes."""
     import argparse
@@ -370,6 +385,8 @@ def run_upstream(argv: Sequence[str]) -> int:
     parser.add_argument("input", nargs="?", default="-")
     parser.add_argument("--mlir-pipeline", required=True)
     parser.add_argument("-o", "--output", default="-")
+    parser.add_argument("--step", action="append", default=[], choices=sorted(_upstream_steps()),
+                        help="a target's own rewrite of upstream IR, run after the pipeline")
     opts = parser.parse_args(argv)
     name = "<stdin>" if opts.input == "-" else opts.input
     try:
@@ -392,6 +409,9 @@ def run_upstream(argv: Sequence[str]) -> int:
             module = ir.Module.parse(text)
             if opts.mlir_pipeline.strip():
                 passmanager.PassManager.parse(opts.mlir_pipeline).run(module.operation)
+            for step in opts.step:
+                _upstream_steps()[step](module)
+                module.operation.verify()
         except (ir.MLIRError, ValueError) as e:
             diags = getattr(e, "error_diagnostics", None) or []
             lines = [f"{_upstream_loc(d.location, name)}: error: {d.message}" for d in diags]

@@ -88,6 +88,7 @@ class Lowered:
     decisions: list = field(default_factory=list)  # schedule.Decision per scheduled op
     fallback: str | None = None  # why the schedule was not applied, if it was not
     outlined: dict[str, int] = field(default_factory=dict)  # outline.outline_loop_nests's counts
+    arenas: dict[str, int] = field(default_factory=dict)  # plan_buffers: function -> its arena's bytes
 
 
 @dataclass
@@ -260,7 +261,7 @@ def lower(text: str, threads: int = 1) -> Lowered:
 def _lower(text: str, threads: int) -> Lowered:
     from mlir import ir
     from mlir.dialects import llvm as llvm_dialect
-    from sparcc.backends.cpu import outline
+    from sparcc.backends.cpu import outline, plan_buffers
 
     timings: list[StageTiming] = []
     with ir.Context(), ir.Location.unknown():
@@ -278,13 +279,16 @@ def _lower(text: str, threads: int) -> Lowered:
         timings.append(StageTiming("outline", time.perf_counter() - start))
         _run(module, "parallel", PARALLEL, timings)
         _inline_alloca_scopes(module)
+        start = time.perf_counter()
+        arenas = plan_buffers.plan_module(module)
+        timings.append(StageTiming("plan-buffers", time.perf_counter() - start))
         _run(module, "to-llvm", TO_LLVM, timings)
         start = time.perf_counter()
         llvm_ir = str(llvm_dialect.translate_module_to_llvmir(module.operation))
         timings.append(StageTiming("translate", time.perf_counter() - start))
     # our runtime implements the OpenMP entry points under its own names
     llvm_ir = llvm_ir.replace("@__kmpc_", "@sparcc_kmpc_")
-    return Lowered(llvm_ir + packed_entries(llvm_ir), timings, decisions, fallback, outlined)
+    return Lowered(llvm_ir + packed_entries(llvm_ir), timings, decisions, fallback, outlined, arenas)
 
 
 PACKED = "_packed"  # suffix of each entry point's one-argument form

@@ -131,6 +131,11 @@ class CpuTarget(Target):
         source = "default" if model.source == "default" else model.source
         return dense / sparse, f"the cost model ({source})"
 
+    def upstream_steps(self) -> dict[str, Any]:
+        from sparcc.backends.cpu import outline, plan_buffers
+
+        return {"plan-buffers": plan_buffers.plan_module, "outline-loop-nests": outline.outline_loop_nests}
+
     # -- build and load ----------------------------------------------------
     def build(self, module: Any, folder: Path, threads: int) -> dict[str, Any]:
         text = str(module)
@@ -143,6 +148,7 @@ class CpuTarget(Target):
             "choices": [d.tiles["choice"] for d in lowered.decisions if isinstance(d.tiles, dict) and "choice" in d.tiles],
             "fallbacks": [lowered.fallback] if lowered.fallback else [],
             "outlined": lowered.outlined,
+            "arenas": lowered.arenas,
             "seconds": {**{t.name: t.seconds for t in lowered.timings}, **tool_times},
             "ir": {"linalg": "linalg.mlir"},
             "library": LIBRARY,
