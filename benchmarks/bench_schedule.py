@@ -9,8 +9,10 @@ linalg ops become loops before the accumulators are hoisted, so that their
 memref views fold away), SPLIT_PLAIN_LOOPS (gathers and transposes divide
 their outer loop among the threads) and WINDOW_OPS (pooling and grouped or
 depthwise convolutions vectorised along the output row and split among the
-threads), and PLAN_BUFFERS (backends/cpu/plan_buffers.py: intermediate
-buffers share one arena by lifetime). Each model is compiled with the switch
+threads), PLAN_BUFFERS (backends/cpu/plan_buffers.py: intermediate
+buffers share one arena by lifetime) and MODEL_STREAMS
+(passes/customize_layout.py: a model whose weights together reach a
+last-level cache reads each weight of up to 32 rows in panels). Each model is compiled with the switch
 on and off (cache off: the cache key does not see the switches) and the two
 programs and eager are timed in alternating blocks. Writes
 benchmarks/results/schedule.json.
@@ -28,7 +30,7 @@ sys.path.insert(0, str(HERE))
 
 MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "torchvision/convnext_tiny",
           "torchvision/densenet121", "timm/vit_tiny_patch16_224"]
-SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS")
+SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS", "MODEL_STREAMS")
 
 
 def main() -> None:
@@ -43,13 +45,14 @@ def main() -> None:
     import torch
     import zoo_models
     from sparcc.backends.cpu import plan_buffers, schedule
+    from sparcc.passes import customize_layout
     from timing import blocked_median_ms, write_results
 
     rows: list[dict[str, Any]] = []
     print(f"{args.switch}, {args.threads} thread(s); ms; gain = off / on; vs eager = eager / on")
     print("| model | off ms | on ms | gain | eager ms | vs eager |")
     print("| --- | --- | --- | --- | --- | --- |")
-    owner = plan_buffers if args.switch == "PLAN_BUFFERS" else schedule
+    owner = {"PLAN_BUFFERS": plan_buffers, "MODEL_STREAMS": customize_layout}.get(args.switch, schedule)
     saved = getattr(owner, args.switch)
     for entry in zoo_models.select(args.only or MODELS):
         model, inputs = entry.build().eval(), entry.inputs()

@@ -37,13 +37,18 @@ Chosen where it pays (the cost interface: a heuristic today):
     B bound its speed; or at most `stream_rows` rows (default 32) and B at
     least `stream_bytes` (default 8 MiB), a weight that comes from memory
     on every call of a model (torchvision's vit_b_16 at 17 tokens: 111 ms
-    without, 74 ms with, eager 72 ms, one thread). Measured (benchmarks/bench_layout.py): 1.2-1.7x on
+    without, 74 ms with, eager 72 ms, one thread); or at most `stream_rows`
+    rows and B at least `min_bytes` when all the module's weights together
+    reach `total_bytes` (default 32 MiB, a last-level cache): a call reads
+    each weight once, so each comes from memory on every call
+    (convnext_tiny at 16 rows and 2.25 MiB weights, 108 MiB in all: 1.15x at
+    1 thread, 1.06x at 2; resnet50 1.05x / 1.13x). Measured (benchmarks/bench_layout.py): 1.2-1.7x on
     such shapes at 1 and 2 threads; with more rows the computation bounds it,
     the plain schedule's panel copy is amortised, and the extra copy of the
     result here made 16-256-row matmuls up to 1.7x slower at 2 threads.
 
 Options: `panel` (P; the widest tried), `max_rows`, `min_bytes`, `stream_rows`,
-`stream_bytes`.
+`stream_bytes`, `total_bytes`.
 """
 
 from __future__ import annotations
@@ -64,6 +69,8 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from sparcc.dialects import nn
 
 LAYOUT_ATTR = "sparcc.layout"
+# the total_bytes rule on or off (benchmarks/bench_schedule.py --switch MODEL_STREAMS)
+MODEL_STREAMS = True
 PANELS = (64, 32, 16)
 
 
@@ -88,6 +95,19 @@ def _static_f32(value: SSAValue) -> list[int] | None:
     return shape if all(d >= 0 for d in shape) else None
 
 
+def _weight_bytes(module: ModuleOp) -> int:
+    """The bytes of the module's weights (each store entry once)."""
+    sizes: dict[str, int] = {}
+    for op in module.walk():
+        if isinstance(op, nn.WeightOp) and isinstance(op.result.type, TensorType):
+            typ = op.result.type
+            count = 1
+            for d in typ.get_shape():
+                count *= max(d, 0)
+            sizes[op.weight_name] = count * max(getattr(typ.element_type, "bitwidth", 32) // 8, 1)
+    return sum(sizes.values())
+
+
 def _packed_weight(w: nn.WeightOp, k: int, n: int, p: int) -> nn.WeightOp | None:
     """nn.weight of Bp[n/p, k, p] from the same store entry as `w` (B[k, n])."""
     perm = list(nn.ints(w.perm)) if w.perm is not None else None
@@ -109,14 +129,18 @@ class CustomizeLayoutPass(ModulePass):
     min_bytes: int = 1 << 20
     stream_rows: int = 32
     stream_bytes: int = 8 << 20
+    total_bytes: int = 32 << 20
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         matmuls = [m for m in op.walk() if isinstance(m, linalg.MatmulOp)]
         packed: dict[tuple[int, int], SSAValue] = {}  # (id of the weight op, P) -> its packed weight
+        # all of a model's weights together larger than a last-level cache: a
+        # call reads each once, so each comes from memory on every call
+        streams = MODEL_STREAMS and _weight_bytes(op) >= self.total_bytes
         for mm in matmuls:
-            self._rewrite(mm, packed)
+            self._rewrite(mm, packed, streams)
 
-    def _rewrite(self, mm: linalg.MatmulOp, packed: dict[tuple[int, int], SSAValue]) -> None:
+    def _rewrite(self, mm: linalg.MatmulOp, packed: dict[tuple[int, int], SSAValue], streams: bool) -> None:
         if len(mm.inputs) != 2 or len(mm.outputs) != 1 or len(mm.res) != 1:
             return
         a, b, out = mm.inputs[0], mm.inputs[1], mm.outputs[0]
@@ -126,7 +150,7 @@ class CustomizeLayoutPass(ModulePass):
             return
         (m, k), n = sa, sb[1]
         p = panel_width(n, self.panel)
-        rows = self.max_rows if 4 * k * n < self.stream_bytes else self.stream_rows
+        rows = self.stream_rows if streams or 4 * k * n >= self.stream_bytes else self.max_rows
         if p is None or not 1 <= m <= rows or 4 * k * n < self.min_bytes:
             return
         fill = out.owner

@@ -3,6 +3,7 @@
 // permutation), then copies the panel-major result into C.
 // RUN: sparcc-opt %s -p customize-layout | filecheck %s
 // RUN: sparcc-opt %s -p 'customize-layout{max_rows=64 min_bytes=0}' | filecheck %s --check-prefix=OPTS
+// RUN: sparcc-opt %s -p 'customize-layout{total_bytes=16777216}' | filecheck %s --check-prefix=TOTAL
 
 // A Linear weight ([N, K] stored, read transposed): viewed as [N/64, 64, K],
 // permuted to [N/64, K, 64]; the contraction fills and accumulates Cp[j, m, r]
@@ -84,6 +85,14 @@ func.func @shared_weight(%x: tensor<2x1024xf32>) -> (tensor<2x512xf32>, tensor<1
 // CHECK-COUNT-6: linalg.matmul
 // CHECK-NOT:     sparcc.layout
 // CHECK:         func.return
+// All of this file's weights together (about 26 MiB) reach total_bytes=16 MiB
+// (a last-level cache): every weight comes from memory on each call, and the
+// 16-row matmul on the 2 MiB weight @a is read in panels as well.
+// TOTAL-LABEL: @left_alone(
+// TOTAL:         nn.weight @a {perm = array<i64: 0, 2, 1>} : tensor<8x1024x64xf32>
+// TOTAL-COUNT-1: sparcc.layout = "panels:64"
+// TOTAL-NOT:     sparcc.layout
+// TOTAL:         func.return
 // OPTS-LABEL: @left_alone(
 // OPTS-COUNT-2:  sparcc.layout = "panels:64"
 // OPTS-COUNT-4:  linalg.matmul

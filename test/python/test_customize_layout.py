@@ -47,6 +47,21 @@ def test_a_weight_from_memory_is_panelled_for_more_rows():
     assert "'layout': 'panels:64'" in line, line
 
 
+@pytest.mark.parametrize("layers, panelled", [(3, False), (9, True)])
+def test_a_model_larger_than_a_cache_reads_every_weight_in_panels(layers, panelled):
+    # Linear(1024, 1024) is 4 MiB, under stream_bytes; nine of them (36 MiB)
+    # reach total_bytes (32 MiB): each weight then comes from memory on every call
+    torch.manual_seed(layers)
+    model = nn.Sequential(*(nn.Linear(1024, 1024) for _ in range(layers))).eval()
+    x = torch.randn(16, 1024)
+    fast = sparcc.jit(model, threads=1, cache=False)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), model(x), rtol=1e-4, atol=1e-4)
+    lines = _matmul_lines(_program(fast))
+    assert len(lines) == layers
+    assert all(("'layout': 'panels:64'" in line) == panelled for line in lines), lines
+
+
 def test_more_rows_keep_the_plain_matmul():
     layer = nn.Linear(1024, 512).eval()
     x = torch.randn(9, 1024)
