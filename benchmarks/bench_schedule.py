@@ -12,7 +12,9 @@ depthwise convolutions vectorised along the output row and split among the
 threads), PLAN_BUFFERS (backends/cpu/plan_buffers.py: intermediate
 buffers share one arena by lifetime) and MODEL_STREAMS
 (passes/customize_layout.py: a model whose weights together reach a
-last-level cache reads each weight of up to 32 rows in panels). Each model is compiled with the switch
+last-level cache reads each weight of up to 32 rows in panels) and
+NARROW_PANELS (passes/customize_layout.py: panels of 8 columns, several to a
+register tile, for N not a multiple of 16 such as a 1000-class head). Each model is compiled with the switch
 on and off (cache off: the cache key does not see the switches) and the two
 programs and eager are timed in alternating blocks. Writes
 benchmarks/results/schedule.json.
@@ -30,7 +32,8 @@ sys.path.insert(0, str(HERE))
 
 MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "torchvision/convnext_tiny",
           "torchvision/densenet121", "timm/vit_tiny_patch16_224"]
-SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS", "MODEL_STREAMS")
+SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS", "MODEL_STREAMS",
+            "NARROW_PANELS")
 
 
 def main() -> None:
@@ -52,7 +55,8 @@ def main() -> None:
     print(f"{args.switch}, {args.threads} thread(s); ms; gain = off / on; vs eager = eager / on")
     print("| model | off ms | on ms | gain | eager ms | vs eager |")
     print("| --- | --- | --- | --- | --- | --- |")
-    owner = {"PLAN_BUFFERS": plan_buffers, "MODEL_STREAMS": customize_layout}.get(args.switch, schedule)
+    owner = {"PLAN_BUFFERS": plan_buffers, "MODEL_STREAMS": customize_layout,
+             "NARROW_PANELS": customize_layout}.get(args.switch, schedule)
     saved = getattr(owner, args.switch)
     for entry in zoo_models.select(args.only or MODELS):
         model, inputs = entry.build().eval(), entry.inputs()

@@ -29,8 +29,9 @@ fused multiply-add.
 Chosen where it pays (the cost interface: a heuristic today):
   - B is an `nn.weight` of rank 2, read only as matmul B operands
     (a weight read elsewhere too keeps its buffer and gets a second one);
-  - f32, static shapes, and a panel width P in (64, 32, 16) that divides N
-    (the widest, the schedule's widest register tile);
+  - f32, static shapes, and a panel width P in (64, 32, 16, 8) that divides N
+    (the widest, the schedule's widest register tile; the schedule puts
+    several panels of 8 side by side in a register tile);
   - A has at most `max_rows` rows (default 8) and B at least `min_bytes`
     bytes (default 1 MiB): a matmul that streams a large weight for few rows
     (batch-1 decoding, the last stages of a CNN), where the strided reads of
@@ -71,7 +72,7 @@ from sparcc.dialects import nn
 LAYOUT_ATTR = "sparcc.layout"
 # the total_bytes rule on or off (benchmarks/bench_schedule.py --switch MODEL_STREAMS)
 MODEL_STREAMS = True
-PANELS = (64, 32, 16)
+PANELS = (64, 32, 16, 8)
 
 
 def _reassociation(groups: list[list[int]]) -> ArrayAttr:
@@ -82,9 +83,13 @@ def _amap(results: list[int], num_dims: int = 4) -> AffineMapAttr:
     return AffineMapAttr(AffineMap(num_dims, 0, tuple(AffineExpr.dimension(i) for i in results)))
 
 
+# panels of 8 (an ImageNet head's 1000 classes; off: benchmarks/bench_schedule.py --switch NARROW_PANELS)
+NARROW_PANELS = True
+
+
 def panel_width(n: int, widest: int) -> int | None:
     """The widest panel in PANELS, at most `widest`, that divides n."""
-    return next((p for p in PANELS if p <= widest and n % p == 0), None)
+    return next((p for p in PANELS if p <= widest and n % p == 0 and (NARROW_PANELS or p >= 16)), None)
 
 
 def _static_f32(value: SSAValue) -> list[int] | None:

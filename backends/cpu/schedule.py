@@ -357,7 +357,11 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
         nr //= 2
     mr = min(config["mr"], mp)
     kc = config["kc"] if k % config["kc"] == 0 else k
-    h = s.tile(h, [1, 0, nr, kc])
+    # panels narrower than a vector register: a register tile of one panel
+    # would have one accumulator chain per row; several panels side by side
+    # give the fmas independent chains (and the reads several streams)
+    jt = _largest_divisor_leq(panels // threads if split == "n" else panels, max(1, 64 // p), 1) if p < 16 else 1
+    h = s.tile(h, [jt, 0, nr, kc])
     mmain = mp - mp % mr  # at least mr: mr <= mp
     pieces = [(h, mr)]
     if mmain < mp:
@@ -367,6 +371,8 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
         t = s.tile(hp, [0, rows, 0, 1])
         s.fold_unit_dims_and_vectorize(t)
     shown: dict[str, Any] = {"layout": f"panels:{p}", "mr": mr, "nr": nr, "kc": kc}
+    if jt > 1:
+        shown["panels_per_tile"] = jt
     if split != "none":
         shown |= {"split": split, "threads": threads}
     return shown | ({"choice": choice} if choice else {})

@@ -21,7 +21,8 @@ def _program(fast):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("rows,out_features,panel", [(1, 512, 64), (3, 512, 64), (8, 784, 16), (5, 1056, 32)])
+@pytest.mark.parametrize("rows,out_features,panel", [(1, 512, 64), (3, 512, 64), (8, 784, 16), (5, 1056, 32),
+                                                     (1, 1000, 8), (3, 1000, 8)])
 def test_few_rows_read_a_panelled_weight(rows, out_features, panel, threads):
     torch.manual_seed(rows)
     layer = nn.Linear(1024, out_features).eval()
@@ -33,6 +34,8 @@ def test_few_rows_read_a_panelled_weight(rows, out_features, panel, threads):
         torch.testing.assert_close(fast(x2), layer(x2), rtol=1e-4, atol=1e-4)
     (line,) = _matmul_lines(_program(fast))
     assert f"'layout': 'panels:{panel}'" in line, line
+    if panel == 8:  # 125 panels of 8: five side by side in a register tile
+        assert "'panels_per_tile': 5" in line, line
     if threads == 2 and out_features == 512:  # 8 panels: split among the threads
         assert "'split': 'n', 'threads': 2" in line, line
 
