@@ -1,7 +1,7 @@
 """Weights in panels (passes/customize_layout.py) against the plain matmul
 schedule, and PyTorch eager, side by side in one process.
 
-    python benchmarks/bench_layout.py [--threads 1,2] [--repeat 60] [--models]
+    python benchmarks/bench_layout.py [--threads 1,2] [--repeat 60] [--models] [--cases 1000]
 
 Per case, Linear(K, N) on M rows compiled twice: with customize-layout (the
 default pipeline) and without it (SPARCC_LAYOUT=0, which the cache keys see),
@@ -23,7 +23,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-CASES = [(1, 4096, 4096), (1, 768, 3072), (4, 4608, 512), (4, 2304, 256), (8, 4096, 4096), (8, 1024, 1024)]
+CASES = [(1, 4096, 4096), (1, 768, 3072), (4, 4608, 512), (4, 2304, 256), (8, 4096, 4096), (8, 1024, 1024),
+         (1, 2048, 1000), (1, 768, 1000)]  # the last two: 1000-class heads, panels of 8
 MODELS = ["torchvision/resnet50", "torchvision/resnet18"]
 
 
@@ -78,6 +79,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=60)
     p.add_argument("--models", action="store_true", help="also zoo models and a decoder MLP")
     p.add_argument("--json", default=str(HERE / "results" / "layout.json"))
+    p.add_argument("--cases", metavar="N,K,..", help="only the cases with these N (out features), e.g. 1000")
     args = p.parse_args()
     import torch
     from timing import write_results
@@ -88,7 +90,10 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.manual_seed(0)
+        wanted = {int(n) for n in args.cases.split(",")} if args.cases else None
         for m, k, n in CASES:
+            if wanted is not None and n not in wanted:
+                continue
             rows.append(_row(f"Linear({k}, {n}) x {m} rows", torch.nn.Linear(k, n).eval(), (torch.randn(m, k),),
                              threads, args.repeat))
         if args.models:
