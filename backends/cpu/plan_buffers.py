@@ -35,8 +35,10 @@ PLAN_BUFFERS = True  # the switch (benchmarks/bench_schedule.py --switch PLAN_BU
 ALIGN = 64  # bytes: each buffer starts on a cache line, as memref.alloc's alignment asked
 # a use through one of these hands the buffer (or a view of it) to something
 # that may keep it past the block: the buffer is not planned
+# (storing into a buffer is a use; its address can only leave as a value,
+# which the rule on results below catches)
 _ESCAPES = frozenset({"func.return", "scf.yield", "scf.condition", "cf.br", "cf.cond_br", "omp.yield",
-                      "memref.alloca_scope.return", "llvm.return", "memref.store", "llvm.store"})
+                      "memref.alloca_scope.return", "llvm.return"})
 
 
 @dataclass
@@ -80,11 +82,12 @@ def _byte_size(typ: ir.Type) -> int | None:
     """Bytes of a static, identity-layout memref whose elements have a whole
     number of bytes; None for any other."""
     from mlir import ir
+    from sparcc.backends.cpu import _identity_layout
 
     if not isinstance(typ, ir.MemRefType):
         return None
     memref = ir.MemRefType(typ)
-    if not memref.has_static_shape or not _identity(memref):
+    if not memref.has_static_shape or not _identity_layout(memref):
         return None
     element = memref.element_type
     if isinstance(element, ir.IndexType):
@@ -101,13 +104,6 @@ def _byte_size(typ: ir.Type) -> int | None:
     for extent in memref.shape:
         count *= extent
     return count * width // 8
-
-
-def _identity(memref: ir.MemRefType) -> bool:
-    from mlir import ir
-
-    layout = memref.layout
-    return isinstance(layout, ir.AffineMapAttr) and layout.value == ir.AffineMap.get_identity(memref.rank)
 
 
 def _buffers(ops: list[ir.Operation]) -> list[Buffer]:

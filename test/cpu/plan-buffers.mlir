@@ -102,6 +102,23 @@ func.func @left_alone(%cond: i1, %n: index) -> memref<16x16xf32> {
   return %r : memref<16x16xf32>
 }
 
+// Storing into a buffer is a use like any other: both are planned.
+// CHECK-LABEL: func.func @stored_into(
+// CHECK:         %[[ARENA:.*]] = memref.alloc() {alignment = 64 : i64} : memref<2048xi8>
+// CHECK:         %[[A:.*]] = memref.view %[[ARENA]]
+// CHECK:         memref.store %arg0, %[[A]]
+func.func @stored_into(%v: f32, %out: memref<16x16xf32>) {
+  %c0 = arith.constant 0 : index
+  %a = memref.alloc() : memref<16x16xf32>
+  memref.store %v, %a[%c0, %c0] : memref<16x16xf32>
+  %b = memref.alloc() : memref<16x16xf32>
+  call @step(%a, %b) : (memref<16x16xf32>, memref<16x16xf32>) -> ()
+  call @step(%b, %out) : (memref<16x16xf32>, memref<16x16xf32>) -> ()
+  memref.dealloc %a : memref<16x16xf32>
+  memref.dealloc %b : memref<16x16xf32>
+  return
+}
+
 // One plannable buffer: nothing to share, no arena.
 // CHECK-LABEL: func.func @single(
 // CHECK-NOT:     memref<{{[0-9]+}}xi8>
