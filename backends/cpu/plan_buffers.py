@@ -19,7 +19,10 @@ the block: a static shape with the identity layout, allocated in the
 function's (single) top-level block, freed there by one unconditional
 `memref.dealloc`, and never returned, yielded or branched with, through any
 view of it. Everything else (dynamic sizes, buffers inside loops or parallel
-regions, conditional deallocation) is left as it was.
+regions, conditional deallocation) is left as it was, except that a safe
+buffer that cannot go in the arena (its size is known only at run time) is
+allocated just before its first use and freed just after its last, so that
+the runtime's free lists pass its block on.
 """
 
 from __future__ import annotations
@@ -44,11 +47,12 @@ _ESCAPES = frozenset({"func.return", "scf.yield", "scf.condition", "cf.br", "cf.
 @dataclass
 class Buffer:
     alloc: ir.Operation
-    size: int  # bytes, rounded up to ALIGN
+    size: int | None  # bytes, rounded up to ALIGN; None: not static (it cannot go in the arena)
     first: int  # index of the alloc in the block
     last: int  # index of the last top-level op that uses it (or a view of it)
     deallocs: list[ir.Operation]
     offset: int = -1
+    first_use: int | None = None  # index of the first top-level op that uses it
 
 
 def plan_module(module: ir.Module) -> dict[str, int]:
@@ -71,10 +75,13 @@ def plan_function(func: ir.Operation) -> int:
     block = func.regions[0].blocks[0]
     ops = list(block.operations)
     buffers = _buffers(ops)
-    if len(buffers) < 2:  # one buffer: nothing to share
+    _tighten([b for b in buffers if b.size is None], ops)
+    static = [b for b in buffers if b.size is not None]
+    if len(static) < 2:  # one buffer: nothing to share
+        _tighten(static, ops)
         return 0
-    size = _place(buffers)
-    _rewrite(block, ops, buffers, size)
+    size = _place(static)
+    _rewrite(block, ops, static, size)
     return size
 
 
@@ -116,6 +123,8 @@ def _buffers(ops: list[ir.Operation]) -> list[Buffer]:
             size = _byte_size(op.results[0].type)
             if size:
                 found[op.results[0]] = Buffer(op, -(-size // ALIGN) * ALIGN, i, i, [])
+        if op.operation.name == "memref.alloc" and op.results[0] not in found:  # dynamic sizes, i1, ...
+            found[op.results[0]] = Buffer(op, None, i, i, [])
     root: dict[ir.Value, ir.Value] = {value: value for value in found}  # a view -> the buffer it views
     unsafe: set[ir.Value] = set()
 
@@ -134,6 +143,8 @@ def _buffers(ops: list[ir.Operation]) -> list[Buffer]:
                         unsafe.add(buffer)
                     continue
                 found[buffer].last = i
+                if found[buffer].first_use is None:
+                    found[buffer].first_use = i
                 if op.name in _ESCAPES:
                     unsafe.add(buffer)
                 if op.name == "memref.extract_aligned_pointer_as_index":  # its address, as an integer
@@ -179,6 +190,23 @@ def _place(buffers: list[Buffer]) -> int:
         placed.append(b)
         end = max(end, b.offset + b.size)
     return end
+
+
+def _tighten(buffers: list[Buffer], ops: list[ir.Operation]) -> None:
+    """Buffers that stay buffers (sizes known only at run time, or nothing
+    to share an arena with): each is allocated just before its first use
+    and freed just after its last, so that the runtime's free lists hand
+    its block to a later buffer (upstream allocates where bufferisation put
+    the tensor.empty, which can be the function's start, and frees at its
+    end). Its size operands are defined before the allocation, so above
+    any later point of the block too."""
+    from mlir import ir
+
+    for b in buffers:
+        if b.first_use is not None and b.first_use > b.first:
+            b.alloc.move_before(ops[b.first_use])
+        (dealloc,) = b.deallocs
+        dealloc.move_after(ops[b.last] if b.last > b.first else b.alloc)
 
 
 def _rewrite(block: ir.Block, ops: list[ir.Operation], buffers: list[Buffer], size: int) -> None:

@@ -65,21 +65,21 @@ func.func @through_a_view(%out: memref<16x16xf32>) {
   return
 }
 
-// Left alone: a returned buffer, one freed under a condition, one of dynamic
-// size, and one of i1 (its bytes are the lowering's business). Only %p and
-// %q are planned.
+// Not in the arena: a returned buffer, one freed under a condition, one of
+// dynamic size, and one of i1 (its bytes are the lowering's business). Only
+// %p and %q are planned; the unused %d and %i are freed where they are made.
 // CHECK-LABEL: func.func @left_alone(
 // CHECK:         %[[ARENA:.*]] = memref.alloc() {alignment = 64 : i64} : memref<2048xi8>
 // CHECK:         %[[R:.*]] = memref.alloc() : memref<16x16xf32>
 // CHECK:         %[[S:.*]] = memref.alloc() : memref<16x16xf32>
 // CHECK:         %[[D:.*]] = memref.alloc(%arg1) : memref<?xf32>
-// CHECK:         %[[I:.*]] = memref.alloc() : memref<16xi1>
+// CHECK-NEXT:    memref.dealloc %[[D]]
+// CHECK-NEXT:    %[[I:.*]] = memref.alloc() : memref<16xi1>
+// CHECK-NEXT:    memref.dealloc %[[I]]
 // CHECK:         memref.view %[[ARENA]]
 // CHECK:         memref.view %[[ARENA]]
 // CHECK:         scf.if %arg0 {
 // CHECK-NEXT:      memref.dealloc %[[S]]
-// CHECK:         memref.dealloc %[[D]]
-// CHECK:         memref.dealloc %[[I]]
 // CHECK:         memref.dealloc %[[ARENA]]
 // CHECK-NEXT:    return %[[R]]
 func.func @left_alone(%cond: i1, %n: index) -> memref<16x16xf32> {
@@ -100,6 +100,37 @@ func.func @left_alone(%cond: i1, %n: index) -> memref<16x16xf32> {
   memref.dealloc %p : memref<16x16xf32>
   memref.dealloc %q : memref<16x16xf32>
   return %r : memref<16x16xf32>
+}
+
+// Buffers of dynamic size stay buffers, each made just before its first use
+// and freed just after its last, so that the runtime's free lists can hand
+// %x's block to %z.
+// CHECK-LABEL: func.func @dynamic_lifetimes(
+// CHECK-NEXT:    %[[X:.*]] = memref.alloc(%arg0) : memref<?xf32>
+// CHECK-NEXT:    call @fill_n(%[[X]])
+// CHECK-NEXT:    %[[Y:.*]] = memref.alloc(%arg0) : memref<?xf32>
+// CHECK-NEXT:    call @step_n(%[[X]], %[[Y]])
+// CHECK-NEXT:    memref.dealloc %[[X]]
+// CHECK-NEXT:    %[[Z:.*]] = memref.alloc(%arg0) : memref<?xf32>
+// CHECK-NEXT:    call @step_n(%[[Y]], %[[Z]])
+// CHECK-NEXT:    memref.dealloc %[[Y]]
+// CHECK-NEXT:    call @step_n(%[[Z]], %arg1)
+// CHECK-NEXT:    memref.dealloc %[[Z]]
+// CHECK-NEXT:    return
+func.func private @fill_n(memref<?xf32>)
+func.func private @step_n(memref<?xf32>, memref<?xf32>)
+func.func @dynamic_lifetimes(%n: index, %out: memref<?xf32>) {
+  %x = memref.alloc(%n) : memref<?xf32>
+  %y = memref.alloc(%n) : memref<?xf32>
+  %z = memref.alloc(%n) : memref<?xf32>
+  call @fill_n(%x) : (memref<?xf32>) -> ()
+  call @step_n(%x, %y) : (memref<?xf32>, memref<?xf32>) -> ()
+  call @step_n(%y, %z) : (memref<?xf32>, memref<?xf32>) -> ()
+  call @step_n(%z, %out) : (memref<?xf32>, memref<?xf32>) -> ()
+  memref.dealloc %x : memref<?xf32>
+  memref.dealloc %y : memref<?xf32>
+  memref.dealloc %z : memref<?xf32>
+  return
 }
 
 // Storing into a buffer is a use like any other: both are planned.
