@@ -385,7 +385,8 @@ def run_upstream(argv: Sequence[str]) -> int:
     parser.add_argument("input", nargs="?", default="-")
     parser.add_argument("--mlir-pipeline", required=True)
     parser.add_argument("-o", "--output", default="-")
-    parser.add_argument("--step", action="append", default=[], choices=sorted(_upstream_steps()),
+    steps = _upstream_steps()
+    parser.add_argument("--step", action="append", default=[], choices=sorted(steps),
                         help="a target's own rewrite of upstream IR, run after the pipeline")
     opts = parser.parse_args(argv)
     name = "<stdin>" if opts.input == "-" else opts.input
@@ -410,7 +411,7 @@ def run_upstream(argv: Sequence[str]) -> int:
             if opts.mlir_pipeline.strip():
                 passmanager.PassManager.parse(opts.mlir_pipeline).run(module.operation)
             for step in opts.step:
-                _upstream_steps()[step](module)
+                steps[step](module)
                 module.operation.verify()
         except (ir.MLIRError, ValueError) as e:
             diags = getattr(e, "error_diagnostics", None) or []

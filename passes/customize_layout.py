@@ -70,9 +70,11 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from sparcc.dialects import nn
 
 LAYOUT_ATTR = "sparcc.layout"
-# the total_bytes rule on or off (benchmarks/bench_schedule.py --switch MODEL_STREAMS)
-MODEL_STREAMS = True
 PANELS = (64, 32, 16, 8)
+# switches (benchmarks/bench_schedule.py --switch NAME): the total_bytes rule,
+# and panels of 8 (an ImageNet head's 1000 classes)
+MODEL_STREAMS = True
+NARROW_PANELS = True
 
 
 def _reassociation(groups: list[list[int]]) -> ArrayAttr:
@@ -81,10 +83,6 @@ def _reassociation(groups: list[list[int]]) -> ArrayAttr:
 
 def _amap(results: list[int], num_dims: int = 4) -> AffineMapAttr:
     return AffineMapAttr(AffineMap(num_dims, 0, tuple(AffineExpr.dimension(i) for i in results)))
-
-
-# panels of 8 (an ImageNet head's 1000 classes; off: benchmarks/bench_schedule.py --switch NARROW_PANELS)
-NARROW_PANELS = True
 
 
 def panel_width(n: int, widest: int) -> int | None:

@@ -119,12 +119,9 @@ def _buffers(ops: list[ir.Operation]) -> list[Buffer]:
     found: dict[ir.Value, Buffer] = {}
     for i, op in enumerate(ops):
         op = op.operation
-        if op.name == "memref.alloc" and len(op.operands) == 0:
-            size = _byte_size(op.results[0].type)
-            if size:
-                found[op.results[0]] = Buffer(op, -(-size // ALIGN) * ALIGN, i, i, [])
-        if op.operation.name == "memref.alloc" and op.results[0] not in found:  # dynamic sizes, i1, ...
-            found[op.results[0]] = Buffer(op, None, i, i, [])
+        if op.name == "memref.alloc":  # with size operands (dynamic), i1, ...: not for the arena
+            size = None if len(op.operands) else _byte_size(op.results[0].type)
+            found[op.results[0]] = Buffer(op, -(-size // ALIGN) * ALIGN if size else None, i, i, [])
     root: dict[ir.Value, ir.Value] = {value: value for value in found}  # a view -> the buffer it views
     unsafe: set[ir.Value] = set()
 
@@ -154,13 +151,10 @@ def _buffers(ops: list[ir.Operation]) -> list[Buffer]:
                         root[result] = buffer
                     elif not (isinstance(result.type, ir.VectorType) or _scalar(result.type)):
                         unsafe.add(buffer)  # a pointer or anything else that may carry the address away
-            for region in op.regions:  # block arguments bound to a buffer (a region op's iter_args)
-                for blk in region.blocks:
-                    for arg in blk.arguments:
-                        if isinstance(arg.type, ir.MemRefType):
-                            for operand in op.operands:
-                                if operand in root:
-                                    unsafe.add(root[operand])
+            # a region op whose blocks take memrefs (iter_args) may bind a buffer to them
+            if any(isinstance(arg.type, ir.MemRefType) for region in op.regions for blk in region.blocks
+                   for arg in blk.arguments):
+                unsafe.update(root[operand] for operand in op.operands if operand in root)
             return ir.WalkResult.ADVANCE
 
         top.walk(visit, ir.WalkOrder.PRE_ORDER)
@@ -200,8 +194,6 @@ def _tighten(buffers: list[Buffer], ops: list[ir.Operation]) -> None:
     the tensor.empty, which can be the function's start, and frees at its
     end). Its size operands are defined before the allocation, so above
     any later point of the block too."""
-    from mlir import ir
-
     for b in buffers:
         if b.first_use is not None and b.first_use > b.first:
             b.alloc.move_before(ops[b.first_use])
