@@ -209,6 +209,8 @@ def run(opts: argparse.Namespace) -> None:
         print("  (the error is the pruned model's against the dense PyTorch model)")
         _print_sparsity(program.report["sparsity"]["layers"])
     if opts.report:
+        for fusion in program.report.get("fusions", []):
+            print(f"  fusion  {fusion}")
         for kernel in program.report["schedule"]:
             print(f"  kernel  {kernel}")
         for fallback in program.report["fallbacks"]:

@@ -495,6 +495,8 @@ def _program(tgt: Any, threads: int, folder: Path, meta: dict[str, Any], cached:
         "outlined": meta.get("outlined", {}),
         # the bytes of each function's planned intermediate buffers (backends/cpu/plan_buffers.py)
         "arenas": meta.get("arenas", {}),
+        # what the fusion passes chose, with the predicted gain, and what they left alone and why
+        "fusions": meta.get("fusions", []),
     }
     if imported.symbols:
         report["dynamic"] = {

@@ -38,6 +38,12 @@ def _fuse_elementwise() -> type[ModulePass]:
     return FuseElementwisePass
 
 
+def _fuse_attention() -> type[ModulePass]:
+    from sparcc.passes.fuse_attention import FuseAttentionPass
+
+    return FuseAttentionPass
+
+
 def _quantize_weights() -> type[ModulePass]:
     from sparcc.passes.quantize_weights import QuantizeWeightsPass
 
@@ -90,6 +96,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "lower-entry-abi": _lower_entry_abi,
     "approximate-math": _approximate_math,
     "fuse-elementwise": _fuse_elementwise,
+    "fuse-attention": _fuse_attention,
     "customize-layout": _customize_layout,
     "quantize-weights": _quantize_weights,
     "lower-quant": _target_pass("sparcc.backends.cpu.lower_quant:LowerQuantPass"),

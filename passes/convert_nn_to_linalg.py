@@ -45,6 +45,7 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     StringAttr,
     TensorType,
+    UnitAttr,
     f32,
     f64,
     i1,
@@ -1039,6 +1040,11 @@ def _embedding(e: Emitter, op: nn.EmbeddingOp):
 
 @lowering(nn.SdpaOp)
 def _sdpa(e: Emitter, op: nn.SdpaOp):
+    from sparcc.passes.fuse_attention import BLOCKS_ATTR
+
+    if BLOCKS_ATTR in op.attributes:  # fuse-attention chose the online softmax
+        bq, bk = (a.value.data for a in op.attributes[BLOCKS_ATTR].data)
+        return _sdpa_online(e, op, bq, bk)
     q, k = shape_of(op.query), shape_of(op.key)
     rank = len(q)
     if _symbolic(q, k) and all(nn.same(x, y) for x, y in zip(q[:-2], k[:-2])):
@@ -1053,8 +1059,157 @@ def _sdpa(e: Emitter, op: nn.SdpaOp):
         scores = e.add(nn.AddOp(scores, op.mask))
     if op.is_causal.value.data:
         scores = _causal_mask(e, scores)
-    probs = e.add(nn.SoftmaxOp(scores, -1))
-    return e.add(nn.MatmulOp(probs, op.value))
+    return e.add(nn.MatmulOp(_attention_softmax(e, scores), op.value))
+
+
+def _attention_softmax(e: Emitter, x: SSAValue) -> SSAValue:
+    """Softmax over the last dim, but 0 (not NaN) in a row whose every score
+    is -inf: a query that may attend to no key, as PyTorch's SDPA gives
+    (a NaN there would reach every row through the next layer's keys)."""
+    typ, last = elem(x), len(shape_of(x)) - 1
+    zero = e.splat(0.0, typ)
+    top = e.add(nn.AmaxOp(x, [last], True))
+    top = e.add(nn.WhereOp(e.add(nn.CompareOp(top, e.splat(-math.inf, typ), "eq")), zero, top))
+    ex = e.add(nn.ExpOp(e.add(nn.SubOp(x, top))))
+    total = e.add(nn.SumOp(ex, [last], True))
+    total = e.add(nn.WhereOp(e.add(nn.CompareOp(total, zero, "eq")), e.splat(1.0, typ), total))
+    return e.add(nn.DivOp(ex, total))
+
+
+def _unmasked(s: Scalar, m: SSAValue) -> SSAValue:
+    """A row maximum to subtract: 0 where every score of the row so far is
+    -inf (masked), so that exp(-inf - m) is 0 instead of NaN."""
+    none = s.cmp("eq", m, s.const(-math.inf, m.type))
+    return s.select(none, s.const(0.0, m.type), m)
+
+
+def _const_index(e: Emitter, n: int) -> SSAValue:
+    return e.add(arith.ConstantOp(IntegerAttr(n, IndexType())))
+
+
+def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
+    """nn.sdpa with its softmax fused into the matmuls (passes/fuse_attention.py
+    says what and when): blocks of `bq` queries (a loop carrying the output),
+    and in each, blocks of `bk` keys (a loop carrying the running row maximum,
+    row sum and output rows), all heads at once. Static sizes, bq | L, bk | S."""
+    from sparcc.passes.fuse_attention import FUSION_ATTR
+
+    q, k, v = shape_of(op.query), shape_of(op.key), shape_of(op.value)
+    lead, (lq, d), lk, dv = q[:-2], q[-2:], k[-2], v[-1]
+    h = math.prod(lead)
+    typ = elem(op.query)
+    scale, causal = op.scale.value.data, op.is_causal.value.data
+    # q * scale once (h * L * E products), instead of scaling every score
+    q3 = e.elementwise([e.reshape(op.query, [h, lq, d])], [h, lq, d], lambda s, x: s.mul(x[0], s.const(scale, typ)))
+    # k^T once, in blocks: kt[h, j] is block j's [d, bk], contiguous (a
+    # plain [h, d, S] transpose would put the rows of a block S floats apart,
+    # which for S a multiple of 1024 all fall in the same cache sets)
+    kt = e.add(nn.PermuteOp(e.reshape(op.key, [h, lk // bk, bk, d]), [0, 1, 3, 2]))
+    v3 = e.reshape(op.value, [h, lk, dv])
+    mask = None
+    if op.mask is not None:
+        ms = list(shape_of(op.mask))
+        ms = [1] * (len(q) - len(ms)) + ms
+        mh = 1 if all(x == 1 for x in ms[:-2]) else h
+        mask = (e.reshape(op.mask, [mh, ms[-2], ms[-1]]), mh, ms[-2], ms[-1])
+    d3 = dims(3)
+    rows3, rows2 = amap(3, d3[:2]), amap(2, dims(2))
+    all3 = amap(3, d3)
+    c0 = _const_index(e, 0)
+
+    def t(shape: Sequence[int]) -> TensorType:
+        return TensorType(typ, list(shape))
+
+    # -- one block of queries ------------------------------------------------
+    outer = Block(arg_types=[IndexType(), t([h, lq, dv])])
+    i, out = outer.args
+    b = Emitter()
+    if causal:
+        # iteration i takes query block i/2 (i even) or n-1-i/2 (i odd): a
+        # thread's contiguous share of the iterations then holds as many
+        # short rows of keys as long ones
+        n = _const_index(b, lq // bq - 1)
+        half = b.add(arith.DivUIOp(i, _const_index(b, 2)))
+        odd = b.add(arith.CmpiOp(b.add(arith.RemUIOp(i, _const_index(b, 2))), _const_index(b, 0), "ne"))
+        block = b.add(arith.SelectOp(odd, b.add(arith.SubiOp(n, half)), half))
+    else:
+        block = i
+    q0 = b.add(arith.MuliOp(block, _const_index(b, bq)))
+    qb = b.add(tensor.ExtractSliceOp(q3, [0, q0, 0], [h, bq, d], [1, 1, 1], t([h, bq, d])))
+    m_init, l_init = b.filled([h, bq], typ, -math.inf), b.filled([h, bq], typ, 0.0)
+    acc_init = b.filled([h, bq, dv], typ, 0.0)
+    if causal:  # the key blocks up to the one holding the block's last query
+        last = b.add(arith.AddiOp(q0, _const_index(b, bq + bk - 1)))
+        upper = b.add(arith.MinUIOp(b.add(arith.DivUIOp(last, _const_index(b, bk))), _const_index(b, lk // bk)))
+    else:
+        upper = _const_index(b, lk // bk)
+
+    # -- one block of keys -----------------------------------------------------
+    inner = Block(arg_types=[IndexType(), t([h, bq]), t([h, bq]), t([h, bq, dv])])
+    j, m, l, acc = inner.args  # key block j: keys k0 = j * bk onwards
+    c = Emitter()
+    k0 = c.add(arith.MuliOp(j, _const_index(c, bk)))
+    ktb = c.add(tensor.ExtractSliceOp(kt, [0, j, 0, 0], [h, 1, d, bk], [1, 1, 1, 1], t([h, d, bk])))
+    vb = c.add(tensor.ExtractSliceOp(v3, [0, k0, 0], [h, bk, dv], [1, 1, 1], t([h, bk, dv])))
+    scores = c.matmul(qb, ktb)  # [h, bq, bk]
+    inputs, maps = [scores], [all3]
+    if mask is not None:
+        mv, mh, mq, mk = mask
+        sizes = [mh, bq if mq > 1 else 1, bk if mk > 1 else 1]
+        mb = c.add(tensor.ExtractSliceOp(mv, [0, q0 if mq > 1 else 0, k0 if mk > 1 else 0], sizes, [1, 1, 1],
+                                         t(sizes)))
+        keep = [i for i, n in enumerate(sizes) if n != 1 or [h, bq, bk][i] == 1]
+        inputs.append(c.drop_unit_dims(mb, keep))
+        maps.append(amap(3, [d3[i] for i in keep]))
+
+    def masked(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        y = x[0]
+        if mask is not None:
+            y = s.add(y, x[1])
+        if causal:  # -inf where the key's index passes the query's
+            i = s._add(arith.AddiOp(s.index(1), q0))
+            j = s._add(arith.AddiOp(s.index(2), k0))
+            y = s.select(s._add(arith.CmpiOp(j, i, "ugt")), s.const(-math.inf, typ), y)
+        return y
+
+    if mask is not None or causal:
+        scores = c.generic(inputs, maps, c.empty([h, bq, bk], typ), all3, [PAR] * 3, masked)
+    # written in place into the loop's own tensors (bufferization wants each
+    # yielded value in the buffer of its iter_arg): alpha reads m first
+    row_max = c.reduce(scores, [2], -math.inf, lambda s, x: s.max(x[1], x[0]))
+    alpha = c.generic([m, row_max], [rows2, rows2], c.empty([h, bq], typ), rows2, [PAR] * 2,
+                      lambda s, x: s.exp(s.sub(x[0], _unmasked(s, s.max(x[0], x[1])))))
+    m_new = c.generic([row_max], [rows2], m, rows2, [PAR] * 2, lambda s, x: s.max(x[1], x[0]))
+    probs = c.generic([scores, m_new], [all3, rows3], c.empty([h, bq, bk], typ), all3, [PAR] * 3,
+                      lambda s, x: s.exp(s.sub(x[0], _unmasked(s, x[1]))))
+    row_sum = c.reduce(probs, [2], 0.0, lambda s, x: s.add(x[1], x[0]))
+    l_new = c.generic([alpha, row_sum], [rows2] * 2, l, rows2, [PAR] * 2,
+                      lambda s, x: s.add(s.mul(x[2], x[0]), x[1]))
+    pv = c.matmul(probs, vb)  # [h, bq, dv]
+    acc_new = c.generic([alpha, pv], [rows3, all3], acc, all3, [PAR] * 3,
+                        lambda s, x: s.add(s.mul(x[2], x[0]), x[1]))
+    inner.add_ops([*c.ops, scf.YieldOp(m_new, l_new, acc_new)])
+    keys = scf.ForOp(c0, upper, _const_index(b, 1), [m_init, l_init, acc_init], inner)
+    b.ops.append(keys)
+    _, l_end, acc_end = keys.results
+
+    # out[:, q0:q0+bq] = acc / l, written in place (0 where a row had no key)
+    window = b.add(tensor.ExtractSliceOp(out, [0, q0, 0], [h, bq, dv], [1, 1, 1], t([h, bq, dv])))
+
+    def normalised(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        empty = s.cmp("eq", x[1], s.const(0.0, typ))
+        return s.select(empty, s.const(0.0, typ), s.div(x[0], x[1]))
+
+    ob = b.generic([acc_end, l_end], [all3, rows3], window, all3, [PAR] * 3, normalised)
+    written = b.add(tensor.InsertSliceOp.get(ob, out, [h, bq, dv], [0, DYNAMIC_INDEX, 0], [1, 1, 1], offsets=[q0],
+                                             result_type=out.type))
+    outer.add_ops([*b.ops, scf.YieldOp(written)])
+    queries = scf.ForOp(c0, _const_index(e, lq // bq), _const_index(e, 1), [e.empty([h, lq, dv], typ)], outer)
+    if FUSION_ATTR in op.attributes:
+        queries.attributes[FUSION_ATTR] = op.attributes[FUSION_ATTR]
+    queries.attributes["sparcc.independent_iterations"] = UnitAttr()  # each writes its own rows
+    e.ops.append(queries)
+    return e.reshape(queries.results[0], [*lead, lq, dv])
 
 
 def _causal_mask(e: Emitter, scores: SSAValue) -> SSAValue:

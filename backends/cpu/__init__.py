@@ -273,9 +273,11 @@ def _lower(text: str, threads: int) -> Lowered:
         _run(module, "prepare", PREPARE, timings)
         _run(module, "bufferize", BUFFERIZE, timings)
         _strided_copies_to_loops(module)
+        _independent_loops_to_forall(module, threads)
         module, decisions, fallback = _schedule(module, timings, threads)
         start = time.perf_counter()
         outlined = outline.outline_loop_nests(module)
+        plan_buffers.hoist_out_of_loops(module)
         timings.append(StageTiming("outline", time.perf_counter() - start))
         _run(module, "parallel", PARALLEL, timings)
         _inline_alloca_scopes(module)
@@ -314,6 +316,55 @@ def packed_entries(llvm_ir: str) -> str:
         lines += ["  ret void", "}"]
         out.append("\n".join(lines))
     return "\n\n" + "\n\n".join(out) + "\n" if out else ""
+
+
+INDEPENDENT = "sparcc.independent_iterations"  # on an scf.for whose iterations touch disjoint data
+
+
+def _independent_loops_to_forall(module: ir.Module, threads: int) -> None:
+    """Replaces each scf.for that the lowering marked as having independent
+    iterations (fused attention's blocks of queries, each writing its own
+    rows) by an scf.forall, which becomes an OpenMP loop shared by the
+    threads, when it has at least as many iterations as threads and carries
+    no values once bufferised. The ops inside then run on one thread each
+    (schedule.build sees the marked forall)."""
+    from mlir import ir
+    from mlir.dialects import scf
+
+    if threads < 2:
+        return
+    for loop in _ops_named(module, "scf.for"):
+        if INDEPENDENT not in loop.attributes or len(loop.results):
+            continue
+        bounds = []
+        for value in loop.operands[:3]:
+            owner = value.owner
+            if isinstance(owner, ir.Block) or owner.operation.name != "arith.constant":
+                break
+            bounds.append(ir.IntegerAttr(owner.operation.attributes["value"]).value)
+        if len(bounds) != 3 or bounds[2] <= 0 or -(-(bounds[1] - bounds[0]) // bounds[2]) < threads:
+            continue
+        with ir.InsertionPoint(loop), loop.location:
+            forall = scf.ForallOp([bounds[0]], [bounds[1]], [bounds[2]])
+        body = loop.regions[0].blocks[0]
+        new_body = forall.regions[0].blocks[0]
+        terminator = new_body.operations[0] if len(new_body.operations) else None
+        body.arguments[0].replace_all_uses_with(new_body.arguments[0])
+        for op in list(body.operations):
+            if op.operation.name == "scf.yield":
+                continue
+            if terminator is not None:
+                op.operation.move_before(terminator)
+            else:
+                new_body.append(op.operation)
+        if terminator is None:
+            with ir.InsertionPoint(new_body), loop.location:
+                scf.InParallelOp()
+        forall.operation.attributes[INDEPENDENT] = ir.UnitAttr.get()
+        for name in ("sparcc.fusion",):
+            if name in loop.attributes:
+                forall.operation.attributes[name] = loop.attributes[name]
+        loop.erase()
 
 
 def _strided_copies_to_loops(module: ir.Module) -> None:

@@ -69,6 +69,80 @@ def plan_module(module: ir.Module) -> dict[str, int]:
     return planned
 
 
+_SEQUENTIAL_LOOPS = frozenset({"scf.for", "scf.while"})
+
+
+def hoist_out_of_loops(module: ir.Module) -> int:
+    """Moves each static `memref.alloc` that a sequential loop's body
+    allocates and frees (one `memref.dealloc` in the same block) out of the
+    loop, its dealloc after the loop, as long as no view of it leaves an
+    iteration; repeated, so that it leaves nested loops too. Returns how
+    many moves were made.
+
+    Runs before the parallel stage: upstream's `buffer-loop-hoisting` there
+    (which moves the schedule's stack buffers out of loops) moves such an
+    allocation without its deallocation, which then frees the one buffer
+    once per iteration. A fresh buffer's contents are undefined, so reusing
+    one buffer for every iteration changes nothing a program may read.
+    Parallel loop bodies keep theirs: one buffer per thread."""
+    moves = 0
+    changed = True
+    while changed:
+        changed = False
+        for alloc in _ops_named(module, "memref.alloc"):
+            loop = alloc.parent
+            if loop is None or loop.name not in _SEQUENTIAL_LOOPS or len(alloc.operands):
+                continue
+            deallocs = [u.owner for u in alloc.results[0].uses if u.owner.name == "memref.dealloc"]
+            if len(deallocs) != 1 or deallocs[0].parent != loop or _leaves(alloc.results[0]):
+                continue
+            if deallocs[0].operation.block != alloc.operation.block:
+                continue
+            alloc.move_before(loop)
+            deallocs[0].move_after(loop)
+            moves += 1
+            changed = True
+    return moves
+
+
+def _ops_named(module: ir.Module, name: str) -> list[ir.Operation]:
+    from mlir import ir
+
+    found: list[ir.Operation] = []
+
+    def visit(op: ir.Operation) -> ir.WalkResult:
+        if op.name == name:
+            found.append(op)
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    return found
+
+
+def _leaves(value: ir.Value) -> bool:
+    """Whether `value` or a view of it may outlive its block: yielded,
+    returned, branched with, bound to a region's block argument, or turned
+    into something other than a view, a vector or a scalar."""
+    from mlir import ir
+
+    for use in value.uses:
+        op = use.owner
+        if op.name == "memref.dealloc":
+            continue
+        if op.name in _ESCAPES or op.name == "memref.extract_aligned_pointer_as_index":
+            return True
+        if any(isinstance(arg.type, ir.MemRefType) for region in op.regions for blk in region.blocks
+               for arg in blk.arguments):
+            return True
+        for result in op.results:
+            if isinstance(result.type, ir.MemRefType):
+                if _leaves(result):
+                    return True
+            elif not (isinstance(result.type, ir.VectorType) or _scalar(result.type)):
+                return True
+    return False
+
+
 def plan_function(func: ir.Operation) -> int:
     """Plans one function (see the module's doc); returns the arena's size in
     bytes (0: nothing planned)."""

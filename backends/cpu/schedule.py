@@ -914,6 +914,17 @@ def _is_batch_matmul(op: ir.Operation) -> bool:
     return body == ["arith.mulf", "arith.addf", "linalg.yield"]
 
 
+def _in_shared_loop(op: ir.Operation) -> bool:
+    """Whether `op` runs inside an scf.forall whose iterations the threads
+    already share (backends/cpu: _independent_loops_to_forall)."""
+    parent = op.parent
+    while parent is not None and parent.name != "func.func":
+        if parent.name == "scf.forall" and "sparcc.independent_iterations" in parent.attributes:
+            return True
+        parent = parent.parent
+    return False
+
+
 def build(module: ir.Module, threads: int = 1) -> tuple[str | None, list[Decision]]:
     """Tags the ops to schedule and returns (script, decisions)."""
     s, ew = _Script(), _Script()  # matmuls, then elementwise (see _wrap)
@@ -926,7 +937,9 @@ def build(module: ir.Module, threads: int = 1) -> tuple[str | None, list[Decisio
         return ir.WalkResult.ADVANCE
 
     module.operation.walk(visit)
+    team = threads
     for tag, op in enumerate(ops):
+        threads = 1 if _in_shared_loop(op) else team
         if _dynamic(op):  # sizes known only at run time
             found = _dynamic_schedule(s, ew, op, tag, threads)
             if found is None and op.name in ("linalg.matmul", "linalg.generic"):

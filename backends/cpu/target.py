@@ -31,11 +31,18 @@ RELATIVE_RATE = {
 }
 
 
+def fusions(module: Any) -> list[str]:
+    """The fusion passes' decisions (passes/fuse_attention.py), as the
+    module's `sparcc.fusions` lists them."""
+    found = module.attributes.get("sparcc.fusions") if hasattr(module, "attributes") else None
+    return [getattr(a, "data", str(a)) for a in found.data] if found is not None else []
+
+
 class CpuTarget(Target):
     name = "cpu"
     summary = "this machine's CPU: upstream MLIR to LLVM IR, a shared library called through ctypes"
     passes: ClassVar[tuple[str, ...]] = (
-        "lower-sparse", "lower-quant", "convert-nn-to-linalg", "customize-layout", "fuse-elementwise",
+        "lower-sparse", "lower-quant", "fuse-attention", "convert-nn-to-linalg", "customize-layout", "fuse-elementwise",
         "widen-bool-tensors", "approximate-math", "lower-entry-abi",
     )
 
@@ -134,7 +141,13 @@ class CpuTarget(Target):
     def upstream_steps(self) -> dict[str, Any]:
         from sparcc.backends.cpu import outline, plan_buffers
 
-        return {"plan-buffers": plan_buffers.plan_module, "outline-loop-nests": outline.outline_loop_nests}
+        return {
+            "plan-buffers": plan_buffers.plan_module,
+            "outline-loop-nests": outline.outline_loop_nests,
+            "hoist-loop-buffers": plan_buffers.hoist_out_of_loops,
+            # as for a team of 2 threads
+            "independent-loops-to-forall": lambda module: cpu._independent_loops_to_forall(module, 2),
+        }
 
     # -- build and load ----------------------------------------------------
     def build(self, module: Any, folder: Path, threads: int) -> dict[str, Any]:
@@ -149,6 +162,7 @@ class CpuTarget(Target):
             "fallbacks": [lowered.fallback] if lowered.fallback else [],
             "outlined": lowered.outlined,
             "arenas": lowered.arenas,
+            "fusions": fusions(module),
             "seconds": {**{t.name: t.seconds for t in lowered.timings}, **tool_times},
             "ir": {"linalg": "linalg.mlir"},
             "library": LIBRARY,

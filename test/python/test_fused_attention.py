@@ -1,0 +1,122 @@
+"""Fused attention (passes/fuse_attention.py, the online softmax that
+convert-nn-to-linalg emits): differential against PyTorch's SDPA, on shapes
+whose score matrix passes the pass's threshold, so that the fused form is
+what runs (each test checks the report says so). Also the unfused form's
+rows that may attend to no key (PyTorch gives 0, not NaN)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import sparcc
+
+
+class Sdpa(torch.nn.Module):
+    def __init__(self, causal: bool = False, scale: float | None = None):
+        super().__init__()
+        self.causal, self.scale = causal, scale
+
+    def forward(self, q, k, v, mask=None):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=self.causal, scale=self.scale)
+
+
+def _check(model, args, threads, fused=True):
+    program = sparcc.jit(model, threads=threads).compile(*args)
+    fusions = program.report["fusions"]
+    assert len(fusions) == 1
+    assert ("online softmax" in fusions[0]) == fused, fusions
+    with torch.no_grad():
+        got, want = program(*args), model(*args)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+    return program
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    "q_shape, lk, ev, causal",
+    [
+        ((1, 4, 256, 32), 256, 32, True),  # square, causal: blocks right of the diagonal skipped
+        ((2, 3, 192, 16), 320, 24, True),  # L != S, key blocks of 80, Ev != E, batch and heads
+        ((3, 96, 16), 1024, 16, False),  # rank 3, few queries and many keys
+        ((1, 4, 768, 32), 128, 32, True),  # L > S, causal: later query blocks see every key
+    ],
+)
+def test_fused_matches_pytorch(q_shape, lk, ev, causal, threads):
+    torch.manual_seed(0)
+    q = torch.randn(*q_shape)
+    k = torch.randn(*q_shape[:-2], lk, q_shape[-1])
+    v = torch.randn(*q_shape[:-2], lk, ev)
+    _check(Sdpa(causal), (q, k, v), threads)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_float_mask_and_scale(threads):
+    """A [L, S] additive mask broadcast over batch and heads, an explicit scale."""
+    torch.manual_seed(1)
+    q, k, v = (torch.randn(1, 4, 256, 32) for _ in range(3))
+    mask = torch.randn(256, 256)
+    _check(Sdpa(scale=0.3), (q, k, v, mask), threads)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_padding_mask_with_rows_that_see_no_key(threads):
+    """A boolean [B, H, L, S] mask (per head) where some query rows may
+    attend to no key at all: PyTorch gives 0 there, and so must the online
+    softmax (a row that is all -inf in its first key blocks but not later
+    must not turn into NaN either)."""
+    torch.manual_seed(2)
+    q, k, v = (torch.randn(1, 4, 256, 32) for _ in range(3))
+    mask = torch.rand(1, 4, 256, 256) > 0.3
+    mask[0, 1, 7] = False  # no key at all
+    mask[0, 2, 9, :200] = False  # only keys of the last block
+    program = _check(Sdpa(), (q, k, v, mask), threads)
+    out = program(q, k, v, mask)
+    assert torch.all(out[0, 1, 7] == 0)
+    assert not torch.isnan(out).any()
+
+
+def test_fused_program_does_not_store_the_score_matrix():
+    """12 heads x 1024 x 1024: 48 MiB of scores unfused; fused, a call holds
+    the scaled q, k^T and the output (3 MiB each) and blocks of scores."""
+    torch.manual_seed(3)
+    q, k, v = (torch.randn(1, 12, 1024, 64) for _ in range(3))
+    program = _check(Sdpa(True), (q, k, v), 1)
+    scores, qkv = 12 * 1024 * 1024 * 4, 12 * 1024 * 64 * 4
+    held = sum(program.report["arenas"].values())
+    assert 3 * qkv < held < 3 * qkv + scores // 16, program.report["arenas"]
+
+
+def test_small_attention_stays_unfused_and_says_why():
+    torch.manual_seed(4)
+    q, k, v = (torch.randn(1, 2, 16, 8) for _ in range(3))
+    program = _check(Sdpa(True), (q, k, v), 1, fused=False)
+    assert "not fused (scores (2.0 KiB) fit in cache)" in program.report["fusions"][0]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bool])
+def test_unfused_rows_that_see_no_key_are_zero(dtype):
+    """Unfused (small) attention: a row whose every score is masked gives 0,
+    as PyTorch's SDPA does, instead of softmax's 0/0."""
+    torch.manual_seed(5)
+    q, k, v = (torch.randn(1, 2, 8, 16) for _ in range(3))
+    if dtype == torch.bool:
+        mask = torch.rand(8, 8) > 0.5
+        mask[3] = False
+    else:
+        mask = torch.zeros(8, 8)
+        mask[3] = -float("inf")
+    program = _check(Sdpa(), (q, k, v, mask), 1, fused=False)
+    assert torch.all(program(q, k, v, mask)[0, :, 3] == 0)
+
+
+def test_switch_off_gives_the_unfused_program(monkeypatch):
+    from sparcc.passes import fuse_attention
+
+    monkeypatch.setattr(fuse_attention, "FUSE_ATTENTION", False)
+    torch.manual_seed(6)
+    q, k, v = (torch.randn(1, 4, 256, 32) for _ in range(3))
+    program = sparcc.jit(Sdpa(True), threads=1, cache=False).compile(q, k, v)
+    assert program.report["fusions"] == []
+    torch.testing.assert_close(program(q, k, v), Sdpa(True)(q, k, v), rtol=1e-4, atol=1e-5)
