@@ -2,7 +2,7 @@
 against the unfused lowering and PyTorch eager (whose CPU SDPA is its own
 fused flash-attention kernel), side by side in one process.
 
-    python benchmarks/bench_attention.py [--threads 1,2] [--repeat 20] [--models] [--quick]
+    python benchmarks/bench_attention.py [--threads 1,2] [--repeat 20] [--models [--no-cases]] [--quick]
 
 Per case, scaled_dot_product_attention on [1, H, L, 64] f32 tensors is
 compiled twice with the cache off (the cache key does not see the switch):
@@ -80,7 +80,7 @@ def _row(name: str, model: Any, args: tuple[Any, ...], threads: int, repeat: int
         ms = blocked_median_ms([lambda: fused(*args), lambda: plain(*args), lambda: model(*args)], repeat)
     predicted, default = "", ""
     if problem is not None:
-        choice = fuse_attention.choose(problem)
+        choice = fuse_attention.choose(problem, threads=threads)
         predicted = f"{choice.predicted:.2f}x" if choice.bq else "-"
         default = "fused" if choice.fuse else "unfused"
     print(f"| {name} | {threads} | {ms[1]:.2f} | {ms[0]:.2f} | {ms[1] / ms[0]:.2f}x | {predicted} | {default} | "
@@ -99,7 +99,7 @@ def _hf_models() -> list[tuple[str, Any, tuple[Any, ...]]]:
 
     torch.manual_seed(0)
     bert = transformers.BertModel(transformers.BertConfig(num_hidden_layers=2, attn_implementation="sdpa")).eval()
-    gpt2 = transformers.GPT2Model(transformers.GPT2Config(n_layer=2, attn_implementation="sdpa")).eval()
+    gpt2 = transformers.GPT2Model(transformers.GPT2Config(n_layer=2, use_cache=False, attn_implementation="sdpa")).eval()
     return [
         ("HF BERT-base, 2 layers, 512 tokens", bert, (torch.randint(0, 1000, (1, 512)),)),
         ("HF GPT-2, 2 layers, 1024 tokens", gpt2, (torch.randint(0, 1000, (1, 1024)),)),
@@ -112,6 +112,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--models", action="store_true", help="also Hugging Face BERT and GPT-2 (2 layers)")
     p.add_argument("--quick", action="store_true", help="two cases only")
+    p.add_argument("--no-cases", action="store_true", help="only the models (with --models)")
     p.add_argument("--json", default=str(HERE / "results" / "attention.json"))
     args = p.parse_args()
     import torch
@@ -125,7 +126,7 @@ def main() -> None:
           "| unfused vs eager |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for threads in [int(t) for t in args.threads.split(",")]:
-        for heads, lq, lk, causal in QUICK if args.quick else CASES:
+        for heads, lq, lk, causal in [] if args.no_cases else QUICK if args.quick else CASES:
             torch.manual_seed(0)
             q, k, v = torch.randn(1, heads, lq, 64), torch.randn(1, heads, lk, 64), torch.randn(1, heads, lk, 64)
             name = f"{heads} heads, L={lq}, S={lk}{', causal' if causal else ''}"

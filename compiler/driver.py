@@ -38,11 +38,24 @@ if TYPE_CHECKING:
 # run without them.
 
 
-def run_passes(module: ModuleOp, names: Sequence[str], source: str | None = None) -> dict[str, float]:
-    """Applies the passes `names` in order. A pass (or the final verifier)
-    that raises anything but a SparccError is a sparcc bug: it becomes a
-    PipelineError whose reproducer replays `source` (the module's text
-    before the first pass) through the passes up to the failing one."""
+def run_passes(module: ModuleOp, names: Sequence[str], source: str | None = None,
+               threads: int = 1) -> dict[str, float]:
+    """Applies the passes `names` in order, for code that runs on `threads`
+    threads (sparcc.passes.team_size: cost decisions that depend on it). A
+    pass (or the final verifier) that raises anything but a SparccError is a
+    sparcc bug: it becomes a PipelineError whose reproducer replays `source`
+    (the module's text before the first pass) through the passes up to the
+    failing one."""
+    from sparcc.passes import TEAM
+
+    token = TEAM.set(max(1, int(threads or 1)))
+    try:
+        return _run_passes(module, names, source)
+    finally:
+        TEAM.reset(token)
+
+
+def _run_passes(module: ModuleOp, names: Sequence[str], source: str | None) -> dict[str, float]:
     from sparcc.passes import PASSES
 
     from xdsl.context import Context
@@ -357,11 +370,12 @@ class Prepared:
     sparse_layers: list[Any]
     ir: dict[str, str]  # "nn": the module before the target's passes
     import_seconds: float
+    threads: int = 1  # the team the code is built for
 
     def run_passes(self) -> dict[str, float]:
         """The target's passes over the module, in place; seconds per pass."""
         with pytorch_rejects(self.model, self.args):
-            return run_passes(self.imported.module, self.target.pipeline, self.ir["nn"])
+            return run_passes(self.imported.module, self.target.pipeline, self.ir["nn"], self.threads)
 
 
 def prepare(model: Any, args: Sequence[Any], target: Any, quant: Any = None, sparsity: Any = None,
@@ -382,7 +396,7 @@ def prepare(model: Any, args: Sequence[Any], target: Any, quant: Any = None, spa
     sparse_layers = apply_sparsity(imported, sparse_spec, spec, target, threads)
     layers = apply_quant(imported, spec, target)
     return Prepared(model, args, target, imported, spec, sparse_spec, layers, sparse_layers,
-                    {"nn": str(imported.module)}, seconds)
+                    {"nn": str(imported.module)}, seconds, threads or 1)
 
 
 def compile_program(

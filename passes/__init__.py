@@ -10,8 +10,19 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from xdsl.passes import ModulePass
+
+
+# The team size the code is built for, while the driver runs the passes
+# (driver.run_passes): a pass whose cost decision depends on it reads it
+# (fuse-attention: its blocks of queries are shared by the threads).
+TEAM: ContextVar[int] = ContextVar("sparcc_team", default=1)
+
+
+def team_size() -> int:
+    return TEAM.get()
 
 
 def _convert_nn_to_linalg() -> type[ModulePass]:

@@ -1083,6 +1083,10 @@ def _unmasked(s: Scalar, m: SSAValue) -> SSAValue:
     return s.select(none, s.const(0.0, m.type), m)
 
 
+def _const_index_in(s: Scalar, n: int) -> SSAValue:
+    return s._add(arith.ConstantOp(IntegerAttr(n, IndexType())))
+
+
 def _const_index(e: Emitter, n: int) -> SSAValue:
     return e.add(arith.ConstantOp(IntegerAttr(n, IndexType())))
 
@@ -1091,27 +1095,35 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
     """nn.sdpa with its softmax fused into the matmuls (passes/fuse_attention.py
     says what and when): blocks of `bq` queries (a loop carrying the output),
     and in each, blocks of `bk` keys (a loop carrying the running row maximum,
-    row sum and output rows), all heads at once. Static sizes, bq | L, bk | S."""
+    row sum and output rows), all heads at once. Static sizes; a length that
+    its block does not divide is padded to whole blocks (keys masked past S,
+    query rows dropped past L)."""
     from sparcc.passes.fuse_attention import FUSION_ATTR
 
     q, k, v = shape_of(op.query), shape_of(op.key), shape_of(op.value)
     lead, (lq, d), lk, dv = q[:-2], q[-2:], k[-2], v[-1]
     h = math.prod(lead)
+    nq, nk = -(-lq // bq), -(-lk // bk)
+    lqp, lkp = nq * bq, nk * bk  # padded lengths
     typ = elem(op.query)
     scale, causal = op.scale.value.data, op.is_causal.value.data
     # q * scale once (h * L * E products), instead of scaling every score
     q3 = e.elementwise([e.reshape(op.query, [h, lq, d])], [h, lq, d], lambda s, x: s.mul(x[0], s.const(scale, typ)))
+    q3 = e.pad(q3, [0, 0, 0], [0, lqp - lq, 0], 0.0)
     # k^T once, in blocks: kt[h, j] is block j's [d, bk], contiguous (a
     # plain [h, d, S] transpose would put the rows of a block S floats apart,
     # which for S a multiple of 1024 all fall in the same cache sets)
-    kt = e.add(nn.PermuteOp(e.reshape(op.key, [h, lk // bk, bk, d]), [0, 1, 3, 2]))
-    v3 = e.reshape(op.value, [h, lk, dv])
+    k3 = e.pad(e.reshape(op.key, [h, lk, d]), [0, 0, 0], [0, lkp - lk, 0], 0.0)
+    kt = e.add(nn.PermuteOp(e.reshape(k3, [h, nk, bk, d]), [0, 1, 3, 2]))
+    v3 = e.pad(e.reshape(op.value, [h, lk, dv]), [0, 0, 0], [0, lkp - lk, 0], 0.0)
     mask = None
     if op.mask is not None:
         ms = list(shape_of(op.mask))
         ms = [1] * (len(q) - len(ms)) + ms
         mh = 1 if all(x == 1 for x in ms[:-2]) else h
-        mask = (e.reshape(op.mask, [mh, ms[-2], ms[-1]]), mh, ms[-2], ms[-1])
+        mq, mk = (lqp if ms[-2] > 1 else 1), (lkp if ms[-1] > 1 else 1)
+        mv = e.pad(e.reshape(op.mask, [mh, ms[-2], ms[-1]]), [0, 0, 0], [0, mq - ms[-2], mk - ms[-1]], 0.0)
+        mask = (mv, mh, mq, mk)
     d3 = dims(3)
     rows3, rows2 = amap(3, d3[:2]), amap(2, dims(2))
     all3 = amap(3, d3)
@@ -1121,14 +1133,14 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
         return TensorType(typ, list(shape))
 
     # -- one block of queries ------------------------------------------------
-    outer = Block(arg_types=[IndexType(), t([h, lq, dv])])
+    outer = Block(arg_types=[IndexType(), t([h, lqp, dv])])
     i, out = outer.args
     b = Emitter()
     if causal:
         # iteration i takes query block i/2 (i even) or n-1-i/2 (i odd): a
         # thread's contiguous share of the iterations then holds as many
         # short rows of keys as long ones
-        n = _const_index(b, lq // bq - 1)
+        n = _const_index(b, nq - 1)
         half = b.add(arith.DivUIOp(i, _const_index(b, 2)))
         odd = b.add(arith.CmpiOp(b.add(arith.RemUIOp(i, _const_index(b, 2))), _const_index(b, 0), "ne"))
         block = b.add(arith.SelectOp(odd, b.add(arith.SubiOp(n, half)), half))
@@ -1140,9 +1152,9 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
     acc_init = b.filled([h, bq, dv], typ, 0.0)
     if causal:  # the key blocks up to the one holding the block's last query
         last = b.add(arith.AddiOp(q0, _const_index(b, bq + bk - 1)))
-        upper = b.add(arith.MinUIOp(b.add(arith.DivUIOp(last, _const_index(b, bk))), _const_index(b, lk // bk)))
+        upper = b.add(arith.MinUIOp(b.add(arith.DivUIOp(last, _const_index(b, bk))), _const_index(b, nk)))
     else:
-        upper = _const_index(b, lk // bk)
+        upper = _const_index(b, nk)
 
     # -- one block of keys -----------------------------------------------------
     inner = Block(arg_types=[IndexType(), t([h, bq]), t([h, bq]), t([h, bq, dv])])
@@ -1166,13 +1178,16 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
         y = x[0]
         if mask is not None:
             y = s.add(y, x[1])
+        if causal or lkp > lk:
+            j = s._add(arith.AddiOp(s.index(2), k0))
         if causal:  # -inf where the key's index passes the query's
             i = s._add(arith.AddiOp(s.index(1), q0))
-            j = s._add(arith.AddiOp(s.index(2), k0))
             y = s.select(s._add(arith.CmpiOp(j, i, "ugt")), s.const(-math.inf, typ), y)
+        if lkp > lk:  # and past the last real key
+            y = s.select(s._add(arith.CmpiOp(j, _const_index_in(s, lk), "uge")), s.const(-math.inf, typ), y)
         return y
 
-    if mask is not None or causal:
+    if mask is not None or causal or lkp > lk:
         scores = c.generic(inputs, maps, c.empty([h, bq, bk], typ), all3, [PAR] * 3, masked)
     # written in place into the loop's own tensors (bufferization wants each
     # yielded value in the buffer of its iter_arg): alpha reads m first
@@ -1204,12 +1219,16 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
     written = b.add(tensor.InsertSliceOp.get(ob, out, [h, bq, dv], [0, DYNAMIC_INDEX, 0], [1, 1, 1], offsets=[q0],
                                              result_type=out.type))
     outer.add_ops([*b.ops, scf.YieldOp(written)])
-    queries = scf.ForOp(c0, _const_index(e, lq // bq), _const_index(e, 1), [e.empty([h, lq, dv], typ)], outer)
+    queries = scf.ForOp(c0, _const_index(e, nq), _const_index(e, 1), [e.empty([h, lqp, dv], typ)], outer)
     if FUSION_ATTR in op.attributes:
         queries.attributes[FUSION_ATTR] = op.attributes[FUSION_ATTR]
     queries.attributes["sparcc.independent_iterations"] = UnitAttr()  # each writes its own rows
     e.ops.append(queries)
-    return e.reshape(queries.results[0], [*lead, lq, dv])
+    result = queries.results[0]
+    if lqp > lq:  # the padding rows go
+        rows = e.add(tensor.ExtractSliceOp.from_static_parameters(result, [0, 0, 0], [h, lq, dv], [1, 1, 1]))
+        result = e.add(linalg.CopyOp([rows], [e.empty([h, lq, dv], typ)], [TensorType(typ, [h, lq, dv])]))
+    return e.reshape(result, [*lead, lq, dv])
 
 
 def _causal_mask(e: Emitter, scores: SSAValue) -> SSAValue:

@@ -23,11 +23,20 @@ lowering (convert-nn-to-linalg) runs
 A row whose keys so far are all masked keeps m = -inf; the exps then use 0
 in its place, so that no -inf - -inf makes a NaN.
 
+A length that no block size divides is padded to whole blocks: the keys
+with zeros, masked to -inf past the real ones; the queries with zero rows,
+whose outputs are dropped (ViT's 197 tokens: 4 blocks of 50 queries, 2 of
+112 keys).
+
 The decision goes through one cost interface, `choose(AttentionProblem)`
 (a heuristic today; a learned model can replace it): fuse where the score
-matrix does not fit in the second-level cache, so that the unfused passes
-over it go to a slower level, and where block sizes divide the sequence
-lengths. The chosen op gets
+matrix is at least a quarter of the second-level cache (below that the
+unfused passes stay in cache, and a tiny model's attention is one block
+anyway) and the predicted gain, padding counted, is at least `min_gain`.
+Blocks: keys 128 at most (a multiple of 16 when padded); queries 64 at most,
+a block of scores within `max_block_bytes`, and at least 4 blocks from 64
+queries up, so that the threads, which share the blocks of queries, all get
+some. The chosen op gets
 
     sparcc.fusion = "<what, blocks, predicted speed-up>"   (the report prints it)
     sparcc.attention_blocks = [bq, bk]                     (what the lowering reads)
@@ -37,13 +46,13 @@ and every decision, fused or not, is appended to the module's
 
 Left unfused (and said why in the op's `sparcc.fusion_skipped`): symbolic
 sizes, element types other than f32, key/value batch dims that broadcast,
-a mask whose batch dims broadcast over some but not all of the query's
-(each head would need its own copy), or a sequence length without a block
-size in range.
+and a mask whose batch dims broadcast over some but not all of the query's
+(each head would need its own copy).
 
-Options: `min_score_bytes` (default: the L2 size below), `max_block_bytes`
+Options: `min_score_bytes` (default a quarter of the L2 size below), `max_block_bytes`
 (the largest [H, bq, bk] block of scores), `min_gain` (the least predicted
-speed-up that fuses).
+speed-up that fuses), `threads` (default: the team size the driver builds
+for; the predicted times are for that many threads).
 """
 
 from __future__ import annotations
@@ -56,6 +65,7 @@ from xdsl.dialects.builtin import ArrayAttr, Float32Type, IntegerAttr, ModuleOp,
 from xdsl.passes import ModulePass
 
 from sparcc.dialects import nn
+from sparcc.passes import team_size
 
 FUSION_ATTR = "sparcc.fusion"
 SKIPPED_ATTR = "sparcc.fusion_skipped"
@@ -64,21 +74,20 @@ REPORT_ATTR = "sparcc.fusions"  # on the module: every decision, for the compile
 FUSE_ATTENTION = True  # switch (benchmarks/bench_attention.py compares both)
 
 # The heuristic's machine, fitted to benchmarks/bench_attention.py on the
-# 2-core Zen 4 VM at one thread (12 heads x 64; the unfused and fused
-# programs timed side by side): the cost per f32 score of the unfused
-# passes over a score matrix by where it lives, of the fused passes over a
-# block that stays in cache, the two matmuls' rate, and the fused loop's
-# overhead per (query block, key block) step.
+# 2-core Zen 4 VM (12 heads x 64, the unfused and fused programs timed side
+# by side, one thread): the matmuls' rate, the cost per f32 score of the
+# unfused passes over a score matrix by its size, of the fused passes over a
+# block that stays in cache, and the fused loop's overhead per (query block,
+# key block) step. With more threads, the unfused matmuls divide among them
+# and its passes over the scores barely gain (measured: 1.0-1.6x at 2
+# threads); the fused loop shares its blocks of queries.
 L2_BYTES = 1 << 20
-L3_BYTES = 32 << 20
-NS_PER_SCORE_L2 = 0.6
-NS_PER_SCORE_L3 = 1.2
-NS_PER_SCORE_MEMORY = 2.5
-NS_PER_SCORE_FUSED = 0.3
-NS_PER_FLOP = 1 / 70  # about 70 GFLOP/s
+NS_PER_FLOP = 1 / 85  # about 85 GFLOP/s
+NS_PER_SCORE_UNFUSED = ((4 << 20, 0.5), (16 << 20, 1.5), (None, 2.2))  # (score bytes up to, ns)
+NS_PER_SCORE_FUSED = 0.45
 NS_PER_BLOCK = 3000.0
 
-MIN_SCORE_BYTES = L2_BYTES  # smaller score matrices stay unfused
+MIN_SCORE_BYTES = L2_BYTES >> 2  # smaller score matrices stay unfused
 MIN_GAIN = 1.05  # the least predicted speed-up that fuses
 
 
@@ -109,37 +118,55 @@ def _largest_divisor(n: int, cap: int, least: int = 1) -> int | None:
     return next((d for d in range(min(n, cap), least - 1, -1) if n % d == 0), None)
 
 
-def predicted_ns(p: AttentionProblem, bq: int = 0, bk: int = 0) -> float:
-    """The heuristic cost of one call, unfused (bq = 0) or in blocks."""
+def predicted_ns(p: AttentionProblem, bq: int = 0, bk: int = 0, threads: int = 1) -> float:
+    """The heuristic cost of one call on `threads` threads, unfused (bq = 0)
+    or in blocks of bq queries and bk keys (lengths padded to whole blocks)."""
     flops = 2 * p.heads * p.lq * p.lk * (p.e + p.ev)
     scores = p.heads * p.lq * p.lk
     if not bq:
-        per_score = (NS_PER_SCORE_L2 if p.score_bytes <= L2_BYTES else
-                     NS_PER_SCORE_L3 if p.score_bytes <= L3_BYTES else NS_PER_SCORE_MEMORY)
-        return flops * NS_PER_FLOP + scores * per_score
-    steps = (p.lq // bq) * (p.lk // bk)
+        per_score = next(ns for limit, ns in NS_PER_SCORE_UNFUSED if limit is None or p.score_bytes <= limit)
+        return flops * NS_PER_FLOP / threads + scores * per_score
+    nq, nk = -(-p.lq // bq), -(-p.lk // bk)
+    padded = nq * bq * nk * bk / (p.lq * p.lk)
+    steps = nq * nk
+    kept = 1.0
     if p.causal:  # the blocks right of the diagonal are skipped
-        kept = sum(min(p.lk // bk, -(-(i + 1) * bq // bk)) for i in range(p.lq // bq)) / steps
-        flops, scores, steps = flops * kept, scores * kept, steps * kept
-    return flops * NS_PER_FLOP + scores * NS_PER_SCORE_FUSED + steps * NS_PER_BLOCK
+        kept = sum(min(nk, -(-(i + 1) * bq // bk)) for i in range(nq)) / steps
+    flops, scores, steps = flops * padded * kept, scores * padded * kept, steps * kept
+    one = flops * NS_PER_FLOP + scores * NS_PER_SCORE_FUSED + steps * NS_PER_BLOCK
+    return one * -(-nq // threads) / nq if nq >= threads else one  # fewer blocks than threads: no sharing
 
 
 def _size_text(n: int) -> str:
     return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.1f} KiB" if n >= 1024 else f"{n} B"
 
 
-def choose(p: AttentionProblem, min_score_bytes: int = L2_BYTES, max_block_bytes: int = 512 << 10,
-           min_gain: float = 1.05) -> AttentionChoice:
-    """The cost interface: whether to fuse, and the block sizes."""
+def blocks(n: int, widest: int, multiple: int = 1) -> tuple[int, int]:
+    """(block, padded length) for a length `n` cut into blocks of at most
+    `widest`: the largest divisor of n from widest/2 to widest when there is
+    one (no padding), else the fewest blocks of at most `widest`, evened out
+    and rounded up to `multiple`, the last one padded (ViT's 197 tokens:
+    keys in 2 blocks of 112, 224 in all)."""
+    exact = _largest_divisor(n, widest, max(1, widest // 2))
+    if exact is not None:
+        return exact, n
+    count = -(-n // widest)
+    size = -(-(-(-n // count)) // multiple) * multiple
+    return size, count * size
+
+
+def choose(p: AttentionProblem, min_score_bytes: int = L2_BYTES >> 2, max_block_bytes: int = 512 << 10,
+           min_gain: float = 1.05, threads: int = 1) -> AttentionChoice:
+    """The cost interface: whether to fuse, and the block sizes, for code
+    that runs on `threads` threads."""
     if p.score_bytes < min_score_bytes:
         return AttentionChoice(False, why=f"scores ({_size_text(p.score_bytes)}) fit in cache")
-    bk = _largest_divisor(p.lk, 128, 16)
-    if bk is None:
-        return AttentionChoice(False, why=f"no key block of 16..128 divides the key length {p.lk}")
-    rows = max(1, max_block_bytes // (4 * p.heads * bk))
-    bq = _largest_divisor(p.lq, min(64, rows))
-    assert bq is not None  # 1 divides every length
-    predicted = predicted_ns(p) / predicted_ns(p, bq, bk)
+    bk, _ = blocks(p.lk, 128, 16)
+    # at most 64 queries, a block of scores within max_block_bytes, and at
+    # least 4 blocks where there are 64 queries or more (the threads share them)
+    rows = max(1, min(64, max_block_bytes // (4 * p.heads * bk), max(16, p.lq // 4)))
+    bq, _ = blocks(p.lq, rows)
+    predicted = predicted_ns(p, threads=threads) / predicted_ns(p, bq, bk, threads)
     if predicted < min_gain:
         return AttentionChoice(False, bq, bk, predicted, f"predicted {predicted:.2f}x")
     return AttentionChoice(True, bq, bk, predicted)
@@ -179,6 +206,7 @@ class FuseAttentionPass(ModulePass):
     min_score_bytes: int | None = None
     max_block_bytes: int = 512 << 10
     min_gain: float | None = None
+    threads: int | None = None  # None: the team the driver builds for (sparcc.passes.team_size)
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if not FUSE_ATTENTION:
@@ -193,7 +221,8 @@ class FuseAttentionPass(ModulePass):
             p = problem
             what = f"attention {p.heads}x{p.lq}x{p.lk}x{p.e}{' causal' if p.causal else ''}"
             choice = choose(problem, MIN_SCORE_BYTES if self.min_score_bytes is None else self.min_score_bytes,
-                            self.max_block_bytes, MIN_GAIN if self.min_gain is None else self.min_gain)
+                            self.max_block_bytes, MIN_GAIN if self.min_gain is None else self.min_gain,
+                            team_size() if self.threads is None else self.threads)
             if not choice.fuse:
                 sdpa.attributes[SKIPPED_ATTR] = StringAttr(choice.why)
                 decisions.append(StringAttr(f"{what}: not fused ({choice.why})"))

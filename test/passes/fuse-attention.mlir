@@ -3,12 +3,13 @@
 // softmax); every decision, fused or not, is listed on the module for the
 // compile report.
 // RUN: sparcc-opt %s -p fuse-attention | filecheck %s
+// RUN: sparcc-opt %s -p 'fuse-attention{threads=2}' | filecheck %s --check-prefix=TWO
 // RUN: sparcc-opt %s -p 'fuse-attention{min_score_bytes=0 min_gain=0.0},convert-nn-to-linalg' | filecheck %s --check-prefix=LOWER
 
 // CHECK:       builtin.module attributes {sparcc.fusions = [
 // CHECK-SAME:    "attention 12x512x512x64 causal: online softmax, 64 queries x 128 keys per block, scores of 12.0 MiB not stored, predicted {{[0-9.]+}}x",
 // CHECK-SAME:    "attention 2x16x32x8: not fused (scores (4.0 KiB) fit in cache)",
-// CHECK-SAME:    "attention 12x64x509x64: not fused (no key block of 16..128 divides the key length 509)",
+// CHECK-SAME:    "attention 12x61x509x64: not fused (predicted 0.{{[0-9]+}}x)",
 // CHECK-SAME:    "attention 6x256x256x64: not fused (a mask that broadcasts over some batch dims but not all)",
 // CHECK-SAME:    "attention 12x256x256x64: not fused (symbolic sizes or a type other than f32)"]}
 
@@ -77,12 +78,29 @@ func.func @small(%q: tensor<2x16x8xf32>, %k: tensor<2x32x8xf32>, %v: tensor<2x32
   func.return %0 : tensor<2x16x4xf32>
 }
 
-// A key length with no divisor in 16..128 (509 is prime).
-// CHECK-LABEL: func.func @prime_keys(
-// CHECK:         sparcc.fusion_skipped = "no key block of 16..128 divides the key length 509"
-func.func @prime_keys(%q: tensor<12x64x64xf32>, %k: tensor<12x509x64xf32>, %v: tensor<12x509x64xf32>) -> tensor<12x64x64xf32> {
-  %0 = nn.sdpa %q, %k, %v {scale = 0.125 : f64} : (tensor<12x64x64xf32>, tensor<12x509x64xf32>, tensor<12x509x64xf32>) -> tensor<12x64x64xf32>
-  func.return %0 : tensor<12x64x64xf32>
+// Lengths without a block size that divides them (61 and 509 are prime):
+// padded to whole blocks, 4 x 16 queries and 4 x 128 keys; the padding keys
+// are masked to -inf, the padding query rows dropped. At one thread the
+// padding costs more than fusing gains; at two, the threads share the 4
+// blocks of queries while the unfused passes over the scores barely divide.
+// CHECK-LABEL: func.func @prime_lengths(
+// CHECK:         sparcc.fusion_skipped = "predicted 0.{{[0-9]+}}x"
+// TWO-LABEL:   func.func @prime_lengths(
+// TWO:           sparcc.attention_blocks = [16 : i64, 128 : i64], sparcc.fusion = "attention 12x61x509x64: online softmax, 16 queries x 128 keys per block, scores of 1.4 MiB not stored, predicted 1.{{[0-9]+}}x"
+// LOWER-LABEL: func.func @prime_lengths(
+// LOWER:         tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0] [12, 61, 64] [1, 1, 1] : tensor<12x61x64xf32> into tensor<12x64x64xf32>
+// LOWER:         tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0] [12, 509, 64] [1, 1, 1] : tensor<12x509x64xf32> into tensor<12x512x64xf32>
+// LOWER:         scf.for
+// LOWER:           scf.for
+// LOWER:             %[[LAST:.*]] = arith.constant 509 : index
+// LOWER-NEXT:        %[[PAST:.*]] = arith.cmpi uge, %{{.*}}, %[[LAST]] : index
+// LOWER-NEXT:        arith.constant 0xff800000 : f32
+// LOWER-NEXT:        arith.select %[[PAST]]
+// LOWER:         %[[ROWS:.*]] = tensor.extract_slice %{{.*}}[0, 0, 0] [12, 61, 64] [1, 1, 1] : tensor<12x64x64xf32> to tensor<12x61x64xf32>
+// LOWER:         linalg.copy ins(%[[ROWS]] : tensor<12x61x64xf32>)
+func.func @prime_lengths(%q: tensor<12x61x64xf32>, %k: tensor<12x509x64xf32>, %v: tensor<12x509x64xf32>) -> tensor<12x61x64xf32> {
+  %0 = nn.sdpa %q, %k, %v {scale = 0.125 : f64} : (tensor<12x61x64xf32>, tensor<12x509x64xf32>, tensor<12x509x64xf32>) -> tensor<12x61x64xf32>
+  func.return %0 : tensor<12x61x64xf32>
 }
 
 // A [2, 1, L, S] mask for 3 heads: each head would need its own copy.

@@ -22,8 +22,19 @@ class Sdpa(torch.nn.Module):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=self.causal, scale=self.scale)
 
 
+@pytest.fixture
+def forced(monkeypatch):
+    """Fusion wherever the lowering can (the heuristic's thresholds at 0):
+    these tests check the fused code, not the decision. Compiled with the
+    cache off (its key does not see the thresholds)."""
+    from sparcc.passes import fuse_attention
+
+    monkeypatch.setattr(fuse_attention, "MIN_SCORE_BYTES", 0)
+    monkeypatch.setattr(fuse_attention, "MIN_GAIN", 0.0)
+
+
 def _check(model, args, threads, fused=True):
-    program = sparcc.jit(model, threads=threads).compile(*args)
+    program = sparcc.jit(model, threads=threads, cache=False).compile(*args)
     fusions = program.report["fusions"]
     assert len(fusions) == 1
     assert ("online softmax" in fusions[0]) == fused, fusions
@@ -41,9 +52,11 @@ def _check(model, args, threads, fused=True):
         ((2, 3, 192, 16), 320, 24, True),  # L != S, key blocks of 80, Ev != E, batch and heads
         ((3, 96, 16), 1024, 16, False),  # rank 3, few queries and many keys
         ((1, 4, 768, 32), 128, 32, True),  # L > S, causal: later query blocks see every key
+        ((1, 12, 197, 64), 197, 64, False),  # ViT's 197 tokens: both lengths padded to whole blocks
+        ((1, 4, 300, 32), 509, 16, True),  # a prime key length, causal
     ],
 )
-def test_fused_matches_pytorch(q_shape, lk, ev, causal, threads):
+def test_fused_matches_pytorch(q_shape, lk, ev, causal, threads, forced):
     torch.manual_seed(0)
     q = torch.randn(*q_shape)
     k = torch.randn(*q_shape[:-2], lk, q_shape[-1])
@@ -52,7 +65,7 @@ def test_fused_matches_pytorch(q_shape, lk, ev, causal, threads):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_fused_float_mask_and_scale(threads):
+def test_fused_float_mask_and_scale(threads, forced):
     """A [L, S] additive mask broadcast over batch and heads, an explicit scale."""
     torch.manual_seed(1)
     q, k, v = (torch.randn(1, 4, 256, 32) for _ in range(3))
@@ -61,7 +74,19 @@ def test_fused_float_mask_and_scale(threads):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_fused_padding_mask_with_rows_that_see_no_key(threads):
+def test_fused_padded_lengths_with_masks(threads, forced):
+    """Lengths no block divides (333 queries, 250 keys; 100 and 1000) with a
+    float [L, S] mask and a boolean per-head [B, H, L, S] mask: the masks
+    are padded with the keys and queries."""
+    torch.manual_seed(7)
+    q, k, v = torch.randn(2, 3, 333, 16), torch.randn(2, 3, 250, 16), torch.randn(2, 3, 250, 24)
+    _check(Sdpa(), (q, k, v, torch.randn(333, 250)), threads)
+    q, k, v = torch.randn(1, 4, 100, 16), torch.randn(1, 4, 1000, 16), torch.randn(1, 4, 1000, 16)
+    _check(Sdpa(), (q, k, v, torch.rand(1, 4, 100, 1000) > 0.2), threads)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_padding_mask_with_rows_that_see_no_key(threads, forced):
     """A boolean [B, H, L, S] mask (per head) where some query rows may
     attend to no key at all: PyTorch gives 0 there, and so must the online
     softmax (a row that is all -inf in its first key blocks but not later
@@ -88,11 +113,44 @@ def test_fused_program_does_not_store_the_score_matrix():
     assert 3 * qkv < held < 3 * qkv + scores // 16, program.report["arenas"]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_heuristic_fuses_long_attention_by_default(threads):
+    """Without forcing: 12 heads x 512 (12 MiB of scores) is fused."""
+    torch.manual_seed(8)
+    q, k, v = (torch.randn(1, 12, 512, 64) for _ in range(3))
+    _check(Sdpa(), (q, k, v), threads)
+
+
+def test_heuristic_counts_threads_and_padding():
+    from sparcc.passes.fuse_attention import AttentionProblem, choose
+
+    # 12 heads x 256: even at one thread, ahead with two (the fused loop
+    # shares its blocks of queries; the unfused passes barely divide)
+    one, two = (choose(AttentionProblem(12, 256, 256, 64, 64, False), threads=t) for t in (1, 2))
+    assert two.predicted > one.predicted and two.fuse
+    # 197 tokens: 15 % padding on both lengths costs more than fusing gains
+    assert not choose(AttentionProblem(12, 197, 197, 64, 64, False), threads=1).fuse
+    # causal: the blocks right of the diagonal are skipped
+    assert choose(AttentionProblem(12, 2048, 2048, 64, 64, True)).predicted > 2 * choose(
+        AttentionProblem(12, 2048, 2048, 64, 64, False)).predicted / 1.5
+
+
 def test_small_attention_stays_unfused_and_says_why():
     torch.manual_seed(4)
     q, k, v = (torch.randn(1, 2, 16, 8) for _ in range(3))
     program = _check(Sdpa(True), (q, k, v), 1, fused=False)
     assert "not fused (scores (2.0 KiB) fit in cache)" in program.report["fusions"][0]
+
+
+def test_blocks_pad_only_lengths_without_a_divisor():
+    from sparcc.passes.fuse_attention import blocks
+
+    assert blocks(2048, 128, 16) == (128, 2048)
+    assert blocks(320, 128, 16) == (80, 320)  # a divisor from 64 to 128: no padding
+    assert blocks(197, 128, 16) == (112, 224)  # 2 blocks, evened out, a multiple of 16
+    assert blocks(509, 128, 16) == (128, 512)
+    assert blocks(197, 49) == (40, 200)
+    assert blocks(61, 16) == (16, 64)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bool])
@@ -120,3 +178,13 @@ def test_switch_off_gives_the_unfused_program(monkeypatch):
     program = sparcc.jit(Sdpa(True), threads=1, cache=False).compile(q, k, v)
     assert program.report["fusions"] == []
     torch.testing.assert_close(program(q, k, v), Sdpa(True)(q, k, v), rtol=1e-4, atol=1e-5)
+
+
+def test_the_decision_sees_the_team_size():
+    """12 heads x 128 x 128 (768 KiB of scores): the unfused program is as
+    fast at one thread, while at two the fused one shares its blocks of
+    queries; the driver hands the team size to the pass."""
+    torch.manual_seed(9)
+    q, k, v = (torch.randn(1, 12, 128, 64) for _ in range(3))
+    _check(Sdpa(), (q, k, v), 1, fused=False)
+    _check(Sdpa(), (q, k, v), 2, fused=True)
