@@ -1324,6 +1324,10 @@ def _sdpa(g: GraphImporter, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=Fa
         raise g.fail("attention dropout is not supported; use dropout_p=0 for inference")
     if enable_gqa:  # each group of query heads shares one key/value head
         k, v = (_repeat_heads(g, t, nn.shape_of(q)[-3]) for t in (k, v))
+    if attn_mask is not None and not is_causal:
+        known = _constant_mask(g, nn.shape_of(q)[-2], nn.shape_of(k)[-2])
+        if known is not None:  # computed from no input: no mask at all, or the causal one
+            attn_mask, is_causal = None, known == "causal"
     if attn_mask is not None and nn.elem(attn_mask) == i1:  # True: may attend
         attn_mask = g.emit(nn.WhereOp(attn_mask, g.scalar(0.0, q), g.scalar(-math.inf, q)))
     elif attn_mask is not None:
@@ -1331,6 +1335,51 @@ def _sdpa(g: GraphImporter, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=Fa
     if scale is None:
         scale = 1.0 / math.sqrt(nn.shape_of(q)[-1])
     return g.emit(nn.SdpaOp(q, k, v, attn_mask, bool(is_causal), float(scale)))
+
+
+def _constant_mask(g: GraphImporter, lq: Any, lk: Any) -> str | None:
+    """What the current SDPA node's mask is when it is computed from no
+    input, weight or buffer (only from aranges and comparisons, as Hugging
+    Face models build theirs when traced): "causal" when it equals
+    PyTorch's causal mask (key j allowed for query i when j <= i), "none"
+    when it allows every key; None otherwise. Then the op takes is_causal or
+    no mask instead, which fused attention turns into skipped blocks instead
+    of a mask read for every score. Evaluated with PyTorch, once, at import;
+    anything unexpected means None."""
+    node = g.node
+    if node is None or not isinstance(lq, int) or not isinstance(lk, int) or lq * lk > 1 << 24:
+        return None
+    mask = node.args[3] if len(node.args) > 3 else node.kwargs.get("attn_mask")
+    if not isinstance(mask, torch.fx.Node):
+        return None
+    needed, stack = set(), [mask]
+    while stack:
+        n = stack.pop()
+        if n in needed:
+            continue
+        if n.op != "call_function" or len(needed) >= 256:
+            return None  # an input, a weight or a constant feeds it (or too much to evaluate)
+        needed.add(n)
+        stack.extend(n.all_input_nodes)
+    values: dict[torch.fx.Node, Any] = {}
+    try:
+        for n in node.graph.nodes:
+            if n in needed:
+                args, kwargs = torch.fx.node.map_arg((n.args, n.kwargs), lambda a: values[a])
+                values[n] = n.target(*args, **kwargs)
+        value = values[mask]
+        if not isinstance(value, torch.Tensor) or value.dtype not in (torch.bool, torch.float32, torch.float64):
+            return None
+        if value.dtype == torch.bool:
+            value = torch.zeros(value.shape).masked_fill(~value, -math.inf)
+        if bool((value == 0).all()):
+            return "none"
+        causal = torch.zeros(lq, lk).masked_fill(~torch.ones(lq, lk, dtype=torch.bool).tril(), -math.inf)
+        if value.dim() >= 2 and tuple(value.shape[-2:]) == (lq, lk) and bool((value == causal).all()):
+            return "causal"
+        return None
+    except Exception:  # noqa: BLE001 (an op that does not run eagerly here: keep the mask)
+        return None
 
 
 def _repeat_heads(g: GraphImporter, t: SSAValue, heads: int) -> SSAValue:

@@ -188,3 +188,44 @@ def test_the_decision_sees_the_team_size():
     q, k, v = (torch.randn(1, 12, 128, 64) for _ in range(3))
     _check(Sdpa(), (q, k, v), 1, fused=False)
     _check(Sdpa(), (q, k, v), 2, fused=True)
+
+
+class InGraphMask(torch.nn.Module):
+    """Builds its mask from aranges, as Hugging Face models do when traced:
+    "causal" (key j <= query i), "shifted" (j <= i + S - L, the bottom-right
+    causal mask of a query block that follows a cache), "open" (every key),
+    or "input" (from the input's values)."""
+
+    def __init__(self, kind: str):
+        super().__init__()
+        self.kind = kind
+
+    def forward(self, q, k, v):
+        lq, lk = q.shape[-2], k.shape[-2]
+        i = torch.arange(lq).view(1, 1, lq, 1)
+        j = torch.arange(lk).view(1, 1, 1, lk)
+        if self.kind == "causal":
+            allowed = j <= i
+        elif self.kind == "shifted":
+            allowed = j <= i + (lk - lq)
+        elif self.kind == "open":
+            allowed = j >= 0
+        else:
+            allowed = (j <= i) | (q[..., :1] > 0)
+        mask = torch.zeros(1, 1, lq, lk).masked_fill(~allowed, float("-inf"))
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+@pytest.mark.parametrize("kind, lk, expect", [
+    ("causal", 256, "attention 4x256x256x32 causal:"),  # becomes is_causal: blocks skipped, no mask read
+    ("open", 256, "attention 4x256x256x32:"),  # the mask goes
+    ("shifted", 384, "attention 4x256x384x32:"),  # not PyTorch's causal mask: kept
+    ("input", 256, "attention 4x256x256x32:"),  # depends on the input: kept
+])
+def test_masks_built_in_the_graph(kind, lk, expect, forced):
+    torch.manual_seed(10)
+    q, k, v = torch.randn(1, 4, 256, 32), torch.randn(1, 4, lk, 32), torch.randn(1, 4, lk, 32)
+    program = _check(InGraphMask(kind), (q, k, v), 1)
+    assert program.report["fusions"][0].startswith(expect), program.report["fusions"]
+    sdpa = next(line for line in program.ir["nn"].splitlines() if "nn.sdpa" in line)
+    assert (", mask " in sdpa) == (kind in ("shifted", "input")), sdpa
