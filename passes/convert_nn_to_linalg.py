@@ -1095,52 +1095,65 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
     """nn.sdpa with its softmax fused into the matmuls (passes/fuse_attention.py
     says what and when): blocks of `bq` queries (a loop carrying the output),
     and in each, blocks of `bk` keys (a loop carrying the running row maximum,
-    row sum and output rows), all heads at once. Static sizes; a length that
-    its block does not divide is padded to whole blocks (keys masked past S,
-    query rows dropped past L)."""
+    row sum and output rows), all heads at once. A length that its block
+    does not divide is padded to whole blocks (keys masked past S, query
+    rows dropped past L); the lengths may be symbolic (the numbers of blocks
+    are then computed at run time, the blocks themselves stay static)."""
     from sparcc.passes.fuse_attention import FUSION_ATTR
 
     q, k, v = shape_of(op.query), shape_of(op.key), shape_of(op.value)
     lead, (lq, d), lk, dv = q[:-2], q[-2:], k[-2], v[-1]
     h = math.prod(lead)
-    nq, nk = -(-lq // bq), -(-lk // bk)
-    lqp, lkp = nq * bq, nk * bk  # padded lengths
+    nq, nk = nn.dim(sympy.ceiling(sympy.sympify(lq) / bq)), nn.dim(sympy.ceiling(sympy.sympify(lk) / bk))
+    lqp, lkp = nn.dim(nq * bq), nn.dim(nk * bk)  # padded lengths
+    rows_padded = not (isinstance(lq, int) and lqp == lq)
+    keys_padded = not (isinstance(lk, int) and lkp == lk)
     typ = elem(op.query)
     scale, causal = op.scale.value.data, op.is_causal.value.data
+
+    def pad(value: SSAValue, high: Sequence[Dim]) -> SSAValue:
+        return e.pad(value, [0] * len(high), [nn.dim(x) for x in high], 0.0) if any(
+            not (isinstance(x, int) and x == 0) for x in high) else value
+
+    def index(em: Emitter, n: Dim) -> SSAValue:  # an index value of a size, a number or a symbolic one
+        return _const_index(em, n) if isinstance(n, int) else em.size(n)
+
     # q * scale once (h * L * E products), instead of scaling every score
     q3 = e.elementwise([e.reshape(op.query, [h, lq, d])], [h, lq, d], lambda s, x: s.mul(x[0], s.const(scale, typ)))
-    q3 = e.pad(q3, [0, 0, 0], [0, lqp - lq, 0], 0.0)
+    q3 = pad(q3, [0, lqp - lq, 0])
     # k^T once, in blocks: kt[h, j] is block j's [d, bk], contiguous (a
     # plain [h, d, S] transpose would put the rows of a block S floats apart,
     # which for S a multiple of 1024 all fall in the same cache sets)
-    k3 = e.pad(e.reshape(op.key, [h, lk, d]), [0, 0, 0], [0, lkp - lk, 0], 0.0)
+    k3 = pad(e.reshape(op.key, [h, lk, d]), [0, lkp - lk, 0])
     kt = e.add(nn.PermuteOp(e.reshape(k3, [h, nk, bk, d]), [0, 1, 3, 2]))
-    v3 = e.pad(e.reshape(op.value, [h, lk, dv]), [0, 0, 0], [0, lkp - lk, 0], 0.0)
+    v3 = pad(e.reshape(op.value, [h, lk, dv]), [0, lkp - lk, 0])
     mask = None
     if op.mask is not None:
         ms = list(shape_of(op.mask))
         ms = [1] * (len(q) - len(ms)) + ms
         mh = 1 if all(x == 1 for x in ms[:-2]) else h
-        mq, mk = (lqp if ms[-2] > 1 else 1), (lkp if ms[-1] > 1 else 1)
-        mv = e.pad(e.reshape(op.mask, [mh, ms[-2], ms[-1]]), [0, 0, 0], [0, mq - ms[-2], mk - ms[-1]], 0.0)
+        mq, mk = (lqp if ms[-2] != 1 else 1), (lkp if ms[-1] != 1 else 1)
+        mv = pad(e.reshape(op.mask, [mh, ms[-2], ms[-1]]), [0, nn.dim(mq - ms[-2]), nn.dim(mk - ms[-1])])
         mask = (mv, mh, mq, mk)
     d3 = dims(3)
     rows3, rows2 = amap(3, d3[:2]), amap(2, dims(2))
     all3 = amap(3, d3)
     c0 = _const_index(e, 0)
+    last_key = index(e, lk) if keys_padded else None
 
     def t(shape: Sequence[int]) -> TensorType:
         return TensorType(typ, list(shape))
 
     # -- one block of queries ------------------------------------------------
-    outer = Block(arg_types=[IndexType(), t([h, lqp, dv])])
+    out_type = nn.tensor([h, lqp, dv], typ)
+    outer = Block(arg_types=[IndexType(), out_type])
     i, out = outer.args
     b = Emitter()
     if causal:
         # iteration i takes query block i/2 (i even) or n-1-i/2 (i odd): a
         # thread's contiguous share of the iterations then holds as many
         # short rows of keys as long ones
-        n = _const_index(b, nq - 1)
+        n = b.add(arith.SubiOp(index(b, nq), _const_index(b, 1)))
         half = b.add(arith.DivUIOp(i, _const_index(b, 2)))
         odd = b.add(arith.CmpiOp(b.add(arith.RemUIOp(i, _const_index(b, 2))), _const_index(b, 0), "ne"))
         block = b.add(arith.SelectOp(odd, b.add(arith.SubiOp(n, half)), half))
@@ -1152,9 +1165,9 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
     acc_init = b.filled([h, bq, dv], typ, 0.0)
     if causal:  # the key blocks up to the one holding the block's last query
         last = b.add(arith.AddiOp(q0, _const_index(b, bq + bk - 1)))
-        upper = b.add(arith.MinUIOp(b.add(arith.DivUIOp(last, _const_index(b, bk))), _const_index(b, nk)))
+        upper = b.add(arith.MinUIOp(b.add(arith.DivUIOp(last, _const_index(b, bk))), index(b, nk)))
     else:
-        upper = _const_index(b, nk)
+        upper = index(b, nk)
 
     # -- one block of keys -----------------------------------------------------
     inner = Block(arg_types=[IndexType(), t([h, bq]), t([h, bq]), t([h, bq, dv])])
@@ -1167,8 +1180,8 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
     inputs, maps = [scores], [all3]
     if mask is not None:
         mv, mh, mq, mk = mask
-        sizes = [mh, bq if mq > 1 else 1, bk if mk > 1 else 1]
-        mb = c.add(tensor.ExtractSliceOp(mv, [0, q0 if mq > 1 else 0, k0 if mk > 1 else 0], sizes, [1, 1, 1],
+        sizes = [mh, bq if mq != 1 else 1, bk if mk != 1 else 1]
+        mb = c.add(tensor.ExtractSliceOp(mv, [0, q0 if mq != 1 else 0, k0 if mk != 1 else 0], sizes, [1, 1, 1],
                                          t(sizes)))
         keep = [i for i, n in enumerate(sizes) if n != 1 or [h, bq, bk][i] == 1]
         inputs.append(c.drop_unit_dims(mb, keep))
@@ -1178,16 +1191,16 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
         y = x[0]
         if mask is not None:
             y = s.add(y, x[1])
-        if causal or lkp > lk:
+        if causal or keys_padded:
             j = s._add(arith.AddiOp(s.index(2), k0))
         if causal:  # -inf where the key's index passes the query's
             i = s._add(arith.AddiOp(s.index(1), q0))
             y = s.select(s._add(arith.CmpiOp(j, i, "ugt")), s.const(-math.inf, typ), y)
-        if lkp > lk:  # and past the last real key
-            y = s.select(s._add(arith.CmpiOp(j, _const_index_in(s, lk), "uge")), s.const(-math.inf, typ), y)
+        if keys_padded:  # and past the last real key
+            y = s.select(s._add(arith.CmpiOp(j, last_key, "uge")), s.const(-math.inf, typ), y)
         return y
 
-    if mask is not None or causal or lkp > lk:
+    if mask is not None or causal or keys_padded:
         scores = c.generic(inputs, maps, c.empty([h, bq, bk], typ), all3, [PAR] * 3, masked)
     # written in place into the loop's own tensors (bufferization wants each
     # yielded value in the buffer of its iter_arg): alpha reads m first
@@ -1219,15 +1232,16 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
     written = b.add(tensor.InsertSliceOp.get(ob, out, [h, bq, dv], [0, DYNAMIC_INDEX, 0], [1, 1, 1], offsets=[q0],
                                              result_type=out.type))
     outer.add_ops([*b.ops, scf.YieldOp(written)])
-    queries = scf.ForOp(c0, _const_index(e, nq), _const_index(e, 1), [e.empty([h, lqp, dv], typ)], outer)
+    queries = scf.ForOp(c0, index(e, nq), _const_index(e, 1), [e.empty([h, lqp, dv], typ)], outer)
     if FUSION_ATTR in op.attributes:
         queries.attributes[FUSION_ATTR] = op.attributes[FUSION_ATTR]
     queries.attributes["sparcc.independent_iterations"] = UnitAttr()  # each writes its own rows
     e.ops.append(queries)
     result = queries.results[0]
-    if lqp > lq:  # the padding rows go
-        rows = e.add(tensor.ExtractSliceOp.from_static_parameters(result, [0, 0, 0], [h, lq, dv], [1, 1, 1]))
-        result = e.add(linalg.CopyOp([rows], [e.empty([h, lq, dv], typ)], [TensorType(typ, [h, lq, dv])]))
+    if rows_padded:  # the padding rows go
+        rows = e.add(tensor.ExtractSliceOp(result, [0, 0, 0], e.mixed([h, lq, dv]), [1, 1, 1],
+                                           nn.tensor([h, lq, dv], typ)))
+        result = e.add(linalg.CopyOp([rows], [e.empty([h, lq, dv], typ)], [nn.tensor([h, lq, dv], typ)]))
     return e.reshape(result, [*lead, lq, dv])
 
 

@@ -88,6 +88,8 @@ NS_PER_SCORE_FUSED = 0.45
 NS_PER_BLOCK = 3000.0
 
 MIN_SCORE_BYTES = L2_BYTES >> 2  # smaller score matrices stay unfused
+DYNAMIC_BLOCKS = (32, 64)  # (queries, keys) per block where a length is known only at run time
+FEW_QUERIES = 16  # up to this many queries and a key length known only at run time: unfused
 MIN_GAIN = 1.05  # the least predicted speed-up that fuses
 
 
@@ -172,27 +174,32 @@ def choose(p: AttentionProblem, min_score_bytes: int = L2_BYTES >> 2, max_block_
     return AttentionChoice(True, bq, bk, predicted)
 
 
-def _static(value) -> list[int] | None:
+def _f32_shape(value) -> list | None:
+    """The shape (symbols for sizes known only at run time) of an f32 tensor."""
     typ = value.type
     if not isinstance(typ, TensorType) or not isinstance(typ.element_type, Float32Type):
         return None
-    shape = list(typ.get_shape())
-    return shape if all(d >= 0 for d in shape) else None
+    return list(nn.shape_of(value))
 
 
 def problem_of(op: nn.SdpaOp) -> AttentionProblem | str:
-    """The problem of `op`, or why it cannot run fused."""
-    q, k, v = (_static(x) for x in (op.query, op.key, op.value))
+    """The problem of `op`, or why it cannot run fused. The sequence
+    lengths may be symbolic (a dynamic program: see DYNAMIC_BLOCKS); the
+    batch dims and head sizes must be numbers."""
+    q, k, v = (_f32_shape(x) for x in (op.query, op.key, op.value))
     if q is None or k is None or v is None:
-        return "symbolic sizes or a type other than f32"
+        return "a type other than f32"
+    if not (nn.is_static(q[:-2]) and nn.is_static(k[:-2]) and nn.is_static(v[:-2])
+            and all(isinstance(d, int) for d in (q[-1], k[-1], v[-1]))):
+        return "symbolic batch or head sizes"
     if not (q[:-2] == k[:-2] == v[:-2]):
         return "key/value batch dims broadcast against the query's"
     if op.mask is not None:
-        mask = _static(op.mask)
+        mask = _f32_shape(op.mask)
         if mask is None:
-            return "a mask with symbolic sizes or a type other than f32"
+            return "a mask of a type other than f32"
         lead = [1] * (len(q) - len(mask)) + mask[:-2] if len(mask) >= 2 else [1] * (len(q) - 2)
-        if len(mask) > len(q) or not (all(d == 1 for d in lead) or lead == q[:-2]):
+        if len(mask) > len(q) or not nn.is_static(lead) or not (all(d == 1 for d in lead) or lead == q[:-2]):
             return "a mask that broadcasts over some batch dims but not all"
     return AttentionProblem(math.prod(q[:-2]), q[-2], k[-2], q[-1], v[-1], op.is_causal.value.data)
 
@@ -220,6 +227,26 @@ class FuseAttentionPass(ModulePass):
                 continue
             p = problem
             what = f"attention {p.heads}x{p.lq}x{p.lk}x{p.e}{' causal' if p.causal else ''}"
+            if not (isinstance(p.lq, int) and isinstance(p.lk, int)):
+                # lengths known only at run time: fused for every length, in
+                # blocks small enough that a short one wastes little padding;
+                # but a few queries against a growing key cache (a decode
+                # step) keep their small [L, S] scores unfused
+                if isinstance(p.lq, int) and p.lq <= FEW_QUERIES:
+                    why = f"{p.lq} queries: the scores stay small"
+                    sdpa.attributes[SKIPPED_ATTR] = StringAttr(why)
+                    decisions.append(StringAttr(f"{what}: not fused ({why})"))
+                    continue
+                bq, bk = DYNAMIC_BLOCKS
+                if isinstance(p.lq, int):
+                    bq = blocks(p.lq, bq)[0]
+                if isinstance(p.lk, int):
+                    bk = blocks(p.lk, bk, 16)[0]
+                sdpa.attributes[BLOCKS_ATTR] = ArrayAttr([IntegerAttr(bq, i64), IntegerAttr(bk, i64)])
+                sdpa.attributes[FUSION_ATTR] = StringAttr(
+                    f"{what}: online softmax, {bq} queries x {bk} keys per block (lengths known at run time)")
+                decisions.append(sdpa.attributes[FUSION_ATTR])
+                continue
             choice = choose(problem, MIN_SCORE_BYTES if self.min_score_bytes is None else self.min_score_bytes,
                             self.max_block_bytes, MIN_GAIN if self.min_gain is None else self.min_gain,
                             team_size() if self.threads is None else self.threads)
@@ -238,8 +265,8 @@ class FuseAttentionPass(ModulePass):
 
 
 def _shape_text(op: nn.SdpaOp) -> str:
-    """heads x L x S x E, as the fused decisions print them ("?" for a size
-    known only at run time)."""
-    q, k = list(op.query.type.get_shape()), list(op.key.type.get_shape())
-    heads = math.prod(q[:-2]) if all(d >= 0 for d in q[:-2]) else -1
-    return "x".join(str(d) if d >= 0 else "?" for d in (heads, q[-2], k[-2], q[-1]))
+    """heads x L x S x E, as the fused decisions print them (symbols for
+    sizes known only at run time)."""
+    q, k = list(nn.shape_of(op.query)), list(nn.shape_of(op.key))
+    heads = math.prod(q[:-2]) if nn.is_static(q[:-2]) else "?"
+    return "x".join(str(d) for d in (heads, q[-2], k[-2], q[-1]))

@@ -325,27 +325,33 @@ def _independent_loops_to_forall(module: ir.Module, threads: int) -> None:
     """Replaces each scf.for that the lowering marked as having independent
     iterations (fused attention's blocks of queries, each writing its own
     rows) by an scf.forall, which becomes an OpenMP loop shared by the
-    threads, when it has at least as many iterations as threads and carries
-    no values once bufferised. The ops inside then run on one thread each
+    threads, when it counts from 0 by 1, carries no values once bufferised,
+    and has at least as many iterations as threads (or a number known only
+    at run time). The ops inside then run on one thread each
     (schedule.build sees the marked forall)."""
     from mlir import ir
     from mlir.dialects import scf
 
     if threads < 2:
         return
+
+    def constant(value: ir.Value) -> int | None:
+        owner = value.owner
+        if isinstance(owner, ir.Block) or owner.operation.name != "arith.constant":
+            return None
+        return ir.IntegerAttr(owner.operation.attributes["value"]).value
+
     for loop in _ops_named(module, "scf.for"):
         if INDEPENDENT not in loop.attributes or len(loop.results):
             continue
-        bounds = []
-        for value in loop.operands[:3]:
-            owner = value.owner
-            if isinstance(owner, ir.Block) or owner.operation.name != "arith.constant":
-                break
-            bounds.append(ir.IntegerAttr(owner.operation.attributes["value"]).value)
-        if len(bounds) != 3 or bounds[2] <= 0 or -(-(bounds[1] - bounds[0]) // bounds[2]) < threads:
+        lower, upper, step = (constant(v) for v in loop.operands[:3])
+        if lower != 0 or step != 1:
             continue
+        if upper is not None and upper < threads:
+            continue
+        # an upper bound known only at run time (a dynamic program's number of blocks) is shared as it comes
         with ir.InsertionPoint(loop), loop.location:
-            forall = scf.ForallOp([bounds[0]], [bounds[1]], [bounds[2]])
+            forall = scf.ForallOp([0], [upper if upper is not None else loop.operands[1]], [1])
         body = loop.regions[0].blocks[0]
         new_body = forall.regions[0].blocks[0]
         terminator = new_body.operations[0] if len(new_body.operations) else None

@@ -11,7 +11,8 @@
 // CHECK-SAME:    "attention 2x16x32x8: not fused (scores (4.0 KiB) fit in cache)",
 // CHECK-SAME:    "attention 12x61x509x64: not fused (predicted 0.{{[0-9]+}}x)",
 // CHECK-SAME:    "attention 6x256x256x64: not fused (a mask that broadcasts over some batch dims but not all)",
-// CHECK-SAME:    "attention 12x256x256x64: not fused (symbolic sizes or a type other than f32)"]}
+// CHECK-SAME:    "attention 12x256x256x64: not fused (a type other than f32)",
+// CHECK-SAME:    "attention 4xs0xs0x16 causal: online softmax, 32 queries x 64 keys per block (lengths known at run time)"]}
 
 // 12 heads x 512 x 512 f32 scores (12 MiB): blocks of 64 queries (the
 // largest divisor of 512 up to 64 whose [12, 64, 128] block of scores stays
@@ -90,10 +91,10 @@ func.func @small(%q: tensor<2x16x8xf32>, %k: tensor<2x32x8xf32>, %v: tensor<2x32
 // LOWER-LABEL: func.func @prime_lengths(
 // LOWER:         tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0] [12, 61, 64] [1, 1, 1] : tensor<12x61x64xf32> into tensor<12x64x64xf32>
 // LOWER:         tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0] [12, 509, 64] [1, 1, 1] : tensor<12x509x64xf32> into tensor<12x512x64xf32>
+// LOWER:         %[[LAST:.*]] = arith.constant 509 : index
 // LOWER:         scf.for
 // LOWER:           scf.for
-// LOWER:             %[[LAST:.*]] = arith.constant 509 : index
-// LOWER-NEXT:        %[[PAST:.*]] = arith.cmpi uge, %{{.*}}, %[[LAST]] : index
+// LOWER:             %[[PAST:.*]] = arith.cmpi uge, %{{.*}}, %[[LAST]] : index
 // LOWER-NEXT:        arith.constant 0xff800000 : f32
 // LOWER-NEXT:        arith.select %[[PAST]]
 // LOWER:         %[[ROWS:.*]] = tensor.extract_slice %{{.*}}[0, 0, 0] [12, 61, 64] [1, 1, 1] : tensor<12x64x64xf32> to tensor<12x61x64xf32>
@@ -113,8 +114,27 @@ func.func @mask_per_batch(%q: tensor<2x3x256x64xf32>, %k: tensor<2x3x256x64xf32>
 
 // bf16: its online softmax would round differently from PyTorch's.
 // CHECK-LABEL: func.func @bf16(
-// CHECK:         sparcc.fusion_skipped = "symbolic sizes or a type other than f32"
+// CHECK:         sparcc.fusion_skipped = "a type other than f32"
 func.func @bf16(%q: tensor<12x256x64xbf16>, %k: tensor<12x256x64xbf16>, %v: tensor<12x256x64xbf16>) -> tensor<12x256x64xbf16> {
   %0 = nn.sdpa %q, %k, %v {scale = 0.125 : f64} : (tensor<12x256x64xbf16>, tensor<12x256x64xbf16>, tensor<12x256x64xbf16>) -> tensor<12x256x64xbf16>
   func.return %0 : tensor<12x256x64xbf16>
+}
+
+// A length known only at run time (a dynamic program): fused for every
+// length, in blocks of 32 queries x 64 keys; the numbers of blocks come
+// from the size (ceil(s0 / 32), ceil(s0 / 64)) and the padded buffers have
+// dynamic sizes, while the blocks inside the loops stay static.
+// CHECK-LABEL: func.func @dynamic_length(
+// CHECK:         sparcc.attention_blocks = [32 : i64, 64 : i64]
+// LOWER-LABEL: func.func @dynamic_length(
+// LOWER:         %[[S:.*]] = tensor.dim {sparcc.size = "s0"} %q
+// LOWER:         arith.ceildivsi %{{.*}}, %{{.*}} : index
+// LOWER:         scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %{{.*}}) -> (tensor<4x?x16xf32>) {
+// LOWER:           tensor.extract_slice %{{.*}} [4, 32, 16] [1, 1, 1] : tensor<4x?x16xf32> to tensor<4x32x16xf32>
+// LOWER:           scf.for
+// LOWER:             linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<32x16xf32>, tensor<16x64xf32>)
+// LOWER:             arith.cmpi uge
+func.func @dynamic_length(%q: tensor<4x?x16xf32, "[4, s0, 16]">, %k: tensor<4x?x16xf32, "[4, s0, 16]">, %v: tensor<4x?x16xf32, "[4, s0, 16]">) -> tensor<4x?x16xf32, "[4, s0, 16]"> {
+  %0 = nn.sdpa %q, %k, %v {is_causal = true, scale = 0.25 : f64} : (tensor<4x?x16xf32, "[4, s0, 16]">, tensor<4x?x16xf32, "[4, s0, 16]">, tensor<4x?x16xf32, "[4, s0, 16]">) -> tensor<4x?x16xf32, "[4, s0, 16]">
+  func.return %0 : tensor<4x?x16xf32, "[4, s0, 16]">
 }

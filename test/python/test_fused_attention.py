@@ -229,3 +229,53 @@ def test_masks_built_in_the_graph(kind, lk, expect, forced):
     assert program.report["fusions"][0].startswith(expect), program.report["fusions"]
     sdpa = next(line for line in program.ir["nn"].splitlines() if "nn.sdpa" in line)
     assert (", mask " in sdpa) == (kind in ("shifted", "input")), sdpa
+
+
+class SelfAttention(torch.nn.Module):
+    """x [B, L, 64] -> 4 heads of 16; optionally a padding mask from the input."""
+
+    def __init__(self, causal: bool, padding_mask: bool = False):
+        super().__init__()
+        self.causal, self.padding_mask = causal, padding_mask
+        self.qkv = torch.nn.Linear(64, 3 * 64)
+
+    def forward(self, x):
+        b, n, _ = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, 4, 16).permute(2, 0, 3, 1, 4)
+        mask = None
+        if self.padding_mask:
+            mask = torch.zeros(b, 1, 1, n).masked_fill(x[:, :, 0].view(b, 1, 1, n) > 1.5, float("-inf"))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=self.causal)
+        return out.transpose(1, 2).reshape(b, n, 64)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("causal, padding_mask", [(True, False), (False, True)])
+def test_dynamic_length_runs_fused_for_every_length(causal, padding_mask, threads):
+    """One program for lengths 2..4096 (a dynamic program): fused, with the
+    numbers of blocks computed at run time; lengths shorter than a block,
+    equal to one, and between blocks all match PyTorch."""
+    torch.manual_seed(11)
+    model = SelfAttention(causal, padding_mask).eval()
+    fast = sparcc.jit(model, threads=threads, cache=False, dynamic={0: {1: (2, 4096)}})
+    program = fast.compile(torch.randn(1, 7, 64), dynamic={0: {1: (2, 4096)}})
+    assert "lengths known at run time" in program.report["fusions"][0], program.report["fusions"]
+    for n in (2, 5, 32, 64, 100, 333):
+        x = torch.randn(1, n, 64)
+        with torch.no_grad():
+            torch.testing.assert_close(program(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+def test_decode_step_against_a_dynamic_cache_stays_unfused():
+    """One query against keys whose number is known only at run time (a
+    decode step): its scores are one row a head, so it stays unfused
+    instead of padding the query to a block of 32."""
+    torch.manual_seed(12)
+    q = torch.randn(1, 4, 1, 16)
+    k, v = torch.randn(1, 4, 40, 16), torch.randn(1, 4, 40, 16)
+    fast = sparcc.jit(Sdpa(), threads=1, cache=False, dynamic={1: {2: (2, 4096)}, 2: {2: (2, 4096)}})
+    program = fast.compile(q, k, v, dynamic={1: {2: (2, 4096)}, 2: {2: (2, 4096)}})
+    assert "not fused (1 queries: the scores stay small)" in program.report["fusions"][0], program.report["fusions"]
+    for n in (3, 40, 129):
+        k, v = torch.randn(1, 4, n, 16), torch.randn(1, 4, n, 16)
+        torch.testing.assert_close(program(q, k, v), Sdpa()(q, k, v), rtol=1e-4, atol=1e-5)
