@@ -2,7 +2,7 @@
 against the unfused lowering and PyTorch eager (whose CPU SDPA is its own
 fused flash-attention kernel), side by side in one process.
 
-    python benchmarks/bench_attention.py [--threads 1,2] [--repeat 20] [--models [--no-cases]] [--quick]
+    python benchmarks/bench_attention.py [--threads 1,2] [--repeat 20] [--models] [--dynamic] [--no-cases] [--quick]
 
 Per case, scaled_dot_product_attention on [1, H, L, 64] f32 tensors is
 compiled twice with the cache off (the cache key does not see the switch):
@@ -12,7 +12,8 @@ The two programs and eager are timed in alternating blocks
 (timing.blocked_median_ms). Each row also gives what the pass's heuristic
 predicts and whether it fuses by default. With --models, the same on Hugging
 Face models built from configs (random weights): BERT (2 layers, 512
-tokens) and GPT-2 (2 layers, 1024 tokens). Writes
+tokens) and GPT-2 (2 layers, 1024 tokens). With --dynamic, one dynamic
+program each (lengths 2..8192, causal), timed at several lengths. Writes
 benchmarks/results/attention.json.
 """
 
@@ -45,28 +46,28 @@ class Attention:
         return _Attention()
 
 
-def _compile_both(model: Any, args: tuple[Any, ...], threads: int) -> tuple[Any, Any, list[str]]:
+def _compile_both(model: Any, args: tuple[Any, ...], threads: int, dynamic: Any = None) -> tuple[Any, Any, list[str]]:
     import sparcc
     from sparcc.passes import fuse_attention
 
     saved = (fuse_attention.FUSE_ATTENTION, fuse_attention.MIN_SCORE_BYTES, fuse_attention.MIN_GAIN)
     try:
         fuse_attention.MIN_SCORE_BYTES, fuse_attention.MIN_GAIN = 0, 0.0
-        fused = sparcc.jit(model, threads=threads, cache=False).compile(*args)
+        fused = sparcc.jit(model, threads=threads, cache=False).compile(*args, dynamic=dynamic)
         fuse_attention.FUSE_ATTENTION = False
-        plain = sparcc.jit(model, threads=threads, cache=False).compile(*args)
+        plain = sparcc.jit(model, threads=threads, cache=False).compile(*args, dynamic=dynamic)
     finally:
         fuse_attention.FUSE_ATTENTION, fuse_attention.MIN_SCORE_BYTES, fuse_attention.MIN_GAIN = saved
     return fused, plain, fused.report.get("fusions", [])
 
 
 def _row(name: str, model: Any, args: tuple[Any, ...], threads: int, repeat: int,
-         problem: Any = None) -> dict[str, Any]:
+         problem: Any = None, programs: Any = None) -> dict[str, Any]:
     import torch
     from sparcc.passes import fuse_attention
     from timing import blocked_median_ms
 
-    fused, plain, fusions = _compile_both(model, args, threads)
+    fused, plain, fusions = programs or _compile_both(model, args, threads)
     torch.set_num_threads(threads)
     with torch.no_grad():
         want = model(*args)
@@ -106,13 +107,34 @@ def _hf_models() -> list[tuple[str, Any, tuple[Any, ...]]]:
     ]
 
 
+DYNAMIC_LENGTHS = (64, 256, 1024, 2048)
+
+
+def _dynamic_rows(threads: int, repeat: int) -> list[dict[str, Any]]:
+    """One dynamic program (lengths 2..8192) each, fused and unfused, timed
+    at several lengths: 12 heads x 64, causal."""
+    import torch
+
+    model = Attention(True)
+    marks = {i: {2: (2, 8192)} for i in range(3)}
+    torch.manual_seed(0)
+    programs = _compile_both(model, tuple(torch.randn(1, 12, 7, 64) for _ in range(3)), threads, marks)
+    rows = []
+    for n in DYNAMIC_LENGTHS:
+        args = tuple(torch.randn(1, 12, n, 64) for _ in range(3))
+        rows.append(_row(f"dynamic program, 12 heads, L=S={n}, causal", model, args, threads, repeat,
+                         programs=programs))
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", default="1,2")
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--models", action="store_true", help="also Hugging Face BERT and GPT-2 (2 layers)")
     p.add_argument("--quick", action="store_true", help="two cases only")
-    p.add_argument("--no-cases", action="store_true", help="only the models (with --models)")
+    p.add_argument("--no-cases", action="store_true", help="only the models (with --models) or --dynamic")
+    p.add_argument("--dynamic", action="store_true", help="also one dynamic program timed at several lengths")
     p.add_argument("--json", default=str(HERE / "results" / "attention.json"))
     args = p.parse_args()
     import torch
@@ -132,6 +154,8 @@ def main() -> None:
             name = f"{heads} heads, L={lq}, S={lk}{', causal' if causal else ''}"
             problem = AttentionProblem(heads, lq, lk, 64, 64, causal)
             rows.append(_row(name, Attention(causal), (q, k, v), threads, args.repeat, problem))
+        if args.dynamic:
+            rows += _dynamic_rows(threads, args.repeat)
         if args.models:
             for name, model, inputs in _hf_models():
                 rows.append(_row(name, model, inputs, threads, max(5, args.repeat // 2)))
