@@ -44,10 +44,16 @@ some. The chosen op gets
 and every decision, fused or not, is appended to the module's
 `sparcc.fusions` (the report's "fusions").
 
-Left unfused (and said why in the op's `sparcc.fusion_skipped`): symbolic
-sizes, element types other than f32, key/value batch dims that broadcast,
-and a mask whose batch dims broadcast over some but not all of the query's
-(each head would need its own copy).
+Sequence lengths known only at run time (a dynamic program) run fused for
+every length, in blocks of DYNAMIC_BLOCKS (32 queries x 64 keys, so that a
+short length wastes little padding) whose numbers are computed from the
+sizes; except a few queries (at most FEW_QUERIES) against a key length known
+only at run time, a decode step whose scores are a row a head.
+
+Left unfused (and said why in the op's `sparcc.fusion_skipped`): element
+types other than f32, symbolic batch or head sizes, key/value batch dims
+that broadcast, and a mask whose batch dims broadcast over some but not all
+of the query's (each head would need its own copy).
 
 Options: `min_score_bytes` (default a quarter of the L2 size below), `max_block_bytes`
 (the largest [H, bq, bk] block of scores), `min_gain` (the least predicted
