@@ -85,6 +85,8 @@ def hoist_out_of_loops(module: ir.Module) -> int:
     once per iteration. A fresh buffer's contents are undefined, so reusing
     one buffer for every iteration changes nothing a program may read.
     Parallel loop bodies keep theirs: one buffer per thread."""
+    from sparcc.backends.cpu import _ops_named
+
     moves = 0
     changed = True
     while changed:
@@ -103,20 +105,6 @@ def hoist_out_of_loops(module: ir.Module) -> int:
             moves += 1
             changed = True
     return moves
-
-
-def _ops_named(module: ir.Module, name: str) -> list[ir.Operation]:
-    from mlir import ir
-
-    found: list[ir.Operation] = []
-
-    def visit(op: ir.Operation) -> ir.WalkResult:
-        if op.name == name:
-            found.append(op)
-        return ir.WalkResult.ADVANCE
-
-    module.operation.walk(visit)
-    return found
 
 
 def _leaves(value: ir.Value) -> bool:
