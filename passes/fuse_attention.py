@@ -102,8 +102,8 @@ MIN_GAIN = 1.05  # the least predicted speed-up that fuses
 @dataclass(frozen=True)
 class AttentionProblem:
     heads: int  # the product of the batch dims
-    lq: int
-    lk: int
+    lq: nn.Dim  # a number, or a symbol in a dynamic program (then choose() is not asked)
+    lk: nn.Dim
     e: int
     ev: int
     causal: bool
