@@ -48,7 +48,7 @@ def run_passes(module: ModuleOp, names: Sequence[str], source: str | None = None
     failing one."""
     from sparcc.passes import TEAM
 
-    token = TEAM.set(max(1, int(threads or 1)))
+    token = TEAM.set(max(1, threads))
     try:
         return _run_passes(module, names, source)
     finally:

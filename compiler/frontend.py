@@ -351,6 +351,9 @@ class GraphImporter:
         self.node: torch.fx.Node | None = None
         self._where: tuple[torch.fx.Node | None, str] = (None, "")  # the current node's user_location
         self.symbols: dict[sympy.Symbol, sympy.Symbol] = {}  # torch's size symbols -> s0, s1, ...
+        # what each SDPA mask computed from no input turned out to be (_constant_mask): a model's
+        # layers share one mask node, which is evaluated once
+        self.mask_kinds: dict[tuple[torch.fx.Node, int, int], str | None] = {}
 
     # -- helpers used by handlers ---------------------------------------------
 
@@ -1352,6 +1355,14 @@ def _constant_mask(g: GraphImporter, lq: Any, lk: Any) -> str | None:
     mask = node.args[3] if len(node.args) > 3 else node.kwargs.get("attn_mask")
     if not isinstance(mask, torch.fx.Node):
         return None
+    key = (mask, lq, lk)
+    if key not in g.mask_kinds:
+        g.mask_kinds[key] = _evaluated_mask_kind(mask, lq, lk)
+    return g.mask_kinds[key]
+
+
+def _evaluated_mask_kind(mask: torch.fx.Node, lq: int, lk: int) -> str | None:
+    """_constant_mask's answer for one mask node."""
     needed, stack = set(), [mask]
     while stack:
         n = stack.pop()
@@ -1363,7 +1374,7 @@ def _constant_mask(g: GraphImporter, lq: Any, lk: Any) -> str | None:
         stack.extend(n.all_input_nodes)
     values: dict[torch.fx.Node, Any] = {}
     try:
-        for n in node.graph.nodes:
+        for n in mask.graph.nodes:
             if n in needed:
                 args, kwargs = torch.fx.node.map_arg((n.args, n.kwargs), lambda a: values[a])
                 values[n] = n.target(*args, **kwargs)

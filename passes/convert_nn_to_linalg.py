@@ -1083,14 +1083,6 @@ def _unmasked(s: Scalar, m: SSAValue) -> SSAValue:
     return s.select(none, s.const(0.0, m.type), m)
 
 
-def _const_index_in(s: Scalar, n: int) -> SSAValue:
-    return s._add(arith.ConstantOp(IntegerAttr(n, IndexType())))
-
-
-def _const_index(e: Emitter, n: int) -> SSAValue:
-    return e.add(arith.ConstantOp(IntegerAttr(n, IndexType())))
-
-
 def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
     """nn.sdpa with its softmax fused into the matmuls (passes/fuse_attention.py
     says what and when): blocks of `bq` queries (a loop carrying the output),
@@ -1099,7 +1091,7 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
     does not divide is padded to whole blocks (keys masked past S, query
     rows dropped past L); the lengths may be symbolic (the numbers of blocks
     are then computed at run time, the blocks themselves stay static)."""
-    from sparcc.passes.fuse_attention import FUSION_ATTR
+    from sparcc.passes.fuse_attention import FUSION_ATTR, INDEPENDENT_ATTR
 
     q, k, v = shape_of(op.query), shape_of(op.key), shape_of(op.value)
     lead, (lq, d), lk, dv = q[:-2], q[-2:], k[-2], v[-1]
@@ -1114,9 +1106,6 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
     def pad(value: SSAValue, high: Sequence[Dim]) -> SSAValue:
         return e.pad(value, [0] * len(high), [nn.dim(x) for x in high], 0.0) if any(
             not (isinstance(x, int) and x == 0) for x in high) else value
-
-    def index(em: Emitter, n: Dim) -> SSAValue:  # an index value of a size, a number or a symbolic one
-        return _const_index(em, n) if isinstance(n, int) else em.size(n)
 
     # q * scale once (h * L * E products), instead of scaling every score
     q3 = e.elementwise([e.reshape(op.query, [h, lq, d])], [h, lq, d], lambda s, x: s.mul(x[0], s.const(scale, typ)))
@@ -1138,8 +1127,8 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
     d3 = dims(3)
     rows3, rows2 = amap(3, d3[:2]), amap(2, dims(2))
     all3 = amap(3, d3)
-    c0 = _const_index(e, 0)
-    last_key = index(e, lk) if keys_padded else None
+    c0 = e.size(0)
+    last_key = e.size(lk) if keys_padded else None
 
     def t(shape: Sequence[int]) -> TensorType:
         return TensorType(typ, list(shape))
@@ -1153,27 +1142,27 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
         # iteration i takes query block i/2 (i even) or n-1-i/2 (i odd): a
         # thread's contiguous share of the iterations then holds as many
         # short rows of keys as long ones
-        n = b.add(arith.SubiOp(index(b, nq), _const_index(b, 1)))
-        half = b.add(arith.DivUIOp(i, _const_index(b, 2)))
-        odd = b.add(arith.CmpiOp(b.add(arith.RemUIOp(i, _const_index(b, 2))), _const_index(b, 0), "ne"))
+        n = b.add(arith.SubiOp(b.size(nq), b.size(1)))
+        half = b.add(arith.DivUIOp(i, b.size(2)))
+        odd = b.add(arith.CmpiOp(b.add(arith.RemUIOp(i, b.size(2))), b.size(0), "ne"))
         block = b.add(arith.SelectOp(odd, b.add(arith.SubiOp(n, half)), half))
     else:
         block = i
-    q0 = b.add(arith.MuliOp(block, _const_index(b, bq)))
+    q0 = b.add(arith.MuliOp(block, b.size(bq)))
     qb = b.add(tensor.ExtractSliceOp(q3, [0, q0, 0], [h, bq, d], [1, 1, 1], t([h, bq, d])))
     m_init, l_init = b.filled([h, bq], typ, -math.inf), b.filled([h, bq], typ, 0.0)
     acc_init = b.filled([h, bq, dv], typ, 0.0)
     if causal:  # the key blocks up to the one holding the block's last query
-        last = b.add(arith.AddiOp(q0, _const_index(b, bq + bk - 1)))
-        upper = b.add(arith.MinUIOp(b.add(arith.DivUIOp(last, _const_index(b, bk))), index(b, nk)))
+        last = b.add(arith.AddiOp(q0, b.size(bq + bk - 1)))
+        upper = b.add(arith.MinUIOp(b.add(arith.DivUIOp(last, b.size(bk))), b.size(nk)))
     else:
-        upper = index(b, nk)
+        upper = b.size(nk)
 
     # -- one block of keys -----------------------------------------------------
     inner = Block(arg_types=[IndexType(), t([h, bq]), t([h, bq]), t([h, bq, dv])])
     j, m, l, acc = inner.args  # key block j: keys k0 = j * bk onwards
     c = Emitter()
-    k0 = c.add(arith.MuliOp(j, _const_index(c, bk)))
+    k0 = c.add(arith.MuliOp(j, c.size(bk)))
     ktb = c.add(tensor.ExtractSliceOp(kt, [0, j, 0, 0], [h, 1, d, bk], [1, 1, 1, 1], t([h, d, bk])))
     vb = c.add(tensor.ExtractSliceOp(v3, [0, k0, 0], [h, bk, dv], [1, 1, 1], t([h, bk, dv])))
     scores = c.matmul(qb, ktb)  # [h, bq, bk]
@@ -1217,7 +1206,7 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
     acc_new = c.generic([alpha, pv], [rows3, all3], acc, all3, [PAR] * 3,
                         lambda s, x: s.add(s.mul(x[2], x[0]), x[1]))
     inner.add_ops([*c.ops, scf.YieldOp(m_new, l_new, acc_new)])
-    keys = scf.ForOp(c0, upper, _const_index(b, 1), [m_init, l_init, acc_init], inner)
+    keys = scf.ForOp(c0, upper, b.size(1), [m_init, l_init, acc_init], inner)
     b.ops.append(keys)
     _, l_end, acc_end = keys.results
 
@@ -1232,10 +1221,10 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
     written = b.add(tensor.InsertSliceOp.get(ob, out, [h, bq, dv], [0, DYNAMIC_INDEX, 0], [1, 1, 1], offsets=[q0],
                                              result_type=out.type))
     outer.add_ops([*b.ops, scf.YieldOp(written)])
-    queries = scf.ForOp(c0, index(e, nq), _const_index(e, 1), [e.empty([h, lqp, dv], typ)], outer)
+    queries = scf.ForOp(c0, e.size(nq), e.size(1), [e.empty([h, lqp, dv], typ)], outer)
     if FUSION_ATTR in op.attributes:
         queries.attributes[FUSION_ATTR] = op.attributes[FUSION_ATTR]
-    queries.attributes["sparcc.independent_iterations"] = UnitAttr()  # each writes its own rows
+    queries.attributes[INDEPENDENT_ATTR] = UnitAttr()  # each writes its own rows
     e.ops.append(queries)
     result = queries.results[0]
     if rows_padded:  # the padding rows go

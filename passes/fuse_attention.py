@@ -77,6 +77,9 @@ FUSION_ATTR = "sparcc.fusion"
 SKIPPED_ATTR = "sparcc.fusion_skipped"
 BLOCKS_ATTR = "sparcc.attention_blocks"
 REPORT_ATTR = "sparcc.fusions"  # on the module: every decision, for the compile report
+# on the lowering's loop over blocks of queries: its iterations write disjoint
+# rows (backends/cpu shares them among the threads)
+INDEPENDENT_ATTR = "sparcc.independent_iterations"
 FUSE_ATTENTION = True  # switch (benchmarks/bench_attention.py compares both)
 
 # The heuristic's machine, fitted to benchmarks/bench_attention.py on the

@@ -318,9 +318,6 @@ def packed_entries(llvm_ir: str) -> str:
     return "\n\n" + "\n\n".join(out) + "\n" if out else ""
 
 
-INDEPENDENT = "sparcc.independent_iterations"  # on an scf.for whose iterations touch disjoint data
-
-
 def _independent_loops_to_forall(module: ir.Module, threads: int) -> None:
     """Replaces each scf.for that the lowering marked as having independent
     iterations (fused attention's blocks of queries, each writing its own
@@ -331,6 +328,7 @@ def _independent_loops_to_forall(module: ir.Module, threads: int) -> None:
     (schedule.build sees the marked forall)."""
     from mlir import ir
     from mlir.dialects import scf
+    from sparcc.passes.fuse_attention import FUSION_ATTR, INDEPENDENT_ATTR
 
     if threads < 2:
         return
@@ -342,7 +340,7 @@ def _independent_loops_to_forall(module: ir.Module, threads: int) -> None:
         return ir.IntegerAttr(owner.operation.attributes["value"]).value
 
     for loop in _ops_named(module, "scf.for"):
-        if INDEPENDENT not in loop.attributes or len(loop.results):
+        if INDEPENDENT_ATTR not in loop.attributes or len(loop.results):
             continue
         lower, upper, step = (constant(v) for v in loop.operands[:3])
         if lower != 0 or step != 1:
@@ -353,23 +351,16 @@ def _independent_loops_to_forall(module: ir.Module, threads: int) -> None:
         with ir.InsertionPoint(loop), loop.location:
             forall = scf.ForallOp([0], [upper if upper is not None else loop.operands[1]], [1])
         body = loop.regions[0].blocks[0]
-        new_body = forall.regions[0].blocks[0]
-        terminator = new_body.operations[0] if len(new_body.operations) else None
+        new_body = forall.regions[0].blocks[0]  # the builder leaves it empty, without its terminator
         body.arguments[0].replace_all_uses_with(new_body.arguments[0])
         for op in list(body.operations):
-            if op.operation.name == "scf.yield":
-                continue
-            if terminator is not None:
-                op.operation.move_before(terminator)
-            else:
+            if op.operation.name != "scf.yield":
                 new_body.append(op.operation)
-        if terminator is None:
-            with ir.InsertionPoint(new_body), loop.location:
-                scf.InParallelOp()
-        forall.operation.attributes[INDEPENDENT] = ir.UnitAttr.get()
-        for name in ("sparcc.fusion",):
-            if name in loop.attributes:
-                forall.operation.attributes[name] = loop.attributes[name]
+        with ir.InsertionPoint(new_body), loop.location:
+            scf.InParallelOp()
+        forall.operation.attributes[INDEPENDENT_ATTR] = ir.UnitAttr.get()
+        if FUSION_ATTR in loop.attributes:
+            forall.operation.attributes[FUSION_ATTR] = loop.attributes[FUSION_ATTR]
         loop.erase()
 
 

@@ -108,27 +108,32 @@ def hoist_out_of_loops(module: ir.Module) -> int:
 
 
 def _leaves(value: ir.Value) -> bool:
-    """Whether `value` or a view of it may outlive its block: yielded,
-    returned, branched with, bound to a region's block argument, or turned
-    into something other than a view, a vector or a scalar."""
+    """Whether `value` or a view of it may outlive its block."""
     from mlir import ir
 
     for use in value.uses:
         op = use.owner
         if op.name == "memref.dealloc":
             continue
-        if op.name in _ESCAPES or op.name == "memref.extract_aligned_pointer_as_index":
+        if _hands_away(op) or any(_leaves(r) for r in op.results if isinstance(r.type, ir.MemRefType)):
             return True
-        if any(isinstance(arg.type, ir.MemRefType) for region in op.regions for blk in region.blocks
-               for arg in blk.arguments):
-            return True
-        for result in op.results:
-            if isinstance(result.type, ir.MemRefType):
-                if _leaves(result):
-                    return True
-            elif not (isinstance(result.type, ir.VectorType) or _scalar(result.type)):
-                return True
     return False
+
+
+def _hands_away(op: ir.Operation) -> bool:
+    """Whether `op`, using a buffer (or a view of it), may let it outlive
+    its block other than through a view that `op` returns: it yields,
+    returns or branches with it, binds it to a region's block argument
+    (iter_args), takes its address as an integer, or turns it into anything
+    but a view, a vector or a scalar (a pointer may carry the address away)."""
+    from mlir import ir
+
+    if op.name in _ESCAPES or op.name == "memref.extract_aligned_pointer_as_index":
+        return True
+    if any(isinstance(arg.type, ir.MemRefType) for region in op.regions for blk in region.blocks
+           for arg in blk.arguments):
+        return True
+    return any(not (isinstance(r.type, (ir.MemRefType, ir.VectorType)) or _scalar(r.type)) for r in op.results)
 
 
 def plan_function(func: ir.Operation) -> int:
@@ -204,19 +209,11 @@ def _buffers(ops: list[ir.Operation]) -> list[Buffer]:
                 found[buffer].last = i
                 if found[buffer].first_use is None:
                     found[buffer].first_use = i
-                if op.name in _ESCAPES:
-                    unsafe.add(buffer)
-                if op.name == "memref.extract_aligned_pointer_as_index":  # its address, as an integer
+                if _hands_away(op):
                     unsafe.add(buffer)
                 for result in op.results:
                     if isinstance(result.type, ir.MemRefType):  # a view: subview, collapse_shape, ...
                         root[result] = buffer
-                    elif not (isinstance(result.type, ir.VectorType) or _scalar(result.type)):
-                        unsafe.add(buffer)  # a pointer or anything else that may carry the address away
-            # a region op whose blocks take memrefs (iter_args) may bind a buffer to them
-            if any(isinstance(arg.type, ir.MemRefType) for region in op.regions for blk in region.blocks
-                   for arg in blk.arguments):
-                unsafe.update(root[operand] for operand in op.operands if operand in root)
             return ir.WalkResult.ADVANCE
 
         top.walk(visit, ir.WalkOrder.PRE_ORDER)

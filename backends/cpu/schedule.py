@@ -917,9 +917,11 @@ def _is_batch_matmul(op: ir.Operation) -> bool:
 def _in_shared_loop(op: ir.Operation) -> bool:
     """Whether `op` runs inside an scf.forall whose iterations the threads
     already share (backends/cpu: _independent_loops_to_forall)."""
+    from sparcc.passes.fuse_attention import INDEPENDENT_ATTR
+
     parent = op.parent
     while parent is not None and parent.name != "func.func":
-        if parent.name == "scf.forall" and "sparcc.independent_iterations" in parent.attributes:
+        if parent.name == "scf.forall" and INDEPENDENT_ATTR in parent.attributes:
             return True
         parent = parent.parent
     return False

@@ -34,8 +34,10 @@ RELATIVE_RATE = {
 def fusions(module: Any) -> list[str]:
     """The fusion passes' decisions (passes/fuse_attention.py), as the
     module's `sparcc.fusions` lists them."""
-    found = module.attributes.get("sparcc.fusions") if hasattr(module, "attributes") else None
-    return [getattr(a, "data", str(a)) for a in found.data] if found is not None else []
+    from sparcc.passes.fuse_attention import REPORT_ATTR
+
+    found = module.attributes.get(REPORT_ATTR)
+    return [a.data for a in found.data] if found is not None else []
 
 
 class CpuTarget(Target):
