@@ -29,11 +29,17 @@ The key (`fingerprint`) hashes:
   is not a parameter or buffer by its values), the name, shape, dtype and
   layout of every parameter and buffer, and the source files that define
   the classes and functions met on the way (by content), with the versions
-  of their packages. A function model: its code, defaults, closure and
-  source file.
+  of their packages, and the values of the global tensors their methods
+  read. A function model: its code, defaults, closure, the globals its code
+  names (recursively: a helper function's code and globals) and source file.
+- the values of every tensor that the entry stores as a constant: a
+  function model's tensors (closure, globals, the weights of modules it
+  calls), and the weights of modules reached through attributes that are
+  not submodules.
 
-The weights' values are not in the key: the compiled code takes them as
-arguments, and a warm start binds the model's own tensors. When the store
+The values of a module model's own parameters and buffers are not in the
+key: the compiled code takes them as arguments, and a warm start binds the
+model's own tensors. When the store
 holds tensors computed from the values (quantised or pruned weights, a half
 model's float copies), the entry is kept per digest of every parameter and
 buffer (`<key>-<digest>`, with `<key>.values` saying so), so that changed
@@ -41,8 +47,9 @@ weights never reuse stale codes.
 
 What the key cannot see: a change in a file that no class or function of
 the model is defined in, within the same package version (an edited helper
-module of an editable install), and Python globals read by forward. Such a
-change needs SPARCC_CACHE=0 or `sparcc cache clear`. An object attribute
+module of an editable install), and globals other than tensors that a
+module's forward reads without naming them in its file (set at run time).
+Such a change needs SPARCC_CACHE=0 or `sparcc cache clear`. An object attribute
 whose value has no stable description (an address in its repr) makes the
 model untraceable by key: it gets no warm start, never a wrong one.
 """
@@ -110,11 +117,15 @@ _VOLATILE = {"_original_object_hash"}
 class _Fingerprint:
     """Feeds a model's description into a hash (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, weight_values: bool = False) -> None:
+        # a function model's tensors (its modules' weights included) are stored
+        # in the entry as constants, so their values are part of the key
+        self.weight_values = weight_values
         self.h = hashlib.sha256()
         self.seen: dict[int, int] = {}  # id(object) -> its number, for shared objects and cycles
         self.keep: list[Any] = []  # keeps the objects alive: ids stay unique while hashing
         self.files: set[str] = set()
+        self.classes: set[type] = set()
 
     def put(self, *parts: Any) -> None:
         for p in parts:
@@ -125,7 +136,12 @@ class _Fingerprint:
         """The source file of a class (and its bases) or function."""
         for cls in (obj.__mro__ if isinstance(obj, type) else (obj,)):
             module = getattr(cls, "__module__", None) or ""
-            if module == "builtins" or module.startswith("torch."):
+            if module.startswith("torch."):
+                continue
+            if isinstance(obj, type) and cls not in self.classes:
+                self.classes.add(cls)
+                self.global_tensors(cls)
+            if module == "builtins":
                 continue
             try:
                 path = inspect.getsourcefile(cls)
@@ -134,6 +150,24 @@ class _Fingerprint:
             if path and path not in self.files:
                 self.files.add(path)
                 self.put("file", path, _source_digest(path), _package_version(module))
+
+    def global_tensors(self, cls: type) -> None:
+        """The values of the global tensors that a class's methods read (a
+        script's module-level `mask = torch.randn(...)` used in forward): the
+        file's text does not fix them. Other globals are left to the file."""
+        names: set[str] = set()
+        scopes = []
+        for attr in vars(cls).values():
+            fn = getattr(attr, "__func__", attr)
+            if isinstance(fn, types.FunctionType):
+                _global_names(fn.__code__, names)
+                scopes.append(fn.__globals__)
+        for name in sorted(names):
+            for scope in scopes:
+                if isinstance(scope.get(name), torch.Tensor):
+                    self.put("global tensor", name)
+                    self.tensor(scope[name], values=True)
+                    break
 
     def tensor(self, t: torch.Tensor, values: bool) -> None:
         self.put("tensor", t.dtype, tuple(t.shape), t.layout, t.requires_grad)
@@ -219,6 +253,15 @@ class _Fingerprint:
                 self.value(cell.cell_contents, depth)
             except ValueError:  # an empty cell
                 self.put("empty cell")
+        # the globals its code (and the code nested in it) names: a script's
+        # `w = torch.randn(...)` read by `lambda x: x @ w`
+        names: set[str] = set()
+        _global_names(fn.__code__, names)
+        scope = fn.__globals__
+        for name in sorted(names):
+            if name in scope:
+                self.put("global", name)
+                self.value(scope[name], depth)
 
     def code(self, co: types.CodeType) -> None:
         self.h.update(co.co_code)
@@ -229,7 +272,11 @@ class _Fingerprint:
             else:
                 self.put(repr(c))
 
-    def module(self, m: torch.nn.Module, depth: int = 0) -> None:
+    def module(self, m: torch.nn.Module, depth: int = 0, own: bool = False) -> None:
+        """`own`: the compiled model itself, whose weights a warm start binds
+        (by shape in the key); a module reached through a function or an
+        attribute has its weights stored as constants (by value)."""
+        values = self.weight_values or not own
         for name, sub in m.named_modules(remove_duplicate=False):
             if sub is not m and id(sub) in self.seen:
                 self.put("module ref", name, self.seen[id(sub)])
@@ -242,11 +289,11 @@ class _Fingerprint:
             for p_name, p in sub._parameters.items():  # noqa: SLF001
                 self.put("param", p_name)
                 if p is not None:
-                    self.tensor(p, values=False)
+                    self.tensor(p, values=values)
             for b_name, b in sub._buffers.items():  # noqa: SLF001
                 self.put("buffer", b_name, b_name in sub._non_persistent_buffers_set)  # noqa: SLF001
                 if b is not None:
-                    self.tensor(b, values=False)
+                    self.tensor(b, values=values)
             for hooks in _HOOKS:
                 for hook in getattr(sub, hooks, {}).values():
                     self.value(hook, depth + 1)
@@ -257,6 +304,13 @@ class _Fingerprint:
                 self.value(v, depth + 1)
 
 
+def _global_names(co: types.CodeType, into: set[str]) -> None:
+    into.update(co.co_names)
+    for c in co.co_consts:
+        if isinstance(c, types.CodeType):
+            _global_names(c, into)
+
+
 def fingerprint(model: Any, args: Any, parts: list[str]) -> str | None:
     """The trace key of `model` on `args` compiled with `parts` (options,
     target identity), or None when the model holds something the key cannot
@@ -264,7 +318,7 @@ def fingerprint(model: Any, args: Any, parts: list[str]) -> str | None:
     from sparcc import cache
     from sparcc.specs import sparse_format
 
-    fp = _Fingerprint()
+    fp = _Fingerprint(weight_values=not isinstance(model, torch.nn.Module))
     fp.put(VERSION, cache.compiler_digest(), torch.__version__, *parts)
     try:
         for a in args:
@@ -274,7 +328,7 @@ def fingerprint(model: Any, args: Any, parts: list[str]) -> str | None:
             for hook in hooks.values():
                 fp.value(hook)
         if isinstance(model, torch.nn.Module):
-            fp.module(model)
+            fp.module(model, own=True)
         elif isinstance(model, (types.FunctionType, types.MethodType, functools.partial)):
             fp.value(model)
         else:

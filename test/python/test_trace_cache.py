@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sparcc
@@ -314,6 +315,59 @@ def test_function_model_warm_start(cache_dir: Path) -> None:
     (program,) = fast2.cache.values()
     assert program.report["trace"] == "hit"
     torch.testing.assert_close(got, f(x, y))
+
+
+def _trace(fast: sparcc.JitFunction) -> str:
+    (program,) = fast.cache.values()
+    return program.report["trace"]
+
+
+def test_function_reading_a_global_tensor_sees_its_values(cache_dir: Path) -> None:
+    """A script's `w = torch.randn(...)` read by a function is stored with
+    the entry; run again with other values, it must not come back stale."""
+    scope = {"torch": torch, "w": torch.randn(4, 3)}
+    exec("def f(x):\n    return torch.nn.functional.gelu(x @ w) + 1", scope)  # noqa: S102
+    x = torch.randn(2, 4)
+    first = sparcc.jit(scope["f"])
+    torch.testing.assert_close(first(x), scope["f"](x))
+    again = sparcc.jit(scope["f"])
+    torch.testing.assert_close(again(x), scope["f"](x))
+    assert _trace(again) == "hit"
+    scope["w"] = torch.randn(4, 3)  # the next run of the script
+    fresh = sparcc.jit(scope["f"])
+    torch.testing.assert_close(fresh(x), scope["f"](x))
+    assert _trace(fresh) != "hit"
+
+
+def test_function_calling_a_module_sees_its_weights(cache_dir: Path) -> None:
+    def make() -> Any:
+        m = torch.nn.Linear(4, 3)
+        return lambda x: m(x) * 2
+
+    x = torch.randn(2, 4)
+    for _ in range(2):  # the same code, other weights
+        f = make()
+        with torch.no_grad():
+            torch.testing.assert_close(sparcc.jit(f)(x), f(x))
+
+
+def test_module_reading_a_global_tensor_sees_its_values(cache_dir: Path) -> None:
+    scope = {"torch": torch, "shift": torch.randn(3)}
+    exec(  # noqa: S102
+        "class Shifted(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = torch.nn.Linear(4, 3)\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x) + shift\n",
+        scope,
+    )
+    model, x = scope["Shifted"]().eval(), torch.randn(2, 4)
+    torch.testing.assert_close(sparcc.jit(model)(x), _eager(model, x))
+    scope["shift"] = torch.randn(3)
+    fresh = sparcc.jit(model)
+    torch.testing.assert_close(fresh(x), _eager(model, x))
+    assert _trace(fresh) != "hit"
 
 
 def test_cli_cache_info_and_clear(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
