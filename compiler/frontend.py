@@ -758,6 +758,10 @@ UNARY_OPS: dict[Any, type[nn.UnaryOp]] = {
     aten.round.default: nn.RoundOp, aten.trunc.default: nn.TruncOp, aten.sign.default: nn.SignOp,
     aten.sgn.default: nn.SignOp, aten.log1p.default: nn.Log1pOp, aten.expm1.default: nn.Expm1Op,
     aten.log2.default: nn.Log2Op, aten.bitwise_not.default: nn.NotOp,
+    aten.asin.default: nn.AsinOp, aten.acos.default: nn.AcosOp, aten.sinh.default: nn.SinhOp,
+    aten.cosh.default: nn.CoshOp, aten.asinh.default: nn.AsinhOp, aten.acosh.default: nn.AcoshOp,
+    aten.atanh.default: nn.AtanhOp, aten.log10.default: nn.Log10Op, aten.erfc.default: nn.ErfcOp,
+    aten.special_erfc.default: nn.ErfcOp, aten.exp2.default: nn.Exp2Op, aten.special_exp2.default: nn.Exp2Op,
 }
 
 
@@ -799,6 +803,7 @@ BINARY_OPS: dict[str, type[nn.BinaryOp]] = {
     "add": nn.AddOp, "sub": nn.SubOp, "mul": nn.MulOp, "maximum": nn.MaximumOp, "minimum": nn.MinimumOp,
     "fmod": nn.FmodOp, "remainder": nn.RemainderOp, "floor_divide": nn.FloorDivOp, "atan2": nn.Atan2Op,
     "bitwise_and": nn.AndOp, "bitwise_or": nn.OrOp, "bitwise_xor": nn.XorOp, "pow": nn.PowOp,
+    "copysign": nn.CopysignOp, "fmax": nn.FmaxOp, "fmin": nn.FminOp, "hypot": nn.HypotOp,
 }
 for _name, _op in BINARY_OPS.items():
     for _overload in ("Tensor", "Scalar", "default", "Tensor_Tensor", "Scalar_Tensor"):
@@ -1040,7 +1045,8 @@ def _addmm(g: GraphImporter, bias: SSAValue, a: SSAValue, b: SSAValue, beta: flo
 
 def _dim_op(op: type[nn.DimOp]) -> Handler:
     def handler(g: GraphImporter, x: SSAValue, dim: int, *rest: Any, **kw: Any) -> SSAValue:
-        return g.emit(op(x, dim))
+        # softmax(x, dim, dtype=torch.float64) converts x first, as PyTorch does
+        return g.emit(op(g.to(x, g.out_type()), dim))
 
     return handler
 
@@ -1097,6 +1103,8 @@ def _argmax(g: GraphImporter, x: SSAValue, dim: int | None = None, keepdim: bool
 @handles(aten.max.dim, aten.min.dim)
 def _max_dim(g: GraphImporter, x: SSAValue, dim: int, keepdim: bool = False) -> tuple:
     largest = "max" in str(g.node.target)  # type: ignore[union-attr]
+    if not nn.shape_of(x):  # a 0-d tensor is its own extreme, at index 0
+        return (x, g.scalar(0, i64))
     values = g.emit((nn.AmaxOp if largest else nn.AminOp)(x, [dim], keepdim))
     return (values, g.emit(nn.ArgmaxOp(x, dim, keepdim, largest)))
 
@@ -1165,7 +1173,20 @@ def _layer_norm(g: GraphImporter, x, shape, w=None, b=None, eps=1e-5, cudnn_enab
 
 @handles(aten.native_layer_norm.default)
 def _native_layer_norm(g: GraphImporter, x, shape, w, b, eps) -> tuple:
-    return (_layer_norm(g, x, shape, w, b, eps), None, None)
+    """(y, mean, rstd); mean and rstd, of shape [*leading, 1, ...], only where the graph reads them."""
+    y = _layer_norm(g, x, shape, w, b, eps)
+    node = g.node
+    assert node is not None
+    if not any(u.target is operator.getitem and u.args[1] in (1, 2) for u in node.users):
+        return (y, None, None)
+    rank = len(nn.shape_of(x))
+    red = list(range(rank - len(shape), rank))
+    mean = g.emit(nn.MeanOp(x, red, True))
+    centered = g.emit(nn.SubOp(x, mean))
+    var = g.emit(nn.MeanOp(g.emit(nn.MulOp(centered, centered)), red, True))
+    rstd = g.emit(nn.RsqrtOp(g.emit(nn.AddOp(var, g.scalar(eps, x)))))
+    stats = node.meta["val"][1].dtype
+    return (y, g.to(mean, compute_type(stats)), g.to(rstd, compute_type(stats)))
 
 
 @handles(aten.batch_norm.default)
@@ -1916,3 +1937,59 @@ def _adaptive_max_pool2d(g: GraphImporter, x: SSAValue, output_size: Sequence[in
         raise g.fail("the indices of adaptive_max_pool2d are used; sparcc computes the pooled values only")
     k = (h // oh, w // ow)
     return (_pool(g, nn.MaxPool2dOp, x, k, k, (0, 0), False, {}), None)
+
+
+@handles(aten.signbit.default)
+def _signbit(g: GraphImporter, x: SSAValue) -> SSAValue:
+    """The sign bit: true for -0.0 and for a NaN whose sign bit is set."""
+    if isinstance(nn.elem(x), IntegerType):
+        return g.emit(nn.CompareOp(x, g.scalar(0, x), "lt"))
+    signed_one = g.emit(nn.CopysignOp(g.scalar(1.0, x), x))
+    return g.emit(nn.CompareOp(signed_one, g.scalar(0.0, x), "lt"))
+
+
+@handles(aten.angle.default)
+def _angle(g: GraphImporter, x: SSAValue) -> SSAValue:
+    """The argument of a real number: pi below 0, else 0; NaN stays NaN."""
+    x = g.to(x, g.out_type())
+    y = g.emit(nn.WhereOp(g.emit(nn.CompareOp(x, g.scalar(0, x), "lt")), g.scalar(math.pi, x), g.scalar(0, x)))
+    return g.emit(nn.WhereOp(g.emit(nn.CompareOp(x, x, "ne")), x, y))
+
+
+@handles(aten.round.decimals)
+def _round_decimals(g: GraphImporter, x: SSAValue, decimals: int = 0) -> SSAValue:
+    """PyTorch's kernel: nearbyint(x * 10^d) / 10^d, or for d < 0
+    nearbyint(x / 10^-d) * 10^-d, with the power in x's type."""
+    x = g.to(x, g.out_type())
+    if decimals == 0:
+        return g.emit(nn.RoundOp(x))
+    power = g.scalar(10.0 ** abs(decimals), x)
+    if decimals > 0:
+        return g.emit(nn.DivOp(g.emit(nn.RoundOp(g.emit(nn.MulOp(x, power)))), power))
+    return g.emit(nn.MulOp(g.emit(nn.RoundOp(g.emit(nn.DivOp(x, power)))), power))
+
+
+@handles(aten.ldexp.Tensor, aten.ldexp.default)
+def _ldexp(g: GraphImporter, x: Any, other: Any) -> SSAValue:
+    """x * 2^other in the result's float type."""
+    typ = g.out_type()
+    return g.emit(nn.MulOp(g.operand(x, typ), g.emit(nn.Exp2Op(g.operand(other, typ)))))
+
+
+def _alias_copy_variants() -> None:
+    """`aten.X_copy` (view_copy, permute_copy, ...: what functionalisation
+    and some exporters emit) computes what `aten.X` does: the same handler."""
+    for name in dir(aten):
+        if not name.endswith("_copy") or name.startswith("_"):
+            continue
+        base = getattr(aten, name[: -len("_copy")], None)
+        if base is None:
+            continue
+        packet = getattr(aten, name)
+        for overload in packet.overloads():
+            target = getattr(base, overload, None)
+            if target in HANDLERS and getattr(packet, overload) not in HANDLERS:
+                HANDLERS[getattr(packet, overload)] = HANDLERS[target]
+
+
+_alias_copy_variants()

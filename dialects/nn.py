@@ -1120,6 +1120,16 @@ Log1pOp = _unary("nn.log1p", "Log1pOp", "%y = nn.log1p %x : tensor<4xf32>")
 Expm1Op = _unary("nn.expm1", "Expm1Op", "%y = nn.expm1 %x : tensor<4xf32>")
 Log2Op = _unary("nn.log2", "Log2Op", "%y = nn.log2 %x : tensor<4xf32>")
 NotOp = _unary("nn.not", "NotOp", "Bitwise not (logical not on i1). %y = nn.not %x : tensor<4xi1>")
+AsinOp = _unary("nn.asin", "AsinOp", "%y = nn.asin %x : tensor<4xf32>")
+AcosOp = _unary("nn.acos", "AcosOp", "%y = nn.acos %x : tensor<4xf32>")
+SinhOp = _unary("nn.sinh", "SinhOp", "%y = nn.sinh %x : tensor<4xf32>")
+CoshOp = _unary("nn.cosh", "CoshOp", "%y = nn.cosh %x : tensor<4xf32>")
+AsinhOp = _unary("nn.asinh", "AsinhOp", "%y = nn.asinh %x : tensor<4xf32>")
+AcoshOp = _unary("nn.acosh", "AcoshOp", "%y = nn.acosh %x : tensor<4xf32>")
+AtanhOp = _unary("nn.atanh", "AtanhOp", "%y = nn.atanh %x : tensor<4xf32>")
+Log10Op = _unary("nn.log10", "Log10Op", "%y = nn.log10 %x : tensor<4xf32>")
+ErfcOp = _unary("nn.erfc", "ErfcOp", "%y = nn.erfc %x : tensor<4xf32>")
+Exp2Op = _unary("nn.exp2", "Exp2Op", "%y = nn.exp2 %x : tensor<4xf32>")
 
 
 def _binary(op_name: str, cls: str, doc: str) -> type[BinaryOp]:
@@ -1136,6 +1146,10 @@ Atan2Op = _binary("nn.atan2", "Atan2Op", "%z = nn.atan2 %x, %y : tensor<4xf32>, 
 AndOp = _binary("nn.and", "AndOp", "Bitwise and (logical on i1). %z = nn.and %x, %y : tensor<4xi1>, tensor<4xi1> -> tensor<4xi1>")
 OrOp = _binary("nn.or", "OrOp", "%z = nn.or %x, %y : tensor<4xi1>, tensor<4xi1> -> tensor<4xi1>")
 XorOp = _binary("nn.xor", "XorOp", "%z = nn.xor %x, %y : tensor<4xi64>, tensor<4xi64> -> tensor<4xi64>")
+CopysignOp = _binary("nn.copysign", "CopysignOp", "The magnitude of x, the sign bit of y. %z = nn.copysign %x, %y : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>")
+FmaxOp = _binary("nn.fmax", "FmaxOp", "Maximum ignoring a NaN operand (NaN only if both are). %z = nn.fmax %x, %y : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>")
+FminOp = _binary("nn.fmin", "FminOp", "Minimum ignoring a NaN operand. %z = nn.fmin %x, %y : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>")
+HypotOp = _binary("nn.hypot", "HypotOp", "sqrt(x^2 + y^2) without overflow. %z = nn.hypot %x, %y : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>")
 
 PREDICATES = ("eq", "ne", "lt", "le", "gt", "ge")
 
@@ -1579,7 +1593,9 @@ Nn = Dialect(
         SliceOp,
         EmbeddingOp,
         AbsOp, SinOp, CosOp, TanOp, AtanOp, FloorOp, CeilOp, RoundOp, TruncOp, SignOp, Log1pOp, Expm1Op, Log2Op, NotOp,
+        AsinOp, AcosOp, SinhOp, CoshOp, AsinhOp, AcoshOp, AtanhOp, Log10Op, ErfcOp, Exp2Op,
         MinimumOp, PowOp, FmodOp, RemainderOp, FloorDivOp, TruncDivOp, Atan2Op, AndOp, OrOp, XorOp,
+        CopysignOp, FmaxOp, FminOp, HypotOp,
         CompareOp, WhereOp, CastOp, ArangeOp, CumsumOp, ProdOp, AminOp, ArgmaxOp, GatherOp, IndexOp, PadOp,
         SliceScatterOp, IndexPutOp, ArgsortOp,
     ],

@@ -289,6 +289,32 @@ class Scalar:
     def trunc(self, a):
         return self._add(mathd.TruncOp(a)) if is_float(a.type) else a
 
+    def erfc(self, a):
+        """libm's erfc (`MathErfcOp`): 1 - erf(a) loses every digit where
+        erf(a) rounds to 1."""
+        return self._add(MathErfcOp(a))
+
+    def fmax(self, a, b, predicate: str):
+        """fmax/fmin: the other operand where one is NaN; integers: max/min."""
+        if not is_float(a.type):
+            return self.max(a, b) if predicate == "gt" else self.min(a, b)
+        pick = self.or_(self.cmp(predicate, a, b), self.cmp("ne", b, b))
+        return self.select(pick, a, b)
+
+    def hypot(self, a, b):
+        """max * sqrt(1 + (min/max)^2), so that a^2 + b^2 cannot overflow; 0
+        when both are 0, inf when either is inf (even with a NaN), as C's."""
+        x, y = self.abs(a), self.abs(b)
+        big, small = self.select(self.cmp("ge", x, y), x, y), self.select(self.cmp("ge", x, y), y, x)
+        zero, one = self.const(0.0, a.type), self.const(1.0, a.type)
+        ratio = self.div(small, big)
+        r = self.mul(big, self.sqrt(self.add(one, self.mul(ratio, ratio))))
+        r = self.select(self.cmp("eq", big, zero), zero, r)
+        inf = self.const(math.inf, a.type)
+        either = self.or_(self.cmp("eq", x, inf), self.cmp("eq", y, inf))
+        # a NaN operand makes the compares false: r is NaN unless the other is inf
+        return self.select(either, inf, self.select(self.cmp("ne", x, x), x, self.select(self.cmp("ne", y, y), y, r)))
+
     def math(self, op: type[Operation], a):
         """A one-operand math op on floats; integers pass through (floor, round, ...)."""
         return self._add(op(a)) if is_float(a.type) else a
@@ -704,6 +730,14 @@ def _dynamic_error(op: Operation, why: str) -> DynamicShapeError:
     return error
 
 
+@irdl_op_definition
+class MathErfcOp(mathd.FloatingPointLikeUnaryMathOperation):
+    """Upstream's `math.erfc`, which xDSL's math dialect lacks (same syntax as
+    the other math ops); convert-math-to-libm calls erfc/erfcf for it."""
+
+    name = "math.erfc"
+
+
 class Lowering(RewritePattern):
     """Replaces one nn op by what `emit` builds."""
 
@@ -761,6 +795,16 @@ ELEMENTWISE: dict[type[Operation], Body] = {
     nn.Expm1Op: lambda s, x: s.math(mathd.ExpM1Op, x[0]),
     nn.Log2Op: lambda s, x: s.math(mathd.Log2Op, x[0]),
     nn.NotOp: lambda s, x: s.not_(x[0]),
+    nn.AsinOp: lambda s, x: s.math(mathd.AsinOp, x[0]),
+    nn.AcosOp: lambda s, x: s.math(mathd.AcosOp, x[0]),
+    nn.SinhOp: lambda s, x: s.math(mathd.SinhOp, x[0]),
+    nn.CoshOp: lambda s, x: s.math(mathd.CoshOp, x[0]),
+    nn.AsinhOp: lambda s, x: s.math(mathd.AsinhOp, x[0]),
+    nn.AcoshOp: lambda s, x: s.math(mathd.AcoshOp, x[0]),
+    nn.AtanhOp: lambda s, x: s.math(mathd.AtanhOp, x[0]),
+    nn.Log10Op: lambda s, x: s.math(mathd.Log10Op, x[0]),
+    nn.ErfcOp: lambda s, x: s.erfc(x[0]),
+    nn.Exp2Op: lambda s, x: s.math(mathd.Exp2Op, x[0]),
     nn.AddOp: lambda s, x: s.add(x[0], x[1]),
     nn.SubOp: lambda s, x: s.sub(x[0], x[1]),
     nn.MulOp: lambda s, x: s.mul(x[0], x[1]),
@@ -776,6 +820,10 @@ ELEMENTWISE: dict[type[Operation], Body] = {
     nn.AndOp: lambda s, x: s.and_(x[0], x[1]),
     nn.OrOp: lambda s, x: s.or_(x[0], x[1]),
     nn.XorOp: lambda s, x: s.xor(x[0], x[1]),
+    nn.CopysignOp: lambda s, x: s._add(mathd.CopySignOp(x[0], x[1])),
+    nn.FmaxOp: lambda s, x: s.fmax(x[0], x[1], "gt"),
+    nn.FminOp: lambda s, x: s.fmax(x[0], x[1], "lt"),
+    nn.HypotOp: lambda s, x: s.hypot(x[0], x[1]),
     nn.WhereOp: lambda s, x: s.select(x[0], x[1], x[2]),
 }
 

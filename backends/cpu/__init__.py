@@ -65,7 +65,7 @@ PARALLEL = "scf-forall-to-parallel,convert-scf-to-openmp,func.func(buffer-loop-h
 TO_LLVM = (
     "canonicalize,cse,convert-linalg-to-loops,convert-math-to-funcs,fold-memref-alias-ops,"
     "convert-vector-to-scf{full-unroll=true},expand-strided-metadata,lower-affine,"
-    "convert-scf-to-cf,math-expand-ops,convert-math-to-llvm,convert-math-to-libm,"
+    "convert-scf-to-cf,convert-math-to-llvm,convert-math-to-libm,"
     "convert-vector-to-llvm{reassociate-fp-reductions=true},finalize-memref-to-llvm{use-generic-functions=true},"
     "convert-arith-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=true},convert-cf-to-llvm,"

@@ -786,6 +786,9 @@ MATH = {
     "math.fma": "std::fma({0}, {1}, {2})", "math.exp2": "std::exp2({0})", "math.log2": "std::log2({0})",
     "math.atan": "std::atan({0})", "math.roundeven": "std::nearbyint({0})", "math.round": "std::round({0})",
     "math.trunc": "std::trunc({0})", "math.sinh": "std::sinh({0})", "math.cosh": "std::cosh({0})",
+    "math.asin": "std::asin({0})", "math.acos": "std::acos({0})", "math.asinh": "std::asinh({0})",
+    "math.acosh": "std::acosh({0})", "math.atanh": "std::atanh({0})", "math.log10": "std::log10({0})",
+    "math.erfc": "std::erfc({0})",
 }
 
 

@@ -32,6 +32,8 @@ MATH_NAMES = {
     "math.absf": "fabs", "math.floor": "floor", "math.ceil": "ceil", "math.sin": "sin", "math.cos": "cos",
     "math.log1p": "log1p", "math.expm1": "expm1", "math.exp2": "exp2", "math.log2": "log2", "math.atan": "atan",
     "math.round": "round", "math.trunc": "trunc", "math.sinh": "sinh", "math.cosh": "cosh",
+    "math.asin": "asin", "math.acos": "acos", "math.asinh": "asinh", "math.acosh": "acosh",
+    "math.atanh": "atanh", "math.log10": "log10", "math.erfc": "erfc",
 }
 
 

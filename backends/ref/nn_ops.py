@@ -89,6 +89,9 @@ FLOAT_UNARY: dict[type, Callable[[Tensor], Tensor]] = {
     nn.ErfOp: torch.erf, nn.LogOp: torch.log, nn.SqrtOp: torch.sqrt, nn.RsqrtOp: torch.rsqrt,
     nn.SinOp: torch.sin, nn.CosOp: torch.cos, nn.TanOp: torch.tan, nn.AtanOp: torch.atan,
     nn.Log1pOp: torch.log1p, nn.Expm1Op: torch.expm1, nn.Log2Op: torch.log2,
+    nn.AsinOp: torch.asin, nn.AcosOp: torch.acos, nn.SinhOp: torch.sinh, nn.CoshOp: torch.cosh,
+    nn.AsinhOp: torch.asinh, nn.AcoshOp: torch.acosh, nn.AtanhOp: torch.atanh, nn.Log10Op: torch.log10,
+    nn.ErfcOp: torch.erfc, nn.Exp2Op: torch.exp2,
 }
 UNARY: dict[type, Callable[[Tensor], Tensor]] = {
     nn.NegOp: _not_on_bool(torch.neg),  # integers wrap
@@ -168,6 +171,10 @@ BINARY: dict[type, Callable[[Tensor, Tensor], Tensor]] = {
     nn.AndOp: torch.bitwise_and,
     nn.OrOp: torch.bitwise_or,
     nn.XorOp: torch.bitwise_xor,
+    nn.CopysignOp: torch.copysign,
+    nn.FmaxOp: torch.fmax,
+    nn.FminOp: torch.fmin,
+    nn.HypotOp: torch.hypot,
 }
 
 

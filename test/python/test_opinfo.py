@@ -78,6 +78,10 @@ ALLOWLIST: list[tuple[str, str]] = [
     ("neg", ""), ("abs", ""), ("sign", ""), ("sgn", ""), ("exp", ""), ("expm1", ""),
     ("log", ""), ("log1p", ""), ("log2", ""), ("sqrt", ""), ("rsqrt", ""), ("reciprocal", ""),
     ("sin", ""), ("cos", ""), ("tan", ""), ("atan", ""),
+    ("asin", ""), ("acos", ""), ("sinh", ""), ("cosh", ""), ("asinh", ""), ("acosh", ""), ("atanh", ""),
+    ("log10", ""), ("erfc", ""), ("exp2", ""), ("signbit", ""), ("angle", ""),
+    ("round", "decimals_0"), ("round", "decimals_3"), ("round", "decimals_neg_3"),
+    ("copysign", ""), ("fmax", ""), ("fmin", ""), ("hypot", ""), ("ldexp", ""), ("logaddexp2", ""),
     ("floor", ""), ("ceil", ""), ("round", ""), ("trunc", ""),
     ("sigmoid", ""), ("tanh", ""), ("erf", ""),
     ("nn.functional.relu", ""), ("nn.functional.gelu", ""), ("nn.functional.silu", ""),
@@ -90,9 +94,12 @@ ALLOWLIST: list[tuple[str, str]] = [
     ("where", ""), ("isnan", ""), ("isinf", ""), ("masked_fill", ""),
     # reductions and norms
     ("sum", ""), ("mean", ""), ("prod", ""), ("amax", ""), ("amin", ""),
+    ("max", "reduction_with_dim"), ("min", "reduction_with_dim"),
     ("argmax", ""), ("argmin", ""), ("any", ""), ("all", ""), ("cumsum", ""),
     ("var", ""), ("var", "unbiased"), ("std", ""), ("std", "unbiased"),
     ("softmax", ""), ("log_softmax", ""),
+    ("softmax", "with_dtype"), ("log_softmax", "with_dtype"), ("nn.functional.softmin", "with_dtype"),
+    ("native_layer_norm", ""),
     ("nn.functional.layer_norm", ""), ("nn.functional.group_norm", ""),
     # contractions
     ("matmul", ""), ("mm", ""), ("bmm", ""), ("addmm", ""), ("baddbmm", ""),
@@ -109,6 +116,8 @@ ALLOWLIST: list[tuple[str, str]] = [
     ("cat", ""), ("stack", ""), ("permute", ""), ("transpose", ""), ("reshape", ""), ("view", ""),
     ("squeeze", ""), ("unsqueeze", ""), ("expand", ""), ("narrow", ""), ("split", ""),
     ("chunk", ""), ("select", ""), ("unbind", ""), ("nn.functional.pad", "constant"),
+    # the `_copy` variants (what functionalisation emits)
+    ("view_copy", ""), ("permute_copy", ""), ("unbind_copy", ""), ("narrow_copy", ""), ("as_strided_copy", ""),
     # creation and casts
     ("full_like", ""), ("zeros_like", ""), ("ones_like", ""), ("arange", ""), ("to", ""),
 ]
