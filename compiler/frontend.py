@@ -1575,8 +1575,8 @@ def _scatter(g: GraphImporter, x: SSAValue, dim: int, index: SSAValue, src: Any,
     """x.scatter(dim, index, src or a number, reduce=None/'add'/'multiply')."""
     if reduce not in _SCATTER_REDUCE:
         raise g.fail(f"scatter with reduce='{reduce}': PyTorch takes 'add' or 'multiply'")
-    if not isinstance(src, SSAValue):  # a number: one value for every index position
-        src = g.emit(nn.ExpandOp(g.scalar(src, x), nn.shape_of(index)))
+    if not isinstance(src, SSAValue):  # a number, as the input's dtype holds it, at every index position
+        src = g.emit(nn.ExpandOp(g.scalar(torch.tensor(src, dtype=g.meta_dtype()).item(), x), nn.shape_of(index)))
     return _scatter_along(g, x, dim, index, src, _SCATTER_REDUCE[reduce], True)
 
 
@@ -1929,7 +1929,7 @@ EXACT = frozenset({
     aten.where.self, aten.embedding.default, aten.unbind.int, aten.chunk.default, aten.narrow.default,
     aten._to_copy.default, aten.relu.default, aten.neg.default, aten.abs.default, aten.sort.default,
     aten.sort.stable, aten.topk.default, aten.index_put.default, aten._unsafe_index_put.default,
-    aten.scatter.src, aten.scatter.value,
+    aten.scatter.src,
 })
 
 

@@ -1631,6 +1631,7 @@ def _leading(e: Emitter, value: SSAValue, sizes: Sequence[Dim]) -> SSAValue:
 # from without its own value (scatter_reduce's include_self = false)
 _SCATTER_NEUTRAL = {"sum": -0.0, "prod": 1.0, "amax": -math.inf, "amin": math.inf, "mean": -0.0}
 _SCATTER_START = {"sum": 0.0, "prod": 1.0, "amax": -math.inf, "amin": math.inf, "mean": 0.0}
+_SCATTER_COMBINE = {"sum": Scalar.add, "mean": Scalar.add, "prod": Scalar.mul, "amax": Scalar.max, "amin": Scalar.min}
 
 
 @lowering(nn.ScatterOp)
@@ -1690,7 +1691,7 @@ def _scatter(e: Emitter, op: nn.ScatterOp):
         value = e.elementwise([winner, picked, base], region,
                               lambda s, x: s.select(s.cmp("ge", x[0], s.const(0, i64)), x[1], x[2]), typ)
     else:
-        combine = {"sum": Scalar.add, "mean": Scalar.add, "prod": Scalar.mul, "amax": Scalar.max, "amin": Scalar.min}[reduce]
+        combine = _SCATTER_COMBINE[reduce]
 
         def fold(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
             index, v, acc = x

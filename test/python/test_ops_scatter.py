@@ -129,6 +129,16 @@ def test_scatter_reduce_nan_and_signed_zero(target):
     compare(f, x, torch.tensor([0, 1, 2, 2]), s, target=target)
 
 
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.int64])
+def test_scatter_number_as_the_dtype_holds_it(dtype, target):
+    # 0.1 and 3.3 are rounded to bfloat16 (truncated to int64) before they are written or combined
+    def f(x, i):
+        return x.scatter(0, i, 0.1), x.scatter(0, i, 0.1, reduce="add"), x.scatter(0, i, 3.3, reduce="multiply")
+
+    compare(f, torch.tensor([1.5, 3.7, 100.3, 7]).to(dtype), torch.tensor([1, 2]), target=target)
+
 CASES = [
     # (fn, index out of range, error, message)
     (lambda x, i, s: x.scatter(1, i, s), torch.tensor([[0, 5], [1, 2]]), RuntimeError,
@@ -171,3 +181,18 @@ def test_index_reduce_sum_is_refused_by_name_and_line():
     with pytest.raises(sparcc.UnsupportedOpError, match=r"aten.index_reduce.default at .*test_ops_scatter.py:\d+: "
                        r"index_reduce with reduce='sum': PyTorch takes prod, mean, amax or amin"):
         sparcc.jit(f)(torch.zeros(3), torch.tensor([0, 2]), torch.ones(2))
+
+
+def test_scatter_with_a_dynamic_row_count():
+    """One program for any number of rows (input, index and src dim 0 dynamic)."""
+    from sparcc.driver import compile_program
+
+    def f(x, i, s):
+        return x.scatter_add(1, i, s), x.scatter_reduce(0, i, s, "amax", include_self=False), x.scatter(1, i[:, :1], s)
+
+    args = [values(5, 6, dtype=torch.float32), index(5, 5, 3), values(5, 4, dtype=torch.float32, seed=1)]
+    program = compile_program(f, args, use_cache=False, dynamic={k: {0: (1, 64)} for k in range(3)})
+    for rows in (3, 9):
+        x, i, s = values(rows, 6, dtype=torch.float32), index(3, rows, 3), values(rows, 4, dtype=torch.float32)
+        for got, want in zip(program(x, i, s), f(x, i, s)):
+            torch.testing.assert_close(got, want)
