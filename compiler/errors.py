@@ -29,12 +29,12 @@ class DynamicShapeError(SparccError):
 
 
 class IndexOutOfRangeError(SparccError, IndexError):
-    """Compiled code met an index outside its dim (embedding, index, index_select),
-    where PyTorch raises IndexError."""
+    """Compiled code met an index outside its dim (embedding, index, index_select,
+    index_reduce, ...), where PyTorch raises IndexError."""
 
 
 class GatherIndexError(SparccError, RuntimeError):
-    """Compiled code met a gather index outside its dim, where PyTorch raises RuntimeError."""
+    """Compiled code met a gather (scatter, index_add) index outside its dim, where PyTorch raises RuntimeError."""
 
 
 def run_time_error(kind: int, dim: int, value: int, size: int) -> SparccError:

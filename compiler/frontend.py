@@ -1588,6 +1588,66 @@ def _index_along(g: GraphImporter, x: SSAValue, dim: int, index: SSAValue, sourc
     return g.emit(nn.IndexPutOp(x, [index], [d], source, accumulate, wrap=False))
 
 
+_SCATTER_REDUCE = {None: "none", "add": "sum", "multiply": "prod"}  # scatter's reduce= names
+
+
+@handles(aten.scatter.src, aten.scatter.value, aten.scatter.reduce, aten.scatter.value_reduce)
+def _scatter(g: GraphImporter, x: SSAValue, dim: int, index: SSAValue, src: Any, reduce: str | None = None) -> SSAValue:
+    """x.scatter(dim, index, src or a number, reduce=None/'add'/'multiply')."""
+    if reduce not in _SCATTER_REDUCE:
+        raise g.fail(f"scatter with reduce='{reduce}': PyTorch takes 'add' or 'multiply'")
+    if not isinstance(src, SSAValue):  # a number, as the input's dtype holds it, at every index position
+        src = g.emit(nn.ExpandOp(g.scalar(torch.tensor(src, dtype=g.meta_dtype()).item(), x), nn.shape_of(index)))
+    return _scatter_along(g, x, dim, index, src, _SCATTER_REDUCE[reduce], True)
+
+
+@handles(aten.scatter_add.default)
+def _scatter_add(g: GraphImporter, x: SSAValue, dim: int, index: SSAValue, src: SSAValue) -> SSAValue:
+    return _scatter_along(g, x, dim, index, src, "sum", True)
+
+
+@handles(aten.scatter_reduce.two)
+def _scatter_reduce(g: GraphImporter, x: SSAValue, dim: int, index: SSAValue, src: SSAValue, reduce: str,
+                    include_self: bool = True) -> SSAValue:
+    if reduce not in ("sum", "prod", "mean", "amax", "amin"):
+        raise g.fail(f"scatter_reduce with reduce='{reduce}': PyTorch takes sum, prod, mean, amax or amin")
+    return _scatter_along(g, x, dim, index, src, reduce, include_self)
+
+
+@handles(aten.index_reduce.default)
+def _index_reduce(g: GraphImporter, x: SSAValue, dim: int, index: SSAValue, source: SSAValue, reduce: str,
+                  include_self: bool = True) -> SSAValue:
+    """index_reduce as scatter_reduce: index[i] names slice i of source along
+    `dim`, so the index broadcasts to source's shape."""
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise g.fail(f"index_reduce with reduce='{reduce}': PyTorch takes prod, mean, amax or amin")
+    shape = nn.shape_of(x)
+    if not shape:
+        x, source = g.emit(nn.ReshapeOp(x, (1,))), g.emit(nn.ReshapeOp(source, (1,)))
+    rank, d = max(len(shape), 1), dim % max(len(shape), 1)
+    n = math.prod(nn.shape_of(index))
+    index = g.emit(nn.ReshapeOp(index, tuple(n if k == d else 1 for k in range(rank))))
+    index = g.emit(nn.ExpandOp(index, nn.shape_of(source)))
+    y = _scatter_along(g, x, d, index, source, reduce, include_self, "in_self")
+    return y if shape else g.emit(nn.ReshapeOp(y, ()))
+
+
+def _scatter_along(g: GraphImporter, x: SSAValue, dim: int, index: SSAValue, src: SSAValue, reduce: str,
+                   include_self: bool, error: str = "runtime") -> SSAValue:
+    """nn.scatter, for the shapes PyTorch takes: an empty index changes
+    nothing, and a 0-d input is one element."""
+    src = g.to(src, nn.elem(x))
+    if any(n == 0 for n in nn.shape_of(index)):
+        return x
+    if not nn.shape_of(x):
+        one, index, src = (g.emit(nn.ReshapeOp(v, (math.prod(nn.shape_of(v)),))) for v in (x, index, src))
+        return g.emit(nn.ReshapeOp(_scatter_along(g, one, 0, index, src, reduce, include_self, error), ()))
+    shape, ishape, sshape = nn.shape_of(x), nn.shape_of(index), nn.shape_of(src)
+    if len(ishape) != len(shape) or len(sshape) != len(shape):
+        raise g.fail(f"an index {list(ishape)} and src {list(sshape)} of another rank than the input {list(shape)}")
+    return g.emit(nn.ScatterOp(x, index, src, dim, reduce, include_self, error))
+
+
 def _masked_put(g: GraphImporter, x: SSAValue, indices: Sequence[Any], values: SSAValue, accumulate: bool) -> SSAValue:
     """x[mask] = v for a v that is the same for every True element (one
     value per True element would be a data-dependent count): where(mask, v, x)."""
@@ -1890,6 +1950,7 @@ EXACT = frozenset({
     aten.where.self, aten.embedding.default, aten.unbind.int, aten.chunk.default, aten.narrow.default,
     aten._to_copy.default, aten.relu.default, aten.neg.default, aten.abs.default, aten.sort.default,
     aten.sort.stable, aten.topk.default, aten.index_put.default, aten._unsafe_index_put.default,
+    aten.scatter.src,
 })
 
 

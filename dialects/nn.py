@@ -1449,6 +1449,69 @@ class IndexPutOp(IndexingOp):
         return self.input.type  # type: ignore[return-value]
 
 
+SCATTER_REDUCTIONS = ("none", "sum", "prod", "mean", "amax", "amin")
+SCATTER_ERRORS = ("runtime", "in_self")
+
+
+@irdl_op_definition
+class ScatterOp(NnOp):
+    """torch.scatter_reduce: `input` where, for every position p of `index`,
+    the element at p with dim `dim` replaced by index[p] is combined with
+    src[p] by `reduce`: "none" replaces it (where indices repeat, the last
+    position along `dim` wins), "sum", "prod", "mean" (integers: floor),
+    "amax", "amin" (NaN wins). With `include_self = false` the input's value
+    takes no part in an element that some index names. Only the index's
+    region is read: `index` is no larger than `src`, nor than `input`
+    outside `dim`. Indices outside [0, size) raise at run time, as
+    RuntimeError (`error = "runtime"`, scatter's) or IndexError "index out
+    of range in self" (`error = "in_self"`, index_reduce's).
+
+    %y = nn.scatter %x, %i, %s {dim = 1 : i64, reduce = "sum"} : (tensor<4x8xf32>, tensor<4x2xi64>, tensor<4x3xf32>) -> tensor<4x8xf32>
+    """
+
+    name = "nn.scatter"
+    input = operand_def(TensorType)
+    index = operand_def(TensorType)
+    src = operand_def(TensorType)
+    result = result_def(TensorType)
+    dim = prop_def(IntegerAttr[IntegerType])
+    reduce = prop_def(StringAttr, default_value=StringAttr("none"))
+    include_self = prop_def(BoolAttr, default_value=BoolAttr.from_bool(True))
+    error = prop_def(StringAttr, default_value=StringAttr("runtime"))
+    traits = traits_def(Pure())
+    assembly_format = "$input `,` $index `,` $src attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue, index: SSAValue, src: SSAValue, dim: int, reduce: str = "none",
+                 include_self: bool = True, error: str = "runtime"):
+        super().__init__(
+            operands=[input, index, src],
+            result_types=[input.type],
+            properties={"dim": IntegerAttr(dim, i64), "reduce": StringAttr(reduce),
+                        "include_self": BoolAttr.from_bool(include_self), "error": StringAttr(error)},
+        )
+
+    def normalized_dim(self) -> int:
+        return normalize_dim(self.dim.value.data, len(shape_of(self.input)))
+
+    def infer_type(self) -> TensorType:
+        shape, idx, src = shape_of(self.input), shape_of(self.index), shape_of(self.src)
+        d = self.normalized_dim()
+        if self.reduce.data not in SCATTER_REDUCTIONS:
+            raise VerifyException(f"expected reduce in {', '.join(SCATTER_REDUCTIONS)}, got '{self.reduce.data}'")
+        if self.error.data not in SCATTER_ERRORS:
+            raise VerifyException(f"expected error in {', '.join(SCATTER_ERRORS)}, got '{self.error.data}'")
+        if not isinstance(elem(self.index), IntegerType) or elem(self.index) == i1:
+            raise VerifyException(f"expected integer indices, got {elem(self.index)}")
+        if elem(self.src) != elem(self.input):
+            raise VerifyException(f"expected src of the input's element type {elem(self.input)}, got {elem(self.src)}")
+        if (len(idx) != len(shape) or len(src) != len(shape)
+                or not all(known_le(a, b) for a, b in zip(idx, src))
+                or not all(known_le(a, b) for k, (a, b) in enumerate(zip(idx, shape)) if k != d)):
+            raise VerifyException(f"expected an index of rank {len(shape)} no larger than src {list(src)}, "
+                                  f"nor than the input {list(shape)} outside dim {d}, got {list(idx)}")
+        return self.input.type  # type: ignore[return-value]
+
+
 @irdl_op_definition
 class ArgsortOp(NnOp):
     """Indices (i64) that sort `input` along `dim`, ascending or `descending`.
@@ -1597,7 +1660,7 @@ Nn = Dialect(
         MinimumOp, PowOp, FmodOp, RemainderOp, FloorDivOp, TruncDivOp, Atan2Op, AndOp, OrOp, XorOp,
         CopysignOp, FmaxOp, FminOp, HypotOp,
         CompareOp, WhereOp, CastOp, ArangeOp, CumsumOp, ProdOp, AminOp, ArgmaxOp, GatherOp, IndexOp, PadOp,
-        SliceScatterOp, IndexPutOp, ArgsortOp,
+        SliceScatterOp, IndexPutOp, ScatterOp, ArgsortOp,
     ],
     [],
 )

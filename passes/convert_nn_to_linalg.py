@@ -1666,6 +1666,105 @@ def _index_put(e: Emitter, op: nn.IndexPutOp):
                          lambda s, x: s.select(s.cmp("ge", x[0], s.const(0, i64)), x[1], x[2]), typ)
 
 
+def _leading(e: Emitter, value: SSAValue, sizes: Sequence[Dim]) -> SSAValue:
+    """The slice [0, sizes) of `value` (`value` itself when that is all of it)."""
+    shape = shape_of(value)
+    if all(nn.same(a, b) for a, b in zip(shape, sizes)):
+        return value
+    return e.add(tensor.ExtractSliceOp(value, e.mixed([0] * len(sizes)), e.mixed(sizes), [1] * len(sizes),
+                                       nn.tensor(sizes, elem(value))))
+
+
+# the value that leaves an element as it is, and the one an element starts
+# from without its own value (scatter_reduce's include_self = false)
+_SCATTER_NEUTRAL = {"sum": -0.0, "prod": 1.0, "amax": -math.inf, "amin": math.inf, "mean": -0.0}
+_SCATTER_START = {"sum": 0.0, "prod": 1.0, "amax": -math.inf, "amin": math.inf, "mean": 0.0}
+_SCATTER_COMBINE = {"sum": Scalar.add, "mean": Scalar.add, "prod": Scalar.mul, "amax": Scalar.max, "amin": Scalar.min}
+
+
+@lowering(nn.ScatterOp)
+def _scatter(e: Emitter, op: nn.ScatterOp):
+    """Computed over the index's region of the input (the index's shape with
+    the input's size along `dim`), then written into a copy of the input.
+    Each element of the region reduces over the index positions along `dim`
+    (innermost loop) that name it: sum, prod, amax, amin combine
+    select(named, src, neutral) into the input's value, or, without
+    include_self, into the reduction's start value, and elements that no
+    index names (a count reduction) keep the input's. mean divides the sum
+    by that count (+1 with include_self). Without a reduction the last
+    position that names an element wins, as in index_put. Linear in the
+    region times the index's size along `dim`. Bools go through i64."""
+    shape = shape_of(op.input)
+    rank, d = len(shape), op.normalized_dim()
+    typ = elem(op.input)
+    reduce, include_self = op.reduce.data, op.include_self.value.data
+    if typ == i1:
+        wide = [e.add(nn.CastOp(v, i64)) for v in (op.input, op.src)]
+        scattered = e.add(nn.ScatterOp(wide[0], op.index, wide[1], d, reduce, include_self, op.error.data))
+        return e.add(nn.CastOp(scattered, i1))
+    ishape = shape_of(op.index)
+    if any(n == 0 for n in ishape):
+        return op.input
+    check_indices(e, op.index, shape[d], False, INDEX_IN_SELF if op.error.data == "in_self" else INDEX_GATHER, d)
+    region = [shape[d] if k == d else n for k, n in enumerate(ishape)]
+    src, base = _leading(e, op.src, ishape), _leading(e, op.input, region)
+    loops = rank + 1
+    at = amap(loops, [AffineExpr.dimension(rank if k == d else k) for k in range(rank)])
+    out_map, iterators = amap(loops, dims(rank)), [PAR] * rank + [RED]
+    size = e.size_i64(shape[d])
+
+    def named(s: Scalar, index: SSAValue) -> SSAValue:
+        return s.cmp("eq", clamped_index(s, index, size, False), s.index(d))
+
+    def count(start: int) -> SSAValue:
+        def body(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+            return s.add(x[1], s.cast(named(s, x[0]), i64))
+
+        return e.generic([op.index], [at], e.filled(region, i64, start), out_map, iterators, body)
+
+    if reduce == "none":
+        def last(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+            j = s._add(arith.IndexCastOp(s.index(rank), i64))
+            return s.max(x[1], s.select(named(s, x[0]), j, s.const(-1, i64)))
+
+        winner = e.generic([op.index], [at], e.filled(region, i64, -1), out_map, iterators, last)
+
+        def pick(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+            _, won, value, acc = x  # the index operand only gives the loop along `dim` its extent
+            j = s._add(arith.IndexCastOp(s.index(rank), i64))
+            return s.add(acc, s.select(s.cmp("eq", j, won), value, s.const(-0.0, typ)))
+
+        picked = e.generic([op.index, winner, src], [at, out_map, at], e.filled(region, typ, -0.0), out_map,
+                           iterators, pick)
+        value = e.elementwise([winner, picked, base], region,
+                              lambda s, x: s.select(s.cmp("ge", x[0], s.const(0, i64)), x[1], x[2]), typ)
+    else:
+        combine = _SCATTER_COMBINE[reduce]
+
+        def fold(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+            index, v, acc = x
+            return combine(s, acc, s.select(named(s, index), v, s.const(_SCATTER_NEUTRAL[reduce], typ)))
+
+        init = (e.add(linalg.CopyOp([base], [e.empty(region, typ)], [nn.tensor(region, typ)])) if include_self
+                else e.filled(region, typ, _SCATTER_START[reduce]))  # a copy: the input may have other users
+        value = e.generic([op.index, src], [at, at], init, out_map, iterators, fold)
+        if reduce == "mean":
+            def mean(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+                n, total, own = x[:3]
+                none = s.cmp("eq", n, s.const(0, i64))
+                n = s.cast(s.select(none, s.const(1, i64), n), typ)
+                return s.select(none, own, s.div(total, n) if is_float(typ) else s.floor_div(total, n))
+
+            value = e.elementwise([count(1 if include_self else 0), value, base], region, mean, typ)
+        elif not include_self:
+            value = e.elementwise([count(0), value, base], region,
+                                  lambda s, x: s.select(s.cmp("eq", x[0], s.const(0, i64)), x[2], x[1]), typ)
+    if all(nn.same(a, b) for a, b in zip(region, shape)):
+        return value
+    dest = e.add(linalg.CopyOp([op.input], [e.empty(shape, typ)], [op.input.type]))  # the input may have other users
+    return e.insert(value, dest, [0] * rank)
+
+
 @lowering(nn.ArgsortOp)
 def _argsort(e: Emitter, op: nn.ArgsortOp):
     """A stable sort by ranks: element i's rank is the number of elements

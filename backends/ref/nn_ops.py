@@ -475,6 +475,27 @@ def _index_put(f: Frame, op: nn.IndexPutOp) -> Tensor:
     return y.reshape(x.shape)
 
 
+@handles(nn.ScatterOp)
+def _scatter(f: Frame, op: nn.ScatterOp) -> Tensor:
+    """torch.scatter_reduce over the index's region of src; without a
+    reduction, the last position along `dim` that names an element wins
+    (the CPU target's order)."""
+    x, d = f[op.input], op.normalized_dim()
+    kind = INDEX_IN_SELF if op.error.data == "in_self" else INDEX_GATHER
+    index = check_indices(f[op.index], x.shape[d], False, kind, d)
+    src = f[op.src][tuple(slice(0, n) for n in index.shape)]
+    if op.reduce.data != "none":
+        return x.scatter_reduce(d, index, src, op.reduce.data, include_self=flag(op.include_self))
+    where = torch.arange(x.numel()).reshape(x.shape).gather(d, index).reshape(-1)  # flat positions named
+    order = torch.arange(index.shape[d]).reshape([-1 if k == d else 1 for k in range(x.dim())]).expand(index.shape)
+    order = order.reshape(-1)
+    last = torch.full((x.numel(),), -1, dtype=torch.int64).scatter_reduce(0, where, order, "amax")
+    keep = last[where] == order
+    y = x.clone().reshape(-1)
+    y[where[keep]] = src.reshape(-1)[keep]
+    return y.reshape(x.shape)
+
+
 @handles(nn.ArgsortOp)
 def _argsort(f: Frame, op: nn.ArgsortOp) -> Tensor:
     """A stable sort's indices; NaN above every number."""

@@ -186,3 +186,15 @@ func.func @routing(%x: tensor<4x8xf32>, %i: tensor<3xi64>, %v: tensor<3x8xf32>, 
   %3 = nn.index_put %x[%i, %i], %s {indexed = array<i64: 0, 1>, wrap = false} : (tensor<4x8xf32>, tensor<3xi64>, tensor<3xi64>, tensor<f32>) -> tensor<4x8xf32>
   func.return %0, %1, %2, %3 : tensor<4x8xi64>, tensor<4x8xi64>, tensor<4x8xf32>, tensor<4x8xf32>
 }
+
+// CHECK-LABEL: func.func @scatter(
+// CHECK-NEXT:    %0 = nn.scatter %x, %i, %s {dim = 1 : i64} : (tensor<4x8xf32>, tensor<4x2xi64>, tensor<4x3xf32>) -> tensor<4x8xf32>
+// CHECK-NEXT:    %1 = nn.scatter %x, %i, %s {dim = -1 : i64, reduce = "mean", include_self = false} : (tensor<4x8xf32>, tensor<4x2xi64>, tensor<4x3xf32>) -> tensor<4x8xf32>
+// CHECK-NEXT:    %2 = nn.scatter %x, %i, %s {dim = 0 : i64, reduce = "amax", error = "in_self"} : (tensor<4x8xf32>, tensor<4x2xi64>, tensor<4x3xf32>) -> tensor<4x8xf32>
+// CHECK-NEXT:    func.return %0, %1, %2 : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
+func.func @scatter(%x: tensor<4x8xf32>, %i: tensor<4x2xi64>, %s: tensor<4x3xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>) {
+  %0 = nn.scatter %x, %i, %s {dim = 1 : i64, reduce = "none", include_self = true} : (tensor<4x8xf32>, tensor<4x2xi64>, tensor<4x3xf32>) -> tensor<4x8xf32>
+  %1 = nn.scatter %x, %i, %s {dim = -1 : i64, reduce = "mean", include_self = false} : (tensor<4x8xf32>, tensor<4x2xi64>, tensor<4x3xf32>) -> tensor<4x8xf32>
+  %2 = nn.scatter %x, %i, %s {dim = 0 : i64, reduce = "amax", error = "in_self"} : (tensor<4x8xf32>, tensor<4x2xi64>, tensor<4x3xf32>) -> tensor<4x8xf32>
+  func.return %0, %1, %2 : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
+}

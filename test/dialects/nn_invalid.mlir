@@ -503,4 +503,76 @@ func.func @argsort_scalar(%x: tensor<f32>) {
   func.return
 }
 
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.scatter' op expected reduce in none, sum, prod, mean, amax, amin, got 'add'
+func.func @scatter_reduce_name(%x: tensor<4x8xf32>, %i: tensor<4x2xi64>, %s: tensor<4x3xf32>) {
+  %0 = nn.scatter %x, %i, %s {dim = 1 : i64, reduce = "add"} : (tensor<4x8xf32>, tensor<4x2xi64>, tensor<4x3xf32>) -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.scatter' op expected error in runtime, in_self, got 'bounds'
+func.func @scatter_error_kind(%x: tensor<4x8xf32>, %i: tensor<4x2xi64>, %s: tensor<4x3xf32>) {
+  %0 = nn.scatter %x, %i, %s {dim = 1 : i64, error = "bounds"} : (tensor<4x8xf32>, tensor<4x2xi64>, tensor<4x3xf32>) -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.scatter' op expected integer indices, got f32
+func.func @scatter_float_indices(%x: tensor<4x8xf32>, %i: tensor<4x2xf32>, %s: tensor<4x3xf32>) {
+  %0 = nn.scatter %x, %i, %s {dim = 1 : i64} : (tensor<4x8xf32>, tensor<4x2xf32>, tensor<4x3xf32>) -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.scatter' op expected src of the input's element type f32, got i64
+func.func @scatter_src_type(%x: tensor<4x8xf32>, %i: tensor<4x2xi64>, %s: tensor<4x3xi64>) {
+  %0 = nn.scatter %x, %i, %s {dim = 1 : i64} : (tensor<4x8xf32>, tensor<4x2xi64>, tensor<4x3xi64>) -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.scatter' op expected an index of rank 2 no larger than src [4, 1], nor than the input [4, 8] outside dim 1, got [4, 2]
+func.func @scatter_index_larger_than_src(%x: tensor<4x8xf32>, %i: tensor<4x2xi64>, %s: tensor<4x1xf32>) {
+  %0 = nn.scatter %x, %i, %s {dim = 1 : i64} : (tensor<4x8xf32>, tensor<4x2xi64>, tensor<4x1xf32>) -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.scatter' op expected an index of rank 2 no larger than src [5, 3], nor than the input [4, 8] outside dim 1, got [5, 2]
+func.func @scatter_index_larger_than_input(%x: tensor<4x8xf32>, %i: tensor<5x2xi64>, %s: tensor<5x3xf32>) {
+  %0 = nn.scatter %x, %i, %s {dim = -1 : i64} : (tensor<4x8xf32>, tensor<5x2xi64>, tensor<5x3xf32>) -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.scatter' op expected an index of rank 2 no larger than src [4, 3], nor than the input [4, 8] outside dim 1, got [2]
+func.func @scatter_index_rank(%x: tensor<4x8xf32>, %i: tensor<2xi64>, %s: tensor<4x3xf32>) {
+  %0 = nn.scatter %x, %i, %s {dim = 1 : i64} : (tensor<4x8xf32>, tensor<2xi64>, tensor<4x3xf32>) -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.scatter' op expected result type tensor<4x8xf32>, got tensor<4x2xf32>
+func.func @scatter_result(%x: tensor<4x8xf32>, %i: tensor<4x2xi64>, %s: tensor<4x3xf32>) {
+  %0 = nn.scatter %x, %i, %s {dim = 1 : i64, reduce = "sum"} : (tensor<4x8xf32>, tensor<4x2xi64>, tensor<4x3xf32>) -> tensor<4x2xf32>
+  func.return
+}
+
 // CHECK-NOT: {{.}}

@@ -615,3 +615,82 @@ func.func @index_put_last_wins(%x: tensor<8xi64>, %i: tensor<2x3xi64>, %v: tenso
   %0 = nn.index_put %x[%i], %v {indexed = array<i64: 0>} : (tensor<8xi64>, tensor<2x3xi64>, tensor<3xi64>) -> tensor<8xi64>
   func.return %0 : tensor<8xi64>
 }
+
+// scatter_add with an index smaller than src and than the input outside
+// dim 1: checked like gather (RuntimeError, kind 3), src read only in the
+// index's region, the sum computed over the region [2, 8] of a copy of the
+// input (a reduction over the index's dim 1), then written into a copy.
+// CHECK-LABEL: func.func @scatter_add_region(
+// CHECK:         %[[SIZE:.*]] = arith.constant 8 : i64
+// CHECK:         %[[KIND:.*]] = arith.constant 3 : i64
+// CHECK:           func.call @sparcc_rt_index_error(%[[KIND]], %{{.*}}, %{{.*}}, %[[SIZE]])
+// CHECK:         %[[SRC:.*]] = tensor.extract_slice %s[0, 0] [2, 3] [1, 1] : tensor<3x5xf32> to tensor<2x3xf32>
+// CHECK-NEXT:    %[[BASE:.*]] = tensor.extract_slice %x[0, 0] [2, 8] [1, 1] : tensor<4x8xf32> to tensor<2x8xf32>
+// CHECK-NEXT:    %[[EMPTY:.*]] = tensor.empty() : tensor<2x8xf32>
+// CHECK-NEXT:    %[[INIT:.*]] = linalg.copy ins(%[[BASE]] : tensor<2x8xf32>) outs(%[[EMPTY]] : tensor<2x8xf32>)
+// CHECK-NEXT:    %[[SUM:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%i, %[[SRC]] : tensor<2x3xi64>, tensor<2x3xf32>) outs(%[[INIT]] : tensor<2x8xf32>)
+// CHECK-NEXT:    ^{{.*}}(%{{.*}}: i64, %[[V:.*]]: f32, %[[ACC:.*]]: f32):
+// CHECK:           %[[COL:.*]] = linalg.index 1 : index
+// CHECK-NEXT:      %[[HIT:.*]] = arith.cmpi eq, %{{.*}}, %[[COL]] : index
+// CHECK-NEXT:      %[[NEG0:.*]] = arith.constant -0.000000e+00 : f32
+// CHECK-NEXT:      %[[ADD:.*]] = arith.select %[[HIT]], %[[V]], %[[NEG0]] : f32
+// CHECK-NEXT:      arith.addf %[[ACC]], %[[ADD]] : f32
+// CHECK:         %[[COPY:.*]] = linalg.copy ins(%x : tensor<4x8xf32>)
+// CHECK-NEXT:    %[[WINDOW:.*]] = tensor.extract_slice %[[COPY]][0, 0] [2, 8] [1, 1]
+// CHECK-NEXT:    %[[PUT:.*]] = linalg.copy ins(%[[SUM]] : tensor<2x8xf32>) outs(%[[WINDOW]] : tensor<2x8xf32>)
+// CHECK-NEXT:    %[[OUT:.*]] = tensor.insert_slice %[[PUT]] into %[[COPY]][0, 0] [2, 8] [1, 1]
+// CHECK-NEXT:    func.return %[[OUT]] : tensor<4x8xf32>
+func.func @scatter_add_region(%x: tensor<4x8xf32>, %i: tensor<2x3xi64>, %s: tensor<3x5xf32>) -> tensor<4x8xf32> {
+  %0 = nn.scatter %x, %i, %s {dim = 1 : i64, reduce = "sum"} : (tensor<4x8xf32>, tensor<2x3xi64>, tensor<3x5xf32>) -> tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}
+
+// amax without include_self: index_reduce's check (IndexError, kind 2); the
+// maximum starts from -inf, and elements that no index names (a count of
+// 0) keep the input's value.
+// CHECK-LABEL: func.func @scatter_amax_without_self(
+// CHECK:         %[[KIND:.*]] = arith.constant 2 : i64
+// CHECK:           func.call @sparcc_rt_index_error(%[[KIND]],
+// CHECK:         %[[NEGINF:.*]] = arith.constant 0xff800000 : f32
+// CHECK:         %[[START:.*]] = linalg.fill ins(%[[NEGINF]] : f32)
+// CHECK-NEXT:    %[[MAX:.*]] = linalg.generic {{.*}} ins(%i, %s : tensor<2x8xi32>, tensor<2x8xf32>) outs(%[[START]] : tensor<4x8xf32>)
+// CHECK:             arith.maximumf
+// CHECK:         %[[COUNT:.*]] = linalg.generic {{.*}} ins(%i : tensor<2x8xi32>) outs(%{{.*}} : tensor<4x8xi64>)
+// CHECK:             arith.extui %{{.*}} : i1 to i64
+// CHECK-NEXT:        arith.addi
+// CHECK:         linalg.generic {{.*}} ins(%[[COUNT]], %[[MAX]], %x : tensor<4x8xi64>, tensor<4x8xf32>, tensor<4x8xf32>)
+// CHECK-NEXT:    ^{{.*}}(%[[N:.*]]: i64, %[[M:.*]]: f32, %[[OWN:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[ZERO:.*]] = arith.constant 0 : i64
+// CHECK-NEXT:      %[[NONE:.*]] = arith.cmpi eq, %[[N]], %[[ZERO]] : i64
+// CHECK-NEXT:      arith.select %[[NONE]], %[[OWN]], %[[M]] : f32
+func.func @scatter_amax_without_self(%x: tensor<4x8xf32>, %i: tensor<2x8xi32>, %s: tensor<2x8xf32>) -> tensor<4x8xf32> {
+  %0 = nn.scatter %x, %i, %s {dim = 0 : i64, reduce = "amax", include_self = false, error = "in_self"} : (tensor<4x8xf32>, tensor<2x8xi32>, tensor<2x8xf32>) -> tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}
+
+// an integer mean: the sum over the count (1 + the indices that name the
+// element), rounded down.
+// CHECK-LABEL: func.func @scatter_mean_int(
+// CHECK:         %[[ONE:.*]] = arith.constant 1 : i64
+// CHECK-NEXT:    %{{.*}} = tensor.empty() : tensor<6xi64>
+// CHECK-NEXT:    %[[START:.*]] = linalg.fill ins(%[[ONE]] : i64)
+// CHECK-NEXT:    %[[COUNT:.*]] = linalg.generic {{.*}} ins(%i : tensor<4xi64>) outs(%[[START]] : tensor<6xi64>)
+// CHECK:         linalg.generic {{.*}} ins(%[[COUNT]], %{{.*}}, %x : tensor<6xi64>, tensor<6xi64>, tensor<6xi64>)
+// CHECK:             arith.floordivsi
+// CHECK-NOT:       func.return
+// CHECK:             arith.select
+func.func @scatter_mean_int(%x: tensor<6xi64>, %i: tensor<4xi64>, %s: tensor<4xi64>) -> tensor<6xi64> {
+  %0 = nn.scatter %x, %i, %s {dim = 0 : i64, reduce = "mean"} : (tensor<6xi64>, tensor<4xi64>, tensor<4xi64>) -> tensor<6xi64>
+  func.return %0 : tensor<6xi64>
+}
+
+// bools are scattered as i64 (a sum of bools is their or).
+// CHECK-LABEL: func.func @scatter_bool(
+// CHECK:         arith.extui %{{.*}} : i1 to i64
+// CHECK:         linalg.generic {{.*}} ins(%i, %{{.*}} : tensor<4xi64>, tensor<4xi64>) outs(%{{.*}} : tensor<6xi64>)
+// CHECK:             arith.addi
+// CHECK:         arith.cmpi ne, %{{.*}}, %{{.*}} : i64
+func.func @scatter_bool(%x: tensor<6xi1>, %i: tensor<4xi64>, %s: tensor<4xi1>) -> tensor<6xi1> {
+  %0 = nn.scatter %x, %i, %s {dim = 0 : i64, reduce = "sum"} : (tensor<6xi1>, tensor<4xi64>, tensor<4xi1>) -> tensor<6xi1>
+  func.return %0 : tensor<6xi1>
+}

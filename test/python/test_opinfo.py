@@ -110,6 +110,10 @@ ALLOWLIST: list[tuple[str, str]] = [
     # indexing
     ("nn.functional.embedding", ""), ("gather", ""), ("index_select", ""), ("take_along_dim", ""),
     ("flip", ""), ("index_put", ""), ("index_add", ""), ("index_copy", ""),
+    ("scatter", ""), ("scatter_add", ""),
+    ("scatter_reduce", "sum"), ("scatter_reduce", "prod"), ("scatter_reduce", "mean"),
+    ("scatter_reduce", "amax"), ("scatter_reduce", "amin"),
+    ("index_reduce", "prod"), ("index_reduce", "mean"), ("index_reduce", "amax"), ("index_reduce", "amin"),
     # sorting and counting (mixture-of-experts routing)
     ("sort", ""), ("argsort", ""), ("msort", ""), ("topk", ""), ("histc", ""),
     # movement
