@@ -1166,6 +1166,41 @@ def _cumsum(g: GraphImporter, x: SSAValue, dim: int, dtype: Any = None) -> SSAVa
     return g.emit(nn.CumsumOp(x, dim))
 
 
+@handles(aten.cumprod.default)
+def _cumprod(g: GraphImporter, x: SSAValue, dim: int, dtype: Any = None) -> SSAValue:
+    x = g.to(x, g.out_type())
+    return x if not nn.shape_of(x) else g.emit(nn.CumprodOp(x, dim))
+
+
+@handles(aten.logcumsumexp.default)
+def _logcumsumexp(g: GraphImporter, x: SSAValue, dim: int) -> SSAValue:
+    x = g.to(x, g.out_type())
+    return x if not nn.shape_of(x) else g.emit(nn.LogcumsumexpOp(x, dim))
+
+
+@handles(aten.cummax.default, aten.cummin.default)
+def _cummax(g: GraphImporter, x: SSAValue, dim: int) -> tuple:
+    """(running extreme, index of its last occurrence so far). PyTorch moves
+    the index wherever x[j] >= the running max (<= for min) or is NaN, which
+    is where x[j] equals the running value at j: the index is the running
+    maximum of those positions."""
+    shape = nn.shape_of(x)
+    if not shape:
+        return (x, g.scalar(0, i64))
+    d = dim % len(shape)
+    op = nn.CummaxOp if "cummax" in str(g.node.target) else nn.CumminOp  # type: ignore[union-attr]
+    work = g.to(x, i64) if nn.elem(x) == i1 else x
+    values = g.emit(op(work, d))
+    here = g.emit(nn.CompareOp(work, values, "eq"))
+    if not isinstance(nn.elem(x), IntegerType):
+        here = g.emit(nn.OrOp(here, g.emit(nn.CompareOp(work, work, "ne"))))
+    _static_dims(g, "cummax/cummin", shape[d])
+    position = g.emit(nn.ArangeOp(0, 1, nn.tensor([shape[d]], i64)))
+    position = g.emit(nn.ReshapeOp(position, tuple(shape[d] if k == d else 1 for k in range(len(shape)))))
+    marks = g.emit(nn.WhereOp(here, position, g.scalar(-1, i64)))
+    return (g.to(values, nn.elem(x)), g.emit(nn.CummaxOp(marks, d)))
+
+
 @handles(aten.layer_norm.default)
 def _layer_norm(g: GraphImporter, x, shape, w=None, b=None, eps=1e-5, cudnn_enable=True) -> SSAValue:
     return g.emit(nn.LayerNormOp(x, w, b, len(shape), eps))
@@ -2054,3 +2089,219 @@ def _alias_copy_variants() -> None:
 
 
 _alias_copy_variants()
+
+
+def _static_dims(g: GraphImporter, what: str, *sizes: nn.Dim) -> None:
+    if not all(isinstance(s, int) for s in sizes):
+        raise g.fail(f"{what} over dims whose sizes are known only at run time is not supported")
+
+
+def _diagonal_layout(g: GraphImporter, x: SSAValue, offset: int, dim1: int, dim2: int) -> tuple:
+    """x with dim1, dim2 moved last and merged: (flat [..., R*C], the
+    permutation, R, C, the diagonal's first flat position and length)."""
+    shape = nn.shape_of(x)
+    rank = len(shape)
+    d1, d2 = dim1 % rank, dim2 % rank
+    if d1 == d2:
+        raise g.fail(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    rows, cols = shape[d1], shape[d2]
+    _static_dims(g, "diagonal", rows, cols)
+    first_row, first_col = max(-offset, 0), max(offset, 0)
+    length = max(0, min(rows - first_row, cols - first_col))
+    if length == 0:
+        raise g.fail(f"the diagonal at offset {offset} of a {rows}x{cols} matrix is empty; "
+                     "sparcc rejects zero-size results")
+    perm = [k for k in range(rank) if k not in (d1, d2)] + [d1, d2]
+    moved = g.emit(nn.PermuteOp(x, perm)) if perm != list(range(rank)) else x
+    lead = tuple(shape[k] for k in perm[:-2])
+    flat = g.emit(nn.ReshapeOp(moved, (*lead, rows * cols)))
+    return flat, perm, lead, rows, cols, first_row * cols + first_col, length
+
+
+@handles(aten.diagonal.default)
+def _diagonal(g: GraphImporter, x: SSAValue, offset: int = 0, dim1: int = 0, dim2: int = 1) -> SSAValue:
+    """The diagonal is every (C+1)-th element of the matrix dims flattened."""
+    flat, _, lead, _, cols, start, length = _diagonal_layout(g, x, offset, dim1, dim2)
+    return g.emit(nn.SliceOp(flat, len(lead), start, start + (length - 1) * (cols + 1) + 1, cols + 1))
+
+
+@handles(aten.diagonal_scatter.default)
+def _diagonal_scatter(g: GraphImporter, x: SSAValue, src: SSAValue, offset: int = 0, dim1: int = 0, dim2: int = 1) -> SSAValue:
+    flat, perm, lead, rows, cols, start, length = _diagonal_layout(g, x, offset, dim1, dim2)
+    stop = start + (length - 1) * (cols + 1) + 1
+    y = g.emit(nn.SliceScatterOp(flat, g.to(src, nn.elem(x)), len(lead), start, stop, cols + 1))
+    y = g.emit(nn.ReshapeOp(y, (*lead, rows, cols)))
+    if perm == list(range(len(perm))):
+        return y
+    inverse = [perm.index(k) for k in range(len(perm))]
+    return g.emit(nn.PermuteOp(y, inverse))
+
+
+@handles(aten.addmv.default)
+def _addmv(g: GraphImporter, bias: SSAValue, mat: SSAValue, vec: SSAValue, beta: float = 1, alpha: float = 1) -> SSAValue:
+    return _addmm(g, bias, mat, vec, beta, alpha)
+
+
+@handles(aten.addbmm.default)
+def _addbmm(g: GraphImporter, bias: SSAValue, a: SSAValue, b: SSAValue, beta: float = 1, alpha: float = 1) -> SSAValue:
+    """beta * bias + alpha * (sum over the batch of a[i] @ b[i])."""
+    y = g.emit(nn.SumOp(g.emit(nn.MatmulOp(a, b)), [0], False))
+    if alpha != 1:
+        y = g.emit(nn.MulOp(y, g.scalar(alpha, y)))
+    if beta == 0:
+        return y
+    if beta != 1:
+        bias = g.emit(nn.MulOp(bias, g.scalar(beta, bias)))
+    return g.emit(nn.AddOp(y, bias))
+
+
+def _p_norm(g: GraphImporter, diff: SSAValue, p: float, dims: list[int]) -> SSAValue:
+    """The p-norm of `diff` over `dims` as torch.norm computes it: p = 0 counts
+    non-zeros, p = inf takes the largest magnitude."""
+    a = g.emit(nn.AbsOp(diff))
+    if p == 0:
+        return g.emit(nn.SumOp(g.to(g.emit(nn.CompareOp(a, g.scalar(0, a), "ne")), nn.elem(a)), dims, False))
+    if p == math.inf:
+        return g.emit(nn.AmaxOp(a, dims, False))
+    if p == 1:
+        return g.emit(nn.SumOp(a, dims, False))
+    if p == 2:
+        return g.emit(nn.SqrtOp(g.emit(nn.SumOp(g.emit(nn.MulOp(a, a)), dims, False))))
+    powered = g.emit(nn.PowOp(a, g.scalar(p, a)))
+    return g.emit(nn.PowOp(g.emit(nn.SumOp(powered, dims, False)), g.scalar(1 / p, a)))
+
+
+@handles(aten.dist.default)
+def _dist(g: GraphImporter, a: SSAValue, b: SSAValue, p: float = 2) -> SSAValue:
+    typ = g.out_type()
+    diff = g.emit(nn.SubOp(g.to(a, typ), g.to(b, typ)))
+    rank = len(nn.shape_of(diff))
+    if rank == 0:
+        return _p_norm(g, g.emit(nn.ReshapeOp(diff, (1,))), p, [0])
+    return _p_norm(g, diff, p, list(range(rank)))
+
+
+@handles(aten._cdist_forward.default)
+def _cdist(g: GraphImporter, x1: SSAValue, x2: SSAValue, p: float, compute_mode: Any = None) -> SSAValue:
+    """[..., P, M] and [..., R, M] -> [..., P, R]: the p-norm of every row
+    pair's difference, over broadcast [..., P, R, M] differences."""
+    s1, s2 = nn.shape_of(x1), nn.shape_of(x2)
+    a = g.emit(nn.ReshapeOp(x1, (*s1[:-1], 1, s1[-1])))
+    b = g.emit(nn.ReshapeOp(x2, (*s2[:-2], 1, *s2[-2:])))
+    diff = g.emit(nn.SubOp(a, b))
+    return _p_norm(g, diff, p, [len(nn.shape_of(diff)) - 1])
+
+
+def _kth_along(g: GraphImporter, x: SSAValue, position: Any, dim: int, keepdim: bool) -> tuple:
+    """(value, index) at sorted `position` (an int, or an i64 tensor of the
+    reduced shape with the dim kept) along `dim` of a stable ascending sort
+    (NaN last, as PyTorch orders it)."""
+    shape = nn.shape_of(x)
+    d = dim % len(shape)
+    order = g.emit(nn.ArgsortOp(x, d, False))
+    if isinstance(position, int):
+        at = g.emit(nn.SliceOp(order, d, position, position + 1, 1))
+    else:
+        at = g.emit(nn.GatherOp(order, position, d))
+    values = g.emit(nn.GatherOp(x, at, d))
+    if keepdim:
+        return values, at
+    reduced = tuple(s for k, s in enumerate(shape) if k != d)
+    return g.emit(nn.ReshapeOp(values, reduced)), g.emit(nn.ReshapeOp(at, reduced))
+
+
+@handles(aten.kthvalue.default)
+def _kthvalue(g: GraphImporter, x: SSAValue, k: int, dim: int = -1, keepdim: bool = False) -> tuple:
+    """The k-th smallest (1-based). Among equal values the index is that of a
+    stable sort; PyTorch's selection may return another of them."""
+    if not nn.shape_of(x):
+        return (x, g.scalar(0, i64))
+    size = nn.shape_of(x)[dim % len(nn.shape_of(x))]
+    _static_dims(g, "kthvalue", size)
+    if not 1 <= k <= size:
+        raise g.fail(f"kthvalue: k ({k}) is out of range for a dim of size {size}")
+    return _kth_along(g, x, k - 1, dim, keepdim)
+
+
+def _first_nan(g: GraphImporter, x: SSAValue, d: int) -> tuple:
+    """(whether each row along d has a NaN, kept dim; index of its first NaN)."""
+    isnan = g.to(g.emit(nn.CompareOp(x, x, "ne")), f32)
+    has_nan = g.emit(nn.CompareOp(g.emit(nn.AmaxOp(isnan, [d], True)), g.scalar(0.0, f32), "gt"))
+    return has_nan, g.emit(nn.ArgmaxOp(isnan, d, True, True))
+
+
+@handles(aten.median.dim, aten.nanmedian.dim)
+def _median_dim(g: GraphImporter, x: SSAValue, dim: int = -1, keepdim: bool = False) -> tuple:
+    """The lower median: sorted position (n-1)//2. median: a row with a NaN
+    gives NaN at the index of its first NaN; nanmedian: the median of the
+    row's other values (NaN, index 0, when all are NaN)."""
+    if not nn.shape_of(x):
+        return (x, g.scalar(0, i64))
+    shape = nn.shape_of(x)
+    d = dim % len(shape)
+    _static_dims(g, "median", shape[d])
+    floats = not isinstance(nn.elem(x), IntegerType)
+    if "nanmedian" in str(g.node.target) and floats:  # type: ignore[union-attr]
+        count = g.emit(nn.SumOp(g.to(g.emit(nn.CompareOp(x, x, "eq")), i64), [d], True))
+        position = g.emit(nn.DivOp(g.emit(nn.MaximumOp(g.emit(nn.SubOp(count, g.scalar(1, i64))),
+                                                       g.scalar(0, i64))), g.scalar(2, i64)))
+        values, at = _kth_along(g, x, position, d, True)
+    else:
+        values, at = _kth_along(g, x, (shape[d] - 1) // 2, d, True)
+        if floats:
+            has_nan, first = _first_nan(g, x, d)
+            values = g.emit(nn.WhereOp(has_nan, g.scalar(math.nan, x), values))
+            at = g.emit(nn.WhereOp(has_nan, first, at))
+    if keepdim:
+        return values, at
+    reduced = tuple(s for k, s in enumerate(shape) if k != d)
+    return g.emit(nn.ReshapeOp(values, reduced)), g.emit(nn.ReshapeOp(at, reduced))
+
+
+@handles(aten.median.default, aten.nanmedian.default)
+def _median_all(g: GraphImporter, x: SSAValue) -> SSAValue:
+    n = math.prod(nn.shape_of(x))
+    flat = g.emit(nn.ReshapeOp(x, (n,)))
+    return _median_dim(g, flat, 0, False)[0]
+
+
+def _count_below(g: GraphImporter, values: SSAValue, boundaries: SSAValue, right: bool, out_int32: bool) -> SSAValue:
+    """The position PyTorch's binary search finds for each value in the
+    sorted last dim of `boundaries` (whose leading dims match the values'):
+    the count of b with !(b >= v), or !(b > v) for `right`, so a NaN value
+    lands after every boundary, as PyTorch puts it. Compares in the promoted
+    type; costs values x boundaries."""
+    typ = g.promoted(2)
+    v = g.to(values, typ)
+    v = g.emit(nn.ReshapeOp(v, (*nn.shape_of(v), 1)))
+    b = g.to(boundaries, typ)
+    if len(nn.shape_of(b)) > 1:  # [..., M] against values [..., K]: [..., 1, M]
+        b = g.emit(nn.ReshapeOp(b, (*nn.shape_of(b)[:-1], 1, nn.shape_of(b)[-1])))
+    outside = g.emit(nn.NotOp(g.emit(nn.CompareOp(b, v, "gt" if right else "ge"))))
+    dtype = i32 if out_int32 else i64
+    return g.emit(nn.SumOp(g.to(outside, dtype), [len(nn.shape_of(v)) - 1], False))
+
+
+@handles(aten.bucketize.Tensor, aten.bucketize.Scalar)
+def _bucketize(g: GraphImporter, x: Any, boundaries: SSAValue, *, out_int32: bool = False, right: bool = False) -> SSAValue:
+    if not isinstance(x, SSAValue):
+        x = g.scalar(x, g.promoted(2))
+    if len(nn.shape_of(boundaries)) != 1:
+        raise g.fail("bucketize takes 1-d boundaries")
+    return _count_below(g, x, boundaries, right, out_int32)
+
+
+@handles(aten.searchsorted.Tensor, aten.searchsorted.Scalar)
+def _searchsorted(g: GraphImporter, seq: SSAValue, values: Any, *, out_int32: bool = False, right: bool = False,
+                  side: str | None = None, sorter: SSAValue | None = None) -> SSAValue:
+    if side is not None:
+        right = side == "right"
+    if sorter is not None:
+        seq = g.emit(nn.GatherOp(seq, sorter, len(nn.shape_of(seq)) - 1))
+    if not isinstance(values, SSAValue):
+        values = g.scalar(values, g.promoted(2))
+    vs, ss = nn.shape_of(values), nn.shape_of(seq)
+    if len(ss) > 1 and (len(vs) != len(ss) or vs[:-1] != ss[:-1]):
+        raise g.fail(f"searchsorted: the leading dims of the sorted sequence {list(ss)} and of the values "
+                     f"{list(vs)} must match")
+    return _count_below(g, values, seq, right, out_int32)

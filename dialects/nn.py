@@ -1262,6 +1262,46 @@ class CumsumOp(DimOp):
 
 
 @irdl_op_definition
+class CumprodOp(DimOp):
+    """Running product along `dim`.
+
+    %y = nn.cumprod %x {dim = 0 : i64} : tensor<8xf32> -> tensor<8xf32>
+    """
+
+    name = "nn.cumprod"
+
+
+@irdl_op_definition
+class CummaxOp(DimOp):
+    """Running maximum along `dim` (a NaN stays from where it appears).
+
+    %y = nn.cummax %x {dim = 0 : i64} : tensor<8xf32> -> tensor<8xf32>
+    """
+
+    name = "nn.cummax"
+
+
+@irdl_op_definition
+class CumminOp(DimOp):
+    """Running minimum along `dim` (a NaN stays from where it appears).
+
+    %y = nn.cummin %x {dim = 0 : i64} : tensor<8xf32> -> tensor<8xf32>
+    """
+
+    name = "nn.cummin"
+
+
+@irdl_op_definition
+class LogcumsumexpOp(DimOp):
+    """log(cumsum(exp(x))) along `dim`, as a running log-add-exp (no overflow).
+
+    %y = nn.logcumsumexp %x {dim = 0 : i64} : tensor<8xf32> -> tensor<8xf32>
+    """
+
+    name = "nn.logcumsumexp"
+
+
+@irdl_op_definition
 class ProdOp(ReduceOp):
     """%p = nn.prod %x {dims = array<i64: 1>} : tensor<4x8xf32> -> tensor<4xf32>"""
 
@@ -1659,7 +1699,7 @@ Nn = Dialect(
         AsinOp, AcosOp, SinhOp, CoshOp, AsinhOp, AcoshOp, AtanhOp, Log10Op, ErfcOp, Exp2Op,
         MinimumOp, PowOp, FmodOp, RemainderOp, FloorDivOp, TruncDivOp, Atan2Op, AndOp, OrOp, XorOp,
         CopysignOp, FmaxOp, FminOp, HypotOp,
-        CompareOp, WhereOp, CastOp, ArangeOp, CumsumOp, ProdOp, AminOp, ArgmaxOp, GatherOp, IndexOp, PadOp,
+        CompareOp, WhereOp, CastOp, ArangeOp, CumsumOp, CumprodOp, CummaxOp, CumminOp, LogcumsumexpOp, ProdOp, AminOp, ArgmaxOp, GatherOp, IndexOp, PadOp,
         SliceScatterOp, IndexPutOp, ScatterOp, ArgsortOp,
     ],
     [],

@@ -1422,24 +1422,60 @@ def _arange(e: Emitter, op: nn.ArangeOp):
     return e.generic([], [], e.empty([n], typ), amap(1, dims(1)), [PAR], body)
 
 
-@lowering(nn.CumsumOp)
-def _cumsum(e: Emitter, op: nn.CumsumOp):
-    """out[.., i, ..] = sum over j <= i of x[.., j, ..]: one reduction over an
-    extra loop j, masked (quadratic in the dim's size, which is a sequence
-    length or smaller in the models this serves)."""
+def _scan(e: Emitter, op: nn.DimOp, init: float, combine: Callable[[Scalar, SSAValue, SSAValue], SSAValue]):
+    """out[.., i, ..] = combine over j <= i, in order, of x[.., j, ..]: one
+    reduction over an extra loop j, where j > i contributes `init`, the
+    combine's neutral element (quadratic in the dim's size, which is a
+    sequence length or smaller in the models this serves). The body is
+    combine(acc, select(...)), the form the vectoriser recognises as a
+    reduction (add, mul, max, min)."""
     shape = shape_of(op.input)
     rank, d = len(shape), op.normalized_dim()
     typ = elem(op.input)
 
     def body(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
         keep = s.cmp("le", s.index(rank), s.index(d))
-        return s.add(x[1], s.select(keep, x[0], s.const(0, typ)))
+        return combine(s, x[1], s.select(keep, x[0], s.const(init, typ)))
 
     src = [AffineExpr.dimension(rank if k == d else k) for k in range(rank)]
     return e.generic(
-        [op.input], [amap(rank + 1, src)], e.filled(shape, typ, 0.0), amap(rank + 1, dims(rank)),
+        [op.input], [amap(rank + 1, src)], e.filled(shape, typ, init), amap(rank + 1, dims(rank)),
         [PAR] * rank + [RED], body,
     )
+
+
+@lowering(nn.CumsumOp)
+def _cumsum(e: Emitter, op: nn.CumsumOp):
+    return _scan(e, op, 0.0, lambda s, acc, x: s.add(acc, x))
+
+
+@lowering(nn.CumprodOp)
+def _cumprod(e: Emitter, op: nn.CumprodOp):
+    return _scan(e, op, 1.0, lambda s, acc, x: s.mul(acc, x))
+
+
+@lowering(nn.CummaxOp)
+def _cummax(e: Emitter, op: nn.CummaxOp):
+    return _scan(e, op, -math.inf, lambda s, acc, x: s.max(acc, x))
+
+
+@lowering(nn.CumminOp)
+def _cummin(e: Emitter, op: nn.CumminOp):
+    return _scan(e, op, math.inf, lambda s, acc, x: s.min(acc, x))
+
+
+def _log_add_exp(s: Scalar, a: SSAValue, b: SSAValue) -> SSAValue:
+    """max + log1p(exp(min - max)), as PyTorch's logcumsumexp step; an
+    infinite max (both -inf, or a +inf) is the result itself."""
+    hi, lo = s.max(a, b), s.min(a, b)
+    tail = s.math(mathd.Log1pOp, s.exp(s.sub(lo, hi)))
+    infinite = s.cmp("eq", s.abs(hi), s.const(math.inf, a.type))
+    return s.select(infinite, hi, s.add(hi, tail))
+
+
+@lowering(nn.LogcumsumexpOp)
+def _logcumsumexp(e: Emitter, op: nn.LogcumsumexpOp):
+    return _scan(e, op, -math.inf, _log_add_exp)
 
 
 @lowering(nn.ArgmaxOp)

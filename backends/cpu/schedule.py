@@ -885,7 +885,29 @@ def _schedulable_generic(op: ir.Operation) -> tuple[list[int], list[str]] | None
         return None
     iterators = [str(a).strip('"').split(".")[-1].strip("<>") for a in op.attributes["iterator_types"]]
     iterators = ["reduction" if "reduction" in it else "parallel" for it in iterators]
+    if "reduction" in iterators and not _known_combiner(op):
+        return None  # the vectoriser would fail on it (a log-add-exp scan): plain loops, no warning
     return ranges, iterators
+
+
+# the reductions linalg's vectoriser turns into vector.multi_reduction
+_COMBINERS = frozenset({
+    "arith.addf", "arith.addi", "arith.mulf", "arith.muli", "arith.maximumf", "arith.minimumf",
+    "arith.maxnumf", "arith.minnumf", "arith.maxsi", "arith.minsi", "arith.maxui", "arith.minui",
+    "arith.andi", "arith.ori", "arith.xori",
+})
+
+
+def _known_combiner(op: ir.Operation) -> bool:
+    """Whether the yielded value combines the accumulator (the output's block
+    argument) with a known reduction op."""
+    block = op.regions[0].blocks[0]
+    yielded = list(block.operations)[-1].operands[0]
+    owner = yielded.owner
+    if not isinstance(owner, (ir.Operation, ir.OpView)):
+        return True  # a block argument: nothing is combined
+    acc = block.arguments[len(block.arguments) - 1]
+    return owner.name in _COMBINERS and any(v == acc for v in owner.operands)
 
 
 _BATCH_MATMUL_MAPS = (

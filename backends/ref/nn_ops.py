@@ -266,6 +266,16 @@ def _log_softmax(f: Frame, op: nn.LogSoftmaxOp) -> Tensor:
     return torch.log_softmax(f[op.input], op.normalized_dim())
 
 
+@handles(nn.CumprodOp, nn.CummaxOp, nn.CumminOp, nn.LogcumsumexpOp)
+def _scan(f: Frame, op: nn.DimOp) -> Tensor:
+    x, d = f[op.input], op.normalized_dim()
+    if isinstance(op, nn.CumprodOp):
+        return torch.cumprod(x, d, dtype=x.dtype)
+    if isinstance(op, nn.LogcumsumexpOp):
+        return torch.logcumsumexp(x, d)
+    return (torch.cummax if isinstance(op, nn.CummaxOp) else torch.cummin)(x, d).values
+
+
 @handles(nn.CumsumOp)
 def _cumsum(f: Frame, op: nn.CumsumOp) -> Tensor:
     x, d = f[op.input], op.normalized_dim()

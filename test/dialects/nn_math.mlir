@@ -36,3 +36,18 @@ func.func @math(%x: tensor<4xf32>, %y: tensor<f32>) -> tensor<4xf32> {
   %13 = nn.hypot %12, %x : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
   func.return %13 : tensor<4xf32>
 }
+
+// Running reductions along a dim.
+// CHECK-LABEL: func.func @scans(
+// CHECK-NEXT:    %0 = nn.cumprod %x {dim = 1 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>
+// CHECK-NEXT:    %1 = nn.cummax %0 {dim = 0 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>
+// CHECK-NEXT:    %2 = nn.cummin %1 {dim = -1 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>
+// CHECK-NEXT:    %3 = nn.logcumsumexp %2 {dim = 1 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>
+// CHECK-NEXT:    func.return %3 : tensor<4x8xf32>
+func.func @scans(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %0 = nn.cumprod %x {dim = 1 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>
+  %1 = nn.cummax %0 {dim = 0 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>
+  %2 = nn.cummin %1 {dim = -1 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>
+  %3 = nn.logcumsumexp %2 {dim = 1 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>
+  func.return %3 : tensor<4x8xf32>
+}

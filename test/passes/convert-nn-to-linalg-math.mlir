@@ -53,3 +53,45 @@ func.func @copysign(%x: tensor<4xf64>, %y: tensor<4xf64>) -> tensor<4xf64> {
   %0 = nn.copysign %x, %y : tensor<4xf64>, tensor<4xf64> -> tensor<4xf64>
   func.return %0 : tensor<4xf64>
 }
+
+// A running reduction is a reduction over an extra loop j (d2) masked to
+// j <= i (d1): positions after i contribute the combine's neutral element,
+// so that the combine stays the last op (what the vectoriser recognises).
+// CHECK-LABEL: func.func @cumprod(
+// CHECK:         %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK:         linalg.fill ins(%[[ONE]] : f32)
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK:           %[[J:.*]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[I:.*]] = linalg.index 1 : index
+// CHECK-NEXT:      %[[KEEP:.*]] = arith.cmpi ule, %[[J]], %[[I]] : index
+// CHECK:           %[[X:.*]] = arith.select %[[KEEP]]
+// CHECK-NEXT:      %[[R:.*]] = arith.mulf %{{.*}}, %[[X]] : f32
+// CHECK-NEXT:      linalg.yield %[[R]] : f32
+func.func @cumprod(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %0 = nn.cumprod %x {dim = 1 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}
+
+// cummax starts from the type's lowest value; maximumf keeps a NaN.
+// CHECK-LABEL: func.func @cummax(
+// CHECK:         arith.constant -9223372036854775808 : i64
+// CHECK:         arith.maxsi
+// CHECK:         arith.constant 0xff800000 : f32
+// CHECK:         arith.maximumf
+func.func @cummax(%i: tensor<8xi64>, %x: tensor<8xf32>) -> (tensor<8xi64>, tensor<8xf32>) {
+  %0 = nn.cummax %i {dim = 0 : i64} : tensor<8xi64> -> tensor<8xi64>
+  %1 = nn.cummax %x {dim = 0 : i64} : tensor<8xf32> -> tensor<8xf32>
+  func.return %0, %1 : tensor<8xi64>, tensor<8xf32>
+}
+
+// logcumsumexp: max + log1p(exp(min - max)), the max itself where it is infinite.
+// CHECK-LABEL: func.func @logcumsumexp(
+// CHECK:         arith.maximumf
+// CHECK:         arith.minimumf
+// CHECK:         math.log1p
+// CHECK:         arith.cmpf oeq
+// CHECK:         arith.select
+func.func @logcumsumexp(%x: tensor<8xf32>) -> tensor<8xf32> {
+  %0 = nn.logcumsumexp %x {dim = 0 : i64} : tensor<8xf32> -> tensor<8xf32>
+  func.return %0 : tensor<8xf32>
+}

@@ -95,6 +95,9 @@ ALLOWLIST: list[tuple[str, str]] = [
     # reductions and norms
     ("sum", ""), ("mean", ""), ("prod", ""), ("amax", ""), ("amin", ""),
     ("max", "reduction_with_dim"), ("min", "reduction_with_dim"),
+    ("cumprod", ""), ("cummax", ""), ("cummin", ""), ("logcumsumexp", ""), ("masked.cumprod", ""),
+    ("median", ""), ("nanmedian", ""), ("masked.median", ""), ("kthvalue", ""),
+    ("dist", ""), ("cdist", ""), ("trace", ""),
     ("argmax", ""), ("argmin", ""), ("any", ""), ("all", ""), ("cumsum", ""),
     ("var", ""), ("var", "unbiased"), ("std", ""), ("std", "unbiased"),
     ("softmax", ""), ("log_softmax", ""),
@@ -102,7 +105,7 @@ ALLOWLIST: list[tuple[str, str]] = [
     ("native_layer_norm", ""),
     ("nn.functional.layer_norm", ""), ("nn.functional.group_norm", ""),
     # contractions
-    ("matmul", ""), ("mm", ""), ("bmm", ""), ("addmm", ""), ("baddbmm", ""),
+    ("matmul", ""), ("mm", ""), ("bmm", ""), ("addmm", ""), ("baddbmm", ""), ("addmv", ""), ("addbmm", ""),
     ("nn.functional.linear", ""), ("nn.functional.conv1d", ""), ("nn.functional.conv2d", ""),
     # pooling
     ("nn.functional.max_pool2d", ""), ("nn.functional.avg_pool2d", ""),
@@ -116,11 +119,14 @@ ALLOWLIST: list[tuple[str, str]] = [
     ("index_reduce", "prod"), ("index_reduce", "mean"), ("index_reduce", "amax"), ("index_reduce", "amin"),
     # sorting and counting (mixture-of-experts routing)
     ("sort", ""), ("argsort", ""), ("msort", ""), ("topk", ""), ("histc", ""),
+    ("bucketize", ""), ("searchsorted", ""), ("isin", ""),
     # movement
     ("cat", ""), ("stack", ""), ("permute", ""), ("transpose", ""), ("reshape", ""), ("view", ""),
     ("squeeze", ""), ("unsqueeze", ""), ("expand", ""), ("narrow", ""), ("split", ""),
     ("chunk", ""), ("select", ""), ("unbind", ""), ("nn.functional.pad", "constant"),
     # the `_copy` variants (what functionalisation emits)
+    ("diagonal", ""), ("diag", ""), ("diagonal_scatter", ""), ("linalg.diagonal", ""), ("linalg.vander", ""),
+    ("diagonal_copy", ""),
     ("view_copy", ""), ("permute_copy", ""), ("unbind_copy", ""), ("narrow_copy", ""), ("as_strided_copy", ""),
     # creation and casts
     ("full_like", ""), ("zeros_like", ""), ("ones_like", ""), ("arange", ""), ("to", ""),
@@ -175,7 +181,8 @@ KNOWN_BUGS: dict[str, Bug] = {
         "order them as std::sort / std::nth_element leave them (the values agree, the indices differ)",
         "check(lambda x: torch.topk(x, 1), torch.ones(4))\n"
         "check(lambda x: torch.sort(x), torch.arange(40).remainder(3).float())",
-        lambda op, dtype, sample: op in ("sort", "argsort", "msort", "topk")
+        lambda op, dtype, sample: op in ("sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian",
+                                         "masked.median")
         and sample.input.unique().numel() < sample.input.numel(),
     ),
 }
