@@ -1454,7 +1454,7 @@ def _conv2d_padding(g: GraphImporter, x, w, b=None, stride=1, padding="valid", d
 @handles(aten.convolution.default)
 def _convolution(g: GraphImporter, x, w, b, stride, padding, dilation, transposed, output_padding, groups) -> SSAValue:
     if transposed:
-        raise g.fail("transposed convolutions are not supported")
+        return _conv_transpose(g, x, w, b, stride, padding, dilation, output_padding, groups)
     if len(nn.shape_of(w)) == 3:  # conv1d as a conv2d of height 1
         if len(nn.shape_of(x)) == 2:  # unbatched CL
             x = g.emit(nn.ReshapeOp(x, (1, *nn.shape_of(x))))
@@ -1467,6 +1467,44 @@ def _convolution(g: GraphImporter, x, w, b, stride, padding, dilation, transpose
     if len(nn.shape_of(w)) != 4:
         raise g.fail("only 1-d and 2-d convolutions are supported")
     return _conv2d(g, x, w, b, stride, padding, dilation, groups)
+
+
+def _conv_transpose(g: GraphImporter, x, w, b, stride, padding, dilation, output_padding, groups) -> SSAValue:
+    """A transposed convolution as a stride-1 convolution: the input with
+    stride-1 zeros between its elements and dilation*(k-1)-padding more on
+    each side (output_padding more after), the kernel flipped with its two
+    channel dims swapped per group."""
+    rank = len(nn.shape_of(w))
+    if rank not in (3, 4):
+        raise g.fail(f"only 1-d and 2-d transposed convolutions are supported, got a {rank - 2}-d one")
+    if len(nn.shape_of(x)) == rank - 1:  # unbatched
+        y = _conv_transpose(g, g.emit(nn.ReshapeOp(x, (1, *nn.shape_of(x)))), w, b, stride, padding, dilation,
+                            output_padding, groups)
+        return g.emit(nn.ReshapeOp(y, nn.shape_of(y)[1:]))
+    if rank == 3:  # 1-d: a 2-d one of height 1
+        (n, c, length), (ci, co, k) = nn.shape_of(x), nn.shape_of(w)
+        x = g.emit(nn.ReshapeOp(x, (n, c, 1, length)))
+        w = g.emit(nn.ReshapeOp(w, (ci, co, 1, k)))
+        one = lambda v, unit: (unit, v[0] if isinstance(v, (list, tuple)) else v)  # noqa: E731
+        y = _conv_transpose(g, x, w, b, one(stride, 1), one(padding, 0), one(dilation, 1), one(output_padding, 0),
+                            groups)
+        return g.emit(nn.ReshapeOp(y, g.meta_shape()))
+    (n, c, h, wd), (ci, cog, kh, kw) = nn.shape_of(x), nn.shape_of(w)
+    (sh, sw), (dh, dw) = _pair(stride), _pair(dilation)
+    if (sh, sw) != (1, 1):  # [N, C, H, 1, W, 1] padded after the unit dims: zeros between the elements
+        x = g.emit(nn.ReshapeOp(x, (n, c, h, 1, wd, 1)))
+        x = g.emit(nn.PadOp(x, [0] * 6, [0, 0, 0, sh - 1, 0, sw - 1], 0.0))
+        x = g.emit(nn.ReshapeOp(x, (n, c, h * sh, wd * sw)))
+    pad = []  # constant_pad_nd's order: the last dim first; the zeros after the last element cropped
+    for k, s, p, d, op in reversed(list(zip((kh, kw), (sh, sw), _pair(padding), (dh, dw), _pair(output_padding)))):
+        pad += [d * (k - 1) - p, d * (k - 1) - p + op - (s - 1)]
+    x = _constant_pad(g, x, pad)
+    # [Cin, Cout/g, kh, kw] -> [Cout, Cin/g, kh, kw], flipped
+    w = _flip(g, w, [2, 3])
+    w = g.emit(nn.ReshapeOp(w, (groups, ci // groups, cog, kh, kw)))
+    w = g.emit(nn.PermuteOp(w, [0, 2, 1, 3, 4]))
+    w = g.emit(nn.ReshapeOp(w, (groups * cog, ci // groups, kh, kw)))
+    return g.emit(nn.Conv2dOp(x, w, b, (1, 1), (0, 0), (dh, dw), groups))
 
 
 @handles(aten.max_pool2d.default)
