@@ -1953,6 +1953,84 @@ def _upsample(g: GraphImporter, x: SSAValue, output_size: Any, *rest: Any) -> SS
     return _separable(g, x, rows, cols, "resize")
 
 
+@handles(aten.grid_sampler_2d.default)
+def _grid_sampler_2d(g: GraphImporter, x: SSAValue, grid: SSAValue, mode: int, padding_mode: int,
+                     align_corners: bool) -> SSAValue:
+    """F.grid_sample of a 4-d input, as PyTorch's CPU kernel computes it:
+    gathers of the input flattened to [N, C, H*W] at indices clamped into
+    range, and `where` masks for the samples outside it (zeros padding)."""
+    if mode not in (0, 1):
+        raise g.fail("grid_sample with mode='bicubic' is not supported; use mode='bilinear' or 'nearest'")
+    (n, c, h, w), (_, oh, ow, _) = nn.shape_of(x), nn.shape_of(grid)
+    grid = g.to(grid, nn.elem(x))
+    flat = g.emit(nn.ReshapeOp(x, (n, c, h * w)))
+    dtype = g.meta_dtype()
+
+    def arith(op: type[nn.BinaryOp], a: SSAValue, b: Any) -> SSAValue:
+        """One arithmetic op; in float16/bfloat16 rounded to it, as PyTorch's kernel rounds every op."""
+        v = g.emit(op(a, g.operand(b, a)))
+        return g.to(g.to(v, DTYPES[dtype]), f32) if dtype in HALF else v
+
+    def coordinate(k: int, size: int) -> SSAValue:  # grid[..., k] as a source index, [N, 1, OH*OW]
+        v = g.emit(nn.ReshapeOp(g.emit(nn.SliceOp(grid, 3, k, k + 1, 1)), (n, 1, oh * ow)))
+        return _grid_source(g, arith, v, size, padding_mode, align_corners)
+
+    px, py = coordinate(0, w), coordinate(1, h)
+
+    def tap(cx: SSAValue, cy: SSAValue) -> SSAValue:  # x[n, :, cy, cx], 0 outside the input
+        inside = lambda v, size: g.emit(nn.AndOp(g.emit(nn.CompareOp(v, g.scalar(-1, v), "gt")),  # noqa: E731
+                                                 g.emit(nn.CompareOp(v, g.scalar(size, v), "lt"))))
+        index = lambda v, size: g.emit(nn.CastOp(_grid_clip(g, v, size - 1), i64))  # noqa: E731
+        flat_index = g.emit(nn.AddOp(g.emit(nn.MulOp(index(cy, h), g.scalar(w, i64))), index(cx, w)))
+        value = g.emit(nn.GatherOp(flat, g.emit(nn.ExpandOp(flat_index, (n, c, oh * ow))), 2))
+        valid = g.emit(nn.AndOp(inside(cx, w), inside(cy, h)))
+        return g.emit(nn.WhereOp(valid, value, g.scalar(0, value)))
+
+    if mode == 1:  # nearest: half to even, as PyTorch's vectorised round
+        y = tap(g.emit(nn.RoundOp(px)), g.emit(nn.RoundOp(py)))
+    else:
+        x_w, y_n = g.emit(nn.FloorOp(px)), g.emit(nn.FloorOp(py))
+        x_e, y_s = g.emit(nn.AddOp(x_w, g.scalar(1, px))), g.emit(nn.AddOp(y_n, g.scalar(1, py)))
+        fw, fn = arith(nn.SubOp, px, x_w), arith(nn.SubOp, py, y_n)
+        fe, fs = arith(nn.SubOp, g.scalar(1, fw), fw), arith(nn.SubOp, g.scalar(1, fn), fn)
+        y = None
+        for cx, cy, wx, wy in ((x_w, y_n, fe, fs), (x_e, y_n, fw, fs), (x_w, y_s, fe, fn), (x_e, y_s, fw, fn)):
+            term = arith(nn.MulOp, tap(cx, cy), arith(nn.MulOp, wy, wx))
+            y = term if y is None else arith(nn.AddOp, y, term)
+    return g.emit(nn.ReshapeOp(y, (n, c, oh, ow)))
+
+
+def _grid_clip(g: GraphImporter, v: SSAValue, hi: int) -> SSAValue:
+    """v clamped into [0, hi], NaN to 0 (PyTorch's clip_coordinates)."""
+    v = g.emit(nn.WhereOp(g.emit(nn.CompareOp(v, g.scalar(0, v), "gt")), v, g.scalar(0, v)))
+    return g.emit(nn.WhereOp(g.emit(nn.CompareOp(v, g.scalar(hi, v), "lt")), v, g.scalar(hi, v)))
+
+
+def _grid_source(g: GraphImporter, arith: Callable[..., SSAValue], v: SSAValue, size: int, padding_mode: int,
+                 align_corners: bool) -> SSAValue:
+    """Grid values in [-1, 1] as input coordinates, with the padding mode
+    applied: PyTorch's CPU ComputeLocation, operation for operation."""
+    v = arith(nn.AddOp, v, 1)
+    if align_corners:
+        v = arith(nn.MulOp, v, (size - 1) / 2)
+    else:
+        v = arith(nn.SubOp, arith(nn.MulOp, v, size / 2), 0.5)
+    if padding_mode == 1:  # border
+        return _grid_clip(g, v, size - 1)
+    if padding_mode != 2:  # zeros
+        return v
+    if align_corners and size <= 1:  # reflection: nothing to reflect in
+        return g.emit(nn.ExpandOp(g.scalar(0, v), nn.shape_of(v)))
+    low, span2 = (0.0, 2.0 * (size - 1)) if align_corners else (-0.5, 2.0 * size)
+    a = g.emit(nn.AbsOp(arith(nn.SubOp, v, low) if low else v))
+    flips = g.emit(nn.TruncOp(arith(nn.DivOp, a, span2)))
+    extra = arith(nn.SubOp, a, arith(nn.MulOp, flips, span2))
+    v = g.emit(nn.MinimumOp(extra, arith(nn.SubOp, g.scalar(span2, v), extra)))
+    if low:
+        v = arith(nn.AddOp, v, low)
+    return _grid_clip(g, v, size - 1)
+
+
 @handles(aten.native_group_norm.default)
 def _group_norm(g: GraphImporter, x, w, b, n: int, c: int, hw: int, groups: int, eps: float) -> tuple:
     shape = nn.shape_of(x)
