@@ -1470,10 +1470,13 @@ def _convolution(g: GraphImporter, x, w, b, stride, padding, dilation, transpose
 
 
 def _conv_transpose(g: GraphImporter, x, w, b, stride, padding, dilation, output_padding, groups) -> SSAValue:
-    """A transposed convolution as a stride-1 convolution: the input with
-    stride-1 zeros between its elements and dilation*(k-1)-padding more on
-    each side (output_padding more after), the kernel flipped with its two
-    channel dims swapped per group."""
+    """A transposed convolution as stride-1 convolutions, one per output
+    phase (sub-pixel): output row o = q*s + r takes the kernel taps t with
+    (r + padding - t*dilation) divisible by s, so phase r is a convolution of
+    the padded input with those taps of the flipped kernel (channel dims
+    swapped per group), at dilation d/gcd(s, d); the phases interleave. No
+    multiplication by inserted zeros (a stride-s zero-inserted input would
+    cost s*s times more)."""
     rank = len(nn.shape_of(w))
     if rank not in (3, 4):
         raise g.fail(f"only 1-d and 2-d transposed convolutions are supported, got a {rank - 2}-d one")
@@ -1490,21 +1493,55 @@ def _conv_transpose(g: GraphImporter, x, w, b, stride, padding, dilation, output
                             groups)
         return g.emit(nn.ReshapeOp(y, g.meta_shape()))
     (n, c, h, wd), (ci, cog, kh, kw) = nn.shape_of(x), nn.shape_of(w)
-    (sh, sw), (dh, dw) = _pair(stride), _pair(dilation)
-    if (sh, sw) != (1, 1):  # [N, C, H, 1, W, 1] padded after the unit dims: zeros between the elements
-        x = g.emit(nn.ReshapeOp(x, (n, c, h, 1, wd, 1)))
-        x = g.emit(nn.PadOp(x, [0] * 6, [0, 0, 0, sh - 1, 0, sw - 1], 0.0))
-        x = g.emit(nn.ReshapeOp(x, (n, c, h * sh, wd * sw)))
-    pad = []  # constant_pad_nd's order: the last dim first; the zeros after the last element cropped
-    for k, s, p, d, op in reversed(list(zip((kh, kw), (sh, sw), _pair(padding), (dh, dw), _pair(output_padding)))):
-        pad += [d * (k - 1) - p, d * (k - 1) - p + op - (s - 1)]
-    x = _constant_pad(g, x, pad)
     # [Cin, Cout/g, kh, kw] -> [Cout, Cin/g, kh, kw], flipped
     w = _flip(g, w, [2, 3])
     w = g.emit(nn.ReshapeOp(w, (groups, ci // groups, cog, kh, kw)))
     w = g.emit(nn.PermuteOp(w, [0, 2, 1, 3, 4]))
     w = g.emit(nn.ReshapeOp(w, (groups * cog, ci // groups, kh, kw)))
-    return g.emit(nn.Conv2dOp(x, w, b, (1, 1), (0, 0), (dh, dw), groups))
+    axes = [_transposed_phases(*a) for a in zip((h, wd), (kh, kw), _pair(stride), _pair(padding), _pair(dilation),
+                                                _pair(output_padding))]
+    (qh, sh, out_h, rows), (qw, sw, out_w, cols) = axes
+    cout = groups * cog
+    phases = []
+    for row in rows:
+        for col in cols:
+            if row is None or col is None:  # no tap reaches this phase: the bias alone
+                zero = g.emit(nn.ExpandOp(g.scalar(0, x), (n, cout, qh, qw)))
+                phases.append(zero if b is None else g.emit(nn.AddOp(zero, g.emit(nn.ReshapeOp(b, (cout, 1, 1))))))
+                continue
+            (t_h, j_h, d_h, low_h, high_h, e_h), (t_w, j_w, d_w, low_w, high_w, e_w) = row, col
+            sub = g.emit(nn.SliceOp(w, 2, t_h, t_h + (j_h - 1) * e_h + 1, e_h))
+            sub = g.emit(nn.SliceOp(sub, 3, t_w, t_w + (j_w - 1) * e_w + 1, e_w))
+            xp = _constant_pad(g, x, [low_w, high_w, low_h, high_h])
+            phases.append(g.emit(nn.Conv2dOp(xp, sub, b, (1, 1), (0, 0), (d_h, d_w), groups)))
+    if len(phases) == 1:
+        y = phases[0]
+    else:  # phase (r, c) to rows r::sh, cols c::sw
+        phases = [g.emit(nn.ReshapeOp(p, (n, cout, qh, 1, qw, 1))) for p in phases]
+        y = g.emit(nn.ConcatOp([g.emit(nn.ConcatOp(phases[r * sw:(r + 1) * sw], 5)) for r in range(sh)], 3))
+        y = g.emit(nn.ReshapeOp(y, (n, cout, qh * sh, qw * sw)))
+    if (qh * sh, qw * sw) != (out_h, out_w):
+        y = g.emit(nn.SliceOp(g.emit(nn.SliceOp(y, 2, 0, out_h, 1)), 3, 0, out_w, 1))
+    return y
+
+
+def _transposed_phases(size: int, k: int, s: int, p: int, d: int, op: int) -> tuple:
+    """Along one axis of a transposed convolution: the length q of each output
+    phase, the stride s, the output length, and per phase r < s either None
+    (no tap) or (first tap in the flipped kernel, tap count, dilation, input
+    pad before, pad after, tap step)."""
+    out = (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+    q = -(-out // s)
+    step = s // math.gcd(s, d)
+    phases = []
+    for r in range(s):
+        taps = [t for t in range(k) if (r + p - t * d) % s == 0]
+        first, last = ((r + p - taps[0] * d) // s, (r + p - taps[-1] * d) // s) if taps else (0, 0)  # input offsets
+        if not taps or last > size - 1 or q - 1 + first < 0:  # reads padding only
+            phases.append(None)
+            continue
+        phases.append((k - 1 - taps[-1], len(taps), d // math.gcd(s, d), -last, q - 1 + first - (size - 1), step))
+    return q, s, out, phases
 
 
 @handles(aten.max_pool2d.default)

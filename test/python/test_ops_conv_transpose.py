@@ -14,6 +14,8 @@ times the result's magnitude.
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -33,6 +35,7 @@ CASES_2D = [
     ((1, 3, 3, 4), (3, 4, 1, 1), dict(stride=3, padding=1, output_padding=2)),  # 1x1, crops
     ((2, 2, 4, 3), (2, 2, 3, 3), dict(stride=2, padding=3, dilation=2)),  # padding > d*(k-1): crops the input
     ((1, 1, 1, 1), (1, 1, 1, 1), dict()),
+    ((1, 2, 1, 2), (2, 1, 1, 1), dict(stride=3, padding=1, output_padding=2)),  # phases that read padding only
     ((2, 6, 3, 5), (6, 2, 4, 1), dict(stride=(1, 2), padding=(1, 0), dilation=(1, 3), groups=3, output_padding=(0, 1))),
 ]
 CASES_1D = [
@@ -111,3 +114,20 @@ def test_conv_transpose3d_is_rejected():
     w = values(2, 3, 2, 2, 2, dtype=torch.float32, seed=0)
     with pytest.raises(sparcc.SparccError, match=r"only 1-d and 2-d transposed convolutions are supported, got a 3-d one"):
         sparcc.jit(lambda x: F.conv_transpose3d(x, w, stride=2))(values(1, 2, 3, 3, 3, dtype=torch.float32, seed=1))
+
+
+def test_conv_transpose2d_random_configurations():
+    """Random strides, dilations (sharing a factor with the stride: phases
+    without taps), kernels, paddings up to past d*(k-1), output_padding,
+    groups and small inputs, against eager."""
+    r, cases = random.Random(0), []
+    while len(cases) < 16:
+        s, d, groups = r.randint(1, 4), r.randint(1, 3), r.choice([1, 2])
+        (h, kh), (w, kw) = [(r.randint(1, 5), r.randint(1, 4)) for _ in range(2)]
+        p, op = r.randint(0, d * (max(kh, kw) - 1) + 2), r.randint(0, max(s, d) - 1)
+        if min((size - 1) * s - 2 * p + d * (k - 1) + op + 1 for size, k in ((h, kh), (w, kw))) < 1:
+            continue  # PyTorch's own error: no output
+        kwargs = dict(stride=s, padding=p, dilation=d, output_padding=op, groups=groups)
+        cases.append(((1, 4, h, w), (4, 3, kh, kw), kwargs))
+    f, inputs = functional(cases, F.conv_transpose2d, torch.float32)
+    compare(f, *inputs, target="cpu")
