@@ -1505,7 +1505,7 @@ def _conv_transpose(g: GraphImporter, x, w, b, stride, padding, dilation, output
     phases = []
     for row in rows:
         for col in cols:
-            if row is None or col is None:  # no tap reaches this phase: the bias alone
+            if row is None or col is None:  # no tap, or only padding, reaches this phase: the bias alone
                 zero = g.emit(nn.ExpandOp(g.scalar(0, x), (n, cout, qh, qw)))
                 phases.append(zero if b is None else g.emit(nn.AddOp(zero, g.emit(nn.ReshapeOp(b, (cout, 1, 1))))))
                 continue

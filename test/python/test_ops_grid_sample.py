@@ -69,8 +69,8 @@ def test_grid_sample_unit_sizes(hw, target):
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_grid_sample_non_finite_grid(dtype, target):
-    # NaN: bilinear gives NaN (its weights are NaN), nearest with zeros
-    # padding 0, border and reflection read x[..., 0, 0] (NaN clips to 0);
+    # NaN with zeros padding: bilinear gives NaN (its weights are NaN),
+    # nearest 0; border and reflection clip a NaN coordinate to 0;
     # inf and 1e10 land outside the input (reflection of inf: NaN, then 0).
     g = grid(2, 3, 4, dtype, seed=5)
     g[0, 0, 0, 0] = float("nan")
