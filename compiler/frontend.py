@@ -1489,7 +1489,7 @@ def _conv2d_padding(g: GraphImporter, x, w, b=None, stride=1, padding="valid", d
 @handles(aten.convolution.default)
 def _convolution(g: GraphImporter, x, w, b, stride, padding, dilation, transposed, output_padding, groups) -> SSAValue:
     if transposed:
-        raise g.fail("transposed convolutions are not supported")
+        return _conv_transpose(g, x, w, b, stride, padding, dilation, output_padding, groups)
     if len(nn.shape_of(w)) == 3:  # conv1d as a conv2d of height 1
         if len(nn.shape_of(x)) == 2:  # unbatched CL
             x = g.emit(nn.ReshapeOp(x, (1, *nn.shape_of(x))))
@@ -1502,6 +1502,81 @@ def _convolution(g: GraphImporter, x, w, b, stride, padding, dilation, transpose
     if len(nn.shape_of(w)) != 4:
         raise g.fail("only 1-d and 2-d convolutions are supported")
     return _conv2d(g, x, w, b, stride, padding, dilation, groups)
+
+
+def _conv_transpose(g: GraphImporter, x, w, b, stride, padding, dilation, output_padding, groups) -> SSAValue:
+    """A transposed convolution as stride-1 convolutions, one per output
+    phase (sub-pixel): output row o = q*s + r takes the kernel taps t with
+    (r + padding - t*dilation) divisible by s, so phase r is a convolution of
+    the padded input with those taps of the flipped kernel (channel dims
+    swapped per group), at dilation d/gcd(s, d); the phases interleave. No
+    multiplication by inserted zeros (a stride-s zero-inserted input would
+    cost s*s times more)."""
+    rank = len(nn.shape_of(w))
+    if rank not in (3, 4):
+        raise g.fail(f"only 1-d and 2-d transposed convolutions are supported, got a {rank - 2}-d one")
+    if len(nn.shape_of(x)) == rank - 1:  # unbatched
+        y = _conv_transpose(g, g.emit(nn.ReshapeOp(x, (1, *nn.shape_of(x)))), w, b, stride, padding, dilation,
+                            output_padding, groups)
+        return g.emit(nn.ReshapeOp(y, nn.shape_of(y)[1:]))
+    if rank == 3:  # 1-d: a 2-d one of height 1
+        (n, c, length), (ci, co, k) = nn.shape_of(x), nn.shape_of(w)
+        x = g.emit(nn.ReshapeOp(x, (n, c, 1, length)))
+        w = g.emit(nn.ReshapeOp(w, (ci, co, 1, k)))
+        one = lambda v, unit: (unit, v[0] if isinstance(v, (list, tuple)) else v)  # noqa: E731
+        y = _conv_transpose(g, x, w, b, one(stride, 1), one(padding, 0), one(dilation, 1), one(output_padding, 0),
+                            groups)
+        return g.emit(nn.ReshapeOp(y, g.meta_shape()))
+    (n, c, h, wd), (ci, cog, kh, kw) = nn.shape_of(x), nn.shape_of(w)
+    # [Cin, Cout/g, kh, kw] -> [Cout, Cin/g, kh, kw], flipped
+    w = _flip(g, w, [2, 3])
+    w = g.emit(nn.ReshapeOp(w, (groups, ci // groups, cog, kh, kw)))
+    w = g.emit(nn.PermuteOp(w, [0, 2, 1, 3, 4]))
+    w = g.emit(nn.ReshapeOp(w, (groups * cog, ci // groups, kh, kw)))
+    axes = [_transposed_phases(*a) for a in zip((h, wd), (kh, kw), _pair(stride), _pair(padding), _pair(dilation),
+                                                _pair(output_padding))]
+    (qh, sh, out_h, rows), (qw, sw, out_w, cols) = axes
+    cout = groups * cog
+    phases = []
+    for row in rows:
+        for col in cols:
+            if row is None or col is None:  # no tap, or only padding, reaches this phase: the bias alone
+                zero = g.emit(nn.ExpandOp(g.scalar(0, x), (n, cout, qh, qw)))
+                phases.append(zero if b is None else g.emit(nn.AddOp(zero, g.emit(nn.ReshapeOp(b, (cout, 1, 1))))))
+                continue
+            (t_h, j_h, d_h, low_h, high_h, e_h), (t_w, j_w, d_w, low_w, high_w, e_w) = row, col
+            sub = g.emit(nn.SliceOp(w, 2, t_h, t_h + (j_h - 1) * e_h + 1, e_h))
+            sub = g.emit(nn.SliceOp(sub, 3, t_w, t_w + (j_w - 1) * e_w + 1, e_w))
+            xp = _constant_pad(g, x, [low_w, high_w, low_h, high_h])
+            phases.append(g.emit(nn.Conv2dOp(xp, sub, b, (1, 1), (0, 0), (d_h, d_w), groups)))
+    if len(phases) == 1:
+        y = phases[0]
+    else:  # phase (r, c) to rows r::sh, cols c::sw
+        phases = [g.emit(nn.ReshapeOp(p, (n, cout, qh, 1, qw, 1))) for p in phases]
+        y = g.emit(nn.ConcatOp([g.emit(nn.ConcatOp(phases[r * sw:(r + 1) * sw], 5)) for r in range(sh)], 3))
+        y = g.emit(nn.ReshapeOp(y, (n, cout, qh * sh, qw * sw)))
+    if (qh * sh, qw * sw) != (out_h, out_w):
+        y = g.emit(nn.SliceOp(g.emit(nn.SliceOp(y, 2, 0, out_h, 1)), 3, 0, out_w, 1))
+    return y
+
+
+def _transposed_phases(size: int, k: int, s: int, p: int, d: int, op: int) -> tuple:
+    """Along one axis of a transposed convolution: the length q of each output
+    phase, the stride s, the output length, and per phase r < s either None
+    (no tap) or (first tap in the flipped kernel, tap count, dilation, input
+    pad before, pad after, tap step)."""
+    out = (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+    q = -(-out // s)
+    step = s // math.gcd(s, d)
+    phases = []
+    for r in range(s):
+        taps = [t for t in range(k) if (r + p - t * d) % s == 0]
+        first, last = ((r + p - taps[0] * d) // s, (r + p - taps[-1] * d) // s) if taps else (0, 0)  # input offsets
+        if not taps or last > size - 1 or q - 1 + first < 0:  # reads padding only
+            phases.append(None)
+            continue
+        phases.append((k - 1 - taps[-1], len(taps), d // math.gcd(s, d), -last, q - 1 + first - (size - 1), step))
+    return q, s, out, phases
 
 
 @handles(aten.max_pool2d.default)
@@ -1948,6 +2023,84 @@ def _upsample(g: GraphImporter, x: SSAValue, output_size: Any, *rest: Any) -> SS
     rows = _resize_matrix(h, oh, mode, align, use[0])
     cols = _resize_matrix(w, ow, mode, align, use[1])
     return _separable(g, x, rows, cols, "resize")
+
+
+@handles(aten.grid_sampler_2d.default)
+def _grid_sampler_2d(g: GraphImporter, x: SSAValue, grid: SSAValue, mode: int, padding_mode: int,
+                     align_corners: bool) -> SSAValue:
+    """F.grid_sample of a 4-d input, as PyTorch's CPU kernel computes it:
+    gathers of the input flattened to [N, C, H*W] at indices clamped into
+    range, and `where` masks for the samples outside it (zeros padding)."""
+    if mode not in (0, 1):
+        raise g.fail("grid_sample with mode='bicubic' is not supported; use mode='bilinear' or 'nearest'")
+    (n, c, h, w), (_, oh, ow, _) = nn.shape_of(x), nn.shape_of(grid)
+    grid = g.to(grid, nn.elem(x))
+    flat = g.emit(nn.ReshapeOp(x, (n, c, h * w)))
+    dtype = g.meta_dtype()
+
+    def arith(op: type[nn.BinaryOp], a: SSAValue, b: Any) -> SSAValue:
+        """One arithmetic op; in float16/bfloat16 rounded to it, as PyTorch's kernel rounds every op."""
+        v = g.emit(op(a, g.operand(b, a)))
+        return g.to(g.to(v, DTYPES[dtype]), f32) if dtype in HALF else v
+
+    def coordinate(k: int, size: int) -> SSAValue:  # grid[..., k] as a source index, [N, 1, OH*OW]
+        v = g.emit(nn.ReshapeOp(g.emit(nn.SliceOp(grid, 3, k, k + 1, 1)), (n, 1, oh * ow)))
+        return _grid_source(g, arith, v, size, padding_mode, align_corners)
+
+    px, py = coordinate(0, w), coordinate(1, h)
+
+    def tap(cx: SSAValue, cy: SSAValue) -> SSAValue:  # x[n, :, cy, cx], 0 outside the input
+        inside = lambda v, size: g.emit(nn.AndOp(g.emit(nn.CompareOp(v, g.scalar(-1, v), "gt")),  # noqa: E731
+                                                 g.emit(nn.CompareOp(v, g.scalar(size, v), "lt"))))
+        index = lambda v, size: g.emit(nn.CastOp(_grid_clip(g, v, size - 1), i64))  # noqa: E731
+        flat_index = g.emit(nn.AddOp(g.emit(nn.MulOp(index(cy, h), g.scalar(w, i64))), index(cx, w)))
+        value = g.emit(nn.GatherOp(flat, g.emit(nn.ExpandOp(flat_index, (n, c, oh * ow))), 2))
+        valid = g.emit(nn.AndOp(inside(cx, w), inside(cy, h)))
+        return g.emit(nn.WhereOp(valid, value, g.scalar(0, value)))
+
+    if mode == 1:  # nearest: half to even, as PyTorch's vectorised round
+        y = tap(g.emit(nn.RoundOp(px)), g.emit(nn.RoundOp(py)))
+    else:
+        x_w, y_n = g.emit(nn.FloorOp(px)), g.emit(nn.FloorOp(py))
+        x_e, y_s = g.emit(nn.AddOp(x_w, g.scalar(1, px))), g.emit(nn.AddOp(y_n, g.scalar(1, py)))
+        fw, fn = arith(nn.SubOp, px, x_w), arith(nn.SubOp, py, y_n)
+        fe, fs = arith(nn.SubOp, g.scalar(1, fw), fw), arith(nn.SubOp, g.scalar(1, fn), fn)
+        y = None
+        for cx, cy, wx, wy in ((x_w, y_n, fe, fs), (x_e, y_n, fw, fs), (x_w, y_s, fe, fn), (x_e, y_s, fw, fn)):
+            term = arith(nn.MulOp, tap(cx, cy), arith(nn.MulOp, wy, wx))
+            y = term if y is None else arith(nn.AddOp, y, term)
+    return g.emit(nn.ReshapeOp(y, (n, c, oh, ow)))
+
+
+def _grid_clip(g: GraphImporter, v: SSAValue, hi: int) -> SSAValue:
+    """v clamped into [0, hi], NaN to 0 (PyTorch's clip_coordinates)."""
+    v = g.emit(nn.WhereOp(g.emit(nn.CompareOp(v, g.scalar(0, v), "gt")), v, g.scalar(0, v)))
+    return g.emit(nn.WhereOp(g.emit(nn.CompareOp(v, g.scalar(hi, v), "lt")), v, g.scalar(hi, v)))
+
+
+def _grid_source(g: GraphImporter, arith: Callable[..., SSAValue], v: SSAValue, size: int, padding_mode: int,
+                 align_corners: bool) -> SSAValue:
+    """Grid values in [-1, 1] as input coordinates, with the padding mode
+    applied: PyTorch's CPU ComputeLocation, operation for operation."""
+    v = arith(nn.AddOp, v, 1)
+    if align_corners:
+        v = arith(nn.MulOp, v, (size - 1) / 2)
+    else:
+        v = arith(nn.SubOp, arith(nn.MulOp, v, size / 2), 0.5)
+    if padding_mode == 1:  # border
+        return _grid_clip(g, v, size - 1)
+    if padding_mode != 2:  # zeros
+        return v
+    if align_corners and size <= 1:  # reflection: nothing to reflect in
+        return g.emit(nn.ExpandOp(g.scalar(0, v), nn.shape_of(v)))
+    low, span2 = (0.0, 2.0 * (size - 1)) if align_corners else (-0.5, 2.0 * size)
+    a = g.emit(nn.AbsOp(arith(nn.SubOp, v, low) if low else v))
+    flips = g.emit(nn.TruncOp(arith(nn.DivOp, a, span2)))
+    extra = arith(nn.SubOp, a, arith(nn.MulOp, flips, span2))
+    v = g.emit(nn.MinimumOp(extra, arith(nn.SubOp, g.scalar(span2, v), extra)))
+    if low:
+        v = arith(nn.AddOp, v, low)
+    return _grid_clip(g, v, size - 1)
 
 
 @handles(aten.native_group_norm.default)

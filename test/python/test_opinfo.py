@@ -107,9 +107,10 @@ ALLOWLIST: list[tuple[str, str]] = [
     # contractions
     ("matmul", ""), ("mm", ""), ("bmm", ""), ("addmm", ""), ("baddbmm", ""), ("addmv", ""), ("addbmm", ""),
     ("nn.functional.linear", ""), ("nn.functional.conv1d", ""), ("nn.functional.conv2d", ""),
+    ("nn.functional.conv_transpose1d", ""), ("nn.functional.conv_transpose2d", ""),
     # pooling
     ("nn.functional.max_pool2d", ""), ("nn.functional.avg_pool2d", ""),
-    ("nn.functional.adaptive_avg_pool2d", ""),
+    ("nn.functional.adaptive_avg_pool2d", ""), ("nn.functional.grid_sample", ""),
     # indexing
     ("nn.functional.embedding", ""), ("gather", ""), ("index_select", ""), ("take_along_dim", ""),
     ("flip", ""), ("index_put", ""), ("index_add", ""), ("index_copy", ""),
@@ -204,6 +205,11 @@ REJECTED: dict[str, list[tuple[Callable[[Any], bool], str]]] = {
         r"the indices of max_pool2d are used|max_pool2d with dilation is not supported",
     )],
     "nn.functional.embedding": [(lambda s: s.kwargs.get("max_norm") is not None, r"aten\.embedding_renorm")],
+    # 5-d (volumetric) grid_sample, and bicubic interpolation
+    "nn.functional.grid_sample": [
+        (lambda s: s.input.dim() == 5, r"aten\.grid_sampler_3d"),
+        (lambda s: s.kwargs.get("mode") == "bicubic", r"mode='bicubic' is not supported"),
+    ],
     # a tensor `start` is a data-dependent offset
     "narrow": [(lambda s: any(isinstance(a, torch.Tensor) for a in s.args), r"torch\.export could not capture")],
 }
