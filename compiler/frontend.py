@@ -2176,16 +2176,29 @@ def _repeat(g: GraphImporter, x: SSAValue, repeats: Sequence[int]) -> SSAValue:
 
 @handles(aten.adaptive_max_pool2d.default)
 def _adaptive_max_pool2d(g: GraphImporter, x: SSAValue, output_size: Sequence[int]) -> tuple:
-    """Windows of equal size (the input divides by the output) as max_pool2d."""
-    h, w = nn.shape_of(x)[-2:]
-    oh, ow = g.meta_shape()[-2:]
-    if h % oh or w % ow:
-        raise g.fail(f"adaptive_max_pool2d from {[h, w]} to {[oh, ow]}: sparcc takes sizes that divide the input")
+    """Windows of equal size (the input divides by the output) as max_pool2d;
+    otherwise PyTorch's windows [floor(i*H/oh), ceil((i+1)*H/oh)), a max
+    over rows then over columns (a window is a product of the two ranges)."""
     uses = [u for u in g.node.users if u.target is operator.getitem and u.args[1] == 1 and u.users]  # type: ignore[union-attr]
     if uses:
         raise g.fail("the indices of adaptive_max_pool2d are used; sparcc computes the pooled values only")
-    k = (h // oh, w // ow)
-    return (_pool(g, nn.MaxPool2dOp, x, k, k, (0, 0), False, {}), None)
+    shape = nn.shape_of(x)
+    h, w = shape[-2:]
+    oh, ow = g.meta_shape()[-2:]
+    _static_dims(g, "adaptive_max_pool2d", h, w)
+    if h % oh == 0 and w % ow == 0:
+        k = (h // oh, w // ow)
+        return (_pool(g, nn.MaxPool2dOp, x, k, k, (0, 0), False, {}), None)
+    y = x
+    for d, size, out in ((len(shape) - 2, h, oh), (len(shape) - 1, w, ow)):
+        if size % out == 0 and size == out:
+            continue
+        parts = []
+        for i in range(out):
+            lo, hi = (i * size) // out, -((-(i + 1) * size) // out)
+            parts.append(g.emit(nn.AmaxOp(g.emit(nn.SliceOp(y, d, lo, hi, 1)), [d], True)))
+        y = g.emit(nn.ConcatOp(parts, d)) if len(parts) > 1 else parts[0]
+    return (y, None)
 
 
 @handles(aten.signbit.default)
@@ -2458,3 +2471,137 @@ def _searchsorted(g: GraphImporter, seq: SSAValue, values: Any, *, out_int32: bo
         raise g.fail(f"searchsorted: the leading dims of the sorted sequence {list(ss)} and of the values "
                      f"{list(vs)} must match")
     return _count_below(g, values, seq, right, out_int32)
+
+
+def _batch_stats(g: GraphImporter, x: SSAValue, eps: float) -> tuple:
+    """Each channel's (dim 1) statistics over every other dim, kept dims:
+    (x - mean, mean, biased variance, 1/sqrt(variance + eps))."""
+    rank = len(nn.shape_of(x))
+    red = [0, *range(2, rank)]
+    mean = g.emit(nn.MeanOp(x, red, True))
+    centered = g.emit(nn.SubOp(x, mean))
+    var = g.emit(nn.MeanOp(g.emit(nn.MulOp(centered, centered)), red, True))
+    rstd = g.emit(nn.RsqrtOp(g.emit(nn.AddOp(var, g.scalar(eps, x)))))
+    return centered, mean, var, rstd
+
+
+def _normalized(g: GraphImporter, x: SSAValue, w: Any, b: Any, eps: float) -> tuple:
+    """Batch-statistics normalisation (instance norm reaches sparcc as this,
+    over [1, N*C, ...]): (y, mean [C], rstd [C], biased var [C])."""
+    shape = nn.shape_of(x)
+    c = shape[1]
+    per_channel = (c,) + (1,) * (len(shape) - 2)
+    centered, mean, var, rstd = _batch_stats(g, g.to(x, g.out_type()), eps)
+    y = g.emit(nn.MulOp(centered, rstd))
+    if w is not None:
+        y = g.emit(nn.MulOp(y, g.emit(nn.ReshapeOp(g.to(w, nn.elem(y)), per_channel))))
+    if b is not None:
+        y = g.emit(nn.AddOp(y, g.emit(nn.ReshapeOp(g.to(b, nn.elem(y)), per_channel))))
+    flat = [g.emit(nn.ReshapeOp(v, (c,))) for v in (mean, rstd, var)]
+    return (y, *flat)
+
+
+@handles(aten._native_batch_norm_legit.no_stats)
+def _bn_no_stats(g: GraphImporter, x, w, b, training, momentum, eps) -> tuple:
+    y, mean, rstd, _ = _normalized(g, x, w, b, eps)
+    return (y, mean, rstd)
+
+
+@handles(aten._native_batch_norm_legit_functional.default, aten._native_batch_norm_legit.default)
+def _bn_functional(g: GraphImporter, x, w, b, running_mean, running_var, training, momentum, eps) -> tuple:
+    """Batch statistics (training=True), with the running statistics that
+    PyTorch would store: (1 - momentum) * old + momentum * batch (the
+    variance unbiased); in eval mode the running statistics, unchanged."""
+    if not training:
+        return (_bn(g, x, w, b, running_mean, running_var, eps), None, None, running_mean, running_var)
+    y, mean, rstd, var = _normalized(g, x, w, b, eps)
+    if running_mean is None or running_var is None:
+        return (y, mean, rstd, running_mean, running_var)
+    shape = nn.shape_of(x)
+    n = math.prod(s for k, s in enumerate(shape) if k != 1)
+    if not isinstance(n, int):
+        raise g.fail("batch statistics over sizes known only at run time are not supported")
+    keep, take = g.scalar(1 - momentum, running_mean), g.scalar(momentum, running_mean)
+    unbiased = g.emit(nn.MulOp(g.to(var, nn.elem(running_var)), g.scalar(n / max(n - 1, 1), running_var)))
+    new_mean = g.emit(nn.AddOp(g.emit(nn.MulOp(running_mean, keep)),
+                               g.emit(nn.MulOp(g.to(mean, nn.elem(running_mean)), take))))
+    new_var = g.emit(nn.AddOp(g.emit(nn.MulOp(running_var, keep)), g.emit(nn.MulOp(unbiased, take))))
+    return (y, mean, rstd, new_mean, new_var)
+
+
+@handles(aten.unfold.default)
+def _unfold(g: GraphImporter, x: SSAValue, dim: int, size: int, step: int) -> SSAValue:
+    """Tensor.unfold: the windows x[.., i*step : i*step + size, ..] along
+    `dim`, each in a new last dim: one gather through a constant table."""
+    shape = nn.shape_of(x)
+    if not shape:
+        return g.emit(nn.ReshapeOp(x, (1,)))
+    d = dim % len(shape)
+    _static_dims(g, "unfold", shape[d])
+    count = (shape[d] - size) // step + 1
+    table = torch.arange(count).unsqueeze(1) * step + torch.arange(size).unsqueeze(0)
+    windows = g.emit(nn.IndexOp(x, [_constant(g, "unfold", table)], [d]))  # [.., count, size, ..]
+    rank = len(shape) + 1
+    perm = [k for k in range(rank) if k != d + 1] + [d + 1]
+    return g.emit(nn.PermuteOp(windows, perm)) if perm != list(range(rank)) else windows
+
+
+@handles(aten._embedding_bag.default, aten._embedding_bag_forward_only.default)
+def _embedding_bag(g: GraphImporter, weight: SSAValue, indices: SSAValue, offsets: SSAValue,
+                   scale_grad_by_freq: bool = False, mode: int = 0, sparse: bool = False,
+                   per_sample_weights: SSAValue | None = None, include_last_offset: bool = False,
+                   padding_idx: int | None = -1) -> tuple:
+    """Bag b sums (mode 0), averages (1) or takes the max (2) of the rows of
+    `weight` its indices name, the indices offsets[b] .. offsets[b+1] - 1.
+    Each index's bag is the number of offsets at or before its position,
+    less one; the rows are accumulated into their bags (index_put, checked
+    like every index); an empty bag gives zeros, and rows at padding_idx
+    count for nothing, as in PyTorch."""
+    node = g.node
+    assert node is not None
+    if any(u.target is operator.getitem and u.args[1] != 0 and u.users for u in node.users):
+        raise g.fail("embedding_bag's offset2bag, bag_size or max_indices are used; sparcc computes the bags only")
+    if len(nn.shape_of(indices)) != 1 or len(nn.shape_of(offsets)) != 1:
+        raise g.fail("embedding_bag takes 1-d indices and offsets here (2-d input reaches sparcc flattened)")
+    length, bags = nn.shape_of(indices)[0], nn.shape_of(offsets)[0] - (1 if include_last_offset else 0)
+    _static_dims(g, "embedding_bag", length, bags)
+    dim = nn.shape_of(weight)[1]
+    typ = nn.elem(weight)
+    starts = g.emit(nn.SliceOp(offsets, 0, 0, bags, 1)) if include_last_offset else offsets
+    positions = g.emit(nn.ArangeOp(0, 1, nn.tensor([length], i64)))
+    bag = g.emit(nn.SubOp(_count_below_typed(g, positions, g.to(starts, i64), True), g.scalar(1, i64)))
+    rows = g.emit(nn.EmbeddingOp(weight, indices))  # [L, D]
+    counted = None
+    if padding_idx is not None and padding_idx >= 0:
+        counted = g.emit(nn.CompareOp(indices, g.scalar(padding_idx, indices), "ne"))
+        rows = g.emit(nn.WhereOp(g.emit(nn.ReshapeOp(counted, (length, 1))), rows,
+                                 g.scalar(-math.inf if mode == 2 else 0.0, typ)))
+    if per_sample_weights is not None:
+        if mode != 0:
+            raise g.fail("embedding_bag's per_sample_weights are only supported with mode='sum' (as in PyTorch)")
+        rows = g.emit(nn.MulOp(rows, g.emit(nn.ReshapeOp(g.to(per_sample_weights, typ), (length, 1)))))
+    ones = g.emit(nn.ExpandOp(g.scalar(1.0, typ), (length,)))
+    if counted is not None:
+        ones = g.to(counted, typ)
+    count = g.emit(nn.IndexPutOp(g.emit(nn.ExpandOp(g.scalar(0.0, typ), (bags,))), [bag], [0], ones,
+                                 accumulate=True, wrap=False))
+    empty = g.emit(nn.ReshapeOp(g.emit(nn.CompareOp(count, g.scalar(0.0, typ), "eq")), (bags, 1)))
+    if mode == 2:
+        spread = g.emit(nn.ExpandOp(g.emit(nn.ReshapeOp(bag, (length, 1))), (length, dim)))
+        init = g.emit(nn.ExpandOp(g.scalar(-math.inf, typ), (bags, dim)))
+        out = g.emit(nn.ScatterOp(init, spread, rows, 0, "amax", False))
+    else:
+        zeros = g.emit(nn.ExpandOp(g.scalar(0.0, typ), (bags, dim)))
+        out = g.emit(nn.IndexPutOp(zeros, [bag], [0], rows, accumulate=True, wrap=False))
+        if mode == 1:
+            safe = g.emit(nn.MaximumOp(count, g.scalar(1.0, typ)))
+            out = g.emit(nn.DivOp(out, g.emit(nn.ReshapeOp(safe, (bags, 1)))))
+    out = g.emit(nn.WhereOp(empty, g.scalar(0.0, typ), out))
+    return (out, None, None, None)
+
+
+def _count_below_typed(g: GraphImporter, values: SSAValue, boundaries: SSAValue, right: bool) -> SSAValue:
+    """_count_below with both operands already of one type (no node to promote from)."""
+    v = g.emit(nn.ReshapeOp(values, (*nn.shape_of(values), 1)))
+    outside = g.emit(nn.NotOp(g.emit(nn.CompareOp(boundaries, v, "gt" if right else "ge"))))
+    return g.emit(nn.SumOp(g.to(outside, i64), [len(nn.shape_of(v)) - 1], False))

@@ -104,15 +104,17 @@ ALLOWLIST: list[tuple[str, str]] = [
     ("softmax", "with_dtype"), ("log_softmax", "with_dtype"), ("nn.functional.softmin", "with_dtype"),
     ("native_layer_norm", ""),
     ("nn.functional.layer_norm", ""), ("nn.functional.group_norm", ""),
+    ("nn.functional.instance_norm", ""), ("native_batch_norm", ""), ("_native_batch_norm_legit", ""),
     # contractions
     ("matmul", ""), ("mm", ""), ("bmm", ""), ("addmm", ""), ("baddbmm", ""), ("addmv", ""), ("addbmm", ""),
     ("nn.functional.linear", ""), ("nn.functional.conv1d", ""), ("nn.functional.conv2d", ""),
     ("nn.functional.conv_transpose1d", ""), ("nn.functional.conv_transpose2d", ""),
     # pooling
     ("nn.functional.max_pool2d", ""), ("nn.functional.avg_pool2d", ""),
-    ("nn.functional.adaptive_avg_pool2d", ""), ("nn.functional.grid_sample", ""),
+    ("nn.functional.adaptive_avg_pool2d", ""),
+    ("nn.functional.adaptive_max_pool1d", ""), ("nn.functional.adaptive_max_pool2d", ""), ("nn.functional.grid_sample", ""),
     # indexing
-    ("nn.functional.embedding", ""), ("gather", ""), ("index_select", ""), ("take_along_dim", ""),
+    ("nn.functional.embedding", ""), ("nn.functional.embedding_bag", ""), ("unfold", ""), ("unfold_copy", ""), ("gather", ""), ("index_select", ""), ("take_along_dim", ""),
     ("flip", ""), ("index_put", ""), ("index_add", ""), ("index_copy", ""),
     ("scatter", ""), ("scatter_add", ""),
     ("scatter_reduce", "sum"), ("scatter_reduce", "prod"), ("scatter_reduce", "mean"),
@@ -204,7 +206,12 @@ REJECTED: dict[str, list[tuple[Callable[[Any], bool], str]]] = {
         lambda s: s.kwargs.get("return_indices") or s.kwargs.get("dilation", 1) not in (1, (1, 1)),
         r"the indices of max_pool2d are used|max_pool2d with dilation is not supported",
     )],
-    "nn.functional.embedding": [(lambda s: s.kwargs.get("max_norm") is not None, r"aten\.embedding_renorm")],
+    **{name: [(lambda s: s.kwargs.get("max_norm") is not None, r"aten\.embedding_renorm")]
+       for name in ("nn.functional.embedding", "nn.functional.embedding_bag")},
+    **{f"nn.functional.adaptive_max_pool{n}d": [(
+        lambda s: s.kwargs.get("return_indices") or (len(s.args) > 1 and s.args[1]),
+        r"the indices of adaptive_max_pool2d are used",
+    )] for n in (1, 2)},
     # 5-d (volumetric) grid_sample, and bicubic interpolation
     "nn.functional.grid_sample": [
         (lambda s: s.input.dim() == 5, r"aten\.grid_sampler_3d"),

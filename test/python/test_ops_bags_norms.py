@@ -1,0 +1,82 @@
+"""embedding_bag, instance norm (batch statistics), Tensor.unfold and
+adaptive max pooling of any size, against eager PyTorch."""
+
+from __future__ import annotations
+
+import pytest
+import sparcc
+import torch
+import torch.nn.functional as F
+
+
+def _close(got, want) -> None:
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_with_offsets_empty_bags_and_padding(mode: str) -> None:
+    torch.manual_seed(0)
+    bag = torch.nn.EmbeddingBag(10, 3, mode=mode).eval()
+    indices, offsets = torch.randint(0, 10, (8,)), torch.tensor([0, 3, 3, 5])  # bag 1 is empty
+    with torch.no_grad():
+        _close(sparcc.jit(bag)(indices, offsets), bag(indices, offsets))
+        rows = torch.randint(0, 10, (4, 3))  # 2-d input: one bag per row
+        _close(sparcc.jit(bag)(rows), bag(rows))
+        padded = torch.nn.EmbeddingBag(10, 3, mode=mode, padding_idx=2, include_last_offset=True).eval()
+        idx, off = torch.tensor([2, 1, 2, 2, 5, 2, 7, 2]), torch.tensor([0, 3, 4, 6, 8])  # bag 1 is padding only
+        _close(sparcc.jit(padded)(idx, off), padded(idx, off))
+
+
+def test_embedding_bag_per_sample_weights() -> None:
+    bag = torch.nn.EmbeddingBag(10, 4, mode="sum").eval()
+    i, o, w = torch.randint(0, 10, (8,)), torch.tensor([0, 3, 5]), torch.randn(8)
+    with torch.no_grad():
+        _close(sparcc.jit(lambda i, o, w: bag(i, o, per_sample_weights=w))(i, o, w), bag(i, o, per_sample_weights=w))
+
+
+def test_embedding_bag_checks_its_indices() -> None:
+    bag = torch.nn.EmbeddingBag(10, 3).eval()
+    fast = sparcc.jit(bag)
+    with pytest.raises(sparcc.SparccError, match=r"index out of range in self \(index 12, dimension 0 of size 10\)"):
+        fast(torch.tensor([1, 2, 12]), torch.tensor([0, 1]))
+    with torch.no_grad():  # the next call with good indices still works
+        _close(fast(torch.tensor([1, 2, 9]), torch.tensor([0, 1])), bag(torch.tensor([1, 2, 9]), torch.tensor([0, 1])))
+
+
+@pytest.mark.parametrize("shape", [(2, 4, 5, 5), (3, 5, 5), (2, 3, 7)])
+def test_instance_norm_uses_each_instances_statistics(shape) -> None:
+    torch.manual_seed(1)
+    one_d = shape == (2, 3, 7)
+    norm = (torch.nn.InstanceNorm1d if one_d else torch.nn.InstanceNorm2d)(shape[-2] if one_d else shape[-3],
+                                                                          affine=True).eval()
+    with torch.no_grad():
+        norm.weight.normal_()
+        norm.bias.normal_()
+        x = torch.randn(shape) * 3 + 1
+        _close(sparcc.jit(norm)(x), norm(x))
+
+
+def test_batch_norm_functional_returns_updated_running_statistics() -> None:
+    x, w, b = torch.randn(4, 3, 5), torch.randn(3), torch.randn(3)
+    f = lambda x, rm, rv: torch.ops.aten._native_batch_norm_legit_functional(x, w, b, rm, rv, True, 0.1, 1e-5)  # noqa: E731
+    rm, rv = torch.randn(3), torch.rand(3) + 0.5
+    _close(sparcc.jit(f)(x, rm, rv), f(x, rm, rv))
+
+
+@pytest.mark.parametrize("dim,size,step", [(1, 3, 2), (-1, 2, 1), (0, 4, 4)])
+def test_unfold_windows(dim: int, size: int, step: int) -> None:
+    x = torch.randn(8, 9, 5)
+    f = lambda x: x.unfold(dim, size, step) * 2  # noqa: E731
+    _close(sparcc.jit(f)(x), f(x))
+
+
+@pytest.mark.parametrize("out", [(3, 2), (5, 4), (1, 3), (7, 5)])
+def test_adaptive_max_pool_of_any_size(out) -> None:
+    x = torch.randn(2, 3, 7, 5)
+    x[0, 0, 2, 1] = float("nan")
+    f = lambda x: F.adaptive_max_pool2d(x, out)  # noqa: E731
+    _close(sparcc.jit(f)(x), f(x))
+    g = lambda x: F.adaptive_max_pool1d(x, out[0])  # noqa: E731
+    _close(sparcc.jit(g)(x[0]), g(x[0]))
