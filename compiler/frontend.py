@@ -1581,10 +1581,50 @@ def _transposed_phases(size: int, k: int, s: int, p: int, d: int, op: int) -> tu
 
 @handles(aten.max_pool2d.default)
 def _max_pool2d(g: GraphImporter, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False) -> SSAValue:
-    if _pair(dilation) != (1, 1):
-        raise g.fail("max_pool2d with dilation is not supported")
     k = _pair(kernel)
+    if _pair(dilation) != (1, 1):
+        return _max_pool_taps(g, x, k, _pair(stride) if stride else k, _pair(padding), _pair(dilation), False)[0]
     return _pool(g, nn.MaxPool2dOp, x, k, _pair(stride) if stride else k, _pair(padding), ceil_mode, {})
+
+
+def _max_pool_taps(g: GraphImporter, x: SSAValue, k, stride, padding, dilation, indices: bool) -> tuple:
+    """max_pool2d as PyTorch's CPU kernel walks a window: row by row, a tap
+    replaces the running max where it is greater or NaN, starting from -inf
+    at the window's first element inside the input. One strided slice of
+    the (-inf padded) input per tap; with `indices`, the flat h * W + w of
+    the winner, as max_unpool2d takes it. Handles dilation; the output
+    size is the graph's (ceil_mode included)."""
+    shape = nn.shape_of(x)
+    if len(shape) == 3:
+        y, i = _max_pool_taps(g, g.emit(nn.ReshapeOp(x, (1, *shape))), k, stride, padding, dilation, indices)
+        return g.emit(nn.ReshapeOp(y, nn.shape_of(y)[1:])), (i if i is None else g.emit(nn.ReshapeOp(i, nn.shape_of(i)[1:])))
+    h, w = shape[-2:]
+    _static_dims(g, "max_pool2d with dilation or indices", h, w)
+    oh, ow = g.meta_shape()[-2:]
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = k, stride, padding, dilation
+    if any(2 * p > kk for p, kk in zip(padding, k)):
+        raise g.fail(f"pad should be at most half of effective kernel size, got padding {list(padding)} for kernel {list(k)}")
+    need_h, need_w = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
+    low = -math.inf if not isinstance(nn.elem(x), IntegerType) else float(torch.iinfo(g.meta_dtype()).min)
+    padded = g.emit(nn.PadOp(x, [0, 0, ph, pw], [0, 0, max(0, need_h - h - ph), max(0, need_w - w - pw)], low))
+    rows, cols = torch.arange(oh) * sh - ph, torch.arange(ow) * sw - pw
+    best, where = g.emit(nn.ExpandOp(g.scalar(low, x), (*shape[:2], oh, ow))), None
+    if indices:  # the first in-bounds element of each window, as PyTorch starts
+        first_r = torch.stack([(r + torch.arange(kh) * dh).clamp(min=0)[(r + torch.arange(kh) * dh) >= 0][0] for r in rows])
+        first_c = torch.stack([(c + torch.arange(kw) * dw).clamp(min=0)[(c + torch.arange(kw) * dw) >= 0][0] for c in cols])
+        where = _constant(g, "pool_index", (first_r[:, None] * w + first_c[None, :]).to(torch.int64))
+    for a in range(kh):
+        for b in range(kw):
+            tap = g.emit(nn.SliceOp(padded, 2, a * dh, a * dh + (oh - 1) * sh + 1, sh))
+            tap = g.emit(nn.SliceOp(tap, 3, b * dw, b * dw + (ow - 1) * sw + 1, sw))
+            take = g.emit(nn.CompareOp(tap, best, "gt"))
+            if low == -math.inf:
+                take = g.emit(nn.OrOp(take, g.emit(nn.CompareOp(tap, tap, "ne"))))
+            best = g.emit(nn.WhereOp(take, tap, best))
+            if indices:
+                at = ((rows + a * dh)[:, None] * w + (cols + b * dw)[None, :]).to(torch.int64)
+                where = g.emit(nn.WhereOp(take, _constant(g, "pool_index", at), where))
+    return best, where
 
 
 def _pool(g: GraphImporter, op: type[nn.Pool2dOp], x, k, stride, padding, ceil_mode, extra) -> SSAValue:
@@ -1946,8 +1986,9 @@ def _select_scatter(g: GraphImporter, x: SSAValue, src: SSAValue, dim: int, inde
 @handles(aten.max_pool2d_with_indices.default)
 def _max_pool2d_with_indices(g: GraphImporter, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False) -> tuple:
     uses = [u for u in g.node.users if u.target is operator.getitem and u.args[1] == 1 and u.users]  # type: ignore[union-attr]
-    if uses:
-        raise g.fail("the indices of max_pool2d are used; sparcc computes the pooled values only")
+    if uses:  # max_unpool2d, or the indices returned
+        k = _pair(kernel)
+        return _max_pool_taps(g, x, k, _pair(stride) if stride else k, _pair(padding), _pair(dilation), True)
     return (_max_pool2d(g, x, kernel, stride, padding, dilation, ceil_mode), None)
 
 
@@ -2605,3 +2646,63 @@ def _count_below_typed(g: GraphImporter, values: SSAValue, boundaries: SSAValue,
     v = g.emit(nn.ReshapeOp(values, (*nn.shape_of(values), 1)))
     outside = g.emit(nn.NotOp(g.emit(nn.CompareOp(boundaries, v, "gt" if right else "ge"))))
     return g.emit(nn.SumOp(g.to(outside, i64), [len(nn.shape_of(v)) - 1], False))
+
+
+@handles(aten.masked_scatter.default)
+def _masked_scatter(g: GraphImporter, x: SSAValue, mask: SSAValue, source: SSAValue) -> SSAValue:
+    """The k-th True position (row-major) of the broadcast mask takes
+    source's k-th element: a running count of the mask picks it (a
+    multimodal model's image features merged into its text embeddings). Too
+    small a source raises at run time, as the gather's index check."""
+    shape = tuple(g.meta_shape())  # x and the mask broadcast together
+    n = math.prod(shape) if shape else 1
+    _static_dims(g, "masked_scatter", n)
+    if nn.shape_of(x) != shape:
+        x = g.emit(nn.ExpandOp(x, shape))
+    if nn.shape_of(mask) != shape:
+        mask = g.emit(nn.ExpandOp(g.to(mask, i1), shape))
+    flat_mask = g.emit(nn.ReshapeOp(g.to(mask, i1), (n,)))
+    taken = g.emit(nn.CumsumOp(g.to(flat_mask, i64), 0))
+    position = g.emit(nn.MaximumOp(g.emit(nn.SubOp(taken, g.scalar(1, i64))), g.scalar(0, i64)))
+    src = g.emit(nn.ReshapeOp(g.to(source, nn.elem(x)), (math.prod(nn.shape_of(source)) or 1,)))
+    picked = g.emit(nn.GatherOp(src, position, 0))
+    out = g.emit(nn.WhereOp(flat_mask, picked, g.emit(nn.ReshapeOp(x, (n,)))))
+    return g.emit(nn.ReshapeOp(out, shape))
+
+
+@handles(aten.put.default)
+def _put(g: GraphImporter, x: SSAValue, index: SSAValue, source: SSAValue, accumulate: bool = False) -> SSAValue:
+    """x.put_(index, source): index_put on x flattened (negative indices count from the end)."""
+    shape = nn.shape_of(x)
+    n, k = (math.prod(shape) if shape else 1), (math.prod(nn.shape_of(index)) or 1)
+    flat = g.emit(nn.ReshapeOp(x, (n,)))
+    idx = g.emit(nn.ReshapeOp(index, (k,)))
+    src = g.emit(nn.ReshapeOp(g.to(source, nn.elem(x)), (k,)))
+    return g.emit(nn.ReshapeOp(g.emit(nn.IndexPutOp(flat, [idx], [0], src, bool(accumulate))), shape))
+
+
+@handles(aten._pdist_forward.default)
+def _pdist(g: GraphImporter, x: SSAValue, p: float = 2) -> SSAValue:
+    """The distances of rows i < j, in that order: cdist's matrix, upper triangle."""
+    n = nn.shape_of(x)[0]
+    _static_dims(g, "pdist", n)
+    full = _cdist(g, x, x, p)
+    pairs = torch.tensor([i * n + j for i in range(n) for j in range(i + 1, n)], dtype=torch.int64)
+    flat = g.emit(nn.ReshapeOp(full, (n * n,)))
+    return g.emit(nn.IndexOp(flat, [_constant(g, "pdist", pairs)], [0]))
+
+
+@handles(aten._trilinear.default)
+def _trilinear(g: GraphImporter, i1: SSAValue, i2: SSAValue, i3: SSAValue, expand1: Sequence[int],
+               expand2: Sequence[int], expand3: Sequence[int], sumdim: Sequence[int], unroll_dim: int = 1) -> SSAValue:
+    """(nn.Bilinear) each input gets unit dims at its `expand` positions; the
+    broadcast product is summed over `sumdim`."""
+    typ = g.out_type()
+    parts = []
+    for t, expand in ((i1, expand1), (i2, expand2), (i3, expand3)):
+        shape = list(nn.shape_of(t))
+        for d in sorted(expand):
+            shape.insert(d, 1)
+        parts.append(g.emit(nn.ReshapeOp(g.to(t, typ), tuple(shape))))
+    product = g.emit(nn.MulOp(g.emit(nn.MulOp(parts[0], parts[1])), parts[2]))
+    return g.emit(nn.SumOp(product, sorted(sumdim), False)) if sumdim else product

@@ -97,7 +97,7 @@ ALLOWLIST: list[tuple[str, str]] = [
     ("max", "reduction_with_dim"), ("min", "reduction_with_dim"),
     ("cumprod", ""), ("cummax", ""), ("cummin", ""), ("logcumsumexp", ""), ("masked.cumprod", ""),
     ("median", ""), ("nanmedian", ""), ("masked.median", ""), ("kthvalue", ""),
-    ("dist", ""), ("cdist", ""), ("trace", ""),
+    ("dist", ""), ("cdist", ""), ("trace", ""), ("nn.functional.pdist", ""), ("nn.functional.bilinear", ""),
     ("argmax", ""), ("argmin", ""), ("any", ""), ("all", ""), ("cumsum", ""),
     ("var", ""), ("var", "unbiased"), ("std", ""), ("std", "unbiased"),
     ("softmax", ""), ("log_softmax", ""),
@@ -110,12 +110,12 @@ ALLOWLIST: list[tuple[str, str]] = [
     ("nn.functional.linear", ""), ("nn.functional.conv1d", ""), ("nn.functional.conv2d", ""),
     ("nn.functional.conv_transpose1d", ""), ("nn.functional.conv_transpose2d", ""),
     # pooling
-    ("nn.functional.max_pool2d", ""), ("nn.functional.avg_pool2d", ""),
+    ("nn.functional.max_pool2d", ""), ("nn.functional.max_pool1d", ""), ("nn.functional.max_unpool2d", ""), ("nn.functional.avg_pool2d", ""),
     ("nn.functional.adaptive_avg_pool2d", ""),
     ("nn.functional.adaptive_max_pool1d", ""), ("nn.functional.adaptive_max_pool2d", ""), ("nn.functional.grid_sample", ""),
     # indexing
     ("nn.functional.embedding", ""), ("nn.functional.embedding_bag", ""), ("unfold", ""), ("unfold_copy", ""), ("gather", ""), ("index_select", ""), ("take_along_dim", ""),
-    ("flip", ""), ("index_put", ""), ("index_add", ""), ("index_copy", ""),
+    ("flip", ""), ("index_put", ""), ("index_add", ""), ("index_copy", ""), ("masked_scatter", ""), ("put", ""),
     ("scatter", ""), ("scatter_add", ""),
     ("scatter_reduce", "sum"), ("scatter_reduce", "prod"), ("scatter_reduce", "mean"),
     ("scatter_reduce", "amax"), ("scatter_reduce", "amin"),
@@ -202,10 +202,6 @@ DROPPED: dict[tuple[str, torch.dtype], str] = {
 # Samples sparcc rejects by design: name -> [(predicate(sample), message
 # regex)]. They are compiled alone and must raise sparcc.SparccError.
 REJECTED: dict[str, list[tuple[Callable[[Any], bool], str]]] = {
-    "nn.functional.max_pool2d": [(
-        lambda s: s.kwargs.get("return_indices") or s.kwargs.get("dilation", 1) not in (1, (1, 1)),
-        r"the indices of max_pool2d are used|max_pool2d with dilation is not supported",
-    )],
     **{name: [(lambda s: s.kwargs.get("max_norm") is not None, r"aten\.embedding_renorm")]
        for name in ("nn.functional.embedding", "nn.functional.embedding_bag")},
     **{f"nn.functional.adaptive_max_pool{n}d": [(

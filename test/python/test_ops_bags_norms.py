@@ -80,3 +80,22 @@ def test_adaptive_max_pool_of_any_size(out) -> None:
     _close(sparcc.jit(f)(x), f(x))
     g = lambda x: F.adaptive_max_pool1d(x, out[0])  # noqa: E731
     _close(sparcc.jit(g)(x[0]), g(x[0]))
+
+
+@pytest.mark.parametrize("k,s,p,d,ceil", [(2, 2, 0, 1, False), (3, 2, 1, 1, True), (3, 1, 1, 2, False),
+                                          ((2, 3), (1, 2), (1, 0), (2, 1), True)])
+def test_max_pool_indices_and_dilation_follow_pytorchs_window_walk(k, s, p, d, ceil) -> None:
+    """The flat index of each window's max (the first of equal maxima, the
+    last NaN; a window of -inf points at its first element inside the input),
+    and max_unpool2d from it."""
+    x = torch.randn(2, 3, 9, 8)
+    x[0, 0, 1, 1] = x[0, 0, 1, 2] = float("nan")
+    x[1, 1] = -float("inf")
+    x[1, 2, 2:4, 2:4] = 1.0  # ties
+    f = lambda x: F.max_pool2d(x, k, s, p, d, ceil_mode=ceil, return_indices=True)  # noqa: E731
+    got, want = sparcc.jit(f)(x), f(x)
+    _close(got[0], want[0])
+    assert torch.equal(got[1], want[1])
+    unpool = lambda x: F.max_unpool2d(*F.max_pool2d(x, 2, 2, return_indices=True), 2)  # noqa: E731
+    y = torch.randn(1, 2, 6, 6)
+    _close(sparcc.jit(unpool)(y), unpool(y))
