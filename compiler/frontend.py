@@ -1667,10 +1667,11 @@ def _avg_pool2d(g: GraphImporter, x, kernel, stride=(), padding=0, ceil_mode=Fal
                   {"count_include_pad": BoolAttr.from_bool(True)})
     (sh, sw), (ph, pw) = _pair(stride) if stride else k, _pair(padding)
     (h, w), (oh, ow) = nn.shape_of(x)[-2:], nn.shape_of(y)[-2:]
-    rows = torch.tensor([min(i * sh - ph + k[0], h + ph) - (i * sh - ph) for i in range(oh)], dtype=torch.float32)
-    cols = torch.tensor([min(j * sw - pw + k[1], w + pw) - (j * sw - pw) for j in range(ow)], dtype=torch.float32)
-    sizes = _constant(g, "pool_divisor", (rows[:, None] * cols[None, :]) / divisor_override)
-    return g.emit(nn.MulOp(y, g.to(sizes, nn.elem(y))))
+    rows = torch.tensor([min(i * sh - ph + k[0], h + ph) - (i * sh - ph) for i in range(oh)], dtype=torch.float64)
+    cols = torch.tensor([min(j * sw - pw + k[1], w + pw) - (j * sw - pw) for j in range(ow)], dtype=torch.float64)
+    factor = (rows[:, None] * cols[None, :]) / divisor_override  # in float64, rounded once to y's type
+    sizes = _constant(g, "pool_divisor", factor.to(TORCH_DTYPES[nn.elem(y)]))
+    return g.emit(nn.MulOp(y, sizes))
 
 
 # ----------------------------------------------------------------------------
