@@ -2086,6 +2086,8 @@ def _avg_pool3d(g: GraphImporter, x, kernel, stride=(), padding=0, ceil_mode=Fal
     the time taps and divided by each output frame's time divisor: PyTorch's
     divisor is the product of the window's per-dim extents (clipped to the
     padded or, without count_include_pad, the real input)."""
+    if isinstance(nn.elem(x), IntegerType):  # PyTorch truncates the whole window's sum once: not separable
+        raise g.fail("avg_pool3d of an integer tensor is not supported; convert it to a float dtype first")
     y = _pool3d(g, x, kernel, stride, padding, "sum",
                 lambda y, k, s, p: _avg_pool2d(g, y, k, s, p, ceil_mode, count_include_pad, divisor_override))
     if divisor_override:  # the 2-d pooling divided the frames' sums by it
