@@ -1499,9 +1499,62 @@ def _convolution(g: GraphImporter, x, w, b, stride, padding, dilation, transpose
         one = lambda v: (1, v[0] if isinstance(v, (list, tuple)) else v)  # noqa: E731
         y = g.emit(nn.Conv2dOp(x, w, b, one(stride), (0, one(padding)[1]), one(dilation), groups))
         return g.emit(nn.ReshapeOp(y, g.meta_shape()))
+    if len(nn.shape_of(w)) == 5:
+        return _conv3d(g, x, w, b, stride, padding, dilation, groups)
     if len(nn.shape_of(w)) != 4:
-        raise g.fail("only 1-d and 2-d convolutions are supported")
+        raise g.fail(f"only 1-d, 2-d and 3-d convolutions are supported, got a {len(nn.shape_of(w)) - 2}-d one")
     return _conv2d(g, x, w, b, stride, padding, dilation, groups)
+
+
+def _triple(v: int | Sequence[int]) -> tuple[int, int, int]:
+    if isinstance(v, int):
+        return (v, v, v)
+    v = tuple(v)
+    return (v[0],) * 3 if len(v) == 1 else (v[0], v[1], v[2])
+
+
+def _time_slices(g: GraphImporter, x: SSAValue, k: int, stride: int, pad: int, dilation: int, out: int,
+                 value: float = 0) -> list[SSAValue]:
+    """The k slices of x's dim 2 (time) that a 3-d window of k taps reads:
+    slice j holds tap j of each of the `out` windows (input position
+    t*stride - pad + j*dilation, padded with `value` where it falls outside)."""
+    size = nn.shape_of(x)[2]
+    if not isinstance(size, int):
+        raise g.fail("a 3-d convolution or pooling over a time dim of symbolic size is not supported")
+    high = max(0, (out - 1) * stride + (k - 1) * dilation + 1 - pad - size)  # ceil_mode may read past the pad
+    if pad or high:
+        rank = len(nn.shape_of(x))
+        x = g.emit(nn.PadOp(x, [0, 0, pad] + [0] * (rank - 3), [0, 0, high] + [0] * (rank - 3), value))
+    return [g.emit(nn.SliceOp(x, 2, j * dilation, j * dilation + (out - 1) * stride + 1, stride)) for j in range(k)]
+
+
+def _conv3d(g: GraphImporter, x, w, b, stride, padding, dilation, groups) -> SSAValue:
+    """A 3-d convolution as one 2-d convolution: the kT time taps of each
+    output frame sit next to the input channels (channel c*kT + tap, so each
+    group's channels stay together), the output frames move into the batch,
+    and the weight [O, C/g, kT, kh, kw] reads as [O, C/g*kT, kh, kw]."""
+    if len(nn.shape_of(x)) == 4:  # unbatched CTHW: a batch of one
+        y = _conv3d(g, g.emit(nn.ReshapeOp(x, (1, *nn.shape_of(x)))), w, b, stride, padding, dilation, groups)
+        return g.emit(nn.ReshapeOp(y, nn.shape_of(y)[1:]))
+    if len(nn.shape_of(x)) != 5:
+        raise g.fail("only 4-d (CTHW) and 5-d (NCTHW) conv3d inputs are supported")
+    if isinstance(padding, str):  # aten.convolution takes numbers; a string form here is 'valid' or odd 'same'
+        padding = 0 if padding == "valid" else [d * (k - 1) // 2 for d, k in zip(_triple(dilation), nn.shape_of(w)[2:])]
+    (n, c, t, h, wd), (o, cg, kt, kh, kw) = nn.shape_of(x), nn.shape_of(w)
+    (st, *s2), (pt, *p2), (dt, *d2) = _triple(stride), _triple(padding), _triple(dilation)
+    out = g.meta_shape()[-3]
+    if kt == 1 and st == 1 and pt == 0:
+        taps = g.emit(nn.ReshapeOp(x, (n, c, 1, t, h, wd)))
+    else:
+        slices = _time_slices(g, x, kt, st, pt, dt, out)
+        taps = g.emit(nn.ConcatOp([g.emit(nn.ReshapeOp(s, (n, c, 1, out, h, wd))) for s in slices], 2))
+    frames = g.emit(nn.PermuteOp(taps, [0, 3, 1, 2, 4, 5]))  # [n, out, c, kt, h, w]
+    frames = g.emit(nn.ReshapeOp(frames, (n * out, c * kt, h, wd)))
+    w2 = g.emit(nn.ReshapeOp(w, (o, cg * kt, kh, kw)))
+    y = g.emit(nn.Conv2dOp(frames, w2, b, tuple(s2), tuple(p2), tuple(d2), groups))
+    oh, ow = nn.shape_of(y)[2:]
+    y = g.emit(nn.ReshapeOp(y, (n, out, o, oh, ow)))
+    return g.emit(nn.PermuteOp(y, [0, 2, 1, 3, 4]))
 
 
 def _conv_transpose(g: GraphImporter, x, w, b, stride, padding, dilation, output_padding, groups) -> SSAValue:
@@ -1654,10 +1707,11 @@ def _avg_pool2d(g: GraphImporter, x, kernel, stride=(), padding=0, ceil_mode=Fal
                   {"count_include_pad": BoolAttr.from_bool(True)})
     (sh, sw), (ph, pw) = _pair(stride) if stride else k, _pair(padding)
     (h, w), (oh, ow) = nn.shape_of(x)[-2:], nn.shape_of(y)[-2:]
-    rows = torch.tensor([min(i * sh - ph + k[0], h + ph) - (i * sh - ph) for i in range(oh)], dtype=torch.float32)
-    cols = torch.tensor([min(j * sw - pw + k[1], w + pw) - (j * sw - pw) for j in range(ow)], dtype=torch.float32)
-    sizes = _constant(g, "pool_divisor", (rows[:, None] * cols[None, :]) / divisor_override)
-    return g.emit(nn.MulOp(y, g.to(sizes, nn.elem(y))))
+    rows = torch.tensor([min(i * sh - ph + k[0], h + ph) - (i * sh - ph) for i in range(oh)], dtype=torch.float64)
+    cols = torch.tensor([min(j * sw - pw + k[1], w + pw) - (j * sw - pw) for j in range(ow)], dtype=torch.float64)
+    factor = (rows[:, None] * cols[None, :]) / divisor_override  # in float64, rounded once to y's type
+    sizes = _constant(g, "pool_divisor", factor.to(TORCH_DTYPES[nn.elem(y)]))
+    return g.emit(nn.MulOp(y, sizes))
 
 
 # ----------------------------------------------------------------------------
@@ -2028,6 +2082,94 @@ def _adaptive_avg_pool2d(g: GraphImporter, x: SSAValue, output_size: Sequence[in
     return _separable(g, x, _adaptive_matrix(h, oh), _adaptive_matrix(w, ow), "adaptive_pool")
 
 
+def _pool3d(g: GraphImporter, x: SSAValue, kernel, stride, padding, reduce: str,
+            pool2d: Callable[[SSAValue, tuple, tuple, tuple], SSAValue]) -> SSAValue:
+    """3-d pooling: `pool2d` (input, kernel, stride, padding) pools each frame
+    over H and W, then the kT time taps of the pooled frames are combined
+    elementwise (`reduce`: max, or sum)."""
+    shape = nn.shape_of(x)
+    if len(shape) == 4:  # unbatched CTHW
+        y = _pool3d(g, g.emit(nn.ReshapeOp(x, (1, *shape))), kernel, stride, padding, reduce, pool2d)
+        return g.emit(nn.ReshapeOp(y, nn.shape_of(y)[1:]))
+    if len(shape) != 5:
+        raise g.fail(f"only 4-d (CTHW) and 5-d (NCTHW) pooling inputs are supported, got {len(shape)}-d")
+    k = _triple(kernel)
+    s, p = (_triple(stride) if stride else k), _triple(padding)
+    if 2 * p[0] > k[0]:
+        raise g.fail(f"pad should be at most half of effective kernel size, got padding {list(p)} for kernel {list(k)}")
+    n, c, t, h, w = shape
+    frames = pool2d(g.emit(nn.ReshapeOp(x, (n, c * t, h, w))), k[1:], s[1:], p[1:])
+    oh, ow = nn.shape_of(frames)[2:]
+    out = g.meta_shape()[-3]
+    taps = _time_slices(g, g.emit(nn.ReshapeOp(frames, (n, c, t, oh, ow))), k[0], s[0], p[0], 1, out,
+                        -math.inf if reduce == "max" else 0)
+    y = taps[0]
+    for tap in taps[1:]:
+        y = g.emit((nn.MaximumOp if reduce == "max" else nn.AddOp)(y, tap))
+    return y
+
+
+@handles(aten.max_pool3d_with_indices.default)
+def _max_pool3d_with_indices(g: GraphImporter, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False) -> tuple:
+    uses = [u for u in g.node.users if u.target is operator.getitem and u.args[1] == 1 and u.users]  # type: ignore[union-attr]
+    if uses:
+        raise g.fail("the indices of max_pool3d are used; sparcc computes the pooled values only")
+    if _triple(dilation) != (1, 1, 1):
+        raise g.fail("max_pool3d with dilation is not supported")
+    return (_pool3d(g, x, kernel, stride, padding, "max",
+                    lambda y, k, s, p: _pool(g, nn.MaxPool2dOp, y, k, s, p, ceil_mode, {})), None)
+
+
+@handles(aten.avg_pool3d.default)
+def _avg_pool3d(g: GraphImporter, x, kernel, stride=(), padding=0, ceil_mode=False, count_include_pad=True,
+                divisor_override=None) -> SSAValue:
+    """The frames' 2-d averages (or sums over divisor_override), summed over
+    the time taps and divided by each output frame's time divisor: PyTorch's
+    divisor is the product of the window's per-dim extents (clipped to the
+    padded or, without count_include_pad, the real input)."""
+    if isinstance(nn.elem(x), IntegerType):  # PyTorch truncates the whole window's sum once: not separable
+        raise g.fail("avg_pool3d of an integer tensor is not supported; convert it to a float dtype first")
+    y = _pool3d(g, x, kernel, stride, padding, "sum",
+                lambda y, k, s, p: _avg_pool2d(g, y, k, s, p, ceil_mode, count_include_pad, divisor_override))
+    if divisor_override:  # the 2-d pooling divided the frames' sums by it
+        return y
+    k, p = _triple(kernel)[0], _triple(padding)[0]
+    s, t, out = (_triple(stride)[0] if stride else k), nn.shape_of(x)[-3], g.meta_shape()[-3]
+    starts = [i * s - p for i in range(out)]
+    if count_include_pad:
+        sizes = [min(a + k, t + p) - a for a in starts]
+    else:
+        sizes = [min(a + k, t) - max(a, 0) for a in starts]
+    if all(v == 1 for v in sizes):
+        return y
+    if len(set(sizes)) == 1:
+        return g.emit(nn.DivOp(y, g.scalar(sizes[0], y)))
+    divisor = _constant(g, "pool_divisor", torch.tensor(sizes, dtype=TORCH_DTYPES[nn.elem(y)]).reshape(out, 1, 1))
+    return g.emit(nn.DivOp(y, divisor))
+
+
+@handles(aten._adaptive_avg_pool3d.default, aten.adaptive_avg_pool3d.default)
+def _adaptive_avg_pool3d(g: GraphImporter, x: SSAValue, output_size: Sequence[int]) -> SSAValue:
+    """The frames' adaptive 2-d average, then PyTorch's adaptive windows over
+    time: a mean when the sizes divide, else a [T, T_out] averaging matmul."""
+    shape = nn.shape_of(x)
+    if len(shape) == 4:
+        x = g.emit(nn.ReshapeOp(x, (1, *shape)))
+    elif len(shape) != 5:
+        raise g.fail(f"only 4-d (CTHW) and 5-d (NCTHW) inputs are supported, got {len(shape)}-d")
+    n, c, t, h, w = nn.shape_of(x)
+    ot, oh, ow = g.meta_shape()[-3:]
+    y = _adaptive_avg_pool2d(g, g.emit(nn.ReshapeOp(x, (n, c * t, h, w))), (oh, ow))
+    y = g.emit(nn.ReshapeOp(y, (n, c, t, oh * ow)))
+    if t % ot == 0:
+        y = g.emit(nn.MeanOp(g.emit(nn.ReshapeOp(y, (n, c, ot, t // ot, oh * ow))), [3], False))
+    else:
+        y = g.emit(nn.PermuteOp(y, [0, 1, 3, 2]))  # [n, c, oh*ow, t]
+        matrix = _constant(g, "adaptive_pool", _adaptive_matrix(t, ot).t().to(TORCH_DTYPES[nn.elem(y)]))
+        y = g.emit(nn.PermuteOp(g.emit(nn.MatmulOp(y, matrix)), [0, 1, 3, 2]))
+    return g.emit(nn.ReshapeOp(y, g.meta_shape()))
+
+
 def _resize_matrix(size: int, out: int, mode: str, align_corners: bool | None, scale: float | None) -> torch.Tensor:
     """[out, size] interpolation weights of PyTorch's nearest / (bi)linear resize along one dim."""
     m = torch.zeros(out, size, dtype=torch.float64)
@@ -2175,7 +2317,7 @@ EXACT = frozenset({
     aten.squeeze.dim, aten.squeeze.dims, aten.squeeze.default, aten.unsqueeze.default, aten.index.Tensor,
     aten._unsafe_index.Tensor, aten.index_select.default, aten.gather.default, aten.constant_pad_nd.default,
     aten.as_strided.default, aten.flip.default, aten.slice_scatter.default, aten.select_scatter.default,
-    aten.copy.default, aten.max_pool2d_with_indices.default, aten.amax.default, aten.amin.default,
+    aten.copy.default, aten.max_pool2d_with_indices.default, aten.max_pool3d_with_indices.default, aten.amax.default, aten.amin.default,
     aten.where.self, aten.embedding.default, aten.unbind.int, aten.chunk.default, aten.narrow.default,
     aten._to_copy.default, aten.relu.default, aten.neg.default, aten.abs.default, aten.sort.default,
     aten.sort.stable, aten.topk.default, aten.index_put.default, aten._unsafe_index_put.default,

@@ -108,11 +108,12 @@ ALLOWLIST: list[tuple[str, str]] = [
     # contractions
     ("matmul", ""), ("mm", ""), ("bmm", ""), ("addmm", ""), ("baddbmm", ""), ("addmv", ""), ("addbmm", ""),
     ("nn.functional.linear", ""), ("nn.functional.conv1d", ""), ("nn.functional.conv2d", ""),
-    ("nn.functional.conv_transpose1d", ""), ("nn.functional.conv_transpose2d", ""),
+    ("nn.functional.conv_transpose1d", ""), ("nn.functional.conv_transpose2d", ""), ("nn.functional.conv3d", ""),
     # pooling
     ("nn.functional.max_pool2d", ""), ("nn.functional.max_pool1d", ""), ("nn.functional.max_unpool2d", ""), ("nn.functional.avg_pool2d", ""),
     ("nn.functional.adaptive_avg_pool2d", ""),
     ("nn.functional.adaptive_max_pool1d", ""), ("nn.functional.adaptive_max_pool2d", ""), ("nn.functional.grid_sample", ""),
+    ("nn.functional.max_pool3d", ""), ("nn.functional.avg_pool3d", ""), ("nn.functional.adaptive_avg_pool3d", ""),
     # indexing
     ("nn.functional.embedding", ""), ("nn.functional.embedding_bag", ""), ("unfold", ""), ("unfold_copy", ""), ("gather", ""), ("index_select", ""), ("take_along_dim", ""),
     ("flip", ""), ("index_put", ""), ("index_add", ""), ("index_copy", ""), ("masked_scatter", ""), ("put", ""),
@@ -208,6 +209,11 @@ REJECTED: dict[str, list[tuple[Callable[[Any], bool], str]]] = {
         lambda s: s.kwargs.get("return_indices") or (len(s.args) > 1 and s.args[1]),
         r"the indices of adaptive_max_pool2d are used",
     )] for n in (1, 2)},
+    "nn.functional.max_pool3d": [(
+        lambda s: s.kwargs.get("return_indices") or s.kwargs.get("dilation", 1) not in (1, (1, 1, 1)),
+        r"the indices of max_pool3d are used|max_pool3d with dilation is not supported",
+    )],
+    "nn.functional.avg_pool3d": [(lambda s: not s.input.is_floating_point(), r"avg_pool3d of an integer tensor")],
     # 5-d (volumetric) grid_sample, and bicubic interpolation
     "nn.functional.grid_sample": [
         (lambda s: s.input.dim() == 5, r"aten\.grid_sampler_3d"),
