@@ -35,25 +35,25 @@ def _assert_clean(err: BaseException) -> str:
 # ----------------------------------------------------------------------------
 
 
-class CummaxModel(nn.Module):
+class LgammaModel(nn.Module):
     def forward(self, x):
         y = x * 2
-        return torch.cummax(y, dim=0).values  # <- unsupported: cummax
+        return torch.lgamma(y)  # <- unsupported: lgamma
 
 
 def test_unsupported_op_in_module_names_op_and_line():
     with pytest.raises(sparcc.UnsupportedOpError) as info:
-        sparcc.jit(CummaxModel())(torch.randn(4))
+        sparcc.jit(LgammaModel())(torch.randn(4))
     msg = _assert_clean(info.value)
-    assert "aten.cummax" in msg
-    assert f"{__file__}:{_line_of('# <- unsupported: cummax')}" in msg
+    assert "aten.lgamma" in msg
+    assert f"{__file__}:{_line_of('# <- unsupported: lgamma')}" in msg
 
 
 class SeveralUnsupported(nn.Module):
     def forward(self, x):
-        a = torch.kthvalue(x, 2, dim=-1, keepdim=True).values  # <- unsupported: first kthvalue
-        b = torch.kthvalue(a * 2, 1, dim=-1, keepdim=True).values
-        return torch.cummax(a + b, dim=0).values  # <- unsupported: then cummax
+        a = torch.mode(x, dim=-1, keepdim=True).values  # <- unsupported: first mode
+        b = torch.mode(a * 2, dim=-1, keepdim=True).values
+        return torch.lgamma(a + b)  # <- unsupported: then lgamma
 
 
 def test_every_unsupported_op_is_listed_once_with_count_and_first_line():
@@ -61,28 +61,28 @@ def test_every_unsupported_op_is_listed_once_with_count_and_first_line():
         sparcc.jit(SeveralUnsupported())(torch.randn(3, 4))
     msg = _assert_clean(info.value)
     assert msg.splitlines()[0] == "2 unsupported operations in the model:"
-    kth_line = next(line for line in msg.splitlines() if "aten.kthvalue" in line)
-    assert "(2x)" in kth_line and f"{__file__}:{_line_of('# <- unsupported: first kthvalue')}" in kth_line
-    cummax_line = next(line for line in msg.splitlines() if "aten.cummax" in line)
-    assert "(1x)" in cummax_line and f"{__file__}:{_line_of('# <- unsupported: then cummax')}" in cummax_line
+    mode_line = next(line for line in msg.splitlines() if "aten.mode" in line)
+    assert "(2x)" in mode_line and f"{__file__}:{_line_of('# <- unsupported: first mode')}" in mode_line
+    lgamma_line = next(line for line in msg.splitlines() if "aten.lgamma" in line)
+    assert "(1x)" in lgamma_line and f"{__file__}:{_line_of('# <- unsupported: then lgamma')}" in lgamma_line
 
 
-def kthvalue_fn(x):
-    values, _ = torch.kthvalue(x, 2, dim=-1)  # <- unsupported: kthvalue
+def mode_fn(x):
+    values, _ = torch.mode(x, dim=-1)  # <- unsupported: mode
     return values + 1
 
 
 def test_unsupported_op_in_function_names_op_and_line():
     with pytest.raises(sparcc.UnsupportedOpError) as info:
-        sparcc.jit(kthvalue_fn)(torch.randn(3, 5))
+        sparcc.jit(mode_fn)(torch.randn(3, 5))
     msg = _assert_clean(info.value)
-    assert "aten.kthvalue" in msg
-    assert f"{__file__}:{_line_of('# <- unsupported: kthvalue')}" in msg
+    assert "aten.mode" in msg
+    assert f"{__file__}:{_line_of('# <- unsupported: mode')}" in msg
 
 
 class Block(nn.Module):
     def forward(self, x):
-        return torch.cumprod(x, dim=-1)  # <- unsupported: cumprod in a submodule
+        return torch.digamma(x)  # <- unsupported: digamma in a submodule
 
 
 class Outer(nn.Module):
@@ -99,25 +99,25 @@ def test_unsupported_op_in_submodule_names_innermost_line():
     with pytest.raises(sparcc.UnsupportedOpError) as info:
         sparcc.jit(Outer().eval())(torch.randn(2, 4))
     msg = _assert_clean(info.value)
-    assert "aten.cumprod" in msg
-    assert f"{__file__}:{_line_of('# <- unsupported: cumprod')}" in msg
+    assert "aten.digamma" in msg
+    assert f"{__file__}:{_line_of('# <- unsupported: digamma')}" in msg
 
 
 def test_unsupported_op_in_a_torch_layer_names_the_layer_and_the_call():
-    model = nn.Sequential(nn.Linear(4, 4), nn.AdaptiveMaxPool1d(3)).eval()
+    model = nn.Sequential(nn.Linear(4, 4), nn.AdaptiveMaxPool3d(2)).eval()
     with pytest.raises(sparcc.UnsupportedOpError) as info:
-        sparcc.jit(model)(torch.randn(1, 4, 4))  # <- the call of a model made of torch layers
+        sparcc.jit(model)(torch.randn(1, 1, 4, 4, 4))  # <- the call of a model made of torch layers
     msg = _assert_clean(info.value)
-    assert "layer '1' (AdaptiveMaxPool1d)" in msg
+    assert "layer '1' (AdaptiveMaxPool3d)" in msg
     assert f"called from {__file__}:{_line_of('# <- the call of a model made of torch layers')}" in msg
 
 
 def test_unsupported_variant_of_supported_op():
     def f(x):
-        return nn.functional.max_pool2d(x, 2, dilation=2)  # <- unsupported: dilated max_pool
+        return nn.functional.max_pool3d(x, 2, dilation=2)  # <- unsupported: dilated max_pool
 
     with pytest.raises(sparcc.UnsupportedOpError) as info:
-        sparcc.jit(f)(torch.randn(1, 1, 8, 8))
+        sparcc.jit(f)(torch.randn(1, 1, 8, 8, 8))
     msg = _assert_clean(info.value)
     assert "dilation" in msg
     assert f"{__file__}:{_line_of('# <- unsupported: dilated max_pool')}" in msg
