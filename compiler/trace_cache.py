@@ -174,7 +174,7 @@ class _Fingerprint:
         if values:
             if t.layout != torch.strided or t.is_meta or t.device.type != "cpu":
                 raise _Unkeyable("a tensor attribute that is not a dense CPU tensor")
-            self.h.update(t.detach().contiguous().view(torch.uint8).numpy().tobytes()
+            self.h.update(t.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
                           if t.numel() else b"")
 
     def value(self, v: Any, depth: int = 0) -> None:
@@ -355,7 +355,7 @@ def values_digest(model: Any) -> str | None:
         if t.layout != torch.strided or t.device.type != "cpu" or t.is_meta:
             return None
         h.update(name.encode())
-        h.update(t.detach().contiguous().view(torch.uint8).numpy().data if t.numel() else b"")
+        h.update(t.detach().contiguous().reshape(-1).view(torch.uint8).numpy().data if t.numel() else b"")
     return h.hexdigest()[:16]
 
 

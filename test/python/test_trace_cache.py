@@ -382,3 +382,21 @@ def test_cli_cache_info_and_clear(cache_dir: Path, capsys: pytest.CaptureFixture
     with pytest.raises(SystemExit):
         main(["cache", "bogus"])
     assert "invalid choice: 'bogus'" in capsys.readouterr().err
+
+
+def test_zero_dim_buffers_and_attributes(cache_dir: Path) -> None:
+    """0-dim buffers and tensor attributes (LeViT keeps an int64 scalar) are
+    hashed like any other: `view(torch.uint8)` refuses a 0-dim tensor of a
+    wider type, and raised a RuntimeError out of sparcc.jit."""
+    torch.manual_seed(0)
+    model, x = Block().eval(), torch.randn(4, 16)
+    model.register_buffer("steps", torch.tensor(3))
+    model.gain = torch.tensor(0.5)
+    forward = model.forward
+    model.forward = lambda x: forward(x) * model.gain + model.steps
+    assert trace_cache.values_digest(model) is not None
+    assert trace_cache.fingerprint(model, [x], ["cpu"]) is not None
+    got, report = _run(model, x, quant={"fc1": "int8:channel"})  # quantised: the digest of the values is taken
+    assert report["trace"] == "saved"
+    want = sparcc.jit(model, quant={"fc1": "int8:channel"}, cache=False)(x)
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
