@@ -209,11 +209,11 @@ def export(
             ) from None
         if dynamic:  # torch.export's symbolic tracing failed where a static trace may not
             raise DynamicShapeError(
-                f"torch.export could not trace the model with these dims varying ({_marks_text(dynamic)}): {first}"
+                f"torch.export could not trace the model with these dims varying ({_marks_text(dynamic)}): {first}{_failing_line(e)}"
             ) from None
         shapes = ", ".join(str(list(a.shape)) for a in args)
         raise SparccError(
-            f"torch.export could not capture the model for inputs {shapes}: {first}\n"
+            f"torch.export could not capture the model for inputs {shapes}: {first}{_failing_line(e)}\n"
             "  check the inputs' shapes and dtypes; sparcc also needs a graph without "
             "data-dependent Python control flow."
         ) from None
@@ -263,6 +263,22 @@ def decomposition_table() -> dict[Any, Callable[..., Any]]:
 def _marks_text(dynamic: DynamicSpec) -> str:
     return ", ".join(f"input {i} " + (f"dim {d}" if marks != "auto" else "dims")
                      for i, marks in dynamic.items() for d in (marks if marks != "auto" else [0]))
+
+
+def _failing_line(e: BaseException) -> str:
+    """' at FILE:LINE: `code`' for the innermost frame of the model's own code
+    in the exception's traceback (not torch's, not sparcc's): where a
+    data-dependent branch (`if mask.any():`, `.item()`) stopped the trace."""
+    import traceback
+
+    skip = (os.path.dirname(torch.__file__), os.path.dirname(os.path.abspath(__file__)))
+    frames = [f for f in traceback.extract_tb(e.__traceback__)
+              if not os.path.abspath(f.filename).startswith(skip) and not f.filename.startswith("<")]
+    if not frames:
+        return ""
+    f = frames[-1]
+    code = f" `{f.line.strip()}`" if f.line else ""
+    return f" at {f.filename}:{f.lineno}{code}"
 
 
 def import_module(

@@ -132,6 +132,23 @@ def test_boolean_mask_indexing_is_rejected_clearly():
     _assert_clean(info.value)
 
 
+def test_data_dependent_branch_names_its_line():
+    """A Python branch on a tensor's value (Longformer's `if is_global_attn:`
+    after `.any().item()`) stops torch.export: the message names the line."""
+
+    def f(x):
+        if (x > 0).any().item():  # the branch torch.export cannot take
+            return x * 2
+        return x
+
+    with pytest.raises(sparcc.SparccError) as info:
+        sparcc.jit(f)(torch.randn(6))
+    _assert_clean(info.value)
+    message = str(info.value)
+    assert "data-dependent expression" in message, message
+    assert "test_errors_jit.py:" in message and "(x > 0).any().item()" in message, message
+
+
 # ----------------------------------------------------------------------------
 # training-mode layers
 # ----------------------------------------------------------------------------
