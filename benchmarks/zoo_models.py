@@ -102,7 +102,7 @@ class ZooModel:
 
     name: str  # "<family>/<model>", e.g. "torchvision/resnet18"
     family: str  # torchvision | hf | timm
-    kind: str  # cnn | vit | hybrid | decoder | encoder
+    kind: str  # cnn | vit | hybrid | decoder | encoder | seq2seq
     factory: Callable[[], torch.nn.Module]  # the model, random weights, eval mode
     example: Callable[[], tuple[torch.Tensor, ...]]  # its example inputs
     tol: float = DEFAULT_TOL
@@ -146,6 +146,21 @@ class Logits(torch.nn.Module):
 
     def forward(self, *args: torch.Tensor) -> torch.Tensor:
         return getattr(self.m(*args, **self.kwargs), self.field)
+
+
+class Seq2SeqLogits(torch.nn.Module):
+    """An encoder-decoder transformers model called as users call it for one
+    teacher-forced step: `m(input_ids=x, decoder_input_ids=d,
+    use_cache=False).logits` (`key` names the encoder's input: input_features
+    for speech models)."""
+
+    def __init__(self, model: torch.nn.Module, key: str = "input_ids"):
+        super().__init__()
+        self.m = model
+        self.key = key
+
+    def forward(self, x: torch.Tensor, decoder_input_ids: torch.Tensor) -> torch.Tensor:
+        return self.m(**{self.key: x}, decoder_input_ids=decoder_input_ids, use_cache=False).logits
 
 
 def _image(size: int | tuple[int, int], batch: int = 1) -> Callable[[], tuple[torch.Tensor, ...]]:
@@ -229,6 +244,21 @@ def _no_zero_weights(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
+def _perturbed(model: torch.nn.Module) -> torch.nn.Module:
+    """The model with noise on every weight and random BatchNorm statistics:
+    where the init leaves biases and attention biases at zero and BatchNorm
+    at identity (HF's LeViT: outputs of ~1e-8), the comparison with eager
+    would check little."""
+    for p in model.parameters():
+        p.add_(torch.randn_like(p) * 0.1)
+    for name, b in model.named_buffers():
+        if name.endswith("running_var"):
+            b.uniform_(0.5, 1.5)
+        elif name.endswith("running_mean"):
+            b.normal_(0, 0.1)
+    return model
+
+
 def _torchvision(name: str) -> None:
     size, options = _TV_SPECIAL.get(name, (64, {}))
 
@@ -295,6 +325,9 @@ _HF_DECODERS: dict[str, tuple[str, dict[str, Any]]] = {
     "falcon": ("FalconConfig", {"vocab_size": 1000, "hidden_size": 64, "num_hidden_layers": 2,
                                 "num_attention_heads": 4, "max_position_embeddings": 128}),
     "mixtral": ("MixtralConfig", {**_TINY, "num_local_experts": 4, "num_experts_per_tok": 2}),
+    "qwen2_moe": ("Qwen2MoeConfig", {**_TINY, "moe_intermediate_size": 64, "shared_expert_intermediate_size": 64,
+                                     "num_experts": 4, "num_experts_per_tok": 2}),
+    "mamba": ("MambaConfig", {"vocab_size": 1000, "hidden_size": 64, "num_hidden_layers": 2, "state_size": 8}),
 }
 _HF_FAST = {"gpt2", "llama", "bert", "vit"}
 
@@ -366,6 +399,58 @@ _hf_model("clip_vision", "vit", _image(32), "last_hidden_state",
 _hf_model("siglip_vision", "vit", _image(32), "last_hidden_state",
           lambda t: t.SiglipVisionModel(t.SiglipVisionConfig(**_VISION)),
           "SiglipVisionModel, 2 layers, width 64, 32x32, patch 8; last_hidden_state")
+
+
+# more architectures users bring (the survey of 2026-12-06: each compiled and matched at 1e-7 to 1e-6)
+_SEQ2SEQ = {"vocab_size": 1000, "d_model": 64, "encoder_layers": 2, "decoder_layers": 2, "encoder_attention_heads": 4,
+            "decoder_attention_heads": 4, "encoder_ffn_dim": 128, "decoder_ffn_dim": 128,
+            "max_position_embeddings": 128, "pad_token_id": 1, "decoder_start_token_id": 2}
+
+
+def _hf_seq2seq(name: str, example: Callable[[], tuple[torch.Tensor, ...]], build: Callable[[Any], torch.nn.Module],
+                key: str, notes: str) -> None:
+    def factory() -> torch.nn.Module:
+        return Seq2SeqLogits(build(frameworks()[1]), key)
+
+    _add(ZooModel(f"hf/{name}", "hf", "seq2seq", factory, example, notes=notes))
+
+
+def _text_and_target() -> tuple[torch.Tensor, ...]:
+    return torch.randint(0, 1000, (1, 16)), torch.randint(0, 1000, (1, 8))
+
+
+_hf_seq2seq("bart", _text_and_target, lambda t: t.BartForConditionalGeneration(t.BartConfig(**_SEQ2SEQ)),
+            "input_ids", "BartForConditionalGeneration, 2+2 layers, width 64, 16 tokens in, 8 decoder tokens; logits")
+_hf_seq2seq("t5", _text_and_target,
+            lambda t: t.T5ForConditionalGeneration(t.T5Config(vocab_size=1000, d_model=64, d_kv=16, d_ff=128,
+                                                               num_layers=2, num_heads=4, decoder_start_token_id=0)),
+            "input_ids", "T5ForConditionalGeneration, 2+2 layers, width 64, 16 tokens in, 8 decoder tokens; logits")
+_hf_seq2seq("whisper", lambda: (torch.randn(1, 80, 128), torch.randint(0, 1000, (1, 8))),
+            lambda t: t.WhisperForConditionalGeneration(t.WhisperConfig(
+                vocab_size=1000, d_model=64, encoder_layers=2, encoder_attention_heads=4, encoder_ffn_dim=128,
+                decoder_layers=2, decoder_attention_heads=4, decoder_ffn_dim=128, num_mel_bins=80,
+                max_source_positions=64, max_target_positions=64, pad_token_id=0)),
+            "input_features", "WhisperForConditionalGeneration, 2+2 layers, width 64, 80 mel bins x 128 frames, "
+            "8 decoder tokens; logits")
+_AUDIO = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+          "conv_dim": (32, 32, 32), "conv_stride": (5, 2, 2), "conv_kernel": (10, 3, 3),
+          "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 4}
+_hf_model("wav2vec2", "encoder", lambda: (torch.randn(1, 1600),), "last_hidden_state",
+          lambda t: t.Wav2Vec2Model(t.Wav2Vec2Config(**_AUDIO)),
+          "Wav2Vec2Model, 3 conv + 2 layers, width 64, 1600 samples of raw audio; last_hidden_state")
+_hf_model("swin", "vit", _image(32), "last_hidden_state",
+          lambda t: t.SwinModel(t.SwinConfig(image_size=32, patch_size=2, embed_dim=16, depths=[1, 1],
+                                             num_heads=[2, 2], window_size=4)),
+          "SwinModel, 2 stages, 32x32, patch 2, window 4; last_hidden_state")
+_hf_model("videomae", "vit", lambda: (torch.randn(1, 4, 3, 32, 32),), "last_hidden_state",
+          lambda t: t.VideoMAEModel(t.VideoMAEConfig(**_VISION, num_frames=4, tubelet_size=2)),
+          "VideoMAEModel, 2 layers, width 64, 4 frames of 32x32, tubelet 2x8x8 (a conv3d); last_hidden_state")
+_hf_model("levit", "hybrid", _image(64), "last_hidden_state",
+          lambda t: _perturbed(t.LevitModel(t.LevitConfig(
+              image_size=64, hidden_sizes=[32, 48, 64], num_attention_heads=[2, 2, 2], depths=[1, 1, 1],
+              key_dim=[8, 8, 8]))),
+          "LevitModel, 3 stages, 64x64 (an int64 0-dim buffer); weights and BatchNorm statistics perturbed; "
+          "last_hidden_state")
 
 
 # ----------------------------------------------------------------------------
