@@ -354,7 +354,10 @@ def training_mode_op(node: torch.fx.Node) -> str | None:
     if node.target is aten.dropout.default and args.get("train") and args.get("p", 0.5) > 0:
         return "dropout"
     if node.target is aten.batch_norm.default and len(node.args) > 5 and node.args[5]:
-        return "batch_norm"
+        # without running statistics it is a pure normalisation by the batch's
+        # own statistics (BiT's weight standardisation calls it so in eval mode)
+        if node.args[3] is not None or node.args[4] is not None:
+            return "batch_norm"
     return None
 
 

@@ -10,6 +10,7 @@ import inspect
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import sparcc
@@ -175,6 +176,23 @@ def test_batch_norm_in_train_mode():
         sparcc.jit(model)(torch.randn(3, 4))
     msg = _assert_clean(info.value)
     assert "batch_norm" in msg and "eval()" in msg
+
+
+def test_batch_norm_without_running_statistics_is_not_training():
+    """F.batch_norm(w, None, None, training=True) normalises by the batch's
+    own statistics and updates nothing: BiT standardises its conv weights so
+    in eval mode. It compiles, and matches."""
+
+    class StdConv(nn.Conv2d):
+        def forward(self, x):
+            w = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, training=True,
+                             momentum=0.0, eps=1e-6).reshape_as(self.weight)
+            return F.conv2d(x, w, self.bias, self.stride, self.padding)
+
+    torch.manual_seed(0)
+    model, x = StdConv(3, 8, 3, padding=1).eval(), torch.randn(1, 3, 6, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(sparcc.jit(model)(x), model(x), atol=1e-4, rtol=1e-4)
 
 
 # ----------------------------------------------------------------------------
