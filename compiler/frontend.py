@@ -1052,7 +1052,11 @@ def _matmul(g: GraphImporter, a: SSAValue, b: SSAValue) -> SSAValue:
 def _addmm(g: GraphImporter, bias: SSAValue, a: SSAValue, b: SSAValue, beta: float = 1, alpha: float = 1) -> SSAValue:
     if _is_sparse(bias):
         raise g.fail("adds a sparse tensor; sparcc takes a dense bias in addmm")
-    y = _matmul(g, a, b)
+    return _scaled_sum(g, _matmul(g, a, b), bias, beta, alpha)
+
+
+def _scaled_sum(g: GraphImporter, y: SSAValue, bias: SSAValue, beta: float, alpha: float) -> SSAValue:
+    """beta * bias + alpha * y, the tail of addmm, addmv, addbmm, baddbmm."""
     if alpha != 1:
         y = g.emit(nn.MulOp(y, g.scalar(alpha, y)))
     if beta == 0:  # PyTorch ignores the bias then, even inf/nan in it
@@ -1234,11 +1238,7 @@ def _native_layer_norm(g: GraphImporter, x, shape, w, b, eps) -> tuple:
     if not any(u.target is operator.getitem and u.args[1] in (1, 2) for u in node.users):
         return (y, None, None)
     rank = len(nn.shape_of(x))
-    red = list(range(rank - len(shape), rank))
-    mean = g.emit(nn.MeanOp(x, red, True))
-    centered = g.emit(nn.SubOp(x, mean))
-    var = g.emit(nn.MeanOp(g.emit(nn.MulOp(centered, centered)), red, True))
-    rstd = g.emit(nn.RsqrtOp(g.emit(nn.AddOp(var, g.scalar(eps, x)))))
+    _, mean, _, rstd = _moments(g, x, range(rank - len(shape), rank), eps)
     stats = node.meta["val"][1].dtype
     return (y, g.to(mean, compute_type(stats)), g.to(rstd, compute_type(stats)))
 
@@ -2309,10 +2309,7 @@ def _grid_source(g: GraphImporter, arith: Callable[..., SSAValue], v: SSAValue, 
 def _group_norm(g: GraphImporter, x, w, b, n: int, c: int, hw: int, groups: int, eps: float) -> tuple:
     shape = nn.shape_of(x)
     grouped = g.emit(nn.ReshapeOp(x, (n, groups, (c // groups) * hw)))
-    mean = g.emit(nn.MeanOp(grouped, [2], True))
-    centered = g.emit(nn.SubOp(grouped, mean))
-    var = g.emit(nn.MeanOp(g.emit(nn.MulOp(centered, centered)), [2], True))
-    rstd = g.emit(nn.RsqrtOp(g.emit(nn.AddOp(var, g.scalar(eps, x)))))
+    centered, mean, _, rstd = _moments(g, grouped, [2], eps)
     y = g.emit(nn.ReshapeOp(g.emit(nn.MulOp(centered, rstd)), shape))
     per_channel = (c,) + (1,) * (len(shape) - 2)
     if w is not None:
@@ -2513,14 +2510,7 @@ def _addmv(g: GraphImporter, bias: SSAValue, mat: SSAValue, vec: SSAValue, beta:
 @handles(aten.addbmm.default)
 def _addbmm(g: GraphImporter, bias: SSAValue, a: SSAValue, b: SSAValue, beta: float = 1, alpha: float = 1) -> SSAValue:
     """beta * bias + alpha * (sum over the batch of a[i] @ b[i])."""
-    y = g.emit(nn.SumOp(g.emit(nn.MatmulOp(a, b)), [0], False))
-    if alpha != 1:
-        y = g.emit(nn.MulOp(y, g.scalar(alpha, y)))
-    if beta == 0:
-        return y
-    if beta != 1:
-        bias = g.emit(nn.MulOp(bias, g.scalar(beta, bias)))
-    return g.emit(nn.AddOp(y, bias))
+    return _scaled_sum(g, g.emit(nn.SumOp(g.emit(nn.MatmulOp(a, b)), [0], False)), bias, beta, alpha)
 
 
 def _p_norm(g: GraphImporter, diff: SSAValue, p: float, dims: list[int]) -> SSAValue:
@@ -2640,14 +2630,7 @@ def _count_below(g: GraphImporter, values: SSAValue, boundaries: SSAValue, right
     lands after every boundary, as PyTorch puts it. Compares in the promoted
     type; costs values x boundaries."""
     typ = g.promoted(2)
-    v = g.to(values, typ)
-    v = g.emit(nn.ReshapeOp(v, (*nn.shape_of(v), 1)))
-    b = g.to(boundaries, typ)
-    if len(nn.shape_of(b)) > 1:  # [..., M] against values [..., K]: [..., 1, M]
-        b = g.emit(nn.ReshapeOp(b, (*nn.shape_of(b)[:-1], 1, nn.shape_of(b)[-1])))
-    outside = g.emit(nn.NotOp(g.emit(nn.CompareOp(b, v, "gt" if right else "ge"))))
-    dtype = i32 if out_int32 else i64
-    return g.emit(nn.SumOp(g.to(outside, dtype), [len(nn.shape_of(v)) - 1], False))
+    return _count_below_typed(g, g.to(values, typ), g.to(boundaries, typ), right, i32 if out_int32 else i64)
 
 
 @handles(aten.bucketize.Tensor, aten.bucketize.Scalar)
@@ -2675,12 +2658,10 @@ def _searchsorted(g: GraphImporter, seq: SSAValue, values: Any, *, out_int32: bo
     return _count_below(g, values, seq, right, out_int32)
 
 
-def _batch_stats(g: GraphImporter, x: SSAValue, eps: float) -> tuple:
-    """Each channel's (dim 1) statistics over every other dim, kept dims:
-    (x - mean, mean, biased variance, 1/sqrt(variance + eps))."""
-    rank = len(nn.shape_of(x))
-    red = [0, *range(2, rank)]
-    mean = g.emit(nn.MeanOp(x, red, True))
+def _moments(g: GraphImporter, x: SSAValue, red: Sequence[int], eps: float) -> tuple:
+    """Statistics over the dims `red`, kept (layer, group, instance and
+    batch norm): (x - mean, mean, biased variance, 1/sqrt(variance + eps))."""
+    mean = g.emit(nn.MeanOp(x, list(red), True))
     centered = g.emit(nn.SubOp(x, mean))
     var = g.emit(nn.MeanOp(g.emit(nn.MulOp(centered, centered)), red, True))
     rstd = g.emit(nn.RsqrtOp(g.emit(nn.AddOp(var, g.scalar(eps, x)))))
@@ -2693,7 +2674,7 @@ def _normalized(g: GraphImporter, x: SSAValue, w: Any, b: Any, eps: float) -> tu
     shape = nn.shape_of(x)
     c = shape[1]
     per_channel = (c,) + (1,) * (len(shape) - 2)
-    centered, mean, var, rstd = _batch_stats(g, g.to(x, g.out_type()), eps)
+    centered, mean, var, rstd = _moments(g, g.to(x, g.out_type()), [0, *range(2, len(shape))], eps)
     y = g.emit(nn.MulOp(centered, rstd))
     if w is not None:
         y = g.emit(nn.MulOp(y, g.emit(nn.ReshapeOp(g.to(w, nn.elem(y)), per_channel))))
@@ -2802,11 +2783,15 @@ def _embedding_bag(g: GraphImporter, weight: SSAValue, indices: SSAValue, offset
     return (out, None, None, None)
 
 
-def _count_below_typed(g: GraphImporter, values: SSAValue, boundaries: SSAValue, right: bool) -> SSAValue:
+def _count_below_typed(g: GraphImporter, values: SSAValue, boundaries: SSAValue, right: bool,
+                       dtype: Attribute = i64) -> SSAValue:
     """_count_below with both operands already of one type (no node to promote from)."""
     v = g.emit(nn.ReshapeOp(values, (*nn.shape_of(values), 1)))
-    outside = g.emit(nn.NotOp(g.emit(nn.CompareOp(boundaries, v, "gt" if right else "ge"))))
-    return g.emit(nn.SumOp(g.to(outside, i64), [len(nn.shape_of(v)) - 1], False))
+    b = boundaries
+    if len(nn.shape_of(b)) > 1:  # [..., M] against values [..., K]: [..., 1, M]
+        b = g.emit(nn.ReshapeOp(b, (*nn.shape_of(b)[:-1], 1, nn.shape_of(b)[-1])))
+    outside = g.emit(nn.NotOp(g.emit(nn.CompareOp(b, v, "gt" if right else "ge"))))
+    return g.emit(nn.SumOp(g.to(outside, dtype), [len(nn.shape_of(v)) - 1], False))
 
 
 @handles(aten.masked_scatter.default)
