@@ -35,7 +35,7 @@ import sparcc
 from sparcc.errors import SparccError
 
 _FACTORIES = ("randn", "rand", "zeros", "ones", "randint")
-_DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "bool")
+_DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "bool")
 
 
 def parse_input_spec(spec: str) -> Any:

@@ -59,11 +59,23 @@ from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 aten = torch.ops.aten
 
-DTYPES: dict[torch.dtype, Attribute] = {
+_SIGNED: dict[torch.dtype, Attribute] = {
     torch.float32: f32, torch.float64: f64, torch.float16: f16, torch.bfloat16: bf16,
     torch.int64: i64, torch.int32: i32, torch.int16: i16, torch.int8: i8, torch.bool: i1,
 }
-TORCH_DTYPES = {v: k for k, v in DTYPES.items()}
+# Unsigned integers are stored in the signless type of their width (the
+# program's inputs and results) and computed in a wider signed type, where
+# every value of theirs is non-negative, so that comparison, division,
+# max/min and conversion to float need no unsigned ops; a result is wrapped
+# to the type (x & mask, PyTorch's modular arithmetic) after every op that
+# can leave its range (see GraphImporter.finish). uint64 has no wider type.
+UNSIGNED: dict[torch.dtype, tuple[Attribute, int]] = {
+    torch.uint8: (i32, 0xFF), torch.uint16: (i32, 0xFFFF), torch.uint32: (i64, 0xFFFFFFFF),
+}
+DTYPES: dict[torch.dtype, Attribute] = {
+    **_SIGNED, torch.uint8: i8, torch.uint16: i16, torch.uint32: i32,
+}
+TORCH_DTYPES = {v: k for k, v in _SIGNED.items()}  # an IR type read back: signless is signed
 # float16 and bfloat16 values are computed in float32 and rounded to their
 # type after every op, as PyTorch's CPU kernels do (see GraphImporter.finish)
 HALF = (torch.float16, torch.bfloat16)
@@ -71,6 +83,8 @@ HALF = (torch.float16, torch.bfloat16)
 
 def compute_type(dtype: torch.dtype) -> Attribute:
     """The element type a value of `dtype` has inside sparcc's IR."""
+    if dtype in UNSIGNED:
+        return UNSIGNED[dtype][0]
     return f32 if dtype in HALF else DTYPES[dtype]
 
 
@@ -526,7 +540,7 @@ class GraphImporter:
                 spec = kinds[node.name]
                 if spec.kind == InputKind.USER_INPUT:
                     arg, arg_spec = next(user_args)
-                    self.values[node] = arg if arg_spec.format else self.to(arg, compute_type(arg_spec.dtype))
+                    self.values[node] = arg if arg_spec.format else self.finish(arg, arg_spec.dtype, None)
                 else:
                     self.values[node] = self.weight(node, spec.target, state[spec.target])
             elif node.op == "call_function":
@@ -636,6 +650,8 @@ class GraphImporter:
             )
         if data.dtype in HALF:  # computed in float32 (see compute_type); the values are exact
             data = data.float()
+        if data.dtype in UNSIGNED:  # computed in a wider signed type (see compute_type)
+            data = data.to(TORCH_DTYPES[UNSIGNED[data.dtype][0]])
         self.weights[name] = data
         return self.emit(nn.WeightOp(name, tensor_type(TensorSpec.of(data), f"weight '{name}'")))
 
@@ -701,6 +717,8 @@ class GraphImporter:
         value = self.to(value, compute_type(dtype))
         if dtype in HALF and target not in EXACT:
             value = self.to(self.to(value, DTYPES[dtype]), f32)
+        if dtype in UNSIGNED and target not in MOVES:
+            value = self.emit(nn.AndOp(value, self.scalar(UNSIGNED[dtype][1], value)))
         return value
 
     def lookup(self, a: Any) -> Any:
@@ -829,6 +847,30 @@ for _name, _op in BINARY_OPS.items():
         if hasattr(getattr(aten, _name), _overload):
             HANDLERS[getattr(getattr(aten, _name), _overload)] = _binary(_op)
 HANDLERS[aten.rsub.Scalar] = HANDLERS[aten.rsub.Tensor] = _binary(nn.SubOp, reverse=True)
+
+
+@handles(aten.bitwise_left_shift.Tensor, aten.bitwise_left_shift.Tensor_Scalar, aten.bitwise_left_shift.Scalar_Tensor,
+         aten.__lshift__.Scalar, aten.__lshift__.Tensor, aten.bitwise_right_shift.Tensor,
+         aten.bitwise_right_shift.Tensor_Scalar, aten.bitwise_right_shift.Scalar_Tensor, aten.__rshift__.Scalar,
+         aten.__rshift__.Tensor)
+def _shift(g: GraphImporter, a: Any, b: Any) -> SSAValue:
+    """PyTorch's shifts of a W-bit integer type: a left shift by an amount
+    outside [0, W) is 0; a right shift by one outside [0, W - 1] (signed) or
+    [0, W] (unsigned) shifts by that bound, filling with the sign. The nn
+    ops take amounts in range only."""
+    dtype, typ = g.meta_dtype(), g.out_type()
+    if not isinstance(typ, IntegerType) or typ.width.data == 1:
+        raise g.fail(f"shifts integer tensors; got {dtype}")
+    a, b = g.operand(a, typ), g.operand(b, typ)
+    width = dtype.itemsize * 8
+    negative = g.emit(nn.CompareOp(b, g.scalar(0, typ), "lt"))
+    if "left" in str(g.node.target) or "lshift" in str(g.node.target):  # type: ignore[union-attr]
+        outside = g.emit(nn.OrOp(negative, g.emit(nn.CompareOp(b, g.scalar(width - 1, typ), "gt"))))
+        shifted = g.emit(nn.ShlOp(a, g.emit(nn.WhereOp(outside, g.scalar(0, typ), b))))
+        return g.emit(nn.WhereOp(outside, g.scalar(0, typ), shifted))
+    bound = width if dtype in UNSIGNED else width - 1
+    outside = g.emit(nn.OrOp(negative, g.emit(nn.CompareOp(b, g.scalar(bound, typ), "gt"))))
+    return g.emit(nn.ShrOp(a, g.emit(nn.WhereOp(outside, g.scalar(bound, typ), b))))
 
 
 @handles(aten.div.Tensor, aten.div.Scalar, aten.div.Tensor_mode, aten.div.Scalar_mode)
@@ -2324,21 +2366,25 @@ def _baddbmm(g: GraphImporter, bias: SSAValue, a: SSAValue, b: SSAValue, beta: f
     return _addmm(g, bias, a, b, beta, alpha)
 
 
-# Ops whose results are values of their inputs, moved: a float16/bfloat16
-# result needs no rounding (GraphImporter.finish).
+# Ops whose results are values of their same-typed inputs, moved: a
+# float16/bfloat16 result needs no rounding (GraphImporter.finish). Not
+# conversions (_to_copy, copy) nor ops that bring a Python number (a pad value).
 EXACT = frozenset({
     aten.view.default, aten.reshape.default, aten._unsafe_view.default, aten.permute.default,
     aten.transpose.int, aten.t.default, aten.expand.default, aten.slice.Tensor, aten.select.int,
     aten.cat.default, aten.clone.default, aten.alias.default, aten.split.Tensor, aten.split_with_sizes.default,
     aten.squeeze.dim, aten.squeeze.dims, aten.squeeze.default, aten.unsqueeze.default, aten.index.Tensor,
-    aten._unsafe_index.Tensor, aten.index_select.default, aten.gather.default, aten.constant_pad_nd.default,
+    aten._unsafe_index.Tensor, aten.index_select.default, aten.gather.default,
     aten.as_strided.default, aten.flip.default, aten.slice_scatter.default, aten.select_scatter.default,
-    aten.copy.default, aten.max_pool2d_with_indices.default, aten.max_pool3d_with_indices.default, aten.amax.default, aten.amin.default,
-    aten.where.self, aten.embedding.default, aten.unbind.int, aten.chunk.default, aten.narrow.default,
-    aten._to_copy.default, aten.relu.default, aten.neg.default, aten.abs.default, aten.sort.default,
+    aten.max_pool2d_with_indices.default, aten.max_pool3d_with_indices.default, aten.amax.default, aten.amin.default,
+    aten.embedding.default, aten.unbind.int, aten.chunk.default, aten.narrow.default,
+    aten.relu.default, aten.neg.default, aten.abs.default, aten.sort.default,
     aten.sort.stable, aten.topk.default, aten.index_put.default, aten._unsafe_index_put.default,
     aten.scatter.src,
 })
+# Ops whose results are values of their same-typed tensor inputs, moved: an
+# unsigned result stays in range and needs no wrapping (GraphImporter.finish).
+MOVES = EXACT - {aten.neg.default}
 
 
 @handles(aten.hardtanh.default)

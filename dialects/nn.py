@@ -1149,6 +1149,8 @@ XorOp = _binary("nn.xor", "XorOp", "%z = nn.xor %x, %y : tensor<4xi64>, tensor<4
 CopysignOp = _binary("nn.copysign", "CopysignOp", "The magnitude of x, the sign bit of y. %z = nn.copysign %x, %y : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>")
 FmaxOp = _binary("nn.fmax", "FmaxOp", "Maximum ignoring a NaN operand (NaN only if both are). %z = nn.fmax %x, %y : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>")
 FminOp = _binary("nn.fmin", "FminOp", "Minimum ignoring a NaN operand. %z = nn.fmin %x, %y : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>")
+ShlOp = _binary("nn.shl", "ShlOp", "Left shift of integers, modulo the width; the amount must be in [0, width). %z = nn.shl %x, %y : tensor<4xi32>, tensor<i32> -> tensor<4xi32>")
+ShrOp = _binary("nn.shr", "ShrOp", "Arithmetic right shift of integers; the amount must be in [0, width). %z = nn.shr %x, %y : tensor<4xi32>, tensor<i32> -> tensor<4xi32>")
 HypotOp = _binary("nn.hypot", "HypotOp", "sqrt(x^2 + y^2) without overflow. %z = nn.hypot %x, %y : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>")
 
 PREDICATES = ("eq", "ne", "lt", "le", "gt", "ge")
@@ -1697,7 +1699,7 @@ Nn = Dialect(
         EmbeddingOp,
         AbsOp, SinOp, CosOp, TanOp, AtanOp, FloorOp, CeilOp, RoundOp, TruncOp, SignOp, Log1pOp, Expm1Op, Log2Op, NotOp,
         AsinOp, AcosOp, SinhOp, CoshOp, AsinhOp, AcoshOp, AtanhOp, Log10Op, ErfcOp, Exp2Op,
-        MinimumOp, PowOp, FmodOp, RemainderOp, FloorDivOp, TruncDivOp, Atan2Op, AndOp, OrOp, XorOp,
+        MinimumOp, PowOp, FmodOp, RemainderOp, FloorDivOp, TruncDivOp, Atan2Op, AndOp, OrOp, XorOp, ShlOp, ShrOp,
         CopysignOp, FmaxOp, FminOp, HypotOp,
         CompareOp, WhereOp, CastOp, ArangeOp, CumsumOp, CumprodOp, CummaxOp, CumminOp, LogcumsumexpOp, ProdOp, AminOp, ArgmaxOp, GatherOp, IndexOp, PadOp,
         SliceScatterOp, IndexPutOp, ScatterOp, ArgsortOp,

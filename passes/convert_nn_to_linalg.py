@@ -820,6 +820,8 @@ ELEMENTWISE: dict[type[Operation], Body] = {
     nn.AndOp: lambda s, x: s.and_(x[0], x[1]),
     nn.OrOp: lambda s, x: s.or_(x[0], x[1]),
     nn.XorOp: lambda s, x: s.xor(x[0], x[1]),
+    nn.ShlOp: lambda s, x: s._add(arith.ShLIOp(x[0], x[1])),
+    nn.ShrOp: lambda s, x: s._add(arith.ShRSIOp(x[0], x[1])),
     nn.CopysignOp: lambda s, x: s._add(mathd.CopySignOp(x[0], x[1])),
     nn.FmaxOp: lambda s, x: s.fmax(x[0], x[1], "gt"),
     nn.FminOp: lambda s, x: s.fmax(x[0], x[1], "lt"),

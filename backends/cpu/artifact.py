@@ -55,8 +55,13 @@ ENTRY = "forward"
 WEIGHTS, REPORT, HEADER = "weights.safetensors", "report.txt", "model.h"
 LIBRARY = "libmodel.so"
 
-DTYPES = {"float32": torch.float32, "int64": torch.int64, "uint8": torch.uint8}
-_ST_DTYPES = {"float32": "F32", "int64": "I64", "uint8": "U8"}  # uint8: quantised codes
+# every dtype a program takes, returns or stores (uint8 also for quantised
+# codes), with its safetensors name
+_ST_DTYPES = {
+    "float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16", "int64": "I64", "int32": "I32",
+    "int16": "I16", "int8": "I8", "uint8": "U8", "uint16": "U16", "uint32": "U32", "bool": "BOOL",
+}
+DTYPES = {name: getattr(torch, name) for name in _ST_DTYPES}
 # /proc/cpuinfo flag -> name for gcc's __builtin_cpu_supports (the ones gcc >= 8 knows)
 _GCC_FEATURES = {
     "sse4_2": "sse4.2", "avx": "avx", "avx2": "avx2", "fma": "fma", "bmi2": "bmi2",

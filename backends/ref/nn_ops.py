@@ -171,6 +171,8 @@ BINARY: dict[type, Callable[[Tensor, Tensor], Tensor]] = {
     nn.AndOp: torch.bitwise_and,
     nn.OrOp: torch.bitwise_or,
     nn.XorOp: torch.bitwise_xor,
+    nn.ShlOp: torch.bitwise_left_shift,
+    nn.ShrOp: torch.bitwise_right_shift,
     nn.CopysignOp: torch.copysign,
     nn.FmaxOp: torch.fmax,
     nn.FminOp: torch.fmin,

@@ -354,3 +354,27 @@ def test_an_artifact_writes_back_the_inputs_it_updates_and_its_header_says_which
         x = torch.randn(1, 4)
         torch.testing.assert_close(program(cache, torch.tensor([p]), x), append(want, torch.tensor([p]), x))
         assert torch.equal(cache, want)
+
+
+class EveryDtype(nn.Module):
+    """Inputs, outputs and buffers of every dtype sparcc compiles, not only
+    float32 and int64 (an int32 input once failed at the artifact's header)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("k", torch.arange(5, dtype=torch.int32))
+        self.register_buffer("u", torch.arange(5, dtype=torch.uint8) * 60)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (a + 1, (b > 3).to(torch.int32), c.to(torch.bfloat16) * 2, c.double(), b.to(torch.int16),
+                b > 2, self.k * b, self.u + a, a.to(torch.int8))
+
+
+def test_artifact_of_every_dtype_runs_like_pytorch(tmp_path: Path) -> None:
+    args = (torch.randint(0, 256, (5,), dtype=torch.uint8), torch.arange(5, dtype=torch.int32),
+            torch.randn(5, dtype=torch.float16))
+    model = EveryDtype()
+    sparcc.compile(model, args, tmp_path / "m")
+    got, want = sparcc.load(tmp_path / "m")(*args), model(*args)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and torch.equal(g, w), (g, w)

@@ -62,8 +62,9 @@ def test_input_specs():
     assert parse_input_spec("ones(3,dtype=float32)").dtype == torch.float32
     assert parse_input_spec("randn(2,dtype=bfloat16)").dtype == torch.bfloat16
     assert parse_input_spec("randint(0,2,(3,),dtype=bool)").dtype == torch.bool
-    with pytest.raises(SparccError, match="dtype uint8 is not supported"):
-        parse_input_spec("randn(2,dtype=uint8)")
+    assert parse_input_spec("randint(0,256,(4,),dtype=uint8)").dtype == torch.uint8
+    with pytest.raises(SparccError, match="dtype complex64 is not supported"):
+        parse_input_spec("randn(2,dtype=complex64)")
     with pytest.raises(SparccError, match="sizes must be integer literals"):
         parse_input_spec("randn(n)")
 

@@ -62,7 +62,7 @@ import sparcc
 pytest.importorskip("expecttest", reason="OpInfo tests need `expecttest` (pip install expecttest)")
 from torch.testing._internal.common_methods_invocations import op_db  # noqa: E402
 
-DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.int64, torch.int32, torch.bool)
+DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16, torch.int64, torch.int32, torch.int8, torch.uint8, torch.bool)
 FAST_SAMPLES = 8
 REJECTED_CHECKS = 4  # rejected samples compiled per (op, dtype)
 CHUNK = 96  # samples per compiled function

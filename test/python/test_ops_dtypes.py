@@ -116,6 +116,26 @@ def test_casts(src, dst):
     check(lambda x: x.to(dst), x)
 
 
+HALF_ROUNDING = {
+    "to_then_float": lambda t: t.to(torch.bfloat16).float() * 3,
+    "int_to_half": lambda t: (t * 1000).to(torch.int64).to(torch.float16).float(),
+    "half_to_other_half": lambda t: (t * 1000).half().to(torch.bfloat16).float(),
+    "copy_into_half": lambda t: torch.zeros(t.shape, dtype=torch.bfloat16).copy_(t).float(),
+    "pad_value": lambda t: F.pad(t.bfloat16(), (1, 1), value=0.1).float(),
+    "where_other_dtype": lambda t: torch.where(t > 0, t.bfloat16(), torch.arange(t.numel()) * 1001).float(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HALF_ROUNDING))
+def test_values_converted_to_half_are_rounded_before_use(name):
+    """A float16/bfloat16 value computed in float32 inside the program is
+    rounded where PyTorch makes it: a cast, a copy_, a pad or where value
+    (these once kept the float32 value, so a later op saw more digits)."""
+    fn = HALF_ROUNDING[name]
+    x = randn(64)
+    assert torch.equal(sparcc.jit(fn)(x), fn(x))
+
+
 def test_float_to_bool_and_nan():
     x = torch.tensor([0.0, -0.0, 1.5, float("nan"), float("inf")])
     check(lambda x: (x.to(torch.bool), torch.isnan(x), torch.isinf(x)), x)
