@@ -117,6 +117,21 @@ def _gelu(f: Frame, op: nn.GeluOp) -> Tensor:
     return _float_only("nn.gelu", lambda x: F.gelu(x, approximate=op.approximate.data))(f[op.input])
 
 
+# nn.special's functions: polygamma's order n comes as a 0-d tensor
+SPECIAL: dict[str, Callable[..., Tensor]] = {
+    "lgamma": torch.lgamma, "digamma": torch.digamma, "erfinv": torch.erfinv, "i0": torch.i0,
+    "i0e": torch.special.i0e, "i1": torch.special.i1, "i1e": torch.special.i1e, "ndtri": torch.special.ndtri,
+    "erfcx": torch.special.erfcx, "nextafter": torch.nextafter,
+    "polygamma": lambda n, x: torch.polygamma(int(n), x),
+    "frexp_mantissa": lambda x: torch.frexp(x).mantissa, "frexp_exponent": lambda x: torch.frexp(x).exponent,
+}
+
+
+@handles(nn.SpecialOp)
+def _special(f: Frame, op: nn.SpecialOp) -> Tensor:
+    return SPECIAL[op.fn.data](*(f[x] for x in op.inputs))
+
+
 def _safe_divisor(b: Tensor) -> Tensor:
     """The divisor compiled integer code divides by: 1 for 0 and -1."""
     return torch.where((b == 0) | (b == -1), torch.ones((), dtype=b.dtype), b)
