@@ -803,7 +803,8 @@ SPECIAL_OPS: dict[Any, str] = {
     aten.erfinv.default: "erfinv", aten.special_erfinv.default: "erfinv",
     aten.i0.default: "i0", aten.special_i0.default: "i0", aten.special_i0e.default: "i0e",
     aten.special_i1.default: "i1", aten.special_i1e.default: "i1e", aten.special_ndtri.default: "ndtri",
-    aten.special_erfcx.default: "erfcx",
+    aten.special_erfcx.default: "erfcx", aten.special_zeta.default: "zeta", aten.special_zeta.self_scalar: "zeta",
+    aten.special_zeta.other_scalar: "zeta",
 }
 
 

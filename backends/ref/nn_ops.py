@@ -121,7 +121,7 @@ def _gelu(f: Frame, op: nn.GeluOp) -> Tensor:
 SPECIAL: dict[str, Callable[..., Tensor]] = {
     "lgamma": torch.lgamma, "digamma": torch.digamma, "erfinv": torch.erfinv, "i0": torch.i0,
     "i0e": torch.special.i0e, "i1": torch.special.i1, "i1e": torch.special.i1e, "ndtri": torch.special.ndtri,
-    "erfcx": torch.special.erfcx, "nextafter": torch.nextafter,
+    "erfcx": torch.special.erfcx, "zeta": torch.special.zeta, "nextafter": torch.nextafter,
     "polygamma": lambda n, x: torch.polygamma(int(n), x),
     "frexp_mantissa": lambda x: torch.frexp(x).mantissa, "frexp_exponent": lambda x: torch.frexp(x).exponent,
 }

@@ -128,3 +128,20 @@ def test_bfloat16_computes_in_float32() -> None:
     for got, want in zip(sparcc.jit(f)(x), f(x)):
         assert got.dtype == torch.bfloat16
         torch.testing.assert_close(got, want, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_zeta_matches_eager_with_its_poles_and_scalars(dtype) -> None:
+    """zeta(1, q) = inf, x < 1 NaN, q a non-positive integer inf, q < 0 with
+    x not an integer NaN; either operand may be a Python number."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.tensor([1.0, 0.5, 2.0, 2.0, 3.5, 3.0, NAN, 2.0, INF, 40.0, 1.0001], dtype=dtype)
+    q = torch.tensor([1.0, 1.0, 0.0, -2.0, -1.5, -1.5, 1.0, NAN, 2.0, 0.5, 1e-3], dtype=dtype)
+    x = torch.cat([x, torch.rand(300, generator=g, dtype=dtype) * 20 + 1])
+    q = torch.cat([q, torch.rand(300, generator=g, dtype=dtype) * 30 - 5])
+
+    def f(x, q):
+        return torch.special.zeta(x, q), torch.special.zeta(2.5, q), torch.special.zeta(x, 3.0)
+
+    for got, want in zip(sparcc.jit(f)(x, q), f(x, q)):
+        _close(got, want, "zeta")
