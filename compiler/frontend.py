@@ -805,6 +805,8 @@ SPECIAL_OPS: dict[Any, str] = {
     aten.special_i1.default: "i1", aten.special_i1e.default: "i1e", aten.special_ndtri.default: "ndtri",
     aten.special_erfcx.default: "erfcx", aten.special_zeta.default: "zeta", aten.special_zeta.self_scalar: "zeta",
     aten.special_zeta.other_scalar: "zeta",
+    **{getattr(aten, f"special_{fn}").default: fn
+       for fn in ("bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "spherical_bessel_j0")},
 }
 
 

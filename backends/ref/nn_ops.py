@@ -122,6 +122,8 @@ SPECIAL: dict[str, Callable[..., Tensor]] = {
     "lgamma": torch.lgamma, "digamma": torch.digamma, "erfinv": torch.erfinv, "i0": torch.i0,
     "i0e": torch.special.i0e, "i1": torch.special.i1, "i1e": torch.special.i1e, "ndtri": torch.special.ndtri,
     "erfcx": torch.special.erfcx, "zeta": torch.special.zeta, "nextafter": torch.nextafter,
+    "bessel_j0": torch.special.bessel_j0, "bessel_j1": torch.special.bessel_j1, "bessel_y0": torch.special.bessel_y0,
+    "bessel_y1": torch.special.bessel_y1, "spherical_bessel_j0": torch.special.spherical_bessel_j0,
     "polygamma": lambda n, x: torch.polygamma(int(n), x),
     "frexp_mantissa": lambda x: torch.frexp(x).mantissa, "frexp_exponent": lambda x: torch.frexp(x).exponent,
 }

@@ -89,6 +89,8 @@ ALLOWLIST: list[tuple[str, str]] = [
     ("lgamma", ""), ("digamma", ""), ("erfinv", ""), ("i0", ""), ("special.i0e", ""), ("special.i1", ""),
     ("special.i1e", ""), ("special.ndtri", ""), ("special.log_ndtr", ""), ("special.erfcx", ""),
     ("nextafter", ""), ("frexp", ""), ("signal.windows.kaiser", ""), ("special.zeta", ""),
+    ("special.bessel_j0", ""), ("special.bessel_j1", ""), ("special.bessel_y0", ""), ("special.bessel_y1", ""),
+    ("special.spherical_bessel_j0", ""),
     ("polygamma", "polygamma_n_0"), ("polygamma", "polygamma_n_1"), ("polygamma", "polygamma_n_2"),
     ("polygamma", "polygamma_n_3"), ("polygamma", "polygamma_n_4"), ("special.polygamma", "special_polygamma_n_0"),
     ("mvlgamma", "mvlgamma_p_1"), ("mvlgamma", "mvlgamma_p_3"), ("mvlgamma", "mvlgamma_p_5"),

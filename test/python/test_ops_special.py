@@ -26,6 +26,8 @@ UNARY = {
     "lgamma": torch.lgamma, "digamma": torch.digamma, "i0": torch.i0, "i0e": torch.special.i0e,
     "i1": torch.special.i1, "i1e": torch.special.i1e, "erfcx": torch.special.erfcx,
     "log_ndtr": torch.special.log_ndtr, "gammaln": torch.special.gammaln, "psi": torch.special.psi,
+    "bessel_j0": torch.special.bessel_j0, "bessel_j1": torch.special.bessel_j1, "bessel_y0": torch.special.bessel_y0,
+    "bessel_y1": torch.special.bessel_y1, "spherical_bessel_j0": torch.special.spherical_bessel_j0,
 }
 # functions of [-1, 1] (erfinv) and [0, 1] (ndtri): their edges and a dense sweep
 UNIT = {"erfinv": torch.erfinv, "ndtri": torch.special.ndtri}
