@@ -806,7 +806,9 @@ SPECIAL_OPS: dict[Any, str] = {
     aten.special_erfcx.default: "erfcx", aten.special_zeta.default: "zeta", aten.special_zeta.self_scalar: "zeta",
     aten.special_zeta.other_scalar: "zeta",
     **{getattr(aten, f"special_{fn}").default: fn
-       for fn in ("bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "spherical_bessel_j0")},
+       for fn in ("bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "spherical_bessel_j0", "modified_bessel_i0",
+                  "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1", "scaled_modified_bessel_k0",
+                  "scaled_modified_bessel_k1")},
 }
 
 

@@ -1142,7 +1142,8 @@ Exp2Op = _unary("nn.exp2", "Exp2Op", "%y = nn.exp2 %x : tensor<4xf32>")
 SPECIAL_FUNCTIONS: dict[str, int] = {
     "lgamma": 1, "digamma": 1, "polygamma": 2, "erfinv": 1, "i0": 1, "i0e": 1, "i1": 1, "i1e": 1,
     "ndtri": 1, "erfcx": 1, "zeta": 2, "nextafter": 2, "bessel_j0": 1, "bessel_j1": 1,
-    "bessel_y0": 1, "bessel_y1": 1, "spherical_bessel_j0": 1, "frexp_mantissa": 1, "frexp_exponent": 1,
+    "bessel_y0": 1, "bessel_y1": 1, "spherical_bessel_j0": 1, "modified_bessel_i0": 1, "modified_bessel_i1": 1,
+    "modified_bessel_k0": 1, "modified_bessel_k1": 1, "scaled_modified_bessel_k0": 1, "scaled_modified_bessel_k1": 1, "frexp_mantissa": 1, "frexp_exponent": 1,
 }
 SPECIAL_RESULT: dict[str, Attribute] = {"frexp_exponent": i32}
 

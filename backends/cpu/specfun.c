@@ -345,22 +345,7 @@ static const T SF(I0E_B)[] = {
 };
 
 /* exp(-x) I1(x) / x on [0, 8] and sqrt(x) exp(-x) I1(x) on 8 / x; PyTorch's
-   float kernels use the tails of the double series */
-#if IS_FLOAT
-static const T SF(I1E_A)[] = {
-    9.38153738649577178388E-9, -4.44505912879632808065E-8, 2.00329475355213526229E-7,
-    -8.56872026469545474066E-7, 3.47025130813767847674E-6, -1.32731636560394358279E-5,
-    4.78156510755005422638E-5, -1.61760815825896745588E-4, 5.12285956168575772895E-4,
-    -1.51357245063125314899E-3, 4.15642294431288815669E-3, -1.05640848946261981558E-2,
-    2.47264490306265168283E-2, -5.29459812080949914269E-2, 1.02643658689847095384E-1,
-    -1.76416518357834055153E-1, 2.52587186443633654823E-1,
-};
-static const T SF(I1E_B)[] = {
-    -3.83538038596423702205E-9, -2.63146884688951950684E-8, -2.51223623787020892529E-7,
-    -3.88256480887769039346E-6, -1.10588938762623716291E-4, -9.76109749136146840777E-3,
-    7.78576235018280120474E-1,
-};
-#else
+   float calc_i1/calc_i1e use only the last 17 and 7 terms */
 static const T SF(I1E_A)[] = {
     2.77791411276104639959E-18, -2.11142121435816608115E-17, 1.55363195773620046921E-16,
     -1.10559694773538630805E-15, 7.60068429473540693410E-15, -5.04218550472791168711E-14,
@@ -384,8 +369,14 @@ static const T SF(I1E_B)[] = {
     -3.88256480887769039346E-6, -1.10588938762623716291E-4, -9.76109749136146840777E-3,
     7.78576235018280120474E-1,
 };
-#endif
 #define SF_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#if IS_FLOAT
+#define SF_I1E_A (SF(I1E_A) + 12), 17
+#define SF_I1E_B (SF(I1E_B) + 18), 7
+#else
+#define SF_I1E_A SF(I1E_A), SF_LEN(SF(I1E_A))
+#define SF_I1E_B SF(I1E_B), SF_LEN(SF(I1E_B))
+#endif
 
 T SF(i0)(T v) {
   T x = M(fabs)(v);
@@ -402,20 +393,99 @@ T SF(i0e)(T v) {
 T SF(i1)(T v) {
   T x = M(fabs)(v), out;
   if (x <= 8)
-    out = M(exp)(x) * x * SF(chbevl)(x / 2 - 2, SF(I1E_A), SF_LEN(SF(I1E_A)));
+    out = M(exp)(x) * x * SF(chbevl)(x / 2 - 2, SF_I1E_A);
   else
-    out = (M(exp)(x) * SF(chbevl)((T)32 / x - 2, SF(I1E_B), SF_LEN(SF(I1E_B)))) / M(sqrt)(x);
+    out = (M(exp)(x) * SF(chbevl)((T)32 / x - 2, SF_I1E_B)) / M(sqrt)(x);
   return v < 0 ? -out : out;
 }
 
 T SF(i1e)(T v) {
   T x = M(fabs)(v), out;
   if (x <= 8)
-    out = SF(chbevl)(x / 2 - 2, SF(I1E_A), SF_LEN(SF(I1E_A))) * x;
+    out = SF(chbevl)(x / 2 - 2, SF_I1E_A) * x;
   else
-    out = SF(chbevl)((T)32 / x - 2, SF(I1E_B), SF_LEN(SF(I1E_B))) / M(sqrt)(x);
+    out = SF(chbevl)((T)32 / x - 2, SF_I1E_B) / M(sqrt)(x);
   return v < 0 ? -out : out;
 }
+
+/* ATen's modified_bessel_* kernels: Cephes' Chebyshev series like calc_i0
+   and calc_i1, but with the full double series in float too */
+T SF(modified_bessel_i0)(T x) { return SF(i0)(x); }
+
+T SF(modified_bessel_i1)(T x) {
+  T ax = M(fabs)(x), out;
+  if (ax <= 8)
+    out = SF(chbevl)(ax / 2 - 2, SF(I1E_A), SF_LEN(SF(I1E_A))) * ax * M(exp)(ax);
+  else
+    out = M(exp)(ax) * SF(chbevl)((T)32 / ax - 2, SF(I1E_B), SF_LEN(SF(I1E_B))) / M(sqrt)(ax);
+  return x < 0 ? -out : out;
+}
+
+/* K0 and K1: a series in x^2 minus log(x / 2) I(x) up to 2, exp(-x) / sqrt(x)
+   times a series in 8 / x beyond */
+static const T SF(K0_A)[] = {
+    1.37446543561352307156e-16, 4.25981614279661018399e-14, 1.03496952576338420167e-11,
+    1.90451637722020886025e-09, 2.53479107902614945675e-07, 2.28621210311945178607e-05,
+    1.26461541144692592338e-03, 3.59799365153615016266e-02, 3.44289899924628486886e-01,
+    -5.35327393233902768720e-01,
+};
+static const T SF(K0_B)[] = {
+    5.30043377268626276149e-18, -1.64758043015242134646e-17, 5.21039150503902756861e-17,
+    -1.67823109680541210385e-16, 5.51205597852431940784e-16, -1.84859337734377901440e-15,
+    6.34007647740507060557e-15, -2.22751332699166985548e-14, 8.03289077536357521100e-14,
+    -2.98009692317273043925e-13, 1.14034058820847496303e-12, -4.51459788337394416547e-12,
+    1.85594911495471785253e-11, -7.95748924447710747776e-11, 3.57739728140030116597e-10,
+    -1.69753450938905987466e-09, 8.57403401741422608519e-09, -4.66048989768794782956e-08,
+    2.76681363944501510342e-07, -1.83175552271911948767e-06, 1.39498137188764993662e-05,
+    -1.28495495816278026384e-04, 1.56988388573005337491e-03, -3.14481013119645005427e-02,
+    2.44030308206595545468e+00,
+};
+static const T SF(K1_A)[] = {
+    -7.02386347938628759343e-18, -2.42744985051936593393e-15, -6.66690169419932900609e-13,
+    -1.41148839263352776110e-10, -2.21338763073472585583e-08, -2.43340614156596823496e-06,
+    -1.73028895751305206302e-04, -6.97572385963986435018e-03, -1.22611180822657148235e-01,
+    -3.53155960776544875667e-01, 1.52530022733894777053e+00,
+};
+static const T SF(K1_B)[] = {
+    -5.75674448366501715755e-18, 1.79405087314755922667e-17, -5.68946255844285935196e-17,
+    1.83809354436663880070e-16, -6.05704724837331885336e-16, 2.03870316562433424052e-15,
+    -7.01983709041831346144e-15, 2.47715442448130437068e-14, -8.97670518232499435011e-14,
+    3.34841966607842919884e-13, -1.28917396095102890680e-12, 5.13963967348173025100e-12,
+    -2.12996783842756842877e-11, 9.21831518760500529508e-11, -4.19035475934189648750e-10,
+    2.01504975519703286596e-09, -1.03457624656780970260e-08, 5.74108412545004946722e-08,
+    -3.50196060308781257119e-07, 2.40648494783721712015e-06, -1.93619797416608296024e-05,
+    1.95215518471351631108e-04, -2.85781685962277938680e-03, 1.03923736576817238437e-01,
+    2.72062619048444266945e+00,
+};
+
+static T SF(k0_scaled)(T x, int scaled) {
+  if (x == 0) return INFINITY;
+  if (x < 0) return NAN;
+  if (x <= 2) {
+    T a = SF(chbevl)(x * x - 2, SF(K0_A), SF_LEN(SF(K0_A)));
+    if (scaled) return M(fma)(-M(log)((T)0.5 * x), SF(i0)(x), a) * M(exp)(x);
+    return fma(-log(0.5 * x), SF(i0)(x), a); /* a double log here, as ATen's std::log(0.5 * x) */
+  }
+  T b = SF(chbevl)((T)8 / x - 2, SF(K0_B), SF_LEN(SF(K0_B)));
+  return scaled ? b / M(sqrt)(x) : M(exp)(-x) * b / M(sqrt)(x);
+}
+
+static T SF(k1_scaled)(T x, int scaled) {
+  if (x == 0) return INFINITY;
+  if (x < 0) return NAN;
+  if (x <= 2) {
+    T a = SF(chbevl)(x * x - 2, SF(K1_A), SF_LEN(SF(K1_A)));
+    T k1 = M(log)((T)0.5 * x) * SF(modified_bessel_i1)(x) + a / x;
+    return scaled ? k1 * M(exp)(x) : k1;
+  }
+  T b = SF(chbevl)((T)8 / x - 2, SF(K1_B), SF_LEN(SF(K1_B)));
+  return scaled ? b / M(sqrt)(x) : M(exp)(-x) * b / M(sqrt)(x);
+}
+
+T SF(modified_bessel_k0)(T x) { return SF(k0_scaled)(x, 0); }
+T SF(modified_bessel_k1)(T x) { return SF(k1_scaled)(x, 0); }
+T SF(scaled_modified_bessel_k0)(T x) { return SF(k0_scaled)(x, 1); }
+T SF(scaled_modified_bessel_k1)(T x) { return SF(k1_scaled)(x, 1); }
 
 /* the x with Phi(x) = y: rational approximations in y - 1/2 near the middle,
    in 1 / sqrt(-2 log y) in the tails */
@@ -697,5 +767,8 @@ int32_t SF(frexp_exponent)(T x) {
   return e;
 }
 
+#undef SF_I1E_A
+#undef SF_I1E_B
+#undef SF_LEN
 #undef T
 #endif

@@ -124,6 +124,8 @@ SPECIAL: dict[str, Callable[..., Tensor]] = {
     "erfcx": torch.special.erfcx, "zeta": torch.special.zeta, "nextafter": torch.nextafter,
     "bessel_j0": torch.special.bessel_j0, "bessel_j1": torch.special.bessel_j1, "bessel_y0": torch.special.bessel_y0,
     "bessel_y1": torch.special.bessel_y1, "spherical_bessel_j0": torch.special.spherical_bessel_j0,
+    **{fn: getattr(torch.special, fn) for fn in ("modified_bessel_i0", "modified_bessel_i1", "modified_bessel_k0",
+                                                 "modified_bessel_k1", "scaled_modified_bessel_k0", "scaled_modified_bessel_k1")},
     "polygamma": lambda n, x: torch.polygamma(int(n), x),
     "frexp_mantissa": lambda x: torch.frexp(x).mantissa, "frexp_exponent": lambda x: torch.frexp(x).exponent,
 }

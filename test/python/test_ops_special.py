@@ -28,6 +28,8 @@ UNARY = {
     "log_ndtr": torch.special.log_ndtr, "gammaln": torch.special.gammaln, "psi": torch.special.psi,
     "bessel_j0": torch.special.bessel_j0, "bessel_j1": torch.special.bessel_j1, "bessel_y0": torch.special.bessel_y0,
     "bessel_y1": torch.special.bessel_y1, "spherical_bessel_j0": torch.special.spherical_bessel_j0,
+    **{fn: getattr(torch.special, fn) for fn in ("modified_bessel_i0", "modified_bessel_i1", "modified_bessel_k0",
+                                                 "modified_bessel_k1", "scaled_modified_bessel_k0", "scaled_modified_bessel_k1")},
 }
 # functions of [-1, 1] (erfinv) and [0, 1] (ndtri): their edges and a dense sweep
 UNIT = {"erfinv": torch.erfinv, "ndtri": torch.special.ndtri}
