@@ -805,10 +805,10 @@ SPECIAL_OPS: dict[Any, str] = {
     aten.special_i1.default: "i1", aten.special_i1e.default: "i1e", aten.special_ndtri.default: "ndtri",
     aten.special_erfcx.default: "erfcx", aten.special_zeta.default: "zeta", aten.special_zeta.self_scalar: "zeta",
     aten.special_zeta.other_scalar: "zeta",
-    **{getattr(aten, f"special_{fn}").default: fn
-       for fn in ("bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "spherical_bessel_j0", "modified_bessel_i0",
-                  "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1", "scaled_modified_bessel_k0",
-                  "scaled_modified_bessel_k1")},
+    **{getattr(aten, f"special_{fn}").default: fn for fn in nn.SPECIAL_FUNCTIONS if "bessel" in fn},
+    # the orthogonal polynomials of (x, n), either one may be a Python number
+    **{getattr(getattr(aten, f"special_{fn}"), overload): fn
+       for fn in nn.SPECIAL_FUNCTIONS if "_polynomial_" in fn for overload in ("default", "x_scalar", "n_scalar")},
 }
 
 

@@ -1141,9 +1141,14 @@ Exp2Op = _unary("nn.exp2", "Exp2Op", "%y = nn.exp2 %x : tensor<4xf32>")
 # of operands and, where it is not the operands' type, the result element type.
 SPECIAL_FUNCTIONS: dict[str, int] = {
     "lgamma": 1, "digamma": 1, "polygamma": 2, "erfinv": 1, "i0": 1, "i0e": 1, "i1": 1, "i1e": 1,
-    "ndtri": 1, "erfcx": 1, "zeta": 2, "nextafter": 2, "bessel_j0": 1, "bessel_j1": 1,
-    "bessel_y0": 1, "bessel_y1": 1, "spherical_bessel_j0": 1, "modified_bessel_i0": 1, "modified_bessel_i1": 1,
-    "modified_bessel_k0": 1, "modified_bessel_k1": 1, "scaled_modified_bessel_k0": 1, "scaled_modified_bessel_k1": 1, "frexp_mantissa": 1, "frexp_exponent": 1,
+    "ndtri": 1, "erfcx": 1, "zeta": 2, "nextafter": 2, "frexp_mantissa": 1, "frexp_exponent": 1,
+    "bessel_j0": 1, "bessel_j1": 1, "bessel_y0": 1, "bessel_y1": 1, "spherical_bessel_j0": 1,
+    "modified_bessel_i0": 1, "modified_bessel_i1": 1, "modified_bessel_k0": 1, "modified_bessel_k1": 1,
+    "scaled_modified_bessel_k0": 1, "scaled_modified_bessel_k1": 1,
+    # the orthogonal polynomials of (x, degree n)
+    **{f"{kind}_polynomial_{v}": 2 for kind, vs in (("chebyshev", "tuvw"), ("shifted_chebyshev", "tuvw"),
+                                                    ("hermite", ("h", "he")), ("laguerre", "l"), ("legendre", "p"))
+       for v in vs},
 }
 SPECIAL_RESULT: dict[str, Attribute] = {"frexp_exponent": i32}
 

@@ -754,6 +754,124 @@ T SF(spherical_bessel_j0)(T x) {
   return M(sin)(x) / x;
 }
 
+/* The orthogonal polynomials of degree n (given as T, truncated; NaN and
+   +-inf count as negative, as x86's conversion gives INT64_MIN): three-term
+   recurrences, as ATen's *_polynomial_*_forward; the Chebyshev ones switch
+   to their trigonometric forms inside (-1, 1) for large n. */
+static int64_t SF(degree)(T n) {
+  return (n != n || M(fabs)(n) >= (T)9.2e18) ? INT64_MIN : (int64_t)n;
+}
+
+/* Chebyshev T, U, V, W (kind 0..3) at y; shifted: of 2x - 1, whose
+   trigonometric form starts at another degree and whose W ends otherwise */
+static T SF(chebyshev)(T y, int64_t n, int kind, int shifted) {
+  const int64_t trig_above = !shifted ? (kind == 0 ? 6 : 8) : (kind == 3 ? 4 : 6);
+  if (n < 0) return 0;
+  if (M(fabs)(y) == 1) {
+    int up = y > 0, even = n % 2 == 0;
+    switch (kind) {
+      case 0: return up || even ? 1 : -1;
+      case 1: return up || even ? (T)(n + 1) : -(T)(n + 1);
+      case 2: return up ? 1 : even ? (T)(n + n + 1) : -(T)(n + n + 1);
+      default: return up ? (T)(n + n + 1) : even ? 1 : -1;
+    }
+  }
+  if (n > trig_above && M(fabs)(y) < 1) {
+    const T theta = M(acos)(y);
+    switch (kind) {
+      case 0: return M(cos)(n * theta);
+      case 1:
+        if (M(sin)(theta) != 0) return M(sin)((n + 1) * theta) / M(sin)(theta);
+        return (n + 1) * M(cos)((n + 1) * theta) / y;
+      case 2:
+        if (M(sin)(theta / 2) != 1) return M(cos)((n + (T)0.5) * theta) / M(cos)(theta / 2);
+        return n % 2 == 0 ? (T)(n + n + 1) : -(T)(n + n + 1);
+      default:
+        if (M(cos)(theta / 2) != 1) return M(sin)((n + (T)0.5) * theta) / M(sin)(theta / 2);
+        if (!shifted && y > 0) return (T)(n + n + 1);
+        return n % 2 == 0 ? 1 : -1;
+    }
+  }
+  if (n == 0) return 1;
+  T p = 1, q = kind == 0 ? y : kind == 1 ? y + y : kind == 2 ? y + y - 1 : y + y + 1, r = q;
+  for (int64_t k = 2; k <= n && !isnan(q); k++) {
+    r = (y + y) * q - p;
+    p = q;
+    q = r;
+  }
+  return r;
+}
+
+T SF(chebyshev_polynomial_t)(T x, T n) { return SF(chebyshev)(x, SF(degree)(n), 0, 0); }
+T SF(chebyshev_polynomial_u)(T x, T n) { return SF(chebyshev)(x, SF(degree)(n), 1, 0); }
+T SF(chebyshev_polynomial_v)(T x, T n) { return SF(chebyshev)(x, SF(degree)(n), 2, 0); }
+T SF(chebyshev_polynomial_w)(T x, T n) { return SF(chebyshev)(x, SF(degree)(n), 3, 0); }
+T SF(shifted_chebyshev_polynomial_t)(T x, T n) { return SF(chebyshev)(x + x - 1, SF(degree)(n), 0, 1); }
+T SF(shifted_chebyshev_polynomial_u)(T x, T n) { return SF(chebyshev)(x + x - 1, SF(degree)(n), 1, 1); }
+T SF(shifted_chebyshev_polynomial_v)(T x, T n) { return SF(chebyshev)(x + x - 1, SF(degree)(n), 2, 1); }
+T SF(shifted_chebyshev_polynomial_w)(T x, T n) { return SF(chebyshev)(x + x - 1, SF(degree)(n), 3, 1); }
+
+/* physicists' (h) and probabilists' (he) Hermite: NaN beyond degree 128
+   (float) or 512 (double) */
+T SF(hermite_polynomial_h)(T x, T nt) {
+  int64_t n = SF(degree)(nt);
+  if (n < 0) return 0;
+  if (n == 0) return 1;
+  if (n == 1) return x + x;
+  if (n > (IS_FLOAT ? 128 : 512)) return NAN;
+  T p = 1, q = x + x, r = 0;
+  for (int64_t k = 2; k < n + n; k += 2) {
+    r = (x + x) * q - k * p;
+    p = q;
+    q = r;
+  }
+  return r;
+}
+
+T SF(hermite_polynomial_he)(T x, T nt) {
+  int64_t n = SF(degree)(nt);
+  if (n < 0) return 0;
+  if (n == 0) return 1;
+  if (n == 1) return x;
+  if (n > (IS_FLOAT ? 128 : 512)) return NAN;
+  T p = 1, q = x, r = q;
+  for (int64_t k = 1; k < n; k++) {
+    r = x * q - k * p;
+    p = q;
+    q = r;
+  }
+  return r;
+}
+
+T SF(laguerre_polynomial_l)(T x, T nt) {
+  int64_t n = SF(degree)(nt);
+  if (n < 0) return 0;
+  if (M(fabs)(x) == 0 || n == 0) return 1;
+  if (n == 1) return 1 - x;
+  T p = 1, q = 1 - x, r = q;
+  for (int64_t k = 1; k < n && !isnan(q); k++) {
+    r = (((k + k) + (1 - x)) * q - k * p) / (k + 1);
+    p = q;
+    q = r;
+  }
+  return r;
+}
+
+T SF(legendre_polynomial_p)(T x, T nt) {
+  int64_t n = SF(degree)(nt);
+  if (n < 0) return 0;
+  if (M(fabs)(x) == 1) return x > 0 || n % 2 == 0 ? 1 : -1;
+  if (n == 0) return 1;
+  if (n == 1) return x;
+  T p = 1, q = x, r = q;
+  for (int64_t k = 1; k < n && !isnan(q); k++) {
+    r = ((k + k + 1) * x * q - k * p) / (k + 1);
+    p = q;
+    q = r;
+  }
+  return r;
+}
+
 /* x = mantissa * 2^exponent with 0.5 <= |mantissa| < 1 (libm's frexp; 0,
    inf and NaN are their own mantissa, with exponent 0) */
 T SF(frexp_mantissa)(T x) {

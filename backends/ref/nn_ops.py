@@ -117,17 +117,14 @@ def _gelu(f: Frame, op: nn.GeluOp) -> Tensor:
     return _float_only("nn.gelu", lambda x: F.gelu(x, approximate=op.approximate.data))(f[op.input])
 
 
-# nn.special's functions: polygamma's order n comes as a 0-d tensor
-SPECIAL: dict[str, Callable[..., Tensor]] = {
-    "lgamma": torch.lgamma, "digamma": torch.digamma, "erfinv": torch.erfinv, "i0": torch.i0,
-    "i0e": torch.special.i0e, "i1": torch.special.i1, "i1e": torch.special.i1e, "ndtri": torch.special.ndtri,
-    "erfcx": torch.special.erfcx, "zeta": torch.special.zeta, "nextafter": torch.nextafter,
-    "bessel_j0": torch.special.bessel_j0, "bessel_j1": torch.special.bessel_j1, "bessel_y0": torch.special.bessel_y0,
-    "bessel_y1": torch.special.bessel_y1, "spherical_bessel_j0": torch.special.spherical_bessel_j0,
-    **{fn: getattr(torch.special, fn) for fn in ("modified_bessel_i0", "modified_bessel_i1", "modified_bessel_k0",
-                                                 "modified_bessel_k1", "scaled_modified_bessel_k0", "scaled_modified_bessel_k1")},
+# nn.special's functions: torch.special's (else torch's) function of the
+# same name, but for these; polygamma's order n comes as a 0-d tensor
+_SPECIAL_OWN: dict[str, Callable[..., Tensor]] = {
     "polygamma": lambda n, x: torch.polygamma(int(n), x),
     "frexp_mantissa": lambda x: torch.frexp(x).mantissa, "frexp_exponent": lambda x: torch.frexp(x).exponent,
+}
+SPECIAL: dict[str, Callable[..., Tensor]] = {
+    fn: _SPECIAL_OWN.get(fn) or getattr(torch.special, fn, None) or getattr(torch, fn) for fn in nn.SPECIAL_FUNCTIONS
 }
 
 

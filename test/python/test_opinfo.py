@@ -93,6 +93,9 @@ ALLOWLIST: list[tuple[str, str]] = [
     ("special.spherical_bessel_j0", ""), ("special.modified_bessel_i0", ""), ("special.modified_bessel_i1", ""),
     ("special.modified_bessel_k0", ""), ("special.modified_bessel_k1", ""), ("special.scaled_modified_bessel_k0", ""),
     ("special.scaled_modified_bessel_k1", ""),
+    *((f"special.{kind}_polynomial_{v}", "") for kind, vs in (("chebyshev", "tuvw"), ("shifted_chebyshev", "tuvw"),
+                                                              ("hermite", ("h", "he")), ("laguerre", "l"), ("legendre", "p"))
+      for v in vs),
     ("polygamma", "polygamma_n_0"), ("polygamma", "polygamma_n_1"), ("polygamma", "polygamma_n_2"),
     ("polygamma", "polygamma_n_3"), ("polygamma", "polygamma_n_4"), ("special.polygamma", "special_polygamma_n_0"),
     ("mvlgamma", "mvlgamma_p_1"), ("mvlgamma", "mvlgamma_p_3"), ("mvlgamma", "mvlgamma_p_5"),

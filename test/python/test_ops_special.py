@@ -149,3 +149,42 @@ def test_zeta_matches_eager_with_its_poles_and_scalars(dtype) -> None:
 
     for got, want in zip(sparcc.jit(f)(x, q), f(x, q)):
         _close(got, want, "zeta")
+
+
+POLYNOMIALS = [f"{kind}_polynomial_{v}" for kind, vs in (("chebyshev", "tuvw"), ("shifted_chebyshev", "tuvw"),
+                                                          ("hermite", ("h", "he")), ("laguerre", "l"), ("legendre", "p"))
+               for v in vs]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_orthogonal_polynomials_match_eager(dtype) -> None:
+    """Every degree path: negative (0), 0, 1, the recurrence, the
+    trigonometric form of large Chebyshev degrees, Hermite's NaN beyond its
+    limit, NaN and inf degrees; x at +-1, 0 and outside [-1, 1]; integer
+    degrees and a Python-number degree."""
+    g = torch.Generator().manual_seed(2)
+    xs = torch.cat([torch.rand(40, generator=g, dtype=dtype) * 2.2 - 1.1,
+                    torch.tensor([0.0, 1.0, -1.0, 0.5, 2.0, -3.0, INF], dtype=dtype)])
+    ns = torch.tensor([-1, 0, 1, 2, 3, 5, 7, 9, 12, 30, 200, 600, NAN, INF, 2.7], dtype=dtype)
+    x, n = (t.flatten() for t in torch.meshgrid(xs, ns, indexing="ij"))
+
+    def f(x, n, k):
+        return tuple(getattr(torch.special, p)(x, n) for p in POLYNOMIALS) + (torch.special.legendre_polynomial_p(x, k),
+                                                                              torch.special.hermite_polynomial_h(x, 3))
+
+    k = (n.nan_to_num(0, 0, 0)).to(torch.int64)
+    for name, got, want in zip([*POLYNOMIALS, "legendre int n", "hermite n=3"], sparcc.jit(f)(x, n, k), f(x, n, k)):
+        _close(got, want, name)
+
+
+def test_orthogonal_polynomials_of_nan_are_nan() -> None:
+    """Eager's kernels (but Chebyshev T and Hermite H) return an uninitialised
+    variable for x = NaN and degree >= 2 (their loop stops at once on a NaN;
+    0 or 1.66e9 here): sparcc returns NaN."""
+    x, n = torch.full((3,), NAN), torch.tensor([2.0, 3.0, 20.0])
+
+    def f(x, n):
+        return tuple(getattr(torch.special, p)(x, n) for p in POLYNOMIALS)
+
+    for name, got in zip(POLYNOMIALS, sparcc.jit(f)(x, n)):
+        assert got.isnan().all(), name
