@@ -188,3 +188,12 @@ def test_orthogonal_polynomials_of_nan_are_nan() -> None:
 
     for name, got in zip(POLYNOMIALS, sparcc.jit(f)(x, n)):
         assert got.isnan().all(), name
+
+
+def test_hls_and_gpu_targets_name_the_special_function_they_lack(tmp_path) -> None:
+    """specfun.c is the CPU runtime's: the other targets refuse by name."""
+    x = torch.rand(8) + 0.5
+    with pytest.raises(sparcc.SparccError, match="hls target has no code for PyTorch's special function 'digamma'"):
+        sparcc.jit(torch.digamma, target="hls")(x)
+    with pytest.raises(sparcc.SparccError, match="GPU target has no code for PyTorch's special function 'i0e'"):
+        sparcc.compile(torch.special.i0e, (x,), tmp_path / "g", target="gpu")
