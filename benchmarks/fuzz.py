@@ -150,7 +150,7 @@ BAD_MODELS = {
     "not_callable": "make_model = 3\n",
     "takes_args": "def make_model(size):\n    return None\n",
     "unsupported_op": (
-        "import torch\n\ndef make_model():\n    return lambda x: torch.lgamma(x)\n\n"
+        "import torch\n\ndef make_model():\n    return lambda x: torch.linalg.qr(x).Q\n\n"
         "def example_inputs():\n    return [torch.randn(2, 16)]\n"
     ),
     "inputs_raise": (

@@ -813,6 +813,57 @@ for _target, _op in UNARY_OPS.items():
     HANDLERS[_target] = _unary(_op)
 
 
+# PyTorch's special functions (nn.special); integer operands compute in the
+# result type, as for the unary float ops above.
+SPECIAL_OPS: dict[Any, str] = {
+    aten.lgamma.default: "lgamma", aten.special_gammaln.default: "lgamma", aten.digamma.default: "digamma",
+    aten.special_digamma.default: "digamma", aten.special_psi.default: "digamma",
+    aten.erfinv.default: "erfinv", aten.special_erfinv.default: "erfinv",
+    aten.i0.default: "i0", aten.special_i0.default: "i0", aten.special_i0e.default: "i0e",
+    aten.special_i1.default: "i1", aten.special_i1e.default: "i1e", aten.special_ndtri.default: "ndtri",
+    aten.special_erfcx.default: "erfcx", aten.special_zeta.default: "zeta", aten.special_zeta.self_scalar: "zeta",
+    aten.special_zeta.other_scalar: "zeta",
+    **{getattr(aten, f"special_{fn}").default: fn for fn in nn.SPECIAL_FUNCTIONS if "bessel" in fn},
+    # the orthogonal polynomials of (x, n), either one may be a Python number
+    **{getattr(getattr(aten, f"special_{fn}"), overload): fn
+       for fn in nn.SPECIAL_FUNCTIONS if "_polynomial_" in fn for overload in ("default", "x_scalar", "n_scalar")},
+}
+
+
+def _special(fn: str) -> Handler:
+    def handler(g: GraphImporter, *args: Any) -> SSAValue:
+        typ = g.out_type()
+        return g.emit(nn.SpecialOp(fn, [g.operand(a, typ) for a in args]))
+
+    return handler
+
+
+for _target, _fn in SPECIAL_OPS.items():
+    HANDLERS[_target] = _special(_fn)
+
+
+@handles(aten.nextafter.default)
+def _nextafter(g: GraphImporter, a: SSAValue, b: SSAValue) -> SSAValue:
+    """The neighbour in the tensor's own dtype: a float16/bfloat16 value,
+    kept in float32 inside sparcc, steps in its own type."""
+    typ, dtype = g.out_type(), g.meta_dtype()
+    own = DTYPES[dtype]
+    a, b = g.operand(a, own), g.operand(b, own)
+    return g.to(g.emit(nn.SpecialOp("nextafter", [a, b])), typ)
+
+
+@handles(aten.polygamma.default, aten.special_polygamma.default)
+def _polygamma(g: GraphImporter, n: int, x: SSAValue) -> SSAValue:
+    typ = g.out_type()
+    return g.emit(nn.SpecialOp("polygamma", [g.scalar(n, typ), g.to(x, typ)]))
+
+
+@handles(aten.frexp.Tensor)
+def _frexp(g: GraphImporter, x: SSAValue) -> tuple:
+    """(mantissa, exponent): x = mantissa * 2^exponent, 0.5 <= |mantissa| < 1."""
+    return tuple(g.emit(nn.SpecialOp(fn, [x])) for fn in ("frexp_mantissa", "frexp_exponent"))
+
+
 @handles(aten.gelu.default)
 def _gelu(g: GraphImporter, x: SSAValue, approximate: str = "none") -> SSAValue:
     from xdsl.dialects.builtin import StringAttr

@@ -39,8 +39,13 @@ from xdsl.dialects.builtin import (
     StringAttr,
     SymbolRefAttr,
     TensorType,
+    BFloat16Type,
+    Float16Type,
+    Float32Type,
+    Float64Type,
     f64,
     i1,
+    i32,
     i64,
 )
 from xdsl.ir import Attribute, Dialect, SSAValue
@@ -1132,6 +1137,56 @@ ErfcOp = _unary("nn.erfc", "ErfcOp", "%y = nn.erfc %x : tensor<4xf32>")
 Exp2Op = _unary("nn.exp2", "Exp2Op", "%y = nn.exp2 %x : tensor<4xf32>")
 
 
+# PyTorch's special functions that `nn.special` computes, by name: the number
+# of operands and, where it is not the operands' type, the result element type.
+SPECIAL_FUNCTIONS: dict[str, int] = {
+    "lgamma": 1, "digamma": 1, "polygamma": 2, "erfinv": 1, "i0": 1, "i0e": 1, "i1": 1, "i1e": 1,
+    "ndtri": 1, "erfcx": 1, "zeta": 2, "nextafter": 2, "frexp_mantissa": 1, "frexp_exponent": 1,
+    "bessel_j0": 1, "bessel_j1": 1, "bessel_y0": 1, "bessel_y1": 1, "spherical_bessel_j0": 1,
+    "modified_bessel_i0": 1, "modified_bessel_i1": 1, "modified_bessel_k0": 1, "modified_bessel_k1": 1,
+    "scaled_modified_bessel_k0": 1, "scaled_modified_bessel_k1": 1,
+    # the orthogonal polynomials of (x, degree n)
+    **{f"{kind}_polynomial_{v}": 2 for kind, vs in (("chebyshev", "tuvw"), ("shifted_chebyshev", "tuvw"),
+                                                    ("hermite", ("h", "he")), ("laguerre", "l"), ("legendre", "p"))
+       for v in vs},
+}
+SPECIAL_RESULT: dict[str, Attribute] = {"frexp_exponent": i32}
+
+
+@irdl_op_definition
+class SpecialOp(NnOp):
+    """A special function of PyTorch (`SPECIAL_FUNCTIONS`), elementwise with
+    broadcasting, computed as PyTorch's CPU kernel computes it.
+
+    %y = nn.special "digamma" %x : (tensor<4xf32>) -> tensor<4xf32>
+    """
+
+    name = "nn.special"
+    fn = prop_def(StringAttr)
+    inputs = var_operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$fn $inputs attr-dict `:` functional-type($inputs, $result)"
+
+    def __init__(self, fn: str, inputs: Sequence[SSAValue]):
+        super().__init__(operands=[inputs], result_types=[_PLACEHOLDER], properties={"fn": StringAttr(fn)})
+        _built(self)
+
+    def infer_type(self) -> TensorType:
+        fn = self.fn.data
+        if fn not in SPECIAL_FUNCTIONS:
+            raise VerifyException(f"expected a special function of {sorted(SPECIAL_FUNCTIONS)}, got '{fn}'")
+        if len(self.inputs) != SPECIAL_FUNCTIONS[fn]:
+            raise VerifyException(f"expected {SPECIAL_FUNCTIONS[fn]} operands for '{fn}', got {len(self.inputs)}")
+        types = {elem(x) for x in self.inputs}
+        if len(types) != 1 or not isinstance(elem(self.inputs[0]), (Float16Type, BFloat16Type, Float32Type, Float64Type)):
+            raise VerifyException(f"expected float operands of one element type, got {', '.join(map(str, types))}")
+        shape = shape_of(self.inputs[0])
+        for x in self.inputs[1:]:
+            shape = broadcast_shapes(shape, shape_of(x))
+        return tensor(shape, SPECIAL_RESULT.get(fn, elem(self.inputs[0])))
+
+
 def _binary(op_name: str, cls: str, doc: str) -> type[BinaryOp]:
     return irdl_op_definition(type(cls, (BinaryOp,), {"name": op_name, "__doc__": doc, "__module__": __name__}))
 
@@ -1698,7 +1753,7 @@ Nn = Dialect(
         SliceOp,
         EmbeddingOp,
         AbsOp, SinOp, CosOp, TanOp, AtanOp, FloorOp, CeilOp, RoundOp, TruncOp, SignOp, Log1pOp, Expm1Op, Log2Op, NotOp,
-        AsinOp, AcosOp, SinhOp, CoshOp, AsinhOp, AcoshOp, AtanhOp, Log10Op, ErfcOp, Exp2Op,
+        AsinOp, AcosOp, SinhOp, CoshOp, AsinhOp, AcoshOp, AtanhOp, Log10Op, ErfcOp, Exp2Op, SpecialOp,
         MinimumOp, PowOp, FmodOp, RemainderOp, FloorDivOp, TruncDivOp, Atan2Op, AndOp, OrOp, XorOp, ShlOp, ShrOp,
         CopysignOp, FmaxOp, FminOp, HypotOp,
         CompareOp, WhereOp, CastOp, ArangeOp, CumsumOp, CumprodOp, CummaxOp, CumminOp, LogcumsumexpOp, ProdOp, AminOp, ArgmaxOp, GatherOp, IndexOp, PadOp,

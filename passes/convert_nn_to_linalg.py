@@ -294,6 +294,33 @@ class Scalar:
         erf(a) rounds to 1."""
         return self._add(MathErfcOp(a))
 
+    def special(self, fn: str, args: Sequence[SSAValue], typ: Attribute):
+        """PyTorch's special function `fn` (nn.SPECIAL_FUNCTIONS) of `args`:
+        a call of the runtime's `special_symbol` for their type (f16 and bf16
+        compute in f32, as PyTorch's kernels do), or arith where that is exact."""
+        if fn in ARITH_SPECIAL:
+            return getattr(self, fn)(*args)
+        narrow = args[0].type not in (f32, f64)
+        if narrow:
+            args = [self.cast(a, f32) for a in args]
+        wide = f32 if narrow and is_float(typ) else typ
+        result = self._add(func.CallOp(special_symbol(fn, args[0].type), list(args), [wide]))
+        return self.cast(result, typ)
+
+    def nextafter(self, a, b):
+        """The float next to `a` toward `b`, in `a`'s own width: one step of
+        its bits (sign and magnitude) away from or toward zero; the smallest
+        subnormal with `b`'s sign from zero; `b` where a == b; NaN from NaN."""
+        bits = IntegerType(a.type.bitwidth)  # type: ignore[attr-defined]
+        zero, one = self.const(0.0, a.type), self.const(1, bits)
+        n = self._add(arith.BitcastOp(a, bits))
+        away = self.cmp("eq", self.cmp("lt", a, b), self.cmp("gt", a, zero))
+        step = self._add(arith.BitcastOp(self.select(away, self.add(n, one), self.sub(n, one)), a.type))
+        tiny = self._add(mathd.CopySignOp(self._add(arith.BitcastOp(one, a.type)), b))
+        r = self.select(self.cmp("eq", a, zero), tiny, step)
+        r = self.select(self.cmp("eq", a, b), b, r)
+        return self.select(self._add(arith.CmpfOp(a, b, "uno")), self.add(a, b), r)
+
     def fmax(self, a, b, predicate: str):
         """fmax/fmin: the other operand where one is NaN; integers: max/min."""
         if not is_float(a.type):
@@ -738,6 +765,17 @@ class MathErfcOp(mathd.FloatingPointLikeUnaryMathOperation):
     name = "math.erfc"
 
 
+SPECIAL_PREFIX = "sparcc_sf_"
+ARITH_SPECIAL = frozenset({"nextafter"})  # special functions built from arith ops (Scalar.special), not called
+
+
+def special_symbol(fn: str, typ: Attribute) -> str:
+    """The C function that computes special function `fn` on `typ` (f32 or
+    f64) values: `float sparcc_sf_digamma_f32(float)`. The CPU target's
+    runtime defines one per function and type (backends/cpu/specfun.c)."""
+    return f"{SPECIAL_PREFIX}{fn}_{'f32' if typ == f32 else 'f64'}"
+
+
 class Lowering(RewritePattern):
     """Replaces one nn op by what `emit` builds."""
 
@@ -850,6 +888,9 @@ def _elementwise_body(op: Operation) -> Body | None:
     if isinstance(op, nn.CastOp):
         to = elem(op.result)
         return lambda s, x: s.cast(x[0], to)
+    if isinstance(op, nn.SpecialOp):
+        fn, to, n = op.fn.data, elem(op.result), len(op.inputs)
+        return lambda s, x: s.special(fn, x[:n], to)
     return ELEMENTWISE.get(type(op))
 
 
@@ -1886,12 +1927,24 @@ class ConvertNnToLinalgPass(ModulePass):
             finally:
                 SIZES.reset(token)
         drop_symbolic_shapes(op)
-        declared = {f.sym_name.data for f in op.ops if isinstance(f, func.FuncOp)}
-        calls = (c for c in op.walk() if isinstance(c, func.CallOp) and c.callee.string_value() == INDEX_ERROR)
-        if INDEX_ERROR not in declared and next(calls, None) is not None:
-            decl = func.FuncOp.external(INDEX_ERROR, [i64] * 4, [])
-            block = op.body.block
-            block.insert_op_before(decl, block.first_op) if block.first_op else block.add_op(decl)
+        declare_callees(op)
+
+
+def declare_callees(module: ModuleOp) -> None:
+    """Declares each function that the lowerings call (the runtime's index
+    error hook, the special functions) and `module` does not define, with
+    the types of its first call."""
+    declared = {f.sym_name.data for f in module.ops if isinstance(f, func.FuncOp)}
+    decls = []
+    for call in module.walk():
+        if not isinstance(call, func.CallOp) or call.callee.string_value() in declared:
+            continue
+        name = call.callee.string_value()
+        declared.add(name)
+        decls.append(func.FuncOp.external(name, [a.type for a in call.arguments], [r.type for r in call.results]))
+    block = module.body.block
+    if decls:
+        block.insert_ops_before(decls, block.first_op) if block.first_op else block.add_ops(decls)
 
 
 def bind_sizes(f: func.FuncOp) -> dict[sympy.Symbol, tuple[SSAValue, int]]:

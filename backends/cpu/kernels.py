@@ -122,4 +122,23 @@ def c_header() -> str:
         "#include <stdint.h>",
     ]
     lines += [r.c_prototype() for r in RECORDS.values()]
+    lines += special_prototypes()
     return "\n".join(lines) + "\n"
+
+
+def special_prototypes() -> list[str]:
+    """`float sparcc_sf_digamma_f32(float);` ...: the special functions
+    (specfun.c) that convert-nn-to-linalg calls, for f32 and f64."""
+    from sparcc.dialects import nn
+    from sparcc.passes.convert_nn_to_linalg import ARITH_SPECIAL, special_symbol
+    from xdsl.dialects.builtin import f32, f64
+
+    c_types = {f32: "float", f64: "double", nn.i32: "int32_t"}
+    lines = []
+    for fn, arity in nn.SPECIAL_FUNCTIONS.items():
+        if fn in ARITH_SPECIAL:
+            continue
+        for typ in (f32, f64):
+            result = c_types[nn.SPECIAL_RESULT.get(fn, typ)]
+            lines.append(f"{result} {special_symbol(fn, typ)}({', '.join([c_types[typ]] * arity)});")
+    return lines

@@ -36,9 +36,12 @@ from pathlib import Path
 from sparcc.errors import PipelineError, SparccError
 
 RUNTIME = "libsparcc_rt.so"
-# the runtime library: the thread pool and the C micro-kernels (ukernels.c,
-# spkernels.c, sqkernels.c, when present) that generated code calls
-_RUNTIME_SOURCES = [Path(__file__).with_name(n) for n in ("runtime.c", "ukernels.c", "spkernels.c", "sqkernels.c")]
+# the runtime library: the thread pool, the C micro-kernels (ukernels.c,
+# spkernels.c, sqkernels.c, when present) and PyTorch's special functions
+# (specfun.c) that generated code calls
+_RUNTIME_SOURCES = [
+    Path(__file__).with_name(n) for n in ("runtime.c", "ukernels.c", "spkernels.c", "sqkernels.c", "specfun.c")
+]
 TRIPLE = "x86_64-unknown-linux-gnu"
 
 # CPU features that the generated code may use and that a host must have to

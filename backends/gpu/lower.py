@@ -270,8 +270,16 @@ def _index_errors_to_buffer(module: ir.Module) -> int | None:
 def _reject_calls(module: ir.Module) -> None:
     """A call of a C kernel (lower-quant, lower-sparse) has no GPU code: one
     clear error naming it."""
+    from sparcc.passes.convert_nn_to_linalg import SPECIAL_PREFIX
+
     for call in _walk(module.operation, lambda op: op.name == "func.call"):
         callee = str(call.attributes["callee"]).lstrip("@")
+        if callee.startswith(SPECIAL_PREFIX):
+            fn = callee.removeprefix(SPECIAL_PREFIX).rsplit("_", 1)[0]
+            raise PipelineError(
+                f"the GPU target has no code for PyTorch's special function '{fn}' (it is a function of the "
+                f"CPU runtime, '{callee}'); compile this model for target 'cpu'"
+            )
         raise PipelineError(
             f"the GPU target has no kernel for '{callee}' (a CPU kernel the model's lowering calls: "
             f"a quantised or sparse layer); compile this model for target 'cpu'"

@@ -583,7 +583,15 @@ RUNTIME_HOOKS = {"sparcc_rt_index_error"}  # reads are clamped; the hook reports
 def _call(e: Emitter, op: Any, depth: int) -> None:
     from mlir import ir
 
+    from sparcc.passes.convert_nn_to_linalg import SPECIAL_PREFIX
+
     callee = ir.FlatSymbolRefAttr(_attr(op, "callee")).value
+    if callee.startswith(SPECIAL_PREFIX):
+        fn = callee.removeprefix(SPECIAL_PREFIX).rsplit("_", 1)[0]
+        raise EmitError(
+            f"the hls target has no code for PyTorch's special function '{fn}' (at {where(op)}): it is a "
+            "function of the CPU runtime; compile this model for target 'cpu'"
+        )
     if callee not in RUNTIME_HOOKS:
         raise EmitError(
             f"the hls target cannot emit a call to '{callee}' (at {where(op)}): it emits loops only and has no "

@@ -117,6 +117,22 @@ def _gelu(f: Frame, op: nn.GeluOp) -> Tensor:
     return _float_only("nn.gelu", lambda x: F.gelu(x, approximate=op.approximate.data))(f[op.input])
 
 
+# nn.special's functions: torch.special's (else torch's) function of the
+# same name, but for these; polygamma's order n comes as a 0-d tensor
+_SPECIAL_OWN: dict[str, Callable[..., Tensor]] = {
+    "polygamma": lambda n, x: torch.polygamma(int(n), x),
+    "frexp_mantissa": lambda x: torch.frexp(x).mantissa, "frexp_exponent": lambda x: torch.frexp(x).exponent,
+}
+SPECIAL: dict[str, Callable[..., Tensor]] = {
+    fn: _SPECIAL_OWN.get(fn) or getattr(torch.special, fn, None) or getattr(torch, fn) for fn in nn.SPECIAL_FUNCTIONS
+}
+
+
+@handles(nn.SpecialOp)
+def _special(f: Frame, op: nn.SpecialOp) -> Tensor:
+    return SPECIAL[op.fn.data](*(f[x] for x in op.inputs))
+
+
 def _safe_divisor(b: Tensor) -> Tensor:
     """The divisor compiled integer code divides by: 1 for 0 and -1."""
     return torch.where((b == 0) | (b == -1), torch.ones((), dtype=b.dtype), b)

@@ -575,4 +575,31 @@ func.func @scatter_result(%x: tensor<4x8xf32>, %i: tensor<4x2xi64>, %s: tensor<4
   func.return
 }
 
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.special' op expected a special function of {{.*}}, got 'gamma'
+func.func @special_unknown(%x: tensor<4xf32>) {
+  %0 = nn.special "gamma" %x : (tensor<4xf32>) -> tensor<4xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.special' op expected 2 operands for 'polygamma', got 1
+func.func @special_arity(%x: tensor<4xf32>) {
+  %0 = nn.special "polygamma" %x : (tensor<4xf32>) -> tensor<4xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.special' op expected float operands of one element type, got i64
+func.func @special_integer(%x: tensor<4xi64>) {
+  %0 = nn.special "digamma" %x : (tensor<4xi64>) -> tensor<4xi64>
+  func.return
+}
+
 // CHECK-NOT: {{.}}

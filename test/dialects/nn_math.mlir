@@ -51,3 +51,19 @@ func.func @scans(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   %3 = nn.logcumsumexp %2 {dim = 1 : i64} : tensor<4x8xf32> -> tensor<4x8xf32>
   func.return %3 : tensor<4x8xf32>
 }
+
+// PyTorch's special functions: one op, the function by name; polygamma's
+// order is an operand (a 0-d tensor, broadcast); frexp's exponent is i32.
+// CHECK-LABEL: func.func @special(
+// CHECK-NEXT:    %0 = nn.special "digamma" %x : (tensor<4xf32>) -> tensor<4xf32>
+// CHECK-NEXT:    %1 = nn.special "polygamma" %n, %0 : (tensor<f32>, tensor<4xf32>) -> tensor<4xf32>
+// CHECK-NEXT:    %2 = nn.special "nextafter" %1, %n : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+// CHECK-NEXT:    %3 = nn.special "frexp_exponent" %2 : (tensor<4xf32>) -> tensor<4xi32>
+// CHECK-NEXT:    func.return %2, %3 : tensor<4xf32>, tensor<4xi32>
+func.func @special(%x: tensor<4xf32>, %n: tensor<f32>) -> (tensor<4xf32>, tensor<4xi32>) {
+  %0 = nn.special "digamma" %x : (tensor<4xf32>) -> tensor<4xf32>
+  %1 = nn.special "polygamma" %n, %0 : (tensor<f32>, tensor<4xf32>) -> tensor<4xf32>
+  %2 = nn.special "nextafter" %1, %n : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+  %3 = nn.special "frexp_exponent" %2 : (tensor<4xf32>) -> tensor<4xi32>
+  func.return %2, %3 : tensor<4xf32>, tensor<4xi32>
+}

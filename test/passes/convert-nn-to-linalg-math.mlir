@@ -5,6 +5,12 @@
 // One math op each; erfc is upstream's math.erfc (libm's erfc later: 1 - erf
 // would lose every digit in the tail), which sparcc defines since xDSL's math
 // dialect lacks it.
+// The runtime functions that @special (below) calls are declared first, once each.
+// CHECK:       func.func private @sparcc_sf_digamma_f32(f32) -> f32
+// CHECK-NEXT:  func.func private @sparcc_sf_polygamma_f64(f64, f64) -> f64
+// CHECK-NEXT:  func.func private @sparcc_sf_frexp_exponent_f32(f32) -> i32
+// CHECK-NOT:   func.func private
+
 // CHECK-LABEL: func.func @unary(
 // CHECK:         math.asin
 // CHECK:         math.acosh
@@ -94,4 +100,30 @@ func.func @cummax(%i: tensor<8xi64>, %x: tensor<8xf32>) -> (tensor<8xi64>, tenso
 func.func @logcumsumexp(%x: tensor<8xf32>) -> tensor<8xf32> {
   %0 = nn.logcumsumexp %x {dim = 0 : i64} : tensor<8xf32> -> tensor<8xf32>
   func.return %0 : tensor<8xf32>
+}
+
+// A special function is a call of the CPU runtime's C function for the
+// element type (declared at the top); f16/bf16 go through f32; nextafter is arith:
+// one step of the bits (its own width), the smallest subnormal from zero.
+// CHECK-LABEL: func.func @special(
+// CHECK:         ^{{.*}}(%[[A:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[R:.*]] = func.call @sparcc_sf_digamma_f32(%[[A]]) : (f32) -> f32
+// CHECK-NEXT:      linalg.yield %[[R]] : f32
+// CHECK:           %[[W:.*]] = arith.extf %{{.*}} : bf16 to f32
+// CHECK-NEXT:      %[[S:.*]] = func.call @sparcc_sf_digamma_f32(%[[W]]) : (f32) -> f32
+// CHECK-NEXT:      arith.truncf %[[S]] : f32 to bf16
+// CHECK:           func.call @sparcc_sf_polygamma_f64(%{{.*}}, %{{.*}}) : (f64, f64) -> f64
+// CHECK:           func.call @sparcc_sf_frexp_exponent_f32(%{{.*}}) : (f32) -> i32
+// CHECK:           arith.bitcast %{{.*}} : bf16 to i16
+// CHECK:           arith.addi
+// CHECK:           arith.subi
+// CHECK:           math.copysign
+// CHECK:           arith.cmpf uno
+func.func @special(%x: tensor<4xf32>, %h: tensor<4xbf16>, %n: tensor<f64>, %d: tensor<4xf64>) -> (tensor<4xf32>, tensor<4xbf16>, tensor<4xf64>, tensor<4xi32>, tensor<4xbf16>) {
+  %0 = nn.special "digamma" %x : (tensor<4xf32>) -> tensor<4xf32>
+  %1 = nn.special "digamma" %h : (tensor<4xbf16>) -> tensor<4xbf16>
+  %2 = nn.special "polygamma" %n, %d : (tensor<f64>, tensor<4xf64>) -> tensor<4xf64>
+  %3 = nn.special "frexp_exponent" %x : (tensor<4xf32>) -> tensor<4xi32>
+  %4 = nn.special "nextafter" %h, %1 : (tensor<4xbf16>, tensor<4xbf16>) -> tensor<4xbf16>
+  func.return %0, %1, %2, %3, %4 : tensor<4xf32>, tensor<4xbf16>, tensor<4xf64>, tensor<4xi32>, tensor<4xbf16>
 }

@@ -36,25 +36,25 @@ def _assert_clean(err: BaseException) -> str:
 # ----------------------------------------------------------------------------
 
 
-class LgammaModel(nn.Module):
+class QrModel(nn.Module):
     def forward(self, x):
         y = x * 2
-        return torch.lgamma(y)  # <- unsupported: lgamma
+        return torch.linalg.qr(y.reshape(2, 2)).Q  # <- unsupported: qr
 
 
 def test_unsupported_op_in_module_names_op_and_line():
     with pytest.raises(sparcc.UnsupportedOpError) as info:
-        sparcc.jit(LgammaModel())(torch.randn(4))
+        sparcc.jit(QrModel())(torch.randn(4))
     msg = _assert_clean(info.value)
-    assert "aten.lgamma" in msg
-    assert f"{__file__}:{_line_of('# <- unsupported: lgamma')}" in msg
+    assert "aten.linalg_qr" in msg
+    assert f"{__file__}:{_line_of('# <- unsupported: qr')}" in msg
 
 
 class SeveralUnsupported(nn.Module):
     def forward(self, x):
         a = torch.mode(x, dim=-1, keepdim=True).values  # <- unsupported: first mode
         b = torch.mode(a * 2, dim=-1, keepdim=True).values
-        return torch.lgamma(a + b)  # <- unsupported: then lgamma
+        return torch.linalg.qr(a + b).Q  # <- unsupported: then qr
 
 
 def test_every_unsupported_op_is_listed_once_with_count_and_first_line():
@@ -64,8 +64,8 @@ def test_every_unsupported_op_is_listed_once_with_count_and_first_line():
     assert msg.splitlines()[0] == "2 unsupported operations in the model:"
     mode_line = next(line for line in msg.splitlines() if "aten.mode" in line)
     assert "(2x)" in mode_line and f"{__file__}:{_line_of('# <- unsupported: first mode')}" in mode_line
-    lgamma_line = next(line for line in msg.splitlines() if "aten.lgamma" in line)
-    assert "(1x)" in lgamma_line and f"{__file__}:{_line_of('# <- unsupported: then lgamma')}" in lgamma_line
+    qr_line = next(line for line in msg.splitlines() if "aten.linalg_qr" in line)
+    assert "(1x)" in qr_line and f"{__file__}:{_line_of('# <- unsupported: then qr')}" in qr_line
 
 
 def mode_fn(x):
@@ -83,7 +83,7 @@ def test_unsupported_op_in_function_names_op_and_line():
 
 class Block(nn.Module):
     def forward(self, x):
-        return torch.digamma(x)  # <- unsupported: digamma in a submodule
+        return torch.linalg.qr(x).Q  # <- unsupported: qr in a submodule
 
 
 class Outer(nn.Module):
@@ -100,8 +100,8 @@ def test_unsupported_op_in_submodule_names_innermost_line():
     with pytest.raises(sparcc.UnsupportedOpError) as info:
         sparcc.jit(Outer().eval())(torch.randn(2, 4))
     msg = _assert_clean(info.value)
-    assert "aten.digamma" in msg
-    assert f"{__file__}:{_line_of('# <- unsupported: digamma')}" in msg
+    assert "aten.linalg_qr" in msg
+    assert f"{__file__}:{_line_of('# <- unsupported: qr in a submodule')}" in msg
 
 
 def test_unsupported_op_in_a_torch_layer_names_the_layer_and_the_call():
