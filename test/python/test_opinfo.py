@@ -213,6 +213,12 @@ DROPPED: dict[tuple[str, torch.dtype], str] = {
     # (17.95) gives 18 in a tensor of 8 elements and 17 in a tensor of 1;
     # sparcc gives 17. Eager is no reference here.
     ("div.trunc_rounding", torch.bfloat16): "PyTorch's own result depends on the tensor's length",
+    # the same for float16, and for floor division, whose vectorised kernel
+    # rounds fmod, a - fmod and the quotient to the type (over 20000 random
+    # values: 89 floor and 702 trunc results differ from rounding once)
+    ("div.trunc_rounding", torch.float16): "PyTorch's own result depends on the tensor's length",
+    ("div.floor_rounding", torch.float16): "PyTorch's own result depends on the tensor's length",
+    ("floor_divide", torch.float16): "PyTorch's own result depends on the tensor's length",
 }
 
 # Samples sparcc rejects by design: name -> [(predicate(sample), message
