@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+import itertools
 import logging
 import math
 import operator
@@ -1655,47 +1656,85 @@ def _transposed_phases(size: int, k: int, s: int, p: int, d: int, op: int) -> tu
 def _max_pool2d(g: GraphImporter, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False) -> SSAValue:
     k = _pair(kernel)
     if _pair(dilation) != (1, 1):
-        return _max_pool_taps(g, x, k, _pair(stride) if stride else k, _pair(padding), _pair(dilation), False)[0]
+        return _max_pool_windows(g, x, k, _pair(stride) if stride else k, _pair(padding), _pair(dilation), False)[0]
     return _pool(g, nn.MaxPool2dOp, x, k, _pair(stride) if stride else k, _pair(padding), ceil_mode, {})
 
 
-def _max_pool_taps(g: GraphImporter, x: SSAValue, k, stride, padding, dilation, indices: bool) -> tuple:
-    """max_pool2d as PyTorch's CPU kernel walks a window: row by row, a tap
-    replaces the running max where it is greater or NaN, starting from -inf
-    at the window's first element inside the input. One strided slice of
-    the (-inf padded) input per tap; with `indices`, the flat h * W + w of
-    the winner, as max_unpool2d takes it. Handles dilation; the output
+def _max_pool_windows(g: GraphImporter, x: SSAValue, k, stride, padding, dilation, indices: bool) -> tuple:
+    """max_pool2d/3d (len(k) spatial dims) as `_window_max`: output i of a
+    dim reads input positions i*stride - padding + j*dilation; the output
     size is the graph's (ceil_mode included)."""
-    shape = nn.shape_of(x)
-    if len(shape) == 3:
-        y, i = _max_pool_taps(g, g.emit(nn.ReshapeOp(x, (1, *shape))), k, stride, padding, dilation, indices)
-        return g.emit(nn.ReshapeOp(y, nn.shape_of(y)[1:])), (i if i is None else g.emit(nn.ReshapeOp(i, nn.shape_of(i)[1:])))
-    h, w = shape[-2:]
-    _static_dims(g, "max_pool2d with dilation or indices", h, w)
-    oh, ow = g.meta_shape()[-2:]
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = k, stride, padding, dilation
     if any(2 * p > kk for p, kk in zip(padding, k)):
         raise g.fail(f"pad should be at most half of effective kernel size, got padding {list(padding)} for kernel {list(k)}")
-    need_h, need_w = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
+    outs = g.meta_shape()[-len(k):]
+    windows = [(torch.arange(o) * s - p)[:, None] + torch.arange(kk)[None, :] * d
+               for o, kk, s, p, d in zip(outs, k, stride, padding, dilation)]
+    return _window_max(g, x, windows, indices)
+
+
+def _adaptive_windows(size: int, out: int) -> torch.Tensor:
+    """[out, K]: PyTorch's adaptive window i, [floor(i*size/out),
+    ceil((i+1)*size/out)), padded to the longest one with `size` (outside)."""
+    bounds = [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+    longest = max(hi - lo for lo, hi in bounds)
+    return torch.tensor([list(range(lo, hi)) + [size] * (longest - hi + lo) for lo, hi in bounds])
+
+
+def _window_max(g: GraphImporter, x: SSAValue, windows: Sequence[torch.Tensor], indices: bool) -> tuple:
+    """The max of x over windows of its last len(windows) dims, as PyTorch's
+    CPU max pools scan a window: in row-major order, a tap replaces the
+    running max where it is greater or NaN, starting from the lowest value
+    at the window's first element inside the input. windows[d] is [out, K]:
+    the input positions that each output reads along that dim; a position
+    outside the input reads the lowest value (a pad, or past the end of a
+    shorter adaptive window). One tap per combination of window columns: a
+    strided slice of the padded input where the column steps evenly, else
+    an index with constant positions (all inside the padded input). With
+    `indices`, the winner's flat index within the input's plane (volume),
+    as max_unpool takes it."""
+    shape = nn.shape_of(x)
+    lead, sizes = len(shape) - len(windows), shape[len(shape) - len(windows):]
+    _static_dims(g, "max pooling with dilation or indices", *sizes)
     low = -math.inf if not isinstance(nn.elem(x), IntegerType) else float(torch.iinfo(g.meta_dtype()).min)
-    padded = g.emit(nn.PadOp(x, [0, 0, ph, pw], [0, 0, max(0, need_h - h - ph), max(0, need_w - w - pw)], low))
-    rows, cols = torch.arange(oh) * sh - ph, torch.arange(ow) * sw - pw
-    best, where = g.emit(nn.ExpandOp(g.scalar(low, x), (*shape[:2], oh, ow))), None
-    if indices:  # the first in-bounds element of each window, as PyTorch starts
-        first_r = torch.stack([(r + torch.arange(kh) * dh).clamp(min=0)[(r + torch.arange(kh) * dh) >= 0][0] for r in rows])
-        first_c = torch.stack([(c + torch.arange(kw) * dw).clamp(min=0)[(c + torch.arange(kw) * dw) >= 0][0] for c in cols])
-        where = _constant(g, "pool_index", (first_r[:, None] * w + first_c[None, :]).to(torch.int64))
-    for a in range(kh):
-        for b in range(kw):
-            tap = g.emit(nn.SliceOp(padded, 2, a * dh, a * dh + (oh - 1) * sh + 1, sh))
-            tap = g.emit(nn.SliceOp(tap, 3, b * dw, b * dw + (ow - 1) * sw + 1, sw))
-            take = g.emit(nn.CompareOp(tap, best, "gt"))
-            if low == -math.inf:
-                take = g.emit(nn.OrOp(take, g.emit(nn.CompareOp(tap, tap, "ne"))))
-            best = g.emit(nn.WhereOp(take, tap, best))
-            if indices:
-                at = ((rows + a * dh)[:, None] * w + (cols + b * dw)[None, :]).to(torch.int64)
-                where = g.emit(nn.WhereOp(take, _constant(g, "pool_index", at), where))
+    before = [max(0, -int(w.min())) for w in windows]
+    after = [max(0, int(w.max()) + 1 - s) for w, s in zip(windows, sizes)]
+    padded = g.emit(nn.PadOp(x, [0] * lead + before, [0] * lead + after, low)) if any(before + after) else x
+    outs = [w.shape[0] for w in windows]
+
+    def select(y: SSAValue, d: int, column: torch.Tensor) -> SSAValue:  # y[..., column, ...] along dim lead + d
+        column = column + before[d]
+        steps = column[1:] - column[:-1]
+        if len(column) == 1 or (bool((steps == steps[0]).all()) and int(steps[0]) > 0):
+            step = int(steps[0]) if len(column) > 1 else 1
+            return g.emit(nn.SliceOp(y, lead + d, int(column[0]), int(column[-1]) + 1, step))
+        return g.emit(nn.IndexOp(y, [_constant(g, "pool_index", column)], [lead + d], wrap=False))
+
+    strides = [math.prod(sizes[d + 1:]) for d in range(len(windows))]
+
+    def flat(columns: Sequence[torch.Tensor]) -> torch.Tensor:  # [*outs]: sum of position * stride
+        total = torch.zeros(outs, dtype=torch.int64)
+        for d, c in enumerate(columns):
+            total = total + (c * strides[d]).reshape([-1 if e == d else 1 for e in range(len(outs))])
+        return total
+
+    best = g.emit(nn.ExpandOp(g.scalar(low, x), (*shape[:lead], *outs)))
+    where = None
+    if indices:  # the first element of each window inside the input, as PyTorch starts
+        where = _constant(g, "pool_index", flat([torch.stack([r[(r >= 0) & (r < s)][0] for r in w])
+                                                for w, s in zip(windows, sizes)]))
+    partial: dict[tuple[int, ...], SSAValue] = {(): padded}  # the taps' shared prefixes of selections
+    for tap in itertools.product(*(range(w.shape[1]) for w in windows)):
+        for d in range(len(tap)):
+            if tap[:d + 1] not in partial:
+                partial[tap[:d + 1]] = select(partial[tap[:d]], d, windows[d][:, tap[d]])
+        value = partial[tap]
+        take = g.emit(nn.CompareOp(value, best, "gt"))
+        if low == -math.inf:
+            take = g.emit(nn.OrOp(take, g.emit(nn.CompareOp(value, value, "ne"))))
+        best = g.emit(nn.WhereOp(take, value, best))
+        if indices:
+            at = flat([w[:, j] for w, j in zip(windows, tap)])
+            where = g.emit(nn.WhereOp(take, _constant(g, "pool_index", at), where))
     return best, where
 
 
@@ -2061,7 +2100,7 @@ def _max_pool2d_with_indices(g: GraphImporter, x, kernel, stride=(), padding=0, 
     uses = [u for u in g.node.users if u.target is operator.getitem and u.args[1] == 1 and u.users]  # type: ignore[union-attr]
     if uses:  # max_unpool2d, or the indices returned
         k = _pair(kernel)
-        return _max_pool_taps(g, x, k, _pair(stride) if stride else k, _pair(padding), _pair(dilation), True)
+        return _max_pool_windows(g, x, k, _pair(stride) if stride else k, _pair(padding), _pair(dilation), True)
     return (_max_pool2d(g, x, kernel, stride, padding, dilation, ceil_mode), None)
 
 
@@ -2130,11 +2169,16 @@ def _pool3d(g: GraphImporter, x: SSAValue, kernel, stride, padding, reduce: str,
 
 @handles(aten.max_pool3d_with_indices.default)
 def _max_pool3d_with_indices(g: GraphImporter, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False) -> tuple:
+    """Frames pooled in 2-d then time taps combined (_pool3d); with dilation
+    or with the indices used, one tap per window element (_window_max)."""
     uses = [u for u in g.node.users if u.target is operator.getitem and u.args[1] == 1 and u.users]  # type: ignore[union-attr]
-    if uses:
-        raise g.fail("the indices of max_pool3d are used; sparcc computes the pooled values only")
-    if _triple(dilation) != (1, 1, 1):
-        raise g.fail("max_pool3d with dilation is not supported")
+    if uses or _triple(dilation) != (1, 1, 1):
+        if len(nn.shape_of(x)) not in (4, 5):
+            raise g.fail(f"only 4-d (CTHW) and 5-d (NCTHW) pooling inputs are supported, got {len(nn.shape_of(x))}-d")
+        k = _triple(kernel)
+        best, where = _max_pool_windows(g, x, k, _triple(stride) if stride else k, _triple(padding), _triple(dilation),
+                                        bool(uses))
+        return (best, where)
     return (_pool3d(g, x, kernel, stride, padding, "max",
                     lambda y, k, s, p: _pool(g, nn.MaxPool2dOp, y, k, s, p, ceil_mode, {})), None)
 
@@ -2334,6 +2378,7 @@ EXACT = frozenset({
     aten._unsafe_index.Tensor, aten.index_select.default, aten.gather.default, aten.constant_pad_nd.default,
     aten.as_strided.default, aten.flip.default, aten.slice_scatter.default, aten.select_scatter.default,
     aten.copy.default, aten.max_pool2d_with_indices.default, aten.max_pool3d_with_indices.default, aten.amax.default, aten.amin.default,
+    aten.adaptive_max_pool2d.default, aten.adaptive_max_pool3d.default,
     aten.where.self, aten.embedding.default, aten.unbind.int, aten.chunk.default, aten.narrow.default,
     aten._to_copy.default, aten.relu.default, aten.neg.default, aten.abs.default, aten.sort.default,
     aten.sort.stable, aten.topk.default, aten.index_put.default, aten._unsafe_index_put.default,
@@ -2373,24 +2418,26 @@ def _repeat(g: GraphImporter, x: SSAValue, repeats: Sequence[int]) -> SSAValue:
     return g.emit(nn.ReshapeOp(y, g.meta_shape()))
 
 
-@handles(aten.adaptive_max_pool2d.default)
-def _adaptive_max_pool2d(g: GraphImporter, x: SSAValue, output_size: Sequence[int]) -> tuple:
-    """Windows of equal size (the input divides by the output) as max_pool2d;
-    otherwise PyTorch's windows [floor(i*H/oh), ceil((i+1)*H/oh)), a max
-    over rows then over columns (a window is a product of the two ranges)."""
+@handles(aten.adaptive_max_pool2d.default, aten.adaptive_max_pool3d.default)
+def _adaptive_max_pool(g: GraphImporter, x: SSAValue, output_size: Sequence[int]) -> tuple:
+    """PyTorch's windows [floor(i*H/oh), ceil((i+1)*H/oh)) per dim. Values
+    only: windows of equal size (the input divides by the output) as
+    max_pool2d, else a max over each dim in turn (a window is a product of
+    ranges). With the indices used: one tap per window element
+    (_window_max)."""
     uses = [u for u in g.node.users if u.target is operator.getitem and u.args[1] == 1 and u.users]  # type: ignore[union-attr]
-    if uses:
-        raise g.fail("the indices of adaptive_max_pool2d are used; sparcc computes the pooled values only")
+    spatial = 3 if g.node.target is aten.adaptive_max_pool3d.default else 2  # type: ignore[union-attr]
     shape = nn.shape_of(x)
-    h, w = shape[-2:]
-    oh, ow = g.meta_shape()[-2:]
-    _static_dims(g, "adaptive_max_pool2d", h, w)
-    if h % oh == 0 and w % ow == 0:
-        k = (h // oh, w // ow)
+    sizes, outs = shape[-spatial:], g.meta_shape()[-spatial:]
+    _static_dims(g, f"adaptive_max_pool{spatial}d", *sizes)
+    if uses:
+        return _window_max(g, x, [_adaptive_windows(s, o) for s, o in zip(sizes, outs)], True)
+    if spatial == 2 and all(s % o == 0 for s, o in zip(sizes, outs)):
+        k = (sizes[0] // outs[0], sizes[1] // outs[1])
         return (_pool(g, nn.MaxPool2dOp, x, k, k, (0, 0), False, {}), None)
     y = x
-    for d, size, out in ((len(shape) - 2, h, oh), (len(shape) - 1, w, ow)):
-        if size % out == 0 and size == out:
+    for d, size, out in zip(range(len(shape) - spatial, len(shape)), sizes, outs):
+        if size == out:
             continue
         parts = []
         for i in range(out):

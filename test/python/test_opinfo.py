@@ -115,6 +115,7 @@ ALLOWLIST: list[tuple[str, str]] = [
     ("nn.functional.adaptive_avg_pool2d", ""),
     ("nn.functional.adaptive_max_pool1d", ""), ("nn.functional.adaptive_max_pool2d", ""), ("nn.functional.grid_sample", ""),
     ("nn.functional.max_pool3d", ""), ("nn.functional.avg_pool3d", ""), ("nn.functional.adaptive_avg_pool3d", ""),
+    ("nn.functional.adaptive_max_pool3d", ""),
     # indexing
     ("nn.functional.embedding", ""), ("nn.functional.embedding_bag", ""), ("unfold", ""), ("unfold_copy", ""), ("gather", ""), ("index_select", ""), ("take_along_dim", ""),
     ("flip", ""), ("index_put", ""), ("index_add", ""), ("index_copy", ""), ("masked_scatter", ""), ("put", ""),
@@ -206,14 +207,6 @@ DROPPED: dict[tuple[str, torch.dtype], str] = {
 REJECTED: dict[str, list[tuple[Callable[[Any], bool], str]]] = {
     **{name: [(lambda s: s.kwargs.get("max_norm") is not None, r"aten\.embedding_renorm")]
        for name in ("nn.functional.embedding", "nn.functional.embedding_bag")},
-    **{f"nn.functional.adaptive_max_pool{n}d": [(
-        lambda s: s.kwargs.get("return_indices") or (len(s.args) > 1 and s.args[1]),
-        r"the indices of adaptive_max_pool2d are used",
-    )] for n in (1, 2)},
-    "nn.functional.max_pool3d": [(
-        lambda s: s.kwargs.get("return_indices") or s.kwargs.get("dilation", 1) not in (1, (1, 1, 1)),
-        r"the indices of max_pool3d are used|max_pool3d with dilation is not supported",
-    )],
     "nn.functional.avg_pool3d": [(lambda s: not s.input.is_floating_point(), r"avg_pool3d of an integer tensor")],
     # 5-d (volumetric) grid_sample, and bicubic interpolation
     "nn.functional.grid_sample": [
