@@ -1562,7 +1562,7 @@ def _conv3d(g: GraphImporter, x, w, b, stride, padding, dilation, groups) -> SSA
         padding = 0 if padding == "valid" else [d * (k - 1) // 2 for d, k in zip(_triple(dilation), nn.shape_of(w)[2:])]
     (n, c, t, h, wd), (o, cg, kt, kh, kw) = nn.shape_of(x), nn.shape_of(w)
     (st, *s2), (pt, *p2), (dt, *d2) = _triple(stride), _triple(padding), _triple(dilation)
-    out = g.meta_shape()[-3]
+    out = (t + 2 * pt - dt * (kt - 1) - 1) // st + 1
     if kt == 1 and st == 1 and pt == 0:
         taps = g.emit(nn.ReshapeOp(x, (n, c, 1, t, h, wd)))
     else:
@@ -1584,10 +1584,11 @@ def _conv_transpose(g: GraphImporter, x, w, b, stride, padding, dilation, output
     the padded input with those taps of the flipped kernel (channel dims
     swapped per group), at dilation d/gcd(s, d); the phases interleave. No
     multiplication by inserted zeros (a stride-s zero-inserted input would
-    cost s*s times more)."""
+    cost s*s times more). 1-d runs as 2-d of height 1; 3-d phases are 3-d
+    convolutions (_conv3d)."""
     rank = len(nn.shape_of(w))
-    if rank not in (3, 4):
-        raise g.fail(f"only 1-d and 2-d transposed convolutions are supported, got a {rank - 2}-d one")
+    if rank not in (3, 4, 5):
+        raise g.fail(f"only 1-d, 2-d and 3-d transposed convolutions are supported, got a {rank - 2}-d one")
     if len(nn.shape_of(x)) == rank - 1:  # unbatched
         y = _conv_transpose(g, g.emit(nn.ReshapeOp(x, (1, *nn.shape_of(x)))), w, b, stride, padding, dilation,
                             output_padding, groups)
@@ -1600,36 +1601,45 @@ def _conv_transpose(g: GraphImporter, x, w, b, stride, padding, dilation, output
         y = _conv_transpose(g, x, w, b, one(stride, 1), one(padding, 0), one(dilation, 1), one(output_padding, 0),
                             groups)
         return g.emit(nn.ReshapeOp(y, g.meta_shape()))
-    (n, c, h, wd), (ci, cog, kh, kw) = nn.shape_of(x), nn.shape_of(w)
-    # [Cin, Cout/g, kh, kw] -> [Cout, Cin/g, kh, kw], flipped
-    w = _flip(g, w, [2, 3])
-    w = g.emit(nn.ReshapeOp(w, (groups, ci // groups, cog, kh, kw)))
-    w = g.emit(nn.PermuteOp(w, [0, 2, 1, 3, 4]))
-    w = g.emit(nn.ReshapeOp(w, (groups * cog, ci // groups, kh, kw)))
-    axes = [_transposed_phases(*a) for a in zip((h, wd), (kh, kw), _pair(stride), _pair(padding), _pair(dilation),
-                                                _pair(output_padding))]
-    (qh, sh, out_h, rows), (qw, sw, out_w, cols) = axes
+    spatial, per_dim = rank - 2, (_pair if rank == 4 else _triple)
+    (n, c, *sizes), (ci, cog, *ks) = nn.shape_of(x), nn.shape_of(w)
+    # [Cin, Cout/g, *k] -> [Cout, Cin/g, *k], flipped
+    w = _flip(g, w, list(range(2, rank)))
+    w = g.emit(nn.ReshapeOp(w, (groups, ci // groups, cog, *ks)))
+    w = g.emit(nn.PermuteOp(w, [0, 2, 1, *range(3, rank + 1)]))
+    w = g.emit(nn.ReshapeOp(w, (groups * cog, ci // groups, *ks)))
+    axes = [_transposed_phases(*a) for a in zip(sizes, ks, per_dim(stride), per_dim(padding), per_dim(dilation),
+                                                per_dim(output_padding))]
+    qs, steps, outs = [a[0] for a in axes], [a[1] for a in axes], [a[2] for a in axes]
     cout = groups * cog
     phases = []
-    for row in rows:
-        for col in cols:
-            if row is None or col is None:  # no tap, or only padding, reaches this phase: the bias alone
-                zero = g.emit(nn.ExpandOp(g.scalar(0, x), (n, cout, qh, qw)))
-                phases.append(zero if b is None else g.emit(nn.AddOp(zero, g.emit(nn.ReshapeOp(b, (cout, 1, 1))))))
-                continue
-            (t_h, j_h, d_h, low_h, high_h, e_h), (t_w, j_w, d_w, low_w, high_w, e_w) = row, col
-            sub = g.emit(nn.SliceOp(w, 2, t_h, t_h + (j_h - 1) * e_h + 1, e_h))
-            sub = g.emit(nn.SliceOp(sub, 3, t_w, t_w + (j_w - 1) * e_w + 1, e_w))
-            xp = _constant_pad(g, x, [low_w, high_w, low_h, high_h])
-            phases.append(g.emit(nn.Conv2dOp(xp, sub, b, (1, 1), (0, 0), (d_h, d_w), groups)))
+    for phase in itertools.product(*(a[3] for a in axes)):
+        if any(p is None for p in phase):  # no tap, or only padding, reaches this phase: the bias alone
+            zero = g.emit(nn.ExpandOp(g.scalar(0, x), (n, cout, *qs)))
+            phases.append(zero if b is None else g.emit(nn.AddOp(zero, g.emit(nn.ReshapeOp(b, (cout,) + (1,) * spatial)))))
+            continue
+        sub, pads = w, []
+        for d, (first, count, _, low, high, step) in enumerate(phase):
+            sub = g.emit(nn.SliceOp(sub, 2 + d, first, first + (count - 1) * step + 1, step))
+            pads = [low, high] + pads  # constant_pad_nd order: the last dim first
+        xp = _constant_pad(g, x, pads)
+        dilations = tuple(p[2] for p in phase)
+        if spatial == 2:
+            phases.append(g.emit(nn.Conv2dOp(xp, sub, b, (1, 1), (0, 0), dilations, groups)))
+        else:
+            phases.append(_conv3d(g, xp, sub, b, 1, 0, dilations, groups))
     if len(phases) == 1:
         y = phases[0]
-    else:  # phase (r, c) to rows r::sh, cols c::sw
-        phases = [g.emit(nn.ReshapeOp(p, (n, cout, qh, 1, qw, 1))) for p in phases]
-        y = g.emit(nn.ConcatOp([g.emit(nn.ConcatOp(phases[r * sw:(r + 1) * sw], 5)) for r in range(sh)], 3))
-        y = g.emit(nn.ReshapeOp(y, (n, cout, qh * sh, qw * sw)))
-    if (qh * sh, qw * sw) != (out_h, out_w):
-        y = g.emit(nn.SliceOp(g.emit(nn.SliceOp(y, 2, 0, out_h, 1)), 3, 0, out_w, 1))
+    else:  # phase (r0, r1, ...) to positions r0::s0, r1::s1, ...: interleave the last dim first
+        phases = [g.emit(nn.ReshapeOp(p, (n, cout, *[v for q in qs for v in (q, 1)]))) for p in phases]
+        for d in reversed(range(spatial)):
+            if steps[d] > 1:
+                phases = [g.emit(nn.ConcatOp(phases[i:i + steps[d]], 3 + 2 * d))
+                          for i in range(0, len(phases), steps[d])]
+        y = g.emit(nn.ReshapeOp(phases[0], (n, cout, *[q * s for q, s in zip(qs, steps)])))
+    for d, (q, s, out) in enumerate(zip(qs, steps, outs)):
+        if q * s != out:
+            y = g.emit(nn.SliceOp(y, 2 + d, 0, out, 1))
     return y
 
 
