@@ -2359,6 +2359,97 @@ def _grid_source(g: GraphImporter, arith: Callable[..., SSAValue], v: SSAValue, 
     return _grid_clip(g, v, size - 1)
 
 
+@handles(aten.grid_sampler_3d.default)
+def _grid_sampler_3d(g: GraphImporter, x: SSAValue, grid: SSAValue, mode: int, padding_mode: int,
+                     align_corners: bool) -> SSAValue:
+    """F.grid_sample of a 5-d input, as PyTorch's (scalar) CPU kernel
+    computes it: the source index of each coordinate (_grid_source_scalar),
+    then gathers of the input flattened to [N, C, D*H*W] at indices clamped
+    into range, `where` masks for the corners outside it, and the trilinear
+    weights as the kernel forms them ((x_e - x) * (y_s - y) * (z_b - z) for
+    the top north-west corner, ...), summed corner by corner."""
+    if mode not in (0, 1):  # PyTorch itself has no bicubic 5-d grid_sample
+        raise g.fail("grid_sample of a 5-d input takes mode='bilinear' or 'nearest'")
+    (n, c, d, h, w), (_, od, oh, ow, _) = nn.shape_of(x), nn.shape_of(grid)
+    _static_dims(g, "grid_sample", d, h, w, od, oh, ow)
+    grid = g.to(grid, nn.elem(x))
+    flat = g.emit(nn.ReshapeOp(x, (n, c, d * h * w)))
+    dtype, points = g.meta_dtype(), od * oh * ow
+
+    def arith(op: type[nn.BinaryOp], a: Any, b: Any) -> SSAValue:
+        """One arithmetic op; in float16/bfloat16 rounded to it, as PyTorch's kernel rounds every op."""
+        a = g.operand(a, grid)
+        v = g.emit(op(a, g.operand(b, a)))
+        return g.to(g.to(v, DTYPES[dtype]), f32) if dtype in HALF else v
+
+    def coordinate(k: int, size: int) -> SSAValue:  # grid[..., k] as a source index, [N, 1, D*H*W out]
+        v = g.emit(nn.ReshapeOp(g.emit(nn.SliceOp(grid, 4, k, k + 1, 1)), (n, 1, points)))
+        return _grid_source_scalar(g, arith, v, size, padding_mode, align_corners)
+
+    px, py, pz = coordinate(0, w), coordinate(1, h), coordinate(2, d)
+
+    def inside(v: SSAValue, size: int) -> SSAValue:
+        return g.emit(nn.AndOp(g.emit(nn.CompareOp(v, g.scalar(-1, v), "gt")), g.emit(nn.CompareOp(v, g.scalar(size, v), "lt"))))
+
+    def tap(cx: SSAValue, cy: SSAValue, cz: SSAValue) -> tuple[SSAValue, SSAValue]:  # x[n, :, cz, cy, cx], in range
+        index = lambda v, size: g.emit(nn.CastOp(_grid_clip(g, v, size - 1), i64))  # noqa: E731
+        at = g.emit(nn.AddOp(g.emit(nn.MulOp(index(cz, d), g.scalar(h, i64))), index(cy, h)))
+        at = g.emit(nn.AddOp(g.emit(nn.MulOp(at, g.scalar(w, i64))), index(cx, w)))
+        value = g.emit(nn.GatherOp(flat, g.emit(nn.ExpandOp(at, (n, c, points))), 2))
+        return value, g.emit(nn.AndOp(g.emit(nn.AndOp(inside(cx, w), inside(cy, h))), inside(cz, d)))
+
+    if mode == 1:  # nearest: std::nearbyint, half to even
+        value, valid = tap(g.emit(nn.RoundOp(px)), g.emit(nn.RoundOp(py)), g.emit(nn.RoundOp(pz)))
+        y = g.emit(nn.WhereOp(valid, value, g.scalar(0, value)))
+    else:
+        x_w, y_n, z_t = g.emit(nn.FloorOp(px)), g.emit(nn.FloorOp(py)), g.emit(nn.FloorOp(pz))
+        x_e, y_s, z_b = (g.emit(nn.AddOp(v, g.scalar(1, v))) for v in (x_w, y_n, z_t))
+        west, east = arith(nn.SubOp, x_e, px), arith(nn.SubOp, px, x_w)  # the weights of the west / east corners
+        north, south = arith(nn.SubOp, y_s, py), arith(nn.SubOp, py, y_n)
+        top, bottom = arith(nn.SubOp, z_b, pz), arith(nn.SubOp, pz, z_t)
+        y = None
+        for (cz, wz), (cy, wy), (cx, wx) in itertools.product(((z_t, top), (z_b, bottom)), ((y_n, north), (y_s, south)),
+                                                              ((x_w, west), (x_e, east))):
+            value, valid = tap(cx, cy, cz)
+            term = arith(nn.MulOp, value, arith(nn.MulOp, arith(nn.MulOp, wx, wy), wz))
+            term = g.emit(nn.WhereOp(valid, term, g.scalar(0, term)))  # a corner outside adds nothing (not NaN * 0)
+            y = term if y is None else arith(nn.AddOp, y, term)
+    return g.emit(nn.ReshapeOp(y, (n, c, od, oh, ow)))
+
+
+def _grid_source_scalar(g: GraphImporter, arith: Callable[..., SSAValue], v: SSAValue, size: int, padding_mode: int,
+                        align_corners: bool) -> SSAValue:
+    """Grid values in [-1, 1] as input coordinates, with the padding mode
+    applied: PyTorch's scalar grid_sampler_compute_source_index (GridSampler.h),
+    operation for operation; its clip is std::min(size - 1, std::max(v, 0)),
+    so a NaN clips to size - 1."""
+    if align_corners:
+        v = arith(nn.MulOp, arith(nn.DivOp, arith(nn.AddOp, v, 1), 2), size - 1)
+    else:
+        v = arith(nn.DivOp, arith(nn.SubOp, arith(nn.MulOp, arith(nn.AddOp, v, 1), size), 1), 2)
+    if padding_mode == 0:  # zeros
+        return v
+
+    def clip(v: SSAValue) -> SSAValue:
+        v = g.emit(nn.WhereOp(g.emit(nn.CompareOp(v, g.scalar(0, v), "lt")), g.scalar(0, v), v))
+        return g.emit(nn.WhereOp(g.emit(nn.CompareOp(v, g.scalar(size - 1, v), "lt")), v, g.scalar(size - 1, v)))
+
+    if padding_mode == 1:  # border
+        return clip(v)
+    twice_low, twice_high = (0, 2 * (size - 1)) if align_corners else (-1, 2 * size - 1)
+    if twice_low == twice_high:  # reflection: nothing to reflect in
+        return g.emit(nn.ExpandOp(g.scalar(0, v), nn.shape_of(v)))
+    low, span = twice_low / 2, (twice_high - twice_low) / 2
+    a = g.emit(nn.AbsOp(arith(nn.SubOp, v, low)))
+    extra = arith(nn.FmodOp, a, span)
+    flips = g.emit(nn.FloorOp(arith(nn.DivOp, a, span)))
+    # int(flips) % 2 == 0; a flip count past int's range converts to INT_MIN (x86), which is even
+    even = g.emit(nn.OrOp(g.emit(nn.CompareOp(g.emit(nn.FmodOp(flips, g.scalar(2, flips))), g.scalar(0, flips), "eq")),
+                          g.emit(nn.CompareOp(flips, g.scalar(2.0**31, flips), "ge"))))
+    v = g.emit(nn.WhereOp(even, arith(nn.AddOp, extra, low), arith(nn.AddOp, arith(nn.SubOp, span, extra), low)))
+    return clip(v)
+
+
 @handles(aten.native_group_norm.default)
 def _group_norm(g: GraphImporter, x, w, b, n: int, c: int, hw: int, groups: int, eps: float) -> tuple:
     shape = nn.shape_of(x)

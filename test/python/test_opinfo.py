@@ -115,6 +115,7 @@ ALLOWLIST: list[tuple[str, str]] = [
     ("nn.functional.max_pool2d", ""), ("nn.functional.max_pool1d", ""), ("nn.functional.max_unpool2d", ""), ("nn.functional.avg_pool2d", ""),
     ("nn.functional.adaptive_avg_pool2d", ""),
     ("nn.functional.adaptive_max_pool1d", ""), ("nn.functional.adaptive_max_pool2d", ""), ("nn.functional.grid_sample", ""),
+    ("grid_sampler_2d", ""), ("grid_sampler_3d", ""),
     ("nn.functional.max_pool3d", ""), ("nn.functional.avg_pool3d", ""), ("nn.functional.adaptive_avg_pool3d", ""),
     ("nn.functional.adaptive_max_pool3d", ""),
     # indexing
@@ -209,11 +210,9 @@ REJECTED: dict[str, list[tuple[Callable[[Any], bool], str]]] = {
     **{name: [(lambda s: s.kwargs.get("max_norm") is not None, r"aten\.embedding_renorm")]
        for name in ("nn.functional.embedding", "nn.functional.embedding_bag")},
     "nn.functional.avg_pool3d": [(lambda s: not s.input.is_floating_point(), r"avg_pool3d of an integer tensor")],
-    # 5-d (volumetric) grid_sample, and bicubic interpolation
-    "nn.functional.grid_sample": [
-        (lambda s: s.input.dim() == 5, r"aten\.grid_sampler_3d"),
-        (lambda s: s.kwargs.get("mode") == "bicubic", r"mode='bicubic' is not supported"),
-    ],
+    # bicubic interpolation
+    "nn.functional.grid_sample": [(lambda s: s.kwargs.get("mode") == "bicubic", r"mode='bicubic' is not supported")],
+    "grid_sampler_2d": [(lambda s: s.args[1] == 2, r"mode='bicubic' is not supported")],
     # a tensor `start` is a data-dependent offset
     "narrow": [(lambda s: any(isinstance(a, torch.Tensor) for a in s.args), r"torch\.export could not capture")],
 }
