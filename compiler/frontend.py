@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import sympy
 import torch
 from sparcc.dialects import nn
@@ -2278,6 +2279,53 @@ def _upsample(g: GraphImporter, x: SSAValue, output_size: Any, *rest: Any) -> SS
     use = [None, None] if output_size is not None else factors
     rows = _resize_matrix(h, oh, mode, align, use[0])
     cols = _resize_matrix(w, ow, mode, align, use[1])
+    return _separable(g, x, rows, cols, "resize")
+
+
+def _antialias_matrix(size: int, out: int, align_corners: bool, scale: float | None, dtype: torch.dtype) -> torch.Tensor:
+    """[out, size] weights of PyTorch's antialiased bilinear resize along one
+    dim (HelperInterpLinear with antialias, UpSampleKernel.cpp): a triangle
+    filter stretched by the downscale factor, over the input positions
+    [center - support + 0.5, center + support + 0.5) clipped to the input,
+    normalised to sum 1; in the input's dtype, as the kernel computes them."""
+    real = {torch.float32: np.float32, torch.float64: np.float64}[dtype]
+    if align_corners:
+        ratio = real(size - 1) / real(out - 1) if out > 1 else real(0)
+    else:
+        ratio = real(1.0 / scale) if scale is not None and scale > 0 else real(size) / real(out)
+    support = real(ratio if ratio >= 1.0 else 1.0)  # interp_size / 2 = 1, times the scale when it shrinks
+    invscale = real(1.0 / ratio) if ratio >= 1.0 else real(1.0)
+    longest = int(math.ceil(support)) * 2 + 1
+    m = torch.zeros(out, size, dtype=torch.float64)
+    for i in range(out):
+        center = real(float(ratio) * (i + 0.5))
+        lo = max(int(float(center - support) + 0.5), 0)
+        count = min(max(min(int(float(center + support) + 0.5), size) - lo, 0), longest)
+        weights = [real(max(real(0), real(1) - abs(real((float(real(j + lo) - center) + 0.5) * float(invscale)))))
+                   for j in range(count)]
+        total = real(0)
+        for v in weights:
+            total = real(total + v)
+        for j, v in enumerate(weights):
+            m[i, lo + j] = float(real(v / total)) if total != 0 else float(v)
+    return m
+
+
+@handles(aten._upsample_bilinear2d_aa.default, aten._upsample_bilinear2d_aa.vec)
+def _upsample_bilinear2d_aa(g: GraphImporter, x: SSAValue, output_size: Any, align_corners: bool, *scales: Any) -> SSAValue:
+    """F.interpolate(mode='bilinear', antialias=True): two constant weight
+    matrices (_antialias_matrix), applied separably (width, then height, as
+    PyTorch's kernel)."""
+    if g.meta_dtype() not in (torch.float32, torch.float64):
+        raise g.fail(f"antialiased bilinear resize of a {g.meta_dtype()} tensor is not supported; convert it to float32")
+    if len(scales) == 1:  # .vec: output_size or the scale factors
+        factors = list(scales[0]) if scales[0] is not None and output_size is None else [None, None]
+    else:
+        factors = list(scales) + [None] * (2 - len(scales))
+    (h, w), (oh, ow) = nn.shape_of(x)[-2:], g.meta_shape()[-2:]
+    _static_dims(g, "antialiased resize", h, w)
+    rows = _antialias_matrix(h, oh, align_corners, factors[0], g.meta_dtype())
+    cols = _antialias_matrix(w, ow, align_corners, factors[1], g.meta_dtype())
     return _separable(g, x, rows, cols, "resize")
 
 

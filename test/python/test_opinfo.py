@@ -115,7 +115,7 @@ ALLOWLIST: list[tuple[str, str]] = [
     ("nn.functional.max_pool2d", ""), ("nn.functional.max_pool1d", ""), ("nn.functional.max_unpool2d", ""), ("nn.functional.avg_pool2d", ""),
     ("nn.functional.adaptive_avg_pool2d", ""),
     ("nn.functional.adaptive_max_pool1d", ""), ("nn.functional.adaptive_max_pool2d", ""), ("nn.functional.grid_sample", ""),
-    ("grid_sampler_2d", ""), ("grid_sampler_3d", ""),
+    ("grid_sampler_2d", ""), ("grid_sampler_3d", ""), ("_upsample_bilinear2d_aa", ""),
     ("nn.functional.max_pool3d", ""), ("nn.functional.avg_pool3d", ""), ("nn.functional.adaptive_avg_pool3d", ""),
     ("nn.functional.adaptive_max_pool3d", ""),
     # indexing
