@@ -21,7 +21,7 @@ import operator
 import sysconfig
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -1691,26 +1691,21 @@ def _adaptive_windows(size: int, out: int) -> torch.Tensor:
     return torch.tensor([list(range(lo, hi)) + [size] * (longest - hi + lo) for lo, hi in bounds])
 
 
-def _window_max(g: GraphImporter, x: SSAValue, windows: Sequence[torch.Tensor], indices: bool) -> tuple:
-    """The max of x over windows of its last len(windows) dims, as PyTorch's
-    CPU max pools scan a window: in row-major order, a tap replaces the
-    running max where it is greater or NaN, starting from the lowest value
-    at the window's first element inside the input. windows[d] is [out, K]:
-    the input positions that each output reads along that dim; a position
-    outside the input reads the lowest value (a pad, or past the end of a
-    shorter adaptive window). One tap per combination of window columns: a
-    strided slice of the padded input where the column steps evenly, else
-    an index with constant positions (all inside the padded input). With
-    `indices`, the winner's flat index within the input's plane (volume),
-    as max_unpool takes it."""
+def _window_taps(g: GraphImporter, x: SSAValue, windows: Sequence[torch.Tensor], fill: float,
+                 what: str) -> Iterator[tuple[tuple[int, ...], SSAValue]]:
+    """The taps of windows over x's last len(windows) dims, in row-major
+    order: windows[d] is [out, K], the input positions that each output
+    reads along that dim; a position outside the input reads `fill` (a pad,
+    or past the end of a shorter adaptive window). Tap (j0, j1, ...) is
+    column j_d of each dim's windows: a strided slice of the padded input
+    where the column steps evenly, else an index with constant positions
+    (all inside the padded input); the taps share their prefixes."""
     shape = nn.shape_of(x)
     lead, sizes = len(shape) - len(windows), shape[len(shape) - len(windows):]
-    _static_dims(g, "max pooling with dilation or indices", *sizes)
-    low = -math.inf if not isinstance(nn.elem(x), IntegerType) else float(torch.iinfo(g.meta_dtype()).min)
+    _static_dims(g, what, *sizes)
     before = [max(0, -int(w.min())) for w in windows]
     after = [max(0, int(w.max()) + 1 - s) for w, s in zip(windows, sizes)]
-    padded = g.emit(nn.PadOp(x, [0] * lead + before, [0] * lead + after, low)) if any(before + after) else x
-    outs = [w.shape[0] for w in windows]
+    padded = g.emit(nn.PadOp(x, [0] * lead + before, [0] * lead + after, fill)) if any(before + after) else x
 
     def select(y: SSAValue, d: int, column: torch.Tensor) -> SSAValue:  # y[..., column, ...] along dim lead + d
         column = column + before[d]
@@ -1720,6 +1715,25 @@ def _window_max(g: GraphImporter, x: SSAValue, windows: Sequence[torch.Tensor], 
             return g.emit(nn.SliceOp(y, lead + d, int(column[0]), int(column[-1]) + 1, step))
         return g.emit(nn.IndexOp(y, [_constant(g, "pool_index", column)], [lead + d], wrap=False))
 
+    partial: dict[tuple[int, ...], SSAValue] = {(): padded}
+    for tap in itertools.product(*(range(w.shape[1]) for w in windows)):
+        for d in range(len(tap)):
+            if tap[:d + 1] not in partial:
+                partial[tap[:d + 1]] = select(partial[tap[:d]], d, windows[d][:, tap[d]])
+        yield tap, partial[tap]
+
+
+def _window_max(g: GraphImporter, x: SSAValue, windows: Sequence[torch.Tensor], indices: bool) -> tuple:
+    """The max of x over windows (_window_taps) as PyTorch's CPU max pools
+    scan a window: in row-major order, a tap replaces the running max where
+    it is greater or NaN, starting from the lowest value at the window's
+    first element inside the input; positions outside read the lowest
+    value. With `indices`, the winner's flat index within the input's plane
+    (volume), as max_unpool takes it."""
+    shape = nn.shape_of(x)
+    sizes = shape[len(shape) - len(windows):]
+    low = -math.inf if not isinstance(nn.elem(x), IntegerType) else float(torch.iinfo(g.meta_dtype()).min)
+    outs = [w.shape[0] for w in windows]
     strides = [math.prod(sizes[d + 1:]) for d in range(len(windows))]
 
     def flat(columns: Sequence[torch.Tensor]) -> torch.Tensor:  # [*outs]: sum of position * stride
@@ -1728,17 +1742,12 @@ def _window_max(g: GraphImporter, x: SSAValue, windows: Sequence[torch.Tensor], 
             total = total + (c * strides[d]).reshape([-1 if e == d else 1 for e in range(len(outs))])
         return total
 
-    best = g.emit(nn.ExpandOp(g.scalar(low, x), (*shape[:lead], *outs)))
+    best = g.emit(nn.ExpandOp(g.scalar(low, x), (*shape[:len(shape) - len(windows)], *outs)))
     where = None
     if indices:  # the first element of each window inside the input, as PyTorch starts
         where = _constant(g, "pool_index", flat([torch.stack([r[(r >= 0) & (r < s)][0] for r in w])
                                                 for w, s in zip(windows, sizes)]))
-    partial: dict[tuple[int, ...], SSAValue] = {(): padded}  # the taps' shared prefixes of selections
-    for tap in itertools.product(*(range(w.shape[1]) for w in windows)):
-        for d in range(len(tap)):
-            if tap[:d + 1] not in partial:
-                partial[tap[:d + 1]] = select(partial[tap[:d]], d, windows[d][:, tap[d]])
-        value = partial[tap]
+    for tap, value in _window_taps(g, x, windows, low, "max pooling with dilation or indices"):
         take = g.emit(nn.CompareOp(value, best, "gt"))
         if low == -math.inf:
             take = g.emit(nn.OrOp(take, g.emit(nn.CompareOp(value, value, "ne"))))
@@ -1766,6 +1775,9 @@ def _avg_pool2d(g: GraphImporter, x, kernel, stride=(), padding=0, ceil_mode=Fal
     from xdsl.dialects.builtin import BoolAttr
 
     k = _pair(kernel)
+    if divisor_override is not None and isinstance(nn.elem(x), IntegerType):
+        return _integer_avg_pool(g, x, k, _pair(stride) if stride else k, _pair(padding), count_include_pad,
+                                 divisor_override)
     extra = {"count_include_pad": BoolAttr.from_bool(bool(count_include_pad))}
     y = _pool(g, nn.AvgPool2dOp, x, k, _pair(stride) if stride else k, _pair(padding), ceil_mode, extra)
     if divisor_override is None:
@@ -1781,6 +1793,31 @@ def _avg_pool2d(g: GraphImporter, x, kernel, stride=(), padding=0, ceil_mode=Fal
     factor = (rows[:, None] * cols[None, :]) / divisor_override  # in float64, rounded once to y's type
     sizes = _constant(g, "pool_divisor", factor.to(TORCH_DTYPES[nn.elem(y)]))
     return g.emit(nn.MulOp(y, sizes))
+
+
+def _integer_avg_pool(g: GraphImporter, x: SSAValue, k, stride, padding, count_include_pad, divisor_override) -> SSAValue:
+    """avg_pool2d/3d of an integer tensor as PyTorch's CPU kernel computes
+    it: the window's sum in the integer type (one tap per window element,
+    _window_taps, zero padding), divided once by the window's divisor,
+    truncating. The divisor is divisor_override, or the product of the
+    window's extents per dim, clipped to the padded input (count_include_pad)
+    or to the input; the output size is the graph's (ceil_mode included)."""
+    if any(2 * p > kk for p, kk in zip(padding, k)):
+        raise g.fail(f"pad should be at most half of effective kernel size, got padding {list(padding)} for kernel {list(k)}")
+    sizes, outs = nn.shape_of(x)[-len(k):], g.meta_shape()[-len(k):]
+    windows = [(torch.arange(o) * s - p)[:, None] + torch.arange(kk)[None, :] for o, kk, s, p in zip(outs, k, stride, padding)]
+    total = None
+    for _, value in _window_taps(g, x, windows, 0, "avg_pool of an integer tensor"):
+        total = value if total is None else g.emit(nn.AddOp(total, value))
+    if divisor_override:
+        return g.emit(nn.TruncDivOp(total, g.scalar(divisor_override, total)))
+    divisor = torch.ones(outs, dtype=torch.int64)
+    for d, (size, o, kk, s, p) in enumerate(zip(sizes, outs, k, stride, padding)):
+        start = torch.arange(o) * s - p
+        end = torch.clamp(start + kk, max=size + p)
+        extent = end - start if count_include_pad else torch.clamp(end, max=size) - torch.clamp(start, min=0)
+        divisor = divisor * extent.reshape([-1 if e == d else 1 for e in range(len(outs))])
+    return g.emit(nn.TruncDivOp(total, g.to(_constant(g, "pool_divisor", divisor), nn.elem(total))))
 
 
 # ----------------------------------------------------------------------------
@@ -2202,7 +2239,11 @@ def _avg_pool3d(g: GraphImporter, x, kernel, stride=(), padding=0, ceil_mode=Fal
     divisor is the product of the window's per-dim extents (clipped to the
     padded or, without count_include_pad, the real input)."""
     if isinstance(nn.elem(x), IntegerType):  # PyTorch truncates the whole window's sum once: not separable
-        raise g.fail("avg_pool3d of an integer tensor is not supported; convert it to a float dtype first")
+        if len(nn.shape_of(x)) not in (4, 5):
+            raise g.fail(f"only 4-d (CTHW) and 5-d (NCTHW) pooling inputs are supported, got {len(nn.shape_of(x))}-d")
+        k = _triple(kernel)
+        return _integer_avg_pool(g, x, k, _triple(stride) if stride else k, _triple(padding), count_include_pad,
+                                 divisor_override)
     y = _pool3d(g, x, kernel, stride, padding, "sum",
                 lambda y, k, s, p: _avg_pool2d(g, y, k, s, p, ceil_mode, count_include_pad, divisor_override))
     if divisor_override:  # the 2-d pooling divided the frames' sums by it

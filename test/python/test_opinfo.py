@@ -165,15 +165,6 @@ def _op_samples(*ops: str, when: Callable[[Any], bool] = lambda s: True) -> Call
 KNOWN_BUGS: dict[str, Bug] = {
     # (Zero-size inputs and results are rejected with a message, test_ops_dtypes;
     # `_samples` leaves out the OpInfo samples that have them.)
-    "avg_pool2d_integer": Bug(
-        r"AssertionError: Tensor-likes are not equal",
-        "integer avg_pool2d with divisor_override: wrong values (ceil_mode) or convert-nn-to-linalg fails "
-        "('required argument is not an integer')",
-        "x = torch.randint(-9, 9, (1, 3, 9, 9))\n"
-        "check(lambda x: F.avg_pool2d(x, 3, 1, 1, True, False, 2), x)\n"
-        "check(lambda x: F.avg_pool2d(x, (4, 4), (2, 3), 1, True, False, 2), x)",
-        lambda op, dtype, sample: op == "nn.functional.avg_pool2d" and dtype in (torch.int64, torch.int32),
-    ),
     "arange_integer_float_bounds": Bug(
         r"AssertionError: Tensor-likes are not equal",
         "arange with an integer dtype and float bounds: sparcc truncates start + i*step ([2, 1, 0, 0]); "
@@ -209,7 +200,6 @@ DROPPED: dict[tuple[str, torch.dtype], str] = {
 REJECTED: dict[str, list[tuple[Callable[[Any], bool], str]]] = {
     **{name: [(lambda s: s.kwargs.get("max_norm") is not None, r"aten\.embedding_renorm")]
        for name in ("nn.functional.embedding", "nn.functional.embedding_bag")},
-    "nn.functional.avg_pool3d": [(lambda s: not s.input.is_floating_point(), r"avg_pool3d of an integer tensor")],
     # bicubic interpolation
     "nn.functional.grid_sample": [(lambda s: s.kwargs.get("mode") == "bicubic", r"mode='bicubic' is not supported")],
     "grid_sampler_2d": [(lambda s: s.args[1] == 2, r"mode='bicubic' is not supported")],

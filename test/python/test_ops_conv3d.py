@@ -211,7 +211,19 @@ def test_torchvision_video_model(name):
     assert float((got - want).abs().max() / want.abs().max()) < 1e-4
 
 
-def test_integer_avg_pool3d_is_rejected():
-    x = torch.randint(-9, 9, (1, 2, 4, 4, 4))
-    with pytest.raises(sparcc.SparccError, match=r"avg_pool3d of an integer tensor is not supported"):
-        sparcc.jit(lambda x: F.avg_pool3d(x, 2))(x)
+def test_integer_avg_pool3d():
+    """The window's integer sum divided once, truncating (PyTorch has no
+    int32 avg_pool3d on the CPU); integer avg_pool2d with divisor_override
+    takes the same path."""
+    x = torch.randint(-50, 50, (2, 3, 7, 6, 5), generator=torch.Generator().manual_seed(5))
+
+    def f(x):
+        return (F.avg_pool3d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+                F.avg_pool3d(x, 3, 2, 1, ceil_mode=True, count_include_pad=True),
+                F.avg_pool3d(x, (2, 2, 3), 2, (1, 1, 1), divisor_override=5),
+                F.avg_pool3d(x, (3, 2, 3), (2, 3, 1), (1, 1, 1), ceil_mode=True, count_include_pad=False,
+                             divisor_override=3),
+                F.avg_pool3d(x[0], 2),
+                F.avg_pool2d(x[:, 0], 3, 1, 1, True, False, 2), F.avg_pool2d(x[:, 0], (4, 4), (2, 3), 1, True, False, 2))
+
+    compare(f, x, target="cpu")
