@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+import itertools
 import logging
 import math
 import operator
 import sysconfig
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import sympy
 import torch
 from sparcc.dialects import nn
@@ -1654,7 +1656,7 @@ def _conv3d(g: GraphImporter, x, w, b, stride, padding, dilation, groups) -> SSA
         padding = 0 if padding == "valid" else [d * (k - 1) // 2 for d, k in zip(_triple(dilation), nn.shape_of(w)[2:])]
     (n, c, t, h, wd), (o, cg, kt, kh, kw) = nn.shape_of(x), nn.shape_of(w)
     (st, *s2), (pt, *p2), (dt, *d2) = _triple(stride), _triple(padding), _triple(dilation)
-    out = g.meta_shape()[-3]
+    out = (t + 2 * pt - dt * (kt - 1) - 1) // st + 1
     if kt == 1 and st == 1 and pt == 0:
         taps = g.emit(nn.ReshapeOp(x, (n, c, 1, t, h, wd)))
     else:
@@ -1676,10 +1678,11 @@ def _conv_transpose(g: GraphImporter, x, w, b, stride, padding, dilation, output
     the padded input with those taps of the flipped kernel (channel dims
     swapped per group), at dilation d/gcd(s, d); the phases interleave. No
     multiplication by inserted zeros (a stride-s zero-inserted input would
-    cost s*s times more)."""
+    cost s*s times more). 1-d runs as 2-d of height 1; 3-d phases are 3-d
+    convolutions (_conv3d)."""
     rank = len(nn.shape_of(w))
-    if rank not in (3, 4):
-        raise g.fail(f"only 1-d and 2-d transposed convolutions are supported, got a {rank - 2}-d one")
+    if rank not in (3, 4, 5):
+        raise g.fail(f"only 1-d, 2-d and 3-d transposed convolutions are supported, got a {rank - 2}-d one")
     if len(nn.shape_of(x)) == rank - 1:  # unbatched
         y = _conv_transpose(g, g.emit(nn.ReshapeOp(x, (1, *nn.shape_of(x)))), w, b, stride, padding, dilation,
                             output_padding, groups)
@@ -1692,36 +1695,45 @@ def _conv_transpose(g: GraphImporter, x, w, b, stride, padding, dilation, output
         y = _conv_transpose(g, x, w, b, one(stride, 1), one(padding, 0), one(dilation, 1), one(output_padding, 0),
                             groups)
         return g.emit(nn.ReshapeOp(y, g.meta_shape()))
-    (n, c, h, wd), (ci, cog, kh, kw) = nn.shape_of(x), nn.shape_of(w)
-    # [Cin, Cout/g, kh, kw] -> [Cout, Cin/g, kh, kw], flipped
-    w = _flip(g, w, [2, 3])
-    w = g.emit(nn.ReshapeOp(w, (groups, ci // groups, cog, kh, kw)))
-    w = g.emit(nn.PermuteOp(w, [0, 2, 1, 3, 4]))
-    w = g.emit(nn.ReshapeOp(w, (groups * cog, ci // groups, kh, kw)))
-    axes = [_transposed_phases(*a) for a in zip((h, wd), (kh, kw), _pair(stride), _pair(padding), _pair(dilation),
-                                                _pair(output_padding))]
-    (qh, sh, out_h, rows), (qw, sw, out_w, cols) = axes
+    spatial, per_dim = rank - 2, (_pair if rank == 4 else _triple)
+    (n, c, *sizes), (ci, cog, *ks) = nn.shape_of(x), nn.shape_of(w)
+    # [Cin, Cout/g, *k] -> [Cout, Cin/g, *k], flipped
+    w = _flip(g, w, list(range(2, rank)))
+    w = g.emit(nn.ReshapeOp(w, (groups, ci // groups, cog, *ks)))
+    w = g.emit(nn.PermuteOp(w, [0, 2, 1, *range(3, rank + 1)]))
+    w = g.emit(nn.ReshapeOp(w, (groups * cog, ci // groups, *ks)))
+    axes = [_transposed_phases(*a) for a in zip(sizes, ks, per_dim(stride), per_dim(padding), per_dim(dilation),
+                                                per_dim(output_padding))]
+    qs, steps, outs = [a[0] for a in axes], [a[1] for a in axes], [a[2] for a in axes]
     cout = groups * cog
     phases = []
-    for row in rows:
-        for col in cols:
-            if row is None or col is None:  # no tap, or only padding, reaches this phase: the bias alone
-                zero = g.emit(nn.ExpandOp(g.scalar(0, x), (n, cout, qh, qw)))
-                phases.append(zero if b is None else g.emit(nn.AddOp(zero, g.emit(nn.ReshapeOp(b, (cout, 1, 1))))))
-                continue
-            (t_h, j_h, d_h, low_h, high_h, e_h), (t_w, j_w, d_w, low_w, high_w, e_w) = row, col
-            sub = g.emit(nn.SliceOp(w, 2, t_h, t_h + (j_h - 1) * e_h + 1, e_h))
-            sub = g.emit(nn.SliceOp(sub, 3, t_w, t_w + (j_w - 1) * e_w + 1, e_w))
-            xp = _constant_pad(g, x, [low_w, high_w, low_h, high_h])
-            phases.append(g.emit(nn.Conv2dOp(xp, sub, b, (1, 1), (0, 0), (d_h, d_w), groups)))
+    for phase in itertools.product(*(a[3] for a in axes)):
+        if any(p is None for p in phase):  # no tap, or only padding, reaches this phase: the bias alone
+            zero = g.emit(nn.ExpandOp(g.scalar(0, x), (n, cout, *qs)))
+            phases.append(zero if b is None else g.emit(nn.AddOp(zero, g.emit(nn.ReshapeOp(b, (cout,) + (1,) * spatial)))))
+            continue
+        sub, pads = w, []
+        for d, (first, count, _, low, high, step) in enumerate(phase):
+            sub = g.emit(nn.SliceOp(sub, 2 + d, first, first + (count - 1) * step + 1, step))
+            pads = [low, high] + pads  # constant_pad_nd order: the last dim first
+        xp = _constant_pad(g, x, pads)
+        dilations = tuple(p[2] for p in phase)
+        if spatial == 2:
+            phases.append(g.emit(nn.Conv2dOp(xp, sub, b, (1, 1), (0, 0), dilations, groups)))
+        else:
+            phases.append(_conv3d(g, xp, sub, b, 1, 0, dilations, groups))
     if len(phases) == 1:
         y = phases[0]
-    else:  # phase (r, c) to rows r::sh, cols c::sw
-        phases = [g.emit(nn.ReshapeOp(p, (n, cout, qh, 1, qw, 1))) for p in phases]
-        y = g.emit(nn.ConcatOp([g.emit(nn.ConcatOp(phases[r * sw:(r + 1) * sw], 5)) for r in range(sh)], 3))
-        y = g.emit(nn.ReshapeOp(y, (n, cout, qh * sh, qw * sw)))
-    if (qh * sh, qw * sw) != (out_h, out_w):
-        y = g.emit(nn.SliceOp(g.emit(nn.SliceOp(y, 2, 0, out_h, 1)), 3, 0, out_w, 1))
+    else:  # phase (r0, r1, ...) to positions r0::s0, r1::s1, ...: interleave the last dim first
+        phases = [g.emit(nn.ReshapeOp(p, (n, cout, *[v for q in qs for v in (q, 1)]))) for p in phases]
+        for d in reversed(range(spatial)):
+            if steps[d] > 1:
+                phases = [g.emit(nn.ConcatOp(phases[i:i + steps[d]], 3 + 2 * d))
+                          for i in range(0, len(phases), steps[d])]
+        y = g.emit(nn.ReshapeOp(phases[0], (n, cout, *[q * s for q, s in zip(qs, steps)])))
+    for d, (q, s, out) in enumerate(zip(qs, steps, outs)):
+        if q * s != out:
+            y = g.emit(nn.SliceOp(y, 2 + d, 0, out, 1))
     return y
 
 
@@ -1748,47 +1760,94 @@ def _transposed_phases(size: int, k: int, s: int, p: int, d: int, op: int) -> tu
 def _max_pool2d(g: GraphImporter, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False) -> SSAValue:
     k = _pair(kernel)
     if _pair(dilation) != (1, 1):
-        return _max_pool_taps(g, x, k, _pair(stride) if stride else k, _pair(padding), _pair(dilation), False)[0]
+        return _max_pool_windows(g, x, k, _pair(stride) if stride else k, _pair(padding), _pair(dilation), False)[0]
     return _pool(g, nn.MaxPool2dOp, x, k, _pair(stride) if stride else k, _pair(padding), ceil_mode, {})
 
 
-def _max_pool_taps(g: GraphImporter, x: SSAValue, k, stride, padding, dilation, indices: bool) -> tuple:
-    """max_pool2d as PyTorch's CPU kernel walks a window: row by row, a tap
-    replaces the running max where it is greater or NaN, starting from -inf
-    at the window's first element inside the input. One strided slice of
-    the (-inf padded) input per tap; with `indices`, the flat h * W + w of
-    the winner, as max_unpool2d takes it. Handles dilation; the output
+def _max_pool_windows(g: GraphImporter, x: SSAValue, k, stride, padding, dilation, indices: bool) -> tuple:
+    """max_pool2d/3d (len(k) spatial dims) as `_window_max`: output i of a
+    dim reads input positions i*stride - padding + j*dilation; the output
     size is the graph's (ceil_mode included)."""
-    shape = nn.shape_of(x)
-    if len(shape) == 3:
-        y, i = _max_pool_taps(g, g.emit(nn.ReshapeOp(x, (1, *shape))), k, stride, padding, dilation, indices)
-        return g.emit(nn.ReshapeOp(y, nn.shape_of(y)[1:])), (i if i is None else g.emit(nn.ReshapeOp(i, nn.shape_of(i)[1:])))
-    h, w = shape[-2:]
-    _static_dims(g, "max_pool2d with dilation or indices", h, w)
-    oh, ow = g.meta_shape()[-2:]
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = k, stride, padding, dilation
     if any(2 * p > kk for p, kk in zip(padding, k)):
         raise g.fail(f"pad should be at most half of effective kernel size, got padding {list(padding)} for kernel {list(k)}")
-    need_h, need_w = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
+    outs = g.meta_shape()[-len(k):]
+    windows = [(torch.arange(o) * s - p)[:, None] + torch.arange(kk)[None, :] * d
+               for o, kk, s, p, d in zip(outs, k, stride, padding, dilation)]
+    return _window_max(g, x, windows, indices)
+
+
+def _adaptive_windows(size: int, out: int) -> torch.Tensor:
+    """[out, K]: PyTorch's adaptive window i, [floor(i*size/out),
+    ceil((i+1)*size/out)), padded to the longest one with `size` (outside)."""
+    bounds = [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+    longest = max(hi - lo for lo, hi in bounds)
+    return torch.tensor([list(range(lo, hi)) + [size] * (longest - hi + lo) for lo, hi in bounds])
+
+
+def _window_taps(g: GraphImporter, x: SSAValue, windows: Sequence[torch.Tensor], fill: float,
+                 what: str) -> Iterator[tuple[tuple[int, ...], SSAValue]]:
+    """The taps of windows over x's last len(windows) dims, in row-major
+    order: windows[d] is [out, K], the input positions that each output
+    reads along that dim; a position outside the input reads `fill` (a pad,
+    or past the end of a shorter adaptive window). Tap (j0, j1, ...) is
+    column j_d of each dim's windows: a strided slice of the padded input
+    where the column steps evenly, else an index with constant positions
+    (all inside the padded input); the taps share their prefixes."""
+    shape = nn.shape_of(x)
+    lead, sizes = len(shape) - len(windows), shape[len(shape) - len(windows):]
+    _static_dims(g, what, *sizes)
+    before = [max(0, -int(w.min())) for w in windows]
+    after = [max(0, int(w.max()) + 1 - s) for w, s in zip(windows, sizes)]
+    padded = g.emit(nn.PadOp(x, [0] * lead + before, [0] * lead + after, fill)) if any(before + after) else x
+
+    def select(y: SSAValue, d: int, column: torch.Tensor) -> SSAValue:  # y[..., column, ...] along dim lead + d
+        column = column + before[d]
+        steps = column[1:] - column[:-1]
+        if len(column) == 1 or (bool((steps == steps[0]).all()) and int(steps[0]) > 0):
+            step = int(steps[0]) if len(column) > 1 else 1
+            return g.emit(nn.SliceOp(y, lead + d, int(column[0]), int(column[-1]) + 1, step))
+        return g.emit(nn.IndexOp(y, [_constant(g, "pool_index", column)], [lead + d], wrap=False))
+
+    partial: dict[tuple[int, ...], SSAValue] = {(): padded}
+    for tap in itertools.product(*(range(w.shape[1]) for w in windows)):
+        for d in range(len(tap)):
+            if tap[:d + 1] not in partial:
+                partial[tap[:d + 1]] = select(partial[tap[:d]], d, windows[d][:, tap[d]])
+        yield tap, partial[tap]
+
+
+def _window_max(g: GraphImporter, x: SSAValue, windows: Sequence[torch.Tensor], indices: bool) -> tuple:
+    """The max of x over windows (_window_taps) as PyTorch's CPU max pools
+    scan a window: in row-major order, a tap replaces the running max where
+    it is greater or NaN, starting from the lowest value at the window's
+    first element inside the input; positions outside read the lowest
+    value. With `indices`, the winner's flat index within the input's plane
+    (volume), as max_unpool takes it."""
+    shape = nn.shape_of(x)
+    sizes = shape[len(shape) - len(windows):]
     low = -math.inf if not isinstance(nn.elem(x), IntegerType) else float(torch.iinfo(g.meta_dtype()).min)
-    padded = g.emit(nn.PadOp(x, [0, 0, ph, pw], [0, 0, max(0, need_h - h - ph), max(0, need_w - w - pw)], low))
-    rows, cols = torch.arange(oh) * sh - ph, torch.arange(ow) * sw - pw
-    best, where = g.emit(nn.ExpandOp(g.scalar(low, x), (*shape[:2], oh, ow))), None
-    if indices:  # the first in-bounds element of each window, as PyTorch starts
-        first_r = torch.stack([(r + torch.arange(kh) * dh).clamp(min=0)[(r + torch.arange(kh) * dh) >= 0][0] for r in rows])
-        first_c = torch.stack([(c + torch.arange(kw) * dw).clamp(min=0)[(c + torch.arange(kw) * dw) >= 0][0] for c in cols])
-        where = _constant(g, "pool_index", (first_r[:, None] * w + first_c[None, :]).to(torch.int64))
-    for a in range(kh):
-        for b in range(kw):
-            tap = g.emit(nn.SliceOp(padded, 2, a * dh, a * dh + (oh - 1) * sh + 1, sh))
-            tap = g.emit(nn.SliceOp(tap, 3, b * dw, b * dw + (ow - 1) * sw + 1, sw))
-            take = g.emit(nn.CompareOp(tap, best, "gt"))
-            if low == -math.inf:
-                take = g.emit(nn.OrOp(take, g.emit(nn.CompareOp(tap, tap, "ne"))))
-            best = g.emit(nn.WhereOp(take, tap, best))
-            if indices:
-                at = ((rows + a * dh)[:, None] * w + (cols + b * dw)[None, :]).to(torch.int64)
-                where = g.emit(nn.WhereOp(take, _constant(g, "pool_index", at), where))
+    outs = [w.shape[0] for w in windows]
+    strides = [math.prod(sizes[d + 1:]) for d in range(len(windows))]
+
+    def flat(columns: Sequence[torch.Tensor]) -> torch.Tensor:  # [*outs]: sum of position * stride
+        total = torch.zeros(outs, dtype=torch.int64)
+        for d, c in enumerate(columns):
+            total = total + (c * strides[d]).reshape([-1 if e == d else 1 for e in range(len(outs))])
+        return total
+
+    best = g.emit(nn.ExpandOp(g.scalar(low, x), (*shape[:len(shape) - len(windows)], *outs)))
+    where = None
+    if indices:  # the first element of each window inside the input, as PyTorch starts
+        where = _constant(g, "pool_index", flat([torch.stack([r[(r >= 0) & (r < s)][0] for r in w])
+                                                for w, s in zip(windows, sizes)]))
+    for tap, value in _window_taps(g, x, windows, low, "max pooling with dilation or indices"):
+        take = g.emit(nn.CompareOp(value, best, "gt"))
+        if low == -math.inf:
+            take = g.emit(nn.OrOp(take, g.emit(nn.CompareOp(value, value, "ne"))))
+        best = g.emit(nn.WhereOp(take, value, best))
+        if indices:
+            at = flat([w[:, j] for w, j in zip(windows, tap)])
+            where = g.emit(nn.WhereOp(take, _constant(g, "pool_index", at), where))
     return best, where
 
 
@@ -1809,6 +1868,9 @@ def _avg_pool2d(g: GraphImporter, x, kernel, stride=(), padding=0, ceil_mode=Fal
     from xdsl.dialects.builtin import BoolAttr
 
     k = _pair(kernel)
+    if divisor_override is not None and isinstance(nn.elem(x), IntegerType):
+        return _integer_avg_pool(g, x, k, _pair(stride) if stride else k, _pair(padding), count_include_pad,
+                                 divisor_override)
     extra = {"count_include_pad": BoolAttr.from_bool(bool(count_include_pad))}
     y = _pool(g, nn.AvgPool2dOp, x, k, _pair(stride) if stride else k, _pair(padding), ceil_mode, extra)
     if divisor_override is None:
@@ -1824,6 +1886,31 @@ def _avg_pool2d(g: GraphImporter, x, kernel, stride=(), padding=0, ceil_mode=Fal
     factor = (rows[:, None] * cols[None, :]) / divisor_override  # in float64, rounded once to y's type
     sizes = _constant(g, "pool_divisor", factor.to(TORCH_DTYPES[nn.elem(y)]))
     return g.emit(nn.MulOp(y, sizes))
+
+
+def _integer_avg_pool(g: GraphImporter, x: SSAValue, k, stride, padding, count_include_pad, divisor_override) -> SSAValue:
+    """avg_pool2d/3d of an integer tensor as PyTorch's CPU kernel computes
+    it: the window's sum in the integer type (one tap per window element,
+    _window_taps, zero padding), divided once by the window's divisor,
+    truncating. The divisor is divisor_override, or the product of the
+    window's extents per dim, clipped to the padded input (count_include_pad)
+    or to the input; the output size is the graph's (ceil_mode included)."""
+    if any(2 * p > kk for p, kk in zip(padding, k)):
+        raise g.fail(f"pad should be at most half of effective kernel size, got padding {list(padding)} for kernel {list(k)}")
+    sizes, outs = nn.shape_of(x)[-len(k):], g.meta_shape()[-len(k):]
+    windows = [(torch.arange(o) * s - p)[:, None] + torch.arange(kk)[None, :] for o, kk, s, p in zip(outs, k, stride, padding)]
+    total = None
+    for _, value in _window_taps(g, x, windows, 0, "avg_pool of an integer tensor"):
+        total = value if total is None else g.emit(nn.AddOp(total, value))
+    if divisor_override:
+        return g.emit(nn.TruncDivOp(total, g.scalar(divisor_override, total)))
+    divisor = torch.ones(outs, dtype=torch.int64)
+    for d, (size, o, kk, s, p) in enumerate(zip(sizes, outs, k, stride, padding)):
+        start = torch.arange(o) * s - p
+        end = torch.clamp(start + kk, max=size + p)
+        extent = end - start if count_include_pad else torch.clamp(end, max=size) - torch.clamp(start, min=0)
+        divisor = divisor * extent.reshape([-1 if e == d else 1 for e in range(len(outs))])
+    return g.emit(nn.TruncDivOp(total, g.to(_constant(g, "pool_divisor", divisor), nn.elem(total))))
 
 
 # ----------------------------------------------------------------------------
@@ -2154,7 +2241,7 @@ def _max_pool2d_with_indices(g: GraphImporter, x, kernel, stride=(), padding=0, 
     uses = [u for u in g.node.users if u.target is operator.getitem and u.args[1] == 1 and u.users]  # type: ignore[union-attr]
     if uses:  # max_unpool2d, or the indices returned
         k = _pair(kernel)
-        return _max_pool_taps(g, x, k, _pair(stride) if stride else k, _pair(padding), _pair(dilation), True)
+        return _max_pool_windows(g, x, k, _pair(stride) if stride else k, _pair(padding), _pair(dilation), True)
     return (_max_pool2d(g, x, kernel, stride, padding, dilation, ceil_mode), None)
 
 
@@ -2223,11 +2310,16 @@ def _pool3d(g: GraphImporter, x: SSAValue, kernel, stride, padding, reduce: str,
 
 @handles(aten.max_pool3d_with_indices.default)
 def _max_pool3d_with_indices(g: GraphImporter, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False) -> tuple:
+    """Frames pooled in 2-d then time taps combined (_pool3d); with dilation
+    or with the indices used, one tap per window element (_window_max)."""
     uses = [u for u in g.node.users if u.target is operator.getitem and u.args[1] == 1 and u.users]  # type: ignore[union-attr]
-    if uses:
-        raise g.fail("the indices of max_pool3d are used; sparcc computes the pooled values only")
-    if _triple(dilation) != (1, 1, 1):
-        raise g.fail("max_pool3d with dilation is not supported")
+    if uses or _triple(dilation) != (1, 1, 1):
+        if len(nn.shape_of(x)) not in (4, 5):
+            raise g.fail(f"only 4-d (CTHW) and 5-d (NCTHW) pooling inputs are supported, got {len(nn.shape_of(x))}-d")
+        k = _triple(kernel)
+        best, where = _max_pool_windows(g, x, k, _triple(stride) if stride else k, _triple(padding), _triple(dilation),
+                                        bool(uses))
+        return (best, where)
     return (_pool3d(g, x, kernel, stride, padding, "max",
                     lambda y, k, s, p: _pool(g, nn.MaxPool2dOp, y, k, s, p, ceil_mode, {})), None)
 
@@ -2240,7 +2332,11 @@ def _avg_pool3d(g: GraphImporter, x, kernel, stride=(), padding=0, ceil_mode=Fal
     divisor is the product of the window's per-dim extents (clipped to the
     padded or, without count_include_pad, the real input)."""
     if isinstance(nn.elem(x), IntegerType):  # PyTorch truncates the whole window's sum once: not separable
-        raise g.fail("avg_pool3d of an integer tensor is not supported; convert it to a float dtype first")
+        if len(nn.shape_of(x)) not in (4, 5):
+            raise g.fail(f"only 4-d (CTHW) and 5-d (NCTHW) pooling inputs are supported, got {len(nn.shape_of(x))}-d")
+        k = _triple(kernel)
+        return _integer_avg_pool(g, x, k, _triple(stride) if stride else k, _triple(padding), count_include_pad,
+                                 divisor_override)
     y = _pool3d(g, x, kernel, stride, padding, "sum",
                 lambda y, k, s, p: _avg_pool2d(g, y, k, s, p, ceil_mode, count_include_pad, divisor_override))
     if divisor_override:  # the 2-d pooling divided the frames' sums by it
@@ -2317,6 +2413,53 @@ def _upsample(g: GraphImporter, x: SSAValue, output_size: Any, *rest: Any) -> SS
     use = [None, None] if output_size is not None else factors
     rows = _resize_matrix(h, oh, mode, align, use[0])
     cols = _resize_matrix(w, ow, mode, align, use[1])
+    return _separable(g, x, rows, cols, "resize")
+
+
+def _antialias_matrix(size: int, out: int, align_corners: bool, scale: float | None, dtype: torch.dtype) -> torch.Tensor:
+    """[out, size] weights of PyTorch's antialiased bilinear resize along one
+    dim (HelperInterpLinear with antialias, UpSampleKernel.cpp): a triangle
+    filter stretched by the downscale factor, over the input positions
+    [center - support + 0.5, center + support + 0.5) clipped to the input,
+    normalised to sum 1; in the input's dtype, as the kernel computes them."""
+    real = {torch.float32: np.float32, torch.float64: np.float64}[dtype]
+    if align_corners:
+        ratio = real(size - 1) / real(out - 1) if out > 1 else real(0)
+    else:
+        ratio = real(1.0 / scale) if scale is not None and scale > 0 else real(size) / real(out)
+    support = real(ratio if ratio >= 1.0 else 1.0)  # interp_size / 2 = 1, times the scale when it shrinks
+    invscale = real(1.0 / ratio) if ratio >= 1.0 else real(1.0)
+    longest = int(math.ceil(support)) * 2 + 1
+    m = torch.zeros(out, size, dtype=torch.float64)
+    for i in range(out):
+        center = real(float(ratio) * (i + 0.5))
+        lo = max(int(float(center - support) + 0.5), 0)
+        count = min(max(min(int(float(center + support) + 0.5), size) - lo, 0), longest)
+        weights = [real(max(real(0), real(1) - abs(real((float(real(j + lo) - center) + 0.5) * float(invscale)))))
+                   for j in range(count)]
+        total = real(0)
+        for v in weights:
+            total = real(total + v)
+        for j, v in enumerate(weights):
+            m[i, lo + j] = float(real(v / total)) if total != 0 else float(v)
+    return m
+
+
+@handles(aten._upsample_bilinear2d_aa.default, aten._upsample_bilinear2d_aa.vec)
+def _upsample_bilinear2d_aa(g: GraphImporter, x: SSAValue, output_size: Any, align_corners: bool, *scales: Any) -> SSAValue:
+    """F.interpolate(mode='bilinear', antialias=True): two constant weight
+    matrices (_antialias_matrix), applied separably (width, then height, as
+    PyTorch's kernel)."""
+    if g.meta_dtype() not in (torch.float32, torch.float64):
+        raise g.fail(f"antialiased bilinear resize of a {g.meta_dtype()} tensor is not supported; convert it to float32")
+    if len(scales) == 1:  # .vec: output_size or the scale factors
+        factors = list(scales[0]) if scales[0] is not None and output_size is None else [None, None]
+    else:
+        factors = list(scales) + [None] * (2 - len(scales))
+    (h, w), (oh, ow) = nn.shape_of(x)[-2:], g.meta_shape()[-2:]
+    _static_dims(g, "antialiased resize", h, w)
+    rows = _antialias_matrix(h, oh, align_corners, factors[0], g.meta_dtype())
+    cols = _antialias_matrix(w, ow, align_corners, factors[1], g.meta_dtype())
     return _separable(g, x, rows, cols, "resize")
 
 
@@ -2398,6 +2541,97 @@ def _grid_source(g: GraphImporter, arith: Callable[..., SSAValue], v: SSAValue, 
     return _grid_clip(g, v, size - 1)
 
 
+@handles(aten.grid_sampler_3d.default)
+def _grid_sampler_3d(g: GraphImporter, x: SSAValue, grid: SSAValue, mode: int, padding_mode: int,
+                     align_corners: bool) -> SSAValue:
+    """F.grid_sample of a 5-d input, as PyTorch's (scalar) CPU kernel
+    computes it: the source index of each coordinate (_grid_source_scalar),
+    then gathers of the input flattened to [N, C, D*H*W] at indices clamped
+    into range, `where` masks for the corners outside it, and the trilinear
+    weights as the kernel forms them ((x_e - x) * (y_s - y) * (z_b - z) for
+    the top north-west corner, ...), summed corner by corner."""
+    if mode not in (0, 1):  # PyTorch itself has no bicubic 5-d grid_sample
+        raise g.fail("grid_sample of a 5-d input takes mode='bilinear' or 'nearest'")
+    (n, c, d, h, w), (_, od, oh, ow, _) = nn.shape_of(x), nn.shape_of(grid)
+    _static_dims(g, "grid_sample", d, h, w, od, oh, ow)
+    grid = g.to(grid, nn.elem(x))
+    flat = g.emit(nn.ReshapeOp(x, (n, c, d * h * w)))
+    dtype, points = g.meta_dtype(), od * oh * ow
+
+    def arith(op: type[nn.BinaryOp], a: Any, b: Any) -> SSAValue:
+        """One arithmetic op; in float16/bfloat16 rounded to it, as PyTorch's kernel rounds every op."""
+        a = g.operand(a, grid)
+        v = g.emit(op(a, g.operand(b, a)))
+        return g.to(g.to(v, DTYPES[dtype]), f32) if dtype in HALF else v
+
+    def coordinate(k: int, size: int) -> SSAValue:  # grid[..., k] as a source index, [N, 1, D*H*W out]
+        v = g.emit(nn.ReshapeOp(g.emit(nn.SliceOp(grid, 4, k, k + 1, 1)), (n, 1, points)))
+        return _grid_source_scalar(g, arith, v, size, padding_mode, align_corners)
+
+    px, py, pz = coordinate(0, w), coordinate(1, h), coordinate(2, d)
+
+    def inside(v: SSAValue, size: int) -> SSAValue:
+        return g.emit(nn.AndOp(g.emit(nn.CompareOp(v, g.scalar(-1, v), "gt")), g.emit(nn.CompareOp(v, g.scalar(size, v), "lt"))))
+
+    def tap(cx: SSAValue, cy: SSAValue, cz: SSAValue) -> tuple[SSAValue, SSAValue]:  # x[n, :, cz, cy, cx], in range
+        index = lambda v, size: g.emit(nn.CastOp(_grid_clip(g, v, size - 1), i64))  # noqa: E731
+        at = g.emit(nn.AddOp(g.emit(nn.MulOp(index(cz, d), g.scalar(h, i64))), index(cy, h)))
+        at = g.emit(nn.AddOp(g.emit(nn.MulOp(at, g.scalar(w, i64))), index(cx, w)))
+        value = g.emit(nn.GatherOp(flat, g.emit(nn.ExpandOp(at, (n, c, points))), 2))
+        return value, g.emit(nn.AndOp(g.emit(nn.AndOp(inside(cx, w), inside(cy, h))), inside(cz, d)))
+
+    if mode == 1:  # nearest: std::nearbyint, half to even
+        value, valid = tap(g.emit(nn.RoundOp(px)), g.emit(nn.RoundOp(py)), g.emit(nn.RoundOp(pz)))
+        y = g.emit(nn.WhereOp(valid, value, g.scalar(0, value)))
+    else:
+        x_w, y_n, z_t = g.emit(nn.FloorOp(px)), g.emit(nn.FloorOp(py)), g.emit(nn.FloorOp(pz))
+        x_e, y_s, z_b = (g.emit(nn.AddOp(v, g.scalar(1, v))) for v in (x_w, y_n, z_t))
+        west, east = arith(nn.SubOp, x_e, px), arith(nn.SubOp, px, x_w)  # the weights of the west / east corners
+        north, south = arith(nn.SubOp, y_s, py), arith(nn.SubOp, py, y_n)
+        top, bottom = arith(nn.SubOp, z_b, pz), arith(nn.SubOp, pz, z_t)
+        y = None
+        for (cz, wz), (cy, wy), (cx, wx) in itertools.product(((z_t, top), (z_b, bottom)), ((y_n, north), (y_s, south)),
+                                                              ((x_w, west), (x_e, east))):
+            value, valid = tap(cx, cy, cz)
+            term = arith(nn.MulOp, value, arith(nn.MulOp, arith(nn.MulOp, wx, wy), wz))
+            term = g.emit(nn.WhereOp(valid, term, g.scalar(0, term)))  # a corner outside adds nothing (not NaN * 0)
+            y = term if y is None else arith(nn.AddOp, y, term)
+    return g.emit(nn.ReshapeOp(y, (n, c, od, oh, ow)))
+
+
+def _grid_source_scalar(g: GraphImporter, arith: Callable[..., SSAValue], v: SSAValue, size: int, padding_mode: int,
+                        align_corners: bool) -> SSAValue:
+    """Grid values in [-1, 1] as input coordinates, with the padding mode
+    applied: PyTorch's scalar grid_sampler_compute_source_index (GridSampler.h),
+    operation for operation; its clip is std::min(size - 1, std::max(v, 0)),
+    so a NaN clips to size - 1."""
+    if align_corners:
+        v = arith(nn.MulOp, arith(nn.DivOp, arith(nn.AddOp, v, 1), 2), size - 1)
+    else:
+        v = arith(nn.DivOp, arith(nn.SubOp, arith(nn.MulOp, arith(nn.AddOp, v, 1), size), 1), 2)
+    if padding_mode == 0:  # zeros
+        return v
+
+    def clip(v: SSAValue) -> SSAValue:
+        v = g.emit(nn.WhereOp(g.emit(nn.CompareOp(v, g.scalar(0, v), "lt")), g.scalar(0, v), v))
+        return g.emit(nn.WhereOp(g.emit(nn.CompareOp(v, g.scalar(size - 1, v), "lt")), v, g.scalar(size - 1, v)))
+
+    if padding_mode == 1:  # border
+        return clip(v)
+    twice_low, twice_high = (0, 2 * (size - 1)) if align_corners else (-1, 2 * size - 1)
+    if twice_low == twice_high:  # reflection: nothing to reflect in
+        return g.emit(nn.ExpandOp(g.scalar(0, v), nn.shape_of(v)))
+    low, span = twice_low / 2, (twice_high - twice_low) / 2
+    a = g.emit(nn.AbsOp(arith(nn.SubOp, v, low)))
+    extra = arith(nn.FmodOp, a, span)
+    flips = g.emit(nn.FloorOp(arith(nn.DivOp, a, span)))
+    # int(flips) % 2 == 0; a flip count past int's range converts to INT_MIN (x86), which is even
+    even = g.emit(nn.OrOp(g.emit(nn.CompareOp(g.emit(nn.FmodOp(flips, g.scalar(2, flips))), g.scalar(0, flips), "eq")),
+                          g.emit(nn.CompareOp(flips, g.scalar(2.0**31, flips), "ge"))))
+    v = g.emit(nn.WhereOp(even, arith(nn.AddOp, extra, low), arith(nn.AddOp, arith(nn.SubOp, span, extra), low)))
+    return clip(v)
+
+
 @handles(aten.native_group_norm.default)
 def _group_norm(g: GraphImporter, x, w, b, n: int, c: int, hw: int, groups: int, eps: float) -> tuple:
     shape = nn.shape_of(x)
@@ -2428,6 +2662,7 @@ EXACT = frozenset({
     aten._unsafe_index.Tensor, aten.index_select.default, aten.gather.default,
     aten.as_strided.default, aten.flip.default, aten.slice_scatter.default, aten.select_scatter.default,
     aten.max_pool2d_with_indices.default, aten.max_pool3d_with_indices.default, aten.amax.default, aten.amin.default,
+    aten.adaptive_max_pool2d.default, aten.adaptive_max_pool3d.default,
     aten.embedding.default, aten.unbind.int, aten.chunk.default, aten.narrow.default,
     aten.relu.default, aten.neg.default, aten.abs.default, aten.sort.default,
     aten.sort.stable, aten.topk.default, aten.index_put.default, aten._unsafe_index_put.default,
@@ -2470,24 +2705,26 @@ def _repeat(g: GraphImporter, x: SSAValue, repeats: Sequence[int]) -> SSAValue:
     return g.emit(nn.ReshapeOp(y, g.meta_shape()))
 
 
-@handles(aten.adaptive_max_pool2d.default)
-def _adaptive_max_pool2d(g: GraphImporter, x: SSAValue, output_size: Sequence[int]) -> tuple:
-    """Windows of equal size (the input divides by the output) as max_pool2d;
-    otherwise PyTorch's windows [floor(i*H/oh), ceil((i+1)*H/oh)), a max
-    over rows then over columns (a window is a product of the two ranges)."""
+@handles(aten.adaptive_max_pool2d.default, aten.adaptive_max_pool3d.default)
+def _adaptive_max_pool(g: GraphImporter, x: SSAValue, output_size: Sequence[int]) -> tuple:
+    """PyTorch's windows [floor(i*H/oh), ceil((i+1)*H/oh)) per dim. Values
+    only: windows of equal size (the input divides by the output) as
+    max_pool2d, else a max over each dim in turn (a window is a product of
+    ranges). With the indices used: one tap per window element
+    (_window_max)."""
     uses = [u for u in g.node.users if u.target is operator.getitem and u.args[1] == 1 and u.users]  # type: ignore[union-attr]
-    if uses:
-        raise g.fail("the indices of adaptive_max_pool2d are used; sparcc computes the pooled values only")
+    spatial = 3 if g.node.target is aten.adaptive_max_pool3d.default else 2  # type: ignore[union-attr]
     shape = nn.shape_of(x)
-    h, w = shape[-2:]
-    oh, ow = g.meta_shape()[-2:]
-    _static_dims(g, "adaptive_max_pool2d", h, w)
-    if h % oh == 0 and w % ow == 0:
-        k = (h // oh, w // ow)
+    sizes, outs = shape[-spatial:], g.meta_shape()[-spatial:]
+    _static_dims(g, f"adaptive_max_pool{spatial}d", *sizes)
+    if uses:
+        return _window_max(g, x, [_adaptive_windows(s, o) for s, o in zip(sizes, outs)], True)
+    if spatial == 2 and all(s % o == 0 for s, o in zip(sizes, outs)):
+        k = (sizes[0] // outs[0], sizes[1] // outs[1])
         return (_pool(g, nn.MaxPool2dOp, x, k, k, (0, 0), False, {}), None)
     y = x
-    for d, size, out in ((len(shape) - 2, h, oh), (len(shape) - 1, w, ow)):
-        if size % out == 0 and size == out:
+    for d, size, out in zip(range(len(shape) - spatial, len(shape)), sizes, outs):
+        if size == out:
             continue
         parts = []
         for i in range(out):

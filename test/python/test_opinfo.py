@@ -124,11 +124,14 @@ ALLOWLIST: list[tuple[str, str]] = [
     ("matmul", ""), ("mm", ""), ("bmm", ""), ("addmm", ""), ("baddbmm", ""), ("addmv", ""), ("addbmm", ""),
     ("nn.functional.linear", ""), ("nn.functional.conv1d", ""), ("nn.functional.conv2d", ""),
     ("nn.functional.conv_transpose1d", ""), ("nn.functional.conv_transpose2d", ""), ("nn.functional.conv3d", ""),
+    ("nn.functional.conv_transpose3d", ""),
     # pooling
     ("nn.functional.max_pool2d", ""), ("nn.functional.max_pool1d", ""), ("nn.functional.max_unpool2d", ""), ("nn.functional.avg_pool2d", ""),
     ("nn.functional.adaptive_avg_pool2d", ""),
     ("nn.functional.adaptive_max_pool1d", ""), ("nn.functional.adaptive_max_pool2d", ""), ("nn.functional.grid_sample", ""),
+    ("grid_sampler_2d", ""), ("grid_sampler_3d", ""), ("_upsample_bilinear2d_aa", ""),
     ("nn.functional.max_pool3d", ""), ("nn.functional.avg_pool3d", ""), ("nn.functional.adaptive_avg_pool3d", ""),
+    ("nn.functional.adaptive_max_pool3d", ""),
     # indexing
     ("nn.functional.embedding", ""), ("nn.functional.embedding_bag", ""), ("unfold", ""), ("unfold_copy", ""), ("gather", ""), ("index_select", ""), ("take_along_dim", ""),
     ("flip", ""), ("index_put", ""), ("index_add", ""), ("index_copy", ""), ("masked_scatter", ""), ("put", ""),
@@ -176,15 +179,6 @@ def _op_samples(*ops: str, when: Callable[[Any], bool] = lambda s: True) -> Call
 KNOWN_BUGS: dict[str, Bug] = {
     # (Zero-size inputs and results are rejected with a message, test_ops_dtypes;
     # `_samples` leaves out the OpInfo samples that have them.)
-    "avg_pool2d_integer": Bug(
-        r"AssertionError: Tensor-likes are not equal",
-        "integer avg_pool2d with divisor_override: wrong values (ceil_mode) or convert-nn-to-linalg fails "
-        "('required argument is not an integer')",
-        "x = torch.randint(-9, 9, (1, 3, 9, 9))\n"
-        "check(lambda x: F.avg_pool2d(x, 3, 1, 1, True, False, 2), x)\n"
-        "check(lambda x: F.avg_pool2d(x, (4, 4), (2, 3), 1, True, False, 2), x)",
-        lambda op, dtype, sample: op == "nn.functional.avg_pool2d" and dtype in (torch.int64, torch.int32),
-    ),
     "arange_integer_float_bounds": Bug(
         r"AssertionError: Tensor-likes are not equal",
         "arange with an integer dtype and float bounds: sparcc truncates start + i*step ([2, 1, 0, 0]); "
@@ -226,20 +220,9 @@ DROPPED: dict[tuple[str, torch.dtype], str] = {
 REJECTED: dict[str, list[tuple[Callable[[Any], bool], str]]] = {
     **{name: [(lambda s: s.kwargs.get("max_norm") is not None, r"aten\.embedding_renorm")]
        for name in ("nn.functional.embedding", "nn.functional.embedding_bag")},
-    **{f"nn.functional.adaptive_max_pool{n}d": [(
-        lambda s: s.kwargs.get("return_indices") or (len(s.args) > 1 and s.args[1]),
-        r"the indices of adaptive_max_pool2d are used",
-    )] for n in (1, 2)},
-    "nn.functional.max_pool3d": [(
-        lambda s: s.kwargs.get("return_indices") or s.kwargs.get("dilation", 1) not in (1, (1, 1, 1)),
-        r"the indices of max_pool3d are used|max_pool3d with dilation is not supported",
-    )],
-    "nn.functional.avg_pool3d": [(lambda s: not s.input.is_floating_point(), r"avg_pool3d of an integer tensor")],
-    # 5-d (volumetric) grid_sample, and bicubic interpolation
-    "nn.functional.grid_sample": [
-        (lambda s: s.input.dim() == 5, r"aten\.grid_sampler_3d"),
-        (lambda s: s.kwargs.get("mode") == "bicubic", r"mode='bicubic' is not supported"),
-    ],
+    # bicubic interpolation
+    "nn.functional.grid_sample": [(lambda s: s.kwargs.get("mode") == "bicubic", r"mode='bicubic' is not supported")],
+    "grid_sampler_2d": [(lambda s: s.args[1] == 2, r"mode='bicubic' is not supported")],
     # a tensor `start` is a data-dependent offset
     "narrow": [(lambda s: any(isinstance(a, torch.Tensor) for a in s.args), r"torch\.export could not capture")],
 }

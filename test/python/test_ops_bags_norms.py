@@ -82,6 +82,24 @@ def test_adaptive_max_pool_of_any_size(out) -> None:
     _close(sparcc.jit(g)(x[0]), g(x[0]))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("out", [(3, 2), (5, 4), (1, 1), (7, 5), (2, 5)])
+def test_adaptive_max_pool_indices(out, dtype) -> None:
+    """The flat index of each window's max as PyTorch's kernel scans it: the
+    first of equal maxima, the last NaN, the first element for a window of
+    -inf; windows of unequal (overlapping) sizes; unbatched and 1-d."""
+    x = torch.randn(2, 3, 7, 5, dtype=dtype)
+    x[0, 0, 1, 1] = x[0, 0, 2, 1] = x[1, 2, 4, 4] = float("nan")
+    x[1, 1] = -float("inf")
+    x[1, 2, 2:5, 1:4] = 1.5  # ties
+    f = lambda x: (F.adaptive_max_pool2d(x, out, return_indices=True), F.adaptive_max_pool2d(x[1], out, True),  # noqa: E731
+                   F.adaptive_max_pool1d(x[0], out[1], True), F.adaptive_max_pool1d(x[1, 1:], out[0], True))
+    got, want = sparcc.jit(f)(x), f(x)
+    for (gv, gi), (wv, wi) in zip(got, want):
+        _close(gv, wv)
+        assert gi.dtype == torch.int64 and torch.equal(gi, wi)
+
+
 @pytest.mark.parametrize("k,s,p,d,ceil", [(2, 2, 0, 1, False), (3, 2, 1, 1, True), (3, 1, 1, 2, False),
                                           ((2, 3), (1, 2), (1, 0), (2, 1), True)])
 def test_max_pool_indices_and_dilation_follow_pytorchs_window_walk(k, s, p, d, ceil) -> None:

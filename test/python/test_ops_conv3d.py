@@ -1,11 +1,13 @@
 """
 Differential tests of 3-d convolution and pooling (F.conv3d, max_pool3d,
 avg_pool3d, adaptive_avg_pool3d; the frontend builds them from 2-d
-convolution and pooling) against PyTorch eager, on the CPU target and the
+convolution and pooling; max_pool3d with indices or dilation and
+adaptive_max_pool3d scan each window element) against PyTorch eager, on the CPU target and the
 reference target: strides, padding (numbers, 'same', 'valid'), dilation,
 groups, bias, ceil_mode, count_include_pad, divisor_override, batched and
-unbatched inputs, float32/float64/bfloat16; torchvision's three video
-models; and the messages for what is not supported.
+unbatched inputs, float32/float64/bfloat16, NaN, -inf and ties in max
+pooling (its indices exact); torchvision's three video models; and the
+messages for what is not supported.
 
 Tolerances: float32 rtol = atol = 1e-4 (sums of up to a few hundred
 products, in another order than eager's); float64 1e-10; bfloat16: both
@@ -55,8 +57,11 @@ def compare(fn, *args: torch.Tensor, target: str) -> None:
     assert len(got) == len(want)
     for k, (g, w) in enumerate(zip(got, want)):
         assert g.dtype == w.dtype and g.shape == w.shape, f"output {k}: {g.dtype} {list(g.shape)} != {w.dtype} {list(w.shape)}"
-        unit = TOL[w.dtype]
-        scale = max(1.0, float(w.abs().max()))
+        if not w.dtype.is_floating_point:  # pooling indices
+            assert torch.equal(g, w), f"output {k}: {g} != {w}"
+            continue
+        unit, finite = TOL[w.dtype], w[torch.isfinite(w)]
+        scale = max(1.0, float(finite.abs().max())) if finite.numel() else 1.0
         torch.testing.assert_close(g, w, rtol=unit, atol=unit * scale, equal_nan=True, msg=lambda m, k=k: f"output {k}: {m}")
 
 
@@ -128,20 +133,56 @@ def test_conv3d_module_dynamic_batch():
             torch.testing.assert_close(f(x), m(x), rtol=1e-4, atol=1e-4)
 
 
-def test_max_pool3d_indices_are_rejected():
-    with pytest.raises(sparcc.SparccError, match=r"the indices of max_pool3d are used"):
-        sparcc.jit(lambda x: F.max_pool3d(x, 2, return_indices=True))(values(1, 2, 4, 4, 4, dtype=torch.float32, seed=0))
+def _with_specials(x: torch.Tensor) -> torch.Tensor:
+    """NaNs (two in one window: the last wins), a volume of -inf (the index
+    is the window's first element inside the input) and ties (the first
+    wins)."""
+    x = x.clone()
+    x[0, 0, 1, 1, 1] = x[0, 0, 1, 1, 2] = x[0, 1, 4, 3, 2] = torch.nan
+    x[-1, -1] = -torch.inf
+    x[0, 2, 2:5, 2:5, 1:4] = 1.5
+    return x
 
 
-def test_max_pool3d_dilation_is_rejected():
-    with pytest.raises(sparcc.SparccError, match=r"max_pool3d with dilation is not supported"):
-        sparcc.jit(lambda x: F.max_pool3d(x, 2, dilation=2))(values(1, 2, 5, 5, 5, dtype=torch.float32, seed=0))
+# (kernel, stride, padding, dilation, ceil_mode)
+MAX_POOL3D_WINDOWS = [(3, 2, 1, 1, False), ((2, 3, 2), (2, 2, 1), (1, 1, 0), 1, True), (2, 1, 0, 2, False),
+                      ((3, 2, 3), (1, 2, 2), (1, 1, 1), (2, 1, 2), True), ((1, 3, 2), 3, 0, (1, 2, 1), True)]
 
 
-def test_conv_transpose3d_is_rejected():
-    w = values(2, 3, 2, 2, 2, dtype=torch.float32, seed=0)
-    with pytest.raises(sparcc.SparccError, match=r"only 1-d and 2-d transposed convolutions are supported, got a 3-d one"):
-        sparcc.jit(lambda x: F.conv_transpose3d(x, w, stride=2))(values(1, 2, 3, 3, 3, dtype=torch.float32, seed=1))
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_max_pool3d_indices_and_dilation(dtype, target):
+    """The values and the flat index within the volume of each window's max
+    as PyTorch's kernel scans it; max_unpool3d of them; unbatched inputs."""
+    x = _with_specials(values(2, 3, 7, 6, 5, dtype=dtype, seed=3))
+
+    def f(x):
+        out = []
+        for k, s, p, d, ceil in MAX_POOL3D_WINDOWS:
+            out += [*F.max_pool3d(x, k, s, p, d, ceil, return_indices=True), F.max_pool3d(x, k, s, p, d, ceil)]
+        y, i = F.max_pool3d(x[0], 2, return_indices=True)
+        return (*out, y, i, F.max_unpool3d(*F.max_pool3d(x, 2, 2, return_indices=True), 2, output_size=x.shape[2:]))
+
+    compare(f, x, target=target)
+
+
+def test_max_pool3d_indices_of_integers():
+    x = torch.randint(-9, 9, (2, 2, 5, 6, 7), generator=torch.Generator().manual_seed(0))  # many ties
+    x[1] = torch.iinfo(torch.int64).min
+    got = sparcc.jit(lambda x: F.max_pool3d(x, 3, 2, 1, return_indices=True))(x)
+    want = F.max_pool3d(x, 3, 2, 1, return_indices=True)
+    assert all(torch.equal(g, w) for g, w in zip(got, want))
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_adaptive_max_pool3d(dtype, target):
+    """Windows that divide the input and windows that overlap, values alone
+    and with their indices."""
+    x = _with_specials(values(2, 3, 7, 6, 5, dtype=dtype, seed=4))
+    sizes = [(1, 1, 1), (7, 3, 5), (3, 4, 2), (5, 6, 4), (2, None, 3)]
+    compare(lambda x: tuple(v for s in sizes for v in (*F.adaptive_max_pool3d(x, s, True), F.adaptive_max_pool3d(x, s)))
+            + F.adaptive_max_pool3d(x[0], (3, 2, 4), True), x, target=target)
 
 
 def _video_models():
@@ -170,7 +211,19 @@ def test_torchvision_video_model(name):
     assert float((got - want).abs().max() / want.abs().max()) < 1e-4
 
 
-def test_integer_avg_pool3d_is_rejected():
-    x = torch.randint(-9, 9, (1, 2, 4, 4, 4))
-    with pytest.raises(sparcc.SparccError, match=r"avg_pool3d of an integer tensor is not supported"):
-        sparcc.jit(lambda x: F.avg_pool3d(x, 2))(x)
+def test_integer_avg_pool3d():
+    """The window's integer sum divided once, truncating (PyTorch has no
+    int32 avg_pool3d on the CPU); integer avg_pool2d with divisor_override
+    takes the same path."""
+    x = torch.randint(-50, 50, (2, 3, 7, 6, 5), generator=torch.Generator().manual_seed(5))
+
+    def f(x):
+        return (F.avg_pool3d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+                F.avg_pool3d(x, 3, 2, 1, ceil_mode=True, count_include_pad=True),
+                F.avg_pool3d(x, (2, 2, 3), 2, (1, 1, 1), divisor_override=5),
+                F.avg_pool3d(x, (3, 2, 3), (2, 3, 1), (1, 1, 1), ceil_mode=True, count_include_pad=False,
+                             divisor_override=3),
+                F.avg_pool3d(x[0], 2),
+                F.avg_pool2d(x[:, 0], 3, 1, 1, True, False, 2), F.avg_pool2d(x[:, 0], (4, 4), (2, 3), 1, True, False, 2))
+
+    compare(f, x, target="cpu")

@@ -1,10 +1,10 @@
 """
-Differential tests of transposed convolutions (ConvTranspose1d/2d,
-F.conv_transpose1d/2d: aten.convolution with transposed=True) against
+Differential tests of transposed convolutions (ConvTranspose1d/2d/3d,
+F.conv_transpose1d/2d/3d: aten.convolution with transposed=True) against
 PyTorch eager, on the CPU target and the reference target: strides,
 padding (also more than dilation*(k-1), which crops), output_padding,
 dilation, groups, with and without bias, batched and unbatched inputs,
-float32/float64/bfloat16; and the messages for what is not supported.
+float32/float64/bfloat16; random 2-d and 3-d configurations.
 
 Tolerances: float32 rtol = atol = 1e-4 (sums of up to a few hundred
 products, in another order than oneDNN's); float64 1e-10; bfloat16: both
@@ -37,6 +37,14 @@ CASES_2D = [
     ((1, 1, 1, 1), (1, 1, 1, 1), dict()),
     ((1, 2, 1, 2), (2, 1, 1, 1), dict(stride=3, padding=1, output_padding=2)),  # phases that read padding only
     ((2, 6, 3, 5), (6, 2, 4, 1), dict(stride=(1, 2), padding=(1, 0), dilation=(1, 3), groups=3, output_padding=(0, 1))),
+]
+CASES_3D = [
+    ((2, 4, 3, 5, 4), (4, 3, 3, 2, 3), dict(stride=2, padding=1, output_padding=1)),
+    ((1, 4, 4, 3, 5), (4, 2, 2, 3, 3), dict(stride=(3, 2, 1), padding=(1, 2, 0), output_padding=(2, 1, 0),
+                                          dilation=(1, 2, 2), groups=2)),
+    ((4, 2, 3, 3), (4, 1, 2, 2, 2), dict(stride=2, groups=4)),  # unbatched, depthwise
+    ((1, 2, 1, 2, 1), (2, 1, 1, 1, 1), dict(stride=3, padding=1, output_padding=2)),  # phases that read padding only
+    ((1, 3, 3, 3, 4), (3, 2, 2, 2, 2), dict(stride=2, padding=2)),  # padding > d*(k-1): crops the input
 ]
 CASES_1D = [
     ((2, 4, 7), (4, 3, 3), dict(stride=3, padding=1, output_padding=2, dilation=2)),
@@ -110,24 +118,32 @@ def test_conv_transpose_modules(target):
     compare(_Decoder().eval(), values(2, 8, 5, 4, dtype=torch.float32, seed=0), target=target)
 
 
-def test_conv_transpose3d_is_rejected():
-    w = values(2, 3, 2, 2, 2, dtype=torch.float32, seed=0)
-    with pytest.raises(sparcc.SparccError, match=r"only 1-d and 2-d transposed convolutions are supported, got a 3-d one"):
-        sparcc.jit(lambda x: F.conv_transpose3d(x, w, stride=2))(values(1, 2, 3, 3, 3, dtype=torch.float32, seed=1))
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_transpose3d(dtype, target):
+    f, inputs = functional(CASES_3D, F.conv_transpose3d, dtype)
+    compare(f, *inputs, target=target)
 
 
-def test_conv_transpose2d_random_configurations():
+def test_conv_transpose3d_module():
+    torch.manual_seed(0)
+    m = torch.nn.ConvTranspose3d(4, 2, (2, 4, 4), stride=(1, 2, 2), padding=(0, 1, 1)).eval()
+    compare(lambda x: (m(x, output_size=[4, 9, 8]),), values(2, 4, 3, 4, 4, dtype=torch.float32, seed=0), target="cpu")
+
+
+@pytest.mark.parametrize("spatial,count", [(2, 16), (3, 8)])
+def test_conv_transpose_random_configurations(spatial, count):
     """Random strides, dilations (sharing a factor with the stride: phases
     without taps), kernels, paddings up to past d*(k-1), output_padding,
     groups and small inputs, against eager."""
-    r, cases = random.Random(0), []
-    while len(cases) < 16:
+    r, cases = random.Random(spatial), []
+    while len(cases) < count:
         s, d, groups = r.randint(1, 4), r.randint(1, 3), r.choice([1, 2])
-        (h, kh), (w, kw) = [(r.randint(1, 5), r.randint(1, 4)) for _ in range(2)]
-        p, op = r.randint(0, d * (max(kh, kw) - 1) + 2), r.randint(0, max(s, d) - 1)
-        if min((size - 1) * s - 2 * p + d * (k - 1) + op + 1 for size, k in ((h, kh), (w, kw))) < 1:
+        dims = [(r.randint(1, 5 if spatial == 2 else 3), r.randint(1, 4 if spatial == 2 else 3)) for _ in range(spatial)]
+        p, op = r.randint(0, d * (max(k for _, k in dims) - 1) + 2), r.randint(0, max(s, d) - 1)
+        if min((size - 1) * s - 2 * p + d * (k - 1) + op + 1 for size, k in dims) < 1:
             continue  # PyTorch's own error: no output
         kwargs = dict(stride=s, padding=p, dilation=d, output_padding=op, groups=groups)
-        cases.append(((1, 4, h, w), (4, 3, kh, kw), kwargs))
-    f, inputs = functional(cases, F.conv_transpose2d, torch.float32)
+        cases.append(((1, 4, *[size for size, _ in dims]), (4, 3, *[k for _, k in dims]), kwargs))
+    f, inputs = functional(cases, F.conv_transpose2d if spatial == 2 else F.conv_transpose3d, torch.float32)
     compare(f, *inputs, target="cpu")
