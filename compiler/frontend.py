@@ -1090,7 +1090,12 @@ def _arange(g: GraphImporter, *args: Any, **kw: Any) -> SSAValue:
     if not isinstance(start, (int, float)) or not isinstance(step, (int, float)):
         raise g.fail(f"an arange whose start or step is a symbolic size ({start}, {step}) is not supported")
     n = g.meta_shape()[0]
-    return g.emit(nn.ArangeOp(start, step, nn.tensor([n], g.out_type())))
+    typ = g.out_type()
+    if isinstance(typ, IntegerType) and typ.width.data > 1:
+        # PyTorch converts start and step to the integer type's accumulate
+        # type (int64) first: arange(-0.9, 2.1, 2.0, dtype=int8) is [0, 2]
+        start, step = int(start), int(step)
+    return g.emit(nn.ArangeOp(start, step, nn.tensor([n], typ)))
 
 
 @handles(aten.linear.default)

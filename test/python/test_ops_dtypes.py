@@ -398,3 +398,13 @@ def test_zero_dim_and_vector_edge_cases():
 def test_float64_model_weights():
     model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.LayerNorm(7)).double().eval()
     check(model, randn(3, 5, dtype=torch.float64), atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64, torch.float32])
+@pytest.mark.parametrize("bounds", [(-0.9, 2.1, 2.0), (0.5, 7.7, 1.5), (-3.7, 4.2, 1.9), (2.5,)], ids=str)
+def test_arange_of_float_bounds_in_an_integer_dtype(dtype, bounds):
+    """PyTorch converts start and step to integers first (-0.9 + 2 * i gives
+    0, 2 in int8, not 0, 1)."""
+    fn = lambda x: torch.arange(*bounds, dtype=dtype) + x  # noqa: E731
+    x = torch.zeros(len(torch.arange(*bounds, dtype=dtype)), dtype=dtype)
+    assert torch.equal(sparcc.jit(fn)(x), fn(x))
