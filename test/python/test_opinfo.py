@@ -179,15 +179,6 @@ def _op_samples(*ops: str, when: Callable[[Any], bool] = lambda s: True) -> Call
 KNOWN_BUGS: dict[str, Bug] = {
     # (Zero-size inputs and results are rejected with a message, test_ops_dtypes;
     # `_samples` leaves out the OpInfo samples that have them.)
-    "arange_integer_float_bounds": Bug(
-        r"AssertionError: Tensor-likes are not equal",
-        "arange with an integer dtype and float bounds: sparcc truncates start + i*step ([2, 1, 0, 0]); "
-        "PyTorch steps in the integer type ([2, 1, 0, -1])",
-        "check(lambda: torch.arange(2.1, -2.9, -1.0, dtype=torch.int64))",
-        lambda op, dtype, sample: op == "arange"
-        and dtype in (torch.int64, torch.int32)
-        and any(isinstance(v, float) for v in (sample.input, *sample.args)),
-    ),
     "tie_order": Bug(
         r"AssertionError: Tensor-likes are not equal",
         "equal values: sparcc sorts stably; PyTorch's unstable sort of dims over 16 elements and its topk "
