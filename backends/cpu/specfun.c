@@ -652,6 +652,20 @@ static const T SF(THPIO4) = (T)2.356194490192344928846982537459627163;
 static const T SF(SQ2OPI) = (T)0.797884560802865355879892119868763737;
 static const T SF(TWOOPI) = (T)0.636619772367581343075535053490057448;
 
+/* Hankel's asymptotic form beyond 5 (z = (5/x)^2, as each order writes
+   it): J = (P cos(x - phase) - Q sin), Y = (P sin + Q cos), times
+   sqrt(2/(pi x)); order 0 and 1 differ in their tables and phase */
+static T SF(hankel)(T x, T z, int order, int second_kind) {
+  const T *ppc = order ? SF(J1_PP) : SF(J0_PP), *pqc = order ? SF(J1_PQ) : SF(J0_PQ);
+  const T *qpc = order ? SF(J1_QP) : SF(J0_QP), *qqc = order ? SF(J1_QQ) : SF(J0_QQ);
+  T phase = order ? SF(THPIO4) : SF(PIO4);
+  T pp = SF_POLY(z, ppc, 6), pq = SF_POLY(z, pqc, 6);
+  T qp = SF_POLY(z, qpc, 7), qq = SF_POLY(z, qqc, 6);
+  if (second_kind)
+    return (pp / pq * M(sin)(x - phase) + 5 / x * (qp / qq) * M(cos)(x - phase)) * SF(SQ2OPI) / M(sqrt)(x);
+  return (pp / pq * M(cos)(x - phase) - 5 / x * (qp / qq) * M(sin)(x - phase)) * SF(SQ2OPI) / M(sqrt)(x);
+}
+
 T SF(bessel_j0)(T x) {
   if (x < 0) x = -x;
   if (x <= 5) {
@@ -659,10 +673,7 @@ T SF(bessel_j0)(T x) {
     T rp = SF_POLY(x * x, SF(J0_RP), 3), rq = SF_POLY(x * x, SF(J0_RQ), 7);
     return (x * x - (T)5.78318596294678452118e+00) * (x * x - (T)3.04712623436620863991e+01) * rp / rq;
   }
-  T z = 25 / (x * x);
-  T pp = SF_POLY(z, SF(J0_PP), 6), pq = SF_POLY(z, SF(J0_PQ), 6);
-  T qp = SF_POLY(z, SF(J0_QP), 7), qq = SF_POLY(z, SF(J0_QQ), 6);
-  return (pp / pq * M(cos)(x - SF(PIO4)) - 5 / x * (qp / qq) * M(sin)(x - SF(PIO4))) * SF(SQ2OPI) / M(sqrt)(x);
+  return SF(hankel)(x, 25 / (x * x), 0, 0);
 }
 
 T SF(bessel_j1)(T x) {
@@ -671,10 +682,7 @@ T SF(bessel_j1)(T x) {
     T rp = SF_POLY(x * x, SF(J1_RP), 3), rq = SF_POLY(x * x, SF(J1_RQ), 7);
     return rp / rq * x * (x * x - (T)1.46819706421238932572e+01) * (x * x - (T)4.92184563216946036703e+01);
   }
-  T z = 5 / x * (5 / x);
-  T pp = SF_POLY(z, SF(J1_PP), 6), pq = SF_POLY(z, SF(J1_PQ), 6);
-  T qp = SF_POLY(z, SF(J1_QP), 7), qq = SF_POLY(z, SF(J1_QQ), 6);
-  return (pp / pq * M(cos)(x - SF(THPIO4)) - 5 / x * (qp / qq) * M(sin)(x - SF(THPIO4))) * SF(SQ2OPI) / M(sqrt)(x);
+  return SF(hankel)(x, 5 / x * (5 / x), 1, 0);
 }
 
 T SF(bessel_y0)(T x) {
@@ -684,10 +692,7 @@ T SF(bessel_y0)(T x) {
     T yp = SF_POLY(x * x, SF(Y0_YP), 7), yq = SF_POLY(x * x, SF(Y0_YQ), 6);
     return yp / yq + (SF(TWOOPI) * M(log)(x) * SF(bessel_j0)(x));
   }
-  T z = 25 / (x * x);
-  T pp = SF_POLY(z, SF(J0_PP), 6), pq = SF_POLY(z, SF(J0_PQ), 6);
-  T qp = SF_POLY(z, SF(J0_QP), 7), qq = SF_POLY(z, SF(J0_QQ), 6);
-  return (pp / pq * M(sin)(x - SF(PIO4)) + 5 / x * (qp / qq) * M(cos)(x - SF(PIO4))) * SF(SQ2OPI) / M(sqrt)(x);
+  return SF(hankel)(x, 25 / (x * x), 0, 1);
 }
 
 T SF(bessel_y1)(T x) {
@@ -697,10 +702,7 @@ T SF(bessel_y1)(T x) {
     T yp = SF_POLY(x * x, SF(Y1_YP), 5), yq = SF_POLY(x * x, SF(Y1_YQ), 7);
     return x * (yp / yq) + (SF(TWOOPI) * (SF(bessel_j1)(x) * M(log)(x) - 1 / x));
   }
-  T z = 5 / x * (5 / x);
-  T pp = SF_POLY(z, SF(J1_PP), 6), pq = SF_POLY(z, SF(J1_PQ), 6);
-  T qp = SF_POLY(z, SF(J1_QP), 7), qq = SF_POLY(z, SF(J1_QQ), 6);
-  return (pp / pq * M(sin)(x - SF(THPIO4)) + 5 / x * (qp / qq) * M(cos)(x - SF(THPIO4))) * SF(SQ2OPI) / M(sqrt)(x);
+  return SF(hankel)(x, 5 / x * (5 / x), 1, 1);
 }
 #undef SF_POLY
 
