@@ -542,7 +542,7 @@ class GraphImporter:
                 spec = kinds[node.name]
                 if spec.kind == InputKind.USER_INPUT:
                     arg, arg_spec = next(user_args)
-                    self.values[node] = arg if arg_spec.format else self.finish(arg, arg_spec.dtype, None)
+                    self.values[node] = arg if arg_spec.format else self.wrap(self.to(arg, compute_type(arg_spec.dtype)), arg_spec.dtype)
                 else:
                     self.values[node] = self.weight(node, spec.target, state[spec.target])
             elif node.op == "call_function":
@@ -713,15 +713,21 @@ class GraphImporter:
 
     def finish(self, value: SSAValue, dtype: torch.dtype, target: Any) -> SSAValue:
         """A handler's result in the IR type of the node's dtype; a float16 or
-        bfloat16 result is rounded to its type (and kept in float32)."""
+        bfloat16 result is rounded to its type (and kept in float32), an
+        unsigned one wrapped to its width."""
         if _is_sparse(value):
             return value
         value = self.to(value, compute_type(dtype))
         if dtype in HALF and target not in EXACT:
             value = self.to(self.to(value, DTYPES[dtype]), f32)
-        if dtype in UNSIGNED and target not in MOVES:
-            value = self.emit(nn.AndOp(value, self.scalar(UNSIGNED[dtype][1], value)))
-        return value
+        return value if target in MOVES else self.wrap(value, dtype)
+
+    def wrap(self, value: SSAValue, dtype: torch.dtype) -> SSAValue:
+        """An unsigned value, in its wider compute type, reduced to its width
+        (x & mask); other dtypes as they are."""
+        if dtype not in UNSIGNED:
+            return value
+        return self.emit(nn.AndOp(value, self.scalar(UNSIGNED[dtype][1], value)))
 
     def lookup(self, a: Any) -> Any:
         if isinstance(a, torch.fx.Node):
