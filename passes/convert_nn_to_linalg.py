@@ -1909,6 +1909,29 @@ PATTERNS: list[RewritePattern] = [
 ]
 
 
+class _ByType(RewritePattern):
+    """PATTERNS, in their order, but only those that can match the op's type:
+    the walker visits every op of the function, new ones included, and trying
+    each of the ~150 lowerings on each op was 2/3 of this pass's time
+    (densenet121: 665,000 pattern calls for 48,000 visits)."""
+
+    def __init__(self) -> None:
+        self.table: dict[type[Operation], list[RewritePattern]] = {}
+
+    def candidates(self, op_type: type[Operation]) -> list[RewritePattern]:
+        found = self.table.get(op_type)
+        if found is None:
+            found = [p for p in PATTERNS if not isinstance(p, Lowering) or issubclass(op_type, p.op_type)]
+            self.table[op_type] = found
+        return found
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        for pattern in self.candidates(type(op)):
+            pattern.match_and_rewrite(op, rewriter)
+            if rewriter.has_done_action:
+                return
+
+
 @dataclass(frozen=True)
 class ConvertNnToLinalgPass(ModulePass):
     name = "convert-nn-to-linalg"
@@ -1918,7 +1941,7 @@ class ConvertNnToLinalgPass(ModulePass):
             token = SIZES.set(bind_sizes(f))
             try:
                 PatternRewriteWalker(
-                    GreedyRewritePatternApplier(PATTERNS), apply_recursively=True
+                    GreedyRewritePatternApplier([_ByType()]), apply_recursively=True
                 ).rewrite_region(f.body)
             except DynamicShapeError as e:
                 raise DynamicShapeError(

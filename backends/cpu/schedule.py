@@ -189,9 +189,18 @@ def parallel_dim(ranges: list[int], iterators: list[str], threads: int) -> int |
 
 
 class _Script:
-    def __init__(self) -> None:
+    """One section of the script (matmuls, or elementwise ops). `match(tag)`
+    names the handle of the op tagged `tag`; `header` then matches all of
+    the section's ops in one walk of the module (an op tagged `section` as
+    well) and splits the result into those handles, in payload order. A
+    match per op walked the whole module once per op: 0.3-0.4 s of
+    vit_tiny's 1.5 s schedule (627 ops)."""
+
+    def __init__(self, section: str = "") -> None:
         self.n = 0
         self.lines: list[str] = []
+        self.section = section
+        self.handles: dict[int, str] = {}
 
     def v(self, prefix: str = "h") -> str:
         self.n += 1
@@ -202,11 +211,34 @@ class _Script:
 
     def match(self, tag: int) -> str:
         h = self.v("op")
-        self.emit(
-            f"{h} = transform.structured.match attributes{{{TAG} = {tag} : i64}} in %root "
-            f": ({_A}) -> {_A}"
-        )
+        self.handles[tag] = h
         return h
+
+    def header(self, module: ir.Module) -> list[str]:
+        """Tags the section's ops with `section` and returns the lines that
+        bind their handles: one match, then split_handle in the order in
+        which the match finds them (a post-order walk, as here; linalg ops
+        do not nest, so the order is the ops' order in the function)."""
+        order: list[str] = []
+
+        def visit(op: ir.Operation) -> ir.WalkResult:
+            if TAG in op.attributes:
+                h = self.handles.get(ir.IntegerAttr(op.attributes[TAG]).value)
+                if h is not None:
+                    op.attributes[self.section] = ir.UnitAttr.get()
+                    order.append(h)
+            return ir.WalkResult.ADVANCE
+
+        module.operation.walk(visit, ir.WalkOrder.POST_ORDER)
+        if not order:
+            return []
+        if len(order) != len(self.handles):
+            raise AssertionError(f"schedule: {len(self.handles)} ops matched, {len(order)} tagged")
+        found = self.v("all")
+        return [
+            f"    {found} = transform.structured.match attributes{{{self.section}}} in %root : ({_A}) -> {_A}",
+            f"    {', '.join(order)} = transform.split_handle {found} : ({_A}) -> ({', '.join([_A] * len(order))})",
+        ]
 
     def tile(self, h: str, sizes: list[int], interchange: list[int] | None = None) -> str:
         loops = [self.v("l") for s in sizes if s != 0]
@@ -951,7 +983,7 @@ def _in_shared_loop(op: ir.Operation) -> bool:
 
 def build(module: ir.Module, threads: int = 1) -> tuple[str | None, list[Decision]]:
     """Tags the ops to schedule and returns (script, decisions)."""
-    s, ew = _Script(), _Script()  # matmuls, then elementwise (see _wrap)
+    s, ew = _Script(f"{TAG}.mm"), _Script(f"{TAG}.ew")  # matmuls, then elementwise (see _wrap)
     decisions: list[Decision] = []
     ops: list[ir.Operation] = []
 
@@ -1009,6 +1041,8 @@ def build(module: ir.Module, threads: int = 1) -> tuple[str | None, list[Decisio
             decisions.append(Decision(name, tuple(ranges), vec))
     if not s.lines and not ew.lines:
         return None, decisions
+    s.lines = s.header(module) + s.lines
+    ew.lines = ew.header(module) + ew.lines
     return _wrap("\n".join(s.lines), "\n".join(_renumber(ew, s.n))), decisions
 
 

@@ -40,6 +40,39 @@ def test_small_batches_unroll_into_2d_matmuls():
     assert sum(d.startswith("linalg.matmul [16, 32, 8]") for d in decisions) == 3
 
 
+def test_each_section_of_the_script_finds_its_ops_in_one_walk_and_in_order():
+    # the script binds every op's handle from one match per section (a match
+    # per op walked the module once per op); a handle given to the wrong op
+    # would apply one op's tiles to another: matmuls and elementwise ops of
+    # different shapes, interleaved, must each run with their own schedule
+    from mlir import ir
+    from sparcc.backends.cpu import schedule
+
+    torch.manual_seed(0)
+
+    def f(a, b, c, d):
+        x = torch.relu(a @ b)  # [5, 48]
+        y = torch.sigmoid(x @ c) + 1  # [5, 40]
+        return torch.tanh(y @ d), x.sum(0)  # [5, 24], [48]
+
+    args = (torch.randn(5, 12), torch.randn(12, 48), torch.randn(48, 40), torch.randn(40, 24))
+    program = compile_program(f, args)
+    assert program.report["fallbacks"] == []
+    for got, want in zip(program(*args), f(*args)):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    with ir.Context(), ir.Location.unknown():
+        module = ir.Module.parse(program.ir["linalg"])
+        from sparcc.backends import cpu
+
+        cpu._run(module, "prepare", cpu.PREPARE, [])
+        cpu._run(module, "bufferize", cpu.BUFFERIZE, [])
+        script, decisions = schedule.build(module, 1)
+    matmuls = [d for d in decisions if d.op == "linalg.matmul"]
+    assert [d.shape for d in matmuls] == [(5, 48, 12), (5, 40, 48), (5, 24, 40)]
+    assert script.count("transform.structured.match attributes") == 2
+    assert script.count("transform.split_handle %all") == 2
+
+
 def test_elementwise_and_reductions_are_vectorised_but_transposes_are_not():
     torch.manual_seed(0)
     decisions = compiled(lambda x: torch.softmax(x, -1), torch.randn(4, 100))
