@@ -1,14 +1,17 @@
 """Outlining of an entry function's loop nests into functions of their own.
 
-After bufferisation and the schedule, a model's `forward` is one function
-with a loop nest per layer. LLVM's `opt -O3` is worse than linear in the size
-of one function: densenet121 (about 97,000 lines of LLVM IR in `forward`)
-spent 105 s in `opt`. Here each top-level op that holds a region (a loop nest,
-a linalg op the schedule left) moves into a private, never-inlined function
-that `forward` calls; `opt` then works function by function. Two nests that
+After bufferisation, a model's `forward` is one function with a linalg op
+(or a loop nest) per step of each layer. LLVM's `opt -O3` is worse than
+linear in the size of one function: densenet121 (about 97,000 lines of LLVM
+IR in `forward`) spent 105 s in `opt`. Here each top-level op that holds a
+region (a linalg op, a loop) moves into a private, never-inlined function
+that `forward` calls; `opt` then works function by function. Two ops that
 print the same (the repeated blocks of a ResNet or a transformer: same
-shapes, same constants) share one function, so LLVM compiles each distinct
-layer once.
+shapes, same constants) share one function, so the schedule and LLVM see
+each distinct op once. This runs before the CPU schedule
+(`backends/cpu/__init__.py: OUTLINE_FIRST`): the schedule's function-wide
+steps (hoisting vector transfers restarts its walk of the function after
+every hoist) then see one op's loops at a time.
 
 What a nest uses from outside becomes an argument, except constants and
 memref views (subview, reinterpret_cast, ...), which are cloned inside: the
