@@ -30,6 +30,18 @@ def test_equal_layers_share_one_function_and_match_pytorch():
     assert counts[6]["functions"] == counts[2]["functions"]
 
 
+def test_equal_layers_are_scheduled_once():
+    # outlining runs before the schedule: six equal Linear layers are one
+    # function, so the schedule tiles one matmul, not six (after the
+    # schedule, each copy was scheduled and hoisted on its own)
+    x = torch.randn(4, 32)
+    decisions = {}
+    for n in (2, 6):
+        program = compile_program(blocks(n), (x,), use_cache=False)
+        decisions[n] = [d for d in program.report["schedule"] if d.startswith("linalg.matmul")]
+    assert len(decisions[6]) == len(decisions[2]) == 1
+
+
 def test_layers_of_different_shapes_get_their_own_functions():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(32, 48), torch.nn.ReLU(), torch.nn.Linear(48, 16)).eval()
