@@ -1937,12 +1937,11 @@ class ConvertNnToLinalgPass(ModulePass):
     name = "convert-nn-to-linalg"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        lowerings = GreedyRewritePatternApplier([_ByType()])  # its table of candidates serves every function
         for f in [f for f in op.ops if isinstance(f, func.FuncOp) and not f.is_declaration]:
             token = SIZES.set(bind_sizes(f))
             try:
-                PatternRewriteWalker(
-                    GreedyRewritePatternApplier([_ByType()]), apply_recursively=True
-                ).rewrite_region(f.body)
+                PatternRewriteWalker(lowerings, apply_recursively=True).rewrite_region(f.body)
             except DynamicShapeError as e:
                 raise DynamicShapeError(
                     f"this program cannot run with dynamic sizes yet: {getattr(e, 'short', str(e))}"

@@ -25,7 +25,8 @@ import shlex
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,19 +229,28 @@ def replay_command(src: str, pipeline: str) -> str:
     return f"sparcc-opt {shlex.quote(src)} --mlir-pipeline={shlex.quote(f'builtin.module({pipeline})')}"
 
 
+@contextmanager
+def _copy_of(module: ir.Module) -> Iterator[ir.Operation]:
+    """A copy of `module` for a reproducer, erased afterwards: printed only if
+    a stage fails (copying costs a tenth of printing)."""
+    copy = module.operation.clone()
+    try:
+        yield copy
+    finally:
+        copy.erase()
+
+
 def _run(module: ir.Module, stage: str, pipeline: str, timings: list[StageTiming]) -> None:
     from mlir import ir, passmanager
 
-    before = module.operation.clone()  # the reproducer, printed only if the stage fails (a copy is 10x faster)
-    start = time.perf_counter()
-    try:
-        passmanager.PassManager.parse(f"builtin.module({pipeline})").run(module.operation)
-    except ir.MLIRError as e:
-        folder = _reproducer(stage, pipeline, str(before))
-        diag = "; ".join(str(d.message) for d in e.error_diagnostics) or str(e)
-        raise PipelineError(f"MLIR stage '{stage}' failed: {diag}", folder) from None
-    finally:
-        before.erase()
+    with _copy_of(module) as before:
+        start = time.perf_counter()
+        try:
+            passmanager.PassManager.parse(f"builtin.module({pipeline})").run(module.operation)
+        except ir.MLIRError as e:
+            folder = _reproducer(stage, pipeline, str(before))
+            diag = "; ".join(str(d.message) for d in e.error_diagnostics) or str(e)
+            raise PipelineError(f"MLIR stage '{stage}' failed: {diag}", folder) from None
     timings.append(StageTiming(stage, time.perf_counter() - start))
 
 
@@ -276,16 +286,20 @@ def _lower(text: str, threads: int) -> Lowered:
         _run(module, "bufferize", BUFFERIZE, timings)
         _strided_copies_to_loops(module)
         _independent_loops_to_forall(module, threads)
-        if OUTLINE_FIRST:
+        def outline_nests() -> dict[str, int]:
             start = time.perf_counter()
-            outlined = outline.outline_loop_nests(module)
+            counts = outline.outline_loop_nests(module)
             timings.append(StageTiming("outline", time.perf_counter() - start))
+            return counts
+
+        if OUTLINE_FIRST:
+            outlined = outline_nests()
         module, decisions, fallback = _schedule(module, timings, threads)
-        start = time.perf_counter()
         if not OUTLINE_FIRST:
-            outlined = outline.outline_loop_nests(module)
+            outlined = outline_nests()
+        start = time.perf_counter()
         plan_buffers.hoist_out_of_loops(module)
-        timings.append(StageTiming("outline" if not OUTLINE_FIRST else "hoist", time.perf_counter() - start))
+        timings.append(StageTiming("hoist", time.perf_counter() - start))
         _run(module, "parallel", PARALLEL, timings)
         _inline_alloca_scopes(module)
         start = time.perf_counter()
@@ -443,33 +457,27 @@ def _schedule(module: ir.Module, timings: list[StageTiming], threads: int = 1):
     from mlir import ir
     from sparcc.backends.cpu import schedule
 
-    # copies, printed only if the schedule fails (printing costs 10x a copy)
-    before = module.operation.clone()
-    start = time.perf_counter()
-    script, decisions = schedule.build(module, threads)
-    if script is None:
-        before.erase()
-        return module, decisions, None
-    tagged = module.operation.clone()  # the script matches ops by the tags build() set: the reproducer needs them
-    try:
-        schedule.apply(module, script)
-    except ir.MLIRError as e:
-        folder = _reproducer(
-            "schedule", "transform-interpreter{entry-point=__transform_main}", schedule.with_script(str(tagged), script)
-        )
-        diag = "; ".join(str(d.message) for d in e.error_diagnostics) or str(e)
-        if "greedy pattern application failed" in diag:
-            diag += f": a pattern group did not converge in {schedule.MAX_PATTERN_ITERATIONS} iterations"
-        fallback = (
-            f"the CPU schedule failed ({diag}); this kernel runs as plain loops and will be slow. "
-            f"Reproducer: {folder}"
-        )
-        warnings.warn(f"sparcc: {fallback}", stacklevel=3)
-        kept = ir.Module.parse(str(before))
-        before.erase()
-        return kept, [], fallback
-    finally:
-        tagged.erase()
-    before.erase()
+    with _copy_of(module) as before:
+        start = time.perf_counter()
+        script, decisions = schedule.build(module, threads)
+        if script is None:
+            return module, decisions, None
+        with _copy_of(module) as tagged:  # the script matches ops by the tags build() set: the reproducer needs them
+            try:
+                schedule.apply(module, script)
+            except ir.MLIRError as e:
+                folder = _reproducer(
+                    "schedule", "transform-interpreter{entry-point=__transform_main}",
+                    schedule.with_script(str(tagged), script),
+                )
+                diag = "; ".join(str(d.message) for d in e.error_diagnostics) or str(e)
+                if "greedy pattern application failed" in diag:
+                    diag += f": a pattern group did not converge in {schedule.MAX_PATTERN_ITERATIONS} iterations"
+                fallback = (
+                    f"the CPU schedule failed ({diag}); this kernel runs as plain loops and will be slow. "
+                    f"Reproducer: {folder}"
+                )
+                warnings.warn(f"sparcc: {fallback}", stacklevel=3)
+                return ir.Module.parse(str(before)), [], fallback
     timings.append(StageTiming("schedule", time.perf_counter() - start))
     return module, decisions, None

@@ -196,7 +196,7 @@ class _Script:
     match per op walked the whole module once per op: 0.3-0.4 s of
     vit_tiny's 1.5 s schedule (627 ops)."""
 
-    def __init__(self, section: str = "") -> None:
+    def __init__(self, section: str) -> None:
         self.n = 0
         self.lines: list[str] = []
         self.section = section
