@@ -22,6 +22,7 @@ decode tokens/s (benchmarks/results/llm.png).
     python benchmarks/bench_llm.py                       # the default model
     python benchmarks/bench_llm.py --layers 2 --hidden 128 --vocab 1000 --new 16   # quick
     python benchmarks/bench_llm.py --only sparcc-nf4,eager-f32
+    python benchmarks/bench_llm.py --cache 1024          # a longer static cache (llama.cpp: context)
 
 Runs alternate (each engine's run, then the next), best of --repeat runs.
 """
@@ -76,7 +77,7 @@ def engines(model: torch.nn.Module, threads: int, args: argparse.Namespace) -> l
                                                      sparsity={mlp: "2:4"})),
     ]
     for q in ("F32", "Q8_0", "Q4_0"):
-        out.append(Engine(f"llama.cpp-{q}", lambda q=q: _llamacpp(model, q, threads), kind="runner"))
+        out.append(Engine(f"llama.cpp-{q}", lambda q=q: _llamacpp(model, q, threads, args.cache), kind="runner"))
     return out
 
 
@@ -87,12 +88,12 @@ def _bf16_forward(model: torch.nn.Module) -> Callable[..., Any]:
     return half.forward
 
 
-def _llamacpp(model: torch.nn.Module, qtype: str, threads: int) -> Any:
+def _llamacpp(model: torch.nn.Module, qtype: str, threads: int, context: int = 0) -> Any:
     try:
         import llamacpp
     except ImportError as e:
         raise RuntimeError(f"llama.cpp peer unavailable ({e}); pip install -e '.[bench]'") from None
-    return LlamaCpp(llamacpp, model, qtype, threads)
+    return LlamaCpp(llamacpp, model, qtype, threads, context)
 
 
 class LlamaCpp:
@@ -101,10 +102,10 @@ class LlamaCpp:
     as sparcc.generate.greedy (one eval of the prompt, one per new token,
     argmax), its KV cache in llama.cpp's default F16."""
 
-    def __init__(self, module: Any, model: torch.nn.Module, qtype: str, threads: int):
+    def __init__(self, module: Any, model: torch.nn.Module, qtype: str, threads: int, context: int = 0):
         import tempfile
 
-        self.lc, self.threads = module, threads
+        self.lc, self.threads, self.context = module, threads, context
         self.folder = tempfile.mkdtemp(prefix="sparcc-gguf-")
         self.path = module.write_gguf(model, Path(self.folder) / f"model-{qtype}.gguf", qtype)
         self.llm: Any = None
@@ -113,8 +114,9 @@ class LlamaCpp:
         import numpy as np
 
         prompt = ids[0].tolist()
-        if self.llm is None or self.llm.n_ctx() < len(prompt) + n:
-            self.llm = self.lc.open_gguf(self.path, n_ctx=len(prompt) + n, threads=self.threads)
+        context = max(self.context, len(prompt) + n)
+        if self.llm is None or self.llm.n_ctx() != context:
+            self.llm = self.lc.open_gguf(self.path, n_ctx=context, threads=self.threads)
         llm = self.llm
         llm.reset()
         start = time.perf_counter()
@@ -146,10 +148,12 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     model = build_model(args.layers, args.hidden, args.inter, args.vocab, args.heads, args.kv_heads)
     params = sum(p.numel() for p in model.parameters())
     print(f"Llama decoder: {params / 1e6:.1f}M parameters, {args.layers} layers, hidden {args.hidden}; prompt "
-          f"{args.prompt}, {args.new} new tokens, {args.threads} threads", flush=True)
+          f"{args.prompt}, {args.new} new tokens, {args.threads} threads, cache of {max(args.cache, args.prompt + args.new)}",
+          flush=True)
     torch.manual_seed(1)
     ids = torch.randint(0, args.vocab, (1, args.prompt))
-    reference = greedy(model, ids, args.new)
+    cache = max(args.cache, args.prompt + args.new)  # the static cache's length (llama.cpp: its context)
+    reference = greedy(model, ids, args.new, max_cache_len=cache)
     want_logits = teacher_forced_logits(model, reference.tokens)
     chosen = [e for e in engines(model, args.threads, args) if not args.only or e.name in args.only.split(",")]
     ready: list[tuple[Engine, Any, dict[str, Any]]] = []
@@ -159,7 +163,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         try:
             made = engine.make()
             if engine.kind == "forward":  # warm-up: compiles prefill and decode
-                greedy(model, ids, min(args.new, 3), forward=made, max_cache_len=args.prompt + args.new)
+                greedy(model, ids, min(args.new, 3), forward=made, max_cache_len=cache)
             else:
                 made.generate(ids, min(args.new, 3))
         except Exception as e:  # noqa: BLE001 (a row of the table)
@@ -175,7 +179,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             if made is None:
                 continue
             if engine.kind == "forward":
-                g = greedy(model, ids, args.new, forward=made)
+                g = greedy(model, ids, args.new, forward=made, max_cache_len=cache)
                 pre, dec, tokens = g.prefill_tokens_per_s, g.decode_tokens_per_s, g.tokens
             else:
                 pre, dec, tokens = made.generate(ids, args.new)
@@ -247,6 +251,8 @@ def main() -> None:
     parser.add_argument("--kv-heads", type=int, default=4)
     parser.add_argument("--prompt", type=int, default=32)
     parser.add_argument("--new", type=int, default=64)
+    parser.add_argument("--cache", type=int, default=0,
+                        help="static KV cache length (llama.cpp: context); default prompt + new")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3, help="runs per engine (alternated); the best counts")
     parser.add_argument("--only", help="comma-separated engine names")

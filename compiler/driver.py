@@ -60,12 +60,16 @@ def _run_passes(module: ModuleOp, names: Sequence[str], source: str | None) -> d
 
     from xdsl.context import Context
 
+    from xdsl.utils.arg_spec import parse_pipeline
+
     ctx = Context(allow_unregistered=True)
     timings = {}
     for i, name in enumerate(names):
         start = time.perf_counter()
         try:
-            PASSES[name]()().apply(ctx, module)
+            spec = next(iter(parse_pipeline(name)))  # a name, or a name{option=value ...}
+            cls = PASSES[spec.name]()
+            (cls.from_pass_spec(spec) if spec.parameters else cls()).apply(ctx, module)
         except SparccError:
             raise
         except Exception as e:  # noqa: BLE001 (a bug in a pass: the user gets a message and a reproducer)

@@ -566,10 +566,15 @@ class GraphImporter:
             func.FunctionType.from_lists(arg_types, [r.type for r in results]),
             Region(self.block),
         )
+        in_place = self.in_place(graph, sig)
+        # result k (k < len(mutated)) is the new value of input mutated[k];
+        # -1 where the input is read elsewhere too (lower-entry-abi may then
+        # update the input's buffer where it lies)
+        fn.attributes[nn.UPDATES_ATTR] = nn.i64_array([i if ok else -1 for i, ok in zip(mutated, in_place)])
         module = ModuleOp([fn])
         return ImportedProgram(
             module, self.weights, inputs, outputs, self.program.call_spec.out_spec, self.ops, self.ranges(), mutated,
-            self.in_place(graph, sig),
+            in_place,
         )
 
     @staticmethod

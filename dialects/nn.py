@@ -235,6 +235,12 @@ def normalize_dim(dim: int, rank: int) -> int:
     return dim % max(rank, 1)
 
 
+# On an entry function: for each of its leading results that is the new
+# value of an input updated in place (a KV cache's index_copy_), that
+# input's index, or -1 where the input has other readers too.
+UPDATES_ATTR = "sparcc.updates"
+
+
 def i64_array(values: Sequence[int]) -> DenseArrayBase:
     return DenseArrayBase.from_list(i64, list(values))
 
@@ -747,6 +753,10 @@ class MatmulOp(NnOp):
 @irdl_op_definition
 class SdpaOp(NnOp):
     """softmax(q @ k^T * scale + mask) @ v on [..., L, E] tensors.
+
+    With `sparcc.kv_groups = g` (the CPU's fuse-attention sets it for a
+    grouped-query model's decode step), k and v have 1/g of q's heads (dim
+    -3): query head h reads key/value head h // g (PyTorch's enable_gqa).
 
     %o = nn.sdpa %q, %k, %v {is_causal = true, scale = 0.125 : f64}
            : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>)

@@ -1131,13 +1131,15 @@ def _embedding(e: Emitter, op: nn.EmbeddingOp):
 
 @lowering(nn.SdpaOp)
 def _sdpa(e: Emitter, op: nn.SdpaOp):
-    from sparcc.passes.fuse_attention import BLOCKS_ATTR
+    from sparcc.passes.fuse_attention import BLOCKS_ATTR, FEW_QUERIES, GROUPS_ATTR
 
     if BLOCKS_ATTR in op.attributes:  # fuse-attention chose the online softmax
         bq, bk = (a.value.data for a in op.attributes[BLOCKS_ATTR].data)
         return _sdpa_online(e, op, bq, bk)
     q, k = shape_of(op.query), shape_of(op.key)
     rank = len(q)
+    if GROUPS_ATTR in op.attributes or (isinstance(q[-2], int) and q[-2] <= FEW_QUERIES and nn.is_static(q[:-2])):
+        return _sdpa_few_queries(e, op)
     if _symbolic(q, k) and all(nn.same(x, y) for x, y in zip(q[:-2], k[:-2])):
         # symbolic sizes: q @ k^T as dot products over E, which stays static
         scores = _rows_times_columns(e, op.query, op.key, (*q[:-1], k[-2]), True)
@@ -1151,6 +1153,47 @@ def _sdpa(e: Emitter, op: nn.SdpaOp):
     if op.is_causal.value.data:
         scores = _causal_mask(e, scores)
     return e.add(nn.MatmulOp(_attention_softmax(e, scores), op.value))
+
+
+def _sdpa_few_queries(e: Emitter, op: nn.SdpaOp) -> SSAValue:
+    """nn.sdpa for a few queries (a decode step): each score a dot product
+    of a query row and a key row, read where they lie (no transposed copy of
+    the keys), and each output row a sum of value rows. With GROUPS_ATTR
+    (fuse-attention: grouped-query attention), key/value head j serves query
+    heads j*g .. j*g+g-1, read once for all of them (no repeated copy).
+    Loops: [batch, kv head, group, query, key | E] for the scores and
+    [batch, kv head, group, query | key, Ev] for the output (named B H G M N
+    K in both: N the keys, K the contracted or innermost dim)."""
+    from sparcc.passes.fuse_attention import GROUPS_ATTR
+
+    q, k, v = shape_of(op.query), shape_of(op.key), shape_of(op.value)
+    *lead, lq, d = q
+    heads = lead[-1] if lead else 1
+    groups = op.attributes[GROUPS_ATTR].value.data if GROUPS_ATTR in op.attributes else 1
+    batch = math.prod(lead[:-1]) if lead else 1
+    kv = heads // groups
+    lk, dv = k[-2], v[-1]
+    typ = elem(op.query)
+    q5 = e.reshape(op.query, [batch, kv, groups, lq, d])
+    k4 = e.reshape(op.key, [batch, kv, lk, d])
+    v4 = e.reshape(op.value, [batch, kv, lk, dv])
+    B, H, G, M, N, K = dims(6)
+    scores = e.generic(
+        [q5, k4], [amap(6, [B, H, G, M, K]), amap(6, [B, H, N, K])], e.filled([batch, kv, groups, lq, lk], typ, 0.0),
+        amap(6, [B, H, G, M, N]), [PAR] * 5 + [RED], lambda s, x: s.add(x[2], s.mul(x[0], x[1])),
+    )
+    scores = e.reshape(scores, [*lead, lq, lk])
+    scores = e.add(nn.MulOp(scores, e.splat(op.scale.value.data, typ)))
+    if op.mask is not None:
+        scores = e.add(nn.AddOp(scores, op.mask))
+    if op.is_causal.value.data:
+        scores = _causal_mask(e, scores)
+    p5 = e.reshape(_attention_softmax(e, scores), [batch, kv, groups, lq, lk])
+    out = e.generic(
+        [p5, v4], [amap(6, [B, H, G, M, N]), amap(6, [B, H, N, K])], e.filled([batch, kv, groups, lq, dv], typ, 0.0),
+        amap(6, [B, H, G, M, K]), [PAR] * 4 + [RED, PAR], lambda s, x: s.add(x[2], s.mul(x[0], x[1])),
+    )
+    return e.reshape(out, [*lead, lq, dv])
 
 
 def _attention_softmax(e: Emitter, x: SSAValue) -> SSAValue:
@@ -1562,12 +1605,13 @@ INDEX_ERROR = "sparcc_rt_index_error"
 INDEX_BOUNDS, INDEX_IN_SELF, INDEX_GATHER = 1, 2, 3
 
 
-def check_indices(e: Emitter, index: SSAValue, size: int, wrap: bool, kind: int, dim: int) -> None:
+def check_indices(e: Emitter, index: SSAValue, size: int, wrap: bool, kind: int, dim: int) -> SSAValue | None:
     """Calls the runtime's error hook, once, when any value of `index` lies
     outside [-size, size) (`wrap`) or [0, size). The call records the first
-    bad value; the Python caller raises after the compiled function returns."""
+    bad value; the Python caller raises after the compiled function returns.
+    Returns the i1 that says so (None for an empty index)."""
     if any(d == 0 for d in shape_of(index)):
-        return
+        return None
     rank = len(shape_of(index))
     everything = list(range(rank))
     lo = e.reduce(index, everything, math.inf, lambda s, x: s.min(x[0], x[1]))
@@ -1583,6 +1627,7 @@ def check_indices(e: Emitter, index: SSAValue, size: int, wrap: bool, kind: int,
     body = [func.CallOp(INDEX_ERROR, args, []), scf.YieldOp()]
     s.ops.append(scf.IfOp(bad, [], body))
     e.ops += s.ops
+    return bad
 
 
 def clamped_index(s: Scalar, value: SSAValue, size: int | SSAValue, wrap: bool) -> SSAValue:
@@ -1690,8 +1735,9 @@ def _index_put(e: Emitter, op: nn.IndexPutOp):
         put = e.add(nn.IndexPutOp(wide[0], op.indices, indexed, wide[1], op.accumulate.value.data, wrap))
         return e.add(nn.CastOp(put, i1))
     kind = INDEX_GATHER if op.error_kind() == "runtime" else INDEX_BOUNDS
-    for i, d in zip(op.indices, indexed):
-        check_indices(e, i, shape[d], wrap, kind, d)
+    bad = [check_indices(e, i, shape[d], wrap, kind, d) for i, d in zip(op.indices, indexed)]
+    if _slice_per_index(op):
+        return _put_slices(e, op, bad[0])
     bshape, at = op.layout()
     nb = len(bshape)
     loops = rank + nb
@@ -1743,6 +1789,74 @@ def _index_put(e: Emitter, op: nn.IndexPutOp):
                        out_map, iterators, pick)
     return e.elementwise([winner, picked, op.input], shape,
                          lambda s, x: s.select(s.cmp("ge", x[0], s.const(0, i64)), x[1], x[2]), typ)
+
+
+def _slice_per_index(op: nn.IndexPutOp) -> bool:
+    """Whether `op` writes (adds) one slice of its values per index value:
+    one index tensor, 1-d, along one dim, and values of exactly the indexed
+    shape (index_copy, index_add, a KV cache's update)."""
+    if len(op.indices) != 1 or len(shape_of(op.indices[0])) != 1:
+        return False
+    want = op.indexed_shape()
+    got = shape_of(op.values)
+    return len(got) == len(want) and all(nn.same(a, b) for a, b in zip(got, want))
+
+
+def _put_slices(e: Emitter, op: nn.IndexPutOp, bad: SSAValue | None) -> SSAValue:
+    """input with slice k of the values written (added) at index[k] along
+    the indexed dim, for k in order (a later index wins, or adds after the
+    earlier ones, as PyTorch's CPU kernels do): work in the size of the
+    values, not of the input (a one-token update of a KV cache writes one
+    row). The result is the input updated where it lies when nothing else
+    reads the input afterwards (one-shot bufferisation; lower-entry-abi
+    makes an updated model input such a buffer). When the check found a
+    bad index (`bad`), nothing is written: the call raises, and the input,
+    updated in place or not, stays as it was, as in PyTorch."""
+    shape = shape_of(op.input)
+    rank = len(shape)
+    d = ints(op.indexed)[0]
+    index = op.indices[0]
+    n = shape_of(index)[0]
+    typ = elem(op.input)
+    accumulate = op.accumulate.value.data
+    wrap = op.wrap.value.data
+    size = e.size_i64(shape[d])
+    part = [1 if k == d else shape[k] for k in range(rank)]
+    part_type = nn.tensor(part, typ)
+    static_sizes = [DYNAMIC_INDEX if not isinstance(x, int) else x for x in part]
+
+    def put(b: Emitter, acc: SSAValue, k: SSAValue) -> SSAValue:
+        s = Scalar()
+        at = clamped_index(s, s._add(tensor.ExtractOp(index, [k], elem(index))), size, wrap)
+        b.ops += s.ops
+        src = b.add(tensor.ExtractSliceOp(op.values, [k if j == d else 0 for j in range(rank)], b.mixed(part),
+                                          [1] * rank, part_type))
+        window = b.add(tensor.ExtractSliceOp(acc, [at if j == d else 0 for j in range(rank)], b.mixed(part),
+                                             [1] * rank, part_type))
+        if accumulate:  # added into the window itself: no temporary, no copy of it
+            same = amap(rank, dims(rank))
+            new = b.generic([src], [same], window, same, [PAR] * rank, lambda s, x: s.add(x[1], x[0]))
+        else:
+            new = b.add(linalg.CopyOp([src], [window], [part_type]))
+        return b.add(tensor.InsertSliceOp.get(
+            new, acc, static_sizes, [DYNAMIC_INDEX if j == d else 0 for j in range(rank)], [1] * rank,
+            offsets=[at], sizes=b.sizes(part), result_type=acc.type,
+        ))
+
+    # one loop, whose trip count is 0 when the check found a bad index (an
+    # scf.if choosing between the input and the update would make
+    # bufferisation free or reuse the wrong buffer)
+    trips: SSAValue = e.size(n)
+    if bad is not None:
+        trips = e.add(arith.SelectOp(bad, e.size(0), trips))
+    body = Block(arg_types=[IndexType(), op.input.type])
+    k, acc = body.args
+    inner = Emitter()
+    written = put(inner, acc, k)
+    body.add_ops([*inner.ops, scf.YieldOp(written)])
+    loop = scf.ForOp(e.size(0), trips, e.size(1), [op.input], body)
+    e.ops.append(loop)
+    return loop.results[0]
 
 
 def _leading(e: Emitter, value: SSAValue, sizes: Sequence[Dim]) -> SSAValue:

@@ -55,6 +55,17 @@ types other than f32, symbolic batch or head sizes, key/value batch dims
 that broadcast, and a mask whose batch dims broadcast over some but not all
 of the query's (each head would need its own copy).
 
+A few queries (at most FEW_QUERIES, a decode step) left unfused are
+lowered without a transposed copy of the keys (each score a dot product of
+a query row and a key row). When their keys and values are a grouped-query
+model's repeated heads (Hugging Face's repeat_kv: `x[:, :, None]`
+expanded and reshaped, a copy of the whole cache per layer and call), the
+op takes the unrepeated ones instead, with
+
+    sparcc.kv_groups = g        (query head h reads key/value head h // g)
+
+which the lowering reads (PyTorch's enable_gqa semantics).
+
 Options: `min_score_bytes` (default a quarter of the L2 size below), `max_block_bytes`
 (the largest [H, bq, bk] block of scores), `min_gain` (the least predicted
 speed-up that fuses), `threads` (default: the team size the driver builds
@@ -65,6 +76,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, Float32Type, IntegerAttr, ModuleOp, StringAttr, TensorType, i64
@@ -80,6 +92,7 @@ REPORT_ATTR = "sparcc.fusions"  # on the module: every decision, for the compile
 # on the lowering's loop over blocks of queries: its iterations write disjoint
 # rows (backends/cpu shares them among the threads)
 INDEPENDENT_ATTR = "sparcc.independent_iterations"
+GROUPS_ATTR = "sparcc.kv_groups"  # query heads per key/value head (see the module's docstring)
 FUSE_ATTENTION = True  # switch (benchmarks/bench_attention.py compares both)
 
 # The heuristic's machine, fitted to benchmarks/bench_attention.py on the
@@ -232,7 +245,7 @@ class FuseAttentionPass(ModulePass):
             problem = problem_of(sdpa)
             if isinstance(problem, str):
                 sdpa.attributes[SKIPPED_ATTR] = StringAttr(problem)
-                decisions.append(StringAttr(f"attention {_shape_text(sdpa)}: not fused ({problem})"))
+                decisions.append(StringAttr(f"attention {_shape_text(sdpa)}: not fused ({problem}){_share_heads(sdpa)}"))
                 continue
             p = problem
             what = f"attention {p.heads}x{p.lq}x{p.lk}x{p.e}{' causal' if p.causal else ''}"
@@ -244,7 +257,7 @@ class FuseAttentionPass(ModulePass):
                 if isinstance(p.lq, int) and p.lq <= FEW_QUERIES:
                     why = f"{p.lq} queries: the scores stay small"
                     sdpa.attributes[SKIPPED_ATTR] = StringAttr(why)
-                    decisions.append(StringAttr(f"{what}: not fused ({why})"))
+                    decisions.append(StringAttr(f"{what}: not fused ({why}){_share_heads(sdpa)}"))
                     continue
                 bq, bk = DYNAMIC_BLOCKS
                 if isinstance(p.lq, int):
@@ -261,7 +274,7 @@ class FuseAttentionPass(ModulePass):
                             team_size() if self.threads is None else self.threads)
             if not choice.fuse:
                 sdpa.attributes[SKIPPED_ATTR] = StringAttr(choice.why)
-                decisions.append(StringAttr(f"{what}: not fused ({choice.why})"))
+                decisions.append(StringAttr(f"{what}: not fused ({choice.why}){_share_heads(sdpa)}"))
                 continue
             sdpa.attributes[BLOCKS_ATTR] = ArrayAttr([IntegerAttr(choice.bq, i64), IntegerAttr(choice.bk, i64)])
             sdpa.attributes[FUSION_ATTR] = StringAttr(
@@ -271,6 +284,50 @@ class FuseAttentionPass(ModulePass):
             decisions.append(sdpa.attributes[FUSION_ATTR])
         if decisions:
             op.attributes[REPORT_ATTR] = ArrayAttr(decisions)
+
+
+def _share_heads(op: nn.SdpaOp) -> str:
+    """For an unfused op of a few queries whose keys and values are repeated
+    heads (repeat_kv), the unrepeated ones instead, with GROUPS_ATTR; what
+    the report adds ("" when nothing changed)."""
+    *lead, lq, _ = nn.shape_of(op.query)
+    if not (isinstance(lq, int) and lq <= FEW_QUERIES and lead and nn.is_static(lead)):  # the lowering's case
+        return ""
+    found = [_repeated_heads(v) for v in (op.key, op.value)]
+    if None in found or found[0][1] != found[1][1]:  # type: ignore[index]
+        return ""
+    groups = found[0][1]  # type: ignore[index]
+    for index, (source, _) in zip((1, 2), found):  # type: ignore[misc]
+        shape = nn.shape_of(source)
+        heads = nn.ReshapeOp(source, (*shape[:-3], shape[-2], shape[-1]))  # [..., KV, 1, S, E] -> [..., KV, S, E]
+        op.parent_block().insert_op_before(heads, op)  # type: ignore[union-attr]
+        repeated = op.operands[index]
+        op.operands[index] = heads.result
+        for dead in (repeated.owner, repeated.owner.input.owner):  # the reshape, then the expand, if now unused
+            if isinstance(dead, nn.ShapedOp) and not dead.result.uses:
+                dead.detach()
+                dead.erase()
+    op.attributes[GROUPS_ATTR] = IntegerAttr(groups, i64)
+    return f"; key/value heads shared by {groups} query heads, not repeated"
+
+
+def _repeated_heads(value: Any) -> tuple[Any, int] | None:
+    """(x, g) when `value` is x [..., KV, 1, S, E] expanded to
+    [..., KV, g, S, E] and reshaped to [..., KV * g, S, E] (each head
+    repeated g times in a row: repeat_kv), else None."""
+    reshape = value.owner
+    if not isinstance(reshape, nn.ReshapeOp) or not isinstance(expand := reshape.input.owner, nn.ExpandOp):
+        return None
+    src, wide, out = nn.shape_of(expand.input), nn.shape_of(expand.result), nn.shape_of(reshape.result)
+    if len(src) < 4 or len(wide) != len(src) or len(out) != len(src) - 1 or src[-3] != 1:
+        return None
+    groups = wide[-3]
+    if not isinstance(groups, int) or groups < 2 or not isinstance(src[-4], int):
+        return None
+    same = all(nn.same(a, b) for a, b in zip((*src[:-3], *src[-2:]), (*wide[:-3], *wide[-2:])))
+    if not same or list(out) != [*src[:-4], src[-4] * groups, *src[-2:]]:
+        return None
+    return expand.input, groups
 
 
 def _shape_text(op: nn.SdpaOp) -> str:

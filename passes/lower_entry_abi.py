@@ -25,6 +25,15 @@ symbols; each `tensor.dim` tagged `sparcc.size` becomes the symbol's argument.
 A result that is a C kernel's own buffer (`bufferization.to_tensor %alloc`,
 as lower-quant and lower-sparse make them) takes the destination in place
 of the alloc: the kernel writes into the caller's memory, with no copy.
+
+With `in-place-updates` (the CPU target), a result that the frontend marked
+as the new value of an input (`sparcc.updates`: a KV cache that the model
+updates with index_copy_) is computed where its destination lies: the
+function first copies the input into the destination unless the caller
+passed the same buffer for both (the JIT does, for large inputs), and reads
+the input through the destination. An update of a few rows (one token's
+keys) then writes those rows and nothing else, instead of rewriting the
+whole cache every call. Static shapes only.
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ import sympy
 from sparcc.dialects import nn
 from sparcc.dialects.nn import Dim, i64_array, ints
 from xdsl.context import Context
-from xdsl.dialects import bufferization, func, memref, tensor
+from xdsl.dialects import arith, bufferization, func, memref, scf, tensor
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
     ArrayAttr,
@@ -64,9 +73,10 @@ def _texts(f: func.FuncOp, name: str) -> list[str]:
     return [a.data for a in attr.data] if isinstance(attr, ArrayAttr) else []  # type: ignore[attr-defined]
 
 
-def lower_function(f: func.FuncOp) -> None:
+def lower_function(f: func.FuncOp, in_place_updates: bool = False) -> None:
     block = f.body.block
     n_inputs = len(block.args)
+    updates = ints(f.attributes[nn.UPDATES_ATTR]) if in_place_updates and nn.UPDATES_ATTR in f.attributes else ()
     last_view: Operation | None = None  # the views open the body, in argument order
 
     def add_view(view: Operation) -> None:
@@ -109,10 +119,12 @@ def lower_function(f: func.FuncOp) -> None:
         Rewriter.erase_op(op)
 
     # inputs: memref arguments read through a restrict tensor view
+    input_views: list[bufferization.ToTensorOp] = []
     for k, arg in enumerate(list(block.args[:n_inputs])):
         source = buffer(arg.type, arg_dims[k] if arg_dims else None, arg.index)
         to_tensor = bufferization.ToTensorOp(source, restrict=True)
         add_view(to_tensor)
+        input_views.append(to_tensor)
         arg.replace_all_uses_with(to_tensor.tensor)
         block.erase_arg(arg)
     first_size = len(block.args) - len(symbols)  # weights and destinations go before the sizes
@@ -154,6 +166,9 @@ def lower_function(f: func.FuncOp) -> None:
             alloc.results[0].replace_all_uses_with(dest)
             Rewriter.erase_op(alloc)
             continue
+        if k < len(updates) and updates[k] >= 0 and _static_same(input_views[updates[k]], value, dest):
+            _update_in_place(input_views[updates[k]], dest, add_view)
+            value = ret.arguments[k]  # the input itself, when the call leaves it as it was
         store = bufferization.MaterializeInDestinationOp.build(
             operands=[value, dest],
             result_types=[[]],
@@ -165,6 +180,30 @@ def lower_function(f: func.FuncOp) -> None:
     f.function_type = func.FunctionType.from_lists([a.type for a in block.args], [])
     f.attributes["sparcc.weights"] = ArrayAttr(entries)
     f.attributes["sparcc.num_inputs"] = i64_array([n_inputs])
+
+
+def _static_same(view: bufferization.ToTensorOp, value: SSAValue, dest: SSAValue) -> bool:
+    """Whether an input (its view), a result and the result's destination
+    have one static type."""
+    typ = view.tensor.type
+    return (isinstance(typ, TensorType) and typ == value.type and nn.is_static(typ.get_shape())
+            and isinstance(dest.type, MemRefType) and dest.type == view.memref.type)
+
+
+def _update_in_place(view: bufferization.ToTensorOp, dest: SSAValue, add_view) -> None:
+    """Reads the input of `view` through `dest` instead: the input is copied
+    there first, unless it is `dest` itself (the caller passed one buffer
+    for both). One-shot bufferisation then updates `dest` where it lies."""
+    source = view.memref
+    index = IndexType()
+    ptrs = [memref.ExtractAlignedPointerAsIndexOp(operands=[b], result_types=[index]) for b in (source, dest)]
+    distinct = arith.CmpiOp(ptrs[0], ptrs[1], "ne")
+    copy = scf.IfOp(distinct, [], [memref.CopyOp(source, dest), scf.YieldOp()])
+    through = bufferization.ToTensorOp(dest, restrict=True, writable=True)
+    for op in (*ptrs, distinct, copy, through):
+        add_view(op)
+    view.tensor.replace_all_uses_with(through.tensor)
+    Rewriter.erase_op(view)
 
 
 def _kernel_buffer(value: SSAValue) -> Operation | None:
@@ -181,7 +220,9 @@ def _kernel_buffer(value: SSAValue) -> Operation | None:
 class LowerEntryAbiPass(ModulePass):
     name = "lower-entry-abi"
 
+    in_place_updates: bool = False  # the CPU target's: see the module's docstring
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for f in op.ops:
             if isinstance(f, func.FuncOp) and not f.is_declaration:
-                lower_function(f)
+                lower_function(f, self.in_place_updates)

@@ -45,7 +45,7 @@ class CpuTarget(Target):
     summary = "this machine's CPU: upstream MLIR to LLVM IR, a shared library called through ctypes"
     passes: ClassVar[tuple[str, ...]] = (
         "lower-sparse", "lower-quant", "fuse-attention", "convert-nn-to-linalg", "customize-layout", "fuse-elementwise",
-        "widen-bool-tensors", "approximate-math", "lower-entry-abi",
+        "widen-bool-tensors", "approximate-math", "lower-entry-abi{in-place-updates=true}",
     )
 
     @property

@@ -417,14 +417,15 @@ func.func @embedding(%i: tensor<2x3xi64>) -> tensor<2x3x4xf32> {
 }
 
 // CHECK-LABEL: func.func @sdpa_causal(
-// softmax(q @ k^T * scale, masked where key index > query index) @ v
-// CHECK:         %[[KT:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%k : tensor<2x4x8xf32>)
-// CHECK:         %[[Q0:.*]] = tensor.extract_slice %q[0, 0, 0] [1, 4, 8] [1, 1, 1] : tensor<2x4x8xf32> to tensor<4x8xf32>
-// CHECK-NEXT:    %[[K0:.*]] = tensor.extract_slice %[[KT]][0, 0, 0] [1, 8, 4] [1, 1, 1] : tensor<2x8x4xf32> to tensor<8x4xf32>
-// CHECK:         linalg.matmul ins(%[[Q0]], %[[K0]] : tensor<4x8xf32>, tensor<8x4xf32>)
-// CHECK:         %[[Q1:.*]] = tensor.extract_slice %q[1, 0, 0] [1, 4, 8] [1, 1, 1] : tensor<2x4x8xf32> to tensor<4x8xf32>
-// CHECK-NEXT:    %[[K1:.*]] = tensor.extract_slice %[[KT]][1, 0, 0] [1, 8, 4] [1, 1, 1] : tensor<2x8x4xf32> to tensor<8x4xf32>
-// CHECK:         linalg.matmul ins(%[[Q1]], %[[K1]] : tensor<4x8xf32>, tensor<8x4xf32>)
+// softmax(q @ k^T * scale, masked where key index > query index) @ v; 20
+// queries: more than a few, so k^T is laid out once for the matmuls
+// CHECK:         %[[KT:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%k : tensor<2x20x8xf32>)
+// CHECK:         %[[Q0:.*]] = tensor.extract_slice %q[0, 0, 0] [1, 20, 8] [1, 1, 1] : tensor<2x20x8xf32> to tensor<20x8xf32>
+// CHECK-NEXT:    %[[K0:.*]] = tensor.extract_slice %[[KT]][0, 0, 0] [1, 8, 20] [1, 1, 1] : tensor<2x8x20xf32> to tensor<8x20xf32>
+// CHECK:         linalg.matmul ins(%[[Q0]], %[[K0]] : tensor<20x8xf32>, tensor<8x20xf32>)
+// CHECK:         %[[Q1:.*]] = tensor.extract_slice %q[1, 0, 0] [1, 20, 8] [1, 1, 1] : tensor<2x20x8xf32> to tensor<20x8xf32>
+// CHECK-NEXT:    %[[K1:.*]] = tensor.extract_slice %[[KT]][1, 0, 0] [1, 8, 20] [1, 1, 1] : tensor<2x8x20xf32> to tensor<8x20xf32>
+// CHECK:         linalg.matmul ins(%[[Q1]], %[[K1]] : tensor<20x8xf32>, tensor<8x20xf32>)
 // CHECK:         arith.constant dense<1.250000e-01> : tensor<f32>
 // CHECK:           arith.mulf
 // CHECK:         linalg.generic
@@ -437,21 +438,39 @@ func.func @embedding(%i: tensor<2x3xi64>) -> tensor<2x3x4xf32> {
 // CHECK-NEXT:      linalg.yield %[[M]] : f32
 // CHECK:           arith.maximumf
 // CHECK:           math.exp
-// CHECK:         %[[P:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<2x4x4xf32>, tensor<2x4xf32>)
+// CHECK:         %[[P:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<2x20x20xf32>, tensor<2x20xf32>)
 // CHECK-NEXT:    ^{{.*}}(%[[EX:.*]]: f32, %[[SUM:.*]]: f32, %{{.*}}: f32):
 // CHECK-NEXT:      arith.divf %[[EX]], %[[SUM]] : f32
-// CHECK:         %[[P0:.*]] = tensor.extract_slice %[[P]][0, 0, 0] [1, 4, 4] [1, 1, 1] : tensor<2x4x4xf32> to tensor<4x4xf32>
-// CHECK-NEXT:    %[[V0:.*]] = tensor.extract_slice %v[0, 0, 0] [1, 4, 8] [1, 1, 1] : tensor<2x4x8xf32> to tensor<4x8xf32>
-// CHECK:         linalg.matmul ins(%[[P0]], %[[V0]] : tensor<4x4xf32>, tensor<4x8xf32>)
-// CHECK:         %[[P1:.*]] = tensor.extract_slice %[[P]][1, 0, 0] [1, 4, 4] [1, 1, 1] : tensor<2x4x4xf32> to tensor<4x4xf32>
-// CHECK-NEXT:    %[[V1:.*]] = tensor.extract_slice %v[1, 0, 0] [1, 4, 8] [1, 1, 1] : tensor<2x4x8xf32> to tensor<4x8xf32>
-// CHECK:         linalg.matmul ins(%[[P1]], %[[V1]] : tensor<4x4xf32>, tensor<4x8xf32>)
-// CHECK-NEXT:    %[[R:.*]] = tensor.insert_slice %{{.*}}[1, 0, 0] [1, 4, 8] [1, 1, 1] : tensor<4x8xf32> into tensor<2x4x8xf32>
+// CHECK:         %[[P0:.*]] = tensor.extract_slice %[[P]][0, 0, 0] [1, 20, 20] [1, 1, 1] : tensor<2x20x20xf32> to tensor<20x20xf32>
+// CHECK-NEXT:    %[[V0:.*]] = tensor.extract_slice %v[0, 0, 0] [1, 20, 8] [1, 1, 1] : tensor<2x20x8xf32> to tensor<20x8xf32>
+// CHECK:         linalg.matmul ins(%[[P0]], %[[V0]] : tensor<20x20xf32>, tensor<20x8xf32>)
+// CHECK:         %[[P1:.*]] = tensor.extract_slice %[[P]][1, 0, 0] [1, 20, 20] [1, 1, 1] : tensor<2x20x20xf32> to tensor<20x20xf32>
+// CHECK-NEXT:    %[[V1:.*]] = tensor.extract_slice %v[1, 0, 0] [1, 20, 8] [1, 1, 1] : tensor<2x20x8xf32> to tensor<20x8xf32>
+// CHECK:         linalg.matmul ins(%[[P1]], %[[V1]] : tensor<20x20xf32>, tensor<20x8xf32>)
+// CHECK-NEXT:    %[[R:.*]] = tensor.insert_slice %{{.*}}[1, 0, 0] [1, 20, 8] [1, 1, 1] : tensor<20x8xf32> into tensor<2x20x8xf32>
 // CHECK-NEXT:    func.return %[[R]]
 // CHECK-NOT:     nn.
-func.func @sdpa_causal(%q: tensor<2x4x8xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x4x8xf32>) -> tensor<2x4x8xf32> {
-  %0 = nn.sdpa %q, %k, %v {is_causal = true, scale = 0.125 : f64} : (tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
-  func.return %0 : tensor<2x4x8xf32>
+func.func @sdpa_causal(%q: tensor<2x20x8xf32>, %k: tensor<2x20x8xf32>, %v: tensor<2x20x8xf32>) -> tensor<2x20x8xf32> {
+  %0 = nn.sdpa %q, %k, %v {is_causal = true, scale = 0.125 : f64} : (tensor<2x20x8xf32>, tensor<2x20x8xf32>, tensor<2x20x8xf32>) -> tensor<2x20x8xf32>
+  func.return %0 : tensor<2x20x8xf32>
+}
+
+// A few queries (a decode step: at most 16): each score a dot product of a
+// query row and a key row, read in place (no k^T), each output row a sum of
+// value rows. With sparcc.kv_groups = 2 (fuse-attention, for repeated
+// key/value heads), the 4 query heads read 2 key/value heads: loops [batch,
+// kv head, group, query, key | E] and [batch, kv head, group, query | key, E].
+// CHECK-LABEL: func.func @sdpa_decode_grouped(
+// CHECK-NOT:     linalg.matmul
+// CHECK:         %[[Q5:.*]] = tensor.expand_shape %{{.*}} output_shape [1, 2, 2, 1, 8] : tensor<32xf32> into tensor<1x2x2x1x8xf32>
+// CHECK:         %[[S:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d4)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%[[Q5]], %[[K4:.*]] : tensor<1x2x2x1x8xf32>, tensor<1x2x6x8xf32>)
+// CHECK:         math.exp
+// CHECK:         %[[O:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d4)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d5)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "parallel"]} ins(%{{.*}}, %{{.*}} : tensor<1x2x2x1x6xf32>, tensor<1x2x6x8xf32>)
+// CHECK-NOT:     linalg.matmul
+// CHECK:         func.return
+func.func @sdpa_decode_grouped(%q: tensor<1x4x1x8xf32>, %k: tensor<1x2x6x8xf32>, %v: tensor<1x2x6x8xf32>) -> tensor<1x4x1x8xf32> {
+  %0 = nn.sdpa %q, %k, %v {scale = 0.125 : f64, sparcc.kv_groups = 2 : i64} : (tensor<1x4x1x8xf32>, tensor<1x2x6x8xf32>, tensor<1x2x6x8xf32>) -> tensor<1x4x1x8xf32>
+  func.return %0 : tensor<1x4x1x8xf32>
 }
 
 // CHECK-LABEL: func.func @conv2d(
@@ -575,9 +594,10 @@ func.func @argsort(%x: tensor<4x8xf32>) -> tensor<4x8xi64> {
   func.return %0 : tensor<4x8xi64>
 }
 
-// index_put with accumulate and no wrap (index_add): indices checked against
-// [0, 4), reported as kind 3 (RuntimeError); one add reduction over the index
-// loop into a copy of the input, adding -0.0 where an index names another row.
+// index_put with accumulate and no wrap, over a 2-d index: indices checked
+// against [0, 4), reported as kind 3 (RuntimeError); one add reduction over
+// the index loops into a copy of the input, adding -0.0 where an index names
+// another row.
 // CHECK-LABEL: func.func @index_put_accumulate(
 // CHECK:         %[[SIZE:.*]] = arith.constant 4 : i64
 // CHECK-NEXT:    %[[ZERO:.*]] = arith.constant 0 : i64
@@ -585,16 +605,60 @@ func.func @argsort(%x: tensor<4x8xf32>) -> tensor<4x8xi64> {
 // CHECK:         %[[KIND:.*]] = arith.constant 3 : i64
 // CHECK:           func.call @sparcc_rt_index_error(%[[KIND]], %{{.*}}, %{{.*}}, %[[SIZE]])
 // CHECK:         %[[COPY:.*]] = linalg.copy ins(%x : tensor<4x8xf32>)
-// CHECK-NEXT:    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%i, %v : tensor<3xi64>, tensor<3x8xf32>) outs(%[[COPY]] : tensor<4x8xf32>)
+// CHECK-NEXT:    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d2, d3, d1)>, affine_map<(d0, d1, d2, d3) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction", "reduction"]} ins(%i, %v : tensor<1x3xi64>, tensor<1x3x8xf32>) outs(%[[COPY]] : tensor<4x8xf32>)
 // CHECK-NEXT:    ^{{.*}}(%[[IDX:.*]]: i64, %[[V:.*]]: f32, %[[ACC:.*]]: f32):
 // CHECK:           %[[ROW:.*]] = linalg.index 0 : index
 // CHECK-NEXT:      %[[HIT:.*]] = arith.cmpi eq, %{{.*}}, %[[ROW]] : index
 // CHECK-NEXT:      %[[NEG0:.*]] = arith.constant -0.000000e+00 : f32
 // CHECK-NEXT:      %[[ADD:.*]] = arith.select %[[HIT]], %[[V]], %[[NEG0]] : f32
 // CHECK-NEXT:      arith.addf %[[ACC]], %[[ADD]] : f32
-func.func @index_put_accumulate(%x: tensor<4x8xf32>, %i: tensor<3xi64>, %v: tensor<3x8xf32>) -> tensor<4x8xf32> {
+func.func @index_put_accumulate(%x: tensor<4x8xf32>, %i: tensor<1x3xi64>, %v: tensor<1x3x8xf32>) -> tensor<4x8xf32> {
+  %0 = nn.index_put %x[%i], %v {indexed = array<i64: 0>, accumulate = true, wrap = false} : (tensor<4x8xf32>, tensor<1x3xi64>, tensor<1x3x8xf32>) -> tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}
+
+// index_add (a 1-d index along one dim, values of the indexed shape): after
+// the check, a loop over the 3 index values adds slice k of the values into
+// the row index[k] names (clamped into [0, 4)), in place of that row: work
+// in the size of the values, not of the input. A bad index makes it 0 trips
+// (the call raises; the input stays as it was, as in PyTorch).
+// CHECK-LABEL: func.func @index_add_rows(
+// CHECK:         %[[BAD:.*]] = arith.ori
+// CHECK:         func.call @sparcc_rt_index_error
+// CHECK:         %[[TRIPS:.*]] = arith.select %[[BAD]], %{{.*}}, %{{.*}} : index
+// CHECK:         %[[LOOP:.*]] = scf.for %[[K:.*]] = %{{.*}} to %[[TRIPS]] step %{{.*}} iter_args(%[[ACC:.*]] = %x) -> (tensor<4x8xf32>) {
+// CHECK-NEXT:      %[[AT:.*]] = tensor.extract %i[%[[K]]] : tensor<3xi64>
+// CHECK:           arith.maxsi
+// CHECK-NEXT:      %[[ROW:.*]] = arith.index_cast %{{.*}} : i64 to index
+// CHECK-NEXT:      %[[SRC:.*]] = tensor.extract_slice %v[%[[K]], 0] [1, 8] [1, 1] : tensor<3x8xf32> to tensor<1x8xf32>
+// CHECK-NEXT:      %[[WIN:.*]] = tensor.extract_slice %[[ACC]][%[[ROW]], 0] [1, 8] [1, 1] : tensor<4x8xf32> to tensor<1x8xf32>
+// CHECK-NEXT:      %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[SRC]] : tensor<1x8xf32>) outs(%[[WIN]] : tensor<1x8xf32>)
+// CHECK:             arith.addf
+// CHECK:           %[[NEW:.*]] = tensor.insert_slice %[[SUM]] into %[[ACC]][%[[ROW]], 0] [1, 8] [1, 1] : tensor<1x8xf32> into tensor<4x8xf32>
+// CHECK-NEXT:      scf.yield %[[NEW]] : tensor<4x8xf32>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return %[[LOOP]]
+func.func @index_add_rows(%x: tensor<4x8xf32>, %i: tensor<3xi64>, %v: tensor<3x8xf32>) -> tensor<4x8xf32> {
   %0 = nn.index_put %x[%i], %v {indexed = array<i64: 0>, accumulate = true, wrap = false} : (tensor<4x8xf32>, tensor<3xi64>, tensor<3x8xf32>) -> tensor<4x8xf32>
   func.return %0 : tensor<4x8xf32>
+}
+
+// A KV cache's update (index_copy_ of one position along dim 2): one row per
+// head copied into the slice the position names (negative positions count
+// from the end: wrap); nothing else of the cache is touched.
+// CHECK-LABEL: func.func @index_copy_one_row(
+// CHECK:         scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[ACC:.*]] = %cache) -> (tensor<1x4x32x16xf32>) {
+// CHECK-NEXT:      %[[AT:.*]] = tensor.extract %pos[%[[K]]] : tensor<1xi64>
+// CHECK:           arith.select
+// CHECK:           %[[ROW:.*]] = arith.index_cast %{{.*}} : i64 to index
+// CHECK-NEXT:      %[[SRC:.*]] = tensor.extract_slice %new[0, 0, %[[K]], 0] [1, 4, 1, 16] [1, 1, 1, 1] : tensor<1x4x1x16xf32> to tensor<1x4x1x16xf32>
+// CHECK-NEXT:      %[[WIN:.*]] = tensor.extract_slice %[[ACC]][0, 0, %[[ROW]], 0] [1, 4, 1, 16] [1, 1, 1, 1] : tensor<1x4x32x16xf32> to tensor<1x4x1x16xf32>
+// CHECK-NEXT:      %[[COPY:.*]] = linalg.copy ins(%[[SRC]] : tensor<1x4x1x16xf32>) outs(%[[WIN]] : tensor<1x4x1x16xf32>)
+// CHECK-NEXT:      %[[R:.*]] = tensor.insert_slice %[[COPY]] into %[[ACC]][0, 0, %[[ROW]], 0] [1, 4, 1, 16] [1, 1, 1, 1] : tensor<1x4x1x16xf32> into tensor<1x4x32x16xf32>
+// CHECK-NEXT:      scf.yield %[[R]]
+func.func @index_copy_one_row(%cache: tensor<1x4x32x16xf32>, %pos: tensor<1xi64>, %new: tensor<1x4x1x16xf32>) -> tensor<1x4x32x16xf32> {
+  %0 = nn.index_put %cache[%pos], %new {indexed = array<i64: 2>} : (tensor<1x4x32x16xf32>, tensor<1xi64>, tensor<1x4x1x16xf32>) -> tensor<1x4x32x16xf32>
+  func.return %0 : tensor<1x4x32x16xf32>
 }
 
 // index_put without accumulate: the last index (in index order, here over a

@@ -3,6 +3,9 @@
 // RUN: sparcc-opt %s -p lower-entry-abi | filecheck %s
 // After the lowering, the ABI pass leaves no nn op at all:
 // RUN: sparcc-opt %s -p convert-nn-to-linalg,lower-entry-abi | filecheck %s --check-prefix=FULL
+// With in-place-updates (the CPU target), an updated input is read through
+// its result's destination:
+// RUN: sparcc-opt %s -p 'lower-entry-abi{in-place-updates=true}' | filecheck %s --check-prefix=INPLACE
 
 // Inputs become memref arguments read through a restrict tensor view.
 // CHECK-LABEL: func.func @inputs(
@@ -115,4 +118,46 @@ func.func @kernel_result() -> (tensor<4x8xf32>, tensor<4x8xf32>) {
   func.call @kernel(%p) : (memref<1xf32>) -> ()
   %t = bufferization.to_tensor %a restrict writable : memref<4x8xf32> to tensor<4x8xf32>
   func.return %t, %t : tensor<4x8xf32>, tensor<4x8xf32>
+}
+
+// Result 0 is the new value of input 0 (sparcc.updates, from the frontend: a
+// KV cache that the model updates in place). Without the option, nothing
+// differs from any other result:
+// CHECK-LABEL: func.func @update(
+// CHECK-NOT:     memref.extract_aligned_pointer_as_index
+// CHECK-NOT:     to_tensor {{.*}} writable
+// CHECK:         bufferization.materialize_in_destination
+// With it, the function copies the input into the destination unless the
+// caller passed one buffer for both, and reads the input through the
+// destination (restrict writable), so that bufferization updates it where it
+// lies; result 1 (sparcc.updates has no entry for it) and input 1 are as before.
+// INPLACE-LABEL: func.func @update(
+// INPLACE-SAME:      %[[C:[^:]*]]: memref<8x4xf32>, %[[X:[^:]*]]: memref<4xf32>, %[[OUT:[^:]*]]: memref<8x4xf32>, %[[OUT1:[^:]*]]: memref<4xf32>)
+// INPLACE-NEXT:    bufferization.to_tensor %[[X]] restrict : memref<4xf32> to tensor<4xf32>
+// INPLACE-NEXT:    %[[P0:.*]] = "memref.extract_aligned_pointer_as_index"(%[[C]]) : (memref<8x4xf32>) -> index
+// INPLACE-NEXT:    %[[P1:.*]] = "memref.extract_aligned_pointer_as_index"(%[[OUT]]) : (memref<8x4xf32>) -> index
+// INPLACE-NEXT:    %[[NE:.*]] = arith.cmpi ne, %[[P0]], %[[P1]] : index
+// INPLACE-NEXT:    scf.if %[[NE]] {
+// INPLACE-NEXT:      "memref.copy"(%[[C]], %[[OUT]]) : (memref<8x4xf32>, memref<8x4xf32>) -> ()
+// INPLACE-NEXT:    }
+// INPLACE-NEXT:    %[[CT:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<8x4xf32> to tensor<8x4xf32>
+// INPLACE-NOT:     bufferization.to_tensor %[[C]]
+// INPLACE:         %[[NEW:.*]] = nn.add %[[CT]]
+// INPLACE:         bufferization.materialize_in_destination %[[NEW]] in restrict writable %[[OUT]]
+// INPLACE-NEXT:    bufferization.materialize_in_destination %{{.*}} in restrict writable %[[OUT1]]
+func.func @update(%cache: tensor<8x4xf32>, %x: tensor<4xf32>) -> (tensor<8x4xf32>, tensor<4xf32>) attributes {sparcc.updates = array<i64: 0>} {
+  %0 = nn.add %cache, %x : tensor<8x4xf32>, tensor<4xf32> -> tensor<8x4xf32>
+  %1 = nn.relu %x : tensor<4xf32>
+  func.return %0, %1 : tensor<8x4xf32>, tensor<4xf32>
+}
+
+// -1: the input has other readers; it stays an input like any other.
+// INPLACE-LABEL: func.func @read_elsewhere(
+// INPLACE-NOT:     memref.extract_aligned_pointer_as_index
+// INPLACE-NOT:     to_tensor {{.*}} writable
+// INPLACE:         func.return
+func.func @read_elsewhere(%cache: tensor<8x4xf32>, %x: tensor<4xf32>) -> (tensor<8x4xf32>, tensor<8x4xf32>) attributes {sparcc.updates = array<i64: -1>} {
+  %0 = nn.add %cache, %x : tensor<8x4xf32>, tensor<4xf32> -> tensor<8x4xf32>
+  %1 = nn.relu %cache : tensor<8x4xf32>
+  func.return %0, %1 : tensor<8x4xf32>, tensor<8x4xf32>
 }

@@ -279,3 +279,44 @@ def test_decode_step_against_a_dynamic_cache_stays_unfused():
     for n in (3, 40, 129):
         k, v = torch.randn(1, 4, n, 16), torch.randn(1, 4, n, 16)
         torch.testing.assert_close(program(q, k, v), Sdpa()(q, k, v), rtol=1e-4, atol=1e-5)
+
+
+def _repeat_kv(x, groups):
+    """Hugging Face's repeat_kv: each key/value head repeated `groups` times in a row."""
+    b, h, s, d = x.shape
+    return x[:, :, None, :, :].expand(b, h, groups, s, d).reshape(b, h * groups, s, d)
+
+
+class GroupedDecode(torch.nn.Module):
+    def __init__(self, groups: int, causal: bool = False):
+        super().__init__()
+        self.groups, self.causal = groups, causal
+
+    def forward(self, q, k, v, mask=None):
+        k, v = _repeat_kv(k, self.groups), _repeat_kv(v, self.groups)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=self.causal)
+
+
+@pytest.mark.parametrize("lq, lk, groups, mask, causal", [
+    (1, 300, 2, "float", False),  # a decode step: one query, a static cache with a padding mask
+    (1, 1024, 4, None, False),
+    (5, 40, 2, "bool", False),  # a few queries (speculative decoding)
+    (3, 3, 2, None, True),
+])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_few_queries_against_repeated_key_value_heads_match_pytorch_without_repeating(
+        lq, lk, groups, mask, causal, threads):
+    torch.manual_seed(0)
+    kv = 2
+    q, k, v = torch.randn(2, kv * groups, lq, 32), torch.randn(2, kv, lk, 32), torch.randn(2, kv, lk, 16)
+    args = [q, k, v]
+    if mask == "float":
+        m = torch.zeros(2, 1, lq, lk)
+        m[..., lk // 2:] = -torch.inf  # the unwritten half of a cache
+        args.append(m)
+    elif mask == "bool":
+        args.append(torch.rand(1, 1, lq, lk) > 0.3)
+    model = GroupedDecode(groups, causal)
+    program = sparcc.jit(model, threads=threads, cache=False).compile(*args)
+    assert program.report["fusions"][0].endswith(f"key/value heads shared by {groups} query heads, not repeated")
+    torch.testing.assert_close(program(*args), model(*args), atol=2e-5, rtol=1e-5)

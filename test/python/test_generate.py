@@ -45,6 +45,72 @@ def test_an_out_of_range_cache_position_raises_as_pytorch_does_and_keeps_the_cac
     assert torch.equal(cache, before)
 
 
+def cache_step(cache, pos, x):
+    """A KV cache's update: x's rows written at `pos` along dim 2 (HF StaticCache)."""
+    cache.index_copy_(2, pos, x)
+    return cache.sum(2)
+
+
+@pytest.mark.parametrize("length", [16, 512])  # 16 KiB: updated apart and copied back; 512 KiB: in its own buffer
+def test_cache_updates_of_one_and_of_several_positions_match_eager(length):
+    torch.manual_seed(0)
+    fast = sparcc.jit(cache_step, cache=False, dynamic=False)
+    cache = torch.randint(-8, 8, (1, 4, length, 64)).float()  # small integers: every sum exact
+    want_cache = cache.clone()
+    address = cache.data_ptr()
+    for pos in ([3], [length - 1], [0, 5, 9, 2], [7]):
+        x = torch.randint(-8, 8, (1, 4, len(pos), 64)).float()
+        got = fast(cache, torch.tensor(pos), x)
+        want = cache_step(want_cache, torch.tensor(pos), x)
+        torch.testing.assert_close(got, want)
+        assert torch.equal(cache, want_cache)
+    assert cache.data_ptr() == address
+
+
+def test_an_out_of_range_position_raises_and_leaves_even_a_large_cache_as_it_was():
+    fast = sparcc.jit(cache_step, cache=False)
+    cache = torch.randn(1, 4, 512, 64)  # large enough to be updated where it lies
+    fast(cache, torch.tensor([1]), torch.ones(1, 4, 1, 64))
+    before = cache.clone()
+    with pytest.raises(IndexError, match="512"):
+        fast(cache, torch.tensor([512]), torch.ones(1, 4, 1, 64))
+    with pytest.raises(IndexError):
+        cache_step(cache.clone(), torch.tensor([512]), torch.ones(1, 4, 1, 64))
+    assert torch.equal(cache, before)  # PyTorch too leaves it as it was
+
+
+def test_index_add_and_index_put_along_one_dim_match_eager_with_repeated_and_negative_indices():
+    def add(x, i, v):
+        return x.index_add(1, i, v, alpha=2.0)
+
+    def put(x, i, v):
+        y = x.clone()
+        y[:, i] = v  # aten.index_put: negative indices count from the end
+        return y
+
+    torch.manual_seed(0)
+    x, v = torch.randn(3, 40, 8), torch.randn(3, 5, 8)
+    i = torch.tensor([4, 1, 4, 39, 0])  # 4 twice: index_add adds both, in order
+    torch.testing.assert_close(sparcc.jit(add, cache=False)(x, i, v), add(x, i, v))
+    j = torch.tensor([-1, 3, -40, 7, 2])
+    torch.testing.assert_close(sparcc.jit(put, cache=False)(x, j, v), put(x, j, v))
+    with pytest.raises(IndexError):
+        sparcc.jit(put, cache=False)(x, torch.tensor([0, 1, 2, 3, -41]), v)
+
+
+def test_a_prefill_of_any_length_updates_the_cache_in_one_dynamic_program():
+    fast = sparcc.jit(cache_step, cache=False, dynamic={1: {0: (1, 64)}, 2: {2: (1, 64)}})
+    cache = torch.zeros(1, 2, 256, 64)  # 128 KiB
+    want_cache = cache.clone()
+    start = 0
+    for n in (5, 3, 9):
+        pos, x = torch.arange(start, start + n), torch.randn(1, 2, n, 64)
+        torch.testing.assert_close(fast(cache, pos, x), cache_step(want_cache, pos, x))
+        assert torch.equal(cache, want_cache)
+        start += n
+    assert fast.compiles == 1
+
+
 class Counter(torch.nn.Module):
     def __init__(self):
         super().__init__()
