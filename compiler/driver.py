@@ -114,6 +114,9 @@ class CompiledProgram:
     # per mutated input: the program may compute the new value in the input's
     # own buffer (then nothing is written back)
     in_place: list[bool] = field(default_factory=list)
+    # the program draws random numbers (rand, randn, ...): each call is seeded
+    # from torch's generator first, so that torch.manual_seed repeats it
+    random: bool = False
 
     def __post_init__(self) -> None:
         if self.symbols:
@@ -192,6 +195,8 @@ class CompiledProgram:
             results = self._results([s.shape for s in self.outputs], args, inputs)
         except (RuntimeError, MemoryError) as e:  # a huge input's contiguous copy, or result, does not fit
             raise SparccError(f"cannot allocate this call's buffers: {str(e).splitlines()[0]}") from None
+        if self.random:
+            self._seed()
         self.executable(inputs, results, ())
         return self._finish(results, args)
 
@@ -212,8 +217,16 @@ class CompiledProgram:
             results = self._results(self._sizes.outputs(values), args, inputs)
         except (RuntimeError, MemoryError) as e:  # as in __call__
             raise SparccError(f"cannot allocate this call's buffers: {str(e).splitlines()[0]}") from None
+        if self.random:
+            self._seed()
         self.executable(inputs, results, values)
         return self._finish(results, args)
+
+    def _seed(self) -> None:
+        """This call's random seed, drawn from torch's default generator."""
+        seed = getattr(self.executable, "set_random_seed", None)
+        if seed is not None:
+            seed(int(torch.randint(0, 1 << 62, (), dtype=torch.int64)))
 
     def _results(self, shapes: Sequence[Any], args: Sequence[Any], inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """This call's result buffers: new ones, or an updated input's own."""
@@ -524,8 +537,23 @@ def _program(tgt: Any, threads: int, folder: Path, meta: dict[str, Any], cached:
         }
     return CompiledProgram(
         imported.inputs, imported.outputs, imported.output_tree, executable, ir, report, imported.symbols,
-        imported.mutated, imported.in_place,
+        imported.mutated, imported.in_place, random=draws_random(imported.ops),
     )
+
+
+# the ATen ops that the frontend lowers to nn.random
+RANDOM_OPS = frozenset({
+    "aten.rand.default", "aten.rand_like.default", "aten.randn.default", "aten.randn_like.default",
+    "aten.uniform.default", "aten.normal_functional.default", "aten.normal.Tensor_float", "aten.normal.float_Tensor",
+    "aten.normal.Tensor_Tensor", "aten.normal.float_float", "aten.exponential.default", "aten.bernoulli.default",
+    "aten.bernoulli.p", "aten.randint.default", "aten.randint.low", "aten.randint_like.default",
+    "aten.randint_like.low_dtype", "aten.randperm.default",
+})
+
+
+def draws_random(ops: dict[str, int] | None) -> bool:
+    """Whether a program whose ATen ops are `ops` (name -> count) draws random numbers."""
+    return bool(ops) and any(op in RANDOM_OPS for op in ops)
 
 
 def _parsed_specs(quant: Any, sparsity: Any, tgt: Any) -> tuple[Any, Any]:

@@ -1094,6 +1094,103 @@ def _ones(g: GraphImporter, *_: Any, **__: Any) -> SSAValue:
     return _full(g, 1)
 
 
+# -- random numbers -------------------------------------------------------------
+# nn.random (counter-based, on the CPU) draws new numbers on every call; the
+# JIT seeds each call from torch's generator, so torch.manual_seed repeats
+# them. The same distributions as PyTorch, not the same numbers.
+
+
+def _random(g: GraphImporter, kind: str, shape: Sequence[nn.Dim] | None = None, dtype: torch.dtype | None = None) -> SSAValue:
+    """Numbers of `kind` (uniform in [0, 1), or normal) in the node's result
+    shape and floating dtype (or `shape`, `dtype`)."""
+    if g.node is not None and g.node.kwargs.get("generator") is not None:
+        raise g.fail("a torch.Generator argument: sparcc draws from its own generator, seeded from torch's")
+    dtype = dtype or g.meta_dtype()
+    if not dtype.is_floating_point:
+        dtype = torch.float64
+    typ = compute_type(dtype)
+    u = g.emit(nn.RandomOp(kind, nn.tensor(g.meta_shape() if shape is None else shape, typ)))
+    bits = {torch.float16: 11, torch.bfloat16: 8}.get(dtype)
+    if bits and kind == "uniform":  # computed wider: k / 2^bits, which the half type holds exactly (never 1)
+        steps = g.emit(nn.FloorOp(g.emit(nn.MulOp(u, g.scalar(2.0**bits, u)))))
+        u = g.emit(nn.MulOp(steps, g.scalar(2.0**-bits, u)))
+    return u
+
+
+@handles(aten.rand.default, aten.rand_like.default)
+def _rand(g: GraphImporter, *_: Any, **__: Any) -> SSAValue:
+    return _random(g, "uniform")
+
+
+@handles(aten.randn.default, aten.randn_like.default)
+def _randn(g: GraphImporter, *_: Any, **__: Any) -> SSAValue:
+    return _random(g, "normal")
+
+
+@handles(aten.uniform.default)
+def _uniform(g: GraphImporter, x: SSAValue, low: float = 0.0, high: float = 1.0, **_: Any) -> SSAValue:
+    u = _random(g, "uniform")
+    return g.emit(nn.AddOp(g.emit(nn.MulOp(u, g.scalar(high - low, u))), g.scalar(low, u)))
+
+
+@handles(aten.normal_functional.default)
+def _normal_like(g: GraphImporter, x: SSAValue, mean: float = 0.0, std: float = 1.0, **_: Any) -> SSAValue:
+    n = _random(g, "normal")
+    return g.emit(nn.AddOp(g.emit(nn.MulOp(n, g.scalar(std, n))), g.scalar(mean, n)))
+
+
+@handles(aten.normal.Tensor_float, aten.normal.float_Tensor, aten.normal.Tensor_Tensor, aten.normal.float_float)
+def _normal(g: GraphImporter, mean: Any, std: Any = 1.0, *_: Any, **__: Any) -> SSAValue:
+    """mean + std * N(0, 1), each a tensor or a number, broadcast."""
+    n = _random(g, "normal")
+    return g.emit(nn.AddOp(g.emit(nn.MulOp(n, g.operand(std, n))), g.operand(mean, n)))
+
+
+@handles(aten.exponential.default)
+def _exponential(g: GraphImporter, x: SSAValue, lambd: float = 1.0, **_: Any) -> SSAValue:
+    """-log(1 - u) / lambd: u in [0, 1), so 1 - u is never 0."""
+    u = _random(g, "uniform")
+    tail = g.emit(nn.Log1pOp(g.emit(nn.NegOp(u))))
+    return g.emit(nn.DivOp(tail, g.scalar(-lambd, u)))
+
+
+@handles(aten.bernoulli.default, aten.bernoulli.p)
+def _bernoulli(g: GraphImporter, x: SSAValue, p: Any = None, **_: Any) -> SSAValue:
+    """1 where u < p (p: the input's values, or the number p)."""
+    u = _random(g, "uniform", dtype=torch.float64)
+    chance = g.operand(x if p is None else p, u)
+    return g.to(g.emit(nn.CompareOp(u, chance, "lt")), g.out_type())
+
+
+def _integers(g: GraphImporter, low: Any, high: Any) -> SSAValue:
+    """low + floor(u * (high - low)) in the node's dtype, from 53-bit u."""
+    if high <= low:
+        raise g.fail(f"random integers from {low} up to {high}: the range is empty")
+    u = _random(g, "uniform", dtype=torch.float64)
+    steps = g.emit(nn.FloorOp(g.emit(nn.MulOp(u, g.scalar(float(high - low), u)))))
+    return g.to(g.emit(nn.AddOp(steps, g.scalar(float(low), u))), g.out_type())
+
+
+@handles(aten.randint.default, aten.randint.low)
+def _randint(g: GraphImporter, *args: Any, **kw: Any) -> SSAValue:
+    low, high = (0, args[0]) if g.node.target is aten.randint.default else (args[0], args[1])  # type: ignore[union-attr]
+    return _integers(g, low, high)
+
+
+@handles(aten.randint_like.default, aten.randint_like.low_dtype)
+def _randint_like(g: GraphImporter, x: SSAValue, *args: Any, **kw: Any) -> SSAValue:
+    numbers = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
+    low, high = (0, numbers[0]) if len(numbers) == 1 else (numbers[0], numbers[1])
+    return _integers(g, low, high)
+
+
+@handles(aten.randperm.default)
+def _randperm(g: GraphImporter, n: Any, **_: Any) -> SSAValue:
+    """The order that sorts n random 53-bit keys (a tie: probability about n^2 / 2^54)."""
+    keys = _random(g, "uniform", dtype=torch.float64)
+    return g.to(g.emit(nn.ArgsortOp(keys, 0, False)), g.out_type())
+
+
 @handles(aten.arange.default, aten.arange.start, aten.arange.start_step)
 def _arange(g: GraphImporter, *args: Any, **kw: Any) -> SSAValue:
     bounds = [a for a in args if not isinstance(a, (torch.dtype, torch.layout, torch.device)) and a is not None]

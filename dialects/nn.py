@@ -1319,6 +1319,33 @@ class ArangeOp(NnOp):
 
 
 @irdl_op_definition
+class RandomOp(NnOp):
+    """Random numbers of the result type: `uniform` in [0, 1), or `normal`
+    (mean 0, standard deviation 1); each call of the program draws new ones.
+    Not Pure: two equal ops are two draws.
+
+    %y = nn.random {kind = "normal"} : tensor<4x8xf32>
+    """
+
+    name = "nn.random"
+    result = result_def(TensorType)
+    kind = prop_def(StringAttr)
+    assembly_format = "attr-dict `:` type($result)"
+
+    KINDS: ClassVar = ("uniform", "normal")
+
+    def __init__(self, kind: str, typ: TensorType):
+        super().__init__(result_types=[typ], properties={"kind": StringAttr(kind)})
+
+    def infer_type(self) -> TensorType:
+        if self.kind.data not in self.KINDS:
+            raise VerifyException(f"expected kind uniform or normal, got '{self.kind.data}'")
+        if not isinstance(elem(self.result), AnyFloat):
+            raise VerifyException(f"expected a floating-point result, got {elem(self.result)}")
+        return self.result.type  # type: ignore[return-value]
+
+
+@irdl_op_definition
 class CumsumOp(DimOp):
     """Running sum along `dim`.
 
@@ -1766,7 +1793,7 @@ Nn = Dialect(
         AsinOp, AcosOp, SinhOp, CoshOp, AsinhOp, AcoshOp, AtanhOp, Log10Op, ErfcOp, Exp2Op, SpecialOp,
         MinimumOp, PowOp, FmodOp, RemainderOp, FloorDivOp, TruncDivOp, Atan2Op, AndOp, OrOp, XorOp, ShlOp, ShrOp,
         CopysignOp, FmaxOp, FminOp, HypotOp,
-        CompareOp, WhereOp, CastOp, ArangeOp, CumsumOp, CumprodOp, CummaxOp, CumminOp, LogcumsumexpOp, ProdOp, AminOp, ArgmaxOp, GatherOp, IndexOp, PadOp,
+        CompareOp, WhereOp, CastOp, ArangeOp, RandomOp, CumsumOp, CumprodOp, CummaxOp, CumminOp, LogcumsumexpOp, ProdOp, AminOp, ArgmaxOp, GatherOp, IndexOp, PadOp,
         SliceScatterOp, IndexPutOp, ScatterOp, ArgsortOp,
     ],
     [],

@@ -1530,6 +1530,64 @@ def _scan(e: Emitter, op: nn.DimOp, init: float, combine: Callable[[Scalar, SSAV
     )
 
 
+RANDOM_BASE = "sparcc_rt_random_base"  # the CPU runtime's: a fresh 64-bit base per random op and call
+
+
+def _i64(value: int) -> int:
+    """An unsigned 64-bit constant as the signed i64 that holds its bits."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _mix64(s: Scalar, z: SSAValue) -> SSAValue:
+    """splitmix64's finaliser (wrapping i64 arithmetic)."""
+    for shift, factor in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        z = s.mul(s.xor(z, s._add(arith.ShRUIOp(z, s.const(shift, i64)))), s.const(_i64(factor), i64))
+    return s.xor(z, s._add(arith.ShRUIOp(z, s.const(31, i64))))
+
+
+@lowering(nn.RandomOp)
+def _random(e: Emitter, op: nn.RandomOp):
+    """Counter-based random numbers: element i of the result hashes (base,
+    i), base being the runtime's fresh value for this op and call, so that
+    threads and tiles need no shared state. Uniform: the hash's top b bits
+    times 2^-b, b the type's significand bits (24 for f32, 53 for f64, 11 and
+    8 for f16 and bf16): exact, and below 1. Normal: Box-Muller from two
+    such numbers (of 24 bits, 53 for f64), computed in f32 (f64 for f64).
+    Not PyTorch's generator: the same distribution, other numbers."""
+    shape = shape_of(op.result)
+    rank = len(shape)
+    typ = elem(op.result)
+    bits = {64: 53, 32: 24}.get(typ.bitwidth, 8 if isinstance(typ, BFloat16Type) else 11)  # type: ignore[attr-defined]
+    work = Float64Type() if typ.bitwidth == 64 else f32  # type: ignore[attr-defined]
+    base = e.add(func.CallOp(RANDOM_BASE, [], [i64]))
+    base = e.add(tensor.FromElementsOp(base, result_type=TensorType(i64, [])))
+    strides = [e.size_i64(nn.dim(math.prod(shape[k + 1:]))) if shape[k + 1:] else 1 for k in range(rank)]
+    normal = op.kind.data == "normal"
+    if normal:  # Box-Muller's inputs at the working type's precision
+        bits = 53 if work == Float64Type() else 24
+
+    def unit(s: Scalar, z: SSAValue) -> SSAValue:
+        top = s._add(arith.ShRUIOp(z, s.const(64 - bits, i64)))
+        return s.mul(s._add(arith.SIToFPOp(top, work)), s.const(2.0 ** -bits, work))
+
+    def body(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        at = s.const(0, i64)
+        for k, stride in enumerate(strides):
+            i = s._add(arith.IndexCastOp(s.index(k), i64))
+            at = s.add(at, s.mul(i, stride if isinstance(stride, SSAValue) else s.const(stride, i64)))
+        key = s.add(x[0], s.mul(at, s.const(_i64(0xD1B54A32D192ED03), i64)))
+        u = unit(s, _mix64(s, key))
+        if not normal:
+            return s.cast(u, typ)
+        v = unit(s, _mix64(s, s.xor(key, s.const(_i64(0x5851F42D4C957F2D), i64))))
+        one = s.const(1.0, work)
+        radius = s.sqrt(s.mul(s.const(-2.0, work), s.log(s.sub(one, u))))  # 1 - u in (0, 1]
+        angle = s.mul(v, s.const(2 * math.pi, work))
+        return s.cast(s.mul(radius, s._add(mathd.CosOp(angle))), typ)
+
+    return e.generic([base], [amap(rank, [])], e.empty(shape, typ), amap(rank, dims(rank)), [PAR] * rank, body)
+
+
 @lowering(nn.CumsumOp)
 def _cumsum(e: Emitter, op: nn.CumsumOp):
     return _scan(e, op, 0.0, lambda s, acc, x: s.add(acc, x))

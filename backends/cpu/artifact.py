@@ -45,7 +45,7 @@ from sparcc.artifact import FORMAT, MANIFEST, Artifact, write_atomic
 from sparcc.backends.cpu import default_threads, load_library, lower, toolchain
 from sparcc.backends.cpu.target import CpuExecutable, bind_weights, weight_abi
 from sparcc.cache import sha256_file
-from sparcc.driver import CompiledProgram
+from sparcc.driver import CompiledProgram, draws_random
 from sparcc.errors import SparccError
 from sparcc.frontend import TensorSpec
 from sparcc.specs import tree_json
@@ -108,6 +108,7 @@ def write(folder: Path, prepared: Any, threads: int, stages: Any, name: str) -> 
         "outputs": [_spec_json(s) for s in imported.outputs],
         "output_tree": tree_json(imported.output_tree),
         "mutated_inputs": list(imported.mutated),  # outputs[k] is written back into inputs[mutated_inputs[k]]
+        "random": draws_random(imported.ops),  # each call seeded from torch's generator (sparcc.load)
         "weights": weights,
         "schedule": [str(d) for d in lowered.decisions],
         "choices": [d.tiles["choice"] for d in lowered.decisions if isinstance(d.tiles, dict) and "choice" in d.tiles],
@@ -444,7 +445,8 @@ def load(path: Path, m: dict[str, Any], threads: int | None = None, verify: bool
         "target": m["target"], "threads": threads, "cache": "aot", "library": str(library),
         "artifact": str(path), "schedule": m["schedule"], "fallbacks": m["fallbacks"],
     }
-    return CompiledProgram(inputs, outputs, tree, executable, {}, report, mutated=list(m.get("mutated_inputs", [])))
+    return CompiledProgram(inputs, outputs, tree, executable, {}, report, mutated=list(m.get("mutated_inputs", [])),
+                           random=bool(m.get("random", False)))
 
 
 _LOADED: dict[Path, str] = {}  # library path -> sha256 of the one this process loaded from there

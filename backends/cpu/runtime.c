@@ -372,6 +372,32 @@ int64_t sparcc_rt_take_error(int64_t *out) {
     return kind;
 }
 
+/* ---- random numbers of compiled code -------------------------------------
+ * Each random op of a compiled call (nn.random: rand, randn, randint, ...)
+ * asks for a base once, on the calling thread, and hashes (base, element
+ * index) into its numbers: counter-based, so threads need no shared state.
+ * The Python caller sets the seed before each call of a program with random
+ * ops (drawn from torch's generator: torch.manual_seed makes it repeat);
+ * without that, successive calls still differ (the counter goes on), from a
+ * fixed seed (a C caller of an artifact: sparcc_rt_set_random_seed). */
+
+static _Thread_local uint64_t random_seed = 0x853c49e6748fea9bULL, random_count;
+
+void sparcc_rt_set_random_seed(uint64_t seed) {
+    random_seed = seed;
+    random_count = 0;
+}
+
+static uint64_t mix64(uint64_t z) { /* splitmix64's finaliser */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+int64_t sparcc_rt_random_base(void) {
+    return (int64_t)mix64(random_seed + 0x9e3779b97f4a7c15ULL * ++random_count);
+}
+
 /* ---- memory of compiled code ---------------------------------------------
  * Compiled code allocates its intermediate buffers with memref.alloc, which
  * finalize-memref-to-llvm{use-generic-functions} lowers to the two functions

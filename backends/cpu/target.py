@@ -211,6 +211,15 @@ class CpuExecutable:
             self._take_error.argtypes = [ctypes.c_void_p]
             self._take_error.restype = ctypes.c_int64
             self._error = (ctypes.c_int64 * 3)()
+        self._seed = getattr(library, "sparcc_rt_set_random_seed", None)
+        if self._seed is not None:
+            self._seed.argtypes = [ctypes.c_uint64]
+            self._seed.restype = None
+
+    def set_random_seed(self, seed: int) -> None:
+        """The seed of the next call's random ops (this thread's)."""
+        if self._seed is not None:
+            self._seed(seed)
 
     def __call__(self, inputs: Sequence[torch.Tensor], results: Sequence[torch.Tensor], sizes: Sequence[int]) -> None:
         if self._sparse:

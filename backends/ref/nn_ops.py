@@ -231,6 +231,13 @@ def _arange(f: Frame, op: nn.ArangeOp) -> Tensor:
     return (start + torch.arange(n, dtype=torch.float64) * step).to(dtype)
 
 
+@handles(nn.RandomOp)
+def _random(f: Frame, op: nn.RandomOp) -> Tensor:
+    """From torch's generator (the CPU target's numbers differ: same distribution)."""
+    draw = torch.rand if op.kind.data == "uniform" else torch.randn
+    return draw(f.shape(op.result), dtype=torch_dtype(elem(op.result)))
+
+
 # ----------------------------------------------------------------------------
 # reductions and normalisations
 # ----------------------------------------------------------------------------

@@ -443,6 +443,24 @@ func.func @arange_rank() {
 // -----
 
 // CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.random' op expected kind uniform or normal, got 'poisson'
+func.func @random_kind() {
+  %0 = nn.random {kind = "poisson"} : tensor<4xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.random' op expected a floating-point result, got i64
+func.func @random_integers() {
+  %0 = nn.random {kind = "uniform"} : tensor<4xi64>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
 // CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.index_put' op expected values of the input's element type that broadcast to [3, 8], got tensor<2x8xf32>
 func.func @index_put_values_shape(%x: tensor<4x8xf32>, %i: tensor<3xi64>, %v: tensor<2x8xf32>) {
   %0 = nn.index_put %x[%i], %v {indexed = array<i64: 0>} : (tensor<4x8xf32>, tensor<3xi64>, tensor<2x8xf32>) -> tensor<4x8xf32>

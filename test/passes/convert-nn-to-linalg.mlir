@@ -758,3 +758,36 @@ func.func @scatter_bool(%x: tensor<6xi1>, %i: tensor<4xi64>, %s: tensor<4xi1>) -
   %0 = nn.scatter %x, %i, %s {dim = 0 : i64, reduce = "sum"} : (tensor<6xi1>, tensor<4xi64>, tensor<4xi1>) -> tensor<6xi1>
   func.return %0 : tensor<6xi1>
 }
+
+// nn.random: one call of the runtime for a fresh base (per op and call), then
+// each element hashes (base, its row-major index): counter-based, no state
+// shared between threads. Uniform f32: the hash's top 24 bits times 2^-24.
+// CHECK-LABEL: func.func @random_uniform(
+// CHECK:         %[[BASE:.*]] = func.call @sparcc_rt_random_base() : () -> i64
+// CHECK-NEXT:    %[[B:.*]] = tensor.from_elements %[[BASE]] : tensor<i64>
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> ()>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%[[B]] : tensor<i64>)
+// CHECK:           linalg.index 0
+// CHECK:           %[[FORTY:.*]] = arith.constant 40 : i64
+// CHECK-NEXT:      %[[TOP:.*]] = arith.shrui %{{.*}}, %[[FORTY]] : i64
+// CHECK-NEXT:      %[[F:.*]] = arith.sitofp %[[TOP]] : i64 to f32
+// CHECK-NEXT:      %[[SCALE:.*]] = arith.constant 5.96046448e-08 : f32
+// CHECK-NEXT:      %[[U:.*]] = arith.mulf %[[F]], %[[SCALE]] : f32
+// CHECK-NEXT:      linalg.yield %[[U]] : f32
+func.func @random_uniform() -> tensor<4x8xf32> {
+  %0 = nn.random {kind = "uniform"} : tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}
+
+// Normal: Box-Muller from two such numbers (a second hash of the key).
+// CHECK-LABEL: func.func @random_normal(
+// CHECK:         func.call @sparcc_rt_random_base()
+// CHECK:         linalg.generic
+// CHECK:           math.log
+// CHECK:           math.sqrt
+// CHECK:           math.cos
+// CHECK-NEXT:      %[[N:.*]] = arith.mulf
+// CHECK-NEXT:      linalg.yield %[[N]] : f64
+func.func @random_normal() -> tensor<16xf64> {
+  %0 = nn.random {kind = "normal"} : tensor<16xf64>
+  func.return %0 : tensor<16xf64>
+}
