@@ -1131,14 +1131,14 @@ def _embedding(e: Emitter, op: nn.EmbeddingOp):
 
 @lowering(nn.SdpaOp)
 def _sdpa(e: Emitter, op: nn.SdpaOp):
-    from sparcc.passes.fuse_attention import BLOCKS_ATTR, FEW_QUERIES, GROUPS_ATTR
+    from sparcc.passes.fuse_attention import BLOCKS_ATTR, GROUPS_ATTR, few_queries
 
     if BLOCKS_ATTR in op.attributes:  # fuse-attention chose the online softmax
         bq, bk = (a.value.data for a in op.attributes[BLOCKS_ATTR].data)
         return _sdpa_online(e, op, bq, bk)
     q, k = shape_of(op.query), shape_of(op.key)
     rank = len(q)
-    if GROUPS_ATTR in op.attributes or (isinstance(q[-2], int) and q[-2] <= FEW_QUERIES and nn.is_static(q[:-2])):
+    if GROUPS_ATTR in op.attributes or few_queries(op):
         return _sdpa_few_queries(e, op)
     if _symbolic(q, k) and all(nn.same(x, y) for x, y in zip(q[:-2], k[:-2])):
         # symbolic sizes: q @ k^T as dot products over E, which stays static

@@ -244,8 +244,7 @@ class FuseAttentionPass(ModulePass):
         for sdpa in [o for o in op.walk() if isinstance(o, nn.SdpaOp)]:
             problem = problem_of(sdpa)
             if isinstance(problem, str):
-                sdpa.attributes[SKIPPED_ATTR] = StringAttr(problem)
-                decisions.append(StringAttr(f"attention {_shape_text(sdpa)}: not fused ({problem}){_share_heads(sdpa)}"))
+                decisions.append(_leave_unfused(sdpa, f"attention {_shape_text(sdpa)}", problem))
                 continue
             p = problem
             what = f"attention {p.heads}x{p.lq}x{p.lk}x{p.e}{' causal' if p.causal else ''}"
@@ -255,9 +254,7 @@ class FuseAttentionPass(ModulePass):
                 # but a few queries against a growing key cache (a decode
                 # step) keep their small [L, S] scores unfused
                 if isinstance(p.lq, int) and p.lq <= FEW_QUERIES:
-                    why = f"{p.lq} queries: the scores stay small"
-                    sdpa.attributes[SKIPPED_ATTR] = StringAttr(why)
-                    decisions.append(StringAttr(f"{what}: not fused ({why}){_share_heads(sdpa)}"))
+                    decisions.append(_leave_unfused(sdpa, what, f"{p.lq} queries: the scores stay small"))
                     continue
                 bq, bk = DYNAMIC_BLOCKS
                 if isinstance(p.lq, int):
@@ -273,8 +270,7 @@ class FuseAttentionPass(ModulePass):
                             self.max_block_bytes, MIN_GAIN if self.min_gain is None else self.min_gain,
                             team_size() if self.threads is None else self.threads)
             if not choice.fuse:
-                sdpa.attributes[SKIPPED_ATTR] = StringAttr(choice.why)
-                decisions.append(StringAttr(f"{what}: not fused ({choice.why}){_share_heads(sdpa)}"))
+                decisions.append(_leave_unfused(sdpa, what, choice.why))
                 continue
             sdpa.attributes[BLOCKS_ATTR] = ArrayAttr([IntegerAttr(choice.bq, i64), IntegerAttr(choice.bk, i64)])
             sdpa.attributes[FUSION_ATTR] = StringAttr(
@@ -286,12 +282,26 @@ class FuseAttentionPass(ModulePass):
             op.attributes[REPORT_ATTR] = ArrayAttr(decisions)
 
 
-def _share_heads(op: nn.SdpaOp) -> str:
-    """For an unfused op of a few queries whose keys and values are repeated
-    heads (repeat_kv), the unrepeated ones instead, with GROUPS_ATTR; what
-    the report adds ("" when nothing changed)."""
+def _leave_unfused(op: nn.SdpaOp, what: str, why: str) -> StringAttr:
+    """Marks `op` unfused (SKIPPED_ATTR = why), hands it unrepeated key/value
+    heads where it can (_share_heads), and returns the report's line."""
+    op.attributes[SKIPPED_ATTR] = StringAttr(why)
+    return StringAttr(f"{what}: not fused ({why}){_share_heads(op)}")
+
+
+def few_queries(op: nn.SdpaOp) -> bool:
+    """Whether an unfused `op` takes the lowering for a few queries (a decode
+    step: convert-nn-to-linalg's _sdpa_few_queries): at most FEW_QUERIES of
+    them, and batch and head dims of static size."""
     *lead, lq, _ = nn.shape_of(op.query)
-    if not (isinstance(lq, int) and lq <= FEW_QUERIES and lead and nn.is_static(lead)):  # the lowering's case
+    return isinstance(lq, int) and lq <= FEW_QUERIES and nn.is_static(lead)
+
+
+def _share_heads(op: nn.SdpaOp) -> str:
+    """For an op of a few queries (few_queries) whose keys and values are
+    repeated heads (repeat_kv), the unrepeated ones instead, with
+    GROUPS_ATTR; what the report adds ("" when nothing changed)."""
+    if len(nn.shape_of(op.query)) < 3 or not few_queries(op):  # no head dim, or another lowering
         return ""
     found = [_repeated_heads(v) for v in (op.key, op.value)]
     if None in found or found[0][1] != found[1][1]:  # type: ignore[index]
