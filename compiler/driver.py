@@ -537,23 +537,9 @@ def _program(tgt: Any, threads: int, folder: Path, meta: dict[str, Any], cached:
         }
     return CompiledProgram(
         imported.inputs, imported.outputs, imported.output_tree, executable, ir, report, imported.symbols,
-        imported.mutated, imported.in_place, random=draws_random(imported.ops),
+        imported.mutated, imported.in_place, random=imported.random,
     )
 
-
-# the ATen ops that the frontend lowers to nn.random
-RANDOM_OPS = frozenset({
-    "aten.rand.default", "aten.rand_like.default", "aten.randn.default", "aten.randn_like.default",
-    "aten.uniform.default", "aten.normal_functional.default", "aten.normal.Tensor_float", "aten.normal.float_Tensor",
-    "aten.normal.Tensor_Tensor", "aten.normal.float_float", "aten.exponential.default", "aten.bernoulli.default",
-    "aten.bernoulli.p", "aten.randint.default", "aten.randint.low", "aten.randint_like.default",
-    "aten.randint_like.low_dtype", "aten.randperm.default",
-})
-
-
-def draws_random(ops: dict[str, int] | None) -> bool:
-    """Whether a program whose ATen ops are `ops` (name -> count) draws random numbers."""
-    return bool(ops) and any(op in RANDOM_OPS for op in ops)
 
 
 def _parsed_specs(quant: Any, sparsity: Any, tgt: Any) -> tuple[Any, Any]:

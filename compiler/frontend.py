@@ -240,6 +240,11 @@ def export(
             raise UnsupportedOpError(
                 f"{what} in training mode at {user_location(node)}; call model.eval() before compiling"
             )
+    if (dropout := next((n for n in program.graph.nodes if _training_dropout(n)), None)) is not None:
+        warnings.warn(
+            f"dropout in training mode at {user_location(dropout)}: each call drops other values, as in "
+            "PyTorch (call model.eval() for inference)", stacklevel=2,
+        )
     tensors = [*args, *program.state_dict.values(), *program.constants.values()]
     if any(isinstance(t, torch.Tensor) and t.layout != torch.strided for t in tensors):
         # torch cannot decompose graphs over sparse tensors (layout_impl): such
@@ -364,11 +369,16 @@ def user_location(node: torch.fx.Node) -> str:
     return where
 
 
+def _training_dropout(node: torch.fx.Node) -> bool:
+    if node.op != "call_function" or node.target not in (aten.dropout.default, aten.native_dropout.default):
+        return False
+    args = dict(zip(("x", "p", "train"), node.args)) | node.kwargs
+    return bool(args.get("train")) and args.get("p", 0.5) > 0
+
+
 def training_mode_op(node: torch.fx.Node) -> str | None:
     """The name of a training-only computation `node` performs, if any."""
     args = dict(zip(("x", "p", "train"), node.args)) | node.kwargs
-    if node.target is aten.dropout.default and args.get("train") and args.get("p", 0.5) > 0:
-        return "dropout"
     if node.target is aten.batch_norm.default and len(node.args) > 5 and node.args[5]:
         # without running statistics it is a pure normalisation by the batch's
         # own statistics (BiT's weight standardisation calls it so in eval mode)
@@ -389,6 +399,7 @@ class GraphImporter:
         # what each SDPA mask computed from no input turned out to be (_constant_mask): a model's
         # layers share one mask node, which is evaluated once
         self.mask_kinds: dict[tuple[torch.fx.Node, int, int], str | None] = {}
+        self.random = False  # an nn.random was emitted (`_random`)
 
     # -- helpers used by handlers ---------------------------------------------
 
@@ -574,7 +585,7 @@ class GraphImporter:
         module = ModuleOp([fn])
         return ImportedProgram(
             module, self.weights, inputs, outputs, self.program.call_spec.out_spec, self.ops, self.ranges(), mutated,
-            in_place,
+            in_place, self.random,
         )
 
     @staticmethod
@@ -1109,6 +1120,7 @@ def _random(g: GraphImporter, kind: str, shape: Sequence[nn.Dim] | None = None, 
     if not dtype.is_floating_point:
         dtype = torch.float64
     typ = compute_type(dtype)
+    g.random = True
     u = g.emit(nn.RandomOp(kind, nn.tensor(g.meta_shape() if shape is None else shape, typ)))
     bits = {torch.float16: 11, torch.bfloat16: 8}.get(dtype)
     if bits and kind == "uniform":  # computed wider: k / 2^bits, which the half type holds exactly (never 1)
@@ -1189,6 +1201,112 @@ def _randperm(g: GraphImporter, n: Any, **_: Any) -> SSAValue:
     """The order that sorts n random 53-bit keys (a tie: probability about n^2 / 2^54)."""
     keys = _random(g, "uniform", dtype=torch.float64)
     return g.to(g.emit(nn.ArgsortOp(keys, 0, False)), g.out_type())
+
+
+@handles(aten.cauchy.default)
+def _cauchy(g: GraphImporter, x: SSAValue, median: float = 0.0, sigma: float = 1.0, **_: Any) -> SSAValue:
+    """median + sigma * tan(pi * (u - 1/2)), the inverse of Cauchy's CDF."""
+    u = _random(g, "uniform")
+    angle = g.emit(nn.MulOp(g.emit(nn.SubOp(u, g.scalar(0.5, u))), g.scalar(math.pi, u)))
+    return g.emit(nn.AddOp(g.emit(nn.MulOp(g.emit(nn.TanOp(angle)), g.scalar(sigma, u))), g.scalar(median, u)))
+
+
+@handles(aten.log_normal.default)
+def _log_normal(g: GraphImporter, x: SSAValue, mean: float = 1.0, std: float = 2.0, **_: Any) -> SSAValue:
+    n = _random(g, "normal")
+    return g.emit(nn.ExpOp(g.emit(nn.AddOp(g.emit(nn.MulOp(n, g.scalar(std, n))), g.scalar(mean, n)))))
+
+
+@handles(aten.geometric.default)
+def _geometric(g: GraphImporter, x: SSAValue, p: float, **_: Any) -> SSAValue:
+    """The number of Bernoulli(p) trials up to the first success:
+    ceil(log(v) / log(1 - p)) for v = 1 - u in (0, 1], at least 1."""
+    if not 0 < p < 1:
+        raise g.fail(f"geometric distribution with p = {p}: PyTorch needs 0 < p < 1")
+    v = g.emit(nn.SubOp(g.scalar(1.0, compute_type(torch.float64)), _random(g, "uniform", dtype=torch.float64)))
+    trials = g.emit(nn.CeilOp(g.emit(nn.DivOp(g.emit(nn.LogOp(v)), g.scalar(math.log1p(-p), v)))))
+    return g.to(g.emit(nn.MaximumOp(trials, g.scalar(1.0, v))), g.out_type())
+
+
+def _dropped(g: GraphImporter, x: SSAValue, p: float) -> tuple[SSAValue, SSAValue]:
+    """Training-mode dropout: (x * keep / (1 - p), keep), keep drawn with
+    probability 1 - p for each element (PyTorch multiplies, so an infinite
+    value that is dropped gives NaN, as in eager)."""
+    shape = nn.shape_of(x)
+    if p >= 1:
+        return g.emit(nn.ExpandOp(g.scalar(0.0, x), shape)), g.emit(nn.ExpandOp(g.scalar(0, i1), shape))
+    u = _random(g, "uniform", shape=shape, dtype=torch.float64)
+    keep = g.emit(nn.CompareOp(u, g.scalar(p, u), "ge"))
+    scaled = g.emit(nn.MulOp(g.emit(nn.MulOp(x, g.to(keep, nn.elem(x)))), g.scalar(1.0 / (1.0 - p), x)))
+    return scaled, keep
+
+
+@handles(aten.native_dropout.default)
+def _native_dropout(g: GraphImporter, x: SSAValue, p: float, train: bool | None = None) -> tuple:
+    if train and p > 0:
+        if not g.meta_dtype().is_floating_point:
+            raise g.fail(f"dropout of a {g.meta_dtype()} tensor: PyTorch drops only floating-point values")
+        return _dropped(g, x, float(p))
+    return x, g.emit(nn.ExpandOp(g.scalar(1, i1), nn.shape_of(x)))
+
+
+@handles(aten.dropout.default)
+def _dropout(g: GraphImporter, x: SSAValue, p: float = 0.5, train: bool = False) -> SSAValue:
+    """Kept whole only where the graph is not decomposed (sparse inputs)."""
+    return _dropped(g, x, float(p))[0] if train and p > 0 else x
+
+
+@handles(aten.rrelu_with_noise_functional.default)
+def _rrelu(g: GraphImporter, x: SSAValue, noise: SSAValue, lower: float = 1 / 8, upper: float = 1 / 3,
+           training: bool = False, **_: Any) -> tuple:
+    """Randomized leaky ReLU: in training, each value at most 0 is scaled by
+    its own slope from U(lower, upper), which the noise result records (1
+    elsewhere); in evaluation, leaky ReLU with slope (lower + upper) / 2 and
+    the noise untouched."""
+    x = g.to(x, g.out_type())
+    positive = g.emit(nn.CompareOp(x, g.scalar(0, x), "gt"))
+    if not training:
+        slope = g.scalar((lower + upper) / 2, x)
+        return g.emit(nn.WhereOp(positive, x, g.emit(nn.MulOp(x, slope)))), noise
+    u = _random(g, "uniform", shape=nn.shape_of(x))
+    slopes = g.emit(nn.AddOp(g.emit(nn.MulOp(u, g.scalar(upper - lower, u))), g.scalar(lower, u)))
+    slopes = g.emit(nn.WhereOp(positive, g.scalar(1.0, u), slopes))
+    return g.emit(nn.MulOp(x, slopes)), g.to(slopes, nn.elem(noise))
+
+
+@handles(aten.multinomial.default)
+def _multinomial(g: GraphImporter, probs: SSAValue, n: int, replacement: bool = False, **_: Any) -> SSAValue:
+    """n category indices per row of `probs` (weights, not necessarily
+    normalised). Without replacement: the n largest of log(w) + Gumbel noise,
+    which is sampling without replacement in proportion to the weights. With
+    replacement: for each draw t = u * total, the number of entries of the
+    running sum at most t. The weights' values are not checked (PyTorch
+    raises for negative, infinite or all-zero rows)."""
+    shape = nn.shape_of(probs)
+    if len(shape) not in (1, 2):
+        raise g.fail(f"multinomial of a {len(shape)}-d tensor: PyTorch takes a vector or a matrix of weights")
+    count = shape[-1]
+    if not replacement and isinstance(count, int) and n > count:
+        raise g.fail(f"{n} samples without replacement from {count} categories: at most {count}")
+    if not isinstance(count, int):
+        raise g.fail("multinomial over a dynamic number of categories is not supported")
+    f64 = compute_type(torch.float64)
+    w = g.to(probs, f64)
+    if not replacement:
+        u = _random(g, "uniform", shape=shape, dtype=torch.float64)
+        v = g.emit(nn.SubOp(g.scalar(1.0, u), u))  # (0, 1]
+        gumbel = g.emit(nn.NegOp(g.emit(nn.LogOp(g.emit(nn.NegOp(g.emit(nn.LogOp(v))))))))
+        keys = g.emit(nn.AddOp(g.emit(nn.LogOp(w)), gumbel))
+        order = g.emit(nn.ArgsortOp(keys, len(shape) - 1, True))
+        return g.emit(nn.SliceOp(order, len(shape) - 1, 0, n, 1))
+    rows = tuple(shape[:-1])
+    cdf = g.emit(nn.CumsumOp(w, len(shape) - 1))
+    total = g.emit(nn.SliceOp(cdf, len(shape) - 1, count - 1, count, 1))  # [..., 1]
+    u = _random(g, "uniform", shape=(*rows, n), dtype=torch.float64)
+    t = g.emit(nn.ReshapeOp(g.emit(nn.MulOp(u, total)), (*rows, n, 1)))
+    below = g.emit(nn.CompareOp(g.emit(nn.ReshapeOp(cdf, (*rows, 1, count))), t, "le"))
+    index = g.emit(nn.SumOp(g.to(below, i64), [len(rows) + 1]))
+    return g.emit(nn.MinimumOp(index, g.scalar(count - 1, i64)))
 
 
 @handles(aten.arange.default, aten.arange.start, aten.arange.start_step)

@@ -129,6 +129,9 @@ class ImportedProgram:
     # straight into the input's buffer (the graph reads the input once, in
     # the op that computes the new value: a KV cache's index_copy)
     in_place: list[bool] = field(default_factory=list)
+    # whether the program draws random numbers (nn.random): each call is then
+    # seeded from torch's generator
+    random: bool = False
 
 
 def tree_json(tree: Any) -> str | None:

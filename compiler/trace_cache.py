@@ -72,7 +72,7 @@ from typing import Any
 
 import torch
 
-VERSION = 1  # the layout of program.json
+VERSION = 2  # the layout of program.json (2: "random")
 
 
 class _Unkeyable(Exception):
@@ -442,6 +442,7 @@ def save(key: str, model: Any, imported: Any, nn_text: str, compiled_key: str, e
         "symbols": {k: list(v) for k, v in imported.symbols.items()},
         "mutated": list(imported.mutated),
         "in_place": list(imported.in_place),
+        "random": imported.random,
         "weights": recipe,
         "compiled_key": compiled_key,
         "extra": extra,
@@ -527,6 +528,7 @@ def imported_program(entry: Entry, model: Any) -> Any:
             symbols={k: (lo, hi) for k, (lo, hi) in data["symbols"].items()},
             mutated=list(data["mutated"]),
             in_place=list(data["in_place"]),
+            random=bool(data["random"]),
         )
     except Exception:  # noqa: BLE001 (damaged, or written by another model: trace again)
         discard(entry.path)

@@ -45,7 +45,7 @@ from sparcc.artifact import FORMAT, MANIFEST, Artifact, write_atomic
 from sparcc.backends.cpu import default_threads, load_library, lower, toolchain
 from sparcc.backends.cpu.target import CpuExecutable, bind_weights, weight_abi
 from sparcc.cache import sha256_file
-from sparcc.driver import CompiledProgram, draws_random
+from sparcc.driver import CompiledProgram
 from sparcc.errors import SparccError
 from sparcc.frontend import TensorSpec
 from sparcc.specs import tree_json
@@ -108,7 +108,7 @@ def write(folder: Path, prepared: Any, threads: int, stages: Any, name: str) -> 
         "outputs": [_spec_json(s) for s in imported.outputs],
         "output_tree": tree_json(imported.output_tree),
         "mutated_inputs": list(imported.mutated),  # outputs[k] is written back into inputs[mutated_inputs[k]]
-        "random": draws_random(imported.ops),  # each call seeded from torch's generator (sparcc.load)
+        "random": imported.random,  # each call seeded from torch's generator (sparcc.load)
         "weights": weights,
         "schedule": [str(d) for d in lowered.decisions],
         "choices": [d.tiles["choice"] for d in lowered.decisions if isinstance(d.tiles, dict) and "choice" in d.tiles],

@@ -306,3 +306,35 @@ func.func @sum_of_broadcast_scalar(%x: tensor<f32>) -> tensor<f32> {
   } -> tensor<f32>
   func.return %1 : tensor<f32>
 }
+
+// A producer with the larger body: the fused op takes over the producer's
+// body (the consumer's ops move into it), with the same operand order as
+// above: the consumer's other inputs, the producer's, then the outputs; the
+// consumer's accumulator (a row sum) stays its last argument.
+// CHECK-LABEL: @larger_producer(
+// CHECK:         %[[R:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]} ins(%y, %x, %b : tensor<4x8xf32>, tensor<4x8xf32>, tensor<8xf32>) outs(%{{.*}} : tensor<4xf32>) {
+// CHECK-NEXT:    ^{{.*}}(%[[Y:.*]]: f32, %[[X:.*]]: f32, %[[B:.*]]: f32, %[[ACC:.*]]: f32):
+// CHECK-NEXT:      %[[EXP:.*]] = math.exp %[[X]] : f32
+// CHECK-NEXT:      %[[M:.*]] = arith.mulf %[[EXP]], %[[B]] : f32
+// CHECK-NEXT:      %[[T:.*]] = math.tanh %[[M]] : f32
+// CHECK-NEXT:      %[[D:.*]] = arith.subf %[[Y]], %[[T]] : f32
+// CHECK-NEXT:      %[[S:.*]] = arith.addf %[[ACC]], %[[D]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK-NEXT:    } -> tensor<4xf32>
+func.func @larger_producer(%x: tensor<4x8xf32>, %b: tensor<8xf32>, %y: tensor<4x8xf32>, %init: tensor<4xf32>) -> tensor<4xf32> {
+  %e0 = tensor.empty() : tensor<4x8xf32>
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x, %b : tensor<4x8xf32>, tensor<8xf32>) outs(%e0 : tensor<4x8xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %r0 = math.exp %p : f32
+    %r1 = arith.mulf %r0, %q : f32
+    %r2 = math.tanh %r1 : f32
+    linalg.yield %r2 : f32
+  } -> tensor<4x8xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]} ins(%y, %0 : tensor<4x8xf32>, tensor<4x8xf32>) outs(%init : tensor<4xf32>) {
+  ^bb0(%a: f32, %v: f32, %acc: f32):
+    %d = arith.subf %a, %v : f32
+    %s = arith.addf %acc, %d : f32
+    linalg.yield %s : f32
+  } -> tensor<4xf32>
+  func.return %1 : tensor<4xf32>
+}
