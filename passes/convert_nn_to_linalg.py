@@ -1167,6 +1167,8 @@ def _sdpa_few_queries(e: Emitter, op: nn.SdpaOp) -> SSAValue:
     from sparcc.passes.fuse_attention import GROUPS_ATTR
 
     q, k, v = shape_of(op.query), shape_of(op.key), shape_of(op.value)
+    if (bk := _live_key_block(op)) is not None:
+        return _sdpa_live_keys(e, op, bk)
     *lead, lq, d = q
     heads = lead[-1] if lead else 1
     groups = op.attributes[GROUPS_ATTR].value.data if GROUPS_ATTR in op.attributes else 1
@@ -1194,6 +1196,168 @@ def _sdpa_few_queries(e: Emitter, op: nn.SdpaOp) -> SSAValue:
         amap(6, [B, H, G, M, K]), [PAR] * 4 + [RED, PAR], lambda s, x: s.add(x[2], s.mul(x[0], x[1])),
     )
     return e.reshape(out, [*lead, lq, dv])
+
+
+# Keys whose mask entry is below DEAD_KEY (-inf, or a float mask's finfo.min)
+# add exactly 0 to a softmax row that also holds a key above LIVE_KEY: exp of
+# a difference below -1e37 underflows. A decode step with a static KV cache
+# masks every position past the tokens seen so far that way.
+LIVE_KEY, DEAD_KEY = -1e30, -1e37
+LIVE_KEY_BLOCKS = (128, 64, 32, 16)  # key block sizes, the largest that divides the keys
+
+
+def _live_key_block(op: nn.SdpaOp) -> int | None:
+    """The key block size for `_sdpa_live_keys`, or None where it does not
+    apply: it needs an additive mask over the keys, shared by the heads (one
+    per batch entry, or one for all), no is_causal, and a static number of
+    keys (two blocks or more)."""
+    q, k = shape_of(op.query), shape_of(op.key)
+    lk, rank = k[-2], len(q)
+    if op.mask is None or op.is_causal.value.data or not isinstance(lk, int) or rank < 3:
+        return None
+    ms = list(shape_of(op.mask))
+    ms = [1] * (rank - len(ms)) + ms
+    if ms[-3] != 1 or ms[-1] != lk or not (all(x == 1 for x in ms[:-3]) or list(ms[:-3]) == list(q[:-3])):
+        return None
+    return next((b for b in LIVE_KEY_BLOCKS if lk % b == 0 and lk // b >= 2), None)
+
+
+def _live_key_count(e: Emitter, mask: SSAValue, lk: int) -> SSAValue:
+    """An index: one past the last key that any query row may attend to
+    (mask above LIVE_KEY), when every other key is dead (below DEAD_KEY) and
+    every row has a live key; else all lk keys (a NaN or a mask value in
+    between, or a row that attends to nothing, is then computed as before).
+    `mask` is [rows, lk]."""
+    typ = elem(mask)
+    rows = shape_of(mask)[0]
+    RR, KK = dims(2)
+
+    def live(s: Scalar, m: SSAValue) -> SSAValue:
+        return s.cmp("gt", m, s.const(LIVE_KEY, typ))
+
+    def last_body(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        k1 = s._add(arith.AddiOp(s._add(arith.IndexCastOp(s.index(1), i64)), s.const(1, i64)))
+        return s.max(x[1], s.select(live(s, x[0]), k1, s.const(0, i64)))
+
+    def grey_body(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        dead = s.cmp("lt", x[0], s.const(DEAD_KEY, typ))
+        grey = s.not_(s.or_(live(s, x[0]), dead))  # NaN too
+        return s.max(x[1], s.cast(grey, i64))
+
+    def row_body(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        return s.max(x[1], s.cast(live(s, x[0]), i64))
+
+    both = amap(2, [RR, KK])
+    last = e.generic([mask], [both], e.filled([], i64, 0), amap(2, []), [RED, RED], last_body)
+    grey = e.generic([mask], [both], e.filled([], i64, 0), amap(2, []), [RED, RED], grey_body)
+    row_live = e.generic([mask], [both], e.filled([rows], i64, 0), amap(2, [RR]), [PAR, RED], row_body)
+    all_rows = e.generic([row_live], [amap(1, dims(1))], e.filled([], i64, 1), amap(1, []), [RED],
+                         lambda s, x: s.min(x[1], x[0]))
+    s = Scalar()
+    pick = s.and_(s.cmp("eq", s._add(tensor.ExtractOp(grey, [], i64)), s.const(0, i64)),
+                  s.cmp("eq", s._add(tensor.ExtractOp(all_rows, [], i64)), s.const(1, i64)))
+    count = s.select(pick, s._add(tensor.ExtractOp(last, [], i64)), s.const(lk, i64))
+    result = s._add(arith.IndexCastOp(count, IndexType()))
+    e.ops += s.ops
+    return result
+
+
+def _sdpa_live_keys(e: Emitter, op: nn.SdpaOp, bk: int) -> SSAValue:
+    """nn.sdpa for a few queries that reads only the keys some query may
+    attend to: blocks of `bk` keys up to the last live one (`_live_key_count`,
+    from the mask at run time), with the softmax online (a running row
+    maximum, row sum and output rows), so that a decode step with a long
+    static KV cache reads the cache's filled part only. Each (batch, kv head)
+    pair is one iteration of a loop the threads share; keys and values are
+    read in place (no transposed copy); with GROUPS_ATTR, kv head j serves
+    query heads j*g .. j*g+g-1. Loops of the generics: [group, query, key |
+    E] for the scores, [group, query | key, Ev] for the output."""
+    from sparcc.passes.fuse_attention import FUSION_ATTR, GROUPS_ATTR, INDEPENDENT_ATTR
+
+    q, k, v = shape_of(op.query), shape_of(op.key), shape_of(op.value)
+    *lead, lq, d = q
+    heads = lead[-1] if lead else 1
+    groups = op.attributes[GROUPS_ATTR].value.data if GROUPS_ATTR in op.attributes else 1
+    hv = (math.prod(lead[:-1]) if lead else 1) * (heads // groups)  # batch x kv heads
+    lk, dv = k[-2], v[-1]
+    typ = elem(op.query)
+    scale = op.scale.value.data
+
+    def t(shape: Sequence[int], element: Attribute = typ) -> TensorType:
+        return TensorType(element, list(shape))
+
+    q4 = e.elementwise([e.reshape(op.query, [hv, groups, lq, d])], [hv, groups, lq, d],
+                       lambda s, x: s.mul(x[0], s.const(scale, typ)))
+    k3, v3 = e.reshape(op.key, [hv, lk, d]), e.reshape(op.value, [hv, lk, dv])
+    ms = [1] * (len(q) - len(shape_of(op.mask))) + list(shape_of(op.mask))
+    mb, mq = math.prod(ms[:-3]), ms[-2]  # mask rows: one block per batch entry (mb > 1), or shared
+    mask = e.reshape(op.mask, [mb, mq, lk])
+    live = _live_key_count(e, e.reshape(mask, [mb * mq, lk]), lk)
+    kv = heads // groups
+    blocks = e.add(arith.CeilDivUIOp(live, e.size(bk)))
+    G, M, N, K = dims(4)
+    gm, gmn = amap(3, [G, M]), amap(3, [G, M, N])
+    fma = lambda s, x: s.add(x[2], s.mul(x[0], x[1]))  # noqa: E731
+
+    # -- one (batch, kv head) pair ---------------------------------------------
+    out_type = t([hv, groups, lq, dv])
+    outer = Block(arg_types=[IndexType(), out_type])
+    i, out = outer.args
+    b = Emitter()
+    qh = b.add(tensor.ExtractSliceOp(q4, [i, 0, 0, 0], [1, groups, lq, d], [1, 1, 1, 1], t([groups, lq, d])))
+    m_init, l_init = b.filled([groups, lq], typ, -math.inf), b.filled([groups, lq], typ, 0.0)
+    acc_init = b.filled([groups, lq, dv], typ, 0.0)
+
+    # -- one block of keys -------------------------------------------------------
+    inner = Block(arg_types=[IndexType(), t([groups, lq]), t([groups, lq]), t([groups, lq, dv])])
+    j, m, l, acc = inner.args
+    c = Emitter()
+    k0 = c.add(arith.MuliOp(j, c.size(bk)))
+    kb = c.add(tensor.ExtractSliceOp(k3, [i, k0, 0], [1, bk, d], [1, 1, 1], t([bk, d])))
+    vb = c.add(tensor.ExtractSliceOp(v3, [i, k0, 0], [1, bk, dv], [1, 1, 1], t([bk, dv])))
+    entry = c.add(arith.DivUIOp(i, c.size(kv))) if mb > 1 else 0  # pair i's batch entry
+    mblock = c.add(tensor.ExtractSliceOp(mask, [entry, 0, k0], [1, mq, bk], [1, 1, 1], t([mq, bk])))
+    if mq == 1:
+        mblock, mmap = c.reshape(mblock, [bk]), amap(3, [N])
+    else:
+        mmap = amap(3, [M, N])
+    scores = c.generic([qh, kb], [amap(4, [G, M, K]), amap(4, [N, K])], c.filled([groups, lq, bk], typ, 0.0),
+                       amap(4, [G, M, N]), [PAR] * 3 + [RED], fma)
+    scores = c.generic([scores, mblock], [gmn, mmap], c.empty([groups, lq, bk], typ), gmn, [PAR] * 3,
+                       lambda s, x: s.add(x[0], x[1]))
+    row_max = c.reduce(scores, [2], -math.inf, lambda s, x: s.max(x[1], x[0]))
+    gm2 = amap(2, dims(2))
+    alpha = c.generic([m, row_max], [gm2, gm2], c.empty([groups, lq], typ), gm2, [PAR] * 2,
+                      lambda s, x: s.exp(s.sub(x[0], _unmasked(s, s.max(x[0], x[1])))))
+    m_new = c.generic([row_max], [gm2], m, gm2, [PAR] * 2, lambda s, x: s.max(x[1], x[0]))
+    probs = c.generic([scores, m_new], [gmn, gm], c.empty([groups, lq, bk], typ), gmn, [PAR] * 3,
+                      lambda s, x: s.exp(s.sub(x[0], _unmasked(s, x[1]))))
+    row_sum = c.reduce(probs, [2], 0.0, lambda s, x: s.add(x[1], x[0]))
+    l_new = c.generic([alpha, row_sum], [gm2, gm2], l, gm2, [PAR] * 2, lambda s, x: s.add(s.mul(x[2], x[0]), x[1]))
+    pv = c.generic([probs, vb], [amap(4, [G, M, N]), amap(4, [N, K])], c.filled([groups, lq, dv], typ, 0.0),
+                   amap(4, [G, M, K]), [PAR, PAR, RED, PAR], fma)
+    acc_new = c.generic([alpha, pv], [gm, gmn], acc, gmn, [PAR] * 3, lambda s, x: s.add(s.mul(x[2], x[0]), x[1]))
+    inner.add_ops([*c.ops, scf.YieldOp(m_new, l_new, acc_new)])
+    keys = scf.ForOp(b.size(0), blocks, b.size(1), [m_init, l_init, acc_init], inner)
+    b.ops.append(keys)
+    _, l_end, acc_end = keys.results
+
+    window = b.add(tensor.ExtractSliceOp(out, [i, 0, 0, 0], [1, groups, lq, dv], [1, 1, 1, 1], t([groups, lq, dv])))
+
+    def normalised(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+        empty = s.cmp("eq", x[1], s.const(0.0, typ))
+        return s.select(empty, s.const(0.0, typ), s.div(x[0], x[1]))
+
+    ob = b.generic([acc_end, l_end], [gmn, gm], window, gmn, [PAR] * 3, normalised)
+    written = b.add(tensor.InsertSliceOp.get(ob, out, [1, groups, lq, dv], [DYNAMIC_INDEX, 0, 0, 0], [1, 1, 1, 1],
+                                             offsets=[i], result_type=out_type))
+    outer.add_ops([*b.ops, scf.YieldOp(written)])
+    pairs = scf.ForOp(e.size(0), e.size(hv), e.size(1), [e.empty([hv, groups, lq, dv], typ)], outer)
+    if FUSION_ATTR in op.attributes:
+        pairs.attributes[FUSION_ATTR] = op.attributes[FUSION_ATTR]
+    pairs.attributes[INDEPENDENT_ATTR] = UnitAttr()  # each writes its own rows
+    e.ops.append(pairs)
+    return e.reshape(pairs.results[0], [*lead, lq, dv])
 
 
 def _attention_softmax(e: Emitter, x: SSAValue) -> SSAValue:

@@ -473,6 +473,34 @@ func.func @sdpa_decode_grouped(%q: tensor<1x4x1x8xf32>, %k: tensor<1x2x6x8xf32>,
   func.return %0 : tensor<1x4x1x8xf32>
 }
 
+// A few queries with a mask over 64 keys: the keys that some query may
+// attend to are counted at run time (one past the last mask entry above
+// -1e30, provided every other entry is below -1e37 and every row has a live
+// key; else all 64), and a loop over the (batch, kv head) pairs, which the
+// threads share, runs the online softmax over blocks of 32 keys up to that
+// count, reading keys and values in place.
+// CHECK-LABEL: func.func @sdpa_decode_live_keys(
+// CHECK-NOT:     linalg.matmul
+// CHECK:         arith.constant -1.000000e+30 : f32
+// CHECK:         arith.constant -1.000000e+37 : f32
+// CHECK:         %[[ALL:.*]] = arith.constant 64 : i64
+// CHECK:         %[[N:.*]] = arith.select %{{.*}}, %{{.*}}, %[[ALL]] : i64
+// CHECK:         %[[NI:.*]] = arith.index_cast %[[N]] : i64 to index
+// CHECK:         %[[BLOCKS:.*]] = arith.ceildivui %[[NI]], %{{.*}} : index
+// CHECK:         scf.for %[[PAIR:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[OUT:.*]] = %{{.*}}) -> (tensor<2x2x1x8xf32>) {
+// CHECK:           scf.for %{{.*}} = %{{.*}} to %[[BLOCKS]] step %{{.*}} iter_args({{.*}}) -> (tensor<2x1xf32>, tensor<2x1xf32>, tensor<2x1x8xf32>) {
+// CHECK:             tensor.extract_slice %{{.*}}[%[[PAIR]], %[[K0:.*]], 0] [1, 32, 8] [1, 1, 1] : tensor<2x64x8xf32> to tensor<32x8xf32>
+// CHECK:             tensor.extract_slice %{{.*}}[%[[PAIR]], %[[K0]], 0] [1, 32, 8] [1, 1, 1] : tensor<2x64x8xf32> to tensor<32x8xf32>
+// CHECK:             math.exp
+// CHECK:           tensor.insert_slice %{{.*}} into %[[OUT]][%[[PAIR]], 0, 0, 0] [1, 2, 1, 8]
+// CHECK:         } {sparcc.independent_iterations}
+// CHECK-NOT:     linalg.matmul
+// CHECK:         func.return
+func.func @sdpa_decode_live_keys(%q: tensor<1x4x1x8xf32>, %k: tensor<1x2x64x8xf32>, %v: tensor<1x2x64x8xf32>, %m: tensor<1x1x1x64xf32>) -> tensor<1x4x1x8xf32> {
+  %0 = nn.sdpa %q, %k, %v, mask %m {scale = 0.125 : f64, sparcc.kv_groups = 2 : i64} : (tensor<1x4x1x8xf32>, tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>, tensor<1x1x1x64xf32>) -> tensor<1x4x1x8xf32>
+  func.return %0 : tensor<1x4x1x8xf32>
+}
+
 // CHECK-LABEL: func.func @conv2d(
 // Ungrouped: im2col over the padded input (stride 2), one linalg.matmul with
 // the weight as [C*KH*KW, F], then NHWF -> NCHW and the bias. The padding is a

@@ -320,3 +320,60 @@ def test_a_few_queries_against_repeated_key_value_heads_match_pytorch_without_re
     program = sparcc.jit(model, threads=threads, cache=False).compile(*args)
     assert program.report["fusions"][0].endswith(f"key/value heads shared by {groups} query heads, not repeated")
     torch.testing.assert_close(program(*args), model(*args), atol=2e-5, rtol=1e-5)
+
+
+def _decode_mask(kind: str, lq: int, lk: int, batch: int = 1) -> torch.Tensor:
+    """Masks of a decode step against a static cache of lk positions."""
+    low = torch.finfo(torch.float32).min
+    m = torch.zeros(batch, 1, lq, lk)
+    if kind.startswith("prefix"):  # the first p positions filled, as transformers masks them
+        m[..., int(kind[len("prefix"):]):] = low
+    elif kind == "holes":  # live keys in two runs, -inf elsewhere (a bool mask's form)
+        m[:] = -torch.inf
+        m[..., :10] = 0.0
+        m[..., 50:61] = -0.5
+    elif kind == "per-batch":  # each batch entry filled to its own length
+        for b in range(batch):
+            m[b, ..., 10 + 30 * b:] = low
+    elif kind == "row-sees-nothing":  # one query row masked everywhere: eager averages all values
+        m[..., 20:] = low
+        m[..., -1, :] = low
+    elif kind == "nan":  # a NaN at a masked position: eager's row is NaN
+        m[..., 20:] = low
+        m[..., 0, 90] = float("nan")
+    elif kind == "grey":  # a large but not overwhelming negative value: every key counts
+        m[..., 20:] = -1e33
+    return m
+
+
+@pytest.mark.parametrize("kind, lq, batch", [
+    ("prefix1", 1, 1), ("prefix37", 1, 1), ("prefix64", 1, 1), ("prefix128", 1, 1), ("holes", 1, 1),
+    ("prefix5", 4, 1), ("per-batch", 3, 2), ("row-sees-nothing", 2, 1), ("nan", 1, 1), ("grey", 2, 1),
+])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_decode_step_reads_only_the_live_keys_and_matches_pytorch(kind, lq, batch, threads):
+    """A few queries with a mask over 128 keys: the lowering counts the keys
+    that may be attended to at run time and reads only their blocks; masks
+    whose dead keys would not add exactly 0 fall back to every key."""
+    torch.manual_seed(0)
+    lk = 128
+    q, k, v = torch.randn(batch, 4, lq, 32), torch.randn(batch, 4, lk, 32), torch.randn(batch, 4, lk, 16)
+    mask = _decode_mask(kind, lq, lk, batch)
+    model = Sdpa()
+    program = sparcc.jit(model, threads=threads, cache=False).compile(q, k, v, mask)
+    assert "arith.ceildivui" in program.ir["linalg"]  # the live-key loop
+    got, want = program(q, k, v, mask), model(q, k, v, mask)
+    assert torch.equal(got.isnan(), want.isnan()), kind
+    torch.testing.assert_close(got, want, atol=2e-5, rtol=1e-5, equal_nan=True)
+
+
+@pytest.mark.parametrize("filled", [1, 100, 256])
+def test_grouped_decode_with_a_long_static_cache_matches_pytorch(filled):
+    torch.manual_seed(0)
+    lk, groups = 256, 2
+    q, k, v = torch.randn(1, 4 * groups, 1, 64), torch.randn(1, 4, lk, 64), torch.randn(1, 4, lk, 64)
+    mask = _decode_mask(f"prefix{filled}", 1, lk)
+    model = GroupedDecode(groups)
+    program = sparcc.jit(model, threads=2, cache=False).compile(q, k, v, mask)
+    assert "arith.ceildivui" in program.ir["linalg"]
+    torch.testing.assert_close(program(q, k, v, mask), model(q, k, v, mask), atol=2e-5, rtol=1e-5)
