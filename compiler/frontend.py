@@ -1141,6 +1141,8 @@ def _randn(g: GraphImporter, *_: Any, **__: Any) -> SSAValue:
 
 @handles(aten.uniform.default)
 def _uniform(g: GraphImporter, x: SSAValue, low: float = 0.0, high: float = 1.0, **_: Any) -> SSAValue:
+    if low > high:  # torch.export's meta kernel does not check it; eager does
+        raise g.fail(f"uniform_ expects a [from, to) range, but found from={low} > to={high}")
     u = _random(g, "uniform")
     return g.emit(nn.AddOp(g.emit(nn.MulOp(u, g.scalar(high - low, u))), g.scalar(low, u)))
 

@@ -223,3 +223,8 @@ def test_rrelu_in_training_draws_a_slope_per_negative_value():
     assert scipy.stats.kstest(slopes, scipy.stats.uniform(0.1, 0.2).cdf).pvalue > 1e-4
     evaluated = sparcc.jit(Draw(lambda x: torch.nn.functional.rrelu(x, 0.1, 0.3)), cache=False)(x)
     torch.testing.assert_close(evaluated, torch.nn.functional.rrelu(x, 0.1, 0.3))
+
+
+def test_an_empty_uniform_range_is_refused_as_in_eager():
+    with pytest.raises(sparcc.SparccError, match=r"uniform_ expects a \[from, to\) range, but found from=2.0 > to=1.0"):
+        sparcc.jit(Draw(lambda x: x.clone().uniform_(2, 1)), cache=False)(torch.zeros(3))
