@@ -1164,10 +1164,10 @@ def _sdpa_few_queries(e: Emitter, op: nn.SdpaOp) -> SSAValue:
     Loops: [batch, kv head, group, query, key | E] for the scores and
     [batch, kv head, group, query | key, Ev] for the output (named B H G M N
     K in both: N the keys, K the contracted or innermost dim)."""
-    from sparcc.passes.fuse_attention import GROUPS_ATTR
+    from sparcc.passes.fuse_attention import GROUPS_ATTR, live_key_block
 
     q, k, v = shape_of(op.query), shape_of(op.key), shape_of(op.value)
-    if (bk := _live_key_block(op)) is not None:
+    if (bk := live_key_block(op)) is not None:
         return _sdpa_live_keys(e, op, bk)
     *lead, lq, d = q
     heads = lead[-1] if lead else 1
@@ -1203,23 +1203,6 @@ def _sdpa_few_queries(e: Emitter, op: nn.SdpaOp) -> SSAValue:
 # a difference below -1e37 underflows. A decode step with a static KV cache
 # masks every position past the tokens seen so far that way.
 LIVE_KEY, DEAD_KEY = -1e30, -1e37
-LIVE_KEY_BLOCKS = (128, 64, 32, 16)  # key block sizes, the largest that divides the keys
-
-
-def _live_key_block(op: nn.SdpaOp) -> int | None:
-    """The key block size for `_sdpa_live_keys`, or None where it does not
-    apply: it needs an additive mask over the keys, shared by the heads (one
-    per batch entry, or one for all), no is_causal, and a static number of
-    keys (two blocks or more)."""
-    q, k = shape_of(op.query), shape_of(op.key)
-    lk, rank = k[-2], len(q)
-    if op.mask is None or op.is_causal.value.data or not isinstance(lk, int) or rank < 3:
-        return None
-    ms = list(shape_of(op.mask))
-    ms = [1] * (rank - len(ms)) + ms
-    if ms[-3] != 1 or ms[-1] != lk or not (all(x == 1 for x in ms[:-3]) or list(ms[:-3]) == list(q[:-3])):
-        return None
-    return next((b for b in LIVE_KEY_BLOCKS if lk % b == 0 and lk // b >= 2), None)
 
 
 def _live_key_count(e: Emitter, mask: SSAValue, lk: int) -> SSAValue:

@@ -112,6 +112,13 @@ NS_PER_BLOCK = 3000.0
 MIN_SCORE_BYTES = L2_BYTES >> 2  # smaller score matrices stay unfused
 DYNAMIC_BLOCKS = (32, 64)  # (queries, keys) per block where a length is known only at run time
 FEW_QUERIES = 16  # up to this many queries and a key length known only at run time: unfused
+# A prompt of up to LIVE_QUERIES queries against at least LIVE_KEYS_PER_QUERY
+# times as many keys (a prefill into a long static KV cache) also takes the
+# few-queries lowering when its mask lets it read only the live keys
+# (live_key_block): the online softmax would read and transpose the whole cache.
+LIVE_QUERIES = 64
+LIVE_KEYS_PER_QUERY = 4
+LIVE_KEY_BLOCKS = (128, 64, 32, 16)  # key block sizes of that lowering, the largest that divides the keys
 MIN_GAIN = 1.05  # the least predicted speed-up that fuses
 
 
@@ -266,6 +273,10 @@ class FuseAttentionPass(ModulePass):
                     f"{what}: online softmax, {bq} queries x {bk} keys per block (lengths known at run time)")
                 decisions.append(sdpa.attributes[FUSION_ATTR])
                 continue
+            if p.lq > FEW_QUERIES and few_queries(sdpa):
+                decisions.append(_leave_unfused(sdpa, what, f"{p.lq} queries against {p.lk} keys: only the "
+                                                "keys the mask leaves are read"))
+                continue
             choice = choose(problem, MIN_SCORE_BYTES if self.min_score_bytes is None else self.min_score_bytes,
                             self.max_block_bytes, MIN_GAIN if self.min_gain is None else self.min_gain,
                             team_size() if self.threads is None else self.threads)
@@ -291,10 +302,35 @@ def _leave_unfused(op: nn.SdpaOp, what: str, why: str) -> StringAttr:
 
 def few_queries(op: nn.SdpaOp) -> bool:
     """Whether an unfused `op` takes the lowering for a few queries (a decode
-    step: convert-nn-to-linalg's _sdpa_few_queries): at most FEW_QUERIES of
-    them, and batch and head dims of static size."""
+    step: convert-nn-to-linalg's _sdpa_few_queries): batch and head dims of
+    static size, and at most FEW_QUERIES queries, or at most LIVE_QUERIES
+    against LIVE_KEYS_PER_QUERY times as many keys with a mask that lets
+    the lowering skip dead keys (a prefill into a long cache)."""
     *lead, lq, _ = nn.shape_of(op.query)
-    return isinstance(lq, int) and lq <= FEW_QUERIES and nn.is_static(lead)
+    if not (isinstance(lq, int) and nn.is_static(lead)):
+        return False
+    if lq <= FEW_QUERIES:
+        return True
+    lk = nn.shape_of(op.key)[-2]
+    return (lq <= LIVE_QUERIES and isinstance(lk, int) and lk >= LIVE_KEYS_PER_QUERY * lq
+            and live_key_block(op) is not None)
+
+
+def live_key_block(op: nn.SdpaOp) -> int | None:
+    """The key block size of convert-nn-to-linalg's _sdpa_live_keys (which
+    reads only the keys some query may attend to), or None where it does not
+    apply: it needs an additive mask over the keys, shared by the heads (one
+    per batch entry, or one for all), no is_causal, and a static number of
+    keys (two blocks or more)."""
+    q, k = nn.shape_of(op.query), nn.shape_of(op.key)
+    lk, rank = k[-2], len(q)
+    if op.mask is None or op.is_causal.value.data or not isinstance(lk, int) or rank < 3:
+        return None
+    ms = list(nn.shape_of(op.mask))
+    ms = [1] * (rank - len(ms)) + ms
+    if ms[-3] != 1 or ms[-1] != lk or not (all(x == 1 for x in ms[:-3]) or list(ms[:-3]) == list(q[:-3])):
+        return None
+    return next((b for b in LIVE_KEY_BLOCKS if lk % b == 0 and lk // b >= 2), None)
 
 
 def _share_heads(op: nn.SdpaOp) -> str:

@@ -377,3 +377,25 @@ def test_grouped_decode_with_a_long_static_cache_matches_pytorch(filled):
     program = sparcc.jit(model, threads=2, cache=False).compile(q, k, v, mask)
     assert "arith.ceildivui" in program.ir["linalg"]
     torch.testing.assert_close(program(q, k, v, mask), model(q, k, v, mask), atol=2e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("lq, lk, filled, live", [
+    (20, 128, 20, True),  # a prompt into a long static cache: only the filled keys are read
+    (48, 256, 100, True),
+    (40, 128, 40, False),  # fewer than 4 keys per query: the usual lowering
+])
+def test_a_prompt_against_a_long_static_cache_matches_pytorch(lq, lk, filled, live):
+    """A causal mask over the filled part of a cache (transformers' form:
+    finfo.min where a query may not look), grouped heads."""
+    torch.manual_seed(0)
+    groups = 2
+    q, k, v = torch.randn(1, 4 * groups, lq, 32), torch.randn(1, 4, lk, 32), torch.randn(1, 4, lk, 32)
+    mask = torch.full((1, 1, lq, lk), torch.finfo(torch.float32).min)
+    start = filled - lq  # the prompt's first position
+    for i in range(lq):
+        mask[..., i, :start + i + 1] = 0.0
+    model = GroupedDecode(groups)
+    program = sparcc.jit(model, threads=2, cache=False).compile(q, k, v, mask)
+    assert ("only the keys the mask leaves are read" in program.report["fusions"][0]) == live
+    assert ("arith.ceildivui" in program.ir["linalg"]) == live
+    torch.testing.assert_close(program(q, k, v, mask), model(q, k, v, mask), atol=2e-5, rtol=1e-5)
