@@ -1308,15 +1308,7 @@ def _sdpa_live_keys(e: Emitter, op: nn.SdpaOp, bk: int) -> SSAValue:
                        amap(4, [G, M, N]), [PAR] * 3 + [RED], fma)
     scores = c.generic([scores, mblock], [gmn, mmap], c.empty([groups, lq, bk], typ), gmn, [PAR] * 3,
                        lambda s, x: s.add(x[0], x[1]))
-    row_max = c.reduce(scores, [2], -math.inf, lambda s, x: s.max(x[1], x[0]))
-    gm2 = amap(2, dims(2))
-    alpha = c.generic([m, row_max], [gm2, gm2], c.empty([groups, lq], typ), gm2, [PAR] * 2,
-                      lambda s, x: s.exp(s.sub(x[0], _unmasked(s, s.max(x[0], x[1])))))
-    m_new = c.generic([row_max], [gm2], m, gm2, [PAR] * 2, lambda s, x: s.max(x[1], x[0]))
-    probs = c.generic([scores, m_new], [gmn, gm], c.empty([groups, lq, bk], typ), gmn, [PAR] * 3,
-                      lambda s, x: s.exp(s.sub(x[0], _unmasked(s, x[1]))))
-    row_sum = c.reduce(probs, [2], 0.0, lambda s, x: s.add(x[1], x[0]))
-    l_new = c.generic([alpha, row_sum], [gm2, gm2], l, gm2, [PAR] * 2, lambda s, x: s.add(s.mul(x[2], x[0]), x[1]))
+    alpha, m_new, probs, l_new = _online_softmax_step(c, scores, m, l)
     pv = c.generic([probs, vb], [amap(4, [G, M, N]), amap(4, [N, K])], c.filled([groups, lq, dv], typ, 0.0),
                    amap(4, [G, M, K]), [PAR, PAR, RED, PAR], fma)
     acc_new = c.generic([alpha, pv], [gm, gmn], acc, gmn, [PAR] * 3, lambda s, x: s.add(s.mul(x[2], x[0]), x[1]))
@@ -1355,6 +1347,27 @@ def _attention_softmax(e: Emitter, x: SSAValue) -> SSAValue:
     total = e.add(nn.SumOp(ex, [last], True))
     total = e.add(nn.WhereOp(e.add(nn.CompareOp(total, zero, "eq")), e.splat(1.0, typ), total))
     return e.add(nn.DivOp(ex, total))
+
+
+def _online_softmax_step(c: Emitter, scores: SSAValue, m: SSAValue, l: SSAValue) -> tuple[SSAValue, ...]:
+    """One block of keys of the online softmax: `scores` [A, B, keys], the
+    running row maximum `m` and row sum `l` ([A, B]). Returns (alpha, the new
+    maximum, the block's probabilities, the new sum); the new maximum and sum
+    are written in place into m and l (bufferization wants each yielded
+    value in the buffer of its iter_arg), and alpha reads m first."""
+    a, b, bk = shape_of(scores)
+    typ = elem(scores)
+    rows2, rows3, all3 = amap(2, dims(2)), amap(3, dims(3)[:2]), amap(3, dims(3))
+    row_max = c.reduce(scores, [2], -math.inf, lambda s, x: s.max(x[1], x[0]))
+    alpha = c.generic([m, row_max], [rows2, rows2], c.empty([a, b], typ), rows2, [PAR] * 2,
+                      lambda s, x: s.exp(s.sub(x[0], _unmasked(s, s.max(x[0], x[1])))))
+    m_new = c.generic([row_max], [rows2], m, rows2, [PAR] * 2, lambda s, x: s.max(x[1], x[0]))
+    probs = c.generic([scores, m_new], [all3, rows3], c.empty([a, b, bk], typ), all3, [PAR] * 3,
+                      lambda s, x: s.exp(s.sub(x[0], _unmasked(s, x[1]))))
+    row_sum = c.reduce(probs, [2], 0.0, lambda s, x: s.add(x[1], x[0]))
+    l_new = c.generic([alpha, row_sum], [rows2] * 2, l, rows2, [PAR] * 2,
+                      lambda s, x: s.add(s.mul(x[2], x[0]), x[1]))
+    return alpha, m_new, probs, l_new
 
 
 def _unmasked(s: Scalar, m: SSAValue) -> SSAValue:
@@ -1472,17 +1485,7 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
 
     if mask is not None or causal or keys_padded:
         scores = c.generic(inputs, maps, c.empty([h, bq, bk], typ), all3, [PAR] * 3, masked)
-    # written in place into the loop's own tensors (bufferization wants each
-    # yielded value in the buffer of its iter_arg): alpha reads m first
-    row_max = c.reduce(scores, [2], -math.inf, lambda s, x: s.max(x[1], x[0]))
-    alpha = c.generic([m, row_max], [rows2, rows2], c.empty([h, bq], typ), rows2, [PAR] * 2,
-                      lambda s, x: s.exp(s.sub(x[0], _unmasked(s, s.max(x[0], x[1])))))
-    m_new = c.generic([row_max], [rows2], m, rows2, [PAR] * 2, lambda s, x: s.max(x[1], x[0]))
-    probs = c.generic([scores, m_new], [all3, rows3], c.empty([h, bq, bk], typ), all3, [PAR] * 3,
-                      lambda s, x: s.exp(s.sub(x[0], _unmasked(s, x[1]))))
-    row_sum = c.reduce(probs, [2], 0.0, lambda s, x: s.add(x[1], x[0]))
-    l_new = c.generic([alpha, row_sum], [rows2] * 2, l, rows2, [PAR] * 2,
-                      lambda s, x: s.add(s.mul(x[2], x[0]), x[1]))
+    alpha, m_new, probs, l_new = _online_softmax_step(c, scores, m, l)
     pv = c.matmul(probs, vb)  # [h, bq, dv]
     acc_new = c.generic([alpha, pv], [rows3, all3], acc, all3, [PAR] * 3,
                         lambda s, x: s.add(s.mul(x[2], x[0]), x[1]))
