@@ -541,7 +541,6 @@ def _program(tgt: Any, threads: int, folder: Path, meta: dict[str, Any], cached:
     )
 
 
-
 def _parsed_specs(quant: Any, sparsity: Any, tgt: Any) -> tuple[Any, Any]:
     from sparcc.quantize import parse_quant_spec
     from sparcc.sparsify import parse_sparsity_spec

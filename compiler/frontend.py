@@ -378,7 +378,6 @@ def _training_dropout(node: torch.fx.Node) -> bool:
 
 def training_mode_op(node: torch.fx.Node) -> str | None:
     """The name of a training-only computation `node` performs, if any."""
-    args = dict(zip(("x", "p", "train"), node.args)) | node.kwargs
     if node.target is aten.batch_norm.default and len(node.args) > 5 and node.args[5]:
         # without running statistics it is a pure normalisation by the batch's
         # own statistics (BiT's weight standardisation calls it so in eval mode)
@@ -1129,6 +1128,11 @@ def _random(g: GraphImporter, kind: str, shape: Sequence[nn.Dim] | None = None, 
     return u
 
 
+def _affine(g: GraphImporter, x: SSAValue, scale: float, shift: float) -> SSAValue:
+    """x * scale + shift, in x's type."""
+    return g.emit(nn.AddOp(g.emit(nn.MulOp(x, g.scalar(scale, x))), g.scalar(shift, x)))
+
+
 @handles(aten.rand.default, aten.rand_like.default)
 def _rand(g: GraphImporter, *_: Any, **__: Any) -> SSAValue:
     return _random(g, "uniform")
@@ -1143,14 +1147,12 @@ def _randn(g: GraphImporter, *_: Any, **__: Any) -> SSAValue:
 def _uniform(g: GraphImporter, x: SSAValue, low: float = 0.0, high: float = 1.0, **_: Any) -> SSAValue:
     if low > high:  # torch.export's meta kernel does not check it; eager does
         raise g.fail(f"uniform_ expects a [from, to) range, but found from={low} > to={high}")
-    u = _random(g, "uniform")
-    return g.emit(nn.AddOp(g.emit(nn.MulOp(u, g.scalar(high - low, u))), g.scalar(low, u)))
+    return _affine(g, _random(g, "uniform"), high - low, low)
 
 
 @handles(aten.normal_functional.default)
 def _normal_like(g: GraphImporter, x: SSAValue, mean: float = 0.0, std: float = 1.0, **_: Any) -> SSAValue:
-    n = _random(g, "normal")
-    return g.emit(nn.AddOp(g.emit(nn.MulOp(n, g.scalar(std, n))), g.scalar(mean, n)))
+    return _affine(g, _random(g, "normal"), std, mean)
 
 
 @handles(aten.normal.Tensor_float, aten.normal.float_Tensor, aten.normal.Tensor_Tensor, aten.normal.float_float)
@@ -1210,13 +1212,12 @@ def _cauchy(g: GraphImporter, x: SSAValue, median: float = 0.0, sigma: float = 1
     """median + sigma * tan(pi * (u - 1/2)), the inverse of Cauchy's CDF."""
     u = _random(g, "uniform")
     angle = g.emit(nn.MulOp(g.emit(nn.SubOp(u, g.scalar(0.5, u))), g.scalar(math.pi, u)))
-    return g.emit(nn.AddOp(g.emit(nn.MulOp(g.emit(nn.TanOp(angle)), g.scalar(sigma, u))), g.scalar(median, u)))
+    return _affine(g, g.emit(nn.TanOp(angle)), sigma, median)
 
 
 @handles(aten.log_normal.default)
 def _log_normal(g: GraphImporter, x: SSAValue, mean: float = 1.0, std: float = 2.0, **_: Any) -> SSAValue:
-    n = _random(g, "normal")
-    return g.emit(nn.ExpOp(g.emit(nn.AddOp(g.emit(nn.MulOp(n, g.scalar(std, n))), g.scalar(mean, n)))))
+    return g.emit(nn.ExpOp(_affine(g, _random(g, "normal"), std, mean)))
 
 
 @handles(aten.geometric.default)
@@ -1271,8 +1272,7 @@ def _rrelu(g: GraphImporter, x: SSAValue, noise: SSAValue, lower: float = 1 / 8,
         slope = g.scalar((lower + upper) / 2, x)
         return g.emit(nn.WhereOp(positive, x, g.emit(nn.MulOp(x, slope)))), noise
     u = _random(g, "uniform", shape=nn.shape_of(x))
-    slopes = g.emit(nn.AddOp(g.emit(nn.MulOp(u, g.scalar(upper - lower, u))), g.scalar(lower, u)))
-    slopes = g.emit(nn.WhereOp(positive, g.scalar(1.0, u), slopes))
+    slopes = g.emit(nn.WhereOp(positive, g.scalar(1.0, u), _affine(g, u, upper - lower, lower)))
     return g.emit(nn.MulOp(x, slopes)), g.to(slopes, nn.elem(noise))
 
 
@@ -1288,10 +1288,10 @@ def _multinomial(g: GraphImporter, probs: SSAValue, n: int, replacement: bool = 
     if len(shape) not in (1, 2):
         raise g.fail(f"multinomial of a {len(shape)}-d tensor: PyTorch takes a vector or a matrix of weights")
     count = shape[-1]
-    if not replacement and isinstance(count, int) and n > count:
-        raise g.fail(f"{n} samples without replacement from {count} categories: at most {count}")
     if not isinstance(count, int):
         raise g.fail("multinomial over a dynamic number of categories is not supported")
+    if not replacement and n > count:
+        raise g.fail(f"{n} samples without replacement from {count} categories: at most {count}")
     f64 = compute_type(torch.float64)
     w = g.to(probs, f64)
     if not replacement:

@@ -691,7 +691,7 @@ class Emitter:
             out,
             amap(nd, [*bt, mi, ni]),
             [PAR] * (nd - 1) + [RED],
-            lambda s, x: s.add(x[2], s.mul(x[0], x[1])),
+            _fma,
         )
 
     def pad(self, value: SSAValue, low: Sequence[int], high: Sequence[int], fill: float) -> SSAValue:
@@ -1005,7 +1005,7 @@ def _rows_times_columns(e: Emitter, a: SSAValue, b: SSAValue, out: Sequence[Dim]
         b_map = amap(rank + 1, [*batch, k, n])
     return e.generic(
         [a, b], [amap(rank + 1, [*batch, m, k]), b_map], e.filled(out, elem(a), 0.0),
-        amap(rank + 1, [*batch, m, n]), iterators, lambda s, x: s.add(x[2], s.mul(x[0], x[1])),
+        amap(rank + 1, [*batch, m, n]), iterators, _fma,
     )
 
 
@@ -1031,7 +1031,7 @@ def _matmul(e: Emitter, op: nn.MatmulOp):
             [op.lhs, op.rhs],
             [amap(rank + 1, [*d[: rank - 1], d[rank]]), amap(rank + 1, [d[rank], d[rank - 1]])],
             e.filled(out, elem(op.lhs), 0.0), out_map, [PAR] * rank + [RED],
-            lambda s, x: s.add(x[2], s.mul(x[0], x[1])),
+            _fma,
         )
     if len(b) == 2:  # fold all of lhs's leading dims into M
         rows = math.prod(a[:-1])
@@ -1182,7 +1182,7 @@ def _sdpa_few_queries(e: Emitter, op: nn.SdpaOp) -> SSAValue:
     B, H, G, M, N, K = dims(6)
     scores = e.generic(
         [q5, k4], [amap(6, [B, H, G, M, K]), amap(6, [B, H, N, K])], e.filled([batch, kv, groups, lq, lk], typ, 0.0),
-        amap(6, [B, H, G, M, N]), [PAR] * 5 + [RED], lambda s, x: s.add(x[2], s.mul(x[0], x[1])),
+        amap(6, [B, H, G, M, N]), [PAR] * 5 + [RED], _fma,
     )
     scores = e.reshape(scores, [*lead, lq, lk])
     scores = e.add(nn.MulOp(scores, e.splat(op.scale.value.data, typ)))
@@ -1193,7 +1193,7 @@ def _sdpa_few_queries(e: Emitter, op: nn.SdpaOp) -> SSAValue:
     p5 = e.reshape(_attention_softmax(e, scores), [batch, kv, groups, lq, lk])
     out = e.generic(
         [p5, v4], [amap(6, [B, H, G, M, N]), amap(6, [B, H, N, K])], e.filled([batch, kv, groups, lq, dv], typ, 0.0),
-        amap(6, [B, H, G, M, K]), [PAR] * 4 + [RED, PAR], lambda s, x: s.add(x[2], s.mul(x[0], x[1])),
+        amap(6, [B, H, G, M, K]), [PAR] * 4 + [RED, PAR], _fma,
     )
     return e.reshape(out, [*lead, lq, dv])
 
@@ -1261,7 +1261,8 @@ def _sdpa_live_keys(e: Emitter, op: nn.SdpaOp, bk: int) -> SSAValue:
     *lead, lq, d = q
     heads = lead[-1] if lead else 1
     groups = op.attributes[GROUPS_ATTR].value.data if GROUPS_ATTR in op.attributes else 1
-    hv = (math.prod(lead[:-1]) if lead else 1) * (heads // groups)  # batch x kv heads
+    kv = heads // groups
+    hv = (math.prod(lead[:-1]) if lead else 1) * kv  # batch x kv heads
     lk, dv = k[-2], v[-1]
     typ = elem(op.query)
     scale = op.scale.value.data
@@ -1276,11 +1277,9 @@ def _sdpa_live_keys(e: Emitter, op: nn.SdpaOp, bk: int) -> SSAValue:
     mb, mq = math.prod(ms[:-3]), ms[-2]  # mask rows: one block per batch entry (mb > 1), or shared
     mask = e.reshape(op.mask, [mb, mq, lk])
     live = _live_key_count(e, e.reshape(mask, [mb * mq, lk]), lk)
-    kv = heads // groups
     blocks = e.add(arith.CeilDivUIOp(live, e.size(bk)))
     G, M, N, K = dims(4)
     gm, gmn = amap(3, [G, M]), amap(3, [G, M, N])
-    fma = lambda s, x: s.add(x[2], s.mul(x[0], x[1]))  # noqa: E731
 
     # -- one (batch, kv head) pair ---------------------------------------------
     out_type = t([hv, groups, lq, dv])
@@ -1305,12 +1304,12 @@ def _sdpa_live_keys(e: Emitter, op: nn.SdpaOp, bk: int) -> SSAValue:
     else:
         mmap = amap(3, [M, N])
     scores = c.generic([qh, kb], [amap(4, [G, M, K]), amap(4, [N, K])], c.filled([groups, lq, bk], typ, 0.0),
-                       amap(4, [G, M, N]), [PAR] * 3 + [RED], fma)
+                       amap(4, [G, M, N]), [PAR] * 3 + [RED], _fma)
     scores = c.generic([scores, mblock], [gmn, mmap], c.empty([groups, lq, bk], typ), gmn, [PAR] * 3,
                        lambda s, x: s.add(x[0], x[1]))
     alpha, m_new, probs, l_new = _online_softmax_step(c, scores, m, l)
     pv = c.generic([probs, vb], [amap(4, [G, M, N]), amap(4, [N, K])], c.filled([groups, lq, dv], typ, 0.0),
-                   amap(4, [G, M, K]), [PAR, PAR, RED, PAR], fma)
+                   amap(4, [G, M, K]), [PAR, PAR, RED, PAR], _fma)
     acc_new = c.generic([alpha, pv], [gm, gmn], acc, gmn, [PAR] * 3, lambda s, x: s.add(s.mul(x[2], x[0]), x[1]))
     inner.add_ops([*c.ops, scf.YieldOp(m_new, l_new, acc_new)])
     keys = scf.ForOp(b.size(0), blocks, b.size(1), [m_init, l_init, acc_init], inner)
@@ -1319,11 +1318,7 @@ def _sdpa_live_keys(e: Emitter, op: nn.SdpaOp, bk: int) -> SSAValue:
 
     window = b.add(tensor.ExtractSliceOp(out, [i, 0, 0, 0], [1, groups, lq, dv], [1, 1, 1, 1], t([groups, lq, dv])))
 
-    def normalised(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
-        empty = s.cmp("eq", x[1], s.const(0.0, typ))
-        return s.select(empty, s.const(0.0, typ), s.div(x[0], x[1]))
-
-    ob = b.generic([acc_end, l_end], [gmn, gm], window, gmn, [PAR] * 3, normalised)
+    ob = b.generic([acc_end, l_end], [gmn, gm], window, gmn, [PAR] * 3, _normalised)
     written = b.add(tensor.InsertSliceOp.get(ob, out, [1, groups, lq, dv], [DYNAMIC_INDEX, 0, 0, 0], [1, 1, 1, 1],
                                              offsets=[i], result_type=out_type))
     outer.add_ops([*b.ops, scf.YieldOp(written)])
@@ -1347,6 +1342,19 @@ def _attention_softmax(e: Emitter, x: SSAValue) -> SSAValue:
     total = e.add(nn.SumOp(ex, [last], True))
     total = e.add(nn.WhereOp(e.add(nn.CompareOp(total, zero, "eq")), e.splat(1.0, typ), total))
     return e.add(nn.DivOp(ex, total))
+
+
+def _fma(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+    """A contraction's body: the accumulator (x[2]) plus x[0] * x[1]."""
+    return s.add(x[2], s.mul(x[0], x[1]))
+
+
+def _normalised(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
+    """An online softmax's output row: acc (x[0]) / row sum (x[1]), 0 where
+    the row had no key."""
+    typ = x[1].type
+    empty = s.cmp("eq", x[1], s.const(0.0, typ))
+    return s.select(empty, s.const(0.0, typ), s.div(x[0], x[1]))
 
 
 def _online_softmax_step(c: Emitter, scores: SSAValue, m: SSAValue, l: SSAValue) -> tuple[SSAValue, ...]:
@@ -1497,11 +1505,7 @@ def _sdpa_online(e: Emitter, op: nn.SdpaOp, bq: int, bk: int) -> SSAValue:
     # out[:, q0:q0+bq] = acc / l, written in place (0 where a row had no key)
     window = b.add(tensor.ExtractSliceOp(out, [0, q0, 0], [h, bq, dv], [1, 1, 1], t([h, bq, dv])))
 
-    def normalised(s: Scalar, x: Sequence[SSAValue]) -> SSAValue:
-        empty = s.cmp("eq", x[1], s.const(0.0, typ))
-        return s.select(empty, s.const(0.0, typ), s.div(x[0], x[1]))
-
-    ob = b.generic([acc_end, l_end], [all3, rows3], window, all3, [PAR] * 3, normalised)
+    ob = b.generic([acc_end, l_end], [all3, rows3], window, all3, [PAR] * 3, _normalised)
     written = b.add(tensor.InsertSliceOp.get(ob, out, [h, bq, dv], [0, DYNAMIC_INDEX, 0], [1, 1, 1], offsets=[q0],
                                              result_type=out.type))
     outer.add_ops([*b.ops, scf.YieldOp(written)])
