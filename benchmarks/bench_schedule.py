@@ -14,7 +14,9 @@ buffers share one arena by lifetime) and MODEL_STREAMS
 (passes/customize_layout.py: a model whose weights together reach a
 last-level cache reads each weight of up to 32 rows in panels) and
 NARROW_PANELS (passes/customize_layout.py: panels of 8 columns, several to a
-register tile, for N not a multiple of 16 such as a 1000-class head). Each model is compiled with the switch
+register tile, for N not a multiple of 16 such as a 1000-class head) and
+VECTOR_UNIT (register tiles sized for the host's vector registers; off:
+for AVX-512's 32 registers of 16 lanes, what every host got before). Each model is compiled with the switch
 on and off (cache off: the cache key does not see the switches) and the two
 programs and eager are timed in alternating blocks. Writes
 benchmarks/results/schedule.json.
@@ -33,7 +35,7 @@ sys.path.insert(0, str(HERE))
 MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "torchvision/convnext_tiny",
           "torchvision/densenet121", "timm/vit_tiny_patch16_224"]
 SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS", "MODEL_STREAMS",
-            "NARROW_PANELS")
+            "NARROW_PANELS", "VECTOR_UNIT")
 
 
 def main() -> None:
@@ -63,6 +65,8 @@ def main() -> None:
         programs = []
         try:
             for flag in (True, False):
+                if args.switch == "VECTOR_UNIT":  # on: the host's; off: AVX-512's
+                    flag = None if flag else schedule.AVX512
                 setattr(owner, args.switch, flag)
                 fast = sparcc.jit(model, threads=args.threads, cache=False)
                 fast(*inputs)

@@ -186,6 +186,8 @@ def collect(opts: argparse.Namespace) -> None:
     for part in [x for x in parts if opts.part in (None, x)]:
         for p in split[part]:
             prob = space.problem(p)
+            if opts.threads and p.get("threads", 1) != opts.threads:
+                continue
             if tune.problem_key(space.problem_dict(prob)) not in done:
                 todo.append((part, prob))
     if opts.limit:
@@ -565,6 +567,7 @@ def main() -> None:
                    help="the share of 2-thread problems (their wall-clock times need a quiet machine)")
     c.add_argument("--test-first", action="store_true")
     c.add_argument("--part", choices=("train", "test"), help="measure only this part of the split")
+    c.add_argument("--threads", type=int, help="measure only the split's problems at this thread count")
     c.add_argument("--out", help="append to this file instead of the dataset (merge it afterwards)")
     c.add_argument("--extend", type=int, metavar="N", help="add N train problems (no test shape) to the split")
     c.set_defaults(fn=collect)

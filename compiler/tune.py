@@ -171,7 +171,7 @@ def fit(space: Any, grouped: Sequence[Group],
         raise SparccError(f"the dataset of '{space.name}' holds {len(data)} measured problem(s); "
                           f"measure more first (sparcc tune --shapes SHAPES.json)")
     model = costmodel.train(space.name, data, objective)
-    model.meta["domain"] = space.domain(problems)
+    model.meta["domain"] = space.domain(problems, [g.target for g in grouped])
     return model
 
 

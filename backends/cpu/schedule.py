@@ -62,6 +62,43 @@ class Decision:
 # ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class VectorUnit:
+    """What register tiles are sized by: float32 lanes per vector register
+    and the number of vector registers (AVX-512: 16 and 32; AVX2: 8 and 16)."""
+
+    lanes: int
+    registers: int
+
+    def vectors(self, nr: int) -> int:
+        """Registers that hold `nr` values of a row."""
+        return -(-nr // self.lanes)
+
+    def fits(self, mr: int, nr: int) -> bool:
+        """Whether an mr x nr tile's accumulators, its row of B and one
+        broadcast of A fit the registers."""
+        v = self.vectors(nr)
+        return mr * v + v + 1 <= self.registers
+
+
+AVX512 = VectorUnit(16, 32)
+AVX2 = VectorUnit(8, 16)
+# None: the host's (vector_unit()); a test or a cross-compile may set one
+VECTOR_UNIT: VectorUnit | None = None
+
+
+def vector_unit() -> VectorUnit:
+    """The vector unit of the CPU the code is built for: AVX-512 where the
+    host has it, else AVX2's 16 registers of 8 lanes (a 6x64 tile, 24
+    AVX-512 accumulators, spilled to the stack on AVX2 and ran a 3x3
+    convolution 4x slower than PyTorch)."""
+    if VECTOR_UNIT is not None:
+        return VECTOR_UNIT
+    from sparcc.backends.cpu import toolchain
+
+    return AVX512 if "avx512f" in toolchain.host_features() else AVX2
+
+
 def _largest_divisor_leq(n: int, cap: int, multiple_of: int = 1) -> int:
     """Largest d <= cap with d | n and d % multiple_of == 0 (n if none)."""
     best = None
@@ -76,20 +113,26 @@ def _largest_divisor_leq(n: int, cap: int, multiple_of: int = 1) -> int:
 def tile_sizes(m: int, n: int, k: int) -> dict[str, int]:
     """Tiles for C[m,n] += A[m,k] @ B[k,n] (per batch for batch_matmul).
 
-    mr x nr is the register tile: mr*nr/16 zmm accumulators + nr/16 B vectors
-    + 1 broadcast must fit the 32 zmm registers. mc, nc, kc are cache tiles.
+    mr x nr is the register tile: mr*nr/L accumulators + nr/L B vectors + 1
+    broadcast must fit the vector registers (vector_unit(): L lanes; 32 zmm
+    registers of 16 lanes with AVX-512). mc, nc, kc are cache tiles.
     A kc x nr panel of B is packed into a contiguous buffer when it is reused
     by at least pack_min_m rows and is deep (kc >= pack_min_k): measured here,
     packing won on the MLP's K=512/2048 panels and lost on the encoder's K=256
     and at 16 rows. Below WHOLE_ROWS_MAX_M rows, mr divides M where a tile
     that does fits (_whole_row_tile).
     """
-    if n % 64 == 0:
-        mr, nr = 6, 64
-    elif n % 32 == 0:
-        mr, nr = 12, 32
-    elif n >= 16:
-        mr, nr = 14, 16
+    vu = vector_unit()
+    if vu == AVX512:
+        ladder = ((64, 6, True), (32, 12, True), (16, 14, False))
+    else:  # the widest row of B whose tile still fits, then one vector
+        wide = 4 if vu.registers >= 32 else 2
+        ladder = ((wide * vu.lanes, (vu.registers - 1 - wide) // wide, False),
+                  (vu.lanes, min(14, vu.registers - 2), False))
+    for width, rows, divides in ladder:
+        if (n % width == 0) if divides else n >= width:
+            mr, nr = rows, width
+            break
     else:
         mr, nr = 8, max(n, 1)
     mr, nr = min(mr, m), min(nr, n)
@@ -115,22 +158,26 @@ PACK_MIN_M = 20
 
 
 def _whole_row_tile(m: int, n: int) -> tuple[int, int] | None:
-    """The register tile (mr, nr) with mr dividing m and nr in 64/32/16
-    dividing n that fits the registers (mr*nr/16 accumulators + nr/16 B
-    vectors + 1 broadcast <= 32 zmm) and does the most FMAs per load (mr
-    broadcasts of A and nr/16 vectors of B feed mr*nr/16 FMAs per k); None
-    when no such tile has at least 8 accumulators and 1.5 FMAs a load (a
-    thin or broadcast-bound tile loses more than the second pass over B
-    costs)."""
+    """The register tile (mr, nr) with mr dividing m and nr of 4, 2 or 1
+    vector registers dividing n that fits the registers (mr*nr/L
+    accumulators + nr/L B vectors + 1 broadcast, L lanes) and does the most
+    FMAs per load (mr broadcasts of A and nr/L vectors of B feed mr*nr/L
+    FMAs per k); None when no such tile has a quarter of the registers as
+    accumulators and 1.5 FMAs a load (1.3 with 16 registers, where 6x16
+    does 1.5) (a thin or broadcast-bound tile loses more than the second
+    pass over B costs)."""
+    vu = vector_unit()
+    least = 1.5 if vu.registers >= 32 else 1.3
     best: tuple[float, int, int, int] | None = None
-    for nr in (64, 32, 16):
+    for v in (4, 2, 1):
+        nr = v * vu.lanes
         if n % nr or nr > n:
             continue
-        limit = (31 - nr // 16) * 16 // nr
+        limit = (vu.registers - 1 - v) // v
         mr = max(d for d in range(1, min(limit, m) + 1) if m % d == 0)
-        acc = mr * nr // 16
-        score = (acc / (mr + nr // 16), acc, mr, nr)
-        if acc < 8 or score[0] < 1.5:  # 6x64 does 2.4 FMAs a load; 17x16 (M=17) 0.94 ran 1.7x slower
+        acc = mr * v
+        score = (acc / (mr + v), acc, mr, nr)
+        if acc < vu.registers // 4 or score[0] < least:  # 6x64 does 2.4 FMAs a load; 17x16 (M=17) 0.94 ran 1.7x slower
             continue
         if best is None or score > best:
             best = score
@@ -392,7 +439,8 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
     # panels narrower than a vector register: a register tile of one panel
     # would have one accumulator chain per row; several panels side by side
     # give the fmas independent chains (and the reads several streams)
-    jt = _largest_divisor_leq(panels // threads if split == "n" else panels, max(1, 64 // p), 1) if p < 16 else 1
+    lanes = vector_unit().lanes
+    jt = _largest_divisor_leq(panels // threads if split == "n" else panels, max(1, 4 * lanes // p), 1) if p < lanes else 1
     h = s.tile(h, [jt, 0, nr, kc])
     mmain = mp - mp % mr  # at least mr: mr <= mp
     pieces = [(h, mr)]
@@ -469,9 +517,23 @@ def heuristic_matmul(p: MatmulProblem) -> dict[str, Any]:
     return {"split": split, "mr": ts["mr"], "nr": ts["nr"], "nc": ts["nc"], "kc": ts["kc"], "pack": pack}
 
 
-# register tiles tried per vector width of B: (nr, [mr...]); each has at
-# most 31 - nr/16 accumulators of 16 lanes
+# register tiles tried per vector width of B with AVX-512: (nr, [mr...]);
+# each has at most 31 - nr/16 accumulators of 16 lanes
 _REGISTER_TILES = ((64, (2, 4, 6)), (32, (4, 8, 12, 14)), (16, (8, 14, 24)))
+
+
+def register_tiles(vu: VectorUnit) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """(nr, [mr...]) tried per width of B's row: 4, 2 and 1 vector
+    registers, each with the most rows that fit and two thirds and half of
+    that (AVX-512 keeps the table the shipped cost model was trained on)."""
+    if vu == AVX512:
+        return _REGISTER_TILES
+    out = []
+    for v in (4, 2, 1):
+        limit = (vu.registers - 1 - v) // v
+        if limit >= 1:
+            out.append((v * vu.lanes, tuple(sorted({limit, max(1, limit * 2 // 3), max(1, limit // 2)}))))
+    return tuple(out)
 
 
 def matmul_space(p: MatmulProblem) -> list[dict[str, Any]]:
@@ -487,14 +549,15 @@ def matmul_space(p: MatmulProblem) -> list[dict[str, Any]]:
             out.append(config)
 
     add(heuristic_matmul(p))
+    vu = vector_unit()
     for split in p.splits():
         m, n = p.piece(split)
         tiles: list[tuple[int, int]] = []
-        for nr, mrs in _REGISTER_TILES:
-            if nr > n and nr != 16:
+        for nr, mrs in register_tiles(vu):
+            if nr > n and nr != vu.lanes:
                 continue
             nr_ = min(nr, n)
-            limit = (31 - nr // 16) * 16 // nr
+            limit = (vu.registers - 1 - vu.vectors(nr)) // vu.vectors(nr)
             whole = max(d for d in range(1, min(limit, m) + 1) if m % d == 0)
             for mr in {*(min(x, m) for x in mrs), whole}:
                 tiles.append((mr, nr_))
@@ -519,8 +582,9 @@ def check_matmul(p: MatmulProblem, config: dict[str, Any]) -> str | None:
     mr, nr, kc, nc = config["mr"], config["nr"], config["kc"], config["nc"]
     if not (1 <= mr <= m and 1 <= nr <= n and 1 <= kc <= p.k and nr <= nc <= n):
         return f"tiles mr={mr} nr={nr} nc={nc} kc={kc} do not fit m={m} n={n} k={p.k}"
-    if mr * -(-nr // 16) + -(-nr // 16) + 1 > 32:
-        return f"register tile {mr}x{nr} needs more than 32 vector registers"
+    vu = vector_unit()
+    if not vu.fits(mr, nr):
+        return f"register tile {mr}x{nr} needs more than {vu.registers} vector registers of {vu.lanes} lanes"
     return None
 
 
@@ -533,7 +597,8 @@ def matmul_features(p: MatmulProblem, config: dict[str, Any], machine: dict[str,
     m, n = p.piece(config["split"])
     mr, nr, kc, nc = config["mr"], config["nr"], config["kc"], config["nc"]
     kc_eff = kc if p.k % kc == 0 else p.k
-    vecs = -(-nr // 16)
+    lanes = int(machine.get("simd_lanes", vector_unit().lanes))  # the measuring machine's, not this one's
+    vecs = -(-nr // lanes)
     acc = mr * vecs
     mmain = m - m % mr
     packed = int(config["pack"] > 0 and mmain >= config["pack"])
@@ -542,13 +607,13 @@ def matmul_features(p: MatmulProblem, config: dict[str, Any], machine: dict[str,
     # a register-level count: cycles of the FMA and load ports per k step of
     # each tile (2 of each a cycle), summed over the main tiles and the tails
     def tile_cycles(rows: int, cols: int) -> float:
-        v = -(-cols // 16)
+        v = -(-cols // lanes)
         return max(rows * v, rows + v) / 2 if rows and cols else 0.0
 
     m_tail, n_tail = m % mr, n % nr
     cycles = p.k * ((mmain // mr) * (n // nr) * tile_cycles(mr, nr) + (n // nr) * tile_cycles(m_tail, nr)
                     + (mmain // mr) * tile_cycles(mr, n_tail) + tile_cycles(m_tail, n_tail))
-    pack_copies = (p.k * (n - n_tail) / 16) * (1 if packed else 0)
+    pack_copies = (p.k * (n - n_tail) / lanes) * (1 if packed else 0)
     traffic = 4.0 * p.batch * (p.m * p.k + p.k * p.n * row_passes + p.m * p.n)
     lg = lambda x: math.log2(max(x, 1))  # noqa: E731
     return {
@@ -557,15 +622,15 @@ def matmul_features(p: MatmulProblem, config: dict[str, Any], machine: dict[str,
         "split_none": float(config["split"] == "none"), "split_b": float(config["split"] == "b"),
         "split_n": float(config["split"] == "n"), "split_m": float(config["split"] == "m"),
         "mr": mr, "nr": nr, "log_kc": lg(kc_eff), "log_nc": lg(nc), "packed": packed,
-        "accumulators": acc, "fma_per_load": acc / (mr + vecs), "vector_fill": nr / (16 * vecs),
+        "accumulators": acc, "fma_per_load": acc / (mr + vecs), "vector_fill": nr / (lanes * vecs),
         "m_tail": m % mr, "m_tail_frac": (m % mr) / m, "n_tail": n % nr, "n_tail_frac": (n % nr) / n,
         "row_passes": row_passes, "k_panels": p.k / kc_eff, "m_tiles": lg(m / mr),
         "panel_kib": kc_eff * nr * 4 / 1024, "a_block_kib": m * kc_eff * 4 / 1024, "b_block_kib": kc_eff * nc * 4 / 1024,
         "log_flops": lg(flops), "log_bytes": lg(traffic), "intensity": flops / traffic,
         "log_flops_per_thread": lg(flops / (p.threads if config["split"] != "none" else 1)),
-        "log_tile_cycles": lg(cycles * p.batch), "fma_efficiency": flops / 32 / max(cycles * p.batch, 1),
+        "log_tile_cycles": lg(cycles * p.batch), "fma_efficiency": flops / (2 * lanes) / max(cycles * p.batch, 1),
         "main_fraction": (mmain * (n - n_tail)) / (m * n), "log_pack_copies": lg(pack_copies),
-        "pack_per_flop": pack_copies * 32 / flops,
+        "pack_per_flop": pack_copies * 2 * lanes / flops,
         **machine,
     }
 

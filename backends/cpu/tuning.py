@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sparcc.backends.cpu import schedule
 from sparcc.backends.cpu.schedule import (
     MATMUL_KEYS,
     MatmulProblem,
@@ -74,7 +75,7 @@ def machine() -> dict[str, float]:
         except (OSError, ValueError, IndexError):
             return default
 
-    lanes = 16 if "avx512f" in toolchain.host_features() else 8
+    lanes = schedule.vector_unit().lanes
     return {"cores": float(os.cpu_count() or 1), "simd_lanes": float(lanes),
             "l1d_kib": cache_kib(0, 48.0), "l2_kib": cache_kib(2, 2048.0),
             "amd": float(toolchain.host_vendor() == "AuthenticAMD")}
@@ -137,15 +138,26 @@ class MatmulSpace:
                 progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
         return measure_matmul(p, configs, progress)
 
-    def domain(self, problems: Sequence[MatmulProblem]) -> dict[str, Any]:
-        """What a model trained on `problems` has seen: the thread counts
-        (a model that never saw 2 threads does not choose how to split)."""
-        return {"threads": sorted({p.threads for p in problems})}
+    def domain(self, problems: Sequence[MatmulProblem],
+               targets: Sequence[dict[str, float] | None] = ()) -> dict[str, Any]:
+        """What a model trained on `problems` (measured on machines with
+        `targets`' features; None: this one) has seen: the thread counts (a
+        model that never saw 2 threads does not choose how to split) and the
+        vector widths."""
+        lanes = {int((t or machine())["simd_lanes"]) for t in targets} or {schedule.vector_unit().lanes}
+        return {"threads": sorted({p.threads for p in problems}), "simd_lanes": sorted(lanes)}
 
     def covers(self, domain: dict[str, Any], p: MatmulProblem) -> str | None:
         seen = domain.get("threads", [1])
         if p.threads not in seen:
             return f"the model was trained on {', '.join(map(str, seen))} thread(s), not {p.threads}"
+        # a model that never saw this vector width ranks tiles sized for
+        # another register file (the shipped default: AVX-512 machines only)
+        widths = domain.get("simd_lanes", [16])
+        lanes = schedule.vector_unit().lanes
+        if lanes not in widths:
+            return (f"the model was trained on {', '.join(f'{w}-lane' for w in widths)} vectors, "
+                    f"not this CPU's {lanes}-lane ones")
         return None
 
 
@@ -159,7 +171,7 @@ def choose(p: MatmulProblem) -> tuple[dict[str, Any], dict[str, Any]]:
     gets the model's choice for that piece at one thread."""
     from sparcc import costmodel
 
-    key = (p, costmodel.fingerprint((MATMUL,)))  # a model's layers repeat their shapes
+    key = (p, schedule.vector_unit(), costmodel.fingerprint((MATMUL,)))  # a model's layers repeat their shapes
     if key not in _CHOSEN:
         _CHOSEN[key] = _choose(p)
     config, record = _CHOSEN[key]
@@ -582,8 +594,9 @@ class SparseSpace:
                 progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
         return measure_sparse(p, configs)
 
-    def domain(self, problems: Sequence[SparseProblem]) -> dict[str, Any]:
-        return {"threads": sorted({p.threads for p in problems})}
+    def domain(self, problems: Sequence[SparseProblem],
+               targets: Sequence[dict[str, float] | None] = ()) -> dict[str, Any]:
+        return SPACE.domain(problems, targets)  # type: ignore[arg-type]
 
     def covers(self, domain: dict[str, Any], p: SparseProblem) -> str | None:
         return SPACE.covers(domain, p)  # type: ignore[arg-type]

@@ -18,12 +18,20 @@ import torch
 
 import sparcc
 from sparcc import costmodel, tune
-from sparcc.backends.cpu import tuning
+from sparcc.backends.cpu import schedule, tuning
 from sparcc.backends.cpu.schedule import MatmulProblem, check_matmul, heuristic_matmul, matmul_space
 from sparcc.cli import main as cli_main
 from sparcc.driver import compile_program
 
 SPACE = tuning.SPACE
+
+
+@pytest.fixture(autouse=True)
+def avx512_tiles(monkeypatch):
+    """The space and the toy models below name AVX-512 register tiles
+    (4x32, 8x64); the tests run the same on an AVX2 host, whose own tiles
+    are checked in test_avx2_space_fits_sixteen_registers."""
+    monkeypatch.setattr(schedule, "VECTOR_UNIT", schedule.AVX512)
 
 
 @pytest.mark.parametrize("p", [MatmulProblem(1, 1, 512, 512), MatmulProblem(1, 64, 768, 192),
@@ -38,6 +46,37 @@ def test_space_is_valid_and_holds_the_heuristic(p):
     assert splits <= set(p.splits()) and ("none" in splits)
     if p.threads == 1:
         assert splits == {"none"}
+
+
+@pytest.mark.parametrize("p", [MatmulProblem(1, 1, 512, 512), MatmulProblem(1, 64, 768, 192),
+                               MatmulProblem(1, 3136, 64, 576), MatmulProblem(1, 17, 40, 70, 2)])
+def test_avx2_space_fits_sixteen_registers(p, monkeypatch):
+    """With AVX2's 16 registers of 8 lanes, every candidate (the heuristic's
+    first) keeps its accumulators, a row of B and a broadcast in registers:
+    AVX-512's 6x64 tile (24 zmm accumulators) is 48 ymm and spilled."""
+    monkeypatch.setattr(schedule, "VECTOR_UNIT", schedule.AVX2)
+    space = matmul_space(p)
+    assert space[0] == heuristic_matmul(p) and all(check_matmul(p, c) is None for c in space)
+    for c in space:
+        v = -(-c["nr"] // 8)
+        assert c["mr"] * v + v + 1 <= 16, c
+    assert max(c["nr"] for c in space) <= 32
+    if p.n % 16 == 0 and p.m >= 6:
+        assert (heuristic_matmul(p)["mr"], heuristic_matmul(p)["nr"]) == (6, 16)
+    assert "16 vector registers of 8 lanes" in check_matmul(
+        MatmulProblem(1, 8, 64, 32), {"split": "none", "mr": 6, "nr": 64, "nc": 64, "kc": 32, "pack": 0})
+
+
+def test_a_model_of_other_vector_widths_declines(monkeypatch):
+    """The shipped default was measured on AVX-512 machines: on an AVX2 host
+    the heuristic sizes the tiles, and the report says why."""
+    p = MatmulProblem(1, 64, 256, 128)
+    assert SPACE.covers({"threads": [1]}, p) is None  # a model without widths: AVX-512 ones
+    monkeypatch.setattr(schedule, "VECTOR_UNIT", schedule.AVX2)
+    assert SPACE.covers({"threads": [1]}, p) == "the model was trained on 16-lane vectors, not this CPU's 8-lane ones"
+    assert SPACE.covers({"threads": [1], "simd_lanes": [8, 16]}, p) is None
+    target = tuning.machine() | {"simd_lanes": 16.0}
+    assert SPACE.domain([p], [target, None])["simd_lanes"] == sorted({16, int(tuning.machine()["simd_lanes"])})
 
 
 def test_check_names_what_is_wrong():

@@ -10,6 +10,7 @@ import warnings
 import pytest
 import torch
 
+from sparcc.backends.cpu import schedule
 from sparcc.backends.cpu.schedule import parallel_dim, parallel_split, tile_sizes
 from sparcc.driver import compile_program
 
@@ -144,13 +145,35 @@ def test_a_schedule_that_does_not_converge_falls_back_with_a_warning(monkeypatch
     assert "sparcc.sched" in text and "transform.named_sequence" in text  # the tagged payload and its script
 
 
-@pytest.mark.parametrize("m, n, k", [(1, 1, 1), (64, 2048, 512), (1024, 1024, 1024), (37, 130, 3)])
-def test_tile_sizes_fit_the_registers_and_the_problem(m, n, k):
+@pytest.mark.parametrize("unit", ["AVX512", "AVX2"])
+@pytest.mark.parametrize("m, n, k", [(1, 1, 1), (64, 2048, 512), (1024, 1024, 1024), (37, 130, 3), (17, 24, 8)])
+def test_tile_sizes_fit_the_registers_and_the_problem(m, n, k, unit, monkeypatch):
+    vu = getattr(schedule, unit)
+    monkeypatch.setattr(schedule, "VECTOR_UNIT", vu)
     t = tile_sizes(m, n, k)
     assert t["mr"] <= m and t["nr"] <= n and t["kc"] <= k
     assert k % t["kc"] == 0 or t["kc"] == k
-    accumulators = t["mr"] * -(-t["nr"] // 16)
-    assert accumulators + -(-t["nr"] // 16) + 1 <= 32  # zmm registers
+    vectors = -(-t["nr"] // vu.lanes)
+    assert t["mr"] * vectors + vectors + 1 <= vu.registers
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_avx2_tiles_compute_what_pytorch_does(threads, monkeypatch):
+    """Register tiles sized for AVX2 (which an AVX-512 host runs too): a
+    matmul with row and column tails, a Linear and a convolution."""
+    monkeypatch.setattr(schedule, "VECTOR_UNIT", schedule.AVX2)
+    torch.manual_seed(0)
+    a, b = torch.randn(37, 70), torch.randn(70, 130)
+    program = compile_program(lambda x, y: x @ y, (a, b), threads=threads, use_cache=False)
+    line = next(d for d in program.report["schedule"] if d.startswith("linalg.matmul"))
+    assert "'nr': 16" in line or "'nr': 8" in line or "'nr': 32" in line, line
+    torch.testing.assert_close(program(a, b), a @ b, atol=1e-4, rtol=1e-4)
+    conv = torch.nn.Sequential(torch.nn.Conv2d(8, 24, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                               torch.nn.Linear(24 * 10 * 10, 10)).eval()
+    x = torch.randn(1, 8, 10, 10)
+    program = compile_program(conv, (x,), threads=threads, use_cache=False)
+    with torch.no_grad():
+        torch.testing.assert_close(program(x), conv(x), atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -165,7 +188,8 @@ def test_tile_sizes_fit_the_registers_and_the_problem(m, n, k):
         (45, 100, 700, 2, 1, None),  # no even split keeps static shapes
     ],
 )
-def test_parallel_split_divides_evenly_or_not_at_all(m, n, k, threads, batch, want):
+def test_parallel_split_divides_evenly_or_not_at_all(m, n, k, threads, batch, want, monkeypatch):
+    monkeypatch.setattr(schedule, "VECTOR_UNIT", schedule.AVX512)  # N's chunks are whole register tiles of 64
     assert parallel_split(m, n, k, threads, batch) == want
 
 
