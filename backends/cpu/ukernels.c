@@ -1,7 +1,8 @@
 /*
  * sparcc's C micro-kernels, built into libsparcc_rt.so beside runtime.c
- * (gcc -O3 -march=native). AVX-512 F/BW/VL code; a portable scalar version
- * of the same kernels is compiled where the host lacks them.
+ * (gcc -O3 -march=native). AVX-512 F/BW/VL code; where the host lacks them,
+ * an AVX2 + FMA version (K and groups a multiple of 8) and a portable scalar
+ * version of the same kernels.
  *
  * Fused dequantising linear layers for the quant formats of
  * dialects/quant_formats.py:
@@ -954,7 +955,7 @@ EXPORT void sparcc_qlinear_lut8(const float *x, const uint8_t *codes, const floa
   qlinear(&q, x);
 }
 
-#else /* no AVX-512: the same kernels, one weight at a time */
+#else /* no AVX-512: the same kernels, 8 weights at a time with AVX2, else one at a time */
 
 /* E8M0 code -> 2^(c - 127) (0xFF: NaN; 0: the subnormal 2^-127) */
 static float e8m0_scalar(uint8_t c) {
@@ -990,6 +991,141 @@ static void scalar_rows(void *ctx, int64_t begin, int64_t end) {
     }
 }
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+/* AVX2 + FMA (16 registers of 8 floats): 8 weights at a time, each decoded
+ * as the scalar code does, (lut[c] - zero) * scale in float32, so the
+ * weights are the reference's bit for bit; only the order of the sums
+ * differs. 4-bit codes: the 32-bit word of 8 nibbles is shifted per lane
+ * (vpsrlvd) and looked up in the 16-entry table as two 8-entry halves
+ * (vpermps) blended on bit 3; 8-bit codes: widened and converted when the
+ * table is exactly int8 or uint8, else gathered. Needs K and the group a
+ * multiple of 8 (else the scalar kernel). M <= 4: up to 4 rows of x
+ * accumulate against each decoded vector; larger M: a weight row is decoded
+ * once into a buffer and each row of x is dotted with it. */
+enum { A_LUT16, A_INT8, A_UINT8, A_GATHER };
+
+static int avx2_kind(const struct sop *q) {
+  if (q->bits == 4) return A_LUT16;
+  int s8 = 1, u8 = 1;
+  for (int c = 0; c < 256; c++) {
+    s8 &= q->lut[c] == (float)(int8_t)c;
+    u8 &= q->lut[c] == (float)c;
+  }
+  return s8 ? A_INT8 : u8 ? A_UINT8 : A_GATHER;
+}
+
+static inline __m256 avx2_values(const struct sop *q, int kind, const uint8_t *row, int64_t k, __m256 lo,
+                                 __m256 hi) {
+  if (kind == A_LUT16) {
+    uint32_t word;
+    memcpy(&word, row + k / 2, 4);
+    const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+    __m256i idx = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)word), shifts), _mm256_set1_epi32(15));
+    __m256 low = _mm256_permutevar8x32_ps(lo, idx), high = _mm256_permutevar8x32_ps(hi, idx);
+    return _mm256_blendv_ps(low, high, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+  }
+  __m128i bytes = _mm_loadl_epi64((const __m128i *)(row + k));
+  if (kind == A_INT8) return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+  __m256i idx = _mm256_cvtepu8_epi32(bytes);
+  if (kind == A_UINT8) return _mm256_cvtepi32_ps(idx);
+  return _mm256_i32gather_ps(q->lut, idx, 4);
+}
+
+static inline float avx2_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+struct avx2_op {
+  const struct sop *q;
+  int kind;
+};
+
+/* one weight row n against M <= 4 rows of x (rows past M repeat row 0 and
+ * are not stored), or decoded into buf; `kind` is a constant in each
+ * instance below, so the lookups are specialised and the accumulators stay
+ * in registers. A 16-entry table is scaled once per group, (lut - zero) *
+ * scale, which gives each weight the same float32 value as decoding it
+ * alone. */
+static inline __attribute__((always_inline)) void avx2_row(const struct sop *q, const int kind, int64_t n,
+                                                            const float *const xs[4], float *buf, float out[4]) {
+  const int64_t K = q->K, group = q->group;
+  const uint8_t *row = q->codes + n * (q->bits == 4 ? K / 2 : K);
+  const __m256 lo = _mm256_loadu_ps(q->lut), hi = _mm256_loadu_ps(q->lut + (q->bits == 4 ? 8 : 0));
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t g = 0; g < q->G; g++) {
+    const int64_t g0 = n * q->G + g, k1 = (g + 1) * group < K ? (g + 1) * group : K;
+    const __m256 scale = _mm256_set1_ps(q->e8m0 ? e8m0_scalar(q->e8m0[g0]) : q->scales[g0]);
+    const __m256 zero = _mm256_set1_ps(q->zeros ? q->zeros[g0] : 0.0f);
+    const __m256 slo = _mm256_mul_ps(_mm256_sub_ps(lo, zero), scale), shi = _mm256_mul_ps(_mm256_sub_ps(hi, zero), scale);
+    for (int64_t k = g * group; k < k1; k += 8) {
+      __m256 w = kind == A_LUT16 ? avx2_values(q, kind, row, k, slo, shi)
+                                 : _mm256_mul_ps(_mm256_sub_ps(avx2_values(q, kind, row, k, lo, hi), zero), scale);
+      if (buf) {
+        _mm256_store_ps(buf + k, w);
+      } else {
+        if (q->M > 1) {
+          a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xs[0] + k), w, a0);
+          a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xs[1] + k), w, a1);
+          a2 = _mm256_fmadd_ps(_mm256_loadu_ps(xs[2] + k), w, a2);
+          a3 = _mm256_fmadd_ps(_mm256_loadu_ps(xs[3] + k), w, a3);
+        } else { /* one row of x: four accumulators in turn, four independent FMA chains */
+          __m256 t = _mm256_fmadd_ps(_mm256_loadu_ps(xs[0] + k), w, a3);
+          a3 = a2, a2 = a1, a1 = a0, a0 = t;
+        }
+      }
+    }
+  }
+  if (q->M > 1)
+    out[0] = avx2_sum(a0), out[1] = avx2_sum(a1), out[2] = avx2_sum(a2), out[3] = avx2_sum(a3);
+  else
+    out[0] = avx2_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+}
+
+static inline __attribute__((always_inline)) void avx2_rows_of(const struct sop *q, const int kind, int64_t begin,
+                                                                int64_t end) {
+  const int64_t K = q->K, M = q->M;
+  const float *xs[4];
+  for (int m = 0; m < 4; m++) xs[m] = q->x + (m < M && M <= 4 ? m : 0) * K;
+  float *buf = M > 4 ? aligned_alloc(32, (size_t)K * sizeof(float)) : NULL;
+  if (M > 4 && !buf) abort();
+  for (int64_t n = begin; n < end; n++) {
+    const float b = q->bias ? q->bias[n] : 0.0f;
+    float out[4];
+    avx2_row(q, kind, n, xs, buf, out);
+    if (!buf) {
+      for (int64_t m = 0; m < M; m++) q->y[m * q->N + n] = out[m] + b;
+      continue;
+    }
+    for (int64_t m = 0; m < M; m++) {
+      const float *xm = q->x + m * K;
+      __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+      int64_t k = 0;
+      for (; k + 16 <= K; k += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xm + k), _mm256_load_ps(buf + k), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(xm + k + 8), _mm256_load_ps(buf + k + 8), s1);
+      }
+      if (k < K) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xm + k), _mm256_load_ps(buf + k), s0);
+      q->y[m * q->N + n] = avx2_sum(_mm256_add_ps(s0, s1)) + b;
+    }
+  }
+  free(buf);
+}
+
+static void avx2_rows(void *ctx, int64_t begin, int64_t end) {
+  const struct avx2_op *a = ctx;
+  switch (a->kind) {
+  case A_LUT16: avx2_rows_of(a->q, A_LUT16, begin, end); break;
+  case A_INT8: avx2_rows_of(a->q, A_INT8, begin, end); break;
+  case A_UINT8: avx2_rows_of(a->q, A_UINT8, begin, end); break;
+  default: avx2_rows_of(a->q, A_GATHER, begin, end); break;
+  }
+}
+#endif
+
 static void scalar_qlinear(struct sop *q) {
   if (q->M <= 0 || q->N <= 0) return;
   if (q->K <= 0) {
@@ -999,6 +1135,15 @@ static void scalar_qlinear(struct sop *q) {
   }
   if (q->group < 1 || q->group > q->K) q->group = q->K;
   q->G = (q->K + q->group - 1) / q->group;
+#if defined(__AVX2__) && defined(__FMA__)
+  if (q->K % 8 == 0 && q->group % 8 == 0) {
+    struct avx2_op a = {.q = q, .kind = avx2_kind(q)};
+    /* at least ~64K weights per slice, so small layers do not pay for a fork */
+    int64_t grain = (1 << 16) / (q->K * q->M) + 1;
+    sparcc_rt_parallel_for(q->N, grain < 16 ? 16 : grain, avx2_rows, &a);
+    return;
+  }
+#endif
   sparcc_rt_parallel_for(q->N, 16, scalar_rows, q);
 }
 

@@ -279,3 +279,62 @@ def test_errors_name_the_problem():
         ql.kernel_operands(QuantizedTensor("INT4:g64", q.shape, q.codes, q.scales))
     with pytest.raises(ValueError, match="unknown format 'int3'"):
         ql.kernel_operands(QuantizedTensor("int3", q.shape, q.codes, q.scales))
+
+
+@pytest.fixture(scope="module")
+def avx2_kernels(tmp_path_factory):
+    """The runtime built for AVX2 + FMA without AVX-512 (-march=x86-64-v3),
+    as a host without AVX-512 builds it: its 8-lane kernels, tested on any
+    host that runs AVX2."""
+    import ctypes
+    import subprocess
+
+    from sparcc.backends.cpu import toolchain
+    from sparcc.backends.cpu.kernels import c_header
+
+    if not {"avx2", "fma"} <= set(toolchain.host_features()):
+        pytest.skip("the host has no AVX2 and FMA")
+    folder = tmp_path_factory.mktemp("avx2")
+    header, lib = folder / "kernels.h", folder / "libsparcc_rt_avx2.so"
+    header.write_text(c_header())
+    sources = [str(p) for p in toolchain._RUNTIME_SOURCES if p.exists()]  # noqa: SLF001
+    subprocess.run([toolchain.gcc(), "-O3", "-march=x86-64-v3", "-shared", "-fPIC", "-pthread", "-include",
+                    str(header), "-o", str(lib), *sources, "-lm"], check=True, capture_output=True)
+    out = subprocess.run(["objdump", "-d", str(lib)], capture_output=True, text=True, check=False).stdout
+    assert "zmm" not in out  # no AVX-512 instruction
+    loaded = ctypes.CDLL(str(lib))
+
+    def kernel(name: str):
+        if name == "runtime":
+            return loaded
+        record = ql.QLINEAR[name]
+        fn = getattr(loaded, record.symbol)
+        fn.argtypes = record.ctypes_args()
+        fn.restype = None
+        return fn
+
+    return kernel
+
+
+@pytest.mark.parametrize("spec", ["int4:g128:asym", "nf4:g64", "int8:channel", "int8:g64:asym", "mxfp4",
+                                  "fp8_e4m3:channel", "e2m1:g16", "lp:n=8,es=2:g32", "int4:g8:asym", "int8:g8:asym"])
+@pytest.mark.parametrize("m", [1, 3, 7])
+def test_avx2_kernels_match_reference(spec, m, avx2_kernels, monkeypatch):
+    """8 weights at a time (K and groups multiples of 8), or the
+    scalar code (K = 77): the same weights bit for bit, sums to round-off,
+    at 1 and 2 threads alike."""
+    monkeypatch.setattr(ql, "_kernel", avx2_kernels)
+    for n, k in [(37, 64), (16, 192), (19, 77)]:
+        q, w = quantized(spec, n, k)
+        x, bias = data(m, n, k, seed=m)
+        check(ql.qlinear(x, q, bias), x, w, bias)
+        eye = np.eye(k, dtype=np.float32)
+        np.testing.assert_array_equal(ql.qlinear(eye[:m], q), w.T.astype(np.float32)[:m])
+        ys = []
+        try:
+            for threads in (1, 2):
+                set_num_threads(threads, avx2_kernels("runtime"))
+                ys.append(ql.qlinear(x, q, bias))
+        finally:
+            set_num_threads(2, avx2_kernels("runtime"))
+        np.testing.assert_array_equal(*ys)
