@@ -536,7 +536,7 @@ def ship(opts: argparse.Namespace) -> None:
 
     space = _space(opts.space)
     rows = tune.read_rows(space.name, dataset(space.name))
-    groups = tune.groups(space, rows)
+    groups = [g for g in tune.groups(space, rows) if not opts.threads or g.problem.get("threads", 1) == opts.threads]
     model = _train(space, groups, opts.objective)
     import gzip
     import shutil
@@ -600,6 +600,7 @@ def main() -> None:
     s = sub.add_parser("ship")
     s.add_argument("--space", default="cpu.matmul", choices=SPACES)
     s.add_argument("--objective", default="regression", choices=["regression", "lambdarank"])
+    s.add_argument("--threads", type=int, help="train on the problems of this thread count only (the dataset keeps all)")
     s.set_defaults(fn=ship)
     opts = ap.parse_args()
     opts.fn(opts)

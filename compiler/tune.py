@@ -18,6 +18,8 @@ features.
 
 from __future__ import annotations
 
+import contextlib
+
 import functools
 import hashlib
 import json
@@ -195,7 +197,8 @@ def evaluate_group(space: Any, model: Any, problem: Any, configs: list[dict[str,
     pred = costmodel.rank(space, problem, model, configs, target)
     best = min(times)
     chosen = min(range(len(configs)), key=lambda i: pred[i])
-    hkey = space.key(space.heuristic(problem))
+    with space.as_target(target) if hasattr(space, "as_target") else contextlib.nullcontext():
+        hkey = space.key(space.heuristic(problem))  # the heuristic of the machine that measured them
     h = next((i for i, c in enumerate(configs) if space.key(c) == hkey), None)
     tau = kendalltau(pred, times).statistic if len(configs) > 1 else 1.0
     order = sorted(range(len(configs)), key=lambda i: pred[i])

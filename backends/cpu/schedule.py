@@ -87,6 +87,21 @@ AVX2 = VectorUnit(8, 16)
 VECTOR_UNIT: VectorUnit | None = None
 
 
+@contextmanager
+def vector_unit_of(target: dict[str, float] | None) -> Iterator[None]:
+    """The schedule as the machine that `target` (tuning.machine()'s
+    features; None: this one) describes would build it: its tiles and
+    heuristic, for evaluating rows that another machine measured."""
+    global VECTOR_UNIT
+    saved = VECTOR_UNIT
+    if target is not None and "simd_lanes" in target:
+        VECTOR_UNIT = AVX512 if int(target["simd_lanes"]) >= 16 else AVX2
+    try:
+        yield
+    finally:
+        VECTOR_UNIT = saved
+
+
 def vector_unit() -> VectorUnit:
     """The vector unit of the CPU the code is built for: AVX-512 where the
     host has it, else AVX2's 16 registers of 8 lanes (a 6x64 tile, 24

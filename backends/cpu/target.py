@@ -29,6 +29,21 @@ RELATIVE_RATE = {
     "csr": 0.69, "csc": 0.22, "coo": 0.52, "dcsr": 0.73, "ell": 0.63,
     "bsr": 1.49, "nm": 0.99, "vnm": 1.43,
 }
+# The same for the portable kernels of a host without AVX-512 (spkernels.c's
+# #else: one contiguous multiply-add over the batch per stored value, rows
+# among the threads; CSC and COO serial): Linear(4096, 4096) at 1 and 64
+# rows, 1 thread, a Zen 3 VM under load (2026-12-07): CSR at 10 % density
+# 0.15-0.26, 2:4 0.23-0.33, bsr:4x4 at 50 % 0.14-0.26. Rough; re-measure
+# with benchmarks/calibrate_sparse.py on such a host.
+PORTABLE_RATE = {
+    "csr": 0.2, "csc": 0.02, "coo": 0.02, "dcsr": 0.2, "ell": 0.2,
+    "bsr": 0.2, "nm": 0.25, "vnm": 0.25,
+}
+
+
+def relative_rate() -> dict[str, float]:
+    """The rate table of the kernels this host runs."""
+    return RELATIVE_RATE if "avx512f" in toolchain.host_features() else PORTABLE_RATE
 
 
 def fusions(module: Any) -> list[str]:
@@ -114,7 +129,8 @@ class CpuTarget(Target):
         return {tuning.MATMUL: tuning.SPACE, tuning.SPARSE: tuning.SPARSE_SPACE}
 
     def sparse_speedup(self, parts: Sequence[tuple[str, int]], rows: int, cols: int) -> float:
-        cost = sum(stored / RELATIVE_RATE[kind] for kind, stored in parts)
+        rates = relative_rate()
+        cost = sum(stored / rates[kind] for kind, stored in parts)
         return rows * cols / cost if cost else float("inf")
 
     def sparse_estimate(self, parts: Sequence[tuple[str, int]], rows: int, cols: int,

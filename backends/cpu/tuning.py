@@ -147,6 +147,10 @@ class MatmulSpace:
         lanes = {int((t or machine())["simd_lanes"]) for t in targets} or {schedule.vector_unit().lanes}
         return {"threads": sorted({p.threads for p in problems}), "simd_lanes": sorted(lanes)}
 
+    def as_target(self, target: dict[str, float] | None) -> Any:
+        """Heuristic and tiles of the machine that `target` describes."""
+        return schedule.vector_unit_of(target)
+
     def covers(self, domain: dict[str, Any], p: MatmulProblem) -> str | None:
         seen = domain.get("threads", [1])
         if p.threads not in seen:
@@ -546,14 +550,15 @@ class SparseSpace:
         return [{"run": "dense"}] + [{"run": "sparse", "format": f} for f in p.formats()]
 
     def heuristic(self, p: SparseProblem) -> dict[str, Any]:
-        """RELATIVE_RATE's rule for the problem's format: sparse where its
-        stored fraction is below the kind's measured rate."""
+        """The rate table's rule for the problem's format (this host's
+        kernels: target.relative_rate): sparse where its stored fraction is
+        below the kind's measured rate."""
         from sparcc.backends.cpu.sparse_kernels import call_params
-        from sparcc.backends.cpu.target import RELATIVE_RATE
+        from sparcc.backends.cpu.target import relative_rate
 
         fmt = p.fmt or p.formats()[0]
         frac = stored_fraction(p.n, p.k, p.prune_spec(), fmt)
-        return {"run": "sparse", "format": fmt} if frac < RELATIVE_RATE[call_params(fmt)[0]] else {"run": "dense"}
+        return {"run": "sparse", "format": fmt} if frac < relative_rate()[call_params(fmt)[0]] else {"run": "dense"}
 
     def features(self, p: SparseProblem, config: dict[str, Any],
                  target: dict[str, float] | None = None) -> dict[str, float]:

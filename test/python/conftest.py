@@ -70,3 +70,27 @@ def rng() -> torch.Generator:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def avx2_runtime(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """sparcc's runtime built for AVX2 + FMA without AVX-512
+    (-march=x86-64-v3), as a host without AVX-512 builds it, loaded with
+    ctypes: its kernels' portable paths, tested on any host that runs AVX2."""
+    import ctypes
+    import subprocess
+
+    from sparcc.backends.cpu import toolchain
+    from sparcc.backends.cpu.kernels import c_header
+
+    if not {"avx2", "fma"} <= set(toolchain.host_features()):
+        pytest.skip("the host has no AVX2 and FMA")
+    folder = tmp_path_factory.mktemp("avx2")
+    header, lib = folder / "kernels.h", folder / "libsparcc_rt_avx2.so"
+    header.write_text(c_header())
+    sources = [str(p) for p in toolchain._RUNTIME_SOURCES if p.exists()]  # noqa: SLF001
+    subprocess.run([toolchain.gcc(), "-O3", "-march=x86-64-v3", "-shared", "-fPIC", "-pthread", "-include",
+                    str(header), "-o", str(lib), *sources, "-lm"], check=True, capture_output=True)
+    code = subprocess.run(["objdump", "-d", str(lib)], capture_output=True, text=True, check=False).stdout
+    assert "zmm" not in code  # no AVX-512 instruction
+    return ctypes.CDLL(str(lib))

@@ -19,7 +19,11 @@ generation (ptxas checks that the PTX is valid) and the CUDA driver calls.
 from __future__ import annotations
 
 import ctypes
+import functools
 import re
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -83,6 +87,36 @@ def _host_module(kernels: str) -> tuple[str, dict[str, list[str]]]:
     return text, signatures
 
 
+# LLVM truncates f32 to bf16 through compiler-rt's __truncsfbf2 on a CPU
+# without AVX512-BF16, which the JIT finds in no loaded library (GCC 12's
+# libgcc lacks it: the lookup gave a null function, called with a segfault).
+# Round to nearest even, NaN kept quiet; LLVM reads the result from the low
+# 16 bits of xmm0, where a float return puts them.
+_TRUNCSFBF2 = r"""
+#include <stdint.h>
+#include <string.h>
+float __truncsfbf2(float x) {
+  uint32_t u, r;
+  memcpy(&u, &x, 4);
+  r = (u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  float out;
+  memcpy(&out, &r, 4);
+  return out;
+}
+"""
+
+
+@functools.cache
+def _bf16_runtime() -> str:
+    from sparcc.backends.cpu import toolchain
+
+    folder = Path(tempfile.mkdtemp(prefix="sparcc-emulator-"))
+    (folder / "bf16.c").write_text(_TRUNCSFBF2)
+    lib = folder / "libbf16.so"
+    subprocess.run([toolchain.gcc(), "-O2", "-shared", "-fPIC", "-o", str(lib), str(folder / "bf16.c")], check=True)
+    return str(lib)
+
+
 class Emulator:
     """The kernels of one program, compiled for this CPU."""
 
@@ -93,11 +127,13 @@ class Emulator:
             module = ir.Module.parse(text)
             passmanager.PassManager.parse(f"builtin.module({TO_LLVM})").run(module.operation)
             self.module = module  # the engine's code lives as long as both
-            self.engine = ExecutionEngine(module, opt_level=2)
+            self.engine = ExecutionEngine(module, opt_level=2, shared_libs=[_bf16_runtime()])
             self.functions = {}
             for name, types in self.signatures.items():
                 # raw_lookup gives the packed form: f(void **args), one pointer per argument
-                packed = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(self.engine.raw_lookup(f"emu_{name}"))
+                address = self.engine.raw_lookup(f"emu_{name}")
+                assert address, f"the JIT could not compile emu_{name} (see its error above)"
+                packed = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(address)
                 argtypes = [ctypes.c_void_p if t.startswith("memref") else _CTYPES[t] for t in types]
                 self.functions[name] = (packed, argtypes + [ctypes.c_int64] * 6)
 

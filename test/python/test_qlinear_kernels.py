@@ -281,34 +281,13 @@ def test_errors_name_the_problem():
         ql.kernel_operands(QuantizedTensor("int3", q.shape, q.codes, q.scales))
 
 
-@pytest.fixture(scope="module")
-def avx2_kernels(tmp_path_factory):
-    """The runtime built for AVX2 + FMA without AVX-512 (-march=x86-64-v3),
-    as a host without AVX-512 builds it: its 8-lane kernels, tested on any
-    host that runs AVX2."""
-    import ctypes
-    import subprocess
-
-    from sparcc.backends.cpu import toolchain
-    from sparcc.backends.cpu.kernels import c_header
-
-    if not {"avx2", "fma"} <= set(toolchain.host_features()):
-        pytest.skip("the host has no AVX2 and FMA")
-    folder = tmp_path_factory.mktemp("avx2")
-    header, lib = folder / "kernels.h", folder / "libsparcc_rt_avx2.so"
-    header.write_text(c_header())
-    sources = [str(p) for p in toolchain._RUNTIME_SOURCES if p.exists()]  # noqa: SLF001
-    subprocess.run([toolchain.gcc(), "-O3", "-march=x86-64-v3", "-shared", "-fPIC", "-pthread", "-include",
-                    str(header), "-o", str(lib), *sources, "-lm"], check=True, capture_output=True)
-    out = subprocess.run(["objdump", "-d", str(lib)], capture_output=True, text=True, check=False).stdout
-    assert "zmm" not in out  # no AVX-512 instruction
-    loaded = ctypes.CDLL(str(lib))
-
+@pytest.fixture
+def avx2_kernels(avx2_runtime):
     def kernel(name: str):
         if name == "runtime":
-            return loaded
+            return avx2_runtime
         record = ql.QLINEAR[name]
-        fn = getattr(loaded, record.symbol)
+        fn = getattr(avx2_runtime, record.symbol)
         fn.argtypes = record.ctypes_args()
         fn.restype = None
         return fn

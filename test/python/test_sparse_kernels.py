@@ -425,3 +425,31 @@ def test_portable_kernels(portable_library: ctypes.CDLL, spec: str) -> None:
     fn(sk.MODE_SPMM, 13, 10, 5, *idx, ops["val"].ctypes.data, b.ctypes.data, None, c.ctypes.data,
        ops["p0"], ops["p1"], ops["p2"], ops["flags"])
     check(c, w @ b, np.abs(w) @ np.abs(b.astype(np.float64)), f"portable {spec} spmm")
+
+
+@pytest.mark.parametrize("spec", ["csr", "csc", "coo", "dcsr", "ell", "bsr:2x3", "2:4", "vnm:4:2:4",
+                                  "csr;pos=64;crd=64", "dcsr;pos=64;crd=64"])
+def test_portable_kernels(spec: str, avx2_runtime, monkeypatch) -> None:
+    """The kernels of a host without AVX-512 (rows split among the threads,
+    a contiguous multiply-add over the batch per entry): SpMM, SpMV and
+    Linear against scipy, and 1 and 2 threads bit for bit."""
+    monkeypatch.setattr(sk, "_library", lambda: avx2_runtime)
+    sk._kernel.cache_clear()  # noqa: SLF001
+    try:
+        s, w = matrix(spec, (130, 301))
+        rng = np.random.default_rng(3)
+        for n in (1, 17, 64):
+            b = rng.standard_normal((301, n)).astype(np.float32)
+            check(sk.spmm(s, b), w @ b.astype(np.float64), np.abs(w) @ np.abs(b.astype(np.float64)), f"{spec} @ b")
+            x = rng.standard_normal((n, 301)).astype(np.float32)
+            bias = rng.standard_normal(130).astype(np.float32)
+            ref, bound = x.astype(np.float64) @ w.T + bias, np.abs(x.astype(np.float64)) @ np.abs(w).T + np.abs(bias)
+            ys = []
+            for threads in (1, 2):
+                set_num_threads(threads, avx2_runtime)
+                ys.append(sk.linear(x, s, bias))
+            check(ys[0], ref, bound, f"x[{n}] @ {spec}.T + bias")
+            np.testing.assert_array_equal(ys[0], ys[1])
+    finally:
+        set_num_threads(2, avx2_runtime)
+        sk._kernel.cache_clear()  # noqa: SLF001
