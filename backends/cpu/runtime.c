@@ -529,3 +529,38 @@ EXPORT int64_t sparcc_rt_alloc_cached(void) {
     pthread_mutex_unlock(&alloc_lock);
     return bytes;
 }
+
+/* float32/float64 -> bfloat16 as compiler-rt defines them: LLVM calls these
+ * for a bf16 truncation on a CPU without AVX512-BF16, and GCC 12's libgcc
+ * has neither, so every bf16 model failed to link there (a Zen 3 host,
+ * 2026-12-07). Round to nearest even; a NaN stays a quiet NaN. The bf16
+ * result goes back in the low 16 bits of xmm0, where a float return puts
+ * them (GCC 12 has no __bf16 type to declare it with). */
+static float sparcc_bf16_bits(uint32_t h) {
+  float out;
+  __builtin_memcpy(&out, &h, 4);
+  return out;
+}
+
+EXPORT float __truncsfbf2(float x) {
+  uint32_t u;
+  __builtin_memcpy(&u, &x, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return sparcc_bf16_bits((u >> 16) | 0x40u);
+  return sparcc_bf16_bits((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* through float32 rounded to odd (truncated, the last bit set when
+ * inexact), which makes the second rounding to bf16's 8 bits exact */
+EXPORT float __truncdfbf2(double x) {
+  if (x != x) return __truncsfbf2((float)x);
+  float f = (float)x;
+  uint32_t u;
+  __builtin_memcpy(&u, &f, 4);
+  if ((double)f != x) {
+    if (__builtin_fabs((double)f) > __builtin_fabs(x)) u -= 1; /* toward zero: one float closer */
+    u |= 1u;
+  }
+  float odd;
+  __builtin_memcpy(&odd, &u, 4);
+  return __truncsfbf2(odd);
+}
