@@ -74,11 +74,14 @@ class VectorUnit:
         """Registers that hold `nr` values of a row."""
         return -(-nr // self.lanes)
 
-    def fits(self, mr: int, nr: int) -> bool:
-        """Whether an mr x nr tile's accumulators, its row of B and one
-        broadcast of A fit the registers."""
+    def max_rows(self, nr: int) -> int:
+        """The most rows mr of an mr x nr tile whose accumulators, row of B
+        and one broadcast of A fit the registers."""
         v = self.vectors(nr)
-        return mr * v + v + 1 <= self.registers
+        return (self.registers - 1 - v) // v
+
+    def fits(self, mr: int, nr: int) -> bool:
+        return mr <= self.max_rows(nr)
 
 
 AVX512 = VectorUnit(16, 32)
@@ -142,7 +145,7 @@ def tile_sizes(m: int, n: int, k: int) -> dict[str, int]:
         ladder = ((64, 6, True), (32, 12, True), (16, 14, False))
     else:  # the widest row of B whose tile still fits, then one vector
         wide = 4 if vu.registers >= 32 or m <= 2 else 2  # a row or two: more chains per row
-        ladder = ((wide * vu.lanes, (vu.registers - 1 - wide) // wide, False),
+        ladder = ((wide * vu.lanes, vu.max_rows(wide * vu.lanes), False),
                   (vu.lanes, min(14, vu.registers - 2), False))
     for width, rows, divides in ladder:
         if (n % width == 0) if divides else n >= width:
@@ -188,7 +191,7 @@ def _whole_row_tile(m: int, n: int) -> tuple[int, int] | None:
         nr = v * vu.lanes
         if n % nr or nr > n:
             continue
-        limit = (vu.registers - 1 - v) // v
+        limit = vu.max_rows(nr)
         mr = max(d for d in range(1, min(limit, m) + 1) if m % d == 0)
         acc = mr * v
         score = (acc / (mr + v), acc, mr, nr)
@@ -550,7 +553,7 @@ def register_tiles(vu: VectorUnit) -> tuple[tuple[int, tuple[int, ...]], ...]:
         return _REGISTER_TILES
     out = []
     for v in (4, 2, 1):
-        limit = (vu.registers - 1 - v) // v
+        limit = vu.max_rows(v * vu.lanes)
         if limit >= 1:
             out.append((v * vu.lanes, tuple(sorted({limit, max(1, limit * 2 // 3), max(1, limit // 2)}))))
     return tuple(out)
@@ -577,7 +580,7 @@ def matmul_space(p: MatmulProblem) -> list[dict[str, Any]]:
             if nr > n and nr != vu.lanes:
                 continue
             nr_ = min(nr, n)
-            limit = (vu.registers - 1 - vu.vectors(nr)) // vu.vectors(nr)
+            limit = vu.max_rows(nr)
             whole = max(d for d in range(1, min(limit, m) + 1) if m % d == 0)
             for mr in {*(min(x, m) for x in mrs), whole}:
                 tiles.append((mr, nr_))

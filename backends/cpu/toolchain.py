@@ -110,8 +110,10 @@ def host_vendor() -> str:
 
 
 @functools.cache
+@functools.cache
 def host_features() -> tuple[str, ...]:
-    """The FEATURE_FLAGS this machine has."""
+    """The FEATURE_FLAGS this machine has (read once: the schedule asks per
+    matmul candidate)."""
     flags = set(_cpuinfo("flags").split())
     return tuple(f for f in FEATURE_FLAGS if f in flags)
 
