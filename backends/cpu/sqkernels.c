@@ -1,8 +1,8 @@
 /*
  * sparcc's sparse x quantised linear kernel, built into libsparcc_rt.so beside
  * runtime.c, ukernels.c and spkernels.c (gcc -O3 -march=native): AVX-512
- * F/BW/VL code, and a portable scalar version of the same kernel where the
- * host lacks it.
+ * F/BW/VL code; where the host lacks it, an AVX2 + FMA version (see its
+ * section) and a portable scalar one.
  *
  *     y[M, N] = x[M, K] @ W[N, K]^T (+ bias[N])
  *
@@ -270,7 +270,152 @@ static void sq_run(struct sqop *q) {
   }
 }
 
-#else /* no AVX-512: the same kernel, one weight at a time */
+#else /* no AVX-512: 8 kept weights at a time with AVX2 + FMA, else one at a time */
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+/* AVX2 + FMA (16 registers of 8 floats). The group's 16-entry table, scaled
+ * ((lut - zero) * scale: the reference's weights bit for bit), is two
+ * 8-entry halves looked up with vpermps and blended on bit 3 of the code;
+ * the x values of 8 kept weights, at 4(j/2) + p_j inside a 16-wide window
+ * of x, come the same way from two registers of x (positions shifted out of
+ * their word with vpsrlvd, masked, merged with the bases 4(j/2)). M <= 4: x
+ * is gathered and multiplied in registers, so no zero is multiplied; M > 4:
+ * each row of 4 weights is scattered, zeros included, into a dense row
+ * buffer, and every row of x is dotted with it (ukernels.c's
+ * sparcc_avx2_dots), so the decode is paid once for all of M. */
+extern void sparcc_avx2_dots(const float *x, int64_t M, int64_t K, const float *buf, int rows, const float *bias,
+                             float *y, int64_t N, int64_t n0);
+
+/* 8 entries of a 16-entry table (two registers) at idx's low 4 bits */
+SQ_INLINE __m256 sq_lookup16(__m256 lo, __m256 hi, __m256i idx) {
+  return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, idx), _mm256_permutevar8x32_ps(hi, idx),
+                          _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+}
+
+/* x offsets (0..15) of 8 kept values from their 2-bit positions: 4(j/2) + p_j */
+SQ_INLINE __m256i sq_offsets(const uint8_t *word, int half) {
+  const __m256i shifts = half ? _mm256_setr_epi32(16, 18, 20, 22, 24, 26, 28, 30)
+                              : _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m256i p = _mm256_srlv_epi32(_mm256_set1_epi32((int)sq_u32(word)), shifts);
+  return _mm256_or_si256(_mm256_and_si256(p, _mm256_set1_epi32(3)), _mm256_setr_epi32(0, 0, 4, 4, 8, 8, 12, 12));
+}
+
+/* row r of the quad at block p: its 32 kept weights, scaled (w[v], v = kept
+ * 8v..8v+7), and their x offsets inside the block (0..63) */
+SQ_INLINE void sq_avx2_decode(const uint8_t *p, int r, __m256 tlo, __m256 thi, __m256 w[4], __m256i off[4]) {
+  const __m128i bytes = _mm_loadu_si128((const __m128i *)(p + 16 * r));
+  const __m256i d0 = _mm256_cvtepu8_epi32(bytes), d1 = _mm256_cvtepu8_epi32(_mm_unpackhi_epi64(bytes, bytes));
+  w[0] = sq_lookup16(tlo, thi, d0);                        /* kept 0..7: low nibbles of bytes 0..7 */
+  w[1] = sq_lookup16(tlo, thi, d1);                        /* kept 8..15 */
+  w[2] = sq_lookup16(tlo, thi, _mm256_srli_epi32(d0, 4)); /* kept 16..23: high nibbles */
+  w[3] = sq_lookup16(tlo, thi, _mm256_srli_epi32(d1, 4));
+  for (int v = 0; v < 4; v++) off[v] = sq_offsets(p + 64 + 8 * r + 4 * (v / 2), v & 1);
+}
+
+/* the scaled table of row n (padding rows: the last row's), group g */
+SQ_INLINE void sq_avx2_table(const struct sqop *q, int64_t n, int64_t g, __m256 *tlo, __m256 *thi) {
+  const int64_t n1 = sq_min(n, q->N - 1), i = n1 * q->G + g;
+  const __m256 s = _mm256_set1_ps(q->scales[i]), z = _mm256_set1_ps(q->zeros ? q->zeros[i] : 0.0f);
+  *tlo = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(q->lut), z), s);
+  *thi = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(q->lut + 8), z), s);
+}
+
+/* M <= 4, one row n: x (zero-padded [M][Kp]) gathered by the offsets */
+SQ_INLINE void sq_avx2_gemv_row(const struct sqop *q, int64_t n, const int MM) {
+  const uint8_t *quadp = q->packed + (n / 4) * q->Kb * SQ_BLOCK;
+  const int r = (int)(n % 4);
+  __m256 acc[4][2], tlo = _mm256_setzero_ps(), thi = tlo, w[4];
+  __m256i off[4];
+  for (int m = 0; m < MM; m++) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
+  int64_t g = -1;
+  for (int64_t b = 0; b < q->Kb; b++) {
+    const int64_t gb = sq_group(q, b);
+    if (gb != g) g = gb, sq_avx2_table(q, n, g, &tlo, &thi);
+    sq_avx2_decode(quadp + b * SQ_BLOCK, r, tlo, thi, w, off);
+    for (int m = 0; m < MM; m++) {
+      const float *x = q->xp + m * q->Kp + b * SQ_KB;
+      for (int v = 0; v < 4; v++) { /* kept 8v..8v+7 lie in x[16v .. 16v + 15] */
+        const __m256 xv = sq_lookup16(_mm256_load_ps(x + 16 * v), _mm256_load_ps(x + 16 * v + 8), off[v]);
+        acc[m][v & 1] = _mm256_fmadd_ps(w[v], xv, acc[m][v & 1]);
+      }
+    }
+  }
+  const float bias = q->bias ? q->bias[n] : 0.0f;
+  for (int m = 0; m < MM; m++) {
+    const __m256 a = _mm256_add_ps(acc[m][0], acc[m][1]);
+    __m128 t = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+    t = _mm_add_ss(t, _mm_movehdup_ps(t));
+    q->y[m * q->N + n] = _mm_cvtss_f32(t) + bias;
+  }
+}
+
+static void sq_avx2_gemv_fn(void *ctx, int64_t begin, int64_t end) {
+  const struct sqop *q = ctx;
+  for (int64_t n = begin; n < end; n++) switch (q->M) {
+    case 1: sq_avx2_gemv_row(q, n, 1); break;
+    case 2: sq_avx2_gemv_row(q, n, 2); break;
+    case 3: sq_avx2_gemv_row(q, n, 3); break;
+    default: sq_avx2_gemv_row(q, n, 4);
+    }
+}
+
+/* M > 4: rows [begin, end) in fours, each scattered into a dense row of
+ * Kp floats (zeros where pruned), then dotted with every row of x */
+static void sq_avx2_gemm_fn(void *ctx, int64_t begin, int64_t end) {
+  const struct sqop *q = ctx;
+  const int64_t Kp = q->Kp;
+  float *buf = aligned_alloc(32, (size_t)(4 * Kp) * sizeof(float));
+  if (!buf) abort();
+  float wv[32] __attribute__((aligned(32)));
+  int32_t ov[32] __attribute__((aligned(32)));
+  for (int64_t n0 = begin; n0 < end; n0 += 4) {
+    const int rows = end - n0 < 4 ? (int)(end - n0) : 4;
+    memset(buf, 0, (size_t)(4 * Kp) * sizeof(float));
+    for (int i = 0; i < rows; i++) {
+      const int64_t n = n0 + i;
+      const uint8_t *quadp = q->packed + (n / 4) * q->Kb * SQ_BLOCK;
+      __m256 tlo = _mm256_setzero_ps(), thi = tlo, w[4];
+      __m256i off[4];
+      int64_t g = -1;
+      for (int64_t b = 0; b < q->Kb; b++) {
+        const int64_t gb = sq_group(q, b);
+        if (gb != g) g = gb, sq_avx2_table(q, n, g, &tlo, &thi);
+        sq_avx2_decode(quadp + b * SQ_BLOCK, (int)(n % 4), tlo, thi, w, off);
+        for (int v = 0; v < 4; v++) {
+          _mm256_store_ps(wv + 8 * v, w[v]);
+          _mm256_store_si256((__m256i *)(ov + 8 * v), _mm256_add_epi32(off[v], _mm256_set1_epi32(16 * v)));
+        }
+        float *dense = buf + i * Kp + b * SQ_KB;
+        for (int j = 0; j < 32; j++) dense[ov[j]] += wv[j]; /* += : a stored duplicate position adds, as in the reference */
+      }
+    }
+    sparcc_avx2_dots(q->xp, q->M, Kp, buf, rows, q->bias, q->y, q->N, n0);
+  }
+  free(buf);
+}
+
+static void sq_run(struct sqop *q) {
+  const int64_t M = q->M, K = q->K, Kp = q->Kp;
+  /* x zero-padded to Kp columns: the gathers read whole blocks, and the
+   * dense rows' padding columns multiply zeros */
+  float *xp = aligned_alloc(32, (size_t)(M * Kp) * sizeof(float));
+  if (!xp) abort();
+  for (int64_t m = 0; m < M; m++) {
+    memcpy(xp + m * Kp, q->x + m * K, (size_t)K * sizeof(float));
+    memset(xp + m * Kp + K, 0, (size_t)(Kp - K) * sizeof(float));
+  }
+  q->xp = xp;
+  if (M <= 4)
+    sparcc_rt_parallel_for(q->N, sq_max(16, (1 << 16) / (K * M) + 1), sq_avx2_gemv_fn, q);
+  else
+    sparcc_rt_parallel_for(q->N, sq_max(16, (1 << 16) / (K * M) + 1), sq_avx2_gemm_fn, q);
+  free(xp);
+}
+
+#else /* one weight at a time */
 
 static void sq_scalar_fn(void *ctx, int64_t begin, int64_t end) {
   const struct sqop *q = ctx;
@@ -298,6 +443,7 @@ static void sq_scalar_fn(void *ctx, int64_t begin, int64_t end) {
 
 static void sq_run(struct sqop *q) { sparcc_rt_parallel_for(q->N, 16, sq_scalar_fn, q); }
 
+#endif
 #endif
 
 SQ_EXPORT void sparcc_sqlinear_24x4(const float *x, const uint8_t *packed, const float *scales, const float *zeros,

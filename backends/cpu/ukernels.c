@@ -1,8 +1,9 @@
 /*
  * sparcc's C micro-kernels, built into libsparcc_rt.so beside runtime.c
  * (gcc -O3 -march=native). AVX-512 F/BW/VL code; where the host lacks them,
- * an AVX2 + FMA version (K and groups a multiple of 8) and a portable scalar
- * version of the same kernels.
+ * an AVX2 + FMA version (4-bit codes 32 at a time through byte tables when
+ * K and the groups are multiples of 32; else 8 at a time when they are
+ * multiples of 8) and a portable scalar version of the same kernels.
  *
  * Fused dequantising linear layers for the quant formats of
  * dialects/quant_formats.py:
@@ -1000,9 +1001,10 @@ static void scalar_rows(void *ctx, int64_t begin, int64_t end) {
  * (vpsrlvd) and looked up in the 16-entry table as two 8-entry halves
  * (vpermps) blended on bit 3; 8-bit codes: widened and converted when the
  * table is exactly int8 or uint8, else gathered. Needs K and the group a
- * multiple of 8 (else the scalar kernel). M <= 4: up to 4 rows of x
- * accumulate against each decoded vector; larger M: a weight row is decoded
- * once into a buffer and each row of x is dotted with it. */
+ * multiple of 8 (else the scalar kernel); 4-bit codes with K and groups
+ * multiples of 32 take the byte-table kernel further down instead. M <= 4:
+ * up to 4 rows of x accumulate against each decoded vector; larger M: four
+ * weight rows are decoded into a buffer, then dotted with every row of x. */
 enum { A_LUT16, A_INT8, A_UINT8, A_GATHER };
 
 static int avx2_kind(const struct sop *q) {
@@ -1085,34 +1087,231 @@ static inline __attribute__((always_inline)) void avx2_row(const struct sop *q, 
     out[0] = avx2_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
 }
 
+/* M > 4: y[m, n0 + r] (+ bias) = x[m, :] . buf[r, :] for r < rows (K a
+ * multiple of 8; buf holds 4 rows of K, aligned, rows past `rows` zeros;
+ * sqkernels.c's AVX2 path uses it too):
+ * each weight, decoded once into buf, serves every row of x, two rows of x
+ * by four weight rows in registers (eight FMA chains, a load of x shared by
+ * four weight rows). */
+__attribute__((visibility("hidden"))) void sparcc_avx2_dots(const float *x, int64_t M, int64_t K, const float *buf,
+                                                         int rows, const float *bias, float *y, int64_t N,
+                                                         int64_t n0) {
+  const float *w0 = buf, *w1 = buf + K, *w2 = buf + 2 * K, *w3 = buf + 3 * K;
+  for (int64_t m = 0; m < M; m += 2) {
+    const float *xa = x + m * K, *xb = x + (m + 1 < M ? m + 1 : m) * K;
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    for (int64_t k = 0; k < K; k += 8) {
+      const __m256 a = _mm256_loadu_ps(xa + k), b = _mm256_loadu_ps(xb + k);
+      __m256 w = _mm256_load_ps(w0 + k);
+      c00 = _mm256_fmadd_ps(a, w, c00), c10 = _mm256_fmadd_ps(b, w, c10);
+      w = _mm256_load_ps(w1 + k);
+      c01 = _mm256_fmadd_ps(a, w, c01), c11 = _mm256_fmadd_ps(b, w, c11);
+      w = _mm256_load_ps(w2 + k);
+      c02 = _mm256_fmadd_ps(a, w, c02), c12 = _mm256_fmadd_ps(b, w, c12);
+      w = _mm256_load_ps(w3 + k);
+      c03 = _mm256_fmadd_ps(a, w, c03), c13 = _mm256_fmadd_ps(b, w, c13);
+    }
+    const float out[2][4] = {{avx2_sum(c00), avx2_sum(c01), avx2_sum(c02), avx2_sum(c03)},
+                             {avx2_sum(c10), avx2_sum(c11), avx2_sum(c12), avx2_sum(c13)}};
+    for (int i = 0; i < 2 && m + i < M; i++)
+      for (int r = 0; r < rows; r++) y[(m + i) * N + n0 + r] = out[i][r] + (bias ? bias[n0 + r] : 0.0f);
+  }
+}
+
+static float *avx2_buffer(int64_t K) {
+  float *buf = aligned_alloc(32, (size_t)(4 * K) * sizeof(float));
+  if (!buf) abort();
+  memset(buf, 0, (size_t)(4 * K) * sizeof(float));
+  return buf;
+}
+
 static inline __attribute__((always_inline)) void avx2_rows_of(const struct sop *q, const int kind, int64_t begin,
                                                                 int64_t end) {
   const int64_t K = q->K, M = q->M;
   const float *xs[4];
   for (int m = 0; m < 4; m++) xs[m] = q->x + (m < M && M <= 4 ? m : 0) * K;
-  float *buf = M > 4 ? aligned_alloc(32, (size_t)K * sizeof(float)) : NULL;
-  if (M > 4 && !buf) abort();
-  for (int64_t n = begin; n < end; n++) {
-    const float b = q->bias ? q->bias[n] : 0.0f;
-    float out[4];
-    avx2_row(q, kind, n, xs, buf, out);
-    if (!buf) {
-      for (int64_t m = 0; m < M; m++) q->y[m * q->N + n] = out[m] + b;
-      continue;
+  float out[4];
+  if (M > 4) {
+    float *buf = avx2_buffer(K);
+    for (int64_t n = begin; n < end; n += 4) {
+      const int rows = end - n < 4 ? (int)(end - n) : 4;
+      for (int r = 0; r < rows; r++) avx2_row(q, kind, n + r, xs, buf + r * K, out);
+      sparcc_avx2_dots(q->x, M, K, buf, rows, q->bias, q->y, q->N, n);
     }
-    for (int64_t m = 0; m < M; m++) {
-      const float *xm = q->x + m * K;
-      __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-      int64_t k = 0;
-      for (; k + 16 <= K; k += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xm + k), _mm256_load_ps(buf + k), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(xm + k + 8), _mm256_load_ps(buf + k + 8), s1);
+    free(buf);
+    return;
+  }
+  for (int64_t n = begin; n < end; n++) {
+    avx2_row(q, kind, n, xs, NULL, out);
+    for (int64_t m = 0; m < M; m++) q->y[m * q->N + n] = out[m] + (q->bias ? q->bias[n] : 0.0f);
+  }
+}
+
+/* 4-bit codes, K and the group multiples of 32: 32 weights a step through
+ * byte tables. The 16-entry value table is split into its four byte planes
+ * (vpshufb tables); a 16-byte load of codes gives the even elements' nibbles
+ * in the low lane and the odd elements' in the high lane; four vpshufb and
+ * two rounds of unpacks rebuild the 32 float32 values (about half the work
+ * of two vpermps and a blend per 8 weights). The unpacks leave each 8 of k
+ * in the order 0, 2, 4, 6, 1, 3, 5, 7 ("kernel order"), so x is permuted
+ * that way once per call. The values are the table's, unscaled: a group's
+ * dot products sum x * lut[c] lane by lane, then zero points come off as
+ * zero * (the group's sum of x in that lane, computed once per call), and
+ * the group's partial sums are multiplied by its scale. One-hot x still
+ * gives each weight as the reference decodes it, (lut[c] - zero) * scale
+ * rounded once (lut - zero is exact for the integer formats, the only ones
+ * with zero points); other sums differ from the reference by round-off (the
+ * zero's term can cancel, so an asymmetric format's error bound doubles).
+ * M > 4 stores the weights, (v - zero) * scale, in the buffer instead. */
+static void avx2_planes(const float *lut, __m256i t[4]) {
+  uint8_t planes[4][16];
+  for (int v = 0; v < 16; v++) {
+    uint32_t bits;
+    memcpy(&bits, lut + v, 4);
+    for (int j = 0; j < 4; j++) planes[j][v] = (uint8_t)(bits >> (8 * j));
+  }
+  for (int j = 0; j < 4; j++) t[j] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)planes[j]));
+}
+
+static inline __attribute__((always_inline)) void avx2_decode32(const __m256i t[4], const uint8_t *codes,
+                                                                 __m256 f[4]) {
+  const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)codes));
+  const __m256i idx = _mm256_and_si256(_mm256_srlv_epi32(b, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)),
+                                       _mm256_set1_epi8(15));
+  const __m256i p0 = _mm256_shuffle_epi8(t[0], idx), p1 = _mm256_shuffle_epi8(t[1], idx);
+  const __m256i p2 = _mm256_shuffle_epi8(t[2], idx), p3 = _mm256_shuffle_epi8(t[3], idx);
+  const __m256i l01 = _mm256_unpacklo_epi8(p0, p1), h01 = _mm256_unpackhi_epi8(p0, p1);
+  const __m256i l23 = _mm256_unpacklo_epi8(p2, p3), h23 = _mm256_unpackhi_epi8(p2, p3);
+  f[0] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(l01, l23));
+  f[1] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(l01, l23));
+  f[2] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(h01, h23));
+  f[3] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(h01, h23));
+}
+
+struct nib_op {
+  const struct sop *q;
+  float *xp;   /* x [M, K] in kernel order */
+  float *xsum; /* with zero points: [M, G, 8] the group's sum of x per lane of the accumulators */
+};
+
+/* x into kernel order (each 8 of k: 0, 2, 4, 6, 1, 3, 5, 7), and with zero
+ * points its per-group, per-lane sums (in the order the kernel adds
+ * products: one 8-lane vector a step) */
+static void nib_prepare(struct nib_op *a) {
+  const struct sop *q = a->q;
+  const int64_t M = q->M, K = q->K;
+  a->xp = aligned_alloc(32, (size_t)(M * K) * sizeof(float));
+  a->xsum = q->zeros ? aligned_alloc(32, (size_t)(M * q->G * 8) * sizeof(float)) : NULL;
+  if (!a->xp || (q->zeros && !a->xsum)) abort();
+  const __m256i order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  for (int64_t i = 0; i < M * K; i += 8)
+    _mm256_store_ps(a->xp + i, _mm256_permutevar8x32_ps(_mm256_loadu_ps(q->x + i), order));
+  if (!a->xsum) return;
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t g = 0; g < q->G; g++) {
+      __m256 s = _mm256_setzero_ps();
+      const int64_t k1 = (g + 1) * q->group < K ? (g + 1) * q->group : K;
+      for (int64_t k = g * q->group; k < k1; k += 8) s = _mm256_add_ps(s, _mm256_load_ps(a->xp + m * K + k));
+      _mm256_store_ps(a->xsum + (m * q->G + g) * 8, s);
+    }
+}
+
+/* E8M0 codes as float32, from memory: a broadcast from memory is a load,
+ * one from a register a shuffle (the port the decode is bound on) */
+static float e8m0_floats[256];
+__attribute__((constructor)) static void e8m0_floats_init(void) {
+  for (int c = 0; c < 256; c++) e8m0_floats[c] = e8m0_scalar((uint8_t)c);
+}
+
+static inline __m256 avx2_scale(const struct sop *q, int64_t g0) {
+  return _mm256_broadcast_ss(q->e8m0 ? &e8m0_floats[q->e8m0[g0]] : &q->scales[g0]);
+}
+
+/* a group's lane sums of x * lut[c] -> of x * (lut[c] - zero) */
+static inline __m256 nib_less_zero(const struct nib_op *a, __m256 acc, int64_t m, int64_t n, int64_t g) {
+  const struct sop *q = a->q;
+  if (!q->zeros) return acc;
+  return _mm256_fnmadd_ps(_mm256_set1_ps(q->zeros[n * q->G + g]), _mm256_load_ps(a->xsum + (m * q->G + g) * 8), acc);
+}
+
+static void nib_rows(void *ctx, int64_t begin, int64_t end) {
+  const struct nib_op *a = ctx;
+  const struct sop *q = a->q;
+  const int64_t K = q->K, M = q->M, group = q->group;
+  __m256i t[4];
+  avx2_planes(q->lut, t);
+  if (M > 4) {
+    float *buf = avx2_buffer(K);
+    __m256 f[4];
+    for (int64_t n0 = begin; n0 < end; n0 += 4) {
+      const int rows = end - n0 < 4 ? (int)(end - n0) : 4;
+      for (int r = 0; r < rows; r++) {
+        const int64_t n = n0 + r;
+        const uint8_t *row = q->codes + n * (K / 2);
+        for (int64_t g = 0; g < q->G; g++) {
+          const __m256 s = avx2_scale(q, n * q->G + g);
+          const __m256 z = _mm256_set1_ps(q->zeros ? q->zeros[n * q->G + g] : 0.0f);
+          for (int64_t k = g * group, k1 = (g + 1) * group < K ? (g + 1) * group : K; k < k1; k += 32) {
+            avx2_decode32(t, row + k / 2, f);
+            for (int j = 0; j < 4; j++)
+              _mm256_store_ps(buf + r * K + k + 8 * j, _mm256_mul_ps(q->zeros ? _mm256_sub_ps(f[j], z) : f[j], s));
+          }
+        }
       }
-      if (k < K) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xm + k), _mm256_load_ps(buf + k), s0);
-      q->y[m * q->N + n] = avx2_sum(_mm256_add_ps(s0, s1)) + b;
+      sparcc_avx2_dots(a->xp, M, K, buf, rows, q->bias, q->y, q->N, n0);
+    }
+    free(buf);
+    return;
+  }
+  for (int64_t n = begin; n < end; n++) {
+    const uint8_t *row = q->codes + n * (K / 2);
+    const float b = q->bias ? q->bias[n] : 0.0f;
+    __m256 f[4];
+    if (M == 1) {
+      const float *x = a->xp;
+      __m256 tot = _mm256_setzero_ps();
+      for (int64_t g = 0; g < q->G; g++) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t k = g * group, k1 = (g + 1) * group < K ? (g + 1) * group : K; k < k1; k += 32) {
+          avx2_decode32(t, row + k / 2, f);
+          a0 = _mm256_fmadd_ps(_mm256_load_ps(x + k), f[0], a0);
+          a1 = _mm256_fmadd_ps(_mm256_load_ps(x + k + 8), f[1], a1);
+          a2 = _mm256_fmadd_ps(_mm256_load_ps(x + k + 16), f[2], a2);
+          a3 = _mm256_fmadd_ps(_mm256_load_ps(x + k + 24), f[3], a3);
+        }
+        const __m256 s = nib_less_zero(a, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)), 0, n, g);
+        tot = _mm256_fmadd_ps(s, avx2_scale(q, n * q->G + g), tot);
+      }
+      q->y[n] = avx2_sum(tot) + b;
+    } else if (M <= 4) { /* rows past M repeat row 0 and are not stored */
+      const int64_t r1 = M > 1 ? 1 : 0, r2 = M > 2 ? 2 : 0, r3 = M > 3 ? 3 : 0;
+      const float *x0 = a->xp, *x1 = a->xp + r1 * K, *x2 = a->xp + r2 * K, *x3 = a->xp + r3 * K;
+      __m256 t0 = _mm256_setzero_ps(), t1 = t0, t2 = t0, t3 = t0;
+      for (int64_t g = 0; g < q->G; g++) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t k = g * group, k1 = (g + 1) * group < K ? (g + 1) * group : K; k < k1; k += 32) {
+          avx2_decode32(t, row + k / 2, f);
+#define ROW4(A, X)                                                                                   \
+  A = _mm256_add_ps(A, _mm256_add_ps(_mm256_fmadd_ps(_mm256_load_ps(X + k + 8), f[1],                  \
+                                                     _mm256_mul_ps(_mm256_load_ps(X + k), f[0])),      \
+                                     _mm256_fmadd_ps(_mm256_load_ps(X + k + 24), f[3],                 \
+                                                     _mm256_mul_ps(_mm256_load_ps(X + k + 16), f[2]))))
+          ROW4(a0, x0);
+          ROW4(a1, x1);
+          ROW4(a2, x2);
+          ROW4(a3, x3);
+#undef ROW4
+        }
+        const __m256 s = avx2_scale(q, n * q->G + g);
+        t0 = _mm256_fmadd_ps(nib_less_zero(a, a0, 0, n, g), s, t0);
+        t1 = _mm256_fmadd_ps(nib_less_zero(a, a1, r1, n, g), s, t1);
+        t2 = _mm256_fmadd_ps(nib_less_zero(a, a2, r2, n, g), s, t2);
+        t3 = _mm256_fmadd_ps(nib_less_zero(a, a3, r3, n, g), s, t3);
+      }
+      const float out[4] = {avx2_sum(t0), avx2_sum(t1), avx2_sum(t2), avx2_sum(t3)};
+      for (int64_t m = 0; m < M; m++) q->y[m * q->N + n] = out[m] + b;
     }
   }
-  free(buf);
 }
 
 static void avx2_rows(void *ctx, int64_t begin, int64_t end) {
@@ -1136,6 +1335,15 @@ static void scalar_qlinear(struct sop *q) {
   if (q->group < 1 || q->group > q->K) q->group = q->K;
   q->G = (q->K + q->group - 1) / q->group;
 #if defined(__AVX2__) && defined(__FMA__)
+  if (q->bits == 4 && q->K % 32 == 0 && q->group % 32 == 0) {
+    struct nib_op a = {.q = q};
+    nib_prepare(&a);
+    int64_t grain = (1 << 16) / (q->K * q->M) + 1;
+    sparcc_rt_parallel_for(q->N, grain < 16 ? 16 : grain, nib_rows, &a);
+    free(a.xp);
+    free(a.xsum);
+    return;
+  }
   if (q->K % 8 == 0 && q->group % 8 == 0) {
     struct avx2_op a = {.q = q, .kind = avx2_kind(q)};
     /* at least ~64K weights per slice, so small layers do not pay for a fork */

@@ -295,20 +295,24 @@ def avx2_kernels(avx2_runtime):
     return kernel
 
 
-@pytest.mark.parametrize("spec", ["int4:g128:asym", "nf4:g64", "int8:channel", "int8:g64:asym", "mxfp4",
+@pytest.mark.parametrize("spec", ["int4:g128:asym", "int4:g128", "nf4:g64", "int8:channel", "int8:g64:asym", "mxfp4",
                                   "fp8_e4m3:channel", "e2m1:g16", "lp:n=8,es=2:g32", "int4:g8:asym", "int8:g8:asym"])
 @pytest.mark.parametrize("m", [1, 3, 7])
 def test_avx2_kernels_match_reference(spec, m, avx2_kernels, monkeypatch):
-    """8 weights at a time (K and groups multiples of 8), or the
-    scalar code (K = 77): the same weights bit for bit, sums to round-off,
-    at 1 and 2 threads alike."""
+    """32 weights at a time through byte tables (4-bit codes without zero
+    points, K and groups multiples of 32), 8 at a time (multiples of 8), or
+    the scalar code (K = 77): the same weights bit for bit (every column,
+    through one-hot rows of x, in blocks of m rows), sums to round-off, at 1
+    and 2 threads alike."""
     monkeypatch.setattr(ql, "_kernel", avx2_kernels)
-    for n, k in [(37, 64), (16, 192), (19, 77)]:
+    for n, k in [(37, 64), (16, 192), (19, 77), (8, 40)]:
         q, w = quantized(spec, n, k)
         x, bias = data(m, n, k, seed=m)
         check(ql.qlinear(x, q, bias), x, w, bias)
         eye = np.eye(k, dtype=np.float32)
-        np.testing.assert_array_equal(ql.qlinear(eye[:m], q), w.T.astype(np.float32)[:m])
+        for j in range(0, k, m):
+            rows = eye[j:j + m]
+            np.testing.assert_array_equal(ql.qlinear(rows, q), w.T.astype(np.float32)[j:j + m])
         ys = []
         try:
             for threads in (1, 2):

@@ -213,3 +213,35 @@ def test_invalid_combinations_are_one_message(quant, sparsity, why):
     assert "layer 'mlp.up_proj'" in message and f"quant '{parse_format(quant).spec}'" in message
     assert f"sparsity '{sparsity}'" in message and why in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("spec", ["nf4:g64", "int4:g32:asym", "mxfp4", "int4:tensor"])
+@pytest.mark.parametrize("m", [1, 3, 6])
+def test_avx2_kernel_matches_reference(spec, m, avx2_runtime, monkeypatch):
+    """The AVX2 path (a host without AVX-512; built with -march=x86-64-v3, so
+    AVX-512 hosts test it too): x gathered in registers for M <= 4, dense
+    rows for M > 4; the weights bit for bit (one-hot rows of x), sums to
+    round-off, at 1 and 2 threads alike."""
+    fn = avx2_runtime.sparcc_sqlinear_24x4
+    fn.argtypes, fn.restype = sql.KERNEL.ctypes_args(), None
+    monkeypatch.setattr(sql, "_kernel", lambda: fn)
+    for n, k in [(19, 77), (37, 200), (8, 256)]:
+        got = sq.quantize(weight(n, k, spec), "2:4", spec, "2:4")
+        dense = sq.dequantize(got)
+        rng = np.random.default_rng(m)
+        x = rng.standard_normal((m, k), dtype=np.float32)
+        bias = rng.standard_normal(n, dtype=np.float32)
+        check(sql.sqlinear(x, got, bias), x, dense, bias)
+        for start in range(0, k, m):
+            rows = np.arange(start, min(start + m, k))
+            eye = np.zeros((len(rows), k), np.float32)
+            eye[np.arange(len(rows)), rows] = 1.0
+            assert np.array_equal(sql.sqlinear(eye, got), dense[:, rows].T)
+        ys = []
+        try:
+            for threads in (1, 2):
+                set_num_threads(threads, avx2_runtime)
+                ys.append(sql.sqlinear(x, got, bias))
+        finally:
+            set_num_threads(2, avx2_runtime)
+        assert np.array_equal(*ys)
