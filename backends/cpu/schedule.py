@@ -440,7 +440,7 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
     elementwise fma whose accumulators are hoisted as in the plain matmul."""
     n = panels * p
     problem = MatmulProblem(1, m, n, k, threads)
-    config, choice = choose_matmul(problem)
+    config, choice = choose_matmul(problem, panels=True)
     split = config["split"]
     if split == "n" and panels % threads:
         split = "m" if "m" in problem.splits() else "none"
@@ -672,9 +672,10 @@ def forced_matmul(config: dict[str, Any]) -> Iterator[None]:
         _FORCED.reset(token)
 
 
-def choose_matmul(p: MatmulProblem) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def choose_matmul(p: MatmulProblem, panels: bool = False) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The configuration of one matmul, and how it was chosen (None for a
-    forced one): through sparcc's cost model over matmul_space."""
+    forced one): through sparcc's cost model over matmul_space. `panels`:
+    B is a weight that the customize-layout pass stored in panels."""
     forced = _FORCED.get()
     if forced is not None:
         why = check_matmul(p, forced)
@@ -683,7 +684,7 @@ def choose_matmul(p: MatmulProblem) -> tuple[dict[str, Any], dict[str, Any] | No
         return forced, None
     from sparcc.backends.cpu import tuning
 
-    return tuning.choose(p)
+    return tuning.choose(p, panels)
 
 
 def _innermost(

@@ -168,16 +168,35 @@ class MatmulSpace:
 SPACE = MatmulSpace()
 
 
-def choose(p: MatmulProblem) -> tuple[dict[str, Any], dict[str, Any]]:
+# At one or two rows per thread, a matmul whose B sits in panels (a weight
+# the customize-layout pass stored so) is a stream of B, and the panels
+# change that stream; the model's rows time B row-major (tune builds B as an
+# argument). There the model's choices did not carry over: on the Zen 3 VM
+# it chose 1x8 tiles (one FMA chain) for the Llama decoder's one-row
+# linears, which ran 1.2x slower in decoding than the heuristic's 1x32.
+PANEL_MODEL_MIN_ROWS = 3
+
+
+def choose(p: MatmulProblem, panels: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """The schedule's question to the cost model for one matmul. A model
     trained at one thread still schedules a multi-thread matmul: the
     heuristic splits it, and each thread's piece, which runs on its own,
-    gets the model's choice for that piece at one thread."""
+    gets the model's choice for that piece at one thread. `panels`: B is
+    stored in panels; one- and two-row pieces of those take the heuristic
+    (PANEL_MODEL_MIN_ROWS)."""
     from sparcc import costmodel
 
-    key = (p, schedule.vector_unit(), costmodel.fingerprint((MATMUL,)))  # a model's layers repeat their shapes
+    key = (p, panels, schedule.vector_unit(), costmodel.fingerprint((MATMUL,)))  # a model's layers repeat their shapes
     if key not in _CHOSEN:
-        _CHOSEN[key] = _choose(p)
+        rows = p.piece(heuristic_matmul(p)["split"])[0]
+        if panels and rows < PANEL_MODEL_MIN_ROWS:
+            why = (f"heuristic: {rows} row(s) per thread with B in panels (the model was measured on row-major B, "
+                   "and single-row panel kernels are B's stream)")
+            _CHOSEN[key] = heuristic_matmul(p), {"space": MATMUL, "problem": p.as_dict(), "by": "heuristic",
+                                                 "model": None, "warning": None, "summary": why,
+                                                 "candidates": len(matmul_space(p))}
+        else:
+            _CHOSEN[key] = _choose(p)
     config, record = _CHOSEN[key]
     return dict(config), dict(record)
 

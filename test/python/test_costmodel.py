@@ -357,6 +357,28 @@ def test_a_one_thread_model_schedules_each_threads_piece(tmp_path, monkeypatch):
     assert SPACE.covers({"threads": [1]}, p) == "the model was trained on 1 thread(s), not 2"
 
 
+def test_single_row_panel_matmuls_take_the_heuristic(tmp_path, monkeypatch):
+    """A weight in panels at one or two rows per thread: the model (which
+    timed row-major B) does not choose; from three rows it does. Through a
+    whole compile: a Linear at 1 and at 8 rows."""
+    monkeypatch.setenv(costmodel.MODEL_ENV, str(_toy_model(tmp_path, {"mr": 4, "nr": 32})))
+    for rows, by in ((1, "heuristic"), (2, "heuristic"), (8, "model")):
+        p = MatmulProblem(1, rows, 256, 128)
+        config, record = tuning.choose(p, panels=True)
+        assert record["by"] == by, (rows, record)
+        if by == "heuristic":
+            assert config == heuristic_matmul(p) and "B in panels" in record["summary"]
+        assert tuning.choose(p)[1]["by"] == "model"  # row-major B: the model
+    lin = torch.nn.Linear(512, 1536).eval()  # large enough to be stored in panels
+    for rows, by in ((1, "heuristic"), (8, "model")):
+        x = torch.randn(rows, 512)
+        program = compile_program(lin, (x,), threads=1, use_cache=False)
+        with torch.no_grad():
+            torch.testing.assert_close(program(x), lin(x), atol=1e-4, rtol=1e-4)
+        line = next(d for d in program.report["schedule"] if d.startswith("linalg.matmul"))
+        assert "panels" in line and (("B in panels" in line) == (by == "heuristic")), line
+
+
 def test_tune_measures_the_matmuls_of_a_model(tmp_path):
     (tmp_path / "m.py").write_text(
         "import torch\n"
