@@ -30,9 +30,11 @@ of eager with torch.set_num_threads(N) and of sparcc.jit(model, threads=N),
 N = 1 and 2. Eager is timed first, before sparcc's thread pool exists (a
 spinning pool slows eager). Compile time is the first call of
 sparcc.jit(model, threads=1, cache=False): export, import, passes, LLVM,
-link, load. torch.compile is compiled once per team size (Inductor fixes the
-OpenMP team size in its code) and timed in alternating blocks with eager at
-that size (--no-inductor skips it). Peak memory: the most resident memory
+link, load. The peers (benchmarks/peers.py: torch.compile, ONNX Runtime,
+OpenVINO; --peers, default those installed) are built once per team size
+(Inductor fixes the OpenMP team size in its code) and timed in alternating
+blocks with eager at that size; the summary gives each one's geomean
+against eager and sparcc's against each, over the models both ran. Peak memory: the most resident memory
 that three calls add to the process (VmHWM, reset before them), plus, for
 sparcc, its weight buffers that are not the model's own tensors (packed or
 transposed copies, quantised codes). The table goes to stdout as markdown with
@@ -74,7 +76,7 @@ def _first_line(text: str, limit: int = 160) -> str:
 
 
 def measure(name: str, speed: bool, threads: list[int], repeat: int, import_only: bool = False,
-            inductor: bool = True) -> dict[str, Any]:
+            chosen: list[str] | None = None) -> dict[str, Any]:
     import sparcc
     import torch
     from timing import blocked_median_ms
@@ -93,7 +95,7 @@ def measure(name: str, speed: bool, threads: list[int], repeat: int, import_only
 
     eager: dict[int, float] = {}
     if speed:  # eager and Inductor first: no sparcc thread pool spinning yet
-        eager, row["eager_peak_mib"] = _time_peers(model, inputs, threads, repeat, inductor, row)
+        eager, row["eager_peak_mib"] = _time_peers(model, inputs, threads, repeat, chosen or [], row)
         row["eager_ms"] = {str(n): eager[n] for n in threads}
 
     programs = {}
@@ -151,41 +153,44 @@ def measure(name: str, speed: bool, threads: list[int], repeat: int, import_only
 # ----------------------------------------------------------------------------
 
 
-def _time_peers(model: Any, inputs: Any, threads: list[int], repeat: int, inductor: bool,
+def _time_peers(model: Any, inputs: Any, threads: list[int], repeat: int, chosen: list[str],
                 row: dict[str, Any]) -> tuple[dict[int, float], float]:
-    """Eager's latency per team size and its peak working memory; with
-    `inductor`, torch.compile's (Inductor, CPU) too, each compiled for its
-    team size (Inductor fixes the OpenMP team size in the code it writes) and
-    timed in alternating blocks with eager at that size."""
+    """Eager's latency per team size and its peak working memory; and each
+    `chosen` peer's (benchmarks/peers.py: torch.compile, ONNX Runtime,
+    OpenVINO), built for that team size (Inductor fixes the OpenMP team size
+    in the code it writes; the others take it as an option) and timed in
+    alternating blocks with eager at that size. Row keys per peer P:
+    P_ms, P_speedup (eager / P), P_compile_s, and P_message if it failed."""
+    import peers
     import torch
     from timing import blocked_median_ms
 
     eager: dict[int, float] = {}
-    compiled: dict[str, float] = {}
-    compile_s: dict[str, float] = {}
+    active = list(chosen)
     for n in threads:
         torch.set_num_threads(n)
-        calls = [lambda: model(*inputs)]
-        if inductor:
+        calls, names = [lambda: model(*inputs)], []
+        for peer in list(active):
+            start = time.perf_counter()
             try:
-                torch._dynamo.reset()
-                start = time.perf_counter()
-                fn = torch.compile(model)
+                fn = peers.make(peer, model, inputs, n)
                 with torch.no_grad():
-                    fn(*inputs)
-                compile_s[str(n)] = time.perf_counter() - start
-                calls.append(lambda fn=fn: fn(*inputs))
+                    fn()
             except Exception as e:  # noqa: BLE001 (the peer's failure is reported, not fatal)
-                row["inductor_message"] = f"{type(e).__name__}: {_first_line(str(e))}"
-                inductor = False
-        ms = blocked_median_ms(calls, repeat, slow_s=0.25, setups=[lambda n=n: torch.set_num_threads(n)] * len(calls))
+                row[f"{peer}_message"] = _first_line(str(e)) if isinstance(e, peers.PeerError) else \
+                    f"{type(e).__name__}: {_first_line(str(e))}"
+                active.remove(peer)
+                continue
+            row.setdefault(f"{peer}_compile_s", {})[str(n)] = time.perf_counter() - start
+            calls.append(fn)
+            names.append(peer)
+        with torch.no_grad():
+            ms = blocked_median_ms(calls, repeat, slow_s=0.25,
+                                   setups=[lambda n=n: torch.set_num_threads(n)] * len(calls))
         eager[n] = ms[0]
-        if len(ms) > 1:
-            compiled[str(n)] = ms[1]
-    if compiled:
-        row["inductor_ms"] = compiled
-        row["inductor_compile_s"] = compile_s
-        row["inductor_speedup"] = {k: eager[int(k)] / v for k, v in compiled.items()}
+        for peer, t in zip(names, ms[1:]):
+            row.setdefault(f"{peer}_ms", {})[str(n)] = t
+            row.setdefault(f"{peer}_speedup", {})[str(n)] = eager[n] / t
     torch._dynamo.reset()
     return eager, _peak_mib(lambda: model(*inputs))
 
@@ -235,10 +240,23 @@ def _leaves(value: Any) -> list[Any]:
     return pytree.tree_leaves(value)
 
 
+def _chosen_peers(args: argparse.Namespace) -> list[str]:
+    import peers
+
+    if args.peers is None:
+        chosen = peers.available()
+    else:
+        chosen = [p for p in args.peers.split(",") if p]
+        unknown = [p for p in chosen if p not in peers.PEERS]
+        if unknown:
+            raise SystemExit(f"zoo.py: unknown peer(s) {', '.join(unknown)} (one of {', '.join(peers.PEERS)})")
+    return [p for p in chosen if not (args.no_inductor and p == "inductor")]
+
+
 def child(args: argparse.Namespace) -> int:
     threads = [int(t) for t in args.threads.split(",")]
     row = measure(args.child, not args.no_speed and not args.import_only, threads, args.repeat, args.import_only,
-                  not args.no_inductor)
+                  _chosen_peers(args))
     Path(args.result).write_text(json.dumps(row))
     return 0
 
@@ -256,6 +274,7 @@ def run_one(name: str, args: argparse.Namespace) -> dict[str, Any]:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--result", str(result),
                "--threads", args.threads, "--repeat", str(args.repeat)]
         cmd += ["--no-speed"] * args.no_speed + ["--import-only"] * args.import_only + ["--no-inductor"] * args.no_inductor
+        cmd += ["--peers", args.peers] if args.peers is not None else []
         start = time.perf_counter()
         with open(log, "w") as out:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -303,12 +322,19 @@ def geomeans(rows: list[dict[str, Any]], key: str, n: str) -> tuple[float, int, 
     return math.exp(sum(map(math.log, ratios)) / len(ratios)), len(ratios), min(ratios)
 
 
+PEER_NAMES = {"inductor": "torch.compile", "ort": "ONNX Runtime", "openvino": "OpenVINO"}
+
+
+def _peers_in(rows: list[dict[str, Any]]) -> list[str]:
+    return [p for p in PEER_NAMES if any(f"{p}_ms" in r for r in rows)]
+
+
 def table(rows: list[dict[str, Any]], threads: list[str]) -> str:
-    inductor = any("inductor_ms" in r for r in rows)
+    timed_peers = _peers_in(rows)
     head = ["model", "status", "compile s", "error"]
     for n in threads:
-        head += [f"eager {n}t ms"] + [f"inductor {n}t ms"] * inductor + [f"sparcc {n}t ms", f"speed {n}t"]
-        head += [f"inductor speed {n}t"] * inductor
+        head += [f"eager {n}t ms"] + [f"{p} {n}t ms" for p in timed_peers] + [f"sparcc {n}t ms", f"speed {n}t"]
+        head += [f"{p} speed {n}t" for p in timed_peers]
     if any("sparcc_peak_mib" in r for r in rows):
         head += ["peak MiB eager/sparcc", "weight copies MiB"]
     head.append("message")
@@ -317,12 +343,14 @@ def table(rows: list[dict[str, Any]], threads: list[str]) -> str:
         cells = [r["name"], r["status"], f"{r['compile_s']:.1f}" if "compile_s" in r else "",
                  f"{r['error']:.1e}" if "error" in r else ""]
         for n in threads:
-            cells += [_ms(r, "eager_ms", n)] + [_ms(r, "inductor_ms", n)] * inductor
-            cells += [_ms(r, "sparcc_ms", n), _ms(r, "speedup", n)] + [_ms(r, "inductor_speedup", n)] * inductor
+            cells += [_ms(r, "eager_ms", n)] + [_ms(r, f"{p}_ms", n) for p in timed_peers]
+            cells += [_ms(r, "sparcc_ms", n), _ms(r, "speedup", n)] + [_ms(r, f"{p}_speedup", n) for p in timed_peers]
         if "peak MiB eager/sparcc" in head:
             cells.append(f"{r['eager_peak_mib']:.1f}/{r['sparcc_peak_mib']:.1f}" if "sparcc_peak_mib" in r else "")
             cells.append(f"{r['sparcc_weight_copies_mib']:.0f}" if "sparcc_weight_copies_mib" in r else "")
-        cells.append(summary(r).replace("|", "\\|"))
+        message = summary(r)
+        failed = [f"{PEER_NAMES[p]}: {_first_line(r[p + '_message'], 80)}" for p in PEER_NAMES if f"{p}_message" in r]
+        cells.append("; ".join([message] * bool(message) + failed).replace("|", "\\|"))
         lines.append("| " + " | ".join(cells) + " |")
     counts: dict[str, int] = {}
     for r in rows:
@@ -330,10 +358,17 @@ def table(rows: list[dict[str, Any]], threads: list[str]) -> str:
     totals = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     text = "\n".join(lines) + f"\n\n{len(rows)} models: {totals}\n"
     for n in threads:
-        for key, who in (("speedup", "sparcc"), ("inductor_speedup", "torch.compile")):
+        for key, who in [("speedup", "sparcc")] + [(f"{p}_speedup", PEER_NAMES[p]) for p in timed_peers]:
             g, count, worst = geomeans(rows, key, n)
             if count:
                 text += f"{n} thread(s): {who} / eager geomean {g:.2f}x over {count} models (lowest {worst:.2f}x)\n"
+        for p in timed_peers:  # side by side: only the models both ran
+            both = [r for r in rows if n in r.get("sparcc_ms", {}) and n in r.get(f"{p}_ms", {})]
+            if both:
+                ratios = [{"r": {n: r[f"{p}_ms"][n] / r["sparcc_ms"][n]}} for r in both]
+                g, count, worst = geomeans(ratios, "r", n)
+                text += (f"{n} thread(s): sparcc against {PEER_NAMES[p]} ({p} time / sparcc time) geomean {g:.2f}x "
+                         f"over {count} models (lowest {worst:.2f}x)\n")
     return text
 
 
@@ -346,13 +381,13 @@ def plot(rows: list[dict[str, Any]], threads: list[str], path: str) -> None:
     import matplotlib.pyplot as plt
 
     timed = [r for r in rows if r.get("speedup")]
-    series = [(key, n) for n in threads for key in ("speedup", "inductor_speedup")
+    series = [(key, n) for n in threads for key in ["speedup"] + [f"{p}_speedup" for p in _peers_in(timed)]
               if any(n in r.get(key, {}) for r in timed)]
     width = 0.8 / max(1, len(series))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(timed) + 2), 4.5))
     for k, (key, n) in enumerate(series):
         values = [r.get(key, {}).get(n, float("nan")) for r in timed]
-        who = "sparcc" if key == "speedup" else "torch.compile"
+        who = "sparcc" if key == "speedup" else PEER_NAMES[key.removesuffix("_speedup")]
         g, _, _ = geomeans(timed, key, n)
         ax.bar([i + k * width for i in range(len(timed))], values, width, label=f"{who}, {n} thread(s) (geomean {g:.2f}x)")
     ax.axhline(1.0, color="black", linewidth=0.8)
@@ -379,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--import-only", action="store_true",
                    help="only import into the nn dialect (status imports / unsupported; seconds per model)")
     p.add_argument("--no-inductor", action="store_true", help="do not time torch.compile (Inductor)")
+    p.add_argument("--peers", metavar="LIST",
+                   help="comma-separated peers to time beside eager: inductor, ort (ONNX Runtime), openvino "
+                        "(default: those installed; --no-inductor drops inductor; '' for none)")
     p.add_argument("--json", metavar="FILE", help="write every row as JSON")
     p.add_argument("--plot", metavar="PNG", help="bar chart of the speed against eager per model (matplotlib)")
     p.add_argument("--list", action="store_true", help="list the selected models and exit")
