@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE))
 MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "torchvision/convnext_tiny",
           "torchvision/densenet121", "timm/vit_tiny_patch16_224"]
 SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS", "MODEL_STREAMS",
-            "NARROW_PANELS", "VECTOR_UNIT")
+            "NARROW_PANELS", "VECTOR_UNIT", "CONV1X1_DIRECT_MIN_PIXELS")
 
 
 def main() -> None:
@@ -50,15 +50,15 @@ def main() -> None:
     import torch
     import zoo_models
     from sparcc.backends.cpu import plan_buffers, schedule
-    from sparcc.passes import customize_layout
+    from sparcc.passes import convert_nn_to_linalg, customize_layout
     from timing import blocked_median_ms, write_results
 
     rows: list[dict[str, Any]] = []
     print(f"{args.switch}, {args.threads} thread(s); ms; gain = off / on; vs eager = eager / on")
     print("| model | off ms | on ms | gain | eager ms | vs eager |")
     print("| --- | --- | --- | --- | --- | --- |")
-    owner = {"PLAN_BUFFERS": plan_buffers, "MODEL_STREAMS": customize_layout,
-             "NARROW_PANELS": customize_layout}.get(args.switch, schedule)
+    owner = {"PLAN_BUFFERS": plan_buffers, "MODEL_STREAMS": customize_layout, "NARROW_PANELS": customize_layout,
+             "CONV1X1_DIRECT_MIN_PIXELS": convert_nn_to_linalg}.get(args.switch, schedule)
     saved = getattr(owner, args.switch)
     for entry in zoo_models.select(args.only or MODELS):
         model, inputs = entry.build().eval(), entry.inputs()
@@ -67,6 +67,8 @@ def main() -> None:
             for flag in (True, False):
                 if args.switch == "VECTOR_UNIT":  # on: the host's; off: AVX-512's
                     flag = None if flag else schedule.AVX512
+                elif args.switch == "CONV1X1_DIRECT_MIN_PIXELS":  # off: 0 (never)
+                    flag = saved if flag else 0
                 setattr(owner, args.switch, flag)
                 fast = sparcc.jit(model, threads=args.threads, cache=False)
                 fast(*inputs)

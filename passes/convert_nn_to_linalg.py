@@ -1542,6 +1542,9 @@ def _conv2d(e: Emitter, op: nn.Conv2dOp):
     fg = f // g
     (sh, sw), (ph, pw), (dh, dw) = ints(op.stride), ints(op.padding), ints(op.dilation)
     _, _, oh, ow = shape_of(op.result)
+    if (g == 1 and n == 1 and kh == kw == 1 and (sh, sw, ph, pw) == (1, 1, 0, 0)
+            and CONV1X1_DIRECT_MIN_PIXELS and h * w >= CONV1X1_DIRECT_MIN_PIXELS):
+        return _conv2d_1x1_direct(e, op)
     x = e.pad(op.input, [0, 0, ph, pw], [0, 0, ph, pw], 0.0)
     if g == 1:
         return _conv2d_im2col(e, op, x)
@@ -1563,6 +1566,26 @@ def _conv2d(e: Emitter, op: nn.Conv2dOp):
         lambda s, v: s.add(v[2], s.mul(v[0], v[1])),
     )
     y = e.reshape(y, [n, f, oh, ow])
+    if op.bias is not None:
+        y = e.add(nn.AddOp(y, e.reshape(op.bias, [f, 1, 1])))
+    return y
+
+
+# A 1x1 convolution (stride 1, no padding, batch 1) over at least this many
+# pixels is W[F, C] @ X[C, H*W]: the NCHW input is already that matrix and
+# the product is already the NCHW output, so neither the copy of the input
+# into rows (im2col's [H*W, C]) nor the transposed write of the result is
+# made; the matmul's vectors run along the pixels. Fewer pixels keep the rows
+# form (its vectors run along the output channels instead). 0: never.
+CONV1X1_DIRECT_MIN_PIXELS = 64
+
+
+def _conv2d_1x1_direct(e: Emitter, op: nn.Conv2dOp) -> SSAValue:
+    _, c, h, w = shape_of(op.input)
+    f = shape_of(op.weight)[0]
+    x = e.reshape(op.input, [c, h * w])
+    wmat = reshape_or_fold(e, op.weight, [f, c])
+    y = e.reshape(e.add(nn.MatmulOp(wmat, x)), [1, f, h, w])
     if op.bias is not None:
         y = e.add(nn.AddOp(y, e.reshape(op.bias, [f, 1, 1])))
     return y

@@ -466,6 +466,20 @@ def test_conv2d_stacks_with_padding(model):
     check(model().eval(), randn(1, 8, 16, 16))
 
 
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("hw", [(8, 8), (9, 13), (4, 4)])  # 64 and 117 pixels: W @ X; 16: the rows form
+def test_conv2d_1x1_as_weight_times_input(bias, hw):
+    # batch 1, with ReLU and a residual around it, as in a network's pointwise layers
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(12, 20, 1, bias=bias).eval()
+    down = torch.nn.Conv2d(20, 12, 1).eval()
+
+    def f(x):
+        return x + down(torch.relu(conv(x)))
+
+    check(f, randn(1, 12, *hw))
+
+
 def test_conv2d_functional_same_padding():
     w = randn(4, 3, 3, 3)
 
