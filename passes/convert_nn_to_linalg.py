@@ -1543,7 +1543,8 @@ def _conv2d(e: Emitter, op: nn.Conv2dOp):
     (sh, sw), (ph, pw), (dh, dw) = ints(op.stride), ints(op.padding), ints(op.dilation)
     _, _, oh, ow = shape_of(op.result)
     if (g == 1 and n == 1 and kh == kw == 1 and (sh, sw, ph, pw) == (1, 1, 0, 0)
-            and CONV1X1_DIRECT_MIN_PIXELS and h * w >= CONV1X1_DIRECT_MIN_PIXELS):
+            and CONV1X1_DIRECT_MIN_PIXELS and h * w >= CONV1X1_DIRECT_MIN_PIXELS
+            and f * c * h * w >= CONV1X1_DIRECT_MIN_MACS):
         return _conv2d_1x1_direct(e, op)
     x = e.pad(op.input, [0, 0, ph, pw], [0, 0, ph, pw], 0.0)
     if g == 1:
@@ -1572,12 +1573,18 @@ def _conv2d(e: Emitter, op: nn.Conv2dOp):
 
 
 # A 1x1 convolution (stride 1, no padding, batch 1) over at least this many
-# pixels is W[F, C] @ X[C, H*W]: the NCHW input is already that matrix and
-# the product is already the NCHW output, so neither the copy of the input
-# into rows (im2col's [H*W, C]) nor the transposed write of the result is
-# made; the matmul's vectors run along the pixels. Fewer pixels keep the rows
-# form (its vectors run along the output channels instead). 0: never.
+# pixels, and of at least CONV1X1_DIRECT_MIN_MACS multiply-adds, is
+# W[F, C] @ X[C, H*W]: the NCHW input is already that matrix and the product
+# is already the NCHW output, so neither the copy of the input into rows
+# (im2col's [H*W, C]) nor the transposed write of the result is made; the
+# matmul's vectors run along the pixels. Fewer pixels keep the rows form (its
+# vectors run along the output channels instead). Smaller layers keep it
+# too: mobilenet_v3_small at 64x64, whose 1x1 layers are 65K-300K
+# multiply-adds, ran 15-40 % slower at 2 threads with them in this form
+# (not understood; its layers alone were not slower), while the layers of
+# 1M and more gained 1.16-4x alone. 0 pixels: never.
 CONV1X1_DIRECT_MIN_PIXELS = 64
+CONV1X1_DIRECT_MIN_MACS = 1 << 20
 
 
 def _conv2d_1x1_direct(e: Emitter, op: nn.Conv2dOp) -> SSAValue:

@@ -537,28 +537,36 @@ func.func @conv2d_weight(%x: tensor<1x3x6x6xf32>) -> tensor<1x4x4x4xf32> {
   func.return %0 : tensor<1x4x4x4xf32>
 }
 
-// A 1x1 convolution (stride 1, no padding, batch 1) over 64 pixels or more is
-// W[F, C] @ X[C, H*W]: no im2col copy, no transposed write of the result.
+// A 1x1 convolution (stride 1, no padding, batch 1) over 64 pixels or more and
+// of 2^20 multiply-adds or more is W[F, C] @ X[C, H*W]: no im2col copy, no
+// transposed write of the result.
 // CHECK-LABEL: func.func @conv2d_1x1(
 // CHECK-NOT:     linalg.copy
-// CHECK:         %[[X:.*]] = tensor.collapse_shape %x {{.*}} : tensor<1x3x8x8xf32> into tensor<192xf32>
-// CHECK:         %[[XM:.*]] = tensor.expand_shape %[[X]] {{.*}} output_shape [3, 64] : tensor<192xf32> into tensor<3x64xf32>
-// CHECK:         %[[WM:.*]] = tensor.expand_shape {{.*}} output_shape [4, 3] : tensor<12xf32> into tensor<4x3xf32>
-// CHECK:         %[[Y:.*]] = linalg.matmul ins(%[[WM]], %[[XM]] : tensor<4x3xf32>, tensor<3x64xf32>) outs(%{{.*}} : tensor<4x64xf32>)
+// CHECK:         %[[X:.*]] = tensor.collapse_shape %x {{.*}} : tensor<1x32x32x32xf32> into tensor<32768xf32>
+// CHECK:         %[[XM:.*]] = tensor.expand_shape %[[X]] {{.*}} output_shape [32, 1024] : tensor<32768xf32> into tensor<32x1024xf32>
+// CHECK:         %[[WM:.*]] = tensor.expand_shape {{.*}} output_shape [32, 32] : tensor<1024xf32> into tensor<32x32xf32>
+// CHECK:         %[[Y:.*]] = linalg.matmul ins(%[[WM]], %[[XM]] : tensor<32x32xf32>, tensor<32x1024xf32>) outs(%{{.*}} : tensor<32x1024xf32>)
 // CHECK-NOT:     affine_map<(d0, d1, d2, d3) -> (d0, d2, d3, d1)>
-// CHECK:         tensor.expand_shape {{.*}} output_shape [1, 4, 8, 8]
+// CHECK:         tensor.expand_shape {{.*}} output_shape [1, 32, 32, 32]
 // CHECK:         arith.addf
-// A 1x1 convolution over fewer pixels keeps the rows form (its vectors run along F).
+// Fewer pixels, or fewer multiply-adds, keep the rows form (its vectors run along F).
 // CHECK-LABEL: func.func @conv2d_1x1_few_pixels(
 // CHECK:         linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<16x3xf32>, tensor<3x4xf32>)
-func.func @conv2d_1x1(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x1x1xf32>, %b: tensor<4xf32>) -> tensor<1x4x8x8xf32> {
-  %0 = nn.conv2d %x, %w, %b {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x3x8x8xf32>, tensor<4x3x1x1xf32>, tensor<4xf32>) -> tensor<1x4x8x8xf32>
-  func.return %0 : tensor<1x4x8x8xf32>
+// CHECK-LABEL: func.func @conv2d_1x1_small(
+// CHECK:         linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<64x3xf32>, tensor<3x4xf32>)
+func.func @conv2d_1x1(%x: tensor<1x32x32x32xf32>, %w: tensor<32x32x1x1xf32>, %b: tensor<32xf32>) -> tensor<1x32x32x32xf32> {
+  %0 = nn.conv2d %x, %w, %b {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x32x32x32xf32>, tensor<32x32x1x1xf32>, tensor<32xf32>) -> tensor<1x32x32x32xf32>
+  func.return %0 : tensor<1x32x32x32xf32>
 }
 
 func.func @conv2d_1x1_few_pixels(%x: tensor<1x3x4x4xf32>, %w: tensor<4x3x1x1xf32>) -> tensor<1x4x4x4xf32> {
   %0 = nn.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x3x4x4xf32>, tensor<4x3x1x1xf32>) -> tensor<1x4x4x4xf32>
   func.return %0 : tensor<1x4x4x4xf32>
+}
+
+func.func @conv2d_1x1_small(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x1x1xf32>) -> tensor<1x4x8x8xf32> {
+  %0 = nn.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x3x8x8xf32>, tensor<4x3x1x1xf32>) -> tensor<1x4x8x8xf32>
+  func.return %0 : tensor<1x4x8x8xf32>
 }
 
 // CHECK-LABEL: func.func @conv2d_groups_dilation(

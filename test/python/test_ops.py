@@ -467,17 +467,17 @@ def test_conv2d_stacks_with_padding(model):
 
 
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("hw", [(8, 8), (9, 13), (4, 4)])  # 64 and 117 pixels: W @ X; 16: the rows form
+@pytest.mark.parametrize("hw", [(32, 32), (24, 45), (4, 4)])  # 1.5M-1.7M multiply-adds: W @ X; 16 pixels: rows
 def test_conv2d_1x1_as_weight_times_input(bias, hw):
     # batch 1, with ReLU and a residual around it, as in a network's pointwise layers
     torch.manual_seed(0)
-    conv = torch.nn.Conv2d(12, 20, 1, bias=bias).eval()
-    down = torch.nn.Conv2d(20, 12, 1).eval()
+    conv = torch.nn.Conv2d(32, 48, 1, bias=bias).eval()
+    down = torch.nn.Conv2d(48, 32, 1).eval()
 
     def f(x):
         return x + down(torch.relu(conv(x)))
 
-    check(f, randn(1, 12, *hw))
+    check(f, randn(1, 32, *hw))
 
 
 def test_conv2d_functional_same_padding():
