@@ -284,9 +284,10 @@ static void sq_run(struct sqop *q) {
  * is gathered and multiplied in registers, so no zero is multiplied; M > 4:
  * each row of 4 weights is scattered, zeros included, into a dense row
  * buffer, and every row of x is dotted with it (ukernels.c's
- * sparcc_avx2_dots), so the decode is paid once for all of M. */
-extern void sparcc_avx2_dots(const float *x, int64_t M, int64_t K, const float *buf, int rows, const float *bias,
-                             float *y, int64_t N, int64_t n0);
+ * sparcc_avx2_decoded_rows), so the decode is paid once for all of M. */
+typedef void (*sq_avx2_decode_fn)(const void *ctx, int64_t n, float *row);
+extern void sparcc_avx2_decoded_rows(const void *ctx, sq_avx2_decode_fn decode, const float *x, int64_t M, int64_t K,
+                                     const float *bias, float *y, int64_t N, int64_t begin, int64_t end);
 
 /* 8 entries of a 16-entry table (two registers) at idx's low 4 bits */
 SQ_INLINE __m256 sq_lookup16(__m256 lo, __m256 hi, __m256i idx) {
@@ -362,39 +363,32 @@ static void sq_avx2_gemv_fn(void *ctx, int64_t begin, int64_t end) {
     }
 }
 
-/* M > 4: rows [begin, end) in fours, each scattered into a dense row of
- * Kp floats (zeros where pruned), then dotted with every row of x */
-static void sq_avx2_gemm_fn(void *ctx, int64_t begin, int64_t end) {
+/* M > 4: row n scattered into a dense row of Kp floats (zeros where pruned,
+ * given), for sparcc_avx2_decoded_rows */
+static void sq_avx2_dense_row(const void *ctx, int64_t n, float *dense) {
   const struct sqop *q = ctx;
-  const int64_t Kp = q->Kp;
-  float *buf = aligned_alloc(32, (size_t)(4 * Kp) * sizeof(float));
-  if (!buf) abort();
   float wv[32] __attribute__((aligned(32)));
   int32_t ov[32] __attribute__((aligned(32)));
-  for (int64_t n0 = begin; n0 < end; n0 += 4) {
-    const int rows = end - n0 < 4 ? (int)(end - n0) : 4;
-    memset(buf, 0, (size_t)(4 * Kp) * sizeof(float));
-    for (int i = 0; i < rows; i++) {
-      const int64_t n = n0 + i;
-      const uint8_t *quadp = q->packed + (n / 4) * q->Kb * SQ_BLOCK;
-      __m256 tlo = _mm256_setzero_ps(), thi = tlo, w[4];
-      __m256i off[4];
-      int64_t g = -1;
-      for (int64_t b = 0; b < q->Kb; b++) {
-        const int64_t gb = sq_group(q, b);
-        if (gb != g) g = gb, sq_avx2_table(q, n, g, &tlo, &thi);
-        sq_avx2_decode(quadp + b * SQ_BLOCK, (int)(n % 4), tlo, thi, w, off);
-        for (int v = 0; v < 4; v++) {
-          _mm256_store_ps(wv + 8 * v, w[v]);
-          _mm256_store_si256((__m256i *)(ov + 8 * v), _mm256_add_epi32(off[v], _mm256_set1_epi32(16 * v)));
-        }
-        float *dense = buf + i * Kp + b * SQ_KB;
-        for (int j = 0; j < 32; j++) dense[ov[j]] += wv[j]; /* += : a stored duplicate position adds, as in the reference */
-      }
+  const uint8_t *quadp = q->packed + (n / 4) * q->Kb * SQ_BLOCK;
+  __m256 tlo = _mm256_setzero_ps(), thi = tlo, w[4];
+  __m256i off[4];
+  int64_t g = -1;
+  for (int64_t b = 0; b < q->Kb; b++) {
+    const int64_t gb = sq_group(q, b);
+    if (gb != g) g = gb, sq_avx2_table(q, n, g, &tlo, &thi);
+    sq_avx2_decode(quadp + b * SQ_BLOCK, (int)(n % 4), tlo, thi, w, off);
+    for (int v = 0; v < 4; v++) {
+      _mm256_store_ps(wv + 8 * v, w[v]);
+      _mm256_store_si256((__m256i *)(ov + 8 * v), _mm256_add_epi32(off[v], _mm256_set1_epi32(16 * v)));
     }
-    sparcc_avx2_dots(q->xp, q->M, Kp, buf, rows, q->bias, q->y, q->N, n0);
+    float *block = dense + b * SQ_KB;
+    for (int j = 0; j < 32; j++) block[ov[j]] += wv[j]; /* += : a stored duplicate position adds, as in the reference */
   }
-  free(buf);
+}
+
+static void sq_avx2_gemm_fn(void *ctx, int64_t begin, int64_t end) {
+  const struct sqop *q = ctx;
+  sparcc_avx2_decoded_rows(q, sq_avx2_dense_row, q->xp, q->M, q->Kp, q->bias, q->y, q->N, begin, end);
 }
 
 static void sq_run(struct sqop *q) {

@@ -188,13 +188,13 @@ def choose(p: MatmulProblem, panels: bool = False) -> tuple[dict[str, Any], dict
 
     key = (p, panels, schedule.vector_unit(), costmodel.fingerprint((MATMUL,)))  # a model's layers repeat their shapes
     if key not in _CHOSEN:
-        rows = p.piece(heuristic_matmul(p)["split"])[0]
-        if panels and rows < PANEL_MODEL_MIN_ROWS:
+        heuristic = heuristic_matmul(p) if panels else None
+        rows = p.piece(heuristic["split"])[0] if heuristic else 0
+        if heuristic and rows < PANEL_MODEL_MIN_ROWS:
             why = (f"heuristic: {rows} row(s) per thread with B in panels (the model was measured on row-major B, "
                    "and single-row panel kernels are B's stream)")
-            _CHOSEN[key] = heuristic_matmul(p), {"space": MATMUL, "problem": p.as_dict(), "by": "heuristic",
-                                                 "model": None, "warning": None, "summary": why,
-                                                 "candidates": len(matmul_space(p))}
+            _CHOSEN[key] = heuristic, {"space": MATMUL, "problem": p.as_dict(), "by": "heuristic", "model": None,
+                                       "warning": None, "summary": why, "candidates": len(matmul_space(p))}
         else:
             _CHOSEN[key] = _choose(p)
     config, record = _CHOSEN[key]

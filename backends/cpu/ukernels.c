@@ -1046,6 +1046,22 @@ struct avx2_op {
   int kind;
 };
 
+/* E8M0 codes as float32, from memory: a broadcast from memory is a load,
+ * one from a register a shuffle (the port the decode is bound on) */
+static float e8m0_floats[256];
+__attribute__((constructor)) static void e8m0_floats_init(void) {
+  for (int c = 0; c < 256; c++) e8m0_floats[c] = e8m0_scalar((uint8_t)c);
+}
+
+static inline __m256 avx2_scale(const struct sop *q, int64_t g0) {
+  return _mm256_broadcast_ss(q->e8m0 ? &e8m0_floats[q->e8m0[g0]] : &q->scales[g0]);
+}
+
+/* one past the last k of group g (the last group may be short) */
+static inline int64_t group_end(const struct sop *q, int64_t g) {
+  return (g + 1) * q->group < q->K ? (g + 1) * q->group : q->K;
+}
+
 /* one weight row n against M <= 4 rows of x (rows past M repeat row 0 and
  * are not stored), or decoded into buf; `kind` is a constant in each
  * instance below, so the lookups are specialised and the accumulators stay
@@ -1059,8 +1075,8 @@ static inline __attribute__((always_inline)) void avx2_row(const struct sop *q, 
   const __m256 lo = _mm256_loadu_ps(q->lut), hi = _mm256_loadu_ps(q->lut + (q->bits == 4 ? 8 : 0));
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   for (int64_t g = 0; g < q->G; g++) {
-    const int64_t g0 = n * q->G + g, k1 = (g + 1) * group < K ? (g + 1) * group : K;
-    const __m256 scale = _mm256_set1_ps(q->e8m0 ? e8m0_scalar(q->e8m0[g0]) : q->scales[g0]);
+    const int64_t g0 = n * q->G + g, k1 = group_end(q, g);
+    const __m256 scale = avx2_scale(q, g0);
     const __m256 zero = _mm256_set1_ps(q->zeros ? q->zeros[g0] : 0.0f);
     const __m256 slo = _mm256_mul_ps(_mm256_sub_ps(lo, zero), scale), shi = _mm256_mul_ps(_mm256_sub_ps(hi, zero), scale);
     for (int64_t k = g * group; k < k1; k += 8) {
@@ -1087,15 +1103,15 @@ static inline __attribute__((always_inline)) void avx2_row(const struct sop *q, 
     out[0] = avx2_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
 }
 
+typedef void (*sparcc_avx2_decode_fn)(const void *ctx, int64_t n, float *row);
+
 /* M > 4: y[m, n0 + r] (+ bias) = x[m, :] . buf[r, :] for r < rows (K a
- * multiple of 8; buf holds 4 rows of K, aligned, rows past `rows` zeros;
- * sqkernels.c's AVX2 path uses it too):
+ * multiple of 8; buf holds 4 rows of K, aligned, rows past `rows` zeros):
  * each weight, decoded once into buf, serves every row of x, two rows of x
  * by four weight rows in registers (eight FMA chains, a load of x shared by
  * four weight rows). */
-__attribute__((visibility("hidden"))) void sparcc_avx2_dots(const float *x, int64_t M, int64_t K, const float *buf,
-                                                         int rows, const float *bias, float *y, int64_t N,
-                                                         int64_t n0) {
+static void avx2_dots(const float *x, int64_t M, int64_t K, const float *buf, int rows, const float *bias, float *y,
+                      int64_t N, int64_t n0) {
   const float *w0 = buf, *w1 = buf + K, *w2 = buf + 2 * K, *w3 = buf + 3 * K;
   for (int64_t m = 0; m < M; m += 2) {
     const float *xa = x + m * K, *xb = x + (m + 1 < M ? m + 1 : m) * K;
@@ -1118,29 +1134,31 @@ __attribute__((visibility("hidden"))) void sparcc_avx2_dots(const float *x, int6
   }
 }
 
-static float *avx2_buffer(int64_t K) {
+/* M > 4, output features [begin, end): four rows at a time, `decode(ctx, n,
+ * row)` writes weight row n (K floats, into zeros) and avx2_dots multiplies
+ * them with every row of x. The AVX2 paths of this file and sqkernels.c's
+ * share it. */
+__attribute__((visibility("hidden"))) void sparcc_avx2_decoded_rows(const void *ctx, sparcc_avx2_decode_fn decode,
+                                                                 const float *x, int64_t M, int64_t K,
+                                                                 const float *bias, float *y, int64_t N,
+                                                                 int64_t begin, int64_t end) {
   float *buf = aligned_alloc(32, (size_t)(4 * K) * sizeof(float));
   if (!buf) abort();
-  memset(buf, 0, (size_t)(4 * K) * sizeof(float));
-  return buf;
+  for (int64_t n0 = begin; n0 < end; n0 += 4) {
+    const int rows = end - n0 < 4 ? (int)(end - n0) : 4;
+    memset(buf, 0, (size_t)(4 * K) * sizeof(float));
+    for (int r = 0; r < rows; r++) decode(ctx, n0 + r, buf + r * K);
+    avx2_dots(x, M, K, buf, rows, bias, y, N, n0);
+  }
+  free(buf);
 }
 
 static inline __attribute__((always_inline)) void avx2_rows_of(const struct sop *q, const int kind, int64_t begin,
                                                                 int64_t end) {
   const int64_t K = q->K, M = q->M;
   const float *xs[4];
-  for (int m = 0; m < 4; m++) xs[m] = q->x + (m < M && M <= 4 ? m : 0) * K;
+  for (int m = 0; m < 4; m++) xs[m] = q->x + (m < M ? m : 0) * K; /* M <= 4 here */
   float out[4];
-  if (M > 4) {
-    float *buf = avx2_buffer(K);
-    for (int64_t n = begin; n < end; n += 4) {
-      const int rows = end - n < 4 ? (int)(end - n) : 4;
-      for (int r = 0; r < rows; r++) avx2_row(q, kind, n + r, xs, buf + r * K, out);
-      sparcc_avx2_dots(q->x, M, K, buf, rows, q->bias, q->y, q->N, n);
-    }
-    free(buf);
-    return;
-  }
   for (int64_t n = begin; n < end; n++) {
     avx2_row(q, kind, n, xs, NULL, out);
     for (int64_t m = 0; m < M; m++) q->y[m * q->N + n] = out[m] + (q->bias ? q->bias[n] : 0.0f);
@@ -1190,7 +1208,8 @@ static inline __attribute__((always_inline)) void avx2_decode32(const __m256i t[
 
 struct nib_op {
   const struct sop *q;
-  float *xp;   /* x [M, K] in kernel order */
+  __m256i planes[4]; /* the value table's byte planes (avx2_planes) */
+  float *xp;         /* x [M, K] in kernel order */
   float *xsum; /* with zero points: [M, G, 8] the group's sum of x per lane of the accumulators */
 };
 
@@ -1200,6 +1219,7 @@ struct nib_op {
 static void nib_prepare(struct nib_op *a) {
   const struct sop *q = a->q;
   const int64_t M = q->M, K = q->K;
+  avx2_planes(q->lut, a->planes);
   a->xp = aligned_alloc(32, (size_t)(M * K) * sizeof(float));
   a->xsum = q->zeros ? aligned_alloc(32, (size_t)(M * q->G * 8) * sizeof(float)) : NULL;
   if (!a->xp || (q->zeros && !a->xsum)) abort();
@@ -1210,22 +1230,11 @@ static void nib_prepare(struct nib_op *a) {
   for (int64_t m = 0; m < M; m++)
     for (int64_t g = 0; g < q->G; g++) {
       __m256 s = _mm256_setzero_ps();
-      const int64_t k1 = (g + 1) * q->group < K ? (g + 1) * q->group : K;
-      for (int64_t k = g * q->group; k < k1; k += 8) s = _mm256_add_ps(s, _mm256_load_ps(a->xp + m * K + k));
+      for (int64_t k = g * q->group, k1 = group_end(q, g); k < k1; k += 8) s = _mm256_add_ps(s, _mm256_load_ps(a->xp + m * K + k));
       _mm256_store_ps(a->xsum + (m * q->G + g) * 8, s);
     }
 }
 
-/* E8M0 codes as float32, from memory: a broadcast from memory is a load,
- * one from a register a shuffle (the port the decode is bound on) */
-static float e8m0_floats[256];
-__attribute__((constructor)) static void e8m0_floats_init(void) {
-  for (int c = 0; c < 256; c++) e8m0_floats[c] = e8m0_scalar((uint8_t)c);
-}
-
-static inline __m256 avx2_scale(const struct sop *q, int64_t g0) {
-  return _mm256_broadcast_ss(q->e8m0 ? &e8m0_floats[q->e8m0[g0]] : &q->scales[g0]);
-}
 
 /* a group's lane sums of x * lut[c] -> of x * (lut[c] - zero) */
 static inline __m256 nib_less_zero(const struct nib_op *a, __m256 acc, int64_t m, int64_t n, int64_t g) {
@@ -1234,33 +1243,29 @@ static inline __m256 nib_less_zero(const struct nib_op *a, __m256 acc, int64_t m
   return _mm256_fnmadd_ps(_mm256_set1_ps(q->zeros[n * q->G + g]), _mm256_load_ps(a->xsum + (m * q->G + g) * 8), acc);
 }
 
+/* weight row n, (v - zero) * scale in kernel order, for sparcc_avx2_decoded_rows */
+static void nib_decode_row(const void *ctx, int64_t n, float *out) {
+  const struct nib_op *a = ctx;
+  const struct sop *q = a->q;
+  const uint8_t *row = q->codes + n * (q->K / 2);
+  __m256 f[4];
+  for (int64_t g = 0; g < q->G; g++) {
+    const __m256 s = avx2_scale(q, n * q->G + g);
+    const __m256 z = _mm256_set1_ps(q->zeros ? q->zeros[n * q->G + g] : 0.0f);
+    for (int64_t k = g * q->group, k1 = group_end(q, g); k < k1; k += 32) {
+      avx2_decode32(a->planes, row + k / 2, f);
+      for (int j = 0; j < 4; j++) _mm256_store_ps(out + k + 8 * j, _mm256_mul_ps(q->zeros ? _mm256_sub_ps(f[j], z) : f[j], s));
+    }
+  }
+}
+
 static void nib_rows(void *ctx, int64_t begin, int64_t end) {
   const struct nib_op *a = ctx;
   const struct sop *q = a->q;
   const int64_t K = q->K, M = q->M, group = q->group;
-  __m256i t[4];
-  avx2_planes(q->lut, t);
+  const __m256i *t = a->planes;
   if (M > 4) {
-    float *buf = avx2_buffer(K);
-    __m256 f[4];
-    for (int64_t n0 = begin; n0 < end; n0 += 4) {
-      const int rows = end - n0 < 4 ? (int)(end - n0) : 4;
-      for (int r = 0; r < rows; r++) {
-        const int64_t n = n0 + r;
-        const uint8_t *row = q->codes + n * (K / 2);
-        for (int64_t g = 0; g < q->G; g++) {
-          const __m256 s = avx2_scale(q, n * q->G + g);
-          const __m256 z = _mm256_set1_ps(q->zeros ? q->zeros[n * q->G + g] : 0.0f);
-          for (int64_t k = g * group, k1 = (g + 1) * group < K ? (g + 1) * group : K; k < k1; k += 32) {
-            avx2_decode32(t, row + k / 2, f);
-            for (int j = 0; j < 4; j++)
-              _mm256_store_ps(buf + r * K + k + 8 * j, _mm256_mul_ps(q->zeros ? _mm256_sub_ps(f[j], z) : f[j], s));
-          }
-        }
-      }
-      sparcc_avx2_dots(a->xp, M, K, buf, rows, q->bias, q->y, q->N, n0);
-    }
-    free(buf);
+    sparcc_avx2_decoded_rows(a, nib_decode_row, a->xp, M, K, q->bias, q->y, q->N, begin, end);
     return;
   }
   for (int64_t n = begin; n < end; n++) {
@@ -1272,7 +1277,7 @@ static void nib_rows(void *ctx, int64_t begin, int64_t end) {
       __m256 tot = _mm256_setzero_ps();
       for (int64_t g = 0; g < q->G; g++) {
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t k = g * group, k1 = (g + 1) * group < K ? (g + 1) * group : K; k < k1; k += 32) {
+        for (int64_t k = g * group, k1 = group_end(q, g); k < k1; k += 32) {
           avx2_decode32(t, row + k / 2, f);
           a0 = _mm256_fmadd_ps(_mm256_load_ps(x + k), f[0], a0);
           a1 = _mm256_fmadd_ps(_mm256_load_ps(x + k + 8), f[1], a1);
@@ -1289,7 +1294,7 @@ static void nib_rows(void *ctx, int64_t begin, int64_t end) {
       __m256 t0 = _mm256_setzero_ps(), t1 = t0, t2 = t0, t3 = t0;
       for (int64_t g = 0; g < q->G; g++) {
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t k = g * group, k1 = (g + 1) * group < K ? (g + 1) * group : K; k < k1; k += 32) {
+        for (int64_t k = g * group, k1 = group_end(q, g); k < k1; k += 32) {
           avx2_decode32(t, row + k / 2, f);
 #define ROW4(A, X)                                                                                   \
   A = _mm256_add_ps(A, _mm256_add_ps(_mm256_fmadd_ps(_mm256_load_ps(X + k + 8), f[1],                  \
@@ -1314,8 +1319,26 @@ static void nib_rows(void *ctx, int64_t begin, int64_t end) {
   }
 }
 
+/* weight row n into `row`, for sparcc_avx2_decoded_rows */
+static void avx2_decode_row(const void *ctx, int64_t n, float *row) {
+  const struct avx2_op *a = ctx;
+  const float *xs[4] = {a->q->x, a->q->x, a->q->x, a->q->x}; /* not read when decoding */
+  float out[4];
+  switch (a->kind) {
+  case A_LUT16: avx2_row(a->q, A_LUT16, n, xs, row, out); break;
+  case A_INT8: avx2_row(a->q, A_INT8, n, xs, row, out); break;
+  case A_UINT8: avx2_row(a->q, A_UINT8, n, xs, row, out); break;
+  default: avx2_row(a->q, A_GATHER, n, xs, row, out); break;
+  }
+}
+
 static void avx2_rows(void *ctx, int64_t begin, int64_t end) {
   const struct avx2_op *a = ctx;
+  const struct sop *q = a->q;
+  if (q->M > 4) {
+    sparcc_avx2_decoded_rows(a, avx2_decode_row, q->x, q->M, q->K, q->bias, q->y, q->N, begin, end);
+    return;
+  }
   switch (a->kind) {
   case A_LUT16: avx2_rows_of(a->q, A_LUT16, begin, end); break;
   case A_INT8: avx2_rows_of(a->q, A_INT8, begin, end); break;
