@@ -13,12 +13,14 @@ owns the value map) -> one handler per ATen op in `HANDLERS`.
 from __future__ import annotations
 
 import contextvars
+import functools
 import inspect
 import itertools
 import logging
 import math
 import operator
 import sysconfig
+import threading
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -213,6 +215,9 @@ def export(
             if dynamic:
                 args = _dynamic_examples(args, dynamic)
             shapes = dynamic_shapes(module, args, dynamic) if dynamic else None
+            decomposed = _export_decomposed(module, args, shapes)
+            if decomposed is not None:
+                return decomposed
             program = torch.export.export(module, tuple(args), dynamic_shapes=shapes, strict=False)
     except SparccError:  # raised by sparcc's own code inside the trace (a keyword call's state objects)
         raise
@@ -258,6 +263,72 @@ def export(
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise SparccError(f"torch.export could not decompose the model's graph into core ATen ops: {first}") from None
+
+
+_ONE_TRACE = threading.Lock()  # _export_decomposed patches a torch module global for one call
+# core ATen ops that compute with training-mode statistics: a program holding
+# one goes through the two-step export, whose checks name the layer
+_TRAINING_OPS = (aten._native_batch_norm_legit_functional.default, aten._native_batch_norm_legit.default,
+                 aten._native_batch_norm_legit.no_stats)
+
+
+def _export_decomposed(module: torch.nn.Module, args: Sequence[Any], shapes: Any) -> ExportedProgram | None:
+    """The core ATen program of `module` in one trace, or None where the
+    two-step path (torch.export.export, then run_decompositions) must run.
+
+    torch.export traces the model to its training IR and run_decompositions
+    traces that graph a second time; tracing once to ATen with the
+    decomposition table applied gives the same graph (the same
+    CompositeImplicit ops kept whole, see torch's run_decompositions) in
+    about 60-70 % of the time. It needs torch internals (torch 2.13 is pinned):
+    anything unexpected, a model in training mode, sparse tensors, a failed
+    trace or a graph with training-mode or random ops returns None, and the
+    public path runs and reports as before (a model in training mode runs
+    the same graph either way, but only the training IR shows its
+    batch_norm and dropout calls to the checks in `export`)."""
+    try:
+        from torch.export import _trace
+        from torch.export.exported_program import (
+            _override_composite_implicit_decomp,
+            _split_decomp_table_to_cia_and_python_decomp,
+        )
+    except ImportError:
+        return None
+    tensors = [*args, *module.parameters(), *module.buffers()]
+    if any(isinstance(t, torch.Tensor) and t.layout != torch.strided for t in tensors):
+        return None
+    cia, table = _split_decomp_table_to_cia_and_python_decomp(decomposition_table())
+    with _ONE_TRACE:
+        original = _trace._export_to_aten_ir
+        _trace._export_to_aten_ir = functools.partial(original, decomp_table=table)
+        try:
+            with torch.no_grad(), warnings.catch_warnings(), _trace._ignore_backend_decomps(), \
+                    _override_composite_implicit_decomp(cia):
+                warnings.filterwarnings("ignore", category=FutureWarning, message=".*LeafSpec")
+                program = _trace._export(module, tuple(args), None, shapes, strict=False, pre_dispatch=False)
+        except SparccError:  # sparcc's own code inside the trace: the same error either way
+            raise
+        except Exception:  # noqa: BLE001 (the public path runs again and reports the error)
+            return None
+        finally:
+            _trace._export_to_aten_ir = original
+    for node in program.graph.nodes:
+        if node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload) and (
+            node.target in _TRAINING_OPS or _draws_random(node)
+        ):
+            return None
+    return program
+
+
+def _draws_random(node: torch.fx.Node) -> bool:
+    """Whether `node` draws random numbers (torch tags such ops
+    nondeterministic_seeded; SDPA carries the tag for its dropout)."""
+    if torch.Tag.nondeterministic_seeded not in node.target.tags:
+        return False
+    if node.target is aten.scaled_dot_product_attention.default:
+        p = node.args[4] if len(node.args) > 4 else node.kwargs.get("dropout_p", 0.0)
+        return p != 0.0
+    return True
 
 
 # Ops that sparcc lowers better whole than as their core ATen decomposition:
