@@ -188,3 +188,32 @@ def test_failing_stage_writes_a_reproducer_that_replays(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "op was not bufferized" in message
     assert f"{folder}/input.mlir:" in result.stderr and "error: op was not bufferized" in result.stderr
+
+
+# calls with pauses around the runtime's spin time (SPIN_ROUNDS pauses, about
+# 0.1-1 ms), so that the team's threads are caught spinning, falling asleep and
+# asleep when a region is posted, a barrier is reached or a region ends
+_SLEEPY = r"""
+import random, time, torch, sparcc
+torch.manual_seed(0)
+layer = torch.nn.TransformerEncoderLayer(128, 4, 256, batch_first=True, dropout=0.0).eval()
+x = torch.randn(2, 24, 128)
+fast = sparcc.jit(layer, threads=3)
+with torch.no_grad():
+    want = layer(x)
+    rng = random.Random(0)
+    for i in range(300):
+        got = fast(x)
+        assert torch.allclose(got, want, atol=1e-4, rtol=1e-4), i
+        time.sleep(rng.choice((0.0, 0.0, 0.0002, 0.0008, 0.002, 0.01)))
+print("ok")
+"""
+
+
+def test_the_team_wakes_after_sleeping_between_calls(tmp_path: Path) -> None:
+    """The runtime enters the kernel to wake only threads that may sleep (a
+    waiter counts itself in before sleeping): a lost wake-up would hang here,
+    and the timeout turns that into a failure."""
+    result = subprocess.run([sys.executable, "-c", _SLEEPY], capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "SPARCC_CACHE_DIR": str(tmp_path)}, check=False)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
