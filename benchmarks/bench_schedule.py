@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE))
 MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "torchvision/convnext_tiny",
           "torchvision/densenet121", "timm/vit_tiny_patch16_224"]
 SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS", "MODEL_STREAMS",
-            "NARROW_PANELS", "VECTOR_UNIT", "CONV1X1_DIRECT_MIN_PIXELS")
+            "NARROW_PANELS", "VECTOR_UNIT", "CONV1X1_DIRECT_MIN_PIXELS", "UNEVEN_PANELS_MIN")
 
 
 def main() -> None:
@@ -69,6 +69,8 @@ def main() -> None:
                     flag = None if flag else schedule.AVX512
                 elif args.switch == "CONV1X1_DIRECT_MIN_PIXELS":  # off: 0 (never)
                     flag = saved if flag else 0
+                elif args.switch == "UNEVEN_PANELS_MIN":  # off: never split panels unevenly
+                    flag = saved if flag else 1 << 30
                 setattr(owner, args.switch, flag)
                 fast = sparcc.jit(model, threads=args.threads, cache=False)
                 fast(*inputs)

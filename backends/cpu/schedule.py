@@ -207,6 +207,8 @@ def _whole_row_tile(m: int, n: int) -> tuple[int, int] | None:
 # results take on one core here.
 PARALLEL_MIN_MACS = 1 << 18
 PARALLEL_MIN_ELEMENTS = 1 << 15
+# least panels per thread for an uneven split of a panel matmul (_packed_matmul)
+UNEVEN_PANELS_MIN = 4
 SPLIT_PLAIN_LOOPS = True  # _split_plain_loops (a switch for benchmarks)
 WINDOW_OPS = True  # _window_op: pooling and grouped convolutions (a switch for benchmarks)
 # Widest vector of a window op's output row (4 zmm accumulators)
@@ -442,10 +444,17 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
     problem = MatmulProblem(1, m, n, k, threads)
     config, choice = choose_matmul(problem, panels=True)
     split = config["split"]
+    uneven = False
     if split == "n" and panels % threads:
         split = "m" if "m" in problem.splits() else "none"
+    if split == "none" and threads > 1 and m * n * k >= PARALLEL_MIN_MACS and panels >= UNEVEN_PANELS_MIN * threads:
+        # panels that do not divide among the threads (an ImageNet head: 125
+        # of 8) are dealt in chunks of ceil(panels / threads), the last one
+        # shorter: the chunk's panel loop runs a dynamic number of whole
+        # panels, and every register tile stays static
+        split, uneven = "n", True
     if split == "n":
-        h = s.forall(h, [panels // threads, 0, 0, 0])
+        h = s.forall(h, [-(-panels // threads) if uneven else panels // threads, 0, 0, 0])
     elif split == "m":
         h = s.forall(h, [0, m // threads, 0, 0])
     mp = m // threads if split == "m" else m
@@ -458,7 +467,8 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
     # would have one accumulator chain per row; several panels side by side
     # give the fmas independent chains (and the reads several streams)
     lanes = vector_unit().lanes
-    jt = _largest_divisor_leq(panels // threads if split == "n" else panels, max(1, 4 * lanes // p), 1) if p < lanes else 1
+    jt = _largest_divisor_leq(panels // threads if split == "n" else panels, max(1, 4 * lanes // p), 1) \
+        if p < lanes and not uneven else 1
     h = s.tile(h, [jt, 0, nr, kc])
     mmain = mp - mp % mr  # at least mr: mr <= mp
     pieces = [(h, mr)]
@@ -473,6 +483,8 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
         shown["panels_per_tile"] = jt
     if split != "none":
         shown |= {"split": split, "threads": threads}
+    if uneven:
+        shown["uneven"] = True
     return shown | ({"choice": choice} if choice else {})
 
 

@@ -212,6 +212,21 @@ def test_parallel_kernels_are_reported_and_correct():
     torch.testing.assert_close(program(a, b), torch.bmm(a, b), atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("threads,k,rows", [(2, 1280, 1), (3, 512, 1), (2, 768, 3)])
+def test_panels_that_do_not_divide_among_the_threads_are_split_unevenly(threads, k, rows):
+    """An ImageNet head (1000 classes: 125 panels of 8) ran on one thread;
+    now each thread takes ceil(125 / threads) panels, the last fewer."""
+    torch.manual_seed(0)
+    head, x = torch.nn.Linear(k, 1000).eval(), torch.randn(rows, k)
+    program = compile_program(head, (x,), threads=threads)
+    panels = [d for d in program.report["schedule"] if "'layout': 'panels:8'" in d]
+    assert panels and "'split': 'n'" in panels[0] and "'uneven': True" in panels[0], program.report["schedule"]
+    # a panel dealt to no thread keeps the fill, one dealt to two is summed twice
+    with torch.no_grad():
+        for _ in range(3):
+            torch.testing.assert_close(program(x), head(x), atol=1e-4, rtol=1e-4)
+
+
 def test_gathers_and_transposes_split_among_threads_unvectorised():
     """An im2col gather and a transpose are not vectorised (see
     test_elementwise_and_reductions_are_vectorised_but_transposes_are_not);
