@@ -183,12 +183,34 @@ def weight_abi(module: Any) -> list[dict[str, Any]]:
     abi = []
     for i, entry_attr in enumerate(entry.attributes["sparcc.weights"].data):  # type: ignore[attr-defined]
         fields = entry_attr.data
-        abi.append({
+        w = {
             "name": fields["name"].data,
             "perm": list(ints(fields["perm"])) if "perm" in fields else None,
             "shape": list(arg_types[first + i].get_shape()),
-        })
+        }
+        if "pad_rows" in fields:
+            w["pad_rows"] = fields["pad_rows"].value.data
+        abi.append(w)
     return abi
+
+
+def weight_view(data: torch.Tensor, shape: list[int], perm: list[int] | None,
+                pad_rows: int | None = None) -> torch.Tensor:
+    """nn.weight semantics: the stored tensor (with `pad_rows`, as rows of the
+    view's last dim padded with zero rows to that many) viewed row-major in
+    the shape that `perm` maps onto `shape`, then permuted."""
+    viewed = list(shape)
+    if perm is not None:
+        viewed = [0] * len(perm)
+        for j, p in enumerate(perm):
+            viewed[p] = shape[j]
+    if pad_rows is not None:
+        import torch
+
+        rows = data.reshape(-1, viewed[-1])
+        data = torch.cat([rows, rows.new_zeros(pad_rows - rows.shape[0], rows.shape[1])])
+    bound = data.reshape(viewed)
+    return bound.permute(*perm) if perm is not None else bound
 
 
 def bind_weights(abi: list[dict[str, Any]], store: dict[str, torch.Tensor]) -> list[torch.Tensor]:
@@ -200,18 +222,10 @@ def bind_weights(abi: list[dict[str, Any]], store: dict[str, torch.Tensor]) -> l
     team sizes keeps one transposed copy of each weight, not two)."""
     buffers = []
     for w in abi:
-        data, shape, perm = store[w["name"]], w["shape"], w["perm"]
-        # nn.weight semantics: the stored tensor viewed row-major in the shape
-        # that `perm` maps onto the argument's shape, then permuted
-        if perm is not None:
-            viewed = [0] * len(perm)
-            for j, p in enumerate(perm):
-                viewed[p] = shape[j]
-            bound = data.reshape(viewed).permute(*perm)
-        else:
-            bound = data.reshape(shape)
+        data, shape, perm, pad = store[w["name"]], w["shape"], w["perm"], w.get("pad_rows")
+        bound = weight_view(data, shape, perm, pad)
         # in the store's dtype, which the frontend made the IR's (float64 stays float64)
-        buffers.append(bound if bound.is_contiguous() else _shared_copy(data, bound, perm))
+        buffers.append(bound if bound.is_contiguous() and pad is None else _shared_copy(data, bound, perm, pad))
     return buffers
 
 
@@ -222,11 +236,12 @@ def bind_weights(abi: list[dict[str, Any]], store: dict[str, torch.Tensor]) -> l
 _copies: weakref.WeakValueDictionary[tuple[Any, ...], torch.Tensor] = weakref.WeakValueDictionary()
 
 
-def _shared_copy(source: torch.Tensor, view: torch.Tensor, perm: list[int] | None) -> torch.Tensor:
+def _shared_copy(source: torch.Tensor, view: torch.Tensor, perm: list[int] | None,
+                 pad_rows: int | None = None) -> torch.Tensor:
     import torch
 
     key = (source.device, source.untyped_storage().data_ptr(), source.storage_offset(), source.dtype,
-           tuple(source.shape), source.stride(), tuple(view.shape), tuple(perm or ()))
+           tuple(source.shape), source.stride(), tuple(view.shape), tuple(perm or ()), pad_rows)
     copy = _copies.get(key)
     # the same values: weights are captured when a program is built, and a
     # tensor changed in place since the last copy (even through .data, which

@@ -293,22 +293,29 @@ class WeightOp(IRDLOperation):
     absent): reshapes and transposes of constant weights fold into the op and
     are paid once, at load time.
 
+    With `pad_rows = R`, the stored tensor is first viewed as rows of L
+    values (L: the last dim of that row-major view) and zero rows are
+    appended up to R rows; the view then covers the padded tensor
+    (customize-layout pads a Linear weight of 50257 outputs to whole panels).
+
     %w = nn.weight @"fc1.weight" : tensor<2048x512xf32>
     """
 
     name = "nn.weight"
     sym_name = prop_def(SymbolRefAttr)
     perm = opt_prop_def(DenseArrayBase.constr(i64))
+    pad_rows = opt_prop_def(IntegerAttr)
     result = result_def(TensorType)
     irdl_options = (ParsePropInAttrDict(),)
     traits = traits_def(Pure())
     assembly_format = "$sym_name attr-dict `:` type($result)"
 
-    def __init__(self, name: str, typ: TensorType, perm: Sequence[int] | None = None):
+    def __init__(self, name: str, typ: TensorType, perm: Sequence[int] | None = None, pad_rows: int | None = None):
         super().__init__(
             properties={
                 "sym_name": SymbolRefAttr(name),
                 "perm": None if perm is None else i64_array(perm),
+                "pad_rows": None if pad_rows is None else IntegerAttr(pad_rows, i64),
             },
             result_types=[typ],
         )
@@ -320,6 +327,26 @@ class WeightOp(IRDLOperation):
                 raise VerifyException(
                     f"expected perm to permute {rank} dims, got {list(ints(self.perm))}"
                 )
+        if self.pad_rows is not None:
+            view = self.view_shape()
+            rows = self.pad_rows.value.data
+            if any(not isinstance(d, int) or d < 0 for d in view) or not view or rows < 1 \
+                    or math.prod(view) != rows * view[-1]:
+                raise VerifyException(f"pad_rows = {rows} does not give rows of the view {list(view)}")
+
+    def view_shape(self) -> list:
+        """The row-major view of the (padded) stored tensor that `perm` permutes into the result."""
+        shape = list(shape_of(self.result))
+        if self.perm is None:
+            return shape
+        viewed = [0] * len(shape)
+        for j, p in enumerate(ints(self.perm)):
+            viewed[p] = shape[j]
+        return viewed
+
+    @property
+    def padded_rows(self) -> int | None:
+        return None if self.pad_rows is None else self.pad_rows.value.data
 
     @property
     def weight_name(self) -> str:

@@ -75,6 +75,8 @@ PANELS = (64, 32, 16, 8)
 # and panels of 8 (an ImageNet head's 1000 classes)
 MODEL_STREAMS = True
 NARROW_PANELS = True
+PAD_PANELS = True  # pad a weight whose n no panel divides (a switch for benchmarks)
+PADDED_ATTR = "sparcc.padded_from"  # on a padded contraction: the n that C keeps
 
 
 def _reassociation(groups: list[list[int]]) -> ArrayAttr:
@@ -111,9 +113,26 @@ def _weight_bytes(module: ModuleOp) -> int:
     return sum(sizes.values())
 
 
-def _packed_weight(w: nn.WeightOp, k: int, n: int, p: int) -> nn.WeightOp | None:
-    """nn.weight of Bp[n/p, k, p] from the same store entry as `w` (B[k, n])."""
+def padded_panel_width(n: int, widest: int) -> int:
+    """The panel width for an n that no panel divides: the widest in PANELS,
+    at most `widest`, whose zero padding adds at most 1/32 of n."""
+    for p in PANELS:
+        if p <= widest and (NARROW_PANELS or p >= 16) and (-n % p) * 32 <= n:
+            return p
+    return PANELS[-1] if NARROW_PANELS else 16
+
+
+def _packed_weight(w: nn.WeightOp, k: int, n: int, p: int, padded: int | None = None) -> nn.WeightOp | None:
+    """nn.weight of Bp[n/p, k, p] from the same store entry as `w` (B[k, n]);
+    with `padded`, Bp[padded/p, k, p] from the [n, k] weight padded with zero
+    rows (a Linear weight only)."""
     perm = list(nn.ints(w.perm)) if w.perm is not None else None
+    if w.pad_rows is not None:
+        return None
+    if padded is not None:
+        if perm != [1, 0]:
+            return None
+        return nn.WeightOp(w.weight_name, TensorType(Float32Type(), [padded // p, k, p]), [0, 2, 1], padded)
     if perm == [1, 0]:  # stored (viewed) as [n, k] = [n/p, p, k] -> permute (0, 2, 1)
         new_perm = [0, 2, 1]
     elif perm is None or perm == [0, 1]:  # stored as [k, n] = [k, n/p, p] -> permute (1, 0, 2)
@@ -153,21 +172,28 @@ class CustomizeLayoutPass(ModulePass):
             return
         (m, k), n = sa, sb[1]
         p = panel_width(n, self.panel)
+        padded = None
+        if p is None and PAD_PANELS:
+            # no panel divides n (GPT-2's 50257 classes): the weight is padded
+            # with zero columns to whole panels, and C keeps the first n
+            p = padded_panel_width(n, self.panel)
+            padded = -(-n // p) * p
         rows = self.stream_rows if streams or 4 * k * n >= self.stream_bytes else self.max_rows
         if p is None or not 1 <= m <= rows or 4 * k * n < self.min_bytes:
             return
         fill = out.owner
         if not isinstance(fill, linalg.FillOp) or len(fill.inputs) != 1:
             return  # an accumulator that is not a constant: left as it is
-        key = (id(w), p)
+        key = (id(w), p, padded)
         if key not in packed:
-            new = _packed_weight(w, k, n, p)
+            new = _packed_weight(w, k, n, p, padded)
             if new is None:
                 return
             Rewriter.insert_op(new, InsertPoint.before(w))
             packed[key] = new.result
         bp = packed[key]
-        nb = n // p
+        np_ = padded if padded is not None else n
+        nb = np_ // p
         f32 = Float32Type()
         # Cp[j, m, r] = fill; Cp[j, m, r] += A[m, k] * Bp[j, k, r]   (loops j, m, r, k)
         empty = tensor.EmptyOp([], TensorType(f32, [nb, m, p]))
@@ -194,10 +220,14 @@ class CustomizeLayoutPass(ModulePass):
             [TensorType(f32, [m, nb, p])],
         )
         collapse = tensor.CollapseShapeOp.build(
-            operands=[unpack.res[0]], result_types=[mm.res[0].type],
+            operands=[unpack.res[0]], result_types=[TensorType(f32, [m, np_])],
             properties={"reassociation": _reassociation([[0], [1, 2]])},
         )
-        Rewriter.replace_op(mm, [empty, init, contraction, empty_c, unpack, collapse], [collapse.results[0]])
+        ops = [empty, init, contraction, empty_c, unpack, collapse]
+        if padded is not None:
+            contraction.attributes[PADDED_ATTR] = IntegerAttr(n, i64)
+            ops.append(tensor.ExtractSliceOp.from_static_parameters(collapse.results[0], [0, 0], [m, n]))
+        Rewriter.replace_op(mm, ops, [ops[-1].results[0]])
         if not fill.res[0].uses:
             Rewriter.erase_op(fill)
         if not w.result.uses:  # every reader now takes the panels

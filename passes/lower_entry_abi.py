@@ -12,7 +12,8 @@ destinations (`bufferization.materialize_in_destination`) and returns
 nothing. Buffers are owned by the caller, so no allocation crosses the
 boundary and weights are bound once, never copied per call. The weight order
 is recorded in the `sparcc.weights` attribute as
-`[{name = "...", perm = array<i64: ...>}, ...]`.
+`[{name = "...", perm = array<i64: ...>}, ...]` (and `pad_rows` where the
+nn.weight has it).
 
 A program compiled for dynamic shapes (convert-nn-to-linalg recorded its
 size symbols in `sparcc.sizes` and the symbolic shapes in `sparcc.arg_dims`
@@ -129,7 +130,7 @@ def lower_function(f: func.FuncOp, in_place_updates: bool = False) -> None:
         block.erase_arg(arg)
     first_size = len(block.args) - len(symbols)  # weights and destinations go before the sizes
 
-    # weights: one argument and one restrict view per distinct (name, perm, shape)
+    # weights: one argument and one restrict view per distinct (name, perm, shape, pad_rows)
     views: dict[tuple[str, tuple[int, ...] | None, tuple[int, ...]], SSAValue] = {}
     entries: list[Attribute] = []
     for op in [o for o in block.walk() if isinstance(o, nn.WeightOp)]:
@@ -137,7 +138,7 @@ def lower_function(f: func.FuncOp, in_place_updates: bool = False) -> None:
             Rewriter.erase_op(op)
             continue
         perm = ints(op.perm) if op.perm is not None else None
-        key = (op.weight_name, perm, tuple(op.result.type.get_shape()))
+        key = (op.weight_name, perm, tuple(op.result.type.get_shape()), op.padded_rows)
         if key not in views:
             arg = block.insert_arg(_memref(op.result.type), first_size)
             first_size += 1
@@ -147,6 +148,8 @@ def lower_function(f: func.FuncOp, in_place_updates: bool = False) -> None:
             entry: dict[str, Attribute] = {"name": StringAttr(op.weight_name)}
             if perm is not None:
                 entry["perm"] = i64_array(perm)
+            if op.pad_rows is not None:
+                entry["pad_rows"] = op.pad_rows
             entries.append(DictionaryAttr(entry))
         op.result.replace_all_uses_with(views[key])
         Rewriter.erase_op(op)

@@ -89,7 +89,7 @@ def write(folder: Path, prepared: Any, threads: int, stages: Any, name: str) -> 
         tool_times = toolchain.build_shared(lowered.llvm_ir, folder, "model", extra_c=c_api)
     weights = [
         {"key": k, "name": w["name"], "shape": list(b.shape), "dtype": _dtype_name(b.dtype),
-         "perm": w["perm"]}
+         "perm": w["perm"], **({"pad_rows": w["pad_rows"]} if "pad_rows" in w else {})}
         for k, w, b in zip(keys, abi, buffers)
     ]
     manifest = {

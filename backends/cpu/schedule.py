@@ -447,12 +447,21 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
     uneven = False
     if split == "n" and panels % threads:
         split = "m" if "m" in problem.splits() else "none"
-    if split == "none" and threads > 1 and m * n * k >= PARALLEL_MIN_MACS and panels >= UNEVEN_PANELS_MIN * threads:
+    lanes = vector_unit().lanes
+    if split == "none" and threads > 1 and m * n * k >= PARALLEL_MIN_MACS and panels >= UNEVEN_PANELS_MIN * threads \
+            and p >= lanes:
         # panels that do not divide among the threads (an ImageNet head: 125
-        # of 8) are dealt in chunks of ceil(panels / threads), the last one
-        # shorter: the chunk's panel loop runs a dynamic number of whole
-        # panels, and every register tile stays static
+        # of 8 on AVX2; GPT-2's 50257 classes padded to 786 of 64) are dealt
+        # in chunks of ceil(panels / threads), the last one shorter: the
+        # chunk's panel loop runs a dynamic number of panels, one register
+        # tile each (several panels to a tile, for panels narrower than a
+        # vector, would leave a partial tile that does not vectorise)
         split, uneven = "n", True
+    # panels narrower than a vector register: a register tile of one panel
+    # would have one accumulator chain per row; several panels side by side
+    # give the fmas independent chains (and the reads several streams)
+    jt = _largest_divisor_leq(panels // threads if split == "n" else panels, max(1, 4 * lanes // p), 1) \
+        if p < lanes else 1
     if split == "n":
         h = s.forall(h, [-(-panels // threads) if uneven else panels // threads, 0, 0, 0])
     elif split == "m":
@@ -463,12 +472,6 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
         nr //= 2
     mr = min(config["mr"], mp)
     kc = config["kc"] if k % config["kc"] == 0 else k
-    # panels narrower than a vector register: a register tile of one panel
-    # would have one accumulator chain per row; several panels side by side
-    # give the fmas independent chains (and the reads several streams)
-    lanes = vector_unit().lanes
-    jt = _largest_divisor_leq(panels // threads if split == "n" else panels, max(1, 4 * lanes // p), 1) \
-        if p < lanes and not uneven else 1
     h = s.tile(h, [jt, 0, nr, kc])
     mmain = mp - mp % mr  # at least mr: mr <= mp
     pieces = [(h, mr)]
@@ -1124,6 +1127,8 @@ def build(module: ir.Module, threads: int = 1) -> tuple[str | None, list[Decisio
             (m, k), (panels, _, p) = _shape(op.operands[0]), _shape(op.operands[2])  # A, Cp[j, m, r]
             op.attributes[TAG] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), tag)
             ts = _packed_matmul(s, s.match(tag), m, panels, p, k, threads)
+            if "sparcc.padded_from" in op.attributes:  # customize-layout padded n to whole panels
+                ts = {**ts, "padded_from": ir.IntegerAttr(op.attributes["sparcc.padded_from"]).value}
             decisions.append(Decision("linalg.matmul", (m, panels * p, k), ts))
         else:
             found = _schedulable_generic(op)

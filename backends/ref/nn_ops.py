@@ -40,14 +40,10 @@ def flag(attr: BoolAttr) -> bool:
 def _weight(f: Frame, op: nn.WeightOp) -> Tensor:
     """The stored tensor viewed row-major in the shape that `perm` maps onto
     the result's shape, then permuted (sparcc.backends.bind_weights)."""
-    data, shape = f.weight(op.weight_name), f.shape(op.result)
-    if op.perm is None:
-        return data.reshape(shape)
-    perm = ints(op.perm)
-    viewed = [0] * len(perm)
-    for j, p in enumerate(perm):
-        viewed[p] = shape[j]
-    return data.reshape(viewed).permute(perm)
+    from sparcc.backends import weight_view
+
+    perm = list(ints(op.perm)) if op.perm is not None else None
+    return weight_view(f.weight(op.weight_name), list(f.shape(op.result)), perm, op.padded_rows)
 
 
 @handles(arith.ConstantOp)

@@ -24,11 +24,13 @@
 // CHECK-LABEL: func.func @weights(
 // CHECK-NEXT:    %w = nn.weight @fc1.weight : tensor<16x8xf32>
 // CHECK-NEXT:    %wt = nn.weight @fc1.weight {perm = array<i64: 1, 0>} : tensor<8x16xf32>
-// CHECK-NEXT:    func.return %w, %wt : tensor<16x8xf32>, tensor<8x16xf32>
-func.func @weights() -> (tensor<16x8xf32>, tensor<8x16xf32>) {
+// CHECK-NEXT:    %wp = nn.weight @fc1.weight {perm = array<i64: 0, 2, 1>, pad_rows = 24 : i64} : tensor<3x8x8xf32>
+// CHECK-NEXT:    func.return %w, %wt, %wp : tensor<16x8xf32>, tensor<8x16xf32>, tensor<3x8x8xf32>
+func.func @weights() -> (tensor<16x8xf32>, tensor<8x16xf32>, tensor<3x8x8xf32>) {
   %w = nn.weight @"fc1.weight" : tensor<16x8xf32>
   %wt = nn.weight @"fc1.weight" {perm = array<i64: 1, 0>} : tensor<8x16xf32>
-  func.return %w, %wt : tensor<16x8xf32>, tensor<8x16xf32>
+  %wp = nn.weight @"fc1.weight" {perm = array<i64: 0, 2, 1>, pad_rows = 24 : i64} : tensor<3x8x8xf32>
+  func.return %w, %wt, %wp : tensor<16x8xf32>, tensor<8x16xf32>, tensor<3x8x8xf32>
 }
 
 // CHECK-LABEL: func.func @weight_names(

@@ -65,6 +65,15 @@ func.func @weight_perm_rank() {
 // -----
 
 // CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.weight' op pad_rows = 10 does not give rows of the view [2, 8, 24]
+func.func @weight_pad_rows() {
+  %0 = nn.weight @w {perm = array<i64: 0, 2, 1>, pad_rows = 10 : i64} : tensor<2x24x8xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
 // CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.sum' op dim 2 is out of range for rank 2
 func.func @reduce_dim(%x: tensor<4x8xf32>) {
   %0 = nn.sum %x {dims = array<i64: 2>} : tensor<4x8xf32> -> tensor<4xf32>

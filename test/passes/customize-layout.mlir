@@ -76,6 +76,38 @@ func.func @narrow_panels(%x: tensor<1x1024xf32>) -> tensor<1x1000xf32> {
   func.return %0 : tensor<1x1000xf32>
 }
 
+// N that no panel divides (GPT-2's 50257 classes; here 1004): the Linear
+// weight is padded with zero rows to whole panels (pad_rows, at load time;
+// 64 wastes 20 columns, under 1/32 of N), the contraction runs over the
+// padded panels and C keeps the first N columns.
+// CHECK-LABEL: @padded_panels(
+// CHECK:         %[[W:.*]] = nn.weight @classes {perm = array<i64: 0, 2, 1>, pad_rows = 1024 : i64} : tensor<16x1024x64xf32>
+// CHECK:         %[[P:.*]] = linalg.generic {{.*}} ins(%x, %[[W]] : tensor<2x1024xf32>, tensor<16x1024x64xf32>) outs(%{{.*}} : tensor<16x2x64xf32>) attrs = {sparcc.layout = "panels:64", sparcc.padded_from = 1004 : i64}
+// CHECK:         %[[O:.*]] = tensor.collapse_shape %{{.*}} : tensor<2x16x64xf32> into tensor<2x1024xf32>
+// CHECK-NEXT:    %[[S:.*]] = tensor.extract_slice %[[O]][0, 0] [2, 1004] [1, 1] : tensor<2x1024xf32> to tensor<2x1004xf32>
+// CHECK-NEXT:    func.return %[[S]]
+// CHECK-LABEL: @padded_panels_of_32(
+// CHECK:         nn.weight @few {perm = array<i64: 0, 2, 1>, pad_rows = 992 : i64} : tensor<31x288x32xf32>
+// CHECK:         sparcc.padded_from = 970 : i64
+func.func @padded_panels(%x: tensor<2x1024xf32>) -> tensor<2x1004xf32> {
+  %w = nn.weight @classes {perm = array<i64: 1, 0>} : tensor<1024x1004xf32>
+  %z = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<2x1004xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<2x1004xf32>) -> tensor<2x1004xf32>
+  %0 = linalg.matmul ins(%x, %w : tensor<2x1024xf32>, tensor<1024x1004xf32>) outs(%f : tensor<2x1004xf32>) -> tensor<2x1004xf32>
+  func.return %0 : tensor<2x1004xf32>
+}
+// 970: panels of 64 would waste 54 columns (over 1/32 of N), of 32 waste 22.
+// (K = 288 keeps this file's weights under total_bytes: see @left_alone.)
+func.func @padded_panels_of_32(%x: tensor<1x288xf32>) -> tensor<1x970xf32> {
+  %w = nn.weight @few {perm = array<i64: 1, 0>} : tensor<288x970xf32>
+  %z = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<1x970xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<1x970xf32>) -> tensor<1x970xf32>
+  %0 = linalg.matmul ins(%x, %w : tensor<1x288xf32>, tensor<288x970xf32>) outs(%f : tensor<1x970xf32>) -> tensor<1x970xf32>
+  func.return %0 : tensor<1x970xf32>
+}
+
 // A weight that something else reads too keeps its buffer, and the matmul
 // gets a packed one of its own.
 // CHECK-LABEL: @shared_weight(
@@ -91,7 +123,8 @@ func.func @shared_weight(%x: tensor<2x1024xf32>) -> (tensor<2x512xf32>, tensor<1
 }
 
 // Left alone: more rows than max_rows (8), a weight under min_bytes (1 MiB),
-// N not a multiple of 8, a float64 matmul, an operand that is not a weight,
+// N not a multiple of 8 in a weight stored [K, N] (only a Linear's [N, K]
+// weight is padded), a float64 matmul, an operand that is not a weight,
 // and an accumulator that is not a fill. With max_rows=64 and min_bytes=0
 // the first two are rewritten.
 // CHECK-LABEL: @left_alone(
@@ -123,7 +156,7 @@ func.func @left_alone(%x16: tensor<16x1024xf32>, %x4s: tensor<4x64xf32>, %x1: te
   %e1 = tensor.empty() : tensor<4x256xf32>
   %f1 = linalg.fill ins(%z : f32) outs(%e1 : tensor<4x256xf32>) -> tensor<4x256xf32>
   %1 = linalg.matmul ins(%x4s, %ws : tensor<4x64xf32>, tensor<64x256xf32>) outs(%f1 : tensor<4x256xf32>) -> tensor<4x256xf32>
-  %wc = nn.weight @classes {perm = array<i64: 1, 0>} : tensor<1024x1004xf32>
+  %wc = nn.weight @classes : tensor<1024x1004xf32>
   %e2 = tensor.empty() : tensor<1x1004xf32>
   %f2 = linalg.fill ins(%z : f32) outs(%e2 : tensor<1x1004xf32>) -> tensor<1x1004xf32>
   %2 = linalg.matmul ins(%x1, %wc : tensor<1x1024xf32>, tensor<1024x1004xf32>) outs(%f2 : tensor<1x1004xf32>) -> tensor<1x1004xf32>

@@ -115,3 +115,91 @@ def test_aot_artifact_lays_the_weights_out_when_it_loads(tmp_path):
     loaded = sparcc.load(tmp_path / "out")
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+# a weight whose rows no panel divides is padded with zero rows to whole
+# panels when it is bound (nn.weight pad_rows); C keeps the first N columns
+_PADDED_CHILD = r"""
+import json, sys, torch, sparcc
+torch.manual_seed(0)
+head = torch.nn.Linear(96, 4097).eval()
+x = torch.randn(2, 96)
+fast = sparcc.jit(head, threads=2)
+with torch.no_grad():
+    err = (fast(x) - head(x)).abs().max().item()
+(program,) = fast.cache.values()
+line = next(l for l in program.report["schedule"] if "panels" in l)
+print(json.dumps({"err": err, "trace": program.report.get("trace"), "line": line}))
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("rows,out_features,panel,padded", [(1, 1001, 64, 1024), (3, 4097, 64, 4160),
+                                                            (2, 970, 32, 992), (5, 203, 16, 208), (1, 201, 8, 208)])
+def test_a_weight_no_panel_divides_is_padded_to_whole_panels(rows, out_features, panel, padded, threads):
+    torch.manual_seed(rows)
+    k = 2048 if out_features < 400 else 512  # at least min_bytes (1 MiB)
+    layer = nn.Linear(k, out_features).eval()
+    x = torch.randn(rows, k)
+    fast = sparcc.jit(layer, threads=threads, cache=False)
+    with torch.no_grad():
+        got = fast(x)
+        assert got.shape == (rows, out_features)
+        torch.testing.assert_close(got, layer(x), rtol=1e-4, atol=1e-4)
+        x2 = torch.randn(rows, k)
+        torch.testing.assert_close(fast(x2), layer(x2), rtol=1e-4, atol=1e-4)
+    (line,) = _matmul_lines(_program(fast))
+    assert f"[{rows}, {padded}, {k}]" in line and f"'layout': 'panels:{panel}'" in line, line
+    assert f"'padded_from': {out_features}" in line, line
+
+
+def test_a_padded_weight_through_an_aot_artifact_and_a_warm_start(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(256, 512), nn.GELU(), nn.Linear(512, 1001)).eval()
+    x = torch.randn(1, 256)
+    sparcc.compile(model, (x,), tmp_path / "out")
+    loaded = sparcc.load(tmp_path / "out")
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x), rtol=1e-4, atol=1e-4)
+    # a new process that finds the program in the cache binds the weight padded again
+    env = {**os.environ, "SPARCC_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", _PADDED_CHILD], env=env, capture_output=True, text=True,
+                           timeout=600, check=False) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+    cold, warm = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
+    assert warm["trace"] == "hit", warm
+    for out in (cold, warm):
+        assert out["err"] < 1e-4 and "'padded_from': 4097" in out["line"], out
+
+
+def test_gpt2_with_its_real_vocabulary_pads_the_tied_head():
+    """GPT-2's 50257 classes: the LM head (tied to the token embedding,
+    which keeps reading the unpadded weight) runs on panels padded to 50304."""
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("transformers")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import zoo_models
+
+    transformers = zoo_models.frameworks()[1]  # torchvision's ops first (README: development traps)
+    config = transformers.GPT2Config(vocab_size=50257, n_embd=32, n_layer=1, n_head=2, n_positions=64)
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(config).eval()
+    ids = torch.randint(0, 50257, (1, 4))
+    ids[0, 0] = 50256  # the last row of the embedding, next to the padding
+
+    def logits(tokens):
+        return model(input_ids=tokens).logits
+
+    fast = sparcc.jit(logits, threads=2, cache=False)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(ids), logits(ids), rtol=1e-4, atol=1e-4)
+    lines = [line for line in _matmul_lines(_program(fast)) if "'padded_from': 50257" in line]
+    assert lines and "[4, 50304, 32]" in lines[0], _matmul_lines(_program(fast))
