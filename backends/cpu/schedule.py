@@ -209,6 +209,9 @@ PARALLEL_MIN_MACS = 1 << 18
 PARALLEL_MIN_ELEMENTS = 1 << 15
 # least panels per thread for an uneven split of a panel matmul (_packed_matmul)
 UNEVEN_PANELS_MIN = 4
+# rows below which panels as wide as a vector go several to a register tile
+# (one row of one panel is one FMA chain; a switch for benchmarks)
+JT_ROWS = 4
 SPLIT_PLAIN_LOOPS = True  # _split_plain_loops (a switch for benchmarks)
 WINDOW_OPS = True  # _window_op: pooling and grouped convolutions (a switch for benchmarks)
 # Widest vector of a window op's output row (4 zmm accumulators)
@@ -448,20 +451,32 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
     if split == "n" and panels % threads:
         split = "m" if "m" in problem.splits() else "none"
     lanes = vector_unit().lanes
+
+    def side_by_side(count: int) -> int:
+        """Panels of one vector to a register tile at fewer than JT_ROWS rows:
+        a tile of one panel is one FMA chain a row (latency-bound); up to 8
+        panels side by side (10 accumulators in all) are more chains."""
+        return _largest_divisor_leq(count, min(8, max(1, 10 // m)), 1) if p == lanes and m < JT_ROWS else 1
+
     if split == "none" and threads > 1 and m * n * k >= PARALLEL_MIN_MACS and panels >= UNEVEN_PANELS_MIN * threads \
-            and p >= lanes:
+            and (p > lanes or (p == lanes and side_by_side(panels) == 1)):
         # panels that do not divide among the threads (an ImageNet head: 125
-        # of 8 on AVX2; GPT-2's 50257 classes padded to 786 of 64) are dealt
-        # in chunks of ceil(panels / threads), the last one shorter: the
-        # chunk's panel loop runs a dynamic number of panels, one register
-        # tile each (several panels to a tile, for panels narrower than a
-        # vector, would leave a partial tile that does not vectorise)
+        # of 8 on AVX2 at 3 rows or more; GPT-2's 50257 classes padded to 786
+        # of 64) are dealt in chunks of ceil(panels / threads), the last one
+        # shorter: the chunk's panel loop runs a dynamic number of panels,
+        # one register tile each (several panels to a tile would leave a
+        # partial tile that does not vectorise). Panels of one vector that
+        # go several to a tile (side_by_side) run on one thread instead:
+        # Linear(1280, 1000) at 1 row, 2 threads, 86 us against 145 split
         split, uneven = "n", True
     # panels narrower than a vector register: a register tile of one panel
     # would have one accumulator chain per row; several panels side by side
     # give the fmas independent chains (and the reads several streams)
-    jt = _largest_divisor_leq(panels // threads if split == "n" else panels, max(1, 4 * lanes // p), 1) \
-        if p < lanes else 1
+    jt = 1
+    if p < lanes:
+        jt = _largest_divisor_leq(panels // threads if split == "n" else panels, max(1, 4 * lanes // p), 1)
+    elif not uneven:
+        jt = side_by_side(panels // threads if split == "n" else panels)
     if split == "n":
         h = s.forall(h, [-(-panels // threads) if uneven else panels // threads, 0, 0, 0])
     elif split == "m":
