@@ -16,7 +16,12 @@ last-level cache reads each weight of up to 32 rows in panels) and
 NARROW_PANELS (passes/customize_layout.py: panels of 8 columns, several to a
 register tile, for N not a multiple of 16 such as a 1000-class head) and
 VECTOR_UNIT (register tiles sized for the host's vector registers; off:
-for AVX-512's 32 registers of 16 lanes, what every host got before). Each model is compiled with the switch
+for AVX-512's 32 registers of 16 lanes, what every host got before),
+CONV1X1_DIRECT_MIN_PIXELS (1x1 convolutions as W @ X), UNEVEN_PANELS_MIN
+(panels that do not divide among the threads split unevenly), JT_ROWS
+(panels of one vector several to a register tile at 1-2 rows) and
+PAD_PANELS (a Linear weight that no panel divides padded to whole
+panels). Each model is compiled with the switch
 on and off (cache off: the cache key does not see the switches) and the two
 programs and eager are timed in alternating blocks. Writes
 benchmarks/results/schedule.json.
@@ -35,7 +40,8 @@ sys.path.insert(0, str(HERE))
 MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "torchvision/convnext_tiny",
           "torchvision/densenet121", "timm/vit_tiny_patch16_224"]
 SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS", "MODEL_STREAMS",
-            "NARROW_PANELS", "VECTOR_UNIT", "CONV1X1_DIRECT_MIN_PIXELS", "UNEVEN_PANELS_MIN")
+            "NARROW_PANELS", "VECTOR_UNIT", "CONV1X1_DIRECT_MIN_PIXELS", "UNEVEN_PANELS_MIN", "JT_ROWS",
+            "PAD_PANELS")
 
 
 def main() -> None:
@@ -58,6 +64,7 @@ def main() -> None:
     print("| model | off ms | on ms | gain | eager ms | vs eager |")
     print("| --- | --- | --- | --- | --- | --- |")
     owner = {"PLAN_BUFFERS": plan_buffers, "MODEL_STREAMS": customize_layout, "NARROW_PANELS": customize_layout,
+             "PAD_PANELS": customize_layout,
              "CONV1X1_DIRECT_MIN_PIXELS": convert_nn_to_linalg}.get(args.switch, schedule)
     saved = getattr(owner, args.switch)
     for entry in zoo_models.select(args.only or MODELS):
@@ -71,6 +78,8 @@ def main() -> None:
                     flag = saved if flag else 0
                 elif args.switch == "UNEVEN_PANELS_MIN":  # off: never split panels unevenly
                     flag = saved if flag else 1 << 30
+                elif args.switch == "JT_ROWS":  # off: one panel of a vector's width to a register tile
+                    flag = saved if flag else 0
                 setattr(owner, args.switch, flag)
                 fast = sparcc.jit(model, threads=args.threads, cache=False)
                 fast(*inputs)
