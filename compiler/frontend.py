@@ -281,11 +281,11 @@ def _export_decomposed(module: torch.nn.Module, args: Sequence[Any], shapes: Any
     decomposition table applied gives the same graph (the same
     CompositeImplicit ops kept whole, see torch's run_decompositions) in
     about 60-70 % of the time. It needs torch internals (torch 2.13 is pinned):
-    anything unexpected, a model in training mode, sparse tensors, a failed
-    trace or a graph with training-mode or random ops returns None, and the
-    public path runs and reports as before (a model in training mode runs
-    the same graph either way, but only the training IR shows its
-    batch_norm and dropout calls to the checks in `export`)."""
+    a missing internal, sparse tensors, a failed trace, or a graph with
+    training-mode batch statistics or random ops returns None, and the
+    public path runs and reports as before (a model in training mode
+    without those traces the same graph either way; only the training IR
+    shows batch_norm and dropout calls to the checks in `export`)."""
     try:
         from torch.export import _trace
         from torch.export.exported_program import (

@@ -969,14 +969,10 @@ def load_sharded(folder: str | Path, threads: int | None = None, timeout: float 
 
 
 def _bound(local: torch.Tensor, op: nn.WeightOp) -> torch.Tensor:
-    shape = list(nn.shape_of(op.result))
-    if op.perm is None:
-        return local.reshape(shape)
-    perm = list(nn.ints(op.perm))
-    viewed = [0] * len(perm)
-    for j, p in enumerate(perm):
-        viewed[p] = shape[j]
-    return local.reshape(viewed).permute(*perm).contiguous()
+    from sparcc.backends import weight_view
+
+    perm = list(nn.ints(op.perm)) if op.perm is not None else None
+    return weight_view(local, list(nn.shape_of(op.result)), perm, op.padded_rows).contiguous()
 
 
 def _barrier() -> None:

@@ -472,11 +472,12 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
     # panels narrower than a vector register: a register tile of one panel
     # would have one accumulator chain per row; several panels side by side
     # give the fmas independent chains (and the reads several streams)
+    own = panels // threads if split == "n" else panels  # a thread's panels (uneven: jt stays 1)
     jt = 1
     if p < lanes:
-        jt = _largest_divisor_leq(panels // threads if split == "n" else panels, max(1, 4 * lanes // p), 1)
+        jt = _largest_divisor_leq(own, max(1, 4 * lanes // p), 1)
     elif not uneven:
-        jt = side_by_side(panels // threads if split == "n" else panels)
+        jt = side_by_side(own)
     if split == "n":
         h = s.forall(h, [-(-panels // threads) if uneven else panels // threads, 0, 0, 0])
     elif split == "m":
