@@ -21,7 +21,8 @@ CONV1X1_DIRECT_MIN_PIXELS (1x1 convolutions as W @ X), UNEVEN_PANELS_MIN
 (panels that do not divide among the threads split unevenly), JT_ROWS
 (panels of one vector several to a register tile at 1-2 rows) and
 PAD_PANELS (a Linear weight that no panel divides padded to whole
-panels). Each model is compiled with the switch
+panels); CHANNELS_LAST (passes/channels_last.py: convolutions and poolings
+NHWC, the transposes between them cancelled). Each model is compiled with the switch
 on and off (cache off: the cache key does not see the switches) and the two
 programs and eager are timed in alternating blocks. Writes
 benchmarks/results/schedule.json.
@@ -41,7 +42,7 @@ MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "tor
           "torchvision/densenet121", "timm/vit_tiny_patch16_224"]
 SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS", "MODEL_STREAMS",
             "NARROW_PANELS", "VECTOR_UNIT", "CONV1X1_DIRECT_MIN_PIXELS", "UNEVEN_PANELS_MIN", "JT_ROWS",
-            "PAD_PANELS")
+            "PAD_PANELS", "CHANNELS_LAST")
 
 
 def main() -> None:
@@ -56,7 +57,7 @@ def main() -> None:
     import torch
     import zoo_models
     from sparcc.backends.cpu import plan_buffers, schedule
-    from sparcc.passes import convert_nn_to_linalg, customize_layout
+    from sparcc.passes import channels_last, convert_nn_to_linalg, customize_layout
     from timing import blocked_median_ms, write_results
 
     rows: list[dict[str, Any]] = []
@@ -64,7 +65,7 @@ def main() -> None:
     print("| model | off ms | on ms | gain | eager ms | vs eager |")
     print("| --- | --- | --- | --- | --- | --- |")
     owner = {"PLAN_BUFFERS": plan_buffers, "MODEL_STREAMS": customize_layout, "NARROW_PANELS": customize_layout,
-             "PAD_PANELS": customize_layout,
+             "PAD_PANELS": customize_layout, "CHANNELS_LAST": channels_last,
              "CONV1X1_DIRECT_MIN_PIXELS": convert_nn_to_linalg}.get(args.switch, schedule)
     saved = getattr(owner, args.switch)
     for entry in zoo_models.select(args.only or MODELS):

@@ -836,6 +836,10 @@ class Conv2dOp(NnOp):
     %y = nn.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>,
            dilation = array<i64: 1, 1>, groups = 1 : i64}
            : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+
+    With `channels_last = true` the input and the result are NHWC ([N, H, W,
+    C] and [N, OH, OW, F]; the weight keeps PyTorch's layout): the
+    channels-last pass (passes/channels_last.py) sets it.
     """
 
     name = "nn.conv2d"
@@ -847,6 +851,7 @@ class Conv2dOp(NnOp):
     padding = prop_def(DenseArrayBase.constr(i64))
     dilation = prop_def(DenseArrayBase.constr(i64))
     groups = prop_def(IntegerAttr[IntegerType])
+    channels_last = prop_def(BoolAttr, default_value=BoolAttr.from_bool(False))
     traits = traits_def(Pure())
     assembly_format = "$input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)"
 
@@ -868,6 +873,9 @@ class Conv2dOp(NnOp):
         g = self.groups.value.data
         if len(x) != 4 or len(w) != 4:
             raise VerifyException(f"expected 4-d input and weight, got {list(x)} and {list(w)}")
+        nhwc = self.channels_last.value.data
+        if nhwc and len(x) == 4:
+            x = (x[0], x[3], x[1], x[2])  # checked as NCHW
         if g < 1 or x[1] % g or w[0] % g or w[1] * g != x[1]:
             raise VerifyException(
                 f"expected weight [F, C/groups, KH, KW] with C={x[1]}, groups={g}, got {list(w)}"
@@ -881,6 +889,8 @@ class Conv2dOp(NnOp):
         ow = (x[3] + 2 * pw - dw * (w[3] - 1) - 1) // sw + 1
         if oh < 1 or ow < 1:
             raise VerifyException(f"kernel {list(w[2:])} does not fit input {list(x[2:])}")
+        if nhwc:
+            return tensor((x[0], oh, ow, w[0]), elem(self.input))
         return tensor((x[0], w[0], oh, ow), elem(self.input))
 
 
@@ -901,6 +911,8 @@ class Pool2dOp(NnOp, abc.ABC):
     stride = prop_def(DenseArrayBase.constr(i64))
     padding = prop_def(DenseArrayBase.constr(i64))
     ceil_mode = prop_def(BoolAttr, default_value=BoolAttr.from_bool(False))
+    # NHWC input and result (set by the channels-last pass)
+    channels_last = prop_def(BoolAttr, default_value=BoolAttr.from_bool(False))
     traits = traits_def(Pure())
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
@@ -919,16 +931,21 @@ class Pool2dOp(NnOp, abc.ABC):
 
     def infer_type(self) -> TensorType:
         x = shape_of(self.input)
+        nhwc = self.channels_last.value.data
         if len(x) != 4:
-            raise VerifyException(f"expected a 4-d NCHW input, got {list(x)}")
+            raise VerifyException(f"expected a 4-d {'NHWC' if nhwc else 'NCHW'} input, got {list(x)}")
         if not is_static(x[1:]):
             raise VerifyException(f"input {dims_text(x)}: only the batch dim of a pooling may be dynamic")
+        if nhwc:
+            x = (x[0], x[3], x[1], x[2])
         (kh, kw), (sh, sw), (ph, pw) = ints(self.kernel), ints(self.stride), ints(self.padding)
         if 2 * ph > kh or 2 * pw > kw:
             raise VerifyException("expected padding at most half the kernel size")
         oh, ow = (pooled_size(n, k, st, p, self.ceil_mode.value.data) for n, k, st, p in ((x[2], kh, sh, ph), (x[3], kw, sw, pw)))
         if oh < 1 or ow < 1:
             raise VerifyException(f"kernel {[kh, kw]} does not fit input {list(x[2:])}")
+        if nhwc:
+            return tensor((x[0], oh, ow, x[1]), elem(self.input))
         return tensor((x[0], x[1], oh, ow), elem(self.input))
 
 

@@ -96,6 +96,12 @@ def _customize_layout() -> type[ModulePass]:
     return CustomizeLayoutPass
 
 
+def _channels_last() -> type[ModulePass]:
+    from sparcc.passes.channels_last import ChannelsLastPass
+
+    return ChannelsLastPass
+
+
 def _widen_bool_tensors() -> type[ModulePass]:
     from sparcc.passes.widen_bool_tensors import WidenBoolTensorsPass
 
@@ -109,6 +115,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "fuse-elementwise": _fuse_elementwise,
     "fuse-attention": _fuse_attention,
     "customize-layout": _customize_layout,
+    "channels-last": _channels_last,
     "quantize-weights": _quantize_weights,
     "lower-quant": _target_pass("sparcc.backends.cpu.lower_quant:LowerQuantPass"),
     "hls-lower-quant": _target_pass("sparcc.backends.hls.lower_quant:LowerQuantPass"),

@@ -1541,6 +1541,8 @@ def _conv2d(e: Emitter, op: nn.Conv2dOp):
     g = op.groups.value.data
     fg = f // g
     (sh, sw), (ph, pw), (dh, dw) = ints(op.stride), ints(op.padding), ints(op.dilation)
+    if op.channels_last.value.data:
+        return _conv2d_nhwc(e, op)
     _, _, oh, ow = shape_of(op.result)
     if (g == 1 and n == 1 and kh == kw == 1 and (sh, sw, ph, pw) == (1, 1, 0, 0)
             and CONV1X1_DIRECT_MIN_PIXELS and h * w >= CONV1X1_DIRECT_MIN_PIXELS
@@ -1625,12 +1627,97 @@ def _conv2d_im2col(e: Emitter, op: nn.Conv2dOp, x: SSAValue) -> SSAValue:
     return y
 
 
+def _conv2d_nhwc(e: Emitter, op: nn.Conv2dOp) -> SSAValue:
+    """A channels-last convolution (NHWC in and out, the weight as PyTorch
+    stores it, laid out anew at load time). Ungrouped ones are matmuls over
+    rows of pixels: a 1x1 one multiplies the input itself (or its strided
+    pixels) by the [C, F] weight, a larger one the windows gathered as
+    [N*OH*OW, KH*KW*C] rows (runs of C contiguous values, copied a vector at
+    a time) by the weight as [KH*KW*C, F]. Depthwise and grouped ones are
+    loop nests whose innermost loop runs along the channels (the contiguous
+    dim), vectorised by the CPU schedule; their reductions over the window
+    come before it."""
+    n, h, w, c = shape_of(op.input)
+    f, cg, kh, kw = shape_of(op.weight)
+    g = op.groups.value.data
+    fg = f // g
+    (sh, sw), (ph, pw), (dh, dw) = ints(op.stride), ints(op.padding), ints(op.dilation)
+    _, oh, ow, _ = shape_of(op.result)
+    typ = elem(op.input)
+    if g == 1 and kh == kw == 1 and (ph, pw) == (0, 0):
+        x = op.input
+        if (sh, sw) != (1, 1):  # the pixels the 1x1 windows read
+            N, OH, OW, C = dims(4)
+            x = e.generic([x], [amap(4, [N, OH * sh, OW * sw, C])], e.empty([n, oh, ow, c], typ),
+                          amap(4, dims(4)), [PAR] * 4, lambda s, v: v[0])
+        wmat = e.add(nn.PermuteOp(reshape_or_fold(e, op.weight, [f, c]), [1, 0]))
+        y = e.reshape(e.add(nn.MatmulOp(e.reshape(x, [n * oh * ow, c]), wmat)), [n, oh, ow, f])
+    else:
+        x = e.pad(op.input, [0, ph, pw, 0], [0, ph, pw, 0], 0.0)
+        if g == 1:
+            N, OH, OW, KH, KW, C = dims(6)
+            patches = e.generic(
+                [x], [amap(6, [N, OH * sh + KH * dh, OW * sw + KW * dw, C])],
+                e.empty([n, oh, ow, kh, kw, c], typ), amap(6, dims(6)), [PAR] * 6, lambda s, v: v[0],
+            )
+            # [KH, KW, C, F] (laid out at load time) collapsed to [KH*KW*C, F]
+            # in one step, so that customize-layout sees the weight (and
+            # stores it in panels where the matmul streams it)
+            w4 = e.add(nn.PermuteOp(op.weight, [2, 3, 1, 0]))
+            wmat = e.add(tensor.CollapseShapeOp.build(
+                operands=[w4], result_types=[nn.tensor([kh * kw * c, f], typ)],
+                properties={"reassociation": reassociation([[0, 1, 2], [3]])},
+            ))
+            rows = e.reshape(patches, [n * oh * ow, kh * kw * c])
+            y = e.reshape(e.add(nn.MatmulOp(rows, wmat)), [n, oh, ow, f])
+        elif cg == 1 and fg == 1:  # depthwise: loops n oh ow | kh kw | c
+            wd = e.add(nn.PermuteOp(reshape_or_fold(e, op.weight, [c, kh, kw]), [1, 2, 0]))
+            N, OH, OW, KH, KW, C = dims(6)
+            y = e.generic(
+                [x, wd],
+                [amap(6, [N, OH * sh + KH * dh, OW * sw + KW * dw, C]), amap(6, [KH, KW, C])],
+                e.filled([n, oh, ow, c], typ, 0.0), amap(6, [N, OH, OW, C]),
+                [PAR] * 3 + [RED] * 2 + [PAR], lambda s, v: s.add(v[2], s.mul(v[0], v[1])),
+            )
+        else:  # grouped: loops n oh ow g | kh kw c | f
+            hp, wp = h + 2 * ph, w + 2 * pw
+            x = e.reshape(x, [n, hp, wp, g, cg])
+            wg = e.add(nn.PermuteOp(reshape_or_fold(e, op.weight, [g, fg, cg, kh, kw]), [0, 3, 4, 2, 1]))
+            N, OH, OW, G, KH, KW, C, F = dims(8)
+            y = e.generic(
+                [x, wg],
+                [amap(8, [N, OH * sh + KH * dh, OW * sw + KW * dw, G, C]), amap(8, [G, KH, KW, C, F])],
+                e.filled([n, oh, ow, g, fg], typ, 0.0), amap(8, [N, OH, OW, G, F]),
+                [PAR] * 4 + [RED] * 3 + [PAR], lambda s, v: s.add(v[2], s.mul(v[0], v[1])),
+            )
+            y = e.reshape(y, [n, oh, ow, f])
+    if op.bias is not None:
+        y = e.add(nn.AddOp(y, op.bias))
+    return y
+
+
 def _pool(e: Emitter, op: nn.Pool2dOp, fill: float, init: float, body: Body) -> SSAValue:
     (kh, kw), (sh, sw), (ph, pw) = ints(op.kernel), ints(op.stride), ints(op.padding)
-    n, c, oh, ow = shape_of(op.result)
-    _, _, h, w = shape_of(op.input)
+    if op.channels_last.value.data:
+        n, oh, ow, c = shape_of(op.result)
+        _, h, w, _ = shape_of(op.input)
+    else:
+        n, c, oh, ow = shape_of(op.result)
+        _, _, h, w = shape_of(op.input)
     # ceil_mode: the last windows may reach past the right/bottom padding
     high = [max(p, (o - 1) * st + k - size - p) for p, o, st, k, size in ((ph, oh, sh, kh, h), (pw, ow, sw, kw, w))]
+    if op.channels_last.value.data:  # loops n oh ow | kh kw | c: the channels innermost
+        x = e.pad(op.input, [0, ph, pw, 0], [0, *high, 0], fill)
+        window = e.empty([kh, kw], elem(op.input))
+        N, OH, OW, KH, KW, C = dims(6)
+        return e.generic(
+            [x, window],
+            [amap(6, [N, OH * sh + KH, OW * sw + KW, C]), amap(6, [KH, KW])],
+            e.filled([n, oh, ow, c], elem(op.input), init),
+            amap(6, [N, OH, OW, C]),
+            [PAR] * 3 + [RED] * 2 + [PAR],
+            body,
+        )
     x = e.pad(op.input, [0, 0, ph, pw], [0, 0, *high], fill)
     window = e.empty([kh, kw], elem(op.input))
     N, C, OH, OW, KH, KW = dims(6)
@@ -1654,14 +1741,15 @@ def _max_pool(e: Emitter, op: nn.MaxPool2dOp):
 def _avg_pool(e: Emitter, op: nn.AvgPool2dOp):
     total = _pool(e, op, 0.0, 0.0, lambda s, x: s.add(x[2], x[0]))
     (kh, kw), (sh, sw), (ph, pw) = ints(op.kernel), ints(op.stride), ints(op.padding)
-    _, _, h, w = shape_of(op.input)
-    _, _, oh, ow = shape_of(op.result)
+    nhwc = op.channels_last.value.data
+    h, w = shape_of(op.input)[1:3] if nhwc else shape_of(op.input)[2:]
+    oh, ow = shape_of(op.result)[1:3] if nhwc else shape_of(op.result)[2:]
     include = op.count_include_pad.value.data
     rows = [_window(i, sh, ph, kh, h, include) for i in range(oh)]
     cols = [_window(j, sw, pw, kw, w, include) for j in range(ow)]
     if len(set(rows)) == 1 and len(set(cols)) == 1:
         return e.add(nn.DivOp(total, e.splat(float(rows[0] * cols[0]), elem(op.input))))
-    typ = TensorType(elem(op.input), [oh, ow])
+    typ = TensorType(elem(op.input), [oh, ow, 1] if nhwc else [oh, ow])
     divisor = e.add(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(typ, [float(r * c) for r in rows for c in cols])))
     return e.add(nn.DivOp(total, divisor))
 

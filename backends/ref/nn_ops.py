@@ -364,24 +364,34 @@ def _sdpa(f: Frame, op: nn.SdpaOp) -> Tensor:
     return torch.matmul(torch.softmax(scores, -1), v)
 
 
+def _nchw(f: Frame, op: nn.Conv2dOp | nn.Pool2dOp) -> Tensor:
+    """The op's input as NCHW (channels_last: it is NHWC)."""
+    x = f[op.input]
+    return x.permute(0, 3, 1, 2) if flag(op.channels_last) else x
+
+
+def _laid_out(op: nn.Conv2dOp | nn.Pool2dOp, y: Tensor) -> Tensor:
+    return y.permute(0, 2, 3, 1).contiguous() if flag(op.channels_last) else y
+
+
 @handles(nn.Conv2dOp)
 def _conv2d(f: Frame, op: nn.Conv2dOp) -> Tensor:
-    return F.conv2d(
-        f[op.input], f[op.weight], f.get(op.bias), ints(op.stride), ints(op.padding), ints(op.dilation),
+    return _laid_out(op, F.conv2d(
+        _nchw(f, op), f[op.weight], f.get(op.bias), ints(op.stride), ints(op.padding), ints(op.dilation),
         op.groups.value.data,
-    )
+    ))
 
 
 @handles(nn.MaxPool2dOp)
 def _max_pool(f: Frame, op: nn.MaxPool2dOp) -> Tensor:
-    return F.max_pool2d(f[op.input], ints(op.kernel), ints(op.stride), ints(op.padding),
-                        ceil_mode=flag(op.ceil_mode))
+    return _laid_out(op, F.max_pool2d(_nchw(f, op), ints(op.kernel), ints(op.stride), ints(op.padding),
+                                      ceil_mode=flag(op.ceil_mode)))
 
 
 @handles(nn.AvgPool2dOp)
 def _avg_pool(f: Frame, op: nn.AvgPool2dOp) -> Tensor:
-    return F.avg_pool2d(f[op.input], ints(op.kernel), ints(op.stride), ints(op.padding),
-                        ceil_mode=flag(op.ceil_mode), count_include_pad=flag(op.count_include_pad))
+    return _laid_out(op, F.avg_pool2d(_nchw(f, op), ints(op.kernel), ints(op.stride), ints(op.padding),
+                                      ceil_mode=flag(op.ceil_mode), count_include_pad=flag(op.count_include_pad)))
 
 
 # ----------------------------------------------------------------------------

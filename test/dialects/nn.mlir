@@ -157,6 +157,16 @@ func.func @conv(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<4xf
   func.return %0, %1, %2, %3 : tensor<1x4x6x6xf32>, tensor<1x4x4x4xf32>, tensor<1x3x4x4xf32>, tensor<1x3x4x4xf32>
 }
 
+// channels_last: NHWC in and out, the weight as PyTorch stores it.
+// CHECK-LABEL: func.func @conv_nhwc(
+// CHECK-NEXT:    %0 = nn.conv2d %x, %w {stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, dilation = array<i64: 1, 1>, groups = 1 : i64, channels_last = true} : (tensor<1x8x8x3xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x4x4xf32>
+// CHECK-NEXT:    %1 = nn.max_pool2d %x {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0>, channels_last = true} : tensor<1x8x8x3xf32> -> tensor<1x4x4x3xf32>
+func.func @conv_nhwc(%x: tensor<1x8x8x3xf32>, %w: tensor<4x3x3x3xf32>) -> (tensor<1x4x4x4xf32>, tensor<1x4x4x3xf32>) {
+  %0 = nn.conv2d %x, %w {stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, dilation = array<i64: 1, 1>, groups = 1 : i64, channels_last = true} : (tensor<1x8x8x3xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x4x4xf32>
+  %1 = nn.max_pool2d %x {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0>, channels_last = true} : tensor<1x8x8x3xf32> -> tensor<1x4x4x3xf32>
+  func.return %0, %1 : tensor<1x4x4x4xf32>, tensor<1x4x4x3xf32>
+}
+
 // CHECK-LABEL: func.func @movement(
 // CHECK-NEXT:    %0 = nn.permute %x {perm = array<i64: 1, 0>} : tensor<4x8xf32> -> tensor<8x4xf32>
 // CHECK-NEXT:    %1 = nn.reshape %x : tensor<4x8xf32> -> tensor<32xf32>

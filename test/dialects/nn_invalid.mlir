@@ -227,6 +227,16 @@ func.func @conv2d_channels(%x: tensor<1x3x8x8xf32>, %w: tensor<4x2x3x3xf32>) {
 // -----
 
 // CHECK-NEXT: {{^//}} -----
+// CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 3]]:3: error: 'nn.conv2d' op expected weight [F, C/groups, KH, KW] with C=8, groups=1, got [4, 3, 3, 3]
+// channels_last: the channels are the last dim (8 here), not dim 1
+func.func @conv2d_channels_last(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
+  %0 = nn.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64, channels_last = true} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+  func.return
+}
+
+// -----
+
+// CHECK-NEXT: {{^//}} -----
 // CHECK-NEXT: nn_invalid.mlir:[[# @LINE + 2]]:3: error: 'nn.conv2d' op expected bias of shape [4]
 func.func @conv2d_bias(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<3xf32>) {
   %0 = nn.conv2d %x, %w, %b {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>, tensor<3xf32>) -> tensor<1x4x6x6xf32>

@@ -47,6 +47,43 @@ func.func @stored_k_by_n(%x: tensor<1x512xf32>) -> tensor<1x784xf32> {
   func.return %0 : tensor<1x784xf32>
 }
 
+// A channels-last 3x3 convolution's weight: [F, C, KH, KW] stored, laid out
+// as [KH, KW, C, F] and read collapsed to [KH*KW*C, F]. Its panels split the
+// stored F: viewed as [F/64, 64, C, KH, KW], permuted to [F/64, KH, KW, C,
+// 64], collapsed to [F/64, KH*KW*C, 64].
+// CHECK-LABEL: @collapsed_conv_weight(
+// CHECK:         %[[W:.*]] = nn.weight @conv.weight {perm = array<i64: 0, 3, 4, 2, 1>} : tensor<2x3x3x64x64xf32>
+// CHECK-NEXT:    %[[K:.*]] = tensor.collapse_shape %[[W]] {{\[\[}}0 : i64], [1 : i64, 2 : i64, 3 : i64], [4 : i64]] : tensor<2x3x3x64x64xf32> into tensor<2x576x64xf32>
+// CHECK:         linalg.generic {{.*}} ins(%x, %[[K]] : tensor<4x576xf32>, tensor<2x576x64xf32>) {{.*}}sparcc.layout = "panels:64"
+// CHECK-NOT:     linalg.matmul
+// CHECK-NOT:     perm = array<i64: 2, 3, 1, 0>
+func.func @collapsed_conv_weight(%x: tensor<4x576xf32>) -> tensor<4x128xf32> {
+  %w = nn.weight @conv.weight {perm = array<i64: 2, 3, 1, 0>} : tensor<3x3x64x128xf32>
+  %b = tensor.collapse_shape %w [[0, 1, 2], [3]] : tensor<3x3x64x128xf32> into tensor<576x128xf32>
+  %z = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<4x128xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<4x128xf32>) -> tensor<4x128xf32>
+  %0 = linalg.matmul ins(%x, %b : tensor<4x576xf32>, tensor<576x128xf32>) outs(%f : tensor<4x128xf32>) -> tensor<4x128xf32>
+  func.return %0 : tensor<4x128xf32>
+}
+
+// A weight collapsed with its last dim merged too ([KH*KW, C*F]) is not a
+// [K, N] matrix whose N is the weight's last dim: left alone (with
+// min_bytes=0 too).
+// CHECK-LABEL: @collapsed_otherwise(
+// CHECK:         linalg.matmul
+// OPTS-LABEL: @collapsed_otherwise(
+// OPTS:         linalg.matmul
+func.func @collapsed_otherwise(%x: tensor<4x9xf32>) -> tensor<4x1024xf32> {
+  %w = nn.weight @conv2.weight {perm = array<i64: 2, 3, 1, 0>} : tensor<3x3x8x128xf32>
+  %b = tensor.collapse_shape %w [[0, 1], [2, 3]] : tensor<3x3x8x128xf32> into tensor<9x1024xf32>
+  %z = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<4x1024xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<4x1024xf32>) -> tensor<4x1024xf32>
+  %0 = linalg.matmul ins(%x, %b : tensor<4x9xf32>, tensor<9x1024xf32>) outs(%f : tensor<4x1024xf32>) -> tensor<4x1024xf32>
+  func.return %0 : tensor<4x1024xf32>
+}
+
 // More rows than max_rows (8) but at most stream_rows (32), and a weight of
 // at least stream_bytes (8 MiB, here 9 MiB): it comes from memory on every
 // call, and is read in panels too.
@@ -122,7 +159,7 @@ func.func @shared_weight(%x: tensor<2x1024xf32>) -> (tensor<2x512xf32>, tensor<1
   func.return %0, %w : tensor<2x512xf32>, tensor<1024x512xf32>
 }
 
-// Left alone: more rows than max_rows (8), a weight under min_bytes (1 MiB),
+// Left alone: more rows than max_rows (8), a weight under min_bytes (256 KiB),
 // N not a multiple of 8 in a weight stored [K, N] (only a Linear's [N, K]
 // weight is padded), a float64 matmul, an operand that is not a weight,
 // and an accumulator that is not a fill. With max_rows=64 and min_bytes=0

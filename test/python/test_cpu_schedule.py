@@ -13,6 +13,7 @@ import torch
 from sparcc.backends.cpu import schedule
 from sparcc.backends.cpu.schedule import parallel_dim, parallel_split, tile_sizes
 from sparcc.driver import compile_program
+from sparcc.passes import channels_last
 
 
 def compiled(fn, *args):
@@ -242,10 +243,12 @@ def test_panels_that_do_not_divide_among_the_threads_are_split_unevenly(threads,
             torch.testing.assert_close(program(x), head(x), atol=1e-4, rtol=1e-4)
 
 
-def test_gathers_and_transposes_split_among_threads_unvectorised():
+def test_gathers_and_transposes_split_among_threads_unvectorised(monkeypatch):
     """An im2col gather and a transpose are not vectorised (see
     test_elementwise_and_reductions_are_vectorised_but_transposes_are_not);
-    on two threads each still splits its outer loop, and computes the same."""
+    on two threads each still splits its outer loop, and computes the same.
+    (The NCHW im2col: channels-last off.)"""
+    monkeypatch.setattr(channels_last, "CHANNELS_LAST", False)
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(16, 32, 3, stride=2, padding=1).eval()
     x = torch.randn(1, 16, 64, 64)
@@ -282,13 +285,15 @@ WINDOW_CASES = [  # (what, module, input shape, vectorised: a contiguous output 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("what, make, shape, vectorised", WINDOW_CASES, ids=[c[0] for c in WINDOW_CASES])
 def test_window_ops_are_vectorised_along_the_output_row_and_split_among_threads(what, make, shape, vectorised,
-                                                                                  threads):
+                                                                                  threads, monkeypatch):
     """Pooling and grouped/depthwise convolutions (generics that read the
     input at oh * stride + kh): a contiguous output row of 32 or more is
     vectorised in pieces of 2^k lanes (a 48-lane vector's loads were
     scalarised by LLVM), and with 2 threads the channels are split; a
     strided row stays scalar loops, split among 2 threads; a row under 32
-    is left to the plain loops. The result is PyTorch's."""
+    is left to the plain loops. The result is PyTorch's. (NCHW: channels-last
+    off; test_nhwc_window_ops_are_vectorised_along_the_channels has NHWC.)"""
+    monkeypatch.setattr(channels_last, "CHANNELS_LAST", False)
     torch.manual_seed(0)
     module = make().eval()
     x = torch.randn(shape)
@@ -304,5 +309,39 @@ def test_window_ops_are_vectorised_along_the_output_row_and_split_among_threads(
         else:
             assert "'loops': 'scalar'" in d, d
         assert ("'threads': 2" in d) == (threads == 2), d
+    with torch.no_grad():
+        torch.testing.assert_close(program(x), module(x), atol=1e-5, rtol=1e-5)
+
+
+NHWC_WINDOW_CASES = [  # (what, module, input shape): channels of 32 or more
+    ("depthwise 7x7 at 28, 48 channels", lambda: torch.nn.Conv2d(48, 48, 7, padding=3, groups=48), (1, 48, 28, 28)),
+    ("depthwise 3x3 stride 2, 96 channels", lambda: torch.nn.Conv2d(96, 96, 3, stride=2, padding=1, groups=96),
+     (1, 96, 16, 16)),
+    ("depthwise 5x5 dilated, 32 channels", lambda: torch.nn.Conv2d(32, 32, 5, padding=4, dilation=2, groups=32),
+     (2, 32, 20, 20)),
+    ("grouped 3x3, 32 channels a group", lambda: torch.nn.Conv2d(64, 64, 3, padding=1, groups=2), (1, 64, 16, 16)),
+    ("max pool 3x3 stride 2, 64 channels", lambda: torch.nn.MaxPool2d(3, 2, 1), (1, 64, 32, 32)),
+    ("avg pool 2x2, 40 channels (32 + 8)", lambda: torch.nn.AvgPool2d(2), (1, 40, 64, 64)),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("what, make, shape", NHWC_WINDOW_CASES, ids=[c[0] for c in NHWC_WINDOW_CASES])
+def test_nhwc_window_ops_are_vectorised_along_the_channels(what, make, shape, threads):
+    """Channels-last, a window op's contiguous row is its channels: the
+    window schedule vectorises along them whatever the stride (the stride is
+    in the pixel loops), and with 2 threads splits the output rows."""
+    torch.manual_seed(0)
+    module = make().eval()
+    x = torch.randn(shape)
+    program = compile_program(module, (x,), threads=threads)
+    assert program.report["fallbacks"] == []
+    window = [d for d in program.report["schedule"] if "'window': True" in d]
+    assert len(window) == 1, program.report["schedule"]
+    (d,) = window
+    assert d.startswith(f"linalg.generic [{shape[0]}, "), d
+    width = int(d.split("'vector': [")[1].split("]")[0])
+    assert width & (width - 1) == 0 and 8 <= width <= 64 and "'loops': 'scalar'" not in d, d
+    assert ("'threads': 2" in d) == (threads == 2), d
     with torch.no_grad():
         torch.testing.assert_close(program(x), module(x), atol=1e-5, rtol=1e-5)

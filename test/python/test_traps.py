@@ -100,5 +100,5 @@ def test_a_failing_pass_is_a_sparcc_error_with_a_reproducer(monkeypatch: pytest.
         sparcc.jit(lambda x: x * 3.0, cache=False)(torch.randn(5))
     folder = Path(info.value.reproducer)
     assert "func.func" in (folder / "input.mlir").read_text()
-    assert "-p lower-sparse,lower-quant,fuse-attention,convert-nn-to-linalg,customize-layout,fuse-elementwise" in (
+    assert "-p lower-sparse,lower-quant,fuse-attention,channels-last,convert-nn-to-linalg,customize-layout,fuse-elementwise" in (
         folder / "replay.sh").read_text()
