@@ -313,13 +313,16 @@ def test_window_ops_are_vectorised_along_the_output_row_and_split_among_threads(
         torch.testing.assert_close(program(x), module(x), atol=1e-5, rtol=1e-5)
 
 
-NHWC_WINDOW_CASES = [  # (what, module, input shape): channels of 32 or more
+NHWC_WINDOW_CASES = [  # (what, module, input shape): rows of 8 channels or more (CHANNEL_ROW_MIN_WIDTH)
     ("depthwise 7x7 at 28, 48 channels", lambda: torch.nn.Conv2d(48, 48, 7, padding=3, groups=48), (1, 48, 28, 28)),
     ("depthwise 3x3 stride 2, 96 channels", lambda: torch.nn.Conv2d(96, 96, 3, stride=2, padding=1, groups=96),
      (1, 96, 16, 16)),
     ("depthwise 5x5 dilated, 32 channels", lambda: torch.nn.Conv2d(32, 32, 5, padding=4, dilation=2, groups=32),
      (2, 32, 20, 20)),
     ("grouped 3x3, 32 channels a group", lambda: torch.nn.Conv2d(64, 64, 3, padding=1, groups=2), (1, 64, 16, 16)),
+    ("grouped 3x3, 8 channels a group", lambda: torch.nn.Conv2d(64, 64, 3, padding=1, groups=8), (1, 64, 16, 16)),
+    ("depthwise 3x3 stride 2, 16 channels", lambda: torch.nn.Conv2d(16, 16, 3, stride=2, padding=1, groups=16),
+     (1, 16, 64, 64)),
     ("max pool 3x3 stride 2, 64 channels", lambda: torch.nn.MaxPool2d(3, 2, 1), (1, 64, 32, 32)),
     ("avg pool 2x2, 40 channels (32 + 8)", lambda: torch.nn.AvgPool2d(2), (1, 40, 64, 64)),
 ]
