@@ -218,7 +218,7 @@ class _Sweep:
         if t is None or not _static(op.input):
             return
         x, perm = t
-        rank = len(perm)
+        rank = len(perm)  # the channels: dim 1, x's dim perm[1]
         typ = nn.elem(op.input)
         b = _Builder(op)
         eps = b.add(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(TensorType(typ, []), [op.eps.value.data])))
@@ -232,12 +232,12 @@ class _Sweep:
         self._replace(op, b.permute(y, perm))
 
     def _reduce(self, op: nn.ReduceOp) -> None:
-        t = _transposed(op.input)
-        if t is None or not _static(op.input):
+        t = _transposed(op.input) if _static(op.input) else None
+        if t is None:
             return
         x, perm = t
-        rank = len(perm)
         red = op.reduced_dims()
+        rank = len(perm)
         mapped = sorted(perm[d] for d in red)
         keep = op.keepdim.value.data
         b = _Builder(op)

@@ -5,6 +5,7 @@ says how many are left)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +26,14 @@ def _layout_line(fast) -> str:
     lines = [line for line in _program(fast).report["fusions"] if line.startswith("channels-last")]
     assert len(lines) == 1, _program(fast).report["fusions"]
     return lines[0]
+
+
+def _checked_layout_line(model: nn.Module, x: torch.Tensor) -> str:
+    """Compiles `model`, checks it against eager on `x`, returns the report's channels-last line."""
+    fast = sparcc.jit(model, cache=False)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), model(x), rtol=1e-4, atol=1e-4)
+    return _layout_line(fast)
 
 
 class SqueezeExcite(nn.Module):
@@ -98,11 +107,7 @@ def test_a_flatten_of_several_pixels_keeps_its_transpose():
     torch.manual_seed(1)
     model = nn.Sequential(nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
                           nn.Flatten(), nn.Linear(16 * 4 * 4, 10)).eval()
-    x = torch.randn(1, 3, 20, 20)
-    fast = sparcc.jit(model, cache=False)
-    with torch.no_grad():
-        torch.testing.assert_close(fast(x), model(x), rtol=1e-4, atol=1e-4)
-    line = _layout_line(fast)
+    line = _checked_layout_line(model, torch.randn(1, 3, 20, 20))
     assert "2 layout transposes left: [1, 3, 20, 20], [1, 4, 4, 16]" in line, line
 
 
@@ -125,11 +130,7 @@ class ConvNextBlock(nn.Module):
 def test_a_model_that_permutes_to_channels_last_itself():
     torch.manual_seed(2)
     model = nn.Sequential(nn.Conv2d(3, 16, 4, stride=4), ConvNextBlock(), ConvNextBlock()).eval()
-    x = torch.randn(1, 3, 32, 32)
-    fast = sparcc.jit(model, cache=False)
-    with torch.no_grad():
-        torch.testing.assert_close(fast(x), model(x), rtol=1e-4, atol=1e-4)
-    line = _layout_line(fast)
+    line = _checked_layout_line(model, torch.randn(1, 3, 32, 32))
     # the model's own permutes cancel against the pass's: the input's and the
     # result's transposes are all that is left
     assert "2 layout transposes left" in line, line
@@ -175,11 +176,16 @@ def test_the_switch_turns_it_off(monkeypatch):
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 
+# the larger ones run with the whole zoo (SPARCC_ZOO=all), as in test_model_zoo.py
+_WHOLE_ZOO = [pytest.mark.slow, pytest.mark.skipif(os.environ.get("SPARCC_ZOO", "").strip().lower() != "all",
+                                                   reason="runs with SPARCC_ZOO=all")]
+
+
 @pytest.mark.parametrize("name", [
     "torchvision/efficientnet_b0",
-    pytest.param("torchvision/regnet_y_400mf", marks=pytest.mark.slow),
-    pytest.param("torchvision/densenet121", marks=pytest.mark.slow),
-    pytest.param("torchvision/convnext_tiny", marks=pytest.mark.slow),
+    pytest.param("torchvision/regnet_y_400mf", marks=_WHOLE_ZOO),
+    pytest.param("torchvision/densenet121", marks=_WHOLE_ZOO),
+    pytest.param("torchvision/convnext_tiny", marks=_WHOLE_ZOO),
 ])
 def test_real_networks_run_nhwc_end_to_end(name):
     import zoo_models

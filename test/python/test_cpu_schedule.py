@@ -282,6 +282,16 @@ WINDOW_CASES = [  # (what, module, input shape, vectorised: a contiguous output 
 ]
 
 
+def _window_decisions(make, shape, threads):
+    """(program, module, input, the report's window-op lines) of make() compiled on an input of `shape`."""
+    torch.manual_seed(0)
+    module = make().eval()
+    x = torch.randn(shape)
+    program = compile_program(module, (x,), threads=threads)
+    assert program.report["fallbacks"] == []
+    return program, module, x, [d for d in program.report["schedule"] if "'window': True" in d]
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("what, make, shape, vectorised", WINDOW_CASES, ids=[c[0] for c in WINDOW_CASES])
 def test_window_ops_are_vectorised_along_the_output_row_and_split_among_threads(what, make, shape, vectorised,
@@ -294,12 +304,7 @@ def test_window_ops_are_vectorised_along_the_output_row_and_split_among_threads(
     is left to the plain loops. The result is PyTorch's. (NCHW: channels-last
     off; test_nhwc_window_ops_are_vectorised_along_the_channels has NHWC.)"""
     monkeypatch.setattr(channels_last, "CHANNELS_LAST", False)
-    torch.manual_seed(0)
-    module = make().eval()
-    x = torch.randn(shape)
-    program = compile_program(module, (x,), threads=threads)
-    assert program.report["fallbacks"] == []
-    window = [d for d in program.report["schedule"] if "'window': True" in d]
+    program, module, x, window = _window_decisions(make, shape, threads)
     short = shape[-1] // (2 if "stride 2" in what else 1) < 32
     assert bool(window) == (vectorised or (threads > 1 and not short)), program.report["schedule"]
     for d in window:
@@ -334,12 +339,7 @@ def test_nhwc_window_ops_are_vectorised_along_the_channels(what, make, shape, th
     """Channels-last, a window op's contiguous row is its channels: the
     window schedule vectorises along them whatever the stride (the stride is
     in the pixel loops), and with 2 threads splits the output rows."""
-    torch.manual_seed(0)
-    module = make().eval()
-    x = torch.randn(shape)
-    program = compile_program(module, (x,), threads=threads)
-    assert program.report["fallbacks"] == []
-    window = [d for d in program.report["schedule"] if "'window': True" in d]
+    program, module, x, window = _window_decisions(make, shape, threads)
     assert len(window) == 1, program.report["schedule"]
     (d,) = window
     assert d.startswith(f"linalg.generic [{shape[0]}, "), d
