@@ -200,3 +200,27 @@ def test_real_networks_run_nhwc_end_to_end(name):
     assert zoo_models.error(got, want) <= entry.tol
     line = _layout_line(fast)
     assert "1 layout transpose left" in line, line
+
+
+def test_the_pass_keeps_the_meaning_of_the_nn_program():
+    """The pass alone, at the nn level: the reference interpreter (which runs
+    the channels_last ops through PyTorch's NCHW ones) gives eager's result
+    on the rewritten program, independently of the CPU lowering."""
+    from xdsl.context import Context
+
+    from sparcc import frontend
+    from sparcc.backends.ref import interpret
+    from sparcc.dialects import nn as nn_dialect
+    from sparcc.passes.channels_last import ChannelsLastPass
+
+    torch.manual_seed(6)
+    model = Mixed().eval()
+    x = torch.randn(1, 3, 24, 24)
+    imported = frontend.import_module(model, (x,))
+    ChannelsLastPass().apply(Context(), imported.module)
+    imported.module.verify()
+    ops = [op for op in imported.module.walk() if isinstance(op, (nn_dialect.Conv2dOp, nn_dialect.Pool2dOp))]
+    assert ops and all(op.channels_last.value.data for op in ops)
+    (got,) = interpret(imported.module, [x], imported.weights)
+    with torch.no_grad():
+        torch.testing.assert_close(got, model(x), rtol=1e-5, atol=1e-5)
