@@ -204,13 +204,12 @@ class _Sweep:
         if len(shape) > rank or not _static(v):
             return None
         aligned = (1,) * (rank - len(shape)) + shape
-        if not _moves_only_ones(aligned, _inverse(perm)):
+        inverse = _inverse(perm)
+        if not _moves_only_ones(aligned, inverse):
             return None
-        target = [aligned[q] for q in _inverse(perm)]
-        while target and target[0] == 1 and len(target) > len(shape):
+        target = [aligned[q] for q in inverse]
+        while len(target) > len(shape) and target[0] == 1:  # broadcasting supplies leading ones
             target = target[1:]
-        if len(target) < len(shape):
-            target = [1] * (len(shape) - len(target)) + target
         return b.reshape(v, target)
 
     def _batch_norm(self, op: nn.BatchNormOp) -> None:

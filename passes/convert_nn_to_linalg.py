@@ -19,6 +19,7 @@ import contextvars
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sympy
 
@@ -1696,38 +1697,39 @@ def _conv2d_nhwc(e: Emitter, op: nn.Conv2dOp) -> SSAValue:
     return y
 
 
+def _layout(nhwc: bool) -> Callable[[Any, Any, Any, Any], list[Any]]:
+    """(n, c, h, w) in the order of a tensor's dims: NCHW, or NHWC."""
+    return (lambda n, c, h, w: [n, h, w, c]) if nhwc else (lambda n, c, h, w: [n, c, h, w])
+
+
+def _nchw(shape: Sequence[Dim], nhwc: bool) -> tuple[Dim, Dim, Dim, Dim]:
+    """(n, c, h, w) of a 4-d shape laid out NCHW, or NHWC."""
+    n, a, b, c = shape
+    return (n, c, a, b) if nhwc else (n, a, b, c)
+
+
 def _pool(e: Emitter, op: nn.Pool2dOp, fill: float, init: float, body: Body) -> SSAValue:
     (kh, kw), (sh, sw), (ph, pw) = ints(op.kernel), ints(op.stride), ints(op.padding)
-    if op.channels_last.value.data:
-        n, oh, ow, c = shape_of(op.result)
-        _, h, w, _ = shape_of(op.input)
-    else:
-        n, c, oh, ow = shape_of(op.result)
-        _, _, h, w = shape_of(op.input)
+    nhwc = op.channels_last.value.data
+    lay = _layout(nhwc)
+    n, c, oh, ow = _nchw(shape_of(op.result), nhwc)
+    _, _, h, w = _nchw(shape_of(op.input), nhwc)
     # ceil_mode: the last windows may reach past the right/bottom padding
     high = [max(p, (o - 1) * st + k - size - p) for p, o, st, k, size in ((ph, oh, sh, kh, h), (pw, ow, sw, kw, w))]
-    if op.channels_last.value.data:  # loops n oh ow | kh kw | c: the channels innermost
-        x = e.pad(op.input, [0, ph, pw, 0], [0, *high, 0], fill)
-        window = e.empty([kh, kw], elem(op.input))
-        N, OH, OW, KH, KW, C = dims(6)
-        return e.generic(
-            [x, window],
-            [amap(6, [N, OH * sh + KH, OW * sw + KW, C]), amap(6, [KH, KW])],
-            e.filled([n, oh, ow, c], elem(op.input), init),
-            amap(6, [N, OH, OW, C]),
-            [PAR] * 3 + [RED] * 2 + [PAR],
-            body,
-        )
-    x = e.pad(op.input, [0, 0, ph, pw], [0, 0, *high], fill)
+    x = e.pad(op.input, lay(0, 0, ph, pw), lay(0, 0, *high), fill)
     window = e.empty([kh, kw], elem(op.input))
-    N, C, OH, OW, KH, KW = dims(6)
-    out = e.filled([n, c, oh, ow], elem(op.input), init)
+    if nhwc:  # loops n oh ow | kh kw | c: the channels innermost
+        N, OH, OW, KH, KW, C = dims(6)
+        iterators = [PAR] * 3 + [RED] * 2 + [PAR]
+    else:  # loops n c oh ow | kh kw
+        N, C, OH, OW, KH, KW = dims(6)
+        iterators = [PAR] * 4 + [RED] * 2
     return e.generic(
         [x, window],
-        [amap(6, [N, C, OH * sh + KH, OW * sw + KW]), amap(6, [KH, KW])],
-        out,
-        amap(6, [N, C, OH, OW]),
-        [PAR] * 4 + [RED] * 2,
+        [amap(6, lay(N, C, OH * sh + KH, OW * sw + KW)), amap(6, [KH, KW])],
+        e.filled(lay(n, c, oh, ow), elem(op.input), init),
+        amap(6, lay(N, C, OH, OW)),
+        iterators,
         body,
     )
 
@@ -1742,8 +1744,8 @@ def _avg_pool(e: Emitter, op: nn.AvgPool2dOp):
     total = _pool(e, op, 0.0, 0.0, lambda s, x: s.add(x[2], x[0]))
     (kh, kw), (sh, sw), (ph, pw) = ints(op.kernel), ints(op.stride), ints(op.padding)
     nhwc = op.channels_last.value.data
-    h, w = shape_of(op.input)[1:3] if nhwc else shape_of(op.input)[2:]
-    oh, ow = shape_of(op.result)[1:3] if nhwc else shape_of(op.result)[2:]
+    _, _, h, w = _nchw(shape_of(op.input), nhwc)
+    _, _, oh, ow = _nchw(shape_of(op.result), nhwc)
     include = op.count_include_pad.value.data
     rows = [_window(i, sh, ph, kh, h, include) for i in range(oh)]
     cols = [_window(j, sw, pw, kw, w, include) for j in range(ow)]
