@@ -6,6 +6,7 @@ what backends/cpu/outline.py puts into each `sparcc_nest_N`, calls it for
 
     python benchmarks/profile_nests.py torchvision/efficientnet_b0 --threads 1
     python benchmarks/profile_nests.py timm/vit_tiny_patch16_224 --threads 2 --top 30
+    python benchmarks/profile_nests.py torchvision/resnet18 --image-size 224
 
 Needs `perf` (Debian: linux-perf). Symbols that are not nests (the C
 kernels, memset, the runtime's workers) print without an op.
@@ -51,6 +52,8 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--image-size", type=int, metavar="S",
+                   help="feed a model that takes one image a 1x3xSxS one instead of the zoo's size")
     args = p.parse_args()
     if shutil.which("perf") is None:
         raise SystemExit("profile_nests.py: `perf` is not installed (Debian: apt-get install linux-perf)")
@@ -73,6 +76,8 @@ def main() -> int:
     outline.outline_loop_nests = recording
     entry = zoo_models.MODELS[args.model]
     model, inputs = entry.build(), entry.inputs()
+    if args.image_size and len(inputs) == 1 and inputs[0].dim() == 4 and inputs[0].shape[1] == 3:
+        inputs = (torch.randn(1, 3, args.image_size, args.image_size),)
     torch.set_num_threads(args.threads)
     fast = sparcc.jit(model, threads=args.threads, cache=False)
     with torch.no_grad():

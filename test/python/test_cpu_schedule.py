@@ -30,6 +30,37 @@ def test_matmuls_are_scheduled_for_any_shape(m, k, n):
     assert any(d.startswith(f"linalg.matmul [{m}, {n}, {k}]") for d in decisions)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("m, k, n, batch", [(49, 1152, 64, 0), (29, 640, 48, 0), (23, 256, 64, 20)])
+def test_rows_the_register_tile_leaves_reuse_the_packed_panel(m, k, n, batch, threads, monkeypatch):
+    """Rows that mr does not divide (49 = 8 x 6 + 1) are one more tile inside
+    the k loop of the packed panel: the script packs, then splits the rows
+    (a split before the packing made them a matmul of their own that
+    streamed B again); with the switch off, the rows split first."""
+    scripts = []
+    original = schedule.apply
+
+    def recording(module, script):
+        scripts.append(script)
+        return original(module, script)
+
+    monkeypatch.setattr(schedule, "apply", recording)
+    torch.manual_seed(0)
+    a = torch.randn(*([batch] if batch else []), m, k)
+    b = torch.randn(*([batch] if batch else []), k, n)
+    config = {"mr": 6, "nr": 16, "nc": n - n % 16, "kc": k, "pack": 1, "split": "none"}
+    for inside in (True, False):
+        monkeypatch.setattr(schedule, "REMAINDER_ROWS_IN_PANEL", inside)
+        scripts.clear()
+        with schedule.forced_matmul(config):
+            program = compile_program(lambda x, y: x @ y, (a, b), threads=threads, use_cache=False)
+        assert program.report["fallbacks"] == []
+        torch.testing.assert_close(program(a, b), a @ b, atol=1e-4, rtol=1e-4)
+        (script,) = scripts
+        first_split = script.index("structured.split")
+        assert (script.index("structured.promote") < first_split) == inside, script
+
+
 def test_large_batches_use_the_batch_matmul_kernel():
     torch.manual_seed(0)
     decisions = compiled(torch.bmm, torch.randn(20, 37, 8), torch.randn(20, 8, 64))
