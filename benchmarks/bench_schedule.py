@@ -2,7 +2,7 @@
 models in one process (eager as the third contender).
 
     python benchmarks/bench_schedule.py [--switch LOOPS_BEFORE_HOISTING] [--threads 2]
-                                        [--repeat 30] [--only GLOB ...]
+                                        [--repeat 30] [--only GLOB ...] [--image-size 224]
 
 Switches (backends/cpu/schedule.py): LOOPS_BEFORE_HOISTING (unvectorised
 linalg ops become loops before the accumulators are hoisted, so that their
@@ -22,7 +22,11 @@ CONV1X1_DIRECT_MIN_PIXELS (1x1 convolutions as W @ X), UNEVEN_PANELS_MIN
 (panels of one vector several to a register tile at 1-2 rows) and
 PAD_PANELS (a Linear weight that no panel divides padded to whole
 panels); CHANNELS_LAST (passes/channels_last.py: convolutions and poolings
-NHWC, the transposes between them cancelled). Each model is compiled with the switch
+NHWC, the transposes between them cancelled); FUSE_EPILOGUE (passes/fuse_epilogue.py:
+a matmul's elementwise consumer runs on each block of its columns);
+REMAINDER_ROWS_IN_PANEL (rows that the register tile does not divide are
+one more tile inside the packed panel's loop, not a matmul of their own).
+Each model is compiled with the switch
 on and off (cache off: the cache key does not see the switches) and the two
 programs and eager are timed in alternating blocks. Writes
 benchmarks/results/schedule.json.
@@ -42,7 +46,7 @@ MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "tor
           "torchvision/densenet121", "timm/vit_tiny_patch16_224"]
 SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS", "MODEL_STREAMS",
             "NARROW_PANELS", "VECTOR_UNIT", "CONV1X1_DIRECT_MIN_PIXELS", "UNEVEN_PANELS_MIN", "JT_ROWS",
-            "PAD_PANELS", "CHANNELS_LAST")
+            "PAD_PANELS", "CHANNELS_LAST", "FUSE_EPILOGUE", "REMAINDER_ROWS_IN_PANEL")
 
 
 def main() -> None:
@@ -51,13 +55,15 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=30)
     p.add_argument("--only", action="append", metavar="GLOB")
+    p.add_argument("--image-size", type=int, metavar="S",
+                   help="feed models that take one image a 1x3xSxS one instead of the zoo's size")
     p.add_argument("--json", default=str(HERE / "results" / "schedule.json"))
     args = p.parse_args()
     import sparcc
     import torch
     import zoo_models
     from sparcc.backends.cpu import plan_buffers, schedule
-    from sparcc.passes import channels_last, convert_nn_to_linalg, customize_layout
+    from sparcc.passes import channels_last, convert_nn_to_linalg, customize_layout, fuse_epilogue
     from timing import blocked_median_ms, write_results
 
     rows: list[dict[str, Any]] = []
@@ -66,10 +72,13 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     owner = {"PLAN_BUFFERS": plan_buffers, "MODEL_STREAMS": customize_layout, "NARROW_PANELS": customize_layout,
              "PAD_PANELS": customize_layout, "CHANNELS_LAST": channels_last,
+             "FUSE_EPILOGUE": fuse_epilogue,
              "CONV1X1_DIRECT_MIN_PIXELS": convert_nn_to_linalg}.get(args.switch, schedule)
     saved = getattr(owner, args.switch)
     for entry in zoo_models.select(args.only or MODELS):
         model, inputs = entry.build().eval(), entry.inputs()
+        if args.image_size and len(inputs) == 1 and inputs[0].dim() == 4 and inputs[0].shape[1] == 3:
+            inputs = (torch.randn(1, 3, args.image_size, args.image_size),)
         programs = []
         try:
             for flag in (True, False):
@@ -94,7 +103,7 @@ def main() -> None:
                 torch.testing.assert_close(fast(*inputs), want, rtol=1e-3, atol=1e-3)
         on, off = programs
         ms = blocked_median_ms([lambda: on(*inputs), lambda: off(*inputs), lambda: model(*inputs)], args.repeat)
-        rows.append({"model": entry.name, "on_ms": ms[0], "off_ms": ms[1], "eager_ms": ms[2]})
+        rows.append({"model": entry.name, **({"image_size": args.image_size} if args.image_size else {}), "on_ms": ms[0], "off_ms": ms[1], "eager_ms": ms[2]})
         print(f"| {entry.name} | {ms[1]:.2f} | {ms[0]:.2f} | {ms[1] / ms[0]:.2f}x | {ms[2]:.2f} | "
               f"{ms[2] / ms[0]:.2f}x |", flush=True)
     write_results(args.json, rows, switch=args.switch, threads=args.threads)

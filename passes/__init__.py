@@ -49,6 +49,12 @@ def _fuse_elementwise() -> type[ModulePass]:
     return FuseElementwisePass
 
 
+def _fuse_epilogue() -> type[ModulePass]:
+    from sparcc.passes.fuse_epilogue import FuseEpiloguePass
+
+    return FuseEpiloguePass
+
+
 def _fuse_attention() -> type[ModulePass]:
     from sparcc.passes.fuse_attention import FuseAttentionPass
 
@@ -114,6 +120,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "approximate-math": _approximate_math,
     "fuse-elementwise": _fuse_elementwise,
     "fuse-attention": _fuse_attention,
+    "fuse-epilogue": _fuse_epilogue,
     "customize-layout": _customize_layout,
     "channels-last": _channels_last,
     "quantize-weights": _quantize_weights,

@@ -59,8 +59,8 @@ class CpuTarget(Target):
     name = "cpu"
     summary = "this machine's CPU: upstream MLIR to LLVM IR, a shared library called through ctypes"
     passes: ClassVar[tuple[str, ...]] = (
-        "lower-sparse", "lower-quant", "fuse-attention", "channels-last", "convert-nn-to-linalg", "customize-layout", "fuse-elementwise",
-        "widen-bool-tensors", "approximate-math", "lower-entry-abi{in-place-updates=true}",
+        "lower-sparse", "lower-quant", "fuse-attention", "channels-last", "convert-nn-to-linalg", "customize-layout",
+        "fuse-elementwise", "fuse-epilogue", "widen-bool-tensors", "approximate-math", "lower-entry-abi{in-place-updates=true}",
     )
 
     @property

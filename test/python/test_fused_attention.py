@@ -35,7 +35,7 @@ def forced(monkeypatch):
 
 def _check(model, args, threads, fused=True):
     program = sparcc.jit(model, threads=threads, cache=False).compile(*args)
-    fusions = program.report["fusions"]
+    fusions = [line for line in program.report["fusions"] if not line.startswith("epilogue:")]
     assert len(fusions) == 1
     assert ("online softmax" in fusions[0]) == fused, fusions
     with torch.no_grad():
@@ -176,7 +176,7 @@ def test_switch_off_gives_the_unfused_program(monkeypatch):
     torch.manual_seed(6)
     q, k, v = (torch.randn(1, 4, 256, 32) for _ in range(3))
     program = sparcc.jit(Sdpa(True), threads=1, cache=False).compile(q, k, v)
-    assert program.report["fusions"] == []
+    assert [line for line in program.report["fusions"] if not line.startswith("epilogue:")] == []
     torch.testing.assert_close(program(q, k, v), Sdpa(True)(q, k, v), rtol=1e-4, atol=1e-5)
 
 
