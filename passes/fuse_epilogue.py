@@ -200,7 +200,9 @@ def _match(mm: linalg.MatmulOp) -> _Candidate | str:
     body = ep.body.block
     if body.args[-1].uses or any(isinstance(o, linalg.IndexOp) for o in body.ops):
         return "epilogue reads its output or indices"
-    index = next(i for i, v in enumerate(ep.inputs) if v is value)
+    index = next((i for i, v in enumerate(ep.inputs) if v is value), None)
+    if index is None:  # C is the generic's output operand (overwritten in place)
+        return "no elementwise epilogue"
     n = shape_of(mm.res[0])[1]
     seen = shape_of(value)
     last = maps[index].results[-1] if maps[index].results else None
