@@ -76,9 +76,7 @@ def main() -> None:
              "CONV1X1_DIRECT_MIN_PIXELS": convert_nn_to_linalg}.get(args.switch, schedule)
     saved = getattr(owner, args.switch)
     for entry in zoo_models.select(args.only or MODELS):
-        model, inputs = entry.build().eval(), entry.inputs()
-        if args.image_size and len(inputs) == 1 and inputs[0].dim() == 4 and inputs[0].shape[1] == 3:
-            inputs = (torch.randn(1, 3, args.image_size, args.image_size),)
+        model, inputs = entry.build().eval(), entry.inputs(args.image_size)
         programs = []
         try:
             for flag in (True, False):

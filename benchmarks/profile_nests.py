@@ -75,9 +75,7 @@ def main() -> int:
 
     outline.outline_loop_nests = recording
     entry = zoo_models.MODELS[args.model]
-    model, inputs = entry.build(), entry.inputs()
-    if args.image_size and len(inputs) == 1 and inputs[0].dim() == 4 and inputs[0].shape[1] == 3:
-        inputs = (torch.randn(1, 3, args.image_size, args.image_size),)
+    model, inputs = entry.build(), entry.inputs(args.image_size)
     torch.set_num_threads(args.threads)
     fast = sparcc.jit(model, threads=args.threads, cache=False)
     with torch.no_grad():

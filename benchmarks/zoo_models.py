@@ -115,9 +115,15 @@ class ZooModel:
         with torch.no_grad():
             return self.factory().eval()
 
-    def inputs(self) -> tuple[torch.Tensor, ...]:
+    def inputs(self, image_size: int | None = None) -> tuple[torch.Tensor, ...]:
+        """The example inputs; with `image_size`, a model that takes one
+        image gets a 1x3xSxS one instead of the zoo's size (the benchmarks'
+        --image-size)."""
         torch.manual_seed(SEED + 1)
-        return self.example()
+        example = self.example()
+        if image_size and len(example) == 1 and example[0].dim() == 4 and example[0].shape[1] == 3:
+            return (torch.randn(1, 3, image_size, image_size),)
+        return example
 
 
 def error(got: Any, want: Any) -> float:

@@ -168,7 +168,7 @@ def predicted_ns(p: AttentionProblem, bq: int = 0, bk: int = 0, threads: int = 1
     return one * -(-nq // threads) / nq if nq >= threads else one  # fewer blocks than threads: no sharing
 
 
-def _size_text(n: int) -> str:
+def size_text(n: int) -> str:
     return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.1f} KiB" if n >= 1024 else f"{n} B"
 
 
@@ -191,7 +191,7 @@ def choose(p: AttentionProblem, min_score_bytes: int = L2_BYTES >> 2, max_block_
     """The cost interface: whether to fuse, and the block sizes, for code
     that runs on `threads` threads."""
     if p.score_bytes < min_score_bytes:
-        return AttentionChoice(False, why=f"scores ({_size_text(p.score_bytes)}) fit in cache")
+        return AttentionChoice(False, why=f"scores ({size_text(p.score_bytes)}) fit in cache")
     bk, _ = blocks(p.lk, 128, 16)
     # at most 64 queries, a block of scores within max_block_bytes, and at
     # least 4 blocks where there are 64 queries or more (the threads share them)
@@ -286,7 +286,7 @@ class FuseAttentionPass(ModulePass):
             sdpa.attributes[BLOCKS_ATTR] = ArrayAttr([IntegerAttr(choice.bq, i64), IntegerAttr(choice.bk, i64)])
             sdpa.attributes[FUSION_ATTR] = StringAttr(
                 f"{what}: online softmax, {choice.bq} queries x {choice.bk} keys per block, scores of "
-                f"{_size_text(p.score_bytes)} not stored, predicted {choice.predicted:.2f}x"
+                f"{size_text(p.score_bytes)} not stored, predicted {choice.predicted:.2f}x"
             )
             decisions.append(sdpa.attributes[FUSION_ATTR])
         if decisions:

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import arith, func, scf, tensor
 from xdsl.dialects.builtin import (
-    DYNAMIC_INDEX, AffineMapAttr, ArrayAttr, IndexType, IntegerAttr, ModuleOp, StringAttr, TensorType, UnitAttr,
+    DYNAMIC_INDEX, ArrayAttr, IndexType, ModuleOp, StringAttr, TensorType, UnitAttr,
 )
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Block, Operation, SSAValue
@@ -61,8 +61,8 @@ from xdsl.rewriter import InsertPoint, Rewriter
 
 from sparcc.dialects.nn import elem, shape_of
 from sparcc.passes import team_size
-from sparcc.passes.convert_nn_to_linalg import reassociation
-from sparcc.passes.fuse_attention import INDEPENDENT_ATTR, REPORT_ATTR
+from sparcc.passes.convert_nn_to_linalg import Emitter
+from sparcc.passes.fuse_attention import INDEPENDENT_ATTR, REPORT_ATTR, size_text
 
 FUSE_EPILOGUE = True  # switch (benchmarks/bench_schedule.py --switch FUSE_EPILOGUE)
 
@@ -220,39 +220,13 @@ def _match(mm: linalg.MatmulOp) -> _Candidate | str:
 # ----------------------------------------------------------------------------
 
 
-def _index(ops: list[Operation], v: int) -> SSAValue:
-    op = arith.ConstantOp(IntegerAttr(v, IndexType()))
-    ops.append(op)
-    return op.result
-
-
-def _slice(ops: list[Operation], value: SSAValue, dim: int, offset: SSAValue, nb: int) -> SSAValue:
-    shape = list(shape_of(value))
-    sizes = shape[:dim] + [nb] + shape[dim + 1:]
-    offsets: list[SSAValue | int] = [0] * len(shape)
+def _slice(e: Emitter, value: SSAValue, dim: int, offset: SSAValue, nb: int) -> SSAValue:
+    """`value`'s `nb` entries from `offset` along `dim`, whole along the others."""
+    sizes = list(shape_of(value))
+    sizes[dim] = nb
+    offsets: list[SSAValue | int] = [0] * len(sizes)
     offsets[dim] = offset
-    op = tensor.ExtractSliceOp(value, offsets, sizes, [1] * len(shape), TensorType(elem(value), sizes))
-    ops.append(op)
-    return op.result
-
-
-def _reshaped(ops: list[Operation], value: SSAValue, shape: list[int]) -> SSAValue:
-    """`value` (a fresh contiguous [M, NB]) viewed as `shape`: collapsed to
-    one dim and expanded, as the original chain of reshapes reads C."""
-    typ = elem(value)
-    flat = tensor.CollapseShapeOp.build(
-        operands=[value], result_types=[TensorType(typ, [math.prod(shape)])],
-        properties={"reassociation": reassociation([[0, 1]])},
-    )
-    ops.append(flat)
-    if len(shape) == 1:
-        return flat.results[0]
-    expand = tensor.ExpandShapeOp(
-        flat.results[0], [], reassociation([list(range(len(shape)))]),
-        list(shape), TensorType(typ, shape),
-    )
-    ops.append(expand)
-    return expand.results[0]
+    return e.add(tensor.ExtractSliceOp(value, offsets, sizes, [1] * len(sizes), TensorType(elem(value), sizes)))
 
 
 def _position(m: AffineMap, loop: int) -> int | None:
@@ -271,40 +245,34 @@ def _fuse(c: _Candidate, nb: int, report: str) -> None:
 
     body = Block(arg_types=[IndexType(), out.type])
     j, acc = body.args
-    ops: list[Operation] = []
-    offset = arith.MuliOp(j, _index(ops, nb))
-    ops.append(offset)
-    b_j = _slice(ops, b, 1, offset.result, nb)
-    empty = tensor.EmptyOp([], TensorType(elem(mm.res[0]), [m, nb]))
-    fill = linalg.FillOp(list(c.fill.inputs), [empty.tensor], [empty.tensor.type])
-    product = linalg.MatmulOp([a, b_j], [fill.results[0]], [empty.tensor.type])
-    ops += [empty, fill, product]
+    e = Emitter()
+    offset = e.add(arith.MuliOp(j, e.size(nb)))
+    b_j = _slice(e, b, 1, offset, nb)
+    zeros = e.add(linalg.FillOp(list(c.fill.inputs), [e.empty([m, nb], elem(mm.res[0]))]))
+    product = e.add(linalg.MatmulOp([a, b_j], [zeros]))
     seen = list(shape_of(ep.inputs[c.index]))
     inputs: list[SSAValue] = []
     for i, (value, imap) in enumerate(zip(ep.inputs, maps)):
-        if i == c.index:
-            inputs.append(_reshaped(ops, product.results[0], seen[:-1] + [nb]) if c.reshapes else product.results[0])
+        if i == c.index:  # the block of C, viewed as the epilogue reads C (the original's reshapes)
+            inputs.append(e.reshape(product, seen[:-1] + [nb]))
             continue
         dim = _position(imap, c.loop_dim)
-        inputs.append(value if dim is None else _slice(ops, value, dim, offset.result, nb))
-    window = _slice(ops, acc, out_dim, offset.result, nb)
-    block_ep = linalg.GenericOp(inputs, [window], ep.body.clone(), ep.indexing_maps, ep.iterator_types,
-                                [window.type])
-    ops.append(block_ep)
+        inputs.append(value if dim is None else _slice(e, value, dim, offset, nb))
+    window = _slice(e, acc, out_dim, offset, nb)
+    block_ep = e.add(linalg.GenericOp(inputs, [window], ep.body.clone(), ep.indexing_maps, ep.iterator_types,
+                                      [window.type]))
     sizes = list(shape_of(out))
     sizes[out_dim] = nb
     offsets = [0] * len(sizes)
     offsets[out_dim] = DYNAMIC_INDEX
-    written = tensor.InsertSliceOp.get(block_ep.results[0], acc, sizes, offsets, [1] * len(sizes),
-                                       offsets=[offset.result], result_type=out.type)
-    ops += [written, scf.YieldOp(written.results[0])]
-    body.add_ops(ops)
-    head: list[Operation] = []
-    lower, upper, step = _index(head, 0), _index(head, blocks), _index(head, 1)
-    loop = scf.ForOp(lower, upper, step, [out], body)
+    written = e.add(tensor.InsertSliceOp.get(block_ep, acc, sizes, offsets, [1] * len(sizes),
+                                             offsets=[offset], result_type=out.type))
+    body.add_ops([*e.ops, scf.YieldOp(written)])
+    head = Emitter()
+    loop = scf.ForOp(head.size(0), head.size(blocks), head.size(1), [out], body)
     loop.attributes[INDEPENDENT_ATTR] = UnitAttr()  # each block writes its own columns
     loop.attributes["sparcc.epilogue"] = StringAttr(report)
-    Rewriter.insert_op([*head, loop], InsertPoint.before(ep))
+    Rewriter.insert_op([*head.ops, loop], InsertPoint.before(ep))
     ep.results[0].replace_all_uses_with(loop.results[0])
     Rewriter.erase_op(ep)
     for op in reversed(c.reshapes):
@@ -323,10 +291,6 @@ def _what(ep: linalg.GenericOp) -> str:
     if not shown:
         return "copy"
     return ", ".join(shown[:4]) + (", ..." if len(shown) > 4 else "")
-
-
-def _size_text(n: float) -> str:
-    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.0f} KiB"
 
 
 @dataclass(frozen=True)
@@ -366,7 +330,7 @@ class FuseEpiloguePass(ModulePass):
                 continue
             order = ", written transposed" if p.transposed else ""
             text = (f"epilogue: matmul [{m}, {n}, {k}] + {_what(found.epilogue)}{order} fused in {n // choice.nb} blocks "
-                    f"of {choice.nb} columns, {_size_text(m * n * p.elem_bytes)} result not read back, predicted "
+                    f"of {choice.nb} columns, {size_text(m * n * p.elem_bytes)} result not read back, predicted "
                     f"{choice.saved_ns / 1000:.1f} us saved ({100 * choice.saved_ns / matmul_ns(p):.0f} % of the matmul)")
             _fuse(found, choice.nb, text)
             lines.append(StringAttr(text))

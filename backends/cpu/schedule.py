@@ -376,7 +376,7 @@ def _matmul_piece(s: _Script, h: str, m: int, n: int, k: int, ts: dict[str, int]
     packed panel: a piece of their own streamed all of B a second time
     (Linear(4608, 512) at 49 rows: 6.1 ms, at 48 rows 3.9 ms).
     """
-    mr = ts["mr"] if ts["mr"] <= m else m
+    mr = min(ts["mr"], m)
     nr = ts["nr"] if n % ts["nr"] == 0 else n
     nc = _largest_divisor_leq(n, ts["nc"], nr) if n % nr == 0 else n
     kc = ts["kc"] if k % ts["kc"] == 0 else k
@@ -400,13 +400,20 @@ def _matmul_piece(s: _Script, h: str, m: int, n: int, k: int, ts: dict[str, int]
         copy = s.v("cp")
         s.emit(f'{copy} = transform.structured.match ops{{["linalg.copy"]}} in {ln} : ({_A}) -> {_A}')
         s.vectorize(s.tile(copy, [1] * (1 + off) + [0]))
-    mmain = m - m % mr
-    rows = [(h, mr)]
-    if mmain < m and mmain:
-        main, rest = s.split(h, off, mmain)
-        rows = [(main, mr), (rest, m - mmain)]
-    for piece, tile in rows:
-        s.vectorize(s.tile(piece, b + [tile, 0, 1]))
+    for piece, rows in _row_tiles(s, h, off, m, mr):
+        s.vectorize(s.tile(piece, b + [rows, 0, 1]))
+
+
+def _row_tiles(s: _Script, h: str, dim: int, m: int, mr: int) -> list[tuple[str, int]]:
+    """The register tiles' rows of `h` (m rows along `dim`, 1 <= mr <= m):
+    [(h, mr)] where mr divides m, else the rows mr divides and the rows
+    left, split apart where they are (inside the panel's loops), each with
+    its tile's height."""
+    main = m - m % mr
+    if main == m:
+        return [(h, mr)]
+    a, b = s.split(h, dim, main)
+    return [(a, mr), (b, m - main)]
 
 
 def _matmul(
@@ -508,12 +515,7 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
     mr = min(config["mr"], mp)
     kc = config["kc"] if k % config["kc"] == 0 else k
     h = s.tile(h, [jt, 0, nr, kc])
-    mmain = mp - mp % mr  # at least mr: mr <= mp
-    pieces = [(h, mr)]
-    if mmain < mp:
-        a, b = s.split(h, 1, mmain)
-        pieces = [(a, mr), (b, mp - mmain)]
-    for hp, rows in pieces:
+    for hp, rows in _row_tiles(s, h, 1, mp, mr):
         t = s.tile(hp, [0, rows, 0, 1])
         s.fold_unit_dims_and_vectorize(t)
     shown: dict[str, Any] = {"layout": f"panels:{p}", "mr": mr, "nr": nr, "kc": kc}
