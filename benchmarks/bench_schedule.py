@@ -46,7 +46,7 @@ MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "tor
           "torchvision/densenet121", "timm/vit_tiny_patch16_224"]
 SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS", "MODEL_STREAMS",
             "NARROW_PANELS", "VECTOR_UNIT", "CONV1X1_DIRECT_MIN_PIXELS", "UNEVEN_PANELS_MIN", "JT_ROWS",
-            "PAD_PANELS", "CHANNELS_LAST", "FUSE_EPILOGUE", "REMAINDER_ROWS_IN_PANEL")
+            "PAD_PANELS", "CHANNELS_LAST", "FUSE_EPILOGUE", "REMAINDER_ROWS_IN_PANEL", "PANEL_ROW_VECTORS")
 
 
 def main() -> None:
@@ -86,8 +86,8 @@ def main() -> None:
                     flag = saved if flag else 0
                 elif args.switch == "UNEVEN_PANELS_MIN":  # off: never split panels unevenly
                     flag = saved if flag else 1 << 30
-                elif args.switch == "JT_ROWS":  # off: one panel of a vector's width to a register tile
-                    flag = saved if flag else 0
+                elif args.switch in ("JT_ROWS", "PANEL_ROW_VECTORS"):  # off: 0 (one panel of a vector's
+                    flag = saved if flag else 0                           # width to a tile; the model's nr)
                 setattr(owner, args.switch, flag)
                 fast = sparcc.jit(model, threads=args.threads, cache=False)
                 fast(*inputs)

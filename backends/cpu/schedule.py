@@ -227,6 +227,11 @@ CHANNEL_ROW_MIN_WIDTH = 8
 # their own inside the panel loops (_matmul_piece); off: a matmul piece of
 # their own, which streams B again (a switch for benchmarks)
 REMAINDER_ROWS_IN_PANEL = True
+# a one-row matmul whose B is in panels of up to this many vectors takes
+# the whole panel width as its register tile (its accumulators and one
+# broadcast fit: B is not held in registers when one row uses it); 0: the
+# cost model's nr (a switch for benchmarks)
+PANEL_ROW_VECTORS = 8
 # The linalg ops that no schedule vectorised become loops before the hoisting
 # of accumulators (see _wrap); a switch for benchmarks.
 LOOPS_BEFORE_HOISTING = True
@@ -514,6 +519,13 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
         nr //= 2
     mr = min(config["mr"], mp)
     kc = config["kc"] if k % config["kc"] == 0 else k
+    if mp == 1 and p <= PANEL_ROW_VECTORS * lanes:
+        # one row: the tile spans the whole panel row, so the panel is read
+        # once, front to back; tiles narrower than it walk the panel once per
+        # column tile, every pass touching a part of each row (a 1x32 tile of
+        # 64-wide panels: Linear(4096, 4096) at 1 row 1.23x slower at 1
+        # thread, 1.30x at 2, where the weight comes from memory)
+        nr = p
     h = s.tile(h, [jt, 0, nr, kc])
     for hp, rows in _row_tiles(s, h, 1, mp, mr):
         t = s.tile(hp, [0, rows, 0, 1])

@@ -274,6 +274,40 @@ def test_panels_that_do_not_divide_among_the_threads_are_split_unevenly(threads,
             torch.testing.assert_close(program(x), head(x), atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("unit", ["AVX2", "AVX512"])
+@pytest.mark.parametrize("threads,k,n,rows", [(1, 4096, 1024, 1), (2, 768, 3072, 1), (1, 4096, 1024, 2), (2, 1000, 50257, 1)])
+def test_one_row_reads_each_panel_once_with_a_tile_as_wide_as_the_panel(unit, threads, k, n, rows, monkeypatch):
+    """One row against B in panels: the register tile spans the panel (its
+    accumulators and one broadcast fit when B is not held in registers), so
+    each panel is read once front to back; a tile half the panel's width
+    walked every panel twice, each pass reading half of each row. Two rows
+    keep the model's tile. PANEL_ROW_VECTORS = 0 turns it off."""
+    vu = getattr(schedule, unit)
+    if unit == "AVX512" and schedule.vector_unit() != schedule.AVX512:
+        pytest.skip("AVX-512 register tiles need an AVX-512 host to run")
+    monkeypatch.setattr(schedule, "VECTOR_UNIT", vu)
+    torch.manual_seed(0)
+    lin, x = torch.nn.Linear(k, n).eval(), torch.randn(rows, k)
+
+    def panel_tile(program):
+        d = [d for d in program.report["schedule"] if "'layout': 'panels:" in d]
+        assert len(d) == 1, program.report["schedule"]
+        p = int(d[0].split("'layout': 'panels:")[1].split("'")[0])
+        return p, int(d[0].split("'nr': ")[1].split(",")[0])
+
+    program = compile_program(lin, (x,), threads=threads, use_cache=False)
+    p, nr = panel_tile(program)
+    assert (nr == p) if rows == 1 and p <= 8 * vu.lanes else nr <= p
+    with torch.no_grad():
+        torch.testing.assert_close(program(x), lin(x), atol=1e-4, rtol=1e-4)
+    monkeypatch.setattr(schedule, "PANEL_ROW_VECTORS", 0)
+    off = compile_program(lin, (x,), threads=threads, use_cache=False)
+    if rows == 1:
+        assert panel_tile(off)[1] < p or p <= vu.lanes, off.report["schedule"]
+    with torch.no_grad():
+        torch.testing.assert_close(off(x), lin(x), atol=1e-4, rtol=1e-4)
+
+
 def test_gathers_and_transposes_split_among_threads_unvectorised(monkeypatch):
     """An im2col gather and a transpose are not vectorised (see
     test_elementwise_and_reductions_are_vectorised_but_transposes_are_not);
