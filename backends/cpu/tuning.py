@@ -204,6 +204,33 @@ def choose(p: MatmulProblem, panels: bool = False) -> tuple[dict[str, Any], dict
 _CHOSEN: dict[tuple, tuple[dict[str, Any], dict[str, Any]]] = {}
 
 
+# A thread's piece of a split matmul keeps register tiles with more
+# accumulators than the FMA units need in flight (2 pipes x 4 cycles of
+# latency = 8 vectors): at 2 threads on the Zen 3 VM a 4x16 tile (8) ran
+# 1.04-1.39x slower than 6x16 (12) on five square-ish shapes (GEMM 1024^3:
+# 20.5 against 16.9 ms, MKL 15.8), where the one-thread model, trained on
+# rows timed alone, ranks them as a tie. 0: any tile (a switch for benchmarks).
+SPLIT_MIN_ACCUMULATORS = 9
+
+
+class _PieceSpace:
+    """SPACE for one thread's piece of a split matmul: the tiles with fewer
+    than SPLIT_MIN_ACCUMULATORS accumulators are left out where the piece
+    has rows for a taller one (and one is left)."""
+
+    def __init__(self, space: MatmulSpace):
+        self._space = space
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._space, name)
+
+    def candidates(self, p: MatmulProblem) -> list[dict[str, Any]]:
+        out = self._space.candidates(p)
+        lanes = schedule.vector_unit().lanes
+        kept = [c for c in out if c["mr"] * -(-c["nr"] // lanes) >= SPLIT_MIN_ACCUMULATORS]
+        return kept if SPLIT_MIN_ACCUMULATORS and kept else out
+
+
 def _choose(p: MatmulProblem) -> tuple[dict[str, Any], dict[str, Any]]:
     from sparcc import costmodel
 
@@ -212,7 +239,7 @@ def _choose(p: MatmulProblem) -> tuple[dict[str, Any], dict[str, Any]]:
         domain = model.meta.get("domain", {}) if model is not None else {}
         if model is not None and SPACE.covers(domain, p) and SPACE.covers(domain, piece_problem(p, "none")) is None:
             split = heuristic_matmul(p)["split"]
-            config, record = costmodel.choose(SPACE, piece_problem(p, split))
+            config, record = costmodel.choose(_PieceSpace(SPACE), piece_problem(p, split))
             record["summary"] += f"; for each thread's piece, split {split} by the heuristic"
             record["problem"] = p.as_dict()
             return {**config, "split": split}, record

@@ -346,6 +346,7 @@ def test_the_sparse_model_decides_auto_and_the_report_says_so(tmp_path, monkeypa
 def test_a_one_thread_model_schedules_each_threads_piece(tmp_path, monkeypatch):
     """Trained at one thread, the model declines to split 2 threads; the
     heuristic splits, and each thread's piece gets the model's tiles."""
+    monkeypatch.setattr(tuning, "SPLIT_MIN_ACCUMULATORS", 0)  # any tile (the next test: which are left out)
     monkeypatch.setenv(costmodel.MODEL_ENV, str(_toy_model(tmp_path, {"mr": 4, "nr": 32})))
     model, _ = costmodel.load("cpu.matmul")
     model.meta["domain"] = {"threads": [1]}
@@ -355,6 +356,45 @@ def test_a_one_thread_model_schedules_each_threads_piece(tmp_path, monkeypatch):
     assert (config["mr"], config["nr"]) == (4, 32) and check_matmul(p, config) is None
     assert record["by"] == "model" and "split n by the heuristic" in record["summary"]
     assert SPACE.covers({"threads": [1]}, p) == "the model was trained on 1 thread(s), not 2"
+
+
+@pytest.mark.parametrize("unit", ["AVX2", "AVX512"])
+def test_a_threads_piece_keeps_tiles_with_more_accumulators_than_fma_chains(unit, tmp_path, monkeypatch):
+    """A piece of a split matmul takes no register tile of fewer than
+    SPLIT_MIN_ACCUMULATORS accumulators where a taller one exists, whatever
+    the one-thread model prefers (4x16 on AVX2, 4x32 on AVX-512: 8); one
+    thread, or a piece too short for any such tile, keeps the model's
+    choice."""
+    from sparcc.backends.cpu import schedule
+
+    monkeypatch.setattr(schedule, "VECTOR_UNIT", getattr(schedule, unit))
+    lanes = schedule.vector_unit().lanes
+    best = {"mr": 4, "nr": 16} if unit == "AVX2" else {"mr": 4, "nr": 32}
+    monkeypatch.setenv(costmodel.MODEL_ENV, str(_toy_model(tmp_path, best)))
+    model, _ = costmodel.load("cpu.matmul")
+    model.meta["domain"] = {"threads": [1], "simd_lanes": [8, 16]}
+    tuning._CHOSEN.clear()
+    accumulators = lambda c: c["mr"] * -(-c["nr"] // lanes)  # noqa: E731
+    config, record = tuning.choose(MatmulProblem(1, 64, 512, 256, 2))
+    assert record["by"] == "model" and config["split"] == "n"
+    assert accumulators(config) >= tuning.SPLIT_MIN_ACCUMULATORS, config
+    assert record["candidates"] < len(matmul_space(tuning.piece_problem(MatmulProblem(1, 64, 512, 256, 2), "n")))
+    config, _ = tuning.choose(MatmulProblem(1, 64, 512, 256, 1))
+    assert (config["mr"], config["nr"]) == (best["mr"], best["nr"])
+    monkeypatch.setattr(tuning, "SPLIT_MIN_ACCUMULATORS", 0)
+    tuning._CHOSEN.clear()
+    config, _ = tuning.choose(MatmulProblem(1, 64, 512, 256, 2))
+    assert (config["mr"], config["nr"]) == (best["mr"], best["nr"])
+    monkeypatch.setattr(tuning, "SPLIT_MIN_ACCUMULATORS", 10 ** 6)  # no tile has that many: all stay
+    tuning._CHOSEN.clear()
+    config, _ = tuning.choose(MatmulProblem(1, 64, 512, 256, 2))
+    assert (config["mr"], config["nr"]) == (best["mr"], best["nr"])
+    a, b = torch.randn(64, 256), torch.randn(256, 512)
+    if schedule.vector_unit() == schedule.AVX512 or unit == "AVX2":
+        monkeypatch.setattr(tuning, "SPLIT_MIN_ACCUMULATORS", 9)
+        tuning._CHOSEN.clear()
+        program = compile_program(lambda x, y: x @ y, (a, b), threads=2, use_cache=False)
+        torch.testing.assert_close(program(a, b), a @ b, atol=1e-4, rtol=1e-4)
 
 
 def test_single_row_panel_matmuls_take_the_heuristic(tmp_path, monkeypatch):
