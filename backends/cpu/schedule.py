@@ -523,8 +523,8 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
         # one row: the tile spans the whole panel row, so the panel is read
         # once, front to back; tiles narrower than it walk the panel once per
         # column tile, every pass touching a part of each row (a 1x32 tile of
-        # 64-wide panels: Linear(4096, 4096) at 1 row 1.23x slower at 1
-        # thread, 1.30x at 2, where the weight comes from memory)
+        # 64-wide panels: Linear(4096, 4096) at 1 row 1.16-1.30x slower at
+        # 1 and 2 threads, where the weight comes from memory)
         nr = p
     h = s.tile(h, [jt, 0, nr, kc])
     for hp, rows in _row_tiles(s, h, 1, mp, mr):

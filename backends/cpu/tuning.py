@@ -207,9 +207,10 @@ _CHOSEN: dict[tuple, tuple[dict[str, Any], dict[str, Any]]] = {}
 # A thread's piece of a split matmul keeps register tiles with more
 # accumulators than the FMA units need in flight (2 pipes x 4 cycles of
 # latency = 8 vectors): at 2 threads on the Zen 3 VM a 4x16 tile (8) ran
-# 1.04-1.39x slower than 6x16 (12) on five square-ish shapes (GEMM 1024^3:
-# 20.5 against 16.9 ms, MKL 15.8), where the one-thread model, trained on
-# rows timed alone, ranks them as a tie. 0: any tile (a switch for benchmarks).
+# 1.14-1.42x slower than 6x16 (12) on four square-ish shapes (GEMM 1024^3:
+# 21.2 against 17.2 ms, MKL 16.2; benchmarks/bench_register_tiles.py
+# --split), where the one-thread model, trained on rows timed alone, ranks
+# them as a tie. 0: any tile (a switch for benchmarks).
 SPLIT_MIN_ACCUMULATORS = 9
 
 
