@@ -46,7 +46,7 @@ MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "tor
           "torchvision/densenet121", "timm/vit_tiny_patch16_224"]
 SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS", "MODEL_STREAMS",
             "NARROW_PANELS", "VECTOR_UNIT", "CONV1X1_DIRECT_MIN_PIXELS", "UNEVEN_PANELS_MIN", "JT_ROWS",
-            "PAD_PANELS", "CHANNELS_LAST", "FUSE_EPILOGUE", "REMAINDER_ROWS_IN_PANEL", "PANEL_ROW_VECTORS")
+            "PAD_PANELS", "CHANNELS_LAST", "FUSE_EPILOGUE", "REMAINDER_ROWS_IN_PANEL", "PANEL_ROW_VECTORS", "SPLIT_MIN_ACCUMULATORS")
 
 
 def main() -> None:
@@ -62,7 +62,7 @@ def main() -> None:
     import sparcc
     import torch
     import zoo_models
-    from sparcc.backends.cpu import plan_buffers, schedule
+    from sparcc.backends.cpu import plan_buffers, schedule, tuning
     from sparcc.passes import channels_last, convert_nn_to_linalg, customize_layout, fuse_epilogue
     from timing import blocked_median_ms, write_results
 
@@ -72,7 +72,7 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     owner = {"PLAN_BUFFERS": plan_buffers, "MODEL_STREAMS": customize_layout, "NARROW_PANELS": customize_layout,
              "PAD_PANELS": customize_layout, "CHANNELS_LAST": channels_last,
-             "FUSE_EPILOGUE": fuse_epilogue,
+             "FUSE_EPILOGUE": fuse_epilogue, "SPLIT_MIN_ACCUMULATORS": tuning,
              "CONV1X1_DIRECT_MIN_PIXELS": convert_nn_to_linalg}.get(args.switch, schedule)
     saved = getattr(owner, args.switch)
     for entry in zoo_models.select(args.only or MODELS):
@@ -86,7 +86,7 @@ def main() -> None:
                     flag = saved if flag else 0
                 elif args.switch == "UNEVEN_PANELS_MIN":  # off: never split panels unevenly
                     flag = saved if flag else 1 << 30
-                elif args.switch in ("JT_ROWS", "PANEL_ROW_VECTORS"):  # off: 0 (one panel of a vector's
+                elif args.switch in ("JT_ROWS", "PANEL_ROW_VECTORS", "SPLIT_MIN_ACCUMULATORS"):  # off: 0 (one panel of a vector's
                     flag = saved if flag else 0                           # width to a tile; the model's nr)
                 setattr(owner, args.switch, flag)
                 fast = sparcc.jit(model, threads=args.threads, cache=False)

@@ -186,7 +186,8 @@ def choose(p: MatmulProblem, panels: bool = False) -> tuple[dict[str, Any], dict
     (PANEL_MODEL_MIN_ROWS)."""
     from sparcc import costmodel
 
-    key = (p, panels, schedule.vector_unit(), costmodel.fingerprint((MATMUL,)))  # a model's layers repeat their shapes
+    # a model's layers repeat their shapes; the switch below is part of the key (benchmarks toggle it)
+    key = (p, panels, schedule.vector_unit(), SPLIT_MIN_ACCUMULATORS, costmodel.fingerprint((MATMUL,)))
     if key not in _CHOSEN:
         heuristic = heuristic_matmul(p) if panels else None
         rows = p.piece(heuristic["split"])[0] if heuristic else 0
@@ -196,7 +197,7 @@ def choose(p: MatmulProblem, panels: bool = False) -> tuple[dict[str, Any], dict
             _CHOSEN[key] = heuristic, {"space": MATMUL, "problem": p.as_dict(), "by": "heuristic", "model": None,
                                        "warning": None, "summary": why, "candidates": len(matmul_space(p))}
         else:
-            _CHOSEN[key] = _choose(p)
+            _CHOSEN[key] = _choose(p, panels)
     config, record = _CHOSEN[key]
     return dict(config), dict(record)
 
@@ -210,14 +211,17 @@ _CHOSEN: dict[tuple, tuple[dict[str, Any], dict[str, Any]]] = {}
 # 1.14-1.42x slower than 6x16 (12) on four square-ish shapes (GEMM 1024^3:
 # 21.2 against 17.2 ms, MKL 16.2; benchmarks/bench_register_tiles.py
 # --split), where the one-thread model, trained on rows timed alone, ranks
-# them as a tie. 0: any tile (a switch for benchmarks).
+# them as a tie. Only pieces of row-major B with at least WHOLE_ROWS_MAX_M
+# rows: resnet18's 16-row matmuls against panels took 6x16 tiles with a
+# 4-row tail instead of 4x16 and the model ran 0.82x at 2 threads (resnet50
+# 0.86x). 0: any tile (a switch for benchmarks).
 SPLIT_MIN_ACCUMULATORS = 9
 
 
 class _PieceSpace:
-    """SPACE for one thread's piece of a split matmul: the tiles with fewer
-    than SPLIT_MIN_ACCUMULATORS accumulators are left out where the piece
-    has rows for a taller one (and one is left)."""
+    """SPACE for one thread's piece of a split matmul of row-major B and at
+    least WHOLE_ROWS_MAX_M rows: the tiles with fewer than
+    SPLIT_MIN_ACCUMULATORS accumulators are left out (where one is left)."""
 
     def __init__(self, space: MatmulSpace):
         self._space = space
@@ -232,7 +236,7 @@ class _PieceSpace:
         return kept if SPLIT_MIN_ACCUMULATORS and kept else out
 
 
-def _choose(p: MatmulProblem) -> tuple[dict[str, Any], dict[str, Any]]:
+def _choose(p: MatmulProblem, panels: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     from sparcc import costmodel
 
     if p.threads > 1:
@@ -240,7 +244,9 @@ def _choose(p: MatmulProblem) -> tuple[dict[str, Any], dict[str, Any]]:
         domain = model.meta.get("domain", {}) if model is not None else {}
         if model is not None and SPACE.covers(domain, p) and SPACE.covers(domain, piece_problem(p, "none")) is None:
             split = heuristic_matmul(p)["split"]
-            config, record = costmodel.choose(_PieceSpace(SPACE), piece_problem(p, split))
+            piece = piece_problem(p, split)
+            tall = not panels and piece.m >= schedule.WHOLE_ROWS_MAX_M
+            config, record = costmodel.choose(_PieceSpace(SPACE) if tall else SPACE, piece)
             record["summary"] += f"; for each thread's piece, split {split} by the heuristic"
             record["problem"] = p.as_dict()
             return {**config, "split": split}, record

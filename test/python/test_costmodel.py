@@ -360,11 +360,11 @@ def test_a_one_thread_model_schedules_each_threads_piece(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("unit", ["AVX2", "AVX512"])
 def test_a_threads_piece_keeps_tiles_with_more_accumulators_than_fma_chains(unit, tmp_path, monkeypatch):
-    """A piece of a split matmul takes no register tile of fewer than
-    SPLIT_MIN_ACCUMULATORS accumulators where a taller one exists, whatever
-    the one-thread model prefers (4x16 on AVX2, 4x32 on AVX-512: 8); one
-    thread, or a piece too short for any such tile, keeps the model's
-    choice."""
+    """A piece of a split matmul (row-major B, at least 64 rows) takes no
+    register tile of fewer than SPLIT_MIN_ACCUMULATORS accumulators where a
+    taller one exists, whatever the one-thread model prefers (4x16 on AVX2,
+    4x32 on AVX-512: 8); one thread, a shorter piece, B in panels, or a
+    threshold no tile meets keep the model's choice."""
     from sparcc.backends.cpu import schedule
 
     monkeypatch.setattr(schedule, "VECTOR_UNIT", getattr(schedule, unit))
@@ -381,6 +381,10 @@ def test_a_threads_piece_keeps_tiles_with_more_accumulators_than_fma_chains(unit
     assert record["candidates"] < len(matmul_space(tuning.piece_problem(MatmulProblem(1, 64, 512, 256, 2), "n")))
     config, _ = tuning.choose(MatmulProblem(1, 64, 512, 256, 1))
     assert (config["mr"], config["nr"]) == (best["mr"], best["nr"])
+    # fewer rows than WHOLE_ROWS_MAX_M, or B in panels: the model's tile
+    for short, panels in ((MatmulProblem(1, 16, 512, 256, 2), False), (MatmulProblem(1, 64, 512, 256, 2), True)):
+        config, _ = tuning.choose(short, panels=panels)
+        assert (config["mr"], config["nr"]) == (best["mr"], best["nr"]), (short, panels, config)
     monkeypatch.setattr(tuning, "SPLIT_MIN_ACCUMULATORS", 0)
     tuning._CHOSEN.clear()
     config, _ = tuning.choose(MatmulProblem(1, 64, 512, 256, 2))
