@@ -86,8 +86,8 @@ def main() -> None:
                     flag = saved if flag else 0
                 elif args.switch == "UNEVEN_PANELS_MIN":  # off: never split panels unevenly
                     flag = saved if flag else 1 << 30
-                elif args.switch in ("JT_ROWS", "PANEL_ROW_VECTORS", "SPLIT_MIN_ACCUMULATORS"):  # off: 0 (one panel of a vector's
-                    flag = saved if flag else 0                           # width to a tile; the model's nr)
+                elif args.switch in ("JT_ROWS", "PANEL_ROW_VECTORS", "SPLIT_MIN_ACCUMULATORS"):  # off: 0
+                    flag = saved if flag else 0
                 setattr(owner, args.switch, flag)
                 fast = sparcc.jit(model, threads=args.threads, cache=False)
                 fast(*inputs)

@@ -514,11 +514,6 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
     elif split == "m":
         h = s.forall(h, [0, m // threads, 0, 0])
     mp = m // threads if split == "m" else m
-    nr = min(config["nr"], p)
-    while p % nr:
-        nr //= 2
-    mr = min(config["mr"], mp)
-    kc = config["kc"] if k % config["kc"] == 0 else k
     if mp == 1 and p <= PANEL_ROW_VECTORS * lanes:
         # one row: the tile spans the whole panel row, so the panel is read
         # once, front to back; tiles narrower than it walk the panel once per
@@ -526,6 +521,12 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
         # 64-wide panels: Linear(4096, 4096) at 1 row 1.16-1.30x slower at
         # 1 and 2 threads, where the weight comes from memory)
         nr = p
+    else:
+        nr = min(config["nr"], p)
+        while p % nr:
+            nr //= 2
+    mr = min(config["mr"], mp)
+    kc = config["kc"] if k % config["kc"] == 0 else k
     h = s.tile(h, [jt, 0, nr, kc])
     for hp, rows in _row_tiles(s, h, 1, mp, mr):
         t = s.tile(hp, [0, rows, 0, 1])

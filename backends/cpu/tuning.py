@@ -231,9 +231,8 @@ class _PieceSpace:
 
     def candidates(self, p: MatmulProblem) -> list[dict[str, Any]]:
         out = self._space.candidates(p)
-        lanes = schedule.vector_unit().lanes
-        kept = [c for c in out if c["mr"] * -(-c["nr"] // lanes) >= SPLIT_MIN_ACCUMULATORS]
-        return kept if SPLIT_MIN_ACCUMULATORS and kept else out
+        vu = schedule.vector_unit()
+        return [c for c in out if c["mr"] * vu.vectors(c["nr"]) >= SPLIT_MIN_ACCUMULATORS] or out
 
 
 def _choose(p: MatmulProblem, panels: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
