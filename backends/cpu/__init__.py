@@ -63,14 +63,21 @@ PARALLEL = "scf-forall-to-parallel,convert-scf-to-openmp,func.func(buffer-loop-h
 # _free, which the runtime implements with free lists that keep large blocks
 # for the next call (runtime.c: plain malloc gives them back to the system,
 # and every call then page-faults its activations in again).
+# The passes that work inside one op run nested under `any` (each function,
+# and any other op with regions at the top level, as an OpenMP reduction's
+# declaration), where MLIR spreads the ops over the context's threads; the
+# conversions that add declarations to the module (math-to-funcs and -libm,
+# memref, func, cf, openmp) run on the module. On rexnet_100 (477
+# functions) this stage took 2.6 s as one module-level list, 1.3 s nested on
+# 2 threads, with the same LLVM IR.
 TO_LLVM = (
-    "canonicalize,cse,convert-linalg-to-loops,convert-math-to-funcs,fold-memref-alias-ops,"
-    "convert-vector-to-scf{full-unroll=true},expand-strided-metadata,lower-affine,"
-    "convert-scf-to-cf,convert-math-to-llvm,convert-math-to-libm,"
-    "convert-vector-to-llvm{reassociate-fp-reductions=true},finalize-memref-to-llvm{use-generic-functions=true},"
-    "convert-arith-to-llvm,"
+    "any(canonicalize,cse,convert-linalg-to-loops),convert-math-to-funcs,"
+    "any(fold-memref-alias-ops,convert-vector-to-scf{full-unroll=true},expand-strided-metadata,lower-affine,"
+    "convert-scf-to-cf,convert-math-to-llvm),convert-math-to-libm,"
+    "any(convert-vector-to-llvm{reassociate-fp-reductions=true}),"
+    "finalize-memref-to-llvm{use-generic-functions=true},any(convert-arith-to-llvm),"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=true},convert-cf-to-llvm,"
-    "convert-index-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,reconcile-unrealized-casts"
+    "any(convert-index-to-llvm,convert-ub-to-llvm),convert-openmp-to-llvm,reconcile-unrealized-casts"
 )
 
 

@@ -413,3 +413,70 @@ def test_nhwc_window_ops_are_vectorised_along_the_channels(what, make, shape, th
     assert ("'threads': 2" in d) == (threads == 2), d
     with torch.no_grad():
         torch.testing.assert_close(program(x), module(x), atol=1e-5, rtol=1e-5)
+
+
+def _layers(x, w1, w2):
+    h = torch.nn.functional.layer_norm(torch.relu(x @ w1), (w1.shape[1],))
+    return torch.softmax(h @ w2, -1) + h.sum(-1, keepdim=True)
+
+
+def test_the_staged_script_transforms_as_its_whole_module_form_does(monkeypatch):
+    """`apply` runs the per-function stages nested under func.func (on the
+    context's threads) and the others on the module; upstream's interpreter
+    running `__transform_main` (the stages included in order, what a
+    reproducer replays) on the same payload must give the same module."""
+    from mlir import ir, passmanager
+
+    seen = []
+    original = schedule.apply
+
+    def recording(module, script):
+        before = str(module)
+        original(module, script)
+        seen.append((before, script, str(module)))
+
+    monkeypatch.setattr(schedule, "apply", recording)
+    torch.manual_seed(0)
+    args = (torch.randn(24, 40), torch.randn(40, 72), torch.randn(72, 72))
+    program = compile_program(_layers, args, threads=2, use_cache=False)
+    assert program.report["fallbacks"] == []
+    torch.testing.assert_close(program(*args), _layers(*args), atol=1e-4, rtol=1e-4)
+    ((before, script, staged),) = seen
+    assert before.count("func.func") >= 4, "the test needs several outlined functions"
+    assert [n for n, _ in schedule.STAGES if f"@{n}(" in script] == [n for n, _ in schedule.STAGES]
+    with ir.Context():
+        whole = ir.Module.parse(schedule.with_script(before, script))
+        passmanager.PassManager.parse(
+            "builtin.module(transform-interpreter{entry-point=__transform_main},canonicalize,cse)"
+        ).run(whole.operation)
+        for op in list(whole.body.operations):
+            if op.operation.name == "transform.named_sequence":
+                op.operation.erase()
+        del whole.operation.attributes["transform.with_named_sequence"]
+        assert str(whole) == staged
+
+
+def test_a_stage_that_fails_in_one_function_falls_back_with_a_reproducer_that_replays(monkeypatch):
+    """A pattern group that does not converge inside a per-function stage
+    fails the schedule: the program runs as loops (still right), the warning
+    says why, and the reproducer's replay.sh fails the same way with
+    upstream's interpreter on the whole-module script."""
+    import pathlib
+    import re
+    import shutil
+    import subprocess
+
+    monkeypatch.setattr(schedule, "MAX_PATTERN_ITERATIONS", 1)
+    torch.manual_seed(0)
+    args = (torch.randn(8, 64), torch.randn(64, 48), torch.randn(48, 48))
+    with pytest.warns(UserWarning, match="did not converge in 1 iterations") as caught:
+        program = compile_program(_layers, args, use_cache=False)
+    torch.testing.assert_close(program(*args), _layers(*args), atol=1e-4, rtol=1e-4)
+    (fallback,) = program.report["fallbacks"]
+    assert "runs as plain loops" in fallback
+    folder = pathlib.Path(re.search(r"Reproducer: (\S+)", str(caught[0].message))[1])
+    if shutil.which("sparcc-opt") is None:
+        pytest.skip("sparcc-opt is not on PATH (the package is not installed)")
+    result = subprocess.run(["sh", str(folder / "replay.sh")], capture_output=True, text=True, timeout=120, check=False)
+    assert "greedy pattern application failed" in result.stderr + result.stdout
+    shutil.rmtree(folder)
