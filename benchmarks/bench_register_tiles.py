@@ -8,10 +8,14 @@ one process, with PyTorch eager (MKL) in the same blocked runs
            the model's narrower tile (PANEL_ROW_VECTORS = 0);
   --split  matmuls of two inputs split among the threads: the schedule's
            choice (tuning.SPLIT_MIN_ACCUMULATORS in force), and forced 4x16
-           and 6x16 tiles (kc = min(K, 1024), split n; AVX2's tiles).
+           and 6x16 tiles (kc = min(K, 1024), split n; AVX2's tiles);
+  --rows   one-row Linear layers with the weight in narrow panels read side
+           by side (customize_layout.ROW_STREAMS: several read streams) and
+           in the wide panels of before (one stream a tile). M must be 1.
 
     python benchmarks/bench_register_tiles.py --gemv --threads 1 1x4096x4096 1x25088x4096
     python benchmarks/bench_register_tiles.py --split --threads 2 1024x1024x1024 512x512x512
+    python benchmarks/bench_register_tiles.py --rows --threads 1 1x4096x4096 1x4096x11008
 
 Shapes are MxKxN. On this VM two compiles of the same program differed by up
 to 20 % in such runs: read a ratio only when it repeats across shapes.
@@ -60,6 +64,31 @@ def gemv(shape: tuple[int, int, int], threads: int, rounds: int, repeat: int) ->
             f"| {gb / on:.1f} |")
 
 
+def rows(shape: tuple[int, int, int], threads: int, rounds: int, repeat: int) -> str:
+    import sparcc
+    from sparcc.passes import customize_layout
+
+    m, k, n = shape
+    lin, x = torch.nn.Linear(k, n).eval(), torch.randn(m, k)
+    saved, programs, layouts = customize_layout.ROW_STREAMS, [], []
+    try:
+        for on in (True, False):
+            customize_layout.ROW_STREAMS = on
+            fast = sparcc.jit(lin, threads=threads, cache=False)
+            with torch.no_grad():
+                torch.testing.assert_close(fast(x), lin(x), atol=1e-3, rtol=1e-3)
+            report = fast.compile(x).report["schedule"]
+            layouts.append(next((d.split("'layout': '")[1].split("'")[0] for d in report if "'layout'" in d), "none"))
+            programs.append(fast)
+    finally:
+        customize_layout.ROW_STREAMS = saved
+    with torch.no_grad():
+        on, off, eager = _times([lambda: programs[0](x), lambda: programs[1](x), lambda: lin(x)], threads, rounds, repeat)
+    gb = 4 * k * n / 1e6
+    return (f"| {m}x{k}x{n} | {threads} | {layouts[1]} | {off:.3f} | {layouts[0]} | {on:.3f} | {off / on:.2f}x "
+            f"| {eager:.3f} | {eager / on:.2f}x | {gb / on:.1f} |")
+
+
 def split(shape: tuple[int, int, int], threads: int, rounds: int, repeat: int) -> str:
     from sparcc.backends.cpu import schedule
     from sparcc.driver import compile_program
@@ -89,6 +118,7 @@ def main() -> None:
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--gemv", action="store_true")
     mode.add_argument("--split", action="store_true")
+    mode.add_argument("--rows", action="store_true")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--repeat", type=int, default=20)
@@ -101,14 +131,20 @@ def main() -> None:
     except ValueError:
         p.error(f"shapes are MxKxN with positive whole numbers, got {args.shapes}")
     torch.set_num_threads(args.threads)
-    if args.gemv:
+    if args.rows and any(s[0] != 1 for s in shapes):
+        p.error("--rows times one-row layers: M must be 1")
+    if args.rows:
+        print("| shape | threads | before | ms | now | ms | gain | eager ms | vs eager | GB/s |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    elif args.gemv:
         print("| shape | threads | nr = model's ms | nr = panel ms | gain | eager ms | vs eager | GB/s |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     else:
         print("| shape | threads | chosen tile | chosen ms | 4x16 ms | 6x16 ms | MKL ms | 4x16 / 6x16 | MKL / chosen |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for shape in shapes:
-        print((gemv if args.gemv else split)(shape, args.threads, args.rounds, args.repeat), flush=True)
+        run = rows if args.rows else gemv if args.gemv else split
+        print(run(shape, args.threads, args.rounds, args.repeat), flush=True)
 
 
 if __name__ == "__main__":

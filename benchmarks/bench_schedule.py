@@ -25,7 +25,9 @@ panels); CHANNELS_LAST (passes/channels_last.py: convolutions and poolings
 NHWC, the transposes between them cancelled); FUSE_EPILOGUE (passes/fuse_epilogue.py:
 a matmul's elementwise consumer runs on each block of its columns);
 REMAINDER_ROWS_IN_PANEL (rows that the register tile does not divide are
-one more tile inside the packed panel's loop, not a matmul of their own).
+one more tile inside the packed panel's loop, not a matmul of their own);
+ROW_STREAMS (passes/customize_layout.py: a one-row matmul's weight in
+panels of 16, several side by side in the register tile).
 Each model is compiled with the switch
 on and off (cache off: the cache key does not see the switches) and the two
 programs and eager are timed in alternating blocks. Writes
@@ -46,7 +48,8 @@ MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "tor
           "torchvision/densenet121", "timm/vit_tiny_patch16_224"]
 SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS", "MODEL_STREAMS",
             "NARROW_PANELS", "VECTOR_UNIT", "CONV1X1_DIRECT_MIN_PIXELS", "UNEVEN_PANELS_MIN", "JT_ROWS",
-            "PAD_PANELS", "CHANNELS_LAST", "FUSE_EPILOGUE", "REMAINDER_ROWS_IN_PANEL", "PANEL_ROW_VECTORS", "SPLIT_MIN_ACCUMULATORS")
+            "PAD_PANELS", "CHANNELS_LAST", "FUSE_EPILOGUE", "REMAINDER_ROWS_IN_PANEL", "PANEL_ROW_VECTORS", "SPLIT_MIN_ACCUMULATORS",
+            "ROW_STREAMS")
 
 
 def main() -> None:
@@ -71,7 +74,7 @@ def main() -> None:
     print("| model | off ms | on ms | gain | eager ms | vs eager |")
     print("| --- | --- | --- | --- | --- | --- |")
     owner = {"PLAN_BUFFERS": plan_buffers, "MODEL_STREAMS": customize_layout, "NARROW_PANELS": customize_layout,
-             "PAD_PANELS": customize_layout, "CHANNELS_LAST": channels_last,
+             "PAD_PANELS": customize_layout, "ROW_STREAMS": customize_layout, "CHANNELS_LAST": channels_last,
              "FUSE_EPILOGUE": fuse_epilogue, "SPLIT_MIN_ACCUMULATORS": tuning,
              "CONV1X1_DIRECT_MIN_PIXELS": convert_nn_to_linalg}.get(args.switch, schedule)
     saved = getattr(owner, args.switch)

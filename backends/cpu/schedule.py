@@ -232,6 +232,9 @@ REMAINDER_ROWS_IN_PANEL = True
 # broadcast fit: B is not held in registers when one row uses it); 0: the
 # cost model's nr (a switch for benchmarks)
 PANEL_ROW_VECTORS = 8
+# at one row, panels wider than a vector and narrower than PANEL_ROW_VECTORS
+# vectors go several to a register tile (a switch for benchmarks)
+ROW_PANELS_SIDE_BY_SIDE = True
 # The linalg ops that no schedule vectorised become loops before the hoisting
 # of accumulators (see _wrap); a switch for benchmarks.
 LOOPS_BEFORE_HOISTING = True
@@ -504,16 +507,21 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
     # would have one accumulator chain per row; several panels side by side
     # give the fmas independent chains (and the reads several streams)
     own = panels // threads if split == "n" else panels  # a thread's panels (uneven: jt stays 1)
+    mp = m // threads if split == "m" else m
     jt = 1
     if p < lanes:
         jt = _largest_divisor_leq(own, max(1, 4 * lanes // p), 1)
+    elif not uneven and mp == 1 and lanes < p < PANEL_ROW_VECTORS * lanes and ROW_PANELS_SIDE_BY_SIDE:
+        # one row against panels of a few vectors (customize-layout's
+        # ROW_PANEL): as many panels side by side as make PANEL_ROW_VECTORS
+        # accumulators, each panel one read stream
+        jt = _largest_divisor_leq(own, PANEL_ROW_VECTORS * lanes // p, 1)
     elif not uneven:
         jt = side_by_side(own)
     if split == "n":
         h = s.forall(h, [-(-panels // threads) if uneven else panels // threads, 0, 0, 0])
     elif split == "m":
         h = s.forall(h, [0, m // threads, 0, 0])
-    mp = m // threads if split == "m" else m
     if mp == 1 and p <= PANEL_ROW_VECTORS * lanes:
         # one row: the tile spans the whole panel row, so the panel is read
         # once, front to back; tiles narrower than it walk the panel once per

@@ -21,7 +21,7 @@ def _program(fast):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("rows,out_features,panel", [(1, 512, 64), (3, 512, 64), (8, 784, 16), (5, 1056, 32),
+@pytest.mark.parametrize("rows,out_features,panel", [(1, 512, 16), (3, 512, 64), (8, 784, 16), (5, 1056, 32),
                                                      (1, 1000, 8), (3, 1000, 8)])
 def test_few_rows_read_a_panelled_weight(rows, out_features, panel, threads, monkeypatch):
     from sparcc.backends.cpu import schedule
@@ -39,8 +39,48 @@ def test_few_rows_read_a_panelled_weight(rows, out_features, panel, threads, mon
     assert f"'layout': 'panels:{panel}'" in line, line
     if panel == 8:  # 125 panels of 8: five side by side in a register tile
         assert "'panels_per_tile': 5" in line, line
-    if threads == 2 and out_features == 512:  # 8 panels: split among the threads
+    if threads == 2 and out_features == 512:  # 8 panels of 64 (32 of 16 at one row): split among the threads
         assert "'split': 'n', 'threads': 2" in line, line
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("unit", ["AVX2", "AVX512"])
+@pytest.mark.parametrize("k,n,padded", [(512, 1024, None), (256, 4001, 4096), (384, 1152, None)])
+def test_one_row_reads_narrow_panels_side_by_side(k, n, padded, unit, threads, monkeypatch):
+    """At one row the weight is stored in panels of ROW_PANEL columns, n a
+    multiple of ROW_GROUP panels (padded where no panel divides n), and the
+    register tile takes PANEL_ROW_VECTORS vectors' worth of panels side by
+    side: several read streams. With the switch off, the wide panels of
+    before."""
+    from sparcc.backends.cpu import schedule
+    from sparcc.passes import customize_layout
+
+    vector_unit = getattr(schedule, unit)
+    monkeypatch.setattr(schedule, "VECTOR_UNIT", vector_unit)
+    torch.manual_seed(k)
+    layer = nn.Linear(k, n).eval()
+    x = torch.randn(1, k)
+    lines = {}
+    for on in (True, False):
+        monkeypatch.setattr(customize_layout, "ROW_STREAMS", on)
+        fast = sparcc.jit(layer, threads=threads, cache=False)
+        with torch.no_grad():
+            torch.testing.assert_close(fast(x), layer(x), rtol=1e-4, atol=1e-4)
+            x2 = torch.randn(1, k)
+            torch.testing.assert_close(fast(x2), layer(x2), rtol=1e-4, atol=1e-4)
+        (lines[on],) = _matmul_lines(_program(fast))
+    line = lines[True]
+    p = customize_layout.ROW_PANEL
+    assert f"'layout': 'panels:{p}'" in line, line
+    assert f"[1, {padded or n}, {k}]" in line, line
+    assert (f"'padded_from': {n}" in line) == (padded is not None), line
+    # as many panels as make PANEL_ROW_VECTORS vectors, or the most that
+    # divide a thread's panels (AVX-512: 36 a thread of 72 take 6)
+    side = int(line.split("'panels_per_tile': ")[1].split(",")[0].split("}")[0])
+    assert 4 <= side <= schedule.PANEL_ROW_VECTORS * vector_unit.lanes // p, line
+    assert ((padded or n) // p) % side == 0, line
+    assert f"'nr': {p}," in line, line
+    assert "'layout': 'panels:16'" not in lines[False], lines[False]
 
 
 def test_a_weight_from_memory_is_panelled_for_more_rows():
@@ -135,7 +175,7 @@ print(json.dumps({"err": err, "trace": program.report.get("trace"), "line": line
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("rows,out_features,panel,padded", [(1, 1001, 64, 1024), (3, 4097, 64, 4160),
+@pytest.mark.parametrize("rows,out_features,panel,padded", [(1, 1001, 16, 1024), (3, 4097, 64, 4160),
                                                             (2, 970, 32, 992), (5, 203, 16, 208), (1, 201, 8, 208)])
 def test_a_weight_no_panel_divides_is_padded_to_whole_panels(rows, out_features, panel, padded, threads):
     torch.manual_seed(rows)

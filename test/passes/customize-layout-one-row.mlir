@@ -1,0 +1,74 @@
+// customize-layout at one row (batch-1 decoding, a classifier head): the
+// weight in panels of row_panel columns, N a multiple of 8 of them, so that
+// the CPU schedule reads several panels side by side (one stream each).
+// (A file of its own: customize-layout.mlir's weights sit just under
+// total_bytes, which these would cross.)
+// RUN: sparcc-opt %s -p customize-layout | filecheck %s
+// RUN: sparcc-opt %s -p 'customize-layout{row_panel=0}' | filecheck %s --check-prefix=NOROW
+// RUN: sparcc-opt %s -p 'customize-layout{row_panel=32}' | filecheck %s --check-prefix=ROW32
+// RUN: not sparcc-opt %s -p 'customize-layout{row_panel=12}' 2>&1 | filecheck %s --check-prefix=BADROW
+// BADROW: row_panel must be 0 or one of 64, 32, 16, 8, not 12
+
+// One row: panels of row_panel (16) columns where N is a multiple of 8 of
+// them, which the schedule reads several side by side (one stream each);
+// with row_panel=0, the widest panel as for more rows.
+// CHECK-LABEL: @one_row(
+// CHECK:         nn.weight @fc1.weight {perm = array<i64: 0, 2, 1>} : tensor<64x128x16xf32>
+// CHECK:         linalg.generic {{.*}} outs(%{{.*}} : tensor<64x1x16xf32>) attrs = {sparcc.layout = "panels:16"}
+// NOROW-LABEL: @one_row(
+// NOROW:         nn.weight @fc1.weight {perm = array<i64: 0, 2, 1>} : tensor<16x128x64xf32>
+// NOROW:         sparcc.layout = "panels:64"
+// ROW32-LABEL: @one_row(
+// ROW32:         nn.weight @fc1.weight {perm = array<i64: 0, 2, 1>} : tensor<32x128x32xf32>
+func.func @one_row(%x: tensor<1x128xf32>) -> tensor<1x1024xf32> {
+  %w = nn.weight @fc1.weight {perm = array<i64: 1, 0>} : tensor<128x1024xf32>
+  %z = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<1x1024xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<1x1024xf32>) -> tensor<1x1024xf32>
+  %0 = linalg.matmul ins(%x, %w : tensor<1x128xf32>, tensor<128x1024xf32>) outs(%f : tensor<1x1024xf32>) -> tensor<1x1024xf32>
+  func.return %0 : tensor<1x1024xf32>
+}
+
+// One row, N that no panel divides (1004): padded to a multiple of 8 panels
+// of 16 (20 columns, under 1/32 of N); row_panel=0 pads to panels of 64.
+// CHECK-LABEL: @one_row_padded(
+// CHECK:         nn.weight @fc2.weight {perm = array<i64: 0, 2, 1>, pad_rows = 1024 : i64} : tensor<64x128x16xf32>
+// CHECK:         sparcc.layout = "panels:16", sparcc.padded_from = 1004 : i64
+// NOROW-LABEL: @one_row_padded(
+// NOROW:         sparcc.layout = "panels:64", sparcc.padded_from = 1004 : i64
+func.func @one_row_padded(%x: tensor<1x128xf32>) -> tensor<1x1004xf32> {
+  %w = nn.weight @fc2.weight {perm = array<i64: 1, 0>} : tensor<128x1004xf32>
+  %z = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<1x1004xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<1x1004xf32>) -> tensor<1x1004xf32>
+  %0 = linalg.matmul ins(%x, %w : tensor<1x128xf32>, tensor<128x1004xf32>) outs(%f : tensor<1x1004xf32>) -> tensor<1x1004xf32>
+  func.return %0 : tensor<1x1004xf32>
+}
+
+// Two rows: panels as before (the widest that divides N).
+// CHECK-LABEL: @two_rows(
+// CHECK:         nn.weight @fc3.weight {perm = array<i64: 0, 2, 1>} : tensor<16x128x64xf32>
+// CHECK:         sparcc.layout = "panels:64"
+func.func @two_rows(%x: tensor<2x128xf32>) -> tensor<2x1024xf32> {
+  %w = nn.weight @fc3.weight {perm = array<i64: 1, 0>} : tensor<128x1024xf32>
+  %z = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<2x1024xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<2x1024xf32>) -> tensor<2x1024xf32>
+  %0 = linalg.matmul ins(%x, %w : tensor<2x128xf32>, tensor<128x1024xf32>) outs(%f : tensor<2x1024xf32>) -> tensor<2x1024xf32>
+  func.return %0 : tensor<2x1024xf32>
+}
+
+// One row, N = 1040 = 16 x 65: a multiple of 16 but not of 8 panels of 16,
+// and a panel divides it: the widest such panel, unpadded.
+// CHECK-LABEL: @one_row_odd_panels(
+// CHECK:         nn.weight @fc4.weight {perm = array<i64: 0, 2, 1>} : tensor<65x128x16xf32>
+// CHECK-NOT:     padded_from
+// CHECK:         func.return
+func.func @one_row_odd_panels(%x: tensor<1x128xf32>) -> tensor<1x1040xf32> {
+  %w = nn.weight @fc4.weight {perm = array<i64: 1, 0>} : tensor<128x1040xf32>
+  %z = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<1x1040xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<1x1040xf32>) -> tensor<1x1040xf32>
+  %0 = linalg.matmul ins(%x, %w : tensor<1x128xf32>, tensor<128x1040xf32>) outs(%f : tensor<1x1040xf32>) -> tensor<1x1040xf32>
+  func.return %0 : tensor<1x1040xf32>
+}
