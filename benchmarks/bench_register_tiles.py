@@ -1,11 +1,12 @@
 """
-Two register-tile rules of the CPU schedule, each against its alternative in
+Register-tile rules of the CPU schedule, each against its alternative in
 one process, with PyTorch eager (MKL) in the same blocked runs
 (timing.blocked_median_ms; each time the least of --rounds medians):
 
   --gemv   one-row Linear layers whose weight is stored in panels, with the
            tile as wide as the panel (schedule.PANEL_ROW_VECTORS) and with
-           the model's narrower tile (PANEL_ROW_VECTORS = 0);
+           the model's narrower tile (PANEL_ROW_VECTORS = 0), in the wide
+           panels of before the one-row rule (ROW_STREAMS off);
   --split  matmuls of two inputs split among the threads: the schedule's
            choice (tuning.SPLIT_MIN_ACCUMULATORS in force), and forced 4x16
            and 6x16 tiles (kc = min(K, 1024), split n; AVX2's tiles);
@@ -41,39 +42,20 @@ def _times(calls, threads: int, rounds: int, repeat: int) -> list[float]:
     return [min(x) for x in zip(*runs)]
 
 
-def gemv(shape: tuple[int, int, int], threads: int, rounds: int, repeat: int) -> str:
+def _switched_linear(shape: tuple[int, int, int], threads: int, rounds: int, repeat: int, owner, name: str,
+                     values: tuple) -> tuple[list[str], list[float], float]:
+    """A Linear of `shape` compiled with `owner.name` at each of `values`
+    (checked against eager), timed with eager in the same blocked runs:
+    each compile's weight layout, the times (the values' order, then
+    eager's) and the weight's MB."""
     import sparcc
-    from sparcc.backends.cpu import schedule
 
     m, k, n = shape
     lin, x = torch.nn.Linear(k, n).eval(), torch.randn(m, k)
-    saved, programs = schedule.PANEL_ROW_VECTORS, []
+    saved, programs, layouts = getattr(owner, name), [], []
     try:
-        for vectors in (saved, 0):
-            schedule.PANEL_ROW_VECTORS = vectors
-            fast = sparcc.jit(lin, threads=threads, cache=False)
-            with torch.no_grad():
-                torch.testing.assert_close(fast(x), lin(x), atol=1e-3, rtol=1e-3)
-            programs.append(fast)
-    finally:
-        schedule.PANEL_ROW_VECTORS = saved
-    with torch.no_grad():
-        on, off, eager = _times([lambda: programs[0](x), lambda: programs[1](x), lambda: lin(x)], threads, rounds, repeat)
-    gb = 4 * k * n / 1e6
-    return (f"| {m}x{k}x{n} | {threads} | {off:.3f} | {on:.3f} | {off / on:.2f}x | {eager:.3f} | {eager / on:.2f}x "
-            f"| {gb / on:.1f} |")
-
-
-def rows(shape: tuple[int, int, int], threads: int, rounds: int, repeat: int) -> str:
-    import sparcc
-    from sparcc.passes import customize_layout
-
-    m, k, n = shape
-    lin, x = torch.nn.Linear(k, n).eval(), torch.randn(m, k)
-    saved, programs, layouts = customize_layout.ROW_STREAMS, [], []
-    try:
-        for on in (True, False):
-            customize_layout.ROW_STREAMS = on
+        for value in values:
+            setattr(owner, name, value)
             fast = sparcc.jit(lin, threads=threads, cache=False)
             with torch.no_grad():
                 torch.testing.assert_close(fast(x), lin(x), atol=1e-3, rtol=1e-3)
@@ -81,12 +63,36 @@ def rows(shape: tuple[int, int, int], threads: int, rounds: int, repeat: int) ->
             layouts.append(next((d.split("'layout': '")[1].split("'")[0] for d in report if "'layout'" in d), "none"))
             programs.append(fast)
     finally:
-        customize_layout.ROW_STREAMS = saved
+        setattr(owner, name, saved)
     with torch.no_grad():
-        on, off, eager = _times([lambda: programs[0](x), lambda: programs[1](x), lambda: lin(x)], threads, rounds, repeat)
-    gb = 4 * k * n / 1e6
+        times = _times([lambda p=p: p(x) for p in programs] + [lambda: lin(x)], threads, rounds, repeat)
+    return layouts, times, 4 * k * n / 1e6
+
+
+def gemv(shape: tuple[int, int, int], threads: int, rounds: int, repeat: int) -> str:
+    from sparcc.backends.cpu import schedule
+    from sparcc.passes import customize_layout
+
+    saved = customize_layout.ROW_STREAMS
+    customize_layout.ROW_STREAMS = False  # the wide panels this rule is for
+    try:
+        _, (on, off, eager), mb = _switched_linear(shape, threads, rounds, repeat, schedule, "PANEL_ROW_VECTORS",
+                                                   (schedule.PANEL_ROW_VECTORS, 0))
+    finally:
+        customize_layout.ROW_STREAMS = saved
+    m, k, n = shape
+    return (f"| {m}x{k}x{n} | {threads} | {off:.3f} | {on:.3f} | {off / on:.2f}x | {eager:.3f} | {eager / on:.2f}x "
+            f"| {mb / on:.1f} |")
+
+
+def rows(shape: tuple[int, int, int], threads: int, rounds: int, repeat: int) -> str:
+    from sparcc.passes import customize_layout
+
+    layouts, (on, off, eager), mb = _switched_linear(shape, threads, rounds, repeat, customize_layout, "ROW_STREAMS",
+                                                     (True, False))
+    m, k, n = shape
     return (f"| {m}x{k}x{n} | {threads} | {layouts[1]} | {off:.3f} | {layouts[0]} | {on:.3f} | {off / on:.2f}x "
-            f"| {eager:.3f} | {eager / on:.2f}x | {gb / on:.1f} |")
+            f"| {eager:.3f} | {eager / on:.2f}x | {mb / on:.1f} |")
 
 
 def split(shape: tuple[int, int, int], threads: int, rounds: int, repeat: int) -> str:
