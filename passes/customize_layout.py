@@ -52,13 +52,14 @@ Chosen where it pays (the cost interface: a heuristic today):
     result here made 16-256-row matmuls up to 1.7x slower at 2 threads.
 
 One row (batch-1 decoding, a classifier head) takes panels of `row_panel`
-columns (16) where n is a multiple of 8 of them (padded to one where no
-panel divides n): the CPU schedule puts several side by side in its register
-tile, one read stream each, which reads a weight from memory faster than the
-one stream of a wide panel (ROW_PANEL below).
+columns (16) where n is a multiple of 4 of them for each thread (padded to
+one where no panel divides n): the CPU schedule puts several side by side in
+its register tile, one read stream each, which reads a weight from memory
+faster than the one stream of a wide panel (ROW_PANEL below).
 
 Options: `panel` (P; the widest tried), `max_rows`, `min_bytes`, `stream_rows`,
-`stream_bytes`, `total_bytes`, `row_panel` (0: one row as any other).
+`stream_bytes`, `total_bytes`, `row_panel` (0: one row as any other),
+`threads` (the team the code runs on; default the compile's).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from sparcc.dialects import nn
+from sparcc.passes import team_size
 
 LAYOUT_ATTR = "sparcc.layout"
 PANELS = (64, 32, 16, 8)
@@ -87,15 +89,16 @@ NARROW_PANELS = True
 PAD_PANELS = True  # pad a weight whose n no panel divides (a switch for benchmarks)
 PADDED_ATTR = "sparcc.padded_from"  # on a padded contraction: the n that C keeps
 # One row (batch-1 decoding, a classifier head): panels of ROW_PANEL columns,
-# n a multiple of ROW_GROUP panels (padded to one where that adds at most
-# 1/32 of n, where no panel divides n), so that the schedule's one-row register tile spans several
-# panels side by side: one read stream each. A weight that comes from memory
-# is read faster by several streams than by one (C microbenchmark of a 64 MiB
-# GEMV on the Zen 3 VM, 1 thread: one 64-wide panel 17-20 GB/s, four 16-wide
-# panels side by side 22-29 GB/s; 2 threads 28 against 46-48 GB/s). The group
-# makes the panels divide into whole tiles among 1 or 2 threads.
+# n a multiple of ROW_TILE_PANELS panels for each thread (padded to one where
+# no panel divides n and that adds at most 1/32 of n), so that the
+# schedule's one-row register tile spans several panels side by side, one
+# read stream each, and every thread's share is whole tiles. A weight that
+# comes from memory is read faster by several streams than by one (C
+# microbenchmark of a 64 MiB GEMV on the Zen 3 VM, 1 thread: one 64-wide
+# panel 17-20 GB/s, four 16-wide panels side by side 22-29 GB/s; 2 threads
+# 28 against 46-48 GB/s).
 ROW_PANEL = 16
-ROW_GROUP = 8
+ROW_TILE_PANELS = 4  # AVX2's 8 accumulators in panels of 2 vectors
 ROW_STREAMS = True  # a switch for benchmarks
 
 
@@ -194,11 +197,14 @@ class CustomizeLayoutPass(ModulePass):
     stream_bytes: int = 8 << 20
     total_bytes: int = 32 << 20
     row_panel: int = ROW_PANEL  # 0: one-row matmuls take the panels of any other
+    threads: int | None = None  # the team the code runs on (default: the compile's, sparcc.passes.team_size)
 
     def __post_init__(self) -> None:
         if self.row_panel and self.row_panel not in PANELS:
             raise ValueError(f"customize-layout: row_panel must be 0 or one of {', '.join(map(str, PANELS))}, "
                              f"not {self.row_panel}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"customize-layout: threads must be at least 1, not {self.threads}")
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         matmuls = [m for m in op.walk() if isinstance(m, linalg.MatmulOp)]
@@ -221,7 +227,7 @@ class CustomizeLayoutPass(ModulePass):
         p = panel_width(n, self.panel)
         padded = None
         if m == 1 and ROW_STREAMS and 0 < self.row_panel <= self.panel:
-            group = self.row_panel * ROW_GROUP
+            group = self.row_panel * ROW_TILE_PANELS * (self.threads or team_size())
             if n % group == 0:
                 p = self.row_panel
             elif p is None and PAD_PANELS and (-n % group) * 32 <= n:  # as GPT-2's 50257 classes

@@ -1,17 +1,28 @@
 // customize-layout at one row (batch-1 decoding, a classifier head): the
-// weight in panels of row_panel columns, N a multiple of 8 of them, so that
+// weight in panels of row_panel columns, N a multiple of 4 a thread, so that
 // the CPU schedule reads several panels side by side (one stream each).
 // (A file of its own: customize-layout.mlir's weights sit just under
 // total_bytes, which these would cross.)
 // RUN: sparcc-opt %s -p customize-layout | filecheck %s
 // RUN: sparcc-opt %s -p 'customize-layout{row_panel=0}' | filecheck %s --check-prefix=NOROW
 // RUN: sparcc-opt %s -p 'customize-layout{row_panel=32}' | filecheck %s --check-prefix=ROW32
+// RUN: sparcc-opt %s -p 'customize-layout{threads=3}' | filecheck %s --check-prefix=THREE
+// RUN: sparcc-opt %s -p 'customize-layout{threads=2}' | filecheck %s --check-prefix=TWO
+// RUN: not sparcc-opt %s -p 'customize-layout{threads=0}' 2>&1 | filecheck %s --check-prefix=BADTEAM
+// BADTEAM: threads must be at least 1, not 0
 // RUN: not sparcc-opt %s -p 'customize-layout{row_panel=12}' 2>&1 | filecheck %s --check-prefix=BADROW
 // BADROW: row_panel must be 0 or one of 64, 32, 16, 8, not 12
 
-// One row: panels of row_panel (16) columns where N is a multiple of 8 of
-// them, which the schedule reads several side by side (one stream each);
-// with row_panel=0, the widest panel as for more rows.
+// One row: panels of row_panel (16) columns where N is a multiple of 4 of
+// them for each thread, which the schedule reads several side by side (one
+// stream each); with row_panel=0, the widest panel as for more rows. For 3
+// threads 64 panels of 16 do not divide into whole tiles of 4 a thread:
+// the widest panel, as before. The team comes from the compile
+// (sparcc.passes.team_size, 1 in sparcc-opt) or the `threads` option.
+// THREE-LABEL: @one_row(
+// THREE:         nn.weight @fc1.weight {perm = array<i64: 0, 2, 1>} : tensor<16x128x64xf32>
+// TWO-LABEL: @one_row(
+// TWO:           nn.weight @fc1.weight {perm = array<i64: 0, 2, 1>} : tensor<64x128x16xf32>
 // CHECK-LABEL: @one_row(
 // CHECK:         nn.weight @fc1.weight {perm = array<i64: 0, 2, 1>} : tensor<64x128x16xf32>
 // CHECK:         linalg.generic {{.*}} outs(%{{.*}} : tensor<64x1x16xf32>) attrs = {sparcc.layout = "panels:16"}
@@ -29,13 +40,17 @@ func.func @one_row(%x: tensor<1x128xf32>) -> tensor<1x1024xf32> {
   func.return %0 : tensor<1x1024xf32>
 }
 
-// One row, N that no panel divides (1004): padded to a multiple of 8 panels
-// of 16 (20 columns, under 1/32 of N); row_panel=0 pads to panels of 64.
+// One row, N that no panel divides (1004): padded to whole tiles of panels
+// of 16 (20 columns, under 1/32 of N); row_panel=0 pads to panels of 64; for
+// 3 threads, tiles of 4 panels a thread would need 1152 columns (148 more,
+// over N/32): panels of 64 as before.
 // CHECK-LABEL: @one_row_padded(
 // CHECK:         nn.weight @fc2.weight {perm = array<i64: 0, 2, 1>, pad_rows = 1024 : i64} : tensor<64x128x16xf32>
 // CHECK:         sparcc.layout = "panels:16", sparcc.padded_from = 1004 : i64
 // NOROW-LABEL: @one_row_padded(
 // NOROW:         sparcc.layout = "panels:64", sparcc.padded_from = 1004 : i64
+// THREE-LABEL: @one_row_padded(
+// THREE:         sparcc.layout = "panels:64", sparcc.padded_from = 1004 : i64
 func.func @one_row_padded(%x: tensor<1x128xf32>) -> tensor<1x1004xf32> {
   %w = nn.weight @fc2.weight {perm = array<i64: 1, 0>} : tensor<128x1004xf32>
   %z = arith.constant 0.000000e+00 : f32
@@ -58,7 +73,7 @@ func.func @two_rows(%x: tensor<2x128xf32>) -> tensor<2x1024xf32> {
   func.return %0 : tensor<2x1024xf32>
 }
 
-// One row, N = 1040 = 16 x 65: a multiple of 16 but not of 8 panels of 16,
+// One row, N = 1040 = 16 x 65: a multiple of 16 but not of 4 panels of 16,
 // and a panel divides it: the widest such panel, unpadded.
 // CHECK-LABEL: @one_row_odd_panels(
 // CHECK:         nn.weight @fc4.weight {perm = array<i64: 0, 2, 1>} : tensor<65x128x16xf32>

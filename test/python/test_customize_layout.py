@@ -45,10 +45,11 @@ def test_few_rows_read_a_panelled_weight(rows, out_features, panel, threads, mon
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("unit", ["AVX2", "AVX512"])
-@pytest.mark.parametrize("k,n,padded", [(512, 1024, None), (256, 4001, 4096), (384, 1152, None)])
-def test_one_row_reads_narrow_panels_side_by_side(k, n, padded, unit, threads, monkeypatch):
+@pytest.mark.parametrize("k,n,pads", [(512, 1024, False), (256, 4001, True), (384, 1152, False)])
+def test_one_row_reads_narrow_panels_side_by_side(k, n, pads, unit, threads, monkeypatch):
     """At one row the weight is stored in panels of ROW_PANEL columns, n a
-    multiple of ROW_GROUP panels (padded where no panel divides n), and the
+    multiple of ROW_TILE_PANELS panels a thread (4001 padded to 4032 for one
+    thread, 4096 for two: no panel divides it), and the
     register tile takes PANEL_ROW_VECTORS vectors' worth of panels side by
     side: several read streams. With the switch off, the wide panels of
     before."""
@@ -71,6 +72,8 @@ def test_one_row_reads_narrow_panels_side_by_side(k, n, padded, unit, threads, m
         (lines[on],) = _matmul_lines(_program(fast))
     line = lines[True]
     p = customize_layout.ROW_PANEL
+    whole = p * customize_layout.ROW_TILE_PANELS * threads
+    padded = -(-n // whole) * whole if pads else None
     assert f"'layout': 'panels:{p}'" in line, line
     assert f"[1, {padded or n}, {k}]" in line, line
     assert (f"'padded_from': {n}" in line) == (padded is not None), line
@@ -81,6 +84,25 @@ def test_one_row_reads_narrow_panels_side_by_side(k, n, padded, unit, threads, m
     assert ((padded or n) // p) % side == 0, line
     assert f"'nr': {p}," in line, line
     assert "'layout': 'panels:16'" not in lines[False], lines[False]
+
+
+@pytest.mark.parametrize("n,narrow", [(1536, True), (1024, False)])
+def test_one_row_on_three_threads_takes_narrow_panels_only_in_whole_tiles(n, narrow, monkeypatch):
+    """3 threads: 1536 columns are 96 panels of 16, 32 a thread in tiles of
+    4 (AVX2's); 1024 (64 panels) would leave partial tiles, and keeps the
+    wide panels (split unevenly among the threads)."""
+    from sparcc.backends.cpu import schedule
+
+    monkeypatch.setattr(schedule, "VECTOR_UNIT", schedule.AVX2)
+    torch.manual_seed(n)
+    layer = nn.Linear(256, n).eval()
+    x = torch.randn(1, 256)
+    fast = sparcc.jit(layer, threads=3, cache=False)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), layer(x), rtol=1e-4, atol=1e-4)
+    (line,) = _matmul_lines(_program(fast))
+    assert ("'layout': 'panels:16'" in line) == narrow and ("'panels_per_tile': 4" in line) == narrow, line
+    assert narrow or "'layout': 'panels:64'" in line, line
 
 
 def test_a_weight_from_memory_is_panelled_for_more_rows():
