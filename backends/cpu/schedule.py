@@ -232,9 +232,12 @@ REMAINDER_ROWS_IN_PANEL = True
 # broadcast fit: B is not held in registers when one row uses it); 0: the
 # cost model's nr (a switch for benchmarks)
 PANEL_ROW_VECTORS = 8
-# at one row, panels wider than a vector and narrower than PANEL_ROW_VECTORS
-# vectors go several to a register tile (a switch for benchmarks)
+# up to ROW_PANEL_ROWS rows against panels wider than a vector and narrower
+# than PANEL_ROW_VECTORS vectors: the register tile is the rows by whole
+# panels, several side by side while the accumulators fit (a switch for
+# benchmarks)
 ROW_PANELS_SIDE_BY_SIDE = True
+ROW_PANEL_ROWS = 4
 # The linalg ops that no schedule vectorised become loops before the hoisting
 # of accumulators (see _wrap); a switch for benchmarks.
 LOOPS_BEFORE_HOISTING = True
@@ -508,21 +511,24 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
     # give the fmas independent chains (and the reads several streams)
     own = panels // threads if split == "n" else panels  # a thread's panels (uneven: jt stays 1)
     mp = m // threads if split == "m" else m
+    row_panels = (not uneven and mp <= ROW_PANEL_ROWS and lanes < p < PANEL_ROW_VECTORS * lanes
+                  and mp * p <= PANEL_ROW_VECTORS * lanes and ROW_PANELS_SIDE_BY_SIDE)
     jt = 1
     if p < lanes:
         jt = _largest_divisor_leq(own, max(1, 4 * lanes // p), 1)
-    elif not uneven and mp == 1 and lanes < p < PANEL_ROW_VECTORS * lanes and ROW_PANELS_SIDE_BY_SIDE:
-        # one row against panels of a few vectors (customize-layout's
-        # ROW_PANEL): as many panels side by side as make PANEL_ROW_VECTORS
-        # accumulators, each panel one read stream
-        jt = _largest_divisor_leq(own, PANEL_ROW_VECTORS * lanes // p, 1)
+    elif row_panels:
+        # up to ROW_PANEL_ROWS rows against panels of a few vectors
+        # (customize-layout's ROW_PANEL): the rows by whole panels, as many
+        # side by side as make PANEL_ROW_VECTORS accumulators, each panel one
+        # read stream
+        jt = _largest_divisor_leq(own, max(1, PANEL_ROW_VECTORS * lanes // (p * mp)), 1)
     elif not uneven:
         jt = side_by_side(own)
     if split == "n":
         h = s.forall(h, [-(-panels // threads) if uneven else panels // threads, 0, 0, 0])
     elif split == "m":
         h = s.forall(h, [0, m // threads, 0, 0])
-    if mp == 1 and p <= PANEL_ROW_VECTORS * lanes:
+    if row_panels or (mp == 1 and p <= PANEL_ROW_VECTORS * lanes):
         # one row: the tile spans the whole panel row, so the panel is read
         # once, front to back; tiles narrower than it walk the panel once per
         # column tile, every pass touching a part of each row (a 1x32 tile of
@@ -533,7 +539,7 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
         nr = min(config["nr"], p)
         while p % nr:
             nr //= 2
-    mr = min(config["mr"], mp)
+    mr = mp if row_panels else min(config["mr"], mp)
     kc = config["kc"] if k % config["kc"] == 0 else k
     h = s.tile(h, [jt, 0, nr, kc])
     for hp, rows in _row_tiles(s, h, 1, mp, mr):

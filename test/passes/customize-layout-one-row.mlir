@@ -9,6 +9,7 @@
 // RUN: sparcc-opt %s -p 'customize-layout{threads=3}' | filecheck %s --check-prefix=THREE
 // RUN: sparcc-opt %s -p 'customize-layout{threads=2}' | filecheck %s --check-prefix=TWO
 // RUN: not sparcc-opt %s -p 'customize-layout{threads=0}' 2>&1 | filecheck %s --check-prefix=BADTEAM
+// RUN: sparcc-opt %s -p 'customize-layout{stream_bytes=262144}' | filecheck %s --check-prefix=MEMORY
 // BADTEAM: threads must be at least 1, not 0
 // RUN: not sparcc-opt %s -p 'customize-layout{row_panel=12}' 2>&1 | filecheck %s --check-prefix=BADROW
 // BADROW: row_panel must be 0 or one of 64, 32, 16, 8, not 12
@@ -60,10 +61,17 @@ func.func @one_row_padded(%x: tensor<1x128xf32>) -> tensor<1x1004xf32> {
   func.return %0 : tensor<1x1004xf32>
 }
 
-// Two rows: panels as before (the widest that divides N).
+// Two rows: panels as before (the widest that divides N), unless the weight
+// comes from memory (stream_bytes; here lowered to 256 KiB): then up to 4
+// rows take the panels of 16 too.
 // CHECK-LABEL: @two_rows(
 // CHECK:         nn.weight @fc3.weight {perm = array<i64: 0, 2, 1>} : tensor<16x128x64xf32>
 // CHECK:         sparcc.layout = "panels:64"
+// MEMORY-LABEL: @two_rows(
+// MEMORY:        nn.weight @fc3.weight {perm = array<i64: 0, 2, 1>} : tensor<64x128x16xf32>
+// MEMORY:        sparcc.layout = "panels:16"
+// MEMORY-LABEL: @five_rows(
+// MEMORY:        sparcc.layout = "panels:64"
 func.func @two_rows(%x: tensor<2x128xf32>) -> tensor<2x1024xf32> {
   %w = nn.weight @fc3.weight {perm = array<i64: 1, 0>} : tensor<128x1024xf32>
   %z = arith.constant 0.000000e+00 : f32
@@ -86,4 +94,16 @@ func.func @one_row_odd_panels(%x: tensor<1x128xf32>) -> tensor<1x1040xf32> {
   %f = linalg.fill ins(%z : f32) outs(%e : tensor<1x1040xf32>) -> tensor<1x1040xf32>
   %0 = linalg.matmul ins(%x, %w : tensor<1x128xf32>, tensor<128x1040xf32>) outs(%f : tensor<1x1040xf32>) -> tensor<1x1040xf32>
   func.return %0 : tensor<1x1040xf32>
+}
+
+// Five rows: more than ROW_PANEL_MAX_ROWS (4), the widest panel even from memory.
+// CHECK-LABEL: @five_rows(
+// CHECK:         sparcc.layout = "panels:64"
+func.func @five_rows(%x: tensor<5x128xf32>) -> tensor<5x1024xf32> {
+  %w = nn.weight @fc5.weight {perm = array<i64: 1, 0>} : tensor<128x1024xf32>
+  %z = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<5x1024xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<5x1024xf32>) -> tensor<5x1024xf32>
+  %0 = linalg.matmul ins(%x, %w : tensor<5x128xf32>, tensor<128x1024xf32>) outs(%f : tensor<5x1024xf32>) -> tensor<5x1024xf32>
+  func.return %0 : tensor<5x1024xf32>
 }

@@ -246,7 +246,7 @@ def test_parallel_kernels_are_reported_and_correct():
 
 @pytest.mark.parametrize("threads,k,rows,classes,panel,uneven", [
     (2, 1280, 4, 1000, 8, True), (3, 512, 6, 1000, 8, True), (2, 1280, 1, 1000, 8, False),
-    (2, 768, 3, 1000, 8, True), (3, 256, 2, 50001, 64, True), (3, 96, 1, 5001, 64, True),
+    (2, 768, 3, 1000, 8, True), (3, 256, 5, 50001, 64, True), (3, 96, 1, 5001, 64, True),
 ])
 def test_panels_that_do_not_divide_among_the_threads_are_split_unevenly(threads, k, rows, classes, panel, uneven,
                                                                         monkeypatch):

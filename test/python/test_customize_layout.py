@@ -105,6 +105,29 @@ def test_one_row_on_three_threads_takes_narrow_panels_only_in_whole_tiles(n, nar
     assert narrow or "'layout': 'panels:64'" in line, line
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("rows,k,panel", [(2, 2048, 16), (4, 2048, 16), (3, 2048, 16), (2, 256, 64), (5, 2048, 64)])
+def test_up_to_four_rows_read_a_weight_from_memory_in_narrow_panels(rows, k, panel, threads, monkeypatch):
+    """A weight that comes from memory (8 MiB: stream_bytes) read by 2-4 rows
+    takes the panels of 16 too, the register tile the rows by whole panels
+    (2 rows: two panels side by side, 8 accumulators on AVX2); a weight in
+    the caches (1 MiB) or 5 rows keep the panels of 64."""
+    from sparcc.backends.cpu import schedule
+
+    monkeypatch.setattr(schedule, "VECTOR_UNIT", schedule.AVX2)
+    torch.manual_seed(rows)
+    layer = nn.Linear(k, 1024).eval()
+    x = torch.randn(rows, k)
+    fast = sparcc.jit(layer, threads=threads, cache=False)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), layer(x), rtol=1e-4, atol=1e-4)
+    (line,) = _matmul_lines(_program(fast))
+    assert f"'layout': 'panels:{panel}'" in line, line
+    if panel == 16:
+        assert f"'mr': {rows}, 'nr': 16," in line, line
+        assert ("'panels_per_tile': 2" in line) == (rows == 2), line
+
+
 def test_a_weight_from_memory_is_panelled_for_more_rows():
     layer = nn.Linear(768, 3072).eval()  # 9 MiB: over stream_bytes
     x = torch.randn(17, 768)
@@ -201,7 +224,8 @@ print(json.dumps({"err": err, "trace": program.report.get("trace"), "line": line
                                                             (2, 970, 32, 992), (5, 203, 16, 208), (1, 201, 8, 208)])
 def test_a_weight_no_panel_divides_is_padded_to_whole_panels(rows, out_features, panel, padded, threads):
     torch.manual_seed(rows)
-    k = 2048 if out_features < 400 else 512  # at least min_bytes (1 MiB)
+    # at least min_bytes, under stream_bytes (a weight from memory takes panels of 16 at up to 4 rows)
+    k = 2048 if out_features < 400 else 256 if out_features > 4000 else 512
     layer = nn.Linear(k, out_features).eval()
     x = torch.randn(rows, k)
     fast = sparcc.jit(layer, threads=threads, cache=False)
