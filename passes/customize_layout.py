@@ -245,7 +245,7 @@ class CustomizeLayoutPass(ModulePass):
             # with zero columns to whole panels, and C keeps the first n
             p = padded_panel_width(n, self.panel)
             padded = -(-n // p) * p
-        rows = self.stream_rows if streams or 4 * k * n >= self.stream_bytes else self.max_rows
+        rows = self.stream_rows if from_memory else self.max_rows
         if p is None or not 1 <= m <= rows or 4 * k * n < self.min_bytes:
             return
         fill = out.owner
