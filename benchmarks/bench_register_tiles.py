@@ -59,7 +59,8 @@ def _switched_linear(shape: tuple[int, int, int], threads: int, rounds: int, rep
             fast = sparcc.jit(lin, threads=threads, cache=False)
             with torch.no_grad():
                 torch.testing.assert_close(fast(x), lin(x), atol=1e-3, rtol=1e-3)
-            report = fast.compile(x).report["schedule"]
+            (program,) = fast.cache.values()  # the program the call above compiled
+            report = program.report["schedule"]
             layouts.append(next((d.split("'layout': '")[1].split("'")[0] for d in report if "'layout'" in d), "none"))
             programs.append(fast)
     finally:

@@ -26,8 +26,9 @@ NHWC, the transposes between them cancelled); FUSE_EPILOGUE (passes/fuse_epilogu
 a matmul's elementwise consumer runs on each block of its columns);
 REMAINDER_ROWS_IN_PANEL (rows that the register tile does not divide are
 one more tile inside the packed panel's loop, not a matmul of their own);
-ROW_STREAMS (passes/customize_layout.py: a one-row matmul's weight in
-panels of 16, several side by side in the register tile).
+ROW_STREAMS (passes/customize_layout.py: the weight of a one-row matmul,
+or of up to 4 rows where it comes from memory, in panels of 16, several
+side by side in the register tile).
 Each model is compiled with the switch
 on and off (cache off: the cache key does not see the switches) and the two
 programs and eager are timed in alternating blocks. Writes

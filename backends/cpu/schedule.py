@@ -232,12 +232,11 @@ REMAINDER_ROWS_IN_PANEL = True
 # broadcast fit: B is not held in registers when one row uses it); 0: the
 # cost model's nr (a switch for benchmarks)
 PANEL_ROW_VECTORS = 8
-# up to ROW_PANEL_ROWS rows against panels wider than a vector and narrower
-# than PANEL_ROW_VECTORS vectors: the register tile is the rows by whole
-# panels, several side by side while the accumulators fit (a switch for
-# benchmarks)
+# rows against panels wider than a vector, where the rows by one whole panel
+# are at most PANEL_ROW_VECTORS accumulators (so up to 4 rows): the register
+# tile is the rows by whole panels, several side by side while the
+# accumulators fit (a switch for benchmarks)
 ROW_PANELS_SIDE_BY_SIDE = True
-ROW_PANEL_ROWS = 4
 # The linalg ops that no schedule vectorised become loops before the hoisting
 # of accumulators (see _wrap); a switch for benchmarks.
 LOOPS_BEFORE_HOISTING = True
@@ -511,14 +510,13 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
     # give the fmas independent chains (and the reads several streams)
     own = panels // threads if split == "n" else panels  # a thread's panels (uneven: jt stays 1)
     mp = m // threads if split == "m" else m
-    row_panels = (not uneven and mp <= ROW_PANEL_ROWS and lanes < p < PANEL_ROW_VECTORS * lanes
-                  and mp * p <= PANEL_ROW_VECTORS * lanes and ROW_PANELS_SIDE_BY_SIDE)
+    row_panels = not uneven and lanes < p and mp * p <= PANEL_ROW_VECTORS * lanes and ROW_PANELS_SIDE_BY_SIDE
     jt = 1
     if p < lanes:
         jt = _largest_divisor_leq(own, max(1, 4 * lanes // p), 1)
     elif row_panels:
-        # up to ROW_PANEL_ROWS rows against panels of a few vectors
-        # (customize-layout's ROW_PANEL): the rows by whole panels, as many
+        # a few rows against panels of a few vectors (customize-layout's
+        # ROW_PANEL): the rows by whole panels, as many
         # side by side as make PANEL_ROW_VECTORS accumulators, each panel one
         # read stream
         jt = _largest_divisor_leq(own, max(1, PANEL_ROW_VECTORS * lanes // (p * mp)), 1)
