@@ -31,13 +31,15 @@ one.
 
 llama-cpp-python and gguf are the `bench` extra (`pip install -e '.[bench]'`;
 llama-cpp-python builds llama.cpp from source, ~25 minutes on 2 cores). On a
-CPU with AMX (Sapphire Rapids and later) build it without AMX: llama.cpp's
-AMX matmul crashes on Q8_0/Q4_0 weights (SIGSEGV in ggml_backend_amx_mul_mat,
-llama.cpp issue #20824), and a native build turns it on:
-
-    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_BMI2=ON -DGGML_FMA=ON \
-        -DGGML_F16C=ON -DGGML_AVX_VNNI=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON \
-        -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON" pip install --no-deps llama-cpp-python
+CPU with AMX (Sapphire Rapids and later) a native build turns on llama.cpp's
+AMX buffer type, whose matmul crashes on Q8_0/Q4_0 weights (SIGSEGV in
+ggml_backend_amx_mul_mat, llama.cpp issue #20824). `open_gguf` therefore
+turns the extra buffer types off on such a host and gives Q4_0 matrices the
+other one back by name (CPU_REPACK, the interleaved Q4_0 layout llama.cpp
+uses on AVX2/AVX-512 hosts without AMX), so that the peer runs as it would
+on any other x86 host; Q8_0 and F32 then run from plain buffers, as they do
+there. (A build without AMX, `CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON
+-DGGML_AVX512=ON ..."`, avoids it too.)
 
 Timings need an otherwise idle machine: llama.cpp's OpenMP threads spin at
 every barrier, and one busy core slows its 2-thread decode by 10-100x.
@@ -48,6 +50,7 @@ process (a fresh interpreter, see `time_llamacpp`) holds llama.cpp alone.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import statistics
@@ -254,9 +257,75 @@ def open_gguf(path: str | os.PathLike[str], n_ctx: int, threads: int = 2, logits
     position's logits (in `.scores`); `f32_cache` keeps the KV cache in F32
     (llama.cpp's default is F16, which alone is ~1e-3 off float32 eager)."""
     cache = {"type_k": llama_cpp.GGML_TYPE_F32, "type_v": llama_cpp.GGML_TYPE_F32} if f32_cache else {}
-    return llama_cpp.Llama(str(path), n_ctx=n_ctx, n_batch=max(n_ctx, 8), n_ubatch=max(n_ctx, 8),
-                           n_threads=threads, n_threads_batch=threads, logits_all=logits_all,
-                           verbose=False, **cache)
+    low = llama_cpp.llama_cpp  # the module whose default model params Llama() reads
+    default_params = low.llama_model_default_params
+    if _host_has_amx():
+        low.llama_model_default_params = lambda: _without_amx(default_params(), Path(path))
+    try:
+        return llama_cpp.Llama(str(path), n_ctx=n_ctx, n_batch=max(n_ctx, 8), n_ubatch=max(n_ctx, 8),
+                               n_threads=threads, n_threads_batch=threads, logits_all=logits_all,
+                               verbose=False, **cache)
+    finally:
+        low.llama_model_default_params = default_params
+
+
+def _host_has_amx() -> bool:
+    try:
+        return " amx_int8" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+class _BuftOverride(ctypes.Structure):  # llama.h's llama_model_tensor_buft_override
+    _fields_ = [("pattern", ctypes.c_char_p), ("buft", ctypes.c_void_p)]
+
+
+# the matrices that llama.cpp's CPU_REPACK buffer takes (Q4_0 only here:
+# given Q8_0 or F32 matrices it crashes too)
+_REPACKED = rb"^blk\.[0-9]+\.(attn_(q|k|v|output)|ffn_(gate|up|down))\.weight$|^output\.weight$"
+_KEEP_ALIVE: list[Any] = []  # override tables: llama.cpp reads them while it loads
+
+
+def _without_amx(params: Any, path: Path) -> Any:
+    """`params` with llama.cpp's extra buffer types off (AMX among them), and
+    for a Q4_0 file the matrices placed in CPU_REPACK by name (see the
+    module's docstring)."""
+    params.use_extra_bufts = False
+    reader = gguf.GGUFReader(str(path))
+    if not any(t.tensor_type == gguf.GGMLQuantizationType.Q4_0 for t in reader.tensors):
+        return params
+    repack = _extra_buffer_type("CPU_REPACK")
+    if repack is None:
+        return params
+    table = (_BuftOverride * 2)(_BuftOverride(_REPACKED, repack), _BuftOverride(None, None))
+    _KEEP_ALIVE.append(table)
+    params.tensor_buft_overrides = ctypes.cast(table, ctypes.c_void_p).value
+    return params
+
+
+def _extra_buffer_type(name: str) -> int | None:
+    """The CPU device's extra buffer type called `name`, through ggml's
+    backend registry (llama-cpp-python does not bind it)."""
+    lib = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libggml.so"))
+    for fn, res, args in (("ggml_backend_dev_by_type", ctypes.c_void_p, [ctypes.c_int]),
+                          ("ggml_backend_dev_backend_reg", ctypes.c_void_p, [ctypes.c_void_p]),
+                          ("ggml_backend_reg_get_proc_address", ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p]),
+                          ("ggml_backend_buft_name", ctypes.c_char_p, [ctypes.c_void_p])):
+        getattr(lib, fn).restype, getattr(lib, fn).argtypes = res, args
+    device = lib.ggml_backend_dev_by_type(0)  # GGML_BACKEND_DEVICE_TYPE_CPU
+    if not device:
+        return None
+    address = lib.ggml_backend_reg_get_proc_address(lib.ggml_backend_dev_backend_reg(device),
+                                                    b"ggml_backend_dev_get_extra_bufts")
+    if not address:
+        return None
+    table = ctypes.CFUNCTYPE(ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p)(address)(device)
+    i = 0
+    while table and table[i]:
+        if lib.ggml_backend_buft_name(table[i]) == name.encode():
+            return table[i]
+        i += 1
+    return None
 
 
 def _last_logits(llm: llama_cpp.Llama) -> np.ndarray:
