@@ -50,7 +50,7 @@ MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "tor
 SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS", "MODEL_STREAMS",
             "NARROW_PANELS", "VECTOR_UNIT", "CONV1X1_DIRECT_MIN_PIXELS", "UNEVEN_PANELS_MIN", "JT_ROWS",
             "PAD_PANELS", "CHANNELS_LAST", "FUSE_EPILOGUE", "REMAINDER_ROWS_IN_PANEL", "PANEL_ROW_VECTORS", "SPLIT_MIN_ACCUMULATORS",
-            "ROW_STREAMS")
+            "ROW_STREAMS", "OPT_LEVEL")
 
 
 def main() -> None:
@@ -66,7 +66,7 @@ def main() -> None:
     import sparcc
     import torch
     import zoo_models
-    from sparcc.backends.cpu import plan_buffers, schedule, tuning
+    from sparcc.backends.cpu import plan_buffers, schedule, toolchain, tuning
     from sparcc.passes import channels_last, convert_nn_to_linalg, customize_layout, fuse_epilogue
     from timing import blocked_median_ms, write_results
 
@@ -77,7 +77,7 @@ def main() -> None:
     owner = {"PLAN_BUFFERS": plan_buffers, "MODEL_STREAMS": customize_layout, "NARROW_PANELS": customize_layout,
              "PAD_PANELS": customize_layout, "ROW_STREAMS": customize_layout, "CHANNELS_LAST": channels_last,
              "FUSE_EPILOGUE": fuse_epilogue, "SPLIT_MIN_ACCUMULATORS": tuning,
-             "CONV1X1_DIRECT_MIN_PIXELS": convert_nn_to_linalg}.get(args.switch, schedule)
+             "CONV1X1_DIRECT_MIN_PIXELS": convert_nn_to_linalg, "OPT_LEVEL": toolchain}.get(args.switch, schedule)
     saved = getattr(owner, args.switch)
     for entry in zoo_models.select(args.only or MODELS):
         model, inputs = entry.build().eval(), entry.inputs(args.image_size)
@@ -92,6 +92,8 @@ def main() -> None:
                     flag = saved if flag else 1 << 30
                 elif args.switch in ("JT_ROWS", "PANEL_ROW_VECTORS", "SPLIT_MIN_ACCUMULATORS"):  # off: 0
                     flag = saved if flag else 0
+                elif args.switch == "OPT_LEVEL":  # on: opt -O2; off: opt -O3
+                    flag = "-O2" if flag else "-O3"
                 setattr(owner, args.switch, flag)
                 fast = sparcc.jit(model, threads=args.threads, cache=False)
                 fast(*inputs)

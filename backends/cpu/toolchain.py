@@ -216,6 +216,8 @@ SPLIT_MIN_FUNCTIONS = 32
 # hardware; the machine scheduler before register allocation still runs.
 LLC_FLAGS = ("-O3", "-post-RA-scheduler=false")
 
+OPT_LEVEL = "-O3"
+
 
 def compile_jobs() -> int:
     """How many opt/llc processes one build runs at once: SPARCC_COMPILE_JOBS,
@@ -266,8 +268,8 @@ def build_shared(llvm_ir: str, folder: Path, name: str = "model", extra_c: str |
             # another's opt (no barrier between the two tools)
             optimised = work / f"{piece.stem}.opt.bc"
             t = time.perf_counter()
-            _run([str(llvm_bin() / "opt"), "-O3", f"-mtriple={TRIPLE}", f"-mcpu={cpu}",
-                  str(piece), "-o", str(optimised)], "opt -O3", src)
+            _run([str(llvm_bin() / "opt"), OPT_LEVEL, f"-mtriple={TRIPLE}", f"-mcpu={cpu}",
+                  str(piece), "-o", str(optimised)], f"opt {OPT_LEVEL}", src)
             opt_seconds = time.perf_counter() - t
             t = time.perf_counter()
             _run([str(llvm_bin() / "llc"), *LLC_FLAGS, f"-mtriple={TRIPLE}", f"-mcpu={cpu}",
