@@ -13,8 +13,10 @@ exporter), an InferenceSession on the CPU execution provider with every
 graph optimisation, `threads` intra-op threads and one inter-op thread.
 OpenVINO: openvino.convert_model on the module and its example inputs
 (else on its torch.export program),
-compiled for "CPU" with the LATENCY hint, one stream and `threads` inference
-threads. Both are optional (pip install -e '.[bench]'); `available()` lists
+compiled for "CPU" with the LATENCY hint, one stream, `threads` inference
+threads and float32 inference precision (on a CPU with bfloat16 arithmetic,
+AMX or AVX512-BF16, OpenVINO otherwise computes in bfloat16: 1e-3 off eager
+on a small CNN, and not the float32 that eager and sparcc compute). Both are optional (pip install -e '.[bench]'); `available()` lists
 the ones this environment has. A peer that cannot take a model raises
 PeerError with its own message (the benchmark reports it in the row).
 """
@@ -116,7 +118,8 @@ def _openvino(model: Any, inputs: tuple, threads: int) -> Callable[[], Any]:
         except Exception:  # noqa: BLE001 (some models convert only through torch.export)
             converted = ov.convert_model(torch.export.export(model, tuple(inputs)))
     compiled = ov.Core().compile_model(converted, "CPU", {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1,
-                                                         "INFERENCE_NUM_THREADS": threads})
+                                                         "INFERENCE_NUM_THREADS": threads,
+                                                         "INFERENCE_PRECISION_HINT": "f32"})
     request = compiled.create_infer_request()
 
     def run() -> Any:

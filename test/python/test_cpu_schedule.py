@@ -282,7 +282,8 @@ def test_one_row_reads_each_panel_once_with_a_tile_as_wide_as_the_panel(unit, th
     """One row against B in panels: the register tile spans the panel (its
     accumulators and one broadcast fit when B is not held in registers), so
     each panel is read once front to back; a tile half the panel's width
-    walked every panel twice, each pass reading half of each row. Two rows
+    (AVX2's 1x32 against 64-wide panels) walked every panel twice, each
+    pass reading half of each row. Two rows
     keep the model's tile. PANEL_ROW_VECTORS = 0 turns it off. (Wide panels
     at one row: customize-layout's narrow row panels off, as for an n that
     is not a multiple of 8 narrow panels.)"""
@@ -309,8 +310,9 @@ def test_one_row_reads_each_panel_once_with_a_tile_as_wide_as_the_panel(unit, th
         torch.testing.assert_close(program(x), lin(x), atol=1e-4, rtol=1e-4)
     monkeypatch.setattr(schedule, "PANEL_ROW_VECTORS", 0)
     off = compile_program(lin, (x,), threads=threads, use_cache=False)
-    if rows == 1:
-        assert panel_tile(off)[1] < p or p <= vu.lanes, off.report["schedule"]
+    if rows == 1:  # off: the heuristic's one-row tile, 4 vectors (AVX2 1x32, AVX-512 1x64)
+        off_nr = panel_tile(off)[1]
+        assert off_nr <= p and (off_nr < p or p <= 4 * vu.lanes), off.report["schedule"]
     with torch.no_grad():
         torch.testing.assert_close(off(x), lin(x), atol=1e-4, rtol=1e-4)
 
