@@ -352,3 +352,50 @@ def test_a_lazy_cache_passed_through_the_models_kwargs_is_probed_and_updated():
         x = torch.randn(2, 1, 4)
         torch.testing.assert_close(fast(x, torch.tensor([p]), cache=cache), _step(x, torch.tensor([p]), cache=want))
         torch.testing.assert_close(cache.layers[0].keys, want.layers[0].keys)
+
+
+class _Layer:
+    def __init__(self, keys, scale=1.0):
+        self.keys, self.scale = keys, scale
+
+
+class _Cache:
+    def __init__(self, keys):
+        self.layers = [_Layer(keys)]
+
+
+def _scaled_step(x, pos, cache):
+    layer = cache.layers[0]
+    layer.keys.index_copy_(1, pos, x)
+    return layer.keys.sum(1) * layer.scale
+
+
+def test_a_repeated_keyword_call_sees_replaced_tensors_settings_and_layers_of_its_cache():
+    """A keyword call with the same state object as the last one skips the
+    binding (jit_function._CallPlan); whatever changed in the object since
+    (a tensor replaced, a setting the trace fixed, a layer swapped) must
+    still reach the program, as eager sees it."""
+    torch.manual_seed(0)
+    fast = sparcc.jit(_scaled_step, cache=False)
+    keys = torch.randn(2, 8, 4)
+    got, want = _Cache(keys.clone()), _Cache(keys.clone())
+
+    def step(p):
+        x = torch.randn(2, 1, 4)
+        torch.testing.assert_close(fast(x=x, pos=torch.tensor([p]), cache=got),
+                                   _scaled_step(x, torch.tensor([p]), want))
+        assert torch.equal(got.layers[0].keys, want.layers[0].keys)
+
+    step(0)
+    step(1)  # the same cache: planned
+    assert fast._plans
+    new = torch.randn(2, 8, 4)
+    got.layers[0].keys, want.layers[0].keys = new.clone(), new.clone()
+    step(2)
+    got.layers[0].scale = want.layers[0].scale = 3.0  # traced as a constant: another program
+    step(3)
+    step(4)
+    other = torch.randn(2, 8, 4)
+    got.layers[0], want.layers[0] = _Layer(other.clone(), 3.0), _Layer(other.clone(), 3.0)
+    step(5)
+    assert fast.compiles == 2
