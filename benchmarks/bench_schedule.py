@@ -28,7 +28,10 @@ REMAINDER_ROWS_IN_PANEL (rows that the register tile does not divide are
 one more tile inside the packed panel's loop, not a matmul of their own);
 ROW_STREAMS (passes/customize_layout.py: the weight of a one-row matmul,
 or of up to 4 rows where it comes from memory, in panels of 16, several
-side by side in the register tile).
+side by side in the register tile); WIDE_SIDE_BY_SIDE (with 32 vector
+registers, panels of one vector go side by side up to 4 rows and 16
+accumulators); OPT_LEVEL (backends/cpu/toolchain.py: on = opt -O2, off =
+opt -O3).
 Each model is compiled with the switch
 on and off (cache off: the cache key does not see the switches) and the two
 programs and eager are timed in alternating blocks. Writes
@@ -50,7 +53,7 @@ MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "tor
 SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS", "MODEL_STREAMS",
             "NARROW_PANELS", "VECTOR_UNIT", "CONV1X1_DIRECT_MIN_PIXELS", "UNEVEN_PANELS_MIN", "JT_ROWS",
             "PAD_PANELS", "CHANNELS_LAST", "FUSE_EPILOGUE", "REMAINDER_ROWS_IN_PANEL", "PANEL_ROW_VECTORS", "SPLIT_MIN_ACCUMULATORS",
-            "ROW_STREAMS", "OPT_LEVEL")
+            "ROW_STREAMS", "OPT_LEVEL", "WIDE_SIDE_BY_SIDE")
 
 
 def main() -> None:

@@ -212,6 +212,14 @@ UNEVEN_PANELS_MIN = 4
 # rows below which panels as wide as a vector go several to a register tile
 # (one row of one panel is one FMA chain; a switch for benchmarks)
 JT_ROWS = 4
+# With 32 vector registers (AVX-512) the panels of one vector go side by side
+# at one row more (4: a CNN's last stage at 2x2 pixels, in customize-layout's
+# row panels) and up to 16 accumulators instead of 10. Four rows against
+# 16-wide panels had one panel to a tile, 4 accumulators, one read stream:
+# Linear(4608, 512) x 16 at 4 rows read 8.4 GB/s against 15.6 at one row
+# (1 thread, weights from memory); with 4 panels side by side 1.55x faster,
+# 3 rows 1.12x, 2 rows 1.07x (a switch for benchmarks)
+WIDE_SIDE_BY_SIDE = True
 SPLIT_PLAIN_LOOPS = True  # _split_plain_loops (a switch for benchmarks)
 WINDOW_OPS = True  # _window_op: pooling and grouped convolutions (a switch for benchmarks)
 # Widest vector of a window op's output row (4 zmm accumulators)
@@ -486,13 +494,18 @@ def _packed_matmul(s: _Script, h: str, m: int, panels: int, p: int, k: int, thre
     uneven = False
     if split == "n" and panels % threads:
         split = "m" if "m" in problem.splits() else "none"
-    lanes = vector_unit().lanes
+    unit = vector_unit()
+    lanes = unit.lanes
 
     def side_by_side(count: int) -> int:
         """Panels of one vector to a register tile at fewer than JT_ROWS rows:
         a tile of one panel is one FMA chain a row (latency-bound); up to 8
-        panels side by side (10 accumulators in all) are more chains."""
-        return _largest_divisor_leq(count, min(8, max(1, 10 // m)), 1) if p == lanes and m < JT_ROWS else 1
+        panels side by side (10 accumulators in all) are more chains, and
+        more read streams (WIDE_SIDE_BY_SIDE: a row more and 16 accumulators
+        with 32 registers)."""
+        wide = WIDE_SIDE_BY_SIDE and unit.registers >= 32 and JT_ROWS > 0
+        rows, accumulators = (JT_ROWS + 1, 16) if wide else (JT_ROWS, 10)
+        return _largest_divisor_leq(count, min(8, max(1, accumulators // m)), 1) if p == lanes and m < rows else 1
 
     if split == "none" and threads > 1 and m * n * k >= PARALLEL_MIN_MACS and panels >= UNEVEN_PANELS_MIN * threads \
             and (p > lanes or (p == lanes and side_by_side(panels) == 1)):

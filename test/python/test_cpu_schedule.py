@@ -489,3 +489,58 @@ def test_a_stage_that_fails_in_one_function_falls_back_with_a_reproducer_that_re
     result = subprocess.run(["sh", str(folder / "replay.sh")], capture_output=True, text=True, timeout=120, check=False)
     assert "greedy pattern application failed" in result.stderr + result.stdout
     shutil.rmtree(folder)
+
+
+class _FourLinears(torch.nn.Module):
+    """Four Linear(4608, 512) on the same rows: 38 MB of weights, which
+    customize-layout reads in panels of 16 at up to 4 rows (from memory)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = torch.nn.ModuleList(torch.nn.Linear(4608, 512, bias=False) for _ in range(4))
+
+    def forward(self, x):
+        y = self.layers[0](x)
+        for layer in self.layers[1:]:
+            y = y + layer(x)
+        return y
+
+
+@pytest.mark.parametrize("unit", ["AVX2", "AVX512"])
+@pytest.mark.parametrize("rows", [2, 3, 4])
+def test_rows_against_panels_of_one_vector_take_several_panels_per_tile(unit, rows, monkeypatch):
+    """A few rows against panels one vector wide (AVX-512's 16-wide row
+    panels): one panel to a register tile is one accumulator a row and one
+    read stream; panels go side by side up to 16 accumulators with 32
+    registers (4 rows: 4 panels), 10 with 16 (AVX2, whose 16-wide panels
+    are two vectors and take the row-panel rule instead). Off
+    (WIDE_SIDE_BY_SIDE): 4 rows had one panel a tile on AVX-512."""
+    vu = getattr(schedule, unit)
+    if unit == "AVX512" and schedule.vector_unit() != schedule.AVX512:
+        pytest.skip("AVX-512 register tiles need an AVX-512 host to run")
+    monkeypatch.setattr(schedule, "VECTOR_UNIT", vu)
+    torch.manual_seed(0)
+    model, x = _FourLinears().eval(), torch.randn(rows, 4608)
+
+    def per_tile(program):
+        lines = [d for d in program.report["schedule"] if d.startswith("linalg.matmul") and "'panels:16'" in d]
+        assert lines, program.report["schedule"]
+        return int(lines[0].split("'panels_per_tile': ")[1].split("}")[0].split(",")[0]) if "panels_per_tile" in lines[0] else 1
+
+    program = compile_program(model, (x,), threads=1, use_cache=False)
+    with torch.no_grad():
+        torch.testing.assert_close(program(x), model(x), atol=1e-3, rtol=1e-4)
+    got = per_tile(program)
+
+    def most(budget):  # the most panels of the 32 (a divisor, at most 8) within `budget` accumulators
+        return max(d for d in (1, 2, 4, 8) if d * rows <= budget)
+
+    if unit == "AVX512":
+        assert got == most(16), got  # 2 rows: 8 panels, 3 and 4 rows: 4
+        monkeypatch.setattr(schedule, "WIDE_SIDE_BY_SIDE", False)
+        off = compile_program(model, (x,), threads=1, use_cache=False)
+        assert per_tile(off) == (most(10) if rows < 4 else 1)
+        with torch.no_grad():
+            torch.testing.assert_close(off(x), model(x), atol=1e-3, rtol=1e-4)
+    else:
+        assert got * rows * vu.vectors(16) <= 16, got  # the accumulators fit 16 registers
