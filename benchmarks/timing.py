@@ -15,7 +15,7 @@ import sparcc
 import torch
 
 
-SETTLE_S = 0.005  # the least time of uncounted calls at the start of each block
+SETTLE_S = 0.02  # the least time of uncounted calls at the start of each block
 
 
 def blocked_median_ms(
@@ -49,10 +49,13 @@ def blocked_median_ms(
             start = time.perf_counter()
             fn()
             # uncounted calls fill at least SETTLE_S: the previous contender's
-            # threads (PyTorch's OpenMP team, sparcc's pool) spin for up to a
-            # few ms after its last call, and on 2 cores they take the cores
-            # that a 0.1 ms model needs (Llama's tiny config measured 0.56 ms
-            # at 2 threads after eager blocks, 0.08 ms alone)
+            # threads (PyTorch's OpenMP team, sparcc's pool) spin after its
+            # last call, and on 2 cores they take the cores that a 0.1 ms
+            # model needs (Llama's tiny config measured 0.56 ms at 2 threads
+            # after eager blocks, 0.08 ms alone). libgomp's spin is a count
+            # of PAUSE loops: on a Sapphire-Rapids-class Xeon, whose PAUSE is
+            # ~10x longer, 5 ms did not cover it (0.06 ms calls measured
+            # 0.3-0.6 ms; with OMP_WAIT_POLICY=PASSIVE, or 20 ms, 0.05 ms)
             settles.append(max(settle, math.ceil(SETTLE_S / max(time.perf_counter() - start, 1e-7))))
         counted = block - settle
         for _ in range(max(1, -(-repeat // counted))):
