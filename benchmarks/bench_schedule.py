@@ -30,7 +30,9 @@ ROW_STREAMS (passes/customize_layout.py: the weight of a one-row matmul,
 or of up to 4 rows where it comes from memory, in panels of 16, several
 side by side in the register tile); WIDE_SIDE_BY_SIDE (with 32 vector
 registers, panels of one vector go side by side up to 4 rows and 16
-accumulators); OPT_LEVEL (backends/cpu/toolchain.py: on = opt -O2, off =
+accumulators); ROW_PADS_NARROW (passes/customize_layout.py: one row
+against an n that only panels narrower than 16 divide, a 1000-class head,
+padded to the row panels); OPT_LEVEL (backends/cpu/toolchain.py: on = opt -O2, off =
 opt -O3).
 Each model is compiled with the switch
 on and off (cache off: the cache key does not see the switches) and the two
@@ -53,7 +55,7 @@ MODELS = ["torchvision/resnet18", "torchvision/resnet50", "timm/resnet50d", "tor
 SWITCHES = ("LOOPS_BEFORE_HOISTING", "SPLIT_PLAIN_LOOPS", "WINDOW_OPS", "PLAN_BUFFERS", "MODEL_STREAMS",
             "NARROW_PANELS", "VECTOR_UNIT", "CONV1X1_DIRECT_MIN_PIXELS", "UNEVEN_PANELS_MIN", "JT_ROWS",
             "PAD_PANELS", "CHANNELS_LAST", "FUSE_EPILOGUE", "REMAINDER_ROWS_IN_PANEL", "PANEL_ROW_VECTORS", "SPLIT_MIN_ACCUMULATORS",
-            "ROW_STREAMS", "OPT_LEVEL", "WIDE_SIDE_BY_SIDE")
+            "ROW_STREAMS", "OPT_LEVEL", "WIDE_SIDE_BY_SIDE", "ROW_PADS_NARROW")
 
 
 def main() -> None:
@@ -78,7 +80,7 @@ def main() -> None:
     print("| model | off ms | on ms | gain | eager ms | vs eager |")
     print("| --- | --- | --- | --- | --- | --- |")
     owner = {"PLAN_BUFFERS": plan_buffers, "MODEL_STREAMS": customize_layout, "NARROW_PANELS": customize_layout,
-             "PAD_PANELS": customize_layout, "ROW_STREAMS": customize_layout, "CHANNELS_LAST": channels_last,
+             "PAD_PANELS": customize_layout, "ROW_STREAMS": customize_layout, "ROW_PADS_NARROW": customize_layout, "CHANNELS_LAST": channels_last,
              "FUSE_EPILOGUE": fuse_epilogue, "SPLIT_MIN_ACCUMULATORS": tuning,
              "CONV1X1_DIRECT_MIN_PIXELS": convert_nn_to_linalg, "OPT_LEVEL": toolchain}.get(args.switch, schedule)
     saved = getattr(owner, args.switch)

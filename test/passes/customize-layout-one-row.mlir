@@ -107,3 +107,26 @@ func.func @five_rows(%x: tensor<5x128xf32>) -> tensor<5x1024xf32> {
   %0 = linalg.matmul ins(%x, %w : tensor<5x128xf32>, tensor<128x1024xf32>) outs(%f : tensor<5x1024xf32>) -> tensor<5x1024xf32>
   func.return %0 : tensor<5x1024xf32>
 }
+
+// One row, N that only panels of 8 divide (an ImageNet head's 1000 classes):
+// padded to whole tiles of panels of 16 too (24 columns, under 1/32 of N);
+// panels of 8 went several to a tile on one thread. row_panel=0 keeps the
+// panels of 8; for 3 threads the padding would pass N/32: panels of 8.
+// CHECK-LABEL: @one_row_thousand(
+// CHECK:         nn.weight @fc3.weight {perm = array<i64: 0, 2, 1>, pad_rows = 1024 : i64} : tensor<64x128x16xf32>
+// CHECK:         sparcc.layout = "panels:16", sparcc.padded_from = 1000 : i64
+// TWO-LABEL: @one_row_thousand(
+// TWO:           sparcc.layout = "panels:16", sparcc.padded_from = 1000 : i64
+// NOROW-LABEL: @one_row_thousand(
+// NOROW:         nn.weight @fc3.weight {perm = array<i64: 0, 2, 1>} : tensor<125x128x8xf32>
+// NOROW:         sparcc.layout = "panels:8"
+// THREE-LABEL: @one_row_thousand(
+// THREE:         nn.weight @fc3.weight {perm = array<i64: 0, 2, 1>} : tensor<125x128x8xf32>
+func.func @one_row_thousand(%x: tensor<1x128xf32>) -> tensor<1x1000xf32> {
+  %w = nn.weight @fc3.weight {perm = array<i64: 1, 0>} : tensor<128x1000xf32>
+  %z = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<1x1000xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<1x1000xf32>) -> tensor<1x1000xf32>
+  %0 = linalg.matmul ins(%x, %w : tensor<1x128xf32>, tensor<128x1000xf32>) outs(%f : tensor<1x1000xf32>) -> tensor<1x1000xf32>
+  func.return %0 : tensor<1x1000xf32>
+}

@@ -100,17 +100,18 @@ func.func @streamed_weight(%x: tensor<17x768xf32>) -> tensor<17x3072xf32> {
 }
 
 // N a multiple of 8 but not of 16 (an ImageNet head's 1000 classes): panels
-// of 8, which the schedule puts several to a register tile.
+// of 8, which the schedule puts several to a register tile. (At one row the
+// head takes padded row panels instead: customize-layout-one-row.mlir.)
 // CHECK-LABEL: @narrow_panels(
 // CHECK:         nn.weight @head {perm = array<i64: 0, 2, 1>} : tensor<125x1024x8xf32>
 // CHECK:         sparcc.layout = "panels:8"
-func.func @narrow_panels(%x: tensor<1x1024xf32>) -> tensor<1x1000xf32> {
+func.func @narrow_panels(%x: tensor<2x1024xf32>) -> tensor<2x1000xf32> {
   %w = nn.weight @head {perm = array<i64: 1, 0>} : tensor<1024x1000xf32>
   %z = arith.constant 0.000000e+00 : f32
-  %e = tensor.empty() : tensor<1x1000xf32>
-  %f = linalg.fill ins(%z : f32) outs(%e : tensor<1x1000xf32>) -> tensor<1x1000xf32>
-  %0 = linalg.matmul ins(%x, %w : tensor<1x1024xf32>, tensor<1024x1000xf32>) outs(%f : tensor<1x1000xf32>) -> tensor<1x1000xf32>
-  func.return %0 : tensor<1x1000xf32>
+  %e = tensor.empty() : tensor<2x1000xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<2x1000xf32>) -> tensor<2x1000xf32>
+  %0 = linalg.matmul ins(%x, %w : tensor<2x1024xf32>, tensor<1024x1000xf32>) outs(%f : tensor<2x1000xf32>) -> tensor<2x1000xf32>
+  func.return %0 : tensor<2x1000xf32>
 }
 
 // N that no panel divides (GPT-2's 50257 classes; here 1004): the Linear

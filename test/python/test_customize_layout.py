@@ -22,7 +22,7 @@ def _program(fast):
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("rows,out_features,panel", [(1, 512, 16), (3, 512, 64), (8, 784, 16), (5, 1056, 32),
-                                                     (1, 1000, 8), (3, 1000, 8)])
+                                                     (1, 1000, 16), (3, 1000, 8)])
 def test_few_rows_read_a_panelled_weight(rows, out_features, panel, threads, monkeypatch):
     from sparcc.backends.cpu import schedule
 
@@ -45,11 +45,12 @@ def test_few_rows_read_a_panelled_weight(rows, out_features, panel, threads, mon
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("unit", ["AVX2", "AVX512"])
-@pytest.mark.parametrize("k,n,pads", [(512, 1024, False), (256, 4001, True), (384, 1152, False)])
+@pytest.mark.parametrize("k,n,pads", [(512, 1024, False), (256, 4001, True), (384, 1152, False), (1280, 1000, True)])
 def test_one_row_reads_narrow_panels_side_by_side(k, n, pads, unit, threads, monkeypatch):
     """At one row the weight is stored in panels of ROW_PANEL columns, n a
     multiple of ROW_TILE_PANELS panels a thread (4001 padded to 4032 for one
-    thread, 4096 for two: no panel divides it), and the
+    thread, 4096 for two: no panel divides it; 1000, which only panels of 8
+    divide, to 1024), and the
     register tile takes PANEL_ROW_VECTORS vectors' worth of panels side by
     side: several read streams. With the switch off, the wide panels of
     before."""
