@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import json
 import os
 import statistics
@@ -283,7 +284,6 @@ class _BuftOverride(ctypes.Structure):  # llama.h's llama_model_tensor_buft_over
 # the matrices that llama.cpp's CPU_REPACK buffer takes (Q4_0 only here:
 # given Q8_0 or F32 matrices it crashes too)
 _REPACKED = rb"^blk\.[0-9]+\.(attn_(q|k|v|output)|ffn_(gate|up|down))\.weight$|^output\.weight$"
-_KEEP_ALIVE: list[Any] = []  # override tables: llama.cpp reads them while it loads
 
 
 def _without_amx(params: Any, path: Path) -> Any:
@@ -294,13 +294,20 @@ def _without_amx(params: Any, path: Path) -> Any:
     reader = gguf.GGUFReader(str(path))
     if not any(t.tensor_type == gguf.GGMLQuantizationType.Q4_0 for t in reader.tensors):
         return params
+    table = _repack_overrides()
+    if table is not None:
+        params.tensor_buft_overrides = ctypes.cast(table, ctypes.c_void_p).value
+    return params
+
+
+@functools.cache  # one table, kept alive: llama.cpp reads it while a model loads
+def _repack_overrides() -> Any:
+    """The override table that places _REPACKED matrices in CPU_REPACK, or
+    None where this build has no such buffer type."""
     repack = _extra_buffer_type("CPU_REPACK")
     if repack is None:
-        return params
-    table = (_BuftOverride * 2)(_BuftOverride(_REPACKED, repack), _BuftOverride(None, None))
-    _KEEP_ALIVE.append(table)
-    params.tensor_buft_overrides = ctypes.cast(table, ctypes.c_void_p).value
-    return params
+        return None
+    return (_BuftOverride * 2)(_BuftOverride(_REPACKED, repack), _BuftOverride(None, None))
 
 
 def _extra_buffer_type(name: str) -> int | None:

@@ -127,7 +127,13 @@ class CompiledProgram:
         self._sparse = any(s.format is not None for s in self.inputs)
         self._last_extents: tuple[Any, ...] | None = None  # _aliases: the last call's input extents
         self._last_shared: set[int] = set()  # and which of them overlap
-        self._may_alias: list[bool] | None = None  # _aliases of a fixed-shape program, per update
+        # per update of a program of fixed shapes and dense inputs: whether
+        # its result may be the input's own buffer (_aliases); None otherwise
+        self._may_alias: list[bool] | None = None if self.symbols or self._sparse else [
+            ok and tuple(self.inputs[i].shape) == tuple(self.outputs[k].shape)
+            and self.inputs[i].dtype == self.outputs[k].dtype
+            and math.prod(self.outputs[k].shape) * self.outputs[k].dtype.itemsize >= IN_PLACE_MIN_BYTES
+            for k, (i, ok) in enumerate(zip(self.mutated, self.in_place))]
         self._one_result = len(self.outputs) - len(self.mutated) == 1 and (
             self.output_tree is None or self.output_tree.is_leaf()
         )
@@ -263,33 +269,18 @@ class CompiledProgram:
         check may have written such an input already (a KV cache row at a
         valid position); smaller ones (a length counter) are written back only
         after a call that succeeds."""
-        # the inputs' extents; the overlap of the last call's is kept (a
-        # decode step passes the same KV cache buffers every time)
-        # (a program of fixed shapes and dense inputs: their addresses say it)
-        fixed = not self.symbols and not self._sparse
-        extents = tuple(t.data_ptr() for t in inputs) if fixed else tuple(
+        # the overlap of the last call's inputs is kept (a decode step passes
+        # the same KV cache buffers every time); a program of fixed shapes
+        # and dense inputs knows them by their addresses
+        fixed = self._may_alias is not None
+        key = tuple(t.data_ptr() for t in inputs) if fixed else tuple(
             (t.data_ptr(), t.numel() * t.element_size()) if isinstance(t, torch.Tensor)
             and t.layout == torch.strided else None for t in inputs)
-        if extents == self._last_extents:
-            shared = self._last_shared
-        else:
-            spans = sorted((t.data_ptr(), t.data_ptr() + t.numel() * t.element_size(), k)
-                           for k, t in enumerate(inputs) if isinstance(t, torch.Tensor) and t.layout == torch.strided)
-            shared = set()
-            reach, owner = -1, -1  # the furthest end so far, and whose
-            for start, end, k in spans:
-                if start < reach:
-                    shared |= {k, owner}
-                if end > reach:
-                    reach, owner = end, k
-            self._last_extents, self._last_shared = extents, shared
+        if key != self._last_extents:
+            self._last_extents, self._last_shared = key, _overlapping(inputs)
+        shared = self._last_shared
         aliased = {}
         if fixed:  # each input's shape and dtype are the signature's: what may alias is known
-            if self._may_alias is None:
-                self._may_alias = [
-                    ok and tuple(self.inputs[i].shape) == tuple(shapes[k]) and self.inputs[i].dtype == self.outputs[k].dtype
-                    and math.prod(shapes[k]) * self.outputs[k].dtype.itemsize >= IN_PLACE_MIN_BYTES
-                    for k, (i, ok) in enumerate(zip(self.mutated, self.in_place))]
             for k, (i, ok) in enumerate(zip(self.mutated, self._may_alias)):
                 if ok and inputs[i] is args[i] and i not in shared:
                     aliased[k] = args[i]
@@ -317,6 +308,20 @@ class CompiledProgram:
 
 
 IN_PLACE_MIN_BYTES = 64 * 1024
+
+
+def _overlapping(inputs: Sequence[Any]) -> set[int]:
+    """The indices of the dense inputs whose memory overlaps another's."""
+    spans = sorted((t.data_ptr(), t.data_ptr() + t.numel() * t.element_size(), k)
+                   for k, t in enumerate(inputs) if isinstance(t, torch.Tensor) and t.layout == torch.strided)
+    shared: set[int] = set()
+    reach, owner = -1, -1  # the furthest end so far, and whose
+    for start, end, k in spans:
+        if start < reach:
+            shared |= {k, owner}
+        if end > reach:
+            reach, owner = end, k
+    return shared
 
 
 def _write_back(dst: torch.Tensor, src: torch.Tensor) -> None:

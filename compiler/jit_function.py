@@ -469,12 +469,8 @@ def _unchanged(obj: Any, guard: tuple[tuple[str, ...], list[Any]]) -> bool:
     objects (a tensor slot the same tensor, updated in place or not) or
     equal plain values. A comparison that cannot say (a new tensor) is a
     change."""
-    d = vars(obj)
-    names, values = guard
-    if len(d) != len(names):
-        return False
     try:
-        return tuple(d) == names and [list(v) if type(v) is list else v for v in d.values()] == values
+        return _guard(obj) == guard
     except Exception:  # noqa: BLE001 (a tensor compared with another: ambiguous, so changed)
         return False
 
