@@ -99,6 +99,12 @@ def tensor_type(spec: TensorSpec, where: str) -> Attribute:
         if spec.dtype != torch.float32:
             raise SparccError(f"{where}: sparse values of dtype {spec.dtype}; sparcc takes float32 sparse tensors")
         return SparseTensorType(spec.shape, f32, spec.format)
+    if spec.dtype.is_complex:
+        raise SparccError(
+            f"{where}: dtype {spec.dtype}: sparcc computes with complex tensors inside a model but does not take "
+            "them as inputs; pass torch.view_as_real(x) (float32 or float64 pairs in a last dim of 2) and call "
+            "torch.view_as_complex on it in the model"
+        )
     if spec.dtype not in DTYPES:
         raise SparccError(
             f"{where}: dtype {spec.dtype} is not supported; sparcc compiles "
@@ -633,6 +639,9 @@ class GraphImporter:
                     if not isinstance(out, torch.fx.Node) or not isinstance(self.values.get(out), SSAValue):
                         raise SparccError("the model must return tensors (or a tuple of tensors)")
                     spec = self.spec(out.meta["val"])
+                    if spec.dtype.is_complex:
+                        raise self.fail(f"returns a {spec.dtype} tensor: sparcc computes with complex tensors inside "
+                                        "a model but does not return them; return torch.view_as_real(...) instead")
                     if spec.dtype not in DTYPES:
                         raise self.fail(f"returns a tensor of dtype {spec.dtype}, which sparcc does not compile")
                     results.append(self.to(self.values[out], DTYPES[spec.dtype]))
@@ -708,6 +717,10 @@ class GraphImporter:
                 )
             if node.op == "call_function" and _size_node(node):
                 continue
+            if node.op == "call_function" and node.target is not operator.getitem and _complex_node(node):
+                if node.target not in COMPLEX_HANDLERS:
+                    missing.setdefault(f"{node.target} on complex tensors", []).append(node)
+                continue
             if node.op == "call_function" and node.target is not operator.getitem and handler_of(node.target) is None:
                 missing.setdefault(str(node.target), []).append(node)
             val = node.meta.get("val") if node.op == "call_function" else None
@@ -730,6 +743,8 @@ class GraphImporter:
         data = data.detach()
         if data.layout != torch.strided:
             return self.sparse_weight(name, data)
+        if data.dtype.is_complex:  # held as (re, im) pairs, as frontend_complex computes with them
+            data = torch.view_as_real(data.resolve_conj()).contiguous()
         if data.dtype not in DTYPES and node.users:
             user = next(iter(node.users))
             raise UnsupportedOpError(
@@ -779,8 +794,9 @@ class GraphImporter:
                 "takes a sparse tensor here; sparcc runs sparse tensors only as the left operand "
                 "of mm/matmul/addmm/torch.sparse.mm (a sparse A in A @ X)"
             )
+        complex_node = _complex_node(node)
         try:
-            result = handler_of(target)(self, *args, **kwargs)  # type: ignore[misc]
+            result = (COMPLEX_HANDLERS[target] if complex_node else handler_of(target))(self, *args, **kwargs)  # type: ignore[misc]
         except VerifyException as e:  # an nn shape rule refused what the handler built
             why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             if self.symbols:
@@ -788,6 +804,9 @@ class GraphImporter:
             raise PipelineError(f"{target} at {user_location(node)}: the frontend built an invalid op ({why}); "
                                 "a sparcc bug, please report it") from None
         val = node.meta.get("val")
+        if complex_node:  # pairs as the handler built them; a real result in its type
+            return self.finish(result, val.dtype, target) if isinstance(val, torch.Tensor) and not val.dtype.is_complex \
+                and isinstance(result, SSAValue) else result
         if isinstance(val, torch.Tensor) and isinstance(result, SSAValue):
             return self.finish(result, val.dtype, target)
         if isinstance(val, (tuple, list)) and isinstance(result, (tuple, list)):
@@ -843,6 +862,28 @@ def _size_node(node: torch.fx.Node) -> bool:
 
 Handler = Callable[..., Any]
 HANDLERS: dict[Any, Handler] = {}
+# ops on complex tensors, which the frontend holds as real (re, im) pairs
+# in a last dim of 2 (frontend_complex.py registers them)
+COMPLEX_HANDLERS: dict[Any, Handler] = {}
+
+
+def _complex_node(node: torch.fx.Node) -> bool:
+    """Whether a node reads or produces a complex tensor."""
+    def complex_val(v: Any) -> bool:
+        if isinstance(v, (tuple, list)):
+            return any(complex_val(x) for x in v)
+        return isinstance(v, torch.Tensor) and v.dtype.is_complex
+
+    if complex_val(node.meta.get("val")):
+        return True
+    flat = [*node.args, *node.kwargs.values()]
+    while flat:
+        a = flat.pop()
+        if isinstance(a, (tuple, list)):
+            flat.extend(a)
+        elif isinstance(a, torch.fx.Node) and complex_val(a.meta.get("val")):
+            return True
+    return False
 
 
 # ops whose handlers take sparse operands themselves
@@ -3490,3 +3531,6 @@ def _trilinear(g: GraphImporter, i1: SSAValue, i2: SSAValue, i3: SSAValue, expan
         parts.append(g.emit(nn.ReshapeOp(g.to(t, typ), tuple(shape))))
     product = g.emit(nn.MulOp(g.emit(nn.MulOp(parts[0], parts[1])), parts[2]))
     return g.emit(nn.SumOp(product, sorted(sumdim), False)) if sumdim else product
+
+
+from sparcc import frontend_complex  # noqa: E402,F401  (registers COMPLEX_HANDLERS)

@@ -1,0 +1,563 @@
+"""
+Complex tensors in the frontend: complex64/complex128 values of the exported
+graph become real tensors with one more, last dim of 2 (real, imaginary):
+`torch.view_as_real`'s layout, so `view_as_real`/`view_as_complex` cost
+nothing and no dialect needs a complex type.
+
+`frontend.GraphImporter.call` sends every node that reads or produces a
+complex tensor here (COMPLEX_HANDLERS); `check_supported` lists a complex op
+without a handler by name, with the user's line, before anything is built.
+
+- Movement ops (view, permute, slice, cat, ...) and sums run the real
+  handler on the pair tensor, their dims counted from the complex rank.
+- Arithmetic: add/sub/mul/div/neg/conj/exp, matmul, abs (hypot), angle (atan2),
+  polar, complex, casts between real and complex.
+- FFTs (`_fft_r2c`, `_fft_c2c`, `_fft_c2r`: torch.fft.fft/ifft/rfft/irfft/
+  fftn/rfftn/irfftn, stft): one discrete Fourier transform per dim as
+  matmuls with cos/sin tables (computed in float64 from exact angles
+  2*pi*(j*k mod n)/n); a length with a factor pair n = n1*n2 above
+  DIRECT_MAX is split (the four-step algorithm: transforms of n1 and n2,
+  twiddle factors between them), so the tables stay small. Summation order
+  differs from pocketfft's: results agree to about n*eps relative to the
+  largest value.
+
+Complex model inputs and results are not compiled (one message says to pass
+`torch.view_as_real(x)`); complex constants and buffers (a rotary
+embedding's `freqs_cis`) are stored as their real pairs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from xdsl.ir import SSAValue
+
+from sparcc.dialects import nn
+from sparcc.frontend import COMPLEX_HANDLERS, HANDLERS, GraphImporter, _constant, aten, compute_type
+
+# transforms of up to this length are one matmul; longer ones with a factor
+# pair are split (four-step)
+DIRECT_MAX = 256
+
+Handler = Callable[..., Any]
+
+
+def handles_complex(*targets: Any) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        for t in targets:
+            COMPLEX_HANDLERS[t] = fn
+        return fn
+
+    return register
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def _real_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.complex128 else torch.float32
+
+
+def _val(node: Any) -> Any:
+    return node.meta.get("val") if isinstance(node, torch.fx.Node) else None
+
+
+def _is_complex_arg(a: Any) -> bool:
+    v = _val(a)
+    return isinstance(v, torch.Tensor) and v.dtype.is_complex
+
+
+def _out(g: GraphImporter) -> torch.Tensor:
+    val = g.node.meta["val"]  # type: ignore[union-attr]
+    return val[0] if isinstance(val, (tuple, list)) else val
+
+
+def _float(g: GraphImporter) -> Any:
+    """The IR float type of the current node's complex (or real) result."""
+    dtype = _out(g).dtype
+    return compute_type(_real_dtype(dtype) if dtype.is_complex else dtype)
+
+
+def _static(g: GraphImporter, shape: Sequence[Any]) -> list[int]:
+    if not all(isinstance(d, int) for d in shape):
+        raise g.fail("complex tensors with dynamic sizes are not supported; export with static shapes")
+    return list(shape)
+
+
+def _rank(x: SSAValue) -> int:
+    """The complex rank of a pair tensor."""
+    return len(nn.shape_of(x)) - 1
+
+
+def _part(g: GraphImporter, x: SSAValue, k: int) -> SSAValue:
+    """The real (k = 0) or imaginary (k = 1) part of a pair tensor."""
+    shape = nn.shape_of(x)
+    return g.emit(nn.ReshapeOp(g.emit(nn.SliceOp(x, len(shape) - 1, k, k + 1, 1)), tuple(shape[:-1])))
+
+
+def _pair(g: GraphImporter, re: SSAValue, im: SSAValue) -> SSAValue:
+    shape = nn.broadcast_shapes(nn.shape_of(re), nn.shape_of(im))
+    parts = []
+    for v in (re, im):
+        if tuple(nn.shape_of(v)) != tuple(shape):
+            v = g.emit(nn.ExpandOp(v, tuple(shape)))
+        parts.append(g.emit(nn.ReshapeOp(v, (*shape, 1))))
+    return g.emit(nn.ConcatOp(parts, len(shape)))
+
+
+def _parts(g: GraphImporter, a: Any, arg: Any, typ: Any) -> tuple[SSAValue, SSAValue | None]:
+    """(re, im) of an operand: a pair tensor, a real tensor (im None) or a
+    Python number (complex or real)."""
+    if isinstance(a, SSAValue):
+        if _is_complex_arg(arg):
+            a = g.to(a, typ)
+            return _part(g, a, 0), _part(g, a, 1)
+        return g.to(a, typ), None
+    c = complex(a)
+    return g.scalar(c.real, typ), (g.scalar(c.imag, typ) if c.imag else None)
+
+
+def _swap_meta(g: GraphImporter) -> Any:
+    """The current node's meta value with every complex tensor replaced by its
+    real pair (a meta tensor one dim longer); returns the original."""
+    node = g.node
+    assert node is not None
+    original = node.meta["val"]
+
+    def pair(v: Any) -> Any:
+        if isinstance(v, torch.Tensor) and v.dtype.is_complex:
+            return torch.empty((*_static(g, v.shape), 2), dtype=_real_dtype(v.dtype), device="meta")
+        return v
+
+    node.meta["val"] = type(original)(pair(v) for v in original) if isinstance(original, (tuple, list)) else pair(original)
+    return original
+
+
+def _on_pairs(g: GraphImporter, target: Any, *args: Any, **kwargs: Any) -> Any:
+    """The real handler of `target` on pair tensors, the node's meta value
+    seen as pairs."""
+    original = _swap_meta(g)
+    try:
+        return HANDLERS[target](g, *args, **kwargs)
+    finally:
+        g.node.meta["val"] = original  # type: ignore[union-attr]
+
+
+def _dim(d: int, rank: int) -> int:
+    return d % max(rank, 1)
+
+
+# -- movement and reductions: the real handler, dims counted in complex rank --
+
+def _movement(fix: Callable[[int, tuple, dict], tuple[tuple, dict]] | None = None) -> Handler:
+    def handler(g: GraphImporter, x: Any, *args: Any, **kwargs: Any) -> Any:
+        first = x[0] if isinstance(x, (list, tuple)) else x
+        rank = _rank(first)
+        if fix is not None:
+            args, kwargs = fix(rank, args, kwargs)
+        return _on_pairs(g, g.node.target, x, *args, **kwargs)  # type: ignore[union-attr]
+
+    return handler
+
+
+def _first_dim(rank: int, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    if "dim" in kwargs:
+        return args, {**kwargs, "dim": _dim(kwargs["dim"], rank)}
+    if args:
+        return (_dim(args[0], rank), *args[1:]), kwargs
+    return args, kwargs
+
+
+def _second_dim(rank: int, args: tuple, kwargs: dict) -> tuple[tuple, dict]:  # split(x, sizes, dim)
+    if "dim" in kwargs:
+        return args, {**kwargs, "dim": _dim(kwargs["dim"], rank)}
+    if len(args) > 1:
+        return (args[0], _dim(args[1], rank), *args[2:]), kwargs
+    return args, kwargs
+
+
+def _dims_list(rank: int, args: tuple, kwargs: dict) -> tuple[tuple, dict]:  # flip(x, dims), sum(x, dims, ...)
+    dims = kwargs.pop("dim", None) if "dim" in kwargs else (args[0] if args else None)
+    rest = args[1:] if args else ()
+    if dims is None or (isinstance(dims, (list, tuple)) and not dims):
+        dims = list(range(rank))
+    dims = [_dim(d, rank) for d in ([dims] if isinstance(dims, int) else dims)]
+    return (dims, *rest), kwargs
+
+
+def _permute_fix(rank: int, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    return ([_dim(p, rank) for p in args[0]] + [rank],), kwargs
+
+
+def _transpose_fix(rank: int, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    return (_dim(args[0], rank), _dim(args[1], rank)), kwargs
+
+
+def _repeat_fix(rank: int, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    return (list(args[0]) + [1],), kwargs
+
+
+for _t in (aten.view.default, aten.reshape.default, aten._unsafe_view.default, aten.flatten.using_ints,
+           aten.unflatten.int, aten.unsqueeze.default, aten.squeeze.dim, aten.squeeze.dims, aten.squeeze.default,
+           aten.view_as.default, aten.reshape_as.default, aten.expand.default, aten.expand_as.default,
+           aten.clone.default, aten.contiguous.default, aten.alias.default, aten.detach.default,
+           aten.lift_fresh_copy.default, aten.index.Tensor):
+    COMPLEX_HANDLERS[_t] = _movement()
+for _t in (aten.slice.Tensor, aten.select.int, aten.narrow.default, aten.unbind.int, aten.index_select.default):
+    COMPLEX_HANDLERS[_t] = _movement(_first_dim)
+for _t in (aten.split.Tensor, aten.split_with_sizes.default, aten.chunk.default):
+    COMPLEX_HANDLERS[_t] = _movement(_second_dim)
+COMPLEX_HANDLERS[aten.flip.default] = _movement(_dims_list)
+COMPLEX_HANDLERS[aten.permute.default] = _movement(_permute_fix)
+COMPLEX_HANDLERS[aten.transpose.int] = _movement(_transpose_fix)
+COMPLEX_HANDLERS[aten.repeat.default] = _movement(_repeat_fix)
+
+
+@handles_complex(aten.t.default, aten.mT.default)
+def _t(g: GraphImporter, x: SSAValue) -> SSAValue:
+    rank = _rank(x)
+    if rank < 2:
+        return x
+    return _on_pairs(g, aten.transpose.int, x, rank - 2, rank - 1) if g.node.target is aten.mT.default \
+        else _on_pairs(g, aten.transpose.int, x, 0, 1)  # type: ignore[union-attr]
+
+
+@handles_complex(aten.constant_pad_nd.default)
+def _pad(g: GraphImporter, x: SSAValue, pad: Sequence[int], value: Any = 0) -> SSAValue:
+    if complex(value) != 0:
+        raise g.fail("padding a complex tensor with a value other than 0 is not supported")
+    return _on_pairs(g, aten.constant_pad_nd.default, x, [0, 0, *pad], 0)
+
+
+@handles_complex(aten.cat.default)
+def _cat(g: GraphImporter, xs: Sequence[SSAValue], dim: int = 0) -> SSAValue:
+    typ = _float(g)
+    rank = len(_out(g).shape)
+    args = g.node.args[0]  # type: ignore[union-attr]
+    pairs = []
+    for x, arg in zip(xs, args):
+        re, im = _parts(g, x, arg, typ)
+        pairs.append(_pair(g, re, im if im is not None else g.emit(nn.MulOp(re, g.scalar(0.0, typ)))))
+    return g.emit(nn.ConcatOp(pairs, _dim(dim, rank)))
+
+
+@handles_complex(aten.sum.dim_IntList, aten.mean.dim, aten.sum.default, aten.mean.default)
+def _sum(g: GraphImporter, x: SSAValue, dims: Any = None, keepdim: bool = False, dtype: Any = None) -> SSAValue:
+    rank = _rank(x)
+    dims = list(range(rank)) if not dims else [_dim(d, rank) for d in ([dims] if isinstance(dims, int) else dims)]
+    op = nn.MeanOp if "mean" in str(g.node.target) else nn.SumOp  # type: ignore[union-attr]
+    return g.emit(op(g.to(x, _float(g)), dims, keepdim))
+
+
+# -- views between the two representations, casts ---------------------------
+
+@handles_complex(aten.view_as_real.default, aten.view_as_complex.default)
+def _same(g: GraphImporter, x: SSAValue) -> SSAValue:
+    return x
+
+
+@handles_complex(aten._to_copy.default)
+def _to_copy(g: GraphImporter, x: SSAValue, *args: Any, **kwargs: Any) -> SSAValue:
+    out, arg = _out(g), g.node.args[0]  # type: ignore[union-attr]
+    if out.dtype.is_complex:
+        typ = _float(g)
+        re, im = _parts(g, x, arg, typ)
+        return _pair(g, re, im if im is not None else g.emit(nn.MulOp(re, g.scalar(0.0, typ))))
+    return g.to(_part(g, x, 0), compute_type(out.dtype))  # complex -> real keeps the real part, as PyTorch
+
+
+@handles_complex(aten.real.default)
+def _real(g: GraphImporter, x: SSAValue) -> SSAValue:
+    return _part(g, x, 0)
+
+
+@handles_complex(aten.imag.default)
+def _imag(g: GraphImporter, x: SSAValue) -> SSAValue:
+    return _part(g, x, 1)
+
+
+@handles_complex(aten.complex.default)
+def _complex(g: GraphImporter, re: SSAValue, im: SSAValue) -> SSAValue:
+    typ = _float(g)
+    return _pair(g, g.to(re, typ), g.to(im, typ))
+
+
+@handles_complex(aten.polar.default)
+def _polar(g: GraphImporter, r: SSAValue, theta: SSAValue) -> SSAValue:
+    typ = _float(g)
+    r, theta = g.to(r, typ), g.to(theta, typ)
+    return _pair(g, g.emit(nn.MulOp(r, g.emit(nn.CosOp(theta)))), g.emit(nn.MulOp(r, g.emit(nn.SinOp(theta)))))
+
+
+# -- arithmetic -----------------------------------------------------------------
+
+def _binary_parts(g: GraphImporter, a: Any, b: Any) -> tuple[Any, ...]:
+    typ = _float(g)
+    args = g.node.args  # type: ignore[union-attr]
+    return (*_parts(g, a, args[0], typ), *_parts(g, b, args[1] if len(args) > 1 else b, typ), typ)
+
+
+def _add(g: GraphImporter, x: SSAValue | None, y: SSAValue | None, sign: float) -> SSAValue | None:
+    if y is None:
+        return x
+    if sign < 0:
+        y = g.emit(nn.NegOp(y))
+    return y if x is None else g.emit(nn.AddOp(x, y))
+
+
+@handles_complex(aten.add.Tensor, aten.sub.Tensor, aten.add.Scalar, aten.sub.Scalar)
+def _add_sub(g: GraphImporter, a: Any, b: Any, alpha: Any = 1) -> SSAValue:
+    ar, ai, br, bi, typ = _binary_parts(g, a, b)
+    if alpha != 1:
+        c = complex(alpha)
+        if c.imag:
+            raise g.fail("a complex alpha is not supported")
+        br = g.emit(nn.MulOp(br, g.scalar(c.real, typ)))
+        bi = None if bi is None else g.emit(nn.MulOp(bi, g.scalar(c.real, typ)))
+    sign = -1.0 if "sub" in str(g.node.target) else 1.0  # type: ignore[union-attr]
+    re = _add(g, ar, br, sign)
+    im = _add(g, ai, bi, sign)
+    return _pair(g, re, im if im is not None else g.emit(nn.MulOp(re, g.scalar(0.0, typ))))
+
+
+def _mul_parts(g: GraphImporter, ar, ai, br, bi) -> tuple[SSAValue, SSAValue]:
+    def mul(x: SSAValue | None, y: SSAValue | None) -> SSAValue | None:
+        return None if x is None or y is None else g.emit(nn.MulOp(x, y))
+
+    re = _add(g, mul(ar, br), mul(ai, bi), -1.0)
+    im = _add(g, mul(ar, bi), mul(ai, br), 1.0)
+    return re, im  # type: ignore[return-value]
+
+
+@handles_complex(aten.mul.Tensor, aten.mul.Scalar)
+def _mul(g: GraphImporter, a: Any, b: Any) -> SSAValue:
+    ar, ai, br, bi, typ = _binary_parts(g, a, b)
+    re, im = _mul_parts(g, ar, ai, br, bi)
+    return _pair(g, re, im if im is not None else g.emit(nn.MulOp(re, g.scalar(0.0, typ))))
+
+
+@handles_complex(aten.div.Tensor, aten.div.Scalar)
+def _div(g: GraphImporter, a: Any, b: Any) -> SSAValue:
+    ar, ai, br, bi, typ = _binary_parts(g, a, b)
+    if bi is None:  # by a real: each part
+        re = g.emit(nn.DivOp(ar, br))
+        im = g.emit(nn.DivOp(ai, br)) if ai is not None else g.emit(nn.MulOp(re, g.scalar(0.0, typ)))
+        return _pair(g, re, im)
+    # a * conj(b) / |b|^2, b scaled by its larger part first (Smith's method: no overflow of |b|^2)
+    scale = g.emit(nn.MaximumOp(g.emit(nn.AbsOp(br)), g.emit(nn.AbsOp(bi))))
+    br, bi = g.emit(nn.DivOp(br, scale)), g.emit(nn.DivOp(bi, scale))
+    den = g.emit(nn.MulOp(g.emit(nn.AddOp(g.emit(nn.MulOp(br, br)), g.emit(nn.MulOp(bi, bi)))), scale))
+    re, im = _mul_parts(g, ar, ai, br, g.emit(nn.NegOp(bi)))
+    return _pair(g, g.emit(nn.DivOp(re, den)), g.emit(nn.DivOp(im, den)))
+
+
+@handles_complex(aten.mm.default, aten.bmm.default, aten.matmul.default)
+def _matmul(g: GraphImporter, a: SSAValue, b: SSAValue) -> SSAValue:
+    """(Ar Br - Ai Bi) + i (Ar Bi + Ai Br); a real operand has no imaginary products."""
+    ar, ai, br, bi, typ = _binary_parts(g, a, b)
+    for v in (ar, br):
+        if len(nn.shape_of(v)) < 2:
+            raise g.fail("a complex matmul of vectors is not supported; unsqueeze them to matrices")
+
+    def mm(x: SSAValue | None, y: SSAValue | None) -> SSAValue | None:
+        return None if x is None or y is None else g.emit(nn.MatmulOp(x, y))
+
+    re = _add(g, mm(ar, br), mm(ai, bi), -1.0)
+    im = _add(g, mm(ar, bi), mm(ai, br), 1.0)
+    return _pair(g, re, im if im is not None else g.emit(nn.MulOp(re, g.scalar(0.0, typ))))
+
+
+@handles_complex(aten.neg.default)
+def _neg(g: GraphImporter, x: SSAValue) -> SSAValue:
+    return g.emit(nn.NegOp(x))
+
+
+@handles_complex(aten._conj.default, aten.conj_physical.default, aten.conj.default, aten.resolve_conj.default)
+def _conj(g: GraphImporter, x: SSAValue) -> SSAValue:
+    if g.node.target is aten.resolve_conj.default:  # type: ignore[union-attr]
+        return x
+    return _pair(g, _part(g, x, 0), g.emit(nn.NegOp(_part(g, x, 1))))
+
+
+@handles_complex(aten.abs.default)
+def _abs(g: GraphImporter, x: SSAValue) -> SSAValue:
+    return g.emit(nn.HypotOp(_part(g, x, 0), _part(g, x, 1)))
+
+
+@handles_complex(aten.angle.default)
+def _angle(g: GraphImporter, x: SSAValue) -> SSAValue:
+    return g.emit(nn.Atan2Op(_part(g, x, 1), _part(g, x, 0)))
+
+
+@handles_complex(aten.exp.default)
+def _exp(g: GraphImporter, x: SSAValue) -> SSAValue:
+    re, im = _part(g, x, 0), _part(g, x, 1)
+    m = g.emit(nn.ExpOp(re))
+    return _pair(g, g.emit(nn.MulOp(m, g.emit(nn.CosOp(im)))), g.emit(nn.MulOp(m, g.emit(nn.SinOp(im)))))
+
+
+# -- FFTs -----------------------------------------------------------------------
+
+def _tables(n: int, rows: int, cols: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of 2*pi*j*k/n for j < rows, k < cols, from the exact angle
+    (j*k mod n)."""
+    jk = (torch.arange(rows, dtype=torch.int64)[:, None] * torch.arange(cols, dtype=torch.int64)[None, :]) % n
+    angle = jk.to(torch.float64) * (2 * math.pi / n)
+    return torch.cos(angle).to(dtype), torch.sin(angle).to(dtype)
+
+
+def _matmul_last(g: GraphImporter, x: SSAValue, table: torch.Tensor, hint: str) -> SSAValue:
+    """x[..., n] @ table[n, m] as a 2-d matmul."""
+    shape = _static(g, nn.shape_of(x))
+    lead = math.prod(shape[:-1])
+    flat = g.emit(nn.ReshapeOp(x, (lead, shape[-1])))
+    y = g.emit(nn.MatmulOp(flat, _constant(g, hint, table)))
+    return g.emit(nn.ReshapeOp(y, (*shape[:-1], table.shape[1])))
+
+
+def _factor(n: int) -> int | None:
+    """The divisor of n nearest sqrt(n) (None for a prime)."""
+    best = None
+    for d in range(2, math.isqrt(n) + 1):
+        if n % d == 0:
+            best = d
+    return best
+
+
+def _dft_last(g: GraphImporter, re: SSAValue, im: SSAValue | None, inverse: bool, dtype: torch.dtype,
+              outputs: int | None = None) -> tuple[SSAValue, SSAValue]:
+    """The DFT (inverse: unnormalised inverse) of the last dim, of length n:
+    Y[k] = sum_j x[j] e^(-+2 pi i j k / n), for k < outputs (default n)."""
+    shape = _static(g, nn.shape_of(re))
+    n = shape[-1]
+    m = n if outputs is None else outputs
+    sign = 1.0 if inverse else -1.0
+    split = _factor(n) if n > DIRECT_MAX else None
+    if split is None:
+        cos, sin = _tables(n, n, m, dtype)
+        # Y = (re + i im)(cos + i sign sin)
+        yr = _matmul_last(g, re, cos, "dft_cos")
+        yi = _matmul_last(g, re, sign * sin, "dft_sin")
+        if im is not None:
+            yr = g.emit(nn.SubOp(yr, _matmul_last(g, im, sign * sin, "dft_sin")))
+            yi = g.emit(nn.AddOp(yi, _matmul_last(g, im, cos, "dft_cos")))
+        return yr, yi
+    # four-step: j = n2*j1 + j2, k = k1 + n1*k2
+    n1, n2 = split, n // split
+    lead = shape[:-1]
+    r = len(lead)
+
+    def to_j1_last(v: SSAValue) -> SSAValue:  # [..., j1, j2] -> [..., j2, j1]
+        v = g.emit(nn.ReshapeOp(v, (*lead, n1, n2)))
+        return g.emit(nn.PermuteOp(v, [*range(r), r + 1, r]))
+
+    ar, ai = _dft_last(g, to_j1_last(re), None if im is None else to_j1_last(im), inverse, dtype)  # [..., j2, k1]
+    tc, ts = _tables(n, n2, n1, dtype)  # twiddle e^(-+2 pi i j2 k1 / n)
+    tcos, tsin = _constant(g, "dft_twiddle_cos", tc), _constant(g, "dft_twiddle_sin", sign * ts)
+    br = g.emit(nn.SubOp(g.emit(nn.MulOp(ar, tcos)), g.emit(nn.MulOp(ai, tsin))))
+    bi = g.emit(nn.AddOp(g.emit(nn.MulOp(ai, tcos)), g.emit(nn.MulOp(ar, tsin))))
+    swap = [*range(r), r + 1, r]
+    cr, ci = _dft_last(g, g.emit(nn.PermuteOp(br, swap)), g.emit(nn.PermuteOp(bi, swap)), inverse, dtype)  # [..., k1, k2]
+    yr = g.emit(nn.ReshapeOp(g.emit(nn.PermuteOp(cr, swap)), (*lead, n)))  # k = k1 + n1*k2: [..., k2, k1]
+    yi = g.emit(nn.ReshapeOp(g.emit(nn.PermuteOp(ci, swap)), (*lead, n)))
+    if m < n:
+        yr, yi = g.emit(nn.SliceOp(yr, r, 0, m, 1)), g.emit(nn.SliceOp(yi, r, 0, m, 1))
+    return yr, yi
+
+
+def _transform(g: GraphImporter, re: SSAValue, im: SSAValue | None, d: int, inverse: bool, dtype: torch.dtype,
+               outputs: int | None = None) -> tuple[SSAValue, SSAValue]:
+    rank = len(nn.shape_of(re))
+    if d == rank - 1:
+        return _dft_last(g, re, im, inverse, dtype, outputs)
+    perm = [k for k in range(rank) if k != d] + [d]
+    back = [perm.index(k) for k in range(rank)]
+    yr, yi = _dft_last(g, g.emit(nn.PermuteOp(re, perm)), None if im is None else g.emit(nn.PermuteOp(im, perm)),
+                       inverse, dtype, outputs)
+    return g.emit(nn.PermuteOp(yr, back)), g.emit(nn.PermuteOp(yi, back))
+
+
+def _normalize(g: GraphImporter, vs: Sequence[SSAValue], normalization: int, count: int, typ: Any) -> list[SSAValue]:
+    """ATen's fft_norm_mode: 0 none, 1 by sqrt(n), 2 by n (n: the signal's size)."""
+    if normalization == 0:
+        return list(vs)
+    factor = 1 / math.sqrt(count) if normalization == 1 else 1 / count
+    return [g.emit(nn.MulOp(v, g.scalar(factor, typ))) for v in vs]
+
+
+@handles_complex(aten._fft_r2c.default)
+def _fft_r2c(g: GraphImporter, x: SSAValue, dim: Sequence[int], normalization: int, onesided: bool) -> SSAValue:
+    """rfft (onesided) or fft of a real tensor over `dim`: the last of them
+    real to complex, the others complex to complex."""
+    typ = _float(g)
+    dtype = _real_dtype(_out(g).dtype)
+    x = g.to(x, typ)
+    shape = _static(g, nn.shape_of(x))
+    dims = [d % len(shape) for d in dim]
+    last = dims[-1]
+    n = shape[last]
+    re, im = _transform(g, x, None, last, False, dtype, n // 2 + 1 if onesided else None)
+    for d in dims[:-1]:
+        re, im = _transform(g, re, im, d, False, dtype)
+    re, im = _normalize(g, (re, im), normalization, math.prod(shape[d] for d in dims), typ)
+    return _pair(g, re, im)
+
+
+@handles_complex(aten._fft_c2c.default)
+def _fft_c2c(g: GraphImporter, x: SSAValue, dim: Sequence[int], normalization: int, forward: bool) -> SSAValue:
+    typ = _float(g)
+    dtype = _real_dtype(_out(g).dtype)
+    x = g.to(x, typ)
+    rank = _rank(x)
+    shape = _static(g, nn.shape_of(x))[:-1]
+    dims = [d % rank for d in dim]
+    re, im = _part(g, x, 0), _part(g, x, 1)
+    for d in dims:
+        re, im = _transform(g, re, im, d, not forward, dtype)
+    re, im = _normalize(g, (re, im), normalization, math.prod(shape[d] for d in dims), typ)
+    return _pair(g, re, im)
+
+
+@handles_complex(aten._fft_c2r.default)
+def _fft_c2r(g: GraphImporter, x: SSAValue, dim: Sequence[int], normalization: int, last_dim_size: int) -> SSAValue:
+    """irfft: complex to complex (inverse) over all dims but the last, then
+    the Hermitian half-spectrum of the last to `last_dim_size` real values
+    (the imaginary parts of the zero and Nyquist terms are ignored, as
+    pocketfft's c2r ignores them)."""
+    typ = _float(g)
+    dtype = _real_dtype(_val(g.node.args[0]).dtype)  # type: ignore[union-attr]
+    x = g.to(x, typ)
+    rank = _rank(x)
+    shape = _static(g, nn.shape_of(x))[:-1]
+    dims = [d % rank for d in dim]
+    re, im = _part(g, x, 0), _part(g, x, 1)
+    for d in dims[:-1]:
+        re, im = _transform(g, re, im, d, True, dtype)
+    last, n = dims[-1], int(last_dim_size)
+    half = min(shape[last], n // 2 + 1)
+    weight = torch.full((half, 1), 2.0, dtype=torch.float64)
+    weight[0] = 1.0
+    if n % 2 == 0 and half == n // 2 + 1:
+        weight[n // 2] = 1.0
+    cos, sin = _tables(n, half, n, torch.float64)
+    cos, sin = (cos.double() * weight).to(dtype), (-sin.double() * weight).to(dtype)
+
+    def c2r(pair: tuple[SSAValue, SSAValue]) -> SSAValue:
+        r, i = pair
+        if nn.shape_of(r)[-1] != half:
+            r, i = (g.emit(nn.SliceOp(v, len(nn.shape_of(v)) - 1, 0, half, 1)) for v in (r, i))
+        return g.emit(nn.AddOp(_matmul_last(g, r, cos, "irfft_cos"), _matmul_last(g, i, sin, "irfft_sin")))
+
+    rank_r = len(nn.shape_of(re))
+    if last == rank_r - 1:
+        y = c2r((re, im))
+    else:
+        perm = [k for k in range(rank_r) if k != last] + [last]
+        back = [perm.index(k) for k in range(rank_r)]
+        y = g.emit(nn.PermuteOp(c2r((g.emit(nn.PermuteOp(re, perm)), g.emit(nn.PermuteOp(im, perm)))), back))
+    out_shape = [n if k == last else s for k, s in enumerate(shape)]
+    (y,) = _normalize(g, (y,), normalization, math.prod(out_shape[d] for d in dims), typ)
+    return y

@@ -1,0 +1,232 @@
+"""
+Complex tensors inside a model (compiler/frontend_complex.py: held as real
+(re, im) pairs) against eager PyTorch: the FFTs (rfft/irfft/fft/ifft/fftn/
+rfftn/irfftn/hfft/ihfft/stft/istft) at lengths that take one matmul, the four-step
+split (n = n1 * n2 above 256) and a prime above 256; every norm; complex
+arithmetic, matmuls, movement ops and reductions; a complex buffer (a rotary
+embedding's freqs_cis, as Meta's Llama code writes it); float64 (complex128);
+Hugging Face FNet; and the messages for complex inputs, results and ops
+without a complex handler.
+
+Tolerance: the transforms are matmuls with cos/sin tables, pocketfft's are
+not, so the summation orders differ: float32 results agree to 2e-6 of the
+output's largest magnitude times log2(n) + 1, float64 to 1e-13 of it; the
+elementwise arithmetic to 1e-6 (float32).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import sparcc
+import torch
+
+from sparcc import SparccError
+
+
+class Fn(torch.nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args):
+        return self.fn(*args)
+
+
+def _close(got: torch.Tensor, want: torch.Tensor, rel: float) -> None:
+    assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, want.shape, got.dtype, want.dtype)
+    scale = want.abs().max().item() or 1.0
+    err = (got - want).abs().max().item() / scale
+    assert err <= rel, f"relative error {err:.3g} > {rel:.3g}"
+
+
+def _check(fn, *args, rel: float | None = None, n: int = 16):
+    with torch.no_grad():
+        want = fn(*args)
+        got = sparcc.jit(Fn(fn), cache=False)(*args)
+    if rel is None:
+        eps = 1e-13 if args[0].dtype == torch.float64 else 2e-6
+        rel = eps * (math.log2(max(n, 2)) + 1)
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        _close(g, w, rel)
+
+
+# -- FFTs -------------------------------------------------------------------
+
+LENGTHS = [1, 2, 3, 7, 16, 100, 256, 257, 300, 512, 1000]
+
+
+@pytest.mark.parametrize("n", LENGTHS)
+def test_rfft_and_irfft_round_trip_match_eager(n) -> None:
+    x = torch.randn(3, n)
+    _check(lambda x: torch.view_as_real(torch.fft.rfft(x)), x, n=n)
+    _check(lambda x: torch.fft.irfft(torch.fft.rfft(x) * 1.5, n=n), x, n=n)
+
+
+@pytest.mark.parametrize("n", [5, 64, 300, 512])
+def test_fft_and_ifft_of_a_complex_signal_match_eager(n) -> None:
+    x = torch.randn(2, n, 2)
+    _check(lambda x: torch.view_as_real(torch.fft.fft(torch.view_as_complex(x))), x, n=n)
+    _check(lambda x: torch.view_as_real(torch.fft.ifft(torch.view_as_complex(x))), x, n=n)
+
+
+@pytest.mark.parametrize("norm", [None, "ortho", "forward", "backward"])
+def test_every_norm_matches_eager(norm) -> None:
+    x = torch.randn(4, 24)
+    _check(lambda x: torch.view_as_real(torch.fft.rfft(x, norm=norm)), x, n=24)
+    _check(lambda x: torch.fft.irfft(torch.fft.rfft(x, norm=norm), n=24, norm=norm), x, n=24)
+    _check(lambda x: torch.view_as_real(torch.fft.fft(x, norm=norm)), x, n=24)
+    _check(lambda x: torch.view_as_real(torch.fft.ifft(x, norm=norm).resolve_conj()), x, n=24)
+
+
+def test_transforms_along_other_dims_with_a_length_given() -> None:
+    x = torch.randn(2, 10, 6)
+    _check(lambda x: torch.view_as_real(torch.fft.rfft(x, dim=1)), x)
+    _check(lambda x: torch.view_as_real(torch.fft.rfft(x, n=16, dim=1)), x)  # zero-padded
+    _check(lambda x: torch.view_as_real(torch.fft.fft(x, n=4, dim=0)), x)  # padded
+    _check(lambda x: torch.view_as_real(torch.fft.rfft(x, n=7, dim=-1)), x)  # trimmed
+    _check(lambda x: torch.fft.irfft(torch.fft.rfft(x, dim=1), n=9, dim=1), x)  # odd output length
+    _check(lambda x: torch.fft.irfft(torch.fft.rfft(x, dim=1), n=30, dim=1), x)  # longer than the input's
+
+
+def test_multi_dim_transforms_match_eager() -> None:
+    x = torch.randn(2, 12, 20)
+    _check(lambda x: torch.view_as_real(torch.fft.fft2(x)), x, n=240)
+    _check(lambda x: torch.view_as_real(torch.fft.rfftn(x, dim=(0, 2))), x, n=40)
+    _check(lambda x: torch.fft.irfftn(torch.fft.rfftn(x), s=x.shape), x, n=480)
+    _check(lambda x: torch.view_as_real(torch.fft.ifftn(torch.fft.fftn(x, dim=(1, 2)), dim=(1, 2))), x, n=240)
+    _check(lambda x: torch.fft.fftn(x, dim=(-2, -1)).real, x, n=240)
+
+
+def test_hermitian_transforms_match_eager() -> None:
+    x = torch.randn(3, 18)
+    _check(lambda x: torch.fft.hfft(torch.fft.ihfft(x), n=18), x, n=18)
+    _check(lambda x: torch.view_as_real(torch.fft.ihfft(x).resolve_conj()), x, n=18)
+
+
+def test_stft_magnitude_and_phase_match_eager() -> None:
+    x = torch.randn(2, 400)
+    window = torch.hann_window(64)
+    _check(lambda x: torch.stft(x, 64, hop_length=16, window=window, return_complex=True).abs(), x, n=64)
+    _check(lambda x: torch.view_as_real(torch.stft(x, 64, hop_length=32, window=window, center=False,
+                                                   return_complex=True)), x, n=64)
+    _check(lambda x: torch.istft(torch.stft(x, 64, hop_length=16, window=window, return_complex=True) * 0.5, 64,
+                                 hop_length=16, window=window, length=400), x, n=64)
+
+
+def test_float64_transforms_keep_double_precision() -> None:
+    x = torch.randn(3, 300, dtype=torch.float64)
+    _check(lambda x: torch.view_as_real(torch.fft.rfft(x)), x, n=300)
+    _check(lambda x: torch.fft.irfft(torch.fft.rfft(x), n=300), x, n=300)
+
+
+# -- arithmetic, movement, reductions -----------------------------------------
+
+def test_complex_arithmetic_matches_eager() -> None:
+    a, b, r = torch.randn(3, 4, 2), torch.randn(4, 2) + 0.5, torch.randn(3, 4)
+
+    def f(a, b, r):
+        za, zb = torch.view_as_complex(a), torch.view_as_complex(b)
+        out = [za * zb, za / zb, za + zb, za - 2 * zb, za * r, za / (r.abs() + 1), za + r, r - za, za * (2 - 3j),
+               za + 1j, -za, za.conj() * zb, torch.exp(za * 0.3), za / (1 + 2j)]
+        return torch.stack([torch.view_as_real(z) for z in out]), za.abs(), za.angle(), za.real * za.imag
+
+    _check(f, a, b, r, rel=1e-6)
+
+
+def test_polar_complex_and_casts_match_eager() -> None:
+    m, t = torch.rand(5, 3) + 0.1, torch.randn(5, 3)
+
+    def f(m, t):
+        z = torch.polar(m, t) * torch.complex(t, m)
+        w = t.to(torch.complex64) + z
+        return torch.view_as_real(w), w.abs(), torch.view_as_real(z).sum(-1)
+
+    _check(f, m, t, rel=1e-6)
+
+
+def test_movement_ops_and_reductions_on_complex_tensors() -> None:
+    x = torch.randn(2, 3, 4, 2)
+
+    def f(x):
+        z = torch.view_as_complex(x)
+        parts = [
+            z.permute(2, 0, 1).reshape(4, 6), z.transpose(-1, 0).flip(1).reshape(4, 6),
+            torch.cat([z[:, 1:], z[:, :2]], dim=-2)[:, :, 1].reshape(4, 2)[:2].repeat(2, 3),
+            z.sum(dim=-1, keepdim=True).expand(2, 3, 4).reshape(4, 6), (z.mean(0) * z.sum()).reshape(4, 3).repeat(1, 2),
+            torch.nn.functional.pad(z, (1, 1))[..., :4].reshape(4, 6), z.unsqueeze(0).squeeze(0).select(1, 2).repeat(2, 2)[:, 1:7],
+        ]
+        return torch.view_as_real(torch.stack(parts))
+
+    _check(f, x, rel=1e-6)
+
+
+def test_complex_matmuls_match_eager() -> None:
+    x, w = torch.randn(2, 5, 8), torch.randn(8, 3)
+
+    def f(x, w):
+        z = torch.fft.fft(x)
+        return torch.view_as_real(z @ z.mT), torch.view_as_real(torch.bmm(z, z.conj().mT)), torch.view_as_real(z @ w.to(torch.complex64))
+
+    _check(f, x, w, rel=1e-6)
+
+
+class RotaryAttentionScores(torch.nn.Module):
+    """Meta's Llama rotary embedding: a complex64 buffer `freqs_cis`, the
+    queries and keys rotated by complex multiplication."""
+
+    def __init__(self, dim: int = 16, seq: int = 12):
+        super().__init__()
+        freqs = 1.0 / (10000 ** (torch.arange(0, dim, 2).float() / dim))
+        angles = torch.outer(torch.arange(seq).float(), freqs)
+        self.register_buffer("freqs_cis", torch.polar(torch.ones_like(angles), angles))
+        self.q = torch.nn.Linear(dim, dim)
+        self.k = torch.nn.Linear(dim, dim)
+
+    def forward(self, x):
+        def rotate(t):
+            z = torch.view_as_complex(t.float().reshape(*t.shape[:-1], -1, 2))
+            return torch.view_as_real(z * self.freqs_cis).flatten(-2)
+
+        return rotate(self.q(x)) @ rotate(self.k(x)).transpose(-2, -1)
+
+
+def test_a_complex_buffer_rotates_queries_and_keys_as_eager() -> None:
+    torch.manual_seed(0)
+    m, x = RotaryAttentionScores().eval(), torch.randn(2, 12, 16)
+    with torch.no_grad():
+        _close(sparcc.jit(m, cache=False)(x), m(x), 1e-6)
+
+
+def test_hugging_face_fnet_matches_eager() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import zoo_models
+
+    transformers = zoo_models.frameworks()[1]
+    FNetConfig, FNetModel = transformers.FNetConfig, transformers.FNetModel
+    torch.manual_seed(0)
+    cfg = FNetConfig(vocab_size=500, hidden_size=48, num_hidden_layers=2, intermediate_size=96,
+                     max_position_embeddings=64)
+    m, ids = FNetModel(cfg).eval(), torch.randint(0, 500, (2, 20))
+    with torch.no_grad():
+        _close(sparcc.jit(m, cache=False)(ids).last_hidden_state, m(ids).last_hidden_state, 1e-5)
+
+
+# -- messages -------------------------------------------------------------------
+
+def test_complex_inputs_and_results_get_one_message_each() -> None:
+    with pytest.raises(SparccError, match=r"complex64.*view_as_real"):
+        sparcc.jit(Fn(lambda z: z.abs()), cache=False)(torch.randn(3, dtype=torch.complex64))
+    with pytest.raises(SparccError, match=r"returns a torch.complex64 tensor.*view_as_real"):
+        sparcc.jit(Fn(lambda x: torch.fft.rfft(x)), cache=False)(torch.randn(8))
+
+
+def test_a_complex_op_without_a_handler_is_named_with_its_line() -> None:
+    def f(x):
+        return torch.view_as_real(torch.log(torch.fft.rfft(x)))
+
+    with pytest.raises(sparcc.UnsupportedOpError, match=r"aten\.log\.default on complex tensors \(1x\), first at .*test_ops_complex\.py"):
+        sparcc.jit(Fn(f), cache=False)(torch.randn(8))
