@@ -450,17 +450,16 @@ def _dft_last(g: GraphImporter, re: SSAValue, im: SSAValue | None, inverse: bool
     lead = shape[:-1]
     r = len(lead)
 
-    def to_j1_last(v: SSAValue) -> SSAValue:  # [..., j1, j2] -> [..., j2, j1]
-        v = g.emit(nn.ReshapeOp(v, (*lead, n1, n2)))
-        return g.emit(nn.PermuteOp(v, [*range(r), r + 1, r]))
+    def grid(v: SSAValue) -> SSAValue:  # [..., j1, j2]
+        return g.emit(nn.ReshapeOp(v, (*lead, n1, n2)))
 
-    ar, ai = _dft_last(g, to_j1_last(re), None if im is None else to_j1_last(im), inverse, dtype)  # [..., j2, k1]
-    tc, ts = _tables(n, n2, n1, dtype)  # twiddle e^(-+2 pi i j2 k1 / n)
+    ar, ai = _dft_rows(g, grid(re), None if im is None else grid(im), inverse, dtype)  # [..., k1, j2]
+    tc, ts = _tables(n, n1, n2, dtype)  # twiddle e^(-+2 pi i k1 j2 / n)
     tcos, tsin = _constant(g, "dft_twiddle_cos", tc), _constant(g, "dft_twiddle_sin", sign * ts)
     br = g.emit(nn.SubOp(g.emit(nn.MulOp(ar, tcos)), g.emit(nn.MulOp(ai, tsin))))
     bi = g.emit(nn.AddOp(g.emit(nn.MulOp(ai, tcos)), g.emit(nn.MulOp(ar, tsin))))
+    cr, ci = _dft_last(g, br, bi, inverse, dtype)  # [..., k1, k2]
     swap = [*range(r), r + 1, r]
-    cr, ci = _dft_last(g, g.emit(nn.PermuteOp(br, swap)), g.emit(nn.PermuteOp(bi, swap)), inverse, dtype)  # [..., k1, k2]
     yr = g.emit(nn.ReshapeOp(g.emit(nn.PermuteOp(cr, swap)), (*lead, n)))  # k = k1 + n1*k2: [..., k2, k1]
     yi = g.emit(nn.ReshapeOp(g.emit(nn.PermuteOp(ci, swap)), (*lead, n)))
     if m < n:
@@ -468,11 +467,46 @@ def _dft_last(g: GraphImporter, re: SSAValue, im: SSAValue | None, inverse: bool
     return yr, yi
 
 
+def _dft_rows(g: GraphImporter, re: SSAValue, im: SSAValue | None, inverse: bool, dtype: torch.dtype,
+              outputs: int | None = None) -> tuple[SSAValue, SSAValue]:
+    """The DFT of the second-to-last dim, as tables @ x (no transposes): x
+    seen as [B, n, A], the [m, n] table multiplied from the left."""
+    shape = _static(g, nn.shape_of(re))
+    n, a = shape[-2], shape[-1]
+    m = n if outputs is None else outputs
+    batch = math.prod(shape[:-2])
+    sign = 1.0 if inverse else -1.0
+    cos, sin = _tables(n, m, n, dtype)
+
+    def left(table: torch.Tensor, v: SSAValue, hint: str) -> SSAValue:
+        v = g.emit(nn.ReshapeOp(v, (n, a) if batch == 1 else (batch, n, a)))
+        y = g.emit(nn.MatmulOp(_constant(g, hint, table), v))
+        return g.emit(nn.ReshapeOp(y, (*shape[:-2], m, a)))
+
+    yr = left(cos, re, "dft_cos")
+    yi = left(sign * sin, re, "dft_sin")
+    if im is not None:
+        yr = g.emit(nn.SubOp(yr, left(sign * sin, im, "dft_sin")))
+        yi = g.emit(nn.AddOp(yi, left(cos, im, "dft_cos")))
+    return yr, yi
+
+
 def _transform(g: GraphImporter, re: SSAValue, im: SSAValue | None, d: int, inverse: bool, dtype: torch.dtype,
                outputs: int | None = None) -> tuple[SSAValue, SSAValue]:
-    rank = len(nn.shape_of(re))
+    """The DFT of dim d: the last dim by _dft_last; another one of up to
+    DIRECT_MAX (or prime) from the left, the dims after it flattened; a
+    longer one moved last and back."""
+    shape = _static(g, nn.shape_of(re))
+    rank = len(shape)
     if d == rank - 1:
         return _dft_last(g, re, im, inverse, dtype, outputs)
+    n = shape[d]
+    if n <= DIRECT_MAX or _factor(n) is None:
+        rows = (*shape[:d], n, math.prod(shape[d + 1:]))
+        yr, yi = _dft_rows(g, g.emit(nn.ReshapeOp(re, rows)), None if im is None else g.emit(nn.ReshapeOp(im, rows)),
+                           inverse, dtype, outputs)
+        out = (*shape[:d], nn.shape_of(yr)[d], *shape[d + 1:])
+        return g.emit(nn.ReshapeOp(yr, out)), g.emit(nn.ReshapeOp(yi, out))
     perm = [k for k in range(rank) if k != d] + [d]
     back = [perm.index(k) for k in range(rank)]
     yr, yi = _dft_last(g, g.emit(nn.PermuteOp(re, perm)), None if im is None else g.emit(nn.PermuteOp(im, perm)),
