@@ -118,6 +118,11 @@ class CompiledProgram:
     # the program draws random numbers (rand, randn, ...): each call is seeded
     # from torch's generator first, so that torch.manual_seed repeats it
     random: bool = False
+    # the user's complex inputs and results (ImportedProgram): the kernel
+    # takes and returns their real pairs; a call passes view_as_real of each
+    # such input and returns view_as_complex of each such result
+    complex_inputs: list[int] = field(default_factory=list)
+    complex_outputs: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.symbols:
@@ -201,6 +206,8 @@ class CompiledProgram:
         )
 
     def __call__(self, *args: Any) -> Any:
+        if self.complex_inputs:
+            args = self._as_pairs(args)
         if self.symbols:
             return self._call_dynamic(args)
         # fast path: the signature matches exactly; anything else gets check()'s messages
@@ -211,6 +218,15 @@ class CompiledProgram:
         except (RuntimeError, MemoryError) as e:  # a huge input's contiguous copy does not fit
             raise SparccError(f"cannot allocate this call's buffers: {str(e).splitlines()[0]}") from None
         return self._run(args, inputs)
+
+    def _as_pairs(self, args: Sequence[Any]) -> tuple[Any, ...]:
+        """Each complex input as its real pairs (a view; a conjugate view is
+        resolved first); anything else as it is, for check()'s messages."""
+        out = list(args)
+        for i in self.complex_inputs:
+            if i < len(out) and isinstance(out[i], torch.Tensor) and out[i].is_complex():
+                out[i] = torch.view_as_real(out[i].resolve_conj())
+        return tuple(out)
 
     def run_exact(self, args: Sequence[torch.Tensor]) -> Any:
         """A call whose arguments takes_exactly() accepted."""
@@ -300,6 +316,10 @@ class CompiledProgram:
                 if new is not args[i]:
                     _write_back(args[i], new)
             results = results[len(self.mutated):]
+        if self.complex_outputs:
+            results = list(results)
+            for k in self.complex_outputs:
+                results[k - len(self.mutated)] = torch.view_as_complex(results[k - len(self.mutated)])
         if self._one_result:
             return results[0]
         if self.output_tree is None:
@@ -584,6 +604,7 @@ def _program(tgt: Any, threads: int, folder: Path, meta: dict[str, Any], cached:
     return CompiledProgram(
         imported.inputs, imported.outputs, imported.output_tree, executable, ir, report, imported.symbols,
         imported.mutated, imported.in_place, random=imported.random,
+        complex_inputs=imported.complex_inputs, complex_outputs=imported.complex_outputs,
     )
 
 

@@ -99,12 +99,6 @@ def tensor_type(spec: TensorSpec, where: str) -> Attribute:
         if spec.dtype != torch.float32:
             raise SparccError(f"{where}: sparse values of dtype {spec.dtype}; sparcc takes float32 sparse tensors")
         return SparseTensorType(spec.shape, f32, spec.format)
-    if spec.dtype.is_complex:
-        raise SparccError(
-            f"{where}: dtype {spec.dtype}: sparcc computes with complex tensors inside a model but does not take "
-            "them as inputs; pass torch.view_as_real(x) (float32 or float64 pairs in a last dim of 2) and call "
-            "torch.view_as_complex on it in the model"
-        )
     if spec.dtype not in DTYPES:
         raise SparccError(
             f"{where}: dtype {spec.dtype} is not supported; sparcc compiles "
@@ -599,7 +593,8 @@ class GraphImporter:
             for d in val.shape:
                 if isinstance(d, torch.SymInt) and isinstance(d.node.expr, sympy.Symbol):
                     self.symbols.setdefault(d.node.expr, nn.size_symbol(f"s{len(self.symbols)}"))
-        inputs = [self.spec(val) for val in user_inputs]
+        complex_inputs = [i for i, val in enumerate(user_inputs) if val.dtype in COMPLEX]
+        inputs = [self.spec(_pairs_of(val) if val.dtype in COMPLEX else val) for val in user_inputs]
         arg_types = [tensor_type(s, f"input {i}") for i, s in enumerate(inputs)]
         self.block = Block(arg_types=arg_types)
         self.check_supported(graph)
@@ -623,6 +618,7 @@ class GraphImporter:
         user_args = iter(zip(self.block.args, inputs))
         outputs: list[TensorSpec] = []
         results: list[SSAValue] = []
+        complex_outputs: list[int] = []
         for node in graph.nodes:
             self.node = node
             if node.op == "placeholder":
@@ -638,10 +634,11 @@ class GraphImporter:
                 for out in node.args[0]:
                     if not isinstance(out, torch.fx.Node) or not isinstance(self.values.get(out), SSAValue):
                         raise SparccError("the model must return tensors (or a tuple of tensors)")
-                    spec = self.spec(out.meta["val"])
-                    if spec.dtype.is_complex:
-                        raise self.fail(f"returns a {spec.dtype} tensor: sparcc computes with complex tensors inside "
-                                        "a model but does not return them; return torch.view_as_real(...) instead")
+                    val = out.meta["val"]
+                    if isinstance(val, torch.Tensor) and val.dtype in COMPLEX:  # returned as pairs, viewed as complex
+                        complex_outputs.append(len(outputs))
+                        val = _pairs_of(val)
+                    spec = self.spec(val)
                     if spec.dtype not in DTYPES:
                         raise self.fail(f"returns a tensor of dtype {spec.dtype}, which sparcc does not compile")
                     results.append(self.to(self.values[out], DTYPES[spec.dtype]))
@@ -664,7 +661,7 @@ class GraphImporter:
         module = ModuleOp([fn])
         return ImportedProgram(
             module, self.weights, inputs, outputs, self.program.call_spec.out_spec, self.ops, self.ranges(), mutated,
-            in_place, self.random,
+            in_place, self.random, complex_inputs, complex_outputs,
         )
 
     @staticmethod
@@ -743,7 +740,7 @@ class GraphImporter:
         data = data.detach()
         if data.layout != torch.strided:
             return self.sparse_weight(name, data)
-        if data.dtype.is_complex:  # held as (re, im) pairs, as frontend_complex computes with them
+        if data.dtype in COMPLEX:  # held as (re, im) pairs, as frontend_complex computes with them
             data = torch.view_as_real(data.resolve_conj()).contiguous()
         if data.dtype not in DTYPES and node.users:
             user = next(iter(node.users))
@@ -867,12 +864,24 @@ HANDLERS: dict[Any, Handler] = {}
 COMPLEX_HANDLERS: dict[Any, Handler] = {}
 
 
+# complex dtypes computed as real pairs (complex32 is not: it gets the dtype message)
+COMPLEX = (torch.complex64, torch.complex128)
+
+
+def _pairs_of(val: torch.Tensor) -> torch.Tensor:
+    """A complex meta value's real pairs (torch.view_as_real's shape and dtype)."""
+    if not all(isinstance(d, int) for d in val.shape):
+        raise SparccError("complex inputs and results with dynamic sizes are not supported; export with static shapes")
+    return torch.empty((*val.shape, 2), dtype=torch.float64 if val.dtype == torch.complex128 else torch.float32,
+                       device="meta")
+
+
 def _complex_node(node: torch.fx.Node) -> bool:
     """Whether a node reads or produces a complex tensor."""
     def complex_val(v: Any) -> bool:
         if isinstance(v, (tuple, list)):
             return any(complex_val(x) for x in v)
-        return isinstance(v, torch.Tensor) and v.dtype.is_complex
+        return isinstance(v, torch.Tensor) and v.dtype in COMPLEX
 
     if complex_val(node.meta.get("val")):
         return True

@@ -9,8 +9,11 @@ complex tensor here (COMPLEX_HANDLERS); `check_supported` lists a complex op
 without a handler by name, with the user's line, before anything is built.
 
 - Movement ops (view, permute, slice, cat, ...) and sums run the real
-  handler on the pair tensor, their dims counted from the complex rank.
-- Arithmetic: add/sub/mul/div/neg/conj/exp, matmul, abs (hypot), angle (atan2),
+  handler on the pair tensor, their dims counted from the complex rank;
+  unfold, roll, tril/triu, diagonal, diag_embed, gather and cumsum run it
+  on each part.
+- Arithmetic: add/sub/mul/div/neg/conj/exp/log/sqrt/reciprocal/pow (a
+  number exponent)/sgn, matmul, where, fills (full, zeros, ones, scalar_tensor), eq/ne, isnan, abs (hypot), angle (atan2),
   polar, complex, casts between real and complex.
 - FFTs (`_fft_r2c`, `_fft_c2c`, `_fft_c2r`: torch.fft.fft/ifft/rfft/irfft/
   fftn/rfftn/irfftn, stft): one discrete Fourier transform per dim as
@@ -21,9 +24,12 @@ without a handler by name, with the user's line, before anything is built.
   differs from pocketfft's: results agree to about n*eps relative to the
   largest value.
 
-Complex model inputs and results are not compiled (one message says to pass
-`torch.view_as_real(x)`); complex constants and buffers (a rotary
-embedding's `freqs_cis`) are stored as their real pairs.
+A complex model input or result is its real pairs in the program's
+signature (ImportedProgram.complex_inputs/complex_outputs): a call passes
+`torch.view_as_real` of the user's tensor and returns `torch.view_as_complex`
+of the result (driver.CompiledProgram), and a compiled artifact's C ABI takes
+the pairs. Complex constants and buffers (a rotary embedding's `freqs_cis`)
+are stored as their real pairs. complex32 is not computed.
 """
 
 from __future__ import annotations
@@ -216,6 +222,27 @@ COMPLEX_HANDLERS[aten.transpose.int] = _movement(_transpose_fix)
 COMPLEX_HANDLERS[aten.repeat.default] = _movement(_repeat_fix)
 
 
+def _on_parts(g: GraphImporter, x: SSAValue, *args: Any, **kwargs: Any) -> SSAValue:
+    """The real handler of the node's op on the real and on the imaginary
+    part (an op that moves or sums elements treats them apart), the node's
+    meta value seen as real; the two results paired."""
+    node = g.node
+    assert node is not None
+    original = node.meta["val"]
+    node.meta["val"] = torch.empty(tuple(_static(g, original.shape)), dtype=_real_dtype(original.dtype), device="meta")
+    try:
+        handler = HANDLERS[node.target]
+        parts = [handler(g, _part(g, x, k), *args, **kwargs) for k in (0, 1)]
+    finally:
+        node.meta["val"] = original
+    return _pair(g, *parts)
+
+
+for _t in (aten.unfold.default, aten.roll.default, aten.tril.default, aten.triu.default, aten.diagonal.default,
+           aten.gather.default, aten.cumsum.default, aten.diag_embed.default):
+    COMPLEX_HANDLERS[_t] = _on_parts
+
+
 @handles_complex(aten.t.default, aten.mT.default)
 def _t(g: GraphImporter, x: SSAValue) -> SSAValue:
     rank = _rank(x)
@@ -294,8 +321,14 @@ def _polar(g: GraphImporter, r: SSAValue, theta: SSAValue) -> SSAValue:
 
 # -- arithmetic -----------------------------------------------------------------
 
-def _binary_parts(g: GraphImporter, a: Any, b: Any) -> tuple[Any, ...]:
-    typ = _float(g)
+def _operand_float(g: GraphImporter) -> Any:
+    """The real type of the node's complex operands (widest first)."""
+    dtypes = [_val(a).dtype for a in g.node.args if _is_complex_arg(a)]  # type: ignore[union-attr]
+    return compute_type(torch.float64 if torch.complex128 in dtypes else torch.float32)
+
+
+def _binary_parts(g: GraphImporter, a: Any, b: Any, typ: Any = None) -> tuple[Any, ...]:
+    typ = typ if typ is not None else _float(g)
     args = g.node.args  # type: ignore[union-attr]
     return (*_parts(g, a, args[0], typ), *_parts(g, b, args[1] if len(args) > 1 else b, typ), typ)
 
@@ -375,7 +408,8 @@ def _neg(g: GraphImporter, x: SSAValue) -> SSAValue:
     return g.emit(nn.NegOp(x))
 
 
-@handles_complex(aten._conj.default, aten.conj_physical.default, aten.conj.default, aten.resolve_conj.default)
+@handles_complex(aten._conj.default, aten.conj_physical.default, aten._conj_physical.default, aten.conj.default,
+                 aten.resolve_conj.default)
 def _conj(g: GraphImporter, x: SSAValue) -> SSAValue:
     if g.node.target is aten.resolve_conj.default:  # type: ignore[union-attr]
         return x
@@ -397,6 +431,135 @@ def _exp(g: GraphImporter, x: SSAValue) -> SSAValue:
     re, im = _part(g, x, 0), _part(g, x, 1)
     m = g.emit(nn.ExpOp(re))
     return _pair(g, g.emit(nn.MulOp(m, g.emit(nn.CosOp(im)))), g.emit(nn.MulOp(m, g.emit(nn.SinOp(im)))))
+
+
+_FILLS = {aten.zeros.default: 0, aten.zeros_like.default: 0, aten.new_zeros.default: 0, aten.ones.default: 1,
+          aten.ones_like.default: 1, aten.new_ones.default: 1, aten.empty.memory_format: 0,
+          aten.empty_like.default: 0, aten.new_empty.default: 0}
+
+
+@handles_complex(aten.scalar_tensor.default, aten.full.default, aten.full_like.default, aten.new_full.default,
+                 *_FILLS)
+def _fill(g: GraphImporter, *args: Any, **kwargs: Any) -> SSAValue:
+    """A complex tensor of one value (empty ones are zeros)."""
+    target = g.node.target  # type: ignore[union-attr]
+    if target in _FILLS:
+        value = _FILLS[target]
+    elif target is aten.scalar_tensor.default:
+        value = args[0]
+    else:
+        value = args[1] if len(args) > 1 else kwargs["fill_value"]
+    if isinstance(value, SSAValue):
+        raise g.fail("a complex fill value from a tensor is not supported")
+    c, typ = complex(value), _float(g)
+    shape = tuple(_static(g, _out(g).shape))
+    pair = g.emit(nn.ConcatOp([g.emit(nn.ReshapeOp(g.scalar(v, typ), (1,))) for v in (c.real, c.imag)], 0))
+    return g.emit(nn.ExpandOp(pair, (*shape, 2))) if shape else pair
+
+
+@handles_complex(aten.reciprocal.default)
+def _reciprocal(g: GraphImporter, x: SSAValue) -> SSAValue:
+    """conj(z) / |z|^2, z scaled by its larger part first (as _div)."""
+    re, im = _part(g, x, 0), _part(g, x, 1)
+    scale = g.emit(nn.MaximumOp(g.emit(nn.AbsOp(re)), g.emit(nn.AbsOp(im))))
+    re, im = g.emit(nn.DivOp(re, scale)), g.emit(nn.DivOp(im, scale))
+    den = g.emit(nn.MulOp(g.emit(nn.AddOp(g.emit(nn.MulOp(re, re)), g.emit(nn.MulOp(im, im)))), scale))
+    zero = g.emit(nn.CompareOp(scale, g.scalar(0.0, scale), "eq"))  # 1/0 is (inf, nan), as PyTorch's
+    re = g.emit(nn.WhereOp(zero, g.scalar(math.inf, scale), g.emit(nn.DivOp(re, den))))
+    return _pair(g, re, g.emit(nn.NegOp(g.emit(nn.DivOp(im, den)))))
+
+
+@handles_complex(aten.log.default)
+def _log(g: GraphImporter, x: SSAValue) -> SSAValue:
+    """log|z| + i arg z."""
+    re, im = _part(g, x, 0), _part(g, x, 1)
+    return _pair(g, g.emit(nn.LogOp(g.emit(nn.HypotOp(re, im)))), g.emit(nn.Atan2Op(im, re)))
+
+
+def _sqrt_parts(g: GraphImporter, re: SSAValue, im: SSAValue) -> tuple[SSAValue, SSAValue]:
+    """The principal root: sqrt((|z| + re) / 2) + i copysign(sqrt((|z| - re) / 2), im)."""
+    mag = g.emit(nn.HypotOp(re, im))
+    half = g.scalar(0.5, re)
+    r = g.emit(nn.SqrtOp(g.emit(nn.MulOp(g.emit(nn.AddOp(mag, re)), half))))
+    i = g.emit(nn.SqrtOp(g.emit(nn.MulOp(g.emit(nn.SubOp(mag, re)), half))))
+    return r, g.emit(nn.CopysignOp(i, im))
+
+
+@handles_complex(aten.sqrt.default)
+def _sqrt(g: GraphImporter, x: SSAValue) -> SSAValue:
+    return _pair(g, *_sqrt_parts(g, _part(g, x, 0), _part(g, x, 1)))
+
+
+@handles_complex(aten.pow.Tensor_Scalar)
+def _pow(g: GraphImporter, x: SSAValue, p: Any) -> SSAValue:
+    """z^p for a number p: z*z for 2, the root for 0.5, 1/z for -1, else
+    |z|^p e^(i p arg z) (p real) or e^(p log z)."""
+    c = complex(p)
+    if c == 2:
+        return _mul_pairs(g, x, x)
+    if c == 0.5:
+        return _sqrt(g, x)
+    if c == -1:
+        return _reciprocal(g, x)
+    re, im = _part(g, x, 0), _part(g, x, 1)
+    if c.imag == 0:
+        mag = g.emit(nn.PowOp(g.emit(nn.HypotOp(re, im)), g.scalar(c.real, re)))
+        theta = g.emit(nn.MulOp(g.emit(nn.Atan2Op(im, re)), g.scalar(c.real, re)))
+        return _pair(g, g.emit(nn.MulOp(mag, g.emit(nn.CosOp(theta)))), g.emit(nn.MulOp(mag, g.emit(nn.SinOp(theta)))))
+    mag = g.emit(nn.HypotOp(re, im))
+    lr, li = g.emit(nn.LogOp(mag)), g.emit(nn.Atan2Op(im, re))
+    wr = g.emit(nn.SubOp(g.emit(nn.MulOp(lr, g.scalar(c.real, re))), g.emit(nn.MulOp(li, g.scalar(c.imag, re)))))
+    wi = g.emit(nn.AddOp(g.emit(nn.MulOp(li, g.scalar(c.real, re))), g.emit(nn.MulOp(lr, g.scalar(c.imag, re)))))
+    m = g.emit(nn.ExpOp(wr))
+    yr, yi = g.emit(nn.MulOp(m, g.emit(nn.CosOp(wi)))), g.emit(nn.MulOp(m, g.emit(nn.SinOp(wi))))
+    if c.real > 0:  # 0^p is 0
+        zero = g.emit(nn.CompareOp(mag, g.scalar(0.0, mag), "eq"))
+        yr, yi = (g.emit(nn.WhereOp(zero, g.scalar(0.0, mag), v)) for v in (yr, yi))
+    return _pair(g, yr, yi)
+
+
+def _mul_pairs(g: GraphImporter, a: SSAValue, b: SSAValue) -> SSAValue:
+    re, im = _mul_parts(g, _part(g, a, 0), _part(g, a, 1), _part(g, b, 0), _part(g, b, 1))
+    return _pair(g, re, im)
+
+
+@handles_complex(aten.sgn.default)
+def _sgn(g: GraphImporter, x: SSAValue) -> SSAValue:
+    """z / |z|, 0 where z is 0."""
+    re, im = _part(g, x, 0), _part(g, x, 1)
+    mag = g.emit(nn.HypotOp(re, im))
+    zero = g.emit(nn.CompareOp(mag, g.scalar(0.0, mag), "eq"))
+    safe = g.emit(nn.WhereOp(zero, g.scalar(1.0, mag), mag))
+    return _pair(g, g.emit(nn.DivOp(re, safe)), g.emit(nn.DivOp(im, safe)))
+
+
+@handles_complex(aten.where.self)
+def _where(g: GraphImporter, cond: SSAValue, a: Any, b: Any) -> SSAValue:
+    typ = _float(g)
+    args = g.node.args  # type: ignore[union-attr]
+    pairs = []
+    for v, arg in ((a, args[1]), (b, args[2])):
+        re, im = _parts(g, v, arg, typ)
+        pairs.append(_pair(g, re, im if im is not None else g.emit(nn.MulOp(re, g.scalar(0.0, typ)))))
+    cond = g.emit(nn.ReshapeOp(cond, (*nn.shape_of(cond), 1)))
+    return g.emit(nn.WhereOp(cond, pairs[0], pairs[1]))
+
+
+@handles_complex(aten.eq.Tensor, aten.ne.Tensor, aten.eq.Scalar, aten.ne.Scalar)
+def _equal(g: GraphImporter, a: Any, b: Any) -> SSAValue:
+    ar, ai, br, bi, typ = _binary_parts(g, a, b, _operand_float(g))
+    zero = g.scalar(0.0, typ)
+    same = g.emit(nn.AndOp(g.emit(nn.CompareOp(ar, br, "eq")),
+                           g.emit(nn.CompareOp(ai if ai is not None else zero, bi if bi is not None else zero, "eq"))))
+    if "ne" in str(g.node.target):  # type: ignore[union-attr]
+        return g.emit(nn.CompareOp(same, g.scalar(0, same), "eq"))
+    return same
+
+
+@handles_complex(aten.isnan.default)
+def _isnan(g: GraphImporter, x: SSAValue) -> SSAValue:
+    re, im = _part(g, x, 0), _part(g, x, 1)
+    return g.emit(nn.OrOp(g.emit(nn.CompareOp(re, re, "ne")), g.emit(nn.CompareOp(im, im, "ne"))))
 
 
 # -- FFTs -----------------------------------------------------------------------

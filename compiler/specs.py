@@ -132,6 +132,11 @@ class ImportedProgram:
     # whether the program draws random numbers (nn.random): each call is then
     # seeded from torch's generator
     random: bool = False
+    # the user's complex inputs and results: their specs (and the IR) are
+    # the real (re, im) pairs, a last dim of 2; the caller passes
+    # torch.view_as_real(x) and gets torch.view_as_complex(result)
+    complex_inputs: list[int] = field(default_factory=list)
+    complex_outputs: list[int] = field(default_factory=list)
 
 
 def tree_json(tree: Any) -> str | None:

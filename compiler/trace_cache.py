@@ -443,6 +443,8 @@ def save(key: str, model: Any, imported: Any, nn_text: str, compiled_key: str, e
         "mutated": list(imported.mutated),
         "in_place": list(imported.in_place),
         "random": imported.random,
+        "complex_inputs": list(imported.complex_inputs),
+        "complex_outputs": list(imported.complex_outputs),
         "weights": recipe,
         "compiled_key": compiled_key,
         "extra": extra,
@@ -529,6 +531,8 @@ def imported_program(entry: Entry, model: Any) -> Any:
             mutated=list(data["mutated"]),
             in_place=list(data["in_place"]),
             random=bool(data["random"]),
+            complex_inputs=list(data.get("complex_inputs", [])),
+            complex_outputs=list(data.get("complex_outputs", [])),
         )
     except Exception:  # noqa: BLE001 (damaged, or written by another model: trace again)
         discard(entry.path)

@@ -109,6 +109,9 @@ def write(folder: Path, prepared: Any, threads: int, stages: Any, name: str) -> 
         "output_tree": tree_json(imported.output_tree),
         "mutated_inputs": list(imported.mutated),  # outputs[k] is written back into inputs[mutated_inputs[k]]
         "random": imported.random,  # each call seeded from torch's generator (sparcc.load)
+        # inputs / outputs the model takes or returns complex: the C ABI passes their (re, im) pairs
+        "complex_inputs": list(imported.complex_inputs),
+        "complex_outputs": list(imported.complex_outputs),
         "weights": weights,
         "schedule": [str(d) for d in lowered.decisions],
         "choices": [d.tiles["choice"] for d in lowered.decisions if isinstance(d.tiles, dict) and "choice" in d.tiles],
@@ -349,9 +352,12 @@ def _c_header(m: dict[str, Any]) -> str:
 
     updates = dict(enumerate(m.get("mutated_inputs", [])))  # output k -> the input it updates
 
+    complex_io = {"input": set(m.get("complex_inputs", [])), "output": set(m.get("complex_outputs", []))}
+
     def describe(kind: str, specs: list[dict[str, Any]]) -> list[str]:
         return [f" *   {kind} {i}: {s['dtype']}{s['shape']}"
                 + (f" (the new value of input {updates[i]}: copy it back)" if kind == "output" and i in updates else "")
+                + (" (complex: real and imaginary parts interleaved)" if i in complex_io[kind.strip()] else "")
                 for i, s in enumerate(specs)]
 
     def arrays(kind: str, specs: list[dict[str, Any]]) -> list[str]:
@@ -446,7 +452,8 @@ def load(path: Path, m: dict[str, Any], threads: int | None = None, verify: bool
         "artifact": str(path), "schedule": m["schedule"], "fallbacks": m["fallbacks"],
     }
     return CompiledProgram(inputs, outputs, tree, executable, {}, report, mutated=list(m.get("mutated_inputs", [])),
-                           random=bool(m.get("random", False)))
+                           random=bool(m.get("random", False)), complex_inputs=list(m.get("complex_inputs", [])),
+                           complex_outputs=list(m.get("complex_outputs", [])))
 
 
 _LOADED: dict[Path, str] = {}  # library path -> sha256 of the one this process loaded from there

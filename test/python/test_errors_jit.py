@@ -226,7 +226,7 @@ def test_jit_non_tensor_argument():
     assert "argument 1" in msg and "torch.Tensor" in msg and "float" in msg
 
 
-@pytest.mark.parametrize("dtype", [torch.uint64, torch.complex64, torch.float8_e4m3fn])
+@pytest.mark.parametrize("dtype", [torch.uint64, torch.complex32, torch.float8_e4m3fn])
 def test_jit_unsupported_dtype(dtype):
     fast = sparcc.jit(lambda x: x.to(torch.float32) * 2)
     with pytest.raises(sparcc.SparccError) as info:

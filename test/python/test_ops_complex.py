@@ -5,8 +5,9 @@ rfftn/irfftn/hfft/ihfft/stft/istft) at lengths that take one matmul, the four-st
 split (n = n1 * n2 above 256) and a prime above 256; every norm; complex
 arithmetic, matmuls, movement ops and reductions; a complex buffer (a rotary
 embedding's freqs_cis, as Meta's Llama code writes it); float64 (complex128);
-Hugging Face FNet; and the messages for complex inputs, results and ops
-without a complex handler.
+Hugging Face FNet; complex inputs and results (JIT and a compiled artifact,
+whose C ABI passes the real pairs); and the messages for complex32 and for
+complex ops without a handler.
 
 Tolerance: the transforms are matmuls with cos/sin tables, pocketfft's are
 not, so the summation orders differ: float32 results agree to 2e-6 of the
@@ -137,6 +138,26 @@ def test_complex_arithmetic_matches_eager() -> None:
     _check(f, a, b, r, rel=1e-6)
 
 
+def test_complex_log_sqrt_pow_where_and_comparisons_match_eager() -> None:
+    a, b = torch.randn(5, 6, 2), torch.randn(5, 6, 2)
+    b[0] = a[0]
+    a[1, 1] = 0.0  # log(0), sqrt(0), 0^p, sgn(0), reciprocal(0)
+
+    def f(a, b):
+        za, zb = torch.view_as_complex(a), torch.view_as_complex(b)
+        out = [torch.log(za), torch.sqrt(za), za.reciprocal(), za ** 2, za ** 0.5, za ** -1, za ** 1.7,
+               za ** (0.5 + 1j), torch.sgn(za), torch.where(a[..., 0] > 0, za, zb), torch.where(a[..., 0] > 0, za, 0.0),
+               torch.full_like(za, 2 - 1j) * zb, torch.zeros_like(za) + zb]
+        return torch.stack([torch.view_as_real(z) for z in out]), za == zb, za != zb, torch.isnan(za / za)
+
+    with torch.no_grad():
+        want = f(a, b)
+        got = sparcc.jit(Fn(f), cache=False)(a, b)
+    torch.testing.assert_close(got[0], want[0], rtol=2e-6, atol=2e-6, equal_nan=True)
+    for g, w in zip(got[1:], want[1:]):
+        assert torch.equal(g, w)
+
+
 def test_polar_complex_and_casts_match_eager() -> None:
     m, t = torch.rand(5, 3) + 0.1, torch.randn(5, 3)
 
@@ -158,6 +179,9 @@ def test_movement_ops_and_reductions_on_complex_tensors() -> None:
             torch.cat([z[:, 1:], z[:, :2]], dim=-2)[:, :, 1].reshape(4, 2)[:2].repeat(2, 3),
             z.sum(dim=-1, keepdim=True).expand(2, 3, 4).reshape(4, 6), (z.mean(0) * z.sum()).reshape(4, 3).repeat(1, 2),
             torch.nn.functional.pad(z, (1, 1))[..., :4].reshape(4, 6), z.unsqueeze(0).squeeze(0).select(1, 2).repeat(2, 2)[:, 1:7],
+            z.unfold(2, 2, 2).reshape(4, 6), torch.roll(z, 1, -1).reshape(4, 6), torch.tril(z).reshape(4, 6),
+            torch.triu(z, 1).reshape(4, 6), torch.cumsum(z, 1).reshape(4, 6),
+            torch.gather(z, 2, torch.tensor([3, 0, 1, 1]).expand(2, 3, 4)).reshape(4, 6),
         ]
         return torch.view_as_real(torch.stack(parts))
 
@@ -217,16 +241,43 @@ def test_hugging_face_fnet_matches_eager() -> None:
 
 # -- messages -------------------------------------------------------------------
 
-def test_complex_inputs_and_results_get_one_message_each() -> None:
-    with pytest.raises(SparccError, match=r"complex64.*view_as_real"):
-        sparcc.jit(Fn(lambda z: z.abs()), cache=False)(torch.randn(3, dtype=torch.complex64))
-    with pytest.raises(SparccError, match=r"returns a torch.complex64 tensor.*view_as_real"):
-        sparcc.jit(Fn(lambda x: torch.fft.rfft(x)), cache=False)(torch.randn(8))
+class ComplexInOut(torch.nn.Module):
+    def forward(self, z, x):
+        return torch.fft.ifft(z * torch.fft.fft(x)), (z.conj() * 2).abs(), torch.fft.rfft(x)
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128], ids=str)
+def test_complex_inputs_and_results_pass_as_complex_tensors(dtype) -> None:
+    real = torch.float32 if dtype == torch.complex64 else torch.float64
+    z, x = torch.randn(3, 16, dtype=dtype), torch.randn(3, 16, dtype=real)
+    fast = sparcc.jit(ComplexInOut(), cache=False)
+    rel = 2e-6 * 5 if dtype == torch.complex64 else 1e-13 * 5
+    for zz in (z, z.conj(), z[:, ::2].repeat(1, 2)):  # a conjugate view, a strided copy
+        got, want = fast(zz, x), ComplexInOut()(zz, x)
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype
+            _close(torch.view_as_real(g) if g.is_complex() else g, torch.view_as_real(w.resolve_conj()) if w.is_complex() else w, rel)
+
+
+def test_a_complex_artifact_loads_and_runs_with_complex_tensors(tmp_path) -> None:
+    z, x = torch.randn(2, 8, dtype=torch.complex64), torch.randn(2, 8)
+    sparcc.compile(ComplexInOut(), (z, x), tmp_path / "out")
+    loaded = sparcc.load(tmp_path / "out")
+    for g, w in zip(loaded(z, x), ComplexInOut()(z, x)):
+        assert g.dtype == w.dtype
+        _close(torch.view_as_real(g) if g.is_complex() else g, torch.view_as_real(w) if w.is_complex() else w, 1e-5)
+    header = (tmp_path / "out" / "model.h").read_text()
+    assert "input  0: float32[2, 8, 2] (complex: real and imaginary parts interleaved)" in header
+
+
+def test_complex32_gets_the_dtype_message() -> None:
+    with pytest.raises(SparccError, match=r"complex32 is not supported; sparcc compiles float32"):
+        sparcc.jit(Fn(lambda z: z.abs()), cache=False)(torch.randn(3, dtype=torch.complex32))
 
 
 def test_a_complex_op_without_a_handler_is_named_with_its_line() -> None:
     def f(x):
-        return torch.view_as_real(torch.log(torch.fft.rfft(x)))
+        return torch.view_as_real(torch.sin(torch.fft.rfft(x)))
 
-    with pytest.raises(sparcc.UnsupportedOpError, match=r"aten\.log\.default on complex tensors \(1x\), first at .*test_ops_complex\.py"):
+    with pytest.raises(sparcc.UnsupportedOpError, match=r"aten\.sin\.default on complex tensors \(1x\), first at .*test_ops_complex\.py"):
         sparcc.jit(Fn(f), cache=False)(torch.randn(8))
