@@ -406,6 +406,29 @@ _hf_model("siglip_vision", "vit", _image(32), "last_hidden_state",
           lambda t: t.SiglipVisionModel(t.SiglipVisionConfig(**_VISION)),
           "SiglipVisionModel, 2 layers, width 64, 32x32, patch 8; last_hidden_state")
 
+# complex numbers and FFTs inside the model (frontend_complex.py)
+_hf_model("fnet", "encoder", _tokens(), "last_hidden_state",
+          lambda t: t.FNetModel(t.FNetConfig(vocab_size=1000, hidden_size=64, intermediate_size=128,
+                                             num_hidden_layers=2, max_position_embeddings=128)),
+          "FNetModel (token mixing by fftn(...).real), 2 layers, width 64; last_hidden_state")
+_hf_model("fnet_768", "encoder", _tokens(128), "last_hidden_state",
+          lambda t: t.FNetModel(t.FNetConfig(vocab_size=1000, hidden_size=768, intermediate_size=3072,
+                                             num_hidden_layers=2, max_position_embeddings=512)),
+          "FNetModel at FNet-base's width: 2 layers, 768 wide, 128 tokens (an FFT of 128 and of 768 a layer)")
+_hf_model("llama4", "decoder", _tokens(), "logits",
+          lambda t: t.Llama4ForCausalLM(t.Llama4TextConfig(
+              vocab_size=1000, hidden_size=64, intermediate_size=128, intermediate_size_mlp=128, num_hidden_layers=2,
+              num_attention_heads=4, num_key_value_heads=2, head_dim=16, num_local_experts=2,
+              max_position_embeddings=128, use_cache=False)),
+          "Llama4ForCausalLM (text; rotary embedding as view_as_complex(q) * freqs_cis, MoE), 2 layers, width 64")
+_hf_model("deepseek_v2", "decoder", _tokens(), "logits",
+          lambda t: t.DeepseekV2ForCausalLM(t.DeepseekV2Config(
+              vocab_size=1000, hidden_size=64, intermediate_size=128, moe_intermediate_size=32, num_hidden_layers=2,
+              num_attention_heads=4, num_key_value_heads=4, n_routed_experts=4, num_experts_per_tok=2,
+              n_shared_experts=1, first_k_dense_replace=1, kv_lora_rank=16, q_lora_rank=None, qk_rope_head_dim=8,
+              v_head_dim=16, qk_nope_head_dim=8, max_position_embeddings=128, use_cache=False)),
+          "DeepseekV2ForCausalLM (MLA attention, complex rotary embedding, MoE), 2 layers, width 64")
+
 
 # more architectures users bring (the survey of 2026-12-06: each compiled and matched at 1e-7 to 1e-6)
 _SEQ2SEQ = {"vocab_size": 1000, "d_model": 64, "encoder_layers": 2, "decoder_layers": 2, "encoder_attention_heads": 4,

@@ -5,7 +5,8 @@ rfftn/irfftn/hfft/ihfft/stft/istft) at lengths that take one matmul, the four-st
 split (n = n1 * n2 above 256) and a prime above 256; every norm; complex
 arithmetic, matmuls, movement ops and reductions; a complex buffer (a rotary
 embedding's freqs_cis, as Meta's Llama code writes it); float64 (complex128);
-Hugging Face FNet; complex inputs and results (JIT and a compiled artifact,
+Hugging Face FNet, Autoformer, Llama 4 and DeepSeek-V2 (complex rotary
+embeddings); complex inputs and results (JIT and a compiled artifact,
 whose C ABI passes the real pairs); and the messages for complex32 and for
 complex ops without a handler.
 
@@ -225,11 +226,53 @@ def test_a_complex_buffer_rotates_queries_and_keys_as_eager() -> None:
         _close(sparcc.jit(m, cache=False)(x), m(x), 1e-6)
 
 
-def test_hugging_face_fnet_matches_eager() -> None:
+def _transformers():
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import zoo_models
 
-    transformers = zoo_models.frameworks()[1]
+    return zoo_models.frameworks()[1]
+
+
+def _logits_match(m: torch.nn.Module, ids: torch.Tensor) -> None:
+    with torch.no_grad():
+        _close(sparcc.jit(m, cache=False)(ids).logits, m(ids).logits, 1e-5)
+
+
+def test_hugging_face_llama4_and_deepseek_v2_rotate_with_complex_numbers_as_eager() -> None:
+    """Both apply rotary embeddings as view_as_complex(q) * freqs_cis."""
+    tr = _transformers()
+    torch.manual_seed(0)
+    ids = torch.randint(0, 500, (1, 12))
+    cfg = tr.Llama4TextConfig(vocab_size=500, hidden_size=64, intermediate_size=128, intermediate_size_mlp=128,
+                              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                              num_local_experts=2, max_position_embeddings=64, use_cache=False)
+    _logits_match(tr.Llama4ForCausalLM(cfg).eval(), ids)
+    cfg = tr.DeepseekV2Config(vocab_size=500, hidden_size=64, intermediate_size=128, moe_intermediate_size=32,
+                              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, n_routed_experts=4,
+                              num_experts_per_tok=2, n_shared_experts=1, first_k_dense_replace=1, kv_lora_rank=16,
+                              q_lora_rank=None, qk_rope_head_dim=8, v_head_dim=16, qk_nope_head_dim=8,
+                              max_position_embeddings=64, use_cache=False)
+    _logits_match(tr.DeepseekV2ForCausalLM(cfg).eval(), ids)
+
+
+def test_hugging_face_autoformer_autocorrelation_matches_eager() -> None:
+    """Autoformer's attention is an autocorrelation: irfft(rfft(q) * conj(rfft(k)))."""
+    tr = _transformers()
+    torch.manual_seed(0)
+    cfg = tr.AutoformerConfig(prediction_length=8, context_length=16, lags_sequence=[1, 2, 3], num_time_features=1,
+                              d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+                              decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, use_cache=False)
+    m = tr.AutoformerModel(cfg).eval()
+    length = 16 + 3
+    args = (torch.randn(1, length), torch.randn(1, length, 1), torch.ones(1, length), torch.randn(1, 8, 1))
+    fn = Fn(lambda pv, ptf, pom, ftf: m(past_values=pv, past_time_features=ptf, past_observed_mask=pom,
+                                        future_time_features=ftf, return_dict=False)[0])
+    with torch.no_grad():
+        _close(sparcc.jit(fn, cache=False)(*args), fn(*args), 1e-5)
+
+
+def test_hugging_face_fnet_matches_eager() -> None:
+    transformers = _transformers()
     FNetConfig, FNetModel = transformers.FNetConfig, transformers.FNetModel
     torch.manual_seed(0)
     cfg = FNetConfig(vocab_size=500, hidden_size=48, num_hidden_layers=2, intermediate_size=96,
