@@ -89,7 +89,7 @@ def _float(g: GraphImporter) -> Any:
 
 def _static(g: GraphImporter, shape: Sequence[Any]) -> list[int]:
     if not all(isinstance(d, int) for d in shape):
-        raise g.fail("complex tensors with dynamic sizes are not supported; export with static shapes")
+        raise g.fail("FFTs of tensors with dynamic sizes are not supported; export with static shapes")
     return list(shape)
 
 
@@ -126,6 +126,17 @@ def _parts(g: GraphImporter, a: Any, arg: Any, typ: Any) -> tuple[SSAValue, SSAV
     return g.scalar(c.real, typ), (g.scalar(c.imag, typ) if c.imag else None)
 
 
+class _Meta:
+    """A stand-in for a node's meta tensor (the shape and dtype the real
+    handlers read), so that symbolic sizes stay symbolic."""
+
+    def __init__(self, shape: Sequence[Any], dtype: torch.dtype):
+        self.shape, self.dtype = tuple(shape), dtype
+
+    def dim(self) -> int:
+        return len(self.shape)
+
+
 def _swap_meta(g: GraphImporter) -> Any:
     """The current node's meta value with every complex tensor replaced by its
     real pair (a meta tensor one dim longer); returns the original."""
@@ -135,7 +146,7 @@ def _swap_meta(g: GraphImporter) -> Any:
 
     def pair(v: Any) -> Any:
         if isinstance(v, torch.Tensor) and v.dtype.is_complex:
-            return torch.empty((*_static(g, v.shape), 2), dtype=_real_dtype(v.dtype), device="meta")
+            return _Meta((*v.shape, 2), _real_dtype(v.dtype))
         return v
 
     node.meta["val"] = type(original)(pair(v) for v in original) if isinstance(original, (tuple, list)) else pair(original)
@@ -229,7 +240,7 @@ def _on_parts(g: GraphImporter, x: SSAValue, *args: Any, **kwargs: Any) -> SSAVa
     node = g.node
     assert node is not None
     original = node.meta["val"]
-    node.meta["val"] = torch.empty(tuple(_static(g, original.shape)), dtype=_real_dtype(original.dtype), device="meta")
+    node.meta["val"] = _Meta(original.shape, _real_dtype(original.dtype))
     try:
         handler = HANDLERS[node.target]
         parts = [handler(g, _part(g, x, k), *args, **kwargs) for k in (0, 1)]
@@ -452,7 +463,7 @@ def _fill(g: GraphImporter, *args: Any, **kwargs: Any) -> SSAValue:
     if isinstance(value, SSAValue):
         raise g.fail("a complex fill value from a tensor is not supported")
     c, typ = complex(value), _float(g)
-    shape = tuple(_static(g, _out(g).shape))
+    shape = g.shape(_out(g).shape)
     pair = g.emit(nn.ConcatOp([g.emit(nn.ReshapeOp(g.scalar(v, typ), (1,))) for v in (c.real, c.imag)], 0))
     return g.emit(nn.ExpandOp(pair, (*shape, 2))) if shape else pair
 
@@ -573,12 +584,9 @@ def _tables(n: int, rows: int, cols: int, dtype: torch.dtype) -> tuple[torch.Ten
 
 
 def _matmul_last(g: GraphImporter, x: SSAValue, table: torch.Tensor, hint: str) -> SSAValue:
-    """x[..., n] @ table[n, m] as a 2-d matmul."""
-    shape = _static(g, nn.shape_of(x))
-    lead = math.prod(shape[:-1])
-    flat = g.emit(nn.ReshapeOp(x, (lead, shape[-1])))
-    y = g.emit(nn.MatmulOp(flat, _constant(g, hint, table)))
-    return g.emit(nn.ReshapeOp(y, (*shape[:-1], table.shape[1])))
+    """x[..., n] @ table[n, m]: a linear layer whose weight is the table's
+    transpose (leading dims of any size, symbolic ones too)."""
+    return g.emit(nn.LinearOp(x, _constant(g, hint, table.t().contiguous())))
 
 
 def _factor(n: int) -> int | None:

@@ -255,6 +255,33 @@ def test_hugging_face_llama4_and_deepseek_v2_rotate_with_complex_numbers_as_eage
     _logits_match(tr.DeepseekV2ForCausalLM(cfg).eval(), ids)
 
 
+def test_one_compile_of_deepseek_v2_serves_sequence_lengths_1_to_64() -> None:
+    """Complex rotary embeddings with a dynamic sequence length."""
+    from sparcc.driver import compile_program
+
+    tr = _transformers()
+    torch.manual_seed(0)
+    cfg = tr.DeepseekV2Config(vocab_size=500, hidden_size=64, intermediate_size=128, moe_intermediate_size=32,
+                              num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=4, n_routed_experts=4,
+                              num_experts_per_tok=2, n_shared_experts=1, first_k_dense_replace=1, kv_lora_rank=16,
+                              q_lora_rank=None, qk_rope_head_dim=8, v_head_dim=16, qk_nope_head_dim=8,
+                              max_position_embeddings=64, use_cache=False)
+    model = tr.DeepseekV2ForCausalLM(cfg).eval()
+    program = compile_program(model, (torch.randint(0, 500, (1, 8)),), threads=1, use_cache=False,
+                              dynamic={0: {1: (1, 64)}})
+    assert list(program.report["dynamic"]["symbols"]) == ["s0"]
+    for n in (1, 2, 33, 64):
+        ids = torch.randint(0, 500, (1, n))
+        with torch.no_grad():
+            _close(program(ids).logits, model(ids).logits, 1e-5)
+
+
+def test_an_fft_of_dynamic_size_gets_a_message() -> None:
+    fast = sparcc.jit(Fn(lambda x: torch.fft.rfft(x).abs()), cache=False, dynamic={0: {1: (2, 64)}})
+    with pytest.raises(sparcc.UnsupportedOpError, match="FFTs of tensors with dynamic sizes are not supported"):
+        fast(torch.randn(2, 16))
+
+
 def test_hugging_face_autoformer_autocorrelation_matches_eager() -> None:
     """Autoformer's attention is an autocorrelation: irfft(rfft(q) * conj(rfft(k)))."""
     tr = _transformers()
