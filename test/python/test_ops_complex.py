@@ -233,30 +233,9 @@ def _transformers():
     return zoo_models.frameworks()[1]
 
 
-def _logits_match(m: torch.nn.Module, ids: torch.Tensor) -> None:
-    with torch.no_grad():
-        _close(sparcc.jit(m, cache=False)(ids).logits, m(ids).logits, 1e-5)
-
-
-def test_hugging_face_llama4_and_deepseek_v2_rotate_with_complex_numbers_as_eager() -> None:
-    """Both apply rotary embeddings as view_as_complex(q) * freqs_cis."""
-    tr = _transformers()
-    torch.manual_seed(0)
-    ids = torch.randint(0, 500, (1, 12))
-    cfg = tr.Llama4TextConfig(vocab_size=500, hidden_size=64, intermediate_size=128, intermediate_size_mlp=128,
-                              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
-                              num_local_experts=2, max_position_embeddings=64, use_cache=False)
-    _logits_match(tr.Llama4ForCausalLM(cfg).eval(), ids)
-    cfg = tr.DeepseekV2Config(vocab_size=500, hidden_size=64, intermediate_size=128, moe_intermediate_size=32,
-                              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, n_routed_experts=4,
-                              num_experts_per_tok=2, n_shared_experts=1, first_k_dense_replace=1, kv_lora_rank=16,
-                              q_lora_rank=None, qk_rope_head_dim=8, v_head_dim=16, qk_nope_head_dim=8,
-                              max_position_embeddings=64, use_cache=False)
-    _logits_match(tr.DeepseekV2ForCausalLM(cfg).eval(), ids)
-
-
 def test_one_compile_of_deepseek_v2_serves_sequence_lengths_1_to_64() -> None:
-    """Complex rotary embeddings with a dynamic sequence length."""
+    """DeepSeek-V2 applies its rotary embedding as view_as_complex(q) * freqs_cis:
+    complex numbers with a dynamic sequence length."""
     from sparcc.driver import compile_program
 
     tr = _transformers()
@@ -274,6 +253,25 @@ def test_one_compile_of_deepseek_v2_serves_sequence_lengths_1_to_64() -> None:
         ids = torch.randint(0, 500, (1, n))
         with torch.no_grad():
             _close(program(ids).logits, model(ids).logits, 1e-5)
+
+
+def test_llama4_generates_eager_tokens_through_sparcc_with_a_static_cache() -> None:
+    """Llama 4 rotates as DeepSeek-V2 does: prefill and decode steps, the
+    complex rotary embedding at each position."""
+    import copy
+
+    tr = _transformers()
+    torch.manual_seed(0)
+    cfg = tr.Llama4TextConfig(vocab_size=500, hidden_size=64, intermediate_size=128, intermediate_size_mlp=128,
+                              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                              num_local_experts=2, max_position_embeddings=64)
+    model, ids = tr.Llama4ForCausalLM(cfg).eval(), torch.randint(0, 500, (1, 8))
+    fast = copy.deepcopy(model)
+    fast.forward = sparcc.jit(fast.forward, cache=False)
+    with torch.no_grad():
+        want = model.generate(ids, max_new_tokens=8, do_sample=False, cache_implementation="static")
+        got = fast.generate(ids, max_new_tokens=8, do_sample=False, cache_implementation="static")
+    assert torch.equal(got, want)
 
 
 def test_an_fft_of_dynamic_size_gets_a_message() -> None:
