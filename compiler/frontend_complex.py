@@ -12,8 +12,9 @@ without a handler by name, with the user's line, before anything is built.
   handler on the pair tensor, their dims counted from the complex rank;
   unfold, roll, tril/triu, diagonal, diag_embed, gather and cumsum run it
   on each part.
-- Arithmetic: add/sub/mul/div/neg/conj/exp/log/sqrt/reciprocal/pow (a
-  number exponent)/sgn, matmul, where, fills (full, zeros, ones, scalar_tensor), eq/ne, isnan, abs (hypot), angle (atan2),
+- Arithmetic: add/sub/mul/div/neg/conj/exp/log/log2/log10/sqrt/rsqrt/
+  reciprocal/pow (a number exponent)/sgn/sin/cos/sinh/cosh/tanh/sigmoid,
+  vector norms, masked_fill, matmul, where, fills (full, zeros, ones, scalar_tensor), eq/ne, isnan, abs (hypot), angle (atan2),
   polar, complex, casts between real and complex.
 - FFTs (`_fft_r2c`, `_fft_c2c`, `_fft_c2r`: torch.fft.fft/ifft/rfft/irfft/
   fftn/rfftn/irfftn, stft): one discrete Fourier transform per dim as
@@ -571,6 +572,90 @@ def _equal(g: GraphImporter, a: Any, b: Any) -> SSAValue:
 def _isnan(g: GraphImporter, x: SSAValue) -> SSAValue:
     re, im = _part(g, x, 0), _part(g, x, 1)
     return g.emit(nn.OrOp(g.emit(nn.CompareOp(re, re, "ne")), g.emit(nn.CompareOp(im, im, "ne"))))
+
+
+def _trig_parts(g: GraphImporter, x: SSAValue, fn: str) -> tuple[SSAValue, SSAValue]:
+    """sin, cos, sinh, cosh of a + ib from the real functions of a and b."""
+    a, b = _part(g, x, 0), _part(g, x, 1)
+    sa, ca = g.emit(nn.SinOp(a)), g.emit(nn.CosOp(a))
+    sb, cb = g.emit(nn.SinOp(b)), g.emit(nn.CosOp(b))
+    sha, cha = g.emit(nn.SinhOp(a)), g.emit(nn.CoshOp(a))
+    shb, chb = g.emit(nn.SinhOp(b)), g.emit(nn.CoshOp(b))
+
+    def mul(u: SSAValue, v: SSAValue) -> SSAValue:
+        return g.emit(nn.MulOp(u, v))
+
+    if fn == "sin":
+        return mul(sa, chb), mul(ca, shb)
+    if fn == "cos":
+        return mul(ca, chb), g.emit(nn.NegOp(mul(sa, shb)))
+    if fn == "sinh":
+        return mul(sha, cb), mul(cha, sb)
+    return mul(cha, cb), mul(sha, sb)  # cosh
+
+
+def _trig(fn: str) -> Handler:
+    def handler(g: GraphImporter, x: SSAValue) -> SSAValue:
+        return _pair(g, *_trig_parts(g, x, fn))
+
+    return handler
+
+
+for _fn in ("sin", "cos", "sinh", "cosh"):
+    COMPLEX_HANDLERS[getattr(aten, _fn).default] = _trig(_fn)
+
+
+@handles_complex(aten.tanh.default)
+def _tanh(g: GraphImporter, x: SSAValue) -> SSAValue:
+    """tanh(a + ib) = (sinh 2a + i sin 2b) / (cosh 2a + cos 2b); 1 (with the
+    sign of a) where cosh 2a overflows."""
+    two = g.scalar(2.0, _float(g))
+    a2, b2 = g.emit(nn.MulOp(_part(g, x, 0), two)), g.emit(nn.MulOp(_part(g, x, 1), two))
+    den = g.emit(nn.AddOp(g.emit(nn.CoshOp(a2)), g.emit(nn.CosOp(b2))))
+    re = g.emit(nn.DivOp(g.emit(nn.SinhOp(a2)), den))
+    im = g.emit(nn.DivOp(g.emit(nn.SinOp(b2)), den))
+    huge = g.emit(nn.CompareOp(g.emit(nn.AbsOp(a2)), g.scalar(80.0, a2), "gt"))
+    re = g.emit(nn.WhereOp(huge, g.emit(nn.SignOp(a2)), re))
+    im = g.emit(nn.WhereOp(huge, g.emit(nn.MulOp(im, g.scalar(0.0, im))), im))
+    return _pair(g, re, im)
+
+
+@handles_complex(aten.sigmoid.default)
+def _sigmoid(g: GraphImporter, x: SSAValue) -> SSAValue:
+    """1 / (1 + e^-z)."""
+    e = _exp(g, g.emit(nn.NegOp(x)))
+    one_plus = _pair(g, g.emit(nn.AddOp(_part(g, e, 0), g.scalar(1.0, e))), _part(g, e, 1))
+    return _reciprocal(g, one_plus)
+
+
+@handles_complex(aten.rsqrt.default)
+def _rsqrt(g: GraphImporter, x: SSAValue) -> SSAValue:
+    return _reciprocal(g, _sqrt(g, x))
+
+
+def _log_base(base: float) -> Handler:
+    def handler(g: GraphImporter, x: SSAValue) -> SSAValue:
+        return g.emit(nn.MulOp(_log(g, x), g.scalar(1 / math.log(base), _float(g))))
+
+    return handler
+
+
+COMPLEX_HANDLERS[aten.log2.default] = _log_base(2.0)
+COMPLEX_HANDLERS[aten.log10.default] = _log_base(10.0)
+
+
+@handles_complex(aten.linalg_vector_norm.default)
+def _vector_norm(g: GraphImporter, x: SSAValue, ord: float = 2, dims: Any = None, keepdim: bool = False,
+                 **kwargs: Any) -> SSAValue:
+    """The norm of |z| (a real tensor)."""
+    return HANDLERS[aten.linalg_vector_norm.default](g, _abs(g, x), ord, dims, keepdim)
+
+
+@handles_complex(aten.masked_fill.Scalar)
+def _masked_fill(g: GraphImporter, x: SSAValue, mask: SSAValue, value: Any) -> SSAValue:
+    c, typ = complex(value), _float(g)
+    fill = _pair(g, g.scalar(c.real, typ), g.scalar(c.imag, typ))
+    return g.emit(nn.WhereOp(g.emit(nn.ReshapeOp(mask, (*nn.shape_of(mask), 1))), fill, x))
 
 
 # -- FFTs -----------------------------------------------------------------------

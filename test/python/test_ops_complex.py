@@ -139,7 +139,7 @@ def test_complex_arithmetic_matches_eager() -> None:
     _check(f, a, b, r, rel=1e-6)
 
 
-def test_complex_log_sqrt_pow_where_and_comparisons_match_eager() -> None:
+def test_complex_functions_where_norms_and_comparisons_match_eager() -> None:
     a, b = torch.randn(5, 6, 2), torch.randn(5, 6, 2)
     b[0] = a[0]
     a[1, 1] = 0.0  # log(0), sqrt(0), 0^p, sgn(0), reciprocal(0)
@@ -148,14 +148,18 @@ def test_complex_log_sqrt_pow_where_and_comparisons_match_eager() -> None:
         za, zb = torch.view_as_complex(a), torch.view_as_complex(b)
         out = [torch.log(za), torch.sqrt(za), za.reciprocal(), za ** 2, za ** 0.5, za ** -1, za ** 1.7,
                za ** (0.5 + 1j), torch.sgn(za), torch.where(a[..., 0] > 0, za, zb), torch.where(a[..., 0] > 0, za, 0.0),
-               torch.full_like(za, 2 - 1j) * zb, torch.zeros_like(za) + zb]
-        return torch.stack([torch.view_as_real(z) for z in out]), za == zb, za != zb, torch.isnan(za / za)
+               torch.full_like(za, 2 - 1j) * zb, torch.zeros_like(za) + zb, torch.sin(zb), torch.cos(zb),
+               torch.sinh(zb), torch.cosh(zb), torch.tanh(zb), torch.tanh(zb * 60), torch.sigmoid(zb), torch.rsqrt(zb),
+               torch.log2(zb), torch.log10(zb), zb.masked_fill(a[..., 1] > 0, 1 - 2j)]
+        return (torch.stack([torch.view_as_real(z) for z in out]), torch.linalg.vector_norm(zb, dim=-1),
+                torch.linalg.vector_norm(za, ord=1), za == zb, za != zb, torch.isnan(za / za))
 
     with torch.no_grad():
         want = f(a, b)
         got = sparcc.jit(Fn(f), cache=False)(a, b)
-    torch.testing.assert_close(got[0], want[0], rtol=2e-6, atol=2e-6, equal_nan=True)
-    for g, w in zip(got[1:], want[1:]):
+    for g, w in zip(got[:3], want[:3]):
+        torch.testing.assert_close(g, w, rtol=2e-6, atol=2e-6, equal_nan=True)
+    for g, w in zip(got[3:], want[3:]):
         assert torch.equal(g, w)
 
 
