@@ -671,7 +671,11 @@ def _tables(n: int, rows: int, cols: int, dtype: torch.dtype) -> tuple[torch.Ten
 def _matmul_last(g: GraphImporter, x: SSAValue, table: torch.Tensor, hint: str) -> SSAValue:
     """x[..., n] @ table[n, m]: a linear layer whose weight is the table's
     transpose (leading dims of any size, symbolic ones too)."""
-    return g.emit(nn.LinearOp(x, _constant(g, hint, table.t().contiguous())))
+    weight = _constant(g, hint, table.t().contiguous())
+    if len(nn.shape_of(x)) == 1:  # nn.linear takes rows
+        y = g.emit(nn.LinearOp(g.emit(nn.ReshapeOp(x, (1, nn.shape_of(x)[0]))), weight))
+        return g.emit(nn.ReshapeOp(y, (table.shape[1],)))
+    return g.emit(nn.LinearOp(x, weight))
 
 
 def _factor(n: int) -> int | None:
