@@ -115,6 +115,12 @@ def _pair(g: GraphImporter, re: SSAValue, im: SSAValue) -> SSAValue:
     return g.emit(nn.ConcatOp(parts, len(shape)))
 
 
+def _complex_of(g: GraphImporter, re: SSAValue, im: SSAValue | None, typ: Any) -> SSAValue:
+    """The pair tensor of (re, im); im None: a real value, imaginary part 0
+    (not re * 0, which is NaN where re is infinite)."""
+    return _pair(g, re, im if im is not None else g.scalar(0.0, typ))
+
+
 def _parts(g: GraphImporter, a: Any, arg: Any, typ: Any) -> tuple[SSAValue, SSAValue | None]:
     """(re, im) of an operand: a pair tensor, a real tensor (im None) or a
     Python number (complex or real)."""
@@ -279,7 +285,7 @@ def _cat(g: GraphImporter, xs: Sequence[SSAValue], dim: int = 0) -> SSAValue:
     pairs = []
     for x, arg in zip(xs, args):
         re, im = _parts(g, x, arg, typ)
-        pairs.append(_pair(g, re, im if im is not None else g.emit(nn.MulOp(re, g.scalar(0.0, typ)))))
+        pairs.append(_complex_of(g, re, im, typ))
     return g.emit(nn.ConcatOp(pairs, _dim(dim, rank)))
 
 
@@ -304,7 +310,7 @@ def _to_copy(g: GraphImporter, x: SSAValue, *args: Any, **kwargs: Any) -> SSAVal
     if out.dtype.is_complex:
         typ = _float(g)
         re, im = _parts(g, x, arg, typ)
-        return _pair(g, re, im if im is not None else g.emit(nn.MulOp(re, g.scalar(0.0, typ))))
+        return _complex_of(g, re, im, typ)
     return g.to(_part(g, x, 0), compute_type(out.dtype))  # complex -> real keeps the real part, as PyTorch
 
 
@@ -355,17 +361,19 @@ def _add(g: GraphImporter, x: SSAValue | None, y: SSAValue | None, sign: float) 
 
 @handles_complex(aten.add.Tensor, aten.sub.Tensor, aten.add.Scalar, aten.sub.Scalar)
 def _add_sub(g: GraphImporter, a: Any, b: Any, alpha: Any = 1) -> SSAValue:
+    """a + alpha * b as PyTorch's complex kernel computes it: b (a real b
+    promoted to b + 0i) times alpha + 0i as a complex product, so an
+    infinite part gives the NaNs eager gives."""
     ar, ai, br, bi, typ = _binary_parts(g, a, b)
-    if alpha != 1:
-        c = complex(alpha)
-        if c.imag:
-            raise g.fail("a complex alpha is not supported")
-        br = g.emit(nn.MulOp(br, g.scalar(c.real, typ)))
-        bi = None if bi is None else g.emit(nn.MulOp(bi, g.scalar(c.real, typ)))
+    c = complex(alpha)
+    if c.imag:
+        raise g.fail("a complex alpha is not supported")
+    zero = g.scalar(0.0, typ)
+    br, bi = _mul_parts(g, br, bi if bi is not None else zero, g.scalar(c.real, typ), zero)
     sign = -1.0 if "sub" in str(g.node.target) else 1.0  # type: ignore[union-attr]
     re = _add(g, ar, br, sign)
     im = _add(g, ai, bi, sign)
-    return _pair(g, re, im if im is not None else g.emit(nn.MulOp(re, g.scalar(0.0, typ))))
+    return _complex_of(g, re, im, typ)
 
 
 def _mul_parts(g: GraphImporter, ar, ai, br, bi) -> tuple[SSAValue, SSAValue]:
@@ -379,9 +387,12 @@ def _mul_parts(g: GraphImporter, ar, ai, br, bi) -> tuple[SSAValue, SSAValue]:
 
 @handles_complex(aten.mul.Tensor, aten.mul.Scalar)
 def _mul(g: GraphImporter, a: Any, b: Any) -> SSAValue:
+    """The complex product, a real operand promoted to x + 0i as PyTorch
+    promotes it (so inf * (1 + 0i) has the NaN imaginary part eager gives)."""
     ar, ai, br, bi, typ = _binary_parts(g, a, b)
-    re, im = _mul_parts(g, ar, ai, br, bi)
-    return _pair(g, re, im if im is not None else g.emit(nn.MulOp(re, g.scalar(0.0, typ))))
+    zero = g.scalar(0.0, typ)
+    re, im = _mul_parts(g, ar, ai if ai is not None else zero, br, bi if bi is not None else zero)
+    return _complex_of(g, re, im, typ)
 
 
 @handles_complex(aten.div.Tensor, aten.div.Scalar)
@@ -412,7 +423,7 @@ def _matmul(g: GraphImporter, a: SSAValue, b: SSAValue) -> SSAValue:
 
     re = _add(g, mm(ar, br), mm(ai, bi), -1.0)
     im = _add(g, mm(ar, bi), mm(ai, br), 1.0)
-    return _pair(g, re, im if im is not None else g.emit(nn.MulOp(re, g.scalar(0.0, typ))))
+    return _complex_of(g, re, im, typ)
 
 
 @handles_complex(aten.neg.default)
@@ -552,7 +563,7 @@ def _where(g: GraphImporter, cond: SSAValue, a: Any, b: Any) -> SSAValue:
     pairs = []
     for v, arg in ((a, args[1]), (b, args[2])):
         re, im = _parts(g, v, arg, typ)
-        pairs.append(_pair(g, re, im if im is not None else g.emit(nn.MulOp(re, g.scalar(0.0, typ)))))
+        pairs.append(_complex_of(g, re, im, typ))
     cond = g.emit(nn.ReshapeOp(cond, (*nn.shape_of(cond), 1)))
     return g.emit(nn.WhereOp(cond, pairs[0], pairs[1]))
 

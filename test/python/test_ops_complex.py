@@ -163,6 +163,23 @@ def test_complex_functions_where_norms_and_comparisons_match_eager() -> None:
         assert torch.equal(g, w)
 
 
+def test_non_finite_values_promote_to_complex_as_eager() -> None:
+    """PyTorch promotes a real operand to x + 0i and multiplies by alpha as a
+    complex product: inf * (2 + 0i) = (inf, nan); the NaNs must match."""
+    x = torch.tensor([1.0, math.inf, math.nan, -math.inf, -0.0])
+
+    def f(x):
+        z = torch.complex(x, x)
+        return (torch.view_as_real(x.to(torch.complex64) * 2), torch.view_as_real(z + x),
+                torch.view_as_real(z - 2 * z), torch.view_as_real(x * z))
+
+    with torch.no_grad():
+        want = f(x)
+        got = sparcc.jit(Fn(f), cache=False)(x)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, equal_nan=True, rtol=0, atol=0)
+
+
 def test_polar_complex_and_casts_match_eager() -> None:
     m, t = torch.rand(5, 3) + 0.1, torch.randn(5, 3)
 
