@@ -13,7 +13,7 @@ without a handler by name, with the user's line, before anything is built.
   unfold, roll, tril/triu, diagonal, diag_embed, gather and cumsum run it
   on each part.
 - Arithmetic: add/sub/mul/div/neg/conj/exp/log/log2/log10/sqrt/rsqrt/
-  reciprocal/pow (a number exponent)/sgn/sin/cos/sinh/cosh/tanh/sigmoid,
+  reciprocal/pow/log1p/sgn/sin/cos/sinh/cosh/tanh/sigmoid, logical_not, copy,
   vector norms, masked_fill, matmul, where, fills (full, zeros, ones, scalar_tensor), eq/ne, isnan, abs (hypot), angle (atan2),
   polar, complex, casts between real and complex.
 - FFTs (`_fft_r2c`, `_fft_c2c`, `_fft_c2r`: torch.fft.fft/ifft/rfft/irfft/
@@ -293,6 +293,8 @@ def _cat(g: GraphImporter, xs: Sequence[SSAValue], dim: int = 0) -> SSAValue:
 def _sum(g: GraphImporter, x: SSAValue, dims: Any = None, keepdim: bool = False, dtype: Any = None) -> SSAValue:
     rank = _rank(x)
     dims = list(range(rank)) if not dims else [_dim(d, rank) for d in ([dims] if isinstance(dims, int) else dims)]
+    if not dims:  # a 0-d tensor: itself (an empty dim list would sum the pair dim too)
+        return g.to(x, _float(g))
     op = nn.MeanOp if "mean" in str(g.node.target) else nn.SumOp  # type: ignore[union-attr]
     return g.emit(op(g.to(x, _float(g)), dims, keepdim))
 
@@ -667,6 +669,44 @@ def _masked_fill(g: GraphImporter, x: SSAValue, mask: SSAValue, value: Any) -> S
     c, typ = complex(value), _float(g)
     fill = _pair(g, g.scalar(c.real, typ), g.scalar(c.imag, typ))
     return g.emit(nn.WhereOp(g.emit(nn.ReshapeOp(mask, (*nn.shape_of(mask), 1))), fill, x))
+
+
+@handles_complex(aten.copy.default)
+def _copy(g: GraphImporter, x: SSAValue, src: Any, non_blocking: bool = False) -> SSAValue:
+    """src (promoted to complex) in x's shape."""
+    typ = _float(g)
+    re, im = _parts(g, src, g.node.args[1], typ)  # type: ignore[union-attr]
+    value = _complex_of(g, re, im, typ)
+    shape = (*g.shape(_out(g).shape), 2)
+    return value if tuple(nn.shape_of(value)) == shape else g.emit(nn.ExpandOp(value, shape))
+
+
+@handles_complex(aten.pow.Tensor_Tensor, aten.pow.Scalar)
+def _pow_tensor(g: GraphImporter, a: Any, b: Any) -> SSAValue:
+    """a^b = e^(b log a) (0^b = 0 where Re b > 0, as PyTorch's)."""
+    ar, ai, br, bi, typ = _binary_parts(g, a, b)
+    zero = g.scalar(0.0, typ)
+    ai = ai if ai is not None else zero
+    mag = g.emit(nn.HypotOp(ar, ai))
+    lr, li = g.emit(nn.LogOp(mag)), g.emit(nn.Atan2Op(ai, ar))
+    wr, wi = _mul_parts(g, lr, li, br, bi if bi is not None else zero)
+    m = g.emit(nn.ExpOp(wr))
+    yr, yi = g.emit(nn.MulOp(m, g.emit(nn.CosOp(wi)))), g.emit(nn.MulOp(m, g.emit(nn.SinOp(wi))))
+    at_zero = g.emit(nn.AndOp(g.emit(nn.CompareOp(mag, zero, "eq")), g.emit(nn.CompareOp(br, zero, "gt"))))
+    yr, yi = (g.emit(nn.WhereOp(at_zero, zero, v)) for v in (yr, yi))
+    return _pair(g, yr, yi)
+
+
+@handles_complex(aten.logical_not.default)
+def _logical_not(g: GraphImporter, x: SSAValue) -> SSAValue:
+    re, im = _part(g, x, 0), _part(g, x, 1)
+    zero = g.scalar(0.0, re)
+    return g.emit(nn.AndOp(g.emit(nn.CompareOp(re, zero, "eq")), g.emit(nn.CompareOp(im, zero, "eq"))))
+
+
+@handles_complex(aten.log1p.default)
+def _log1p(g: GraphImporter, x: SSAValue) -> SSAValue:
+    return _log(g, _pair(g, g.emit(nn.AddOp(_part(g, x, 0), g.scalar(1.0, x))), _part(g, x, 1)))
 
 
 # -- FFTs -----------------------------------------------------------------------

@@ -163,6 +163,26 @@ def test_complex_functions_where_norms_and_comparisons_match_eager() -> None:
         assert torch.equal(g, w)
 
 
+def test_complex_powers_copies_and_reductions_of_0d_tensors_match_eager() -> None:
+    a, b, s = torch.randn(3, 4, 2), torch.randn(3, 4, 2), torch.randn(3, 4)
+    a[0, 1] = 0.0
+
+    def f(a, b, s):
+        za, zb = torch.view_as_complex(a), torch.view_as_complex(b)
+        y = torch.zeros(3, 4, dtype=torch.complex64)
+        y.copy_(za)
+        return (torch.view_as_real(za ** zb), torch.view_as_real(2 ** za), torch.view_as_real(torch.log1p(za)),
+                torch.view_as_real(y), torch.view_as_real(za.sum()), torch.view_as_real(za[0, 0].sum()),
+                torch.view_as_real(za[0, 0].mean()), torch.logical_not(za * (s > 0)))
+
+    with torch.no_grad():
+        want = f(a, b, s)
+        got = sparcc.jit(Fn(f), cache=False)(a, b, s)
+    for g, w in zip(got[:-1], want[:-1]):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5, equal_nan=True)
+    assert torch.equal(got[-1], want[-1])
+
+
 def test_non_finite_values_promote_to_complex_as_eager() -> None:
     """PyTorch promotes a real operand to x + 0i and multiplies by alpha as a
     complex product: inf * (2 + 0i) = (inf, nan); the NaNs must match."""
