@@ -293,7 +293,7 @@ def _cat(g: GraphImporter, xs: Sequence[SSAValue], dim: int = 0) -> SSAValue:
 def _sum(g: GraphImporter, x: SSAValue, dims: Any = None, keepdim: bool = False, dtype: Any = None) -> SSAValue:
     rank = _rank(x)
     dims = list(range(rank)) if not dims else [_dim(d, rank) for d in ([dims] if isinstance(dims, int) else dims)]
-    if not dims:  # a 0-d tensor: itself (an empty dim list would sum the pair dim too)
+    if not dims or rank == 0:  # a 0-d tensor (dim 0 or -1 allowed): itself, not a sum over the pair dim
         return g.to(x, _float(g))
     op = nn.MeanOp if "mean" in str(g.node.target) else nn.SumOp  # type: ignore[union-attr]
     return g.emit(op(g.to(x, _float(g)), dims, keepdim))

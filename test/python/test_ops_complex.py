@@ -173,7 +173,8 @@ def test_complex_powers_copies_and_reductions_of_0d_tensors_match_eager() -> Non
         y.copy_(za)
         return (torch.view_as_real(za ** zb), torch.view_as_real(2 ** za), torch.view_as_real(torch.log1p(za)),
                 torch.view_as_real(y), torch.view_as_real(za.sum()), torch.view_as_real(za[0, 0].sum()),
-                torch.view_as_real(za[0, 0].mean()), torch.logical_not(za * (s > 0)))
+                torch.view_as_real(za[0, 0].mean()), torch.view_as_real(za[0, 0].sum(0, keepdim=True)),
+                torch.view_as_real(za[1, 1].mean(-1)), torch.logical_not(za * (s > 0)))
 
     with torch.no_grad():
         want = f(a, b, s)
