@@ -714,8 +714,8 @@ class GraphImporter:
                 )
             if node.op == "call_function" and _size_node(node):
                 continue
-            if node.op == "call_function" and node.target is not operator.getitem and _complex_node(node):
-                if node.target not in COMPLEX_HANDLERS:
+            if node.op == "call_function" and _complex_node(node):  # a getitem of a complex handler's tuple too
+                if node.target is not operator.getitem and node.target not in COMPLEX_HANDLERS:
                     missing.setdefault(f"{node.target} on complex tensors", []).append(node)
                 continue
             if node.op == "call_function" and node.target is not operator.getitem and handler_of(node.target) is None:

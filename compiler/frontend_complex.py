@@ -14,7 +14,7 @@ without a handler by name, with the user's line, before anything is built.
   on each part.
 - Arithmetic: add/sub/mul/div/neg/conj/exp/log/log2/log10/sqrt/rsqrt/
   reciprocal/pow/log1p/sgn/sin/cos/sinh/cosh/tanh/sigmoid, logical_not, copy,
-  vector norms, masked_fill, matmul, where, fills (full, zeros, ones, scalar_tensor), eq/ne, isnan, abs (hypot), angle (atan2),
+  vector norms, var/std/var_mean, any/all, masked_fill, matmul, where, fills (full, zeros, ones, scalar_tensor), eq/ne, isnan, abs (hypot), angle (atan2),
   polar, complex, casts between real and complex.
 - FFTs (`_fft_r2c`, `_fft_c2c`, `_fft_c2r`: torch.fft.fft/ifft/rfft/irfft/
   fftn/rfftn/irfftn, stft): one discrete Fourier transform per dim as
@@ -40,6 +40,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from xdsl.dialects.builtin import i1
 from xdsl.ir import SSAValue
 
 from sparcc.dialects import nn
@@ -707,6 +708,41 @@ def _logical_not(g: GraphImporter, x: SSAValue) -> SSAValue:
 @handles_complex(aten.log1p.default)
 def _log1p(g: GraphImporter, x: SSAValue) -> SSAValue:
     return _log(g, _pair(g, g.emit(nn.AddOp(_part(g, x, 0), g.scalar(1.0, x))), _part(g, x, 1)))
+
+
+@handles_complex(aten.var.correction, aten.var.dim, aten.std.correction, aten.std.dim, aten.var_mean.correction)
+def _var(g: GraphImporter, x: SSAValue, dims: Any = None, *rest: Any, correction: Any = None, keepdim: bool = False,
+         **_: Any) -> Any:
+    """The mean of |z - mean z|^2 (Bessel's correction, default 1): a real
+    variance; var_mean's mean is complex."""
+    target = g.node.target  # type: ignore[union-attr]
+    if rest and isinstance(rest[0], bool):  # var.dim(x, dims, unbiased, keepdim)
+        correction = 1 if rest[0] else 0
+        keepdim = rest[1] if len(rest) > 1 else keepdim
+    correction = 1 if correction is None else correction
+    rank = _rank(x)
+    x = g.to(x, _operand_float(g))
+    dims = [] if rank == 0 else list(range(rank)) if not dims else \
+        [_dim(d, rank) for d in ([dims] if isinstance(dims, int) else dims)]
+    n = math.prod(nn.shape_of(x)[d] for d in dims)
+    mean = g.emit(nn.MeanOp(x, dims, True)) if dims else x
+    centered = g.emit(nn.SubOp(x, mean))
+    squares = g.emit(nn.MulOp(centered, centered))
+    total = g.emit(nn.SumOp(squares, dims, keepdim)) if dims else squares
+    total = g.emit(nn.SumOp(total, [len(nn.shape_of(total)) - 1], False))  # re^2 + im^2
+    var = g.emit(nn.DivOp(total, g.scalar(max(n - correction, 0), total)))
+    if target in (aten.std.correction, aten.std.dim):
+        return g.emit(nn.SqrtOp(var))
+    if target is aten.var_mean.correction:
+        return (var, mean if keepdim or not dims else g.emit(nn.ReshapeOp(mean, (*nn.shape_of(var), 2))))
+    return var
+
+
+@handles_complex(aten.any.default, aten.any.dim, aten.any.dims, aten.all.default, aten.all.dim, aten.all.dims)
+def _any_all(g: GraphImporter, x: SSAValue, *args: Any, **kwargs: Any) -> SSAValue:
+    """any/all of z != 0."""
+    nonzero = g.emit(nn.CompareOp(_logical_not(g, x), g.scalar(0, i1), "eq"))
+    return HANDLERS[g.node.target](g, nonzero, *args, **kwargs)  # type: ignore[union-attr]
 
 
 # -- FFTs -----------------------------------------------------------------------

@@ -184,6 +184,24 @@ def test_complex_powers_copies_and_reductions_of_0d_tensors_match_eager() -> Non
     assert torch.equal(got[-1], want[-1])
 
 
+def test_complex_variance_and_any_all_match_eager() -> None:
+    a = torch.randn(3, 5, 2)
+    a[1, 2] = 0.0
+
+    def f(a):
+        z = torch.view_as_complex(a)
+        var, mean = torch.var_mean(z, dim=1)
+        return (torch.var(z), torch.var(z, dim=1, keepdim=True), torch.std(z, dim=0, correction=0), var,
+                torch.view_as_real(mean), torch.var(z[0, 0]), torch.any(z), torch.all(z, dim=1), torch.any(z * 0))
+
+    with torch.no_grad():
+        want = f(a)
+        got = sparcc.jit(Fn(f), cache=False)(a)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
 def test_non_finite_values_promote_to_complex_as_eager() -> None:
     """PyTorch promotes a real operand to x + 0i and multiplies by alpha as a
     complex product: inf * (2 + 0i) = (inf, nan); the NaNs must match."""
