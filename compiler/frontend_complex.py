@@ -10,7 +10,8 @@ without a handler by name, with the user's line, before anything is built.
 
 - Movement ops (view, permute, slice, cat, ...) and sums run the real
   handler on the pair tensor, their dims counted from the complex rank;
-  unfold, roll, tril/triu, diagonal, diag_embed, gather and cumsum run it
+  unfold, roll, tril/triu, diagonal, diag_embed, gather, cumsum and the
+  scatters (index_put/index_copy/index_add/scatter/slice_scatter/...) run it
   on each part.
 - Arithmetic: add/sub/mul/div/neg/conj/exp/log/log2/log10/sqrt/rsqrt/
   reciprocal/pow/log1p/sgn/sin/cos/sinh/cosh/tanh/sigmoid, logical_not, copy,
@@ -241,24 +242,48 @@ COMPLEX_HANDLERS[aten.transpose.int] = _movement(_transpose_fix)
 COMPLEX_HANDLERS[aten.repeat.default] = _movement(_repeat_fix)
 
 
-def _on_parts(g: GraphImporter, x: SSAValue, *args: Any, **kwargs: Any) -> SSAValue:
+def _on_parts(g: GraphImporter, *args: Any, **kwargs: Any) -> SSAValue:
     """The real handler of the node's op on the real and on the imaginary
-    part (an op that moves or sums elements treats them apart), the node's
-    meta value seen as real; the two results paired."""
+    parts (an op that moves, sums or scatters elements treats them apart),
+    the node's meta value seen as real; the two results paired. Every
+    complex operand is split; a real floating-point operand (the values of
+    an index_put into a complex tensor) is x + 0i; integer and bool operands
+    (indices, masks) go to both calls as they are."""
     node = g.node
     assert node is not None
     original = node.meta["val"]
+    typ = _float(g)
+
+    def split(a: Any, arg: Any) -> tuple[Any, Any]:
+        if isinstance(a, (list, tuple)):
+            pairs = [split(v, w) for v, w in zip(a, arg if isinstance(arg, (list, tuple)) else [None] * len(a))]
+            return type(a)(p[0] for p in pairs), type(a)(p[1] for p in pairs)
+        if not isinstance(a, SSAValue):
+            return a, a
+        if _is_complex_arg(arg):
+            a = g.to(a, typ)
+            return _part(g, a, 0), _part(g, a, 1)
+        if isinstance(_val(arg), torch.Tensor) and _val(arg).dtype.is_floating_point:
+            a = g.to(a, typ)
+            return a, g.emit(nn.ExpandOp(g.scalar(0.0, typ), tuple(nn.shape_of(a)))) if nn.shape_of(a) else g.scalar(0.0, typ)
+        return a, a
+
+    split_args = [split(a, arg) for a, arg in zip(args, list(node.args) + [None] * len(args))]
+    split_kwargs = {k: split(v, node.kwargs.get(k)) for k, v in kwargs.items()}
     node.meta["val"] = _Meta(original.shape, _real_dtype(original.dtype))
     try:
         handler = HANDLERS[node.target]
-        parts = [handler(g, _part(g, x, k), *args, **kwargs) for k in (0, 1)]
+        parts = [handler(g, *(a[k] for a in split_args), **{n: v[k] for n, v in split_kwargs.items()}) for k in (0, 1)]
     finally:
         node.meta["val"] = original
     return _pair(g, *parts)
 
 
 for _t in (aten.unfold.default, aten.roll.default, aten.tril.default, aten.triu.default, aten.diagonal.default,
-           aten.gather.default, aten.cumsum.default, aten.diag_embed.default):
+           aten.gather.default, aten.cumsum.default, aten.diag_embed.default, aten.index_put.default,
+           aten.index_copy.default, aten.index_add.default, aten.scatter.src, aten.scatter_add.default,
+           aten.slice_scatter.default, aten.select_scatter.default, aten.masked_scatter.default,
+           aten.diagonal_scatter.default):
     COMPLEX_HANDLERS[_t] = _on_parts
 
 

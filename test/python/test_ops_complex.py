@@ -202,6 +202,24 @@ def test_complex_variance_and_any_all_match_eager() -> None:
         torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-6, equal_nan=True)
 
 
+def test_scatters_into_complex_tensors_match_eager() -> None:
+    a, b, r = torch.randn(6, 4, 2), torch.randn(6, 4, 2), torch.randn(6, 4)
+    idx = torch.tensor([4, 0, 2])
+
+    def f(a, b, idx, r):
+        z, w = torch.view_as_complex(a), torch.view_as_complex(b)
+        out = [z.index_put((idx,), w[:3]), z.index_put((idx,), w[:3], accumulate=True), z.index_copy(0, idx, w[:3]),
+               z.index_add(0, idx, w[:3]), torch.scatter(z, 1, torch.zeros(6, 4, dtype=torch.long), w),
+               torch.slice_scatter(z, w[:2], 0, 1, 3), torch.select_scatter(z, w[0], 0, 2),
+               z.index_put((idx,), r[:3].to(torch.complex64))]
+        return torch.stack([torch.view_as_real(v) for v in out])
+
+    with torch.no_grad():
+        want = f(a, b, idx, r)
+        got = sparcc.jit(Fn(f), cache=False)(a, b, idx, r)
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+
+
 def test_non_finite_values_promote_to_complex_as_eager() -> None:
     """PyTorch promotes a real operand to x + 0i and multiplies by alpha as a
     complex product: inf * (2 + 0i) = (inf, nan); the NaNs must match."""
