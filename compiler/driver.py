@@ -316,10 +316,11 @@ class CompiledProgram:
                 if new is not args[i]:
                     _write_back(args[i], new)
             results = results[len(self.mutated):]
-        if self.complex_outputs:
+        if self.complex_outputs:  # an updated complex input was written back through its pairs view
             results = list(results)
             for k in self.complex_outputs:
-                results[k - len(self.mutated)] = torch.view_as_complex(results[k - len(self.mutated)])
+                if k >= len(self.mutated):
+                    results[k - len(self.mutated)] = torch.view_as_complex(results[k - len(self.mutated)])
         if self._one_result:
             return results[0]
         if self.output_tree is None:

@@ -405,6 +405,23 @@ def test_complex_inputs_and_results_pass_as_complex_tensors(dtype) -> None:
             _close(torch.view_as_real(g) if g.is_complex() else g, torch.view_as_real(w.resolve_conj()) if w.is_complex() else w, rel)
 
 
+class ComplexState(torch.nn.Module):
+    def forward(self, state, x):
+        state.mul_(torch.view_as_complex(x))
+        return torch.fft.fft(state), state.abs()
+
+
+def test_a_complex_input_updated_in_place_is_written_back() -> None:
+    s0, x = torch.randn(4, 8, dtype=torch.complex64), torch.randn(4, 8, 2)
+    want_state, got_state = s0.clone(), s0.clone()
+    want = ComplexState()(want_state, x)
+    got = sparcc.jit(ComplexState(), cache=False)(got_state, x)
+    torch.testing.assert_close(got_state, want_state, rtol=1e-6, atol=1e-6)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
+
+
 def test_a_complex_artifact_loads_and_runs_with_complex_tensors(tmp_path) -> None:
     z, x = torch.randn(2, 8, dtype=torch.complex64), torch.randn(2, 8)
     sparcc.compile(ComplexInOut(), (z, x), tmp_path / "out")
