@@ -470,6 +470,8 @@ class GraphImporter:
         # layers share one mask node, which is evaluated once
         self.mask_kinds: dict[tuple[torch.fx.Node, int, int], str | None] = {}
         self.random = False  # an nn.random was emitted (`_random`)
+        # constants built once and read wherever the same one is needed (_constant's key)
+        self.constants: dict[Any, SSAValue] = {}
 
     # -- helpers used by handlers ---------------------------------------------
 
@@ -2272,12 +2274,20 @@ def _integer_avg_pool(g: GraphImporter, x: SSAValue, k, stride, padding, count_i
 # ----------------------------------------------------------------------------
 
 
-def _constant(g: GraphImporter, hint: str, data: torch.Tensor) -> SSAValue:
+def _constant(g: GraphImporter, hint: str, data: torch.Tensor | Callable[[], torch.Tensor], key: Any = None) -> SSAValue:
     """A tensor that sparcc computed at compile time (pooling matrices, index
-    tables), kept in the weight store like a model buffer."""
+    tables), kept in the weight store like a model buffer. With a `key`, one
+    stored tensor (and one value of the program's single block) serves every
+    call with that key, and `data` may be a function that builds it."""
+    if key is not None and key in g.constants:
+        return g.constants[key]
+    data = data() if callable(data) else data
     name = f"_sparcc.{hint}.{len(g.weights)}"
     g.weights[name] = data.contiguous()
-    return g.emit(nn.WeightOp(name, tensor_type(TensorSpec.of(data), name)))
+    value = g.emit(nn.WeightOp(name, tensor_type(TensorSpec.of(data), name)))
+    if key is not None:
+        g.constants[key] = value
+    return value
 
 
 @handles(aten.gather.default)

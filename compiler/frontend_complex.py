@@ -358,11 +358,15 @@ def _complex(g: GraphImporter, re: SSAValue, im: SSAValue) -> SSAValue:
     return _pair(g, g.to(re, typ), g.to(im, typ))
 
 
+def _from_polar(g: GraphImporter, mag: SSAValue, theta: SSAValue) -> SSAValue:
+    """The pair tensor of mag * (cos theta + i sin theta)."""
+    return _pair(g, g.emit(nn.MulOp(mag, g.emit(nn.CosOp(theta)))), g.emit(nn.MulOp(mag, g.emit(nn.SinOp(theta)))))
+
+
 @handles_complex(aten.polar.default)
 def _polar(g: GraphImporter, r: SSAValue, theta: SSAValue) -> SSAValue:
     typ = _float(g)
-    r, theta = g.to(r, typ), g.to(theta, typ)
-    return _pair(g, g.emit(nn.MulOp(r, g.emit(nn.CosOp(theta)))), g.emit(nn.MulOp(r, g.emit(nn.SinOp(theta)))))
+    return _from_polar(g, g.to(r, typ), g.to(theta, typ))
 
 
 # -- arithmetic -----------------------------------------------------------------
@@ -427,9 +431,7 @@ def _mul(g: GraphImporter, a: Any, b: Any) -> SSAValue:
 def _div(g: GraphImporter, a: Any, b: Any) -> SSAValue:
     ar, ai, br, bi, typ = _binary_parts(g, a, b)
     if bi is None:  # by a real: each part
-        re = g.emit(nn.DivOp(ar, br))
-        im = g.emit(nn.DivOp(ai, br)) if ai is not None else g.emit(nn.MulOp(re, g.scalar(0.0, typ)))
-        return _pair(g, re, im)
+        return _complex_of(g, g.emit(nn.DivOp(ar, br)), None if ai is None else g.emit(nn.DivOp(ai, br)), typ)
     # a * conj(b) / |b|^2, b scaled by its larger part first (Smith's method: no overflow of |b|^2)
     scale = g.emit(nn.MaximumOp(g.emit(nn.AbsOp(br)), g.emit(nn.AbsOp(bi))))
     br, bi = g.emit(nn.DivOp(br, scale)), g.emit(nn.DivOp(bi, scale))
@@ -479,9 +481,7 @@ def _angle(g: GraphImporter, x: SSAValue) -> SSAValue:
 
 @handles_complex(aten.exp.default)
 def _exp(g: GraphImporter, x: SSAValue) -> SSAValue:
-    re, im = _part(g, x, 0), _part(g, x, 1)
-    m = g.emit(nn.ExpOp(re))
-    return _pair(g, g.emit(nn.MulOp(m, g.emit(nn.CosOp(im)))), g.emit(nn.MulOp(m, g.emit(nn.SinOp(im)))))
+    return _from_polar(g, g.emit(nn.ExpOp(_part(g, x, 0))), _part(g, x, 1))
 
 
 _FILLS = {aten.zeros.default: 0, aten.zeros_like.default: 0, aten.new_zeros.default: 0, aten.ones.default: 1,
@@ -544,7 +544,7 @@ def _sqrt(g: GraphImporter, x: SSAValue) -> SSAValue:
 @handles_complex(aten.pow.Tensor_Scalar)
 def _pow(g: GraphImporter, x: SSAValue, p: Any) -> SSAValue:
     """z^p for a number p: z*z for 2, the root for 0.5, 1/z for -1, else
-    |z|^p e^(i p arg z) (p real) or e^(p log z)."""
+    |z|^p e^(i p arg z) (p real) or e^(p log z) (_pow_tensor)."""
     c = complex(p)
     if c == 2:
         return _mul_pairs(g, x, x)
@@ -552,21 +552,11 @@ def _pow(g: GraphImporter, x: SSAValue, p: Any) -> SSAValue:
         return _sqrt(g, x)
     if c == -1:
         return _reciprocal(g, x)
+    if c.imag:
+        return _pow_tensor(g, x, p)
     re, im = _part(g, x, 0), _part(g, x, 1)
-    if c.imag == 0:
-        mag = g.emit(nn.PowOp(g.emit(nn.HypotOp(re, im)), g.scalar(c.real, re)))
-        theta = g.emit(nn.MulOp(g.emit(nn.Atan2Op(im, re)), g.scalar(c.real, re)))
-        return _pair(g, g.emit(nn.MulOp(mag, g.emit(nn.CosOp(theta)))), g.emit(nn.MulOp(mag, g.emit(nn.SinOp(theta)))))
-    mag = g.emit(nn.HypotOp(re, im))
-    lr, li = g.emit(nn.LogOp(mag)), g.emit(nn.Atan2Op(im, re))
-    wr = g.emit(nn.SubOp(g.emit(nn.MulOp(lr, g.scalar(c.real, re))), g.emit(nn.MulOp(li, g.scalar(c.imag, re)))))
-    wi = g.emit(nn.AddOp(g.emit(nn.MulOp(li, g.scalar(c.real, re))), g.emit(nn.MulOp(lr, g.scalar(c.imag, re)))))
-    m = g.emit(nn.ExpOp(wr))
-    yr, yi = g.emit(nn.MulOp(m, g.emit(nn.CosOp(wi)))), g.emit(nn.MulOp(m, g.emit(nn.SinOp(wi))))
-    if c.real > 0:  # 0^p is 0
-        zero = g.emit(nn.CompareOp(mag, g.scalar(0.0, mag), "eq"))
-        yr, yi = (g.emit(nn.WhereOp(zero, g.scalar(0.0, mag), v)) for v in (yr, yi))
-    return _pair(g, yr, yi)
+    mag = g.emit(nn.PowOp(g.emit(nn.HypotOp(re, im)), g.scalar(c.real, re)))
+    return _from_polar(g, mag, g.emit(nn.MulOp(g.emit(nn.Atan2Op(im, re)), g.scalar(c.real, re))))
 
 
 def _mul_pairs(g: GraphImporter, a: SSAValue, b: SSAValue) -> SSAValue:
@@ -613,29 +603,19 @@ def _isnan(g: GraphImporter, x: SSAValue) -> SSAValue:
     return g.emit(nn.OrOp(g.emit(nn.CompareOp(re, re, "ne")), g.emit(nn.CompareOp(im, im, "ne"))))
 
 
-def _trig_parts(g: GraphImporter, x: SSAValue, fn: str) -> tuple[SSAValue, SSAValue]:
-    """sin, cos, sinh, cosh of a + ib from the real functions of a and b."""
-    a, b = _part(g, x, 0), _part(g, x, 1)
-    sa, ca = g.emit(nn.SinOp(a)), g.emit(nn.CosOp(a))
-    sb, cb = g.emit(nn.SinOp(b)), g.emit(nn.CosOp(b))
-    sha, cha = g.emit(nn.SinhOp(a)), g.emit(nn.CoshOp(a))
-    shb, chb = g.emit(nn.SinhOp(b)), g.emit(nn.CoshOp(b))
-
-    def mul(u: SSAValue, v: SSAValue) -> SSAValue:
-        return g.emit(nn.MulOp(u, v))
-
-    if fn == "sin":
-        return mul(sa, chb), mul(ca, shb)
-    if fn == "cos":
-        return mul(ca, chb), g.emit(nn.NegOp(mul(sa, shb)))
-    if fn == "sinh":
-        return mul(sha, cb), mul(cha, sb)
-    return mul(cha, cb), mul(sha, sb)  # cosh
+# f(a + ib) = (f1(a) g1(b), sign * f2(a) g2(b)): the real functions of each term
+_TRIG = {"sin": (nn.SinOp, nn.CoshOp, nn.CosOp, nn.SinhOp, 1.0), "cos": (nn.CosOp, nn.CoshOp, nn.SinOp, nn.SinhOp, -1.0),
+         "sinh": (nn.SinhOp, nn.CosOp, nn.CoshOp, nn.SinOp, 1.0), "cosh": (nn.CoshOp, nn.CosOp, nn.SinhOp, nn.SinOp, 1.0)}
 
 
 def _trig(fn: str) -> Handler:
+    f1, g1, f2, g2, sign = _TRIG[fn]
+
     def handler(g: GraphImporter, x: SSAValue) -> SSAValue:
-        return _pair(g, *_trig_parts(g, x, fn))
+        a, b = _part(g, x, 0), _part(g, x, 1)
+        re = g.emit(nn.MulOp(g.emit(f1(a)), g.emit(g1(b))))
+        im = g.emit(nn.MulOp(g.emit(f2(a)), g.emit(g2(b))))
+        return _pair(g, re, im if sign > 0 else g.emit(nn.NegOp(im)))
 
     return handler
 
@@ -716,11 +696,9 @@ def _pow_tensor(g: GraphImporter, a: Any, b: Any) -> SSAValue:
     mag = g.emit(nn.HypotOp(ar, ai))
     lr, li = g.emit(nn.LogOp(mag)), g.emit(nn.Atan2Op(ai, ar))
     wr, wi = _mul_parts(g, lr, li, br, bi if bi is not None else zero)
-    m = g.emit(nn.ExpOp(wr))
-    yr, yi = g.emit(nn.MulOp(m, g.emit(nn.CosOp(wi)))), g.emit(nn.MulOp(m, g.emit(nn.SinOp(wi))))
+    y = _from_polar(g, g.emit(nn.ExpOp(wr)), wi)
     at_zero = g.emit(nn.AndOp(g.emit(nn.CompareOp(mag, zero, "eq")), g.emit(nn.CompareOp(br, zero, "gt"))))
-    yr, yi = (g.emit(nn.WhereOp(at_zero, zero, v)) for v in (yr, yi))
-    return _pair(g, yr, yi)
+    return g.emit(nn.WhereOp(g.emit(nn.ReshapeOp(at_zero, (*nn.shape_of(at_zero), 1))), zero, y))
 
 
 @handles_complex(aten.logical_not.default)
@@ -772,21 +750,31 @@ def _any_all(g: GraphImporter, x: SSAValue, *args: Any, **kwargs: Any) -> SSAVal
 
 # -- FFTs -----------------------------------------------------------------------
 
-def _tables(n: int, rows: int, cols: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin of 2*pi*j*k/n for j < rows, k < cols, from the exact angle
-    (j*k mod n)."""
+def _angles(n: int, rows: int, cols: int) -> torch.Tensor:
+    """2*pi*j*k/n for j < rows, k < cols, from the exact angle (j*k mod n), in float64."""
     jk = (torch.arange(rows, dtype=torch.int64)[:, None] * torch.arange(cols, dtype=torch.int64)[None, :]) % n
-    angle = jk.to(torch.float64) * (2 * math.pi / n)
-    return torch.cos(angle).to(dtype), torch.sin(angle).to(dtype)
+    return jk.to(torch.float64) * (2 * math.pi / n)
 
 
-def _matmul_last(g: GraphImporter, x: SSAValue, table: torch.Tensor, hint: str) -> SSAValue:
-    """x[..., n] @ table[n, m]: a linear layer whose weight is the table's
-    transpose (leading dims of any size, symbolic ones too)."""
-    weight = _constant(g, hint, table.t().contiguous())
+def _table(g: GraphImporter, fn: str, n: int, rows: int, cols: int, dtype: torch.dtype, scale: float = 1.0,
+           transposed: bool = False) -> SSAValue:
+    """scale * cos (fn "cos") or scale * sin of _angles(n, rows, cols) as a
+    constant of `dtype` (transposed: [cols, rows]); one per program for each
+    distinct table (a transform's real and imaginary parts, every layer of
+    the same length, read the same one)."""
+    def build() -> torch.Tensor:
+        t = scale * (torch.cos if fn == "cos" else torch.sin)(_angles(n, rows, cols))
+        return (t.t() if transposed else t).to(dtype).contiguous()
+
+    return _constant(g, f"dft_{fn}", build, key=("dft", fn, n, rows, cols, dtype, scale, transposed))
+
+
+def _linear(g: GraphImporter, x: SSAValue, weight: SSAValue) -> SSAValue:
+    """x[..., n] @ weight[m, n]^T (leading dims of any size, symbolic ones too)."""
     if len(nn.shape_of(x)) == 1:  # nn.linear takes rows
+        m = nn.shape_of(weight)[0]
         y = g.emit(nn.LinearOp(g.emit(nn.ReshapeOp(x, (1, nn.shape_of(x)[0]))), weight))
-        return g.emit(nn.ReshapeOp(y, (table.shape[1],)))
+        return g.emit(nn.ReshapeOp(y, (m,)))
     return g.emit(nn.LinearOp(x, weight))
 
 
@@ -809,13 +797,13 @@ def _dft_last(g: GraphImporter, re: SSAValue, im: SSAValue | None, inverse: bool
     sign = 1.0 if inverse else -1.0
     split = _factor(n) if n > DIRECT_MAX else None
     if split is None:
-        cos, sin = _tables(n, n, m, dtype)
-        # Y = (re + i im)(cos + i sign sin)
-        yr = _matmul_last(g, re, cos, "dft_cos")
-        yi = _matmul_last(g, re, sign * sin, "dft_sin")
+        # Y = (re + i im)(cos + i sign sin), the tables as linear weights [m, n]
+        cos = _table(g, "cos", n, n, m, dtype, transposed=True)
+        sin = _table(g, "sin", n, n, m, dtype, sign, transposed=True)
+        yr, yi = _linear(g, re, cos), _linear(g, re, sin)
         if im is not None:
-            yr = g.emit(nn.SubOp(yr, _matmul_last(g, im, sign * sin, "dft_sin")))
-            yi = g.emit(nn.AddOp(yi, _matmul_last(g, im, cos, "dft_cos")))
+            yr = g.emit(nn.SubOp(yr, _linear(g, im, sin)))
+            yi = g.emit(nn.AddOp(yi, _linear(g, im, cos)))
         return yr, yi
     # four-step: j = n2*j1 + j2, k = k1 + n1*k2
     n1, n2 = split, n // split
@@ -826,8 +814,8 @@ def _dft_last(g: GraphImporter, re: SSAValue, im: SSAValue | None, inverse: bool
         return g.emit(nn.ReshapeOp(v, (*lead, n1, n2)))
 
     ar, ai = _dft_rows(g, grid(re), None if im is None else grid(im), inverse, dtype)  # [..., k1, j2]
-    tc, ts = _tables(n, n1, n2, dtype)  # twiddle e^(-+2 pi i k1 j2 / n)
-    tcos, tsin = _constant(g, "dft_twiddle_cos", tc), _constant(g, "dft_twiddle_sin", sign * ts)
+    # twiddle e^(-+2 pi i k1 j2 / n)
+    tcos, tsin = _table(g, "cos", n, n1, n2, dtype), _table(g, "sin", n, n1, n2, dtype, sign)
     br = g.emit(nn.SubOp(g.emit(nn.MulOp(ar, tcos)), g.emit(nn.MulOp(ai, tsin))))
     bi = g.emit(nn.AddOp(g.emit(nn.MulOp(ai, tcos)), g.emit(nn.MulOp(ar, tsin))))
     cr, ci = _dft_last(g, br, bi, inverse, dtype)  # [..., k1, k2]
@@ -848,19 +836,24 @@ def _dft_rows(g: GraphImporter, re: SSAValue, im: SSAValue | None, inverse: bool
     m = n if outputs is None else outputs
     batch = math.prod(shape[:-2])
     sign = 1.0 if inverse else -1.0
-    cos, sin = _tables(n, m, n, dtype)
+    cos, sin = _table(g, "cos", n, m, n, dtype), _table(g, "sin", n, m, n, dtype, sign)
 
-    def left(table: torch.Tensor, v: SSAValue, hint: str) -> SSAValue:
+    def left(table: SSAValue, v: SSAValue) -> SSAValue:
         v = g.emit(nn.ReshapeOp(v, (n, a) if batch == 1 else (batch, n, a)))
-        y = g.emit(nn.MatmulOp(_constant(g, hint, table), v))
+        y = g.emit(nn.MatmulOp(table, v))
         return g.emit(nn.ReshapeOp(y, (*shape[:-2], m, a)))
 
-    yr = left(cos, re, "dft_cos")
-    yi = left(sign * sin, re, "dft_sin")
+    yr, yi = left(cos, re), left(sin, re)
     if im is not None:
-        yr = g.emit(nn.SubOp(yr, left(sign * sin, im, "dft_sin")))
-        yi = g.emit(nn.AddOp(yi, left(cos, im, "dft_cos")))
+        yr = g.emit(nn.SubOp(yr, left(sin, im)))
+        yi = g.emit(nn.AddOp(yi, left(cos, im)))
     return yr, yi
+
+
+def _to_last(rank: int, d: int) -> tuple[list[int], list[int]]:
+    """The permutation that moves dim d last, and its inverse."""
+    perm = [k for k in range(rank) if k != d] + [d]
+    return perm, [perm.index(k) for k in range(rank)]
 
 
 def _transform(g: GraphImporter, re: SSAValue, im: SSAValue | None, d: int, inverse: bool, dtype: torch.dtype,
@@ -879,8 +872,7 @@ def _transform(g: GraphImporter, re: SSAValue, im: SSAValue | None, d: int, inve
                            inverse, dtype, outputs)
         out = (*shape[:d], nn.shape_of(yr)[d], *shape[d + 1:])
         return g.emit(nn.ReshapeOp(yr, out)), g.emit(nn.ReshapeOp(yi, out))
-    perm = [k for k in range(rank) if k != d] + [d]
-    back = [perm.index(k) for k in range(rank)]
+    perm, back = _to_last(rank, d)
     yr, yi = _dft_last(g, g.emit(nn.PermuteOp(re, perm)), None if im is None else g.emit(nn.PermuteOp(im, perm)),
                        inverse, dtype, outputs)
     return g.emit(nn.PermuteOp(yr, back)), g.emit(nn.PermuteOp(yi, back))
@@ -948,21 +940,21 @@ def _fft_c2r(g: GraphImporter, x: SSAValue, dim: Sequence[int], normalization: i
     weight[0] = 1.0
     if n % 2 == 0 and half == n // 2 + 1:
         weight[n // 2] = 1.0
-    cos, sin = _tables(n, half, n, torch.float64)
-    cos, sin = (cos.double() * weight).to(dtype), (-sin.double() * weight).to(dtype)
+    angles = _angles(n, half, n)
+    cos = _constant(g, "irfft_cos", (torch.cos(angles) * weight).t().to(dtype))  # linear weights [n, half]
+    sin = _constant(g, "irfft_sin", (-torch.sin(angles) * weight).t().to(dtype))
 
     def c2r(pair: tuple[SSAValue, SSAValue]) -> SSAValue:
         r, i = pair
         if nn.shape_of(r)[-1] != half:
             r, i = (g.emit(nn.SliceOp(v, len(nn.shape_of(v)) - 1, 0, half, 1)) for v in (r, i))
-        return g.emit(nn.AddOp(_matmul_last(g, r, cos, "irfft_cos"), _matmul_last(g, i, sin, "irfft_sin")))
+        return g.emit(nn.AddOp(_linear(g, r, cos), _linear(g, i, sin)))
 
     rank_r = len(nn.shape_of(re))
     if last == rank_r - 1:
         y = c2r((re, im))
     else:
-        perm = [k for k in range(rank_r) if k != last] + [last]
-        back = [perm.index(k) for k in range(rank_r)]
+        perm, back = _to_last(rank_r, last)
         y = g.emit(nn.PermuteOp(c2r((g.emit(nn.PermuteOp(re, perm)), g.emit(nn.PermuteOp(im, perm)))), back))
     out_shape = [n if k == last else s for k, s in enumerate(shape)]
     (y,) = _normalize(g, (y,), normalization, math.prod(out_shape[d] for d in dims), typ)
